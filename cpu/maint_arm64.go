@@ -1,0 +1,56 @@
+//go:build tamago && arm64
+
+package cpu
+
+func cleanDcacheRange(start, end, line uint64)
+func invalidateIcache()
+func flushStage2()
+func flushStage2IPA(ipa uint64)
+func flushEL2()
+func smc(a *[8]uint64)
+func rndr() (uint64, bool)
+func vectorBase() uint64
+func waitForInterrupt()
+
+// dcacheLine is the smallest data cache line, from CTR_EL0.DminLine.
+func dcacheLine() uint64 { return 4 << (ReadCTR_EL0() >> 16 & 0xf) }
+
+// CleanDcache cleans [start, start+size) to the point of coherency, so that
+// an observer with caches off (the guest kernel before its MMU is on, or a
+// DMA master) sees what Ferry wrote.
+func CleanDcache(start, size uint64) {
+	if size == 0 {
+		return
+	}
+	cleanDcacheRange(start, start+size, dcacheLine())
+}
+
+// InvalidateIcache invalidates all instruction caches to the point of
+// unification.
+func InvalidateIcache() { invalidateIcache() }
+
+// FlushStage2 invalidates every stage 1 and stage 2 TLB entry of the guest
+// after its stage 2 tables changed.
+func FlushStage2() { flushStage2() }
+
+// FlushStage2Page invalidates the stage 2 TLB entries of one IPA page.
+func FlushStage2Page(ipa uint64) { flushStage2IPA(ipa) }
+
+// FlushEL2 invalidates Ferry's own EL2 stage 1 TLB entries.
+func FlushEL2() { flushEL2() }
+
+// SMC issues an SMC #0 with the SMCCC arguments x0..x7 and returns x0..x3.
+func SMC(args [8]uint64) [4]uint64 {
+	smc(&args)
+	return [4]uint64{args[0], args[1], args[2], args[3]}
+}
+
+// HasRNDR reports FEAT_RNG.
+func HasRNDR() bool { return Field(ReadID_AA64ISAR0_EL1(), ISAR0_RNDR_Shift) != 0 }
+
+// RNDR returns a 64-bit random number from FEAT_RNG; ok is false when the
+// hardware could not produce one in reasonable time (retry).
+func RNDR() (v uint64, ok bool) { return rndr() }
+
+// WaitForInterrupt executes WFI.
+func WaitForInterrupt() { waitForInterrupt() }

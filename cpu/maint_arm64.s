@@ -1,0 +1,93 @@
+//go:build tamago && arm64
+
+// Cache and TLB maintenance, SMC, RNDR and the vector table's address: the
+// instructions Go cannot express.
+
+#include "go_asm.h"
+#include "textflag.h"
+#include "sysreg_arm64.h"
+
+// func cleanDcacheRange(start, end, line uint64)
+TEXT ·cleanDcacheRange(SB),NOSPLIT,$0-24
+	MOVD	start+0(FP), R0
+	MOVD	end+8(FP), R1
+	MOVD	line+16(FP), R2
+	SUB	$1, R2, R3
+	BIC	R3, R0, R0
+loop:
+	DC_CVAC(0)
+	ADD	R2, R0, R0
+	CMP	R1, R0
+	BLO	loop
+	DSB	$15	// SY
+	RET
+
+// func invalidateIcache()
+TEXT ·invalidateIcache(SB),NOSPLIT,$0
+	DSB	$15
+	IC_IALLU(31)
+	DSB	$15
+	ISB	$15
+	RET
+
+// func flushStage2()
+TEXT ·flushStage2(SB),NOSPLIT,$0
+	DSB	$10	// ISHST: table writes visible to the walker
+	TLBI_VMALLS12E1IS(31)
+	DSB	$11	// ISH
+	ISB	$15
+	RET
+
+// func flushStage2IPA(ipa uint64)
+TEXT ·flushStage2IPA(SB),NOSPLIT,$0-8
+	MOVD	ipa+0(FP), R0
+	LSR	$12, R0, R0
+	DSB	$10
+	TLBI_IPAS2E1IS(0)
+	DSB	$11
+	// the IPA entry may be cached in combined stage 1+2 entries too
+	TLBI_VMALLE1IS(31)
+	DSB	$11
+	ISB	$15
+	RET
+
+// func flushEL2()
+TEXT ·flushEL2(SB),NOSPLIT,$0
+	DSB	$15
+	TLBI_ALLE2(31)
+	DSB	$15
+	ISB	$15
+	RET
+
+// func smc(a *[8]uint64)
+// Issues SMC #0 with x0..x7 from a and stores x0..x3 back (SMCCC).
+TEXT ·smc(SB),NOSPLIT,$0-8
+	MOVD	a+0(FP), R8
+	LDP	0(R8), (R0, R1)
+	LDP	16(R8), (R2, R3)
+	LDP	32(R8), (R4, R5)
+	LDP	48(R8), (R6, R7)
+	WORD	$0xd4000003	// smc #0
+	MOVD	a+0(FP), R8
+	STP	(R0, R1), 0(R8)
+	STP	(R2, R3), 16(R8)
+	RET
+
+// func rndr() (v uint64, ok bool)
+TEXT ·rndr(SB),NOSPLIT,$0-16
+	MRS_RNDR(0)
+	CSET	NE, R1	// RNDR sets Z on failure
+	MOVD	R0, v+0(FP)
+	MOVB	R1, ok+8(FP)
+	RET
+
+// func vectorBase() uint64
+TEXT ·vectorBase(SB),NOSPLIT,$0-8
+	MOVD	$·vectorTable(SB), R0
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func waitForInterrupt()
+TEXT ·waitForInterrupt(SB),NOSPLIT,$0
+	WFI
+	RET

@@ -1,0 +1,19 @@
+//go:build ignore
+
+// Command usercachedir prints os.UserCacheDir, the root under which Ferry caches
+// its toolchain and guest downloads (the same place `go tool tamago` looks).
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(d)
+}
