@@ -1,0 +1,416 @@
+// Package dtb reads the firmware's flattened device tree (FDT/DTB) into a
+// Board description and produces the patched DTB Ferry hands to the guest.
+//
+// Serialisation is done by github.com/u-root/u-root/pkg/dt. Blobs are
+// prechecked (header, block bounds, token framing, nesting depth) before dt
+// sees them, and any panic inside dt is recovered and returned as an error,
+// so bad input yields an error, never a crash.
+//
+// A flattened tree cannot contain cycles (it is a token stream); the only
+// references followed here are single hops (an alias, an interrupt-parent
+// phandle, the ranges of ancestors), so there is nothing to loop on.
+package dtb
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/u-root/u-root/pkg/dt"
+)
+
+// Range is a physical address range.
+type Range struct{ Base, Size uint64 }
+
+// End returns the first address after r.
+func (r Range) End() uint64 { return r.Base + r.Size }
+
+func (r Range) String() string { return fmt.Sprintf("[%#x+%#x]", r.Base, r.Size) }
+
+// VirtioMMIO is one virtio,mmio transport node.
+type VirtioMMIO struct {
+	Path string // full node path, e.g. "/virtio_mmio@a003e00"
+	Reg  Range
+	SPI  uint32 // interrupt number from the first 3-cell GIC specifier <0 spi flags> (type 0 = SPI); INTID = SPI+32
+}
+
+// Board is what Ferry needs to know about the machine, read from the
+// firmware's DTB.
+type Board struct {
+	// Memory holds all reg ranges of all device_type="memory" nodes, sorted
+	// by base (not merged).
+	Memory []Range
+	// UART is the console: the node /chosen/stdout-path names (any
+	// ":options" stripped, aliases resolved); it must be compatible
+	// "arm,pl011".
+	UART    Range
+	UARTSPI uint32
+	GICD    Range // arm,gic-v3 reg[0]
+	GICR    Range // arm,gic-v3 reg[1] (first redistributor region)
+	// PSCIMethod is the /psci method ("smc" or "hvc"), "" if absent.
+	PSCIMethod string
+	Virtio     []VirtioMMIO // in address order
+	// Devices is every MMIO range a passed-through guest may touch, sorted
+	// and merged: the reg of every node other than memory nodes, /cpus,
+	// /chosen, /psci, /timer, /reserved-memory and their descendants,
+	// translated to CPU addresses through the ranges of parent buses, plus
+	// the ECAM (reg) and every ranges window of PCI host bridges. Disabled
+	// nodes are included.
+	Devices  []Range
+	Bootargs string // /chosen/bootargs, "" if absent
+	RNGSeed  []byte // /chosen/rng-seed, nil if absent
+	// AddressCells and SizeCells are the root #address-cells / #size-cells.
+	AddressCells, SizeCells uint32
+}
+
+// Parse reads the firmware's DTB.
+func Parse(blob []byte) (b *Board, err error) {
+	f, err := load(blob)
+	if err != nil {
+		return nil, err
+	}
+	// load recovers panics in u-root's dt; this covers the walk of the tree
+	// it built (dt.Node methods).
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("dtb: malformed tree (panic: %v)", r)
+		}
+	}()
+	t, err := newTree(f.RootNode)
+	if err != nil {
+		return nil, err
+	}
+	b = &Board{}
+	if b.AddressCells, b.SizeCells, err = rootCells(t); err != nil {
+		return nil, err
+	}
+	if err := b.parseMemory(t); err != nil {
+		return nil, err
+	}
+	gic, err := b.parseGIC(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.parseChosen(t, gic); err != nil {
+		return nil, err
+	}
+	if psci := t.lookup("/psci", false); psci != nil {
+		b.PSCIMethod, _ = propString(psci, "method")
+	}
+	if err := b.parseVirtio(t, gic); err != nil {
+		return nil, err
+	}
+	if err := b.parseDevices(t); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func rootCells(t *tree) (ac, sc uint32, err error) {
+	ac, sc, err = t.cells(t.root)
+	if err != nil {
+		return 0, 0, err
+	}
+	if ac < 1 || ac > 2 || sc < 1 || sc > 2 {
+		return 0, 0, fmt.Errorf("dtb: root #address-cells %d / #size-cells %d unsupported (want 1 or 2 each)", ac, sc)
+	}
+	return ac, sc, nil
+}
+
+func (b *Board) parseMemory(t *tree) error {
+	var mems []*dt.Node
+	t.root.Walk(func(n *dt.Node) error {
+		if n != t.root && isMemory(n) {
+			mems = append(mems, n)
+		}
+		return nil
+	})
+	if len(mems) == 0 {
+		return fmt.Errorf("dtb: no memory node")
+	}
+	for _, n := range mems {
+		rs, err := t.mmio(n)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if r.Size != 0 {
+				b.Memory = append(b.Memory, r)
+			}
+		}
+	}
+	if len(b.Memory) == 0 {
+		return fmt.Errorf("dtb: memory node %s has no usable reg", t.path(mems[0]))
+	}
+	slices.SortFunc(b.Memory, cmpRange)
+	return nil
+}
+
+func (b *Board) parseGIC(t *tree) (*dt.Node, error) {
+	gic, ok := t.root.Find(func(n *dt.Node) bool { return compatible(n, "arm,gic-v3") })
+	if !ok {
+		return nil, fmt.Errorf(`dtb: no "arm,gic-v3" interrupt controller`)
+	}
+	rs, err := t.mmio(gic)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) < 2 {
+		return nil, fmt.Errorf("dtb: %s: %d usable reg entries, need GICD and GICR", t.path(gic), len(rs))
+	}
+	b.GICD, b.GICR = rs[0], rs[1]
+	p, ok := gic.LookProperty("#interrupt-cells")
+	if !ok || len(p.Value) != 4 || binary.BigEndian.Uint32(p.Value) != 3 {
+		return nil, fmt.Errorf("dtb: %s: #interrupt-cells is not 3", t.path(gic))
+	}
+	return gic, nil
+}
+
+// spi returns the SPI number of n's first interrupt, which must be a
+// 3-cell GIC specifier of type 0 (SPI).
+func (t *tree) spi(n, gic *dt.Node) (uint32, error) {
+	var spec []byte
+	if p, ok := n.LookProperty("interrupts-extended"); ok {
+		if len(p.Value) < 16 {
+			return 0, fmt.Errorf("dtb: %s: interrupts-extended is %d bytes, too short", t.path(n), len(p.Value))
+		}
+		ph := binary.BigEndian.Uint32(p.Value)
+		if ip := t.phandles[ph]; ip != gic {
+			return 0, fmt.Errorf("dtb: %s: first interrupt's parent (phandle %#x) is not the GIC %s", t.path(n), ph, t.path(gic))
+		}
+		spec = p.Value[4:16]
+	} else {
+		p, ok := n.LookProperty("interrupts")
+		if !ok {
+			return 0, fmt.Errorf("dtb: %s has no interrupts", t.path(n))
+		}
+		if len(p.Value) < 12 {
+			return 0, fmt.Errorf("dtb: %s: interrupts is %d bytes, want a 3-cell GIC specifier", t.path(n), len(p.Value))
+		}
+		var ip *dt.Node
+		for a := n; a != nil; a = t.parent[a] {
+			if q, ok := a.LookProperty("interrupt-parent"); ok {
+				if len(q.Value) != 4 {
+					return 0, fmt.Errorf("dtb: %s: interrupt-parent is %d bytes, want 4", t.path(a), len(q.Value))
+				}
+				ph := binary.BigEndian.Uint32(q.Value)
+				if ip = t.phandles[ph]; ip == nil {
+					return 0, fmt.Errorf("dtb: %s: interrupt-parent phandle %#x names no node", t.path(a), ph)
+				}
+				break
+			}
+		}
+		if ip == nil {
+			ip = t.parent[n]
+		}
+		if ip != gic {
+			return 0, fmt.Errorf("dtb: %s: interrupt parent %s is not the GIC %s", t.path(n), t.path(ip), t.path(gic))
+		}
+		spec = p.Value[:12]
+	}
+	if typ := binary.BigEndian.Uint32(spec); typ != 0 {
+		return 0, fmt.Errorf("dtb: %s: first interrupt has type %d, not 0 (SPI)", t.path(n), typ)
+	}
+	return binary.BigEndian.Uint32(spec[4:]), nil
+}
+
+func (b *Board) parseChosen(t *tree, gic *dt.Node) error {
+	chosen := exactChild(t.root, "chosen")
+	if chosen == nil {
+		return fmt.Errorf("dtb: no /chosen node (need stdout-path for the console)")
+	}
+	b.Bootargs, _ = propString(chosen, "bootargs")
+	if p, ok := chosen.LookProperty("rng-seed"); ok {
+		b.RNGSeed = slices.Clone(p.Value)
+		if b.RNGSeed == nil {
+			b.RNGSeed = []byte{}
+		}
+	}
+	sp, ok := propString(chosen, "stdout-path")
+	if !ok {
+		if sp, ok = propString(chosen, "linux,stdout-path"); !ok {
+			return fmt.Errorf("dtb: /chosen has no stdout-path")
+		}
+	}
+	path, _, _ := strings.Cut(sp, ":")
+	if !strings.HasPrefix(path, "/") {
+		alias, rest, _ := strings.Cut(path, "/")
+		aliases := exactChild(t.root, "aliases")
+		var target string
+		if aliases != nil {
+			target, ok = propString(aliases, alias)
+		}
+		if aliases == nil || !ok || !strings.HasPrefix(target, "/") {
+			return fmt.Errorf("dtb: /chosen/stdout-path %q names no alias", sp)
+		}
+		path = target
+		if rest != "" {
+			path += "/" + rest
+		}
+	}
+	uart := t.lookup(path, false)
+	if uart == nil || uart == t.root {
+		return fmt.Errorf("dtb: /chosen/stdout-path %q names no node", sp)
+	}
+	if !compatible(uart, "arm,pl011") {
+		return fmt.Errorf(`dtb: console %s is not compatible "arm,pl011"`, t.path(uart))
+	}
+	rs, err := t.mmio(uart)
+	if err != nil {
+		return err
+	}
+	if len(rs) == 0 {
+		return fmt.Errorf("dtb: console %s has no usable reg", t.path(uart))
+	}
+	b.UART = rs[0]
+	if b.UARTSPI, err = t.spi(uart, gic); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (b *Board) parseVirtio(t *tree, gic *dt.Node) error {
+	var err error
+	t.root.Walk(func(n *dt.Node) error {
+		if err != nil || !compatible(n, "virtio,mmio") {
+			return nil
+		}
+		var rs []Range
+		if rs, err = t.mmio(n); err != nil {
+			return nil
+		}
+		if len(rs) == 0 {
+			err = fmt.Errorf("dtb: %s has no usable reg", t.path(n))
+			return nil
+		}
+		v := VirtioMMIO{Path: t.path(n), Reg: rs[0]}
+		if v.SPI, err = t.spi(n, gic); err != nil {
+			return nil
+		}
+		b.Virtio = append(b.Virtio, v)
+		return nil
+	})
+	slices.SortStableFunc(b.Virtio, func(x, y VirtioMMIO) int { return cmpRange(x.Reg, y.Reg) })
+	return err
+}
+
+// excludedRoot lists root children that describe no device MMIO.
+var excludedRoot = map[string]bool{"cpus": true, "chosen": true, "psci": true, "timer": true, "reserved-memory": true}
+
+func (b *Board) parseDevices(t *tree) error {
+	var devs []Range
+	var visit func(n *dt.Node) error
+	visit = func(n *dt.Node) error {
+		if isMemory(n) {
+			return nil
+		}
+		if t.parent[n] == t.root {
+			if base, _, _ := strings.Cut(n.Name, "@"); excludedRoot[base] {
+				return nil
+			}
+		}
+		rs, err := t.mmio(n)
+		if err != nil {
+			return err
+		}
+		devs = append(devs, rs...)
+		if s, _ := propString(n, "device_type"); s == "pci" {
+			ws, err := t.pciWindows(n)
+			if err != nil {
+				return err
+			}
+			// Children of a host bridge are addressed in PCI space.
+			devs = append(devs, ws...)
+			return nil
+		}
+		for _, c := range n.Children {
+			if err := visit(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, c := range t.root.Children {
+		if err := visit(c); err != nil {
+			return err
+		}
+	}
+	b.Devices = merge(devs)
+	return nil
+}
+
+// pciWindows returns the CPU-side windows of a PCI host bridge's ranges:
+// entries of <3-cell PCI address, parent-address, size>.
+func (t *tree) pciWindows(n *dt.Node) ([]Range, error) {
+	p, ok := n.LookProperty("ranges")
+	if !ok || len(p.Value) == 0 {
+		return nil, nil
+	}
+	cac, sc, err := t.cells(n)
+	if err != nil {
+		return nil, err
+	}
+	up := t.parent[n]
+	pac, _, err := t.cells(up)
+	if err != nil {
+		return nil, err
+	}
+	if cac != 3 || pac < 1 || pac > 2 || sc < 1 || sc > 2 {
+		return nil, fmt.Errorf("dtb: %s: PCI ranges with #address-cells %d, parent #address-cells %d, #size-cells %d unsupported",
+			t.path(n), cac, pac, sc)
+	}
+	stride := 4 * int(cac+pac+sc)
+	if len(p.Value)%stride != 0 {
+		return nil, fmt.Errorf("dtb: %s: ranges is %d bytes, not a multiple of %d", t.path(n), len(p.Value), stride)
+	}
+	var out []Range
+	for b := p.Value; len(b) > 0; b = b[stride:] {
+		r := Range{num(b[4*cac:], pac), num(b[4*(cac+pac):], sc)}
+		if r.Base+r.Size < r.Base {
+			return nil, fmt.Errorf("dtb: %s: ranges window %#x+%#x overflows", t.path(n), r.Base, r.Size)
+		}
+		tr, ok, err := t.toRoot(up, r)
+		if err != nil {
+			return nil, err
+		}
+		if ok && tr.Size != 0 {
+			out = append(out, tr)
+		}
+	}
+	return out, nil
+}
+
+func cmpRange(x, y Range) int {
+	if x.Base != y.Base {
+		if x.Base < y.Base {
+			return -1
+		}
+		return 1
+	}
+	switch {
+	case x.Size < y.Size:
+		return -1
+	case x.Size > y.Size:
+		return 1
+	}
+	return 0
+}
+
+// merge sorts rs and merges overlapping or adjacent ranges, dropping empty
+// ones.
+func merge(rs []Range) []Range {
+	rs = slices.DeleteFunc(slices.Clone(rs), func(r Range) bool { return r.Size == 0 })
+	slices.SortFunc(rs, cmpRange)
+	var out []Range
+	for _, r := range rs {
+		if n := len(out); n > 0 && r.Base <= out[n-1].End() {
+			if r.End() > out[n-1].End() {
+				out[n-1].Size = r.End() - out[n-1].Base
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}

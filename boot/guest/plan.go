@@ -1,0 +1,160 @@
+package guest
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/ferry-hv/ferry/boot/dtb"
+)
+
+const (
+	pageSize  = 4096
+	blockSize = 2 << 20 // the arm64 kernel's base must be 2 MiB aligned
+	// DTBMaxSize is the largest DTB the arm64 boot protocol allows.
+	DTBMaxSize = 2 << 20
+)
+
+// Mapping is one stage-2 mapping, identity (IPA == PA).
+type Mapping struct {
+	dtb.Range
+	Device bool // Device-nGnRE, not executable; else Normal write-back RAM
+}
+
+// Layout is where everything the guest starts with lives, and what it may
+// touch.
+type Layout struct {
+	RAM       []dtb.Range // the guest's RAM: the board's RAM minus Ferry's carve-out
+	DTB       uint64      // the patched DTB goes here, at the start of guest RAM
+	Kernel    uint64      // the kernel Image's first byte: the entry point
+	KernelEnd uint64      // Kernel + image_size
+	Initrd    dtb.Range   // zero Size: no initramfs
+	Stage2    []Mapping   // the guest's whole IPA space, sorted
+	Patch     dtb.Patch   // how the firmware's DTB becomes the guest's
+}
+
+// Owned is a device Ferry keeps for itself: its node is removed from the
+// guest's DTB and its registers are not mapped at stage 2.
+type Owned struct {
+	Path string
+	Reg  dtb.Range
+}
+
+// Plan lays the guest out in the board's RAM above guestBase (the end of
+// Ferry's carve-out) and checks that what the loader placed fits.
+func Plan(b *dtb.Board, cfg Config, hdr ImageHeader, guestBase uint64, owned []Owned) (*Layout, error) {
+	l := &Layout{DTB: guestBase, Kernel: cfg.Kernel, KernelEnd: cfg.Kernel + hdr.ImageSize}
+	for _, r := range b.Memory {
+		switch {
+		case r.End() <= guestBase:
+		case r.Base < guestBase:
+			l.RAM = append(l.RAM, dtb.Range{Base: guestBase, Size: r.End() - guestBase})
+		default:
+			l.RAM = append(l.RAM, r)
+		}
+	}
+	if len(l.RAM) == 0 || l.RAM[0].Base != guestBase || l.RAM[0].Size < 2*DTBMaxSize {
+		return nil, fmt.Errorf("plan: the board's RAM %v leaves no guest RAM above Ferry's carve-out ending at %#x", b.Memory, guestBase)
+	}
+	if (cfg.Kernel-hdr.TextOffset)%blockSize != 0 {
+		return nil, fmt.Errorf("plan: kernel at %#x: Image minus text_offset %#x must be 2 MiB aligned", cfg.Kernel, hdr.TextOffset)
+	}
+	dtbArea := dtb.Range{Base: l.DTB, Size: DTBMaxSize}
+	kernel := dtb.Range{Base: cfg.Kernel, Size: hdr.ImageSize}
+	if err := l.check("kernel", kernel, dtbArea); err != nil {
+		return nil, err
+	}
+	if cfg.InitrdSize > 0 {
+		l.Initrd = dtb.Range{Base: cfg.InitrdBase, Size: cfg.InitrdSize}
+		if err := l.check("initramfs", l.Initrd, dtbArea, kernel); err != nil {
+			return nil, err
+		}
+	}
+	l.Stage2 = stage2(l.RAM, b.Devices, owned)
+	l.Patch = dtb.Patch{
+		Memory:      l.RAM,
+		InitrdStart: l.Initrd.Base,
+		InitrdEnd:   l.Initrd.End(),
+		Bootargs:    cfg.Guest,
+	}
+	for _, o := range owned {
+		l.Patch.RemoveNodes = append(l.Patch.RemoveNodes, o.Path)
+	}
+	return l, nil
+}
+
+// check makes sure r lies in guest RAM and overlaps none of others.
+func (l *Layout) check(what string, r dtb.Range, others ...dtb.Range) error {
+	in := false
+	for _, m := range l.RAM {
+		in = in || (r.Base >= m.Base && r.End() <= m.End())
+	}
+	if !in {
+		return fmt.Errorf("plan: %s [%#x, %#x) is not inside guest RAM %v", what, r.Base, r.End(), l.RAM)
+	}
+	for _, o := range others {
+		if r.Base < o.End() && o.Base < r.End() {
+			return fmt.Errorf("plan: %s [%#x, %#x) overlaps [%#x, %#x)", what, r.Base, r.End(), o.Base, o.End())
+		}
+	}
+	return nil
+}
+
+// stage2 maps guest RAM as Normal memory and every device the DTB lists as
+// Device memory, rounded out to pages, minus the devices Ferry owns.
+func stage2(ram, devices []dtb.Range, owned []Owned) []Mapping {
+	var ms []Mapping
+	for _, r := range ram {
+		ms = append(ms, Mapping{Range: r})
+	}
+	var devs []dtb.Range
+	for _, d := range devices {
+		base := d.Base &^ (pageSize - 1)
+		end := (d.End() + pageSize - 1) &^ (pageSize - 1)
+		devs = append(devs, dtb.Range{Base: base, Size: end - base})
+	}
+	for _, o := range owned {
+		base := o.Reg.Base &^ (pageSize - 1)
+		end := (o.Reg.End() + pageSize - 1) &^ (pageSize - 1)
+		devs = subtract(devs, dtb.Range{Base: base, Size: end - base})
+	}
+	for _, d := range merge(devs) {
+		ms = append(ms, Mapping{Range: d, Device: true})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Base < ms[j].Base })
+	return ms
+}
+
+func merge(rs []dtb.Range) []dtb.Range {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Base < rs[j].Base })
+	var out []dtb.Range
+	for _, r := range rs {
+		if r.Size == 0 {
+			continue
+		}
+		if n := len(out); n > 0 && r.Base <= out[n-1].End() {
+			if r.End() > out[n-1].End() {
+				out[n-1].Size = r.End() - out[n-1].Base
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func subtract(rs []dtb.Range, cut dtb.Range) []dtb.Range {
+	var out []dtb.Range
+	for _, r := range rs {
+		if cut.End() <= r.Base || r.End() <= cut.Base {
+			out = append(out, r)
+			continue
+		}
+		if r.Base < cut.Base {
+			out = append(out, dtb.Range{Base: r.Base, Size: cut.Base - r.Base})
+		}
+		if cut.End() < r.End() {
+			out = append(out, dtb.Range{Base: cut.End(), Size: r.End() - cut.End()})
+		}
+	}
+	return out
+}

@@ -1,0 +1,26 @@
+// Package virt brings Ferry up on QEMU's arm64 "virt" board
+// (-M virt,virtualization=on,gic-version=3) at EL2: the entry point, the Go
+// runtime hooks (memory, console, clock, randomness), the EL2 identity map,
+// and the board description read from the DTB QEMU leaves at the base of
+// RAM.
+//
+// Everything board-specific lives here; a real board is another package
+// beside this one. Importing the package is what brings the runtime up.
+package virt
+
+// Memory layout. QEMU loads Ferry's ELF at its link address and the DTB it
+// generates at the base of RAM; Ferry's carve-out is the bottom of RAM, so
+// the image's link address does not depend on how much RAM the board has.
+//
+//	0x4000_0000  firmware DTB (QEMU's, read once at start)
+//	0x4020_0000  Ferry's image (text, data, bss), then its heap; stack at the top
+//	0x4800_0000  guest RAM: patched DTB, kernel, initramfs, the OS's memory
+//	RAM end
+const (
+	RAMBase      = 0x40000000 // first byte of RAM on virt
+	DTBAddr      = RAMBase    // where QEMU leaves its DTB for an ELF -kernel
+	CarveOutSize = 128 << 20  // Ferry's own memory, never mapped for the guest
+	GuestBase    = RAMBase + CarveOutSize
+
+	earlyUART = 0x09000000 // PL011 before the DTB is read (the board's default)
+)

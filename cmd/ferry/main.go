@@ -1,0 +1,80 @@
+//go:build tamago && arm64
+
+// Command ferry is the hypervisor image: started by the board's firmware at
+// EL2, it boots the guest OS at EL1 with its devices passed through.
+//
+// The guest kernel and initramfs are placed in RAM by the loader (QEMU's
+// generic loader on the virt board); where they are, and the guest's
+// command line, come from the board's command line (see boot/guest.Config).
+package main
+
+import (
+	"crypto/rand"
+	"fmt"
+	"unsafe"
+
+	"github.com/ferry-hv/ferry/boot/dtb"
+	"github.com/ferry-hv/ferry/boot/guest"
+	"github.com/ferry-hv/ferry/boot/virt"
+	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/hyp"
+)
+
+func logf(format string, args ...any) {
+	fmt.Printf("ferry: "+format+"\n", args...)
+}
+
+func mem(addr, size uint64) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(uintptr(addr))), size)
+}
+
+func main() {
+	if err := boot(); err != nil {
+		logf("FATAL: %v", err)
+	}
+	virt.PowerOff()
+}
+
+func boot() error {
+	b := virt.Board()
+	logf("EL%d, MIDR %#x, RAM %v, carve-out [%#x, %#x), RNDR %v", cpu.ReadCurrentEL()>>2, cpu.ReadMIDR_EL1(), b.Memory,
+		uint64(virt.RAMBase), uint64(virt.GuestBase), virt.UsesRNDR())
+
+	cfg, err := guest.ParseConfig(b.Bootargs)
+	if err != nil {
+		return err
+	}
+	hdr, err := guest.ParseImageHeader(mem(cfg.Kernel, guest.ImageHeaderSize))
+	if err != nil {
+		return fmt.Errorf("at ferry.kernel=%#x: %w", cfg.Kernel, err)
+	}
+	l, err := guest.Plan(b, cfg, hdr, virt.GuestBase, nil)
+	if err != nil {
+		return err
+	}
+	l.Patch.RNGSeed = make([]byte, 32)
+	rand.Read(l.Patch.RNGSeed)
+	blob, err := dtb.Apply(virt.FirmwareDTB(), l.Patch)
+	if err != nil {
+		return err
+	}
+	if len(blob) > guest.DTBMaxSize {
+		return fmt.Errorf("patched DTB is %d bytes, over the boot protocol's %d", len(blob), guest.DTBMaxSize)
+	}
+	copy(mem(l.DTB, uint64(len(blob))), blob)
+	// The kernel starts with its MMU and caches off: what it reads must be
+	// at the point of coherency.
+	cpu.CleanDcache(l.DTB, uint64(len(blob)))
+	cpu.CleanDcache(l.Kernel, l.KernelEnd-l.Kernel)
+	cpu.CleanDcache(l.Initrd.Base, l.Initrd.Size)
+	cpu.InvalidateIcache()
+
+	m, err := hyp.NewMachine(l, func(s string) { logf("%s", s) })
+	if err != nil {
+		return err
+	}
+	logf("guest RAM %v, kernel [%#x, %#x), initrd %v, DTB at %#x (%d bytes), %d stage-2 regions",
+		l.RAM, l.Kernel, l.KernelEnd, l.Initrd, l.DTB, len(blob), len(l.Stage2))
+	logf("entering guest at EL1, %v after reset", virt.Uptime())
+	return m.Run()
+}

@@ -1,0 +1,187 @@
+#!/bin/sh
+# Ferry test guest workload (busybox ash), run by /init with FERRY_ID set.
+# The mode comes from guest.mode= on the kernel command line. See guest/README.md.
+
+id=${FERRY_ID:-00000000}
+cmdline=$(cat /proc/cmdline)
+
+# param NAME DEFAULT: the value of NAME= on the kernel command line (last one wins).
+param() {
+	_v=$2
+	for _w in $cmdline; do
+		case $_w in
+		"$1"=*) _v=${_w#*=} ;;
+		esac
+	done
+	echo "$_v"
+}
+
+# num_param NAME DEFAULT: like param, but a positive integer (else DEFAULT, with a warning).
+num_param() {
+	_v=$(param "$1" "$2")
+	case $_v in
+	'' | *[!0-9]* | 0 | 0*)
+		echo "FERRY-GUEST: warning: $1=$_v is not a positive integer; using $2" >&2
+		_v=$2
+		;;
+	esac
+	echo "$_v"
+}
+
+# now_ms: sets ms to the uptime in milliseconds (/proc/uptime has centiseconds).
+now_ms() {
+	read -r _up _ </proc/uptime
+	ms=$((${_up%.*} * 1000 + (1${_up#*.} - 100) * 10))
+}
+
+# make_file PATH MB TAG: PATH gets MB MiB of deterministic text derived from TAG.
+# Each MiB is a 64-byte header naming TAG and the block number, then a 1 MiB - 64 byte
+# block of 64-byte lines built once with awk, so the fill is cheap even under TCG.
+make_file() {
+	awk -v tag="$3" 'BEGIN {
+		for (i = 0; i < 16383; i++)
+			printf "%-63s\n", sprintf("FERRY-DATA %s line=%05d x=%08d", tag, i, (i * 2654435761 + 12345) % 100000000)
+	}' >"$1.blk"
+	_i=0
+	while [ "$_i" -lt "$2" ]; do
+		printf '%-63s\n' "FERRY-BLOCK $3 block=$_i"
+		cat "$1.blk"
+		_i=$((_i + 1))
+	done >"$1"
+	rm -f "$1.blk"
+}
+
+md5_of() {
+	set -- $(md5sum "$1")
+	echo "$1"
+}
+
+pattern_check() {
+	if [ "$(md5_of /tmp/pattern)" = "$pattern_md5" ]; then
+		echo "FERRY-PATTERN-CHECK id=$id n=$1 OK"
+	else
+		echo "FERRY-PATTERN-CHECK id=$id n=$1 BAD"
+	fi
+}
+
+# counter [check]: a line a second forever; with "check", every 5th count also
+# re-hashes /tmp/pattern. The hash runs in the background so the counter keeps its
+# cadence, but at most one runs at a time.
+counter() {
+	n=0
+	chk=
+	while :; do
+		n=$((n + 1))
+		read -r _up _ </proc/uptime
+		echo "FERRY-COUNTER id=$id n=$n t=$_up wall=$(date +%s)"
+		if [ "$1" = check ] && [ $((n % 5)) -eq 0 ]; then
+			[ -z "$chk" ] || wait "$chk"
+			pattern_check "$n" &
+			chk=$!
+		fi
+		sleep 1
+	done
+}
+
+heartbeat() {
+	k=0
+	if [ -x /bin/usleep ]; then
+		while :; do
+			k=$((k + 1))
+			echo "FERRY-HB $k"
+			usleep 10000
+		done
+	else
+		while :; do
+			k=$((k + 1))
+			echo "FERRY-HB $k"
+			sleep 0.01
+		done
+	fi
+}
+
+mode_counter() {
+	counter
+}
+
+mode_migrate() {
+	mb=$(num_param guest.pattern_mb 64)
+	now_ms
+	t0=$ms
+	make_file /tmp/pattern "$mb" "id=$id"
+	pattern_md5=$(md5_of /tmp/pattern)
+	now_ms
+	echo "FERRY-PATTERN id=$id md5=$pattern_md5 mb=$mb"
+	echo "FERRY-GUEST: pattern fill+hash took $((ms - t0)) ms"
+	if [ "$(param guest.hb 0)" = 1 ]; then
+		heartbeat &
+	fi
+	counter check
+}
+
+mode_bench() {
+	iters=$(num_param guest.bench_iters 200000)
+	mb=$(num_param guest.bench_mb 64)
+	rounds=$(num_param guest.bench_rounds 5)
+	echo "FERRY-BENCH start"
+	echo "FERRY-BENCH params iters=$iters mb=$mb rounds=$rounds"
+
+	# (a) shell arithmetic
+	now_ms
+	t0=$ms
+	i=0
+	s=0
+	while [ $i -lt "$iters" ]; do
+		i=$((i + 1))
+		s=$(((s + i * i) % 1000003))
+	done
+	now_ms
+	loop_ms=$((ms - t0))
+
+	# (b) md5 of a deterministic file (its content does not depend on the boot, so the
+	# sum is the same on every run: a cheap correctness check of the CPU).
+	make_file /tmp/bench "$mb" bench
+	now_ms
+	t0=$ms
+	r=0
+	sum=
+	same=yes
+	while [ $r -lt "$rounds" ]; do
+		x=$(md5_of /tmp/bench)
+		[ -z "$sum" ] || [ "$x" = "$sum" ] || same=no
+		sum=$x
+		r=$((r + 1))
+	done
+	now_ms
+	md5_ms=$((ms - t0))
+	rm -f /tmp/bench
+
+	echo "FERRY-BENCH loop_ms=$loop_ms md5_ms=$md5_ms total_ms=$((loop_ms + md5_ms))"
+	echo "FERRY-BENCH check loop_sum=$s md5=$sum rounds_agree=$same"
+	echo "FERRY-BENCH done"
+	sync
+	poweroff -f
+}
+
+mode_shell() {
+	echo "FERRY-GUEST: starting an interactive shell on the console"
+	if [ -x /bin/setsid ] && [ -x /bin/cttyhack ]; then
+		setsid cttyhack sh
+	else
+		sh
+	fi
+	echo "FERRY-GUEST: shell exited"
+}
+
+mode=$(param guest.mode counter)
+echo "FERRY-GUEST: boot_id=$id mode=$mode"
+case $mode in
+counter) mode_counter ;;
+migrate) mode_migrate ;;
+bench) mode_bench ;;
+shell) mode_shell ;;
+*)
+	echo "FERRY-GUEST: unknown mode $mode"
+	mode_counter
+	;;
+esac

@@ -1,0 +1,99 @@
+package hyp
+
+import (
+	"fmt"
+
+	"github.com/ferry-hv/ferry/cpu"
+)
+
+// VCPU is the guest's one virtual CPU: its register block and what Ferry
+// needs to answer its traps.
+type VCPU struct {
+	Ctx      cpu.Context
+	MPIDR    uint64   // the guest's MPIDR_EL1 (VMPIDR_EL2)
+	Firmware Firmware // the board's SMC conduit
+	Log      func(string)
+
+	exits [64]uint64 // exits per exception class
+}
+
+// Exits returns how many synchronous exits each exception class caused.
+func (v *VCPU) Exits() map[uint32]uint64 {
+	m := map[uint32]uint64{}
+	for ec, n := range v.exits {
+		if n > 0 {
+			m[uint32(ec)] = n
+		}
+	}
+	return m
+}
+
+// TrapError is an exit Ferry has no handler for. Its message carries
+// everything needed to understand it.
+type TrapError struct {
+	Reason uint64
+	ESR    cpu.ESR
+	FAR    uint64
+	HPFAR  uint64
+	PC     uint64
+	PSTATE uint64
+}
+
+func (e *TrapError) Error() string {
+	if e.Reason != cpu.ExitSync {
+		return fmt.Sprintf("unexpected asynchronous exit %d at ELR_EL2 %#x", e.Reason, e.PC)
+	}
+	return fmt.Sprintf("unexpected trap: %v, ESR_EL2 %#x, FAR_EL2 %#x, HPFAR_EL2 %#x, ELR_EL2 %#x, SPSR_EL2 %#x",
+		e.ESR, uint64(e.ESR), e.FAR, e.HPFAR, e.PC, e.PSTATE)
+}
+
+// handlers is the trap table: one entry per exception class Ferry handles.
+var handlers = map[uint32]func(v *VCPU) error{
+	cpu.ECSMC64: (*VCPU).smc,
+	cpu.ECHVC64: (*VCPU).hvc,
+}
+
+// Dispatch handles one exit of the guest; a non-nil error means the machine
+// cannot go on.
+func (v *VCPU) Dispatch(reason uint64) error {
+	esr := cpu.ESR(v.Ctx.ESR)
+	if reason != cpu.ExitSync {
+		return v.trapError(reason)
+	}
+	v.exits[esr.EC()]++
+	h, ok := handlers[esr.EC()]
+	if !ok {
+		return v.trapError(reason)
+	}
+	return h(v)
+}
+
+func (v *VCPU) trapError(reason uint64) error {
+	return &TrapError{Reason: reason, ESR: cpu.ESR(v.Ctx.ESR), FAR: v.Ctx.FAR, HPFAR: v.Ctx.HPFAR, PC: v.Ctx.PC, PSTATE: v.Ctx.PSTATE}
+}
+
+// smc handles an SMC trapped by HCR_EL2.TSC: ELR_EL2 points at the SMC
+// itself, so the PC is advanced past it.
+func (v *VCPU) smc() error {
+	c := &v.Ctx
+	var args [7]uint64
+	copy(args[:], c.X[1:8])
+	out, r := CallPSCI(v.Firmware, uint32(c.X[0]), args, v.MPIDR)
+	if r.Note != "" && v.Log != nil {
+		v.Log(r.Note)
+	}
+	if r.Forwarded {
+		copy(c.X[0:4], out[:])
+	} else {
+		c.X[0] = r.X0
+	}
+	c.Advance()
+	return nil
+}
+
+// hvc answers every hypercall with SMCCC NOT_SUPPORTED: Ferry offers the
+// guest no hypercall interface. ELR_EL2 already points past the HVC.
+func (v *VCPU) hvc() error {
+	v.Ctx.X[0] = NotSupported
+	return nil
+}
