@@ -41,40 +41,39 @@ var psciForwarded = map[uint32]bool{
 	PSCIFeatures: true, PSCISystemOff: true, PSCISystemReset: true,
 }
 
-// PSCIResult is what handling one call did.
-type PSCIResult struct {
-	X0        uint64 // the value returned in x0 (when not Forwarded)
-	Forwarded bool   // the call went to the firmware: x0..x3 are its answer
-	Note      string // a line worth logging, "" if none
+// psciNotes are the calls worth a line in Ferry's log, written before the
+// call is carried out (SYSTEM_OFF and SYSTEM_RESET do not return).
+var psciNotes = map[uint32]string{
+	PSCISystemOff:   "guest asked for SYSTEM_OFF: powering the board off",
+	PSCISystemReset: "guest asked for SYSTEM_RESET: resetting the board",
+	PSCICPUOff:      "guest asked to turn off its only CPU: denied",
 }
 
 // CallPSCI answers the guest's SMC with function fid and arguments args
-// (x1..x7) on a single-CPU board whose CPU has affinity mpidr.
-func CallPSCI(fw Firmware, fid uint32, args [7]uint64, mpidr uint64) ([4]uint64, PSCIResult) {
+// (x1..x7) on a single-CPU board whose CPU has affinity mpidr, and returns
+// the guest's x0..x3. Calls the firmware answers for a bare-metal OS are
+// forwarded to fw; CPU_ON and CPU_OFF are answered for a one-CPU machine;
+// anything else is SMCCC NOT_SUPPORTED.
+func CallPSCI(fw Firmware, log func(string), fid uint32, args [7]uint64, mpidr uint64) [4]uint64 {
+	if n, ok := psciNotes[fid]; ok && log != nil {
+		log(n)
+	}
 	switch {
 	case psciForwarded[fid]:
-		var r PSCIResult
-		r.Forwarded = true
-		switch fid {
-		case PSCISystemOff:
-			r.Note = "guest asked for SYSTEM_OFF: powering the board off"
-		case PSCISystemReset:
-			r.Note = "guest asked for SYSTEM_RESET: resetting the board"
-		}
 		var a [8]uint64
 		a[0] = uint64(fid)
 		copy(a[1:], args[:])
-		return fw(a), r
+		return fw(a)
 	case fid == PSCICPUOn32 || fid == PSCICPUOn64:
 		// One CPU: it is on, and there is no other to start.
 		if args[0]&mpidrAffinity == mpidr&mpidrAffinity {
-			return [4]uint64{PSCIAlreadyOn}, PSCIResult{X0: PSCIAlreadyOn}
+			return [4]uint64{PSCIAlreadyOn}
 		}
-		return [4]uint64{PSCIInvalidParams}, PSCIResult{X0: PSCIInvalidParams}
+		return [4]uint64{PSCIInvalidParams}
 	case fid == PSCICPUOff:
 		// Turning off the only CPU would lose the machine.
-		return [4]uint64{PSCIDenied}, PSCIResult{X0: PSCIDenied, Note: "guest asked to turn off its only CPU: denied"}
+		return [4]uint64{PSCIDenied}
 	default:
-		return [4]uint64{NotSupported}, PSCIResult{X0: NotSupported}
+		return [4]uint64{NotSupported}
 	}
 }

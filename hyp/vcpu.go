@@ -78,15 +78,8 @@ func (v *VCPU) smc() error {
 	c := &v.Ctx
 	var args [7]uint64
 	copy(args[:], c.X[1:8])
-	out, r := CallPSCI(v.Firmware, uint32(c.X[0]), args, v.MPIDR)
-	if r.Note != "" && v.Log != nil {
-		v.Log(r.Note)
-	}
-	if r.Forwarded {
-		copy(c.X[0:4], out[:])
-	} else {
-		c.X[0] = r.X0
-	}
+	out := CallPSCI(v.Firmware, v.Log, uint32(c.X[0]), args, v.MPIDR)
+	copy(c.X[0:4], out[:])
 	c.Advance()
 	return nil
 }

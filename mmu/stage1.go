@@ -23,6 +23,7 @@ const MAIREL2 uint64 = mairDeviceNGnRnE<<(s1AttrDevice*mairAttrBits) |
 // Stage 1 block attribute fields for the EL2 (single Exception level)
 // regime (ARM ARM D8.3).
 const (
+	s1VABits                = 39 // TCREL2.T0SZ = 25: one level-1 table
 	s1StartLevel            = 1
 	s1AttrIndxShift         = 2    // AttrIndx[2:0], bits [4:2]: MAIR index
 	s1APShift               = 6    // AP[2:1], bits [7:6]
@@ -40,6 +41,9 @@ const (
 // Because blocks are 1 GiB, a ram range that does not fill its 1 GiB
 // regions makes the rest of those regions Normal too.
 func IdentityEL2(a *Arena, ram []Range) (root uint64, err error) {
+	if a == nil {
+		return 0, fmt.Errorf("%w: IdentityEL2 with no arena", ErrArgument)
+	}
 	if err := checkRAM(ram); err != nil {
 		return 0, err
 	}

@@ -74,4 +74,7 @@ func TestIdentityEL2Errors(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
+	if _, err := IdentityEL2(nil, nil); !errors.Is(err, ErrArgument) {
+		t.Errorf("nil arena: %v", err)
+	}
 }

@@ -19,14 +19,13 @@ const (
 	t0szBase          = 64    // T0SZ counts the top address bits that must be 0
 )
 
-// VTCR_EL2 only.
+// Register-specific bits.
 const (
-	vtcrSL0Shift         = 6    // SL0[7:6]: starting level of the stage-2 walk
+	vtcrSL0Shift         = 6    // VTCR_EL2.SL0[7:6]: starting level of the stage-2 walk
 	vtcrSL0Level1 uint64 = 0b01 // with TG0 = 4 KiB: start at level 1
 	vtcrRES1      uint64 = 1 << 31
 	tcrEL2RES1    uint64 = 1<<31 | 1<<23 // TCR_EL2 (E2H = 0) RES1 bits
-	s1VABits             = 39
-	paRangeMask   uint64 = 0b1111 // ID_AA64MMFR0_EL1.PARange, bits [3:0]
+	paRangeMask   uint64 = 0b1111        // ID_AA64MMFR0_EL1.PARange, bits [3:0]
 )
 
 // TCREL2 is TCR_EL2 for the map IdentityEL2 builds: T0SZ 25 (39-bit VA,

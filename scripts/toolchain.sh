@@ -11,7 +11,7 @@ set -euo pipefail
 
 TAG=${TAMAGO_TAG:-tamago-go1.26.0}
 here=$(cd "$(dirname "$0")/.." && pwd)
-cache=$(go env GOCACHE >/dev/null; go run "$here/scripts/usercachedir.go" 2>/dev/null || echo "${XDG_CACHE_HOME:-$HOME/.cache}")
+cache=$(go run "$here/scripts/usercachedir.go")
 root="$cache/tamago-go/$TAG"
 tarball=${TAMAGO_TARBALL:-$here/../shared/toolchain/$TAG.tar.gz}
 

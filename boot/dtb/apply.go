@@ -30,9 +30,9 @@ type Patch struct {
 	Bootargs string
 	// RNGSeed, if non-empty, replaces /chosen/rng-seed, and kaslr-seed, if
 	// present, is replaced by its first 8 bytes (removed if RNGSeed is
-	// shorter than 8 bytes). If RNGSeed is empty (nil),
-	// the firmware's rng-seed and kaslr-seed are removed: Ferry consumed
-	// them, and they are never handed to the guest.
+	// shorter than 8 bytes). If RNGSeed is empty (nil), the firmware's
+	// rng-seed and kaslr-seed are removed: Ferry consumed them, and they
+	// are never handed to the guest.
 	RNGSeed []byte
 	// Reserve is added to the /memreserve/ block.
 	Reserve []Range

@@ -18,6 +18,7 @@ import (
 func FuzzParse(f *testing.F) {
 	for _, name := range testDTBs {
 		raw := readDTB(f, name)
+		f.Add(raw)
 		// The QEMU blobs have totalsize 1 MiB, mostly free space; a compact
 		// copy makes mutation cheaper.
 		compact := mutate(f, raw, func(*dt.FDT) {})

@@ -1,0 +1,64 @@
+SHELL := /bin/bash
+
+# Ferry: the two commands are `make run` (the demo) and `make test`.
+# Everything they need is provisioned by the scripts below on first use and
+# cached under the user's cache directory.
+
+# The guest and the board, all overridable: make run KERNEL=... APPEND=...
+KERNEL ?= build/guest/Image
+INITRD ?= build/guest/initrd.cpio.gz
+APPEND ?= console=ttyAMA0 guest.mode=counter
+CPU    ?= max,pauth-impdef=on
+MEM    ?= 1G
+
+# Ferry's image is linked 2 MiB into RAM, inside its carve-out
+# (boot/virt: RAMBase + 2 MiB; QEMU's DTB sits below it).
+IMAGE_LDFLAGS := -T 0x40200000 -R 0x1000
+TAMAGO_ENV := GOOS=tamago GOARCH=arm64 GOOSPKG=github.com/usbarmory/tamago
+
+GUEST := build/guest/Image build/guest/initrd.cpio.gz
+
+.PHONY: all image guest qemu run test unit system bench fuzz clean
+
+all: image guest
+
+image:
+	@mkdir -p build
+	@tg=$$(bash scripts/toolchain.sh) && \
+		$(TAMAGO_ENV) $$tg build -trimpath -ldflags "$(IMAGE_LDFLAGS)" -o build/ferry.elf ./cmd/ferry
+	@echo "built build/ferry.elf"
+
+guest:
+	@bash scripts/guest.sh
+
+qemu:
+	@bash scripts/qemu.sh
+
+build/ferry-board: $(shell find cmd/ferry-board internal boot -name '*.go' 2>/dev/null) go.mod
+	go build -o $@ ./cmd/ferry-board
+
+# Boots one board: Ferry at EL2, the guest at EL1, its console here.
+run: image guest qemu build/ferry-board
+	build/ferry-board -kernel "$(KERNEL)" -initrd "$(INITRD)" -append "$(APPEND)" -cpu "$(CPU)" -m "$(MEM)"
+
+# Host unit tests, then the system tests against the real image and guest.
+test: unit system
+
+unit:
+	go vet ./...
+	go test ./...
+
+system: image guest qemu
+	@mkdir -p build; FERRY_SYSTEM=1 go test -count=1 -timeout 40m -v ./test/system/ > build/system-test.log 2>&1; rc=$$?; \
+		grep -E '^( *--- |PASS|FAIL|ok )' build/system-test.log; \
+		[ $$rc = 0 ] || { echo "--- end of build/system-test.log:"; tail -80 build/system-test.log; }; exit $$rc
+
+# Thin-ness: the guest benchmark natively and under Ferry, figures to docs/bench/.
+bench: image guest qemu
+	go run ./cmd/ferry-bench -out docs/bench
+
+fuzz:
+	go test -run '^$$' -fuzz . -fuzztime 30s ./boot/dtb/
+
+clean:
+	rm -rf build

@@ -1,0 +1,115 @@
+package hyp
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ferry-hv/ferry/cpu"
+)
+
+// firmware records forwarded calls and answers with fixed values.
+type firmware struct{ calls [][8]uint64 }
+
+func (f *firmware) call(a [8]uint64) [4]uint64 {
+	f.calls = append(f.calls, a)
+	return [4]uint64{0x10001, 11, 12, 13} // PSCI 1.1 and recognisable x1..x3
+}
+
+func newVCPU(f *firmware, logs *[]string) *VCPU {
+	return &VCPU{MPIDR: 0x80000000, Firmware: f.call, Log: func(s string) { *logs = append(*logs, s) }}
+}
+
+func trapSMC(v *VCPU, fid uint64, x1 uint64) error {
+	v.Ctx.ESR = cpu.ECSMC64<<26 | 1<<25
+	v.Ctx.X[0], v.Ctx.X[1] = fid, x1
+	return v.Dispatch(cpu.ExitSync)
+}
+
+func TestPSCIDispatch(t *testing.T) {
+	cases := []struct {
+		name      string
+		fid, x1   uint64
+		forwarded bool
+		x0        uint64
+		log       string
+	}{
+		{"version is forwarded", PSCIVersion, 0, true, 0x10001, ""},
+		{"features is forwarded", PSCIFeatures, PSCICPUOn64, true, 0x10001, ""},
+		{"migrate info type is forwarded", PSCIMigrateInfoType, 0, true, 0x10001, ""},
+		{"system off is forwarded and logged", PSCISystemOff, 0, true, 0x10001, "SYSTEM_OFF"},
+		{"system reset is forwarded and logged", PSCISystemReset, 0, true, 0x10001, "SYSTEM_RESET"},
+		{"cpu on of this cpu: already on", PSCICPUOn64, 0x80000000 & mpidrAffinity, false, PSCIAlreadyOn, ""},
+		{"cpu on of another cpu: invalid", PSCICPUOn64, 1, false, PSCIInvalidParams, ""},
+		{"cpu on (32-bit) of another cpu: invalid", PSCICPUOn32, 0x100, false, PSCIInvalidParams, ""},
+		{"cpu off of the only cpu: denied", PSCICPUOff, 0, false, PSCIDenied, "denied"},
+		{"unknown SMCCC call: not supported", 0x80000001, 0, false, NotSupported, ""},
+		{"vendor call: not supported", 0xc2000000, 0, false, NotSupported, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := &firmware{}
+			var logs []string
+			v := newVCPU(f, &logs)
+			v.Ctx.PC = 0x1000
+			if err := trapSMC(v, c.fid, c.x1); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(f.calls) == 1; got != c.forwarded {
+				t.Fatalf("forwarded = %v, want %v", got, c.forwarded)
+			}
+			if c.forwarded && (f.calls[0][0] != c.fid || f.calls[0][1] != c.x1) {
+				t.Fatalf("firmware got %#x, want fid %#x x1 %#x", f.calls[0][:2], c.fid, c.x1)
+			}
+			if v.Ctx.X[0] != c.x0 {
+				t.Fatalf("x0 = %#x, want %#x", v.Ctx.X[0], c.x0)
+			}
+			if c.forwarded && v.Ctx.X[3] != 13 {
+				t.Fatalf("x3 = %d, want the firmware's 13", v.Ctx.X[3])
+			}
+			if v.Ctx.PC != 0x1004 {
+				t.Fatalf("PC = %#x: the SMC must be stepped over", v.Ctx.PC)
+			}
+			if joined := strings.Join(logs, "|"); (c.log == "") != (joined == "") || !strings.Contains(joined, c.log) {
+				t.Fatalf("log %q, want a line containing %q", joined, c.log)
+			}
+		})
+	}
+}
+
+func TestHVCIsNotSupported(t *testing.T) {
+	var logs []string
+	v := newVCPU(&firmware{}, &logs)
+	v.Ctx.PC = 0x2004 // ELR_EL2 already points past the HVC
+	v.Ctx.ESR = cpu.ECHVC64<<26 | 1<<25
+	v.Ctx.X[0] = 0x86000000
+	if err := v.Dispatch(cpu.ExitSync); err != nil {
+		t.Fatal(err)
+	}
+	if v.Ctx.X[0] != NotSupported || v.Ctx.PC != 0x2004 {
+		t.Fatalf("x0 %#x PC %#x", v.Ctx.X[0], v.Ctx.PC)
+	}
+	if v.Exits()[cpu.ECHVC64] != 1 {
+		t.Fatalf("exit not counted: %v", v.Exits())
+	}
+}
+
+func TestUnexpectedTrapIsReported(t *testing.T) {
+	var logs []string
+	v := newVCPU(&firmware{}, &logs)
+	v.Ctx.ESR = 0x93830006 // data abort from a lower EL
+	v.Ctx.FAR, v.Ctx.HPFAR, v.Ctx.PC, v.Ctx.PSTATE = 0xffff9570a000, 0x402000, 0x4c7ed8, 0x60001000
+	err := v.Dispatch(cpu.ExitSync)
+	var te *TrapError
+	if !errors.As(err, &te) {
+		t.Fatalf("want a TrapError, got %v", err)
+	}
+	for _, want := range []string{"data abort from lower EL", "ESR_EL2 0x93830006", "FAR_EL2 0xffff9570a000", "HPFAR_EL2 0x402000", "ELR_EL2 0x4c7ed8", "SPSR_EL2 0x60001000"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+	if err := v.Dispatch(cpu.ExitIRQ); err == nil || !strings.Contains(err.Error(), "asynchronous exit 1") {
+		t.Fatalf("IRQ exit: %v", err)
+	}
+}

@@ -1,0 +1,91 @@
+package qemu
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-hv/ferry/boot/guest"
+)
+
+func TestMemoryBytes(t *testing.T) {
+	for in, want := range map[string]uint64{"1G": 1 << 30, "512M": 512 << 20, "640": 640 << 20, "2g": 2 << 30, "4096K": 4 << 20} {
+		if got, err := MemoryBytes(in); err != nil || got != want {
+			t.Errorf("%q = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "G", "1.5G", "-1M", "0"} {
+		if _, err := MemoryBytes(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func writeKernel(t *testing.T, size uint64) string {
+	b := make([]byte, 4096)
+	binary.LittleEndian.PutUint64(b[16:], size)
+	binary.LittleEndian.PutUint32(b[56:], guest.ImageMagic)
+	p := filepath.Join(t.TempDir(), "Image")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestArgsUnderFerry(t *testing.T) {
+	initrd := filepath.Join(t.TempDir(), "initrd")
+	os.WriteFile(initrd, make([]byte, 0x1234), 0o644)
+	b := Board{CPU: "max", Memory: "1G", Image: "ferry.elf", Kernel: writeKernel(t, 0x1ab0000), Initrd: initrd, Append: "console=ttyAMA0 quiet"}
+	args, err := b.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	for _, want := range []string{
+		"-M virt,virtualization=on,gic-version=3", "-cpu max", "-m 1G", "-nodefaults", "-nic none",
+		"-kernel ferry.elf",
+		"loader,file=" + b.Kernel + ",addr=0x48200000,force-raw=on",
+		// initrd at the first 2 MiB boundary after the kernel's 0x1ab0000 bytes
+		"loader,file=" + initrd + ",addr=0x49e00000,force-raw=on",
+		"ferry.kernel=0x48200000 ferry.initrd=0x49e00000,0x1234 -- console=ttyAMA0 quiet",
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("command line lacks %q:\n%s", want, line)
+		}
+	}
+	if strings.Contains(line, "user") || strings.Contains(line, "-netdev") {
+		t.Errorf("a board must have no network path out: %s", line)
+	}
+}
+
+func TestArgsNative(t *testing.T) {
+	b := Board{CPU: "max", Memory: "512M", Kernel: "Image", Initrd: "initrd", Append: "console=ttyAMA0"}
+	args, err := b.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	if !strings.Contains(line, "-kernel Image -append console=ttyAMA0 -initrd initrd") || strings.Contains(line, "ferry.") {
+		t.Fatalf("native command line: %s", line)
+	}
+}
+
+func TestArgsRejects(t *testing.T) {
+	initrd := filepath.Join(t.TempDir(), "initrd")
+	os.WriteFile(initrd, make([]byte, 600<<20), 0o644)
+	notImage := filepath.Join(t.TempDir(), "vmlinuz.gz")
+	os.WriteFile(notImage, make([]byte, 4096), 0o644)
+	for name, b := range map[string]Board{
+		"bad memory":     {Memory: "lots", Kernel: "k"},
+		"no kernel":      {Memory: "1G"},
+		"not an Image":   {Memory: "1G", Image: "f", Kernel: notImage},
+		"initrd too big": {Memory: "512M", Image: "f", Kernel: writeKernel(t, 0x1ab0000), Initrd: initrd},
+		"missing kernel": {Memory: "1G", Image: "f", Kernel: "/nonexistent/Image"},
+	} {
+		if _, err := b.Args(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

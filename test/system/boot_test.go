@@ -1,0 +1,99 @@
+package system
+
+import (
+	"regexp"
+	"testing"
+	"time"
+)
+
+var (
+	memTotal = regexp.MustCompile(`FERRY-GUEST: mem_total_kb=(\d+)`)
+	counter  = regexp.MustCompile(`FERRY-COUNTER id=(\w+) n=(\d+)`)
+)
+
+// bootToCounter boots the counter workload and checks the guest reaches
+// userspace, started at the given exception level, and counts. It returns
+// the guest's MemTotal in KiB.
+func bootToCounter(t *testing.T, native bool, el string) int {
+	p := start(t, board(t, native, "guest.mode=counter"))
+	_, i := expect(t, p, `CPU: All CPU\(s\) started at EL\d`, 0, bootTimeout)
+	if l := p.Lines()[i].Text; !regexp.MustCompile(`started at ` + el + `$`).MatchString(l) {
+		t.Fatalf("want the guest kernel started at %s, got %q", el, l)
+	}
+	expect(t, p, `^FERRY-GUEST: userspace up`, i, bootTimeout)
+	l, i := expect(t, p, memTotal.String(), i, 30*time.Second)
+	kb := atoi(t, memTotal.FindStringSubmatch(l.Text)[1])
+	l1, i := expect(t, p, counter.String(), i, 30*time.Second)
+	l2, _ := expect(t, p, counter.String(), i+1, 30*time.Second)
+	m1, m2 := counter.FindStringSubmatch(l1.Text), counter.FindStringSubmatch(l2.Text)
+	if m1[1] != m2[1] || atoi(t, m2[2]) != atoi(t, m1[2])+1 {
+		t.Fatalf("counter does not count: %q then %q", l1.Text, l2.Text)
+	}
+	return kb
+}
+
+// TestBoot boots the same kernel on the same board natively (at EL2) and
+// under Ferry (at EL1), and checks that under Ferry the guest has lost
+// exactly Ferry's 128 MiB carve-out.
+func TestBoot(t *testing.T) {
+	var native, ferry int
+	t.Run("native", func(t *testing.T) { native = bootToCounter(t, true, "EL2") })
+	t.Run("ferry", func(t *testing.T) { ferry = bootToCounter(t, false, "EL1") })
+	if native == 0 || ferry == 0 {
+		t.Skip("a boot failed")
+	}
+	const carveOutKB = 128 << 10
+	if d := native - ferry; d < carveOutKB-4096 || d > carveOutKB+4096 {
+		t.Fatalf("MemTotal native %d KiB, under Ferry %d KiB: difference %d KiB, want the %d KiB carve-out",
+			native, ferry, d, carveOutKB)
+	}
+}
+
+// TestSystemOff: the guest powers off through PSCI SYSTEM_OFF, which Ferry
+// forwards to the firmware, and QEMU exits cleanly by itself.
+func TestSystemOff(t *testing.T) {
+	p := start(t, board(t, false, "guest.mode=bench guest.bench_iters=1000 guest.bench_mb=1 guest.bench_rounds=1"))
+	expect(t, p, `^FERRY-BENCH done`, 0, bootTimeout)
+	expect(t, p, `ferry: guest asked for SYSTEM_OFF`, 0, 30*time.Second)
+	if err := p.Wait(30 * time.Second); err != nil {
+		t.Fatalf("QEMU did not exit cleanly after SYSTEM_OFF: %v", err)
+	}
+}
+
+// TestSystemReset: the guest reboots through PSCI SYSTEM_RESET; with
+// -no-reboot QEMU exits instead of restarting.
+func TestSystemReset(t *testing.T) {
+	b := board(t, false, "guest.mode=shell")
+	b.Extra = []string{"-no-reboot"}
+	p := start(t, b)
+	expect(t, p, `^FERRY-GUEST: userspace up`, 0, bootTimeout)
+	time.Sleep(2 * time.Second) // let the shell come up
+	if err := p.Send("reboot -f\n"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, p, `ferry: guest asked for SYSTEM_RESET`, 0, 60*time.Second)
+	if err := p.Wait(30 * time.Second); err != nil {
+		t.Fatalf("QEMU did not exit cleanly after SYSTEM_RESET: %v", err)
+	}
+}
+
+// TestCarveOutIsUnmapped: a guest read of Ferry's own memory faults into
+// EL2 (stage 2 maps nothing there); Ferry reports the trap, decoded, and
+// stops the machine instead of hanging.
+func TestCarveOutIsUnmapped(t *testing.T) {
+	p := start(t, board(t, false, "guest.mode=shell"))
+	expect(t, p, `^FERRY-GUEST: userspace up`, 0, bootTimeout)
+	time.Sleep(2 * time.Second)
+	if err := p.Send("devmem 0x40200000 32\n"); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := expect(t, p, `ferry: FATAL: unexpected trap`, 0, 60*time.Second)
+	for _, want := range []string{"data abort from lower EL", "ESR_EL2 0x", "FAR_EL2 0x", "HPFAR_EL2 0x402000", "ELR_EL2 0x"} {
+		if !regexp.MustCompile(regexp.QuoteMeta(want)).MatchString(l.Text) {
+			t.Errorf("trap report %q lacks %q", l.Text, want)
+		}
+	}
+	if err := p.Wait(30 * time.Second); err != nil {
+		t.Fatalf("QEMU did not stop after the fatal trap: %v", err)
+	}
+}
