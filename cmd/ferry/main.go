@@ -11,6 +11,7 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
+	"time"
 	"unsafe"
 
 	"github.com/ferry-hv/ferry/boot/dtb"
@@ -39,6 +40,10 @@ func boot() error {
 	b := virt.Board()
 	logf("EL%d, MIDR %#x, RAM %v, carve-out [%#x, %#x), RNDR %v", cpu.ReadCurrentEL()>>2, cpu.ReadMIDR_EL1(), b.Memory,
 		uint64(virt.RAMBase), uint64(virt.GuestBase), virt.UsesRNDR())
+
+	if err := runtimeCheck(); err != nil {
+		return err
+	}
 
 	cfg, err := guest.ParseConfig(b.Bootargs)
 	if err != nil {
@@ -77,4 +82,27 @@ func boot() error {
 		l.RAM, l.Kernel, l.KernelEnd, l.Initrd, l.DTB, len(blob), len(l.Stage2))
 	logf("entering guest at EL1, %v after reset", virt.Uptime())
 	return m.Run()
+}
+
+// runtimeCheck makes sure the Go runtime works at EL2 before anything
+// depends on it: the heap, a second goroutine, and a timer driven by the
+// generic timer.
+func runtimeCheck() error {
+	const nap = 10 * time.Millisecond
+	start := time.Now()
+	done := make(chan time.Duration, 1)
+	go func() {
+		time.Sleep(nap)
+		done <- time.Since(start)
+	}()
+	select {
+	case d := <-done:
+		if d < nap {
+			return fmt.Errorf("runtime check: a %v sleep took %v", nap, d)
+		}
+		logf("Go runtime: heap, goroutines and timers work (a %v sleep took %v)", nap, d.Round(time.Microsecond))
+		return nil
+	case <-time.After(time.Second):
+		return fmt.Errorf("runtime check: a %v sleep did not end within a second", nap)
+	}
 }
