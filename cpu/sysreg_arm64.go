@@ -438,3 +438,111 @@ func WriteICC_EOIR0_EL1(v uint64)
 
 // ReadICC_RPR_EL1 reads ICC_RPR_EL1 (GICv3 12 ICC_RPR_EL1, Interrupt Controller Running Priority Register).
 func ReadICC_RPR_EL1() uint64
+
+// ReadAPIAKeyLo_EL1 reads APIAKeyLo_EL1 (ARM ARM D23.2 APIAKeyLo_EL1, Pointer Authentication Key A for Instruction (low)).
+func ReadAPIAKeyLo_EL1() uint64
+
+// WriteAPIAKeyLo_EL1 writes APIAKeyLo_EL1 (ARM ARM D23.2 APIAKeyLo_EL1, Pointer Authentication Key A for Instruction (low)).
+func WriteAPIAKeyLo_EL1(v uint64)
+
+// ReadAPIAKeyHi_EL1 reads APIAKeyHi_EL1 (ARM ARM D23.2 APIAKeyHi_EL1, Pointer Authentication Key A for Instruction (high)).
+func ReadAPIAKeyHi_EL1() uint64
+
+// WriteAPIAKeyHi_EL1 writes APIAKeyHi_EL1 (ARM ARM D23.2 APIAKeyHi_EL1, Pointer Authentication Key A for Instruction (high)).
+func WriteAPIAKeyHi_EL1(v uint64)
+
+// ReadAPIBKeyLo_EL1 reads APIBKeyLo_EL1 (ARM ARM D23.2 APIBKeyLo_EL1, Pointer Authentication Key B for Instruction (low)).
+func ReadAPIBKeyLo_EL1() uint64
+
+// WriteAPIBKeyLo_EL1 writes APIBKeyLo_EL1 (ARM ARM D23.2 APIBKeyLo_EL1, Pointer Authentication Key B for Instruction (low)).
+func WriteAPIBKeyLo_EL1(v uint64)
+
+// ReadAPIBKeyHi_EL1 reads APIBKeyHi_EL1 (ARM ARM D23.2 APIBKeyHi_EL1, Pointer Authentication Key B for Instruction (high)).
+func ReadAPIBKeyHi_EL1() uint64
+
+// WriteAPIBKeyHi_EL1 writes APIBKeyHi_EL1 (ARM ARM D23.2 APIBKeyHi_EL1, Pointer Authentication Key B for Instruction (high)).
+func WriteAPIBKeyHi_EL1(v uint64)
+
+// ReadAPDAKeyLo_EL1 reads APDAKeyLo_EL1 (ARM ARM D23.2 APDAKeyLo_EL1, Pointer Authentication Key A for Data (low)).
+func ReadAPDAKeyLo_EL1() uint64
+
+// WriteAPDAKeyLo_EL1 writes APDAKeyLo_EL1 (ARM ARM D23.2 APDAKeyLo_EL1, Pointer Authentication Key A for Data (low)).
+func WriteAPDAKeyLo_EL1(v uint64)
+
+// ReadAPDAKeyHi_EL1 reads APDAKeyHi_EL1 (ARM ARM D23.2 APDAKeyHi_EL1, Pointer Authentication Key A for Data (high)).
+func ReadAPDAKeyHi_EL1() uint64
+
+// WriteAPDAKeyHi_EL1 writes APDAKeyHi_EL1 (ARM ARM D23.2 APDAKeyHi_EL1, Pointer Authentication Key A for Data (high)).
+func WriteAPDAKeyHi_EL1(v uint64)
+
+// ReadAPDBKeyLo_EL1 reads APDBKeyLo_EL1 (ARM ARM D23.2 APDBKeyLo_EL1, Pointer Authentication Key B for Data (low)).
+func ReadAPDBKeyLo_EL1() uint64
+
+// WriteAPDBKeyLo_EL1 writes APDBKeyLo_EL1 (ARM ARM D23.2 APDBKeyLo_EL1, Pointer Authentication Key B for Data (low)).
+func WriteAPDBKeyLo_EL1(v uint64)
+
+// ReadAPDBKeyHi_EL1 reads APDBKeyHi_EL1 (ARM ARM D23.2 APDBKeyHi_EL1, Pointer Authentication Key B for Data (high)).
+func ReadAPDBKeyHi_EL1() uint64
+
+// WriteAPDBKeyHi_EL1 writes APDBKeyHi_EL1 (ARM ARM D23.2 APDBKeyHi_EL1, Pointer Authentication Key B for Data (high)).
+func WriteAPDBKeyHi_EL1(v uint64)
+
+// ReadAPGAKeyLo_EL1 reads APGAKeyLo_EL1 (ARM ARM D23.2 APGAKeyLo_EL1, Pointer Authentication Key A for Code (low)).
+func ReadAPGAKeyLo_EL1() uint64
+
+// WriteAPGAKeyLo_EL1 writes APGAKeyLo_EL1 (ARM ARM D23.2 APGAKeyLo_EL1, Pointer Authentication Key A for Code (low)).
+func WriteAPGAKeyLo_EL1(v uint64)
+
+// ReadAPGAKeyHi_EL1 reads APGAKeyHi_EL1 (ARM ARM D23.2 APGAKeyHi_EL1, Pointer Authentication Key A for Code (high)).
+func ReadAPGAKeyHi_EL1() uint64
+
+// WriteAPGAKeyHi_EL1 writes APGAKeyHi_EL1 (ARM ARM D23.2 APGAKeyHi_EL1, Pointer Authentication Key A for Code (high)).
+func WriteAPGAKeyHi_EL1(v uint64)
+
+// ReadZCR_EL1 reads ZCR_EL1 (ARM ARM D23.2 ZCR_EL1, SVE Control Register (EL1)).
+func ReadZCR_EL1() uint64
+
+// WriteZCR_EL1 writes ZCR_EL1 (ARM ARM D23.2 ZCR_EL1, SVE Control Register (EL1)).
+func WriteZCR_EL1(v uint64)
+
+// ReadZCR_EL2 reads ZCR_EL2 (ARM ARM D23.2 ZCR_EL2, SVE Control Register (EL2)).
+func ReadZCR_EL2() uint64
+
+// WriteZCR_EL2 writes ZCR_EL2 (ARM ARM D23.2 ZCR_EL2, SVE Control Register (EL2)).
+func WriteZCR_EL2(v uint64)
+
+// ReadSMCR_EL1 reads SMCR_EL1 (ARM ARM D23.2 SMCR_EL1, SME Control Register (EL1)).
+func ReadSMCR_EL1() uint64
+
+// WriteSMCR_EL1 writes SMCR_EL1 (ARM ARM D23.2 SMCR_EL1, SME Control Register (EL1)).
+func WriteSMCR_EL1(v uint64)
+
+// ReadSMCR_EL2 reads SMCR_EL2 (ARM ARM D23.2 SMCR_EL2, SME Control Register (EL2)).
+func ReadSMCR_EL2() uint64
+
+// WriteSMCR_EL2 writes SMCR_EL2 (ARM ARM D23.2 SMCR_EL2, SME Control Register (EL2)).
+func WriteSMCR_EL2(v uint64)
+
+// ReadICH_VMCR_EL2 reads ICH_VMCR_EL2 (GICv3 12 ICH_VMCR_EL2, Interrupt Controller Virtual Machine Control Register).
+func ReadICH_VMCR_EL2() uint64
+
+// WriteICH_VMCR_EL2 writes ICH_VMCR_EL2 (GICv3 12 ICH_VMCR_EL2, Interrupt Controller Virtual Machine Control Register).
+func WriteICH_VMCR_EL2(v uint64)
+
+// ReadICC_AP1R1_EL1 reads ICC_AP1R1_EL1 (GICv3 12 ICC_AP1R<n>_EL1, Interrupt Controller Active Priorities Group 1 Registers).
+func ReadICC_AP1R1_EL1() uint64
+
+// WriteICC_AP1R1_EL1 writes ICC_AP1R1_EL1 (GICv3 12 ICC_AP1R<n>_EL1, Interrupt Controller Active Priorities Group 1 Registers).
+func WriteICC_AP1R1_EL1(v uint64)
+
+// ReadICC_AP1R2_EL1 reads ICC_AP1R2_EL1 (GICv3 12 ICC_AP1R<n>_EL1, Interrupt Controller Active Priorities Group 1 Registers).
+func ReadICC_AP1R2_EL1() uint64
+
+// WriteICC_AP1R2_EL1 writes ICC_AP1R2_EL1 (GICv3 12 ICC_AP1R<n>_EL1, Interrupt Controller Active Priorities Group 1 Registers).
+func WriteICC_AP1R2_EL1(v uint64)
+
+// ReadICC_AP1R3_EL1 reads ICC_AP1R3_EL1 (GICv3 12 ICC_AP1R<n>_EL1, Interrupt Controller Active Priorities Group 1 Registers).
+func ReadICC_AP1R3_EL1() uint64
+
+// WriteICC_AP1R3_EL1 writes ICC_AP1R3_EL1 (GICv3 12 ICC_AP1R<n>_EL1, Interrupt Controller Active Priorities Group 1 Registers).
+func WriteICC_AP1R3_EL1(v uint64)

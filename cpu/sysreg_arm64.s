@@ -936,3 +936,237 @@ TEXT ·ReadICC_RPR_EL1(SB),NOSPLIT,$0-8
 	WORD	$0xd538cb60	// mrs x0, icc_rpr_el1
 	MOVD	R0, ret+0(FP)
 	RET
+
+// func ReadAPIAKeyLo_EL1() uint64
+TEXT ·ReadAPIAKeyLo_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5382100	// mrs x0, apiakeylo_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteAPIAKeyLo_EL1(v uint64)
+TEXT ·WriteAPIAKeyLo_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5182100	// msr apiakeylo_el1, x0
+	ISB	$15
+	RET
+
+// func ReadAPIAKeyHi_EL1() uint64
+TEXT ·ReadAPIAKeyHi_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5382120	// mrs x0, apiakeyhi_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteAPIAKeyHi_EL1(v uint64)
+TEXT ·WriteAPIAKeyHi_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5182120	// msr apiakeyhi_el1, x0
+	ISB	$15
+	RET
+
+// func ReadAPIBKeyLo_EL1() uint64
+TEXT ·ReadAPIBKeyLo_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5382140	// mrs x0, apibkeylo_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteAPIBKeyLo_EL1(v uint64)
+TEXT ·WriteAPIBKeyLo_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5182140	// msr apibkeylo_el1, x0
+	ISB	$15
+	RET
+
+// func ReadAPIBKeyHi_EL1() uint64
+TEXT ·ReadAPIBKeyHi_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5382160	// mrs x0, apibkeyhi_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteAPIBKeyHi_EL1(v uint64)
+TEXT ·WriteAPIBKeyHi_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5182160	// msr apibkeyhi_el1, x0
+	ISB	$15
+	RET
+
+// func ReadAPDAKeyLo_EL1() uint64
+TEXT ·ReadAPDAKeyLo_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5382200	// mrs x0, apdakeylo_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteAPDAKeyLo_EL1(v uint64)
+TEXT ·WriteAPDAKeyLo_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5182200	// msr apdakeylo_el1, x0
+	ISB	$15
+	RET
+
+// func ReadAPDAKeyHi_EL1() uint64
+TEXT ·ReadAPDAKeyHi_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5382220	// mrs x0, apdakeyhi_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteAPDAKeyHi_EL1(v uint64)
+TEXT ·WriteAPDAKeyHi_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5182220	// msr apdakeyhi_el1, x0
+	ISB	$15
+	RET
+
+// func ReadAPDBKeyLo_EL1() uint64
+TEXT ·ReadAPDBKeyLo_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5382240	// mrs x0, apdbkeylo_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteAPDBKeyLo_EL1(v uint64)
+TEXT ·WriteAPDBKeyLo_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5182240	// msr apdbkeylo_el1, x0
+	ISB	$15
+	RET
+
+// func ReadAPDBKeyHi_EL1() uint64
+TEXT ·ReadAPDBKeyHi_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5382260	// mrs x0, apdbkeyhi_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteAPDBKeyHi_EL1(v uint64)
+TEXT ·WriteAPDBKeyHi_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5182260	// msr apdbkeyhi_el1, x0
+	ISB	$15
+	RET
+
+// func ReadAPGAKeyLo_EL1() uint64
+TEXT ·ReadAPGAKeyLo_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5382300	// mrs x0, apgakeylo_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteAPGAKeyLo_EL1(v uint64)
+TEXT ·WriteAPGAKeyLo_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5182300	// msr apgakeylo_el1, x0
+	ISB	$15
+	RET
+
+// func ReadAPGAKeyHi_EL1() uint64
+TEXT ·ReadAPGAKeyHi_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5382320	// mrs x0, apgakeyhi_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteAPGAKeyHi_EL1(v uint64)
+TEXT ·WriteAPGAKeyHi_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5182320	// msr apgakeyhi_el1, x0
+	ISB	$15
+	RET
+
+// func ReadZCR_EL1() uint64
+TEXT ·ReadZCR_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5381200	// mrs x0, zcr_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteZCR_EL1(v uint64)
+TEXT ·WriteZCR_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5181200	// msr zcr_el1, x0
+	ISB	$15
+	RET
+
+// func ReadZCR_EL2() uint64
+TEXT ·ReadZCR_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53c1200	// mrs x0, zcr_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteZCR_EL2(v uint64)
+TEXT ·WriteZCR_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51c1200	// msr zcr_el2, x0
+	ISB	$15
+	RET
+
+// func ReadSMCR_EL1() uint64
+TEXT ·ReadSMCR_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53812c0	// mrs x0, smcr_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteSMCR_EL1(v uint64)
+TEXT ·WriteSMCR_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51812c0	// msr smcr_el1, x0
+	ISB	$15
+	RET
+
+// func ReadSMCR_EL2() uint64
+TEXT ·ReadSMCR_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53c12c0	// mrs x0, smcr_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteSMCR_EL2(v uint64)
+TEXT ·WriteSMCR_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51c12c0	// msr smcr_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_VMCR_EL2() uint64
+TEXT ·ReadICH_VMCR_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccbe0	// mrs x0, ich_vmcr_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_VMCR_EL2(v uint64)
+TEXT ·WriteICH_VMCR_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccbe0	// msr ich_vmcr_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICC_AP1R1_EL1() uint64
+TEXT ·ReadICC_AP1R1_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd538c920	// mrs x0, icc_ap1r1_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICC_AP1R1_EL1(v uint64)
+TEXT ·WriteICC_AP1R1_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd518c920	// msr icc_ap1r1_el1, x0
+	ISB	$15
+	RET
+
+// func ReadICC_AP1R2_EL1() uint64
+TEXT ·ReadICC_AP1R2_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd538c940	// mrs x0, icc_ap1r2_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICC_AP1R2_EL1(v uint64)
+TEXT ·WriteICC_AP1R2_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd518c940	// msr icc_ap1r2_el1, x0
+	ISB	$15
+	RET
+
+// func ReadICC_AP1R3_EL1() uint64
+TEXT ·ReadICC_AP1R3_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd538c960	// mrs x0, icc_ap1r3_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICC_AP1R3_EL1(v uint64)
+TEXT ·WriteICC_AP1R3_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd518c960	// msr icc_ap1r3_el1, x0
+	ISB	$15
+	RET
