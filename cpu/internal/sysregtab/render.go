@@ -3,6 +3,7 @@ package sysregtab
 import (
 	"bytes"
 	"fmt"
+	"go/format"
 	"strings"
 )
 
@@ -60,5 +61,22 @@ func Render(regs []SysReg) (asm, decl []byte) {
 			fmt.Fprintf(&a, "\tMOVD\tv+0(FP), R0\n\tWORD\t$0x%08x\t// msr %s, x0\n\tISB\t$15\n\tRET\n", r.MSR(0), lower)
 		}
 	}
-	return a.Bytes(), d.Bytes()
+	d.WriteString("\n// sysRegReaders and sysRegWriters access a register by name.\nvar sysRegReaders = map[string]func() uint64{\n")
+	for _, r := range regs {
+		if r.Read {
+			fmt.Fprintf(&d, "\t%q: Read%s,\n", r.Name, r.Name)
+		}
+	}
+	d.WriteString("}\n\nvar sysRegWriters = map[string]func(uint64){\n")
+	for _, r := range regs {
+		if r.Write {
+			fmt.Fprintf(&d, "\t%q: Write%s,\n", r.Name, r.Name)
+		}
+	}
+	d.WriteString("}\n")
+	src, err := format.Source(d.Bytes())
+	if err != nil {
+		panic("sysregtab: generated Go does not parse: " + err.Error())
+	}
+	return a.Bytes(), src
 }

@@ -1,0 +1,154 @@
+package cpu
+
+import (
+	"fmt"
+
+	"github.com/ferry-hv/ferry/internal/wire"
+)
+
+// StateVersion is the version of State's encoding.
+const StateVersion = 1
+
+// Features says which optional register sets a CPU has, and so which are
+// in a State.
+type Features uint32
+
+const (
+	FeatPAuth Features = 1 << iota // pointer-authentication keys
+	FeatSVE                        // ZCR_EL1
+	FeatSME                        // SMCR_EL1
+)
+
+// SysRegNames lists, in encoding order, the EL1 (and EL0) system registers
+// a State carries for every guest: the set KVM_GET_REG_LIST returns for a
+// Linux guest without SVE/SME/MTE, minus the ID and debug registers (see
+// docs/state.md).
+var SysRegNames = []string{
+	"SCTLR_EL1", "ACTLR_EL1", "CPACR_EL1", "TTBR0_EL1", "TTBR1_EL1", "TCR_EL1",
+	"ESR_EL1", "FAR_EL1", "AFSR0_EL1", "AFSR1_EL1", "PAR_EL1", "MAIR_EL1",
+	"AMAIR_EL1", "VBAR_EL1", "CONTEXTIDR_EL1", "TPIDR_EL1", "TPIDR_EL0",
+	"TPIDRRO_EL0", "CSSELR_EL1", "MDSCR_EL1", "ELR_EL1", "SPSR_EL1", "SP_EL0",
+	"SP_EL1", "CNTKCTL_EL1",
+}
+
+// PAuthKeyNames are the pointer-authentication keys, carried when the CPU
+// has FEAT_PAuth: a kernel that signs its return addresses dies on the
+// first return with the wrong keys.
+var PAuthKeyNames = []string{
+	"APIAKeyLo_EL1", "APIAKeyHi_EL1", "APIBKeyLo_EL1", "APIBKeyHi_EL1",
+	"APDAKeyLo_EL1", "APDAKeyHi_EL1", "APDBKeyLo_EL1", "APDBKeyHi_EL1",
+	"APGAKeyLo_EL1", "APGAKeyHi_EL1",
+}
+
+// Timer is the guest's generic-timer state. The guest's virtual count is
+// carried rather than CNTVOFF_EL2, because the boards' physical counters
+// are unrelated: the destination picks CNTVOFF_EL2 so that the virtual
+// count resumes where it stopped.
+type Timer struct {
+	VirtCount uint64 // CNTVCT_EL0 as the guest saw it when stopped
+	CNTV_CTL  uint64
+	CNTV_CVAL uint64
+	CNTP_CTL  uint64
+	// CNTP_CVAL relative to the physical count at the stop, so that a
+	// pending physical timer fires after the same interval on the
+	// destination.
+	CNTP_Delta uint64
+}
+
+// State is everything of the guest's CPU Ferry moves: the register block of
+// the world switch, the EL1 system registers, the optional register sets of
+// Features, the identity the guest sees (VPIDR/VMPIDR) and the timer.
+type State struct {
+	Ctx      Context
+	Features Features
+	SysRegs  []uint64 // in SysRegNames order
+	PAuth    []uint64 // in PAuthKeyNames order, when FeatPAuth
+	ZCR      uint64   // when FeatSVE
+	SMCR     uint64   // when FeatSME
+	MIDR     uint64   // VPIDR_EL2
+	MPIDR    uint64   // VMPIDR_EL2
+	Timer    Timer
+}
+
+// Encode returns the versioned encoding of s.
+func (s *State) Encode() []byte {
+	var w wire.Writer
+	w.U16(StateVersion)
+	w.U32(uint32(s.Features))
+	for _, x := range s.Ctx.X {
+		w.U64(x)
+	}
+	w.U64(s.Ctx.PC)
+	w.U64(s.Ctx.PSTATE)
+	for _, v := range s.Ctx.V {
+		w.U64(v)
+	}
+	w.U64(s.Ctx.FPCR)
+	w.U64(s.Ctx.FPSR)
+	w.U64s(s.SysRegs)
+	w.U64s(s.PAuth)
+	w.U64(s.ZCR)
+	w.U64(s.SMCR)
+	w.U64(s.MIDR)
+	w.U64(s.MPIDR)
+	t := s.Timer
+	for _, v := range []uint64{t.VirtCount, t.CNTV_CTL, t.CNTV_CVAL, t.CNTP_CTL, t.CNTP_Delta} {
+		w.U64(v)
+	}
+	return w.Bytes()
+}
+
+// DecodeState decodes and checks an encoded State.
+func DecodeState(b []byte) (*State, error) {
+	r := wire.NewReader(b)
+	if v := r.U16(); r.Err() == nil && v != StateVersion {
+		return nil, fmt.Errorf("cpu state: version %d, want %d", v, StateVersion)
+	}
+	s := &State{Features: Features(r.U32())}
+	for i := range s.Ctx.X {
+		s.Ctx.X[i] = r.U64()
+	}
+	s.Ctx.PC = r.U64()
+	s.Ctx.PSTATE = r.U64()
+	for i := range s.Ctx.V {
+		s.Ctx.V[i] = r.U64()
+	}
+	s.Ctx.FPCR = r.U64()
+	s.Ctx.FPSR = r.U64()
+	s.SysRegs = r.U64s(len(SysRegNames))
+	s.PAuth = r.U64s(len(PAuthKeyNames))
+	s.ZCR = r.U64()
+	s.SMCR = r.U64()
+	s.MIDR = r.U64()
+	s.MPIDR = r.U64()
+	t := &s.Timer
+	for _, p := range []*uint64{&t.VirtCount, &t.CNTV_CTL, &t.CNTV_CVAL, &t.CNTP_CTL, &t.CNTP_Delta} {
+		*p = r.U64()
+	}
+	if err := r.Done(); err != nil {
+		return nil, fmt.Errorf("cpu state: %w", err)
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// validate checks what a State must satisfy to be loaded into a CPU.
+func (s *State) validate() error {
+	switch {
+	case s.Features&^(FeatPAuth|FeatSVE|FeatSME) != 0:
+		return fmt.Errorf("cpu state: unknown features %#x", uint32(s.Features))
+	case len(s.SysRegs) != len(SysRegNames):
+		return fmt.Errorf("cpu state: %d system registers, want %d", len(s.SysRegs), len(SysRegNames))
+	case s.Features&FeatPAuth != 0 && len(s.PAuth) != len(PAuthKeyNames):
+		return fmt.Errorf("cpu state: %d pointer-authentication keys, want %d", len(s.PAuth), len(PAuthKeyNames))
+	case s.Features&FeatPAuth == 0 && len(s.PAuth) != 0:
+		return fmt.Errorf("cpu state: pointer-authentication keys without the feature")
+	case s.Ctx.PSTATE&0x10 != 0:
+		return fmt.Errorf("cpu state: PSTATE %#x is an AArch32 state; Ferry guests run AArch64 at EL1", s.Ctx.PSTATE)
+	case s.Ctx.PSTATE&0xf != SPSR_EL1h && s.Ctx.PSTATE&0xf != 0b0100 && s.Ctx.PSTATE&0xf != 0:
+		return fmt.Errorf("cpu state: PSTATE %#x: mode %#x is not EL0t, EL1t or EL1h", s.Ctx.PSTATE, s.Ctx.PSTATE&0xf)
+	}
+	return nil
+}

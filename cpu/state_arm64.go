@@ -1,0 +1,91 @@
+//go:build tamago && arm64
+
+package cpu
+
+import "fmt"
+
+// HostFeatures reports the optional register sets this CPU has.
+func HostFeatures() Features {
+	var f Features
+	if HasPAuth(ReadID_AA64ISAR1_EL1(), ReadID_AA64ISAR2_EL1()) {
+		f |= FeatPAuth
+	}
+	if Field(ReadID_AA64PFR0_EL1(), PFR0_SVE_Shift) != 0 {
+		f |= FeatSVE
+	}
+	if Field(ReadID_AA64PFR1_EL1(), PFR1_SME_Shift) != 0 {
+		f |= FeatSME
+	}
+	return f
+}
+
+func readAll(names []string) []uint64 {
+	v := make([]uint64, len(names))
+	for i, n := range names {
+		v[i] = sysRegReaders[n]()
+	}
+	return v
+}
+
+func writeAll(names []string, v []uint64) {
+	for i, n := range names {
+		sysRegWriters[n](v[i])
+	}
+}
+
+// Capture reads the guest's CPU state. The guest must be stopped at an exit
+// (c is its register block): its EL1 registers are then still in the CPU.
+func Capture(c *Context) *State {
+	s := &State{Ctx: *c, Features: HostFeatures(), MIDR: ReadVPIDR_EL2(), MPIDR: ReadVMPIDR_EL2()}
+	s.Ctx.ESR, s.Ctx.FAR, s.Ctx.HPFAR, s.Ctx.host = 0, 0, 0, [4]uint64{}
+	s.SysRegs = readAll(SysRegNames)
+	if s.Features&FeatPAuth != 0 {
+		s.PAuth = readAll(PAuthKeyNames)
+	}
+	if s.Features&FeatSVE != 0 {
+		s.ZCR = ReadZCR_EL1()
+	}
+	if s.Features&FeatSME != 0 {
+		s.SMCR = ReadSMCR_EL1()
+	}
+	pct := ReadCNTPCT_EL0()
+	s.Timer = Timer{
+		VirtCount:  pct - ReadCNTVOFF_EL2(),
+		CNTV_CTL:   ReadCNTV_CTL_EL0(),
+		CNTV_CVAL:  ReadCNTV_CVAL_EL0(),
+		CNTP_CTL:   ReadCNTP_CTL_EL0(),
+		CNTP_Delta: ReadCNTP_CVAL_EL0() - pct,
+	}
+	return s
+}
+
+// Restore loads s into this CPU and the guest's register block c. The
+// guest's virtual counter continues from s.Timer.VirtCount: it does not see
+// the time the machine spent moving.
+func Restore(s *State, c *Context) error {
+	if miss := s.Features &^ HostFeatures(); miss != 0 {
+		return fmt.Errorf("cpu state needs features %#x this CPU lacks", uint32(miss))
+	}
+	host := c.host
+	*c = s.Ctx
+	c.host = host
+	writeAll(SysRegNames, s.SysRegs)
+	if s.Features&FeatPAuth != 0 {
+		writeAll(PAuthKeyNames, s.PAuth)
+	}
+	if s.Features&FeatSVE != 0 {
+		WriteZCR_EL1(s.ZCR)
+	}
+	if s.Features&FeatSME != 0 {
+		WriteSMCR_EL1(s.SMCR)
+	}
+	WriteVPIDR_EL2(s.MIDR)
+	WriteVMPIDR_EL2(s.MPIDR)
+	pct := ReadCNTPCT_EL0()
+	WriteCNTVOFF_EL2(pct - s.Timer.VirtCount)
+	WriteCNTV_CVAL_EL0(s.Timer.CNTV_CVAL)
+	WriteCNTV_CTL_EL0(s.Timer.CNTV_CTL)
+	WriteCNTP_CVAL_EL0(pct + s.Timer.CNTP_Delta)
+	WriteCNTP_CTL_EL0(s.Timer.CNTP_CTL)
+	return nil
+}
