@@ -547,6 +547,12 @@ func ReadICC_AP1R3_EL1() uint64
 // WriteICC_AP1R3_EL1 writes ICC_AP1R3_EL1 (GICv3 12 ICC_AP1R<n>_EL1, Interrupt Controller Active Priorities Group 1 Registers).
 func WriteICC_AP1R3_EL1(v uint64)
 
+// WriteICC_SGI1R_EL1 writes ICC_SGI1R_EL1 (GICv3 12 ICC_SGI1R_EL1, Interrupt Controller Software Generated Interrupt Group 1 Register).
+func WriteICC_SGI1R_EL1(v uint64)
+
+// WriteICC_ASGI1R_EL1 writes ICC_ASGI1R_EL1 (GICv3 12 ICC_ASGI1R_EL1, Interrupt Controller Alias Software Generated Interrupt Group 1 Register).
+func WriteICC_ASGI1R_EL1(v uint64)
+
 // sysRegReaders and sysRegWriters access a register by name.
 var sysRegReaders = map[string]func() uint64{
 	"MIDR_EL1":         ReadMIDR_EL1,
@@ -733,4 +739,6 @@ var sysRegWriters = map[string]func(uint64){
 	"ICC_AP1R1_EL1":   WriteICC_AP1R1_EL1,
 	"ICC_AP1R2_EL1":   WriteICC_AP1R2_EL1,
 	"ICC_AP1R3_EL1":   WriteICC_AP1R3_EL1,
+	"ICC_SGI1R_EL1":   WriteICC_SGI1R_EL1,
+	"ICC_ASGI1R_EL1":  WriteICC_ASGI1R_EL1,
 }

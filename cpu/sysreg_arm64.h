@@ -182,6 +182,8 @@
 #define MSR_ICC_AP1R2_EL1(rt) WORD $(0xd518c940|(rt))
 #define MRS_ICC_AP1R3_EL1(rt) WORD $(0xd538c960|(rt))
 #define MSR_ICC_AP1R3_EL1(rt) WORD $(0xd518c960|(rt))
+#define MSR_ICC_SGI1R_EL1(rt) WORD $(0xd518cba0|(rt))
+#define MSR_ICC_ASGI1R_EL1(rt) WORD $(0xd518cbc0|(rt))
 
 // System instructions: <name>(rt), rt = 31 when the instruction takes no register.
 #define DC_CVAC(rt) WORD $(0xd50b7a20|(rt))

@@ -1170,3 +1170,17 @@ TEXT ·WriteICC_AP1R3_EL1(SB),NOSPLIT,$0-8
 	WORD	$0xd518c960	// msr icc_ap1r3_el1, x0
 	ISB	$15
 	RET
+
+// func WriteICC_SGI1R_EL1(v uint64)
+TEXT ·WriteICC_SGI1R_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd518cba0	// msr icc_sgi1r_el1, x0
+	ISB	$15
+	RET
+
+// func WriteICC_ASGI1R_EL1(v uint64)
+TEXT ·WriteICC_ASGI1R_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd518cbc0	// msr icc_asgi1r_el1, x0
+	ISB	$15
+	RET

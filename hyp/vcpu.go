@@ -14,6 +14,14 @@ type VCPU struct {
 	Firmware Firmware // the board's SMC conduit
 	Log      func(string)
 
+	// MMIO emulates a trapped access to a device page at ipa, returning
+	// false when no device model covers ipa (nil: none trapped).
+	MMIO func(c *cpu.Context, esr cpu.ESR, ipa uint64) (bool, error)
+	// WriteSysReg performs a forwarded system-register write at EL2.
+	WriteSysReg func(name string, v uint64)
+	// Tick handles Ferry's own FIQ (its scheduling tick).
+	Tick func()
+
 	exits [64]uint64 // exits per exception class
 }
 
@@ -49,14 +57,20 @@ func (e *TrapError) Error() string {
 
 // handlers is the trap table: one entry per exception class Ferry handles.
 var handlers = map[uint32]func(v *VCPU) error{
-	cpu.ECSMC64: (*VCPU).smc,
-	cpu.ECHVC64: (*VCPU).hvc,
+	cpu.ECSMC64:     (*VCPU).smc,
+	cpu.ECHVC64:     (*VCPU).hvc,
+	cpu.ECSysReg:    (*VCPU).sysReg,
+	cpu.ECDAbortLow: (*VCPU).dataAbort,
 }
 
 // Dispatch handles one exit of the guest; a non-nil error means the machine
 // cannot go on.
 func (v *VCPU) Dispatch(reason uint64) error {
 	esr := cpu.ESR(v.Ctx.ESR)
+	if reason == cpu.ExitFIQ && v.Tick != nil {
+		v.Tick()
+		return nil
+	}
 	if reason != cpu.ExitSync {
 		return v.trapError(reason)
 	}
@@ -88,5 +102,46 @@ func (v *VCPU) smc() error {
 // guest no hypercall interface. ELR_EL2 already points past the HVC.
 func (v *VCPU) hvc() error {
 	v.Ctx.X[0] = NotSupported
+	return nil
+}
+
+// forwardedSysRegs are the guest's system-register writes that trap only
+// because Ferry sets HCR_EL2.FMO (the GICv3 SGI generation registers:
+// IHI 0069 12.2, "ICC_SGI1R_EL1 ... trapped to EL2 when HCR_EL2.FMO or IMO
+// is 1"). Ferry performs them unchanged.
+var forwardedSysRegs = map[[5]uint32]string{
+	{3, 0, 12, 11, 5}: "ICC_SGI1R_EL1",
+	{3, 0, 12, 11, 6}: "ICC_ASGI1R_EL1",
+}
+
+func (v *VCPU) sysReg() error {
+	a := cpu.DecodeSysReg(cpu.ESR(v.Ctx.ESR))
+	name, ok := forwardedSysRegs[[5]uint32{a.Op0, a.Op1, a.CRn, a.CRm, a.Op2}]
+	if !ok || a.Read || v.WriteSysReg == nil {
+		return v.trapError(cpu.ExitSync)
+	}
+	var val uint64
+	if a.Reg != 31 {
+		val = v.Ctx.X[a.Reg]
+	}
+	v.WriteSysReg(name, val)
+	v.Ctx.Advance()
+	return nil
+}
+
+// dataAbort hands a stage-2 fault to the trapped-MMIO devices; a fault no
+// device covers is fatal.
+func (v *VCPU) dataAbort() error {
+	if v.MMIO == nil {
+		return v.trapError(cpu.ExitSync)
+	}
+	ipa := cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)
+	handled, err := v.MMIO(&v.Ctx, cpu.ESR(v.Ctx.ESR), ipa)
+	if err != nil {
+		return fmt.Errorf("%w (%v)", err, v.trapError(cpu.ExitSync))
+	}
+	if !handled {
+		return v.trapError(cpu.ExitSync)
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package guest
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -9,12 +10,24 @@ import (
 // Config is Ferry's part of the board's command line (/chosen/bootargs,
 // QEMU's -append): words of the form ferry.<key>=<value>. Every other word,
 // and everything after a "--", is the guest's command line.
+//
+// Without ferry.kernel the board boots no guest: it waits for one to be
+// migrated to it (the receive role).
 type Config struct {
 	Kernel     uint64 // ferry.kernel=<addr>: where the loader put the kernel Image
 	InitrdBase uint64 // ferry.initrd=<addr>,<size>: where the loader put the initramfs
 	InitrdSize uint64
 	Guest      string // the guest's command line
+
+	Name     string       // ferry.name=<name>: the board's name in logs and status
+	IP       netip.Prefix // ferry.ip=<addr>/<bits>: management address
+	MAC      string       // ferry.mac=<mac>: which virtio-net is the management NIC
+	KeysBase uint64       // ferry.keys=<addr>,<size>: the PEM bundle (CA, certificate, key)
+	KeysSize uint64
 }
+
+// Receive reports the receive role: no guest of its own.
+func (c Config) Receive() bool { return c.Kernel == 0 }
 
 // ParseConfig splits bootargs into Ferry's configuration and the guest's
 // command line. Unknown ferry.* keys and malformed values are errors.
@@ -39,8 +52,8 @@ func ParseConfig(bootargs string) (Config, error) {
 			return Config{}, fmt.Errorf("config: ferry.%s: %w", key, err)
 		}
 	}
-	if c.Kernel == 0 {
-		return Config{}, fmt.Errorf("config: ferry.kernel=<addr> is missing: where was the kernel Image loaded?")
+	if c.Kernel == 0 && (c.InitrdSize != 0 || len(guest) > 0) {
+		return Config{}, fmt.Errorf("config: a guest command line or initramfs without ferry.kernel=<addr>: where was the kernel Image loaded?")
 	}
 	c.Guest = strings.Join(guest, " ")
 	return c, nil
@@ -52,18 +65,34 @@ func (c *Config) set(key, val string) error {
 	case "kernel":
 		c.Kernel, err = parseAddr(val)
 	case "initrd":
-		base, size, ok := strings.Cut(val, ",")
-		if !ok {
-			return fmt.Errorf("%q: want <addr>,<size>", val)
+		c.InitrdBase, c.InitrdSize, err = parseRange(val)
+	case "keys":
+		c.KeysBase, c.KeysSize, err = parseRange(val)
+	case "name":
+		c.Name = val
+	case "mac":
+		c.MAC = val
+	case "ip":
+		c.IP, err = netip.ParsePrefix(val)
+		if err == nil && !c.IP.Addr().Is4() {
+			err = fmt.Errorf("%q: want an IPv4 address with a prefix length", val)
 		}
-		if c.InitrdBase, err = parseAddr(base); err != nil {
-			return err
-		}
-		c.InitrdSize, err = parseAddr(size)
 	default:
-		return fmt.Errorf("unknown option (known: kernel, initrd)")
+		return fmt.Errorf("unknown option (known: kernel, initrd, keys, name, mac, ip)")
 	}
 	return err
+}
+
+func parseRange(val string) (base, size uint64, err error) {
+	b, s, ok := strings.Cut(val, ",")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q: want <addr>,<size>", val)
+	}
+	if base, err = parseAddr(b); err != nil {
+		return 0, 0, err
+	}
+	size, err = parseAddr(s)
+	return base, size, err
 }
 
 func parseAddr(s string) (uint64, error) {

@@ -45,7 +45,9 @@ func TestParseConfig(t *testing.T) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
 	}
 	for in, errWant := range map[string]string{
-		"console=ttyAMA0":                        "ferry.kernel=<addr> is missing",
+		"console=ttyAMA0":                        "without ferry.kernel",
+		"ferry.ip=10.0.0.1":                      "no '/'",
+		"ferry.ip=fe80::1/64":                    "IPv4",
 		"ferry.kernel=0x1 ferry.bogus=2":         "unknown option",
 		"ferry.kernel=zz":                        "not a number",
 		"ferry.kernel=0x1 ferry.initrd=0x2":      "want <addr>,<size>",
@@ -55,6 +57,16 @@ func TestParseConfig(t *testing.T) {
 		if _, err := ParseConfig(in); err == nil || !strings.Contains(err.Error(), errWant) {
 			t.Errorf("%q: error %v, want one containing %q", in, err, errWant)
 		}
+	}
+}
+
+func TestParseConfigReceiveRole(t *testing.T) {
+	c, err := ParseConfig("ferry.name=b ferry.ip=10.77.0.12/24 ferry.mac=52:54:00:77:00:12 ferry.keys=0x47f00000,0x300")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Receive() || c.Name != "b" || c.IP.String() != "10.77.0.12/24" || c.MAC != "52:54:00:77:00:12" || c.KeysBase != 0x47f00000 || c.KeysSize != 0x300 {
+		t.Fatalf("%+v", c)
 	}
 }
 

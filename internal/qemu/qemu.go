@@ -12,6 +12,7 @@ package qemu
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -30,7 +31,20 @@ type Board struct {
 	Initrd string // initramfs, may be ""
 	Append string // the guest's command line
 	Extra  []string
+
+	// The management network: when Switch is set the board gets a second
+	// virtio-net (Ferry's own) linked to the ferry-switch at that
+	// 127.0.0.1 address, and Ferry its name, address and keys.
+	Switch string // e.g. 127.0.0.1:7777
+	Name   string // ferry.name
+	IP     string // ferry.ip, e.g. 10.77.0.11/24
+	MAC    string // the management NIC's MAC, e.g. 52:54:00:77:00:11
+	Keys   string // PEM bundle (ca, certificate, key), loaded into Ferry's memory
 }
+
+// KeysAddr is where the launcher loads a board's key bundle: inside
+// Ferry's carve-out, between QEMU's DTB and Ferry's image.
+const KeysAddr = virt.RAMBase + 1<<20
 
 const (
 	mib        = 1 << 20
@@ -70,7 +84,7 @@ func (b Board) Args() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b.Kernel == "" {
+	if b.Kernel == "" && b.Image == "" {
 		return nil, fmt.Errorf("no guest kernel given")
 	}
 	machine := "virt,virtualization=on,gic-version=3"
@@ -83,15 +97,24 @@ func (b Board) Args() ([]string, error) {
 		}
 		return append(args, b.Extra...), nil
 	}
+	args = append(args, "-kernel", b.Image)
+	mgmt, ferryArgs, err := b.mgmtArgs()
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, mgmt...)
+	if b.Kernel == "" {
+		// The receive role: Ferry waits for a guest to be migrated here.
+		return append(append(args, "-append", strings.TrimSpace(ferryArgs)), b.Extra...), nil
+	}
 	h, err := readImageHeader(b.Kernel)
 	if err != nil {
 		return nil, err
 	}
 	kernel := kernelAddr + h.TextOffset
 	kernelEnd := kernel + h.ImageSize
-	ferryArgs := fmt.Sprintf("ferry.kernel=%#x", kernel)
-	args = append(args, "-kernel", b.Image,
-		"-device", fmt.Sprintf("loader,file=%s,addr=%#x,force-raw=on", b.Kernel, kernel))
+	ferryArgs += fmt.Sprintf("ferry.kernel=%#x", kernel)
+	args = append(args, "-device", fmt.Sprintf("loader,file=%s,addr=%#x,force-raw=on", b.Kernel, kernel))
 	if b.Initrd != "" {
 		st, err := os.Stat(b.Initrd)
 		if err != nil {
@@ -106,6 +129,38 @@ func (b Board) Args() ([]string, error) {
 	}
 	args = append(args, "-append", ferryArgs+" -- "+b.Append)
 	return append(args, b.Extra...), nil
+}
+
+// mgmtArgs returns the QEMU arguments and Ferry words of the management
+// network, if the board has one.
+func (b Board) mgmtArgs() (args []string, words string, err error) {
+	if b.Switch == "" {
+		return nil, "", nil
+	}
+	host, _, err := net.SplitHostPort(b.Switch)
+	if err != nil || host != "127.0.0.1" {
+		return nil, "", fmt.Errorf("switch address %q: boards connect to a switch on 127.0.0.1 only", b.Switch)
+	}
+	if b.IP == "" || b.MAC == "" || b.Keys == "" {
+		return nil, "", fmt.Errorf("a board on the management network needs an address, a MAC and keys")
+	}
+	st, err := os.Stat(b.Keys)
+	if err != nil {
+		return nil, "", err
+	}
+	if st.Size() > 1<<20-4096 {
+		return nil, "", fmt.Errorf("key bundle %s is %d bytes: too large", b.Keys, st.Size())
+	}
+	args = []string{
+		"-netdev", "socket,id=mgmt,connect=" + b.Switch,
+		"-device", "virtio-net-device,netdev=mgmt,mac=" + b.MAC,
+		"-device", fmt.Sprintf("loader,file=%s,addr=%#x,force-raw=on", b.Keys, KeysAddr),
+	}
+	words = fmt.Sprintf("ferry.ip=%s ferry.mac=%s ferry.keys=%#x,%#x ", b.IP, b.MAC, KeysAddr, st.Size())
+	if b.Name != "" {
+		words = "ferry.name=" + b.Name + " " + words
+	}
+	return args, words, nil
 }
 
 func readImageHeader(path string) (guest.ImageHeader, error) {

@@ -89,3 +89,40 @@ func TestArgsRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestArgsManagementNetwork(t *testing.T) {
+	keys := filepath.Join(t.TempDir(), "a.pem")
+	os.WriteFile(keys, make([]byte, 0x2a0), 0o644)
+	b := Board{CPU: "max", Memory: "1G", Image: "ferry.elf", Kernel: writeKernel(t, 0x1ab0000), Append: "console=ttyAMA0",
+		Switch: "127.0.0.1:7777", Name: "a", IP: "10.77.0.11/24", MAC: "52:54:00:77:00:11", Keys: keys}
+	args, err := b.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	for _, want := range []string{
+		"-netdev socket,id=mgmt,connect=127.0.0.1:7777",
+		"-device virtio-net-device,netdev=mgmt,mac=52:54:00:77:00:11",
+		"loader,file=" + keys + ",addr=0x40100000,force-raw=on",
+		"ferry.name=a ferry.ip=10.77.0.11/24 ferry.mac=52:54:00:77:00:11 ferry.keys=0x40100000,0x2a0 ferry.kernel=0x48200000 -- console=ttyAMA0",
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("command line lacks %q:\n%s", want, line)
+		}
+	}
+	// The receive role: no kernel, only Ferry's words.
+	b.Kernel, b.Append = "", ""
+	args, err = b.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := strings.Join(args, " "); strings.Contains(line, "ferry.kernel") || strings.Contains(line, " -- ") {
+		t.Fatalf("receive role: %s", line)
+	}
+	for _, sw := range []string{"0.0.0.0:7777", "10.0.0.1:7777", "localhost"} {
+		b.Switch = sw
+		if _, err := b.Args(); err == nil {
+			t.Errorf("switch %q accepted: boards may only connect to 127.0.0.1", sw)
+		}
+	}
+}

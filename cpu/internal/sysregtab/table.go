@@ -158,4 +158,6 @@ var SysRegs = []SysReg{
 	rw("ICC_AP1R1_EL1", 3, 0, 12, 9, 1, "GICv3 12 ICC_AP1R<n>_EL1, Interrupt Controller Active Priorities Group 1 Registers"),
 	rw("ICC_AP1R2_EL1", 3, 0, 12, 9, 2, "GICv3 12 ICC_AP1R<n>_EL1, Interrupt Controller Active Priorities Group 1 Registers"),
 	rw("ICC_AP1R3_EL1", 3, 0, 12, 9, 3, "GICv3 12 ICC_AP1R<n>_EL1, Interrupt Controller Active Priorities Group 1 Registers"),
+	{"ICC_SGI1R_EL1", 3, 0, 12, 11, 5, false, true, "GICv3 12 ICC_SGI1R_EL1, Interrupt Controller Software Generated Interrupt Group 1 Register"},
+	{"ICC_ASGI1R_EL1", 3, 0, 12, 11, 6, false, true, "GICv3 12 ICC_ASGI1R_EL1, Interrupt Controller Alias Software Generated Interrupt Group 1 Register"},
 }
