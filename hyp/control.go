@@ -1,0 +1,95 @@
+package hyp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ferry-hv/ferry/api"
+)
+
+// Control is how other goroutines stop and start the guest. The vCPU
+// goroutine owns the CPU while the guest runs; it looks at Control between
+// two exits (Ferry's tick guarantees one every few milliseconds) and parks
+// itself there when asked. Nothing here touches the hardware.
+type Control struct {
+	mu    sync.Mutex
+	state string // api.Guest*
+	req   chan chan struct{}
+	next  chan bool // true: resume, false: give the guest up
+	start chan struct{}
+}
+
+// NewControl returns a Control for a guest in the given state (running, or
+// none for a board that waits for one).
+func NewControl(state string) *Control {
+	return &Control{state: state, req: make(chan chan struct{}), next: make(chan bool, 1), start: make(chan struct{}, 1)}
+}
+
+// State is the guest's state, one of the api.Guest* values.
+func (c *Control) State() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+func (c *Control) set(s string) {
+	c.mu.Lock()
+	c.state = s
+	c.mu.Unlock()
+}
+
+// ErrNoGuest is returned by Pause when there is no running guest.
+var ErrNoGuest = errors.New("no running guest on this board")
+
+// Pause stops the guest at its next exit and returns once it is stopped.
+func (c *Control) Pause(ctx context.Context) error {
+	if s := c.State(); s != api.GuestRunning {
+		return fmt.Errorf("%w (guest is %s)", ErrNoGuest, s)
+	}
+	ack := make(chan struct{})
+	select {
+	case c.req <- ack:
+	case <-ctx.Done():
+		return fmt.Errorf("pausing the guest: %w", ctx.Err())
+	}
+	<-ack // the vCPU goroutine answers at once
+	return nil
+}
+
+// Resume lets a paused guest run again.
+func (c *Control) Resume() { c.next <- true }
+
+// GiveUp parks a paused guest for good: it now runs elsewhere.
+func (c *Control) GiveUp() { c.next <- false }
+
+// Start releases the vCPU goroutine of a board that waited for a guest,
+// once one has been restored here.
+func (c *Control) Start() { c.start <- struct{}{} }
+
+// WaitForGuest blocks the vCPU goroutine until Start.
+func (c *Control) WaitForGuest() {
+	<-c.start
+	c.set(api.GuestRunning)
+}
+
+// Checkpoint is called by the vCPU goroutine between exits. It returns
+// false when the guest was given up and must never run here again.
+func (c *Control) Checkpoint() bool {
+	select {
+	case ack := <-c.req:
+		c.set(api.GuestPaused)
+		close(ack)
+		if !<-c.next {
+			c.set(api.GuestMigrated)
+			return false
+		}
+		c.set(api.GuestRunning)
+	default:
+	}
+	return true
+}
+
+// Stop records that the guest stopped after an error.
+func (c *Control) Stop() { c.set(api.GuestStopped) }

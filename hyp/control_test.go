@@ -1,0 +1,87 @@
+package hyp
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ferry-hv/ferry/api"
+)
+
+// vcpu simulates the vCPU goroutine: it runs "exits" and passes the
+// checkpoint between them until the guest is given up.
+func vcpu(c *Control, exits chan<- int, done chan<- struct{}) {
+	for n := 0; ; n++ {
+		if !c.Checkpoint() {
+			close(done)
+			return
+		}
+		select {
+		case exits <- n:
+		default:
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestPauseResumeGiveUp(t *testing.T) {
+	c := NewControl(api.GuestRunning)
+	exits, done := make(chan int, 1), make(chan struct{})
+	go vcpu(c, exits, done)
+	ctx := context.Background()
+	if err := c.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c.State() != api.GuestPaused {
+		t.Fatalf("state %s", c.State())
+	}
+	<-exits // drain
+	select {
+	case <-exits:
+		t.Fatal("the guest ran while paused")
+	case <-time.After(20 * time.Millisecond):
+	}
+	c.Resume()
+	select {
+	case <-exits:
+	case <-time.After(time.Second):
+		t.Fatal("the guest did not run after Resume")
+	}
+	if err := c.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.GiveUp()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("the vCPU did not park after GiveUp")
+	}
+	if c.State() != api.GuestMigrated {
+		t.Fatalf("state %s", c.State())
+	}
+	if err := c.Pause(ctx); !errors.Is(err, ErrNoGuest) {
+		t.Fatalf("pausing a migrated guest: %v", err)
+	}
+}
+
+func TestPauseTimesOut(t *testing.T) {
+	c := NewControl(api.GuestRunning) // no vCPU goroutine answers
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := c.Pause(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestWaitForGuest(t *testing.T) {
+	c := NewControl(api.GuestNone)
+	if err := c.Pause(context.Background()); !errors.Is(err, ErrNoGuest) {
+		t.Fatalf("pausing with no guest: %v", err)
+	}
+	go c.Start()
+	c.WaitForGuest()
+	if c.State() != api.GuestRunning {
+		t.Fatalf("state %s", c.State())
+	}
+}
