@@ -36,7 +36,10 @@ func TestPauseResumeGiveUp(t *testing.T) {
 	if c.State() != api.GuestPaused {
 		t.Fatalf("state %s", c.State())
 	}
-	<-exits // drain
+	select { // drop an exit that happened before the pause
+	case <-exits:
+	default:
+	}
 	select {
 	case <-exits:
 		t.Fatal("the guest ran while paused")
