@@ -35,6 +35,12 @@ type VirtioMMIO struct {
 	SPI  uint32 // interrupt number from the first 3-cell GIC specifier <0 spi flags> (type 0 = SPI); INTID = SPI+32
 }
 
+// Node is a device node: its full path and first MMIO range.
+type Node struct {
+	Path string
+	Reg  Range
+}
+
 // Board is what Ferry needs to know about the machine, read from the
 // firmware's DTB.
 type Board struct {
@@ -48,6 +54,9 @@ type Board struct {
 	UARTSPI uint32
 	GICD    Range // arm,gic-v3 reg[0]
 	GICR    Range // arm,gic-v3 reg[1] (first redistributor region)
+	// ITS lists the GICv3 ITS nodes ("arm,gic-v3-its"): Ferry hides them
+	// from the guest (their state is not migratable), so it gets no LPIs.
+	ITS []Node
 	// PSCIMethod is the /psci method ("smc" or "hvc"), "" if absent.
 	PSCIMethod string
 	Virtio     []VirtioMMIO // in address order
@@ -160,6 +169,14 @@ func (b *Board) parseGIC(t *tree) (*dt.Node, error) {
 		return nil, fmt.Errorf("dtb: %s: %d usable reg entries, need GICD and GICR", t.path(gic), len(rs))
 	}
 	b.GICD, b.GICR = rs[0], rs[1]
+	its, _ := gic.FindAll(func(n *dt.Node) bool { return compatible(n, "arm,gic-v3-its") })
+	for _, n := range its {
+		rs, err := t.mmio(n)
+		if err != nil || len(rs) == 0 {
+			return nil, fmt.Errorf("dtb: %s: no usable reg", t.path(n))
+		}
+		b.ITS = append(b.ITS, Node{Path: t.path(n), Reg: rs[0]})
+	}
 	p, ok := gic.LookProperty("#interrupt-cells")
 	if !ok || len(p.Value) != 4 || binary.BigEndian.Uint32(p.Value) != 3 {
 		return nil, fmt.Errorf("dtb: %s: #interrupt-cells is not 3", t.path(gic))

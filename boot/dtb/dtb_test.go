@@ -142,6 +142,9 @@ func TestParseQEMUVirt(t *testing.T) {
 			check("UARTSPI", b.UARTSPI, uint32(1))
 			check("GICD", b.GICD, Range{0x8000000, 0x10000})
 			check("GICR.Base", b.GICR.Base, uint64(0x80a0000))
+			if len(b.ITS) != 1 || b.ITS[0].Reg != (Range{0x8080000, 0x20000}) || !strings.HasPrefix(b.ITS[0].Path, "/intc@8000000/its@8080000") {
+				t.Errorf("ITS = %+v", b.ITS)
+			}
 			check("PSCIMethod", b.PSCIMethod, "smc")
 			check("Virtio", b.Virtio, wantVirtio())
 			check("Bootargs", b.Bootargs, "")

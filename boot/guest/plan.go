@@ -42,19 +42,11 @@ type Owned struct {
 // Plan lays the guest out in the board's RAM above guestBase (the end of
 // Ferry's carve-out) and checks that what the loader placed fits.
 func Plan(b *dtb.Board, cfg Config, hdr ImageHeader, guestBase uint64, owned []Owned) (*Layout, error) {
-	l := &Layout{DTB: guestBase, Kernel: cfg.Kernel, KernelEnd: cfg.Kernel + hdr.ImageSize}
-	for _, r := range b.Memory {
-		switch {
-		case r.End() <= guestBase:
-		case r.Base < guestBase:
-			l.RAM = append(l.RAM, dtb.Range{Base: guestBase, Size: r.End() - guestBase})
-		default:
-			l.RAM = append(l.RAM, r)
-		}
+	l, err := PlanMachine(b, guestBase, owned)
+	if err != nil {
+		return nil, err
 	}
-	if len(l.RAM) == 0 || l.RAM[0].Base != guestBase || l.RAM[0].Size < 2*DTBMaxSize {
-		return nil, fmt.Errorf("plan: the board's RAM %v leaves no guest RAM above Ferry's carve-out ending at %#x", b.Memory, guestBase)
-	}
+	l.Kernel, l.KernelEnd = cfg.Kernel, cfg.Kernel+hdr.ImageSize
 	if (cfg.Kernel-hdr.TextOffset)%blockSize != 0 {
 		return nil, fmt.Errorf("plan: kernel at %#x: Image minus text_offset %#x must be 2 MiB aligned", cfg.Kernel, hdr.TextOffset)
 	}
@@ -69,13 +61,30 @@ func Plan(b *dtb.Board, cfg Config, hdr ImageHeader, guestBase uint64, owned []O
 			return nil, err
 		}
 	}
-	l.Stage2 = stage2(l.RAM, b.Devices, owned)
-	l.Patch = dtb.Patch{
-		Memory:      l.RAM,
-		InitrdStart: l.Initrd.Base,
-		InitrdEnd:   l.Initrd.End(),
-		Bootargs:    cfg.Guest,
+	l.Patch.InitrdStart, l.Patch.InitrdEnd = l.Initrd.Base, l.Initrd.End()
+	l.Patch.Bootargs = cfg.Guest
+	return l, nil
+}
+
+// PlanMachine lays out the guest's machine without a guest to boot in it:
+// its RAM above guestBase, its stage-2 map and the DTB patch minus what
+// only a boot needs. A board that receives a migrated guest uses it as is.
+func PlanMachine(b *dtb.Board, guestBase uint64, owned []Owned) (*Layout, error) {
+	l := &Layout{DTB: guestBase}
+	for _, r := range b.Memory {
+		switch {
+		case r.End() <= guestBase:
+		case r.Base < guestBase:
+			l.RAM = append(l.RAM, dtb.Range{Base: guestBase, Size: r.End() - guestBase})
+		default:
+			l.RAM = append(l.RAM, r)
+		}
 	}
+	if len(l.RAM) == 0 || l.RAM[0].Base != guestBase || l.RAM[0].Size < 2*DTBMaxSize {
+		return nil, fmt.Errorf("plan: the board's RAM %v leaves no guest RAM above Ferry's carve-out ending at %#x", b.Memory, guestBase)
+	}
+	l.Stage2 = stage2(l.RAM, b.Devices, owned)
+	l.Patch.Memory = l.RAM
 	for _, o := range owned {
 		l.Patch.RemoveNodes = append(l.Patch.RemoveNodes, o.Path)
 	}
