@@ -89,3 +89,13 @@ func Restore(s *State, c *Context) error {
 	WriteCNTP_CTL_EL0(s.Timer.CNTP_CTL)
 	return nil
 }
+
+// WriteSysReg writes the named register (one of the table's); it reports
+// false for a name it does not know.
+func WriteSysReg(name string, v uint64) bool {
+	w, ok := sysRegWriters[name]
+	if ok {
+		w(v)
+	}
+	return ok
+}

@@ -2,6 +2,8 @@
 
 package cpu
 
+import "math/bits"
+
 // CNTHP_CTL_EL2 fields (ARM ARM D24.8 CNTHP_CTL_EL2).
 const (
 	cnthpEnable = 1 << 0 // timer enabled
@@ -36,3 +38,13 @@ func AckGroup0() uint32 {
 
 // Ticks converts a duration in nanoseconds to counter ticks.
 func Ticks(ns int64) uint64 { return uint64(ns) * ReadCNTFRQ_EL0() / 1e9 }
+
+// Nanotime is the time since the counter started, in nanoseconds: the Go
+// runtime's clock on the board.
+//
+//go:nosplit
+func Nanotime() int64 {
+	hi, lo := bits.Mul64(ReadCNTPCT_EL0(), 1e9)
+	ns, _ := bits.Div64(hi, lo, ReadCNTFRQ_EL0())
+	return int64(ns)
+}

@@ -32,8 +32,10 @@ type Layout struct {
 	Patch     dtb.Patch   // how the firmware's DTB becomes the guest's
 }
 
-// Owned is a device Ferry keeps for itself: its node is removed from the
-// guest's DTB and its registers are not mapped at stage 2.
+// Owned is a device page range Ferry keeps for itself: its registers are
+// not mapped at stage 2. A device with a Path is Ferry's alone and its node
+// is removed from the guest's DTB; one without (a trapped page of the GIC or
+// the UART) stays in the guest's DTB and its accesses fault into Ferry.
 type Owned struct {
 	Path string
 	Reg  dtb.Range
@@ -86,7 +88,9 @@ func PlanMachine(b *dtb.Board, guestBase uint64, owned []Owned) (*Layout, error)
 	l.Stage2 = stage2(l.RAM, b.Devices, owned)
 	l.Patch.Memory = l.RAM
 	for _, o := range owned {
-		l.Patch.RemoveNodes = append(l.Patch.RemoveNodes, o.Path)
+		if o.Path != "" {
+			l.Patch.RemoveNodes = append(l.Patch.RemoveNodes, o.Path)
+		}
 	}
 	return l, nil
 }

@@ -23,4 +23,8 @@ const (
 	GuestBase    = RAMBase + CarveOutSize
 
 	earlyUART = 0x09000000 // PL011 before the DTB is read (the board's default)
+
+	// HypTimerINTID is the EL2 physical timer's interrupt: PPI 10, the
+	// fourth entry of the DTB's /timer interrupts on virt.
+	HypTimerINTID = 26
 )

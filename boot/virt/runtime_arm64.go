@@ -3,7 +3,6 @@
 package virt
 
 import (
-	"math/bits"
 	"time"
 	_ "unsafe" // go:linkname
 
@@ -37,11 +36,7 @@ func hwinit0() {
 //
 //go:linkname nanotime runtime/goos.Nanotime
 //go:nosplit
-func nanotime() int64 {
-	hi, lo := bits.Mul64(cpu.ReadCNTPCT_EL0(), 1e9)
-	ns, _ := bits.Div64(hi, lo, cpu.ReadCNTFRQ_EL0())
-	return int64(ns)
-}
+func nanotime() int64 { return cpu.Nanotime() }
 
 // Uptime is the time since the counter started (the board's reset).
 func Uptime() time.Duration { return time.Duration(nanotime()) }

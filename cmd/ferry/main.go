@@ -14,12 +14,17 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/ferry-hv/ferry/api"
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/boot/guest"
 	"github.com/ferry-hv/ferry/boot/virt"
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/hyp"
 )
+
+// tickNS is Ferry's scheduling tick while a guest runs: how often it
+// takes the CPU back to run its own goroutines (network, API, migration).
+const tickNS = 10e6
 
 func logf(format string, args ...any) {
 	fmt.Printf("ferry: "+format+"\n", args...)
@@ -53,7 +58,12 @@ func boot() error {
 	if err != nil {
 		return fmt.Errorf("at ferry.kernel=%#x: %w", cfg.Kernel, err)
 	}
-	l, err := guest.Plan(b, cfg, hdr, virt.GuestBase, nil)
+	hb := hyp.Board{GICD: b.GICD, GICR: b.GICR, UART: b.UART, TickINTID: virt.HypTimerINTID, TickNS: tickNS}
+	owned := hb.Trapped()
+	for _, its := range b.ITS {
+		owned = append(owned, guest.Owned{Path: its.Path, Reg: its.Reg})
+	}
+	l, err := guest.Plan(b, cfg, hdr, virt.GuestBase, owned)
 	if err != nil {
 		return err
 	}
@@ -74,10 +84,12 @@ func boot() error {
 	cpu.CleanDcache(l.Initrd.Base, l.Initrd.Size)
 	cpu.InvalidateIcache()
 
-	m, err := hyp.NewMachine(l, func(s string) { logf("%s", s) })
+	m, err := hyp.NewMachine(l, hb, api.GuestRunning, func(s string) { logf("%s", s) })
 	if err != nil {
 		return err
 	}
+	m.InstallIdle()
+	m.Boot()
 	logf("guest RAM %v, kernel [%#x, %#x), initrd %v, DTB at %#x (%d bytes), %d stage-2 regions",
 		l.RAM, l.Kernel, l.KernelEnd, l.Initrd, l.DTB, len(blob), len(l.Stage2))
 	logf("entering guest at EL1, %v after reset", virt.Uptime())

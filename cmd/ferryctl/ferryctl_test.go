@@ -1,0 +1,557 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-hv/ferry/api"
+	"github.com/ferry-hv/ferry/internal/hostnet"
+	"github.com/ferry-hv/ferry/internal/l2switch"
+	"github.com/ferry-hv/ferry/internal/pki"
+	"github.com/ferry-hv/ferry/manage"
+)
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startSwitch runs an in-process switch on 127.0.0.1.
+func startSwitch(t *testing.T) string {
+	t.Helper()
+	sw := l2switch.New(l2switch.Config{Logf: func(string, ...any) {}})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go sw.Serve(l)
+	t.Cleanup(func() { sw.Close() })
+	return l.Addr().String()
+}
+
+// makeKeys runs "ferryctl keys" into a temporary directory.
+func makeKeys(t *testing.T, ca string) string {
+	t.Helper()
+	dir := t.TempDir()
+	code, out, errOut := ferryctl(t, "keys", "-out", dir, "-ca", ca, "board1=10.77.0.11", "board2=10.77.0.12", "ctl")
+	if code != 0 {
+		t.Fatalf("keys: exit %d\n%s%s", code, out, errOut)
+	}
+	return dir
+}
+
+func loadBundle(t *testing.T, dir, name string) *pki.Bundle {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name+".pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pki.LoadBundle(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// ferryctl runs the command line and returns its exit status and output.
+func ferryctl(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut lockedBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code := run(ctx, args, &out, &errOut)
+	t.Logf("ferryctl %s: exit %d\nstdout:\n%sstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	return code, out.String(), errOut.String()
+}
+
+// board is a fake board: the management API over HTTPS with mutual TLS on a
+// hostnet stack joined to the switch.
+type board struct {
+	net    *hostnet.Net
+	srv    *http.Server
+	errLog *lockedBuffer // the server's log: TLS handshake errors
+}
+
+func startBoard(t *testing.T, sw, ip string, b *pki.Bundle, h http.Handler) *board {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := hostnet.Join(ctx, hostnet.Config{Switch: sw, Addr: netip.MustParsePrefix(ip + "/24"), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := n.Listen(api.APIPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bd := &board{net: n, errLog: &lockedBuffer{}}
+	bd.srv = &http.Server{
+		Handler:   h,
+		TLSConfig: b.ServerConfig(pki.Options{}),
+		ErrorLog:  log.New(bd.errLog, "", 0),
+	}
+	go bd.srv.Serve(tls.NewListener(l, bd.srv.TLSConfig))
+	t.Cleanup(func() {
+		bd.srv.Close()
+		n.Close()
+	})
+	return bd
+}
+
+func statusHandler(calls *int, mu *sync.Mutex) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.PathStatus, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		*calls++
+		mu.Unlock()
+		json.NewEncoder(w).Encode(api.Status{
+			Board: "board1", Address: "10.77.0.11",
+			Role: api.RoleRun, Guest: api.GuestRunning, Uptime: 90 * time.Second, Exits: 1234,
+		})
+	})
+	return mux
+}
+
+func TestKeys(t *testing.T) {
+	dir := makeKeys(t, "test CA")
+	ca, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"board1", "board2", "ctl"} {
+		b := loadBundle(t, dir, name)
+		if b.Name != name || b.CA.Subject.CommonName != "test CA" {
+			t.Errorf("%s.pem: name %q, CA %q", name, b.Name, b.CA.Subject.CommonName)
+		}
+		data, _ := os.ReadFile(filepath.Join(dir, name+".pem"))
+		if !bytes.HasPrefix(data, ca) {
+			t.Errorf("%s.pem does not start with ca.pem", name)
+		}
+		if fi, _ := os.Stat(filepath.Join(dir, name+".pem")); fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s.pem mode %v, want 0600", name, fi.Mode().Perm())
+		}
+	}
+	if ips := loadBundle(t, dir, "board1").Cert.IPAddresses; len(ips) != 1 || ips[0].String() != "10.77.0.11" {
+		t.Errorf("board1 IP SANs %v", ips)
+	}
+
+	code, _, errOut := ferryctl(t, "keys", "-out", dir, "-ca", "other", "ctl")
+	if code != 1 || !strings.Contains(errOut, "exists") {
+		t.Errorf("keys over existing keys: exit %d, %q; want a refusal", code, errOut)
+	}
+	if code, _, _ := ferryctl(t, "keys", "-out", dir, "-ca", "other", "-force", "ctl"); code != 0 {
+		t.Errorf("keys -force: exit %d", code)
+	}
+	if b := loadBundle(t, dir, "ctl"); b.CA.Subject.CommonName != "other" {
+		t.Errorf("keys -force did not replace ctl.pem")
+	}
+	if code, _, _ := ferryctl(t, "keys", "-out", dir, "-ca", "x", "../evil"); code != 2 {
+		t.Errorf("keys with a bad name: exit %d, want 2", code)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	sw := startSwitch(t)
+	keys := makeKeys(t, "test CA")
+	var calls int
+	var mu sync.Mutex
+	startBoard(t, sw, "10.77.0.11", loadBundle(t, keys, "board1"), statusHandler(&calls, &mu))
+	ctl := filepath.Join(keys, "ctl.pem")
+
+	code, out, _ := ferryctl(t, "-switch", sw, "-keys", ctl, "status", "10.77.0.11")
+	if code != 0 {
+		t.Fatalf("status: exit %d", code)
+	}
+	for _, want := range []string{"board        board1", "role         run", "guest        running", "uptime       1m30s", "exits        1234"} {
+		if !strings.Contains(strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(want), " ")) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Global flags after the command name, an explicit port, JSON output,
+	// and a larger MTU on ferryctl's side.
+	code, out, _ = ferryctl(t, "status", "-switch", sw, "-keys", ctl, "-mtu", "9000", "-json", "10.77.0.11:7000")
+	var st api.Status
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.Exits != 1234 {
+		t.Errorf("status -json: exit %d, %q", code, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 2 {
+		t.Errorf("board served %d status requests, want 2", calls)
+	}
+}
+
+// A client whose certificate comes from another CA is refused by the board
+// during the handshake; the handler never runs.
+func TestForeignClientRefused(t *testing.T) {
+	sw := startSwitch(t)
+	keys, evil := makeKeys(t, "test CA"), makeKeys(t, "evil CA")
+	var calls int
+	var mu sync.Mutex
+	bd := startBoard(t, sw, "10.77.0.11", loadBundle(t, keys, "board1"), statusHandler(&calls, &mu))
+
+	// The rogue trusts the board's CA but holds a certificate of another.
+	good, bad := loadBundle(t, keys, "ctl"), loadBundle(t, evil, "ctl")
+	rogue := &pki.Bundle{CA: good.CA, Cert: bad.Cert, Key: bad.Key, Name: bad.Name}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := hostnet.Join(ctx, hostnet.Config{Switch: sw, Addr: netip.MustParsePrefix("10.77.0.2/24"), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(n, rogue)
+	_, _, err = c.status(ctx, "10.77.0.11:7000")
+	c.close()
+	n.Close()
+	if err == nil || !strings.Contains(err.Error(), "remote error: tls: unknown certificate authority") {
+		t.Errorf("rogue client: %v; want the board's unknown-CA alert", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(bd.errLog.String(), "certificate signed by unknown authority") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if log := bd.errLog.String(); !strings.Contains(log, "TLS handshake error") || !strings.Contains(log, "certificate signed by unknown authority") {
+		t.Errorf("board's log does not show the refused handshake:\n%s", log)
+	}
+
+	// ferryctl with the whole foreign bundle fails too (exit 1).
+	code, _, errOut := ferryctl(t, "-switch", sw, "-keys", filepath.Join(evil, "ctl.pem"), "status", "10.77.0.11")
+	if code != 1 || !strings.Contains(errOut, "unknown authority") {
+		t.Errorf("ferryctl with foreign keys: exit %d, %q", code, errOut)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 0 {
+		t.Errorf("the handler ran %d times for refused clients", calls)
+	}
+}
+
+// A board whose certificate comes from another CA is refused by ferryctl.
+func TestForeignServerRefused(t *testing.T) {
+	sw := startSwitch(t)
+	keys, evil := makeKeys(t, "test CA"), makeKeys(t, "evil CA")
+	var calls int
+	var mu sync.Mutex
+	bd := startBoard(t, sw, "10.77.0.11", loadBundle(t, evil, "board1"), statusHandler(&calls, &mu))
+	code, _, errOut := ferryctl(t, "-switch", sw, "-keys", filepath.Join(keys, "ctl.pem"), "status", "10.77.0.11")
+	if code != 1 || !strings.Contains(errOut, "tls: failed to verify certificate: x509: certificate signed by unknown authority") {
+		t.Errorf("status of a foreign board: exit %d, %q; want a verification error", code, errOut)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 0 {
+		t.Errorf("the foreign board served %d requests", calls)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(bd.errLog.String(), "bad certificate") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if log := bd.errLog.String(); !strings.Contains(log, "remote error: tls: bad certificate") {
+		t.Errorf("board's log does not show ferryctl's refusal:\n%s", log)
+	}
+}
+
+// fakeMachine is a source board behind the real management API (package
+// manage): its Migrate pretends to copy pages for a short while, reporting
+// progress, and ends with report (or err).
+type fakeMachine struct {
+	report api.Report
+	err    error // Migrate refuses with this
+	steps  int   // progress steps of 100 ms before the report
+	hang   bool  // Migrate runs until its context ends
+
+	mu sync.Mutex
+	to string // where it was asked to migrate
+}
+
+func (m *fakeMachine) Status() api.Status {
+	return api.Status{Board: "board1", Address: "10.77.0.11", Role: api.RoleRun, Guest: api.GuestRunning}
+}
+
+func (m *fakeMachine) Migrate(ctx context.Context, to string, progress func(api.Progress)) (api.Report, error) {
+	m.mu.Lock()
+	m.to = to
+	m.mu.Unlock()
+	if m.err != nil {
+		return api.Report{}, m.err
+	}
+	if m.hang {
+		<-ctx.Done()
+		return api.Report{From: "10.77.0.11", To: to, Error: ctx.Err().Error()}, nil
+	}
+	const total = 1000
+	for i := 0; i <= m.steps; i++ {
+		sent := uint64(i * total / m.steps)
+		progress(api.Progress{Phase: "copying", PagesSent: sent, PagesTotal: total, BytesSent: sent * 4096})
+		time.Sleep(100 * time.Millisecond)
+	}
+	return m.report, nil
+}
+
+// connLog records which connection (remote address) each request came on.
+type connLog struct {
+	mu    sync.Mutex
+	conns map[string]map[string]bool // "METHOD path" -> remote addresses
+}
+
+func (l *connLog) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		if l.conns == nil {
+			l.conns = map[string]map[string]bool{}
+		}
+		k := r.Method + " " + r.URL.Path
+		if l.conns[k] == nil {
+			l.conns[k] = map[string]bool{}
+		}
+		l.conns[k][r.RemoteAddr] = true
+		l.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func migrateRig(t *testing.T, m *fakeMachine) ([]string, *connLog) {
+	sw := startSwitch(t)
+	keys := makeKeys(t, "test CA")
+	cl := &connLog{}
+	startBoard(t, sw, "10.77.0.11", loadBundle(t, keys, "board1"), cl.wrap(manage.New(m, time.Minute).Handler()))
+	return []string{"-switch", sw, "-keys", filepath.Join(keys, "ctl.pem")}, cl
+}
+
+var okReport = api.Report{
+	OK: true, From: "10.77.0.11", To: "10.77.0.12",
+	Bytes: 130 << 20, Pages: 262144, ZeroPages: 230000, DataPages: 32144,
+	Total: 2500 * time.Millisecond, Downtime: 900 * time.Millisecond, RestoreTime: 120 * time.Millisecond,
+}
+
+func TestMigrate(t *testing.T) {
+	m := &fakeMachine{report: okReport, steps: 6}
+	args, cl := migrateRig(t, m)
+	code, out, errOut := ferryctl(t, append(args, "migrate", "-poll", "50ms", "10.77.0.11", "10.77.0.12")...)
+	if code != 0 {
+		t.Fatalf("migrate: exit %d", code)
+	}
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{
+		"migration ok", "from 10.77.0.11", "to 10.77.0.12", "bytes 130.0 MiB (136314880 bytes)",
+		"pages 262144 (zero 230000, non-zero 32144)", "total time 2.5s", "downtime 900ms", "restore time 120ms",
+	} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "copying") || !strings.Contains(errOut, "/1000 pages") || !strings.Contains(errOut, "50%") {
+		t.Errorf("no progress on stderr:\n%s", errOut)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.to != "10.77.0.12:7001" {
+		t.Errorf("board was asked to migrate to %q", m.to)
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	posts, polls := cl.conns["POST "+api.PathMigrate], cl.conns["GET "+api.PathMigration]
+	if len(posts) != 1 || len(polls) == 0 {
+		t.Fatalf("connections: POST %v, GET %v", posts, polls)
+	}
+	for p := range posts {
+		if polls[p] {
+			t.Errorf("progress polled on the POST's connection %s", p)
+		}
+	}
+}
+
+func TestMigrateFailureReport(t *testing.T) {
+	rep := okReport
+	rep.OK, rep.Error = false, "destination refused: Hello: MIDR 0x410fd083 != 0x411fd070"
+	m := &fakeMachine{report: rep, steps: 2}
+	args, _ := migrateRig(t, m)
+	code, out, errOut := ferryctl(t, append(args, "migrate", "10.77.0.11", "10.77.0.12")...)
+	if code != 1 {
+		t.Errorf("failed migration: exit %d, want 1", code)
+	}
+	if !strings.Contains(errOut, "migration from 10.77.0.11 to 10.77.0.12 failed: "+rep.Error) {
+		t.Errorf("stderr lacks the error:\n%s", errOut)
+	}
+	if !strings.Contains(out, "FAILED") || !strings.Contains(out, rep.Error) {
+		t.Errorf("report not printed:\n%s", out)
+	}
+}
+
+func TestMigrateRefused(t *testing.T) {
+	m := &fakeMachine{err: errors.New("nothing to migrate: no guest on this board")}
+	args, _ := migrateRig(t, m)
+	code, _, errOut := ferryctl(t, append(args, "migrate", "10.77.0.11", "10.77.0.12")...)
+	if code != 1 || !strings.Contains(errOut, "409 Conflict: nothing to migrate: no guest on this board") {
+		t.Errorf("refused migration: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = ferryctl(t, append(args, "migrate", "10.77.0.11", "10.77.0.12:99999")...)
+	if code != 2 {
+		t.Errorf("bad destination: exit %d, %q", code, errOut)
+	}
+}
+
+// A second migrate while one runs is refused by the board; the first one
+// (a concurrent ferryctl, on the next free address) is not disturbed.
+func TestMigrateTwice(t *testing.T) {
+	m := &fakeMachine{report: okReport, steps: 10}
+	args, _ := migrateRig(t, m)
+	first := make(chan int, 1)
+	go func() {
+		code, _, _ := ferryctl(t, append(args, "migrate", "10.77.0.11", "10.77.0.12")...)
+		first <- code
+	}()
+	time.Sleep(400 * time.Millisecond)
+	code, _, errOut := ferryctl(t, append(args, "migrate", "10.77.0.11", "10.77.0.13")...)
+	if code != 1 || !strings.Contains(errOut, "409 Conflict: a migration is already running") {
+		t.Errorf("second migrate: exit %d, %q", code, errOut)
+	}
+	if code := <-first; code != 0 {
+		t.Errorf("first migrate: exit %d", code)
+	}
+}
+
+func TestMigrateTimeout(t *testing.T) {
+	args, _ := migrateRig(t, &fakeMachine{hang: true})
+	start := time.Now()
+	code, _, errOut := ferryctl(t, append(args, "migrate", "-timeout", "1s", "10.77.0.11", "10.77.0.12")...)
+	if code != 1 || !strings.Contains(errOut, "no report from 10.77.0.11:7000 within 1s") {
+		t.Errorf("hung migration: exit %d, %q", code, errOut)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("gave up after %v", d)
+	}
+}
+
+func TestWait(t *testing.T) {
+	sw := startSwitch(t)
+	keys := makeKeys(t, "test CA")
+	args := []string{"-switch", sw, "-keys", filepath.Join(keys, "ctl.pem")}
+
+	code, _, errOut := ferryctl(t, append(args, "wait", "-timeout", "1500ms", "-every", "200ms", "10.77.0.11")...)
+	if code != 1 || !strings.Contains(errOut, "did not answer in time") {
+		t.Errorf("wait for an absent board: exit %d, %q", code, errOut)
+	}
+
+	var calls int
+	var mu sync.Mutex
+	go func() {
+		time.Sleep(time.Second)
+		startBoard(t, sw, "10.77.0.11", loadBundle(t, keys, "board1"), statusHandler(&calls, &mu))
+	}()
+	code, out, _ := ferryctl(t, append(args, "wait", "-timeout", "30s", "-every", "200ms", "10.77.0.11")...)
+	if code != 0 || !strings.Contains(out, "board1") {
+		t.Errorf("wait for a board coming up: exit %d, %q", code, out)
+	}
+}
+
+func TestUsageAndSetupErrors(t *testing.T) {
+	keys := makeKeys(t, "test CA")
+	ctl := filepath.Join(keys, "ctl.pem")
+	free := func() string { // a loopback port nobody listens on
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}()
+	for _, tc := range []struct {
+		code int
+		want string
+		args []string
+	}{
+		{2, "usage", nil},
+		{2, "unknown command", []string{"frobnicate"}},
+		{2, "want one board address", []string{"status"}},
+		{2, "want a board's IPv4 address", []string{"status", "board1"}},
+		{2, "-ip", []string{"-ip", "nonsense", "-keys", ctl, "status", "10.77.0.11"}},
+		{2, "want the source and the destination", []string{"migrate", "10.77.0.11"}},
+		{1, "not a loopback IP address", []string{"-switch", "10.77.0.1:7777", "-keys", ctl, "status", "10.77.0.11"}},
+		{1, "cannot reach the management switch", []string{"-switch", free, "-keys", ctl, "status", "10.77.0.11"}},
+		{1, "-keys", []string{"-switch", free, "-keys", filepath.Join(keys, "nope.pem"), "status", "10.77.0.11"}},
+		{1, "-keys", []string{"-switch", free, "-keys", filepath.Join(keys, "ca.pem"), "status", "10.77.0.11"}},
+	} {
+		code, _, errOut := ferryctl(t, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("ferryctl %q: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	var b bytes.Buffer
+	bar := newProgressBar(&b)
+	for _, p := range []api.Progress{
+		{Phase: "handshake"},
+		{Phase: "copying", PagesSent: 0, PagesTotal: 100},
+		{Phase: "copying", PagesSent: 5, PagesTotal: 100}, // same tenth: not repeated
+		{Phase: "copying", PagesSent: 50, PagesTotal: 100, BytesSent: 50 * 4096},
+		{Phase: "done", PagesSent: 100, PagesTotal: 100},
+	} {
+		bar.update(p)
+	}
+	bar.pollError(fmt.Errorf("timeout"))
+	bar.pollError(fmt.Errorf("timeout"))
+	bar.finish()
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d lines, want 5:\n%s", len(lines), b.String())
+	}
+	if want := "copying    [===============>              ] 50/100 pages  50% 200.0 KiB (204800 bytes)"; lines[2] != want {
+		t.Errorf("line %q\nwant %q", lines[2], want)
+	}
+}
+
+// Two ferryctl runs at once (a status during a migrate) do not fight over
+// 10.77.0.2: the second takes the next free address, unless -ip says which.
+func TestConcurrentRuns(t *testing.T) {
+	sw := startSwitch(t)
+	keys := makeKeys(t, "test CA")
+	var calls int
+	var mu sync.Mutex
+	startBoard(t, sw, "10.77.0.11", loadBundle(t, keys, "board1"), statusHandler(&calls, &mu))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	first, err := hostnet.Join(ctx, hostnet.Config{Switch: sw, Addr: netip.MustParsePrefix("10.77.0.2/24"), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	args := []string{"-switch", sw, "-keys", filepath.Join(keys, "ctl.pem")}
+	if code, out, _ := ferryctl(t, append(args, "status", "10.77.0.11")...); code != 0 || !strings.Contains(out, "board1") {
+		t.Errorf("status next to another ferryctl: exit %d", code)
+	}
+	code, _, errOut := ferryctl(t, append(args, "-ip", "10.77.0.2/24", "status", "10.77.0.11")...)
+	if code != 1 || !strings.Contains(errOut, "address already in use") {
+		t.Errorf("status with a taken -ip: exit %d, %q", code, errOut)
+	}
+}

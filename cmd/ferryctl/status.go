@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ferry-hv/ferry/api"
+)
+
+var statusCommand = command{
+	usage: "ADDR",
+	help:  "print a board's status (GET /v1/status on ADDR, port 7000 unless given)",
+	flags: func(fs *flag.FlagSet, e *env) func([]string) error {
+		timeout := fs.Duration("timeout", 10*time.Second, "give up after `duration`")
+		asJSON := fs.Bool("json", false, "print the board's JSON as it is")
+		return func(args []string) error {
+			if len(args) != 1 {
+				return usageError{"want one board address"}
+			}
+			addr, err := apiAddr(args[0], api.APIPort)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(e.ctx, *timeout)
+			defer cancel()
+			s, err := e.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			c := s.client()
+			defer c.close()
+			st, peer, err := c.status(ctx, addr)
+			if err != nil {
+				return timeoutHint(ctx, err, *timeout)
+			}
+			return printStatus(e.stdout, st, peer, *asJSON)
+		}
+	},
+}
+
+var waitCommand = command{
+	usage: "ADDR",
+	help:  "ask a board for its status until it answers, then print it",
+	flags: func(fs *flag.FlagSet, e *env) func([]string) error {
+		timeout := fs.Duration("timeout", 2*time.Minute, "give up after `duration`")
+		every := fs.Duration("every", time.Second, "retry `interval`")
+		asJSON := fs.Bool("json", false, "print the board's JSON as it is")
+		return func(args []string) error {
+			if len(args) != 1 {
+				return usageError{"want one board address"}
+			}
+			addr, err := apiAddr(args[0], api.APIPort)
+			if err != nil {
+				return err
+			}
+			if _, err := e.linkConfig(); err != nil {
+				return err
+			}
+			if _, err := e.loadKeys(); err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(e.ctx, *timeout)
+			defer cancel()
+			st, peer, err := waitStatus(ctx, e, addr, *every)
+			if err != nil {
+				return err
+			}
+			return printStatus(e.stdout, st, peer, *asJSON)
+		}
+	},
+}
+
+// waitStatus retries (joining the link, then asking addr) until addr
+// answers or ctx ends; each attempt takes at most 10 s.
+func waitStatus(ctx context.Context, e *env, addr string, every time.Duration) (api.Status, string, error) {
+	var s *session
+	var c *client
+	defer func() {
+		if s != nil {
+			c.close()
+			s.close()
+		}
+	}()
+	var last error
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if s != nil && s.net.Err() != nil { // the switch went away: join again
+			c.close()
+			s.close()
+			s = nil
+		}
+		if s == nil {
+			s, last = e.open(actx)
+			if s != nil {
+				c = s.client()
+			}
+		}
+		if s != nil {
+			st, peer, err := c.status(actx, addr)
+			if err == nil {
+				cancel()
+				return st, peer, nil
+			}
+			last = err
+		}
+		cancel()
+		if attempt == 1 {
+			fmt.Fprintf(e.stderr, "ferryctl: waiting for %s: %v\n", addr, last)
+		}
+		select {
+		case <-ctx.Done():
+			return api.Status{}, "", fmt.Errorf("%s did not answer in time (%d attempt(s)); last error: %v", addr, attempt, last)
+		case <-time.After(every):
+		}
+	}
+}
+
+// timeoutHint says which deadline ran out, when one did.
+func timeoutHint(ctx context.Context, err error, d time.Duration) error {
+	if ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("no answer within %v: %w", d, err)
+	}
+	return err
+}
+
+func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "board\t%s\n", st.Board)
+	if peer != st.Board {
+		fmt.Fprintf(tw, "certificate\t%s\n", peer)
+	}
+	fmt.Fprintf(tw, "address\t%s\n", st.Address)
+	fmt.Fprintf(tw, "role\t%s\n", st.Role)
+	fmt.Fprintf(tw, "guest\t%s\n", st.Guest)
+	fmt.Fprintf(tw, "uptime\t%s\n", durationString(st.Uptime))
+	fmt.Fprintf(tw, "exits\t%d\n", st.Exits)
+	return tw.Flush()
+}

@@ -1,0 +1,18 @@
+// Package gic is Ferry's view of the GICv3 (ARM IHI 0069): the distributor
+// and redistributor register map, the guest's interrupt state captured and
+// restored for migration (State), and the Guard that sits on the pages the
+// guest's GIC driver writes so that Ferry's own interrupts (its EL2 timer
+// tick, PPI 26, in Group 0) survive whatever the guest programs.
+//
+// The guest drives the GIC directly: HCR_EL2.IMO = 0, so its Group 1
+// interrupts, ICC_IAR1/EOIR1, ICC_IGRPEN1 and ICC_AP1Rn are physical.
+// HCR_EL2.FMO = 1, so its Group 0 CPU-interface registers, ICC_PMR and
+// ICC_CTLR are virtual (their state is ICH_VMCR_EL2). LPIs and the ITS are
+// not handled: Ferry removes the ITS node from the guest's DTB, and Capture
+// refuses a redistributor with LPIs enabled.
+//
+// Everything here works on the Regs and CPUIfaceRegs interfaces and is
+// tested on the host against Fake and FakeCPU; only mmio_arm64.go touches
+// the hardware. The package knows nothing about where the GIC sits on a
+// board (the DTB says) or how the hypervisor traps pages (package mmio).
+package gic

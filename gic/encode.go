@@ -1,0 +1,216 @@
+package gic
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ferry-hv/ferry/internal/wire"
+)
+
+// Encoding (little-endian, package wire):
+//
+//	magic u32 "FGIC" | version u16
+//	Dist:   CTLR u32 | NumSPIs u32 | Group, Enable, Pending, Active, GrpMod
+//	        (ceil(NumSPIs/32) u32 each) | Priority (NumSPIs u8) |
+//	        Config (ceil(NumSPIs/16) u32) | Route (NumSPIs u64)
+//	Redist: CTLR u32 | WAKER u32 | Group, Enable, Pending, Active, GrpMod u32 |
+//	        Priority 32 u8 | Config 2 u32
+//	CPU:    IGRPEN1 u64 | BPR1 u64 | NumAP1R u8 | AP1R 4 u64 | VMCR u64
+//
+// The only count on the wire is NumSPIs; every length follows from it, and
+// it is checked before anything is allocated.
+const (
+	magic = 0x43494746 // "FGIC"
+	// MaxEncodedSize bounds an encoded State: 988 SPIs take 9,899 bytes.
+	MaxEncodedSize = 16 << 10
+)
+
+// Decode errors a caller may want to tell apart.
+var (
+	ErrTooLarge = errors.New("gic: state too large")
+	ErrMagic    = errors.New("gic: not a GIC state (bad magic)")
+	ErrVersion  = errors.New("gic: unsupported state version")
+)
+
+// Encode returns the state's wire form.
+func (s *State) Encode() []byte {
+	var w wire.Writer
+	w.U32(magic)
+	w.U16(s.Version)
+	ds := &s.Dist
+	w.U32(ds.CTLR)
+	w.U32(ds.NumSPIs)
+	for _, bm := range [][]uint32{ds.Group, ds.Enable, ds.Pending, ds.Active, ds.GrpMod} {
+		for _, v := range bm {
+			w.U32(v)
+		}
+	}
+	for _, p := range ds.Priority {
+		w.U8(p)
+	}
+	for _, v := range ds.Config {
+		w.U32(v)
+	}
+	for _, v := range ds.Route {
+		w.U64(v)
+	}
+	rs := &s.Redist
+	for _, v := range []uint32{rs.CTLR, rs.WAKER, rs.Group, rs.Enable, rs.Pending, rs.Active, rs.GrpMod} {
+		w.U32(v)
+	}
+	for _, p := range rs.Priority {
+		w.U8(p)
+	}
+	w.U32(rs.Config[0])
+	w.U32(rs.Config[1])
+	c := &s.CPU
+	w.U64(c.IGRPEN1)
+	w.U64(c.BPR1)
+	w.U8(c.NumAP1R)
+	for _, v := range c.AP1R {
+		w.U64(v)
+	}
+	w.U64(c.VMCR)
+	return w.Bytes()
+}
+
+// Decode reads a state written by Encode and validates it. Each failure
+// names the field and the value.
+func Decode(b []byte) (*State, error) {
+	if len(b) > MaxEncodedSize {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(b), MaxEncodedSize)
+	}
+	r := wire.NewReader(b)
+	if m := r.U32(); r.Err() == nil && m != magic {
+		return nil, fmt.Errorf("%w: %#x", ErrMagic, m)
+	}
+	s := &State{Version: r.U16()}
+	if r.Err() == nil && s.Version != Version {
+		return nil, fmt.Errorf("%w: Version %d, this build reads %d", ErrVersion, s.Version, Version)
+	}
+	ds := &s.Dist
+	ds.CTLR = r.U32()
+	ds.NumSPIs = r.U32()
+	if r.Err() == nil {
+		if err := checkNumSPIs(ds.NumSPIs); err != nil {
+			return nil, err
+		}
+		ds.alloc()
+	}
+	for _, bm := range [][]uint32{ds.Group, ds.Enable, ds.Pending, ds.Active, ds.GrpMod} {
+		for i := range bm {
+			bm[i] = r.U32()
+		}
+	}
+	for i := range ds.Priority {
+		ds.Priority[i] = r.U8()
+	}
+	for i := range ds.Config {
+		ds.Config[i] = r.U32()
+	}
+	for i := range ds.Route {
+		ds.Route[i] = r.U64()
+	}
+	rs := &s.Redist
+	for _, p := range []*uint32{&rs.CTLR, &rs.WAKER, &rs.Group, &rs.Enable, &rs.Pending, &rs.Active, &rs.GrpMod} {
+		*p = r.U32()
+	}
+	for i := range rs.Priority {
+		rs.Priority[i] = r.U8()
+	}
+	rs.Config[0] = r.U32()
+	rs.Config[1] = r.U32()
+	c := &s.CPU
+	c.IGRPEN1 = r.U64()
+	c.BPR1 = r.U64()
+	c.NumAP1R = r.U8()
+	for i := range c.AP1R {
+		c.AP1R[i] = r.U64()
+	}
+	c.VMCR = r.U64()
+	if err := r.Done(); err != nil {
+		return nil, fmt.Errorf("gic: decode: %w", err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func checkNumSPIs(n uint32) error {
+	if n > MaxSPIs || (n%32 != 0 && n != MaxSPIs) {
+		return fmt.Errorf("gic: Dist.NumSPIs is %d: want a multiple of 32 up to %d (32*GICD_TYPER.ITLinesNumber), or %d", n, 32*(maxLines-1), MaxSPIs)
+	}
+	return nil
+}
+
+// Validate checks that every field holds what a GICv3 can: the version,
+// the SPI count and the lengths that follow from it, and no bit outside
+// a register's defined fields.
+func (s *State) Validate() error {
+	if s.Version != Version {
+		return fmt.Errorf("%w: Version %d, this build reads %d", ErrVersion, s.Version, Version)
+	}
+	ds := &s.Dist
+	if err := checkNumSPIs(ds.NumSPIs); err != nil {
+		return err
+	}
+	n := int(ds.NumSPIs)
+	if ds.CTLR&^distCTLRKept != 0 {
+		return fmt.Errorf("gic: Dist.CTLR is %#x: bits outside EnableGrp0, EnableGrp1, ARE, DS", ds.CTLR)
+	}
+	bitmaps := []struct {
+		name string
+		v    []uint32
+	}{{"Group", ds.Group}, {"Enable", ds.Enable}, {"Pending", ds.Pending}, {"Active", ds.Active}, {"GrpMod", ds.GrpMod}}
+	for _, bm := range bitmaps {
+		if len(bm.v) != words(n, 1) {
+			return fmt.Errorf("gic: Dist.%s has %d words, NumSPIs %d needs %d", bm.name, len(bm.v), n, words(n, 1))
+		}
+		for w, v := range bm.v {
+			if v&^lastMask(w, n, 1) != 0 {
+				return fmt.Errorf("gic: Dist.%s[%d] is %#x: bits beyond SPI %d", bm.name, w, v, FirstSPI+n-1)
+			}
+		}
+	}
+	if len(ds.Priority) != n || len(ds.Route) != n || len(ds.Config) != words(n, 2) {
+		return fmt.Errorf("gic: Dist.Priority/Route/Config have %d/%d/%d entries, NumSPIs %d needs %d/%d/%d",
+			len(ds.Priority), len(ds.Route), len(ds.Config), n, n, n, words(n, 2))
+	}
+	for w, v := range ds.Config {
+		if v&^(lastMask(w, n, 2)&cfgEdgeBits) != 0 {
+			return fmt.Errorf("gic: Dist.Config[%d] is %#x: RES0 bits or bits beyond SPI %d", w, v, FirstSPI+n-1)
+		}
+	}
+	for i, v := range ds.Route {
+		if v&^irouterFields != 0 {
+			return fmt.Errorf("gic: Dist.Route[%d] (INTID %d) is %#x: RES0 bits set", i, FirstSPI+i, v)
+		}
+	}
+	rs := &s.Redist
+	switch {
+	case rs.CTLR&^redistCTLRKept != 0:
+		return fmt.Errorf("gic: Redist.CTLR is %#x: only the DPG bits are kept (LPIs are never enabled)", rs.CTLR)
+	case rs.WAKER&^WAKER_ProcessorSleep != 0:
+		return fmt.Errorf("gic: Redist.WAKER is %#x: only ProcessorSleep is kept", rs.WAKER)
+	case rs.Config[0]&^cfgEdgeBits != 0 || rs.Config[1]&^cfgEdgeBits != 0:
+		return fmt.Errorf("gic: Redist.Config is %#x %#x: RES0 bits set", rs.Config[0], rs.Config[1])
+	}
+	c := &s.CPU
+	switch {
+	case c.NumAP1R != 1 && c.NumAP1R != 2 && c.NumAP1R != 4:
+		return fmt.Errorf("gic: CPU.NumAP1R is %d: want 1, 2 or 4", c.NumAP1R)
+	case c.IGRPEN1&^IGRPEN1_Enable != 0:
+		return fmt.Errorf("gic: CPU.IGRPEN1 is %#x: only Enable is defined", c.IGRPEN1)
+	case c.BPR1&^BPR1_Mask != 0:
+		return fmt.Errorf("gic: CPU.BPR1 is %#x: only BinaryPoint [2:0] is defined", c.BPR1)
+	case c.VMCR&^VMCR_Mask != 0:
+		return fmt.Errorf("gic: CPU.VMCR is %#x: RES0 bits set (mask %#x)", c.VMCR, uint64(VMCR_Mask))
+	}
+	for i, v := range c.AP1R {
+		if v>>32 != 0 || (i >= int(c.NumAP1R) && v != 0) {
+			return fmt.Errorf("gic: CPU.AP1R[%d] is %#x with NumAP1R %d", i, v, c.NumAP1R)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,392 @@
+package gic
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/ferry-hv/ferry/mmio"
+)
+
+// Guard stands between the guest and the GIC pages its driver programs:
+// GICD page 0 (GICD_CTLR ... GICD_IGRPMODR, offsets 0x000-0xFFF), the first
+// page of the redistributor's SGI_base frame, and optionally the first page
+// of RD_base (GICR_WAKER). Every guest access is performed on the real
+// registers, except that Ferry's bits are protected:
+//
+//   - GICD_CTLR: EnableGrp0 (and ARE) keep their hardware value;
+//   - GICR_IGROUPR0, GICR_IGRPMODR0: Ferry's PPIs stay as they are (Group 0);
+//   - GICR_IS/ICENABLER0, IS/ICPENDR0, IS/ICACTIVER0: Ferry's bits are
+//     cleared from the written value, so the guest can neither enable,
+//     disable, pend nor activate them;
+//   - GICR_IPRIORITYR<n> (word or byte writes): Ferry's priority bytes stay;
+//   - GICR_ICFGR1: Ferry's PPI fields stay;
+//   - GICR_WAKER: ProcessorSleep stays clear (Ferry's tick needs the
+//     redistributor awake).
+//
+// Reads hide Ferry's bits: they report them as the guest last wrote them
+// (a shadow, initialised from the hardware when the Guard is made), pending
+// and active as 0, and GICR_WAKER.ChildrenAsleep as the guest's
+// ProcessorSleep. To the guest, Ferry's PPIs behave like unused interrupts
+// of its own; its read-modify-writes and read-back checks see what they
+// wrote. The shadow is guest state: Guard.Capture puts it into the State and
+// Guard.Restore takes it back.
+//
+// Accesses the GIC architecture does not support on these pages (halfword,
+// misaligned, 64-bit, bytes outside IPRIORITYR) read as zero and are
+// ignored, and are logged once.
+type Guard struct {
+	// Log, if set, receives a line the first time each unsupported access
+	// is seen.
+	Log func(string)
+
+	mu        sync.Mutex
+	d, r      Regs
+	own       Owned
+	m         ownMasks
+	view      view
+	rdGuarded bool
+	logged    map[logKey]bool
+}
+
+// view is the guest's picture of Ferry's bits.
+type view struct {
+	grp0                  bool      // GICD_CTLR.EnableGrp0
+	group, grpmod, enable uint32    // owned bits only
+	prio                  [8]uint32 // owned byte lanes only
+	cfg                   uint32    // owned ICFGR1 fields only
+	sleep                 bool      // GICR_WAKER.ProcessorSleep
+}
+
+type logKey struct {
+	page  string
+	off   uint64
+	size  int
+	write bool
+}
+
+// NewGuard returns a Guard over the distributor d and the redistributor r
+// (RD_base) protecting own. It takes the guest's initial view of Ferry's
+// bits from the hardware as it is now, so make it before SetupOwned.
+func NewGuard(d, r Regs, own Owned) (*Guard, error) {
+	m, err := own.masks()
+	if err != nil {
+		return nil, err
+	}
+	g := &Guard{d: d, r: r, own: own, m: m, logged: map[logKey]bool{}}
+	g.view = view{
+		grp0:   d.Read32(GICD_CTLR)&CTLR_EnableGrp0 != 0,
+		group:  r.Read32(GICR_IGROUPR0) & m.bits,
+		grpmod: r.Read32(GICR_IGRPMODR0) & m.bits,
+		enable: r.Read32(GICR_ISENABLER0) & m.bits,
+		cfg:    r.Read32(GICR_ICFGR1) & m.cfg,
+		sleep:  r.Read32(GICR_WAKER)&WAKER_ProcessorSleep != 0,
+	}
+	for w := range g.view.prio {
+		g.view.prio[w] = r.Read32(GICR_IPRIORITYRn+uint64(4*w)) & m.prio[w]
+	}
+	return g, nil
+}
+
+// SetupOwned programs Ferry's PPIs: see the function SetupOwned.
+func (g *Guard) SetupOwned() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return SetupOwned(g.d, g.r, g.own)
+}
+
+// DistPage is the device for GICD page 0 (GICD_base + 0x000-0xFFF).
+func (g *Guard) DistPage() mmio.Device {
+	return &page{g: g, name: "GICD", regs: g.d, base: 0, table: g.distTable(),
+		bytes: [2]uint64{GICD_IPRIORITYRn, GICD_ITARGETSRn}}
+}
+
+// SGIPage is the device for the first page of the SGI_base frame
+// (RD_base + 0x10000 + 0x000-0xFFF).
+func (g *Guard) SGIPage() mmio.Device {
+	return &page{g: g, name: "GICR SGI_base", regs: g.r, base: GICR_SGIBase, table: g.sgiTable(),
+		bytes: [2]uint64{GICR_IPRIORITYRn - GICR_SGIBase, GICR_IPRIORITYRn - GICR_SGIBase + NumPrivate}}
+}
+
+// RDPage is the device for the first page of the RD_base frame
+// (GICR_CTLR, GICR_TYPER, GICR_WAKER, ...). Trapping it is optional: it
+// keeps a guest that puts its redistributor to sleep (Linux does on CPU
+// power-down when GICD_CTLR.DS = 1) from stopping Ferry's tick. Once it is
+// asked for, Guard.Capture reports the guest's ProcessorSleep from the
+// shadow.
+func (g *Guard) RDPage() mmio.Device {
+	g.mu.Lock()
+	g.rdGuarded = true
+	g.mu.Unlock()
+	return &page{g: g, name: "GICR RD_base", regs: g.r, base: 0, table: g.rdTable(), wide: true}
+}
+
+// Capture is the package's Capture with the guest's view of Ferry's bits
+// put back in: the state of the GIC as the guest sees it.
+func (g *Guard) Capture(cpu CPUIfaceRegs) (*State, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s, err := Capture(g.d, g.r, cpu, g.own)
+	if err != nil || !g.m.any() {
+		return s, err
+	}
+	v := &g.view
+	if v.grp0 {
+		s.Dist.CTLR |= CTLR_EnableGrp0
+	}
+	rs := &s.Redist
+	rs.Group |= v.group
+	rs.GrpMod |= v.grpmod
+	rs.Enable |= v.enable
+	rs.Config[1] |= v.cfg
+	for w, lanes := range g.m.prio {
+		for k := range 4 {
+			if lanes>>(8*k)&0xff != 0 {
+				rs.Priority[4*w+k] = uint8(v.prio[w] >> (8 * k))
+			}
+		}
+	}
+	if g.rdGuarded {
+		rs.WAKER = 0
+		if v.sleep {
+			rs.WAKER = WAKER_ProcessorSleep
+		}
+	}
+	return s, nil
+}
+
+// Restore is State.Restore for the Guard's GIC and Owned, then the guest's
+// view of Ferry's bits is taken from s.
+func (g *Guard) Restore(s *State, cpu CPUIfaceRegs) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := s.Restore(g.d, g.r, cpu, g.own); err != nil {
+		return err
+	}
+	m, rs := &g.m, &s.Redist
+	g.view = view{
+		grp0:   s.Dist.CTLR&CTLR_EnableGrp0 != 0,
+		group:  rs.Group & m.bits,
+		grpmod: rs.GrpMod & m.bits,
+		enable: rs.Enable & m.bits,
+		cfg:    rs.Config[1] & m.cfg,
+		sleep:  rs.WAKER&WAKER_ProcessorSleep != 0,
+	}
+	for w := range g.view.prio {
+		p := rs.Priority[4*w : 4*w+4]
+		g.view.prio[w] = (uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16 | uint32(p[3])<<24) & m.prio[w]
+	}
+	return nil
+}
+
+func (g *Guard) warn(key logKey, format string, args ...any) {
+	if g.logged[key] || g.Log == nil {
+		return
+	}
+	g.logged[key] = true
+	g.Log(fmt.Sprintf(format, args...))
+}
+
+// reg is one protected register: how a guest read and write of it are
+// performed. off is the offset in the page's Regs (GICD_ or GICR_ constant).
+type reg struct {
+	name  string
+	read  func(off uint64) uint32
+	write func(off uint64, v uint32)
+}
+
+func (g *Guard) distTable() map[uint64]reg {
+	d := g.d
+	return map[uint64]reg{
+		GICD_CTLR: {"GICD_CTLR",
+			func(off uint64) uint32 {
+				v := d.Read32(off)
+				if !g.m.any() {
+					return v
+				}
+				v &^= CTLR_EnableGrp0
+				if g.view.grp0 {
+					v |= CTLR_EnableGrp0
+				}
+				return v
+			},
+			func(off uint64, v uint32) {
+				if g.m.any() {
+					g.view.grp0 = v&CTLR_EnableGrp0 != 0
+					v = keep(v, d.Read32(off), CTLR_EnableGrp0|CTLR_ARE)
+				}
+				d.Write32(off, v)
+			}},
+	}
+}
+
+func (g *Guard) sgiTable() map[uint64]reg {
+	r, m, v := g.r, &g.m, &g.view
+	t := map[uint64]reg{
+		GICR_IGROUPR0:   shadowed("GICR_IGROUPR0", r, m.bits, &v.group),
+		GICR_IGRPMODR0:  shadowed("GICR_IGRPMODR0", r, m.bits, &v.grpmod),
+		GICR_ICFGR1:     shadowed("GICR_ICFGR1", r, m.cfg, &v.cfg),
+		GICR_ISENABLER0: enabler("GICR_ISENABLER0", r, m.bits, &v.enable, true),
+		GICR_ICENABLER0: enabler("GICR_ICENABLER0", r, m.bits, &v.enable, false),
+	}
+	for _, p := range []struct {
+		name string
+		off  uint64
+	}{{"GICR_ISPENDR0", GICR_ISPENDR0}, {"GICR_ICPENDR0", GICR_ICPENDR0},
+		{"GICR_ISACTIVER0", GICR_ISACTIVER0}, {"GICR_ICACTIVER0", GICR_ICACTIVER0}} {
+		t[p.off] = reg{p.name,
+			func(off uint64) uint32 { return r.Read32(off) &^ m.bits },
+			func(off uint64, val uint32) { r.Write32(off, val&^m.bits) }}
+	}
+	for w := range 8 {
+		t[GICR_IPRIORITYRn+uint64(4*w)] = shadowed(fmt.Sprintf("GICR_IPRIORITYR%d", w), r, m.prio[w], &v.prio[w])
+	}
+	return t
+}
+
+func (g *Guard) rdTable() map[uint64]reg {
+	r := g.r
+	return map[uint64]reg{
+		GICR_WAKER: {"GICR_WAKER",
+			func(off uint64) uint32 {
+				v := r.Read32(off)
+				if !g.m.any() {
+					return v
+				}
+				v &^= WAKER_ProcessorSleep | WAKER_ChildrenAsleep
+				if g.view.sleep {
+					v |= WAKER_ProcessorSleep | WAKER_ChildrenAsleep
+				}
+				return v
+			},
+			func(off uint64, v uint32) {
+				if g.m.any() {
+					g.view.sleep = v&WAKER_ProcessorSleep != 0
+					v = keep(v, r.Read32(off), WAKER_ProcessorSleep)
+				}
+				r.Write32(off, v)
+			}},
+	}
+}
+
+// shadowed is a plain read/write register some of whose bits (owned) are
+// Ferry's: writes keep the hardware's owned bits and record the guest's in
+// *shadow; reads show the shadow.
+func shadowed(name string, r Regs, owned uint32, shadow *uint32) reg {
+	return reg{name,
+		func(off uint64) uint32 { return r.Read32(off)&^owned | *shadow },
+		func(off uint64, v uint32) {
+			*shadow = v & owned
+			r.Write32(off, keep(v, r.Read32(off), owned))
+		}}
+}
+
+// enabler is GICR_ISENABLER0 (set) or GICR_ICENABLER0: both read the enable
+// state; writes lose the owned bits, which go to the shadow instead.
+func enabler(name string, r Regs, owned uint32, shadow *uint32, set bool) reg {
+	return reg{name,
+		func(off uint64) uint32 { return r.Read32(off)&^owned | *shadow },
+		func(off uint64, v uint32) {
+			if set {
+				*shadow |= v & owned
+			} else {
+				*shadow &^= v & owned
+			}
+			r.Write32(off, v&^owned)
+		}}
+}
+
+// page is one trapped 4 KiB page: an mmio.Device.
+type page struct {
+	g     *Guard
+	name  string
+	regs  Regs
+	base  uint64 // the page's offset in regs
+	table map[uint64]reg
+	bytes [2]uint64 // [start, end) of the byte-accessible priority bytes in the page
+	wide  bool      // 64-bit registers live here (RD_base): 8-byte accesses pass through
+}
+
+func (p *page) supported(off uint64, size int) bool {
+	if off >= pageSize || uint64(size) > pageSize-off || off%uint64(size) != 0 {
+		return false
+	}
+	switch size {
+	case 4:
+		return true
+	case 8:
+		return p.wide
+	case 1:
+		return off >= p.bytes[0] && off < p.bytes[1]
+	}
+	return false
+}
+
+// Read performs a guest load from the page.
+func (p *page) Read(off uint64, size int) uint64 {
+	g := p.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !p.supported(off, size) {
+		g.warn(logKey{p.name, off, size, false}, "gic: guest %d-byte read at %s+%#x not supported: reads as zero", size, p.name, off)
+		return 0
+	}
+	switch {
+	case size == 8 && p.protects(off):
+		return uint64(p.read32(off)) | uint64(p.read32(off+4))<<32
+	case size == 8:
+		return p.regs.Read64(p.base + off)
+	case size == 1:
+		return uint64(p.read32(off&^3) >> (8 * (off & 3)) & 0xff)
+	}
+	return uint64(p.read32(off))
+}
+
+// Write performs a guest store to the page.
+func (p *page) Write(off uint64, size int, v uint64) {
+	g := p.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !p.supported(off, size) {
+		g.warn(logKey{p.name, off, size, true}, "gic: guest %d-byte write of %#x at %s+%#x not supported: ignored", size, v, p.name, off)
+		return
+	}
+	switch {
+	case size == 8 && p.protects(off):
+		p.write32(off, uint32(v))
+		p.write32(off+4, uint32(v>>32))
+	case size == 8:
+		p.regs.Write64(p.base+off, v)
+	case size == 1:
+		// A priority byte: read-modify-write of its word through the
+		// guard, so Ferry's bytes stay and the shadow keeps the others.
+		shift := 8 * (off & 3)
+		w := p.read32(off &^ 3)
+		p.write32(off&^3, w&^(0xff<<shift)|uint32(v&0xff)<<shift)
+	default:
+		p.write32(off, uint32(v))
+	}
+}
+
+// protects reports whether an 8-byte access at off covers a protected
+// register (GICR_STATUSR and GICR_WAKER share a doubleword): such an
+// access is performed as two guarded 32-bit ones, low word first.
+func (p *page) protects(off uint64) bool {
+	_, lo := p.table[p.base+off]
+	_, hi := p.table[p.base+off+4]
+	return lo || hi
+}
+
+func (p *page) read32(off uint64) uint32 {
+	if h, ok := p.table[p.base+off]; ok {
+		return h.read(p.base + off)
+	}
+	return p.regs.Read32(p.base + off)
+}
+
+func (p *page) write32(off uint64, v uint32) {
+	if h, ok := p.table[p.base+off]; ok {
+		h.write(p.base+off, v)
+		return
+	}
+	p.regs.Write32(p.base+off, v)
+}

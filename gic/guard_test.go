@@ -1,0 +1,391 @@
+package gic
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ferry-hv/ferry/mmio"
+)
+
+const tick = 26 // Ferry's EL2 physical timer PPI
+
+var ferry = Owned{PPIs: []uint32{tick}}
+
+// guestGIC is how a guest reaches the trapped pages: offsets are within
+// GICD page 0, the SGI_base page and the RD_base page.
+type guestGIC interface {
+	dw(off uint64, v uint32)
+	dr(off uint64) uint32
+	sw(off uint64, v uint32)
+	sr(off uint64) uint32
+	sb(off uint64, v uint8) // byte store
+	rw(off uint64, v uint32)
+	rr(off uint64) uint32
+}
+
+// viaGuard goes through the Guard's pages, as mmio.Bus would.
+type viaGuard struct{ dist, sgi, rd mmio.Device }
+
+func (g viaGuard) dw(off uint64, v uint32) { g.dist.Write(off, 4, uint64(v)) }
+func (g viaGuard) dr(off uint64) uint32    { return uint32(g.dist.Read(off, 4)) }
+func (g viaGuard) sw(off uint64, v uint32) { g.sgi.Write(off, 4, uint64(v)) }
+func (g viaGuard) sr(off uint64) uint32    { return uint32(g.sgi.Read(off, 4)) }
+func (g viaGuard) sb(off uint64, v uint8)  { g.sgi.Write(off, 1, uint64(v)) }
+func (g viaGuard) rw(off uint64, v uint32) { g.rd.Write(off, 4, uint64(v)) }
+func (g viaGuard) rr(off uint64) uint32    { return uint32(g.rd.Read(off, 4)) }
+
+// direct is the GIC with no Guard: what the guest would get on its own.
+type direct struct{ d, r Regs }
+
+func (g direct) dw(off uint64, v uint32) { g.d.Write32(off, v) }
+func (g direct) dr(off uint64) uint32    { return g.d.Read32(off) }
+func (g direct) sw(off uint64, v uint32) { g.r.Write32(GICR_SGIBase+off, v) }
+func (g direct) sr(off uint64) uint32    { return g.r.Read32(GICR_SGIBase + off) }
+func (g direct) sb(off uint64, v uint8) {
+	w, sh := off&^3, 8*(off&3)
+	g.sw(w, g.sr(w)&^(0xff<<sh)|uint32(v)<<sh)
+}
+func (g direct) rw(off uint64, v uint32) { g.r.Write32(off, v) }
+func (g direct) rr(off uint64) uint32    { return g.r.Read32(off) }
+
+// sgi is an SGI_base-page offset from a GICR_ constant.
+func sgi(off uint64) uint64 { return off - GICR_SGIBase }
+
+// linuxBoot replays what Linux's GICv3 driver (drivers/irqchip/irq-gic-v3.c
+// and irq-gic-common.c) writes at boot on one CPU, old and new kernels,
+// then what the arch timer and IPI set-up write.
+func linuxBoot(g guestGIC, spis int) {
+	// gic_enable_redist(true)
+	g.rw(GICR_WAKER, g.rr(GICR_WAKER)&^WAKER_ProcessorSleep)
+	for range 10 {
+		if g.rr(GICR_WAKER)&WAKER_ChildrenAsleep == 0 {
+			break
+		}
+	}
+	// gic_dist_init
+	g.dw(GICD_CTLR, 0)
+	g.dr(GICD_CTLR) // gic_dist_wait_for_rwp
+	for i := 32; i < 32+spis; i += 32 {
+		g.dw(GICD_IGROUPRn+uint64(i/8), ^uint32(0))
+	}
+	for i := 32; i < 32+spis; i += 16 { // gic_dist_config
+		g.dw(GICD_ICFGRn+uint64(i/4), 0)
+	}
+	for i := 32; i < 32+spis; i += 4 {
+		g.dw(GICD_IPRIORITYRn+uint64(i), 0xa0a0a0a0)
+	}
+	for i := 32; i < 32+spis; i += 32 {
+		g.dw(GICD_ICACTIVERn+uint64(i/8), ^uint32(0))
+		g.dw(GICD_ICENABLERn+uint64(i/8), ^uint32(0))
+	}
+	g.dw(GICD_CTLR, 0x13) // ARE_NS | ENABLE_G1A | ENABLE_G1
+	g.dr(GICD_CTLR)
+	// gic_cpu_init + gic_cpu_config
+	g.sw(sgi(GICR_IGROUPR0), ^uint32(0))
+	g.sw(sgi(GICR_ICACTIVER0), ^uint32(0))
+	g.sw(sgi(GICR_ICENABLER0), ^uint32(0))
+	for i := range uint64(8) {
+		g.sw(sgi(GICR_IPRIORITYRn)+4*i, 0xa0a0a0a0)
+	}
+	// before v5.10: disable the PPIs, enable the SGIs
+	g.sw(sgi(GICR_ICENABLER0), 0xffff0000)
+	g.sw(sgi(GICR_ISENABLER0), 0x0000ffff)
+	g.sw(sgi(GICR_ICENABLER0), 0x0000ffff)
+	// arch timer: PPI 27 level-sensitive (gic_configure_irq), then enabled
+	v := g.sr(sgi(GICR_ICFGR1))
+	g.sw(sgi(GICR_ICFGR1), v&^(2<<(2*(27-16))))
+	g.sr(sgi(GICR_ICFGR1))
+	g.sw(sgi(GICR_ISENABLER0), 1<<27)
+	// IPIs: SGIs 0-7 enabled
+	g.sw(sgi(GICR_ISENABLER0), 0xff)
+	// an SPI (the UART, SPI 1 = INTID 33): edge, enabled
+	g.dw(GICD_ICFGRn+8, g.dr(GICD_ICFGRn+8)|2<<2)
+	g.dw(GICD_ISENABLERn+4, 1<<1)
+}
+
+// hostile is a guest that goes after PPI 26 by every register.
+func hostile(g guestGIC) {
+	bit := uint32(1) << tick
+	g.sw(sgi(GICR_ISENABLER0), bit)
+	g.sw(sgi(GICR_ICENABLER0), bit)
+	g.sw(sgi(GICR_ISPENDR0), bit|1<<28)
+	g.sw(sgi(GICR_ICPENDR0), bit)
+	g.sw(sgi(GICR_ISACTIVER0), bit)
+	g.sw(sgi(GICR_ICACTIVER0), bit)
+	g.sw(sgi(GICR_IGRPMODR0), ^uint32(0))
+	g.sb(sgi(GICR_IPRIORITYRn)+tick, 0x80) // gic_irq_set_prio is a byte write
+	g.sb(sgi(GICR_IPRIORITYRn)+27, 0x90)
+	g.sw(sgi(GICR_ICFGR1), g.sr(sgi(GICR_ICFGR1))|2<<(2*(tick-16))) // edge
+	g.dw(GICD_CTLR, 0x12)                                           // Group 0 off
+	g.dw(GICD_CTLR, 0x02)
+	g.rw(GICR_WAKER, WAKER_ProcessorSleep) // CPU PM: redistributor to sleep
+}
+
+// owned masks per register offset (from the Regs base) of Ferry's bits.
+func ownedMasks() (dist, redist map[uint64]uint32) {
+	bit := uint32(1) << tick
+	dist = map[uint64]uint32{GICD_CTLR: CTLR_EnableGrp0}
+	redist = map[uint64]uint32{
+		GICR_IGROUPR0: bit, GICR_IGRPMODR0: bit, GICR_ISENABLER0: bit, GICR_ICENABLER0: bit,
+		GICR_ISPENDR0: bit, GICR_ICPENDR0: bit, GICR_ISACTIVER0: bit, GICR_ICACTIVER0: bit,
+		GICR_IPRIORITYRn + tick&^3: 0xff << (8 * (tick % 4)),
+		GICR_ICFGR1:                3 << (2 * (tick - 16)),
+		GICR_WAKER:                 WAKER_ProcessorSleep | WAKER_ChildrenAsleep,
+	}
+	return dist, redist
+}
+
+// ferryValues is what Ferry's bits hold after SetupOwned.
+var ferryValues = map[uint64]uint32{
+	GICD_CTLR: CTLR_EnableGrp0, GICR_IGROUPR0: 0, GICR_IGRPMODR0: 0,
+	GICR_ISENABLER0: 1 << tick, GICR_ICENABLER0: 1 << tick,
+	GICR_ISPENDR0: 0, GICR_ICPENDR0: 0, GICR_ISACTIVER0: 0, GICR_ICACTIVER0: 0,
+	GICR_IPRIORITYRn + tick&^3: OwnedPriority << (8 * (tick % 4)),
+	GICR_ICFGR1:                0, GICR_WAKER: 0,
+}
+
+// pageOffsets are the 32-bit registers of the three trapped pages, as
+// offsets from their Regs base.
+func pageOffsets() (dist, redist []uint64) {
+	for off := uint64(0); off < pageSize; off += 4 {
+		dist = append(dist, off)
+		redist = append(redist, off, GICR_SGIBase+off)
+	}
+	return dist, redist
+}
+
+func setupGuard(t *testing.T, spis int) (*Fake, *Guard, viaGuard) {
+	t.Helper()
+	f := NewFake(spis)
+	g, err := NewGuard(f.Dist(), f.Redist(), ferry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.SetupOwned(); err != nil {
+		t.Fatal(err)
+	}
+	return f, g, viaGuard{g.DistPage(), g.SGIPage(), g.RDPage()}
+}
+
+func TestSetupOwned(t *testing.T) {
+	f, _, _ := setupGuard(t, 224)
+	d, r := f.Dist(), f.Redist()
+	bit := uint32(1) << tick
+	switch {
+	case r.Read32(GICR_IGROUPR0)&bit != 0, r.Read32(GICR_IGRPMODR0)&bit != 0:
+		t.Error("PPI 26 not in Group 0")
+	case r.Read32(GICR_ISENABLER0) != bit:
+		t.Errorf("ISENABLER0 %#x, want only PPI 26", r.Read32(GICR_ISENABLER0))
+	case r.Read32(GICR_IPRIORITYRn+24) != OwnedPriority<<16:
+		t.Errorf("IPRIORITYR6 %#x", r.Read32(GICR_IPRIORITYRn+24))
+	case r.Read32(GICR_ICFGR1)&(3<<20) != 0:
+		t.Error("PPI 26 not level-sensitive")
+	case r.Read32(GICR_WAKER) != 0:
+		t.Errorf("WAKER %#x: redistributor asleep", r.Read32(GICR_WAKER))
+	case d.Read32(GICD_CTLR) != CTLR_EnableGrp0|CTLR_ARE|CTLR_DS:
+		t.Errorf("GICD_CTLR %#x", d.Read32(GICD_CTLR))
+	}
+}
+
+// TestGuardLinuxBoot replays Linux's boot writes and a hostile guest, once
+// through the Guard and once on a bare GIC, and compares every register
+// of the three pages: the hardware must differ only in Ferry's bits, which
+// keep Ferry's values; what the guest reads through the Guard must equal
+// what it would read on a bare GIC, except that Ferry's PPI never shows
+// pending or active.
+func TestGuardLinuxBoot(t *testing.T) {
+	const spis = 224
+	for _, name := range []string{"linux", "linux+hostile"} {
+		t.Run(name, func(t *testing.T) {
+			f, _, guest := setupGuard(t, spis)
+			bare := NewFake(spis)
+			ref := direct{bare.Dist(), bare.Redist()}
+			for _, g := range []guestGIC{guest, ref} {
+				linuxBoot(g, spis)
+				if name == "linux+hostile" {
+					hostile(g)
+				}
+			}
+			compareHardware(t, f, bare)
+			compareGuestView(t, guest, ref)
+
+			// The headline facts, spelled out.
+			r := f.Redist()
+			bit := uint32(1) << tick
+			if r.Read32(GICR_IGROUPR0)&bit != 0 || r.Read32(GICR_ISENABLER0)&bit == 0 ||
+				r.Read32(GICR_IPRIORITYRn+24)>>16&0xff != OwnedPriority || f.Dist().Read32(GICD_CTLR)&CTLR_EnableGrp0 == 0 {
+				t.Fatal("PPI 26 lost: group, enable, priority or EnableGrp0 changed")
+			}
+			if r.Read32(GICR_IGROUPR0) != ^bit || r.Read32(GICR_ISENABLER0) != bit|1<<27|0xff {
+				t.Fatalf("guest's bits: IGROUPR0 %#x ISENABLER0 %#x", r.Read32(GICR_IGROUPR0), r.Read32(GICR_ISENABLER0))
+			}
+		})
+	}
+}
+
+func compareHardware(t *testing.T, f, bare *Fake) {
+	t.Helper()
+	dm, rm := ownedMasks()
+	doffs, roffs := pageOffsets()
+	check := func(frame string, off uint64, got, want uint32, masks map[uint64]uint32) {
+		m := masks[off]
+		if got&^m != want&^m {
+			t.Errorf("%s+%#x = %#x, the guest wrote %#x (outside Ferry's bits %#x)", frame, off, got, want, m)
+		}
+		if got&m != ferryValues[off]&m {
+			t.Errorf("%s+%#x = %#x: Ferry's bits %#x changed (want %#x)", frame, off, got, m, ferryValues[off]&m)
+		}
+	}
+	for _, off := range doffs {
+		check("GICD", off, f.Dist().Read32(off), bare.Dist().Read32(off), dm)
+	}
+	for _, off := range roffs {
+		check("GICR", off, f.Redist().Read32(off), bare.Redist().Read32(off), rm)
+	}
+}
+
+func compareGuestView(t *testing.T, guest viaGuard, ref direct) {
+	t.Helper()
+	bit := uint32(1) << tick
+	hidden := map[uint64]uint32{GICR_ISPENDR0: bit, GICR_ICPENDR0: bit, GICR_ISACTIVER0: bit, GICR_ICACTIVER0: bit}
+	for off := uint64(0); off < pageSize; off += 4 {
+		if got, want := guest.dr(off), ref.dr(off); got != want {
+			t.Errorf("guest reads GICD+%#x = %#x, a bare GIC gives %#x", off, got, want)
+		}
+		m := hidden[GICR_SGIBase+off]
+		if got, want := guest.sr(off), ref.sr(off); got != want&^m || got&m != 0 {
+			t.Errorf("guest reads SGI_base+%#x = %#x, a bare GIC gives %#x (Ferry's pending/active hidden: %#x)", off, got, want, m)
+		}
+		if got, want := guest.rr(off), ref.rr(off); got != want {
+			t.Errorf("guest reads RD_base+%#x = %#x, a bare GIC gives %#x", off, got, want)
+		}
+	}
+	// Byte reads of priorities agree too.
+	for i := range uint64(32) {
+		if got, want := guest.sgi.Read(sgi(GICR_IPRIORITYRn)+i, 1), uint64(ref.sr(sgi(GICR_IPRIORITYRn)+i&^3)>>(8*(i&3))&0xff); got != want {
+			t.Errorf("priority byte %d reads %#x, want %#x", i, got, want)
+		}
+	}
+}
+
+func TestGuardUnsupported(t *testing.T) {
+	f, g, guest := setupGuard(t, 64)
+	var logs []string
+	g.Log = func(s string) { logs = append(logs, s) }
+	before := len(f.Writes)
+	cases := []struct {
+		dev  mmio.Device
+		off  uint64
+		size int
+	}{
+		{guest.sgi, sgi(GICR_ISENABLER0), 2},     // halfword
+		{guest.sgi, sgi(GICR_ISENABLER0), 8},     // 64-bit on a 32-bit page
+		{guest.sgi, sgi(GICR_ISENABLER0), 1},     // byte outside IPRIORITYR
+		{guest.sgi, sgi(GICR_ISENABLER0) + 2, 4}, // misaligned
+		{guest.dist, 0xffc, 8},                   // past the page
+		{guest.dist, 0x1000, 4},                  // outside the page
+		{guest.dist, GICD_CTLR, 3},               // not a size
+	}
+	for _, c := range cases {
+		for range 2 {
+			c.dev.Write(c.off, c.size, ^uint64(0))
+			if v := c.dev.Read(c.off, c.size); v != 0 {
+				t.Errorf("%d-byte read at %#x = %#x, want 0", c.size, c.off, v)
+			}
+		}
+	}
+	if len(f.Writes) != before {
+		t.Errorf("unsupported accesses reached the hardware: %v", f.Writes[before:])
+	}
+	if len(logs) != 2*len(cases) { // one read and one write line each, not repeated
+		t.Errorf("%d log lines, want %d:\n%s", len(logs), 2*len(cases), strings.Join(logs, "\n"))
+	}
+	// A 64-bit store over GICR_STATUSR and GICR_WAKER cannot put the
+	// redistributor to sleep.
+	guest.rd.Write(GICR_WAKER&^7, 8, uint64(WAKER_ProcessorSleep)<<32)
+	if f.Redist().Read32(GICR_WAKER)&WAKER_ProcessorSleep != 0 {
+		t.Error("a 64-bit write put the redistributor to sleep")
+	}
+	if v := guest.rd.Read(GICR_WAKER&^7, 8); v>>32 != WAKER_ProcessorSleep|WAKER_ChildrenAsleep {
+		t.Errorf("64-bit read of WAKER = %#x: want the guest's view", v)
+	}
+	// The RD page passes other 64-bit accesses (GICR_TYPER is 64 bits).
+	guest.rd.Write(GICR_TYPER, 8, 0x1234)
+	if w := f.Writes[len(f.Writes)-1]; w.Off != GICR_TYPER || w.Val != 0x1234 {
+		t.Errorf("64-bit write to GICR_TYPER not forwarded: %v", w)
+	}
+}
+
+func TestOwnedValidation(t *testing.T) {
+	f := NewFake(32)
+	for _, tc := range []struct {
+		own  Owned
+		want string
+	}{
+		{Owned{PPIs: []uint32{15}}, "Owned.PPIs[0] = 15: not a PPI"},
+		{Owned{PPIs: []uint32{26, 32}}, "Owned.PPIs[1] = 32: not a PPI"},
+		{Owned{PPIs: []uint32{26, 26}}, "Owned.PPIs[1] = 26: listed twice"},
+	} {
+		if _, err := NewGuard(f.Dist(), f.Redist(), tc.own); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.own, err, tc.want)
+		}
+	}
+}
+
+// secure is a distributor whose GICD_CTLR.DS reads 0.
+type secure struct{ Regs }
+
+func (s secure) Read32(off uint64) uint32 {
+	v := s.Regs.Read32(off)
+	if off == GICD_CTLR {
+		v &^= CTLR_DS
+	}
+	return v
+}
+
+func TestSetupOwnedNeedsDS(t *testing.T) {
+	f := NewFake(32)
+	err := SetupOwned(secure{f.Dist()}, f.Redist(), ferry)
+	if err == nil || !strings.Contains(err.Error(), "DS is 0") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestNoOwnedIsPassThrough(t *testing.T) {
+	f := NewFake(32)
+	g, err := NewGuard(f.Dist(), f.Redist(), Owned{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := NewFake(32)
+	guest := viaGuard{g.DistPage(), g.SGIPage(), g.RDPage()}
+	ref := direct{bare.Dist(), bare.Redist()}
+	for _, gg := range []guestGIC{guest, ref} {
+		linuxBoot(gg, 32)
+		hostile(gg)
+	}
+	doffs, roffs := pageOffsets()
+	for _, off := range doffs {
+		if a, b := f.Dist().Read32(off), bare.Dist().Read32(off); a != b {
+			t.Errorf("GICD+%#x: %#x vs %#x", off, a, b)
+		}
+	}
+	for _, off := range roffs {
+		if a, b := f.Redist().Read32(off), bare.Redist().Read32(off); a != b {
+			t.Errorf("GICR+%#x: %#x vs %#x", off, a, b)
+		}
+	}
+}
+
+func ExampleGuard() {
+	f := NewFake(224) // in Ferry: gic.NewMMIO(board.GICD.Base, 0x10000), gic.NewMMIO(board.GICR.Base, 0x20000)
+	g, _ := NewGuard(f.Dist(), f.Redist(), Owned{PPIs: []uint32{26}})
+	if err := g.SetupOwned(); err != nil {
+		panic(err)
+	}
+	var bus mmio.Bus
+	const gicd, gicr = 0x0800_0000, 0x080a_0000
+	fmt.Println(bus.Add(gicd, pageSize, g.DistPage()), bus.Add(gicr+GICR_SGIBase, pageSize, g.SGIPage()))
+	// Output: <nil> <nil>
+}

@@ -1,0 +1,336 @@
+package gic
+
+import (
+	"fmt"
+)
+
+// Version is the version of State this package writes and reads.
+const Version = 1
+
+// State is the guest's interrupt state: what its GIC driver programmed in
+// the distributor, its redistributor and its CPU interface. Ferry's own
+// interrupts are not in it (Capture zeroes their bits; Guard.Capture puts
+// back what the guest last wrote to them, as the guest sees them).
+type State struct {
+	Version uint16
+	Dist    Dist
+	Redist  Redist
+	CPU     CPUIface
+}
+
+// Dist is the distributor: GICD_CTLR and every implemented SPI. Bitmaps
+// hold one bit per SPI, word w covering INTIDs 32+32w..63+32w (GICD_*R<w+1>);
+// Config holds two bits per SPI, word w covering INTIDs 32+16w..47+16w
+// (GICD_ICFGR<w+2>).
+type Dist struct {
+	CTLR     uint32   // GICD_CTLR: EnableGrp0, EnableGrp1, ARE, DS
+	NumSPIs  uint32   // SPIs held: INTIDs 32..32+NumSPIs-1 (32*GICD_TYPER.ITLinesNumber, at most 988)
+	Group    []uint32 // GICD_IGROUPR
+	Enable   []uint32 // GICD_ISENABLER
+	Pending  []uint32 // GICD_ISPENDR
+	Active   []uint32 // GICD_ISACTIVER
+	GrpMod   []uint32 // GICD_IGRPMODR (RAZ/WI when GICD_CTLR.DS = 1)
+	Priority []uint8  // GICD_IPRIORITYR, one per SPI
+	Config   []uint32 // GICD_ICFGR: bit 2k+1 set = edge-triggered
+	Route    []uint64 // GICD_IROUTER, one per SPI
+}
+
+// Redist is the redistributor of the guest's one CPU: its control and
+// wake registers and the SGIs and PPIs (INTIDs 0-31, one bit each).
+type Redist struct {
+	CTLR     uint32    // GICR_CTLR: the DPG bits (LPIs are never enabled)
+	WAKER    uint32    // GICR_WAKER.ProcessorSleep
+	Group    uint32    // GICR_IGROUPR0
+	Enable   uint32    // GICR_ISENABLER0
+	Pending  uint32    // GICR_ISPENDR0
+	Active   uint32    // GICR_ISACTIVER0
+	GrpMod   uint32    // GICR_IGRPMODR0
+	Priority [32]uint8 // GICR_IPRIORITYR0-7
+	Config   [2]uint32 // GICR_ICFGR0 (SGIs, read only), GICR_ICFGR1 (PPIs)
+}
+
+// CPUIface is the CPU interface as the guest sees it: the physical Group 1
+// registers (HCR_EL2.IMO = 0) and the virtual rest (HCR_EL2.FMO = 1).
+type CPUIface struct {
+	IGRPEN1 uint64    // ICC_IGRPEN1_EL1
+	BPR1    uint64    // ICC_BPR1_EL1
+	NumAP1R uint8     // how many ICC_AP1R<n>_EL1 the source implements: 1, 2 or 4
+	AP1R    [4]uint64 // ICC_AP1R<n>_EL1; those past NumAP1R are zero
+	VMCR    uint64    // ICH_VMCR_EL2
+}
+
+// words is the number of 32-bit words for n items of width bits each.
+func words(n, width int) int { return (n*width + 31) / 32 }
+
+// lastMask is the mask of the valid bits of word w of a bitmap of n items
+// of width bits.
+func lastMask(w, n, width int) uint32 {
+	valid := n*width - 32*w
+	if valid >= 32 {
+		return ^uint32(0)
+	}
+	return 1<<valid - 1
+}
+
+// Capture reads the guest's interrupt state. d is the distributor, r the
+// guest CPU's redistributor (RD_base), cpu its CPU interface; own's bits are
+// left out (zero), as is CTLR.EnableGrp0 when own is not empty. The guest
+// must not be running. A redistributor with LPIs enabled is refused: LPI
+// tables are not captured.
+func Capture(d, r Regs, cpu CPUIfaceRegs, own Owned) (*State, error) {
+	m, err := own.masks()
+	if err != nil {
+		return nil, err
+	}
+	s := &State{Version: Version}
+	if err := s.Dist.capture(d); err != nil {
+		return nil, err
+	}
+	if m.any() {
+		s.Dist.CTLR &^= CTLR_EnableGrp0
+	}
+	if err := s.Redist.capture(r, m); err != nil {
+		return nil, err
+	}
+	if err := s.CPU.capture(cpu); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (ds *Dist) capture(d Regs) error {
+	ds.CTLR = d.Read32(GICD_CTLR) & distCTLRKept
+	n := spisOf(d.Read32(GICD_TYPER))
+	ds.NumSPIs = uint32(n)
+	ds.alloc()
+	for w := range ds.Group {
+		off := uint64(4 * (w + 1))
+		mask := lastMask(w, n, 1)
+		ds.Group[w] = d.Read32(GICD_IGROUPRn+off) & mask
+		ds.Enable[w] = d.Read32(GICD_ISENABLERn+off) & mask
+		ds.Pending[w] = d.Read32(GICD_ISPENDRn+off) & mask
+		ds.Active[w] = d.Read32(GICD_ISACTIVERn+off) & mask
+		ds.GrpMod[w] = d.Read32(GICD_IGRPMODRn+off) & mask
+	}
+	for w := range ds.Config {
+		ds.Config[w] = d.Read32(GICD_ICFGRn+uint64(4*(w+2))) & lastMask(w, n, 2) & cfgEdgeBits
+	}
+	for i := 0; i < n; i += 4 { // n is a multiple of 4
+		v := d.Read32(GICD_IPRIORITYRn + uint64(FirstSPI+i))
+		for k := range 4 {
+			ds.Priority[i+k] = uint8(v >> (8 * k))
+		}
+	}
+	for i := range ds.Route {
+		ds.Route[i] = d.Read64(GICD_IROUTERn+uint64(8*(FirstSPI+i))) & irouterFields
+	}
+	return nil
+}
+
+// cfgEdgeBits are the Int_config[1] bits of an ICFGR word (bit 2k+1: edge);
+// the even bits are RES0 (IHI 0069 12.9, GICD_ICFGR<n>).
+const cfgEdgeBits = 0xaaaa_aaaa
+
+func (ds *Dist) alloc() {
+	n := int(ds.NumSPIs)
+	w := words(n, 1)
+	ds.Group, ds.Enable, ds.Pending = make([]uint32, w), make([]uint32, w), make([]uint32, w)
+	ds.Active, ds.GrpMod = make([]uint32, w), make([]uint32, w)
+	ds.Config = make([]uint32, words(n, 2))
+	ds.Priority = make([]uint8, n)
+	ds.Route = make([]uint64, n)
+}
+
+func (rs *Redist) capture(r Regs, m ownMasks) error {
+	ctlr := r.Read32(GICR_CTLR)
+	if ctlr&GICR_CTLR_EnableLPIs != 0 {
+		return fmt.Errorf("gic: GICR_CTLR.EnableLPIs is set (%#x): LPI state is not captured; the guest must have no ITS", ctlr)
+	}
+	rs.CTLR = ctlr & redistCTLRKept
+	rs.WAKER = r.Read32(GICR_WAKER) & WAKER_ProcessorSleep
+	rs.Group = r.Read32(GICR_IGROUPR0) &^ m.bits
+	rs.Enable = r.Read32(GICR_ISENABLER0) &^ m.bits
+	rs.Pending = r.Read32(GICR_ISPENDR0) &^ m.bits
+	rs.Active = r.Read32(GICR_ISACTIVER0) &^ m.bits
+	rs.GrpMod = r.Read32(GICR_IGRPMODR0) &^ m.bits
+	for w := range 8 {
+		v := r.Read32(GICR_IPRIORITYRn+uint64(4*w)) &^ m.prio[w]
+		for k := range 4 {
+			rs.Priority[4*w+k] = uint8(v >> (8 * k))
+		}
+	}
+	rs.Config[0] = r.Read32(GICR_ICFGR0) & cfgEdgeBits
+	rs.Config[1] = r.Read32(GICR_ICFGR1) & cfgEdgeBits &^ m.cfg
+	return nil
+}
+
+func (c *CPUIface) capture(cpu CPUIfaceRegs) error {
+	n := cpu.NumAP1R()
+	if n != 1 && n != 2 && n != 4 {
+		return fmt.Errorf("gic: the CPU interface reports %d ICC_AP1R<n>_EL1 registers, want 1, 2 or 4", n)
+	}
+	c.NumAP1R = uint8(n)
+	c.IGRPEN1 = cpu.ReadIGRPEN1() & IGRPEN1_Enable
+	c.BPR1 = cpu.ReadBPR1() & BPR1_Mask
+	for i := range n {
+		c.AP1R[i] = cpu.ReadAP1R(i) & 0xffff_ffff
+	}
+	c.VMCR = cpu.ReadVMCR() & VMCR_Mask
+	return nil
+}
+
+// Restore programs the state into a GIC (d, r, cpu as for Capture) whose
+// distributor implements at least s.Dist.NumSPIs SPIs; SPIs beyond those
+// are left disabled, inactive and not pending. Own's bits are never
+// written, and GICD_CTLR.EnableGrp0 stays set when own is not empty. The
+// guest must not be running.
+//
+// Order: Group 1 off in the CPU interface and the distributor; everything
+// disabled; then groups, configuration, priorities and routing; pending
+// and active state through the clear/set register pairs; then the enables,
+// the control registers, and last the CPU interface.
+func (s *State) Restore(d, r Regs, cpu CPUIfaceRegs, own Owned) error {
+	m, err := own.masks()
+	if err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if err := s.checkFits(d, cpu); err != nil {
+		return err
+	}
+	cpu.WriteIGRPEN1(0)
+	ctlr := d.Read32(GICD_CTLR)
+	keepGrp0 := ctlr & CTLR_EnableGrp0
+	if !m.any() {
+		keepGrp0 = 0
+	}
+	d.Write32(GICD_CTLR, ctlr&CTLR_ARE|keepGrp0)
+	if err := waitRWP(d, GICD_CTLR, CTLR_RWP, "GICD_CTLR"); err != nil {
+		return err
+	}
+	if err := s.Dist.restore(d); err != nil {
+		return err
+	}
+	if err := s.Redist.restore(r, m); err != nil {
+		return err
+	}
+	grp0 := s.Dist.CTLR & CTLR_EnableGrp0
+	if m.any() {
+		grp0 = CTLR_EnableGrp0
+	}
+	d.Write32(GICD_CTLR, s.Dist.CTLR&(CTLR_EnableGrp1|CTLR_ARE)|grp0|ctlr&CTLR_ARE)
+	if err := waitRWP(d, GICD_CTLR, CTLR_RWP, "GICD_CTLR"); err != nil {
+		return err
+	}
+	s.CPU.restore(cpu)
+	return nil
+}
+
+// checkFits refuses a state the destination GIC cannot hold.
+func (s *State) checkFits(d Regs, cpu CPUIfaceRegs) error {
+	typer := d.Read32(GICD_TYPER)
+	if have := spisOf(typer); int(s.Dist.NumSPIs) > have {
+		return fmt.Errorf("gic: Dist.NumSPIs is %d, the destination distributor has %d (GICD_TYPER %#x)", s.Dist.NumSPIs, have, typer)
+	}
+	if s.Dist.CTLR&CTLR_DS != 0 && d.Read32(GICD_CTLR)&CTLR_DS == 0 {
+		return fmt.Errorf("gic: Dist.CTLR.DS: the source GIC had security disabled, the destination's has not")
+	}
+	have := cpu.NumAP1R()
+	for i, v := range s.CPU.AP1R {
+		if v != 0 && int(s.CPU.NumAP1R) != have {
+			return fmt.Errorf("gic: CPU.AP1R[%d] is %#x with %d active-priority registers, the destination has %d (another priority layout)",
+				i, v, s.CPU.NumAP1R, have)
+		}
+	}
+	return nil
+}
+
+func (ds *Dist) restore(d Regs) error {
+	n := int(ds.NumSPIs)
+	total := spisOf(d.Read32(GICD_TYPER))
+	for w := range words(total, 1) {
+		d.Write32(GICD_ICENABLERn+uint64(4*(w+1)), ^uint32(0))
+	}
+	if err := waitRWP(d, GICD_CTLR, CTLR_RWP, "GICD_CTLR"); err != nil {
+		return err
+	}
+	for w := range ds.Group {
+		off := uint64(4 * (w + 1))
+		d.Write32(GICD_IGROUPRn+off, ds.Group[w])
+		d.Write32(GICD_IGRPMODRn+off, ds.GrpMod[w])
+	}
+	for w := range ds.Config {
+		d.Write32(GICD_ICFGRn+uint64(4*(w+2)), ds.Config[w])
+	}
+	for i := 0; i < n; i += 4 {
+		v := uint32(ds.Priority[i]) | uint32(ds.Priority[i+1])<<8 | uint32(ds.Priority[i+2])<<16 | uint32(ds.Priority[i+3])<<24
+		d.Write32(GICD_IPRIORITYRn+uint64(FirstSPI+i), v)
+	}
+	for i, v := range ds.Route {
+		d.Write64(GICD_IROUTERn+uint64(8*(FirstSPI+i)), v)
+	}
+	for w := range words(total, 1) {
+		off := uint64(4 * (w + 1))
+		var pend, act uint32
+		if w < len(ds.Pending) {
+			pend, act = ds.Pending[w], ds.Active[w]
+		}
+		d.Write32(GICD_ICPENDRn+off, ^pend)
+		d.Write32(GICD_ISPENDRn+off, pend)
+		d.Write32(GICD_ICACTIVERn+off, ^act)
+		d.Write32(GICD_ISACTIVERn+off, act)
+	}
+	for w, v := range ds.Enable {
+		d.Write32(GICD_ISENABLERn+uint64(4*(w+1)), v)
+	}
+	return nil
+}
+
+func (rs *Redist) restore(r Regs, m ownMasks) error {
+	r.Write32(GICR_ICENABLER0, ^m.bits)
+	if err := waitRWP(r, GICR_CTLR, GICR_CTLR_RWP, "GICR_CTLR"); err != nil {
+		return err
+	}
+	r.Write32(GICR_IGROUPR0, keep(rs.Group, r.Read32(GICR_IGROUPR0), m.bits))
+	r.Write32(GICR_IGRPMODR0, keep(rs.GrpMod, r.Read32(GICR_IGRPMODR0), m.bits))
+	r.Write32(GICR_ICFGR1, keep(rs.Config[1], r.Read32(GICR_ICFGR1), m.cfg))
+	for w := range 8 {
+		off := GICR_IPRIORITYRn + uint64(4*w)
+		p := rs.Priority[4*w : 4*w+4]
+		v := uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16 | uint32(p[3])<<24
+		r.Write32(off, keep(v, r.Read32(off), m.prio[w]))
+	}
+	r.Write32(GICR_ICPENDR0, ^rs.Pending&^m.bits)
+	r.Write32(GICR_ISPENDR0, rs.Pending&^m.bits)
+	r.Write32(GICR_ICACTIVER0, ^rs.Active&^m.bits)
+	r.Write32(GICR_ISACTIVER0, rs.Active&^m.bits)
+	r.Write32(GICR_ISENABLER0, rs.Enable&^m.bits)
+	r.Write32(GICR_CTLR, rs.CTLR)
+	if !m.any() { // Ferry's own PPIs need the redistributor awake
+		w := r.Read32(GICR_WAKER)
+		r.Write32(GICR_WAKER, w&^WAKER_ProcessorSleep|rs.WAKER)
+	}
+	return nil
+}
+
+func (c *CPUIface) restore(cpu CPUIfaceRegs) {
+	cpu.WriteBPR1(c.BPR1)
+	for i := range cpu.NumAP1R() {
+		cpu.WriteAP1R(i, c.AP1R[i])
+	}
+	cpu.WriteVMCR(c.VMCR)
+	cpu.WriteIGRPEN1(c.IGRPEN1)
+}
+
+// waitRWP polls a register until bit clears, a bounded number of times:
+// a GIC that never finishes is reported, never waited on forever.
+func waitRWP(r Regs, off uint64, bit uint32, name string) error {
+	for range idleCycles {
+		if r.Read32(off)&bit == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("gic: %s.RWP still set after %d reads", name, idleCycles)
+}

@@ -1,0 +1,367 @@
+package gic
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// recCPU is a FakeCPU that records the order of writes.
+type recCPU struct {
+	*FakeCPU
+	log *[]string
+}
+
+func (c recCPU) WriteIGRPEN1(v uint64) { *c.log = append(*c.log, "IGRPEN1"); c.FakeCPU.WriteIGRPEN1(v) }
+func (c recCPU) WriteVMCR(v uint64)    { *c.log = append(*c.log, "VMCR"); c.FakeCPU.WriteVMCR(v) }
+
+// busyGuest programs a GIC the way a running guest leaves it: Linux's
+// boot writes, then random groups, enables, priorities, configuration,
+// routing, pending and active state, through the Guard.
+func busyGuest(t *testing.T, spis int, seed uint64) (*Fake, *Guard, *FakeCPU) {
+	t.Helper()
+	f, g, guest := setupGuard(t, spis)
+	linuxBoot(guest, spis)
+	hostile(guest)
+	guest.rw(GICR_WAKER, 0) // woken again
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for w := 1; w <= spis/32; w++ {
+		off := uint64(4 * w)
+		guest.dw(GICD_IGROUPRn+off, rng.Uint32())
+		guest.dw(GICD_ISENABLERn+off, rng.Uint32())
+		guest.dw(GICD_ISPENDRn+off, rng.Uint32())
+		guest.dw(GICD_ISACTIVERn+off, rng.Uint32())
+		guest.dw(GICD_IGRPMODRn+off, rng.Uint32())
+	}
+	for i := 32; i < 32+spis; i += 4 {
+		guest.dw(GICD_IPRIORITYRn+uint64(i), rng.Uint32())
+	}
+	for i := 32; i < 32+spis; i += 16 {
+		guest.dw(GICD_ICFGRn+uint64(i/4), rng.Uint32())
+	}
+	for i := 32; i < 32+spis; i++ { // IROUTER is on page 6: not trapped
+		f.Dist().Write64(GICD_IROUTERn+uint64(8*i), rng.Uint64()&irouterFields)
+	}
+	for _, off := range []uint64{GICR_IGROUPR0, GICR_ISENABLER0, GICR_ISPENDR0, GICR_ISACTIVER0, GICR_IGRPMODR0, GICR_ICFGR1} {
+		guest.sw(sgi(off), rng.Uint32())
+	}
+	for i := range uint64(8) {
+		guest.sw(sgi(GICR_IPRIORITYRn)+4*i, rng.Uint32())
+	}
+	f.Redist().Write32(GICR_CTLR, GICR_CTLR_DPG1S)
+	cpu := &FakeCPU{IGRPEN1: 1, BPR1: 3, VMCR: 0xf0_00_02_03, AP1R: [4]uint64{0x10, 0x8000_0000, 0, 0x1}, APRs: 4}
+	return f, g, cpu
+}
+
+// snapshot is every register State covers, read from the hardware.
+func snapshot(f *Fake, spis int) map[string]uint64 {
+	s := map[string]uint64{}
+	d, r := f.Dist(), f.Redist()
+	doffs, roffs := pageOffsets()
+	for _, off := range doffs {
+		s["GICD+"+hex(off)] = uint64(d.Read32(off))
+	}
+	for _, off := range roffs {
+		s["GICR+"+hex(off)] = uint64(r.Read32(off))
+	}
+	for i := 32; i < 32+spis; i++ {
+		s["IROUTER"+hex(uint64(i))] = d.Read64(GICD_IROUTERn + uint64(8*i))
+	}
+	return s
+}
+
+func hex(v uint64) string { return fmt.Sprintf("%#x", v) }
+
+func TestRoundTrip(t *testing.T) {
+	for _, spis := range []int{0, 32, 224, 960, MaxSPIs} {
+		src, gsrc, cpu := busyGuest(t, spis, uint64(spis))
+		s, err := gsrc.Capture(cpu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := s.Encode()
+		s2, err := Decode(b)
+		if err != nil {
+			t.Fatalf("%d SPIs: decode: %v", spis, err)
+		}
+		if !reflect.DeepEqual(s, s2) {
+			t.Fatalf("%d SPIs: decode(encode(s)) != s", spis)
+		}
+		if !bytes.Equal(s2.Encode(), b) {
+			t.Fatalf("%d SPIs: encoding not canonical", spis)
+		}
+
+		dst, gdst, _ := setupGuard(t, spis)
+		dcpu := &FakeCPU{APRs: 4}
+		if err := gdst.Restore(s2, dcpu); err != nil {
+			t.Fatalf("%d SPIs: restore: %v", spis, err)
+		}
+		a, z := snapshot(src, spis), snapshot(dst, spis)
+		for k, v := range a {
+			if z[k] != v {
+				t.Errorf("%d SPIs: %s = %#x on the destination, %#x on the source", spis, k, z[k], v)
+			}
+		}
+		if *dcpu != *cpu {
+			t.Errorf("%d SPIs: CPU interface %+v, want %+v", spis, *dcpu, *cpu)
+		}
+		// The guest's view (the Guard's shadow) moved too.
+		s3, err := gdst.Capture(dcpu)
+		if err != nil || !reflect.DeepEqual(s3, s) {
+			t.Errorf("%d SPIs: capture on the destination differs from the source's (%v)", spis, err)
+		}
+	}
+}
+
+// TestRestoreLeavesFerryAlone checks every write Restore makes: none
+// touches PPI 26, GICD_CTLR keeps EnableGrp0, and the order is groups off,
+// configuration, pending/active, enables, control registers, CPU last.
+func TestRestoreLeavesFerryAlone(t *testing.T) {
+	_, gsrc, cpu := busyGuest(t, 224, 7)
+	s, err := gsrc.Capture(cpu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The state holds PPI 26 as the guest sees it, not as Ferry set it.
+	view := gsrc.SGIPage()
+	for _, c := range []struct {
+		name      string
+		got, want uint64
+	}{
+		{"group", uint64(s.Redist.Group >> tick & 1), view.Read(sgi(GICR_IGROUPR0), 4) >> tick & 1},
+		{"enable", uint64(s.Redist.Enable >> tick & 1), view.Read(sgi(GICR_ISENABLER0), 4) >> tick & 1},
+		{"priority", uint64(s.Redist.Priority[tick]), view.Read(sgi(GICR_IPRIORITYRn)+tick, 1)},
+		{"config", uint64(s.Redist.Config[1] >> 21 & 1), view.Read(sgi(GICR_ICFGR1), 4) >> 21 & 1},
+	} {
+		if c.got != c.want {
+			t.Errorf("PPI 26 %s: captured %#x, the guest sees %#x", c.name, c.got, c.want)
+		}
+	}
+	dst, gdst, _ := setupGuard(t, 224)
+	dst.Writes = nil
+	var order []string
+	dcpu := recCPU{&FakeCPU{APRs: 4}, &order}
+	if err := gdst.Restore(s, dcpu); err != nil {
+		t.Fatal(err)
+	}
+	bit := uint64(1) << tick
+	last := map[string]int{}
+	for i, w := range dst.Writes {
+		last[w.Frame+"+"+hex(w.Off)] = i
+		switch {
+		case w.Frame == "GICD" && w.Off == GICD_CTLR && w.Val&CTLR_EnableGrp0 == 0:
+			t.Errorf("write %d: %v clears EnableGrp0", i, w)
+		case w.Frame == "GICR" && w.Off >= GICR_ISENABLER0 && w.Off <= GICR_ICACTIVER0 && w.Val&bit != 0:
+			t.Errorf("write %d: %v touches PPI 26", i, w)
+		case w.Frame == "GICR" && w.Off == GICR_IGROUPR0 && w.Val&bit != 0:
+			t.Errorf("write %d: %v moves PPI 26 to Group 1", i, w)
+		case w.Frame == "GICR" && w.Off == GICR_IPRIORITYRn+24 && w.Val>>16&0xff != OwnedPriority:
+			t.Errorf("write %d: %v changes PPI 26's priority", i, w)
+		case w.Frame == "GICR" && w.Off == GICR_ICFGR1 && w.Val&(3<<20) != 0:
+			t.Errorf("write %d: %v changes PPI 26's configuration", i, w)
+		case w.Frame == "GICR" && w.Off == GICR_WAKER:
+			t.Errorf("write %d: %v: the redistributor's WAKER is Ferry's", i, w)
+		}
+	}
+	first := dst.Writes[0]
+	if first.Frame != "GICD" || first.Off != GICD_CTLR || first.Val&CTLR_EnableGrp1 != 0 {
+		t.Errorf("first write %v: want GICD_CTLR with Group 1 off", first)
+	}
+	if w := dst.Writes[len(dst.Writes)-1]; w.Frame != "GICD" || w.Off != GICD_CTLR || w.Val&CTLR_EnableGrp1 == 0 {
+		t.Errorf("last write %v: want GICD_CTLR with Group 1 on", w)
+	}
+	before := func(a, b string) {
+		if last[a] >= last[b] {
+			t.Errorf("%s (write %d) must come before %s (write %d)", a, last[a], b, last[b])
+		}
+	}
+	before("GICD+"+hex(GICD_IGROUPRn+4), "GICD+"+hex(GICD_ISENABLERn+4))
+	before("GICD+"+hex(GICD_IPRIORITYRn+32), "GICD+"+hex(GICD_ISENABLERn+4))
+	before("GICD+"+hex(GICD_ISACTIVERn+4), "GICD+"+hex(GICD_ISENABLERn+4))
+	before("GICR+"+hex(GICR_ISPENDR0), "GICR+"+hex(GICR_ISENABLER0))
+	before("GICR+"+hex(GICR_ICFGR1), "GICR+"+hex(GICR_ISENABLER0))
+	if len(order) != 3 || order[0] != "IGRPEN1" || order[2] != "IGRPEN1" {
+		t.Errorf("CPU interface writes %v: want IGRPEN1 off first, on last", order)
+	}
+	// Ferry's PPI 26 on the destination is exactly as SetupOwned left it.
+	r := dst.Redist()
+	if r.Read32(GICR_IGROUPR0)&(1<<tick) != 0 || r.Read32(GICR_ISENABLER0)&(1<<tick) == 0 ||
+		r.Read32(GICR_IPRIORITYRn+24)>>16&0xff != OwnedPriority || r.Read32(GICR_ICFGR1)&(3<<20) != 0 {
+		t.Fatal("PPI 26 changed by Restore")
+	}
+}
+
+func TestCaptureExcludesOwned(t *testing.T) {
+	f, _, cpu := busyGuest(t, 64, 3)
+	s, err := Capture(f.Dist(), f.Redist(), cpu, ferry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := s.Redist
+	bit := uint32(1) << tick
+	if (rs.Group|rs.Enable|rs.Pending|rs.Active|rs.GrpMod)&bit != 0 || rs.Priority[tick] != 0 || rs.Config[1]&(3<<20) != 0 ||
+		s.Dist.CTLR&CTLR_EnableGrp0 != 0 {
+		t.Fatalf("Ferry's bits in the captured state: %+v, CTLR %#x", rs, s.Dist.CTLR)
+	}
+	if rs.Enable&(1<<27) == 0 && rs.Group == 0 {
+		t.Fatal("the guest's bits are missing")
+	}
+}
+
+func TestCaptureRefusesLPIs(t *testing.T) {
+	f := NewFake(32)
+	f.Redist().Write32(GICR_CTLR, GICR_CTLR_EnableLPIs)
+	_, err := Capture(f.Dist(), f.Redist(), &FakeCPU{}, ferry)
+	if err == nil || !strings.Contains(err.Error(), "EnableLPIs") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRestoreRefuses(t *testing.T) {
+	_, gsrc, cpu := busyGuest(t, 224, 9)
+	s, err := gsrc.Capture(cpu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := NewFake(192)
+	if err := s.Restore(small.Dist(), small.Redist(), &FakeCPU{APRs: 4}, ferry); err == nil || !strings.Contains(err.Error(), "Dist.NumSPIs is 224, the destination distributor has 192") {
+		t.Errorf("fewer SPIs: %v", err)
+	}
+	if len(small.Writes) != 0 {
+		t.Errorf("a refused restore wrote %v", small.Writes)
+	}
+	big := NewFake(256)
+	if err := s.Restore(big.Dist(), big.Redist(), &FakeCPU{APRs: 1}, ferry); err == nil || !strings.Contains(err.Error(), "CPU.AP1R[0]") {
+		t.Errorf("other priority layout: %v", err)
+	}
+	if err := s.Restore(secure{big.Dist()}, big.Redist(), &FakeCPU{APRs: 4}, ferry); err == nil || !strings.Contains(err.Error(), "Dist.CTLR.DS") {
+		t.Errorf("security enabled: %v", err)
+	}
+	// More SPIs on the destination: the extra ones end up disabled, idle.
+	big.Dist().Write32(GICD_ISENABLERn+4*8, ^uint32(0)) // INTIDs 256-287
+	big.Dist().Write32(GICD_ISPENDRn+4*8, ^uint32(0))
+	if err := s.Restore(big.Dist(), big.Redist(), &FakeCPU{APRs: 4}, ferry); err != nil {
+		t.Fatal(err)
+	}
+	if big.Dist().Read32(GICD_ISENABLERn+4*8) != 0 || big.Dist().Read32(GICD_ISPENDRn+4*8) != 0 {
+		t.Error("the destination's extra SPIs were left enabled or pending")
+	}
+}
+
+func TestNumAP1R(t *testing.T) {
+	for pri, want := range map[uint64]int{4: 1, 5: 1, 6: 2, 7: 4, 8: 4} {
+		if got := numAP1R((pri - 1) << ICC_CTLR_PRIbitsShift); got != want {
+			t.Errorf("%d priority bits: %d AP1R registers, want %d", pri, got, want)
+		}
+	}
+}
+
+func validState(t *testing.T) *State {
+	t.Helper()
+	_, g, cpu := busyGuest(t, 64, 11)
+	s, err := g.Capture(cpu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestDecodeErrors(t *testing.T) {
+	s := validState(t)
+	good := s.Encode()
+	if _, err := Decode(good); err != nil {
+		t.Fatal(err)
+	}
+	for n := range len(good) {
+		if _, err := Decode(good[:n]); err == nil {
+			t.Fatalf("truncated to %d of %d bytes: accepted", n, len(good))
+		}
+	}
+	if _, err := Decode(append(bytes.Clone(good), 0)); err == nil || !strings.Contains(err.Error(), "trailing") {
+		t.Errorf("trailing byte: %v", err)
+	}
+	if _, err := Decode(make([]byte, MaxEncodedSize+1)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("oversized: %v", err)
+	}
+	bad := bytes.Clone(good)
+	bad[0] ^= 1
+	if _, err := Decode(bad); !errors.Is(err, ErrMagic) {
+		t.Errorf("magic: %v", err)
+	}
+	bad = bytes.Clone(good)
+	bad[4] = 2
+	if _, err := Decode(bad); !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), "Version 2") {
+		t.Errorf("version: %v", err)
+	}
+
+	// Field checks: mutate a decoded state, encode, decode.
+	cases := []struct {
+		name string
+		mut  func(s *State)
+		want string
+	}{
+		{"SPIs not a multiple of 32", func(s *State) { s.Dist.NumSPIs = 33 }, "Dist.NumSPIs is 33"},
+		{"too many SPIs", func(s *State) { s.Dist.NumSPIs = 1024 }, "Dist.NumSPIs is 1024"},
+		{"CTLR", func(s *State) { s.Dist.CTLR |= CTLR_RWP }, "Dist.CTLR"},
+		{"bit beyond the SPIs", func(s *State) { s.Dist.NumSPIs = 988; s.Dist.alloc(); s.Dist.Active[30] = 1 << 29 }, "Dist.Active[30]"},
+		{"config RES0", func(s *State) { s.Dist.Config[1] = 1 }, "Dist.Config[1]"},
+		{"route RES0", func(s *State) { s.Dist.Route[5] = 1 << 40 }, "Dist.Route[5] (INTID 37)"},
+		{"LPIs", func(s *State) { s.Redist.CTLR = GICR_CTLR_EnableLPIs }, "Redist.CTLR"},
+		{"WAKER", func(s *State) { s.Redist.WAKER = WAKER_ChildrenAsleep }, "Redist.WAKER"},
+		{"ICFGR1 RES0", func(s *State) { s.Redist.Config[1] |= 1 }, "Redist.Config"},
+		{"NumAP1R", func(s *State) { s.CPU.NumAP1R = 3 }, "CPU.NumAP1R is 3"},
+		{"AP1R past NumAP1R", func(s *State) { s.CPU.NumAP1R = 1 }, "CPU.AP1R[1]"},
+		{"AP1R high half", func(s *State) { s.CPU.AP1R[0] = 1 << 32 }, "CPU.AP1R[0]"},
+		{"IGRPEN1", func(s *State) { s.CPU.IGRPEN1 = 2 }, "CPU.IGRPEN1"},
+		{"BPR1", func(s *State) { s.CPU.BPR1 = 8 }, "CPU.BPR1"},
+		{"VMCR", func(s *State) { s.CPU.VMCR = 1 << 5 }, "CPU.VMCR"},
+	}
+	for _, tc := range cases {
+		m, err := Decode(good)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.mut(m)
+		b := m.Encode()
+		if len(b) > MaxEncodedSize {
+			b = b[:MaxEncodedSize]
+		}
+		if _, err := Decode(b); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestMaxEncodedSize(t *testing.T) {
+	s := &State{Version: Version, Dist: Dist{NumSPIs: MaxSPIs}, CPU: CPUIface{NumAP1R: 1}}
+	s.Dist.alloc()
+	if n := len(s.Encode()); n > MaxEncodedSize {
+		t.Fatalf("988 SPIs encode to %d bytes, over MaxEncodedSize %d", n, MaxEncodedSize)
+	} else {
+		t.Logf("988 SPIs: %d bytes", n)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, spis := range []uint32{0, 32, 224, MaxSPIs} {
+		s := &State{Version: Version, Dist: Dist{NumSPIs: spis, CTLR: CTLR_ARE | CTLR_DS}, CPU: CPUIface{NumAP1R: 1}}
+		s.Dist.alloc()
+		f.Add(s.Encode())
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := Decode(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(s.Encode(), b) {
+			t.Fatal("accepted input does not re-encode to itself")
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("decoded state fails Validate: %v", err)
+		}
+	})
+}

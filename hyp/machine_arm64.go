@@ -1,0 +1,276 @@
+//go:build tamago && arm64
+
+package hyp
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/goos"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/ferry-hv/ferry/api"
+	"github.com/ferry-hv/ferry/boot/dtb"
+	"github.com/ferry-hv/ferry/boot/guest"
+	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/pl011"
+	"github.com/ferry-hv/ferry/mmu"
+)
+
+const (
+	// ipaBits is the guest's intermediate physical address size: 40 bits
+	// reach every device QEMU's virt board places (PCIe MMIO up to 1 TiB).
+	ipaBits = 40
+	// vtcrPS40 is VTCR_EL2.PS for a 40-bit physical address size.
+	vtcrPS40 = 0b010
+	// stage2Pages bounds the stage-2 tables: enough for 4 KiB pages over
+	// 4 GiB of RAM plus the device map.
+	stage2Pages = 2048
+	// pmrAll is ICC_PMR_EL1 letting every priority through.
+	pmrAll = 0xff
+)
+
+// Machine is the guest and the EL2 state that runs it.
+type Machine struct {
+	VCPU   VCPU
+	Ctl    *Control
+	Layout *guest.Layout
+	Stage2 *mmu.Stage2
+	Bus    mmio.Bus
+	GIC    *gic.Guard
+	UART   *pl011.UART
+
+	tickINTID uint32
+	tickEvery uint64 // counter ticks between two of Ferry's ticks
+	exits     atomic.Uint64
+	arena     []byte // backs the stage-2 tables (identity-mapped: VA == PA)
+}
+
+// Board is what the machine needs to know of the board it runs on.
+type Board struct {
+	GICD, GICR, UART dtb.Range
+	TickINTID        uint32 // the EL2 physical timer's interrupt
+	TickNS           int64  // Ferry's tick period
+}
+
+// Trapped returns the device pages Ferry traps rather than maps: the GIC
+// distributor's and redistributor's control pages. (The UART's page is
+// mapped read-only: its reads -- the driver polls the flag register for
+// every character -- go straight to the device, its writes trap.)
+func (b Board) Trapped() []guest.Owned {
+	return []guest.Owned{
+		{Reg: dtb.Range{Base: b.GICD.Base, Size: mmu.PageSize}},
+		{Reg: dtb.Range{Base: b.GICR.Base, Size: mmu.PageSize}},
+		{Reg: dtb.Range{Base: b.GICR.Base + gic.GICR_SGIBase, Size: mmu.PageSize}},
+	}
+}
+
+// NewMachine builds the guest's stage-2 tables from the layout, puts the
+// trapped device pages on the MMIO bus and takes Ferry's tick interrupt
+// from the GIC. A machine with no guest yet (the receive role) waits for
+// one: Run returns only once one is restored and started.
+func NewMachine(l *guest.Layout, b Board, state string, log func(string)) (*Machine, error) {
+	m := &Machine{Layout: l, Ctl: NewControl(state), tickINTID: b.TickINTID, tickEvery: cpu.Ticks(b.TickNS)}
+	if err := m.buildStage2(); err != nil {
+		return nil, err
+	}
+	if _, err := m.Stage2.WriteProtect(b.UART.Base, mmu.PageSize); err != nil {
+		return nil, fmt.Errorf("stage 2: UART page: %w", err)
+	}
+	d := gic.NewMMIO(b.GICD.Base, 0x10000)
+	r := gic.NewMMIO(b.GICR.Base, 2*0x10000)
+	g, err := gic.NewGuard(d, r, gic.Owned{PPIs: []uint32{b.TickINTID}})
+	if err != nil {
+		return nil, err
+	}
+	g.Log = log
+	if err := g.SetupOwned(); err != nil {
+		return nil, err
+	}
+	m.GIC = g
+	m.UART = pl011.New(mmio.NewForward(b.UART.Base, mmu.PageSize))
+	for _, dev := range []struct {
+		base uint64
+		d    mmio.Device
+	}{
+		{b.GICD.Base, g.DistPage()},
+		{b.GICR.Base, g.RDPage()},
+		{b.GICR.Base + gic.GICR_SGIBase, g.SGIPage()},
+		{b.UART.Base, m.UART},
+	} {
+		if err := m.Bus.Add(dev.base, mmu.PageSize, dev.d); err != nil {
+			return nil, err
+		}
+	}
+	m.VCPU = VCPU{
+		MPIDR:       cpu.ReadMPIDR_EL1(),
+		Firmware:    cpu.SMC,
+		Log:         log,
+		MMIO:        m.Bus.Handle,
+		WriteSysReg: func(name string, v uint64) { cpu.WriteSysReg(name, v) },
+		Tick:        m.tick,
+	}
+	if err := m.configureEL2(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Machine) buildStage2() error {
+	m.arena = make([]byte, (stage2Pages+2)*mmu.PageSize)
+	base := uint64(uintptr(unsafe.Pointer(&m.arena[0])))
+	skip := (2*mmu.PageSize - base%(2*mmu.PageSize)) % (2 * mmu.PageSize)
+	a, err := mmu.NewArena(m.arena[skip:skip+stage2Pages*mmu.PageSize], base+skip)
+	if err != nil {
+		return err
+	}
+	if m.Stage2, err = mmu.NewStage2(a, ipaBits); err != nil {
+		return err
+	}
+	for _, r := range m.Layout.Stage2 {
+		attr := mmu.S2Normal
+		if r.Device {
+			attr = mmu.S2Device
+		}
+		if err := m.Stage2.Map(r.Base, r.Base, r.Size, attr); err != nil {
+			return fmt.Errorf("stage 2: %w", err)
+		}
+	}
+	return nil
+}
+
+// Boot points the vCPU at a freshly loaded kernel (arm64 boot protocol:
+// EL1h, interrupts masked, MMU off, x0 = the DTB).
+func (m *Machine) Boot() {
+	c := &m.VCPU.Ctx
+	c.PC = m.Layout.Kernel
+	c.PSTATE = cpu.SPSR_EL1h | cpu.SPSR_DAIF
+	c.X[0] = m.Layout.DTB
+	cpu.WriteSCTLR_EL1(cpu.SCTLR_EL1Reset)
+	cpu.WriteCNTVOFF_EL2(0)
+	cpu.WriteVPIDR_EL2(cpu.ReadMIDR_EL1())
+	cpu.WriteVMPIDR_EL2(m.VCPU.MPIDR)
+}
+
+// configureEL2 programs the trap and translation controls for a thin
+// guest: stage 2 on, SMC trapped, the guest's interrupts, timers, FP/SIMD,
+// pointer authentication and the GIC CPU interface left to it; FIQs
+// (Group 0: only Ferry's tick) come to EL2.
+func (m *Machine) configureEL2() error {
+	pa, err := mmu.PARangeBits(cpu.ReadID_AA64MMFR0_EL1())
+	if err != nil {
+		return err
+	}
+	if pa < ipaBits {
+		return fmt.Errorf("the CPU's physical address range is %d bits; Ferry needs %d", pa, ipaBits)
+	}
+
+	cptr := uint64(cpu.CPTR_RES1)
+	if cpu.Field(cpu.ReadID_AA64PFR0_EL1(), cpu.PFR0_SVE_Shift) == 0 {
+		cptr |= cpu.CPTR_TZ // RES1 without SVE
+	}
+	if cpu.Field(cpu.ReadID_AA64PFR1_EL1(), cpu.PFR1_SME_Shift) == 0 {
+		cptr |= cpu.CPTR_TSM // RES1 without SME
+	}
+	cpu.WriteCPTR_EL2(cptr)
+
+	var mdcr uint64
+	if v := cpu.Field(cpu.ReadID_AA64DFR0_EL1(), cpu.DFR0_PMUVer_Shift); v != 0 && v != 0xf {
+		mdcr = cpu.ReadPMCR_EL0() >> 11 & 0x1f // HPMN = PMCR_EL0.N: every counter to the guest
+	}
+	cpu.WriteMDCR_EL2(mdcr)
+
+	cpu.WriteCNTHCTL_EL2(cpu.CNTHCTL_EL1PCTEN | cpu.CNTHCTL_EL1PCEN)
+	cpu.WriteICC_SRE_EL2(cpu.ICC_SRE_SRE | cpu.ICC_SRE_DFB | cpu.ICC_SRE_DIB | cpu.ICC_SRE_Enable)
+	cpu.WriteICH_HCR_EL2(0)
+	// The physical CPU interface's priority mask and Group 0 enable are
+	// Ferry's: with HCR_EL2.FMO set the guest writes the virtual ones.
+	cpu.WriteICC_PMR_EL1(pmrAll)
+	cpu.WriteICC_IGRPEN0_EL1(1)
+
+	cpu.WriteVTCR_EL2(m.Stage2.VTCR(vtcrPS40))
+	cpu.WriteVTTBR_EL2(m.Stage2.Root())
+	cpu.FlushStage2()
+
+	hcr := uint64(cpu.HCR_VM | cpu.HCR_SWIO | cpu.HCR_TSC | cpu.HCR_RW | cpu.HCR_FMO)
+	if cpu.HasPAuth(cpu.ReadID_AA64ISAR1_EL1(), cpu.ReadID_AA64ISAR2_EL1()) {
+		hcr |= cpu.HCR_API | cpu.HCR_APK
+	}
+	cpu.WriteHCR_EL2(hcr)
+	m.armTick()
+	return nil
+}
+
+func (m *Machine) armTick() { cpu.ArmHypTimer(cpu.ReadCNTPCT_EL0() + m.tickEvery) }
+
+// tick handles Ferry's FIQ: acknowledge, re-arm the timer (its output is
+// level: it stays asserted until the compare value moves), end it.
+func (m *Machine) tick() {
+	id := uint32(cpu.ReadICC_IAR0_EL1() & 0xffffff)
+	if id == m.tickINTID {
+		m.armTick()
+	}
+	if id < 1020 {
+		cpu.WriteICC_EOIR0_EL1(uint64(id))
+	}
+}
+
+// Idle is the Go scheduler's idle hook while the guest is not running
+// (waiting for one, or paused): sleep until the next Go timer is due or
+// the next tick, whichever is first.
+func (m *Machine) Idle(until int64) {
+	now := cpu.ReadCNTPCT_EL0()
+	at := now + m.tickEvery
+	if until > 0 {
+		d := until - cpu.Nanotime()
+		if d <= 0 {
+			return
+		}
+		if due := cpu.Ticks(d); due < m.tickEvery {
+			at = now + due
+		}
+	}
+	cpu.ArmHypTimer(at)
+	cpu.WaitForInterrupt()
+	m.tick()
+}
+
+// InstallIdle makes Idle the Go scheduler's idle hook.
+func (m *Machine) InstallIdle() { goos.Idle = m.Idle }
+
+// quiesce silences a guest that will not run here again: its timers and
+// its Group 1 interrupts no longer wake the CPU from Ferry's idle WFI.
+func quiesce() {
+	cpu.WriteCNTV_CTL_EL0(0)
+	cpu.WriteCNTP_CTL_EL0(0)
+	cpu.WriteICC_IGRPEN1_EL1(0)
+}
+
+// Run runs the guest: enter it, handle the exit, repeat, letting Ferry's
+// other goroutines run at every tick and stopping when Control says so. It
+// returns when the guest can no longer run here.
+func (m *Machine) Run() error {
+	if m.Ctl.State() == api.GuestNone {
+		m.Ctl.WaitForGuest()
+	}
+	for {
+		if !m.Ctl.Checkpoint() {
+			quiesce()
+			return nil // migrated: parked for good
+		}
+		reason := cpu.Enter(&m.VCPU.Ctx)
+		m.exits.Add(1)
+		if err := m.VCPU.Dispatch(reason); err != nil {
+			m.Ctl.Stop()
+			return err
+		}
+		if reason == cpu.ExitFIQ {
+			runtime.Gosched()
+		}
+	}
+}
+
+// Exits is how many times the guest exited to Ferry.
+func (m *Machine) Exits() uint64 { return m.exits.Load() }

@@ -1,0 +1,271 @@
+// Package l2switch is the host side of Ferry's management link: a small
+// learning Ethernet switch whose ports are stream connections carrying
+// QEMU's socket/stream netdev framing (a 4-byte big-endian length, then the
+// Ethernet frame). QEMU boards (-netdev socket,connect=127.0.0.1:PORT),
+// ferryctl's userspace netstack (package hostnet) and tests all join it the
+// same way.
+//
+// It learns source MACs per port, forwards unicast to the learned port and
+// floods broadcast, multicast and unknown unicast to every other port. Each
+// port has a bounded output queue: frames from one port leave in the order
+// they came in, and a port that does not read has frames to it dropped and
+// counted instead of stalling the others.
+//
+// It is not a router, a bridge to the host's interfaces, or a filter: it
+// only ever listens on loopback, and the addresses on the emulated link
+// (10.77.0.0/24) exist only inside the netstacks attached to it.
+package l2switch
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Config tunes a Switch. The zero value is usable.
+type Config struct {
+	// QueueLen is the number of frames queued for output per port; when a
+	// port's queue is full, frames to it are dropped and counted. Default
+	// DefaultQueueLen.
+	QueueLen int
+	// MaxFrame is the largest frame accepted, in bytes; a port announcing a
+	// longer one is closed. Default (and upper bound) MaxFrame.
+	MaxFrame int
+	// Logf receives port open/close events and errors. Default log.Printf.
+	Logf func(format string, args ...any)
+}
+
+// DefaultQueueLen is the per-port output queue length when Config.QueueLen
+// is zero: enough for a TCP window of full-size frames.
+const DefaultQueueLen = 1024
+
+// keepClosed is how many closed ports' final statistics are kept.
+const keepClosed = 64
+
+// Switch is a learning Ethernet switch. Its methods are safe for concurrent
+// use.
+type Switch struct {
+	cfg Config
+
+	mu        sync.Mutex
+	closed    bool
+	nextID    int
+	ports     map[int]*port
+	macs      map[MAC]*port
+	gone      []PortStats // final statistics of closed ports, oldest first
+	listeners map[net.Listener]struct{}
+	flooded   uint64 // frames flooded (group or unknown destination)
+	filtered  uint64 // unicast frames whose destination is on the port they came in on
+
+	wg sync.WaitGroup // port goroutines
+}
+
+// New returns a switch with no ports.
+func New(cfg Config) *Switch {
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = DefaultQueueLen
+	}
+	if cfg.MaxFrame <= 0 || cfg.MaxFrame > MaxFrame {
+		cfg.MaxFrame = MaxFrame
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = log.Printf
+	}
+	return &Switch{
+		cfg:       cfg,
+		ports:     make(map[int]*port),
+		macs:      make(map[MAC]*port),
+		listeners: make(map[net.Listener]struct{}),
+	}
+}
+
+// ErrClosed is returned by Attach after Close.
+var ErrClosed = errors.New("l2switch: switch closed")
+
+// CheckLoopback returns an error unless addr ("host:port") has a loopback
+// IP literal as its host: the management link must never be reachable from
+// outside this machine.
+func CheckLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: %v", addr, err)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.IsLoopback() {
+		return fmt.Errorf("address %q: host %q is not a loopback IP address (use 127.0.0.1)", addr, host)
+	}
+	return nil
+}
+
+// Serve accepts connections on l and attaches each as a new port, until l
+// fails or the switch is closed (then it returns nil). A TCP listener must
+// be on a loopback address.
+func (s *Switch) Serve(l net.Listener) error {
+	if a, ok := l.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
+		return fmt.Errorf("l2switch: refusing to serve on %v: not a loopback address", a)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(backoff)
+				backoff = min(2*backoff, time.Second)
+				continue
+			}
+			return fmt.Errorf("l2switch: accept on %v: %w", l.Addr(), err)
+		}
+		backoff = 5 * time.Millisecond
+		if _, err := s.Attach(c); err != nil {
+			c.Close()
+			return nil
+		}
+	}
+}
+
+// Attach makes c a new port and returns its number. The switch owns c from
+// then on and closes it when the port or the switch closes.
+func (s *Switch) Attach(c net.Conn) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	s.nextID++
+	p := &port{
+		sw:     s,
+		id:     s.nextID,
+		conn:   c,
+		remote: c.RemoteAddr().String(),
+		opened: time.Now(),
+		out:    make(chan []byte, s.cfg.QueueLen),
+		quit:   make(chan struct{}),
+	}
+	s.ports[p.id] = p
+	s.wg.Add(2)
+	go p.readLoop()
+	go p.writeLoop()
+	s.cfg.Logf("l2switch: port %d open (%s)", p.id, p.remote)
+	return p.id, nil
+}
+
+// Close stops every listener given to Serve, closes every port and waits
+// for their goroutines to end.
+func (s *Switch) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	ports := make([]*port, 0, len(s.ports))
+	for _, p := range s.ports {
+		ports = append(ports, p)
+	}
+	s.mu.Unlock()
+	for _, p := range ports {
+		p.close(errors.New("switch closed"))
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// forward learns the source of frame (at least MinFrame bytes, from port
+// in) and queues it to the port(s) it goes to.
+func (s *Switch) forward(in *port, frame []byte) {
+	src, dst := Src(frame), Dst(frame)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, open := s.ports[in.id]; !open {
+		return // closed while this frame was being read
+	}
+	if !src.Group() {
+		if old, ok := s.macs[src]; !ok || old != in {
+			if ok {
+				s.cfg.Logf("l2switch: %v moved from port %d to port %d", src, old.id, in.id)
+			}
+			s.macs[src] = in
+		}
+	}
+	if !dst.Group() {
+		if out, ok := s.macs[dst]; ok {
+			if out == in {
+				s.filtered++
+			} else {
+				out.enqueue(frame)
+			}
+			return
+		}
+	}
+	s.flooded++
+	for _, out := range s.ports {
+		if out != in {
+			out.enqueue(frame)
+		}
+	}
+}
+
+// remove takes p out of the port and MAC tables and keeps its final
+// statistics.
+func (s *Switch) remove(p *port, reason error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.ports[p.id]; !ok {
+		return
+	}
+	st := p.stats()
+	for mac, q := range s.macs {
+		if q == p {
+			st.MACs = append(st.MACs, mac.String())
+			delete(s.macs, mac)
+		}
+	}
+	delete(s.ports, p.id)
+	st.Closed = reason.Error()
+	s.gone = append(s.gone, st)
+	if len(s.gone) > keepClosed {
+		s.gone = s.gone[len(s.gone)-keepClosed:]
+	}
+}
+
+// Lookup returns the port a MAC address was last seen on.
+func (s *Switch) Lookup(m MAC) (port int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.macs[m]
+	if !ok {
+		return 0, false
+	}
+	return p.id, true
+}
+
+// newBufferedWriter returns the writer a port's output goes through.
+func newBufferedWriter(c net.Conn) *bufio.Writer { return bufio.NewWriterSize(c, 2*MaxFrame) }

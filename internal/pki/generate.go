@@ -1,0 +1,187 @@
+package pki
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Validity of every certificate: wide, because a board may boot with its
+// clock anywhere (tls.Config.Time is how it tells the real time, if it
+// knows it).
+var (
+	NotBefore = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	NotAfter  = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Node names a certificate to issue: Name becomes the common name and a
+// DNS SAN; IP, if valid, an IP SAN.
+type Node struct {
+	Name string
+	IP   netip.Addr
+}
+
+// ParseNode parses "name" or "name=IP".
+func ParseNode(s string) (Node, error) {
+	name, ip, hasIP := strings.Cut(s, "=")
+	n := Node{Name: name}
+	if err := checkName(name); err != nil {
+		return Node{}, err
+	}
+	if hasIP {
+		a, err := netip.ParseAddr(ip)
+		if err != nil {
+			return Node{}, fmt.Errorf("pki: node %q: bad IP address %q", s, ip)
+		}
+		n.IP = a
+	}
+	return n, nil
+}
+
+// checkName accepts DNS-style names (letters, digits, '-', '.'), which are
+// also safe as file names; "ca" is taken by the CA's file.
+func checkName(name string) error {
+	if name == "" || len(name) > 63 {
+		return fmt.Errorf("pki: node name %q: want 1 to 63 characters", name)
+	}
+	for i, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || (i > 0 && (r == '-' || r == '.'))
+		if !ok {
+			return fmt.Errorf("pki: node name %q: only letters, digits, '-' and '.' (not first) are allowed", name)
+		}
+	}
+	if strings.EqualFold(name, "ca") {
+		return fmt.Errorf("pki: node name %q is reserved for the CA", name)
+	}
+	return nil
+}
+
+// Keys are a freshly provisioned set: the CA certificate and one bundle per
+// node, in the order the nodes were given. The CA's private key is not kept.
+type Keys struct {
+	CA      []byte // PEM: the CA certificate (ca.pem)
+	Names   []string
+	Bundles [][]byte // PEM bundles (<name>.pem), as LoadBundle reads them
+}
+
+// Generate makes a CA named caName and a certificate and key for each node,
+// drawing randomness from rand.
+//
+// Keys are ECDSA P-256 rather than Ed25519: both are supported by Go's TLS
+// 1.3 on the host and on TamaGo, but P-256 is also what every other TLS
+// tool accepts (curl, openssl s_client, browsers), so an operator can talk
+// to a board with them, and Go's ECDSA signatures are hedged (randomness
+// mixed with the key and message), so a weak board RNG does not leak the
+// key.
+func Generate(caName string, nodes []Node, rand io.Reader) (*Keys, error) {
+	if strings.TrimSpace(caName) == "" {
+		return nil, fmt.Errorf("pki: empty CA name")
+	}
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("pki: no nodes to issue certificates for")
+	}
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		if err := checkName(n.Name); err != nil {
+			return nil, err
+		}
+		if seen[strings.ToLower(n.Name)] {
+			return nil, fmt.Errorf("pki: node %q given twice", n.Name)
+		}
+		seen[strings.ToLower(n.Name)] = true
+	}
+
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CA key: %v", err)
+	}
+	caTmpl := &x509.Certificate{
+		Subject:               pkix.Name{CommonName: caName},
+		NotBefore:             NotBefore,
+		NotAfter:              NotAfter,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	if caTmpl.SerialNumber, err = serial(rand); err != nil {
+		return nil, err
+	}
+	caDER, err := x509.CreateCertificate(rand, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CA certificate: %v", err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CA certificate: %v", err)
+	}
+
+	keys := &Keys{CA: pem.EncodeToMemory(&pem.Block{Type: blockCert, Bytes: caDER})}
+	for _, n := range nodes {
+		b, err := issue(ca, caKey, n, rand)
+		if err != nil {
+			return nil, err
+		}
+		pemBytes, err := b.Encode()
+		if err != nil {
+			return nil, err
+		}
+		keys.Names = append(keys.Names, n.Name)
+		keys.Bundles = append(keys.Bundles, pemBytes)
+	}
+	return keys, nil
+}
+
+// issue makes node n's key and certificate, signed by ca.
+func issue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, n Node, rand io.Reader) (*Bundle, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand)
+	if err != nil {
+		return nil, fmt.Errorf("pki: key for %q: %v", n.Name, err)
+	}
+	tmpl := &x509.Certificate{
+		Subject:   pkix.Name{CommonName: n.Name},
+		DNSNames:  []string{n.Name},
+		NotBefore: NotBefore,
+		NotAfter:  NotAfter,
+		KeyUsage:  x509.KeyUsageDigitalSignature,
+		// Every node is both: a board serves the API and dials the
+		// migration peer; ferryctl only dials, but may as well serve.
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+	}
+	if n.IP.IsValid() {
+		tmpl.IPAddresses = []net.IP{n.IP.AsSlice()}
+	}
+	if tmpl.SerialNumber, err = serial(rand); err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificate(rand, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("pki: certificate for %q: %v", n.Name, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("pki: certificate for %q: %v", n.Name, err)
+	}
+	return &Bundle{CA: ca, Cert: cert, Key: key, Name: n.Name}, nil
+}
+
+// serial returns a random positive 127-bit serial number.
+func serial(rand io.Reader) (*big.Int, error) {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(rand, b); err != nil {
+		return nil, fmt.Errorf("pki: serial number: %v", err)
+	}
+	b[0] &= 0x7f
+	b[0] |= 0x40 // never short, never zero
+	return new(big.Int).SetBytes(b), nil
+}

@@ -1,0 +1,35 @@
+// Package migrate is Ferry's migration protocol and its stop-and-copy
+// engine: the records that cross the wire between two boards, their
+// encoders and decoders, the Hello fingerprint and its compatibility check,
+// and Send and Receive, which move a paused guest from a Source to a Sink.
+//
+// It is not the machine: reading a register, mapping guest RAM, applying a
+// GIC state or maintaining caches belong to the packages behind the Source
+// and Sink interfaces. State records are opaque here (a name, a version and
+// the bytes another package's Encode produced). It does not open the
+// connection either: the caller passes an authenticated stream (mutual TLS
+// in Ferry) and, if it is a net.Conn, Send and Receive bound every step of
+// the protocol with a deadline.
+//
+// # Stream
+//
+// Every record is `type u16 | version u16 | length u32 | payload`,
+// little-endian, its length capped per type before anything is allocated
+// (see MaxPayload). In order:
+//
+//	S→D Hello       magic, protocol version, Fingerprint
+//	D→S HelloReply  accepted, or refused with the reason (guest never paused)
+//	S→D Pages...    every page of every RAM range, in order, 512 per record
+//	S→D State...    opaque machine state ("cpu", "gic", "uart", ...)
+//	S→D End         SHA-256 of every byte of Hello, Pages and State records
+//	D→S Ack         digest checked, state restored: the commit point
+//	S→D Commit      the source has parked its guest for good
+//	D→S Resumed     the guest runs on the destination (restore and resume times)
+//
+// Either side may send Abort (a reason) instead of its next record before
+// the commit; the source then resumes its guest and the destination
+// discards what it received. The destination never resumes a guest without
+// Commit, so the guest never runs on both boards.
+//
+// docs/migration.md describes the design around it.
+package migrate

@@ -1,0 +1,626 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-hv/ferry/api"
+)
+
+type sendResult struct {
+	rep api.Report
+	err error
+}
+
+type receiveResult struct {
+	rep ReceiveReport
+	err error
+}
+
+// migrate runs Receive on dconn and Send on sconn; once Send returns the
+// source closes its end, as Ferry does.
+func migrate(t *testing.T, ctx context.Context, sconn, dconn net.Conn, src Source, dst Sink, progress func(api.Progress), opts ...Option) (sendResult, receiveResult) {
+	t.Helper()
+	got := make(chan receiveResult, 1)
+	go func() {
+		rep, err := Receive(context.Background(), dconn, dst, opts...)
+		dconn.Close()
+		got <- receiveResult{rep, err}
+	}()
+	rep, err := Send(ctx, sconn, src, progress, opts...)
+	sconn.Close()
+	select {
+	case r := <-got:
+		return sendResult{rep, err}, r
+	case <-time.After(20 * time.Second):
+		t.Fatal("Receive did not return after Send did")
+	}
+	panic("unreachable")
+}
+
+func TestMigrate(t *testing.T) {
+	fp := testFingerprint()
+	src, dst, zero := newMachines(fp)
+	var phases []string
+	var last api.Progress
+	progress := func(p api.Progress) {
+		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+			phases = append(phases, p.Phase)
+		}
+		if p.PagesSent < last.PagesSent || p.BytesSent < last.BytesSent {
+			t.Errorf("progress went backwards: %+v after %+v", p, last)
+		}
+		last = p
+	}
+	a, b := net.Pipe()
+	s, r := migrate(t, context.Background(), a, b, src, dst, progress)
+	if s.err != nil || r.err != nil {
+		t.Fatalf("send: %v\nreceive: %v", s.err, r.err)
+	}
+
+	if err := src.mem.equal(dst.mem); err != nil {
+		t.Fatal("destination RAM:", err)
+	}
+	if !reflect.DeepEqual(dst.restored, src.states) {
+		t.Fatalf("restored %+v, want %+v", dst.restored, src.states)
+	}
+	if p, res, g := src.counts(); p != 1 || res != 0 || g != 1 {
+		t.Fatalf("source: %d pauses, %d resumes, %d give-ups; want 1, 0, 1", p, res, g)
+	}
+	if rs, res, d := dst.counts(); rs != 1 || res != 1 || d != 0 {
+		t.Fatalf("destination: %d restores, %d resumes, %d discards; want 1, 1, 0", rs, res, d)
+	}
+	if src.readsWhileRunning != 0 || src.readsOutside != 0 {
+		t.Fatalf("%d pages read while running, %d outside RAM", src.readsWhileRunning, src.readsOutside)
+	}
+
+	rep := s.rep
+	total := fp.Pages()
+	if !rep.OK || rep.Error != "" {
+		t.Fatalf("report %+v", rep)
+	}
+	if rep.Pages != total || rep.ZeroPages != zero || rep.ZeroPages+rep.DataPages != rep.Pages {
+		t.Fatalf("report: %d pages (%d zero, %d data), want %d (%d zero)", rep.Pages, rep.ZeroPages, rep.DataPages, total, zero)
+	}
+	if want := streamBytes(fp, src.states, rep.DataPages); rep.Bytes != want {
+		t.Fatalf("report: %d bytes, want %d", rep.Bytes, want)
+	}
+	if rep.Downtime <= 0 || rep.Total < rep.Downtime || rep.RestoreTime <= 0 {
+		t.Fatalf("report times: total %v, downtime %v, restore %v", rep.Total, rep.Downtime, rep.RestoreTime)
+	}
+	rr := r.rep
+	if !rr.OK || rr.Bytes != rep.Bytes || rr.Pages != total || rr.ZeroPages != rep.ZeroPages || rr.DataPages != rep.DataPages {
+		t.Fatalf("receive report %+v vs send report %+v", rr, rep)
+	}
+	if !reflect.DeepEqual(rr.States, []string{"cpu", "gic", "uart"}) || rr.Source.MIDR != fp.MIDR {
+		t.Fatalf("receive report: states %v, source %+v", rr.States, rr.Source)
+	}
+
+	want := []string{PhaseHandshake, PhaseCopying, PhaseCommitting, PhaseDone}
+	if !reflect.DeepEqual(phases, want) {
+		t.Fatalf("phases %v, want %v", phases, want)
+	}
+	if last.PagesSent != total || last.PagesTotal != total || last.BytesSent != rep.Bytes {
+		t.Fatalf("last progress %+v", last)
+	}
+	t.Logf("%d pages (%d zero), %d bytes, total %v, downtime %v, restore %v", rep.Pages, rep.ZeroPages, rep.Bytes, rep.Total, rep.Downtime, rep.RestoreTime)
+}
+
+// streamBytes is the exact size of what the source sends: Hello, the Pages
+// records, the States, End and Commit.
+func streamBytes(fp Fingerprint, states []State, dataPages uint64) uint64 {
+	fp.Protocol = ProtocolVersion
+	hello, _ := fp.Encode()
+	n := uint64(HeaderSize + len(hello))
+	for _, r := range fp.RAM {
+		for pages := r.Size / PageSize; pages > 0; pages -= min(pages, PagesPerRecord) {
+			batch := min(pages, PagesPerRecord)
+			n += HeaderSize + pagesHeader + (batch+7)/8
+		}
+	}
+	n += dataPages * PageSize
+	for _, s := range states {
+		p, _ := s.Encode()
+		n += uint64(HeaderSize + len(p))
+	}
+	return n + HeaderSize + DigestSize + HeaderSize
+}
+
+func TestMigrateTCP(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Skip("no loopback:", err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			accepted <- nil
+			return
+		}
+		accepted <- c
+	}()
+	a, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := <-accepted
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	fp := testFingerprint()
+	src, dst, _ := newMachines(fp)
+	s, r := migrate(t, context.Background(), a, b, src, dst, nil)
+	if s.err != nil || r.err != nil {
+		t.Fatalf("send: %v\nreceive: %v", s.err, r.err)
+	}
+	if err := src.mem.equal(dst.mem); err != nil {
+		t.Fatal(err)
+	}
+	if _, res, g := src.counts(); res != 0 || g != 1 {
+		t.Fatal("source not given up")
+	}
+	if _, res, _ := dst.counts(); res != 1 {
+		t.Fatal("destination not resumed")
+	}
+	t.Logf("TCP: %d bytes, downtime %v", s.rep.Bytes, s.rep.Downtime)
+}
+
+// failed checks the outcome every failure must have: Send failed with a
+// report saying so, the guest runs on the source (resumed once if it was
+// paused, never given up), and the destination never resumed it.
+func failed(t *testing.T, s sendResult, r receiveResult, src *fakeSource, dst *fakeSink, paused bool) {
+	t.Helper()
+	if s.err == nil || s.rep.OK || s.rep.Error != s.err.Error() {
+		t.Fatalf("send: %v, report %+v", s.err, s.rep)
+	}
+	if r.err == nil || r.rep.OK {
+		t.Fatalf("receive succeeded: %+v", r.rep)
+	}
+	p, res, g := src.counts()
+	want := 0
+	if paused {
+		want = 1
+	}
+	if p != want || res != want || g != 0 || !src.running() {
+		t.Fatalf("source: %d pauses, %d resumes, %d give-ups; want %d, %d, 0", p, res, g, want, want)
+	}
+	if _, res, _ := dst.counts(); res != 0 {
+		t.Fatal("destination resumed the guest")
+	}
+	t.Logf("send: %v\nreceive: %v", s.err, r.err)
+}
+
+func TestRefusedIncompatible(t *testing.T) {
+	src, dst, _ := newMachines(smallFingerprint())
+	dst.fp.MIDR = 0x410fd034 // a Cortex-A53
+	a, b := net.Pipe()
+	s, r := migrate(t, context.Background(), a, b, src, dst, nil)
+	failed(t, s, r, src, dst, false)
+	if !errors.Is(s.err, ErrRefused) || !strings.Contains(s.err.Error(), "MIDR_EL1: source 0x410fd083, destination 0x410fd034") {
+		t.Fatalf("send: %v", s.err)
+	}
+	if !errors.Is(r.err, ErrIncompatible) {
+		t.Fatalf("receive: %v", r.err)
+	}
+	if rs, _, d := dst.counts(); rs != 0 || d != 0 || dst.writes != 0 {
+		t.Fatal("refused, but the destination did something")
+	}
+}
+
+// cutConn closes the connection once after bytes have been written.
+type cutConn struct {
+	net.Conn
+	after, n int
+}
+
+func (c *cutConn) Write(p []byte) (int, error) {
+	if c.n+len(p) <= c.after {
+		n, err := c.Conn.Write(p)
+		c.n += n
+		return n, err
+	}
+	n, _ := c.Conn.Write(p[:c.after-c.n])
+	c.n += n
+	c.Conn.Close()
+	return n, errors.New("cut")
+}
+
+func TestConnectionCutDuringPages(t *testing.T) {
+	src, dst, _ := newMachines(testFingerprint())
+	a, b := net.Pipe()
+	s, r := migrate(t, context.Background(), &cutConn{Conn: a, after: 10<<20 + 123}, b, src, dst, nil)
+	failed(t, s, r, src, dst, true)
+	if !strings.Contains(s.err.Error(), "sending pages") {
+		t.Fatalf("send: %v", s.err)
+	}
+	if rs, _, d := dst.counts(); rs != 0 || d != 1 || dst.writes == 0 {
+		t.Fatalf("destination: %d restores, %d discards, %d pages written", rs, d, dst.writes)
+	}
+}
+
+func TestDestinationKilledBeforeAck(t *testing.T) {
+	src, dst, _ := newMachines(smallFingerprint())
+	a, b := net.Pipe()
+	dst.onRestore = func() { b.Close() } // dies while restoring
+	s, r := migrate(t, context.Background(), a, b, src, dst, nil)
+	failed(t, s, r, src, dst, true)
+	if !strings.Contains(s.err.Error(), "ack") {
+		t.Fatalf("send: %v", s.err)
+	}
+	if _, _, d := dst.counts(); d != 1 {
+		t.Fatal("destination did not discard")
+	}
+}
+
+// flipConn flips one byte of what is written, at stream offset at.
+type flipConn struct {
+	net.Conn
+	at, n int
+}
+
+func (c *flipConn) Write(p []byte) (int, error) {
+	if c.at >= c.n && c.at < c.n+len(p) {
+		q := append([]byte(nil), p...)
+		q[c.at-c.n] ^= 0x40
+		p = q
+	}
+	n, err := c.Conn.Write(p)
+	c.n += n
+	return n, err
+}
+
+func TestTamperedStream(t *testing.T) {
+	fp := smallFingerprint()
+	src, dst, _ := newMachines(fp)
+	fp.Protocol = ProtocolVersion
+	hello, _ := fp.Encode()
+	// Into the first non-zero page (page 1) of the first Pages record.
+	at := HeaderSize + len(hello) + HeaderSize + pagesHeader + PagesPerRecord/8 + 100
+	a, b := net.Pipe()
+	s, r := migrate(t, context.Background(), &flipConn{Conn: a, at: at}, b, src, dst, nil)
+	failed(t, s, r, src, dst, true)
+	if !errors.Is(s.err, ErrAborted) || !strings.Contains(s.err.Error(), `"digest mismatch"`) {
+		t.Fatalf("send: %v", s.err)
+	}
+	if !errors.Is(r.err, ErrDigest) {
+		t.Fatalf("receive: %v", r.err)
+	}
+	if rs, _, d := dst.counts(); rs != 0 || d != 1 {
+		t.Fatalf("destination: %d restores, %d discards; want 0, 1", rs, d)
+	}
+}
+
+func TestRestoreFails(t *testing.T) {
+	src, dst, _ := newMachines(smallFingerprint())
+	dst.restoreErr = errors.New("gic: 1024 SPIs, this board has 988")
+	a, b := net.Pipe()
+	s, r := migrate(t, context.Background(), a, b, src, dst, nil)
+	failed(t, s, r, src, dst, true)
+	if !errors.Is(s.err, ErrAborted) || !strings.Contains(s.err.Error(), "1024 SPIs, this board has 988") {
+		t.Fatalf("send: %v", s.err)
+	}
+	if _, _, d := dst.counts(); d != 1 {
+		t.Fatal("destination did not discard")
+	}
+}
+
+func TestPauseFails(t *testing.T) {
+	src, dst, _ := newMachines(smallFingerprint())
+	src.pauseErr = errors.New("vCPU did not stop")
+	a, b := net.Pipe()
+	s, r := migrate(t, context.Background(), a, b, src, dst, nil)
+	if p, res, g := src.counts(); p != 1 || res != 0 || g != 0 || !src.running() {
+		t.Fatalf("source: %d pauses, %d resumes, %d give-ups; want 1, 0, 0", p, res, g)
+	}
+	src.pauses = 0 // never stopped: failed() checks the rest as for a refusal
+	failed(t, s, r, src, dst, false)
+	if !strings.Contains(s.err.Error(), "pausing the guest: vCPU did not stop") {
+		t.Fatalf("send: %v", s.err)
+	}
+	if !errors.Is(r.err, ErrAborted) {
+		t.Fatalf("receive: %v", r.err)
+	}
+}
+
+func TestStatesFail(t *testing.T) {
+	src, dst, _ := newMachines(smallFingerprint())
+	src.statesErr = errors.New("gic: redistributor asleep")
+	a, b := net.Pipe()
+	s, r := migrate(t, context.Background(), a, b, src, dst, nil)
+	failed(t, s, r, src, dst, true)
+	if !strings.Contains(s.err.Error(), "redistributor asleep") || !errors.Is(r.err, ErrAborted) {
+		t.Fatalf("send: %v\nreceive: %v", s.err, r.err)
+	}
+	if rs, _, d := dst.counts(); rs != 0 || d != 1 {
+		t.Fatal("destination restored or kept a partial guest")
+	}
+}
+
+func TestSendCancelled(t *testing.T) {
+	src, dst, _ := newMachines(testFingerprint())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	progress := func(p api.Progress) {
+		if p.Phase == PhaseCopying && p.PagesSent > 2000 {
+			cancel()
+		}
+	}
+	a, b := net.Pipe()
+	s, r := migrate(t, ctx, a, b, src, dst, progress)
+	failed(t, s, r, src, dst, true)
+	if !errors.Is(s.err, context.Canceled) {
+		t.Fatalf("send: %v", s.err)
+	}
+	if rs, _, d := dst.counts(); rs != 0 || d != 1 {
+		t.Fatal("destination restored or kept a partial guest")
+	}
+}
+
+// A destination that accepts the connection and never answers: the source
+// gives up after the timeout, guest never paused.
+func TestSendDeadPeer(t *testing.T) {
+	src, _, _ := newMachines(smallFingerprint())
+	a, b := net.Pipe()
+	defer b.Close()
+	go io.Copy(io.Discard, b)
+	start := time.Now()
+	rep, err := Send(context.Background(), a, src, nil, WithTimeout(200*time.Millisecond))
+	if !errors.Is(err, os.ErrDeadlineExceeded) || rep.OK || !strings.Contains(err.Error(), "hello reply") {
+		t.Fatalf("got %v", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("took too long")
+	}
+	if p, res, _ := src.counts(); p != 0 || res != 0 || !src.running() {
+		t.Fatal("guest paused for a dead peer")
+	}
+}
+
+// The source stops after Ack: the destination must time out waiting for
+// Commit, discard, and never resume.
+func TestCommitNeverArrives(t *testing.T) {
+	fp := smallFingerprint()
+	_, dst, _ := newMachines(fp)
+	a, b := net.Pipe()
+	defer a.Close()
+	scripted := make(chan error, 1)
+	var acked Record
+	done := make(chan struct{})
+	go func() {
+		sc := newScript(a)
+		sc.hello(t, fp)
+		sc.read() // HelloReply
+		sc.pages(t, fp.RAM)
+		st, _ := State{Name: "cpu", Version: 1}.Encode()
+		sc.send(t, TypeState, st)
+		sc.end(t)
+		acked = sc.read()
+		scripted <- sc.err
+		<-done // hold the connection open, say nothing
+	}()
+	start := time.Now()
+	rep, err := Receive(context.Background(), b, dst, WithTimeout(300*time.Millisecond))
+	close(done)
+	if serr := <-scripted; serr != nil || acked.Type != TypeAck {
+		t.Fatalf("script: %v, got %v", serr, acked.Type)
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !strings.Contains(err.Error(), "commit") || rep.OK {
+		t.Fatalf("got %v", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("took %v", el)
+	}
+	if rs, res, d := dst.counts(); rs != 1 || res != 0 || d != 1 {
+		t.Fatalf("destination: %d restores, %d resumes, %d discards; want 1, 0, 1", rs, res, d)
+	}
+}
+
+// The destination fails to resume after Commit: the guest is lost (the
+// source gave it up at Ack) and both sides say so.
+func TestDestinationResumeFails(t *testing.T) {
+	src, dst, _ := newMachines(smallFingerprint())
+	dst.resumeErr = errors.New("vCPU refused to start")
+	a, b := net.Pipe()
+	s, r := migrate(t, context.Background(), a, b, src, dst, nil)
+	if s.err == nil || s.rep.OK || !strings.Contains(s.err.Error(), "vCPU refused to start") {
+		t.Fatalf("send: %v", s.err)
+	}
+	if r.err == nil {
+		t.Fatal("receive succeeded")
+	}
+	if _, res, g := src.counts(); res != 0 || g != 1 {
+		t.Fatal("source resumed after the commit point")
+	}
+	if _, _, d := dst.counts(); d != 1 {
+		t.Fatal("destination did not discard")
+	}
+}
+
+// replayConn gives Receive a prepared stream and records its replies.
+type replayConn struct {
+	io.Reader
+	mu  sync.Mutex
+	out []byte
+}
+
+func (c *replayConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.out = append(c.out, p...)
+	return len(p), nil
+}
+
+func (c *replayConn) replies(t *testing.T) []Record {
+	var rs []Record
+	r := strings.NewReader(string(c.out))
+	for r.Len() > 0 {
+		rec, err := ReadRecord(r, nil)
+		if err != nil {
+			t.Fatalf("reply stream: %v", err)
+		}
+		rs = append(rs, rec)
+	}
+	return rs
+}
+
+// Streams a hostile or broken source could send. Each must end in an
+// error naming the problem, an Abort (or a refusing HelloReply) back to
+// the source, nothing restored, nothing resumed, nothing outside RAM.
+func TestReceiveRefusesBadStreams(t *testing.T) {
+	fp := smallFingerprint()
+	stateCPU, _ := State{Name: "cpu", Version: 1}.Encode()
+	pagesAt := func(base uint64, n int) []byte {
+		p, _, _ := EncodePages(nil, base, n, patterned)
+		return p
+	}
+	r0, r1 := fp.RAM[0], fp.RAM[1]
+	cases := []struct {
+		name   string
+		stream func(sc *script)
+		want   error
+		says   string
+		refuse bool // refused at Hello: no Abort, no Discard
+	}{
+		{"not hello first", func(sc *script) { sc.send(t, TypePages, pagesAt(r0.Base, 1)) }, ErrProtocol, "got Pages, want Hello", false},
+		{"bad magic", func(sc *script) {
+			p, _ := (Fingerprint{Protocol: 1, PageSize: PageSize}).Encode()
+			p[3] = 'X'
+			sc.send(t, TypeHello, p)
+		}, ErrMagic, "bad magic", true},
+		{"other protocol", func(sc *script) {
+			f := fp
+			f.Protocol = 2
+			p, _ := f.Encode()
+			sc.send(t, TypeHello, p)
+		}, ErrIncompatible, "protocol version: source 2, destination 1", true},
+		{"pages outside RAM", func(sc *script) {
+			sc.hello(t, fp)
+			sc.send(t, TypePages, pagesAt(r1.End(), 1))
+		}, ErrInvalid, "not inside guest RAM", false},
+		{"pages skipped", func(sc *script) {
+			sc.hello(t, fp)
+			sc.send(t, TypePages, pagesAt(r0.Base+PageSize, 4))
+		}, ErrProtocol, "want pages from 0x40000000", false},
+		{"pages twice", func(sc *script) {
+			sc.hello(t, fp)
+			sc.send(t, TypePages, pagesAt(r0.Base, 4))
+			sc.send(t, TypePages, pagesAt(r0.Base, 4))
+		}, ErrProtocol, "want pages from 0x40004000", false},
+		{"end before all pages", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM[:1])
+			sc.end(t)
+		}, ErrProtocol, "End before all of guest RAM arrived (next page 0x80000000)", false},
+		{"pages after state", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM[:1])
+			sc.send(t, TypeState, stateCPU)
+			sc.send(t, TypePages, pagesAt(r1.Base, 1))
+		}, ErrProtocol, "Pages after State", false},
+		{"state twice", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeState, stateCPU)
+			sc.send(t, TypeState, stateCPU)
+		}, ErrProtocol, `state "cpu" twice`, false},
+		{"wrong digest", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeEnd, make([]byte, DigestSize))
+		}, ErrDigest, "digest mismatch", false},
+		{"short digest", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeEnd, make([]byte, 31))
+		}, ErrDigest, "digest mismatch", false},
+		{"unknown type", func(sc *script) {
+			sc.hello(t, fp)
+			sc.raw(header(0x42, 1, 0))
+		}, ErrUnknownType, "0x0042", false},
+		{"oversize", func(sc *script) {
+			sc.hello(t, fp)
+			sc.raw(header(TypePages, 1, uint32(MaxPayload(TypePages)+1)))
+		}, ErrTooLong, "Pages record of 2097229 bytes, limit 2097228", false},
+		{"bad version", func(sc *script) {
+			sc.hello(t, fp)
+			sc.raw(header(TypePages, 9, 0))
+		}, ErrVersion, "Pages record version 9", false},
+		{"truncated", func(sc *script) {
+			sc.hello(t, fp)
+			sc.raw(header(TypePages, 1, 100))
+			sc.raw(make([]byte, 50))
+		}, ErrTruncated, "got 50 of 100", false},
+		{"commit before ack", func(sc *script) {
+			sc.hello(t, fp)
+			sc.send(t, TypeCommit, nil)
+		}, ErrProtocol, "got Commit", false},
+		{"source aborts", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM[:1])
+			sc.send(t, TypeAbort, EncodeAbort("operator cancelled"))
+		}, ErrAborted, "operator cancelled", false},
+		{"commit without end", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeState, stateCPU)
+			sc.send(t, TypeCommit, nil)
+		}, ErrProtocol, "got Commit", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var in strings.Builder
+			sc := newScript(&bufRW{w: &in})
+			c.stream(sc)
+			if sc.err != nil {
+				t.Fatal(sc.err)
+			}
+			_, dst, _ := newMachines(fp)
+			conn := &replayConn{Reader: strings.NewReader(in.String())}
+			rep, err := Receive(context.Background(), conn, dst)
+			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.says) || rep.OK || rep.Error != err.Error() {
+				t.Fatalf("got %v\nwant %v saying %q", err, c.want, c.says)
+			}
+			rs, res, d := dst.counts()
+			if rs != 0 || res != 0 || dst.outside != 0 {
+				t.Fatalf("%d restores, %d resumes, %d writes outside RAM", rs, res, dst.outside)
+			}
+			replies := conn.replies(t)
+			last := replies[len(replies)-1]
+			switch {
+			case c.refuse:
+				ok, why, _ := DecodeHelloReply(last.Payload)
+				if last.Type != TypeHelloReply || ok || why == "" || d != 0 {
+					t.Fatalf("last reply %v %q (accepted %v), %d discards", last.Type, why, ok, d)
+				}
+			case c.want == ErrAborted:
+				if d != 1 || last.Type == TypeAbort {
+					t.Fatalf("%d discards; answered an abort with %v", d, last.Type)
+				}
+			default:
+				why, _ := DecodeAbort(last.Payload)
+				if last.Type != TypeAbort || !strings.Contains(why, c.says) {
+					t.Fatalf("last reply %v %q", last.Type, why)
+				}
+				if accepted := replies[0].Type == TypeHelloReply; accepted != (d == 1) {
+					t.Fatalf("accepted %v, %d discards", accepted, d)
+				}
+			}
+		})
+	}
+}
+
+// bufRW is a write-only io.ReadWriter for building streams.
+type bufRW struct{ w io.Writer }
+
+func (b *bufRW) Write(p []byte) (int, error) { return b.w.Write(p) }
+func (b *bufRW) Read([]byte) (int, error)    { return 0, io.EOF }

@@ -1,0 +1,262 @@
+package migrate
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// Fake machines: guest RAM in memory, calls counted.
+
+type memRange struct {
+	Range
+	b []byte
+}
+
+type memory []memRange
+
+func newMemory(ram []Range, fill byte) memory {
+	m := make(memory, len(ram))
+	for i, r := range ram {
+		m[i] = memRange{r, make([]byte, r.Size)}
+		if fill != 0 {
+			for j := range m[i].b {
+				m[i].b[j] = fill
+			}
+		}
+	}
+	return m
+}
+
+func (m memory) page(ipa uint64) []byte {
+	for _, r := range m {
+		if ipa >= r.Base && ipa-r.Base < r.Size && ipa%PageSize == 0 {
+			off := ipa - r.Base
+			return r.b[off : off+PageSize]
+		}
+	}
+	return nil
+}
+
+func (m memory) equal(o memory) error {
+	for i := range m {
+		if m[i].Range != o[i].Range {
+			return fmt.Errorf("range %d: %v vs %v", i, m[i].Range, o[i].Range)
+		}
+		for off := uint64(0); off < m[i].Size; off += PageSize {
+			if !slices.Equal(m[i].b[off:off+PageSize], o[i].b[off:off+PageSize]) {
+				return fmt.Errorf("page at %#x differs", m[i].Base+off)
+			}
+		}
+	}
+	return nil
+}
+
+// fillPattern gives RAM a mix of pages: zero pages (every fourth, and all
+// of the second batch of 512), pages with only their last byte set, and
+// patterned pages. It returns how many pages are zero.
+func fillPattern(m memory) (zero uint64) {
+	i := uint64(0)
+	for _, r := range m {
+		for off := uint64(0); off < r.Size; off += PageSize {
+			p := r.b[off : off+PageSize]
+			switch {
+			case i%4 == 0 || i/PagesPerRecord == 1:
+				clear(p)
+				zero++
+			case i%4 == 1:
+				clear(p)
+				p[PageSize-1] = byte(i) | 1
+			default:
+				x := i*0x9e3779b97f4a7c15 + 1
+				for j := range p {
+					x ^= x << 13
+					x ^= x >> 7
+					x ^= x << 17
+					p[j] = byte(x)
+				}
+			}
+			i++
+		}
+	}
+	return zero
+}
+
+type fakeSource struct {
+	mu     sync.Mutex
+	fp     Fingerprint
+	mem    memory
+	states []State
+
+	pauseErr, statesErr error
+
+	paused                          bool
+	pauses, resumes, giveUps        int
+	readsWhileRunning, readsOutside int
+}
+
+func (s *fakeSource) Fingerprint() Fingerprint { return s.fp }
+
+func (s *fakeSource) Pause() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pauses++
+	if s.pauseErr != nil {
+		return s.pauseErr
+	}
+	s.paused = true
+	return nil
+}
+
+func (s *fakeSource) Resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resumes++
+	s.paused = false
+}
+
+func (s *fakeSource) ReadPage(ipa uint64, buf []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.paused {
+		s.readsWhileRunning++
+	}
+	p := s.mem.page(ipa)
+	if p == nil {
+		s.readsOutside++
+		return
+	}
+	copy(buf, p)
+}
+
+func (s *fakeSource) States() ([]State, error) {
+	if s.statesErr != nil {
+		return nil, s.statesErr
+	}
+	return s.states, nil
+}
+
+func (s *fakeSource) GiveUp() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.giveUps++
+}
+
+// running says whether the guest runs on the source.
+func (s *fakeSource) running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.paused && s.giveUps == 0
+}
+
+func (s *fakeSource) counts() (pauses, resumes, giveUps int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pauses, s.resumes, s.giveUps
+}
+
+type fakeSink struct {
+	mu  sync.Mutex
+	fp  Fingerprint
+	mem memory
+
+	restoreErr, resumeErr error
+	onRestore             func()
+
+	writes, outside             int
+	restored                    []State
+	restores, resumes, discards int
+}
+
+func (d *fakeSink) Fingerprint() Fingerprint { return d.fp }
+
+func (d *fakeSink) WritePage(ipa uint64, data []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.mem.page(ipa)
+	if p == nil {
+		d.outside++
+		return errors.New("outside RAM")
+	}
+	d.writes++
+	if data == nil {
+		clear(p)
+	} else {
+		copy(p, data)
+	}
+	return nil
+}
+
+func (d *fakeSink) Restore(states []State) error {
+	if d.onRestore != nil {
+		d.onRestore()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.restores++
+	if d.restoreErr != nil {
+		return d.restoreErr
+	}
+	d.restored = states
+	return nil
+}
+
+func (d *fakeSink) Resume() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.resumes++
+	return d.resumeErr
+}
+
+func (d *fakeSink) Discard() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.discards++
+}
+
+func (d *fakeSink) counts() (restores, resumes, discards int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.restores, d.resumes, d.discards
+}
+
+// testFingerprint: a Cortex-A72 with two RAM ranges, 48 MiB and 16 MiB plus
+// three pages (so the last batch is short and its bitmap has padding).
+func testFingerprint() Fingerprint {
+	return Fingerprint{
+		MIDR: 0x410fd083,
+		Features: map[string]uint64{
+			"ID_AA64PFR0_EL1":  0x1100000011111112,
+			"ID_AA64ISAR0_EL1": 0x11120,
+			"ID_AA64MMFR0_EL1": 0x1124,
+		},
+		RAM: []Range{
+			{0x4000_0000, 48 << 20},
+			{0x1_0000_0000, 16<<20 + 3*PageSize},
+		},
+		Devices:  []string{"arm,pl011@9000000", "arm,gic-v3@8000000", "virtio,mmio@a000000"},
+		PageSize: PageSize,
+	}
+}
+
+func smallFingerprint() Fingerprint {
+	f := testFingerprint()
+	f.RAM = []Range{{0x4000_0000, 2 << 20}, {0x8000_0000, 5 * PageSize}}
+	return f
+}
+
+func testStates() []State {
+	return []State{
+		{Name: "cpu", Version: 1, Data: []byte("x0..x30 pc pstate")},
+		{Name: "gic", Version: 2, Data: make([]byte, 4000)},
+		{Name: "uart", Version: 1, Data: nil},
+	}
+}
+
+func newMachines(fp Fingerprint) (*fakeSource, *fakeSink, uint64) {
+	src := &fakeSource{fp: fp, mem: newMemory(fp.RAM, 0), states: testStates()}
+	zero := fillPattern(src.mem)
+	dst := &fakeSink{fp: fp, mem: newMemory(fp.RAM, 0xaa)}
+	return src, dst, zero
+}

@@ -1,0 +1,312 @@
+package migrate
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/ferry-hv/ferry/internal/wire"
+)
+
+// ProtocolVersion is the version of this stream protocol, carried in Hello.
+// Both sides must speak the same one.
+const ProtocolVersion = 1
+
+// Magic opens every Hello payload: "FRRY" as it appears in the stream.
+const Magic uint32 = 'F' | 'R'<<8 | 'R'<<16 | 'Y'<<24
+
+// PageSize is the size of a guest page the protocol moves.
+const PageSize = 4096
+
+// Limits of a Fingerprint, checked on encode and decode.
+const (
+	MaxFeatures    = 64  // feature registers
+	MaxFeatureName = 64  // bytes of a register name
+	MaxRanges      = 64  // guest RAM ranges
+	MaxDevices     = 256 // devices
+	MaxDeviceName  = 128 // bytes of a device name
+)
+
+// maxHello is the Hello cap: a fingerprint at every limit.
+const maxHello = 4 + 2 + 8 + 4 +
+	4 + MaxFeatures*(4+MaxFeatureName+8) +
+	4 + MaxRanges*16 +
+	4 + MaxDevices*(4+MaxDeviceName)
+
+// Range is a range of guest physical (intermediate physical) addresses.
+type Range struct{ Base, Size uint64 }
+
+// End is the first address after r.
+func (r Range) End() uint64 { return r.Base + r.Size }
+
+func (r Range) String() string { return fmt.Sprintf("[%#x-%#x)", r.Base, r.End()) }
+
+// Fingerprint is what the destination needs to know about the source's
+// machine to accept its guest. The source sends it in Hello.
+type Fingerprint struct {
+	// Protocol is the stream protocol version the side speaks. Send and
+	// Receive set it to ProtocolVersion; DecodeFingerprint reads it.
+	Protocol uint16
+	MIDR     uint64
+	// Features holds the CPU ID registers by name, e.g. "ID_AA64PFR0_EL1".
+	// Encoded sorted by name.
+	Features map[string]uint64
+	// RAM is the guest RAM, page-aligned, ascending and non-overlapping.
+	RAM []Range
+	// Devices names the guest's devices, e.g. "arm,pl011@9000000".
+	// Encoded sorted; order does not matter.
+	Devices  []string
+	PageSize uint32
+}
+
+// Pages is the number of guest pages in f.RAM.
+func (f Fingerprint) Pages() uint64 {
+	var n uint64
+	for _, r := range f.RAM {
+		n += r.Size / PageSize
+	}
+	return n
+}
+
+// Encode returns the Hello payload for f: magic, protocol version, then the
+// fingerprint's fields. It refuses a fingerprint that DecodeFingerprint
+// would refuse.
+func (f Fingerprint) Encode() ([]byte, error) {
+	names := slices.Sorted(maps.Keys(f.Features))
+	devices := slices.Sorted(slices.Values(f.Devices))
+	if err := validate(names, f.RAM, devices); err != nil {
+		return nil, fmt.Errorf("fingerprint: %w", err)
+	}
+	var w wire.Writer
+	w.U32(Magic)
+	w.U16(f.Protocol)
+	w.U64(f.MIDR)
+	w.U32(f.PageSize)
+	w.U32(uint32(len(names)))
+	for _, n := range names {
+		w.Blob([]byte(n))
+		w.U64(f.Features[n])
+	}
+	w.U32(uint32(len(f.RAM)))
+	for _, r := range f.RAM {
+		w.U64(r.Base)
+		w.U64(r.Size)
+	}
+	w.U32(uint32(len(devices)))
+	for _, d := range devices {
+		w.Blob([]byte(d))
+	}
+	return w.Bytes(), nil
+}
+
+// DecodeFingerprint decodes a Hello payload. The magic is checked first
+// (ErrMagic), then the protocol version: if it is not ProtocolVersion the
+// rest is not read (its layout may differ) and a Fingerprint with only
+// Protocol set is returned, for Compatible to refuse. Otherwise every field
+// is decoded and checked: counts within their limits before they are
+// used, names printable and in canonical (sorted, unique) order, RAM ranges
+// page-aligned, ascending and non-overlapping, no trailing bytes.
+func DecodeFingerprint(p []byte) (Fingerprint, error) {
+	r := wire.NewReader(p)
+	if m := r.U32(); r.Err() == nil && m != Magic {
+		return Fingerprint{}, fmt.Errorf("%w: %#08x, want %#08x", ErrMagic, m, Magic)
+	}
+	f := Fingerprint{Protocol: r.U16()}
+	if err := r.Err(); err != nil {
+		return Fingerprint{}, fmt.Errorf("hello: %w", err)
+	}
+	if f.Protocol != ProtocolVersion {
+		return f, nil
+	}
+	f.MIDR = r.U64()
+	f.PageSize = r.U32()
+	var names []string
+	if n := count(r, "features", MaxFeatures); n > 0 {
+		f.Features = make(map[string]uint64, n)
+		for range n {
+			name := string(r.Blob(MaxFeatureName))
+			f.Features[name] = r.U64()
+			names = append(names, name)
+		}
+	}
+	if n := count(r, "RAM ranges", MaxRanges); n > 0 {
+		f.RAM = make([]Range, n)
+		for i := range f.RAM {
+			f.RAM[i] = Range{Base: r.U64(), Size: r.U64()}
+		}
+	}
+	if n := count(r, "devices", MaxDevices); n > 0 {
+		f.Devices = make([]string, n)
+		for i := range f.Devices {
+			f.Devices[i] = string(r.Blob(MaxDeviceName))
+		}
+	}
+	if err := r.Done(); err != nil {
+		return Fingerprint{}, fmt.Errorf("hello: %w", err)
+	}
+	if !slices.IsSorted(names) || !slices.IsSorted(f.Devices) {
+		return Fingerprint{}, fmt.Errorf("hello: %w: feature or device names not in sorted order", ErrInvalid)
+	}
+	if err := validate(names, f.RAM, f.Devices); err != nil {
+		return Fingerprint{}, fmt.Errorf("hello: %w", err)
+	}
+	return f, nil
+}
+
+// count reads a u32 count and fails r if it is over max.
+func count(r *wire.Reader, what string, max int) int {
+	n := r.U32()
+	if r.Err() != nil {
+		return 0
+	}
+	if n > uint32(max) {
+		r.Fail(fmt.Errorf("%w: %d %s, limit %d", ErrInvalid, n, what, max))
+		return 0
+	}
+	return int(n)
+}
+
+// validate checks sorted names and devices and the RAM ranges.
+func validate(names []string, ram []Range, devices []string) error {
+	if len(names) > MaxFeatures {
+		return fmt.Errorf("%w: %d features, limit %d", ErrInvalid, len(names), MaxFeatures)
+	}
+	if len(ram) > MaxRanges {
+		return fmt.Errorf("%w: %d RAM ranges, limit %d", ErrInvalid, len(ram), MaxRanges)
+	}
+	if len(devices) > MaxDevices {
+		return fmt.Errorf("%w: %d devices, limit %d", ErrInvalid, len(devices), MaxDevices)
+	}
+	for i, n := range names {
+		if err := checkName("feature", n, MaxFeatureName); err != nil {
+			return err
+		}
+		if i > 0 && names[i-1] == n {
+			return fmt.Errorf("%w: feature %q twice", ErrInvalid, n)
+		}
+	}
+	for i, d := range devices {
+		if err := checkName("device", d, MaxDeviceName); err != nil {
+			return err
+		}
+		if i > 0 && devices[i-1] == d {
+			return fmt.Errorf("%w: device %q twice", ErrInvalid, d)
+		}
+	}
+	return checkRAM(ram)
+}
+
+func checkRAM(ram []Range) error {
+	for i, r := range ram {
+		switch {
+		case r.Size == 0 || r.Base%PageSize != 0 || r.Size%PageSize != 0:
+			return fmt.Errorf("%w: RAM range %d base %#x size %#x: not a non-empty run of %d-byte pages", ErrInvalid, i, r.Base, r.Size, PageSize)
+		case r.Base+r.Size < r.Base:
+			return fmt.Errorf("%w: RAM range %d base %#x size %#x: past the end of the address space", ErrInvalid, i, r.Base, r.Size)
+		case i > 0 && r.Base < ram[i-1].End():
+			return fmt.Errorf("%w: RAM range %d %v overlaps or precedes range %d %v", ErrInvalid, i, r, i-1, ram[i-1])
+		}
+	}
+	return nil
+}
+
+// checkName accepts 1 to max printable ASCII bytes without spaces.
+func checkName(what, s string, max int) error {
+	if len(s) == 0 || len(s) > max {
+		return fmt.Errorf("%w: %s name of %d bytes, want 1 to %d", ErrInvalid, what, len(s), max)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return fmt.Errorf("%w: %s name %q: byte %d is not printable ASCII", ErrInvalid, what, s, i)
+		}
+	}
+	return nil
+}
+
+// Mismatch is one reason Compatible refuses: the field and both values.
+type Mismatch struct {
+	Field       string
+	Source, Dst string
+}
+
+func (m *Mismatch) Error() string {
+	return fmt.Sprintf("%s: source %s, destination %s", m.Field, m.Source, m.Dst)
+}
+
+func (m *Mismatch) Unwrap() error { return ErrIncompatible }
+
+// Compatible says whether a guest running on a machine with fingerprint src
+// can continue on one with fingerprint dst. It returns nil, or every
+// mismatch (each a *Mismatch wrapping ErrIncompatible, joined) naming the
+// field and both values.
+//
+// The checks are strict equality: the same protocol version, page size
+// (and it must be PageSize), MIDR, every feature register present on either
+// side with the same value, the same RAM ranges and the same device set.
+// Strict equality of the ID registers is deliberately conservative for now:
+// a destination whose features are a superset of the source's could in
+// principle take the guest, but deciding that needs per-field rules (the ID
+// register fields are not all "higher is more"), which we have not written.
+func Compatible(src, dst Fingerprint) error {
+	var errs []error
+	differ := func(field, s, d string) {
+		errs = append(errs, &Mismatch{Field: field, Source: s, Dst: d})
+	}
+	if src.Protocol != dst.Protocol {
+		differ("protocol version", fmt.Sprint(src.Protocol), fmt.Sprint(dst.Protocol))
+		return errors.Join(errs...) // nothing else of the source was read
+	}
+	switch {
+	case src.PageSize != dst.PageSize:
+		differ("page size", fmt.Sprint(src.PageSize), fmt.Sprint(dst.PageSize))
+	case src.PageSize != PageSize:
+		differ("page size", fmt.Sprint(src.PageSize), fmt.Sprintf("%d (the only size this protocol moves is %d)", dst.PageSize, PageSize))
+	}
+	if src.MIDR != dst.MIDR {
+		differ("MIDR_EL1", hex(src.MIDR), hex(dst.MIDR))
+	}
+	for _, name := range slices.Sorted(maps.Keys(union(src.Features, dst.Features))) {
+		s, sok := src.Features[name]
+		d, dok := dst.Features[name]
+		if sok != dok || s != d {
+			differ(name, feature(s, sok), feature(d, dok))
+		}
+	}
+	if !slices.Equal(src.RAM, dst.RAM) {
+		differ("RAM", ranges(src.RAM), ranges(dst.RAM))
+	}
+	sd := slices.Sorted(slices.Values(src.Devices))
+	dd := slices.Sorted(slices.Values(dst.Devices))
+	if !slices.Equal(sd, dd) {
+		differ("devices", fmt.Sprintf("%q", sd), fmt.Sprintf("%q", dd))
+	}
+	return errors.Join(errs...)
+}
+
+func union(a, b map[string]uint64) map[string]uint64 {
+	u := maps.Clone(a)
+	if u == nil {
+		u = map[string]uint64{}
+	}
+	maps.Copy(u, b)
+	return u
+}
+
+func hex(v uint64) string { return fmt.Sprintf("%#x", v) }
+
+func feature(v uint64, ok bool) string {
+	if !ok {
+		return "absent"
+	}
+	return hex(v)
+}
+
+func ranges(rs []Range) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = r.String()
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}

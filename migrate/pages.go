@@ -1,0 +1,130 @@
+package migrate
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"iter"
+	"math/bits"
+)
+
+// PagesPerRecord is the most pages one Pages record carries.
+const PagesPerRecord = 512
+
+// pagesHeader is the fixed part of a Pages payload: base u64, count u32.
+const pagesHeader = 8 + 4
+
+// maxPages is the Pages cap: a full batch with no zero page.
+const maxPages = pagesHeader + PagesPerRecord/8 + PagesPerRecord*PageSize
+
+var zeroPage [PageSize]byte
+
+// EncodePages appends to dst the payload of a Pages record for the count
+// pages from IPA base: base u64 | count u32 | count-bit zero bitmap
+// (bit i of byte i/8 set: page i is all zeros) | the contents of the
+// non-zero pages, in order. read copies one page into the buffer it is
+// given. zero is how many pages were zero.
+func EncodePages(dst []byte, base uint64, count int, read func(ipa uint64, page []byte)) (payload []byte, zero int, err error) {
+	if count < 1 || count > PagesPerRecord {
+		return dst, 0, fmt.Errorf("%w: page count %d, want 1 to %d", ErrInvalid, count, PagesPerRecord)
+	}
+	if base%PageSize != 0 || base+uint64(count)*PageSize < base {
+		return dst, 0, fmt.Errorf("%w: pages base %#x count %d", ErrInvalid, base, count)
+	}
+	dst = binary.LittleEndian.AppendUint64(dst, base)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(count))
+	bitmap := len(dst)
+	dst = append(dst, make([]byte, (count+7)/8)...)
+	for i := range count {
+		at := len(dst)
+		dst = append(dst, zeroPage[:]...)
+		read(base+uint64(i)*PageSize, dst[at:])
+		if bytes.Equal(dst[at:], zeroPage[:]) {
+			dst[bitmap+i/8] |= 1 << (i % 8)
+			dst = dst[:at]
+			zero++
+		}
+	}
+	return dst, zero, nil
+}
+
+// PageBatch is a decoded Pages record. Its slices alias the payload.
+type PageBatch struct {
+	Base   uint64
+	Count  int
+	Bitmap []byte // bit i set: page i is zero
+	Data   []byte // the non-zero pages, in order
+}
+
+// IsZero says whether page i of the batch is all zeros.
+func (b PageBatch) IsZero(i int) bool { return b.Bitmap[i/8]>>(i%8)&1 != 0 }
+
+// All yields each page's IPA and contents, nil for a zero page.
+func (b PageBatch) All() iter.Seq2[uint64, []byte] {
+	return func(yield func(uint64, []byte) bool) {
+		data := b.Data
+		for i := range b.Count {
+			var p []byte
+			if !b.IsZero(i) {
+				p, data = data[:PageSize:PageSize], data[PageSize:]
+			}
+			if !yield(b.Base+uint64(i)*PageSize, p) {
+				return
+			}
+		}
+	}
+}
+
+// DecodePages decodes a Pages payload and checks it against the guest RAM
+// announced in Hello: the base is page-aligned, the count is 1 to
+// PagesPerRecord, the bitmap's unused high bits are clear, the whole batch
+// lies inside one RAM range (a page is never written outside guest RAM),
+// and the payload holds exactly as many page contents as the bitmap has
+// non-zero pages.
+func DecodePages(p []byte, ram []Range) (PageBatch, error) {
+	if len(p) < pagesHeader {
+		return PageBatch{}, fmt.Errorf("pages: %w: header needs %d bytes, have %d", ErrTruncated, pagesHeader, len(p))
+	}
+	b := PageBatch{
+		Base:  binary.LittleEndian.Uint64(p),
+		Count: int(binary.LittleEndian.Uint32(p[8:])),
+	}
+	n := binary.LittleEndian.Uint32(p[8:])
+	if n < 1 || n > PagesPerRecord {
+		return PageBatch{}, fmt.Errorf("pages: %w: count %d, want 1 to %d", ErrInvalid, n, PagesPerRecord)
+	}
+	if b.Base%PageSize != 0 {
+		return PageBatch{}, fmt.Errorf("pages: %w: base %#x not %d-byte aligned", ErrInvalid, b.Base, PageSize)
+	}
+	size := uint64(n) * PageSize
+	if !inside(ram, b.Base, size) {
+		return PageBatch{}, fmt.Errorf("pages: %w: %d pages at %#x not inside guest RAM %s", ErrInvalid, n, b.Base, ranges(ram))
+	}
+	nb := (b.Count + 7) / 8
+	if len(p) < pagesHeader+nb {
+		return PageBatch{}, fmt.Errorf("pages: %w: bitmap needs %d bytes, have %d", ErrTruncated, nb, len(p)-pagesHeader)
+	}
+	b.Bitmap = p[pagesHeader : pagesHeader+nb]
+	if extra := b.Count % 8; extra != 0 && b.Bitmap[nb-1]>>extra != 0 {
+		return PageBatch{}, fmt.Errorf("pages: %w: bitmap bits set past page %d", ErrInvalid, b.Count)
+	}
+	zero := 0
+	for _, x := range b.Bitmap {
+		zero += bits.OnesCount8(x)
+	}
+	b.Data = p[pagesHeader+nb:]
+	if want := (b.Count - zero) * PageSize; len(b.Data) != want {
+		return PageBatch{}, fmt.Errorf("pages: %w: %d non-zero pages need %d bytes, payload has %d", ErrInvalid, b.Count-zero, want, len(b.Data))
+	}
+	return b, nil
+}
+
+// inside says whether [base, base+size) lies inside one of the ranges.
+func inside(ram []Range, base, size uint64) bool {
+	for _, r := range ram {
+		if base >= r.Base && base-r.Base <= r.Size && size <= r.Size-(base-r.Base) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,284 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Sink is the machine side of Receive: an empty machine that takes the
+// incoming guest.
+type Sink interface {
+	Fingerprint() Fingerprint
+	// WritePage writes one page of guest RAM (PageSize bytes); data nil
+	// means a zero page. Pages arrive before the digest is checked, into
+	// memory no guest runs on.
+	WritePage(ipa uint64, data []byte) error
+	// Restore applies the machine state, after the digest matched, and does
+	// the cache and TLB maintenance the written RAM needs.
+	Restore(states []State) error
+	// Resume starts the guest; called only after Commit.
+	Resume() error
+	// Discard forgets a partial incoming machine after a failure.
+	Discard()
+}
+
+// ReceiveReport is how a migration ended, as the destination saw it.
+type ReceiveReport struct {
+	OK     bool
+	Error  string      // why it failed; the guest then runs on at the source
+	Source Fingerprint // from the source's Hello (zero if none was read)
+	Bytes  uint64      // bytes of stream received
+
+	Pages, ZeroPages, DataPages uint64
+	States                      []string // names of the state records, in order
+
+	RestoreTime time.Duration // End received to Ack sent: digest check and Restore
+	ResumeTime  time.Duration // Commit received to the guest resumed
+	Total       time.Duration // Receive called to the guest resumed
+}
+
+// Receive takes a guest from the source at the other end of conn into dst.
+// It reads Hello, checks the source's fingerprint against dst's
+// (Compatible) and accepts or refuses; then writes pages as they arrive and
+// keeps the state records; on End it checks the digest and only then
+// restores the state and sends Ack; on Commit it resumes the guest and
+// sends Resumed.
+//
+// Any failure -- incompatible source, a malformed or unexpected record,
+// digest mismatch, Restore error, Abort from the source, a read or write
+// that fails or times out, ctx done, no Commit after Ack -- discards the
+// partial machine (after Hello was accepted), tells the source (Abort, best
+// effort, unless the source is the one that aborted) and returns an error.
+// Without Commit the guest is never resumed here.
+func Receive(ctx context.Context, conn io.ReadWriter, dst Sink, opts ...Option) (ReceiveReport, error) {
+	r := &receiver{dst: dst, st: newStream(ctx, conn, newConfig(opts))}
+	defer r.st.close()
+	err := r.run()
+	r.rep.Bytes = r.st.recvd.n
+	if err != nil {
+		if r.accepted {
+			dst.Discard()
+		}
+		r.rep.Error = err.Error()
+		return r.rep, err
+	}
+	r.rep.OK = true
+	return r.rep, nil
+}
+
+type receiver struct {
+	dst      Sink
+	st       *stream
+	rep      ReceiveReport
+	accepted bool // Hello accepted: the sink may hold part of a guest
+}
+
+func (r *receiver) run() error {
+	start := time.Now()
+	if err := r.hello(); err != nil {
+		return err
+	}
+	states, err := r.receive()
+	if err == nil {
+		err = r.restore(states)
+	}
+	if err != nil {
+		if !errors.Is(err, ErrAborted) {
+			r.st.abort(err.Error())
+		}
+		return err
+	}
+	if err := r.commit(); err != nil {
+		return err
+	}
+	r.rep.Total = time.Since(start)
+	return nil
+}
+
+// hello reads the source's Hello and accepts or refuses it.
+func (r *receiver) hello() error {
+	rec, err := r.st.read(r.st.timeout)
+	if err != nil {
+		return fmt.Errorf("waiting for hello: %w", err)
+	}
+	if rec.Type != TypeHello {
+		err := unexpected(rec, "Hello")
+		if rec.Type != TypeAbort {
+			r.st.abort(err.Error())
+		}
+		return fmt.Errorf("waiting for hello: %w", err)
+	}
+	src, err := DecodeFingerprint(rec.Payload)
+	if err == nil {
+		r.rep.Source = src
+		local := r.dst.Fingerprint()
+		local.Protocol = ProtocolVersion
+		err = Compatible(src, local)
+	}
+	if err != nil {
+		r.refuse(err.Error())
+		return fmt.Errorf("refusing the source: %w", err)
+	}
+	r.rep.Pages = src.Pages()
+	if err := r.st.send(TypeHelloReply, EncodeHelloReply(true, "")); err != nil {
+		return fmt.Errorf("accepting hello: %w", err)
+	}
+	r.accepted = true
+	return nil
+}
+
+// refuse answers Hello with a refusal, best effort.
+func (r *receiver) refuse(why string) {
+	r.st.finish(min(r.st.timeout, time.Second))
+	if writeRecord(r.st.bw, TypeHelloReply, TypeHelloReply.Version(), EncodeHelloReply(false, why)) == nil {
+		r.st.bw.Flush()
+	}
+}
+
+// receive takes Pages (written as they come), then State records (kept),
+// then End, whose digest it checks.
+func (r *receiver) receive() ([]State, error) {
+	ram := r.rep.Source.RAM
+	next := cursor{ram: ram}
+	if len(ram) > 0 {
+		next.next = ram[0].Base
+	}
+	var states []State
+	for {
+		rec, err := r.st.read(r.st.timeout)
+		if err != nil {
+			return nil, fmt.Errorf("receiving the guest: %w", err)
+		}
+		switch rec.Type {
+		case TypePages:
+			if len(states) > 0 {
+				return nil, fmt.Errorf("%w: Pages after State", ErrProtocol)
+			}
+			if err := r.pages(rec.Payload, ram, &next); err != nil {
+				return nil, err
+			}
+		case TypeState:
+			s, err := DecodeState(rec.Payload)
+			if err != nil {
+				return nil, err
+			}
+			if len(states) == MaxStates {
+				return nil, fmt.Errorf("%w: more than %d states", ErrProtocol, MaxStates)
+			}
+			for _, o := range states {
+				if o.Name == s.Name {
+					return nil, fmt.Errorf("%w: state %q twice", ErrProtocol, s.Name)
+				}
+			}
+			states = append(states, s)
+			r.rep.States = append(r.rep.States, s.Name)
+		case TypeEnd:
+			if !bytes.Equal(rec.Payload, r.st.digest()) {
+				return nil, ErrDigest
+			}
+			if !next.done() {
+				return nil, fmt.Errorf("%w: End before all of guest RAM arrived (next page %#x)", ErrProtocol, next.next)
+			}
+			return states, nil
+		default:
+			return nil, unexpected(rec, "Pages, State or End")
+		}
+	}
+}
+
+// pages writes one Pages record's pages into the sink.
+func (r *receiver) pages(p []byte, ram []Range, next *cursor) error {
+	b, err := DecodePages(p, ram)
+	if err != nil {
+		return err
+	}
+	if err := next.take(b.Base, b.Count); err != nil {
+		return err
+	}
+	for ipa, data := range b.All() {
+		if err := r.dst.WritePage(ipa, data); err != nil {
+			return fmt.Errorf("writing the page at %#x: %w", ipa, err)
+		}
+		if data == nil {
+			r.rep.ZeroPages++
+		} else {
+			r.rep.DataPages++
+		}
+	}
+	return nil
+}
+
+// restore applies the verified state and acknowledges.
+func (r *receiver) restore(states []State) error {
+	start := time.Now()
+	if err := r.dst.Restore(states); err != nil {
+		return fmt.Errorf("restore failed: %w", err)
+	}
+	if err := r.st.send(TypeAck, nil); err != nil {
+		return fmt.Errorf("sending ack: %w", err)
+	}
+	r.rep.RestoreTime = time.Since(start)
+	return nil
+}
+
+// commit waits for Commit and resumes the guest. Without Commit the guest
+// is discarded: the source may still run it.
+func (r *receiver) commit() error {
+	rec, err := r.st.read(r.st.timeout)
+	if err != nil {
+		return fmt.Errorf("waiting for commit (the guest is not resumed here): %w", err)
+	}
+	if rec.Type != TypeCommit {
+		err := unexpected(rec, "Commit")
+		if rec.Type != TypeAbort {
+			r.st.abort(err.Error())
+		}
+		return fmt.Errorf("waiting for commit (the guest is not resumed here): %w", err)
+	}
+	start := time.Now()
+	if err := r.dst.Resume(); err != nil {
+		err = fmt.Errorf("resuming the guest after commit: %w", err)
+		r.st.abort(err.Error())
+		return err
+	}
+	r.rep.ResumeTime = time.Since(start)
+	// Best effort: the guest runs here whether or not the source hears it.
+	r.st.finish(min(r.st.timeout, time.Second))
+	if writeRecord(r.st.bw, TypeResumed, TypeResumed.Version(), EncodeResumed(r.rep.RestoreTime, r.rep.ResumeTime)) == nil {
+		r.st.bw.Flush()
+	}
+	return nil
+}
+
+// cursor checks that pages arrive in order, range by range, each page
+// exactly once.
+type cursor struct {
+	ram  []Range
+	i    int    // current range
+	next uint64 // next expected IPA in ram[i]
+}
+
+func (c *cursor) take(base uint64, n int) error {
+	if c.i >= len(c.ram) {
+		return fmt.Errorf("%w: pages at %#x after the whole of guest RAM", ErrProtocol, base)
+	}
+	end := c.ram[c.i].End()
+	size := uint64(n) * PageSize
+	if base != c.next || size > end-base {
+		return fmt.Errorf("%w: %d pages at %#x, want pages from %#x to at most %#x", ErrProtocol, n, base, c.next, end)
+	}
+	c.next += size
+	if c.next == end {
+		c.i++
+		if c.i < len(c.ram) {
+			c.next = c.ram[c.i].Base
+		}
+	}
+	return nil
+}
+
+func (c *cursor) done() bool { return c.i == len(c.ram) }

@@ -1,0 +1,250 @@
+package migrate
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func header(t RecordType, version uint16, n uint32) []byte {
+	return appendHeader(nil, t, version, int(n))
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	hello, err := testFingerprint().Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, _ := testStates()[0].Encode()
+	pages, _, _ := EncodePages(nil, 0x4000_0000, 3, func(ipa uint64, p []byte) { p[0] = byte(ipa >> 12) })
+	recs := []Record{
+		{TypeHello, 1, hello},
+		{TypeHelloReply, 1, EncodeHelloReply(false, "no")},
+		{TypePages, 1, pages},
+		{TypeState, 1, state},
+		{TypeEnd, 1, make([]byte, DigestSize)},
+		{TypeAck, 1, nil},
+		{TypeCommit, 1, nil},
+		{TypeResumed, 1, EncodeResumed(time.Millisecond, time.Microsecond)},
+		{TypeAbort, 1, EncodeAbort("digest mismatch")},
+	}
+	var buf bytes.Buffer
+	for _, r := range recs {
+		if err := WriteRecord(&buf, r); err != nil {
+			t.Fatalf("%v: %v", r.Type, err)
+		}
+	}
+	for _, want := range recs {
+		got, err := ReadRecord(&buf, nil)
+		if err != nil {
+			t.Fatalf("%v: %v", want.Type, err)
+		}
+		if got.Type != want.Type || got.Version != want.Version || !bytes.Equal(got.Payload, want.Payload) {
+			t.Fatalf("got %v v%d %d bytes, want %v v%d %d bytes", got.Type, got.Version, len(got.Payload), want.Type, want.Version, len(want.Payload))
+		}
+	}
+	if _, err := ReadRecord(&buf, nil); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("read past the end: %v, want ErrTruncated", err)
+	}
+}
+
+func TestRecordIntoBuffer(t *testing.T) {
+	var b bytes.Buffer
+	WriteRecord(&b, Record{TypeAbort, 1, EncodeAbort("x")})
+	buf := make([]byte, 0, 64)
+	r, err := ReadRecord(&b, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &r.Payload[:1][0] != &buf[:1][0] {
+		t.Fatal("payload not read into the buffer given")
+	}
+}
+
+func TestTypeNumbersAndCaps(t *testing.T) {
+	// The numbers and caps are the wire format: a change here is a new
+	// protocol version.
+	want := map[RecordType]int{
+		TypeHello:      39710,
+		TypeHelloReply: 517,
+		TypePages:      2097228,
+		TypeState:      262186,
+		TypeEnd:        32,
+		TypeAck:        0,
+		TypeCommit:     0,
+		TypeResumed:    16,
+		TypeAbort:      516,
+	}
+	for typ, n := range want {
+		if MaxPayload(typ) != n {
+			t.Errorf("%v (%d): cap %d, want %d", typ, typ, MaxPayload(typ), n)
+		}
+	}
+	if len(records) != len(want) {
+		t.Errorf("%d record types, want %d", len(records), len(want))
+	}
+	if TypeHello != 1 || TypeAbort != 9 {
+		t.Error("record type numbers moved")
+	}
+}
+
+func TestReadRecordUnknownType(t *testing.T) {
+	_, err := ReadRecord(bytes.NewReader(header(0xff, 1, 0)), nil)
+	if !errors.Is(err, ErrUnknownType) || !strings.Contains(err.Error(), "0x00ff") {
+		t.Fatalf("got %v, want ErrUnknownType naming 0x00ff", err)
+	}
+	if _, err := ReadRecord(bytes.NewReader(header(0, 1, 0)), nil); !errors.Is(err, ErrUnknownType) {
+		t.Fatalf("type 0: %v", err)
+	}
+}
+
+// headerOnly gives the header and fails the test if more is read.
+type headerOnly struct {
+	t *testing.T
+	b []byte
+}
+
+func (h *headerOnly) Read(p []byte) (int, error) {
+	if len(h.b) == 0 {
+		h.t.Fatal("payload read after an oversize header")
+	}
+	n := copy(p, h.b)
+	h.b = h.b[n:]
+	return n, nil
+}
+
+func TestReadRecordOversize(t *testing.T) {
+	for typ := range records {
+		n := uint32(MaxPayload(typ) + 1)
+		_, err := ReadRecord(&headerOnly{t, header(typ, 1, n)}, nil)
+		if !errors.Is(err, ErrTooLong) {
+			t.Fatalf("%v: %v, want ErrTooLong", typ, err)
+		}
+		for _, s := range []string{typ.String(), strconv.Itoa(int(n)), strconv.Itoa(MaxPayload(typ))} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%v: %q does not name %s", typ, err, s)
+			}
+		}
+	}
+	_, err := ReadRecord(&headerOnly{t, header(TypePages, 1, 0xffffffff)}, nil)
+	if !errors.Is(err, ErrTooLong) {
+		t.Fatal(err)
+	}
+}
+
+func TestReadRecordBadVersion(t *testing.T) {
+	_, err := ReadRecord(bytes.NewReader(header(TypeAck, 2, 0)), nil)
+	if !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), "version 2") {
+		t.Fatalf("got %v, want ErrVersion naming version 2", err)
+	}
+	if err := WriteRecord(io.Discard, Record{TypeAck, 2, nil}); !errors.Is(err, ErrVersion) {
+		t.Fatalf("write: %v", err)
+	}
+}
+
+func TestReadRecordTruncated(t *testing.T) {
+	var b bytes.Buffer
+	WriteRecord(&b, Record{TypeAbort, 1, EncodeAbort("reason")})
+	full := b.Bytes()
+	for n := range len(full) {
+		_, err := ReadRecord(bytes.NewReader(full[:n]), nil)
+		if !errors.Is(err, ErrTruncated) {
+			t.Fatalf("cut at %d of %d: %v, want ErrTruncated", n, len(full), err)
+		}
+	}
+}
+
+type failing struct{}
+
+func (failing) Read([]byte) (int, error)  { return 0, errors.New("link down") }
+func (failing) Write([]byte) (int, error) { return 0, errors.New("link down") }
+
+func TestReadRecordReaderError(t *testing.T) {
+	_, err := ReadRecord(failing{}, nil)
+	if err == nil || errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "link down") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestWriteRecordRefuses(t *testing.T) {
+	if err := WriteRecord(io.Discard, Record{Type: 77, Version: 1}); !errors.Is(err, ErrUnknownType) {
+		t.Error(err)
+	}
+	if err := WriteRecord(io.Discard, Record{TypeEnd, 1, make([]byte, 33)}); !errors.Is(err, ErrTooLong) {
+		t.Error(err)
+	}
+}
+
+func TestMessages(t *testing.T) {
+	ok, why, err := DecodeHelloReply(EncodeHelloReply(true, "ignored"))
+	if err != nil || !ok || why != "" {
+		t.Fatal(ok, why, err)
+	}
+	ok, why, err = DecodeHelloReply(EncodeHelloReply(false, "MIDR differs"))
+	if err != nil || ok || why != "MIDR differs" {
+		t.Fatal(ok, why, err)
+	}
+	bad := EncodeHelloReply(false, "x")
+	bad[0] = 2
+	if _, _, err := DecodeHelloReply(bad); !errors.Is(err, ErrInvalid) {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("é", MaxReason)
+	got, err := DecodeAbort(EncodeAbort(long))
+	if err != nil || len(got) > MaxReason || !strings.HasPrefix(long, got) {
+		t.Fatalf("long reason: %d bytes, %v", len(got), err)
+	}
+	if _, err := DecodeAbort(append(EncodeAbort("x"), 0)); err == nil {
+		t.Fatal("trailing byte accepted")
+	}
+	a, b, err := DecodeResumed(EncodeResumed(3*time.Millisecond, 5*time.Microsecond))
+	if err != nil || a != 3*time.Millisecond || b != 5*time.Microsecond {
+		t.Fatal(a, b, err)
+	}
+	huge := binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, 1<<63), 0)
+	if _, _, err := DecodeResumed(huge); !errors.Is(err, ErrInvalid) {
+		t.Fatal(err)
+	}
+}
+
+func TestStateCodec(t *testing.T) {
+	for _, s := range testStates() {
+		p, err := s.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeState(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != s.Name || got.Version != s.Version || !bytes.Equal(got.Data, s.Data) {
+			t.Fatalf("got %+v, want %+v", got, s)
+		}
+		if len(p) > MaxPayload(TypeState) {
+			t.Fatal("over the cap")
+		}
+	}
+	for _, s := range []State{
+		{Name: ""},
+		{Name: "has space"},
+		{Name: strings.Repeat("n", MaxStateName+1)},
+		{Name: "big", Data: make([]byte, MaxStateData+1)},
+	} {
+		if _, err := s.Encode(); err == nil {
+			t.Errorf("%q (%d bytes) encoded", s.Name, len(s.Data))
+		}
+	}
+	p, _ := State{Name: "cpu"}.Encode()
+	if _, err := DecodeState(append(p, 1)); err == nil {
+		t.Error("trailing byte accepted")
+	}
+	max, _ := State{Name: strings.Repeat("n", MaxStateName), Data: make([]byte, MaxStateData)}.Encode()
+	if len(max) != MaxPayload(TypeState) {
+		t.Errorf("largest state %d bytes, cap %d", len(max), MaxPayload(TypeState))
+	}
+}

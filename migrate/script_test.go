@@ -1,0 +1,68 @@
+package migrate
+
+import (
+	"crypto/sha256"
+	"hash"
+	"io"
+	"testing"
+)
+
+// script plays one side of the protocol by hand, record by record, with
+// its own digest (everything the source sends from Hello up to End), so
+// the engine is tested against the definition, not against itself. Errors
+// are sticky: check err at the end.
+type script struct {
+	rw  io.ReadWriter
+	sum hash.Hash
+	err error
+}
+
+func newScript(rw io.ReadWriter) *script { return &script{rw: rw, sum: sha256.New()} }
+
+func (s *script) raw(p []byte) {
+	if s.err == nil {
+		_, s.err = s.rw.Write(p)
+	}
+}
+
+func (s *script) send(_ testing.TB, t RecordType, p []byte) {
+	if s.err != nil {
+		return
+	}
+	if t == TypeHello || t == TypePages || t == TypeState {
+		s.sum.Write(appendHeader(nil, t, 1, len(p)))
+		s.sum.Write(p)
+	}
+	s.err = WriteRecord(s.rw, Record{t, 1, p})
+}
+
+func (s *script) hello(tb testing.TB, fp Fingerprint) {
+	fp.Protocol = ProtocolVersion
+	p, err := fp.Encode()
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	s.send(tb, TypeHello, p)
+}
+
+func (s *script) end(tb testing.TB) { s.send(tb, TypeEnd, s.sum.Sum(nil)) }
+
+func (s *script) read() Record {
+	if s.err != nil {
+		return Record{}
+	}
+	r, err := ReadRecord(s.rw, nil)
+	s.err = err
+	return r
+}
+
+// pages sends every page of fp's RAM, patterned.
+func (s *script) pages(tb testing.TB, ram []Range) {
+	for _, r := range ram {
+		for off := uint64(0); off < r.Size; off += PagesPerRecord * PageSize {
+			n := int(min((r.Size-off)/PageSize, PagesPerRecord))
+			p, _, _ := EncodePages(nil, r.Base+off, n, patterned)
+			s.send(tb, TypePages, p)
+		}
+	}
+}

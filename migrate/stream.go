@@ -1,0 +1,242 @@
+package migrate
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+	"time"
+)
+
+// DigestSize is the size of the End payload: a SHA-256.
+const DigestSize = sha256.Size
+
+// DefaultTimeout bounds every step (one record read or written, the wait
+// for Ack, Commit or Resumed) unless WithTimeout says otherwise.
+const DefaultTimeout = 30 * time.Second
+
+// bufSize is the size of the buffered writer and reader on the connection:
+// large enough that a Pages record goes out in a few writes.
+const bufSize = 256 << 10
+
+// Option tunes Send or Receive.
+type Option func(*config)
+
+type config struct{ timeout time.Duration }
+
+// WithTimeout sets the longest Send or Receive waits for any one step
+// before it gives up on the peer (DefaultTimeout if not given). It takes
+// effect only if the connection has SetDeadline (a net.Conn does).
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.timeout = d
+		}
+	}
+}
+
+func newConfig(opts []Option) config {
+	c := config{timeout: DefaultTimeout}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// inDigest says whether records of type t are covered by the End digest:
+// everything the source sends from Hello up to End.
+func inDigest(t RecordType) bool {
+	return t == TypeHello || t == TypePages || t == TypeState
+}
+
+type deadliner interface{ SetDeadline(time.Time) error }
+
+// stream is one side's view of the connection: buffered, counted, hashed,
+// every step bounded by a deadline and interrupted when ctx is done.
+type stream struct {
+	ctx     context.Context
+	conn    io.ReadWriter
+	dl      deadliner // nil: the connection has no deadlines
+	timeout time.Duration
+
+	bw    *bufio.Writer
+	br    *bufio.Reader
+	sent  counter
+	recvd counter
+	sum   hash.Hash
+	buf   []byte // reused for incoming payloads
+
+	mu       sync.Mutex
+	finished bool // no more interrupts: the step is the last, best-effort one
+	stop     func() bool
+}
+
+type counter struct {
+	n  uint64
+	rw io.ReadWriter
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.rw.Write(p)
+	c.n += uint64(n)
+	return n, err
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.rw.Read(p)
+	c.n += uint64(n)
+	return n, err
+}
+
+func newStream(ctx context.Context, conn io.ReadWriter, c config) *stream {
+	s := &stream{ctx: ctx, conn: conn, timeout: c.timeout, sum: sha256.New()}
+	s.dl, _ = conn.(deadliner)
+	s.sent.rw, s.recvd.rw = conn, conn
+	s.bw = bufio.NewWriterSize(&s.sent, bufSize)
+	s.br = bufio.NewReaderSize(&s.recvd, bufSize)
+	s.stop = context.AfterFunc(ctx, s.interrupt)
+	return s
+}
+
+var longAgo = time.Unix(1, 0)
+
+// interrupt unblocks any read or write in progress when ctx is done: a
+// deadline in the past, or closing a connection without deadlines.
+func (s *stream) interrupt() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finished {
+		return
+	}
+	if s.dl != nil {
+		s.dl.SetDeadline(longAgo)
+	} else if c, ok := s.conn.(io.Closer); ok {
+		c.Close()
+	}
+}
+
+// arm starts a step of at most d.
+func (s *stream) arm(d time.Duration) error {
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dl != nil && !s.finished && s.ctx.Err() == nil {
+		s.dl.SetDeadline(time.Now().Add(d))
+	}
+	return nil
+}
+
+// finish ends the interruptions by ctx; the best-effort messages after it
+// (Abort, Resumed) get their own short deadline.
+func (s *stream) finish(d time.Duration) {
+	s.stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finished = true
+	if s.dl != nil {
+		s.dl.SetDeadline(time.Now().Add(d))
+	}
+}
+
+// close clears the deadline the stream left on the connection.
+func (s *stream) close() {
+	s.stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finished = true
+	if s.dl != nil {
+		s.dl.SetDeadline(time.Time{})
+	}
+}
+
+// cause turns an I/O error into the error worth reporting: the context's
+// if it was cancelled, otherwise err itself.
+func (s *stream) cause(err error) error {
+	if cerr := s.ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w (%v)", context.Cause(s.ctx), err)
+	}
+	return err
+}
+
+// write buffers one record (hashing it if the digest covers it).
+func (s *stream) write(t RecordType, payload []byte) error {
+	if err := s.arm(s.timeout); err != nil {
+		return err
+	}
+	if len(payload) > MaxPayload(t) {
+		return fmt.Errorf("%w: %v record of %d bytes, limit %d", ErrTooLong, t, len(payload), MaxPayload(t))
+	}
+	if inDigest(t) {
+		var h [HeaderSize]byte
+		s.sum.Write(appendHeader(h[:0], t, t.Version(), len(payload)))
+		s.sum.Write(payload)
+	}
+	return s.cause(writeRecord(s.bw, t, t.Version(), payload))
+}
+
+// flush sends what is buffered.
+func (s *stream) flush() error {
+	if err := s.arm(s.timeout); err != nil {
+		return err
+	}
+	return s.cause(s.bw.Flush())
+}
+
+// send writes one record and flushes.
+func (s *stream) send(t RecordType, payload []byte) error {
+	if err := s.write(t, payload); err != nil {
+		return err
+	}
+	return s.flush()
+}
+
+// read reads one record, waiting at most d. Its payload is valid until the
+// next read.
+func (s *stream) read(d time.Duration) (Record, error) {
+	if err := s.arm(d); err != nil {
+		return Record{}, err
+	}
+	r, err := ReadRecord(s.br, s.buf)
+	if err != nil {
+		return Record{}, s.cause(err)
+	}
+	if cap(r.Payload) > cap(s.buf) {
+		s.buf = r.Payload[:0]
+	}
+	if inDigest(r.Type) {
+		var h [HeaderSize]byte
+		s.sum.Write(appendHeader(h[:0], r.Type, r.Version, len(r.Payload)))
+		s.sum.Write(r.Payload)
+	}
+	return r, nil
+}
+
+// digest is the SHA-256 of the records hashed so far.
+func (s *stream) digest() []byte { return s.sum.Sum(nil) }
+
+// abort tells the peer the migration is off, best effort: within a short
+// deadline, ignoring errors (the connection may be what failed).
+func (s *stream) abort(why string) {
+	s.finish(min(s.timeout, time.Second))
+	if writeRecord(s.bw, TypeAbort, TypeAbort.Version(), EncodeAbort(why)) == nil {
+		s.bw.Flush()
+	}
+}
+
+// unexpected is the error for a record that has no place at this step.
+func unexpected(r Record, want string) error {
+	if r.Type == TypeAbort {
+		why, err := DecodeAbort(r.Payload)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrAborted, err)
+		}
+		return fmt.Errorf("%w: %q", ErrAborted, why)
+	}
+	return fmt.Errorf("%w: got %v, want %s", ErrProtocol, r.Type, want)
+}
