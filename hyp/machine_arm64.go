@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-hv/ferry/boot/guest"
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/mmio"
 	"github.com/ferry-hv/ferry/mmio/pl011"
 	"github.com/ferry-hv/ferry/mmu"
@@ -46,6 +47,8 @@ type Machine struct {
 	tickEvery uint64 // counter ticks between two of Ferry's ticks
 	exits     atomic.Uint64
 	arena     []byte // backs the stage-2 tables (identity-mapped: VA == PA)
+	written   bitmap // guest pages an incoming migration wrote
+	captured  []migrate.State // the guest's state at the last pause
 }
 
 // Board is what the machine needs to know of the board it runs on.
@@ -76,6 +79,8 @@ func NewMachine(l *guest.Layout, b Board, state string, log func(string)) (*Mach
 	if err := m.buildStage2(); err != nil {
 		return nil, err
 	}
+	last := l.RAM[len(l.RAM)-1]
+	m.written = newBitmap((last.Base + last.Size - l.RAM[0].Base) / mmu.PageSize)
 	if _, err := m.Stage2.WriteProtect(b.UART.Base, mmu.PageSize); err != nil {
 		return nil, fmt.Errorf("stage 2: UART page: %w", err)
 	}
@@ -116,6 +121,18 @@ func NewMachine(l *guest.Layout, b Board, state string, log func(string)) (*Mach
 		return nil, err
 	}
 	return m, nil
+}
+
+// ShareOwnedPage lets the guest keep the rest of the page that holds a
+// device Ferry owns: the page is unmapped (it is in the layout's owned
+// list), and guest accesses to it are performed on the device except
+// within the owned range, which looks empty.
+func (m *Machine) ShareOwnedPage(owned dtb.Range) error {
+	base := owned.Base &^ (mmu.PageSize - 1)
+	if owned.End() > base+mmu.PageSize {
+		return fmt.Errorf("owned device %v spans pages", owned)
+	}
+	return m.Bus.Add(base, mmu.PageSize, mmio.Hole{D: mmio.NewForward(base, mmu.PageSize), Off: owned.Base - base, Size: owned.Size})
 }
 
 func (m *Machine) buildStage2() error {

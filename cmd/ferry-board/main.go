@@ -5,6 +5,11 @@
 //	ferry-board -kernel build/guest/Image -initrd build/guest/initrd.cpio.gz \
 //	    -append "console=ttyAMA0" [-image build/ferry.elf] [-cpu max] [-m 1G]
 //
+// On a management network (see ferry-switch, ferryctl):
+//
+//	ferry-board -switch 127.0.0.1:7777 -name a -ip 10.77.0.11/24 \
+//	    -mac 52:54:00:77:00:11 -keys build/keys/a.pem [-receive]
+//
 // -print prints the QEMU command line instead of running it.
 package main
 
@@ -29,11 +34,21 @@ func main() {
 	flag.StringVar(&b.Initrd, "initrd", "build/guest/initrd.cpio.gz", "guest initramfs (\"\" for none)")
 	flag.StringVar(&b.Append, "append", "console=ttyAMA0", "guest kernel command line")
 	flag.BoolVar(&native, "native", false, "boot the kernel directly at EL2, without Ferry")
+	var receive bool
+	flag.BoolVar(&receive, "receive", false, "boot no guest: wait for one to be migrated here (needs -switch)")
+	flag.StringVar(&b.Switch, "switch", "", "management link: the ferry-switch at 127.0.0.1:<port>")
+	flag.StringVar(&b.Name, "name", "", "board name (management network)")
+	flag.StringVar(&b.IP, "ip", "", "Ferry's management address, e.g. 10.77.0.11/24")
+	flag.StringVar(&b.MAC, "mac", "", "the management NIC's MAC, e.g. 52:54:00:77:00:11")
+	flag.StringVar(&b.Keys, "keys", "", "the board's key bundle (ferryctl keys)")
 	flag.BoolVar(&printOnly, "print", false, "print the QEMU command line and exit")
 	flag.Parse()
 	b.Extra = flag.Args()
 	if native {
 		b.Image = ""
+	}
+	if receive {
+		b.Kernel, b.Initrd, b.Append = "", "", ""
 	}
 	args, err := b.Args()
 	if err != nil {

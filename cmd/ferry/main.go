@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-hv/ferry/boot/virt"
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/hyp"
+	"github.com/ferry-hv/ferry/net/mgmt"
 )
 
 // tickNS is Ferry's scheduling tick while a guest runs: how often it
@@ -45,36 +46,92 @@ func boot() error {
 	b := virt.Board()
 	logf("EL%d, MIDR %#x, RAM %v, carve-out [%#x, %#x), RNDR %v", cpu.ReadCurrentEL()>>2, cpu.ReadMIDR_EL1(), b.Memory,
 		uint64(virt.RAMBase), uint64(virt.GuestBase), virt.UsesRNDR())
-
 	if err := runtimeCheck(); err != nil {
 		return err
 	}
-
 	cfg, err := guest.ParseConfig(b.Bootargs)
 	if err != nil {
 		return err
 	}
-	hdr, err := guest.ParseImageHeader(mem(cfg.Kernel, guest.ImageHeaderSize))
-	if err != nil {
-		return fmt.Errorf("at ferry.kernel=%#x: %w", cfg.Kernel, err)
-	}
+
 	hb := hyp.Board{GICD: b.GICD, GICR: b.GICR, UART: b.UART, TickINTID: virt.HypTimerINTID, TickNS: tickNS}
 	owned := hb.Trapped()
 	for _, its := range b.ITS {
 		owned = append(owned, guest.Owned{Path: its.Path, Reg: its.Reg})
 	}
+	var svc *services
+	if cfg.IP.IsValid() {
+		keys, err := keyBundle(cfg)
+		if err != nil {
+			return err
+		}
+		n, err := mgmt.Up(mgmt.Config{Transports: b.Virtio, MAC: cfg.MAC, Addr: cfg.IP, MTU: cfg.MTU})
+		if err != nil {
+			return fmt.Errorf("management network: %w", err)
+		}
+		path, reg := n.Removed()
+		owned = append(owned, guest.Owned{Path: path, Reg: reg})
+		svc = &services{cfg: cfg, net: n, keys: keys}
+	}
+
+	var m *hyp.Machine
+	if cfg.Receive() {
+		if svc == nil {
+			return fmt.Errorf("no guest to boot (no ferry.kernel=) and no management network (no ferry.ip=) to receive one")
+		}
+		l, err := guest.PlanMachine(b, virt.GuestBase, owned)
+		if err != nil {
+			return err
+		}
+		if m, err = hyp.NewMachine(l, hb, api.GuestNone, func(s string) { logf("%s", s) }); err != nil {
+			return err
+		}
+		logf("no guest of its own: waiting for one to be migrated here (guest RAM %v)", l.RAM)
+	} else if m, err = bootGuest(b, cfg, hb, owned); err != nil {
+		return err
+	}
+	m.InstallIdle()
+	if svc != nil {
+		_, reg := svc.net.Removed()
+		if err := m.ShareOwnedPage(reg); err != nil {
+			return err
+		}
+		svc.m = m
+		if err := svc.start(); err != nil {
+			return err
+		}
+	}
+	if !cfg.Receive() {
+		logf("entering guest at EL1, %v after reset", virt.Uptime())
+	}
+	if err := m.Run(); err != nil {
+		return err
+	}
+	// The guest now runs on another board: stay up to answer the API.
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// bootGuest loads the guest the board's loader placed in RAM: it checks the
+// kernel, writes the patched DTB and points the vCPU at the kernel.
+func bootGuest(b *dtb.Board, cfg guest.Config, hb hyp.Board, owned []guest.Owned) (*hyp.Machine, error) {
+	hdr, err := guest.ParseImageHeader(mem(cfg.Kernel, guest.ImageHeaderSize))
+	if err != nil {
+		return nil, fmt.Errorf("at ferry.kernel=%#x: %w", cfg.Kernel, err)
+	}
 	l, err := guest.Plan(b, cfg, hdr, virt.GuestBase, owned)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	l.Patch.RNGSeed = make([]byte, 32)
 	rand.Read(l.Patch.RNGSeed)
 	blob, err := dtb.Apply(virt.FirmwareDTB(), l.Patch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(blob) > guest.DTBMaxSize {
-		return fmt.Errorf("patched DTB is %d bytes, over the boot protocol's %d", len(blob), guest.DTBMaxSize)
+		return nil, fmt.Errorf("patched DTB is %d bytes, over the boot protocol's %d", len(blob), guest.DTBMaxSize)
 	}
 	copy(mem(l.DTB, uint64(len(blob))), blob)
 	// The kernel starts with its MMU and caches off: what it reads must be
@@ -86,14 +143,12 @@ func boot() error {
 
 	m, err := hyp.NewMachine(l, hb, api.GuestRunning, func(s string) { logf("%s", s) })
 	if err != nil {
-		return err
+		return nil, err
 	}
-	m.InstallIdle()
 	m.Boot()
 	logf("guest RAM %v, kernel [%#x, %#x), initrd %v, DTB at %#x (%d bytes), %d stage-2 regions",
 		l.RAM, l.Kernel, l.KernelEnd, l.Initrd, l.DTB, len(blob), len(l.Stage2))
-	logf("entering guest at EL1, %v after reset", virt.Uptime())
-	return m.Run()
+	return m, nil
 }
 
 // runtimeCheck makes sure the Go runtime works at EL2 before anything

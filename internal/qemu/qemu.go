@@ -152,6 +152,8 @@ func (b Board) mgmtArgs() (args []string, words string, err error) {
 		return nil, "", fmt.Errorf("key bundle %s is %d bytes: too large", b.Keys, st.Size())
 	}
 	args = []string{
+		// virtio 1.x transports (QEMU's virtio-mmio is legacy by default)
+		"-global", "virtio-mmio.force-legacy=false",
 		"-netdev", "socket,id=mgmt,connect=" + b.Switch,
 		"-device", "virtio-net-device,netdev=mgmt,mac=" + b.MAC,
 		"-device", fmt.Sprintf("loader,file=%s,addr=%#x,force-raw=on", b.Keys, KeysAddr),

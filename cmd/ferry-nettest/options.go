@@ -1,0 +1,79 @@
+//go:build tamago && arm64
+
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/ferry-hv/ferry/net/mgmt"
+)
+
+type options struct {
+	role  string // "server" or "client"
+	peer  netip.Addr
+	conns int // server: power off after this many connections (0: never)
+	mib   int
+	tcp   mgmt.TCPTuning
+}
+
+func parseOptions(bootargs string) (options, error) {
+	o := options{mib: 64, tcp: mgmt.DefaultTCP()}
+	for _, w := range strings.Fields(bootargs) {
+		if w == "--" {
+			break
+		}
+		key, val, ok := strings.Cut(w, "=")
+		if !ok || !strings.HasPrefix(key, "ferry.nettest") {
+			continue
+		}
+		if err := o.set(strings.TrimPrefix(key, "ferry.nettest"), val); err != nil {
+			return o, fmt.Errorf("%s: %w", w, err)
+		}
+	}
+	if o.role == "" {
+		return o, fmt.Errorf("no ferry.nettest=server or ferry.nettest=client,<addr> on the command line")
+	}
+	return o, nil
+}
+
+func (o *options) set(key, val string) error {
+	var err error
+	switch key {
+	case "":
+		role, arg, _ := strings.Cut(val, ",")
+		switch role {
+		case "server":
+			o.role = role
+			if arg != "" {
+				o.conns, err = strconv.Atoi(arg)
+			}
+		case "client":
+			o.role = role
+			o.peer, err = netip.ParseAddr(arg)
+		case "cpu":
+			o.role = role
+		default:
+			err = fmt.Errorf("want server[,N], client,<addr> or cpu")
+		}
+	case ".mib":
+		o.mib, err = strconv.Atoi(val)
+	case ".sndbuf":
+		o.tcp.SendBuffer, err = strconv.Atoi(val)
+	case ".rcvbuf":
+		o.tcp.ReceiveBuffer, err = strconv.Atoi(val)
+	case ".sack":
+		o.tcp.SACK, err = strconv.ParseBool(val)
+	case ".moderate":
+		o.tcp.ModerateReceiveBuffer, err = strconv.ParseBool(val)
+	case ".trustcsum":
+		o.tcp.TrustLinkChecksums, err = strconv.ParseBool(val)
+	case ".cc":
+		o.tcp.CongestionControl = val
+	default:
+		err = fmt.Errorf("unknown nettest option")
+	}
+	return err
+}

@@ -1,0 +1,189 @@
+//go:build tamago && arm64
+
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/ferry-hv/ferry/api"
+	"github.com/ferry-hv/ferry/boot/guest"
+	"github.com/ferry-hv/ferry/boot/virt"
+	"github.com/ferry-hv/ferry/hyp"
+	"github.com/ferry-hv/ferry/internal/pki"
+	"github.com/ferry-hv/ferry/manage"
+	"github.com/ferry-hv/ferry/migrate"
+	"github.com/ferry-hv/ferry/net/mgmt"
+)
+
+const (
+	// migrationTimeout bounds a whole migration requested through the API.
+	migrationTimeout = 10 * time.Minute
+	// idlePoll is how long the NIC poller sleeps when the link is quiet.
+	idlePoll = 200 * time.Microsecond
+)
+
+// services are what Ferry runs on its management network: the NIC
+// poller, the HTTPS API and the migration listener, all mutual TLS.
+type services struct {
+	cfg  guest.Config
+	net  *mgmt.Net
+	keys *pki.Bundle
+	m    *hyp.Machine
+	opts pki.Options
+}
+
+// keyBundle reads the board's key bundle, which the loader put in Ferry's
+// carve-out.
+func keyBundle(cfg guest.Config) (*pki.Bundle, error) {
+	if cfg.KeysSize == 0 {
+		return nil, errors.New("ferry.ip without ferry.keys=<addr>,<size>: the management network needs this board's keys")
+	}
+	if cfg.KeysBase < virt.RAMBase || cfg.KeysBase+cfg.KeysSize > virt.GuestBase {
+		return nil, fmt.Errorf("ferry.keys=%#x,%#x is not inside Ferry's memory [%#x, %#x)", cfg.KeysBase, cfg.KeysSize, uint64(virt.RAMBase), uint64(virt.GuestBase))
+	}
+	b, err := pki.LoadBundle(append([]byte(nil), mem(cfg.KeysBase, cfg.KeysSize)...))
+	if err != nil {
+		return nil, fmt.Errorf("keys at %#x: %w", cfg.KeysBase, err)
+	}
+	clear(mem(cfg.KeysBase, cfg.KeysSize)) // the private key lives on only in Go memory
+	return b, nil
+}
+
+func (s *services) name() string {
+	if s.cfg.Name != "" {
+		return s.cfg.Name
+	}
+	return s.keys.Name
+}
+
+// start runs the services in their own goroutines.
+func (s *services) start() error {
+	s.opts = pki.Options{Time: pki.BoardClock(time.Now)}
+	go s.poll()
+	apiL, err := s.net.Listen(api.APIPort)
+	if err != nil {
+		return err
+	}
+	migL, err := s.net.Listen(api.MigrationPort)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           manage.New(s, migrationTimeout).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          nil,
+	}
+	go func() {
+		err := srv.Serve(tls.NewListener(apiL, s.keys.ServerConfig(s.opts)))
+		logf("management API stopped: %v", err)
+	}()
+	go s.receive(tls.NewListener(migL, s.keys.ServerConfig(s.opts)))
+	logf("management network up: %s as %q, API on :%d, migrations on :%d", s.net, s.name(), api.APIPort, api.MigrationPort)
+	return nil
+}
+
+// poll moves the NIC's frames whenever Ferry has the CPU.
+func (s *services) poll() {
+	for {
+		if s.net.Poll() {
+			runtime.Gosched()
+		} else {
+			time.Sleep(idlePoll)
+		}
+	}
+}
+
+// Status implements manage.Machine.
+func (s *services) Status() api.Status {
+	role := api.RoleRun
+	if s.cfg.Receive() {
+		role = api.RoleReceive
+	}
+	return api.Status{
+		Board:   s.name(),
+		Address: s.net.Addr().Addr().String(),
+		Role:    role,
+		Guest:   s.m.Ctl.State(),
+		Uptime:  virt.Uptime(),
+		Exits:   s.m.Exits(),
+	}
+}
+
+// Migrate implements manage.Machine: it moves the guest to the board
+// listening at to.
+func (s *services) Migrate(ctx context.Context, to string, progress func(api.Progress)) (api.Report, error) {
+	if st := s.m.Ctl.State(); st != api.GuestRunning {
+		return api.Report{}, fmt.Errorf("no running guest to move (guest is %s)", st)
+	}
+	logf("migration to %s requested", to)
+	fail := func(err error) (api.Report, error) {
+		logf("migration to %s failed, the guest runs on here: %v", to, err)
+		return api.Report{From: s.net.Addr().Addr().String(), To: to, Error: err.Error()}, nil
+	}
+	c, err := s.net.Dial(ctx, to)
+	if err != nil {
+		return fail(fmt.Errorf("connecting to %s: %w", to, err))
+	}
+	defer c.Close()
+	tc := tls.Client(c, s.keys.ClientConfig(s.opts))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fail(fmt.Errorf("TLS with %s: %w", to, err))
+	}
+	rep, err := migrate.Send(ctx, tc, s.m.Source(), progress)
+	rep.From, rep.To = s.net.Addr().Addr().String(), to
+	if err != nil {
+		if rep.Error == "" {
+			rep.Error = err.Error()
+		}
+		logf("migration to %s failed, the guest runs on here: %v", to, err)
+		return rep, nil
+	}
+	logf("migration to %s (%s) committed: %d bytes, %d pages (%d zero), total %v, downtime %v; the guest now runs there and this board is parked",
+		to, pki.PeerName(tc.ConnectionState()), rep.Bytes, rep.Pages, rep.ZeroPages, rep.Total, rep.Downtime)
+	return rep, nil
+}
+
+// receive takes incoming migrations, one at a time, while this board has
+// no guest.
+func (s *services) receive(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			logf("migration listener stopped: %v", err)
+			return
+		}
+		s.receiveOne(c.(*tls.Conn))
+	}
+}
+
+func (s *services) receiveOne(c *tls.Conn) {
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), migrationTimeout)
+	defer cancel()
+	if err := c.HandshakeContext(ctx); err != nil {
+		logf("incoming migration from %s refused: %v", c.RemoteAddr(), err)
+		return
+	}
+	peer := pki.PeerName(c.ConnectionState())
+	if st := s.m.Ctl.State(); st != api.GuestNone {
+		logf("incoming migration from %s refused: this board already has a guest (%s)", peer, st)
+		migrate.WriteRecord(c, migrate.Record{Type: migrate.TypeAbort, Version: migrate.TypeAbort.Version(),
+			Payload: migrate.EncodeAbort("the destination already has a guest")})
+		return
+	}
+	logf("incoming migration from %s (%s)", peer, c.RemoteAddr())
+	rep, err := migrate.Receive(ctx, c, s.m.Sink())
+	if err != nil {
+		logf("incoming migration from %s failed, nothing was started here: %v", peer, err)
+		return
+	}
+	logf("guest received from %s: %d bytes, %d pages (%d zero), restored in %v; it runs here now",
+		peer, rep.Bytes, rep.Pages, rep.ZeroPages, rep.RestoreTime)
+}
