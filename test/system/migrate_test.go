@@ -1,0 +1,273 @@
+package system
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-hv/ferry/internal/l2switch"
+	"github.com/ferry-hv/ferry/internal/pki"
+	"github.com/ferry-hv/ferry/internal/qemu"
+)
+
+var counterT = regexp.MustCompile(`^FERRY-COUNTER id=(\w+) n=(\d+) t=([\d.]+)`)
+
+// link is a management network for one test: a switch on 127.0.0.1, keys
+// from one CA for a, b and ctl, and keys from another CA for rogue.
+type link struct {
+	t       *testing.T
+	switch_ string
+	dir     string
+}
+
+var (
+	ferryctlOnce sync.Once
+	ferryctlBin  string
+	ferryctlErr  error
+)
+
+func newLink(t *testing.T) *link {
+	t.Helper()
+	if os.Getenv("FERRY_SYSTEM") != "1" {
+		t.Skip("system test: set FERRY_SYSTEM=1 (make test does)")
+	}
+	ferryctlOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ferryctl")
+		if err != nil {
+			ferryctlErr = err
+			return
+		}
+		ferryctlBin = filepath.Join(dir, "ferryctl")
+		out, err := exec.Command("go", "build", "-o", ferryctlBin, "github.com/ferry-hv/ferry/cmd/ferryctl").CombinedOutput()
+		if err != nil {
+			ferryctlErr = fmt.Errorf("building ferryctl: %v\n%s", err, out)
+		}
+	})
+	if ferryctlErr != nil {
+		t.Fatal(ferryctlErr)
+	}
+	l := &link{t: t, dir: t.TempDir()}
+	for ca, nodes := range map[string][]string{"ferry": {"a=10.77.0.11", "b=10.77.0.12", "ctl"}, "rogue": {"rogue=10.77.0.13"}} {
+		var ns []pki.Node
+		for _, s := range nodes {
+			n, err := pki.ParseNode(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ns = append(ns, n)
+		}
+		k, err := pki.Generate(ca, ns, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, name := range k.Names {
+			if err := os.WriteFile(filepath.Join(l.dir, name+".pem"), k.Bundles[i], 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sw := l2switch.New(l2switch.Config{Logf: func(string, ...any) {}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go sw.Serve(ln)
+	t.Cleanup(func() { sw.Close() })
+	l.switch_ = ln.Addr().String()
+	return l
+}
+
+// board starts a board on the link: with the guest (appendArgs) or, when
+// appendArgs is "", in the receive role.
+func (l *link) board(name, ip, mac, appendArgs string) *qemu.Process {
+	l.t.Helper()
+	b := board(l.t, false, appendArgs)
+	b.Switch, b.Name, b.IP, b.MAC, b.Keys = l.switch_, name, ip+"/24", mac, filepath.Join(l.dir, name+".pem")
+	if appendArgs == "" {
+		b.Kernel, b.Initrd, b.Append = "", "", ""
+	}
+	p := start(l.t, b)
+	expect(l.t, p, `ferry: management network up`, 0, bootTimeout)
+	return p
+}
+
+// ferryctl runs ferryctl on the link as ctl (or with the given keys).
+func (l *link) ferryctl(keys string, args ...string) (string, error) {
+	if keys == "" {
+		keys = "ctl"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	all := append([]string{"-switch", l.switch_, "-keys", filepath.Join(l.dir, keys+".pem"), "-mtu", "65510"}, args...)
+	out, err := exec.CommandContext(ctx, ferryctlBin, all...).CombinedOutput()
+	l.t.Logf("ferryctl %s:\n%s", strings.Join(args, " "), out)
+	return string(out), err
+}
+
+type count struct {
+	id string
+	n  int
+	t  float64
+	at time.Time
+}
+
+func counters(lines []qemu.Line) []count {
+	var cs []count
+	for _, l := range lines {
+		if m := counterT.FindStringSubmatch(l.Text); m != nil {
+			n, _ := strconv.Atoi(m[2])
+			t, _ := strconv.ParseFloat(m[3], 64)
+			cs = append(cs, count{m[1], n, t, l.At})
+		}
+	}
+	return cs
+}
+
+const guestArgs = "quiet guest.mode=migrate guest.pattern_mb=16 guest.hb=1"
+
+// TestMigrate moves a running guest from board a to board b: its counter
+// and boot id carry on at b with no reset, its memory pattern is intact,
+// its clock did not jump, and a stops for good.
+func TestMigrate(t *testing.T) {
+	l := newLink(t)
+	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", guestArgs)
+	b := l.board("b", "10.77.0.12", "52:54:00:77:00:12", "")
+	expect(t, a, `^FERRY-PATTERN-CHECK id=\w+ n=\d+ OK`, 0, bootTimeout)
+
+	out, err := l.ferryctl("", "migrate", "10.77.0.11", "10.77.0.12")
+	if err != nil || !regexp.MustCompile(`(?m)^migration +ok`).MatchString(out) {
+		t.Fatalf("ferryctl migrate: %v", err)
+	}
+	_, commit := expect(t, a, `ferry: migration to 10\.77\.0\.12:7001 \(b\) committed`, 0, time.Minute)
+	_, recv := expect(t, b, `ferry: guest received from a`, 0, time.Minute)
+	before := counters(a.Lines()[:commit])
+	if len(before) < 2 {
+		t.Fatalf("the guest counted %d times before the move", len(before))
+	}
+	last := before[len(before)-1]
+
+	l1, i := expect(t, b, counterT.String(), recv, 30*time.Second)
+	first := counters([]qemu.Line{l1})[0]
+	if first.id != last.id || first.n != last.n+1 {
+		t.Fatalf("counter did not continue: last on a %+v, first on b %+v", last, first)
+	}
+	if dt := first.t - last.t; dt <= 0 || dt > 3 {
+		t.Fatalf("the guest's clock jumped by %.2f s across the move (t %.2f on a, %.2f on b)", dt, last.t, first.t)
+	}
+	expect(t, b, fmt.Sprintf(`^FERRY-PATTERN-CHECK id=%s n=\d+ OK`, first.id), i, 30*time.Second)
+	for _, p := range []*qemu.Process{a, b} {
+		for _, ln := range p.Lines() {
+			if strings.Contains(ln.Text, "BAD") || strings.Contains(ln.Text, "FATAL") {
+				t.Fatalf("console: %q", ln.Text)
+			}
+		}
+	}
+	// a is parked: no more guest output, and it says so.
+	time.Sleep(3 * time.Second)
+	if after := counters(a.Lines()[commit:]); len(after) > 0 {
+		t.Fatalf("the guest still runs on a after the commit: %+v", after)
+	}
+	sa, _ := l.ferryctl("", "status", "10.77.0.11")
+	sb, _ := l.ferryctl("", "status", "10.77.0.12")
+	if !regexp.MustCompile(`guest +migrated`).MatchString(sa) || !regexp.MustCompile(`guest +running`).MatchString(sb) {
+		t.Fatalf("status after the move: a %q, b %q", sa, sb)
+	}
+	t.Logf("guest-observed downtime (largest heartbeat gap across the switch): %v", heartbeatGap(a, b))
+}
+
+// heartbeatGap is the largest interval between the host arrival times of
+// consecutive heartbeat lines, on either console.
+func heartbeatGap(boards ...*qemu.Process) time.Duration {
+	var at []time.Time
+	for _, p := range boards {
+		for _, l := range p.Lines() {
+			if strings.HasPrefix(l.Text, "FERRY-HB ") {
+				at = append(at, l.At)
+			}
+		}
+	}
+	var gap time.Duration
+	for i := 1; i < len(at); i++ {
+		if d := at[i].Sub(at[i-1]); d > gap {
+			gap = d
+		}
+	}
+	return gap
+}
+
+// TestMigrateDestinationDies kills the destination in the middle of the
+// transfer: the migration fails and the guest carries on at the source.
+func TestMigrateDestinationDies(t *testing.T) {
+	l := newLink(t)
+	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", guestArgs)
+	b := l.board("b", "10.77.0.12", "52:54:00:77:00:12", "")
+	expect(t, a, counterT.String(), 0, bootTimeout)
+
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		if _, _, err := b.Expect(regexp.MustCompile(`ferry: incoming migration from a`), 0, 2*time.Minute); err == nil {
+			time.Sleep(time.Second)
+			b.Kill()
+		}
+	}()
+	out, err := l.ferryctl("", "migrate", "10.77.0.11", "10.77.0.12")
+	<-killed
+	if err == nil || strings.Contains(out, "migration     ok") {
+		t.Fatalf("migration to a dead board reported success:\n%s", out)
+	}
+	_, i := expect(t, a, `ferry: migration to 10\.77\.0\.12:7001 failed, the guest runs on here`, 0, time.Minute)
+	before := counters(a.Lines()[:i])
+	l1, i := expect(t, a, counterT.String(), i, 30*time.Second)
+	l2, _ := expect(t, a, counterT.String(), i+1, 30*time.Second)
+	c1, c2 := counters([]qemu.Line{l1})[0], counters([]qemu.Line{l2})[0]
+	last := before[len(before)-1]
+	if c1.id != last.id || c1.n != last.n+1 || c2.n != c1.n+1 {
+		t.Fatalf("the guest did not carry on at the source: before %+v, after %+v %+v", last, c1, c2)
+	}
+	if s, _ := l.ferryctl("", "status", "10.77.0.11"); !regexp.MustCompile(`guest +running`).MatchString(s) {
+		t.Fatalf("source status: %s", s)
+	}
+}
+
+// TestMigrateRefusesWrongKey: a board whose certificate comes from another
+// CA is refused before anything is sent, and the guest never stops; the
+// same board's key does not open the API of the others either.
+func TestMigrateRefusesWrongKey(t *testing.T) {
+	l := newLink(t)
+	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", guestArgs)
+	rogue := l.board("rogue", "10.77.0.13", "52:54:00:77:00:13", "")
+	expect(t, a, counterT.String(), 0, bootTimeout)
+
+	out, err := l.ferryctl("", "migrate", "10.77.0.11", "10.77.0.13")
+	if err == nil || !strings.Contains(out, "certificate") {
+		t.Fatalf("migration to a board with a foreign certificate was not refused for it: %v\n%s", err, out)
+	}
+	expect(t, a, `ferry: migration to 10\.77\.0\.13:7001 failed, the guest runs on here: TLS`, 0, time.Minute)
+	for _, ln := range a.Lines() {
+		if strings.Contains(ln.Text, "committed") {
+			t.Fatalf("a committed a migration to a rogue board: %q", ln.Text)
+		}
+	}
+	if st := rogue.Lines(); strings.Contains(st[len(st)-1].Text, "guest received") {
+		t.Fatal("the rogue board received the guest")
+	}
+	n := len(counters(a.Lines()))
+	expect(t, a, counterT.String(), len(a.Lines()), 30*time.Second)
+	if len(counters(a.Lines())) <= n {
+		t.Fatal("the guest stopped counting")
+	}
+	if out, err := l.ferryctl("rogue", "status", "10.77.0.11"); err == nil {
+		t.Fatalf("a rogue certificate opened a's API:\n%s", out)
+	}
+}
