@@ -8,6 +8,7 @@ SHELL := /bin/bash
 KERNEL ?= build/guest/Image
 INITRD ?= build/guest/initrd.cpio.gz
 APPEND ?= console=ttyAMA0 guest.mode=counter
+DEMO_APPEND ?= console=ttyAMA0 quiet guest.mode=migrate guest.pattern_mb=32
 CPU    ?= max,pauth-impdef=on
 MEM    ?= 1G
 
@@ -18,7 +19,7 @@ TAMAGO_ENV := GOOS=tamago GOARCH=arm64 GOOSPKG=github.com/usbarmory/tamago
 
 GUEST := build/guest/Image build/guest/initrd.cpio.gz
 
-.PHONY: all image guest qemu run test unit system bench fuzz clean
+.PHONY: all image guest qemu run board test unit system bench fuzz clean
 
 all: image guest
 
@@ -34,11 +35,24 @@ guest:
 qemu:
 	@bash scripts/qemu.sh
 
-build/ferry-board: $(shell find cmd/ferry-board internal boot -name '*.go' 2>/dev/null) go.mod
+HOST_GO := $(shell find cmd internal boot api -name '*.go' 2>/dev/null) go.mod
+
+build/ferry-board: $(HOST_GO)
 	go build -o $@ ./cmd/ferry-board
 
-# Boots one board: Ferry at EL2, the guest at EL1, its console here.
-run: image guest qemu build/ferry-board
+build/ferryctl: $(HOST_GO)
+	go build -o $@ ./cmd/ferryctl
+
+build/ferry-switch: $(HOST_GO)
+	go build -o $@ ./cmd/ferry-switch
+
+# The demo: two boards on a loopback management link, the guest booted on
+# the first and migrated to the second, both consoles here.
+run: image guest qemu build/ferryctl build/ferry-switch build/ferry-board
+	go run ./cmd/ferry-demo -kernel "$(KERNEL)" -initrd "$(INITRD)" -append "$(DEMO_APPEND)" -cpu "$(CPU)" -m "$(MEM)"
+
+# One board: Ferry at EL2, the guest at EL1, its console here.
+board: image guest qemu build/ferry-board
 	build/ferry-board -kernel "$(KERNEL)" -initrd "$(INITRD)" -append "$(APPEND)" -cpu "$(CPU)" -m "$(MEM)"
 
 # Host unit tests, then the system tests against the real image and guest.
