@@ -93,7 +93,10 @@ func (s source) Pause() error {
 	return nil
 }
 
-func (s source) Resume() { s.m.Ctl.Resume() }
+func (s source) Resume() {
+	s.m.captured = nil
+	s.m.Ctl.Resume()
+}
 
 func (s source) ReadPage(ipa uint64, buf []byte) { copy(buf, page(ipa)) }
 
@@ -186,3 +189,6 @@ func (m *Machine) inRAM(ipa uint64) bool {
 	}
 	return false
 }
+
+// PageView shows a guest page in place (migrate.PageViewer).
+func (s source) PageView(ipa uint64) []byte { return page(ipa) }

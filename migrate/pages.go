@@ -31,19 +31,48 @@ func EncodePages(dst []byte, base uint64, count int, read func(ipa uint64, page 
 	if base%PageSize != 0 || base+uint64(count)*PageSize < base {
 		return dst, 0, fmt.Errorf("%w: pages base %#x count %d", ErrInvalid, base, count)
 	}
+	var scratch [PageSize]byte
+	return encodePages(dst, base, count, func(ipa uint64) []byte {
+		clear(scratch[:])
+		read(ipa, scratch[:])
+		return scratch[:]
+	})
+}
+
+// PageViewer is a Source that can show a guest page in place, sparing
+// EncodePages a copy of every page: the zero test reads guest memory
+// directly and only non-zero pages are copied, once, into the record.
+type PageViewer interface {
+	// PageView returns the guest page at ipa; it is read before the next
+	// call and never kept.
+	PageView(ipa uint64) []byte
+}
+
+// EncodePagesView is EncodePages over a PageViewer.
+func EncodePagesView(dst []byte, base uint64, count int, v PageViewer) (payload []byte, zero int, err error) {
+	if count < 1 || count > PagesPerRecord {
+		return dst, 0, fmt.Errorf("%w: page count %d, want 1 to %d", ErrInvalid, count, PagesPerRecord)
+	}
+	if base%PageSize != 0 || base+uint64(count)*PageSize < base {
+		return dst, 0, fmt.Errorf("%w: pages base %#x count %d", ErrInvalid, base, count)
+	}
+	return encodePages(dst, base, count, v.PageView)
+}
+
+func encodePages(dst []byte, base uint64, count int, page func(ipa uint64) []byte) ([]byte, int, error) {
+	zero := 0
 	dst = binary.LittleEndian.AppendUint64(dst, base)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(count))
 	bitmap := len(dst)
 	dst = append(dst, make([]byte, (count+7)/8)...)
 	for i := range count {
-		at := len(dst)
-		dst = append(dst, zeroPage[:]...)
-		read(base+uint64(i)*PageSize, dst[at:])
-		if bytes.Equal(dst[at:], zeroPage[:]) {
+		p := page(base + uint64(i)*PageSize)
+		if bytes.Equal(p, zeroPage[:]) {
 			dst[bitmap+i/8] |= 1 << (i % 8)
-			dst = dst[:at]
 			zero++
+			continue
 		}
+		dst = append(dst, p...)
 	}
 	return dst, zero, nil
 }

@@ -178,7 +178,14 @@ func (s *sender) copy(fp Fingerprint) error {
 	for _, r := range fp.RAM {
 		for off := uint64(0); off < r.Size; off += PagesPerRecord * PageSize {
 			n := int(min((r.Size-off)/PageSize, PagesPerRecord))
-			p, zero, err := EncodePages(buf[:0], r.Base+off, n, s.src.ReadPage)
+			var p []byte
+			var zero int
+			var err error
+			if v, ok := s.src.(PageViewer); ok {
+				p, zero, err = EncodePagesView(buf[:0], r.Base+off, n, v)
+			} else {
+				p, zero, err = EncodePages(buf[:0], r.Base+off, n, s.src.ReadPage)
+			}
 			if err != nil {
 				return fmt.Errorf("encoding pages at %#x: %w", r.Base+off, err)
 			}
