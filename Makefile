@@ -67,9 +67,10 @@ system: image guest qemu
 		grep -E '^( *--- |PASS|FAIL|ok )' build/system-test.log; \
 		[ $$rc = 0 ] || { echo "--- end of build/system-test.log:"; tail -80 build/system-test.log; }; exit $$rc
 
-# Thin-ness: the guest benchmark natively and under Ferry, figures to docs/bench/.
-bench: image guest qemu
-	go run ./cmd/ferry-bench -out docs/bench
+# Thin-ness (the guest benchmark natively and under Ferry) and migration of
+# 512 MiB and 1 GiB guests, figures to docs/bench/.
+bench: image guest qemu build/ferryctl
+	go run ./cmd/ferry-bench -out docs/bench -runs 3
 
 fuzz:
 	go test -run '^$$' -fuzz . -fuzztime 30s ./boot/dtb/

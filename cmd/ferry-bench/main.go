@@ -4,7 +4,10 @@
 // md5sum over a tmpfs file), and writes the figures and the ratio
 // native/Ferry to docs/bench/thin.md and thin.json.
 //
-//	go run ./cmd/ferry-bench [-runs 3] [-out docs/bench]
+// With -migration it also moves a guest of each -sizes between two boards
+// and writes docs/bench/migration.md and migration.json.
+//
+//	go run ./cmd/ferry-bench [-runs 3] [-out docs/bench] [-thin] [-migration]
 package main
 
 import (
@@ -67,7 +70,25 @@ func main() {
 	flag.StringVar(&b.Image, "image", "build/ferry.elf", "Ferry image")
 	flag.StringVar(&b.Kernel, "kernel", "build/guest/Image", "guest kernel")
 	flag.StringVar(&b.Initrd, "initrd", "build/guest/initrd.cpio.gz", "guest initramfs")
+	thin := flag.Bool("thin", true, "measure thin-ness (native vs Ferry)")
+	migration := flag.Bool("migration", true, "measure migration between two boards")
+	sizes := flag.String("sizes", "512,1024", "guest sizes to migrate, MiB")
+	ferryctl := flag.String("ferryctl", "build/ferryctl", "ferryctl binary")
 	flag.Parse()
+	if *migration {
+		sz, err := parseSizes(*sizes)
+		if err == nil {
+			m := b
+			err = migrationBench(m, *ferryctl, *out, sz, *runs)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
+			os.Exit(1)
+		}
+	}
+	if !*thin {
+		return
+	}
 	b.Append = "console=ttyAMA0 quiet guest.mode=bench"
 
 	s := Summary{Date: time.Now().UTC().Format(time.RFC3339), CPU: b.CPU, Memory: b.Memory, QEMU: qemuVersion(b.QEMU)}

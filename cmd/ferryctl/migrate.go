@@ -20,6 +20,7 @@ var migrateCommand = command{
 	flags: func(fs *flag.FlagSet, e *env) func([]string) error {
 		timeout := fs.Duration("timeout", 5*time.Minute, "give up waiting for the report after `duration`")
 		poll := fs.Duration("poll", 250*time.Millisecond, "progress polling `interval`")
+		asJSON := fs.Bool("json", false, "print the report as JSON")
 		return func(args []string) error {
 			if len(args) != 2 {
 				return usageError{"want the source and the destination boards' addresses"}
@@ -49,7 +50,12 @@ var migrateCommand = command{
 				}
 				return err
 			}
-			printReport(e.stdout, rep)
+			if *asJSON {
+				b, _ := json.MarshalIndent(rep, "", "  ")
+				fmt.Fprintf(e.stdout, "%s\n", b)
+			} else {
+				printReport(e.stdout, rep)
+			}
 			if !rep.OK {
 				return fmt.Errorf("migration from %s to %s failed: %s", rep.From, rep.To, rep.Error)
 			}
