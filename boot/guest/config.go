@@ -22,6 +22,7 @@ type Config struct {
 	Name     string       // ferry.name=<name>: the board's name in logs and status
 	IP       netip.Prefix // ferry.ip=<addr>/<bits>: management address
 	MAC      string       // ferry.mac=<mac>: which virtio-net is the management NIC
+	MTU      int          // ferry.mtu=<bytes>: the management link's MTU (0: the default)
 	KeysBase uint64       // ferry.keys=<addr>,<size>: the PEM bundle (CA, certificate, key)
 	KeysSize uint64
 }
@@ -72,13 +73,17 @@ func (c *Config) set(key, val string) error {
 		c.Name = val
 	case "mac":
 		c.MAC = val
+	case "mtu":
+		var n uint64
+		n, err = strconv.ParseUint(val, 10, 16)
+		c.MTU = int(n)
 	case "ip":
 		c.IP, err = netip.ParsePrefix(val)
 		if err == nil && !c.IP.Addr().Is4() {
 			err = fmt.Errorf("%q: want an IPv4 address with a prefix length", val)
 		}
 	default:
-		return fmt.Errorf("unknown option (known: kernel, initrd, keys, name, mac, ip)")
+		return fmt.Errorf("unknown option (known: kernel, initrd, keys, name, mac, mtu, ip)")
 	}
 	return err
 }
