@@ -17,6 +17,8 @@
 //	ferry.nettest=cpu             print the copy and checksum speed of this
 //	                              CPU (no network), power off
 //	ferry.nettest.mib=<n>         client: MiB to send (default 64)
+//	ferry.nettest.idle=<duration> the poller sleeps this long when a Poll
+//	                              finds nothing (default: it only yields)
 //	ferry.nettest.sndbuf=<bytes>  TCP tuning (mgmt.TCPTuning), both roles
 //	ferry.nettest.rcvbuf=<bytes>
 //	ferry.nettest.sack=0|1
@@ -74,7 +76,7 @@ func run() error {
 	}
 	path, reg := n.Removed()
 	logf("up in %v: %v; Ferry keeps %s %v; TCP %+v", time.Since(start).Round(time.Microsecond), n, path, reg, opt.tcp)
-	go poll(n)
+	go poll(n, opt.idle)
 
 	switch opt.role {
 	case "server":
@@ -85,10 +87,15 @@ func run() error {
 }
 
 // poll is the hypervisor's poll goroutine: Poll while traffic flows, let
-// the other goroutines (the stack's, the test's) run when idle.
-func poll(n *mgmt.Net) {
+// the other goroutines (the stack's, the test's) run when idle, and with
+// idle > 0 sleep that long when a Poll finds nothing (as cmd/ferry does).
+func poll(n *mgmt.Net, idle time.Duration) {
 	for {
-		if !n.Poll() {
+		if n.Poll() {
+			runtime.Gosched()
+		} else if idle > 0 {
+			time.Sleep(idle)
+		} else {
 			runtime.Gosched()
 		}
 	}

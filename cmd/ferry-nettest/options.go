@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferry-hv/ferry/net/mgmt"
 )
@@ -16,6 +17,7 @@ type options struct {
 	peer  netip.Addr
 	conns int // server: power off after this many connections (0: never)
 	mib   int
+	idle  time.Duration // poller sleep when idle (0: only yield)
 	tcp   mgmt.TCPTuning
 }
 
@@ -60,6 +62,8 @@ func (o *options) set(key, val string) error {
 		}
 	case ".mib":
 		o.mib, err = strconv.Atoi(val)
+	case ".idle":
+		o.idle, err = time.ParseDuration(val)
 	case ".sndbuf":
 		o.tcp.SendBuffer, err = strconv.Atoi(val)
 	case ".rcvbuf":

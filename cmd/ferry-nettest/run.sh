@@ -16,7 +16,7 @@ shift $(( $# > 2 ? 2 : $# ))
 EXTRA="$*"
 PORT=${PORT:-$((47000 + RANDOM % 1000))}
 IMG=${IMG:-build/nettest.elf}
-LOG=${LOG:-build/nettest}
+LOG=${LOG:-build/nettest}   # logs: $LOG-server.log, $LOG-client.log
 mkdir -p "$(dirname "$LOG")"
 mtuword=""
 [ "$MTU" != 0 ] && mtuword="ferry.mtu=$MTU"

@@ -28,6 +28,12 @@ func serve(n *mgmt.Net, o options) error {
 	logf("server: listening on %v:%d", n.Addr().Addr(), port)
 	var total atomic.Int64
 	go report(n, "server", &total)
+	go func() { // say so if no peer shows up
+		time.Sleep(30 * time.Second)
+		if total.Load() == 0 {
+			logf("server: nothing received after 30 s; %s", describe(n.Stats()))
+		}
+	}()
 	done := make(chan error)
 	started := 0
 	for o.conns == 0 || started < o.conns {
@@ -80,7 +86,12 @@ func sink(c net.Conn, total *atomic.Int64) error {
 func report(n *mgmt.Net, role string, total *atomic.Int64) {
 	last := int64(0)
 	t := time.NewTicker(time.Second)
+	reported := false
 	for range t.C {
+		if err := n.Err(); err != nil && !reported {
+			logf("%s: NIC stopped: %v; %s", role, err, describe(n.Stats()))
+			reported = true
+		}
 		now := total.Load()
 		if now != last {
 			s := n.Stats()
@@ -108,7 +119,7 @@ func client(n *mgmt.Net, o options) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("%w; %s", err, describe(n.Stats()))
 	}
 	defer c.Close()
 	logf("client: connected to %s", addr)

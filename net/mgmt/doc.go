@@ -1,0 +1,22 @@
+// Package mgmt brings up Ferry's management network: its own virtio-net
+// NIC (package virtionet), a gVisor TCP/IP stack over it (IPv4, ARP, TCP,
+// ICMP echo) with one address on one link, and Go net.Listener/net.Conn
+// adapters on which Ferry's API and migration stream (crypto/tls, net/http)
+// run.
+//
+// The hypervisor's part:
+//
+//	cfg, err := mgmt.ParseConfig(board.Bootargs) // ferry.ip=, ferry.mac=, ferry.mtu=
+//	cfg.Transports = board.Virtio
+//	n, err := mgmt.Up(cfg)                       // tamago/arm64 only
+//	path, reg := n.Removed()                     // drop this node from the guest's DTB, leave reg unmapped
+//	go func() { for { if !n.Poll() { runtime.Gosched() } } }()
+//
+// There are no interrupts: nothing moves unless Poll is called, from one
+// goroutine, often (every scheduling round Ferry gets). Poll never blocks.
+// Listen, Dial and the connections they return block their own goroutine
+// only.
+//
+// It is not a general network configuration layer: one NIC, one IPv4
+// address, an on-link route only, no DHCP, no IPv6.
+package mgmt

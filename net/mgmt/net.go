@@ -1,0 +1,168 @@
+package mgmt
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
+	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+
+	"github.com/ferry-hv/ferry/boot/dtb"
+	"github.com/ferry-hv/ferry/net/virtionet"
+)
+
+// nicID is the stack's only NIC.
+const nicID tcpip.NICID = 1
+
+// Net is the live management network.
+type Net struct {
+	s         *stack.Stack
+	ep        *virtionet.Endpoint
+	dev       *virtionet.Device
+	transport dtb.VirtioMMIO
+	addr      netip.Prefix
+}
+
+// New builds the stack over an initialised device dev behind transport t.
+// Up is New on the board's hardware; tests pass a device over a fake.
+func New(dev *virtionet.Device, t dtb.VirtioMMIO, cfg Config) (*Net, error) {
+	if _, _, err := cfg.check(); err != nil {
+		return nil, err
+	}
+	tun := DefaultTCP()
+	if cfg.TCP != nil {
+		tun = *cfg.TCP
+	}
+	s := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, icmp.NewProtocol4},
+	})
+	if err := tun.apply(s); err != nil {
+		s.Close()
+		return nil, err
+	}
+	ep := virtionet.NewEndpoint(dev)
+	if tun.TrustLinkChecksums {
+		ep.TrustChecksums()
+	}
+	n := &Net{s: s, ep: ep, dev: dev, transport: t, addr: cfg.Addr}
+	if err := n.configure(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Net) configure() error {
+	if err := n.s.CreateNIC(nicID, ethernet.New(n.ep)); err != nil {
+		return fmt.Errorf("mgmt: creating the NIC: %v", err)
+	}
+	a := tcpip.AddrFrom4(n.addr.Addr().As4())
+	pa := tcpip.ProtocolAddress{
+		Protocol:          ipv4.ProtocolNumber,
+		AddressWithPrefix: tcpip.AddressWithPrefix{Address: a, PrefixLen: n.addr.Bits()},
+	}
+	if err := n.s.AddProtocolAddress(nicID, pa, stack.AddressProperties{}); err != nil {
+		return fmt.Errorf("mgmt: adding address %v: %v", n.addr, err)
+	}
+	n.s.SetRouteTable([]tcpip.Route{{Destination: pa.AddressWithPrefix.Subnet(), NIC: nicID}})
+	return nil
+}
+
+// Poll does one round of NIC work without blocking and reports whether
+// anything moved (see virtionet.Endpoint.Poll). Call it from one
+// goroutine, again at once while it reports true.
+func (n *Net) Poll() (busy bool) { return n.ep.Poll() }
+
+// Listen accepts TCP connections to Ferry's address on port.
+func (n *Net) Listen(port uint16) (net.Listener, error) {
+	l, err := gonet.ListenTCP(n.s, n.local(port), ipv4.ProtocolNumber)
+	if err != nil {
+		return nil, fmt.Errorf("mgmt: listen on %v:%d: %w", n.addr.Addr(), port, err)
+	}
+	return l, nil
+}
+
+// Dial connects to addr ("10.77.0.12:7001") over the management link.
+func (n *Net) Dial(ctx context.Context, addr string) (net.Conn, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().Is4() {
+		return nil, fmt.Errorf("mgmt: dial %q: want <IPv4 address>:<port>", addr)
+	}
+	remote := tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(ap.Addr().As4()), Port: ap.Port()}
+	c, err := gonet.DialContextTCP(ctx, n.s, remote, ipv4.ProtocolNumber)
+	if err != nil {
+		return nil, fmt.Errorf("mgmt: dial %v: %w", addr, err)
+	}
+	return c, nil
+}
+
+func (n *Net) local(port uint16) tcpip.FullAddress {
+	return tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(n.addr.Addr().As4()), Port: port}
+}
+
+// Removed names the transport Ferry took: the hypervisor removes the node
+// at path from the guest's DTB and leaves reg unmapped at stage 2.
+func (n *Net) Removed() (path string, reg dtb.Range) {
+	return n.transport.Path, n.transport.Reg
+}
+
+// String describes the network for logs: address, transport, device.
+func (n *Net) String() string {
+	return fmt.Sprintf("%v on %s: %v", n.addr, n.transport.Path, n.dev)
+}
+
+// Addr is Ferry's address and the link's prefix.
+func (n *Net) Addr() netip.Prefix { return n.addr }
+
+// MAC is the NIC's MAC address.
+func (n *Net) MAC() net.HardwareAddr { return n.dev.MAC() }
+
+// MTU is the link's IP MTU.
+func (n *Net) MTU() int { return n.dev.MTU() }
+
+// Err returns the error that stopped the NIC, if any (the device broke the
+// virtio protocol or asked to be reset); traffic has stopped.
+func (n *Net) Err() error { return n.ep.Err() }
+
+// Stats counts the management network's traffic.
+type Stats struct {
+	virtionet.Stats // frames and bytes in and out, drops, at the NIC
+
+	TCPSegmentsSent     uint64
+	TCPRetransmits      uint64
+	TCPTimeouts         uint64 // retransmission timer expiries
+	TCPSpuriousRTO      uint64 // of which found spurious (the segment had arrived)
+	TCPFastRetransmits  uint64
+	TCPChecksumErrors   uint64
+	TCPInvalidSegments  uint64
+	IPMalformedReceived uint64
+}
+
+// Stats returns the current counters.
+func (n *Net) Stats() Stats {
+	st := n.s.Stats()
+	return Stats{
+		Stats:               n.ep.Stats(),
+		TCPSegmentsSent:     st.TCP.SegmentsSent.Value(),
+		TCPRetransmits:      st.TCP.Retransmits.Value(),
+		TCPTimeouts:         st.TCP.Timeouts.Value(),
+		TCPSpuriousRTO:      st.TCP.SpuriousRTORecovery.Value(),
+		TCPFastRetransmits:  st.TCP.FastRetransmit.Value(),
+		TCPChecksumErrors:   st.TCP.ChecksumErrors.Value(),
+		TCPInvalidSegments:  st.TCP.InvalidSegmentsReceived.Value(),
+		IPMalformedReceived: st.IP.MalformedPacketsReceived.Value(),
+	}
+}
+
+// Close tears the stack down (connections are reset); the NIC stays
+// Ferry's.
+func (n *Net) Close() { n.s.Close() }

@@ -1,0 +1,30 @@
+// Package virtionet is Ferry's driver for its management NIC: a virtio 1.x
+// network device (virtio-net, device ID 1) behind a virtio-mmio transport
+// (Version 2, non-legacy), driven by polling, and a gVisor
+// stack.LinkEndpoint over it.
+//
+// It follows the OASIS Virtual I/O Device (VIRTIO) specification, version
+// 1.2: section 2 "Basic Facilities of a Virtio Device" (status, feature bits,
+// split virtqueues), 3.1 "Device Initialization", 4.2 "Virtio Over MMIO" and
+// 5.1 "Network Device". Section numbers in comments refer to that document.
+//
+// Layering, bottom up:
+//
+//	Regs, DMA     the transport's register file and DMA-able memory (interfaces)
+//	Transport     virtio-mmio: probe, reset, feature negotiation, queue set-up
+//	queue         one split virtqueue of fixed buffers (descriptor i <-> buffer i)
+//	Device        virtio-net: receive and transmit queues, MAC, statistics
+//	Endpoint      gVisor stack.LinkEndpoint carrying raw Ethernet frames
+//
+// Everything above Regs and DMA is plain Go over byte slices and is tested on
+// the host against a software device model (package fakedev). The real
+// register access (32-bit and 8-bit loads and stores at the transport's
+// physical address) and DMA memory (the Go heap, which is identity-mapped:
+// physical address == virtual address) are the only hardware code, in the
+// files built for tamago/arm64, together with Find and Open.
+//
+// Only VIRTIO_F_VERSION_1 and VIRTIO_NET_F_MAC are negotiated: no mergeable
+// receive buffers, no checksum or segmentation offload, one queue pair, no
+// control queue, no interrupts (the driver is polled and asks the device
+// not to interrupt). It is not a general virtio framework.
+package virtionet

@@ -1,0 +1,155 @@
+package virtionet
+
+import (
+	"bytes"
+	"net"
+	"testing"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
+	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+
+	"github.com/ferry-hv/ferry/net/virtionet/fakedev"
+)
+
+var (
+	ourIP   = tcpip.AddrFrom4([4]byte{10, 77, 0, 11})
+	peerIP  = tcpip.AddrFrom4([4]byte{10, 77, 0, 12})
+	peerMAC = tcpip.LinkAddress([]byte{0x52, 0x54, 0, 0x77, 0, 0x12})
+)
+
+func newStack(t *testing.T, ep *Endpoint) *stack.Stack {
+	t.Helper()
+	s := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{icmp.NewProtocol4},
+	})
+	if err := s.CreateNIC(1, ethernet.New(ep)); err != nil {
+		t.Fatalf("CreateNIC: %v", err)
+	}
+	if err := s.AddProtocolAddress(1, tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber,
+		AddressWithPrefix: ourIP.WithPrefix()}, stack.AddressProperties{}); err != nil {
+		t.Fatalf("AddProtocolAddress: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func arpRequest() []byte {
+	f := make([]byte, header.EthernetMinimumSize+header.ARPSize)
+	header.Ethernet(f).Encode(&header.EthernetFields{SrcAddr: peerMAC, DstAddr: header.EthernetBroadcastAddress, Type: arp.ProtocolNumber})
+	a := header.ARP(f[header.EthernetMinimumSize:])
+	a.SetIPv4OverEthernet()
+	a.SetOp(header.ARPRequest)
+	copy(a.HardwareAddressSender(), peerMAC)
+	copy(a.ProtocolAddressSender(), peerIP.AsSlice())
+	copy(a.ProtocolAddressTarget(), ourIP.AsSlice())
+	return f
+}
+
+func pollUntil(ep *Endpoint, fd *fakedev.Device, want int) [][]byte {
+	var got [][]byte
+	for i := 0; i < 100 && len(got) < want; i++ {
+		ep.Poll()
+		got = append(got, fd.Transmitted()...)
+	}
+	return got
+}
+
+// An ARP request for our address, injected by the device, is answered
+// through the transmit queue.
+func TestEndpointARP(t *testing.T) {
+	d, fd := newDev(t, fakedev.Options{}, Options{})
+	ep := NewEndpoint(d)
+	newStack(t, ep)
+	fd.Receive(arpRequest())
+	got := pollUntil(ep, fd, 1)
+	if len(got) != 1 {
+		t.Fatalf("got %d frames, want one ARP reply", len(got))
+	}
+	eth := header.Ethernet(got[0])
+	if eth.Type() != arp.ProtocolNumber || eth.DestinationAddress() != peerMAC || eth.SourceAddress() != tcpip.LinkAddress(testMAC[:]) {
+		t.Fatalf("reply %x is not ARP from us to the peer", got[0])
+	}
+	a := header.ARP(got[0][header.EthernetMinimumSize:])
+	if a.Op() != header.ARPReply || !bytes.Equal(a.ProtocolAddressSender(), ourIP.AsSlice()) {
+		t.Fatalf("ARP reply %x", a)
+	}
+	s := ep.Stats()
+	if s.RxFrames != 1 || s.TxFrames != 1 || s.RxBytes != uint64(len(arpRequest())) {
+		t.Errorf("stats %+v", s)
+	}
+	checkClean(t, fd)
+}
+
+// Frames the stack writes while the transmit queue is full wait in the
+// backlog and go out in order as the device frees buffers.
+func TestEndpointBacklog(t *testing.T) {
+	d, fd := newDev(t, fakedev.Options{QueueNumMax: 8}, Options{})
+	ep := NewEndpoint(d)
+	var pkts stack.PacketBufferList
+	const n = 30
+	for i := 0; i < n; i++ {
+		pkts.PushBack(stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame(100, i))}))
+	}
+	if got, err := ep.WritePackets(pkts); got != n || err != nil {
+		t.Fatalf("WritePackets = %d, %v", got, err)
+	}
+	pkts.DecRef()
+	var got [][]byte
+	for i := 0; i < 10 && len(got) < n; i++ {
+		got = append(got, fd.Transmitted()...)
+		ep.Poll()
+	}
+	if len(got) != n {
+		t.Fatalf("device got %d frames, want %d", len(got), n)
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], frame(100, i)) {
+			t.Fatalf("frame %d out of order or corrupt", i)
+		}
+	}
+	if s := ep.Stats(); s.TxFrames != n || s.TxDrops != 0 {
+		t.Errorf("stats %+v", s)
+	}
+	// Past the backlog's bound, frames are dropped and counted.
+	ep.backlogMax = 10 * 100
+	pkts = stack.PacketBufferList{}
+	for i := 0; i < 8+10+5; i++ {
+		pkts.PushBack(stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame(100, i))}))
+	}
+	ep.WritePackets(pkts)
+	pkts.DecRef()
+	if s := ep.Stats(); s.TxDrops != 5 {
+		t.Errorf("TxDrops %d, want 5", s.TxDrops)
+	}
+	ep.Close()
+	checkClean(t, fd)
+}
+
+func TestEndpointLinkAttributes(t *testing.T) {
+	d, _ := newDev(t, fakedev.Options{}, Options{MTU: 9000})
+	ep := NewEndpoint(d)
+	eth := ethernet.New(ep)
+	if eth.MTU() != 9000 {
+		t.Errorf("IP MTU %d, want 9000", eth.MTU())
+	}
+	if !bytes.Equal([]byte(eth.LinkAddress()), testMAC[:]) {
+		t.Errorf("link address %v", net.HardwareAddr(eth.LinkAddress()))
+	}
+	ep.SetMTU(100000)
+	if ep.MTU() != 9014 {
+		t.Errorf("SetMTU grew past the buffers: %d", ep.MTU())
+	}
+	if eth.Capabilities()&stack.CapabilityResolutionRequired == 0 {
+		t.Errorf("Ethernet NIC does not resolve addresses")
+	}
+	if ep.Poll() {
+		t.Errorf("idle Poll reports busy")
+	}
+}

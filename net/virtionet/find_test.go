@@ -1,0 +1,55 @@
+package virtionet
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/ferry-hv/ferry/boot/dtb"
+	"github.com/ferry-hv/ferry/net/virtionet/fakedev"
+)
+
+// board models QEMU virt's 32 virtio-mmio transports with devices plugged
+// into some of them.
+func board(devs map[int]fakedev.Options) ([]dtb.VirtioMMIO, func(dtb.Range) Regs) {
+	var ts []dtb.VirtioMMIO
+	regs := map[uint64]Regs{}
+	for i := 0; i < 32; i++ {
+		base := uint64(0x0a000000 + i*0x200)
+		ts = append(ts, dtb.VirtioMMIO{Path: fmt.Sprintf("/virtio_mmio@%x", base), Reg: dtb.Range{Base: base, Size: 0x200}, SPI: uint32(16 + i)})
+		o, ok := devs[i]
+		if !ok {
+			o = fakedev.Options{NoDevice: true}
+		}
+		regs[base] = fakedev.New(fakedev.NewMemory(), o)
+	}
+	return ts, func(r dtb.Range) Regs { return regs[r.Base] }
+}
+
+func TestFind(t *testing.T) {
+	mac := func(b byte) [6]byte { return [6]byte{0x52, 0x54, 0, 0x77, 0, b} }
+	blk := fakedev.Options{DeviceID: 2}
+	ts, regs := board(map[int]fakedev.Options{
+		31: {MAC: mac(0x11)}, // QEMU: first -device virtio-net-device
+		30: blk,
+		29: {MAC: mac(0x21)}, // a second NIC, e.g. the guest's
+		28: {MAC: mac(0x31), Version: 1},
+	})
+	got, err := FindWith(ts, regs, nil)
+	if err != nil || got.Reg.Base != 0x0a003e00 || got.Path != "/virtio_mmio@a003e00" {
+		t.Errorf("first NIC: %+v, %v; want the highest transport 0xa003e00", got, err)
+	}
+	got, err = FindWith(ts, regs, net.HardwareAddr{0x52, 0x54, 0, 0x77, 0, 0x21})
+	if err != nil || got.Reg.Base != 0x0a003a00 {
+		t.Errorf("by MAC: %+v, %v; want 0xa003a00", got, err)
+	}
+	_, err = FindWith(ts, regs, net.HardwareAddr{0x52, 0x54, 0, 0x77, 0, 0x99})
+	if err == nil || !strings.Contains(err.Error(), "52:54:00:77:00:99") || !strings.Contains(err.Error(), "0xa003e00 (52:54:00:77:00:11)") {
+		t.Errorf("unknown MAC: %v", err)
+	}
+	ts, regs = board(map[int]fakedev.Options{30: blk})
+	if _, err := FindWith(ts, regs, nil); err == nil || !strings.Contains(err.Error(), "no network device among 32") {
+		t.Errorf("no NIC: %v", err)
+	}
+}
