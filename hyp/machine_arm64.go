@@ -46,8 +46,8 @@ type Machine struct {
 	tickINTID uint32
 	tickEvery uint64 // counter ticks between two of Ferry's ticks
 	exits     atomic.Uint64
-	arena     []byte // backs the stage-2 tables (identity-mapped: VA == PA)
-	written   bitmap // guest pages an incoming migration wrote
+	arena     []byte          // backs the stage-2 tables (identity-mapped: VA == PA)
+	written   bitmap          // guest pages an incoming migration wrote
 	captured  []migrate.State // the guest's state at the last pause
 }
 
