@@ -353,7 +353,7 @@ func (b *Board) parseDevices(t *tree) error {
 			return err
 		}
 	}
-	b.Devices = merge(devs)
+	b.Devices = Merge(devs)
 	return nil
 }
 
@@ -414,9 +414,9 @@ func cmpRange(x, y Range) int {
 	return 0
 }
 
-// merge sorts rs and merges overlapping or adjacent ranges, dropping empty
-// ones.
-func merge(rs []Range) []Range {
+// Merge sorts rs and merges overlapping or adjacent ranges, dropping empty
+// ones. rs is not modified.
+func Merge(rs []Range) []Range {
 	rs = slices.DeleteFunc(slices.Clone(rs), func(r Range) bool { return r.Size == 0 })
 	slices.SortFunc(rs, cmpRange)
 	var out []Range

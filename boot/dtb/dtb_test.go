@@ -268,7 +268,7 @@ func TestApply(t *testing.T) {
 			// Everything else is unchanged.
 			same := *after
 			same.Memory, same.Virtio, same.Bootargs, same.RNGSeed = before.Memory, before.Virtio, before.Bootargs, before.RNGSeed
-			same.Devices = merge(append(slices.Clone(after.Devices), Range{0xa003e00, 0x200}))
+			same.Devices = Merge(append(slices.Clone(after.Devices), Range{0xa003e00, 0x200}))
 			if !reflect.DeepEqual(&same, before) {
 				t.Errorf("re-Parse differs beyond the patch:\n got %+v\nwant %+v", &same, before)
 			}
@@ -684,8 +684,8 @@ func TestMerge(t *testing.T) {
 		{[]Range{{0x1000, 0x3000}, {0x2000, 0x100}}, []Range{{0x1000, 0x3000}}},
 		{[]Range{{0x1000, 0x100}, {0x3000, 0}, {0x1200, 0x100}}, []Range{{0x1000, 0x100}, {0x1200, 0x100}}},
 	} {
-		if got := merge(tc.in); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("merge(%v) = %v, want %v", tc.in, got, tc.want)
+		if got := Merge(tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Merge(%v) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }

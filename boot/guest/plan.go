@@ -130,29 +130,11 @@ func stage2(ram, devices []dtb.Range, owned []Owned) []Mapping {
 		end := (o.Reg.End() + pageSize - 1) &^ (pageSize - 1)
 		devs = subtract(devs, dtb.Range{Base: base, Size: end - base})
 	}
-	for _, d := range merge(devs) {
+	for _, d := range dtb.Merge(devs) {
 		ms = append(ms, Mapping{Range: d, Device: true})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Base < ms[j].Base })
 	return ms
-}
-
-func merge(rs []dtb.Range) []dtb.Range {
-	sort.Slice(rs, func(i, j int) bool { return rs[i].Base < rs[j].Base })
-	var out []dtb.Range
-	for _, r := range rs {
-		if r.Size == 0 {
-			continue
-		}
-		if n := len(out); n > 0 && r.Base <= out[n-1].End() {
-			if r.End() > out[n-1].End() {
-				out[n-1].Size = r.End() - out[n-1].Base
-			}
-			continue
-		}
-		out = append(out, r)
-	}
-	return out
 }
 
 func subtract(rs []dtb.Range, cut dtb.Range) []dtb.Range {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -46,7 +45,7 @@ func migrationBench(base qemu.Board, ferryctl, out string, sizes []int, runs int
 		return err
 	}
 	defer os.RemoveAll(keys)
-	if err := provision(keys); err != nil {
+	if _, err := pki.Provision(keys, "ferry-bench", "a=10.77.0.11", "b=10.77.0.12", "ctl"); err != nil {
 		return err
 	}
 	var all []MigrationRun
@@ -151,28 +150,6 @@ func heartbeatGaps(a, b []qemu.Line) (switchGap, maxGap float64) {
 		switchGap = firstB.Sub(lastA).Seconds()
 	}
 	return switchGap, maxGap
-}
-
-// provision makes a CA and keys for boards a, b and ctl in dir.
-func provision(dir string) error {
-	var nodes []pki.Node
-	for _, s := range []string{"a=10.77.0.11", "b=10.77.0.12", "ctl"} {
-		n, err := pki.ParseNode(s)
-		if err != nil {
-			return err
-		}
-		nodes = append(nodes, n)
-	}
-	k, err := pki.Generate("ferry-bench", nodes, rand.Reader)
-	if err != nil {
-		return err
-	}
-	for i, name := range k.Names {
-		if err := os.WriteFile(filepath.Join(dir, name+".pem"), k.Bundles[i], 0o600); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func writeMigration(dir string, base qemu.Board, runs []MigrationRun) error {

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -123,25 +122,6 @@ func provision(dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "ctl.pem")); err == nil {
 		return nil
 	}
-	var nodes []pki.Node
-	for _, s := range []string{"a=10.77.0.11", "b=10.77.0.12", "ctl"} {
-		n, err := pki.ParseNode(s)
-		if err != nil {
-			return err
-		}
-		nodes = append(nodes, n)
-	}
-	k, err := pki.Generate("ferry-demo", nodes, rand.Reader)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	for i, name := range k.Names {
-		if err := os.WriteFile(filepath.Join(dir, name+".pem"), k.Bundles[i], 0o600); err != nil {
-			return err
-		}
-	}
-	return os.WriteFile(filepath.Join(dir, "ca.pem"), k.CA, 0o644)
+	_, err := pki.Provision(dir, "ferry-demo", "a=10.77.0.11", "b=10.77.0.12", "ctl")
+	return err
 }

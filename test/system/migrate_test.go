@@ -2,7 +2,6 @@ package system
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
@@ -57,24 +56,16 @@ func newLink(t *testing.T) *link {
 		t.Fatal(ferryctlErr)
 	}
 	l := &link{t: t, dir: t.TempDir()}
-	for ca, nodes := range map[string][]string{"ferry": {"a=10.77.0.11", "b=10.77.0.12", "ctl"}, "rogue": {"rogue=10.77.0.13"}} {
-		var ns []pki.Node
-		for _, s := range nodes {
-			n, err := pki.ParseNode(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ns = append(ns, n)
-		}
-		k, err := pki.Generate(ca, ns, rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, name := range k.Names {
-			if err := os.WriteFile(filepath.Join(l.dir, name+".pem"), k.Bundles[i], 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if _, err := pki.Provision(l.dir, "ferry", "a=10.77.0.11", "b=10.77.0.12", "ctl"); err != nil {
+		t.Fatal(err)
+	}
+	// A board from another CA, in its own folder (its ca.pem would clash).
+	rogue := t.TempDir()
+	if _, err := pki.Provision(rogue, "rogue", "rogue=10.77.0.13"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(rogue, "rogue.pem"), filepath.Join(l.dir, "rogue.pem")); err != nil {
+		t.Fatal(err)
 	}
 	sw := l2switch.New(l2switch.Config{Logf: func(string, ...any) {}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
