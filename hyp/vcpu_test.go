@@ -2,6 +2,7 @@ package hyp
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -111,5 +112,63 @@ func TestUnexpectedTrapIsReported(t *testing.T) {
 	}
 	if err := v.Dispatch(cpu.ExitIRQ); err == nil || !strings.Contains(err.Error(), "asynchronous exit 1") {
 		t.Fatalf("IRQ exit: %v", err)
+	}
+}
+
+func TestForwardedSGIWrite(t *testing.T) {
+	var logs []string
+	v := newVCPU(&firmware{}, &logs)
+	var wrote []string
+	v.WriteSysReg = func(name string, val uint64) { wrote = append(wrote, fmt.Sprintf("%s=%#x", name, val)) }
+	// msr icc_sgi1r_el1, x3: op0=3 op1=0 CRn=12 CRm=11 op2=5, write.
+	v.Ctx.ESR = cpu.ECSysReg<<26 | 1<<25 | 3<<20 | 5<<17 | 0<<14 | 12<<10 | 3<<5 | 11<<1
+	v.Ctx.X[3], v.Ctx.PC = 0x10001, 0x5000
+	if err := v.Dispatch(cpu.ExitSync); err != nil {
+		t.Fatal(err)
+	}
+	if len(wrote) != 1 || wrote[0] != "ICC_SGI1R_EL1=0x10001" || v.Ctx.PC != 0x5004 {
+		t.Fatalf("wrote %v, PC %#x", wrote, v.Ctx.PC)
+	}
+	// Any other trapped system register (here a read of ICC_SGI1R_EL1's
+	// neighbour ICC_DIR_EL1, op2=1) is not Ferry's to emulate: fatal.
+	v.Ctx.ESR = cpu.ECSysReg<<26 | 1<<25 | 3<<20 | 1<<17 | 12<<10 | 11<<1 | 1
+	if err := v.Dispatch(cpu.ExitSync); err == nil {
+		t.Fatal("an unknown trapped system register was accepted")
+	}
+}
+
+func TestDataAbortGoesToMMIO(t *testing.T) {
+	var logs []string
+	v := newVCPU(&firmware{}, &logs)
+	var ipas []uint64
+	v.MMIO = func(c *cpu.Context, esr cpu.ESR, ipa uint64) (bool, error) {
+		ipas = append(ipas, ipa)
+		if ipa>>12 == 0x9000 {
+			c.Advance()
+			return true, nil
+		}
+		return false, nil
+	}
+	v.Ctx.ESR = 0x93c08047 // str to a page with a translation fault
+	v.Ctx.HPFAR, v.Ctx.FAR, v.Ctx.PC = 0x9000<<4, 0xffff000012345030, 0x1000
+	if err := v.Dispatch(cpu.ExitSync); err != nil || v.Ctx.PC != 0x1004 {
+		t.Fatalf("handled abort: %v, PC %#x", err, v.Ctx.PC)
+	}
+	if len(ipas) != 1 || ipas[0] != 0x9000030 {
+		t.Fatalf("IPA %#x, want 0x9000030 from HPFAR and FAR", ipas)
+	}
+	v.Ctx.HPFAR = 0x40200 << 4 // Ferry's carve-out: no device there
+	if err := v.Dispatch(cpu.ExitSync); err == nil || !strings.Contains(err.Error(), "data abort") {
+		t.Fatalf("an abort no device covers: %v", err)
+	}
+}
+
+func TestTick(t *testing.T) {
+	var logs []string
+	v := newVCPU(&firmware{}, &logs)
+	ticks := 0
+	v.Tick = func() { ticks++ }
+	if err := v.Dispatch(cpu.ExitFIQ); err != nil || ticks != 1 {
+		t.Fatalf("FIQ exit: %v, %d ticks", err, ticks)
 	}
 }

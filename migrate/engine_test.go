@@ -243,6 +243,9 @@ func TestConnectionCutDuringPages(t *testing.T) {
 	if !strings.Contains(s.err.Error(), "sending pages") {
 		t.Fatalf("send: %v", s.err)
 	}
+	if s.rep.Total <= 0 || s.rep.Downtime <= 0 || s.rep.Downtime > s.rep.Total || s.rep.Bytes < 10<<20 {
+		t.Fatalf("a failed attempt's report must say how long it took and stopped the guest: %+v", s.rep)
+	}
 	if rs, _, d := dst.counts(); rs != 0 || d != 1 || dst.writes == 0 {
 		t.Fatalf("destination: %d restores, %d discards, %d pages written", rs, d, dst.writes)
 	}

@@ -53,8 +53,9 @@ const (
 // In the Report, Total runs from the call to Commit sent; Downtime from
 // the pause to Commit sent, plus the destination's Commit-to-resumed time
 // that Resumed reports (the one-way latency of Commit is not measurable);
-// RestoreTime is the destination's digest check and Restore. From and To
-// are left for the caller.
+// RestoreTime is the destination's digest check and Restore. A failed
+// attempt reports its Total and, if the guest was paused, how long it was
+// stopped. From and To are left for the caller.
 func Send(ctx context.Context, conn io.ReadWriter, src Source, progress func(api.Progress), opts ...Option) (api.Report, error) {
 	s := &sender{
 		src:      src,
@@ -67,6 +68,12 @@ func Send(ctx context.Context, conn io.ReadWriter, src Source, progress func(api
 	s.rep.Bytes = s.st.sent.n
 	if err != nil {
 		s.rep.OK, s.rep.Error = false, err.Error()
+		// How long the attempt took, and how long the guest was stopped
+		// before it was resumed here.
+		s.rep.Total = time.Since(s.start)
+		if !s.paused.IsZero() && s.rep.Downtime == 0 {
+			s.rep.Downtime = time.Since(s.paused)
+		}
 		s.report(PhaseFailed, err)
 		return s.rep, err
 	}
