@@ -8,7 +8,7 @@ func flushStage2()
 func flushStage2IPA(ipa uint64)
 func flushEL2()
 func smc(a *[8]uint64)
-func rndr() (uint64, bool)
+func rndr() (v uint64, ok bool)
 func vectorBase() uint64
 func waitForInterrupt()
 

@@ -74,7 +74,7 @@ TEXT ·smc(SB),NOSPLIT,$0-8
 	RET
 
 // func rndr() (v uint64, ok bool)
-TEXT ·rndr(SB),NOSPLIT,$0-16
+TEXT ·rndr(SB),NOSPLIT,$0-9
 	MRS_RNDR(0)
 	CSET	NE, R1	// RNDR sets Z on failure
 	MOVD	R0, v+0(FP)

@@ -23,6 +23,9 @@
 
 // func enter(c *Context) uint64
 TEXT ·enter(SB),NOSPLIT|NOFRAME,$0-16
+	// The result is written by the exit path (guestExit), which returns
+	// for enter; clear it here so it is never stale.
+	MOVD	ZR, ret+8(FP)
 	MOVD	c+0(FP), R0
 	MOVD	RSP, R1
 	MOVD	R1, (Context_host+0)(R0)
