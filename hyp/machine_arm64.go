@@ -192,6 +192,16 @@ func (m *Machine) configureEL2() error {
 		cptr |= cpu.CPTR_TSM // RES1 without SME
 	}
 	cpu.WriteCPTR_EL2(cptr)
+	// With SVE or SME the guest's vector length is capped at 128 bits
+	// (ZCR_EL2.LEN = SMCR_EL2.LEN = 0): its Z registers are then exactly
+	// the Q registers the world switch saves, so Ferry's own FP/SIMD use
+	// never clobbers a guest vector.
+	if cptr&cpu.CPTR_TZ == 0 {
+		cpu.WriteZCR_EL2(0)
+	}
+	if cptr&cpu.CPTR_TSM == 0 {
+		cpu.WriteSMCR_EL2(0)
+	}
 
 	var mdcr uint64
 	if v := cpu.Field(cpu.ReadID_AA64DFR0_EL1(), cpu.DFR0_PMUVer_Shift); v != 0 && v != 0xf {
