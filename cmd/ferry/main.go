@@ -1,11 +1,15 @@
 //go:build tamago && arm64
 
 // Command ferry is the hypervisor image: started by the board's firmware at
-// EL2, it boots the guest OS at EL1 with its devices passed through.
+// EL2, it boots the guest OS at EL1 with its devices passed through, or --
+// without a guest of its own -- waits for one to be migrated to it. With a
+// management network (ferry.ip=) it serves the management API and the
+// migration listener, both mutual TLS, and moves its guest on request.
 //
 // The guest kernel and initramfs are placed in RAM by the loader (QEMU's
-// generic loader on the virt board); where they are, and the guest's
-// command line, come from the board's command line (see boot/guest.Config).
+// generic loader on the virt board); where they are, the board's name,
+// address and keys, and the guest's command line come from the board's
+// command line (see boot/guest.Config).
 package main
 
 import (
