@@ -80,10 +80,13 @@ func newLink(t *testing.T) *link {
 
 // board starts a board on the link: with the guest (appendArgs) or, when
 // appendArgs is "", in the receive role.
-func (l *link) board(name, ip, mac, appendArgs string) *qemu.Process {
+func (l *link) board(name, ip, mac, appendArgs string, extra ...func(*qemu.Board)) *qemu.Process {
 	l.t.Helper()
 	b := board(l.t, false, appendArgs)
 	b.Switch, b.Name, b.IP, b.MAC, b.Keys = l.switch_, name, ip+"/24", mac, filepath.Join(l.dir, name+".pem")
+	for _, f := range extra {
+		f(&b)
+	}
 	if appendArgs == "" {
 		b.Kernel, b.Initrd, b.Append = "", "", ""
 	}
@@ -260,5 +263,28 @@ func TestMigrateRefusesWrongKey(t *testing.T) {
 	}
 	if out, err := l.ferryctl("rogue", "status", "10.77.0.11"); err == nil {
 		t.Fatalf("a rogue certificate opened a's API:\n%s", out)
+	}
+}
+
+// TestMigrateRefusesIncompatible: a destination with another RAM layout is
+// refused in the handshake, with the reason, before the guest is paused.
+func TestMigrateRefusesIncompatible(t *testing.T) {
+	l := newLink(t)
+	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", guestArgs)
+	l.board("b", "10.77.0.12", "52:54:00:77:00:12", "", func(b *qemu.Board) { b.Memory = "2G" })
+	expect(t, a, counterT.String(), 0, bootTimeout)
+
+	out, err := l.ferryctl("", "migrate", "10.77.0.11", "10.77.0.12")
+	if err == nil || !strings.Contains(out, "RAM") {
+		t.Fatalf("migration to a board with more RAM was not refused for its RAM layout: %v\n%s", err, out)
+	}
+	_, i := expect(t, a, `ferry: migration to 10\.77\.0\.12:7001 failed, the guest runs on here: .*RAM`, 0, time.Minute)
+	if strings.Contains(out, "downtime") && !regexp.MustCompile(`downtime +0s`).MatchString(out) {
+		t.Fatalf("the guest was stopped for a refused migration:\n%s", out)
+	}
+	n := len(counters(a.Lines()))
+	expect(t, a, counterT.String(), i, 30*time.Second)
+	if len(counters(a.Lines())) <= n {
+		t.Fatal("the guest stopped counting")
 	}
 }
