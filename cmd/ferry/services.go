@@ -27,6 +27,10 @@ const (
 	migrationTimeout = 10 * time.Minute
 	// idlePoll is how long the NIC poller sleeps when the link is quiet.
 	idlePoll = 200 * time.Microsecond
+	// stepTimeout is how long a migration waits for its peer to take or
+	// give one record before it gives up: a dead destination costs the
+	// paused guest at most this long before it resumes at the source.
+	stepTimeout = 10 * time.Second
 )
 
 // services are what Ferry runs on its management network: the NIC
@@ -136,7 +140,7 @@ func (s *services) Migrate(ctx context.Context, to string, progress func(api.Pro
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fail(fmt.Errorf("TLS with %s: %w", to, err))
 	}
-	rep, err := migrate.Send(ctx, tc, s.m.Source(), progress)
+	rep, err := migrate.Send(ctx, tc, s.m.Source(), progress, migrate.WithTimeout(stepTimeout))
 	rep.From, rep.To = s.net.Addr().Addr().String(), to
 	if err != nil {
 		if rep.Error == "" {
@@ -179,7 +183,7 @@ func (s *services) receiveOne(c *tls.Conn) {
 		return
 	}
 	logf("incoming migration from %s (%s)", peer, c.RemoteAddr())
-	rep, err := migrate.Receive(ctx, c, s.m.Sink())
+	rep, err := migrate.Receive(ctx, c, s.m.Sink(), migrate.WithTimeout(stepTimeout))
 	if err != nil {
 		logf("incoming migration from %s failed, nothing was started here: %v", peer, err)
 		return
