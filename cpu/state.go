@@ -9,6 +9,13 @@ import (
 // StateVersion is the version of State's encoding.
 const StateVersion = 1
 
+// SVE predicate state: P0..P15 and FFR, each VL/8 bytes, VL at most
+// 2048 bits (ARM ARM A2 "The Scalable Vector Extension").
+const (
+	SVEPredSlots = 17
+	MaxSVEVL     = 256 // bytes
+)
+
 // Features says which optional register sets a CPU has, and so which are
 // in a State.
 type Features uint32
@@ -64,6 +71,8 @@ type State struct {
 	SysRegs  []uint64 // in SysRegNames order
 	PAuth    []uint64 // in PAuthKeyNames order, when FeatPAuth
 	ZCR      uint64   // when FeatSVE
+	SVEVL    uint32   // when FeatSVE: the vector length in bytes the predicates were saved at
+	SVEPred  []byte   // when FeatSVE: P0..P15 then FFR, SVEVL/8 bytes each
 	SMCR     uint64   // when FeatSME
 	MIDR     uint64   // VPIDR_EL2
 	MPIDR    uint64   // VMPIDR_EL2
@@ -88,6 +97,8 @@ func (s *State) Encode() []byte {
 	w.U64s(s.SysRegs)
 	w.U64s(s.PAuth)
 	w.U64(s.ZCR)
+	w.U32(s.SVEVL)
+	w.Blob(s.SVEPred)
 	w.U64(s.SMCR)
 	w.U64(s.MIDR)
 	w.U64(s.MPIDR)
@@ -118,6 +129,8 @@ func DecodeState(b []byte) (*State, error) {
 	s.SysRegs = r.U64s(len(SysRegNames))
 	s.PAuth = r.U64s(len(PAuthKeyNames))
 	s.ZCR = r.U64()
+	s.SVEVL = r.U32()
+	s.SVEPred = r.Blob(SVEPredSlots * MaxSVEVL / 8)
 	s.SMCR = r.U64()
 	s.MIDR = r.U64()
 	s.MPIDR = r.U64()
@@ -145,6 +158,11 @@ func (s *State) validate() error {
 		return fmt.Errorf("cpu state: %d pointer-authentication keys, want %d", len(s.PAuth), len(PAuthKeyNames))
 	case s.Features&FeatPAuth == 0 && len(s.PAuth) != 0:
 		return fmt.Errorf("cpu state: pointer-authentication keys without the feature")
+	case s.Features&FeatSVE != 0 && (s.SVEVL == 0 || s.SVEVL%16 != 0 || s.SVEVL > MaxSVEVL ||
+		len(s.SVEPred) != SVEPredSlots*int(s.SVEVL)/8):
+		return fmt.Errorf("cpu state: SVE vector length %d with %d bytes of predicates", s.SVEVL, len(s.SVEPred))
+	case s.Features&FeatSVE == 0 && (s.SVEVL != 0 || len(s.SVEPred) != 0):
+		return fmt.Errorf("cpu state: SVE predicates without the feature")
 	case s.Ctx.PSTATE&0x10 != 0:
 		return fmt.Errorf("cpu state: PSTATE %#x is an AArch32 state; Ferry guests run AArch64 at EL1", s.Ctx.PSTATE)
 	case s.Ctx.PSTATE&0xf != SPSR_EL1h && s.Ctx.PSTATE&0xf != 0b0100 && s.Ctx.PSTATE&0xf != 0:

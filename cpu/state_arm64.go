@@ -4,6 +4,11 @@ package cpu
 
 import "fmt"
 
+// defined in sve_arm64.s
+func sveVL() uint64
+func svePredSave(buf *byte)
+func svePredLoad(buf *byte)
+
 // HostFeatures reports the optional register sets this CPU has.
 func HostFeatures() Features {
 	var f Features
@@ -44,6 +49,10 @@ func Capture(c *Context) *State {
 	}
 	if s.Features&FeatSVE != 0 {
 		s.ZCR = ReadZCR_EL1()
+		s.SVEVL = uint32(sveVL())
+		s.SVEPred = make([]byte, SVEPredSlots*MaxSVEVL/8)
+		svePredSave(&s.SVEPred[0])
+		s.SVEPred = s.SVEPred[:SVEPredSlots*int(s.SVEVL)/8]
 	}
 	if s.Features&FeatSME != 0 {
 		s.SMCR = ReadSMCR_EL1()
@@ -74,7 +83,13 @@ func Restore(s *State, c *Context) error {
 		writeAll(PAuthKeyNames, s.PAuth)
 	}
 	if s.Features&FeatSVE != 0 {
+		if vl := uint32(sveVL()); vl != s.SVEVL {
+			return fmt.Errorf("cpu state: SVE predicates saved at a %d-byte vector length, this CPU runs %d", s.SVEVL, vl)
+		}
 		WriteZCR_EL1(s.ZCR)
+		buf := make([]byte, SVEPredSlots*MaxSVEVL/8)
+		copy(buf, s.SVEPred)
+		svePredLoad(&buf[0])
 	}
 	if s.Features&FeatSME != 0 {
 		WriteSMCR_EL1(s.SMCR)

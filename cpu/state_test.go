@@ -7,7 +7,10 @@ import (
 )
 
 func sampleState() *State {
-	s := &State{Features: FeatPAuth, MIDR: 0xf0510, MPIDR: 0x80000000}
+	s := &State{Features: FeatPAuth | FeatSVE, MIDR: 0xf0510, MPIDR: 0x80000000, ZCR: 0xf, SVEVL: 16}
+	for i := range SVEPredSlots * 2 {
+		s.SVEPred = append(s.SVEPred, byte(i*7))
+	}
 	for i := range s.Ctx.X {
 		s.Ctx.X[i] = uint64(i) * 0x1111
 	}

@@ -185,6 +185,45 @@
 #define MSR_ICC_SGI1R_EL1(rt) WORD $(0xd518cba0|(rt))
 #define MSR_ICC_ASGI1R_EL1(rt) WORD $(0xd518cbc0|(rt))
 
+// SVE predicate save/restore, base register x0.
+#define SVE_STR_P0 WORD $0xe5800000 // str p0, [x0, #0, mul vl]
+#define SVE_LDR_P0 WORD $0x85800000 // ldr p0, [x0, #0, mul vl]
+#define SVE_STR_P1 WORD $0xe5800401 // str p1, [x0, #1, mul vl]
+#define SVE_LDR_P1 WORD $0x85800401 // ldr p1, [x0, #1, mul vl]
+#define SVE_STR_P2 WORD $0xe5800802 // str p2, [x0, #2, mul vl]
+#define SVE_LDR_P2 WORD $0x85800802 // ldr p2, [x0, #2, mul vl]
+#define SVE_STR_P3 WORD $0xe5800c03 // str p3, [x0, #3, mul vl]
+#define SVE_LDR_P3 WORD $0x85800c03 // ldr p3, [x0, #3, mul vl]
+#define SVE_STR_P4 WORD $0xe5801004 // str p4, [x0, #4, mul vl]
+#define SVE_LDR_P4 WORD $0x85801004 // ldr p4, [x0, #4, mul vl]
+#define SVE_STR_P5 WORD $0xe5801405 // str p5, [x0, #5, mul vl]
+#define SVE_LDR_P5 WORD $0x85801405 // ldr p5, [x0, #5, mul vl]
+#define SVE_STR_P6 WORD $0xe5801806 // str p6, [x0, #6, mul vl]
+#define SVE_LDR_P6 WORD $0x85801806 // ldr p6, [x0, #6, mul vl]
+#define SVE_STR_P7 WORD $0xe5801c07 // str p7, [x0, #7, mul vl]
+#define SVE_LDR_P7 WORD $0x85801c07 // ldr p7, [x0, #7, mul vl]
+#define SVE_STR_P8 WORD $0xe5810008 // str p8, [x0, #8, mul vl]
+#define SVE_LDR_P8 WORD $0x85810008 // ldr p8, [x0, #8, mul vl]
+#define SVE_STR_P9 WORD $0xe5810409 // str p9, [x0, #9, mul vl]
+#define SVE_LDR_P9 WORD $0x85810409 // ldr p9, [x0, #9, mul vl]
+#define SVE_STR_P10 WORD $0xe581080a // str p10, [x0, #10, mul vl]
+#define SVE_LDR_P10 WORD $0x8581080a // ldr p10, [x0, #10, mul vl]
+#define SVE_STR_P11 WORD $0xe5810c0b // str p11, [x0, #11, mul vl]
+#define SVE_LDR_P11 WORD $0x85810c0b // ldr p11, [x0, #11, mul vl]
+#define SVE_STR_P12 WORD $0xe581100c // str p12, [x0, #12, mul vl]
+#define SVE_LDR_P12 WORD $0x8581100c // ldr p12, [x0, #12, mul vl]
+#define SVE_STR_P13 WORD $0xe581140d // str p13, [x0, #13, mul vl]
+#define SVE_LDR_P13 WORD $0x8581140d // ldr p13, [x0, #13, mul vl]
+#define SVE_STR_P14 WORD $0xe581180e // str p14, [x0, #14, mul vl]
+#define SVE_LDR_P14 WORD $0x8581180e // ldr p14, [x0, #14, mul vl]
+#define SVE_STR_P15 WORD $0xe5811c0f // str p15, [x0, #15, mul vl]
+#define SVE_LDR_P15 WORD $0x85811c0f // ldr p15, [x0, #15, mul vl]
+#define SVE_STR_P0_SLOT16 WORD $0xe5820000 // str p0, [x0, #16, mul vl]
+#define SVE_LDR_P0_SLOT16 WORD $0x85820000 // ldr p0, [x0, #16, mul vl]
+#define SVE_RDFFR_P0 WORD $0x2519f000 // rdffr p0.b
+#define SVE_WRFFR_P0 WORD $0x25289000 // wrffr p0.b
+#define SVE_RDVL_X0 WORD $0x04bf5020 // rdvl x0, #1
+
 // System instructions: <name>(rt), rt = 31 when the instruction takes no register.
 #define DC_CVAC(rt) WORD $(0xd50b7a20|(rt))
 #define DC_CIVAC(rt) WORD $(0xd50b7e20|(rt))

@@ -31,6 +31,10 @@ func RenderHeader(regs []SysReg, insns []SysInsn) []byte {
 			fmt.Fprintf(&h, "#define MSR_%s(rt) WORD $(0x%08x|(rt))\n", r.Name, r.MSR(0))
 		}
 	}
+	h.WriteString("\n// SVE predicate save/restore, base register x0.\n")
+	for _, i := range SVEInsns() {
+		fmt.Fprintf(&h, "#define %s WORD $0x%08x // %s\n", i.Name, i.Enc, i.Asm)
+	}
 	h.WriteString("\n// System instructions: <name>(rt), rt = 31 when the instruction takes no register.\n")
 	for _, s := range insns {
 		fmt.Fprintf(&h, "#define %s(rt) WORD $(0x%08x|(rt))\n", s.Name, s.Encode(0))

@@ -100,3 +100,22 @@ func TestSysInsnEncodings(t *testing.T) {
 		}
 	}
 }
+
+// Encodings from GNU as (aarch64-linux-gnu-as -march=armv8.2-a+sve).
+func TestSVEEncodings(t *testing.T) {
+	want := map[string]uint32{
+		"SVE_STR_P0": 0xe5800000, "SVE_STR_P1": 0xe5800401, "SVE_STR_P8": 0xe5810008, "SVE_STR_P15": 0xe5811c0f,
+		"SVE_LDR_P0": 0x85800000, "SVE_LDR_P1": 0x85800401, "SVE_LDR_P15": 0x85811c0f,
+		"SVE_STR_P0_SLOT16": 0xe5820000, "SVE_LDR_P0_SLOT16": 0x85820000,
+		"SVE_RDFFR_P0": 0x2519f000, "SVE_WRFFR_P0": 0x25289000, "SVE_RDVL_X0": 0x04bf5020,
+	}
+	got := map[string]uint32{}
+	for _, i := range SVEInsns() {
+		got[i.Name] = i.Enc
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s = %#08x, want %#08x", name, got[name], w)
+		}
+	}
+}
