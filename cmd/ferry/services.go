@@ -7,8 +7,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"time"
 
@@ -82,7 +84,7 @@ func (s *services) start() error {
 	srv := &http.Server{
 		Handler:           manage.New(s, migrationTimeout).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          nil,
+		ErrorLog:          log.New(os.Stdout, "ferry: api: ", 0),
 	}
 	go func() {
 		err := srv.Serve(tls.NewListener(apiL, s.keys.ServerConfig(s.opts)))
@@ -131,13 +133,15 @@ func (s *services) Migrate(ctx context.Context, to string, progress func(api.Pro
 		logf("migration to %s failed, the guest runs on here: %v", to, err)
 		return api.Report{From: s.net.Addr().Addr().String(), To: to, Error: err.Error()}, nil
 	}
-	c, err := s.net.Dial(ctx, to)
+	dctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	c, err := s.net.Dial(dctx, to)
 	if err != nil {
 		return fail(fmt.Errorf("connecting to %s: %w", to, err))
 	}
 	defer c.Close()
 	tc := tls.Client(c, s.keys.ClientConfig(s.opts))
-	if err := tc.HandshakeContext(ctx); err != nil {
+	if err := tc.HandshakeContext(dctx); err != nil {
 		return fail(fmt.Errorf("TLS with %s: %w", to, err))
 	}
 	rep, err := migrate.Send(ctx, tc, s.m.Source(), progress, migrate.WithTimeout(stepTimeout))

@@ -236,7 +236,8 @@ func TestMigrateDestinationDies(t *testing.T) {
 
 // TestMigrateRefusesWrongKey: a board whose certificate comes from another
 // CA is refused before anything is sent, and the guest never stops; the
-// same board's key does not open the API of the others either.
+// same board's key does not open the API of the others either. A
+// destination nobody answers at is reported as such.
 func TestMigrateRefusesWrongKey(t *testing.T) {
 	l := newLink(t)
 	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", guestArgs)
@@ -263,6 +264,15 @@ func TestMigrateRefusesWrongKey(t *testing.T) {
 	}
 	if out, err := l.ferryctl("rogue", "status", "10.77.0.11"); err == nil {
 		t.Fatalf("a rogue certificate opened a's API:\n%s", out)
+	}
+	// Nobody at the destination address: a clear error, the guest runs on.
+	if out, err := l.ferryctl("", "migrate", "10.77.0.11", "10.77.0.99"); err == nil || !strings.Contains(out, "connecting to 10.77.0.99:7001") {
+		t.Fatalf("migration to an address nobody has: %v\n%s", err, out)
+	}
+	n = len(counters(a.Lines()))
+	expect(t, a, counterT.String(), len(a.Lines()), 30*time.Second)
+	if len(counters(a.Lines())) <= n {
+		t.Fatal("the guest stopped counting after a migration to nowhere")
 	}
 }
 
