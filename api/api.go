@@ -26,7 +26,7 @@ const (
 	GuestNone     = "none" // no guest here (receive role, nothing arrived yet)
 	GuestRunning  = "running"
 	GuestPaused   = "paused"   // stopped for a migration
-	GuestMigrated = "migrated" // handed to another board; this board is parked
+	GuestMigrated = "migrated" // handed to another board; this board has none and may take one
 	GuestStopped  = "stopped"  // halted after an error
 )
 

@@ -19,4 +19,10 @@ func TestBitmap(t *testing.T) {
 	if b.get(1) || b.get(65) || b.get(128) {
 		t.Fatal("neighbours set")
 	}
+	b.setAll()
+	for i := uint64(0); i < 130; i++ {
+		if !b.get(i) {
+			t.Fatalf("bit %d clear after setAll", i)
+		}
+	}
 }

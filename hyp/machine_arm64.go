@@ -276,16 +276,23 @@ func quiesce() {
 }
 
 // Run runs the guest: enter it, handle the exit, repeat, letting Ferry's
-// other goroutines run at every tick and stopping when Control says so. It
-// returns when the guest can no longer run here.
+// other goroutines run at every tick and stopping when Control says so.
+// When the guest has been migrated away (or before one arrives) it waits
+// for the next one to be migrated here. It returns only when the guest
+// cannot go on.
 func (m *Machine) Run() error {
 	if m.Ctl.State() == api.GuestNone {
 		m.Ctl.WaitForGuest()
 	}
 	for {
 		if !m.Ctl.Checkpoint() {
+			// Given up: it runs elsewhere now. Its memory here is stale, so
+			// a guest migrated back must have every page written, zero
+			// pages included.
 			quiesce()
-			return nil // migrated: parked for good
+			m.written.setAll()
+			m.Ctl.WaitForGuest()
+			continue
 		}
 		reason := cpu.Enter(&m.VCPU.Ctx)
 		m.exits.Add(1)

@@ -113,7 +113,7 @@ func run(base qemu.Board, kernel, initrd, appendArgs, ferryctl, keysDir string, 
 	}
 	say("the guest runs on board b now; watching it for %v", after)
 	time.Sleep(after)
-	say("done: board a is parked, board b runs the guest")
+	say("done: board b runs the guest; board a gave it up and may take it back")
 	return nil
 }
 

@@ -108,13 +108,7 @@ func boot() error {
 	if !cfg.Receive() {
 		logf("entering guest at EL1, %v after reset", virt.Uptime())
 	}
-	if err := m.Run(); err != nil {
-		return err
-	}
-	// The guest now runs on another board: stay up to answer the API.
-	for {
-		time.Sleep(time.Hour)
-	}
+	return m.Run()
 }
 
 // bootGuest loads the guest the board's loader placed in RAM: it checks the

@@ -153,7 +153,7 @@ func (s *services) Migrate(ctx context.Context, to string, progress func(api.Pro
 		logf("migration to %s failed, the guest runs on here: %v", to, err)
 		return rep, nil
 	}
-	logf("migration to %s (%s) committed: %d bytes, %d pages (%d zero), total %v, downtime %v; the guest now runs there and this board is parked",
+	logf("migration to %s (%s) committed: %d bytes, %d pages (%d zero), total %v, downtime %v; the guest now runs there; this board gave it up and may take a guest again",
 		to, pki.PeerName(tc.ConnectionState()), rep.Bytes, rep.Pages, rep.ZeroPages, rep.Total, rep.Downtime)
 	return rep, nil
 }
@@ -180,7 +180,7 @@ func (s *services) receiveOne(c *tls.Conn) {
 		return
 	}
 	peer := pki.PeerName(c.ConnectionState())
-	if st := s.m.Ctl.State(); st != api.GuestNone {
+	if st := s.m.Ctl.State(); !s.m.Ctl.CanReceive() {
 		logf("incoming migration from %s refused: this board already has a guest (%s)", peer, st)
 		migrate.WriteRecord(c, migrate.Record{Type: migrate.TypeAbort, Version: migrate.TypeAbort.Version(),
 			Payload: migrate.EncodeAbort("the destination already has a guest")})

@@ -131,7 +131,7 @@ const guestArgs = "quiet guest.mode=migrate guest.pattern_mb=16 guest.hb=1"
 
 // TestMigrate moves a running guest from board a to board b: its counter
 // and boot id carry on at b with no reset, its memory pattern is intact,
-// its clock did not jump, and a stops for good.
+// its clock did not jump, and a stops running it. Then it moves it back.
 func TestMigrate(t *testing.T) {
 	l := newLink(t)
 	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", guestArgs)
@@ -166,7 +166,7 @@ func TestMigrate(t *testing.T) {
 			}
 		}
 	}
-	// a is parked: no more guest output, and it says so.
+	// a gave the guest up: no more guest output from it.
 	time.Sleep(3 * time.Second)
 	if after := counters(a.Lines()[commit:]); len(after) > 0 {
 		t.Fatalf("the guest still runs on a after the commit: %+v", after)
@@ -177,6 +177,27 @@ func TestMigrate(t *testing.T) {
 		t.Fatalf("status after the move: a %q, b %q", sa, sb)
 	}
 	t.Logf("guest-observed downtime (largest heartbeat gap across the switch): %v", heartbeatGap(a, b))
+
+	// And back: a, whose copy of the guest's memory is stale, takes it
+	// again and the guest carries on there.
+	expect(t, b, fmt.Sprintf(`^FERRY-PATTERN-CHECK id=%s n=\d+ OK`, first.id), i, 30*time.Second)
+	if out, err := l.ferryctl("", "migrate", "10.77.0.12", "10.77.0.11"); err != nil || !regexp.MustCompile(`(?m)^migration +ok`).MatchString(out) {
+		t.Fatalf("ferryctl migrate back: %v", err)
+	}
+	_, commit = expect(t, b, `ferry: migration to 10\.77\.0\.11:7001 \(a\) committed`, 0, time.Minute)
+	_, recv = expect(t, a, `ferry: guest received from b`, 0, time.Minute)
+	onB := counters(b.Lines()[:commit])
+	last = onB[len(onB)-1]
+	l1, i = expect(t, a, counterT.String(), recv, 30*time.Second)
+	if back := counters([]qemu.Line{l1})[0]; back.id != last.id || back.n != last.n+1 {
+		t.Fatalf("counter did not continue on the way back: last on b %+v, first on a %+v", last, back)
+	}
+	expect(t, a, fmt.Sprintf(`^FERRY-PATTERN-CHECK id=%s n=\d+ OK`, last.id), i, 30*time.Second)
+	for _, ln := range a.Lines() {
+		if strings.Contains(ln.Text, "BAD") || strings.Contains(ln.Text, "FATAL") {
+			t.Fatalf("console of a after the way back: %q", ln.Text)
+		}
+	}
 }
 
 // heartbeatGap is the largest interval between the host arrival times of
