@@ -70,7 +70,7 @@ system: image guest qemu
 # Thin-ness (the guest benchmark natively and under Ferry) and migration of
 # 512 MiB and 1 GiB guests, figures to docs/bench/.
 bench: image guest qemu build/ferryctl
-	go run ./cmd/ferry-bench -out docs/bench -runs 3
+	go run ./cmd/ferry-bench -out docs/bench -runs 5 -migration-runs 3
 
 fuzz:
 	go test -run '^$$' -fuzz . -fuzztime 30s ./boot/dtb/

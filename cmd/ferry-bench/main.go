@@ -73,13 +73,14 @@ func main() {
 	thin := flag.Bool("thin", true, "measure thin-ness (native vs Ferry)")
 	migration := flag.Bool("migration", true, "measure migration between two boards")
 	sizes := flag.String("sizes", "512,1024", "guest sizes to migrate, MiB")
+	migrationRuns := flag.Int("migration-runs", 3, "migrations of each guest size")
 	ferryctl := flag.String("ferryctl", "build/ferryctl", "ferryctl binary")
 	flag.Parse()
 	if *migration {
 		sz, err := parseSizes(*sizes)
 		if err == nil {
 			m := b
-			err = migrationBench(m, *ferryctl, *out, sz, *runs)
+			err = migrationBench(m, *ferryctl, *out, sz, *migrationRuns)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
