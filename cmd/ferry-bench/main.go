@@ -56,6 +56,10 @@ type Summary struct {
 	FerryBootS  float64 `json:"ferry_median_boot_s"`
 }
 
+// settle is the pause between two boots, so that one board's teardown does
+// not run beside the next one's benchmark on a 2-core machine.
+const settle = 3 * time.Second
+
 var (
 	figures = regexp.MustCompile(`^FERRY-BENCH loop_ms=(\d+) md5_ms=(\d+) total_ms=(\d+)`)
 	check   = regexp.MustCompile(`^FERRY-BENCH check (.*)`)
@@ -98,6 +102,7 @@ func main() {
 	}
 	for i := 0; i < *runs; i++ {
 		for _, ferry := range []bool{false, true} {
+			time.Sleep(settle) // let the previous board's QEMU finish exiting
 			r, err := run(b, ferry)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "ferry-bench: run %d (ferry=%v): %v\n", i+1, ferry, err)
