@@ -72,8 +72,9 @@ system: image guest qemu
 bench: image guest qemu build/ferryctl
 	go run ./cmd/ferry-bench -out docs/bench -runs 5 -migration-runs 3
 
+# Every fuzz target for FUZZTIME (default 10s) each.
 fuzz:
-	go test -run '^$$' -fuzz . -fuzztime 30s ./boot/dtb/
+	bash scripts/fuzz.sh
 
 clean:
 	rm -rf build

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the project for FUZZTIME each (default 10s):
+# the decoders of everything that comes from the wire or the firmware, and
+# the page-table builder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t=${FUZZTIME:-10s}
+grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do
+	pkg=./$(dirname "${f#./}")
+	for fn in $(grep -o '^func Fuzz[A-Za-z0-9]*' "$f" | cut -d' ' -f2); do
+		echo "== $pkg $fn ($t)"
+		extra=()
+		[ "$fn" = FuzzReceive ] && extra=(-fuzzminimizetime 2s)
+		go test -run '^$' -fuzz "^$fn\$" -fuzztime "$t" "${extra[@]}" "$pkg"
+	done
+done
