@@ -5,7 +5,6 @@ package cpu
 func cleanDcacheRange(start, end, line uint64)
 func invalidateIcache()
 func flushStage2()
-func flushStage2IPA(ipa uint64)
 func flushEL2()
 func smc(a *[8]uint64)
 func rndr() (v uint64, ok bool)
@@ -32,9 +31,6 @@ func InvalidateIcache() { invalidateIcache() }
 // FlushStage2 invalidates every stage 1 and stage 2 TLB entry of the guest
 // after its stage 2 tables changed.
 func FlushStage2() { flushStage2() }
-
-// FlushStage2Page invalidates the stage 2 TLB entries of one IPA page.
-func FlushStage2Page(ipa uint64) { flushStage2IPA(ipa) }
 
 // FlushEL2 invalidates Ferry's own EL2 stage 1 TLB entries.
 func FlushEL2() { flushEL2() }

@@ -38,19 +38,6 @@ TEXT ·flushStage2(SB),NOSPLIT,$0
 	ISB	$15
 	RET
 
-// func flushStage2IPA(ipa uint64)
-TEXT ·flushStage2IPA(SB),NOSPLIT,$0-8
-	MOVD	ipa+0(FP), R0
-	LSR	$12, R0, R0
-	DSB	$10
-	TLBI_IPAS2E1IS(0)
-	DSB	$11
-	// the IPA entry may be cached in combined stage 1+2 entries too
-	TLBI_VMALLE1IS(31)
-	DSB	$11
-	ISB	$15
-	RET
-
 // func flushEL2()
 TEXT ·flushEL2(SB),NOSPLIT,$0
 	DSB	$15

@@ -6,8 +6,7 @@ import "math/bits"
 
 // CNTHP_CTL_EL2 fields (ARM ARM D24.8 CNTHP_CTL_EL2).
 const (
-	cnthpEnable = 1 << 0 // timer enabled
-	cnthpIMask  = 1 << 1 // interrupt masked
+	cnthpEnable = 1 << 0 // timer enabled, interrupt not masked (IMASK, bit 1, clear)
 )
 
 // ArmHypTimer makes the EL2 physical timer (CNTHP) fire when the physical
@@ -17,23 +16,22 @@ func ArmHypTimer(at uint64) {
 	WriteCNTHP_CTL_EL2(cnthpEnable)
 }
 
-// DisarmHypTimer stops the EL2 physical timer.
-func DisarmHypTimer() { WriteCNTHP_CTL_EL2(cnthpIMask) }
-
 // spuriousINTID is the first INTID ICC_IAR0_EL1 returns when nothing of
 // Group 0 is pending (GICv3 2.2.1, "Special INTIDs").
 const spuriousINTID = 1020
 
-// AckGroup0 acknowledges the highest-priority pending Group 0 interrupt
-// (an FIQ taken at EL2, since HCR_EL2.FMO is set) and ends it (EOImode 0:
-// priority drop and deactivation). It returns the INTID, or a value of at
-// least 1020 when there was none.
-func AckGroup0() uint32 {
-	id := uint32(ReadICC_IAR0_EL1() & 0xffffff)
+// AckGroup0 acknowledges the highest-priority pending Group 0 interrupt (an
+// FIQ taken at EL2, since HCR_EL2.FMO is set) and returns its INTID, at
+// least 1020 when there was none. The caller removes the interrupt's cause
+// (a level-triggered source stays asserted) and then calls EndGroup0.
+func AckGroup0() uint32 { return uint32(ReadICC_IAR0_EL1() & 0xffffff) }
+
+// EndGroup0 ends an interrupt AckGroup0 returned (EOImode 0: priority drop
+// and deactivation); special INTIDs need no end.
+func EndGroup0(id uint32) {
 	if id < spuriousINTID {
 		WriteICC_EOIR0_EL1(uint64(id))
 	}
-	return id
 }
 
 // Ticks converts a duration in nanoseconds to counter ticks.

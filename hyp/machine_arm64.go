@@ -235,13 +235,11 @@ func (m *Machine) armTick() { cpu.ArmHypTimer(cpu.ReadCNTPCT_EL0() + m.tickEvery
 // tick handles Ferry's FIQ: acknowledge, re-arm the timer (its output is
 // level: it stays asserted until the compare value moves), end it.
 func (m *Machine) tick() {
-	id := uint32(cpu.ReadICC_IAR0_EL1() & 0xffffff)
+	id := cpu.AckGroup0()
 	if id == m.tickINTID {
 		m.armTick()
 	}
-	if id < 1020 {
-		cpu.WriteICC_EOIR0_EL1(uint64(id))
-	}
+	cpu.EndGroup0(id)
 }
 
 // Idle is the Go scheduler's idle hook while the guest is not running

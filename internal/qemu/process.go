@@ -140,16 +140,6 @@ func (p *Process) Wait(timeout time.Duration) error {
 	}
 }
 
-// Exited reports whether QEMU has exited.
-func (p *Process) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // ExitErr is QEMU's exit status once it has exited (nil for 0).
 func (p *Process) ExitErr() error {
 	p.mu.Lock()
