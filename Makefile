@@ -23,8 +23,11 @@ GUEST := build/guest/Image build/guest/initrd.cpio.gz
 
 all: image guest
 
+# The image's runtime lives in the tamago module, which no host package
+# imports: download it explicitly (GOOSPKG must be in the module cache).
 image:
 	@mkdir -p build
+	@go mod download github.com/usbarmory/tamago
 	@tg=$$(bash scripts/toolchain.sh) && \
 		$(TAMAGO_ENV) $$tg build -trimpath -ldflags "$(IMAGE_LDFLAGS)" -o build/ferry.elf ./cmd/ferry
 	@echo "built build/ferry.elf"
