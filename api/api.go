@@ -13,9 +13,10 @@ const (
 
 // Paths of the management API.
 const (
-	PathStatus    = "/v1/status"    // GET: Status
-	PathMigrate   = "/v1/migrate"   // POST MigrateRequest: starts a migration, answers Report when it has ended
-	PathMigration = "/v1/migration" // GET: Progress of the current or last migration
+	PathStatus    = "/v1/status"           // GET: Status
+	PathMigrate   = "/v1/migrate"          // POST MigrateRequest: starts a migration, answers Report when it has ended
+	PathMigration = "/v1/migration"        // GET: Progress of the current or last migration
+	PathCancel    = "/v1/migration/cancel" // POST: abort the running migration (before its commit)
 )
 
 // Board roles and guest states in Status.
@@ -40,18 +41,73 @@ type Status struct {
 	Exits   uint64        `json:"exits"` // guest exits to Ferry since boot
 }
 
-// MigrateRequest asks the board to move its guest to another board.
+// Defaults of a migration's settings (MigrateRequest fields left zero).
+const (
+	DefaultDowntimeLimit = 30 * time.Millisecond
+	DefaultMaxTime       = 5 * time.Minute
+)
+
+// MigrateRequest asks the board to move its guest to another board. Zero
+// settings take their defaults.
 type MigrateRequest struct {
 	To string `json:"to"` // the destination's management address, host or host:port
+
+	// DowntimeLimit is the longest the guest should be stopped: pre-copy
+	// rounds go on until the rest fits it at the measured bandwidth
+	// (DefaultDowntimeLimit).
+	DowntimeLimit time.Duration `json:"downtime_limit_ns,omitempty"`
+	// Bandwidth caps the migration stream, bytes per second (0: no cap).
+	Bandwidth uint64 `json:"bandwidth_bps,omitempty"`
+	// MaxTime ends a migration that has not converged by then, the guest
+	// running on at the source (DefaultMaxTime).
+	MaxTime time.Duration `json:"max_time_ns,omitempty"`
+	// NoAutoConverge turns auto-converge off: a guest that dirties memory
+	// faster than Ferry sends it is not slowed down.
+	NoAutoConverge bool `json:"no_auto_converge,omitempty"`
 }
 
 // Progress is the state of the current or last migration.
 type Progress struct {
-	Phase      string `json:"phase"` // "idle", "handshake", "copying", "committing", "done", "failed"
-	PagesSent  uint64 `json:"pages_sent"`
-	PagesTotal uint64 `json:"pages_total"`
+	Phase      string `json:"phase"`       // "idle", "handshake", "precopy", "stopped", "committing", "done", "failed", "cancelled"
+	Round      int    `json:"round"`       // pre-copy round being sent: 0 is all of RAM
+	PagesSent  uint64 `json:"pages_sent"`  // pages sent so far, all rounds
+	PagesTotal uint64 `json:"pages_total"` // pages of guest RAM
+	PagesLeft  uint64 `json:"pages_left"`  // pages still to send in this round and dirtied since
 	BytesSent  uint64 `json:"bytes_sent"`
-	Error      string `json:"error,omitempty"`
+
+	DirtyRate        float64       `json:"dirty_rate_bps"` // bytes/s the guest dirtied in the last round
+	Bandwidth        float64       `json:"bandwidth_bps"`  // bytes/s of stream, measured in this migration
+	CPUShare         float64       `json:"cpu_share"`      // Ferry's share of the CPU while the guest runs, 0..1 (measured)
+	Throttle         float64       `json:"throttle"`       // auto-converge's cut of the guest's CPU time, 0..0.99
+	ExpectedDowntime time.Duration `json:"expected_downtime_ns"`
+	Elapsed          time.Duration `json:"elapsed_ns"`
+	Error            string        `json:"error,omitempty"`
+}
+
+// Round is one pre-copy round as the source sent it. Round 0 sends all of
+// RAM; round n the pages dirtied while round n-1 was sent; the last round
+// is sent with the guest stopped.
+type Round struct {
+	N         int           `json:"n"`
+	Pages     uint64        `json:"pages"` // pages sent in this round
+	ZeroPages uint64        `json:"zero_pages"`
+	Bytes     uint64        `json:"bytes"`
+	Duration  time.Duration `json:"duration_ns"`
+	DirtyRate float64       `json:"dirty_rate_bps"` // bytes/s the guest dirtied during it
+	CPUShare  float64       `json:"cpu_share"`      // Ferry's measured share of the CPU during it
+	Throttle  float64       `json:"throttle"`
+	Stopped   bool          `json:"stopped"` // sent with the guest stopped (the last one)
+}
+
+// Downtime is the switchover, part by part, as the source measured it
+// (Restore and Resume as the destination measured them).
+type Downtime struct {
+	Stop    time.Duration `json:"stop_ns"`    // asking the guest to stop until it is stopped
+	Pages   time.Duration `json:"pages_ns"`   // the last dirty pages
+	State   time.Duration `json:"state_ns"`   // capturing and sending the machine state and End
+	Restore time.Duration `json:"restore_ns"` // the destination's check and restore (to its Ack)
+	Ack     time.Duration `json:"ack_ns"`     // End sent to Ack received (Restore and the link's round trip)
+	Commit  time.Duration `json:"commit_ns"`  // Ack received to Commit sent, plus the destination's resume
 }
 
 // Report is how a migration ended, as the source saw it.
@@ -67,4 +123,14 @@ type Report struct {
 	Total       time.Duration `json:"total_ns"`    // request to commit
 	Downtime    time.Duration `json:"downtime_ns"` // guest stopped on the source to running on the destination
 	RestoreTime time.Duration `json:"restore_ns"`  // the destination's verify+restore, part of the downtime
+
+	Settings MigrateRequest `json:"settings"`         // what the migration ran with, defaults filled in
+	Rounds   []Round        `json:"rounds,omitempty"` // every round, the stopped one last
+	Parts    Downtime       `json:"downtime_parts"`   // the downtime's parts
+	Switch   string         `json:"switch,omitempty"` // why pre-copy ended: "fits", "stalled", or empty if it never did
+	Throttle float64        `json:"throttle"`         // auto-converge's last cut of the guest's CPU time
+	Tracking time.Duration  `json:"tracking_ns"`      // splitting and write-protecting RAM at the start
+	Untrack  time.Duration  `json:"untrack_ns"`       // back on 2 MiB blocks at the end
+	Faults   uint64         `json:"dirty_faults"`     // write faults taken for dirty tracking
+	GuestCPU float64        `json:"guest_cpu"`        // the guest's share of the CPU during pre-copy (1: not slowed)
 }
