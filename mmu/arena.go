@@ -17,13 +17,16 @@ const (
 // Arena hands out zeroed, naturally aligned 4 KiB translation tables from a
 // block of memory whose physical address is Base.
 //
-// It is a bump allocator: tables are never freed. Descriptors are read and
-// written with Load and Store, which access the arena's memory in the
+// It is a bump allocator with a free list of single tables: the level-3
+// tables dirty tracking splits blocks into are given back when the blocks
+// are merged again, and the next split reuses them. Descriptors are read
+// and written with Load and Store, which access the arena's memory in the
 // little-endian byte order the MMU uses (no unsafe aliasing is needed).
 type Arena struct {
 	mem  []byte
 	base uint64
-	used uint64 // offset of the first byte not yet handed out
+	used uint64   // offset of the first byte not yet handed out
+	free []uint64 // single tables given back (Free), reused first
 }
 
 // NewArena returns an arena over mem, whose first byte is at physical
@@ -56,6 +59,13 @@ func (a *Arena) Alloc(pages int, align uint64) (pa uint64, err error) {
 	if pages <= 0 || align < PageSize || align&(align-1) != 0 {
 		return 0, fmt.Errorf("%w: Alloc(%d pages, align %#x)", ErrArgument, pages, align)
 	}
+	if pages == 1 && align == PageSize && len(a.free) > 0 {
+		pa = a.free[len(a.free)-1]
+		a.free = a.free[:len(a.free)-1]
+		off := pa - a.base
+		clear(a.mem[off : off+PageSize])
+		return pa, nil
+	}
 	next := a.base + a.used
 	start := (next + align - 1) &^ (align - 1)
 	size := uint64(len(a.mem))
@@ -69,6 +79,18 @@ func (a *Arena) Alloc(pages int, align uint64) (pa uint64, err error) {
 	a.used = end
 	return start, nil
 }
+
+// Free gives back one table Alloc handed out, for a later Alloc of one
+// page. It panics if pa is not a table of the arena.
+func (a *Arena) Free(pa uint64) {
+	if pa < a.base || pa%PageSize != 0 || pa-a.base >= a.used {
+		panic(fmt.Sprintf("mmu: freeing %#x, not a table of the arena at %#x", pa, a.base))
+	}
+	a.free = append(a.free, pa)
+}
+
+// Freed returns how many freed tables wait to be reused.
+func (a *Arena) Freed() int { return len(a.free) }
 
 // Load returns descriptor i (0..511) of the table at physical address pa.
 // It panics if that table is not inside the arena.

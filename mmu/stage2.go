@@ -16,6 +16,7 @@ const (
 type Stage2 struct {
 	w       walker
 	ipaBits int
+	tlb     TLB // nil until the tables are live (SetTLB)
 }
 
 // NewStage2 allocates the level-1 table for an IPA space of ipaBits (32 to
