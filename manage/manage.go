@@ -1,17 +1,26 @@
 // Package manage is Ferry's management API: the HTTP handlers ferryctl talks
 // to over mutual TLS on the management network (see package api for the
 // contract). It knows the API's rules -- one migration at a time, a request
-// must name a destination, progress is readable while a migration runs --
-// and nothing of how a machine is moved: that is the Machine's business.
+// must name a destination and sane settings (defaults filled in here), the
+// operator may cancel a running migration, progress is readable while a
+// migration runs -- and nothing of how a machine is moved: that is the
+// Machine's business.
+//
+// A migration belongs to the board, not to the connection that asked for
+// it: a client that goes away (ferryctl interrupted, the link lost) does not
+// stop it. POST api.PathCancel does, or its time running out.
 package manage
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,12 +30,32 @@ import (
 // Machine is the board as the API sees it.
 type Machine interface {
 	Status() api.Status
-	// Migrate moves the guest to the board at to (host:port of its
-	// migration listener), calling progress as it goes, and reports how it
-	// ended. It returns an error, without trying, when there is nothing to
-	// move.
-	Migrate(ctx context.Context, to string, progress func(api.Progress)) (api.Report, error)
+	// Migrate moves the guest to the board at req.To (host:port of its
+	// migration listener) with req's settings, defaults filled in, calling
+	// progress as it goes, and reports how it ended. It returns an error,
+	// without trying, when there is nothing to move. The operator's cancel
+	// ends ctx with the cause ErrCancelled (errors.Is(context.Cause(ctx),
+	// ErrCancelled)); the machine then stops before its commit, if it can.
+	Migrate(ctx context.Context, req api.MigrateRequest, progress func(api.Progress)) (api.Report, error)
 }
+
+// ErrCancelled is the cause of a migration's context when the operator
+// cancels it (POST api.PathCancel).
+var ErrCancelled = errors.New("cancelled by the operator")
+
+// Limits of a migration's settings.
+const (
+	MaxDowntimeLimit = 10 * time.Second
+	MaxMaxTime       = time.Hour
+	// MinBandwidth is the lowest bandwidth cap taken: below it not even
+	// 4 GiB move in MaxMaxTime.
+	MinBandwidth = 1 << 20
+)
+
+// TimeoutMargin is how long a migration may run past its MaxTime -- to
+// give up, or to finish a switchover begun just before it -- before the
+// server abandons it.
+const TimeoutMargin = time.Minute
 
 // maxBody bounds a request body.
 const maxBody = 4096
@@ -35,15 +64,19 @@ const maxBody = 4096
 type Server struct {
 	m       Machine
 	timeout time.Duration
+	margin  time.Duration // TimeoutMargin; tests shorten it
 
 	mu       sync.Mutex
 	busy     bool
+	gen      int                     // counts migrations; a stale progress call is dropped
+	cancel   context.CancelCauseFunc // of the running migration
 	progress api.Progress
 }
 
-// New returns the API of m; a migration is abandoned after timeout.
+// New returns the API of m. A migration is abandoned after timeout, or
+// TimeoutMargin after its MaxTime if that is later.
 func New(m Machine, timeout time.Duration) *Server {
-	return &Server{m: m, timeout: timeout, progress: api.Progress{Phase: "idle"}}
+	return &Server{m: m, timeout: timeout, margin: TimeoutMargin, progress: api.Progress{Phase: "idle"}}
 }
 
 // Handler routes the API's paths.
@@ -59,11 +92,17 @@ func (s *Server) Handler() http.Handler {
 		reply(w, http.StatusOK, p)
 	})
 	mux.HandleFunc("POST "+api.PathMigrate, s.migrate)
+	mux.HandleFunc("POST "+api.PathCancel, s.cancelMigration)
 	return mux
 }
 
 type apiError struct {
 	Error string `json:"error"`
+}
+
+// CancelReply is the answer to POST api.PathCancel (202 Accepted).
+type CancelReply struct {
+	Cancelling bool `json:"cancelling"`
 }
 
 func reply(w http.ResponseWriter, code int, v any) {
@@ -72,47 +111,76 @@ func reply(w http.ResponseWriter, code int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// decode reads a JSON body of at most maxBody bytes into v, refusing
+// unknown fields. An empty body is an error unless emptyOK.
+func decode(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return fmt.Errorf("bad request: %v", err)
+	}
+	if emptyOK && strings.TrimSpace(string(data)) == "" {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("bad request: %v", err)
+	}
+	return nil
+}
+
 func (s *Server) migrate(w http.ResponseWriter, r *http.Request) {
 	var req api.MigrateRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		reply(w, http.StatusBadRequest, apiError{"bad request: " + err.Error()})
+	if err := decode(w, r, &req, false); err != nil {
+		reply(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
-	to, err := Destination(req.To)
+	req, err := Settings(req)
 	if err != nil {
 		reply(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
+	// Not r.Context(): the client going away does not stop a migration.
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
+	defer cancel(nil)
+	ctx, stop := context.WithTimeout(ctx, max(s.timeout, req.MaxTime+s.margin))
+	defer stop()
+
 	s.mu.Lock()
 	if s.busy {
 		s.mu.Unlock()
 		reply(w, http.StatusConflict, apiError{"a migration is already running"})
 		return
 	}
-	s.busy = true
+	s.busy, s.cancel = true, cancel
+	s.gen++
+	gen := s.gen
 	s.progress = api.Progress{Phase: "handshake"}
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.busy = false
-		s.mu.Unlock()
-	}()
 
-	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
-	defer cancel()
-	rep, err := s.m.Migrate(ctx, to, func(p api.Progress) {
+	rep, err := s.m.Migrate(ctx, req, func(p api.Progress) {
 		s.mu.Lock()
-		s.progress = p
+		if s.gen == gen && s.busy {
+			s.progress = p
+		}
 		s.mu.Unlock()
 	})
+
 	s.mu.Lock()
+	s.busy, s.cancel = false, nil
+	cancelled := errors.Is(context.Cause(ctx), ErrCancelled) && !rep.OK
 	switch {
+	case cancelled:
+		s.progress.Phase, s.progress.Error = "cancelled", ErrCancelled.Error()
+		if err != nil {
+			s.progress.Error = err.Error()
+		} else if rep.Error != "" {
+			s.progress.Error = rep.Error
+		}
 	case err != nil:
 		s.progress = api.Progress{Phase: "idle", Error: err.Error()}
 	case rep.OK:
-		s.progress.Phase = "done"
+		s.progress.Phase, s.progress.Error = "done", ""
 	default:
 		s.progress.Phase, s.progress.Error = "failed", rep.Error
 	}
@@ -122,6 +190,57 @@ func (s *Server) migrate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply(w, http.StatusOK, rep)
+}
+
+// cancelMigration ends the running migration's context with ErrCancelled.
+// The body, if any, must be an empty JSON object.
+func (s *Server) cancelMigration(w http.ResponseWriter, r *http.Request) {
+	var none struct{}
+	if err := decode(w, r, &none, true); err != nil {
+		reply(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case !s.busy:
+		reply(w, http.StatusConflict, apiError{"no migration is running"})
+	case s.progress.Phase == "committing" || s.progress.Phase == "done":
+		reply(w, http.StatusConflict, apiError{"the migration is " + s.progress.Phase + ": too late to cancel"})
+	default:
+		s.cancel(ErrCancelled)
+		reply(w, http.StatusAccepted, CancelReply{Cancelling: true})
+	}
+}
+
+// Settings checks a migration request -- its destination (see
+// Destination) and settings against the limits above -- and returns it
+// with the destination's port added and zero settings given their
+// defaults.
+func Settings(req api.MigrateRequest) (api.MigrateRequest, error) {
+	to, err := Destination(req.To)
+	if err != nil {
+		return req, err
+	}
+	req.To = to
+	switch {
+	case req.DowntimeLimit < 0 || req.DowntimeLimit > MaxDowntimeLimit:
+		return req, fmt.Errorf("downtime limit %v: want 0 (the default, %v) up to %v", req.DowntimeLimit, api.DefaultDowntimeLimit, MaxDowntimeLimit)
+	case req.MaxTime < 0 || req.MaxTime > MaxMaxTime:
+		return req, fmt.Errorf("max time %v: want 0 (the default, %v) up to %v", req.MaxTime, api.DefaultMaxTime, MaxMaxTime)
+	case req.Bandwidth != 0 && req.Bandwidth < MinBandwidth:
+		return req, fmt.Errorf("bandwidth %d bytes/s: want 0 (no cap) or at least %d (1 MiB/s)", req.Bandwidth, MinBandwidth)
+	}
+	if req.DowntimeLimit == 0 {
+		req.DowntimeLimit = api.DefaultDowntimeLimit
+	}
+	if req.MaxTime == 0 {
+		req.MaxTime = api.DefaultMaxTime
+	}
+	if req.DowntimeLimit >= req.MaxTime {
+		return req, fmt.Errorf("downtime limit %v: want less than the max time, %v", req.DowntimeLimit, req.MaxTime)
+	}
+	return req, nil
 }
 
 // Destination checks a migration target and adds the migration port when

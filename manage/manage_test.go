@@ -1,7 +1,6 @@
 package manage
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,41 +14,70 @@ import (
 	"github.com/ferry-hv/ferry/api"
 )
 
+// fakeMachine records what Migrate was given. With release set it runs
+// until release is closed or its context ends, and reports the context's
+// cause then.
 type fakeMachine struct {
-	mu      sync.Mutex
-	to      string
 	release chan struct{}
+	started chan struct{} // closed when Migrate has reported progress
 	err     error
 	report  api.Report
+
+	mu       sync.Mutex
+	req      api.MigrateRequest
+	calls    int
+	deadline time.Duration // the context's deadline, from the call
+	cause    error         // context.Cause when it ended
 }
 
 func (f *fakeMachine) Status() api.Status {
 	return api.Status{Board: "a", Role: api.RoleRun, Guest: api.GuestRunning}
 }
 
-func (f *fakeMachine) Migrate(ctx context.Context, to string, progress func(api.Progress)) (api.Report, error) {
+func (f *fakeMachine) Migrate(ctx context.Context, req api.MigrateRequest, progress func(api.Progress)) (api.Report, error) {
 	f.mu.Lock()
-	f.to = to
+	f.req = req
+	f.calls++
+	if d, ok := ctx.Deadline(); ok {
+		f.deadline = time.Until(d)
+	}
 	f.mu.Unlock()
 	if f.err != nil {
 		return api.Report{}, f.err
 	}
-	progress(api.Progress{Phase: "copying", PagesSent: 5, PagesTotal: 10})
+	progress(api.Progress{Phase: "precopy", Round: 1, PagesSent: 5, PagesTotal: 10, PagesLeft: 3})
+	if f.started != nil {
+		close(f.started)
+	}
 	if f.release != nil {
 		select {
 		case <-f.release:
 		case <-ctx.Done():
-			return api.Report{Error: ctx.Err().Error()}, nil
+			f.mu.Lock()
+			f.cause = context.Cause(ctx)
+			f.mu.Unlock()
+			return api.Report{Error: context.Cause(ctx).Error()}, nil
 		}
 	}
 	return f.report, nil
 }
 
-func post(t *testing.T, h http.Handler, body string) *httptest.ResponseRecorder {
+func (f *fakeMachine) got() (api.MigrateRequest, time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.req, f.deadline, f.cause
+}
+
+func request(t *testing.T, h http.Handler, method, path, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("POST", api.PathMigrate, strings.NewReader(body)))
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
 	return rec
+}
+
+func post(t *testing.T, h http.Handler, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	return request(t, h, "POST", api.PathMigrate, body)
 }
 
 func get(t *testing.T, h http.Handler, path string, v any) {
@@ -64,6 +92,39 @@ func get(t *testing.T, h http.Handler, path string, v any) {
 	}
 }
 
+func progressOf(t *testing.T, h http.Handler) api.Progress {
+	t.Helper()
+	var p api.Progress
+	get(t, h, api.PathMigration, &p)
+	return p
+}
+
+// start runs a migration in the background and waits until the machine
+// runs it; the result arrives on the channel.
+func start(t *testing.T, h http.Handler, m *fakeMachine, body string) chan *httptest.ResponseRecorder {
+	t.Helper()
+	m.started = make(chan struct{})
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() { done <- post(t, h, body) }()
+	select {
+	case <-m.started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the migration never started")
+	}
+	return done
+}
+
+func wait(t *testing.T, done chan *httptest.ResponseRecorder) *httptest.ResponseRecorder {
+	t.Helper()
+	select {
+	case rec := <-done:
+		return rec
+	case <-time.After(5 * time.Second):
+		t.Fatal("the migration did not end")
+		return nil
+	}
+}
+
 func TestStatus(t *testing.T) {
 	var st api.Status
 	get(t, New(&fakeMachine{}, time.Minute).Handler(), api.PathStatus, &st)
@@ -75,75 +136,245 @@ func TestStatus(t *testing.T) {
 func TestMigrate(t *testing.T) {
 	m := &fakeMachine{report: api.Report{OK: true, Pages: 10}}
 	h := New(m, time.Minute).Handler()
+	if p := progressOf(t, h); p.Phase != "idle" {
+		t.Fatalf("progress before any migration: %+v", p)
+	}
 	rec := post(t, h, `{"to":"10.77.0.12"}`)
 	var rep api.Report
 	if err := json.NewDecoder(rec.Body).Decode(&rep); err != nil || rec.Code != 200 || !rep.OK || rep.Pages != 10 {
 		t.Fatalf("%d %+v %v", rec.Code, rep, err)
 	}
-	if m.to != "10.77.0.12:7001" {
-		t.Fatalf("destination %q: the migration port must be added", m.to)
+	req, _, _ := m.got()
+	if req.To != "10.77.0.12:7001" {
+		t.Fatalf("destination %q: the migration port must be added", req.To)
 	}
-	var p api.Progress
-	get(t, h, api.PathMigration, &p)
-	if p.Phase != "done" || p.PagesSent != 5 {
+	if p := progressOf(t, h); p.Phase != "done" || p.PagesSent != 5 || p.Round != 1 {
 		t.Fatalf("progress after success: %+v", p)
 	}
 }
 
-func TestMigrateRejects(t *testing.T) {
-	h := New(&fakeMachine{}, time.Minute).Handler()
+// Zero settings reach the machine as their defaults; given ones as given.
+func TestSettingsDefaults(t *testing.T) {
+	m := &fakeMachine{report: api.Report{OK: true}}
+	h := New(m, time.Minute).Handler()
+	post(t, h, `{"to":"10.77.0.12"}`)
+	req, _, _ := m.got()
+	want := api.MigrateRequest{To: "10.77.0.12:7001", DowntimeLimit: api.DefaultDowntimeLimit, MaxTime: api.DefaultMaxTime}
+	if req != want {
+		t.Errorf("defaults: machine got %+v, want %+v", req, want)
+	}
+	post(t, h, `{"to":"10.77.0.12:7100","downtime_limit_ns":200000000,"bandwidth_bps":52428800,"max_time_ns":120000000000,"no_auto_converge":true}`)
+	req, _, _ = m.got()
+	want = api.MigrateRequest{To: "10.77.0.12:7100", DowntimeLimit: 200 * time.Millisecond, Bandwidth: 50 << 20, MaxTime: 2 * time.Minute, NoAutoConverge: true}
+	if req != want {
+		t.Errorf("settings: machine got %+v, want %+v", req, want)
+	}
+}
+
+func TestSettingsRejected(t *testing.T) {
+	m := &fakeMachine{}
+	h := New(m, time.Minute).Handler()
 	for body, want := range map[string]string{
-		``:                          "bad request",
+		``:                          "bad request: EOF",
 		`{"to":""}`:                 "no destination",
 		`{"to":"board-b"}`:          "IPv4",
 		`{"to":"10.77.0.12:99999"}`: "bad port",
 		`{"to":"10.77.0.12","x":1}`: "unknown field",
-		`{"to":"` + strings.Repeat("1", 5000) + `"}`: "too large",
+		`{"to":"` + strings.Repeat("1", 5000) + `"}`:                                  "too large",
+		`{"to":"10.77.0.12","downtime_limit_ns":-1}`:                                  "downtime limit -1ns: want 0 (the default, 30ms) up to 10s",
+		`{"to":"10.77.0.12","downtime_limit_ns":10000000001}`:                         "downtime limit 10.000000001s: want 0",
+		`{"to":"10.77.0.12","max_time_ns":-5}`:                                        "max time -5ns: want 0 (the default, 5m0s) up to 1h0m0s",
+		`{"to":"10.77.0.12","max_time_ns":3600000000001}`:                             "max time 1h0m0.000000001s",
+		`{"to":"10.77.0.12","bandwidth_bps":1000}`:                                    "bandwidth 1000 bytes/s: want 0 (no cap) or at least 1048576",
+		`{"to":"10.77.0.12","bandwidth_bps":-1}`:                                      "bad request",
+		`{"to":"10.77.0.12","downtime_limit_ns":"30ms"}`:                              "bad request",
+		`{"to":"10.77.0.12","max_time_ns":1000000}`:                                   "downtime limit 30ms: want less than the max time, 1ms",
+		`{"to":"10.77.0.12","downtime_limit_ns":2000000000,"max_time_ns":1000000000}`: "want less than the max time",
 	} {
 		rec := post(t, h, body)
 		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), want) {
-			t.Errorf("%.40q: %d %s, want 400 with %q", body, rec.Code, rec.Body, want)
+			t.Errorf("%.60q: %d %s, want 400 with %q", body, rec.Code, rec.Body, want)
 		}
+	}
+	// The limits themselves are taken.
+	if rec := post(t, h, `{"to":"10.77.0.12","downtime_limit_ns":10000000000,"max_time_ns":3600000000000,"bandwidth_bps":1048576}`); rec.Code != 200 {
+		t.Errorf("settings at their limits: %d %s", rec.Code, rec.Body)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.calls != 1 {
+		t.Errorf("the machine was called %d times, want once (refused requests never reach it)", m.calls)
 	}
 	h = New(&fakeMachine{err: errors.New("no guest to move")}, time.Minute).Handler()
 	if rec := post(t, h, `{"to":"10.77.0.12"}`); rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "no guest") {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if p := progressOf(t, h); p.Phase != "idle" || p.Error != "no guest to move" {
+		t.Errorf("progress after a refusal: %+v", p)
 	}
 }
 
 func TestOneMigrationAtATime(t *testing.T) {
 	m := &fakeMachine{release: make(chan struct{}), report: api.Report{OK: true}}
 	h := New(m, time.Minute).Handler()
-	done := make(chan *httptest.ResponseRecorder)
-	go func() { done <- post(t, h, `{"to":"10.77.0.12"}`) }()
-	// Wait until the first is running, then a second must be refused.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var p api.Progress
-		get(t, h, api.PathMigration, &p)
-		if p.Phase == "copying" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("first migration never started")
-		}
-		time.Sleep(time.Millisecond)
+	done := start(t, h, m, `{"to":"10.77.0.12"}`)
+	// Progress is readable while it runs.
+	if p := progressOf(t, h); p.Phase != "precopy" || p.PagesLeft != 3 {
+		t.Fatalf("progress while running: %+v", p)
 	}
-	if rec := post(t, h, `{"to":"10.77.0.13"}`); rec.Code != http.StatusConflict {
+	if rec := post(t, h, `{"to":"10.77.0.13"}`); rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "already running") {
 		t.Fatalf("second migration: %d %s", rec.Code, rec.Body)
 	}
 	close(m.release)
-	if rec := <-done; rec.Code != 200 {
+	if rec := wait(t, done); rec.Code != 200 {
 		t.Fatalf("first migration: %d", rec.Code)
+	}
+	if req, _, _ := m.got(); req.To != "10.77.0.12:7001" {
+		t.Errorf("the refused second request reached the machine: %+v", req)
+	}
+	// Once it is over another may start.
+	m.release, m.started = nil, nil
+	if rec := post(t, h, `{"to":"10.77.0.13"}`); rec.Code != 200 {
+		t.Fatalf("migration after the first: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	m := &fakeMachine{release: make(chan struct{})}
+	h := New(m, time.Minute).Handler()
+	done := start(t, h, m, `{"to":"10.77.0.12"}`)
+	rec := request(t, h, "POST", api.PathCancel, "")
+	if rec.Code != http.StatusAccepted || strings.TrimSpace(rec.Body.String()) != `{"cancelling":true}` {
+		t.Fatalf("cancel: %d %s", rec.Code, rec.Body)
+	}
+	rec = wait(t, done)
+	var rep api.Report
+	if err := json.NewDecoder(rec.Body).Decode(&rep); err != nil || rec.Code != 200 || rep.OK || rep.Error != "cancelled by the operator" {
+		t.Fatalf("report of a cancelled migration: %d %+v %v", rec.Code, rep, err)
+	}
+	if _, _, cause := m.got(); !errors.Is(cause, ErrCancelled) {
+		t.Errorf("the machine's context ended with %v, want ErrCancelled", cause)
+	}
+	if p := progressOf(t, h); p.Phase != "cancelled" || p.Error != "cancelled by the operator" || p.PagesSent != 5 {
+		t.Errorf("progress after the cancel: %+v", p)
+	}
+	// Nothing runs now.
+	if rec := request(t, h, "POST", api.PathCancel, "{}"); rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), `{"error":"no migration is running"}`) {
+		t.Errorf("second cancel: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestCancelNothingRunning(t *testing.T) {
+	h := New(&fakeMachine{}, time.Minute).Handler()
+	rec := request(t, h, "POST", api.PathCancel, "")
+	if rec.Code != http.StatusConflict || strings.TrimSpace(rec.Body.String()) != `{"error":"no migration is running"}` {
+		t.Errorf("cancel with nothing running: %d %s", rec.Code, rec.Body)
+	}
+	if p := progressOf(t, h); p.Phase != "idle" {
+		t.Errorf("progress: %+v", p)
+	}
+	for body, want := range map[string]string{
+		`{"now":true}`:                   "unknown field",
+		`nonsense`:                       "bad request",
+		strings.Repeat(" ", 5000) + "{}": "too large",
+	} {
+		if rec := request(t, h, "POST", api.PathCancel, body); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("cancel with body %.30q: %d %s, want 400 with %q", body, rec.Code, rec.Body, want)
+		}
+	}
+	if rec := request(t, h, "GET", api.PathCancel, ""); rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET cancel: %d", rec.Code)
+	}
+}
+
+// A cancel arriving once the machine says it commits is refused; the
+// migration goes on.
+func TestCancelTooLate(t *testing.T) {
+	m := &committing{fakeMachine{release: make(chan struct{}), report: api.Report{OK: true}}}
+	h := New(m, time.Minute).Handler()
+	done := start(t, h, &m.fakeMachine, `{"to":"10.77.0.12"}`)
+	if rec := request(t, h, "POST", api.PathCancel, ""); rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "committing: too late") {
+		t.Errorf("cancel while committing: %d %s", rec.Code, rec.Body)
+	}
+	close(m.release)
+	if rec := wait(t, done); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ok":true`) {
+		t.Errorf("migration: %d %s", rec.Code, rec.Body)
+	}
+	if _, _, cause := m.got(); cause != nil {
+		t.Errorf("context ended: %v", cause)
+	}
+}
+
+type committing struct{ fakeMachine }
+
+func (c *committing) Migrate(ctx context.Context, req api.MigrateRequest, progress func(api.Progress)) (api.Report, error) {
+	return c.fakeMachine.Migrate(ctx, req, func(p api.Progress) {
+		p.Phase = "committing"
+		progress(p)
+	})
+}
+
+// The client going away (ferryctl interrupted) does not stop the migration.
+func TestClientGoneMigrationGoesOn(t *testing.T) {
+	m := &fakeMachine{release: make(chan struct{}), report: api.Report{OK: true}, started: make(chan struct{})}
+	h := New(m, time.Minute).Handler()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		r := httptest.NewRequest("POST", api.PathMigrate, strings.NewReader(`{"to":"10.77.0.12"}`)).WithContext(ctx)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		close(done)
+	}()
+	<-m.started
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	if p := progressOf(t, h); p.Phase != "precopy" {
+		t.Errorf("progress after the client left: %+v", p)
+	}
+	close(m.release)
+	<-done
+	if _, _, cause := m.got(); cause != nil {
+		t.Errorf("the machine's context ended with %v", cause)
+	}
+	if p := progressOf(t, h); p.Phase != "done" {
+		t.Errorf("progress: %+v", p)
+	}
+}
+
+// The server's deadline covers the migration's max time and a margin.
+func TestTimeoutCoversMaxTime(t *testing.T) {
+	for _, tc := range []struct {
+		timeout time.Duration
+		body    string
+		want    time.Duration
+	}{
+		{time.Minute, `{"to":"10.77.0.12"}`, api.DefaultMaxTime + TimeoutMargin},
+		{time.Minute, `{"to":"10.77.0.12","max_time_ns":1800000000000}`, 30*time.Minute + TimeoutMargin},
+		{2 * time.Hour, `{"to":"10.77.0.12","max_time_ns":60000000000}`, 2 * time.Hour},
+	} {
+		m := &fakeMachine{report: api.Report{OK: true}}
+		post(t, New(m, tc.timeout).Handler(), tc.body)
+		if _, d, _ := m.got(); d > tc.want || d < tc.want-5*time.Second {
+			t.Errorf("timeout %v, %s: machine's deadline in %v, want %v", tc.timeout, tc.body, d, tc.want)
+		}
 	}
 }
 
 func TestMigrationTimeout(t *testing.T) {
 	m := &fakeMachine{release: make(chan struct{})}
-	rec := post(t, New(m, 50*time.Millisecond).Handler(), `{"to":"10.77.0.12"}`)
+	s := New(m, 10*time.Millisecond)
+	s.margin = 0
+	h := s.Handler()
+	rec := post(t, h, `{"to":"10.77.0.12","downtime_limit_ns":1000000,"max_time_ns":50000000}`)
 	var rep api.Report
-	json.NewDecoder(bytes.NewReader(rec.Body.Bytes())).Decode(&rep)
+	json.NewDecoder(rec.Body).Decode(&rep)
 	if rep.OK || !strings.Contains(rep.Error, "deadline") {
 		t.Fatalf("%+v", rep)
+	}
+	if _, _, cause := m.got(); !errors.Is(cause, context.DeadlineExceeded) {
+		t.Errorf("cause %v", cause)
+	}
+	if p := progressOf(t, h); p.Phase != "failed" || !strings.Contains(p.Error, "deadline") {
+		t.Errorf("progress after a timeout: %+v", p)
 	}
 }

@@ -296,7 +296,8 @@ func (m *fakeMachine) Status() api.Status {
 	return api.Status{Board: "board1", Address: "10.77.0.11", Role: api.RoleRun, Guest: api.GuestRunning}
 }
 
-func (m *fakeMachine) Migrate(ctx context.Context, to string, progress func(api.Progress)) (api.Report, error) {
+func (m *fakeMachine) Migrate(ctx context.Context, req api.MigrateRequest, progress func(api.Progress)) (api.Report, error) {
+	to := req.To
 	m.mu.Lock()
 	m.to = to
 	m.mu.Unlock()
