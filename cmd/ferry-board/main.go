@@ -11,6 +11,10 @@
 //	    -mac 52:54:00:77:00:11 -keys build/keys/a.pem [-receive]
 //
 // -print prints the QEMU command line instead of running it.
+//
+// QEMU never outlives ferry-board: SIGINT, SIGTERM and SIGHUP stop it
+// (SIGTERM, then SIGKILL) before ferry-board dies of the signal, and the
+// kernel kills it should ferry-board be killed outright (qemu.StartChild).
 package main
 
 import (
@@ -59,12 +63,20 @@ func main() {
 		fmt.Println(b.QEMU, strings.Join(quote(args), " "))
 		return
 	}
+	qemu.KillOnSignal("ferry-board")
 	cmd := exec.Command(b.QEMU, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
+	if err := qemu.StartChild(cmd); err != nil {
 		fmt.Fprintln(os.Stderr, "ferry-board:", err)
-		os.Exit(1)
+		qemu.Exit(1)
 	}
+	if err := cmd.Wait(); err != nil {
+		if !qemu.Stopping() {
+			fmt.Fprintln(os.Stderr, "ferry-board:", err)
+		}
+		qemu.Exit(1)
+	}
+	qemu.Exit(0)
 }
 
 func quote(args []string) []string {
