@@ -83,21 +83,94 @@ counter() {
 	done
 }
 
+# heartbeat: "FERRY-HB <k> t=<uptime>" about every 10 ms, forever. t is the guest's
+# own clock (centiseconds); hosts time the gaps by the lines' arrival.
 heartbeat() {
 	k=0
 	if [ -x /bin/usleep ]; then
 		while :; do
 			k=$((k + 1))
-			echo "FERRY-HB $k"
+			read -r _up _ </proc/uptime
+			echo "FERRY-HB $k t=$_up"
 			usleep 10000
 		done
 	else
 		while :; do
 			k=$((k + 1))
-			echo "FERRY-HB $k"
+			read -r _up _ </proc/uptime
+			echo "FERRY-HB $k t=$_up"
 			sleep 0.01
 		done
 	fi
+}
+
+# dirtier MB RATE: keeps rewriting /tmp/dirty (MB MiB of tmpfs), one MiB at a time,
+# paced to RATE MiB/s (a rate above what the guest can do runs flat out). Pass p
+# writes every MiB from /tmp/dirty.src<p mod 2> (two different 1 MiB blocks), so every
+# page changes on every pass; after each pass the region's md5 is compared with the
+# one it must have (computed at the start), and a page lost by a migration shows as
+#   FERRY-DIRTY-CHECK id=<id> n=<pass> BAD
+# About once a second it prints the rate achieved since the last line (writing time
+# only: the check is left out), so a host can see the guest slow down:
+#   FERRY-DIRTY id=<id> rate=<MiB/s, 1 decimal> n=<line> mib=<MiB written> t=<uptime>
+dirtier() {
+	_mb=$1
+	_rate=$2
+	make_file /tmp/dirty.src0 1 "id=$id dirty=0"
+	make_file /tmp/dirty.src1 1 "id=$id dirty=1"
+	for _k in 1 0; do
+		_i=0
+		while [ "$_i" -lt "$_mb" ]; do
+			cat /tmp/dirty.src$_k
+			_i=$((_i + 1))
+		done >/tmp/dirty 2>/dev/null
+		if [ "$(wc -c </tmp/dirty)" -ne $((_mb * 1048576)) ]; then
+			echo "FERRY-GUEST: warning: no room for a $_mb MiB dirty region in /tmp; not dirtying"
+			rm -f /tmp/dirty /tmp/dirty.src0 /tmp/dirty.src1
+			return 0
+		fi
+		eval "_sum$_k=\$(md5_of /tmp/dirty)"
+	done
+	echo "FERRY-DIRTY-READY id=$id mb=$_mb rate=$_rate md5_0=$_sum0 md5_1=$_sum1"
+	_pass=0 # passes done; the region holds src<_pass mod 2>
+	_line=0
+	_total=0
+	now_ms
+	_ps=$ms # start of the period
+	_pw=0   # MiB written in the period
+	while :; do
+		_pass=$((_pass + 1))
+		_k=$((_pass % 2))
+		_i=0
+		while [ "$_i" -lt "$_mb" ]; do
+			dd if=/tmp/dirty.src$_k of=/tmp/dirty bs=1048576 seek=$_i count=1 conv=notrunc 2>/dev/null
+			_i=$((_i + 1))
+			_pw=$((_pw + 1))
+			_total=$((_total + 1))
+			now_ms
+			_due=$((_ps + _pw * 1000 / _rate))
+			if [ "$_due" -gt "$ms" ]; then
+				usleep $(((_due - ms) * 1000))
+				now_ms
+			fi
+			if [ $((ms - _ps)) -ge 1000 ]; then
+				_line=$((_line + 1))
+				_r=$((_pw * 10000 / (ms - _ps)))
+				echo "FERRY-DIRTY id=$id rate=$((_r / 10)).$((_r % 10)) n=$_line mib=$_total t=$_up"
+				_ps=$ms
+				_pw=0
+			fi
+		done
+		_t0=$ms
+		eval "_want=\$_sum$_k"
+		if [ "$(md5_of /tmp/dirty)" = "$_want" ]; then
+			echo "FERRY-DIRTY-CHECK id=$id n=$_pass OK"
+		else
+			echo "FERRY-DIRTY-CHECK id=$id n=$_pass BAD"
+		fi
+		now_ms
+		_ps=$((_ps + ms - _t0))
+	done
 }
 
 mode_counter() {
@@ -115,6 +188,16 @@ mode_migrate() {
 	echo "FERRY-GUEST: pattern fill+hash took $((ms - t0)) ms"
 	if [ "$(param guest.hb 0)" = 1 ]; then
 		heartbeat &
+	fi
+	dmb=$(param guest.dirty_mb 0)
+	case $dmb in
+	'' | *[!0-9]*)
+		echo "FERRY-GUEST: warning: guest.dirty_mb=$dmb is not a number; not dirtying" >&2
+		dmb=0
+		;;
+	esac
+	if [ "$dmb" -gt 0 ]; then
+		dirtier "$dmb" "$(num_param guest.dirty_rate 8)" &
 	fi
 	counter check
 }
