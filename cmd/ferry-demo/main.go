@@ -4,22 +4,35 @@
 // (prefixed [a] and [b]).
 //
 //	go run ./cmd/ferry-demo [-kernel build/guest/Image] [-initrd ...] [-append ...] [-m 1G]
+//	    [-quiet 2s] [-settle 5s] [-silent 30s] [-ready REGEXP] [-after 8s]
+//
+// Any arm64 Linux guest will do: the demo knows nothing of what it prints.
+// It asks board a (ferryctl status) until the guest is running, then lets
+// it settle -- until its console has been quiet for -quiet, at most -settle
+// after its first line, or -silent after it was running if it prints
+// nothing -- and runs `ferryctl migrate`. -ready REGEXP moves it as soon as
+// a console line matches instead. After the move it watches board b for
+// -after and checks, by ferryctl status, that the guest runs there (its
+// exit count grows) and that board a gave it up. Exit status 1, with the
+// reason, when any of that fails.
+//
+// Nothing the demo starts outlives it: QEMU and ferryctl are started with
+// qemu.StartChild, and SIGINT, SIGTERM and SIGHUP stop them.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ferry-hv/ferry/api"
 	"github.com/ferry-hv/ferry/internal/l2switch"
 	"github.com/ferry-hv/ferry/internal/pki"
 	"github.com/ferry-hv/ferry/internal/qemu"
@@ -43,26 +56,51 @@ func say(format string, args ...any) {
 	fmt.Printf("\n=== "+format+"\n\n", args...)
 }
 
-func main() {
-	base := qemu.Board{QEMU: "qemu-system-aarch64"}
-	flag.StringVar(&base.CPU, "cpu", "max,pauth-impdef=on", "QEMU -cpu")
-	flag.StringVar(&base.Memory, "m", "1G", "RAM of each board")
-	flag.StringVar(&base.Image, "image", "build/ferry.elf", "Ferry image")
-	kernel := flag.String("kernel", "build/guest/Image", "guest kernel")
-	initrd := flag.String("initrd", "build/guest/initrd.cpio.gz", "guest initramfs")
-	appendArgs := flag.String("append", "console=ttyAMA0 quiet guest.mode=migrate guest.pattern_mb=32", "guest command line")
-	ferryctl := flag.String("ferryctl", "build/ferryctl", "ferryctl binary")
-	keysDir := flag.String("keys", "build/keys", "where the demo's keys are kept")
-	after := flag.Duration("after", 8*time.Second, "how long to watch the guest on the second board")
-	flag.Parse()
-	if err := run(base, *kernel, *initrd, *appendArgs, *ferryctl, *keysDir, *after); err != nil {
-		fmt.Fprintln(os.Stderr, "ferry-demo:", err)
-		os.Exit(1)
-	}
+// config is the demo's command line.
+type config struct {
+	base                   qemu.Board
+	kernel, initrd, append string
+	ferryctl, keys         string
+	settle                 settle
+	after                  time.Duration
 }
 
-func run(base qemu.Board, kernel, initrd, appendArgs, ferryctl, keysDir string, after time.Duration) error {
-	if err := provision(keysDir); err != nil {
+func main() {
+	c := config{base: qemu.Board{QEMU: "qemu-system-aarch64"}}
+	flag.StringVar(&c.base.CPU, "cpu", "max,pauth-impdef=on", "QEMU -cpu")
+	flag.StringVar(&c.base.Memory, "m", "1G", "RAM of each board")
+	flag.StringVar(&c.base.Image, "image", "build/ferry.elf", "Ferry image")
+	flag.StringVar(&c.kernel, "kernel", "build/guest/Image", "guest kernel (any arm64 Linux Image)")
+	flag.StringVar(&c.initrd, "initrd", "build/guest/initrd.cpio.gz", "guest initramfs")
+	flag.StringVar(&c.append, "append", "console=ttyAMA0 quiet guest.mode=migrate guest.pattern_mb=32", "guest command line")
+	flag.StringVar(&c.ferryctl, "ferryctl", "build/ferryctl", "ferryctl binary")
+	flag.StringVar(&c.keys, "keys", "build/keys", "where the demo's keys are kept")
+	flag.DurationVar(&c.settle.Quiet, "quiet", 2*time.Second, "move the guest once its console has been quiet this long")
+	flag.DurationVar(&c.settle.Settle, "settle", 5*time.Second, "move the guest at the latest this long after its first console line")
+	flag.DurationVar(&c.settle.Silent, "silent", 30*time.Second, "move a guest that prints nothing this long after it is running")
+	ready := flag.String("ready", "", "move the guest as soon as a line of its console matches this `regexp`")
+	flag.DurationVar(&c.after, "after", 8*time.Second, "how long to watch the guest on the second board")
+	flag.Parse()
+	if *ready != "" {
+		re, err := regexp.Compile(*ready)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ferry-demo: -ready:", err)
+			os.Exit(2)
+		}
+		c.settle.Ready = re
+	}
+	qemu.KillOnSignal("ferry-demo")
+	if err := run(c); err != nil {
+		if !qemu.Stopping() {
+			fmt.Fprintln(os.Stderr, "ferry-demo:", err)
+		}
+		qemu.Exit(1)
+	}
+	qemu.Exit(0)
+}
+
+func run(c config) error {
+	if err := provision(c.keys); err != nil {
 		return err
 	}
 	sw := l2switch.New(l2switch.Config{Logf: func(string, ...any) {}})
@@ -77,12 +115,12 @@ func run(base qemu.Board, kernel, initrd, appendArgs, ferryctl, keysDir string, 
 	defer cancel()
 	boards := map[string]*qemu.Process{}
 	for i, name := range []string{"a", "b"} {
-		b := base
+		b := c.base
 		b.Switch, b.Name = ln.Addr().String(), name
 		b.IP, b.MAC = fmt.Sprintf("10.77.0.%d/24", 11+i), fmt.Sprintf("52:54:00:77:00:%02x", 0x11+i)
-		b.Keys = filepath.Join(keysDir, name+".pem")
+		b.Keys = filepath.Join(c.keys, name+".pem")
 		if name == "a" {
-			b.Kernel, b.Initrd, b.Append = kernel, initrd, appendArgs
+			b.Kernel, b.Initrd, b.Append = c.kernel, c.initrd, c.append
 		}
 		p, err := b.Start(ctx, prefixed("["+name+"]"))
 		if err != nil {
@@ -91,29 +129,137 @@ func run(base qemu.Board, kernel, initrd, appendArgs, ferryctl, keysDir string, 
 		defer p.Kill()
 		boards[name] = p
 	}
+	a, b := boards["a"], boards["b"]
+	// A board that exits ends every wait: ferryctl is given up at once.
+	go func() {
+		select {
+		case <-a.Done():
+		case <-b.Done():
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	ctl := ctl{bin: c.ferryctl, sw: ln.Addr().String(), keys: filepath.Join(c.keys, "ctl.pem")}
+	exited := func(err error) error {
+		for _, name := range []string{"a", "b"} {
+			select {
+			case <-boards[name].Done():
+				return fmt.Errorf("board %s exited (%v); %w", name, boards[name].ExitErr(), err)
+			default:
+			}
+		}
+		return err
+	}
+
 	say("board a (10.77.0.11) boots the guest; board b (10.77.0.12) waits for one")
-	if _, _, err := boards["a"].Expect(regexp.MustCompile(`^FERRY-PATTERN-CHECK .* OK`), 0, 3*time.Minute); err != nil {
-		return fmt.Errorf("board a: %w", err)
+	running, err := waitRunning(ctx, ctl, "10.77.0.11")
+	if err != nil {
+		return exited(fmt.Errorf("board a: %w", err))
 	}
-	if _, _, err := boards["b"].Expect(regexp.MustCompile(`ferry: management network up`), 0, time.Minute); err != nil {
-		return fmt.Errorf("board b: %w", err)
+	st, err := ctl.wait(ctx, "10.77.0.12")
+	if err != nil {
+		return exited(fmt.Errorf("board b: %w", err))
 	}
-	say("ferryctl migrate 10.77.0.11 10.77.0.12")
-	cmd := exec.Command(ferryctl, "-switch", ln.Addr().String(), "-keys", filepath.Join(keysDir, "ctl.pem"), "-mtu", "65510",
-		"migrate", "10.77.0.11", "10.77.0.12")
-	cmd.Stderr = io.Discard // the progress bar
-	report, err := cmd.Output()
-	for _, line := range strings.SplitAfter(string(report), "\n") {
+	if st.Guest != api.GuestNone && st.Guest != api.GuestMigrated {
+		return fmt.Errorf("board b: has a guest of its own (%s): it cannot take one", st.Guest)
+	}
+	why, err := waitSettled(ctx, a, c.settle, running)
+	if err != nil {
+		return exited(fmt.Errorf("board a: %w", err))
+	}
+
+	say("the guest is running on board a and %s: ferryctl migrate 10.77.0.11 10.77.0.12", why)
+	report, err := ctl.migrate(ctx, "10.77.0.11", "10.77.0.12")
+	for _, line := range strings.SplitAfter(report, "\n") {
 		if line != "" {
 			prefixed("[ferryctl]").Write([]byte(line))
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("ferryctl migrate: %w", err)
+		return exited(fmt.Errorf("the migration failed: %w", err))
 	}
-	say("the guest runs on board b now; watching it for %v", after)
-	time.Sleep(after)
-	say("done: board b runs the guest; board a gave it up and may take it back")
+	moved := time.Now()
+	before, err := ctl.status(ctx, "10.77.0.12")
+	if err != nil {
+		return exited(fmt.Errorf("board b after the migration: %w", err))
+	}
+
+	say("the guest runs on board b now; watching it for %v", c.after)
+	select {
+	case <-time.After(c.after):
+	case <-ctx.Done():
+	}
+	return exited(carriedOn(ctx, ctl, b, before, moved))
+}
+
+// waitRunning asks addr until its guest is running and returns when it
+// first saw it so.
+func waitRunning(ctx context.Context, ctl ctl, addr string) (time.Time, error) {
+	st, err := ctl.wait(ctx, addr)
+	for ; err == nil; st, err = ctl.status(ctx, addr) {
+		switch st.Guest {
+		case api.GuestRunning:
+			return time.Now(), nil
+		case api.GuestStopped:
+			return time.Time{}, fmt.Errorf("its guest stopped before it could be moved (see its console)")
+		}
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		}
+	}
+	return time.Time{}, err
+}
+
+// waitSettled waits until s says the guest on p may be moved, and says why.
+func waitSettled(ctx context.Context, p *qemu.Process, s settle, running time.Time) (string, error) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if ok, why := s.ready(p.Lines(), running, time.Now()); ok {
+			return why, nil
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}
+
+// carriedOn checks that the guest runs on board b -- its exit count grew
+// since before -- and that board a gave it up, and says so.
+func carriedOn(ctx context.Context, ctl ctl, b *qemu.Process, before api.Status, moved time.Time) error {
+	after, err := ctl.status(ctx, "10.77.0.12")
+	if err != nil {
+		return fmt.Errorf("board b after the migration: %w", err)
+	}
+	if after.Guest != api.GuestRunning {
+		return fmt.Errorf("board b: the guest is %s, not running, after the migration", after.Guest)
+	}
+	if after.Exits <= before.Exits {
+		return fmt.Errorf("board b: the guest made no progress (exits %d, then %d)", before.Exits, after.Exits)
+	}
+	src, err := ctl.status(ctx, "10.77.0.11")
+	if err != nil {
+		return fmt.Errorf("board a after the migration: %w", err)
+	}
+	if src.Guest != api.GuestMigrated {
+		return fmt.Errorf("board a: its guest is %s after the migration, want %s", src.Guest, api.GuestMigrated)
+	}
+	n := 0
+	for _, l := range b.Lines() {
+		if l.At.After(moved) && guestLine(l.Text) {
+			n++
+		}
+	}
+	console := fmt.Sprintf("%d console line(s) from the guest on board b since the move", n)
+	if n == 0 {
+		console = "the guest printed nothing on board b since the move (it may be a quiet one)"
+	}
+	say("done: board b runs the guest (%d exits to Ferry, then %d); %s; board a gave it up (%s) and may take it back",
+		before.Exits, after.Exits, console, src.Guest)
 	return nil
 }
 

@@ -85,6 +85,9 @@ func (p *Process) read(r io.Reader) {
 	close(p.done)
 }
 
+// Done is closed once QEMU has exited and its console is read to the end.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
 // Started is when QEMU was started.
 func (p *Process) Started() time.Time { return p.started }
 
