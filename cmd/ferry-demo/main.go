@@ -4,7 +4,7 @@
 // (prefixed [a] and [b]).
 //
 //	go run ./cmd/ferry-demo [-kernel build/guest/Image] [-initrd ...] [-append ...] [-m 1G]
-//	    [-quiet 2s] [-settle 5s] [-silent 30s] [-ready REGEXP] [-after 8s]
+//	    [-quiet 2s] [-settle 5s] [-silent 30s] [-ready REGEXP] [-after 8s] [-enter=true]
 //
 // Any arm64 Linux guest will do: the demo knows nothing of what it prints.
 // It asks board a (ferryctl status) until the guest is running, then lets
@@ -12,9 +12,11 @@
 // after its first line, or -silent after it was running if it prints
 // nothing -- and runs `ferryctl migrate`. -ready REGEXP moves it as soon as
 // a console line matches instead. After the move it watches board b for
-// -after and checks, by ferryctl status, that the guest runs there (its
-// exit count grows) and that board a gave it up. Exit status 1, with the
-// reason, when any of that fails.
+// -after, pressing Enter on its console once (unless -enter=false) if the
+// guest has printed nothing there by a quarter of that, then checks by
+// ferryctl status that the guest runs on b (its exit count grows) and that
+// board a gave it up. Exit status 1, with the reason, when any of that
+// fails: a refused or failed migration included.
 //
 // Nothing the demo starts outlives it: QEMU and ferryctl are started with
 // qemu.StartChild, and SIGINT, SIGTERM and SIGHUP stop them.
@@ -63,6 +65,7 @@ type config struct {
 	ferryctl, keys         string
 	settle                 settle
 	after                  time.Duration
+	enter                  bool
 }
 
 func main() {
@@ -80,6 +83,7 @@ func main() {
 	flag.DurationVar(&c.settle.Silent, "silent", 30*time.Second, "move a guest that prints nothing this long after it is running")
 	ready := flag.String("ready", "", "move the guest as soon as a line of its console matches this `regexp`")
 	flag.DurationVar(&c.after, "after", 8*time.Second, "how long to watch the guest on the second board")
+	flag.BoolVar(&c.enter, "enter", true, "press Enter on board b's console if the guest has printed nothing there a quarter of -after after the move")
 	flag.Parse()
 	if *ready != "" {
 		re, err := regexp.Compile(*ready)
@@ -185,9 +189,24 @@ func run(c config) error {
 	}
 
 	say("the guest runs on board b now; watching it for %v", c.after)
-	select {
-	case <-time.After(c.after):
-	case <-ctx.Done():
+	nudge := time.NewTimer(c.after / 4)
+	defer nudge.Stop()
+	end := time.NewTimer(c.after)
+	defer end.Stop()
+	for done := false; !done; {
+		select {
+		case <-nudge.C:
+			// A guest that waits for its console (a shell) shows it
+			// is alive when Enter is pressed there.
+			if c.enter && guestLines(b.Lines(), moved) == 0 {
+				say("the guest has printed nothing on board b since the move: pressing Enter on its console")
+				b.Send("\n")
+			}
+		case <-end.C:
+			done = true
+		case <-ctx.Done():
+			done = true
+		}
 	}
 	return exited(carriedOn(ctx, ctl, b, before, moved))
 }
@@ -248,12 +267,7 @@ func carriedOn(ctx context.Context, ctl ctl, b *qemu.Process, before api.Status,
 	if src.Guest != api.GuestMigrated {
 		return fmt.Errorf("board a: its guest is %s after the migration, want %s", src.Guest, api.GuestMigrated)
 	}
-	n := 0
-	for _, l := range b.Lines() {
-		if l.At.After(moved) && guestLine(l.Text) {
-			n++
-		}
-	}
+	n := guestLines(b.Lines(), moved)
 	console := fmt.Sprintf("%d console line(s) from the guest on board b since the move", n)
 	if n == 0 {
 		console = "the guest printed nothing on board b since the move (it may be a quiet one)"
@@ -261,6 +275,17 @@ func carriedOn(ctx context.Context, ctl ctl, b *qemu.Process, before api.Status,
 	say("done: board b runs the guest (%d exits to Ferry, then %d); %s; board a gave it up (%s) and may take it back",
 		before.Exits, after.Exits, console, src.Guest)
 	return nil
+}
+
+// guestLines counts the guest's console lines that arrived after t.
+func guestLines(lines []qemu.Line, t time.Time) int {
+	n := 0
+	for _, l := range lines {
+		if l.At.After(t) && guestLine(l.Text) {
+			n++
+		}
+	}
+	return n
 }
 
 // provision makes the demo's keys once: a CA, boards a and b, and ctl.

@@ -31,10 +31,11 @@ var glogLine = regexp.MustCompile(`^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [^ ]+:\
 
 // guestLine reports whether a console line is the guest's: Ferry's own
 // lines start "ferry: " or are its netstack's log, QEMU's start
-// "qemu-system-".
+// "qemu-system-". An empty line is the guest's too (Ferry and QEMU print
+// none): a shell's echo of Enter, say.
 func guestLine(text string) bool {
 	t := strings.TrimSpace(text)
-	return t != "" && !strings.HasPrefix(t, "ferry: ") && !strings.HasPrefix(t, "qemu-system-") && !glogLine.MatchString(t)
+	return !strings.HasPrefix(t, "ferry: ") && !strings.HasPrefix(t, "qemu-system-") && !glogLine.MatchString(t)
 }
 
 // ready reports whether the guest on a board whose console is lines, and
