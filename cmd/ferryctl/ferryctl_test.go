@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -280,16 +281,18 @@ func TestForeignServerRefused(t *testing.T) {
 }
 
 // fakeMachine is a source board behind the real management API (package
-// manage): its Migrate pretends to copy pages for a short while, reporting
-// progress, and ends with report (or err).
+// manage): its Migrate goes through the phases and rounds of script, one
+// step every 100 ms, and ends with report (or err).
 type fakeMachine struct {
 	report api.Report
 	err    error // Migrate refuses with this
-	steps  int   // progress steps of 100 ms before the report
-	hang   bool  // Migrate runs until its context ends
+	script []api.Progress
+	hang   bool // Migrate runs until its context ends
+	stop   chan struct{}
 
-	mu sync.Mutex
-	to string // where it was asked to migrate
+	mu    sync.Mutex
+	req   api.MigrateRequest // what it was asked
+	cause error              // why its context ended (hang)
 }
 
 func (m *fakeMachine) Status() api.Status {
@@ -297,52 +300,92 @@ func (m *fakeMachine) Status() api.Status {
 }
 
 func (m *fakeMachine) Migrate(ctx context.Context, req api.MigrateRequest, progress func(api.Progress)) (api.Report, error) {
-	to := req.To
 	m.mu.Lock()
-	m.to = to
+	m.req = req
 	m.mu.Unlock()
 	if m.err != nil {
 		return api.Report{}, m.err
 	}
 	if m.hang {
-		<-ctx.Done()
-		return api.Report{From: "10.77.0.11", To: to, Error: ctx.Err().Error()}, nil
+		progress(api.Progress{Phase: "precopy", PagesTotal: 1000, PagesLeft: 1000})
+		select {
+		case <-ctx.Done():
+		case <-m.stop: // the test is over
+		}
+		m.mu.Lock()
+		m.cause = context.Cause(ctx)
+		m.mu.Unlock()
+		return api.Report{From: "10.77.0.11", To: req.To, Error: fmt.Sprint(context.Cause(ctx)), Settings: req}, nil
 	}
-	const total = 1000
-	for i := 0; i <= m.steps; i++ {
-		sent := uint64(i * total / m.steps)
-		progress(api.Progress{Phase: "copying", PagesSent: sent, PagesTotal: total, BytesSent: sent * 4096})
+	for _, p := range m.script {
+		progress(p)
 		time.Sleep(100 * time.Millisecond)
 	}
 	return m.report, nil
 }
 
-// connLog records which connection (remote address) each request came on.
+func (m *fakeMachine) got() (api.MigrateRequest, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.req, m.cause
+}
+
+// rounds is a migration of 1000 pages in three rounds, the last stopped.
+var rounds = []api.Progress{
+	{Phase: "handshake", PagesTotal: 1000},
+	{Phase: "precopy", Round: 0, PagesTotal: 1000, PagesLeft: 1000},
+	{Phase: "precopy", Round: 0, PagesSent: 500, PagesTotal: 1000, PagesLeft: 500, BytesSent: 500 * 4096},
+	{Phase: "precopy", Round: 1, PagesSent: 1000, PagesTotal: 1000, PagesLeft: 200, BytesSent: 1000 * 4096,
+		DirtyRate: 8 << 20, Bandwidth: 100 << 20, CPUShare: 0.12, Throttle: 0.2, ExpectedDowntime: 25 * time.Millisecond},
+	{Phase: "precopy", Round: 1, PagesSent: 1100, PagesTotal: 1000, PagesLeft: 100, BytesSent: 1100 * 4096},
+	{Phase: "stopped", Round: 2, PagesSent: 1200, PagesTotal: 1000, PagesLeft: 20, BytesSent: 1200 * 4096},
+	{Phase: "committing", Round: 2, PagesSent: 1220, PagesTotal: 1000, BytesSent: 1220 * 4096},
+}
+
+// connLog records which connection (remote address) each request came on,
+// and the body of each POST.
 type connLog struct {
-	mu    sync.Mutex
-	conns map[string]map[string]bool // "METHOD path" -> remote addresses
+	mu     sync.Mutex
+	conns  map[string]map[string]bool // "METHOD path" -> remote addresses
+	bodies map[string][]string        // "POST path" -> bodies
 }
 
 func (l *connLog) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body []byte
+		if r.Method == http.MethodPost {
+			body, _ = io.ReadAll(io.LimitReader(r.Body, 1<<16))
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		l.mu.Lock()
 		if l.conns == nil {
-			l.conns = map[string]map[string]bool{}
+			l.conns, l.bodies = map[string]map[string]bool{}, map[string][]string{}
 		}
 		k := r.Method + " " + r.URL.Path
 		if l.conns[k] == nil {
 			l.conns[k] = map[string]bool{}
 		}
 		l.conns[k][r.RemoteAddr] = true
+		if body != nil {
+			l.bodies[k] = append(l.bodies[k], string(body))
+		}
 		l.mu.Unlock()
 		h.ServeHTTP(w, r)
 	})
+}
+
+func (l *connLog) posts(path string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.bodies["POST "+path]...)
 }
 
 func migrateRig(t *testing.T, m *fakeMachine) ([]string, *connLog) {
 	sw := startSwitch(t)
 	keys := makeKeys(t, "test CA")
 	cl := &connLog{}
+	m.stop = make(chan struct{})
+	t.Cleanup(func() { close(m.stop) })
 	startBoard(t, sw, "10.77.0.11", loadBundle(t, keys, "board1"), cl.wrap(manage.New(m, time.Minute).Handler()))
 	return []string{"-switch", sw, "-keys", filepath.Join(keys, "ctl.pem")}, cl
 }
@@ -351,31 +394,56 @@ var okReport = api.Report{
 	OK: true, From: "10.77.0.11", To: "10.77.0.12",
 	Bytes: 130 << 20, Pages: 262144, ZeroPages: 230000, DataPages: 32144,
 	Total: 2500 * time.Millisecond, Downtime: 900 * time.Millisecond, RestoreTime: 120 * time.Millisecond,
+	Settings: api.MigrateRequest{To: "10.77.0.12:7001", DowntimeLimit: 30 * time.Millisecond, MaxTime: 5 * time.Minute},
+	Rounds: []api.Round{
+		{N: 0, Pages: 262144, ZeroPages: 230000, Bytes: 126 << 20, Duration: 1200 * time.Millisecond, DirtyRate: 8 << 20, CPUShare: 0.15},
+		{N: 1, Pages: 900, Bytes: 3600 << 10, Duration: 40 * time.Millisecond, DirtyRate: 2 << 20, CPUShare: 0.12, Throttle: 0.2},
+		{N: 2, Pages: 30, Bytes: 120 << 10, Duration: 2 * time.Millisecond, Stopped: true},
+	},
+	Parts: api.Downtime{Stop: 3 * time.Millisecond, Pages: 2 * time.Millisecond, State: 5 * time.Millisecond,
+		Restore: 120 * time.Millisecond, Ack: 130 * time.Millisecond, Commit: 760 * time.Millisecond},
+	Switch: "fits", Throttle: 0.2, Tracking: 15 * time.Millisecond, Untrack: 4 * time.Millisecond, Faults: 1234, GuestCPU: 0.8,
 }
 
 func TestMigrate(t *testing.T) {
-	m := &fakeMachine{report: okReport, steps: 6}
+	m := &fakeMachine{report: okReport, script: rounds}
 	args, cl := migrateRig(t, m)
-	code, out, errOut := ferryctl(t, append(args, "migrate", "-poll", "50ms", "10.77.0.11", "10.77.0.12")...)
+	code, out, errOut := ferryctl(t, append(args, "migrate", "-poll", "20ms", "10.77.0.11", "10.77.0.12")...)
 	if code != 0 {
 		t.Fatalf("migrate: exit %d", code)
 	}
 	flat := strings.Join(strings.Fields(out), " ")
 	for _, want := range []string{
-		"migration ok", "from 10.77.0.11", "to 10.77.0.12", "bytes 130.0 MiB (136314880 bytes)",
-		"pages 262144 (zero 230000, non-zero 32144)", "total time 2.5s", "downtime 900ms", "restore time 120ms",
+		"migration ok", "from 10.77.0.11", "to 10.77.0.12",
+		"settings downtime limit 30ms, bandwidth no cap, max time 5m0s, auto-converge on",
+		"bytes 130.0 MiB (136314880 bytes)", "pages 262144 (zero 230000, non-zero 32144)", "total time 2.5s", "downtime 900ms",
+		"switch fits: the rest fit the downtime limit", "dirty faults 1234",
 	} {
 		if !strings.Contains(flat, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(errOut, "copying") || !strings.Contains(errOut, "/1000 pages") || !strings.Contains(errOut, "50%") {
-		t.Errorf("no progress on stderr:\n%s", errOut)
+	// A plain line per phase or round (stderr is not a terminal).
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	var seen []string
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) > 0 {
+			seen = append(seen, strings.Join(f[:min(3, len(f))], " "))
+		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.to != "10.77.0.12:7001" {
-		t.Errorf("board was asked to migrate to %q", m.to)
+	want := []string{"handshake after 0s:", "precopy round 0:", "precopy round 1:", "stopped round 2:", "committing after 0s:"}
+	if strings.Join(seen, "|") != strings.Join(want, "|") {
+		t.Errorf("progress lines:\n%s\nwant one starting with each of %q", errOut, want)
+	}
+	if want := "precopy round 1: 200 pages left, dirty 8.0 MiB/s, bandwidth 100.0 MiB/s, cpu 12%, throttle 20%, downtime ~25ms (1000 pages sent in all, of 1000 in RAM; 3.9 MiB)"; !strings.Contains(errOut, want+"\n") {
+		t.Errorf("progress lacks %q:\n%s", want, errOut)
+	}
+	// The request carries the settings, their defaults spelt out.
+	if got := cl.posts(api.PathMigrate); len(got) != 1 || got[0] != `{"to":"10.77.0.12","downtime_limit_ns":30000000,"max_time_ns":300000000000}` {
+		t.Errorf("request bodies %q", got)
+	}
+	if req, _ := m.got(); req.To != "10.77.0.12:7001" {
+		t.Errorf("board was asked to migrate to %q", req.To)
 	}
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
@@ -390,10 +458,51 @@ func TestMigrate(t *testing.T) {
 	}
 }
 
+func TestMigrateSettings(t *testing.T) {
+	m := &fakeMachine{report: okReport}
+	args, cl := migrateRig(t, m)
+	code, _, _ := ferryctl(t, append(args, "migrate", "-downtime", "200ms", "-bandwidth", "50MiB", "-max-time", "2m",
+		"-no-auto-converge", "-json", "10.77.0.11", "10.77.0.12:7100")...)
+	if code != 0 {
+		t.Fatalf("migrate: exit %d", code)
+	}
+	body := `{"to":"10.77.0.12:7100","downtime_limit_ns":200000000,"bandwidth_bps":52428800,"max_time_ns":120000000000,"no_auto_converge":true}`
+	if got := cl.posts(api.PathMigrate); len(got) != 1 || got[0] != body {
+		t.Errorf("request bodies %q\nwant %q", got, body)
+	}
+	want := api.MigrateRequest{To: "10.77.0.12:7100", DowntimeLimit: 200 * time.Millisecond, Bandwidth: 50 << 20, MaxTime: 2 * time.Minute, NoAutoConverge: true}
+	if req, _ := m.got(); req != want {
+		t.Errorf("board got %+v, want %+v", req, want)
+	}
+
+	// Settings the board would refuse are refused before the link (no
+	// switch is needed), with the board's reasons.
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"-bandwidth", "50MB"}, `invalid value "50MB" for flag -bandwidth: "50MB": want a binary unit, KiB, MiB or GiB`},
+		{[]string{"-bandwidth", "fast"}, `invalid value "fast" for flag -bandwidth`},
+		{[]string{"-bandwidth", "1000"}, "bandwidth 1000 bytes/s: want 0 (no cap) or at least 1048576"},
+		{[]string{"-downtime", "20s"}, "downtime limit 20s: want 0 (the default, 30ms) up to 10s"},
+		{[]string{"-downtime", "-1ms"}, "downtime limit -1ms"},
+		{[]string{"-max-time", "2h"}, "max time 2h0m0s: want 0 (the default, 5m0s) up to 1h0m0s"},
+		{[]string{"-max-time", "10ms", "-downtime", "20ms"}, "want less than the max time"},
+	} {
+		code, _, errOut := ferryctl(t, append(append([]string{"-switch", "127.0.0.1:1", "migrate"}, tc.flags...), "10.77.0.11", "10.77.0.12")...)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("migrate %q: exit %d, %q; want 2 and %q", tc.flags, code, errOut, tc.want)
+		}
+	}
+	if got := cl.posts(api.PathMigrate); len(got) != 1 {
+		t.Errorf("refused settings reached the board: %q", got)
+	}
+}
+
 func TestMigrateFailureReport(t *testing.T) {
 	rep := okReport
-	rep.OK, rep.Error = false, "destination refused: Hello: MIDR 0x410fd083 != 0x411fd070"
-	m := &fakeMachine{report: rep, steps: 2}
+	rep.OK, rep.Error, rep.Switch, rep.Rounds = false, "destination refused: Hello: MIDR 0x410fd083 != 0x411fd070", "", nil
+	m := &fakeMachine{report: rep, script: rounds[:1]}
 	args, _ := migrateRig(t, m)
 	code, out, errOut := ferryctl(t, append(args, "migrate", "10.77.0.11", "10.77.0.12")...)
 	if code != 1 {
@@ -402,8 +511,11 @@ func TestMigrateFailureReport(t *testing.T) {
 	if !strings.Contains(errOut, "migration from 10.77.0.11 to 10.77.0.12 failed: "+rep.Error) {
 		t.Errorf("stderr lacks the error:\n%s", errOut)
 	}
-	if !strings.Contains(out, "FAILED") || !strings.Contains(out, rep.Error) {
-		t.Errorf("report not printed:\n%s", out)
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{"migration FAILED", "error " + rep.Error, "switch never (the migration ended before its switchover)", "rounds none"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
 	}
 }
 
@@ -423,7 +535,7 @@ func TestMigrateRefused(t *testing.T) {
 // A second migrate while one runs is refused by the board; the first one
 // (a concurrent ferryctl, on the next free address) is not disturbed.
 func TestMigrateTwice(t *testing.T) {
-	m := &fakeMachine{report: okReport, steps: 10}
+	m := &fakeMachine{report: okReport, script: append(rounds, rounds...)}
 	args, _ := migrateRig(t, m)
 	first := make(chan int, 1)
 	go func() {
@@ -441,14 +553,71 @@ func TestMigrateTwice(t *testing.T) {
 }
 
 func TestMigrateTimeout(t *testing.T) {
-	args, _ := migrateRig(t, &fakeMachine{hang: true})
+	m := &fakeMachine{hang: true}
+	args, _ := migrateRig(t, m)
 	start := time.Now()
 	code, _, errOut := ferryctl(t, append(args, "migrate", "-timeout", "1s", "10.77.0.11", "10.77.0.12")...)
-	if code != 1 || !strings.Contains(errOut, "no report from 10.77.0.11:7000 within 1s") {
+	if code != 1 || !strings.Contains(errOut, "no report from 10.77.0.11:7000 within 1s (the migration may still be running on the board; stop it with: ferryctl cancel 10.77.0.11)") {
 		t.Errorf("hung migration: exit %d, %q", code, errOut)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("gave up after %v", d)
+	}
+	// ferryctl giving up does not stop the board's migration.
+	if _, cause := m.got(); cause != nil {
+		t.Errorf("the board's migration ended: %v", cause)
+	}
+	if d := defaultTimeout(api.DefaultMaxTime); d < api.DefaultMaxTime+manage.TimeoutMargin {
+		t.Errorf("default -timeout %v does not cover the board's deadline", d)
+	}
+}
+
+// ferryctl cancel stops a running migration: the machine's context ends
+// with manage.ErrCancelled, the watching ferryctl migrate prints the
+// report and fails; with nothing running, cancel says so.
+func TestCancel(t *testing.T) {
+	m := &fakeMachine{hang: true}
+	args, cl := migrateRig(t, m)
+	type result struct {
+		code        int
+		out, errOut string
+	}
+	migrating := make(chan result, 1)
+	go func() {
+		code, out, errOut := ferryctl(t, append(args, "migrate", "-poll", "20ms", "10.77.0.11", "10.77.0.12")...)
+		migrating <- result{code, out, errOut}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for req, _ := m.got(); req.To == ""; req, _ = m.got() {
+		if time.Now().After(deadline) {
+			t.Fatal("the migration never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	code, out, _ := ferryctl(t, append(args, "cancel", "10.77.0.11")...)
+	if code != 0 || !strings.Contains(out, "cancelling the migration on 10.77.0.11:7000") {
+		t.Errorf("cancel: exit %d, %q", code, out)
+	}
+	r := <-migrating
+	if r.code != 1 || !strings.Contains(r.errOut, "migration from 10.77.0.11 to 10.77.0.12:7001 was cancelled; the guest runs on at the source: cancelled by the operator") {
+		t.Errorf("migrate after the cancel: exit %d, %q", r.code, r.errOut)
+	}
+	if !strings.Contains(r.out, "migration") || !strings.Contains(r.out, "FAILED") {
+		t.Errorf("no report after the cancel:\n%s", r.out)
+	}
+	if _, cause := m.got(); !errors.Is(cause, manage.ErrCancelled) {
+		t.Errorf("the machine's context ended with %v, want manage.ErrCancelled", cause)
+	}
+	if got := cl.posts(api.PathCancel); len(got) != 1 || got[0] != "{}" {
+		t.Errorf("cancel bodies %q", got)
+	}
+
+	code, out, errOut := ferryctl(t, append(args, "cancel", "10.77.0.11")...)
+	if code != 1 || out != "" || !strings.Contains(errOut, "ferryctl cancel: 10.77.0.11:7000: no migration is running") {
+		t.Errorf("cancel with nothing running: exit %d, %q, %q", code, out, errOut)
+	}
+	if code, _, errOut := ferryctl(t, append(args, "cancel")...); code != 2 || !strings.Contains(errOut, "want the source board's address") {
+		t.Errorf("cancel without an address: exit %d, %q", code, errOut)
 	}
 }
 
@@ -505,30 +674,6 @@ func TestUsageAndSetupErrors(t *testing.T) {
 		if code != tc.code || !strings.Contains(errOut, tc.want) {
 			t.Errorf("ferryctl %q: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, tc.code, tc.want)
 		}
-	}
-}
-
-func TestProgressBar(t *testing.T) {
-	var b bytes.Buffer
-	bar := newProgressBar(&b)
-	for _, p := range []api.Progress{
-		{Phase: "handshake"},
-		{Phase: "copying", PagesSent: 0, PagesTotal: 100},
-		{Phase: "copying", PagesSent: 5, PagesTotal: 100}, // same tenth: not repeated
-		{Phase: "copying", PagesSent: 50, PagesTotal: 100, BytesSent: 50 * 4096},
-		{Phase: "done", PagesSent: 100, PagesTotal: 100},
-	} {
-		bar.update(p)
-	}
-	bar.pollError(fmt.Errorf("timeout"))
-	bar.pollError(fmt.Errorf("timeout"))
-	bar.finish()
-	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	if len(lines) != 5 {
-		t.Fatalf("%d lines, want 5:\n%s", len(lines), b.String())
-	}
-	if want := "copying    [===============>              ] 50/100 pages  50% 200.0 KiB (204800 bytes)"; lines[2] != want {
-		t.Errorf("line %q\nwant %q", lines[2], want)
 	}
 }
 

@@ -3,7 +3,12 @@
 //	ferryctl keys -out build/keys -ca ferry board1=10.77.0.11 board2=10.77.0.12 ctl
 //	ferryctl status 10.77.0.11
 //	ferryctl wait -timeout 2m 10.77.0.11
-//	ferryctl migrate 10.77.0.11 10.77.0.12
+//	ferryctl migrate -downtime 30ms -bandwidth 50MiB -max-time 5m 10.77.0.11 10.77.0.12
+//	ferryctl cancel 10.77.0.11
+//
+// A migration belongs to the board that runs it: interrupting ferryctl
+// migrate (Ctrl-C) stops ferryctl only, and the migration goes on; ferryctl
+// cancel is the way to stop it.
 //
 // Every command but keys joins the management link as a host of its own
 // (package hostnet: a userspace netstack on a port of ferry-switch, reached
@@ -88,6 +93,7 @@ var commands = map[string]command{
 	"status":  statusCommand,
 	"wait":    waitCommand,
 	"migrate": migrateCommand,
+	"cancel":  cancelCommand,
 }
 
 // env is what a command runs with.

@@ -8,17 +8,35 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ferry-hv/ferry/api"
+	"github.com/ferry-hv/ferry/manage"
 )
+
+// linkMargin is what ferryctl waits, by default, beyond the board's own
+// deadline (the migration's max time plus manage.TimeoutMargin).
+const linkMargin = 30 * time.Second
+
+// defaultTimeout is how long migrate waits for the report unless -timeout
+// says: long enough for a migration that runs its max time.
+func defaultTimeout(maxTime time.Duration) time.Duration {
+	return maxTime + manage.TimeoutMargin + linkMargin
+}
 
 var migrateCommand = command{
 	usage: "FROM TO",
-	help:  "move the guest running on board FROM to board TO, showing progress; print the report",
+	help: "move the guest running on board FROM to board TO, showing progress; print the report.\n" +
+		"           Interrupting ferryctl does not stop the migration: ferryctl cancel FROM does",
 	flags: func(fs *flag.FlagSet, e *env) func([]string) error {
-		timeout := fs.Duration("timeout", 5*time.Minute, "give up waiting for the report after `duration`")
+		downtime := fs.Duration("downtime", api.DefaultDowntimeLimit, "the longest the guest should be stopped, at most 10s")
+		var bandwidth bandwidthFlag
+		fs.Var(&bandwidth, "bandwidth", "cap the migration stream at `bytes` per second: a number or with KiB, MiB, GiB (50MiB); 0: no cap")
+		maxTime := fs.Duration("max-time", api.DefaultMaxTime, "give up a migration that has not converged by then, at most 1h; the guest runs on at the source")
+		noConverge := fs.Bool("no-auto-converge", false, "do not slow down a guest that dirties memory faster than it is sent")
+		timeout := fs.Duration("timeout", 0, "give up waiting for the report after `duration` (0: -max-time plus "+durationString(manage.TimeoutMargin+linkMargin)+")")
 		poll := fs.Duration("poll", 250*time.Millisecond, "progress polling `interval`")
 		asJSON := fs.Bool("json", false, "print the report as JSON")
 		return func(args []string) error {
@@ -33,20 +51,30 @@ var migrateCommand = command{
 			if _, err := apiAddr(to, api.MigrationPort); err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(e.ctx, *timeout)
+			req := api.MigrateRequest{To: to, DowntimeLimit: *downtime, Bandwidth: uint64(bandwidth), MaxTime: *maxTime, NoAutoConverge: *noConverge}
+			// The board checks the same; a mistake is caught before the link.
+			if _, err := manage.Settings(req); err != nil {
+				return usageError{err.Error()}
+			}
+			wait := *timeout
+			if wait <= 0 {
+				wait = defaultTimeout(*maxTime)
+			}
+			ctx, cancel := context.WithTimeout(e.ctx, wait)
 			defer cancel()
 			s, err := e.open(ctx)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			rep, err := migrate(ctx, e, s, from, to, *poll)
+			rep, err := migrate(ctx, e, s, from, req, *poll)
 			if err != nil {
+				hint := fmt.Sprintf("the migration may still be running on the board; stop it with: ferryctl cancel %s", args[0])
 				switch {
 				case errors.Is(ctx.Err(), context.DeadlineExceeded):
-					err = fmt.Errorf("no report from %s within %v (the migration may still be running; see ferryctl status %s): %w", from, *timeout, args[0], err)
+					err = fmt.Errorf("no report from %s within %v (%s): %w", from, wait, hint, err)
 				case ctx.Err() != nil:
-					err = fmt.Errorf("interrupted (the migration may still be running; see ferryctl status %s): %w", args[0], err)
+					err = fmt.Errorf("interrupted (%s): %w", hint, err)
 				}
 				return err
 			}
@@ -56,17 +84,20 @@ var migrateCommand = command{
 			} else {
 				printReport(e.stdout, rep)
 			}
-			if !rep.OK {
-				return fmt.Errorf("migration from %s to %s failed: %s", rep.From, rep.To, rep.Error)
+			switch {
+			case rep.OK:
+				return nil
+			case strings.Contains(rep.Error, manage.ErrCancelled.Error()):
+				return fmt.Errorf("migration from %s to %s was cancelled; the guest runs on at the source: %s", rep.From, rep.To, rep.Error)
 			}
-			return nil
+			return fmt.Errorf("migration from %s to %s failed: %s", rep.From, rep.To, rep.Error)
 		}
 	},
 }
 
-// migrate asks from to move its guest to to and waits for the report,
-// polling progress on a second connection meanwhile.
-func migrate(ctx context.Context, e *env, s *session, from, to string, poll time.Duration) (api.Report, error) {
+// migrate asks from to move its guest as req says and waits for the
+// report, polling progress on a second connection meanwhile.
+func migrate(ctx context.Context, e *env, s *session, from string, req api.MigrateRequest, poll time.Duration) (api.Report, error) {
 	type result struct {
 		rep api.Report
 		err error
@@ -75,19 +106,19 @@ func migrate(ctx context.Context, e *env, s *session, from, to string, poll time
 	mc := s.client()
 	defer mc.close()
 	go func() {
-		rep, err := postMigrate(ctx, mc, from, to)
+		rep, err := postMigrate(ctx, mc, from, req)
 		done <- result{rep, err}
 	}()
 
 	pc := s.client() // its own connection: the first is busy until the end
 	defer pc.close()
-	bar := newProgressBar(e.stderr)
+	view := newProgressView(e.stderr)
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
 		select {
 		case r := <-done:
-			bar.finish()
+			view.finish()
 			return r.rep, r.err
 		case <-t.C:
 			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -95,9 +126,9 @@ func migrate(ctx context.Context, e *env, s *session, from, to string, poll time
 			_, err := pc.getJSON(pctx, from, api.PathMigration, &p)
 			cancel()
 			if err == nil {
-				bar.update(p)
-			} else {
-				bar.pollError(err)
+				view.update(p)
+			} else if ctx.Err() == nil {
+				view.pollError(err)
 			}
 		}
 	}
@@ -106,8 +137,8 @@ func migrate(ctx context.Context, e *env, s *session, from, to string, poll time
 // postMigrate sends the request and reads the Report. A board that does
 // not start the migration (bad request, one already running, nothing to
 // move) answers an error status with {"error": "..."}.
-func postMigrate(ctx context.Context, c *client, from, to string) (api.Report, error) {
-	code, data, _, err := c.do(ctx, http.MethodPost, from, api.PathMigrate, api.MigrateRequest{To: to})
+func postMigrate(ctx context.Context, c *client, from string, req api.MigrateRequest) (api.Report, error) {
+	code, data, _, err := c.do(ctx, http.MethodPost, from, api.PathMigrate, req)
 	if err != nil {
 		return api.Report{}, err
 	}
@@ -121,7 +152,15 @@ func postMigrate(ctx context.Context, c *client, from, to string) (api.Report, e
 	return rep, nil
 }
 
-// printReport prints a migration report as a table.
+// switchReasons explain Report.Switch.
+var switchReasons = map[string]string{
+	"fits":    "the rest fit the downtime limit",
+	"stalled": "pre-copy stopped converging",
+	"":        "never (the migration ended before its switchover)",
+}
+
+// printReport prints a migration report: the settings, the result, the
+// downtime part by part, then a table of the rounds.
 func printReport(w io.Writer, r api.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	result := "ok"
@@ -134,10 +173,79 @@ func printReport(w io.Writer, r api.Report) {
 	}
 	fmt.Fprintf(tw, "from\t%s\n", r.From)
 	fmt.Fprintf(tw, "to\t%s\n", r.To)
+	fmt.Fprintf(tw, "settings\t%s\n", settingsString(r.Settings))
 	fmt.Fprintf(tw, "bytes\t%s\n", bytesString(r.Bytes))
 	fmt.Fprintf(tw, "pages\t%d (zero %d, non-zero %d)\n", r.Pages, r.ZeroPages, r.DataPages)
 	fmt.Fprintf(tw, "total time\t%s\n", durationString(r.Total))
 	fmt.Fprintf(tw, "downtime\t%s\n", durationString(r.Downtime))
-	fmt.Fprintf(tw, "restore time\t%s\n", durationString(r.RestoreTime))
+	restore := r.Parts.Restore
+	if restore == 0 {
+		restore = r.RestoreTime
+	}
+	parts := []struct {
+		name string
+		d    time.Duration
+		note string
+	}{
+		{"  stop", r.Parts.Stop, "asking the guest to stop until it stopped"},
+		{"  pages", r.Parts.Pages, "the last dirty pages"},
+		{"  state", r.Parts.State, "machine state and End"},
+		{"  ack", r.Parts.Ack, "End sent to Ack received"},
+		{"    restore", restore, "the destination's check and restore, within ack"},
+		{"  commit", r.Parts.Commit, "Ack to Commit, and the destination's resume"},
+	}
+	if r.Parts != (api.Downtime{}) || restore != 0 {
+		for _, part := range parts {
+			fmt.Fprintf(tw, "%s\t%s\t(%s)\n", part.name, durationString(part.d), part.note)
+		}
+	}
+	reason, ok := switchReasons[r.Switch]
+	if !ok {
+		reason = r.Switch
+	} else if r.Switch != "" {
+		reason = r.Switch + ": " + reason
+	}
+	fmt.Fprintf(tw, "switch\t%s\n", reason)
+	fmt.Fprintf(tw, "throttle\t%s (auto-converge's last cut of the guest's CPU time)\n", percent(r.Throttle))
+	fmt.Fprintf(tw, "tracking\t%s (splitting and write-protecting RAM)\n", durationString(r.Tracking))
+	fmt.Fprintf(tw, "untrack\t%s (back on 2 MiB blocks)\n", durationString(r.Untrack))
+	fmt.Fprintf(tw, "dirty faults\t%d\n", r.Faults)
+	fmt.Fprintf(tw, "guest cpu\t%s (the guest's share of the CPU during pre-copy)\n", percent(r.GuestCPU))
+	tw.Flush()
+	printRounds(w, r.Rounds)
+}
+
+// settingsString prints what a migration ran with.
+func settingsString(s api.MigrateRequest) string {
+	bw := "no cap"
+	if s.Bandwidth != 0 {
+		b := bandwidthFlag(s.Bandwidth)
+		bw = b.String() + "/s"
+	}
+	converge := "on"
+	if s.NoAutoConverge {
+		converge = "off"
+	}
+	return fmt.Sprintf("downtime limit %s, bandwidth %s, max time %s, auto-converge %s",
+		durationString(s.DowntimeLimit), bw, durationString(s.MaxTime), converge)
+}
+
+// printRounds prints a table of the pre-copy rounds.
+func printRounds(w io.Writer, rounds []api.Round) {
+	if len(rounds) == 0 {
+		fmt.Fprintf(w, "rounds        none\n")
+		return
+	}
+	fmt.Fprintf(w, "\nrounds:\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "n\tpages\tzero\tbytes\tduration\tdirty rate\tcpu share\tthrottle\tstopped\t\n")
+	for _, r := range rounds {
+		stopped := "no"
+		if r.Stopped {
+			stopped = "yes"
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.N, r.Pages, r.ZeroPages, shortBytes(float64(r.Bytes)),
+			durationString(r.Duration), rateString(r.DirtyRate), percent(r.CPUShare), percent(r.Throttle), stopped)
+	}
 	tw.Flush()
 }
