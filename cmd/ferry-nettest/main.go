@@ -15,7 +15,10 @@
 //	ferry.nettest=client,<addr>   connect to <addr>:7100, send, print the
 //	                              throughput, power off
 //	ferry.nettest=cpu             print the copy and checksum speed of this
-//	                              CPU (no network), power off
+//	                              CPU, whether Go uses its AES/SHA2/CRC32
+//	                              instructions, and the speed of AES-GCM,
+//	                              SHA-256, CRC32C, MD5 and TLS 1.3 (no
+//	                              network), power off
 //	ferry.nettest.mib=<n>         client: MiB to send (default 64)
 //	ferry.nettest.idle=<duration> the poller sleeps this long when a Poll
 //	                              finds nothing (default: it only yields)

@@ -7,7 +7,7 @@
 #   cmd/ferry-nettest/run.sh [MTU] [MiB] [extra ferry.nettest.* words...]
 #
 # Build the image first:
-#   GOOS=tamago GOARCH=arm64 GOOSPKG=github.com/usbarmory/tamago <tamago go> build -trimpath \
+#   GOOS=tamago GOARCH=arm64 GOOSPKG=github.com/usbarmory/tamago $(bash scripts/toolchain.sh) build -trimpath \
 #     -ldflags "-T 0x40200000 -R 0x1000" -o build/nettest.elf ./cmd/ferry-nettest
 set -euo pipefail
 MTU=${1:-0}
