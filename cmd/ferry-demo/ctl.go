@@ -27,7 +27,11 @@ func (c ctl) run(ctx context.Context, args ...string) (string, error) {
 		return "", err
 	}
 	if err := cmd.Wait(); err != nil {
-		return stdout.String(), fmt.Errorf("ferryctl %s: %v: %s", args[0], err, lastLine(stderr.String()))
+		last := lastLine(stderr.String())
+		if !strings.HasPrefix(last, "ferryctl ") {
+			last = "ferryctl " + args[0] + ": " + last
+		}
+		return stdout.String(), fmt.Errorf("%s (%v)", last, err)
 	}
 	return stdout.String(), nil
 }

@@ -180,7 +180,11 @@ func run(c config) error {
 		}
 	}
 	if err != nil {
-		return exited(fmt.Errorf("the migration failed: %w", err))
+		err = fmt.Errorf("the migration failed: %w", err)
+		if st, serr := ctl.status(ctx, "10.77.0.11"); serr == nil {
+			err = fmt.Errorf("%w; board a's guest is %s", err, st.Guest)
+		}
+		return exited(err)
 	}
 	moved := time.Now()
 	before, err := ctl.status(ctx, "10.77.0.12")
