@@ -572,6 +572,32 @@ func TestMigrateTimeout(t *testing.T) {
 	}
 }
 
+// Interrupting ferryctl migrate (Ctrl-C) stops ferryctl only; it says how
+// to stop the migration.
+func TestMigrateInterrupted(t *testing.T) {
+	m := &fakeMachine{hang: true}
+	args, _ := migrateRig(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // Ctrl-C once the board runs the migration
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if req, _ := m.got(); req.To != "" {
+				break
+			}
+		}
+		cancel()
+	}()
+	var out, errOut lockedBuffer
+	code := run(ctx, append(args, "migrate", "10.77.0.11", "10.77.0.12"), &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "interrupted (the migration may still be running on the board; stop it with: ferryctl cancel 10.77.0.11)") {
+		t.Errorf("interrupted migrate: exit %d, %q", code, errOut.String())
+	}
+	time.Sleep(100 * time.Millisecond)
+	if req, cause := m.got(); req.To == "" || cause != nil {
+		t.Errorf("the board's migration: asked %+v, ended %v; want it asked and running", req, cause)
+	}
+}
+
 // ferryctl cancel stops a running migration: the machine's context ends
 // with manage.ErrCancelled, the watching ferryctl migrate prints the
 // report and fails; with nothing running, cancel says so.

@@ -117,9 +117,11 @@ func (v *progressView) draw(p api.Progress, sent, size uint64, newRound bool) {
 	if room := v.cols - barWidth - 12; room > 0 && len(text) > room {
 		text = text[:room]
 	}
+	// The text first: progressbar draws a bar that has just filled once,
+	// with the text it has then.
 	v.bar.ChangeMax64(int64(max(size, sent, 1)))
+	v.bar.Describe(text)
 	v.bar.Set64(int64(sent))
-	v.bar.Describe(text) // renders the line
 }
 
 // barTheme is ASCII, as the plain lines are.

@@ -207,7 +207,12 @@ func TestProgressViewTerminal(t *testing.T) {
 	if b.String() != "\033[2K\rferryctl: polling progress: timeout\n" {
 		t.Errorf("poll error: %q", b.String())
 	}
+	// A bar that fills shows its last text.
+	b.Reset()
 	v.update(rounds[6])
+	if f, want := lastFrame(b.String()), " 100% [========================]  committing round 2: 0 pages left, dirty"; !strings.HasPrefix(f, want) {
+		t.Errorf("full bar %q\nwant     %q...", f, want)
+	}
 	b.Reset()
 	v.finish()
 	if b.String() != "\n" {
