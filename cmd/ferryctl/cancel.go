@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -14,9 +15,10 @@ import (
 
 var cancelCommand = command{
 	usage: "FROM",
-	help:  "cancel the migration running on board FROM (before its commit; the guest runs on at FROM)",
+	help:  "cancel the migration running on board FROM (before its commit; the guest runs on at FROM) and wait until it has stopped",
 	flags: func(fs *flag.FlagSet, e *env) func([]string) error {
-		timeout := fs.Duration("timeout", 10*time.Second, "give up after `duration`")
+		timeout := fs.Duration("timeout", 30*time.Second, "give up after `duration`")
+		poll := fs.Duration("poll", 100*time.Millisecond, "progress polling `interval` while the migration stops")
 		return func(args []string) error {
 			if len(args) != 1 {
 				return usageError{"want the source board's address"}
@@ -37,7 +39,19 @@ var cancelCommand = command{
 			if err := postCancel(ctx, c, from); err != nil {
 				return timeoutHint(ctx, err, *timeout)
 			}
-			fmt.Fprintf(e.stdout, "cancelling the migration on %s: it stops before its commit and the guest runs on there; ferryctl migrate, if it is watching, prints the report\n", from)
+			fmt.Fprintf(e.stdout, "%s is cancelling its migration\n", from)
+			p, err := waitStopped(ctx, c, from, *poll)
+			if err != nil {
+				return fmt.Errorf("the migration on %s had not stopped within %v: %w", from, *timeout, err)
+			}
+			switch p.Phase {
+			case "done":
+				return fmt.Errorf("the migration on %s committed before the cancel took effect: the guest runs on the destination", from)
+			case "cancelled", "failed":
+				fmt.Fprintf(e.stdout, "migration %s after %s: %s; the guest runs on at %s\n", p.Phase, durationString(p.Elapsed), p.Error, args[0])
+			default:
+				fmt.Fprintf(e.stdout, "migration ended (%s): %s\n", p.Phase, p.Error)
+			}
 			return nil
 		}
 	},
@@ -61,4 +75,28 @@ func postCancel(ctx context.Context, c *client, from string) error {
 		return fmt.Errorf("%s: %s", from, ans.Error)
 	}
 	return answerError("POST", from, api.PathCancel, code, data)
+}
+
+// running are the phases of a migration that has not ended.
+var running = map[string]bool{"handshake": true, "precopy": true, "stopped": true, "committing": true}
+
+// waitStopped polls from's progress until its migration has ended.
+func waitStopped(ctx context.Context, c *client, from string, poll time.Duration) (api.Progress, error) {
+	var p api.Progress
+	for {
+		_, err := c.getJSON(ctx, from, api.PathMigration, &p)
+		switch {
+		case err == nil && !running[p.Phase]:
+			return p, nil
+		case ctx.Err() != nil:
+			if err == nil {
+				err = errors.New("still " + p.Phase)
+			}
+			return p, err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(poll):
+		}
+	}
 }

@@ -621,7 +621,7 @@ func TestCancel(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	code, out, _ := ferryctl(t, append(args, "cancel", "10.77.0.11")...)
-	if code != 0 || !strings.Contains(out, "cancelling the migration on 10.77.0.11:7000") {
+	if code != 0 || out != "10.77.0.11:7000 is cancelling its migration\nmigration cancelled after 0s: cancelled by the operator; the guest runs on at 10.77.0.11\n" {
 		t.Errorf("cancel: exit %d, %q", code, out)
 	}
 	r := <-migrating
