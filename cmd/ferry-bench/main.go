@@ -4,10 +4,14 @@
 // md5sum over a tmpfs file), and writes the figures and the ratio
 // native/Ferry to docs/bench/thin.md and thin.json.
 //
-// With -migration it also moves a guest of each -sizes between two boards
-// and writes docs/bench/migration.md and migration.json.
+// With -migration (the default) it first compares live migration by Ferry
+// with QEMU's own over a matrix of guest sizes and dirty rates, measures the
+// raw management link (cmd/ferry-nettest), and writes
+// docs/bench/migration.{md,json,png}.
 //
-//	go run ./cmd/ferry-bench [-runs 3] [-out docs/bench] [-thin] [-migration]
+//	go run ./cmd/ferry-bench [-runs 3] [-out docs/bench] [-thin=false] [-migration=false]
+//	go run ./cmd/ferry-bench -thin=false -quick                 # 512 MiB, idle and 8 MiB/s
+//	go run ./cmd/ferry-bench -thin=false -sizes 512 -rates 0 -systems qemu,qemu-30ms
 package main
 
 import (
@@ -24,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-hv/ferry/api"
 	"github.com/ferry-hv/ferry/internal/qemu"
 )
 
@@ -75,16 +80,45 @@ func main() {
 	flag.StringVar(&b.Kernel, "kernel", "build/guest/Image", "guest kernel")
 	flag.StringVar(&b.Initrd, "initrd", "build/guest/initrd.cpio.gz", "guest initramfs")
 	thin := flag.Bool("thin", true, "measure thin-ness (native vs Ferry)")
-	migration := flag.Bool("migration", true, "measure migration between two boards")
-	sizes := flag.String("sizes", "512,1024", "guest sizes to migrate, MiB")
-	migrationRuns := flag.Int("migration-runs", 3, "migrations of each guest size")
+	migration := flag.Bool("migration", true, "measure migration (Ferry and QEMU's own) over the matrix -sizes x -rates x -systems")
+	sizes := flag.String("sizes", "256,512,1024", "guest sizes to migrate, MiB")
+	rates := flag.String("rates", "0,8,32,max", "guest dirty rates, MiB/s (0: idle, max: as fast as the guest can)")
+	systems := flag.String("systems", "ferry,qemu,qemu-30ms", "what migrates: ferry, qemu (QEMU's defaults), qemu-30ms (downtime-limit 30 ms, auto-converge)")
+	dirtyMiB := flag.Int("dirty-mb", 32, "size of the guest's dirtied region, MiB")
+	migrationRuns := flag.Int("migration-runs", 1, "migrations of each cell and system")
+	quick := flag.Bool("quick", false, "a quick matrix: 512 MiB, idle and 8 MiB/s, Ferry and QEMU (overrides -sizes, -rates, -systems)")
 	ferryctl := flag.String("ferryctl", "build/ferryctl", "ferryctl binary")
+	downtime := flag.Duration("downtime", api.DefaultDowntimeLimit, "Ferry's downtime limit (ferryctl migrate -downtime, when it has the flag)")
+	maxTime := flag.Duration("max-time", 3*time.Minute, "Ferry's max migration time (ferryctl migrate -max-time, when it has the flag)")
+	bandwidth := flag.Uint64("bandwidth", 0, "Ferry's bandwidth cap, bytes/s (0: none)")
+	noConverge := flag.Bool("no-auto-converge", false, "turn Ferry's auto-converge off")
+	qemuTimeout := flag.Duration("qemu-timeout", 2*time.Minute, "cancel a QEMU migration that has not converged by then")
+	nettest := flag.String("nettest", "build/nettest.elf", "cmd/ferry-nettest image for the raw link throughput (\"\": skip)")
+	linkMiB := flag.Int("link-mib", 256, "MiB the raw link test sends")
 	flag.Parse()
 	if *migration {
-		sz, err := parseSizes(*sizes)
+		m := Matrix{DirtyMiB: *dirtyMiB, Runs: *migrationRuns, Downtime: *downtime, MaxTime: *maxTime,
+			Bandwidth: *bandwidth, NoAutoConverge: *noConverge, QEMUTimeout: *qemuTimeout}
+		if *quick {
+			*sizes, *rates, *systems = "512", "0,8", "ferry,qemu"
+		}
+		var err error
+		if m.Sizes, err = parseSizes(*sizes); err == nil {
+			if m.Rates, err = parseRates(*rates); err == nil {
+				m.Systems, err = parseSystems(*systems)
+			}
+		}
 		if err == nil {
-			m := b
-			err = migrationBench(m, *ferryctl, *out, sz, *migrationRuns)
+			link := LinkResult{Error: "skipped (-nettest \"\")"}
+			if *nettest != "" {
+				link = measureLink(b, *nettest, *linkMiB)
+				if link.Error != "" {
+					fmt.Println("raw link: not measured:", link.Error)
+				} else {
+					fmt.Printf("raw link: %.1f MiB/s (MTU %d, %d MiB)\n", link.MiBs, link.MTU, link.MiB)
+				}
+			}
+			err = migrationBench(b, *ferryctl, *out, m, link, "go run ./cmd/ferry-bench "+strings.Join(os.Args[1:], " "))
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ferry-bench:", err)

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"sort"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+var systemColor = map[string]color.Color{
+	sysFerry:    color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	sysQEMU:     color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	sysQEMU30ms: color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+}
+
+var systemName = map[string]string{sysFerry: "Ferry", sysQEMU: "QEMU", sysQEMU30ms: "QEMU 30 ms"}
+
+// rateOf is a row's x: the dirty rate the guest achieved before the
+// migration (what "max" reached), 0 for an idle guest.
+func rateOf(r Row) float64 {
+	if r.RateMiB == 0 {
+		return 0
+	}
+	if r.RateBefore > 0 {
+		return r.RateBefore
+	}
+	return float64(r.RateMiB)
+}
+
+// series groups the rows with a result into one line per system and guest
+// size, sorted by rate.
+type seriesKey struct {
+	System   string
+	GuestMiB int
+}
+
+func series(rs []Row) (keys []seriesKey, pts map[seriesKey]plotter.XYs) {
+	pts = map[seriesKey]plotter.XYs{}
+	for _, r := range rs {
+		if r.OK == 0 || r.GapS <= 0 {
+			continue
+		}
+		k := seriesKey{r.System, r.GuestMiB}
+		if _, ok := pts[k]; !ok {
+			keys = append(keys, k)
+		}
+		pts[k] = append(pts[k], plotter.XY{X: rateOf(r), Y: r.GapS * 1e3})
+	}
+	for _, k := range keys {
+		sort.Slice(pts[k], func(i, j int) bool { return pts[k][i].X < pts[k][j].X })
+	}
+	return keys, pts
+}
+
+// plotMigration draws the guest-observed gap against the dirty rate, one
+// line per system and guest size, on a log scale.
+func plotMigration(path string, rs []Row) error {
+	p := plot.New()
+	p.Title.Text = "Guest-observed gap (largest heartbeat gap) against dirty rate"
+	p.X.Label.Text = "guest dirty rate before the migration, MiB/s (achieved)"
+	p.Y.Label.Text = "guest-observed gap, ms (log)"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Legend.Top = true
+	p.Legend.Left = true
+	keys, pts := series(rs)
+	dashes := [][]vg.Length{nil, {vg.Points(6), vg.Points(3)}, {vg.Points(2), vg.Points(2)}}
+	sizes := map[int]int{} // guest size -> dash pattern
+	for _, k := range keys {
+		if _, ok := sizes[k.GuestMiB]; !ok {
+			sizes[k.GuestMiB] = len(sizes)
+		}
+		l, s, err := plotter.NewLinePoints(pts[k])
+		if err != nil {
+			return err
+		}
+		c := systemColor[k.System]
+		l.Color, s.Color = c, c
+		l.Dashes = dashes[sizes[k.GuestMiB]%len(dashes)]
+		s.Shape = draw.CircleGlyph{}
+		p.Add(l, s)
+		p.Legend.Add(fmt.Sprintf("%s, %d MiB", systemName[k.System], k.GuestMiB), l, s)
+	}
+	if len(keys) == 0 {
+		// Nothing measured yet: an empty frame still says what will be there.
+		p.Add(plotter.NewGrid())
+		p.Y.Scale = plot.LinearScale{}
+		p.Y.Tick.Marker = plot.DefaultTicks{}
+	}
+	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
+}
