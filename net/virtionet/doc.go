@@ -23,8 +23,9 @@
 // physical address == virtual address) are the only hardware code, in the
 // files built for tamago/arm64, together with Find and Open.
 //
-// Only VIRTIO_F_VERSION_1 and VIRTIO_NET_F_MAC are negotiated: no mergeable
-// receive buffers, no checksum or segmentation offload, one queue pair, no
-// control queue, no interrupts (the driver is polled and asks the device
-// not to interrupt). It is not a general virtio framework.
+// Only VIRTIO_F_VERSION_1, VIRTIO_NET_F_MAC and VIRTIO_F_ACCESS_PLATFORM are
+// negotiated: no mergeable receive buffers, no checksum or segmentation
+// offload (QEMU offers none over the socket netdev: see negotiate), one
+// queue pair, no control queue, no interrupts (the driver is polled and
+// asks the device not to interrupt). It is not a general virtio framework.
 package virtionet

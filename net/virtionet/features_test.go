@@ -17,6 +17,7 @@ func TestNegotiate(t *testing.T) {
 		{"mergeable buffers refused", featureVersion1 | featureNetMAC | featureNetMrgRxBuf, featureVersion1 | featureNetMAC, ""},
 		{"packed ring refused", featureVersion1 | featureRingPacked | featureNotificationData, featureVersion1, ""},
 		{"access platform taken", featureVersion1 | featureAccessPlatform, featureVersion1 | featureAccessPlatform, ""},
+		{"checksum offloads refused", featureVersion1 | featureNetMAC | featureNetCSUM | featureNetGuestCSUM, featureVersion1 | featureNetMAC, ""},
 		{"legacy device", featureNetMAC | featureNetMrgRxBuf, 0, "VIRTIO_F_VERSION_1"},
 		{"nothing offered", 0, 0, "legacy"},
 	} {

@@ -56,10 +56,12 @@ const (
 	StatusNeedsReset  = 64
 	StatusFailed      = 128
 
-	FeatureMAC      = 1 << 5
-	FeatureMrgRxBuf = 1 << 15
-	FeatureStatus   = 1 << 16
-	FeatureVersion1 = 1 << 32
+	FeatureCSUM      = 1 << 0 // VIRTIO_NET_F_CSUM (a backend with a vnet header, e.g. tap)
+	FeatureGuestCSUM = 1 << 1 // VIRTIO_NET_F_GUEST_CSUM
+	FeatureMAC       = 1 << 5
+	FeatureMrgRxBuf  = 1 << 15
+	FeatureStatus    = 1 << 16
+	FeatureVersion1  = 1 << 32
 
 	// QEMUFeatures is roughly what QEMU 7.2's virtio-net-device offers
 	// over a socket netdev (no checksum or segmentation offloads: the
