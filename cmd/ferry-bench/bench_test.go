@@ -279,3 +279,29 @@ func TestWriteMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestKeepEarlier(t *testing.T) {
+	old := sampleSummary() // Ferry, QEMU and QEMU 30 ms at 512 MiB, idle and 8 MiB/s
+	now := MigrationSummary{Date: "later", Command: "again", Matrix: Matrix{Sizes: []int{256, 512}, Rates: []int{0}, Systems: []string{sysFerry}, Runs: 1},
+		Results: []Result{{System: sysFerry, Cell: Cell{512, 0, 0}, OK: true, GuestGapS: 0.01}, {System: sysFerry, Cell: Cell{256, 0, 0}, OK: true}}}
+	s := keepEarlier(now, old)
+	// The old Ferry idle 512 result is replaced; the other four are kept.
+	if len(s.Results) != 6 || len(s.Kept) != 1 || !strings.Contains(s.Kept[0], "ferry-bench -quick") {
+		t.Fatalf("kept %d results, %q", len(s.Results), s.Kept)
+	}
+	for _, r := range s.Results {
+		if r.System == sysFerry && r.Cell == (Cell{512, 0, 0}) && r.GuestGapS != 0.01 {
+			t.Fatal("the old result of a re-measured cell was kept")
+		}
+	}
+	m := s.Matrix
+	if len(m.Sizes) != 2 || len(m.Rates) != 2 || len(m.Systems) != 3 || m.Systems[0] != sysFerry || m.Systems[2] != sysQEMU30ms {
+		t.Fatalf("matrix %+v", m)
+	}
+	if s.Link.MiBs != 100 {
+		t.Fatal("the raw link figure was not kept")
+	}
+	if !strings.Contains(renderMigration(s), "kept from the run of 2026-12-01T08:00:00Z") {
+		t.Fatal("markdown does not say what was kept")
+	}
+}

@@ -95,6 +95,7 @@ func main() {
 	qemuTimeout := flag.Duration("qemu-timeout", 2*time.Minute, "cancel a QEMU migration that has not converged by then")
 	nettest := flag.String("nettest", "build/nettest.elf", "cmd/ferry-nettest image for the raw link throughput (\"\": skip)")
 	linkMiB := flag.Int("link-mib", 256, "MiB the raw link test sends")
+	keep := flag.Bool("keep", false, "keep the results of the existing migration.json that this run does not measure (e.g. QEMU's while Ferry's are re-run)")
 	flag.Parse()
 	if *migration {
 		m := Matrix{DirtyMiB: *dirtyMiB, Runs: *migrationRuns, Downtime: *downtime, MaxTime: *maxTime,
@@ -118,7 +119,7 @@ func main() {
 					fmt.Printf("raw link: %.1f MiB/s (MTU %d, %d MiB)\n", link.MiBs, link.MTU, link.MiB)
 				}
 			}
-			err = migrationBench(b, *ferryctl, *out, m, link, "go run ./cmd/ferry-bench "+strings.Join(os.Args[1:], " "))
+			err = migrationBench(b, *ferryctl, *out, m, link, "go run ./cmd/ferry-bench "+strings.Join(os.Args[1:], " "), *keep)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ferry-bench:", err)

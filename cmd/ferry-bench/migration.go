@@ -23,10 +23,20 @@ import (
 // every cell, m.Runs times -- and the raw link throughput, and writes
 // docs/bench/migration.{md,json,png}. Cells run one at a time: the two
 // boards of a migration already use both cores of the test machine.
-func migrationBench(base qemu.Board, ferryctl, out string, m Matrix, link LinkResult, command string) error {
+//
+// With keep, the results of an earlier migration.json in out that this run
+// does not measure (other systems or cells) are kept beside the new ones.
+func migrationBench(base qemu.Board, ferryctl, out string, m Matrix, link LinkResult, command string, keep bool) error {
 	s := MigrationSummary{
 		Date: time.Now().UTC().Format(time.RFC3339), QEMU: qemuVersion(base.QEMU), CPU: base.CPU,
 		Kernel: kernelVersion(base.Kernel), Command: command, Matrix: m, Link: link,
+	}
+	if keep {
+		old, err := readSummary(filepath.Join(out, "migration.json"))
+		if err != nil {
+			return fmt.Errorf("-keep: %w", err)
+		}
+		s = keepEarlier(s, old)
 	}
 	var keys string
 	var flags []string
@@ -99,8 +109,8 @@ func ferryctlFlags(ferryctl string, m Matrix) []string {
 
 // ferryMigrate boots a guest on board a of a fresh pair of Ferry boards
 // and moves it to board b with ferryctl migrate -json.
-func ferryMigrate(base qemu.Board, ferryctl, keys string, flags []string, c Cell, run int) Result {
-	r := Result{System: sysFerry, Cell: c, Run: run, Ferry: &FerryDetail{Flags: flags}}
+func ferryMigrate(base qemu.Board, ferryctl, keys string, flags []string, c Cell, run int) (r Result) {
+	r = Result{System: sysFerry, Cell: c, Run: run, Ferry: &FerryDetail{Flags: flags}}
 	defer r.settle()
 	fail := func(err error) Result {
 		r.Error = err.Error()

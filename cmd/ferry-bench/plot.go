@@ -62,12 +62,18 @@ func plotMigration(path string, rs []Row) error {
 	p := plot.New()
 	p.Title.Text = "Guest-observed gap (largest heartbeat gap) against dirty rate"
 	p.X.Label.Text = "guest dirty rate before the migration, MiB/s (achieved)"
-	p.Y.Label.Text = "guest-observed gap, ms (log)"
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Y.Label.Text = "guest-observed gap, ms"
 	p.Legend.Top = true
-	p.Legend.Left = true
+	p.Add(plotter.NewGrid())
 	keys, pts := series(rs)
+	if lo, hi := yRange(pts); lo > 0 && hi/lo > 20 {
+		// Stop-and-copy seconds beside pre-copy milliseconds.
+		p.Y.Label.Text += " (log)"
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	} else {
+		p.Y.Min = 0
+	}
 	dashes := [][]vg.Length{nil, {vg.Points(6), vg.Points(3)}, {vg.Points(2), vg.Points(2)}}
 	sizes := map[int]int{} // guest size -> dash pattern
 	for _, k := range keys {
@@ -85,11 +91,20 @@ func plotMigration(path string, rs []Row) error {
 		p.Add(l, s)
 		p.Legend.Add(fmt.Sprintf("%s, %d MiB", systemName[k.System], k.GuestMiB), l, s)
 	}
-	if len(keys) == 0 {
-		// Nothing measured yet: an empty frame still says what will be there.
-		p.Add(plotter.NewGrid())
-		p.Y.Scale = plot.LinearScale{}
-		p.Y.Tick.Marker = plot.DefaultTicks{}
-	}
 	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
+}
+
+// yRange is the smallest and largest y of all series (0, 0 if none).
+func yRange(pts map[seriesKey]plotter.XYs) (lo, hi float64) {
+	for _, xys := range pts {
+		for _, p := range xys {
+			if lo == 0 || p.Y < lo {
+				lo = p.Y
+			}
+			if p.Y > hi {
+				hi = p.Y
+			}
+		}
+	}
+	return lo, hi
 }

@@ -126,8 +126,8 @@ func qemuCell(base qemu.Board, m Matrix, c Cell, run int) []Result {
 }
 
 // qemuMigrate moves the guest from src to dst and measures it.
-func qemuMigrate(src, dst *qemuVM, m Matrix, c Cell, sys string, run int) Result {
-	r := Result{System: sys, Cell: c, Run: run, QEMU: &QEMUDetail{}}
+func qemuMigrate(src, dst *qemuVM, m Matrix, c Cell, sys string, run int) (r Result) {
+	r = Result{System: sys, Cell: c, Run: run, QEMU: &QEMUDetail{}}
 	defer r.settle()
 	fail := func(err error) Result {
 		r.Error = err.Error()

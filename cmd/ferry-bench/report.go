@@ -16,11 +16,76 @@ type MigrationSummary struct {
 	CPU     string     `json:"cpu"`
 	Kernel  string     `json:"kernel"`
 	Command string     `json:"command"`
+	Kept    []string   `json:"kept,omitempty"` // earlier runs whose results are kept (-keep)
 	Matrix  Matrix     `json:"matrix"`
 	Link    LinkResult `json:"raw_link"`
 	Results []Result   `json:"results"`
 	Rows    []Row      `json:"medians"`
 	Targets []Target   `json:"targets"`
+}
+
+func readSummary(path string) (MigrationSummary, error) {
+	var s MigrationSummary
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("%s: %v", path, err)
+	}
+	return s, nil
+}
+
+// keepEarlier adds to s the results of old that s's matrix does not
+// measure, and widens s's matrix to cover them. A raw link figure that s
+// lacks is taken from old too.
+func keepEarlier(s, old MigrationSummary) MigrationSummary {
+	measured := map[string]bool{}
+	for _, c := range s.Matrix.Cells() {
+		for _, sys := range s.Matrix.Systems {
+			measured[fmt.Sprint(sys, c)] = true
+		}
+	}
+	var kept []Result
+	for _, r := range old.Results {
+		if !measured[fmt.Sprint(r.System, r.Cell)] {
+			kept = append(kept, r)
+		}
+	}
+	if len(kept) == 0 {
+		return s
+	}
+	s.Results = append(kept, s.Results...)
+	s.Kept = append(append(s.Kept, old.Kept...), fmt.Sprintf("%s: %s", old.Date, old.Command))
+	m := &s.Matrix
+	m.Sizes, m.Rates = unionInts(m.Sizes, old.Matrix.Sizes), unionInts(m.Rates, old.Matrix.Rates)
+	var systems []string
+	for _, sys := range []string{sysFerry, sysQEMU, sysQEMU30ms} {
+		if m.has(sys) || old.Matrix.has(sys) {
+			systems = append(systems, sys)
+		}
+	}
+	m.Systems = systems
+	if m.Runs < old.Matrix.Runs {
+		m.Runs = old.Matrix.Runs
+	}
+	if s.Link.MiBs <= 0 && old.Link.MiBs > 0 {
+		s.Link = old.Link
+	}
+	return s
+}
+
+func unionInts(a, b []int) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, v := range append(append([]int(nil), a...), b...) {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	sort.Ints(out)
+	return out
 }
 
 // Row is the median of one system's successful runs of one cell.
@@ -236,7 +301,11 @@ func renderMigration(s MigrationSummary) string {
 	}
 	order := strings.Join(cols, " / ")
 	fmt.Fprintf(&b, "# Migration: Ferry and QEMU's own live migration\n\n")
-	fmt.Fprintf(&b, "Written by `%s` on %s (%d run(s) of each cell; medians).\n\n", s.Command, s.Date, m.Runs)
+	fmt.Fprintf(&b, "Written by `%s` on %s (%d run(s) of each cell; medians).\n", s.Command, s.Date, m.Runs)
+	for _, k := range s.Kept {
+		fmt.Fprintf(&b, "Results it did not measure are kept from the run of %s.\n", k)
+	}
+	fmt.Fprintf(&b, "\n")
 	fmt.Fprintf(&b, "Boards: %s, `-M virt,virtualization=on,gic-version=3 -cpu %s`, TCG, one vCPU, a 2-core host; guest kernel %s.\n", s.QEMU, s.CPU, s.Kernel)
 	fmt.Fprintf(&b, "The guest runs `guest.mode=migrate guest.pattern_mb=64 guest.hb=1` (guest/README.md), dirtying a %d MiB tmpfs region\n", m.DirtyMiB)
 	fmt.Fprintf(&b, "(`guest.dirty_mb=%d guest.dirty_rate=<r>`) in the dirtying cells; \"max\" asks %d MiB/s, i.e. as fast as the guest can.\n\n", m.DirtyMiB, maxRate)
