@@ -70,10 +70,18 @@ system: image guest qemu
 		grep -E '^( *--- |PASS|FAIL|ok )' build/system-test.log; \
 		[ $$rc = 0 ] || { echo "--- end of build/system-test.log:"; tail -80 build/system-test.log; }; exit $$rc
 
-# Thin-ness (the guest benchmark natively and under Ferry) and migration of
-# 512 MiB and 1 GiB guests, figures to docs/bench/.
+# Thin-ness (the guest benchmark natively and under Ferry, 5 boots each) and
+# live migration, Ferry against QEMU's own, over guests of 256 MiB, 512 MiB
+# and 1 GiB, idle and dirtying at 8, 32 MiB/s and flat out, with the raw
+# management link (cmd/ferry-nettest) measured in the same run; figures to
+# docs/bench/ (about 25 min on 2 cores). BENCH_FLAGS=-quick: 512 MiB, idle
+# and 8 MiB/s, Ferry and QEMU (add -thin=false to skip thin-ness); see
+# go run ./cmd/ferry-bench -h.
+BENCH_FLAGS ?=
 bench: image guest qemu build/ferryctl
-	go run ./cmd/ferry-bench -out docs/bench -runs 5 -migration-runs 3
+	@tg=$$(bash scripts/toolchain.sh) && \
+		$(TAMAGO_ENV) $$tg build -trimpath -ldflags "$(IMAGE_LDFLAGS)" -o build/nettest.elf ./cmd/ferry-nettest
+	go run ./cmd/ferry-bench -out docs/bench -runs 5 $(BENCH_FLAGS)
 
 # Every fuzz target for FUZZTIME (default 10s) each.
 fuzz:
