@@ -89,14 +89,26 @@ func main() {
 	quick := flag.Bool("quick", false, "a quick matrix: 512 MiB, idle and 8 MiB/s, Ferry and QEMU (overrides -sizes, -rates, -systems)")
 	ferryctl := flag.String("ferryctl", "build/ferryctl", "ferryctl binary")
 	downtime := flag.Duration("downtime", api.DefaultDowntimeLimit, "Ferry's downtime limit (ferryctl migrate -downtime, when it has the flag)")
-	maxTime := flag.Duration("max-time", 3*time.Minute, "Ferry's max migration time (ferryctl migrate -max-time, when it has the flag)")
+	maxTime := flag.Duration("max-time", time.Minute, "Ferry's max migration time (ferryctl migrate -max-time, when it has the flag)")
 	bandwidth := flag.Uint64("bandwidth", 0, "Ferry's bandwidth cap, bytes/s (0: none)")
 	noConverge := flag.Bool("no-auto-converge", false, "turn Ferry's auto-converge off")
-	qemuTimeout := flag.Duration("qemu-timeout", 2*time.Minute, "cancel a QEMU migration that has not converged by then")
+	qemuTimeout := flag.Duration("qemu-timeout", time.Minute, "cancel a QEMU migration that has not converged by then")
 	nettest := flag.String("nettest", "build/nettest.elf", "cmd/ferry-nettest image for the raw link throughput (\"\": skip)")
 	linkMiB := flag.Int("link-mib", 256, "MiB the raw link test sends")
 	keep := flag.Bool("keep", false, "keep the results of the existing migration.json that this run does not measure (e.g. QEMU's while Ferry's are re-run)")
+	render := flag.Bool("render", false, "only re-render migration.md and migration.png from the migration.json in -out")
 	flag.Parse()
+	if *render {
+		s, err := readSummary(filepath.Join(*out, "migration.json"))
+		if err == nil {
+			err = writeMigration(*out, s)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *migration {
 		m := Matrix{DirtyMiB: *dirtyMiB, Runs: *migrationRuns, Downtime: *downtime, MaxTime: *maxTime,
 			Bandwidth: *bandwidth, NoAutoConverge: *noConverge, QEMUTimeout: *qemuTimeout}
