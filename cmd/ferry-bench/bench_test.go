@@ -219,6 +219,10 @@ func TestRowsAndTargets(t *testing.T) {
 	if ts[3].Status != "info" || !near(ts[3].Value, 0.2) {
 		t.Fatalf("stream target %+v", ts[3])
 	}
+	rs[0].Rounds = 0 // Ferry's idle row: stop-and-copy
+	if ts := targets(rs, s.Link); ts[0].Status != "pending" || !strings.Contains(ts[0].Detail, "stop-and-copy") {
+		t.Fatalf("stop-and-copy target %+v", ts[0])
+	}
 	if ts := targets(nil, LinkResult{Error: "no image"}); ts[0].Status != "pending" || ts[3].Status != "pending" {
 		t.Fatalf("nothing measured: %+v", ts)
 	}
