@@ -52,11 +52,12 @@ build/ferry-switch: $(HOST_GO)
 # The demo: two boards on a loopback management link, the guest booted on
 # the first and migrated to the second, both consoles here.
 run: image guest qemu build/ferryctl build/ferry-switch build/ferry-board
-	go run ./cmd/ferry-demo -kernel "$(KERNEL)" -initrd "$(INITRD)" -append "$(DEMO_APPEND)" -cpu "$(CPU)" -m "$(MEM)"
+	go build -o build/ferry-demo ./cmd/ferry-demo
+	exec build/ferry-demo -kernel "$(KERNEL)" -initrd "$(INITRD)" -append "$(DEMO_APPEND)" -cpu "$(CPU)" -m "$(MEM)" $(DEMO_FLAGS)
 
 # One board: Ferry at EL2, the guest at EL1, its console here.
 board: image guest qemu build/ferry-board
-	build/ferry-board -kernel "$(KERNEL)" -initrd "$(INITRD)" -append "$(APPEND)" -cpu "$(CPU)" -m "$(MEM)"
+	exec build/ferry-board -kernel "$(KERNEL)" -initrd "$(INITRD)" -append "$(APPEND)" -cpu "$(CPU)" -m "$(MEM)"
 
 # Host unit tests, then the system tests against the real image and guest.
 test: unit system
