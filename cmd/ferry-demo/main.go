@@ -10,8 +10,8 @@
 // It asks board a (ferryctl status) until the guest is running, then lets
 // it settle -- until its console has been quiet for -quiet, at most -settle
 // after its first line, or -silent after it was running if it prints
-// nothing -- and runs `ferryctl migrate`. -ready REGEXP moves it as soon as
-// a console line matches instead. After the move it watches board b for
+// nothing -- and runs `ferryctl migrate`. With -ready REGEXP it is moved
+// when a console line matches instead (an error after 3 minutes without). After the move it watches board b for
 // -after, pressing Enter on its console once (unless -enter=false) if the
 // guest has printed nothing there by a quarter of that, then checks by
 // ferryctl status that the guest runs on b (its exit count grows) and that
@@ -81,7 +81,7 @@ func main() {
 	flag.DurationVar(&c.settle.Quiet, "quiet", 2*time.Second, "move the guest once its console has been quiet this long")
 	flag.DurationVar(&c.settle.Settle, "settle", 5*time.Second, "move the guest at the latest this long after its first console line")
 	flag.DurationVar(&c.settle.Silent, "silent", 30*time.Second, "move a guest that prints nothing this long after it is running")
-	ready := flag.String("ready", "", "move the guest as soon as a line of its console matches this `regexp`")
+	ready := flag.String("ready", "", "move the guest when a line of its console matches this `regexp` (instead of -quiet, -settle, -silent)")
 	flag.DurationVar(&c.after, "after", 8*time.Second, "how long to watch the guest on the second board")
 	flag.BoolVar(&c.enter, "enter", true, "press Enter on board b's console if the guest has printed nothing there a quarter of -after after the move")
 	flag.Parse()
@@ -235,6 +235,9 @@ func waitRunning(ctx context.Context, ctl ctl, addr string) (time.Time, error) {
 	return time.Time{}, err
 }
 
+// readyWithin is how long a -ready line may take to appear.
+const readyWithin = 3 * time.Minute
+
 // waitSettled waits until s says the guest on p may be moved, and says why.
 func waitSettled(ctx context.Context, p *qemu.Process, s settle, running time.Time) (string, error) {
 	t := time.NewTicker(100 * time.Millisecond)
@@ -242,6 +245,9 @@ func waitSettled(ctx context.Context, p *qemu.Process, s settle, running time.Ti
 	for {
 		if ok, why := s.ready(p.Lines(), running, time.Now()); ok {
 			return why, nil
+		}
+		if s.Ready != nil && time.Since(running) > readyWithin {
+			return "", fmt.Errorf("no console line matched -ready %q within %v of the guest running", s.Ready, readyWithin)
 		}
 		select {
 		case <-t.C:

@@ -21,7 +21,8 @@ type settle struct {
 	// Silent: a guest that prints nothing is moved this long after the
 	// board reported it running.
 	Silent time.Duration
-	// Ready, if set, moves the guest as soon as a line matches it.
+	// Ready, if set, replaces the three above: the guest is moved as soon
+	// as a line of its matches, and not before.
 	Ready *regexp.Regexp
 }
 
@@ -58,6 +59,7 @@ func (s settle) ready(lines []qemu.Line, running, now time.Time) (bool, string) 
 		n++
 	}
 	switch {
+	case s.Ready != nil:
 	case n == 0:
 		if d := now.Sub(running); d >= s.Silent {
 			return true, fmt.Sprintf("it has printed nothing in the %v since it was running", d.Round(time.Millisecond))

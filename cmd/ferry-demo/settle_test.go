@@ -35,6 +35,7 @@ func TestSettle(t *testing.T) {
 		{"guest went quiet", s, shell, 3.5, true},
 		{"guest not quiet long enough yet", s, shell, 3.4, false},
 		{"a -ready line", settle{Quiet: time.Hour, Settle: time.Hour, Silent: time.Hour, Ready: regexp.MustCompile(`^~ #`)}, shell, 1.5, true},
+		{"-ready replaces the quiet, settle and silent rules", settle{Quiet: time.Second, Settle: time.Second, Silent: time.Second, Ready: regexp.MustCompile(`^login:`)}, counter, 30, false},
 		{"-ready matches only the guest's lines", settle{Quiet: time.Hour, Settle: time.Hour, Silent: time.Hour, Ready: regexp.MustCompile(`entering`)}, shell, 1.5, false},
 	} {
 		var lines []qemu.Line
