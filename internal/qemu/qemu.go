@@ -6,6 +6,10 @@
 // RAM, and -append carries ferry.kernel/ferry.initrd and, after "--", the
 // guest's command line.
 //
+// It also starts what launchers run (StartChild, in process.go) so that no
+// child outlives its launcher: a parent-death signal, and SIGTERM then
+// SIGKILL on the launcher's signals (KillOnSignal) and exit (Exit).
+//
 // Host-side only. Boards never get a network path out of the host: -nic none
 // and -nodefaults always.
 package qemu
