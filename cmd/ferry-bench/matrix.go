@@ -149,6 +149,7 @@ type Result struct {
 	HBDuring    float64  `json:"hb_during_per_s"`
 	Progress    float64  `json:"guest_progress"` // during / before (dirty rate, else heartbeat rate); 1: not slowed
 	Bad         []string `json:"bad_checks,omitempty"`
+	HostLoad    float64  `json:"host_load_1m"` // the host's 1-minute load average just after (2 cores; others' work included)
 
 	Ferry *FerryDetail `json:"ferry,omitempty"`
 	QEMU  *QEMUDetail  `json:"qemu,omitempty"`

@@ -62,8 +62,10 @@ func migrationBench(base qemu.Board, ferryctl, out string, m Matrix, link LinkRe
 				time.Sleep(settle)
 				rs = append(rs, qemuCell(base, m, c, run)...)
 			}
-			for _, r := range rs {
-				printResult(r)
+			load := hostLoad()
+			for i := range rs {
+				rs[i].HostLoad = load
+				printResult(rs[i])
 			}
 			s.Results = append(s.Results, rs...)
 			// Write as we go: a long matrix that dies keeps what it measured.
@@ -208,6 +210,20 @@ func ferryReport(r *Result, rep api.Report) {
 	if sending > 0 {
 		r.StreamMiBs = float64(rep.Bytes) / (1 << 20) / sending.Seconds()
 	}
+}
+
+// hostLoad is the host's 1-minute load average (0 if unknown).
+func hostLoad() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 func kernelVersion(kernel string) string {

@@ -361,16 +361,16 @@ func renderMigration(s MigrationSummary) string {
 			cellOf(s.Rows, m.Systems, c, func(r Row) string { return fmt.Sprintf("%.2f", r.Progress) }))
 	}
 
-	fmt.Fprintf(&b, "\n## Every run\n\n| system | guest | workload | run | total s | downtime ms | guest gap ms | switch gap ms | sent MiB | touched MiB | rounds | stream MiB/s | dirty before MiB/s | progress | notes |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "\n## Every run\n\n| system | guest | workload | run | total s | downtime ms | guest gap ms | switch gap ms | sent MiB | touched MiB | rounds | stream MiB/s | dirty before MiB/s | progress | host load | notes |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range s.Results {
 		if !r.OK {
-			fmt.Fprintf(&b, "| %s | %d MiB | %s | %d | failed | | | | | | | | | | %s |\n", names[r.System], r.GuestMiB, r.Workload, r.Run, mdEscape(r.Error))
+			fmt.Fprintf(&b, "| %s | %d MiB | %s | %d | failed | | | | | | | | | | %s | %s |\n", names[r.System], r.GuestMiB, r.Workload, r.Run, loadStr(r.HostLoad), mdEscape(r.Error))
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %d MiB | %s | %d | %.2f | %s | %s | %s | %.1f | %.1f | %d | %.1f | %.1f | %.2f | %s |\n",
+		fmt.Fprintf(&b, "| %s | %d MiB | %s | %d | %.2f | %s | %s | %s | %.1f | %.1f | %d | %.1f | %.1f | %.2f | %s | %s |\n",
 			names[r.System], r.GuestMiB, r.Workload, r.Run, r.TotalS, ms(r.DowntimeS), ms(r.GuestGapS), ms(r.SwitchGapS),
-			float64(r.Bytes)/(1<<20), float64(r.TouchedBytes)/(1<<20), r.Rounds, r.StreamMiBs, r.DirtyBefore, r.Progress, notes(r))
+			float64(r.Bytes)/(1<<20), float64(r.TouchedBytes)/(1<<20), r.Rounds, r.StreamMiBs, r.DirtyBefore, r.Progress, loadStr(r.HostLoad), notes(r))
 	}
 	fmt.Fprintf(&b, "\n![guest-observed gap against dirty rate](migration.png)\n")
 	return b.String()
@@ -398,6 +398,14 @@ func notes(r Result) string {
 		n = append(n, fmt.Sprintf("throttle %d%%", q.MaxThrottle))
 	}
 	return strings.Join(n, ", ")
+}
+
+// loadStr is a host load figure, "--" for runs that did not record it.
+func loadStr(l float64) string {
+	if l <= 0 {
+		return "--"
+	}
+	return fmt.Sprintf("%.1f", l)
 }
 
 func mdEscape(s string) string {
