@@ -79,3 +79,13 @@ func (b *Bitmap) Harvest(fn func(i uint64)) uint64 {
 	}
 	return n
 }
+
+// Or marks every page o marks (pages past Len are ignored).
+func (b *Bitmap) Or(o *Bitmap) {
+	for i := range min(len(b.w), len(o.w)) {
+		b.w[i] |= o.w[i]
+	}
+	if r := b.n % 64; r != 0 && len(b.w) > 0 {
+		b.w[len(b.w)-1] &= 1<<r - 1
+	}
+}

@@ -53,3 +53,17 @@ func TestBitmap(t *testing.T) {
 		}
 	}
 }
+
+func TestOr(t *testing.T) {
+	a, b := New(130), New(200)
+	a.Set(1)
+	b.Set(1)
+	b.Set(129)
+	b.Set(150) // past a's end
+	a.Or(b)
+	var got []uint64
+	a.Harvest(func(i uint64) { got = append(got, i) })
+	if !slices.Equal(got, []uint64{1, 129}) {
+		t.Fatalf("Or: %v", got)
+	}
+}

@@ -1,7 +1,9 @@
-// Package migrate is Ferry's migration protocol and its stop-and-copy
+// Package migrate is Ferry's migration protocol and its live (pre-copy)
 // engine: the records that cross the wire between two boards, their
 // encoders and decoders, the Hello fingerprint and its compatibility check,
-// and Send and Receive, which move a paused guest from a Source to a Sink.
+// and Send and Receive, which move a running guest from a Source to a Sink
+// in rounds of dirty pages, stopping it only for the last of them. When to
+// stop it is package converge's decision.
 //
 // It is not the machine: reading a register, mapping guest RAM, applying a
 // GIC state or maintaining caches belong to the packages behind the Source
@@ -19,9 +21,15 @@
 //
 //	S→D Hello       magic, protocol version, Fingerprint
 //	D→S HelloReply  accepted, or refused with the reason (guest never paused)
-//	S→D Pages...    every page of every RAM range, in order, 512 per record
+//	S→D Pages...    round 0, the guest running: every page of every RAM
+//	                range, in order, 512 per record, zero pages as bits
+//	S→D Round       round n >= 1: how many pages it carries, and whether
+//	                the guest is stopped (the last round)
+//	S→D Dirty...    its pages, by address, ascending, each once
+//	    ...         more Round/Dirty rounds, the last one stopped
 //	S→D State...    opaque machine state ("cpu", "gic", "uart", ...)
-//	S→D End         SHA-256 of every byte of Hello, Pages and State records
+//	S→D End         CRC32C of every byte of Hello, Pages, Round, Dirty and
+//	                State records
 //	D→S Ack         digest checked, state restored: the commit point
 //	S→D Commit      the source has parked its guest for good
 //	D→S Resumed     the guest runs on the destination (restore and resume times)

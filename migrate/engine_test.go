@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -29,13 +30,22 @@ type receiveResult struct {
 // source closes its end, as Ferry does.
 func migrate(t *testing.T, ctx context.Context, sconn, dconn net.Conn, src Source, dst Sink, progress func(api.Progress), opts ...Option) (sendResult, receiveResult) {
 	t.Helper()
+	return migrateWith(t, ctx, api.MigrateRequest{}, sconn, dconn, src, dst, progress, opts...)
+}
+
+// migrateWith is migrate with the migration's settings.
+func migrateWith(t *testing.T, ctx context.Context, set api.MigrateRequest, sconn, dconn net.Conn, src Source, dst Sink, progress func(api.Progress), opts ...Option) (sendResult, receiveResult) {
+	t.Helper()
+	if f, ok := src.(*fakeSource); ok {
+		opts = append(opts, WithYield(f.yield))
+	}
 	got := make(chan receiveResult, 1)
 	go func() {
 		rep, err := Receive(context.Background(), dconn, dst, opts...)
 		dconn.Close()
 		got <- receiveResult{rep, err}
 	}()
-	rep, err := Send(ctx, sconn, src, progress, opts...)
+	rep, err := Send(ctx, sconn, src, set, progress, opts...)
 	sconn.Close()
 	select {
 	case r := <-got:
@@ -78,8 +88,11 @@ func TestMigrate(t *testing.T) {
 	if rs, res, d := dst.counts(); rs != 1 || res != 1 || d != 0 {
 		t.Fatalf("destination: %d restores, %d resumes, %d discards; want 1, 1, 0", rs, res, d)
 	}
-	if src.readsWhileRunning != 0 || src.readsOutside != 0 {
-		t.Fatalf("%d pages read while running, %d outside RAM", src.readsWhileRunning, src.readsOutside)
+	if src.readsUntracked != 0 || src.readsOutside != 0 {
+		t.Fatalf("%d pages read without dirty tracking, %d outside RAM", src.readsUntracked, src.readsOutside)
+	}
+	if src.tracks != 1 || src.untracks != 1 || !src.trackedAtPause || !src.trackedAtGiveUp {
+		t.Fatalf("tracking: %d tracks, %d untracks, tracked at pause %v, at give-up %v", src.tracks, src.untracks, src.trackedAtPause, src.trackedAtGiveUp)
 	}
 
 	rep := s.rep
@@ -104,7 +117,10 @@ func TestMigrate(t *testing.T) {
 		t.Fatalf("receive report: states %v, source %+v", rr.States, rr.Source)
 	}
 
-	want := []string{PhaseHandshake, PhaseCopying, PhaseCommitting, PhaseDone}
+	if len(rep.Rounds) != 2 || rep.Rounds[0].Pages != total || !rep.Rounds[1].Stopped || rep.Rounds[1].Pages != 0 || rep.Switch != "fits" {
+		t.Fatalf("rounds of an idle guest: %+v, switch %q; want round 0 of every page and an empty stopped round", rep.Rounds, rep.Switch)
+	}
+	want := []string{PhaseHandshake, PhasePrecopy, PhaseStopped, PhaseCommitting, PhaseDone}
 	if !reflect.DeepEqual(phases, want) {
 		t.Fatalf("phases %v, want %v", phases, want)
 	}
@@ -114,8 +130,9 @@ func TestMigrate(t *testing.T) {
 	t.Logf("%d pages (%d zero), %d bytes, total %v, downtime %v, restore %v", rep.Pages, rep.ZeroPages, rep.Bytes, rep.Total, rep.Downtime, rep.RestoreTime)
 }
 
-// streamBytes is the exact size of what the source sends: Hello, the Pages
-// records, the States, End and Commit.
+// streamBytes is the exact size of what the source sends for an idle
+// guest: Hello, the Pages records, an empty stopped Round, the States, End
+// and Commit.
 func streamBytes(fp Fingerprint, states []State, dataPages uint64) uint64 {
 	fp.Protocol = ProtocolVersion
 	hello, _ := fp.Encode()
@@ -127,6 +144,7 @@ func streamBytes(fp Fingerprint, states []State, dataPages uint64) uint64 {
 		}
 	}
 	n += dataPages * PageSize
+	n += HeaderSize + roundSize
 	for _, s := range states {
 		p, _ := s.Encode()
 		n += uint64(HeaderSize + len(p))
@@ -194,6 +212,9 @@ func failed(t *testing.T, s sendResult, r receiveResult, src *fakeSource, dst *f
 	if p != want || res != want || g != 0 || !src.running() {
 		t.Fatalf("source: %d pauses, %d resumes, %d give-ups; want %d, %d, 0", p, res, g, want, want)
 	}
+	if src.tracking || src.untracks != src.tracks-btoi(src.trackErr != nil) {
+		t.Fatalf("source: dirty tracking left on (%d tracks, %d untracks)", src.tracks, src.untracks)
+	}
 	if _, res, _ := dst.counts(); res != 0 {
 		t.Fatal("destination resumed the guest")
 	}
@@ -239,12 +260,12 @@ func TestConnectionCutDuringPages(t *testing.T) {
 	src, dst, _ := newMachines(testFingerprint())
 	a, b := net.Pipe()
 	s, r := migrate(t, context.Background(), &cutConn{Conn: a, after: 10<<20 + 123}, b, src, dst, nil)
-	failed(t, s, r, src, dst, true)
-	if !strings.Contains(s.err.Error(), "sending pages") {
+	failed(t, s, r, src, dst, false)
+	if !strings.Contains(s.err.Error(), "round 0: sending pages") {
 		t.Fatalf("send: %v", s.err)
 	}
-	if s.rep.Total <= 0 || s.rep.Downtime <= 0 || s.rep.Downtime > s.rep.Total || s.rep.Bytes < 10<<20 {
-		t.Fatalf("a failed attempt's report must say how long it took and stopped the guest: %+v", s.rep)
+	if s.rep.Total <= 0 || s.rep.Downtime != 0 || s.rep.Bytes < 10<<20 {
+		t.Fatalf("a failed attempt's report must say how long it took (and the guest never stopped in round 0): %+v", s.rep)
 	}
 	if rs, _, d := dst.counts(); rs != 0 || d != 1 || dst.writes == 0 {
 		t.Fatalf("destination: %d restores, %d discards, %d pages written", rs, d, dst.writes)
@@ -292,7 +313,7 @@ func TestTamperedStream(t *testing.T) {
 	a, b := net.Pipe()
 	s, r := migrate(t, context.Background(), &flipConn{Conn: a, at: at}, b, src, dst, nil)
 	failed(t, s, r, src, dst, true)
-	if !errors.Is(s.err, ErrAborted) || !strings.Contains(s.err.Error(), `"digest mismatch"`) {
+	if !errors.Is(s.err, ErrAborted) || !strings.Contains(s.err.Error(), `digest mismatch"`) {
 		t.Fatalf("send: %v", s.err)
 	}
 	if !errors.Is(r.err, ErrDigest) {
@@ -327,7 +348,7 @@ func TestPauseFails(t *testing.T) {
 	}
 	src.pauses = 0 // never stopped: failed() checks the rest as for a refusal
 	failed(t, s, r, src, dst, false)
-	if !strings.Contains(s.err.Error(), "pausing the guest: vCPU did not stop") {
+	if !strings.Contains(s.err.Error(), "stopping the guest: vCPU did not stop") {
 		t.Fatalf("send: %v", s.err)
 	}
 	if !errors.Is(r.err, ErrAborted) {
@@ -354,13 +375,13 @@ func TestSendCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	progress := func(p api.Progress) {
-		if p.Phase == PhaseCopying && p.PagesSent > 2000 {
+		if p.Phase == PhasePrecopy && p.PagesSent > 2000 {
 			cancel()
 		}
 	}
 	a, b := net.Pipe()
 	s, r := migrate(t, ctx, a, b, src, dst, progress)
-	failed(t, s, r, src, dst, true)
+	failed(t, s, r, src, dst, false)
 	if !errors.Is(s.err, context.Canceled) {
 		t.Fatalf("send: %v", s.err)
 	}
@@ -377,7 +398,7 @@ func TestSendDeadPeer(t *testing.T) {
 	defer b.Close()
 	go io.Copy(io.Discard, b)
 	start := time.Now()
-	rep, err := Send(context.Background(), a, src, nil, WithTimeout(200*time.Millisecond))
+	rep, err := Send(context.Background(), a, src, api.MigrateRequest{}, nil, WithTimeout(200*time.Millisecond))
 	if !errors.Is(err, os.ErrDeadlineExceeded) || rep.OK || !strings.Contains(err.Error(), "hello reply") {
 		t.Fatalf("got %v", err)
 	}
@@ -404,6 +425,7 @@ func TestCommitNeverArrives(t *testing.T) {
 		sc.hello(t, fp)
 		sc.read() // HelloReply
 		sc.pages(t, fp.RAM)
+		sc.stopped(t, 1)
 		st, _ := State{Name: "cpu", Version: 1}.Encode()
 		sc.send(t, TypeState, st)
 		sc.end(t)
@@ -502,10 +524,10 @@ func TestReceiveRefusesBadStreams(t *testing.T) {
 		}, ErrMagic, "bad magic", true},
 		{"other protocol", func(sc *script) {
 			f := fp
-			f.Protocol = 2
+			f.Protocol = 1
 			p, _ := f.Encode()
 			sc.send(t, TypeHello, p)
-		}, ErrIncompatible, "protocol version: source 2, destination 1", true},
+		}, ErrIncompatible, "protocol version: source 1, destination 2", true},
 		{"pages outside RAM", func(sc *script) {
 			sc.hello(t, fp)
 			sc.send(t, TypePages, pagesAt(r1.End(), 1))
@@ -523,19 +545,128 @@ func TestReceiveRefusesBadStreams(t *testing.T) {
 			sc.hello(t, fp)
 			sc.pages(t, fp.RAM[:1])
 			sc.end(t)
-		}, ErrProtocol, "End before all of guest RAM arrived (next page 0x80000000)", false},
-		{"pages after state", func(sc *script) {
+		}, ErrProtocol, "End record before the stopped round was complete (round 0, round 0 at page 0x80000000)", false},
+		{"state before round 0 ends", func(sc *script) {
 			sc.hello(t, fp)
 			sc.pages(t, fp.RAM[:1])
 			sc.send(t, TypeState, stateCPU)
-			sc.send(t, TypePages, pagesAt(r1.Base, 1))
-		}, ErrProtocol, "Pages after State", false},
-		{"state twice", func(sc *script) {
+		}, ErrProtocol, "State record before the stopped round was complete (round 0, round 0 at page 0x80000000)", false},
+		{"state while the guest runs", func(sc *script) {
 			sc.hello(t, fp)
 			sc.pages(t, fp.RAM)
 			sc.send(t, TypeState, stateCPU)
+		}, ErrProtocol, "State record before the stopped round was complete (round 0, the guest was never stopped)", false},
+		{"end while the guest runs", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeRound, RoundHeader{N: 1}.Encode())
+			sc.end(t)
+		}, ErrProtocol, "End record before the stopped round was complete (round 1, the guest was never stopped)", false},
+		{"state twice", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.stopped(t, 1)
 			sc.send(t, TypeState, stateCPU)
-		}, ErrProtocol, `state "cpu" twice`, false},
+			sc.send(t, TypeState, stateCPU)
+		}, ErrProtocol, `State record "cpu" twice`, false},
+		{"round before round 0 ends", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM[:1])
+			sc.send(t, TypeRound, RoundHeader{N: 1, Pages: 1}.Encode())
+		}, ErrProtocol, "Round record 1 before round 0 was complete (round 0 at page 0x80000000)", false},
+		{"round skipped", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeRound, RoundHeader{N: 2, Pages: 1}.Encode())
+		}, ErrProtocol, "Round record 2 after round 0", false},
+		{"round 0 as a round", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeRound, RoundHeader{N: 0, Pages: 1}.Encode())
+		}, ErrInvalid, "Round record: round: invalid field: round 0 is sent as Pages records", false},
+		{"round bigger than RAM", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeRound, RoundHeader{N: 1, Pages: 1 << 40}.Encode())
+		}, ErrProtocol, "Round record 1 announces 1099511627776 pages, guest RAM has 517", false},
+		{"bad stopped flag", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			p := RoundHeader{N: 1}.Encode()
+			p[12] = 7
+			sc.send(t, TypeRound, p)
+		}, ErrInvalid, "stopped flag 7", false},
+		{"dirty before any round", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeDirty, dirtyAt(r0.Base))
+		}, ErrProtocol, "Dirty record before any Round record", false},
+		{"pages in a later round", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeRound, RoundHeader{N: 1, Pages: 1}.Encode())
+			sc.send(t, TypePages, pagesAt(r0.Base, 1))
+		}, ErrProtocol, "Pages record in round 1", false},
+		{"more dirty pages than announced", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeRound, RoundHeader{N: 1, Pages: 2, Stopped: true}.Encode())
+			sc.send(t, TypeDirty, dirtyAt(r0.Base, r0.Base+PageSize, r1.Base))
+		}, ErrProtocol, "Dirty record of round 1: 3 pages, the round announced 2 and 0 have arrived", false},
+		{"fewer dirty pages than announced", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeRound, RoundHeader{N: 1, Pages: 2, Stopped: true}.Encode())
+			sc.send(t, TypeDirty, dirtyAt(r0.Base))
+			sc.send(t, TypeState, stateCPU)
+		}, ErrProtocol, "State record before the stopped round was complete (round 1, 1 of 2 pages arrived)", false},
+		{"dirty pages out of order", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeRound, RoundHeader{N: 1, Pages: 2}.Encode())
+			sc.send(t, TypeDirty, dirtyRaw([]uint64{r1.Base, r0.Base}))
+		}, ErrProtocol, "page 0x40000000 after 0x80000000", false},
+		{"dirty page twice in a round", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeRound, RoundHeader{N: 1, Pages: 2}.Encode())
+			sc.send(t, TypeDirty, dirtyAt(r0.Base))
+			sc.send(t, TypeDirty, dirtyAt(r0.Base))
+		}, ErrProtocol, "sent twice in a round", false},
+		{"dirty page outside RAM", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeRound, RoundHeader{N: 1, Pages: 1}.Encode())
+			sc.send(t, TypeDirty, dirtyRaw([]uint64{r1.End()}))
+		}, ErrInvalid, "page 0x80005000 not inside guest RAM", false},
+		{"dirty page unaligned", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeRound, RoundHeader{N: 1, Pages: 1}.Encode())
+			sc.send(t, TypeDirty, dirtyRaw([]uint64{r0.Base + 8}))
+		}, ErrInvalid, "page 0x40000008 not 4096-byte aligned", false},
+		{"round after the stopped round", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.stopped(t, 1)
+			sc.send(t, TypeRound, RoundHeader{N: 2}.Encode())
+		}, ErrProtocol, "Round record 2 after the stopped round 1", false},
+		{"round after end", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.stopped(t, 1)
+			sc.send(t, TypeState, stateCPU)
+			sc.end(t)
+			sc.send(t, TypeRound, RoundHeader{N: 2}.Encode())
+		}, ErrProtocol, "got Round, want Commit", false},
+		{"second end", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.stopped(t, 1)
+			sc.send(t, TypeState, stateCPU)
+			sc.end(t)
+			sc.end(t)
+		}, ErrProtocol, "got End, want Commit", false},
 		{"wrong digest", func(sc *script) {
 			sc.hello(t, fp)
 			sc.pages(t, fp.RAM)
@@ -544,7 +675,7 @@ func TestReceiveRefusesBadStreams(t *testing.T) {
 		{"short digest", func(sc *script) {
 			sc.hello(t, fp)
 			sc.pages(t, fp.RAM)
-			sc.send(t, TypeEnd, make([]byte, 31))
+			sc.send(t, TypeEnd, make([]byte, 3))
 		}, ErrDigest, "digest mismatch", false},
 		{"unknown type", func(sc *script) {
 			sc.hello(t, fp)
@@ -575,10 +706,13 @@ func TestReceiveRefusesBadStreams(t *testing.T) {
 		{"commit without end", func(sc *script) {
 			sc.hello(t, fp)
 			sc.pages(t, fp.RAM)
+			sc.stopped(t, 1)
 			sc.send(t, TypeState, stateCPU)
 			sc.send(t, TypeCommit, nil)
 		}, ErrProtocol, "got Commit", false},
 	}
+	// These come after a good End: the guest was restored, then discarded.
+	acked := map[string]bool{"round after end": true, "second end": true}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var in strings.Builder
@@ -594,7 +728,7 @@ func TestReceiveRefusesBadStreams(t *testing.T) {
 				t.Fatalf("got %v\nwant %v saying %q", err, c.want, c.says)
 			}
 			rs, res, d := dst.counts()
-			if rs != 0 || res != 0 || dst.outside != 0 {
+			if rs != btoi(acked[c.name]) || res != 0 || dst.outside != 0 {
 				t.Fatalf("%d restores, %d resumes, %d writes outside RAM", rs, res, dst.outside)
 			}
 			replies := conn.replies(t)
@@ -627,3 +761,38 @@ type bufRW struct{ w io.Writer }
 
 func (b *bufRW) Write(p []byte) (int, error) { return b.w.Write(p) }
 func (b *bufRW) Read([]byte) (int, error)    { return 0, io.EOF }
+
+// dirtyAt is a Dirty payload of patterned pages at ipas.
+func dirtyAt(ipas ...uint64) []byte {
+	v := viewer{}
+	for _, ipa := range ipas {
+		p := make([]byte, PageSize)
+		patterned(ipa, p)
+		v[ipa] = p
+	}
+	p, _, err := EncodeDirty(nil, ipas, v)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// dirtyRaw is a Dirty payload of zero pages at ipas, in the order given.
+func dirtyRaw(ipas []uint64) []byte {
+	p := binary.LittleEndian.AppendUint16(nil, uint16(len(ipas)))
+	for _, ipa := range ipas {
+		p = binary.LittleEndian.AppendUint64(p, ipa)
+	}
+	bm := make([]byte, (len(ipas)+7)/8)
+	for i := range ipas {
+		bm[i/8] |= 1 << (i % 8)
+	}
+	return append(p, bm...)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
+
+	"github.com/ferry-hv/ferry/dirty"
 )
 
 // Fake machines: guest RAM in memory, calls counted.
@@ -89,11 +92,100 @@ type fakeSource struct {
 	mem    memory
 	states []State
 
-	pauseErr, statesErr error
+	pauseErr, statesErr, trackErr error
 
 	paused                          bool
 	pauses, resumes, giveUps        int
-	readsWhileRunning, readsOutside int
+	readsUntracked, readsOutside    int
+	tracking                        bool
+	tracks, untracks, harvests      int
+	log                             *dirty.Bitmap
+	throttle                        float64
+	faults                          uint64
+	writesWhilePaused               int
+	trackedAtPause, trackedAtGiveUp bool
+
+	// guest, if set, is the running guest: called at every yield of
+	// Send (WithYield(src.yield)), it writes pages with write.
+	guest func(s *fakeSource)
+	steps int
+}
+
+// yield is the fake machine's slice boundary: the guest runs a step.
+func (s *fakeSource) yield() {
+	s.mu.Lock()
+	g := s.guest
+	run := g != nil && !s.paused && s.giveUps == 0
+	s.mu.Unlock()
+	if run {
+		g(s)
+		s.mu.Lock()
+		s.steps++
+		s.mu.Unlock()
+	}
+}
+
+// write is the guest writing byte v over the page at ipa.
+func (s *fakeSource) write(ipa uint64, v byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paused {
+		s.writesWhilePaused++
+		return
+	}
+	p := s.mem.page(ipa)
+	for i := range p {
+		p[i] = v ^ byte(i)
+	}
+	if s.tracking {
+		if s.log.Set((ipa - s.fp.RAM[0].Base) / PageSize) {
+			s.faults++
+		}
+	}
+}
+
+func (s *fakeSource) Track() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tracks++
+	if s.trackErr != nil {
+		return s.trackErr
+	}
+	last := s.fp.RAM[len(s.fp.RAM)-1]
+	s.log = dirty.New((last.End() - s.fp.RAM[0].Base) / PageSize)
+	s.tracking = true
+	return nil
+}
+
+func (s *fakeSource) Harvest() (*dirty.Bitmap, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.harvests++
+	h := dirty.New(s.log.Len())
+	h.Or(s.log)
+	s.log.Harvest(func(uint64) {})
+	return h, nil
+}
+
+func (s *fakeSource) Untrack() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.untracks++
+	s.tracking = false
+}
+
+func (s *fakeSource) Throttle(t float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttle = t
+}
+
+func (s *fakeSource) CPU() (guest, ferry time.Duration) { return 0, 0 }
+
+func (s *fakeSource) Faults() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults
 }
 
 func (s *fakeSource) Fingerprint() Fingerprint { return s.fp }
@@ -106,6 +198,7 @@ func (s *fakeSource) Pause() error {
 		return s.pauseErr
 	}
 	s.paused = true
+	s.trackedAtPause = s.tracking
 	return nil
 }
 
@@ -116,18 +209,18 @@ func (s *fakeSource) Resume() {
 	s.paused = false
 }
 
-func (s *fakeSource) ReadPage(ipa uint64, buf []byte) {
+func (s *fakeSource) PageView(ipa uint64) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.paused {
-		s.readsWhileRunning++
+	if !s.tracking {
+		s.readsUntracked++
 	}
 	p := s.mem.page(ipa)
 	if p == nil {
 		s.readsOutside++
-		return
+		return zeroPage[:]
 	}
-	copy(buf, p)
+	return p
 }
 
 func (s *fakeSource) States() ([]State, error) {
@@ -141,6 +234,7 @@ func (s *fakeSource) GiveUp() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.giveUps++
+	s.trackedAtGiveUp = s.tracking
 }
 
 // running says whether the guest runs on the source.

@@ -11,8 +11,9 @@ import (
 )
 
 // ProtocolVersion is the version of this stream protocol, carried in Hello.
-// Both sides must speak the same one.
-const ProtocolVersion = 1
+// Both sides must speak the same one. Version 2 added pre-copy rounds
+// (Round, Dirty) and the CRC32C digest in End.
+const ProtocolVersion = 2
 
 // Magic opens every Hello payload: "FRRY" as it appears in the stream.
 const Magic uint32 = 'F' | 'R'<<8 | 'R'<<16 | 'Y'<<24

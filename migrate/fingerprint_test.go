@@ -69,19 +69,19 @@ func TestDecodeFingerprintMagic(t *testing.T) {
 }
 
 func TestDecodeFingerprintOtherProtocol(t *testing.T) {
-	// A source speaking protocol 2: only the version is read, and
+	// A source speaking protocol 3: only the version is read, and
 	// Compatible refuses it naming both versions.
 	p := binary.LittleEndian.AppendUint32(nil, Magic)
-	p = binary.LittleEndian.AppendUint16(p, 2)
-	p = append(p, "whatever version 2 puts here"...)
+	p = binary.LittleEndian.AppendUint16(p, 3)
+	p = append(p, "whatever version 3 puts here"...)
 	got, err := DecodeFingerprint(p)
-	if err != nil || got.Protocol != 2 {
+	if err != nil || got.Protocol != 3 {
 		t.Fatalf("got %+v, %v", got, err)
 	}
 	dst := testFingerprint()
 	dst.Protocol = ProtocolVersion
 	err = Compatible(got, dst)
-	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "protocol version: source 2, destination 1") {
+	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "protocol version: source 3, destination 2") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -189,7 +189,7 @@ func TestCompatible(t *testing.T) {
 		{"RAM size", func(f *Fingerprint) { f.RAM = []Range{{0x4000_0000, 32 << 20}, f.RAM[1]} }, "destination [[0x40000000-0x42000000)"},
 		{"devices", func(f *Fingerprint) { f.Devices = []string{"arm,pl011@9000000"} }, `devices: source ["arm,gic-v3@8000000" "arm,pl011@9000000" "virtio,mmio@a000000"], destination ["arm,pl011@9000000"]`},
 		{"page size", func(f *Fingerprint) { f.PageSize = 16384 }, "page size: source 4096, destination 16384"},
-		{"protocol", func(f *Fingerprint) { f.Protocol = 7 }, "protocol version: source 1, destination 7"},
+		{"protocol", func(f *Fingerprint) { f.Protocol = 7 }, "protocol version: source 2, destination 7"},
 	}
 	for _, c := range cases {
 		dst := base

@@ -141,13 +141,19 @@ func FuzzReceive(f *testing.F) {
 	})
 }
 
-// validStream is what a source sends for fp: Hello, pages, one state, End
-// and (if commit) Commit.
+// validStream is what a source sends for fp: Hello, round 0, a round of
+// two dirty pages, the stopped round with one, one state, End and (if
+// commit) Commit.
 func validStream(tb testing.TB, fp Fingerprint, commit bool) []byte {
 	var b bytes.Buffer
 	sc := newScript(&b)
 	sc.hello(tb, fp)
 	sc.pages(tb, fp.RAM)
+	base := fp.RAM[0].Base
+	sc.send(tb, TypeRound, RoundHeader{N: 1, Pages: 2}.Encode())
+	sc.send(tb, TypeDirty, dirtyAt(base, base+2*PageSize))
+	sc.send(tb, TypeRound, RoundHeader{N: 2, Pages: 1, Stopped: true}.Encode())
+	sc.send(tb, TypeDirty, dirtyRaw([]uint64{base + PageSize}))
 	st, _ := State{Name: "cpu", Version: 1, Data: []byte{1, 2, 3}}.Encode()
 	sc.send(tb, TypeState, st)
 	sc.end(tb)
@@ -158,4 +164,47 @@ func validStream(tb testing.TB, fp Fingerprint, commit bool) []byte {
 		tb.Fatal(sc.err)
 	}
 	return b.Bytes()
+}
+
+func FuzzDecodeRound(f *testing.F) {
+	f.Add(RoundHeader{N: 1, Pages: 7}.Encode())
+	f.Add(RoundHeader{N: 9, Pages: 0, Stopped: true}.Encode())
+	f.Fuzz(func(t *testing.T, p []byte) {
+		h, err := DecodeRound(p)
+		if err != nil {
+			return
+		}
+		if h.N == 0 || !bytes.Equal(h.Encode(), p) {
+			t.Fatalf("%+v does not re-encode to %x", h, p)
+		}
+	})
+}
+
+func FuzzDecodeDirty(f *testing.F) {
+	ram := []Range{{0x4000_0000, 4 * PageSize}, {0x8000_0000, 2 * PageSize}}
+	f.Add(dirtyAt(0x4000_0000, 0x8000_1000), uint64(0), true)
+	f.Add(dirtyRaw([]uint64{0x4000_1000, 0x4000_3000}), uint64(0x4000_0000), false)
+	f.Fuzz(func(t *testing.T, p []byte, after uint64, first bool) {
+		b, err := DecodeDirty(p, ram, after, first)
+		if err != nil {
+			return
+		}
+		v := viewer{}
+		prev := after
+		for i, ipa := range b.IPAs {
+			if !inside(ram, ipa, PageSize) || ipa%PageSize != 0 || (i > 0 || !first) && ipa <= prev {
+				t.Fatalf("accepted page %#x (after %#x)", ipa, prev)
+			}
+			prev = ipa
+		}
+		for ipa, data := range b.All {
+			if data != nil {
+				v[ipa] = data
+			}
+		}
+		q, _, err := EncodeDirty(nil, b.IPAs, v)
+		if err != nil || !bytes.Equal(q, p) {
+			t.Fatalf("re-encoding: %v, %x vs %x", err, q, p)
+		}
+	})
 }

@@ -15,7 +15,8 @@ type Sink interface {
 	Fingerprint() Fingerprint
 	// WritePage writes one page of guest RAM (PageSize bytes); data nil
 	// means a zero page. Pages arrive before the digest is checked, into
-	// memory no guest runs on.
+	// memory no guest runs on; a page sent in several rounds is written
+	// each time, the last one holding.
 	WritePage(ipa uint64, data []byte) error
 	// Restore applies the machine state, after the digest matched, and does
 	// the cache and TLB maintenance the written RAM needs.
@@ -35,6 +36,7 @@ type ReceiveReport struct {
 
 	Pages, ZeroPages, DataPages uint64
 	States                      []string // names of the state records, in order
+	Rounds                      int      // pre-copy rounds, round 0 and the stopped one included
 
 	RestoreTime time.Duration // End received to Ack sent: digest check and Restore
 	ResumeTime  time.Duration // Commit received to the guest resumed
@@ -139,13 +141,33 @@ func (r *receiver) refuse(why string) {
 	}
 }
 
-// receive takes Pages (written as they come), then State records (kept),
-// then End, whose digest it checks.
+// rounds is where the receiver is in the stream of rounds.
+type rounds struct {
+	dense   cursor // round 0: every page, in order
+	n       uint32 // the round being received (0: the dense one)
+	want    uint64 // pages the round announced
+	got     uint64 // pages of it received
+	last    uint64 // IPA of its last page so far
+	stopped bool   // the round is the last, sent with the guest stopped
+}
+
+// complete says whether the current round has all its pages.
+func (r *rounds) complete() bool {
+	if r.n == 0 {
+		return r.dense.done()
+	}
+	return r.got == r.want
+}
+
+// receive takes round 0 (Pages, written as they come), the rounds after it
+// (Round, then its Dirty records), the last of them stopped, then State
+// records (kept), then End, whose digest it checks. Every record is checked
+// against where the stream is before anything in it is used.
 func (r *receiver) receive() ([]State, error) {
 	ram := r.rep.Source.RAM
-	next := cursor{ram: ram}
+	rs := rounds{dense: cursor{ram: ram}}
 	if len(ram) > 0 {
-		next.next = ram[0].Base
+		rs.dense.next = ram[0].Base
 	}
 	var states []State
 	for {
@@ -155,39 +177,103 @@ func (r *receiver) receive() ([]State, error) {
 		}
 		switch rec.Type {
 		case TypePages:
-			if len(states) > 0 {
-				return nil, fmt.Errorf("%w: Pages after State", ErrProtocol)
+			if rs.n != 0 {
+				return nil, fmt.Errorf("%w: Pages record in round %d (only round 0 is sent as Pages)", ErrProtocol, rs.n)
 			}
-			if err := r.pages(rec.Payload, ram, &next); err != nil {
-				return nil, err
+			if err := r.pages(rec.Payload, ram, &rs.dense); err != nil {
+				return nil, fmt.Errorf("Pages record: %w", err)
 			}
+		case TypeRound:
+			h, err := DecodeRound(rec.Payload)
+			if err != nil {
+				return nil, fmt.Errorf("Round record: %w", err)
+			}
+			switch {
+			case rs.stopped:
+				return nil, fmt.Errorf("%w: Round record %d after the stopped round %d", ErrProtocol, h.N, rs.n)
+			case !rs.complete():
+				return nil, fmt.Errorf("%w: Round record %d before round %d was complete (%s)", ErrProtocol, h.N, rs.n, rs.missing())
+			case h.N != rs.n+1:
+				return nil, fmt.Errorf("%w: Round record %d after round %d", ErrProtocol, h.N, rs.n)
+			case h.Pages > r.rep.Pages:
+				return nil, fmt.Errorf("%w: Round record %d announces %d pages, guest RAM has %d", ErrProtocol, h.N, h.Pages, r.rep.Pages)
+			}
+			rs = rounds{dense: rs.dense, n: h.N, want: h.Pages, stopped: h.Stopped}
+			r.rep.Rounds = int(h.N) + 1
+		case TypeDirty:
+			if rs.n == 0 {
+				return nil, fmt.Errorf("%w: Dirty record before any Round record", ErrProtocol)
+			}
+			b, err := DecodeDirty(rec.Payload, ram, rs.last, rs.got == 0)
+			if err != nil {
+				return nil, fmt.Errorf("Dirty record of round %d: %w", rs.n, err)
+			}
+			if k := uint64(len(b.IPAs)); k > rs.want-rs.got {
+				return nil, fmt.Errorf("%w: Dirty record of round %d: %d pages, the round announced %d and %d have arrived", ErrProtocol, rs.n, k, rs.want, rs.got)
+			}
+			for ipa, data := range b.All {
+				if err := r.write(ipa, data); err != nil {
+					return nil, err
+				}
+			}
+			rs.got += uint64(len(b.IPAs))
+			rs.last = b.IPAs[len(b.IPAs)-1]
 		case TypeState:
+			if !rs.stopped || !rs.complete() {
+				return nil, fmt.Errorf("%w: State record before the stopped round was complete (round %d, %s)", ErrProtocol, rs.n, rs.missing())
+			}
 			s, err := DecodeState(rec.Payload)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("State record: %w", err)
 			}
 			if len(states) == MaxStates {
-				return nil, fmt.Errorf("%w: more than %d states", ErrProtocol, MaxStates)
+				return nil, fmt.Errorf("%w: more than %d State records", ErrProtocol, MaxStates)
 			}
 			for _, o := range states {
 				if o.Name == s.Name {
-					return nil, fmt.Errorf("%w: state %q twice", ErrProtocol, s.Name)
+					return nil, fmt.Errorf("%w: State record %q twice", ErrProtocol, s.Name)
 				}
 			}
 			states = append(states, s)
 			r.rep.States = append(r.rep.States, s.Name)
 		case TypeEnd:
 			if !bytes.Equal(rec.Payload, r.st.digest()) {
-				return nil, ErrDigest
+				return nil, fmt.Errorf("End record: %w", ErrDigest)
 			}
-			if !next.done() {
-				return nil, fmt.Errorf("%w: End before all of guest RAM arrived (next page %#x)", ErrProtocol, next.next)
+			if !rs.stopped || !rs.complete() {
+				return nil, fmt.Errorf("%w: End record before the stopped round was complete (round %d, %s)", ErrProtocol, rs.n, rs.missing())
 			}
 			return states, nil
 		default:
-			return nil, unexpected(rec, "Pages, State or End")
+			return nil, unexpected(rec, "Pages, Round, Dirty, State or End")
 		}
 	}
+}
+
+// missing says what the current round still lacks.
+func (r *rounds) missing() string {
+	switch {
+	case r.n == 0 && !r.dense.done():
+		return fmt.Sprintf("round 0 at page %#x", r.dense.next)
+	case r.n > 0 && r.got < r.want:
+		return fmt.Sprintf("%d of %d pages arrived", r.got, r.want)
+	case !r.stopped:
+		return "the guest was never stopped"
+	}
+	return "complete"
+}
+
+// write stores one incoming page.
+func (r *receiver) write(ipa uint64, data []byte) error {
+	if err := r.dst.WritePage(ipa, data); err != nil {
+		return fmt.Errorf("writing the page at %#x: %w", ipa, err)
+	}
+	if data == nil {
+		r.rep.ZeroPages++
+	} else {
+		r.rep.DataPages++
+	}
+	return nil
 }
 
 // pages writes one Pages record's pages into the sink.
@@ -200,13 +286,8 @@ func (r *receiver) pages(p []byte, ram []Range, next *cursor) error {
 		return err
 	}
 	for ipa, data := range b.All() {
-		if err := r.dst.WritePage(ipa, data); err != nil {
-			return fmt.Errorf("writing the page at %#x: %w", ipa, err)
-		}
-		if data == nil {
-			r.rep.ZeroPages++
-		} else {
-			r.rep.DataPages++
+		if err := r.write(ipa, data); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -14,15 +14,17 @@ type RecordType uint16
 
 // Record types. The numbers are part of the wire format: never reuse one.
 const (
-	TypeHello      RecordType = 1 // S→D: magic, protocol version, Fingerprint
-	TypeHelloReply RecordType = 2 // D→S: accepted, or refused with a reason
-	TypePages      RecordType = 3 // S→D: up to PagesPerRecord pages of guest RAM
-	TypeState      RecordType = 4 // S→D: one named piece of machine state
-	TypeEnd        RecordType = 5 // S→D: the stream digest
-	TypeAck        RecordType = 6 // D→S: verified and restored
-	TypeCommit     RecordType = 7 // S→D: the source has given its guest up
-	TypeResumed    RecordType = 8 // D→S: the guest runs here; restore and resume times
-	TypeAbort      RecordType = 9 // either way: a reason; the migration is off
+	TypeHello      RecordType = 1  // S→D: magic, protocol version, Fingerprint
+	TypeHelloReply RecordType = 2  // D→S: accepted, or refused with a reason
+	TypePages      RecordType = 3  // S→D: up to PagesPerRecord pages of guest RAM
+	TypeState      RecordType = 4  // S→D: one named piece of machine state
+	TypeEnd        RecordType = 5  // S→D: the stream digest
+	TypeAck        RecordType = 6  // D→S: verified and restored
+	TypeCommit     RecordType = 7  // S→D: the source has given its guest up
+	TypeResumed    RecordType = 8  // D→S: the guest runs here; restore and resume times
+	TypeAbort      RecordType = 9  // either way: a reason; the migration is off
+	TypeRound      RecordType = 10 // S→D: pre-copy round n >= 1 begins: its page count, stopped or not
+	TypeDirty      RecordType = 11 // S→D: up to DirtyPerRecord pages of a round, by address
 )
 
 // HeaderSize is the size of a record header: type u16, version u16,
@@ -53,11 +55,13 @@ var records = map[RecordType]recordInfo{
 	TypeHelloReply: {"HelloReply", 1, 1 + 4 + MaxReason},
 	TypePages:      {"Pages", 1, maxPages},
 	TypeState:      {"State", 1, 4 + MaxStateName + 2 + 4 + MaxStateData},
-	TypeEnd:        {"End", 1, DigestSize},
+	TypeEnd:        {"End", 2, DigestSize},
 	TypeAck:        {"Ack", 1, 0},
 	TypeCommit:     {"Commit", 1, 0},
 	TypeResumed:    {"Resumed", 1, 16},
 	TypeAbort:      {"Abort", 1, 4 + MaxReason},
+	TypeRound:      {"Round", 1, roundSize},
+	TypeDirty:      {"Dirty", 1, maxDirty},
 }
 
 func (t RecordType) String() string {

@@ -27,7 +27,9 @@ func TestRecordRoundTrip(t *testing.T) {
 		{TypeHelloReply, 1, EncodeHelloReply(false, "no")},
 		{TypePages, 1, pages},
 		{TypeState, 1, state},
-		{TypeEnd, 1, make([]byte, DigestSize)},
+		{TypeEnd, 2, make([]byte, DigestSize)},
+		{TypeRound, 1, RoundHeader{N: 3, Pages: 12, Stopped: true}.Encode()},
+		{TypeDirty, 1, dirtyAt(0x4000_0000, 0x4000_3000)},
 		{TypeAck, 1, nil},
 		{TypeCommit, 1, nil},
 		{TypeResumed, 1, EncodeResumed(time.Millisecond, time.Microsecond)},
@@ -74,11 +76,13 @@ func TestTypeNumbersAndCaps(t *testing.T) {
 		TypeHelloReply: 517,
 		TypePages:      2097228,
 		TypeState:      262186,
-		TypeEnd:        32,
+		TypeEnd:        4,
 		TypeAck:        0,
 		TypeCommit:     0,
 		TypeResumed:    16,
 		TypeAbort:      516,
+		TypeRound:      13,
+		TypeDirty:      2101314,
 	}
 	for typ, n := range want {
 		if MaxPayload(typ) != n {
@@ -88,7 +92,7 @@ func TestTypeNumbersAndCaps(t *testing.T) {
 	if len(records) != len(want) {
 		t.Errorf("%d record types, want %d", len(records), len(want))
 	}
-	if TypeHello != 1 || TypeAbort != 9 {
+	if TypeHello != 1 || TypeAbort != 9 || TypeRound != 10 || TypeDirty != 11 {
 		t.Error("record type numbers moved")
 	}
 }

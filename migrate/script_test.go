@@ -1,8 +1,9 @@
 package migrate
 
 import (
-	"crypto/sha256"
+	"encoding/binary"
 	"hash"
+	"hash/crc32"
 	"io"
 	"testing"
 )
@@ -13,11 +14,13 @@ import (
 // are sticky: check err at the end.
 type script struct {
 	rw  io.ReadWriter
-	sum hash.Hash
+	sum hash.Hash32
 	err error
 }
 
-func newScript(rw io.ReadWriter) *script { return &script{rw: rw, sum: sha256.New()} }
+func newScript(rw io.ReadWriter) *script {
+	return &script{rw: rw, sum: crc32.New(crc32.MakeTable(crc32.Castagnoli))}
+}
 
 func (s *script) raw(p []byte) {
 	if s.err == nil {
@@ -29,11 +32,12 @@ func (s *script) send(_ testing.TB, t RecordType, p []byte) {
 	if s.err != nil {
 		return
 	}
-	if t == TypeHello || t == TypePages || t == TypeState {
-		s.sum.Write(appendHeader(nil, t, 1, len(p)))
+	switch t {
+	case TypeHello, TypePages, TypeRound, TypeDirty, TypeState:
+		s.sum.Write(appendHeader(nil, t, t.Version(), len(p)))
 		s.sum.Write(p)
 	}
-	s.err = WriteRecord(s.rw, Record{t, 1, p})
+	s.err = WriteRecord(s.rw, Record{t, t.Version(), p})
 }
 
 func (s *script) hello(tb testing.TB, fp Fingerprint) {
@@ -45,7 +49,14 @@ func (s *script) hello(tb testing.TB, fp Fingerprint) {
 	s.send(tb, TypeHello, p)
 }
 
-func (s *script) end(tb testing.TB) { s.send(tb, TypeEnd, s.sum.Sum(nil)) }
+func (s *script) end(tb testing.TB) {
+	s.send(tb, TypeEnd, binary.LittleEndian.AppendUint32(nil, s.sum.Sum32()))
+}
+
+// stopped sends an empty stopped round n.
+func (s *script) stopped(tb testing.TB, n uint32) {
+	s.send(tb, TypeRound, RoundHeader{N: n, Stopped: true}.Encode())
+}
 
 func (s *script) read() Record {
 	if s.err != nil {

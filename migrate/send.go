@@ -8,19 +8,41 @@ import (
 	"time"
 
 	"github.com/ferry-hv/ferry/api"
+	"github.com/ferry-hv/ferry/dirty"
+	"github.com/ferry-hv/ferry/migrate/converge"
 )
 
 // Source is the machine side of Send: the running guest to move away.
 type Source interface {
 	Fingerprint() Fingerprint
+	PageViewer // guest pages, read in place (the guest running or not)
+
+	// Track starts dirty tracking: guest RAM write-protected page by page,
+	// and the CPU shared with the guest in slices (Send's yields give it
+	// back). An error means tracking is off (Send then does not call
+	// Untrack).
+	Track() error
+	// Harvest returns the pages the guest wrote since Track or the last
+	// Harvest, numbered from the base of the first RAM range, and
+	// write-protects them again.
+	Harvest() (*dirty.Bitmap, error)
+	// Untrack ends dirty tracking: RAM on 2 MiB blocks again, the guest at
+	// full speed. Send calls it once after a successful Track, however the
+	// migration ends.
+	Untrack()
+	// Throttle sets auto-converge's cut of the guest's CPU time, 0 to
+	// converge.ThrottleMax.
+	Throttle(t float64)
+	// CPU is how long the guest and Ferry have had the CPU since Track,
+	// and Faults how many dirty faults the guest has taken.
+	CPU() (guest, ferry time.Duration)
+	Faults() uint64
+
 	// Pause stops the guest and returns once it is stopped. An error means
 	// the guest was not stopped (Send then does not call Resume).
 	Pause() error
 	// Resume lets the guest run again, after a failure before the commit.
 	Resume()
-	// ReadPage copies the guest page at ipa into buf (PageSize bytes); the
-	// guest is paused.
-	ReadPage(ipa uint64, buf []byte)
 	// States captures the machine state records, the guest paused.
 	States() ([]State, error)
 	// GiveUp parks the guest for good: it now runs on the destination.
@@ -30,39 +52,60 @@ type Source interface {
 // Progress phases reported by Send.
 const (
 	PhaseHandshake  = "handshake"
-	PhaseCopying    = "copying"
+	PhasePrecopy    = "precopy"
+	PhaseStopped    = "stopped"
 	PhaseCommitting = "committing"
 	PhaseDone       = "done"
 	PhaseFailed     = "failed"
 )
 
-// Send moves src's guest to the destination at the other end of conn
-// (stop-and-copy): Hello and the destination's answer, then, guest paused,
-// every page, the machine state and the digest; on the destination's Ack it
-// sends Commit and gives the guest up. progress (may be nil) is told the
-// phase and the pages and bytes sent so far; it is called on Send's
-// goroutine, once per Pages record, and must not block.
+// Switchover estimates: the bytes of a dirty page on the wire (the page and
+// its address) and the part of the downtime no page causes (the machine
+// state, the destination's check and restore, Ack and Commit).
+const (
+	dirtyPageBytes = PageSize + 8
+	fixedDowntime  = 4 * time.Millisecond
+)
+
+// Send moves src's guest to the destination at the other end of conn, live
+// (pre-copy): Hello and the destination's answer; dirty tracking on; round
+// 0, every page of RAM, while the guest runs; then rounds of the pages the
+// guest dirtied during the round before, until the policy of package
+// converge says the rest fits set.DowntimeLimit (or rounds stopped
+// shrinking); then, the guest stopped, the last dirty pages, the machine
+// state and End; on the destination's Ack it sends Commit and gives the
+// guest up. progress (may be nil) is told how it goes, on Send's
+// goroutine; it must not block.
 //
 // Any failure before Ack -- the destination refused or aborted, a read or
-// write failed or timed out, ctx was done, a protocol error -- resumes the
-// guest on the source (if it was paused), tells the destination (Abort,
-// best effort) and returns an error saying which step failed; the Report
-// then has OK false. Once Ack has arrived the guest is the destination's:
-// Send gives it up whatever happens next.
+// write failed or timed out, ctx was done (a cancel), the migration did not
+// converge within set.MaxTime, a protocol error -- ends dirty tracking,
+// resumes the guest on the source if it was stopped, tells the destination
+// (Abort, best effort) and returns an error saying which step failed; the
+// Report then has OK false. Once Ack has arrived the guest is the
+// destination's: Send gives it up whatever happens next.
 //
 // In the Report, Total runs from the call to Commit sent; Downtime from
-// the pause to Commit sent, plus the destination's Commit-to-resumed time
-// that Resumed reports (the one-way latency of Commit is not measurable);
-// RestoreTime is the destination's digest check and Restore. A failed
-// attempt reports its Total and, if the guest was paused, how long it was
-// stopped. From and To are left for the caller.
-func Send(ctx context.Context, conn io.ReadWriter, src Source, progress func(api.Progress), opts ...Option) (api.Report, error) {
+// the guest stopped to Commit sent, plus the destination's
+// Commit-to-resumed time that Resumed reports; Parts splits it up. A
+// failed attempt reports its Total and, if the guest was stopped, how long.
+// From and To are left for the caller.
+func Send(ctx context.Context, conn io.ReadWriter, src Source, set api.MigrateRequest, progress func(api.Progress), opts ...Option) (api.Report, error) {
+	if set.DowntimeLimit <= 0 {
+		set.DowntimeLimit = api.DefaultDowntimeLimit
+	}
+	if set.MaxTime <= 0 {
+		set.MaxTime = api.DefaultMaxTime
+	}
+	opts = append(opts, WithBandwidth(set.Bandwidth))
 	s := &sender{
 		src:      src,
+		set:      set,
 		progress: progress,
 		start:    time.Now(),
 		st:       newStream(ctx, conn, newConfig(opts)),
 	}
+	s.rep.Settings = set
 	defer s.st.close()
 	err := s.run()
 	s.rep.Bytes = s.st.sent.n
@@ -84,12 +127,24 @@ func Send(ctx context.Context, conn io.ReadWriter, src Source, progress func(api
 
 type sender struct {
 	src      Source
+	set      api.MigrateRequest
 	progress func(api.Progress)
 	st       *stream
 	rep      api.Report
 	start    time.Time
 	paused   time.Time
-	total    uint64 // pages
+	fp       Fingerprint
+	total    uint64 // pages of RAM
+
+	tracking bool
+	sent     uint64        // pages sent, all rounds
+	left     uint64        // pages still to send in the current round
+	round    api.Round     // the round being sent
+	pending  *dirty.Bitmap // harvested, not yet sent, when the switch came
+	policy   converge.State
+	bw       float64 // bytes/s with the guest stopped, measured
+	wall     float64 // bytes/s of wall-clock time, measured
+	expected time.Duration
 }
 
 func (s *sender) report(phase string, err error) {
@@ -97,10 +152,24 @@ func (s *sender) report(phase string, err error) {
 		return
 	}
 	p := api.Progress{
-		Phase:      phase,
-		PagesSent:  s.rep.ZeroPages + s.rep.DataPages,
-		PagesTotal: s.total,
-		BytesSent:  s.st.sent.n,
+		Phase:            phase,
+		Round:            s.round.N,
+		PagesSent:        s.sent,
+		PagesTotal:       s.total,
+		PagesLeft:        s.left,
+		BytesSent:        s.st.sent.n,
+		Bandwidth:        s.wall,
+		Throttle:         s.policy.Throttle,
+		ExpectedDowntime: s.expected,
+		Elapsed:          time.Since(s.start),
+	}
+	if n := len(s.rep.Rounds); n > 0 {
+		p.DirtyRate = s.rep.Rounds[n-1].DirtyRate
+	}
+	if s.tracking {
+		if g, f := s.src.CPU(); g+f > 0 {
+			p.CPUShare = float64(f) / float64(g+f)
+		}
 	}
 	if err != nil {
 		p.Error = err.Error()
@@ -109,37 +178,70 @@ func (s *sender) report(phase string, err error) {
 }
 
 // run is Send up to its report; on any error before the commit point it
-// has resumed the guest.
+// has ended tracking and resumed the guest.
 func (s *sender) run() error {
-	fp := s.src.Fingerprint()
-	fp.Protocol = ProtocolVersion
-	s.total = fp.Pages()
+	s.fp = s.src.Fingerprint()
+	s.fp.Protocol = ProtocolVersion
+	s.total = s.fp.Pages()
 	s.rep.Pages = s.total
 	s.report(PhaseHandshake, nil)
-	if err := s.hello(fp); err != nil {
+	if err := s.hello(s.fp); err != nil {
 		s.tell(err)
 		return err
 	}
 	if err := s.st.ctx.Err(); err != nil {
-		err = fmt.Errorf("before pausing the guest: %w", err)
+		err = fmt.Errorf("before starting: %w", s.st.done())
 		s.tell(err)
 		return err
 	}
+	t := time.Now()
+	if err := s.src.Track(); err != nil {
+		err = fmt.Errorf("starting dirty tracking: %w", err)
+		s.tell(err)
+		return err
+	}
+	s.tracking = true
+	s.rep.Tracking = time.Since(t)
+	if err := s.precopy(); err != nil {
+		s.untrack()
+		s.tell(err)
+		return err
+	}
+	t = time.Now()
 	if err := s.src.Pause(); err != nil {
 		// Not stopped: nothing to resume (a Resume here could wait for a
 		// vCPU that is not parked).
-		err = fmt.Errorf("pausing the guest: %w", err)
+		s.untrack()
+		err = fmt.Errorf("stopping the guest: %w", err)
 		s.tell(err)
 		return err
 	}
 	s.paused = time.Now()
-	s.report(PhaseCopying, nil)
-	if err := s.copy(fp); err != nil {
+	s.rep.Parts.Stop = s.paused.Sub(t)
+	if err := s.stopAndCopy(); err != nil {
+		s.untrack()
 		s.src.Resume()
 		s.tell(err)
 		return err
 	}
-	return s.commit()
+	err := s.commit()
+	s.untrack()
+	return err
+}
+
+func (s *sender) untrack() {
+	if !s.tracking {
+		return
+	}
+	t := time.Now()
+	g, f := s.src.CPU()
+	if g+f > 0 {
+		s.rep.GuestCPU = float64(g) / float64(g+f)
+	}
+	s.rep.Faults = s.src.Faults()
+	s.src.Untrack()
+	s.tracking = false
+	s.rep.Untrack = time.Since(t)
 }
 
 // tell sends the destination an Abort for err, unless the destination is
@@ -179,31 +281,229 @@ func (s *sender) hello(fp Fingerprint) error {
 	return nil
 }
 
-// copy streams the paused guest: pages, states, End; then waits for Ack.
-func (s *sender) copy(fp Fingerprint) error {
+// roundStart is where a round's measurements begin.
+type roundStart struct {
+	at         time.Time
+	bytes      uint64
+	guest, cpu time.Duration
+}
+
+func (s *sender) begin(n int, pages uint64, stopped bool) roundStart {
+	s.round = api.Round{N: n, Stopped: stopped, Throttle: s.policy.Throttle}
+	s.left = pages
+	g, f := s.src.CPU()
+	return roundStart{at: time.Now(), bytes: s.st.sent.n, guest: g, cpu: f}
+}
+
+// end closes the round begun at b; dirtied is what the guest dirtied
+// meanwhile (the next round's size).
+func (s *sender) end(b roundStart, dirtied uint64) {
+	r := &s.round
+	r.Duration = time.Since(b.at)
+	r.Bytes = s.st.sent.n - b.bytes
+	g, f := s.src.CPU()
+	g, f = g-b.guest, f-b.cpu
+	if g+f > 0 {
+		r.CPUShare = float64(f) / float64(g+f)
+	}
+	if secs := r.Duration.Seconds(); secs > 0 {
+		r.DirtyRate = float64(dirtied*PageSize) / secs
+	}
+	s.rep.Rounds = append(s.rep.Rounds, *r)
+	if r.Stopped {
+		return
+	}
+	s.policy.Rounds = append(s.policy.Rounds, converge.Round{Sent: r.Bytes, Dirtied: dirtied})
+	// The bandwidth the stream has when Ferry has the CPU: what it will
+	// have with the guest stopped (Ferry's share of the wall clock, where
+	// the machine measures it; the wall clock otherwise).
+	var bytes uint64
+	var wall, ferry time.Duration
+	for _, x := range s.rep.Rounds {
+		bytes += x.Bytes
+		wall += x.Duration
+		if x.CPUShare > 0 {
+			ferry += time.Duration(x.CPUShare * float64(x.Duration))
+		} else {
+			ferry += x.Duration
+		}
+	}
+	if wall > 0 {
+		s.wall = float64(bytes) / wall.Seconds()
+	}
+	if ferry > 0 {
+		s.bw = float64(bytes) / ferry.Seconds()
+	}
+	if s.set.Bandwidth > 0 {
+		s.bw = min(s.bw, float64(s.set.Bandwidth))
+	}
+}
+
+// overTime fails a pre-copy that ran past MaxTime.
+func (s *sender) overTime() error {
+	if e := time.Since(s.start); e > s.set.MaxTime {
+		return fmt.Errorf("pre-copy did not converge within the maximum time of %v (round %d, %d pages left in it)", s.set.MaxTime, s.round.N, s.left)
+	}
+	return nil
+}
+
+// precopy sends round 0 and the rounds after it, the guest running, until
+// the policy switches (leaving the last harvest in s.pending) or gives up.
+func (s *sender) precopy() error {
+	b := s.begin(0, s.total, false)
+	s.report(PhasePrecopy, nil)
 	buf := make([]byte, 0, maxPages)
-	for _, r := range fp.RAM {
+	for _, r := range s.fp.RAM {
 		for off := uint64(0); off < r.Size; off += PagesPerRecord * PageSize {
 			n := int(min((r.Size-off)/PageSize, PagesPerRecord))
-			var p []byte
-			var zero int
-			var err error
-			if v, ok := s.src.(PageViewer); ok {
-				p, zero, err = EncodePagesView(buf[:0], r.Base+off, n, v)
-			} else {
-				p, zero, err = EncodePages(buf[:0], r.Base+off, n, s.src.ReadPage)
-			}
+			p, zero, err := EncodePagesView(buf[:0], r.Base+off, n, s.src)
 			if err != nil {
 				return fmt.Errorf("encoding pages at %#x: %w", r.Base+off, err)
 			}
 			if err := s.st.write(TypePages, p); err != nil {
-				return fmt.Errorf("sending pages at %#x: %w", r.Base+off, err)
+				return fmt.Errorf("round 0: sending pages at %#x: %w", r.Base+off, err)
 			}
-			s.rep.ZeroPages += uint64(zero)
-			s.rep.DataPages += uint64(n - zero)
-			s.report(PhaseCopying, nil)
+			s.pages(uint64(n), uint64(zero))
+			if err := s.overTime(); err != nil {
+				return err
+			}
+			s.st.pause()
 		}
 	}
+	if err := s.st.flush(); err != nil {
+		return fmt.Errorf("round 0: %w", err)
+	}
+	set := converge.Settings{
+		DowntimeLimit: s.set.DowntimeLimit,
+		MaxTime:       s.set.MaxTime,
+		AutoConverge:  !s.set.NoAutoConverge,
+		Fixed:         fixedDowntime,
+	}
+	for n := 1; ; n++ {
+		bm, err := s.src.Harvest()
+		if err != nil {
+			return fmt.Errorf("round %d: harvesting dirty pages: %w", n, err)
+		}
+		dirtied := bm.Count()
+		s.end(b, dirtied)
+		s.policy.Elapsed = time.Since(s.start)
+		s.policy.Bandwidth = s.bw
+		s.policy.PageBytes = dirtyPageBytes
+		d := converge.Next(set, s.policy)
+		s.expected = d.Expected
+		switch d.Action {
+		case converge.Switch:
+			s.rep.Switch = d.Reason
+			s.pending = bm
+			return nil
+		case converge.GiveUp:
+			return errors.New(d.Reason)
+		}
+		if d.Throttle != s.policy.Throttle {
+			s.policy.Throttle, s.policy.Stepped = d.Throttle, len(s.policy.Rounds)
+			s.rep.Throttle = d.Throttle
+			s.src.Throttle(d.Throttle)
+		}
+		b = s.begin(n, dirtied, false)
+		s.report(PhasePrecopy, nil)
+		if err := s.dirtyRound(n, bm, false); err != nil {
+			return err
+		}
+		if err := s.st.flush(); err != nil {
+			return fmt.Errorf("round %d: %w", n, err)
+		}
+	}
+}
+
+func (s *sender) pages(n, zero uint64) {
+	s.round.Pages += n
+	s.round.ZeroPages += zero
+	s.sent += n
+	s.left -= min(n, s.left)
+	s.rep.ZeroPages += zero
+	s.rep.DataPages += n - zero
+	s.report(s.phase(), nil)
+}
+
+func (s *sender) phase() string {
+	if s.round.Stopped {
+		return PhaseStopped
+	}
+	return PhasePrecopy
+}
+
+// dirtyRound sends round n: its Round record, then the pages of bm in
+// Dirty records.
+func (s *sender) dirtyRound(n int, bm *dirty.Bitmap, stopped bool) error {
+	count := bm.Count()
+	h := RoundHeader{N: uint32(n), Pages: count, Stopped: stopped}
+	if err := s.st.write(TypeRound, h.Encode()); err != nil {
+		return fmt.Errorf("round %d: sending its header: %w", n, err)
+	}
+	base := s.fp.RAM[0].Base
+	ipas := make([]uint64, 0, DirtyPerRecord)
+	buf := make([]byte, 0, maxDirty)
+	var err error
+	flush := func() {
+		if err != nil || len(ipas) == 0 {
+			return
+		}
+		var p []byte
+		var zero int
+		if p, zero, err = EncodeDirty(buf[:0], ipas, s.src); err != nil {
+			err = fmt.Errorf("round %d: encoding pages from %#x: %w", n, ipas[0], err)
+			return
+		}
+		if err = s.st.write(TypeDirty, p); err != nil {
+			err = fmt.Errorf("round %d: sending pages from %#x: %w", n, ipas[0], err)
+			return
+		}
+		s.pages(uint64(len(ipas)), uint64(zero))
+		ipas = ipas[:0]
+		if !stopped {
+			if err = s.overTime(); err == nil {
+				s.st.pause()
+			}
+		}
+	}
+	bm.Harvest(func(i uint64) {
+		if err != nil {
+			return
+		}
+		ipa := base + i*PageSize
+		if !inside(s.fp.RAM, ipa, PageSize) {
+			err = fmt.Errorf("round %d: the machine reported page %d (%#x) dirty, outside guest RAM", n, i, ipa)
+			return
+		}
+		if ipas = append(ipas, ipa); len(ipas) == DirtyPerRecord {
+			flush()
+		}
+	})
+	flush()
+	return err
+}
+
+// stopAndCopy sends, the guest stopped, the last dirty pages, the machine
+// state and End, and waits for the destination's Ack.
+func (s *sender) stopAndCopy() error {
+	t := time.Now()
+	bm, err := s.src.Harvest()
+	if err != nil {
+		return fmt.Errorf("harvesting the last dirty pages: %w", err)
+	}
+	if s.pending != nil {
+		bm.Or(s.pending)
+	}
+	n := len(s.rep.Rounds)
+	b := s.begin(n, bm.Count(), true)
+	s.report(PhaseStopped, nil)
+	if err := s.dirtyRound(n, bm, true); err != nil {
+		return err
+	}
+	s.end(b, 0)
+	s.rep.Parts.Pages = time.Since(t)
+
+	t = time.Now()
 	states, err := s.src.States()
 	if err != nil {
 		return fmt.Errorf("capturing the machine state: %w", err)
@@ -223,7 +523,9 @@ func (s *sender) copy(fp Fingerprint) error {
 	if err := s.st.send(TypeEnd, s.st.digest()); err != nil {
 		return fmt.Errorf("sending end: %w", err)
 	}
+	s.rep.Parts.State = time.Since(t)
 	s.report(PhaseCommitting, nil)
+	t = time.Now()
 	r, err := s.st.read(s.st.timeout)
 	if err != nil {
 		return fmt.Errorf("waiting for the destination's ack: %w", err)
@@ -231,6 +533,7 @@ func (s *sender) copy(fp Fingerprint) error {
 	if r.Type != TypeAck {
 		return fmt.Errorf("waiting for the destination's ack: %w", unexpected(r, "Ack"))
 	}
+	s.rep.Parts.Ack = time.Since(t)
 	return nil
 }
 
@@ -242,6 +545,7 @@ func (s *sender) copy(fp Fingerprint) error {
 // From here ctx no longer interrupts: a cancellation now would lose the
 // guest, not save it. One timeout bounds Commit and the wait for Resumed.
 func (s *sender) commit() error {
+	t := time.Now()
 	s.st.finish(s.st.timeout)
 	err := writeRecord(s.st.bw, TypeCommit, TypeCommit.Version(), nil)
 	if err == nil {
@@ -251,6 +555,7 @@ func (s *sender) commit() error {
 	s.src.GiveUp()
 	s.rep.Total = committed.Sub(s.start)
 	s.rep.Downtime = committed.Sub(s.paused)
+	s.rep.Parts.Commit = committed.Sub(t)
 	if err != nil {
 		return fmt.Errorf("sending commit after the destination's ack (the guest is parked here; unless Commit arrived, the destination discards it): %w", err)
 	}
@@ -264,6 +569,8 @@ func (s *sender) commit() error {
 		restore, resume, err := DecodeResumed(r.Payload)
 		if err == nil {
 			s.rep.RestoreTime = restore
+			s.rep.Parts.Restore = restore
+			s.rep.Parts.Commit += resume
 			s.rep.Downtime += resume
 		}
 		return nil

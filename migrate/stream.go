@@ -3,17 +3,25 @@ package migrate
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"sync"
 	"time"
 )
 
-// DigestSize is the size of the End payload: a SHA-256.
-const DigestSize = sha256.Size
+// DigestSize is the size of the End payload: a CRC32C of the stream. The
+// stream is already authenticated and ordered by TLS between two boards
+// that proved who they are, so the digest guards only against Ferry's own
+// bugs (a page encoded from the wrong place, a record dropped): a cheap
+// checksum does that, a cryptographic hash would only cost (see
+// docs/decisions.md).
+const DigestSize = 4
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // DefaultTimeout bounds every step (one record read or written, the wait
 // for Ack, Commit or Resumed) unless WithTimeout says otherwise.
@@ -26,7 +34,19 @@ const bufSize = 256 << 10
 // Option tunes Send or Receive.
 type Option func(*config)
 
-type config struct{ timeout time.Duration }
+type config struct {
+	timeout   time.Duration
+	yield     func()
+	bandwidth uint64
+}
+
+// WithYield has Send call yield between two pieces of work while the guest
+// runs (between records, and between two writes to the connection), so
+// that a machine sharing its CPU with the guest can give it back.
+func WithYield(yield func()) Option { return func(c *config) { c.yield = yield } }
+
+// WithBandwidth caps what Send writes to bps bytes per second (0: no cap).
+func WithBandwidth(bps uint64) Option { return func(c *config) { c.bandwidth = bps } }
 
 // WithTimeout sets the longest Send or Receive waits for any one step
 // before it gives up on the peer (DefaultTimeout if not given). It takes
@@ -50,7 +70,7 @@ func newConfig(opts []Option) config {
 // inDigest says whether records of type t are covered by the End digest:
 // everything the source sends from Hello up to End.
 func inDigest(t RecordType) bool {
-	return t == TypeHello || t == TypePages || t == TypeState
+	return t == TypeHello || t == TypePages || t == TypeRound || t == TypeDirty || t == TypeState
 }
 
 type deadliner interface{ SetDeadline(time.Time) error }
@@ -67,8 +87,9 @@ type stream struct {
 	br    *bufio.Reader
 	sent  counter
 	recvd counter
-	sum   hash.Hash
+	sum   hash.Hash32
 	buf   []byte // reused for incoming payloads
+	yield func()
 
 	mu       sync.Mutex
 	finished bool // no more interrupts: the step is the last, best-effort one
@@ -78,9 +99,27 @@ type stream struct {
 type counter struct {
 	n  uint64
 	rw io.ReadWriter
+
+	yield     func() // nil: never
+	bandwidth uint64 // bytes/s, 0: no cap
+	start     time.Time
 }
 
+// Write writes p, first waiting as long as the bandwidth cap asks and
+// giving the CPU back if the machine wants it.
 func (c *counter) Write(p []byte) (int, error) {
+	if c.bandwidth > 0 {
+		if c.start.IsZero() {
+			c.start = time.Now()
+		}
+		due := c.start.Add(time.Duration(float64(c.n) / float64(c.bandwidth) * float64(time.Second)))
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+	}
+	if c.yield != nil {
+		c.yield()
+	}
 	n, err := c.rw.Write(p)
 	c.n += uint64(n)
 	return n, err
@@ -93,9 +132,10 @@ func (c *counter) Read(p []byte) (int, error) {
 }
 
 func newStream(ctx context.Context, conn io.ReadWriter, c config) *stream {
-	s := &stream{ctx: ctx, conn: conn, timeout: c.timeout, sum: sha256.New()}
+	s := &stream{ctx: ctx, conn: conn, timeout: c.timeout, sum: crc32.New(castagnoli), yield: c.yield}
 	s.dl, _ = conn.(deadliner)
 	s.sent.rw, s.recvd.rw = conn, conn
+	s.sent.yield, s.sent.bandwidth = c.yield, c.bandwidth
 	s.bw = bufio.NewWriterSize(&s.sent, bufSize)
 	s.br = bufio.NewReaderSize(&s.recvd, bufSize)
 	s.stop = context.AfterFunc(ctx, s.interrupt)
@@ -119,9 +159,21 @@ func (s *stream) interrupt() {
 	}
 }
 
+// done is the context's error with its cause (a cancel says who).
+func (s *stream) done() error {
+	err := s.ctx.Err()
+	if err == nil {
+		return nil
+	}
+	if c := context.Cause(s.ctx); c != nil && c != err {
+		return fmt.Errorf("%w: %w", err, c)
+	}
+	return err
+}
+
 // arm starts a step of at most d.
 func (s *stream) arm(d time.Duration) error {
-	if err := s.ctx.Err(); err != nil {
+	if err := s.done(); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -158,8 +210,8 @@ func (s *stream) close() {
 // cause turns an I/O error into the error worth reporting: the context's
 // if it was cancelled, otherwise err itself.
 func (s *stream) cause(err error) error {
-	if cerr := s.ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("%w (%v)", context.Cause(s.ctx), err)
+	if cerr := s.done(); cerr != nil && !errors.Is(err, s.ctx.Err()) {
+		return fmt.Errorf("%w (%v)", cerr, err)
 	}
 	return err
 }
@@ -217,8 +269,15 @@ func (s *stream) read(d time.Duration) (Record, error) {
 	return r, nil
 }
 
-// digest is the SHA-256 of the records hashed so far.
-func (s *stream) digest() []byte { return s.sum.Sum(nil) }
+// digest is the CRC32C of the records hashed so far.
+func (s *stream) digest() []byte { return binary.LittleEndian.AppendUint32(nil, s.sum.Sum32()) }
+
+// pause gives the CPU back if the machine wants it (WithYield).
+func (s *stream) pause() {
+	if s.yield != nil {
+		s.yield()
+	}
+}
 
 // abort tells the peer the migration is off, best effort: within a short
 // deadline, ignoring errors (the connection may be what failed).
