@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"sort"
 
 	"gonum.org/v1/plot"
@@ -66,13 +67,15 @@ func plotMigration(path string, rs []Row) error {
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	keys, pts := series(rs)
+	// Head room above the data for the legend.
 	if lo, hi := yRange(pts); lo > 0 && hi/lo > 20 {
 		// Stop-and-copy seconds beside pre-copy milliseconds.
 		p.Y.Label.Text += " (log)"
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	} else {
-		p.Y.Min = 0
+		p.Y.Min, p.Y.Max = lo/1.5, hi*math.Pow(hi/lo, 0.6)
+	} else if hi > 0 {
+		p.Y.Min, p.Y.Max = 0, hi*1.6
 	}
 	dashes := [][]vg.Length{nil, {vg.Points(6), vg.Points(3)}, {vg.Points(2), vg.Points(2)}}
 	sizes := map[int]int{} // guest size -> dash pattern

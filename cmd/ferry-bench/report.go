@@ -300,8 +300,15 @@ func renderMigration(s MigrationSummary) string {
 	var b strings.Builder
 	m := s.Matrix
 	names := systemName
-	var cols []string
+	// Ferry's column is always there: "pending" until it is measured.
+	side := []string{sysFerry}
 	for _, sys := range m.Systems {
+		if sys != sysFerry {
+			side = append(side, sys)
+		}
+	}
+	var cols []string
+	for _, sys := range side {
 		cols = append(cols, names[sys])
 	}
 	order := strings.Join(cols, " / ")
@@ -315,7 +322,9 @@ func renderMigration(s MigrationSummary) string {
 	fmt.Fprintf(&b, "The guest runs `guest.mode=migrate guest.pattern_mb=64 guest.hb=1` (guest/README.md), dirtying a %d MiB tmpfs region\n", m.DirtyMiB)
 	fmt.Fprintf(&b, "(`guest.dirty_mb=%d guest.dirty_rate=<r>`) in the dirtying cells; \"max\" asks %d MiB/s, i.e. as fast as the guest can.\n\n", m.DirtyMiB, maxRate)
 	fmt.Fprintf(&b, "- **Ferry**: two Ferry boards (guest RAM + 128 MiB carve-out) on a ferry-switch on 127.0.0.1, `ferryctl migrate -json`")
-	if len(m.Downtime.String()) > 0 && m.Downtime > 0 {
+	if !m.has(sysFerry) {
+		fmt.Fprintf(&b, " (not measured in this run: pending)")
+	} else if m.Downtime > 0 {
 		fmt.Fprintf(&b, " (downtime limit %v", m.Downtime)
 		if m.MaxTime > 0 {
 			fmt.Fprintf(&b, ", max time %v", m.MaxTime)
@@ -353,12 +362,12 @@ func renderMigration(s MigrationSummary) string {
 			ratio = fmt.Sprintf("%.2f", f.GapS/q.GapS)
 		}
 		fmt.Fprintf(&b, "| %d MiB | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.GuestMiB, c.Workload(),
-			cellOf(s.Rows, m.Systems, c, func(r Row) string { return ms(r.GapS) }), ratio,
-			cellOf(s.Rows, m.Systems, c, func(r Row) string { return ms(r.DowntimeS) }),
-			cellOf(s.Rows, m.Systems, c, func(r Row) string { return fmt.Sprintf("%.2f", r.TotalS) }),
-			cellOf(s.Rows, m.Systems, c, func(r Row) string { return fmt.Sprintf("%.0f", r.SentMiB) }),
-			cellOf(s.Rows, m.Systems, c, func(r Row) string { return fmt.Sprintf("%.0f", r.Rounds) }),
-			cellOf(s.Rows, m.Systems, c, func(r Row) string { return fmt.Sprintf("%.2f", r.Progress) }))
+			cellOf(s.Rows, side, c, func(r Row) string { return ms(r.GapS) }), ratio,
+			cellOf(s.Rows, side, c, func(r Row) string { return ms(r.DowntimeS) }),
+			cellOf(s.Rows, side, c, func(r Row) string { return fmt.Sprintf("%.2f", r.TotalS) }),
+			cellOf(s.Rows, side, c, func(r Row) string { return fmt.Sprintf("%.0f", r.SentMiB) }),
+			cellOf(s.Rows, side, c, func(r Row) string { return fmt.Sprintf("%.0f", r.Rounds) }),
+			cellOf(s.Rows, side, c, func(r Row) string { return fmt.Sprintf("%.2f", r.Progress) }))
 	}
 
 	fmt.Fprintf(&b, "\n## Every run\n\n| system | guest | workload | run | total s | downtime ms | guest gap ms | switch gap ms | sent MiB | touched MiB | rounds | stream MiB/s | dirty before MiB/s | progress | host load | notes |\n")
