@@ -148,7 +148,11 @@ func run(c config) error {
 		for _, name := range []string{"a", "b"} {
 			select {
 			case <-boards[name].Done():
-				return fmt.Errorf("board %s exited (%v); %w", name, boards[name].ExitErr(), err)
+				status := "exit status 0"
+				if e := boards[name].ExitErr(); e != nil {
+					status = e.Error()
+				}
+				return fmt.Errorf("board %s exited (%s; its console says why); %w", name, status, err)
 			default:
 			}
 		}
