@@ -6,6 +6,8 @@ func cleanDcacheRange(start, end, line uint64)
 func invalidateIcache()
 func flushStage2()
 func flushEL2()
+func invalidateIPA(ipa uint64)
+func flushGuestStage1()
 func smc(a *[8]uint64)
 func rndr() (v uint64, ok bool)
 func vectorBase() uint64
@@ -31,6 +33,27 @@ func InvalidateIcache() { invalidateIcache() }
 // FlushStage2 invalidates every stage 1 and stage 2 TLB entry of the guest
 // after its stage 2 tables changed.
 func FlushStage2() { flushStage2() }
+
+// InvalidateIPA invalidates the stage-2 TLB entries for ipa (TLBI
+// IPAS2E1IS, ARM ARM D8.16 / C5.5): the TLB maintenance inside a stage-2
+// break-before-make, whose caller flushes the combined entries once its
+// batch is done. It satisfies mmu.TLB through Stage2TLB.
+func InvalidateIPA(ipa uint64) { invalidateIPA(ipa) }
+
+// InvalidateGuestPage makes a stage-2 change to the page at ipa visible to
+// the guest at once, as KVM does after relaxing a page's permissions
+// (__kvm_tlb_flush_vmid_ipa): the stage-2 entries for it, then the
+// guest's stage 1+2 combined entries (TLBI VMALLE1IS).
+func InvalidateGuestPage(ipa uint64) {
+	invalidateIPA(ipa)
+	flushGuestStage1()
+}
+
+// Stage2TLB is the live stage 2's TLB maintenance (mmu.TLB).
+type Stage2TLB struct{}
+
+// InvalidateIPA implements mmu.TLB.
+func (Stage2TLB) InvalidateIPA(ipa uint64, _ int) { invalidateIPA(ipa) }
 
 // FlushEL2 invalidates Ferry's own EL2 stage 1 TLB entries.
 func FlushEL2() { flushEL2() }

@@ -78,3 +78,21 @@ TEXT ·vectorBase(SB),NOSPLIT,$0-8
 TEXT ·waitForInterrupt(SB),NOSPLIT,$0
 	WFI
 	RET
+
+// func invalidateIPA(ipa uint64)
+// TLBI IPAS2E1IS takes IPA[51:12] in Xt[39:0] (TTL 0: any level).
+TEXT ·invalidateIPA(SB),NOSPLIT,$0-8
+	MOVD	ipa+0(FP), R0
+	LSR	$12, R0, R0
+	DSB	$10	// ISHST: the descriptor write is visible to the walker
+	TLBI_IPAS2E1IS(0)
+	DSB	$11	// ISH
+	RET
+
+// func flushGuestStage1()
+// After stage-2-only invalidations: the combined stage 1+2 entries go too.
+TEXT ·flushGuestStage1(SB),NOSPLIT,$0
+	TLBI_VMALLE1IS(31)
+	DSB	$11	// ISH
+	ISB	$15
+	RET

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ferry-hv/ferry/api"
 )
@@ -19,6 +20,8 @@ type Control struct {
 	req   chan chan struct{}
 	next  chan bool // true: resume, false: give the guest up
 	start chan struct{}
+
+	pending chan struct{} // a pause Rest took, for the next Checkpoint
 }
 
 // NewControl returns a Control for a guest in the given state (running, or
@@ -81,11 +84,31 @@ func (c *Control) WaitForGuest() {
 	c.set(api.GuestRunning)
 }
 
+// Rest is called by the vCPU goroutine to lend the CPU to Ferry's other
+// goroutines for d while the guest runs (a migration's slice): it sleeps,
+// and wakes at once if Pause asks for the guest, whose next Checkpoint then
+// stops it without ever entering it again.
+func (c *Control) Rest(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case ack := <-c.req:
+		c.pending = ack
+	case <-t.C:
+	}
+}
+
 // Checkpoint is called by the vCPU goroutine between exits. It returns
 // false when the guest was given up and must never run here again.
 func (c *Control) Checkpoint() bool {
+	req := c.req
+	if c.pending != nil {
+		ready := make(chan chan struct{}, 1)
+		ready <- c.pending
+		c.pending, req = nil, ready
+	}
 	select {
-	case ack := <-c.req:
+	case ack := <-req:
 		c.set(api.GuestPaused)
 		close(ack)
 		if !<-c.next {

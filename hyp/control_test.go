@@ -88,3 +88,39 @@ func TestWaitForGuest(t *testing.T) {
 		t.Fatalf("state %s", c.State())
 	}
 }
+
+// A pause asked while the vCPU goroutine rests (Ferry's migration slice)
+// stops the guest at once, not when the rest is over, and the guest never
+// runs before the resume.
+func TestPauseDuringRest(t *testing.T) {
+	c := NewControl(api.GuestRunning)
+	entered := make(chan struct{}, 16)
+	go func() {
+		for c.Checkpoint() {
+			entered <- struct{}{} // "the guest runs"
+			c.Rest(time.Hour)
+		}
+	}()
+	<-entered
+	start := time.Now()
+	if err := c.Pause(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("pause took %v: it waited for the rest to end", el)
+	}
+	if c.State() != api.GuestPaused {
+		t.Fatalf("state %s", c.State())
+	}
+	select {
+	case <-entered:
+		t.Fatal("the guest ran while paused")
+	case <-time.After(20 * time.Millisecond):
+	}
+	c.Resume()
+	select {
+	case <-entered:
+	case <-time.After(time.Second):
+		t.Fatal("the guest did not run after Resume")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/boot/guest"
 	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/dirty"
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/mmio"
@@ -27,7 +28,8 @@ const (
 	// vtcrPS40 is VTCR_EL2.PS for a 40-bit physical address size.
 	vtcrPS40 = 0b010
 	// stage2Pages bounds the stage-2 tables: enough for 4 KiB pages over
-	// 4 GiB of RAM plus the device map.
+	// 4 GiB of RAM plus the device map (dirty tracking splits all of RAM;
+	// merging gives the tables back for the next migration).
 	stage2Pages = 2048
 	// pmrAll is ICC_PMR_EL1 letting every priority through.
 	pmrAll = 0xff
@@ -47,8 +49,9 @@ type Machine struct {
 	tickEvery uint64 // counter ticks between two of Ferry's ticks
 	exits     atomic.Uint64
 	arena     []byte          // backs the stage-2 tables (identity-mapped: VA == PA)
-	written   bitmap          // guest pages an incoming migration wrote
+	written   *dirty.Bitmap   // guest pages an incoming migration wrote
 	captured  []migrate.State // the guest's state at the last pause
+	trk       tracking        // dirty tracking and CPU sharing while migrating
 }
 
 // Board is what the machine needs to know of the board it runs on.
@@ -80,7 +83,7 @@ func NewMachine(l *guest.Layout, b Board, state string, log func(string)) (*Mach
 		return nil, err
 	}
 	last := l.RAM[len(l.RAM)-1]
-	m.written = newBitmap((last.Base + last.Size - l.RAM[0].Base) / mmu.PageSize)
+	m.written = dirty.New((last.Base + last.Size - l.RAM[0].Base) / mmu.PageSize)
 	if _, err := m.Stage2.WriteProtect(b.UART.Base, mmu.PageSize); err != nil {
 		return nil, fmt.Errorf("stage 2: UART page: %w", err)
 	}
@@ -114,6 +117,7 @@ func NewMachine(l *guest.Layout, b Board, state string, log func(string)) (*Mach
 		Firmware:    cpu.SMC,
 		Log:         log,
 		MMIO:        m.Bus.Handle,
+		WriteFault:  m.writeFault,
 		WriteSysReg: func(name string, v uint64) { cpu.WriteSysReg(name, v) },
 		Tick:        m.tick,
 	}
@@ -146,6 +150,7 @@ func (m *Machine) buildStage2() error {
 	if m.Stage2, err = mmu.NewStage2(a, ipaBits); err != nil {
 		return err
 	}
+	m.Stage2.SetTLB(cpu.Stage2TLB{})
 	for _, r := range m.Layout.Stage2 {
 		attr := mmu.S2Normal
 		if r.Device {
@@ -288,7 +293,7 @@ func (m *Machine) Run() error {
 			// a guest migrated back must have every page written, zero
 			// pages included.
 			quiesce()
-			m.written.setAll()
+			m.written.SetAll()
 			m.Ctl.WaitForGuest()
 			continue
 		}
@@ -298,7 +303,11 @@ func (m *Machine) Run() error {
 			m.Ctl.Stop()
 			return err
 		}
-		if reason == cpu.ExitFIQ {
+		switch {
+		case reason != cpu.ExitFIQ:
+		case m.trk.on:
+			m.slice()
+		default:
 			runtime.Gosched()
 		}
 	}

@@ -10,14 +10,17 @@ import (
 	"unsafe"
 
 	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/dirty"
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/mmio/pl011"
 	"github.com/ferry-hv/ferry/mmu"
 )
 
-// pauseTimeout bounds how long stopping the guest may take: it stops at its
-// next exit, and Ferry's tick makes one every few milliseconds.
+// pauseTimeout bounds how long stopping the guest may take: during a
+// migration the vCPU goroutine rests while Ferry runs and stops at once;
+// otherwise at the guest's next exit (Ferry's tick makes one every few
+// milliseconds).
 const pauseTimeout = 5 * time.Second
 
 // State record names.
@@ -98,7 +101,12 @@ func (s source) Resume() {
 	s.m.Ctl.Resume()
 }
 
-func (s source) ReadPage(ipa uint64, buf []byte) { copy(buf, page(ipa)) }
+func (s source) Track() error                      { return s.m.track() }
+func (s source) Harvest() (*dirty.Bitmap, error)   { return s.m.harvest() }
+func (s source) Untrack()                          { s.m.untrack() }
+func (s source) Throttle(t float64)                { s.m.throttle(t) }
+func (s source) CPU() (guest, ferry time.Duration) { return s.m.cpuTimes() }
+func (s source) Faults() uint64                    { return s.m.trk.faults }
 
 // States returns what Pause captured.
 func (s source) States() ([]migrate.State, error) {
@@ -128,8 +136,8 @@ func (s sink) WritePage(ipa uint64, data []byte) error {
 	switch {
 	case data != nil:
 		copy(p, data)
-		s.m.written.set(i)
-	case s.m.written.get(i):
+		s.m.written.Set(i)
+	case s.m.written.Test(i):
 		clear(p)
 	default:
 		return nil

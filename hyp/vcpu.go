@@ -17,6 +17,11 @@ type VCPU struct {
 	// MMIO emulates a trapped access to a device page at ipa, returning
 	// false when no device model covers ipa (nil: none trapped).
 	MMIO func(c *cpu.Context, esr cpu.ESR, ipa uint64) (bool, error)
+	// WriteFault takes a stage-2 permission fault on a write to guest RAM
+	// that dirty tracking caused: it marks the page dirty, makes it
+	// writable and returns true; false if ipa is not a tracked page (nil:
+	// no tracking). The guest then retries its write.
+	WriteFault func(ipa uint64) bool
 	// WriteSysReg performs a forwarded system-register write at EL2.
 	WriteSysReg func(name string, v uint64)
 	// Tick handles Ferry's own FIQ (its scheduling tick).
@@ -61,6 +66,7 @@ var handlers = map[uint32]func(v *VCPU) error{
 	cpu.ECHVC64:     (*VCPU).hvc,
 	cpu.ECSysReg:    (*VCPU).sysReg,
 	cpu.ECDAbortLow: (*VCPU).dataAbort,
+	cpu.ECIAbortLow: (*VCPU).instructionAbort,
 }
 
 // Dispatch handles one exit of the guest; a non-nil error means the machine
@@ -129,13 +135,41 @@ func (v *VCPU) sysReg() error {
 	return nil
 }
 
-// dataAbort hands a stage-2 fault to the trapped-MMIO devices; a fault no
-// device covers is fatal.
+// dirtyFault reports a permission fault that dirty tracking took: a write,
+// or a stage-1 table walk that faults (a walk only reads, so a permission
+// fault on one is the MMU writing a descriptor's access or dirty flag;
+// KVM's kvm_is_write_fault reasons the same way). The same syndrome bits
+// describe instruction aborts.
+func (v *VCPU) dirtyFault(ipa uint64) bool {
+	if v.WriteFault == nil {
+		return false
+	}
+	da := cpu.DecodeDataAbort(cpu.ESR(v.Ctx.ESR))
+	return da.IsPermissionFault() && (da.Write || da.S1PTW) && v.WriteFault(ipa)
+}
+
+// instructionAbort is an instruction fetch whose stage-1 walk met a
+// write-protected descriptor page (the MMU updating its access flag);
+// anything else is fatal: Ferry maps every page of guest RAM executable.
+func (v *VCPU) instructionAbort() error {
+	if cpu.ESR(v.Ctx.ESR).ISS()&(1<<7) != 0 && v.dirtyFault(cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)) {
+		return nil
+	}
+	return v.trapError(cpu.ExitSync)
+}
+
+// dataAbort hands a stage-2 fault to dirty tracking (a write to a
+// write-protected RAM page, the guest's own or its MMU's updating a
+// descriptor) or else to the trapped-MMIO devices; a fault neither covers
+// is fatal.
 func (v *VCPU) dataAbort() error {
+	ipa := cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)
+	if v.dirtyFault(ipa) {
+		return nil
+	}
 	if v.MMIO == nil {
 		return v.trapError(cpu.ExitSync)
 	}
-	ipa := cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)
 	handled, err := v.MMIO(&v.Ctx, cpu.ESR(v.Ctx.ESR), ipa)
 	if err != nil {
 		return fmt.Errorf("%w (%v)", err, v.trapError(cpu.ExitSync))

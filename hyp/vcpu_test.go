@@ -172,3 +172,51 @@ func TestTick(t *testing.T) {
 		t.Fatalf("FIQ exit: %v, %d ticks", err, ticks)
 	}
 }
+
+// A write permission fault on a tracked page goes to dirty tracking and
+// returns to the guest without advancing it (the write is retried); a read
+// fault, or a page tracking does not know, still goes to the devices.
+func TestWriteFaultGoesToDirtyTracking(t *testing.T) {
+	var logs []string
+	v := newVCPU(&firmware{}, &logs)
+	var dirty, mmio []uint64
+	v.WriteFault = func(ipa uint64) bool {
+		if ipa>>21 != 0x4800_0000>>21 {
+			return false
+		}
+		dirty = append(dirty, ipa)
+		return true
+	}
+	v.MMIO = func(c *cpu.Context, esr cpu.ESR, ipa uint64) (bool, error) {
+		mmio = append(mmio, ipa)
+		c.Advance()
+		return true, nil
+	}
+	// str to a page with a level-3 permission fault: EC 0x24, IL, ISV, WnR, DFSC 0x0f.
+	const write, read = 0x93c0804f, 0x93c0800f
+	for _, tc := range []struct {
+		esr   uint64
+		hpfar uint64
+		dirty bool
+	}{
+		{write, 0x48001 << 4, true},
+		{write | 1<<7, 0x48002 << 4, true}, // the guest's MMU updating a descriptor (S1PTW)
+		{read | 1<<7, 0x48002 << 4, true},  // the same, reported without WnR
+		{read, 0x48003 << 4, false},        // a read never faults on a read-only page: a device's
+		{write, 0x9000 << 4, false},        // the UART's read-only page: its model
+		{0x93c08047, 0x48004 << 4, false},  // a translation fault, not permission
+	} {
+		dirty, mmio = nil, nil
+		v.Ctx.ESR, v.Ctx.HPFAR, v.Ctx.FAR, v.Ctx.PC = tc.esr, tc.hpfar, 0xffff000000000123, 0x1000
+		if err := v.Dispatch(cpu.ExitSync); err != nil {
+			t.Fatalf("ESR %#x: %v", tc.esr, err)
+		}
+		ipa := tc.hpfar<<8 | 0x123
+		switch {
+		case tc.dirty && (len(dirty) != 1 || dirty[0] != ipa || len(mmio) != 0 || v.Ctx.PC != 0x1000):
+			t.Errorf("ESR %#x at %#x: dirty %#x, mmio %#x, PC %#x; want dirty tracking, PC unchanged", tc.esr, ipa, dirty, mmio, v.Ctx.PC)
+		case !tc.dirty && (len(dirty) != 0 || len(mmio) != 1):
+			t.Errorf("ESR %#x at %#x: dirty %#x, mmio %#x; want the devices", tc.esr, ipa, dirty, mmio)
+		}
+	}
+}

@@ -122,13 +122,15 @@ func (s *services) Status() api.Status {
 	}
 }
 
-// Migrate implements manage.Machine: it moves the guest to the board
-// listening at to.
-func (s *services) Migrate(ctx context.Context, to string, progress func(api.Progress)) (api.Report, error) {
+// Migrate implements manage.Machine: it moves the guest, live, to the
+// board listening at req.To, with req's settings.
+func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress func(api.Progress)) (api.Report, error) {
+	to := req.To
 	if st := s.m.Ctl.State(); st != api.GuestRunning {
 		return api.Report{}, fmt.Errorf("no running guest to move (guest is %s)", st)
 	}
-	logf("migration to %s requested", to)
+	logf("migration to %s requested (downtime limit %v, bandwidth cap %d B/s, max time %v, auto-converge %v)",
+		to, req.DowntimeLimit, req.Bandwidth, req.MaxTime, !req.NoAutoConverge)
 	fail := func(err error) (api.Report, error) {
 		logf("migration to %s failed, the guest runs on here: %v", to, err)
 		return api.Report{From: s.net.Addr().Addr().String(), To: to, Error: err.Error()}, nil
@@ -144,7 +146,7 @@ func (s *services) Migrate(ctx context.Context, to string, progress func(api.Pro
 	if err := tc.HandshakeContext(dctx); err != nil {
 		return fail(fmt.Errorf("TLS with %s: %w", to, err))
 	}
-	rep, err := migrate.Send(ctx, tc, s.m.Source(), progress, migrate.WithTimeout(stepTimeout))
+	rep, err := migrate.Send(ctx, tc, s.m.Source(), req, progress, migrate.WithTimeout(stepTimeout), migrate.WithYield(s.m.Yield))
 	rep.From, rep.To = s.net.Addr().Addr().String(), to
 	if err != nil {
 		if rep.Error == "" {
@@ -153,8 +155,8 @@ func (s *services) Migrate(ctx context.Context, to string, progress func(api.Pro
 		logf("migration to %s failed, the guest runs on here: %v", to, err)
 		return rep, nil
 	}
-	logf("migration to %s (%s) committed: %d bytes, %d pages (%d zero), total %v, downtime %v; the guest now runs there; this board gave it up and may take a guest again",
-		to, pki.PeerName(tc.ConnectionState()), rep.Bytes, rep.Pages, rep.ZeroPages, rep.Total, rep.Downtime)
+	logf("migration to %s (%s) committed: %d bytes, %d pages (%d zero), %d rounds (%s), total %v, downtime %v; the guest now runs there; this board gave it up and may take a guest again",
+		to, pki.PeerName(tc.ConnectionState()), rep.Bytes, rep.Pages, rep.ZeroPages, len(rep.Rounds), rep.Switch, rep.Total, rep.Downtime)
 	return rep, nil
 }
 

@@ -1,0 +1,145 @@
+//go:build tamago && arm64
+
+package hyp
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/dirty"
+	"github.com/ferry-hv/ferry/mmu"
+)
+
+// Ferry's and the guest's slices of the CPU while a migration runs. The
+// guest runs for guestSlice (less auto-converge's throttle), then Ferry's
+// goroutines for ferrySlice: the EL2 timer takes the CPU back from the
+// guest, the vCPU goroutine rests, and the migration yields when its slice
+// is over (Yield). The guest's own interrupts and timers are untouched.
+const (
+	ferrySlice    = 10 * time.Millisecond
+	guestSlice    = 10 * time.Millisecond
+	minGuestSlice = 100 * time.Microsecond
+)
+
+// tracking is dirty tracking and CPU sharing during a migration.
+type tracking struct {
+	on     bool
+	log    *dirty.Bitmap // pages written since the last harvest
+	faults uint64
+
+	guest    time.Duration // the guest's slice, after the throttle
+	start    int64         // Nanotime at Track
+	ferry    int64         // ns Ferry's slices took since Track
+	sliceEnd int64         // Nanotime at which Ferry's current slice ends
+}
+
+// pages is the number of pages from the first RAM range's base to the end
+// of the last: the dirty log's index space.
+func (m *Machine) pages() uint64 {
+	last := m.Layout.RAM[len(m.Layout.RAM)-1]
+	return (last.Base + last.Size - m.Layout.RAM[0].Base) / mmu.PageSize
+}
+
+// writeFault is the dirty-fault path: mark, make writable, invalidate,
+// back to the guest. It runs on the vCPU goroutine.
+func (m *Machine) writeFault(ipa uint64) bool {
+	t := &m.trk
+	if !t.on || !m.inRAM(ipa&^(mmu.PageSize-1)) {
+		return false
+	}
+	if _, err := m.Stage2.SetPageWritable(ipa, true); err != nil {
+		return false
+	}
+	cpu.InvalidateGuestPage(ipa)
+	if t.log.Set((ipa - m.Layout.RAM[0].Base) / mmu.PageSize) {
+		t.faults++
+	}
+	return true
+}
+
+// track starts dirty tracking: RAM split into read-only pages, the CPU
+// shared in slices from the next tick on.
+func (m *Machine) track() error {
+	if m.trk.on {
+		return fmt.Errorf("dirty tracking is already on")
+	}
+	for _, r := range m.Layout.RAM {
+		if _, _, err := m.Stage2.TrackWrites(r.Base, r.Size); err != nil {
+			m.merge()
+			return fmt.Errorf("write-protecting guest RAM %#x+%#x: %w", r.Base, r.Size, err)
+		}
+	}
+	cpu.FlushStage2()
+	m.trk = tracking{on: true, log: dirty.New(m.pages()), guest: guestSlice, start: cpu.Nanotime(), sliceEnd: cpu.Nanotime() + int64(ferrySlice)}
+	return nil
+}
+
+// harvest returns the pages written since the last harvest and protects
+// them again.
+func (m *Machine) harvest() (*dirty.Bitmap, error) {
+	if !m.trk.on {
+		return nil, fmt.Errorf("dirty tracking is off")
+	}
+	h := dirty.New(m.trk.log.Len())
+	base := m.Layout.RAM[0].Base
+	var err error
+	m.trk.log.Harvest(func(i uint64) {
+		h.Set(i)
+		if _, e := m.Stage2.SetPageWritable(base+i*mmu.PageSize, false); e != nil && err == nil {
+			err = e
+		}
+	})
+	cpu.FlushStage2()
+	return h, err
+}
+
+// untrack ends tracking: blocks again, the guest's full slices back.
+func (m *Machine) untrack() {
+	m.merge()
+	m.trk.on = false
+}
+
+func (m *Machine) merge() {
+	for _, r := range m.Layout.RAM {
+		if _, err := m.Stage2.Merge(r.Base, r.Size); err != nil && m.VCPU.Log != nil {
+			m.VCPU.Log(fmt.Sprintf("dirty tracking: merging %#x+%#x back into blocks: %v", r.Base, r.Size, err))
+		}
+	}
+	cpu.FlushStage2()
+}
+
+// throttle cuts the guest's slice by t (auto-converge).
+func (m *Machine) throttle(t float64) {
+	m.trk.guest = max(time.Duration(float64(guestSlice)*(1-t)), minGuestSlice)
+}
+
+// cpuTimes is the guest's and Ferry's time since track.
+func (m *Machine) cpuTimes() (guest, ferry time.Duration) {
+	if m.trk.start == 0 {
+		return 0, 0
+	}
+	wall := cpu.Nanotime() - m.trk.start
+	return time.Duration(wall - m.trk.ferry), time.Duration(m.trk.ferry)
+}
+
+// Yield gives the CPU back to the guest when Ferry's slice is over; a
+// migration calls it between two pieces of work. Without tracking (the
+// guest is stopped, or there is none) it does nothing.
+func (m *Machine) Yield() {
+	if m.trk.on && cpu.Nanotime() >= m.trk.sliceEnd {
+		runtime.Gosched()
+	}
+}
+
+// slice is Ferry's slice after a tick during a migration: the vCPU
+// goroutine rests (others run) until the slice is over or the guest is to
+// stop, and the timer then gives the guest its own slice.
+func (m *Machine) slice() {
+	start := cpu.Nanotime()
+	m.trk.sliceEnd = start + int64(ferrySlice)
+	m.Ctl.Rest(ferrySlice)
+	m.trk.ferry += cpu.Nanotime() - start
+	cpu.ArmHypTimer(cpu.ReadCNTPCT_EL0() + cpu.Ticks(int64(m.trk.guest)))
+}
