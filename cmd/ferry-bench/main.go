@@ -96,6 +96,7 @@ func main() {
 	nettest := flag.String("nettest", "build/nettest.elf", "cmd/ferry-nettest image for the raw link throughput (\"\": skip)")
 	linkMiB := flag.Int("link-mib", 256, "MiB the raw link test sends")
 	keep := flag.Bool("keep", false, "keep the results of the existing migration.json that this run does not measure (e.g. QEMU's while Ferry's are re-run)")
+	flag.StringVar(&logDir, "logs", logDir, "directory for the consoles of failed migrations (\"\": none)")
 	render := flag.Bool("render", false, "only re-render migration.md and migration.png from the migration.json in -out")
 	flag.Parse()
 	if *render {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -41,6 +43,7 @@ func migrationBench(base qemu.Board, ferryctl, out string, m Matrix, link LinkRe
 	var keys string
 	var flags []string
 	if m.has(sysFerry) {
+		s.Image = imageID(base.Image)
 		var err error
 		if keys, err = os.MkdirTemp("", "ferry-bench-keys"); err != nil {
 			return err
@@ -114,8 +117,10 @@ func ferryctlFlags(ferryctl string, m Matrix) []string {
 func ferryMigrate(base qemu.Board, ferryctl, keys string, flags []string, c Cell, run int) (r Result) {
 	r = Result{System: sysFerry, Cell: c, Run: run, Ferry: &FerryDetail{Flags: flags}}
 	defer r.settle()
+	var ps [2]*qemu.Process
 	fail := func(err error) Result {
 		r.Error = err.Error()
+		saveConsoles(fmt.Sprintf("ferry-%d-%s-run%d", c.GuestMiB, strings.ReplaceAll(c.Workload(), " MiB/s", ""), run), ps[0], ps[1])
 		return r
 	}
 	sw := l2switch.New(l2switch.Config{Logf: func(string, ...any) {}})
@@ -127,7 +132,6 @@ func ferryMigrate(base qemu.Board, ferryctl, keys string, flags []string, c Cell
 	defer sw.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	var ps [2]*qemu.Process
 	for i, name := range []string{"a", "b"} {
 		b := base
 		b.Memory = fmt.Sprintf("%dM", c.GuestMiB+128) // Ferry's carve-out on top
@@ -155,13 +159,16 @@ func ferryMigrate(base qemu.Board, ferryctl, keys string, flags []string, c Cell
 	time.Sleep(beforeWindow + time.Second) // the undisturbed rate, measured before
 	args := []string{"-switch", ln.Addr().String(), "-keys", filepath.Join(keys, "ctl.pem"), "-mtu", "65510", "migrate", "-json"}
 	args = append(append(args, flags...), "10.77.0.11", "10.77.0.12")
+	cmd := exec.CommandContext(ctx, ferryctl, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	start := time.Now()
-	outb, err := exec.CommandContext(ctx, ferryctl, args...).Output()
+	outb, err := cmd.Output()
 	end := time.Now()
 	var rep api.Report
 	if jerr := json.Unmarshal(outb, &rep); jerr != nil {
 		if err != nil {
-			return fail(fmt.Errorf("ferryctl: %v: %s", err, outb))
+			return fail(fmt.Errorf("ferryctl: %v: %s", err, tail(stderr.String(), 400)))
 		}
 		return fail(fmt.Errorf("ferryctl -json: %v: %s", jerr, outb))
 	}
@@ -210,6 +217,51 @@ func ferryReport(r *Result, rep api.Report) {
 	if sending > 0 {
 		r.StreamMiBs = float64(rep.Bytes) / (1 << 20) / sending.Seconds()
 	}
+}
+
+// logDir is where the consoles of a failed migration are written ("": nowhere).
+var logDir = "build/bench-logs"
+
+// saveConsoles writes the boards' consoles to logDir/<name>-<i>.log.
+func saveConsoles(name string, ps ...*qemu.Process) {
+	if logDir == "" {
+		return
+	}
+	os.MkdirAll(logDir, 0o755)
+	for i, p := range ps {
+		if p == nil {
+			continue
+		}
+		var b strings.Builder
+		for _, l := range p.Lines() {
+			fmt.Fprintf(&b, "%s %s\n", l.At.Format("15:04:05.000"), l.Text)
+		}
+		path := filepath.Join(logDir, fmt.Sprintf("%s-%d.log", name, i))
+		if os.WriteFile(path, []byte(b.String()), 0o644) == nil {
+			fmt.Println("console kept in", path)
+		}
+	}
+}
+
+// tail is the end of s, at most n bytes, on one line.
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		s = "..." + s[len(s)-n:]
+	}
+	return strings.ReplaceAll(s, "\n", " / ")
+}
+
+// imageID names a Ferry image by path, size, time and SHA-256 prefix, so
+// figures can be traced to the build that made them.
+func imageID(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return path + " (unreadable)"
+	}
+	st, _ := os.Stat(path)
+	sum := sha256.Sum256(b)
+	return fmt.Sprintf("`%s` (%d bytes, %s, sha256 %x)", path, len(b), st.ModTime().UTC().Format(time.RFC3339), sum[:6])
 }
 
 // hostLoad is the host's 1-minute load average (0 if unknown).

@@ -131,6 +131,7 @@ func qemuMigrate(src, dst *qemuVM, m Matrix, c Cell, sys string, run int) (r Res
 	defer r.settle()
 	fail := func(err error) Result {
 		r.Error = err.Error()
+		saveConsoles(fmt.Sprintf("%s-%d-%s-run%d", sys, c.GuestMiB, strings.ReplaceAll(c.Workload(), " MiB/s", ""), run), src.p, dst.p)
 		return r
 	}
 	port, err := freePort()

@@ -15,6 +15,7 @@ type MigrationSummary struct {
 	QEMU    string     `json:"qemu"`
 	CPU     string     `json:"cpu"`
 	Kernel  string     `json:"kernel"`
+	Image   string     `json:"ferry_image,omitempty"` // path, size, time and SHA-256 prefix of the Ferry image used
 	Command string     `json:"command"`
 	Kept    []string   `json:"kept,omitempty"` // earlier runs whose results are kept (-keep)
 	Matrix  Matrix     `json:"matrix"`
@@ -322,6 +323,9 @@ func renderMigration(s MigrationSummary) string {
 	fmt.Fprintf(&b, "The guest runs `guest.mode=migrate guest.pattern_mb=64 guest.hb=1` (guest/README.md), dirtying a %d MiB tmpfs region\n", m.DirtyMiB)
 	fmt.Fprintf(&b, "(`guest.dirty_mb=%d guest.dirty_rate=<r>`) in the dirtying cells; \"max\" asks %d MiB/s, i.e. as fast as the guest can.\n\n", m.DirtyMiB, maxRate)
 	fmt.Fprintf(&b, "- **Ferry**: two Ferry boards (guest RAM + 128 MiB carve-out) on a ferry-switch on 127.0.0.1, `ferryctl migrate -json`")
+	if s.Image != "" && m.has(sysFerry) {
+		fmt.Fprintf(&b, ", image %s", s.Image)
+	}
 	if !m.has(sysFerry) {
 		fmt.Fprintf(&b, " (not measured in this run: pending)")
 	} else if m.Downtime > 0 {
