@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -179,8 +180,8 @@ func handshake(t *testing.T, server, client *tls.Config) (serverErr, clientErr e
 	}()
 	c := tls.Client(cc, client)
 	if clientErr = c.Handshake(); clientErr == nil {
-		if c.ConnectionState().Version != tls.VersionTLS13 {
-			clientErr = errors.New("not TLS 1.3")
+		if cs := c.ConnectionState(); cs.Version != tls.VersionTLS13 && (client.MaxVersion != tls.VersionTLS12 || cs.CipherSuite != client.CipherSuites[0]) {
+			clientErr = fmt.Errorf("negotiated version %#x suite %s", cs.Version, tls.CipherSuiteName(cs.CipherSuite))
 		} else {
 			_, clientErr = c.Read(make([]byte, 1))
 		}
@@ -303,5 +304,35 @@ func TestBoardClock(t *testing.T) {
 	se, ce, _ := handshake(t, bs["board1"].ServerConfig(Options{Time: epoch}), bs["ctl"].ClientConfig(Options{Time: epoch}))
 	if se != nil || ce != nil {
 		t.Errorf("handshake with BoardClock at 1970: server %v, client %v", se, ce)
+	}
+}
+
+// A stream suite is negotiated as asked, still mutually authenticated; a
+// server without Suite refuses TLS 1.2; FastestSuite measures both.
+func TestStreamSuites(t *testing.T) {
+	_, bs := provision(t, "CA one", "a", "b")
+	_, evil := provision(t, "CA two", "a")
+	a, b := bs["a"], bs["b"]
+	for _, suite := range StreamSuites {
+		se, ce, saw := handshake(t, b.ServerConfig(Options{Suite: suite}), a.ClientConfig(Options{Suite: suite}))
+		if se != nil || ce != nil || saw != "a" {
+			t.Fatalf("%s: server %v, client %v, saw %q", tls.CipherSuiteName(suite), se, ce, saw)
+		}
+		rogue := &Bundle{CA: b.CA, Cert: evil["a"].Cert, Key: evil["a"].Key, Name: "a"}
+		if se, _, saw := handshake(t, b.ServerConfig(Options{Suite: suite}), rogue.ClientConfig(Options{Suite: suite})); se == nil || saw != "" {
+			t.Fatalf("%s: a foreign certificate was accepted (%v, %q)", tls.CipherSuiteName(suite), se, saw)
+		}
+	}
+	if se, ce, _ := handshake(t, b.ServerConfig(Options{}), a.ClientConfig(Options{Suite: StreamSuites[0]})); se == nil && ce == nil {
+		t.Fatal("a TLS 1.3-only server accepted TLS 1.2")
+	}
+	best, rates, err := a.FastestSuite(Options{}, 1<<20)
+	if err != nil || len(rates) != len(StreamSuites) {
+		t.Fatalf("FastestSuite: %v, %v", err, rates)
+	}
+	for s, r := range rates {
+		if r <= 0 || r > rates[best] {
+			t.Fatalf("%s at %.0f B/s, best %s at %.0f", tls.CipherSuiteName(s), r, tls.CipherSuiteName(best), rates[best])
+		}
 	}
 }

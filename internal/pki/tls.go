@@ -17,6 +17,21 @@ type Options struct {
 	// accepted (boards are dialed by address and their certificates need
 	// not list it).
 	PeerName string
+	// Suite, if set, makes a client speak TLS 1.2 with this one suite (one
+	// of StreamSuites) rather than TLS 1.3, whose AEAD Go picks by the
+	// CPU's features alone; a server with Suite set accepts every one of
+	// StreamSuites as well as TLS 1.3. See FastestSuite.
+	Suite uint16
+}
+
+// StreamSuites are the TLS 1.2 suites a migration stream may use: ECDHE
+// key exchange (forward secret) with ECDSA certificates and an AEAD, as
+// strong as TLS 1.3's own choices; which one is fastest depends on the
+// CPU (AES-GCM with the ARMv8 AES instructions, ChaCha20-Poly1305
+// without, or under emulation).
+var StreamSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 func (o Options) now() time.Time {
@@ -41,8 +56,14 @@ func (b *Bundle) pool() *x509.CertPool {
 // node's certificate and requires every client to present a certificate
 // signed by the bundle's CA (and nothing else), checked at o.Time.
 func (b *Bundle) ServerConfig(o Options) *tls.Config {
+	min := uint16(tls.VersionTLS13)
+	var suites []uint16
+	if o.Suite != 0 {
+		min, suites = tls.VersionTLS12, StreamSuites
+	}
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
+		MinVersion:   min,
+		CipherSuites: suites,
 		Certificates: []tls.Certificate{b.certificate()},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    b.pool(),
@@ -64,8 +85,15 @@ func (b *Bundle) ServerConfig(o Options) *tls.Config {
 func (b *Bundle) ClientConfig(o Options) *tls.Config {
 	cert := b.certificate()
 	roots := b.pool()
+	min, max := uint16(tls.VersionTLS13), uint16(0)
+	var suites []uint16
+	if o.Suite != 0 {
+		min, max, suites = tls.VersionTLS12, tls.VersionTLS12, []uint16{o.Suite}
+	}
 	return &tls.Config{
-		MinVersion: tls.VersionTLS13,
+		MinVersion:   min,
+		MaxVersion:   max,
+		CipherSuites: suites,
 		// Present the certificate even when the server's CA list does not
 		// name our CA, so a foreign server learns why it refuses us.
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
