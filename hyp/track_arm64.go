@@ -97,17 +97,26 @@ func (m *Machine) harvest() (*dirty.Bitmap, error) {
 
 // untrack ends tracking: blocks again, the guest's full slices back.
 func (m *Machine) untrack() {
-	m.merge()
+	merged, blocks := m.merge()
 	m.trk.on = false
+	if m.VCPU.Log != nil {
+		m.VCPU.Log(fmt.Sprintf("dirty tracking off: guest RAM back on 2 MiB blocks (%d of %d merged), %d dirty faults taken", merged, blocks, m.trk.faults))
+	}
 }
 
-func (m *Machine) merge() {
+// merge puts guest RAM back on 2 MiB blocks; it returns how many were
+// merged of how many RAM has.
+func (m *Machine) merge() (merged, blocks int) {
 	for _, r := range m.Layout.RAM {
-		if _, err := m.Stage2.Merge(r.Base, r.Size); err != nil && m.VCPU.Log != nil {
+		n, err := m.Stage2.Merge(r.Base, r.Size)
+		if err != nil && m.VCPU.Log != nil {
 			m.VCPU.Log(fmt.Sprintf("dirty tracking: merging %#x+%#x back into blocks: %v", r.Base, r.Size, err))
 		}
+		merged += n
+		blocks += int(r.Size >> 21)
 	}
 	cpu.FlushStage2()
+	return merged, blocks
 }
 
 // throttle cuts the guest's slice by t (auto-converge).
