@@ -133,4 +133,14 @@ type Report struct {
 	Untrack  time.Duration  `json:"untrack_ns"`       // back on 2 MiB blocks at the end
 	Faults   uint64         `json:"dirty_faults"`     // write faults taken for dirty tracking
 	GuestCPU float64        `json:"guest_cpu"`        // the guest's share of the CPU during pre-copy (1: not slowed)
+	Costs    StreamCosts    `json:"costs"`            // where the source's time went
+}
+
+// StreamCosts is where the source's time went while it sent the stream
+// (wall-clock time on Ferry's goroutine; a write includes waiting for the
+// link, and the guest's slices while it waited).
+type StreamCosts struct {
+	Encode time.Duration `json:"encode_ns"` // reading pages, finding zero pages, building records
+	Digest time.Duration `json:"digest_ns"` // the CRC32C over the records
+	Write  time.Duration `json:"write_ns"`  // TLS, the netstack and the NIC, waits included
 }

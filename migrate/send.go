@@ -109,6 +109,7 @@ func Send(ctx context.Context, conn io.ReadWriter, src Source, set api.MigrateRe
 	defer s.st.close()
 	err := s.run()
 	s.rep.Bytes = s.st.sent.n
+	s.rep.Costs = s.st.costs
 	if err != nil {
 		s.rep.OK, s.rep.Error = false, err.Error()
 		// How long the attempt took, and how long the guest was stopped
@@ -356,7 +357,9 @@ func (s *sender) precopy() error {
 	for _, r := range s.fp.RAM {
 		for off := uint64(0); off < r.Size; off += PagesPerRecord * PageSize {
 			n := int(min((r.Size-off)/PageSize, PagesPerRecord))
+			t := time.Now()
 			p, zero, err := EncodePagesView(buf[:0], r.Base+off, n, s.src)
+			s.st.costs.Encode += time.Since(t)
 			if err != nil {
 				return fmt.Errorf("encoding pages at %#x: %w", r.Base+off, err)
 			}
@@ -450,7 +453,10 @@ func (s *sender) dirtyRound(n int, bm *dirty.Bitmap, stopped bool) error {
 		}
 		var p []byte
 		var zero int
-		if p, zero, err = EncodeDirty(buf[:0], ipas, s.src); err != nil {
+		t := time.Now()
+		p, zero, err = EncodeDirty(buf[:0], ipas, s.src)
+		s.st.costs.Encode += time.Since(t)
+		if err != nil {
 			err = fmt.Errorf("round %d: encoding pages from %#x: %w", n, ipas[0], err)
 			return
 		}

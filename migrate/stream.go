@@ -11,6 +11,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/ferry-hv/ferry/api"
 )
 
 // DigestSize is the size of the End payload: a CRC32C of the stream. The
@@ -90,6 +92,7 @@ type stream struct {
 	sum   hash.Hash32
 	buf   []byte // reused for incoming payloads
 	yield func()
+	costs api.StreamCosts // where the sender's time went
 
 	mu       sync.Mutex
 	finished bool // no more interrupts: the step is the last, best-effort one
@@ -246,12 +249,17 @@ func (s *stream) write(t RecordType, payload []byte) error {
 	if len(payload) > MaxPayload(t) {
 		return fmt.Errorf("%w: %v record of %d bytes, limit %d", ErrTooLong, t, len(payload), MaxPayload(t))
 	}
+	t0 := time.Now()
 	if inDigest(t) {
 		var h [HeaderSize]byte
 		s.sum.Write(appendHeader(h[:0], t, t.Version(), len(payload)))
 		s.sum.Write(payload)
 	}
-	return s.cause(writeRecord(s.bw, t, t.Version(), payload))
+	t1 := time.Now()
+	err := writeRecord(s.bw, t, t.Version(), payload)
+	s.costs.Digest += t1.Sub(t0)
+	s.costs.Write += time.Since(t1)
+	return s.cause(err)
 }
 
 // flush sends what is buffered.
@@ -259,7 +267,10 @@ func (s *stream) flush() error {
 	if err := s.arm(s.timeout); err != nil {
 		return err
 	}
-	return s.cause(s.bw.Flush())
+	t := time.Now()
+	err := s.bw.Flush()
+	s.costs.Write += time.Since(t)
+	return s.cause(err)
 }
 
 // send writes one record and flushes.
