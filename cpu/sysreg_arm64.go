@@ -439,6 +439,9 @@ func WriteICC_EOIR0_EL1(v uint64)
 // ReadICC_RPR_EL1 reads ICC_RPR_EL1 (GICv3 12 ICC_RPR_EL1, Interrupt Controller Running Priority Register).
 func ReadICC_RPR_EL1() uint64
 
+// ReadICC_HPPIR1_EL1 reads ICC_HPPIR1_EL1 (GICv3 12 ICC_HPPIR1_EL1, Interrupt Controller Highest Priority Pending Interrupt Register 1).
+func ReadICC_HPPIR1_EL1() uint64
+
 // ReadAPIAKeyLo_EL1 reads APIAKeyLo_EL1 (ARM ARM D23.2 APIAKeyLo_EL1, Pointer Authentication Key A for Instruction (low)).
 func ReadAPIAKeyLo_EL1() uint64
 
@@ -637,6 +640,7 @@ var sysRegReaders = map[string]func() uint64{
 	"ICC_AP1R0_EL1":    ReadICC_AP1R0_EL1,
 	"ICC_IAR0_EL1":     ReadICC_IAR0_EL1,
 	"ICC_RPR_EL1":      ReadICC_RPR_EL1,
+	"ICC_HPPIR1_EL1":   ReadICC_HPPIR1_EL1,
 	"APIAKeyLo_EL1":    ReadAPIAKeyLo_EL1,
 	"APIAKeyHi_EL1":    ReadAPIAKeyHi_EL1,
 	"APIBKeyLo_EL1":    ReadAPIBKeyLo_EL1,

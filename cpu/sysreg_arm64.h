@@ -146,6 +146,7 @@
 #define MRS_ICC_IAR0_EL1(rt) WORD $(0xd538c800|(rt))
 #define MSR_ICC_EOIR0_EL1(rt) WORD $(0xd518c820|(rt))
 #define MRS_ICC_RPR_EL1(rt) WORD $(0xd538cb60|(rt))
+#define MRS_ICC_HPPIR1_EL1(rt) WORD $(0xd538cc40|(rt))
 #define MRS_APIAKeyLo_EL1(rt) WORD $(0xd5382100|(rt))
 #define MSR_APIAKeyLo_EL1(rt) WORD $(0xd5182100|(rt))
 #define MRS_APIAKeyHi_EL1(rt) WORD $(0xd5382120|(rt))

@@ -937,6 +937,12 @@ TEXT ·ReadICC_RPR_EL1(SB),NOSPLIT,$0-8
 	MOVD	R0, ret+0(FP)
 	RET
 
+// func ReadICC_HPPIR1_EL1() uint64
+TEXT ·ReadICC_HPPIR1_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd538cc40	// mrs x0, icc_hppir1_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
 // func ReadAPIAKeyLo_EL1() uint64
 TEXT ·ReadAPIAKeyLo_EL1(SB),NOSPLIT,$0-8
 	WORD	$0xd5382100	// mrs x0, apiakeylo_el1

@@ -33,6 +33,9 @@ const (
 	stage2Pages = 2048
 	// pmrAll is ICC_PMR_EL1 letting every priority through.
 	pmrAll = 0xff
+	// spuriousINTID is the first special INTID: at or above it, nothing
+	// is pending (GICv3 2.2.1).
+	spuriousINTID = 1020
 )
 
 // Machine is the guest and the EL2 state that runs it.
@@ -118,6 +121,7 @@ func NewMachine(l *guest.Layout, b Board, state string, log func(string)) (*Mach
 		Log:         log,
 		MMIO:        m.Bus.Handle,
 		WriteFault:  m.writeFault,
+		Idle:        m.guestIdle,
 		WriteSysReg: func(name string, v uint64) { cpu.WriteSysReg(name, v) },
 		Tick:        m.tick,
 	}
@@ -306,7 +310,7 @@ func (m *Machine) Run() error {
 		switch {
 		case reason != cpu.ExitFIQ:
 		case m.trk.on:
-			m.slice()
+			m.slice(ferrySlice)
 		default:
 			runtime.Gosched()
 		}

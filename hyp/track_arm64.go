@@ -72,6 +72,7 @@ func (m *Machine) track() error {
 		}
 	}
 	cpu.FlushStage2()
+	cpu.WriteHCR_EL2(cpu.ReadHCR_EL2() | cpu.HCR_TWI)
 	m.trk = tracking{on: true, log: dirty.New(m.pages()), guest: guestSlice, start: cpu.Nanotime(), sliceEnd: cpu.Nanotime() + int64(ferrySlice)}
 	return nil
 }
@@ -98,6 +99,7 @@ func (m *Machine) harvest() (*dirty.Bitmap, error) {
 // untrack ends tracking: blocks again, the guest's full slices back.
 func (m *Machine) untrack() {
 	merged, blocks := m.merge()
+	cpu.WriteHCR_EL2(cpu.ReadHCR_EL2() &^ cpu.HCR_TWI)
 	m.trk.on = false
 	if m.VCPU.Log != nil {
 		m.VCPU.Log(fmt.Sprintf("dirty tracking off: guest RAM back on 2 MiB blocks (%d of %d merged), %d dirty faults taken", merged, blocks, m.trk.faults))
@@ -142,13 +144,46 @@ func (m *Machine) Yield() {
 	}
 }
 
-// slice is Ferry's slice after a tick during a migration: the vCPU
+// slice is Ferry's slice of at most d during a migration: the vCPU
 // goroutine rests (others run) until the slice is over or the guest is to
 // stop, and the timer then gives the guest its own slice.
-func (m *Machine) slice() {
+func (m *Machine) slice(d time.Duration) {
 	start := cpu.Nanotime()
-	m.trk.sliceEnd = start + int64(ferrySlice)
-	m.Ctl.Rest(ferrySlice)
+	m.trk.sliceEnd = start + int64(d)
+	m.Ctl.Rest(d)
 	m.trk.ferry += cpu.Nanotime() - start
 	cpu.ArmHypTimer(cpu.ReadCNTPCT_EL0() + cpu.Ticks(int64(m.trk.guest)))
+}
+
+// Generic timer control bits (ARM ARM D24.8, CNTV_CTL_EL0 / CNTP_CTL_EL0).
+const (
+	timerEnable = 1 << 0
+	timerIMask  = 1 << 1
+)
+
+// guestIdle takes a WFI of the guest during a migration (HCR_EL2.TWI): the
+// guest has nothing to do until its next interrupt, so Ferry uses the CPU
+// until then -- its next timer deadline, or a slice at most -- rather than
+// let it sleep through time the migration needs. An idle guest then gives
+// the migration nearly all of the CPU and loses nothing: it is woken when
+// it asked to be. With an interrupt already pending it returns at once.
+func (m *Machine) guestIdle() {
+	if !m.trk.on || cpu.ReadICC_HPPIR1_EL1()&0xffffff < spuriousINTID {
+		return
+	}
+	now := cpu.ReadCNTPCT_EL0()
+	d := ferrySlice
+	for _, t := range [...]struct{ ctl, at uint64 }{
+		{cpu.ReadCNTV_CTL_EL0(), cpu.ReadCNTV_CVAL_EL0() + cpu.ReadCNTVOFF_EL2()},
+		{cpu.ReadCNTP_CTL_EL0(), cpu.ReadCNTP_CVAL_EL0()},
+	} {
+		if t.ctl&(timerEnable|timerIMask) != timerEnable {
+			continue
+		}
+		if t.at <= now {
+			return
+		}
+		d = min(d, time.Duration((t.at-now)*1e9/cpu.ReadCNTFRQ_EL0()))
+	}
+	m.slice(d)
 }

@@ -22,6 +22,9 @@ type VCPU struct {
 	// writable and returns true; false if ipa is not a tracked page (nil:
 	// no tracking). The guest then retries its write.
 	WriteFault func(ipa uint64) bool
+	// Idle takes a WFI the guest executed while Ferry traps them
+	// (HCR_EL2.TWI, during a migration); the guest resumes after it.
+	Idle func()
 	// WriteSysReg performs a forwarded system-register write at EL2.
 	WriteSysReg func(name string, v uint64)
 	// Tick handles Ferry's own FIQ (its scheduling tick).
@@ -67,6 +70,19 @@ var handlers = map[uint32]func(v *VCPU) error{
 	cpu.ECSysReg:    (*VCPU).sysReg,
 	cpu.ECDAbortLow: (*VCPU).dataAbort,
 	cpu.ECIAbortLow: (*VCPU).instructionAbort,
+	cpu.ECWFx:       (*VCPU).wfx,
+}
+
+// wfx handles a trapped WFI: the guest has nothing to do until its next
+// interrupt; Idle may use the time. ELR_EL2 points at the WFI itself.
+// WFE is never trapped (HCR_EL2.TWE is clear).
+func (v *VCPU) wfx() error {
+	if v.Idle == nil || cpu.ESR(v.Ctx.ESR).ISS()&1 != 0 {
+		return v.trapError(cpu.ExitSync)
+	}
+	v.Ctx.Advance()
+	v.Idle()
+	return nil
 }
 
 // Dispatch handles one exit of the guest; a non-nil error means the machine

@@ -220,3 +220,20 @@ func TestWriteFaultGoesToDirtyTracking(t *testing.T) {
 		}
 	}
 }
+
+// A trapped WFI goes to Idle and the guest resumes after it; a WFE (never
+// trapped) is an error.
+func TestTrappedWFI(t *testing.T) {
+	var logs []string
+	v := newVCPU(&firmware{}, &logs)
+	idles := 0
+	v.Idle = func() { idles++ }
+	v.Ctx.ESR, v.Ctx.PC = cpu.ECWFx<<26|1<<25, 0x2000
+	if err := v.Dispatch(cpu.ExitSync); err != nil || idles != 1 || v.Ctx.PC != 0x2004 {
+		t.Fatalf("WFI: %v, %d idles, PC %#x", err, idles, v.Ctx.PC)
+	}
+	v.Ctx.ESR = cpu.ECWFx<<26 | 1<<25 | 1
+	if err := v.Dispatch(cpu.ExitSync); err == nil || idles != 1 {
+		t.Fatalf("WFE: %v, %d idles", err, idles)
+	}
+}

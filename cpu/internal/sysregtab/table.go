@@ -138,6 +138,7 @@ var SysRegs = []SysReg{
 	ro("ICC_IAR0_EL1", 3, 0, 12, 8, 0, "GICv3 12 ICC_IAR0_EL1, Interrupt Controller Interrupt Acknowledge Register 0"),
 	{"ICC_EOIR0_EL1", 3, 0, 12, 8, 1, false, true, "GICv3 12 ICC_EOIR0_EL1, Interrupt Controller End Of Interrupt Register 0"},
 	ro("ICC_RPR_EL1", 3, 0, 12, 11, 3, "GICv3 12 ICC_RPR_EL1, Interrupt Controller Running Priority Register"),
+	ro("ICC_HPPIR1_EL1", 3, 0, 12, 12, 2, "GICv3 12 ICC_HPPIR1_EL1, Interrupt Controller Highest Priority Pending Interrupt Register 1"),
 	// Pointer-authentication keys (FEAT_PAuth): part of the guest's state.
 	rw("APIAKeyLo_EL1", 3, 0, 2, 1, 0, "ARM ARM D23.2 APIAKeyLo_EL1, Pointer Authentication Key A for Instruction (low)"),
 	rw("APIAKeyHi_EL1", 3, 0, 2, 1, 1, "ARM ARM D23.2 APIAKeyHi_EL1, Pointer Authentication Key A for Instruction (high)"),
