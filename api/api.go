@@ -137,10 +137,11 @@ type Report struct {
 }
 
 // StreamCosts is where the source's time went while it sent the stream
-// (wall-clock time on Ferry's goroutine; a write includes waiting for the
-// link, and the guest's slices while it waited).
+// (wall-clock time on the migration's goroutine; a write includes waiting
+// for the link, during which other goroutines or the guest may run).
 type StreamCosts struct {
 	Encode time.Duration `json:"encode_ns"` // reading pages, finding zero pages, building records
 	Digest time.Duration `json:"digest_ns"` // the CRC32C over the records
 	Write  time.Duration `json:"write_ns"`  // TLS, the netstack and the NIC, waits included
+	Guest  time.Duration `json:"guest_ns"`  // given back to the guest at yields
 }

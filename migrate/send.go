@@ -110,6 +110,7 @@ func Send(ctx context.Context, conn io.ReadWriter, src Source, set api.MigrateRe
 	err := s.run()
 	s.rep.Bytes = s.st.sent.n
 	s.rep.Costs = s.st.costs
+	s.rep.Costs.Guest = s.st.sent.yielded
 	if err != nil {
 		s.rep.OK, s.rep.Error = false, err.Error()
 		// How long the attempt took, and how long the guest was stopped

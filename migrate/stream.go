@@ -104,6 +104,7 @@ type counter struct {
 	rw io.ReadWriter
 
 	yield     func() // nil: never
+	yielded   time.Duration
 	bandwidth uint64 // bytes/s, 0: no cap
 	start     time.Time
 }
@@ -143,7 +144,9 @@ func (c *counter) write(p []byte) (int, error) {
 		}
 	}
 	if c.yield != nil {
+		t := time.Now()
 		c.yield()
+		c.yielded += time.Since(t)
 	}
 	n, err := c.rw.Write(p)
 	c.n += uint64(n)
@@ -255,10 +258,10 @@ func (s *stream) write(t RecordType, payload []byte) error {
 		s.sum.Write(appendHeader(h[:0], t, t.Version(), len(payload)))
 		s.sum.Write(payload)
 	}
-	t1 := time.Now()
+	t1, y := time.Now(), s.sent.yielded
 	err := writeRecord(s.bw, t, t.Version(), payload)
 	s.costs.Digest += t1.Sub(t0)
-	s.costs.Write += time.Since(t1)
+	s.costs.Write += time.Since(t1) - (s.sent.yielded - y)
 	return s.cause(err)
 }
 
@@ -267,9 +270,9 @@ func (s *stream) flush() error {
 	if err := s.arm(s.timeout); err != nil {
 		return err
 	}
-	t := time.Now()
+	t, y := time.Now(), s.sent.yielded
 	err := s.bw.Flush()
-	s.costs.Write += time.Since(t)
+	s.costs.Write += time.Since(t) - (s.sent.yielded - y)
 	return s.cause(err)
 }
 
@@ -308,7 +311,9 @@ func (s *stream) digest() []byte { return binary.LittleEndian.AppendUint32(nil, 
 // pause gives the CPU back if the machine wants it (WithYield).
 func (s *stream) pause() {
 	if s.yield != nil {
+		t := time.Now()
 		s.yield()
+		s.sent.yielded += time.Since(t)
 	}
 }
 

@@ -211,8 +211,8 @@ func printReport(w io.Writer, r api.Report) {
 	fmt.Fprintf(tw, "untrack\t%s (back on 2 MiB blocks)\n", durationString(r.Untrack))
 	fmt.Fprintf(tw, "dirty faults\t%d\n", r.Faults)
 	fmt.Fprintf(tw, "guest cpu\t%s (the guest's share of the CPU during pre-copy)\n", percent(r.GuestCPU))
-	fmt.Fprintf(tw, "source time\tencode %s, digest %s, write %s (TLS, netstack, NIC, waits)\n",
-		durationString(r.Costs.Encode), durationString(r.Costs.Digest), durationString(r.Costs.Write))
+	fmt.Fprintf(tw, "source time\tencode %s, digest %s, write %s (TLS, netstack, NIC, waits), guest slices %s\n",
+		durationString(r.Costs.Encode), durationString(r.Costs.Digest), durationString(r.Costs.Write), durationString(r.Costs.Guest))
 	tw.Flush()
 	printRounds(w, r.Rounds)
 }
