@@ -72,7 +72,7 @@ type Progress struct {
 	Round      int    `json:"round"`       // pre-copy round being sent: 0 is all of RAM
 	PagesSent  uint64 `json:"pages_sent"`  // pages sent so far, all rounds
 	PagesTotal uint64 `json:"pages_total"` // pages of guest RAM
-	PagesLeft  uint64 `json:"pages_left"`  // pages still to send in this round and dirtied since
+	PagesLeft  uint64 `json:"pages_left"`  // pages still to send in this round
 	BytesSent  uint64 `json:"bytes_sent"`
 
 	DirtyRate        float64       `json:"dirty_rate_bps"` // bytes/s the guest dirtied in the last round
