@@ -96,7 +96,8 @@ type Round struct {
 	DirtyRate float64       `json:"dirty_rate_bps"` // bytes/s the guest dirtied during it
 	CPUShare  float64       `json:"cpu_share"`      // Ferry's measured share of the CPU during it
 	Throttle  float64       `json:"throttle"`
-	Stopped   bool          `json:"stopped"` // sent with the guest stopped (the last one)
+	Stopped   bool          `json:"stopped"`    // sent with the guest stopped (the last one)
+	Harvest   time.Duration `json:"harvest_ns"` // taking the dirty bitmap and write-protecting its pages again, before it
 }
 
 // Downtime is the switchover, part by part, as the source measured it
@@ -132,6 +133,7 @@ type Report struct {
 	Tracking time.Duration  `json:"tracking_ns"`      // splitting and write-protecting RAM at the start
 	Untrack  time.Duration  `json:"untrack_ns"`       // back on 2 MiB blocks at the end
 	Faults   uint64         `json:"dirty_faults"`     // write faults taken for dirty tracking
+	FaultNS  float64        `json:"fault_ns"`         // Ferry's time per dirty fault, mean (exception entry and return not included)
 	GuestCPU float64        `json:"guest_cpu"`        // the guest's share of the CPU during pre-copy (1: not slowed)
 	Costs    StreamCosts    `json:"costs"`            // where the source's time went
 }

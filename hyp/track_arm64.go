@@ -25,9 +25,10 @@ const (
 
 // tracking is dirty tracking and CPU sharing during a migration.
 type tracking struct {
-	on     bool
-	log    *dirty.Bitmap // pages written since the last harvest
-	faults uint64
+	on      bool
+	log     *dirty.Bitmap // pages written since the last harvest
+	faults  uint64
+	faultNS int64 // time the fault handler took, all faults
 
 	guest    time.Duration // the guest's slice, after the throttle
 	start    int64         // Nanotime at Track
@@ -49,6 +50,8 @@ func (m *Machine) writeFault(ipa uint64) bool {
 	if !t.on || !m.inRAM(ipa&^(mmu.PageSize-1)) {
 		return false
 	}
+	start := cpu.Nanotime()
+	defer func() { t.faultNS += cpu.Nanotime() - start }()
 	if _, err := m.Stage2.SetPageWritable(ipa, true); err != nil {
 		return false
 	}

@@ -182,10 +182,10 @@ func (s *fakeSource) Throttle(t float64) {
 
 func (s *fakeSource) CPU() (guest, ferry time.Duration) { return 0, 0 }
 
-func (s *fakeSource) Faults() uint64 {
+func (s *fakeSource) Faults() (uint64, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.faults
+	return s.faults, time.Duration(s.faults) * time.Microsecond
 }
 
 func (s *fakeSource) Fingerprint() Fingerprint { return s.fp }

@@ -36,7 +36,7 @@ type Source interface {
 	// CPU is how long the guest and Ferry have had the CPU since Track,
 	// and Faults how many dirty faults the guest has taken.
 	CPU() (guest, ferry time.Duration)
-	Faults() uint64
+	Faults() (n uint64, handling time.Duration)
 
 	// Pause stops the guest and returns once it is stopped. An error means
 	// the guest was not stopped (Send then does not call Resume).
@@ -240,7 +240,11 @@ func (s *sender) untrack() {
 	if g+f > 0 {
 		s.rep.GuestCPU = float64(g) / float64(g+f)
 	}
-	s.rep.Faults = s.src.Faults()
+	var spent time.Duration
+	s.rep.Faults, spent = s.src.Faults()
+	if s.rep.Faults > 0 {
+		s.rep.FaultNS = float64(spent) / float64(s.rep.Faults)
+	}
 	s.src.Untrack()
 	s.tracking = false
 	s.rep.Untrack = time.Since(t)
@@ -384,10 +388,12 @@ func (s *sender) precopy() error {
 		Fixed:         fixedDowntime,
 	}
 	for n := 1; ; n++ {
+		t := time.Now()
 		bm, err := s.src.Harvest()
 		if err != nil {
 			return fmt.Errorf("round %d: harvesting dirty pages: %w", n, err)
 		}
+		harvest := time.Since(t)
 		dirtied := bm.Count()
 		s.end(b, dirtied)
 		s.policy.Elapsed = time.Since(s.start)
@@ -409,6 +415,7 @@ func (s *sender) precopy() error {
 			s.src.Throttle(d.Throttle)
 		}
 		b = s.begin(n, dirtied, false)
+		s.round.Harvest = harvest
 		s.report(PhasePrecopy, nil)
 		if err := s.dirtyRound(n, bm, false); err != nil {
 			return err
@@ -501,8 +508,10 @@ func (s *sender) stopAndCopy() error {
 	if s.pending != nil {
 		bm.Or(s.pending)
 	}
+	harvest := time.Since(t)
 	n := len(s.rep.Rounds)
 	b := s.begin(n, bm.Count(), true)
+	s.round.Harvest = harvest
 	s.report(PhaseStopped, nil)
 	if err := s.dirtyRound(n, bm, true); err != nil {
 		return err

@@ -402,7 +402,7 @@ var okReport = api.Report{
 	},
 	Parts: api.Downtime{Stop: 3 * time.Millisecond, Pages: 2 * time.Millisecond, State: 5 * time.Millisecond,
 		Restore: 120 * time.Millisecond, Ack: 130 * time.Millisecond, Commit: 760 * time.Millisecond},
-	Switch: "fits", Throttle: 0.2, Tracking: 15 * time.Millisecond, Untrack: 4 * time.Millisecond, Faults: 1234, GuestCPU: 0.8,
+	Switch: "fits", Throttle: 0.2, Tracking: 15 * time.Millisecond, Untrack: 4 * time.Millisecond, Faults: 1234, FaultNS: 2500, GuestCPU: 0.8,
 }
 
 func TestMigrate(t *testing.T) {

@@ -209,7 +209,7 @@ func printReport(w io.Writer, r api.Report) {
 	fmt.Fprintf(tw, "throttle\t%s (auto-converge's last cut of the guest's CPU time)\n", percent(r.Throttle))
 	fmt.Fprintf(tw, "tracking\t%s (splitting and write-protecting RAM)\n", durationString(r.Tracking))
 	fmt.Fprintf(tw, "untrack\t%s (back on 2 MiB blocks)\n", durationString(r.Untrack))
-	fmt.Fprintf(tw, "dirty faults\t%d\n", r.Faults)
+	fmt.Fprintf(tw, "dirty faults\t%d (%s each in Ferry's handler)\n", r.Faults, durationString(time.Duration(r.FaultNS)))
 	fmt.Fprintf(tw, "guest cpu\t%s (the guest's share of the CPU during pre-copy)\n", percent(r.GuestCPU))
 	fmt.Fprintf(tw, "source time\tencode %s, digest %s, write %s (TLS, netstack, NIC, waits), guest slices %s\n",
 		durationString(r.Costs.Encode), durationString(r.Costs.Digest), durationString(r.Costs.Write), durationString(r.Costs.Guest))

@@ -92,7 +92,7 @@ func TestPrintReport(t *testing.T) {
 		"throttle":     "throttle 20% (auto-converge's last cut of the guest's CPU time)",
 		"tracking":     "tracking 15ms (splitting and write-protecting RAM)",
 		"untrack":      "untrack 4ms (back on 2 MiB blocks)",
-		"dirty faults": "dirty faults 1234",
+		"dirty faults": "dirty faults 1234 (2.5µs each in Ferry's handler)",
 		"guest cpu":    "guest cpu 80% (the guest's share of the CPU during pre-copy)",
 	} {
 		if got := strings.Join(fields(t, out, prefix), " "); got != want {
