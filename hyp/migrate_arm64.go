@@ -106,7 +106,9 @@ func (s source) Harvest() (*dirty.Bitmap, error)   { return s.m.harvest() }
 func (s source) Untrack()                          { s.m.untrack() }
 func (s source) Throttle(t float64)                { s.m.throttle(t) }
 func (s source) CPU() (guest, ferry time.Duration) { return s.m.cpuTimes() }
-func (s source) Faults() uint64                    { return s.m.trk.faults }
+func (s source) Faults() (uint64, time.Duration) {
+	return s.m.trk.faults, time.Duration(s.m.trk.faultNS)
+}
 
 // States returns what Pause captured.
 func (s source) States() ([]migrate.State, error) {
