@@ -309,3 +309,16 @@ func TestKeepEarlier(t *testing.T) {
 		t.Fatal("markdown does not say what was kept")
 	}
 }
+
+func TestProgressFallsBackToHeartbeats(t *testing.T) {
+	r := Result{DirtyBefore: 20, DirtyDuring: 0, HBBefore: 60, HBDuring: 30}
+	r.settle()
+	if !near(r.Progress, 0.5) || r.ProgressBy != "heartbeat" || !strings.Contains(notes(r), "from heartbeats") {
+		t.Fatalf("%+v", r)
+	}
+	r.DirtyDuring = 10
+	r.settle()
+	if !near(r.Progress, 0.5) || r.ProgressBy != "dirty" || notes(r) != "" {
+		t.Fatalf("%+v %q", r, notes(r))
+	}
+}

@@ -147,7 +147,8 @@ type Result struct {
 	DirtyDuring float64  `json:"dirty_during_mib_s"` // ... across it, downtime included
 	HBBefore    float64  `json:"hb_before_per_s"`
 	HBDuring    float64  `json:"hb_during_per_s"`
-	Progress    float64  `json:"guest_progress"` // during / before (dirty rate, else heartbeat rate); 1: not slowed
+	Progress    float64  `json:"guest_progress"`    // during / before (dirty rate, else heartbeat rate); 1: not slowed
+	ProgressBy  string   `json:"guest_progress_by"` // "dirty" or "heartbeat"
 	Bad         []string `json:"bad_checks,omitempty"`
 	HostLoad    float64  `json:"host_load_1m"` // the host's 1-minute load average just after (2 cores; others' work included)
 
@@ -184,10 +185,12 @@ type QEMUDetail struct {
 // settle finishes the figures derived from the measured ones.
 func (r *Result) settle() {
 	r.Workload = r.Cell.Workload()
+	r.Progress, r.ProgressBy = 0, ""
 	switch {
-	case r.DirtyBefore > 0:
-		r.Progress = r.DirtyDuring / r.DirtyBefore
+	case r.DirtyBefore > 0 && r.DirtyDuring > 0:
+		r.Progress, r.ProgressBy = r.DirtyDuring/r.DirtyBefore, "dirty"
 	case r.HBBefore > 0:
-		r.Progress = r.HBDuring / r.HBBefore
+		// Idle, or no dirtying line on the destination in time: heartbeats.
+		r.Progress, r.ProgressBy = r.HBDuring/r.HBBefore, "heartbeat"
 	}
 }

@@ -186,6 +186,9 @@ func ferryMigrate(base qemu.Board, ferryctl, keys string, flags []string, c Cell
 	r.OK = true
 	al, bl := ps[0].Lines(), ps[1].Lines()
 	measure(&r, al, bl, start, end)
+	if r.DirtyBefore > 0 && r.DirtyDuring == 0 {
+		saveConsoles(fmt.Sprintf("ferry-%d-%s-run%d-nodirty", c.GuestMiB, strings.ReplaceAll(c.Workload(), " MiB/s", ""), run), ps[0], ps[1]) // no dirtying line on the destination in time: keep the evidence
+	}
 	if bad := badChecks(bl); len(bad) > 0 {
 		r.OK, r.Bad = false, bad
 		r.Error = "b: " + strings.Join(bad, "; ")

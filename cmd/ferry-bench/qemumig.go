@@ -198,6 +198,9 @@ func qemuMigrate(src, dst *qemuVM, m Matrix, c Cell, sys string, run int) (r Res
 		r.StreamMiBs = float64(mi.RAM.Transferred) / (1 << 20) / d
 	}
 	measure(&r, src.p.Lines(), dl, start, end)
+	if r.DirtyBefore > 0 && r.DirtyDuring == 0 {
+		saveConsoles(fmt.Sprintf("%s-%d-%s-run%d-nodirty", sys, c.GuestMiB, strings.ReplaceAll(c.Workload(), " MiB/s", ""), run), src.p, dst.p) // no dirtying line on the destination in time: keep the evidence
+	}
 	if bad := badChecks(dl); len(bad) > 0 {
 		r.OK, r.Bad = false, bad
 		r.Error = "destination: " + strings.Join(bad, "; ")

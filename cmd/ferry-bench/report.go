@@ -259,6 +259,9 @@ func writeMigration(dir string, s MigrationSummary) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	for i := range s.Results {
+		s.Results[i].settle() // derived figures follow the code that renders them
+	}
 	s.Rows = rows(s.Matrix, s.Results)
 	s.Targets = targets(s.Rows, s.Link)
 	j, _ := json.MarshalIndent(s, "", "  ")
@@ -409,6 +412,9 @@ func notes(r Result) string {
 	}
 	if q := r.QEMU; q != nil && q.MaxThrottle > 0 {
 		n = append(n, fmt.Sprintf("throttle %d%%", q.MaxThrottle))
+	}
+	if r.DirtyBefore > 0 && r.ProgressBy == "heartbeat" {
+		n = append(n, "progress from heartbeats (no dirtying line on the destination in time)")
 	}
 	return strings.Join(n, ", ")
 }
