@@ -74,8 +74,10 @@ type source struct{ m *Machine }
 
 func (s source) Fingerprint() migrate.Fingerprint { return s.m.Fingerprint() }
 
-// Pause stops the guest and captures its state at once: the guest's
-// clock stops here, not when the pages have been sent.
+// Pause stops the guest and captures its CPU and timer state at once: the
+// guest's clock stops here, not when the pages have been sent. The GIC and
+// UART are read by States, after the last pages (slow MMIO; what becomes
+// pending meanwhile, the guest stopped, then moves too).
 func (s source) Pause() error {
 	ctx, cancel := context.WithTimeout(context.Background(), pauseTimeout)
 	defer cancel()
@@ -83,16 +85,7 @@ func (s source) Pause() error {
 		return err
 	}
 	c := cpu.Capture(&s.m.VCPU.Ctx)
-	g, err := s.m.GIC.Capture(gic.SysRegs{})
-	if err != nil {
-		s.m.Ctl.Resume()
-		return err
-	}
-	s.m.captured = []migrate.State{
-		{Name: stateCPU, Version: cpu.StateVersion, Data: c.Encode()},
-		{Name: stateGIC, Version: gic.Version, Data: g.Encode()},
-		{Name: stateUART, Version: pl011.Version, Data: s.m.UART.State().Encode()},
-	}
+	s.m.captured = []migrate.State{{Name: stateCPU, Version: cpu.StateVersion, Data: c.Encode()}}
 	return nil
 }
 
@@ -110,12 +103,19 @@ func (s source) Faults() (uint64, time.Duration) {
 	return s.m.trk.faults, time.Duration(s.m.trk.faultNS)
 }
 
-// States returns what Pause captured.
+// States returns the CPU state Pause captured, the GIC's and the UART's.
 func (s source) States() ([]migrate.State, error) {
 	if s.m.captured == nil {
 		return nil, fmt.Errorf("no captured state: the guest was not paused")
 	}
-	return s.m.captured, nil
+	g, err := s.m.GIC.Capture(gic.SysRegs{})
+	if err != nil {
+		return nil, err
+	}
+	return append(s.m.captured[:1:1],
+		migrate.State{Name: stateGIC, Version: gic.Version, Data: g.Encode()},
+		migrate.State{Name: stateUART, Version: pl011.Version, Data: s.m.UART.State().Encode()},
+	), nil
 }
 
 func (s source) GiveUp() { s.m.Ctl.GiveUp() }

@@ -176,7 +176,8 @@ func TestMigrate(t *testing.T) {
 	if !regexp.MustCompile(`guest +migrated`).MatchString(sa) || !regexp.MustCompile(`guest +running`).MatchString(sb) {
 		t.Fatalf("status after the move: a %q, b %q", sa, sb)
 	}
-	t.Logf("guest-observed downtime (largest heartbeat gap across the switch): %v", heartbeatGap(a, b))
+	gap, where := heartbeatGapAt(a, b)
+	t.Logf("guest-observed downtime (largest heartbeat gap across the switch): %v, %s", gap, where)
 
 	// And back: a, whose copy of the guest's memory is stale, takes it
 	// again and the guest carries on there.
@@ -203,21 +204,32 @@ func TestMigrate(t *testing.T) {
 // heartbeatGap is the largest interval between the host arrival times of
 // consecutive heartbeat lines, on either console.
 func heartbeatGap(boards ...*qemu.Process) time.Duration {
-	var at []time.Time
-	for _, p := range boards {
+	gap, _ := heartbeatGapAt(boards...)
+	return gap
+}
+
+// heartbeatGapAt is heartbeatGap and the two lines around the gap.
+func heartbeatGapAt(boards ...*qemu.Process) (time.Duration, string) {
+	type hb struct {
+		at   time.Time
+		text string
+	}
+	var all []hb
+	for i, p := range boards {
 		for _, l := range p.Lines() {
 			if strings.HasPrefix(l.Text, "FERRY-HB ") {
-				at = append(at, l.At)
+				all = append(all, hb{l.At, fmt.Sprintf("board %d %q", i, l.Text)})
 			}
 		}
 	}
 	var gap time.Duration
-	for i := 1; i < len(at); i++ {
-		if d := at[i].Sub(at[i-1]); d > gap {
-			gap = d
+	var where string
+	for i := 1; i < len(all); i++ {
+		if d := all[i].at.Sub(all[i-1].at); d > gap {
+			gap, where = d, all[i-1].text+" .. "+all[i].text
 		}
 	}
-	return gap
+	return gap, where
 }
 
 // TestMigrateDestinationDies kills the destination in the middle of the
