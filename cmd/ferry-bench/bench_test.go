@@ -125,6 +125,9 @@ func TestBadChecks(t *testing.T) {
 	if bad := badChecks(l); len(bad) != 2 {
 		t.Fatalf("bad %q", bad)
 	}
+	if n := okChecks(l); n != 1 {
+		t.Fatalf("ok checks %d", n)
+	}
 }
 
 func TestParseRatesSystemsCells(t *testing.T) {

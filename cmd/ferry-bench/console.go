@@ -14,6 +14,8 @@ var (
 	hbLine    = regexp.MustCompile(`^FERRY-HB (\d+)(?: t=(\d+(?:\.\d+)?))?`)
 	dirtyLine = regexp.MustCompile(`^FERRY-DIRTY id=\S+ rate=(\d+(?:\.\d+)?) n=(\d+) mib=(\d+)`)
 	badLine   = regexp.MustCompile(`^FERRY-(PATTERN|DIRTY)-CHECK .* BAD`)
+	okLine    = regexp.MustCompile(`^FERRY-(PATTERN|DIRTY)-CHECK .* OK`)
+	dirtyChk  = regexp.MustCompile(`^FERRY-DIRTY-CHECK `)
 )
 
 // beat is one heartbeat line: its host arrival time and, if the guest
@@ -178,4 +180,15 @@ func badChecks(lines ...[]qemu.Line) []string {
 		}
 	}
 	return out
+}
+
+// okChecks counts the check lines that say OK.
+func okChecks(lines []qemu.Line) int {
+	n := 0
+	for _, l := range lines {
+		if okLine.MatchString(l.Text) {
+			n++
+		}
+	}
+	return n
 }

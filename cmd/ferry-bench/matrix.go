@@ -150,7 +150,8 @@ type Result struct {
 	Progress    float64  `json:"guest_progress"`    // during / before (dirty rate, else heartbeat rate); 1: not slowed
 	ProgressBy  string   `json:"guest_progress_by"` // "dirty" or "heartbeat"
 	Bad         []string `json:"bad_checks,omitempty"`
-	HostLoad    float64  `json:"host_load_1m"` // the host's 1-minute load average just after (2 cores; others' work included)
+	DstOK       int      `json:"dst_checks_ok"` // pattern and dirty-region checks that said OK on the destination
+	HostLoad    float64  `json:"host_load_1m"`  // the host's 1-minute load average just after (2 cores; others' work included)
 
 	Ferry *FerryDetail `json:"ferry,omitempty"`
 	QEMU  *QEMUDetail  `json:"qemu,omitempty"`

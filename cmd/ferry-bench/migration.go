@@ -183,12 +183,19 @@ func ferryMigrate(base qemu.Board, ferryctl, keys string, flags []string, c Cell
 	if _, _, err := ps[1].Expect(readyRe, 0, time.Minute); err != nil {
 		return fail(fmt.Errorf("b: no pattern check after the migration: %w", err))
 	}
+	if c.DirtyMiB > 0 && c.RateMiB > 0 {
+		// A pass of the dirtied region checked on this side (OK or BAD).
+		if _, _, err := ps[1].Expect(dirtyChk, 0, time.Minute); err != nil {
+			return fail(fmt.Errorf("b: no dirty-region check after the migration: %w", err))
+		}
+	}
 	r.OK = true
 	al, bl := ps[0].Lines(), ps[1].Lines()
 	measure(&r, al, bl, start, end)
 	if r.DirtyBefore > 0 && r.DirtyDuring == 0 {
 		saveConsoles(fmt.Sprintf("ferry-%d-%s-run%d-nodirty", c.GuestMiB, strings.ReplaceAll(c.Workload(), " MiB/s", ""), run), ps[0], ps[1]) // no dirtying line on the destination in time: keep the evidence
 	}
+	r.DstOK = okChecks(bl)
 	if bad := badChecks(bl); len(bad) > 0 {
 		r.OK, r.Bad = false, bad
 		r.Error = "b: " + strings.Join(bad, "; ")

@@ -189,6 +189,12 @@ func qemuMigrate(src, dst *qemuVM, m Matrix, c Cell, sys string, run int) (r Res
 	if _, _, err := dst.p.Expect(readyRe, 0, time.Minute); err != nil {
 		return fail(fmt.Errorf("destination: no pattern check after the migration: %w", err))
 	}
+	if c.DirtyMiB > 0 && c.RateMiB > 0 {
+		// A pass of the dirtied region checked on this side (OK or BAD).
+		if _, _, err := dst.p.Expect(dirtyChk, 0, time.Minute); err != nil {
+			return fail(fmt.Errorf("destination: no dirty-region check after the migration: %w", err))
+		}
+	}
 	dl := dst.p.Lines()
 	r.OK = true
 	r.TotalS, r.DowntimeS = float64(mi.TotalTime)/1e3, float64(mi.Downtime)/1e3
@@ -201,6 +207,7 @@ func qemuMigrate(src, dst *qemuVM, m Matrix, c Cell, sys string, run int) (r Res
 	if r.DirtyBefore > 0 && r.DirtyDuring == 0 {
 		saveConsoles(fmt.Sprintf("%s-%d-%s-run%d-nodirty", sys, c.GuestMiB, strings.ReplaceAll(c.Workload(), " MiB/s", ""), run), src.p, dst.p) // no dirtying line on the destination in time: keep the evidence
 	}
+	r.DstOK = okChecks(dl)
 	if bad := badChecks(dl); len(bad) > 0 {
 		r.OK, r.Bad = false, bad
 		r.Error = "destination: " + strings.Join(bad, "; ")
