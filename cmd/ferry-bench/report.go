@@ -317,7 +317,20 @@ func renderMigration(s MigrationSummary) string {
 	}
 	order := strings.Join(cols, " / ")
 	fmt.Fprintf(&b, "# Migration: Ferry and QEMU's own live migration\n\n")
-	fmt.Fprintf(&b, "Written by `%s` on %s (%d run(s) of each cell; medians).\n", s.Command, s.Date, m.Runs)
+	lo, hi := 0, 0
+	for _, r := range s.Rows {
+		if n := r.OK + r.Failed; lo == 0 || n < lo {
+			lo = n
+		}
+		if n := r.OK + r.Failed; n > hi {
+			hi = n
+		}
+	}
+	runs := fmt.Sprint(hi)
+	if lo != hi {
+		runs = fmt.Sprintf("%d-%d", lo, hi)
+	}
+	fmt.Fprintf(&b, "Written by `%s` on %s (%s run(s) of each cell; medians).\n", s.Command, s.Date, runs)
 	for _, k := range s.Kept {
 		fmt.Fprintf(&b, "Results it did not measure are kept from the run of %s.\n", k)
 	}
