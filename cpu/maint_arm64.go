@@ -8,6 +8,7 @@ func flushStage2()
 func flushEL2()
 func invalidateIPA(ipa uint64)
 func flushGuestStage1()
+func invalidateGuestVA(va uint64)
 func smc(a *[8]uint64)
 func rndr() (v uint64, ok bool)
 func vectorBase() uint64
@@ -47,6 +48,17 @@ func InvalidateIPA(ipa uint64) { invalidateIPA(ipa) }
 func InvalidateGuestPage(ipa uint64) {
 	invalidateIPA(ipa)
 	flushGuestStage1()
+}
+
+// InvalidateGuestWrite is the cheap form of InvalidateGuestPage after a
+// write fault at virtual address va made the page at ipa writable: the
+// stage-2 entries for ipa and the guest's entries for va alone (TLBI
+// VAAE1IS) rather than all of them. Another VA mapping the same page may
+// keep a stale read-only entry; its write then faults on a page already
+// writable, and the handler uses InvalidateGuestPage.
+func InvalidateGuestWrite(ipa, va uint64) {
+	invalidateIPA(ipa)
+	invalidateGuestVA(va)
 }
 
 // Stage2TLB is the live stage 2's TLB maintenance (mmu.TLB).

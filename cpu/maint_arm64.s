@@ -96,3 +96,15 @@ TEXT ·flushGuestStage1(SB),NOSPLIT,$0
 	DSB	$11	// ISH
 	ISB	$15
 	RET
+
+// func invalidateGuestVA(va uint64)
+// TLBI VAAE1IS takes VA[55:12] in Xt[43:0]: the guest's entries for one
+// page, any ASID, stage 1+2 combined ones included.
+TEXT ·invalidateGuestVA(SB),NOSPLIT,$0-8
+	MOVD	va+0(FP), R0
+	LSR	$12, R0, R0
+	AND	$0xfffffffffff, R0, R0
+	TLBI_VAAE1IS(0)
+	DSB	$11	// ISH
+	ISB	$15
+	RET

@@ -235,3 +235,4 @@
 #define TLBI_VMALLS12E1IS(rt) WORD $(0xd50c83c0|(rt))
 #define TLBI_IPAS2E1IS(rt) WORD $(0xd50c8020|(rt))
 #define TLBI_VMALLE1IS(rt) WORD $(0xd5088300|(rt))
+#define TLBI_VAAE1IS(rt) WORD $(0xd5088360|(rt))

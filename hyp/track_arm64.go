@@ -18,7 +18,7 @@ import (
 // guest, the vCPU goroutine rests, and the migration yields when its slice
 // is over (Yield). The guest's own interrupts and timers are untouched.
 const (
-	ferrySlice    = 10 * time.Millisecond
+	ferrySlice    = 5 * time.Millisecond
 	guestSlice    = 10 * time.Millisecond
 	minGuestSlice = 100 * time.Microsecond
 )
@@ -45,17 +45,24 @@ func (m *Machine) pages() uint64 {
 
 // writeFault is the dirty-fault path: mark, make writable, invalidate,
 // back to the guest. It runs on the vCPU goroutine.
-func (m *Machine) writeFault(ipa uint64) bool {
+func (m *Machine) writeFault(ipa, va uint64, vaValid bool) bool {
 	t := &m.trk
 	if !t.on || !m.inRAM(ipa&^(mmu.PageSize-1)) {
 		return false
 	}
 	start := cpu.Nanotime()
 	defer func() { t.faultNS += cpu.Nanotime() - start }()
-	if _, err := m.Stage2.SetPageWritable(ipa, true); err != nil {
+	was, err := m.Stage2.SetPageWritable(ipa, true)
+	if err != nil {
 		return false
 	}
-	cpu.InvalidateGuestPage(ipa)
+	if vaValid && !was {
+		cpu.InvalidateGuestWrite(ipa, va)
+	} else {
+		// A walk's descriptor update, or a stale entry of another VA of a
+		// page already writable: everything.
+		cpu.InvalidateGuestPage(ipa)
+	}
 	if t.log.Set((ipa - m.Layout.RAM[0].Base) / mmu.PageSize) {
 		t.faults++
 	}

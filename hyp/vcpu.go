@@ -20,8 +20,10 @@ type VCPU struct {
 	// WriteFault takes a stage-2 permission fault on a write to guest RAM
 	// that dirty tracking caused: it marks the page dirty, makes it
 	// writable and returns true; false if ipa is not a tracked page (nil:
-	// no tracking). The guest then retries its write.
-	WriteFault func(ipa uint64) bool
+	// no tracking). The guest then retries its write. va is the virtual
+	// address written when vaValid (a store with FAR_EL2 valid; not a
+	// stage-1 walk's descriptor update).
+	WriteFault func(ipa, va uint64, vaValid bool) bool
 	// Idle takes a WFI the guest executed while Ferry traps them
 	// (HCR_EL2.TWI, during a migration); the guest resumes after it.
 	Idle func()
@@ -161,7 +163,7 @@ func (v *VCPU) dirtyFault(ipa uint64) bool {
 		return false
 	}
 	da := cpu.DecodeDataAbort(cpu.ESR(v.Ctx.ESR))
-	return da.IsPermissionFault() && (da.Write || da.S1PTW) && v.WriteFault(ipa)
+	return da.IsPermissionFault() && (da.Write || da.S1PTW) && v.WriteFault(ipa, v.Ctx.FAR, da.FARValid && !da.S1PTW)
 }
 
 // instructionAbort is an instruction fetch whose stage-1 walk met a

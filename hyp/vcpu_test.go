@@ -180,7 +180,7 @@ func TestWriteFaultGoesToDirtyTracking(t *testing.T) {
 	var logs []string
 	v := newVCPU(&firmware{}, &logs)
 	var dirty, mmio []uint64
-	v.WriteFault = func(ipa uint64) bool {
+	v.WriteFault = func(ipa, va uint64, vaValid bool) bool {
 		if ipa>>21 != 0x4800_0000>>21 {
 			return false
 		}

@@ -48,7 +48,7 @@ func TestPrecopyDirtyingGuest(t *testing.T) {
 	}
 }
 
-// With a downtime limit below the fixed part of the downtime (4 ms), a
+// With a downtime limit below the fixed part of the downtime (12 ms), a
 // guest whose dirty set stays flat and small is switched over when rounds
 // stall: its expected downtime is within ten times the limit.
 func TestPrecopyStallsThenSwitches(t *testing.T) {
@@ -61,7 +61,7 @@ func TestPrecopyStallsThenSwitches(t *testing.T) {
 		}
 	}
 	a, b := net.Pipe()
-	s, r := migrateWith(t, context.Background(), api.MigrateRequest{DowntimeLimit: time.Millisecond, MaxTime: 20 * time.Second, NoAutoConverge: true}, a, b, src, dst, nil)
+	s, r := migrateWith(t, context.Background(), api.MigrateRequest{DowntimeLimit: 2 * time.Millisecond, MaxTime: 20 * time.Second, NoAutoConverge: true}, a, b, src, dst, nil)
 	if s.err != nil || r.err != nil {
 		t.Fatalf("send: %v\nreceive: %v", s.err, r.err)
 	}
@@ -111,7 +111,7 @@ func TestPrecopyAutoConverge(t *testing.T) {
 		}
 	}
 	a, b := net.Pipe()
-	s, r := migrateWith(t, context.Background(), api.MigrateRequest{DowntimeLimit: 5 * time.Millisecond, MaxTime: 20 * time.Second}, a, b, src, dst, nil)
+	s, r := migrateWith(t, context.Background(), api.MigrateRequest{DowntimeLimit: 20 * time.Millisecond, MaxTime: 20 * time.Second}, a, b, src, dst, nil)
 	if s.err != nil || r.err != nil {
 		t.Fatalf("send: %v\nreceive: %v", s.err, r.err)
 	}

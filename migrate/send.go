@@ -64,7 +64,7 @@ const (
 // state, the destination's check and restore, Ack and Commit).
 const (
 	dirtyPageBytes = PageSize + 8
-	fixedDowntime  = 4 * time.Millisecond
+	fixedDowntime  = 12 * time.Millisecond
 )
 
 // Send moves src's guest to the destination at the other end of conn, live

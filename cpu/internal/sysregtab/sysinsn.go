@@ -26,4 +26,5 @@ var SysInsns = []SysInsn{
 	{"TLBI_VMALLS12E1IS", 4, 8, 3, 6, "ARM ARM C5.5 TLBI VMALLS12E1IS, the same, Inner Shareable"},
 	{"TLBI_IPAS2E1IS", 4, 8, 0, 1, "ARM ARM C5.5 TLBI IPAS2E1IS, invalidate stage 2 entries by IPA (Xt = IPA>>12), Inner Shareable"},
 	{"TLBI_VMALLE1IS", 0, 8, 3, 0, "ARM ARM C5.5 TLBI VMALLE1IS, invalidate stage 1 EL1 entries of the current VMID, Inner Shareable"},
+	{"TLBI_VAAE1IS", 0, 8, 3, 3, "ARM ARM C5.5 TLBI VAAE1IS, invalidate EL1 entries by VA, all ASIDs (Xt = VA>>12), Inner Shareable"},
 }

@@ -82,12 +82,13 @@ func TestSysInsnEncodings(t *testing.T) {
 		"TLBI_VMALLS12E1":   0xd50c87df, // tlbi vmalls12e1
 		"TLBI_VMALLS12E1IS": 0xd50c83df, // tlbi vmalls12e1is
 		"TLBI_IPAS2E1IS":    0xd50c8020, // tlbi ipas2e1is, x0
+		"TLBI_VAAE1IS":      0xd5088360, // tlbi vaae1is, x0
 		"TLBI_VMALLE1IS":    0xd508831f, // tlbi vmalle1is
 		"IC_IALLUIS":        0xd508711f, // ic ialluis
 	}
 	for _, s := range SysInsns {
 		rt := uint32(31) // no register
-		if strings.HasPrefix(s.Name, "DC_") || s.Name == "TLBI_IPAS2E1IS" {
+		if strings.HasPrefix(s.Name, "DC_") || s.Name == "TLBI_IPAS2E1IS" || s.Name == "TLBI_VAAE1IS" {
 			rt = 0
 		}
 		w, ok := want[s.Name]
