@@ -60,13 +60,21 @@ func EncodePagesView(dst []byte, base uint64, count int, v PageViewer) (payload 
 }
 
 func encodePages(dst []byte, base uint64, count int, page func(ipa uint64) []byte) ([]byte, int, error) {
-	zero := 0
 	dst = binary.LittleEndian.AppendUint64(dst, base)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(count))
+	dst, zero := appendContents(dst, count, func(i int) []byte { return page(base + uint64(i)*PageSize) })
+	return dst, zero, nil
+}
+
+// appendContents appends the zero bitmap of count pages and the contents
+// of the non-zero ones, in order; page(i) shows page i. It returns how
+// many were zero.
+func appendContents(dst []byte, count int, page func(i int) []byte) ([]byte, int) {
+	zero := 0
 	bitmap := len(dst)
 	dst = append(dst, make([]byte, (count+7)/8)...)
 	for i := range count {
-		p := page(base + uint64(i)*PageSize)
+		p := page(i)
 		if bytes.Equal(p, zeroPage[:]) {
 			dst[bitmap+i/8] |= 1 << (i % 8)
 			zero++
@@ -74,7 +82,7 @@ func encodePages(dst []byte, base uint64, count int, page func(ipa uint64) []byt
 		}
 		dst = append(dst, p...)
 	}
-	return dst, zero, nil
+	return dst, zero
 }
 
 // PageBatch is a decoded Pages record. Its slices alias the payload.

@@ -1,7 +1,6 @@
 package migrate
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -71,17 +70,7 @@ func EncodeDirty(dst []byte, ipas []uint64, v PageViewer) (payload []byte, zero 
 		}
 		dst = binary.LittleEndian.AppendUint64(dst, ipa)
 	}
-	bitmap := len(dst)
-	dst = append(dst, make([]byte, (n+7)/8)...)
-	for i, ipa := range ipas {
-		p := v.PageView(ipa)
-		if bytes.Equal(p, zeroPage[:]) {
-			dst[bitmap+i/8] |= 1 << (i % 8)
-			zero++
-			continue
-		}
-		dst = append(dst, p...)
-	}
+	dst, zero = appendContents(dst, n, func(i int) []byte { return v.PageView(ipas[i]) })
 	return dst, zero, nil
 }
 
