@@ -131,6 +131,7 @@ type Report struct {
 	Switch   string         `json:"switch,omitempty"` // why pre-copy ended: "fits", "stalled", or empty if it never did
 	Throttle float64        `json:"throttle"`         // auto-converge's last cut of the guest's CPU time
 	Tracking time.Duration  `json:"tracking_ns"`      // splitting and write-protecting RAM at the start
+	Sync     time.Duration  `json:"sync_ns"`          // before the stop, the guest running: waiting for the destination to write all sent so far
 	Untrack  time.Duration  `json:"untrack_ns"`       // back on 2 MiB blocks at the end
 	Faults   uint64         `json:"dirty_faults"`     // write faults taken for dirty tracking
 	FaultNS  float64        `json:"fault_ns"`         // Ferry's time per dirty fault, mean (exception entry and return not included)

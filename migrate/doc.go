@@ -26,7 +26,10 @@
 //	S→D Round       round n >= 1: how many pages it carries, and whether
 //	                the guest is stopped (the last round)
 //	S→D Dirty...    its pages, by address, ascending, each once
-//	    ...         more Round/Dirty rounds, the last one stopped
+//	    ...         more Round/Dirty rounds
+//	S→D Sync        the policy switched: the guest still running, the source
+//	D→S Synced      waits until everything sent so far is written
+//	S→D Round...    the last round, sent with the guest stopped
 //	S→D State...    opaque machine state ("cpu", "gic", "uart", ...)
 //	S→D End         CRC32C of every byte of Hello, Pages, Round, Dirty and
 //	                State records

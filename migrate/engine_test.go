@@ -131,8 +131,8 @@ func TestMigrate(t *testing.T) {
 }
 
 // streamBytes is the exact size of what the source sends for an idle
-// guest: Hello, the Pages records, an empty stopped Round, the States, End
-// and Commit.
+// guest: Hello, the Pages records, Sync, an empty stopped Round, the
+// States, End and Commit.
 func streamBytes(fp Fingerprint, states []State, dataPages uint64) uint64 {
 	fp.Protocol = ProtocolVersion
 	hello, _ := fp.Encode()
@@ -144,7 +144,7 @@ func streamBytes(fp Fingerprint, states []State, dataPages uint64) uint64 {
 		}
 	}
 	n += dataPages * PageSize
-	n += HeaderSize + roundSize
+	n += HeaderSize + HeaderSize + roundSize // Sync, the stopped Round
 	for _, s := range states {
 		p, _ := s.Encode()
 		n += uint64(HeaderSize + len(p))
@@ -645,6 +645,19 @@ func TestReceiveRefusesBadStreams(t *testing.T) {
 			sc.send(t, TypeRound, RoundHeader{N: 1, Pages: 1}.Encode())
 			sc.send(t, TypeDirty, dirtyRaw([]uint64{r0.Base + 8}))
 		}, ErrInvalid, "page 0x40000008 not 4096-byte aligned", false},
+		{"sync in the middle of a round", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.send(t, TypeRound, RoundHeader{N: 1, Pages: 2}.Encode())
+			sc.send(t, TypeDirty, dirtyAt(r0.Base))
+			sc.send(t, TypeSync, nil)
+		}, ErrProtocol, "Sync record in round 1 (1 of 2 pages arrived)", false},
+		{"sync after the stop", func(sc *script) {
+			sc.hello(t, fp)
+			sc.pages(t, fp.RAM)
+			sc.stopped(t, 1)
+			sc.send(t, TypeSync, nil)
+		}, ErrProtocol, "Sync record in round 1", false},
 		{"round after the stopped round", func(sc *script) {
 			sc.hello(t, fp)
 			sc.pages(t, fp.RAM)

@@ -152,6 +152,7 @@ func validStream(tb testing.TB, fp Fingerprint, commit bool) []byte {
 	base := fp.RAM[0].Base
 	sc.send(tb, TypeRound, RoundHeader{N: 1, Pages: 2}.Encode())
 	sc.send(tb, TypeDirty, dirtyAt(base, base+2*PageSize))
+	sc.send(tb, TypeSync, nil)
 	sc.send(tb, TypeRound, RoundHeader{N: 2, Pages: 1, Stopped: true}.Encode())
 	sc.send(tb, TypeDirty, dirtyRaw([]uint64{base + PageSize}))
 	st, _ := State{Name: "cpu", Version: 1, Data: []byte{1, 2, 3}}.Encode()

@@ -218,6 +218,13 @@ func (r *receiver) receive() ([]State, error) {
 			}
 			rs.got += uint64(len(b.IPAs))
 			rs.last = b.IPAs[len(b.IPAs)-1]
+		case TypeSync:
+			if rs.stopped || !rs.complete() {
+				return nil, fmt.Errorf("%w: Sync record in round %d (%s); it belongs between rounds, before the stopped one", ErrProtocol, rs.n, rs.missing())
+			}
+			if err := r.st.send(TypeSynced, nil); err != nil {
+				return nil, fmt.Errorf("answering sync: %w", err)
+			}
 		case TypeState:
 			if !rs.stopped || !rs.complete() {
 				return nil, fmt.Errorf("%w: State record before the stopped round was complete (round %d, %s)", ErrProtocol, rs.n, rs.missing())
@@ -245,7 +252,7 @@ func (r *receiver) receive() ([]State, error) {
 			}
 			return states, nil
 		default:
-			return nil, unexpected(rec, "Pages, Round, Dirty, State or End")
+			return nil, unexpected(rec, "Pages, Round, Dirty, Sync, State or End")
 		}
 	}
 }

@@ -25,6 +25,8 @@ const (
 	TypeAbort      RecordType = 9  // either way: a reason; the migration is off
 	TypeRound      RecordType = 10 // S→D: pre-copy round n >= 1 begins: its page count, stopped or not
 	TypeDirty      RecordType = 11 // S→D: up to DirtyPerRecord pages of a round, by address
+	TypeSync       RecordType = 12 // S→D: between rounds, before the stop: say when all before it is written
+	TypeSynced     RecordType = 13 // D→S: everything before Sync is written
 )
 
 // HeaderSize is the size of a record header: type u16, version u16,
@@ -62,6 +64,8 @@ var records = map[RecordType]recordInfo{
 	TypeAbort:      {"Abort", 1, 4 + MaxReason},
 	TypeRound:      {"Round", 1, roundSize},
 	TypeDirty:      {"Dirty", 1, maxDirty},
+	TypeSync:       {"Sync", 1, 0},
+	TypeSynced:     {"Synced", 1, 0},
 }
 
 func (t RecordType) String() string {

@@ -30,6 +30,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		{TypeEnd, 2, make([]byte, DigestSize)},
 		{TypeRound, 1, RoundHeader{N: 3, Pages: 12, Stopped: true}.Encode()},
 		{TypeDirty, 1, dirtyAt(0x4000_0000, 0x4000_3000)},
+		{TypeSync, 1, nil},
+		{TypeSynced, 1, nil},
 		{TypeAck, 1, nil},
 		{TypeCommit, 1, nil},
 		{TypeResumed, 1, EncodeResumed(time.Millisecond, time.Microsecond)},
@@ -83,6 +85,8 @@ func TestTypeNumbersAndCaps(t *testing.T) {
 		TypeAbort:      516,
 		TypeRound:      13,
 		TypeDirty:      2101314,
+		TypeSync:       0,
+		TypeSynced:     0,
 	}
 	for typ, n := range want {
 		if MaxPayload(typ) != n {
@@ -92,7 +96,7 @@ func TestTypeNumbersAndCaps(t *testing.T) {
 	if len(records) != len(want) {
 		t.Errorf("%d record types, want %d", len(records), len(want))
 	}
-	if TypeHello != 1 || TypeAbort != 9 || TypeRound != 10 || TypeDirty != 11 {
+	if TypeHello != 1 || TypeAbort != 9 || TypeRound != 10 || TypeDirty != 11 || TypeSync != 12 || TypeSynced != 13 {
 		t.Error("record type numbers moved")
 	}
 }

@@ -33,7 +33,7 @@ func (s *script) send(_ testing.TB, t RecordType, p []byte) {
 		return
 	}
 	switch t {
-	case TypeHello, TypePages, TypeRound, TypeDirty, TypeState:
+	case TypeHello, TypePages, TypeRound, TypeDirty, TypeSync, TypeState:
 		s.sum.Write(appendHeader(nil, t, t.Version(), len(p)))
 		s.sum.Write(p)
 	}

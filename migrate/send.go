@@ -405,7 +405,7 @@ func (s *sender) precopy() error {
 		case converge.Switch:
 			s.rep.Switch = d.Reason
 			s.pending = bm
-			return nil
+			return s.sync()
 		case converge.GiveUp:
 			return errors.New(d.Reason)
 		}
@@ -424,6 +424,25 @@ func (s *sender) precopy() error {
 			return fmt.Errorf("round %d: %w", n, err)
 		}
 	}
+}
+
+// sync waits, the guest still running, until the destination has written
+// everything sent so far: what the rounds left in the connection's buffers
+// would otherwise cross with the guest stopped.
+func (s *sender) sync() error {
+	t := time.Now()
+	if err := s.st.send(TypeSync, nil); err != nil {
+		return fmt.Errorf("before stopping the guest: sending sync: %w", err)
+	}
+	r, err := s.st.read(s.st.timeout)
+	if err != nil {
+		return fmt.Errorf("before stopping the guest: waiting for the destination to catch up: %w", err)
+	}
+	if r.Type != TypeSynced {
+		return fmt.Errorf("before stopping the guest: %w", unexpected(r, "Synced"))
+	}
+	s.rep.Sync = time.Since(t)
+	return nil
 }
 
 func (s *sender) pages(n, zero uint64) {

@@ -72,7 +72,7 @@ func newConfig(opts []Option) config {
 // inDigest says whether records of type t are covered by the End digest:
 // everything the source sends from Hello up to End.
 func inDigest(t RecordType) bool {
-	return t == TypeHello || t == TypePages || t == TypeRound || t == TypeDirty || t == TypeState
+	return t == TypeHello || t == TypePages || t == TypeRound || t == TypeDirty || t == TypeSync || t == TypeState
 }
 
 type deadliner interface{ SetDeadline(time.Time) error }

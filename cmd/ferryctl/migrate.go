@@ -208,6 +208,7 @@ func printReport(w io.Writer, r api.Report) {
 	fmt.Fprintf(tw, "switch\t%s\n", reason)
 	fmt.Fprintf(tw, "throttle\t%s (auto-converge's last cut of the guest's CPU time)\n", percent(r.Throttle))
 	fmt.Fprintf(tw, "tracking\t%s (splitting and write-protecting RAM)\n", durationString(r.Tracking))
+	fmt.Fprintf(tw, "sync\t%s (before the stop, the destination catching up with what was sent)\n", durationString(r.Sync))
 	fmt.Fprintf(tw, "untrack\t%s (back on 2 MiB blocks)\n", durationString(r.Untrack))
 	fmt.Fprintf(tw, "dirty faults\t%d (%s each in Ferry's handler)\n", r.Faults, durationString(time.Duration(r.FaultNS)))
 	fmt.Fprintf(tw, "guest cpu\t%s (the guest's share of the CPU during pre-copy)\n", percent(r.GuestCPU))
