@@ -106,7 +106,7 @@ type Downtime struct {
 	Stop    time.Duration `json:"stop_ns"`    // asking the guest to stop until it is stopped
 	Pages   time.Duration `json:"pages_ns"`   // the last dirty pages
 	State   time.Duration `json:"state_ns"`   // capturing the GIC and UART, sending the machine state and End
-	Restore time.Duration `json:"restore_ns"` // the destination's check and restore (to its Ack)
+	Restore time.Duration `json:"restore_ns"` // the destination's check and restore (End received to Ack sent, on its clock: it overlaps State and Ack)
 	Ack     time.Duration `json:"ack_ns"`     // End sent to Ack received (Restore and the link's round trip)
 	Commit  time.Duration `json:"commit_ns"`  // Ack received to Commit sent, plus the destination's resume
 }

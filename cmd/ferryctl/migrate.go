@@ -191,7 +191,7 @@ func printReport(w io.Writer, r api.Report) {
 		{"  pages", r.Parts.Pages, "the last dirty pages"},
 		{"  state", r.Parts.State, "machine state and End"},
 		{"  ack", r.Parts.Ack, "End sent to Ack received"},
-		{"    restore", restore, "the destination's check and restore, within ack"},
+		{"    restore", restore, "the destination's check and restore, as it measured them: overlaps state and ack"},
 		{"  commit", r.Parts.Commit, "Ack to Commit, and the destination's resume"},
 	}
 	if r.Parts != (api.Downtime{}) || restore != 0 {

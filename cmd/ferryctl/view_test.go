@@ -86,7 +86,7 @@ func TestPrintReport(t *testing.T) {
 		"  pages":      "pages 2ms (the last dirty pages)",
 		"  state":      "state 5ms (machine state and End)",
 		"  ack":        "ack 130ms (End sent to Ack received)",
-		"    restore":  "restore 120ms (the destination's check and restore, within ack)",
+		"    restore":  "restore 120ms (the destination's check and restore, as it measured them: overlaps state and ack)",
 		"  commit":     "commit 760ms (Ack to Commit, and the destination's resume)",
 		"switch":       "switch fits: the rest fit the downtime limit",
 		"throttle":     "throttle 20% (auto-converge's last cut of the guest's CPU time)",
