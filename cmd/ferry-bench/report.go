@@ -368,7 +368,7 @@ func renderMigration(s MigrationSummary) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", t.Name, t.Want, v, t.Status, t.Detail)
 	}
 	if s.Link.MiBs > 0 {
-		fmt.Fprintf(&b, "\nRaw management link in the same run (cmd/ferry-nettest, TCP, no TLS, MTU %d, %d MiB): **%.1f MiB/s**.\n", s.Link.MTU, s.Link.MiB, s.Link.MiBs)
+		fmt.Fprintf(&b, "\nRaw management link, measured at the start of the matrix run (cmd/ferry-nettest, TCP, no TLS, MTU %d, %d MiB): **%.1f MiB/s**.\n", s.Link.MTU, s.Link.MiB, s.Link.MiBs)
 	} else {
 		fmt.Fprintf(&b, "\nRaw management link: not measured (%s).\n", s.Link.Error)
 	}
