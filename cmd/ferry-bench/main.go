@@ -12,6 +12,10 @@
 //	go run ./cmd/ferry-bench [-runs 3] [-out docs/bench] [-thin=false] [-migration=false]
 //	go run ./cmd/ferry-bench -thin=false -quick                 # 512 MiB, idle and 8 MiB/s
 //	go run ./cmd/ferry-bench -thin=false -sizes 512 -rates 0 -systems qemu,qemu-30ms
+//	go run ./cmd/ferry-bench -thin=false -systems ferry -keep  # re-run Ferry, keep QEMU's figures
+//	go run ./cmd/ferry-bench -render                           # re-draw migration.md/png from the json
+//
+// docs/bench/README.md says how each figure is measured.
 package main
 
 import (
