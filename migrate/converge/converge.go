@@ -10,7 +10,8 @@
 // more than half of what was sent in a round, twice, starting at 20 % and
 // adding 10 % per step up to 99 %; and, the paper's rule, switch when
 // rounds stop shrinking, provided the downtime that costs stays within a
-// bound. A maximum total time ends a migration that converges by none of
+// bound (twice the limit at once, ten times once auto-converge can do no
+// more). A maximum total time ends a migration that converges by none of
 // these.
 package converge
 
@@ -36,6 +37,7 @@ const (
 const (
 	shrinkRatio = 0.90
 	stallRounds = 3
+	nearFit     = 2 // a stalled set within twice the limit switches at once
 )
 
 // Settings are one migration's limits.
@@ -127,8 +129,13 @@ func Next(set Settings, st State) Decision {
 	if stallLimit == 0 {
 		stallLimit = 10 * set.DowntimeLimit
 	}
+	// A stalled dirty set that nearly fits is the guest's own hot set
+	// (an idle kernel's housekeeping): throttling cannot shrink it, so
+	// switch now rather than slow the guest for nothing. A larger one is
+	// throttled first, and switched once the throttle can do no more.
 	stalled := Stalled(st.Rounds)
-	if stalled && d.Expected <= stallLimit && (!set.AutoConverge || st.Throttle >= ThrottleMax) {
+	if stalled && (d.Expected <= nearFit*set.DowntimeLimit ||
+		d.Expected <= stallLimit && (!set.AutoConverge || st.Throttle >= ThrottleMax)) {
 		d.Action, d.Reason = Switch, "stalled"
 		return d
 	}

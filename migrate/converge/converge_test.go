@@ -61,6 +61,9 @@ func TestNext(t *testing.T) {
 		// first, the switch once the throttle is at its maximum.
 		{"stalled, throttle first", def, State{Bandwidth: bw, PageBytes: page, Rounds: rounds(64*mibs, 4000, 2000, 2000, 1990, 2010)}, Continue, "throttle", ThrottleInitial},
 		{"stalled, throttle at max", def, State{Bandwidth: bw, PageBytes: page, Throttle: ThrottleMax, Rounds: rounds(64*mibs, 4000, 2000, 2000, 1990, 2010)}, Switch, "stalled", ThrottleMax},
+		// Stalled at 1000 pages (≈ 44 ms, within twice the limit): the
+		// guest's own hot set; switch without throttling it.
+		{"stalled near the limit", def, State{Bandwidth: bw, PageBytes: page, Rounds: rounds(64*mibs, 4000, 1000, 1000, 990, 1010)}, Switch, "stalled", 0},
 		{"stalled without auto-converge", noAC, State{Bandwidth: bw, PageBytes: page, Rounds: rounds(64*mibs, 4000, 2000, 2000, 1990, 2010)}, Switch, "stalled", 0},
 		// Stalled at 100k pages (≈ 4 s): too long to switch; iterate.
 		{"stalled too big", noAC, State{Bandwidth: bw, PageBytes: page, Rounds: rounds(64*mibs, 1e5, 1e5, 1e5, 1e5)}, Continue, "", 0},
