@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-hv/ferry/boot/virt"
 	"github.com/ferry-hv/ferry/hyp"
 	"github.com/ferry-hv/ferry/internal/pki"
+	"github.com/ferry-hv/ferry/internal/tlsaccept"
 	"github.com/ferry-hv/ferry/manage"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/net/mgmt"
@@ -33,6 +34,9 @@ const (
 	// give one record before it gives up: a dead destination costs the
 	// paused guest at most this long before it resumes at the source.
 	stepTimeout = 10 * time.Second
+	// handshakeTimeout bounds an incoming connection's TLS handshake (and
+	// its wait to be served): a peer without a key holds nothing longer.
+	handshakeTimeout = 5 * time.Second
 )
 
 // services are what Ferry runs on its management network: the NIC
@@ -108,15 +112,21 @@ func (s *services) start() error {
 	srv := &http.Server{
 		Handler:           manage.New(s, migrationTimeout).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second, // a request and its small body; the answer may take a migration's time
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    8 << 10,
 		ErrorLog:          log.New(os.Stdout, "ferry: api: ", 0),
 	}
+	quiet := func(string, ...any) {} // refused peers are normal traffic, not news
 	go func() {
-		err := srv.Serve(tls.NewListener(apiL, s.keys.ServerConfig(s.opts)))
+		err := srv.Serve(tlsaccept.New(apiL, tlsaccept.Config{TLS: s.keys.ServerConfig(s.opts),
+			HandshakeTimeout: handshakeTimeout, MaxHandshakes: 4, MaxConns: 16, Log: quiet}))
 		logf("management API stopped: %v", err)
 	}()
 	stream := s.opts
 	stream.Suite = pki.StreamSuites[0] // any: the listener then takes every stream suite
-	go s.receive(tls.NewListener(migL, s.keys.ServerConfig(stream)))
+	go s.receive(tlsaccept.New(migL, tlsaccept.Config{TLS: s.keys.ServerConfig(stream),
+		HandshakeTimeout: handshakeTimeout, MaxHandshakes: 4, MaxConns: 4, Log: quiet}))
 	logf("management network up: %s as %q, API on :%d, migrations on :%d", s.net, s.name(), api.APIPort, api.MigrationPort)
 	return nil
 }
@@ -207,10 +217,7 @@ func (s *services) receiveOne(c *tls.Conn) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), migrationTimeout)
 	defer cancel()
-	if err := c.HandshakeContext(ctx); err != nil {
-		logf("incoming migration from %s refused: %v", c.RemoteAddr(), err)
-		return
-	}
+	// The handshake is done (tlsaccept): the peer holds a key of the CA.
 	peer := pki.PeerName(c.ConnectionState())
 	if st := s.m.Ctl.State(); !s.m.Ctl.CanReceive() {
 		logf("incoming migration from %s refused: this board already has a guest (%s)", peer, st)

@@ -14,6 +14,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/waiter"
 
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/net/virtionet"
@@ -82,13 +83,28 @@ func (n *Net) configure() error {
 // goroutine, again at once while it reports true.
 func (n *Net) Poll() (busy bool) { return n.ep.Poll() }
 
+// listenBacklog is how many connections may wait to be accepted: Ferry's
+// listeners accept at once (internal/tlsaccept), so a few suffice, and each
+// waiting one can hold its receive window of Ferry's heap (gonet's default
+// is 4096).
+const listenBacklog = 16
+
 // Listen accepts TCP connections to Ferry's address on port.
 func (n *Net) Listen(port uint16) (net.Listener, error) {
-	l, err := gonet.ListenTCP(n.s, n.local(port), ipv4.ProtocolNumber)
-	if err != nil {
-		return nil, fmt.Errorf("mgmt: listen on %v:%d: %w", n.addr.Addr(), port, err)
+	var wq waiter.Queue
+	ep, terr := n.s.NewEndpoint(tcp.ProtocolNumber, ipv4.ProtocolNumber, &wq)
+	if terr == nil {
+		if terr = ep.Bind(n.local(port)); terr == nil {
+			terr = ep.Listen(listenBacklog)
+		}
+		if terr != nil {
+			ep.Close()
+		}
 	}
-	return l, nil
+	if terr != nil {
+		return nil, fmt.Errorf("mgmt: listen on %v:%d: %s", n.addr.Addr(), port, terr)
+	}
+	return gonet.NewTCPListener(n.s, &wq, ep), nil
 }
 
 // Dial connects to addr ("10.77.0.12:7001") over the management link.
