@@ -38,7 +38,8 @@ type Status struct {
 	Role    string        `json:"role"`
 	Guest   string        `json:"guest"`
 	Uptime  time.Duration `json:"uptime_ns"`
-	Exits   uint64        `json:"exits"` // guest exits to Ferry since boot
+	Exits   uint64        `json:"exits"`      // guest exits to Ferry since boot
+	Heap    uint64        `json:"heap_bytes"` // Ferry's Go heap in use (runtime HeapInuse)
 }
 
 // Defaults of a migration's settings (MigrateRequest fields left zero).

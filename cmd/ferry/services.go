@@ -142,6 +142,13 @@ func (s *services) poll() {
 	}
 }
 
+// heapInUse is Ferry's Go heap in use.
+func heapInUse() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
 // Status implements manage.Machine.
 func (s *services) Status() api.Status {
 	role := api.RoleRun
@@ -155,6 +162,7 @@ func (s *services) Status() api.Status {
 		Guest:   s.m.Ctl.State(),
 		Uptime:  virt.Uptime(),
 		Exits:   s.m.Exits(),
+		Heap:    heapInUse(),
 	}
 }
 

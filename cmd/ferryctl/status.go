@@ -145,5 +145,6 @@ func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
 	fmt.Fprintf(tw, "guest\t%s\n", st.Guest)
 	fmt.Fprintf(tw, "uptime\t%s\n", durationString(st.Uptime))
 	fmt.Fprintf(tw, "exits\t%d\n", st.Exits)
+	fmt.Fprintf(tw, "heap\t%s\n", bytesString(st.Heap))
 	return tw.Flush()
 }

@@ -19,6 +19,10 @@ type Config struct {
 	HandshakeTimeout time.Duration // each handshake, and the wait to be accepted after it
 	MaxHandshakes    int           // handshakes in progress at once
 	MaxConns         int           // connections open at once, handshakes included
+	// MaxPerPeer is how many handshakes one remote address may have in
+	// progress at once (default 2), so that one station cannot take every
+	// handshake slot from the others.
+	MaxPerPeer int
 	// Log, if set, is told about each connection refused or failed.
 	Log func(format string, args ...any)
 }
@@ -34,6 +38,9 @@ type Listener struct {
 	done  chan struct{}
 	once  sync.Once
 	err   error
+
+	mu    sync.Mutex
+	peers map[string]int // handshakes in progress per remote address
 }
 
 // New starts accepting on l.
@@ -43,12 +50,16 @@ func New(l net.Listener, c Config) *Listener {
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 5 * time.Second
 	}
+	if c.MaxPerPeer <= 0 {
+		c.MaxPerPeer = 2
+	}
 	x := &Listener{
 		l: l, c: c,
 		shake: make(chan struct{}, c.MaxHandshakes),
 		open:  make(chan struct{}, c.MaxConns),
 		ready: make(chan *tls.Conn),
 		done:  make(chan struct{}),
+		peers: map[string]int{},
 	}
 	go x.loop()
 	return x
@@ -74,25 +85,59 @@ func (x *Listener) loop() {
 			c.Close()
 			continue
 		}
+		peer := host(c.RemoteAddr())
+		if !x.takePeer(peer) {
+			<-x.open
+			x.logf("%s: refused: %d handshakes in progress from that address", c.RemoteAddr(), x.c.MaxPerPeer)
+			c.Close()
+			continue
+		}
 		select {
 		case x.shake <- struct{}{}:
 		default:
+			x.givePeer(peer)
 			<-x.open
 			x.logf("%s: refused: %d handshakes in progress", c.RemoteAddr(), x.c.MaxHandshakes)
 			c.Close()
 			continue
 		}
-		go x.handshake(c)
+		go x.handshake(c, peer)
+	}
+}
+
+func host(a net.Addr) string {
+	if h, _, err := net.SplitHostPort(a.String()); err == nil {
+		return h
+	}
+	return a.String()
+}
+
+func (x *Listener) takePeer(p string) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.peers[p] >= x.c.MaxPerPeer {
+		return false
+	}
+	x.peers[p]++
+	return true
+}
+
+func (x *Listener) givePeer(p string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.peers[p]--; x.peers[p] <= 0 {
+		delete(x.peers, p)
 	}
 }
 
 // handshake completes one connection's handshake within the timeout and
 // hands it to Accept within the same timeout again, or closes it.
-func (x *Listener) handshake(raw net.Conn) {
+func (x *Listener) handshake(raw net.Conn, peer string) {
 	tc := tls.Server(&counted{Conn: raw, x: x}, x.c.TLS)
 	raw.SetDeadline(time.Now().Add(x.c.HandshakeTimeout))
 	err := tc.Handshake()
 	<-x.shake
+	x.givePeer(peer)
 	if err != nil {
 		x.logf("%s: handshake: %v", raw.RemoteAddr(), err)
 		tc.Close()

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,12 +59,13 @@ func dialTLS(t *testing.T, addr string, ctl *pki.Bundle) (*tls.Conn, error) {
 
 // Silent connections -- as many as the listener allows handshakes, and
 // more -- neither block a real peer nor stay open past the handshake
-// timeout; junk is closed as soon as TLS sees it.
+// timeout; junk is closed as soon as TLS sees it. (All peers here share
+// 127.0.0.1, so MaxPerPeer is raised to let the flood in.)
 func TestSilentAndJunkPeersDoNotBlock(t *testing.T) {
 	board, ctl := bundles(t)
 	var mu sync.Mutex
 	var logs []string
-	x := listen(t, Config{TLS: board.ServerConfig(pki.Options{}), HandshakeTimeout: 500 * time.Millisecond, MaxHandshakes: 4, MaxConns: 8,
+	x := listen(t, Config{TLS: board.ServerConfig(pki.Options{}), HandshakeTimeout: 500 * time.Millisecond, MaxHandshakes: 4, MaxConns: 8, MaxPerPeer: 4,
 		Log: func(f string, a ...any) { mu.Lock(); logs = append(logs, f); mu.Unlock() }})
 	addr := x.Addr().String()
 
@@ -130,7 +132,7 @@ func TestSilentAndJunkPeersDoNotBlock(t *testing.T) {
 // its place.
 func TestConnectionCap(t *testing.T) {
 	board, ctl := bundles(t)
-	x := listen(t, Config{TLS: board.ServerConfig(pki.Options{}), HandshakeTimeout: 2 * time.Second, MaxHandshakes: 2, MaxConns: 2})
+	x := listen(t, Config{TLS: board.ServerConfig(pki.Options{}), HandshakeTimeout: 2 * time.Second, MaxHandshakes: 2, MaxConns: 2, MaxPerPeer: 2})
 	addr := x.Addr().String()
 	var held []net.Conn
 	for range 2 {
@@ -179,4 +181,43 @@ func TestNotAcceptedAndClosed(t *testing.T) {
 	if _, err := x.Accept(); err == nil {
 		t.Fatal("Accept after Close succeeded")
 	}
+}
+
+// One address cannot take every handshake slot: with two silent
+// connections from 127.0.0.1 (its share), a peer from another address
+// still gets through at once.
+func TestPerPeerCap(t *testing.T) {
+	board, ctl := bundles(t)
+	x := listen(t, Config{TLS: board.ServerConfig(pki.Options{}), HandshakeTimeout: 5 * time.Second, MaxHandshakes: 8, MaxConns: 8, MaxPerPeer: 2})
+	addr := x.Addr().String()
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
+	// A third from the same address is closed at once.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("a third silent connection from one address was not closed at once: %v", err)
+	}
+	c.Close()
+	// Another loopback address is another peer.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	raw, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Skip("no second loopback address:", err)
+	}
+	raw.SetDeadline(time.Now().Add(5 * time.Second))
+	tc := tls.Client(raw, ctl.ClientConfig(pki.Options{}))
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("a peer from another address was held up: %v", err)
+	}
+	tc.Close()
 }
