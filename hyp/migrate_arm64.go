@@ -127,8 +127,8 @@ func (s sink) Fingerprint() migrate.Fingerprint { return s.m.Fingerprint() }
 // WritePage stores one page of the incoming guest and cleans it to the
 // point of coherency (the guest may start with its caches off... and an
 // instruction fetch must see it). A zero page is written only if an
-// earlier, abandoned transfer left something there: RAM no guest has used
-// is already zero.
+// earlier, abandoned transfer or a guest that left left something there:
+// RAM no guest has used is zero (ClearRAM made it so at boot).
 func (s sink) WritePage(ipa uint64, data []byte) error {
 	if !s.m.inRAM(ipa) {
 		return fmt.Errorf("page %#x is outside guest RAM", ipa)
@@ -190,6 +190,20 @@ func (s sink) Resume() error {
 }
 
 func (s sink) Discard() {}
+
+// ClearRAM zeroes guest RAM and cleans it to the point of coherency, on a
+// board that waits for its first guest: the firmware may have left data in
+// DRAM, and an incoming migration writes only the pages that are not zero
+// (WritePage skips zero pages where no guest wrote). It returns how long
+// it took.
+func (m *Machine) ClearRAM() time.Duration {
+	start := time.Now()
+	for _, r := range m.Layout.RAM {
+		clear(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(r.Base))), r.Size))
+		cpu.CleanDcache(r.Base, r.Size)
+	}
+	return time.Since(start)
+}
 
 func (m *Machine) inRAM(ipa uint64) bool {
 	for _, r := range m.Layout.RAM {

@@ -90,7 +90,7 @@ func boot() error {
 		if m, err = hyp.NewMachine(l, hb, api.GuestNone, func(s string) { logf("%s", s) }); err != nil {
 			return err
 		}
-		logf("no guest of its own: waiting for one to be migrated here (guest RAM %v)", l.RAM)
+		logf("no guest of its own: guest RAM %v cleared in %v; waiting for one to be migrated here", l.RAM, m.ClearRAM().Round(time.Millisecond))
 	} else if m, err = bootGuest(b, cfg, hb, owned); err != nil {
 		return err
 	}
