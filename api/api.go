@@ -40,6 +40,9 @@ type Status struct {
 	Uptime  time.Duration `json:"uptime_ns"`
 	Exits   uint64        `json:"exits"`      // guest exits to Ferry since boot
 	Heap    uint64        `json:"heap_bytes"` // Ferry's Go heap in use (runtime HeapInuse)
+	// ConsoleDropped counts bytes of Ferry's log lost to a UART whose
+	// transmit FIFO stayed full (the guest disabled it, say).
+	ConsoleDropped uint64 `json:"console_dropped"`
 }
 
 // Defaults of a migration's settings (MigrateRequest fields left zero).

@@ -22,9 +22,36 @@ type pl011 struct{ base uintptr }
 
 var console = pl011{base: earlyUART}
 
+// txSpins bounds the wait for room in the transmit FIFO. The guest owns
+// the UART too: one that disables it leaves TXFF set for ever, and Ferry's
+// log must then be lost rather than wedge EL2 (and the management plane
+// with it). Once a byte was dropped, later ones are dropped at once until
+// the FIFO has room again.
+const txSpins = 1 << 14
+
+var (
+	txStuck   atomic.Bool
+	txDropped atomic.Uint64
+)
+
 //go:nosplit
 func (u *pl011) tx(c byte) {
-	for atomic.LoadUint32((*uint32)(unsafe.Pointer(u.base+uartFR)))&uartTXFF != 0 {
+	fr := (*uint32)(unsafe.Pointer(u.base + uartFR))
+	spins := txSpins
+	if txStuck.Load() {
+		spins = 1
 	}
+	for i := 0; atomic.LoadUint32(fr)&uartTXFF != 0; i++ {
+		if i >= spins {
+			txStuck.Store(true)
+			txDropped.Add(1)
+			return
+		}
+	}
+	txStuck.Store(false)
 	atomic.StoreUint32((*uint32)(unsafe.Pointer(u.base+uartDR)), uint32(c))
 }
+
+// ConsoleDropped is how many bytes of Ferry's log were dropped because
+// the UART's transmit FIFO stayed full.
+func ConsoleDropped() uint64 { return txDropped.Load() }

@@ -163,6 +163,8 @@ func (s *services) Status() api.Status {
 		Uptime:  virt.Uptime(),
 		Exits:   s.m.Exits(),
 		Heap:    heapInUse(),
+
+		ConsoleDropped: virt.ConsoleDropped(),
 	}
 }
 
