@@ -38,8 +38,11 @@ type Status struct {
 	Role    string        `json:"role"`
 	Guest   string        `json:"guest"`
 	Uptime  time.Duration `json:"uptime_ns"`
-	Exits   uint64        `json:"exits"`      // guest exits to Ferry since boot
-	Heap    uint64        `json:"heap_bytes"` // Ferry's Go heap in use (runtime HeapInuse)
+	Exits   uint64        `json:"exits"` // guest exits to Ferry since boot
+	// Stopped says why the guest stopped (guest "stopped"): the trap
+	// Ferry could not handle, decoded.
+	Stopped string `json:"stopped,omitempty"`
+	Heap    uint64 `json:"heap_bytes"` // Ferry's Go heap in use (runtime HeapInuse)
 	// ConsoleDropped counts bytes of Ferry's log lost to a UART whose
 	// transmit FIFO stayed full (the guest disabled it, say).
 	ConsoleDropped uint64 `json:"console_dropped"`

@@ -17,6 +17,7 @@ import (
 type Control struct {
 	mu    sync.Mutex
 	state string // api.Guest*
+	why   string // the error a stopped guest stopped with
 	req   chan chan struct{}
 	next  chan bool // true: resume, false: give the guest up
 	start chan struct{}
@@ -121,5 +122,16 @@ func (c *Control) Checkpoint() bool {
 	return true
 }
 
-// Stop records that the guest stopped after an error.
-func (c *Control) Stop() { c.set(api.GuestStopped) }
+// Stop records that the guest stopped after err.
+func (c *Control) Stop(err error) {
+	c.mu.Lock()
+	c.state, c.why = api.GuestStopped, err.Error()
+	c.mu.Unlock()
+}
+
+// Why is the error the guest stopped with ("" unless stopped).
+func (c *Control) Why() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.why
+}

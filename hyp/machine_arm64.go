@@ -304,7 +304,11 @@ func (m *Machine) Run() error {
 		reason := cpu.Enter(&m.VCPU.Ctx)
 		m.exits.Add(1)
 		if err := m.VCPU.Dispatch(reason); err != nil {
-			m.Ctl.Stop()
+			if m.trk.on {
+				m.untrack()
+			}
+			quiesce()
+			m.Ctl.Stop(err)
 			return err
 		}
 		switch {

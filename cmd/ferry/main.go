@@ -108,7 +108,14 @@ func boot() error {
 	if !cfg.Receive() {
 		logf("entering guest at EL1, %v after reset", virt.Uptime())
 	}
-	return m.Run()
+	err = m.Run()
+	if svc == nil {
+		return err // nobody could ask: report and power off
+	}
+	// The board stays up and answers its API: the guest is "stopped",
+	// with the trap, for the operator to see.
+	logf("guest stopped: %v; Ferry keeps serving its management API", err)
+	select {}
 }
 
 // bootGuest loads the guest the board's loader placed in RAM: it checks the

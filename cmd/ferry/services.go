@@ -162,6 +162,7 @@ func (s *services) Status() api.Status {
 		Guest:   s.m.Ctl.State(),
 		Uptime:  virt.Uptime(),
 		Exits:   s.m.Exits(),
+		Stopped: s.m.Ctl.Why(),
 		Heap:    heapInUse(),
 
 		ConsoleDropped: virt.ConsoleDropped(),

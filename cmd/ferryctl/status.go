@@ -145,6 +145,9 @@ func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
 	fmt.Fprintf(tw, "guest\t%s\n", st.Guest)
 	fmt.Fprintf(tw, "uptime\t%s\n", durationString(st.Uptime))
 	fmt.Fprintf(tw, "exits\t%d\n", st.Exits)
+	if st.Stopped != "" {
+		fmt.Fprintf(tw, "stopped by\t%s\n", st.Stopped)
+	}
 	fmt.Fprintf(tw, "heap\t%s\n", bytesString(st.Heap))
 	return tw.Flush()
 }

@@ -2,6 +2,7 @@ package system
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -109,4 +110,22 @@ func TestBootWithoutOptionalFeatures(t *testing.T) {
 	expect(t, p, `ferry: EL2, MIDR 0x410fd08\d, RAM \[\[0x40000000\+0x80000000\]\].* RNDR false`, 0, 30*time.Second)
 	_, i := expect(t, p, `CPU: All CPU\(s\) started at EL1$`, 0, bootTimeout)
 	expect(t, p, counter.String(), i, bootTimeout)
+}
+
+// A board on the management network whose guest takes a trap Ferry cannot
+// handle stays up: the guest is "stopped", and the board's API says why,
+// decoded, instead of the board powering off.
+func TestGuestTrapLeavesBoardUp(t *testing.T) {
+	l := newLink(t)
+	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", "guest.mode=shell")
+	expect(t, a, `^FERRY-GUEST: userspace up`, 0, bootTimeout)
+	time.Sleep(2 * time.Second)
+	if err := a.Send("devmem 0x40200000 32\n"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, a, `ferry: guest stopped: unexpected trap: .*data abort from lower EL.*; Ferry keeps serving`, 0, time.Minute)
+	out, err := l.ferryctl("", "status", "10.77.0.11")
+	if err != nil || !regexp.MustCompile(`guest +stopped`).MatchString(out) || !strings.Contains(out, "HPFAR_EL2 0x402000") {
+		t.Fatalf("status of the board after the trap: %v\n%s", err, out)
+	}
 }
