@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -48,12 +47,10 @@ func measureLink(base qemu.Board, image string, mib int) LinkResult {
 	if _, err := os.Stat(image); err != nil {
 		return fail(fmt.Errorf("no nettest image (make bench builds it): %w", err))
 	}
-	sw := l2switch.New(l2switch.Config{Logf: func(string, ...any) {}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	sw, swAddr, err := l2switch.Start()
 	if err != nil {
 		return fail(err)
 	}
-	go sw.Serve(ln)
 	defer sw.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -64,7 +61,7 @@ func measureLink(base qemu.Board, image string, mib int) LinkResult {
 		// -append); the NIC and nettest's words come after it (QEMU takes
 		// the last -append).
 		b.Extra = []string{"-global", "virtio-mmio.force-legacy=false",
-			"-netdev", "socket,id=m,connect=" + ln.Addr().String(),
+			"-netdev", "socket,id=m,connect=" + swAddr,
 			"-device", "virtio-net-device,netdev=m,mac=" + mac, "-append", words}
 		return b.Start(ctx, nil)
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,19 +122,17 @@ func ferryMigrate(base qemu.Board, ferryctl, keys string, flags []string, c Cell
 		saveConsoles(fmt.Sprintf("ferry-%d-%s-run%d", c.GuestMiB, strings.ReplaceAll(c.Workload(), " MiB/s", ""), run), ps[0], ps[1])
 		return r
 	}
-	sw := l2switch.New(l2switch.Config{Logf: func(string, ...any) {}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	sw, swAddr, err := l2switch.Start()
 	if err != nil {
 		return fail(err)
 	}
-	go sw.Serve(ln)
 	defer sw.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	for i, name := range []string{"a", "b"} {
 		b := base
 		b.Memory = fmt.Sprintf("%dM", c.GuestMiB+128) // Ferry's carve-out on top
-		b.Switch, b.Name = ln.Addr().String(), name
+		b.Switch, b.Name = swAddr, name
 		b.IP, b.MAC = fmt.Sprintf("10.77.0.%d/24", 11+i), fmt.Sprintf("52:54:00:77:00:%02x", 0x11+i)
 		b.Keys = filepath.Join(keys, name+".pem")
 		if name == "a" {
@@ -157,7 +154,7 @@ func ferryMigrate(base qemu.Board, ferryctl, keys string, flags []string, c Cell
 		return fail(err)
 	}
 	time.Sleep(beforeWindow + time.Second) // the undisturbed rate, measured before
-	args := []string{"-switch", ln.Addr().String(), "-keys", filepath.Join(keys, "ctl.pem"), "-mtu", "65510", "migrate", "-json"}
+	args := []string{"-switch", swAddr, "-keys", filepath.Join(keys, "ctl.pem"), "-mtu", "65510", "migrate", "-json"}
 	args = append(append(args, flags...), "10.77.0.11", "10.77.0.12")
 	cmd := exec.CommandContext(ctx, ferryctl, args...)
 	var stderr bytes.Buffer

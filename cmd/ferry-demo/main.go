@@ -26,7 +26,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -107,12 +106,10 @@ func run(c config) error {
 	if err := provision(c.keys); err != nil {
 		return err
 	}
-	sw := l2switch.New(l2switch.Config{Logf: func(string, ...any) {}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	sw, swAddr, err := l2switch.Start()
 	if err != nil {
 		return err
 	}
-	go sw.Serve(ln)
 	defer sw.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -120,7 +117,7 @@ func run(c config) error {
 	boards := map[string]*qemu.Process{}
 	for i, name := range []string{"a", "b"} {
 		b := c.base
-		b.Switch, b.Name = ln.Addr().String(), name
+		b.Switch, b.Name = swAddr, name
 		b.IP, b.MAC = fmt.Sprintf("10.77.0.%d/24", 11+i), fmt.Sprintf("52:54:00:77:00:%02x", 0x11+i)
 		b.Keys = filepath.Join(c.keys, name+".pem")
 		if name == "a" {
@@ -143,7 +140,7 @@ func run(c config) error {
 		}
 		cancel()
 	}()
-	ctl := ctl{bin: c.ferryctl, sw: ln.Addr().String(), keys: filepath.Join(c.keys, "ctl.pem")}
+	ctl := ctl{bin: c.ferryctl, sw: swAddr, keys: filepath.Join(c.keys, "ctl.pem")}
 	exited := func(err error) error {
 		for _, name := range []string{"a", "b"} {
 			select {

@@ -269,3 +269,16 @@ func (s *Switch) Lookup(m MAC) (port int, ok bool) {
 
 // newBufferedWriter returns the writer a port's output goes through.
 func newBufferedWriter(c net.Conn) *bufio.Writer { return bufio.NewWriterSize(c, 2*MaxFrame) }
+
+// Start runs a quiet switch (no log) on a fresh port of 127.0.0.1 and
+// returns it with its address; Close stops it. For the project's own
+// launchers and tests, which need a private link.
+func Start() (*Switch, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	sw := New(Config{Logf: func(string, ...any) {}})
+	go sw.Serve(ln)
+	return sw, ln.Addr().String(), nil
+}

@@ -402,3 +402,24 @@ func TestReadFrame(t *testing.T) {
 		t.Errorf("length 21 with cap 20: %v, want ErrFrameTooLong", err)
 	}
 }
+
+// Start serves on a fresh port of 127.0.0.1 and Close stops it.
+func TestStart(t *testing.T) {
+	sw, addr, err := Start()
+	if err != nil {
+		t.Skip("no loopback:", err)
+	}
+	if err := CheckLoopback(addr); err != nil {
+		t.Fatalf("Start listened on %s: %v", addr, err)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	sw.Close()
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatal("the switch still accepts after Close")
+	}
+}

@@ -3,7 +3,6 @@ package system
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,14 +66,12 @@ func newLink(t *testing.T) *link {
 	if err := os.Rename(filepath.Join(rogue, "rogue.pem"), filepath.Join(l.dir, "rogue.pem")); err != nil {
 		t.Fatal(err)
 	}
-	sw := l2switch.New(l2switch.Config{Logf: func(string, ...any) {}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	sw, addr, err := l2switch.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
-	go sw.Serve(ln)
 	t.Cleanup(func() { sw.Close() })
-	l.switch_ = ln.Addr().String()
+	l.switch_ = addr
 	return l
 }
 
