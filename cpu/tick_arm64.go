@@ -26,6 +26,10 @@ const spuriousINTID = 1020
 // (a level-triggered source stays asserted) and then calls EndGroup0.
 func AckGroup0() uint32 { return uint32(ReadICC_IAR0_EL1() & 0xffffff) }
 
+// Group1Pending reports whether a Group 1 interrupt (the guest's) is
+// pending at the CPU interface: ICC_HPPIR1_EL1 holds a real INTID.
+func Group1Pending() bool { return uint32(ReadICC_HPPIR1_EL1()&0xffffff) < spuriousINTID }
+
 // EndGroup0 ends an interrupt AckGroup0 returned (EOImode 0: priority drop
 // and deactivation); special INTIDs need no end.
 func EndGroup0(id uint32) {

@@ -102,23 +102,22 @@ func (c *Control) Rest(d time.Duration) {
 // Checkpoint is called by the vCPU goroutine between exits. It returns
 // false when the guest was given up and must never run here again.
 func (c *Control) Checkpoint() bool {
-	req := c.req
-	if c.pending != nil {
-		ready := make(chan chan struct{}, 1)
-		ready <- c.pending
-		c.pending, req = nil, ready
-	}
-	select {
-	case ack := <-req:
-		c.set(api.GuestPaused)
-		close(ack)
-		if !<-c.next {
-			c.set(api.GuestMigrated)
-			return false
+	ack := c.pending
+	c.pending = nil
+	if ack == nil {
+		select {
+		case ack = <-c.req:
+		default:
+			return true
 		}
-		c.set(api.GuestRunning)
-	default:
 	}
+	c.set(api.GuestPaused)
+	close(ack)
+	if !<-c.next {
+		c.set(api.GuestMigrated)
+		return false
+	}
+	c.set(api.GuestRunning)
 	return true
 }
 

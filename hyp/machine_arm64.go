@@ -33,9 +33,6 @@ const (
 	stage2Pages = 2048
 	// pmrAll is ICC_PMR_EL1 letting every priority through.
 	pmrAll = 0xff
-	// spuriousINTID is the first special INTID: at or above it, nothing
-	// is pending (GICv3 2.2.1).
-	spuriousINTID = 1020
 )
 
 // Machine is the guest and the EL2 state that runs it.
@@ -85,8 +82,7 @@ func NewMachine(l *guest.Layout, b Board, state string, log func(string)) (*Mach
 	if err := m.buildStage2(); err != nil {
 		return nil, err
 	}
-	last := l.RAM[len(l.RAM)-1]
-	m.written = dirty.New((last.Base + last.Size - l.RAM[0].Base) / mmu.PageSize)
+	m.written = dirty.New(m.pages())
 	if _, err := m.Stage2.WriteProtect(b.UART.Base, mmu.PageSize); err != nil {
 		return nil, fmt.Errorf("stage 2: UART page: %w", err)
 	}
@@ -129,6 +125,13 @@ func NewMachine(l *guest.Layout, b Board, state string, log func(string)) (*Mach
 		return nil, err
 	}
 	return m, nil
+}
+
+// pages is the number of pages from the first RAM range's base to the end
+// of the last: the index space of the dirty log and of the written set.
+func (m *Machine) pages() uint64 {
+	last := m.Layout.RAM[len(m.Layout.RAM)-1]
+	return (last.Base + last.Size - m.Layout.RAM[0].Base) / mmu.PageSize
 }
 
 // ShareOwnedPage lets the guest keep the rest of the page that holds a

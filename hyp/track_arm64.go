@@ -36,13 +36,6 @@ type tracking struct {
 	sliceEnd int64         // Nanotime at which Ferry's current slice ends
 }
 
-// pages is the number of pages from the first RAM range's base to the end
-// of the last: the dirty log's index space.
-func (m *Machine) pages() uint64 {
-	last := m.Layout.RAM[len(m.Layout.RAM)-1]
-	return (last.Base + last.Size - m.Layout.RAM[0].Base) / mmu.PageSize
-}
-
 // writeFault is the dirty-fault path: mark, make writable, invalidate,
 // back to the guest. It runs on the vCPU goroutine.
 func (m *Machine) writeFault(ipa, va uint64, vaValid bool) bool {
@@ -178,7 +171,7 @@ const (
 // the migration nearly all of the CPU and loses nothing: it is woken when
 // it asked to be. With an interrupt already pending it returns at once.
 func (m *Machine) guestIdle() {
-	if !m.trk.on || cpu.ReadICC_HPPIR1_EL1()&0xffffff < spuriousINTID {
+	if !m.trk.on || cpu.Group1Pending() {
 		return
 	}
 	now := cpu.ReadCNTPCT_EL0()

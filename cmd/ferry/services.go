@@ -48,7 +48,8 @@ type services struct {
 	m    *hyp.Machine
 	opts pki.Options
 
-	suite chan uint16 // the migration stream's TLS suite, measured at start
+	suite    uint16        // the migration stream's TLS suite (0: TLS 1.3's), measured at start
+	measured chan struct{} // closed once suite is set
 }
 
 // suiteProbe is how much each candidate cipher of the migration stream
@@ -60,7 +61,7 @@ func (s *services) measureSuite() {
 	best, rates, err := s.keys.FastestSuite(s.opts, suiteProbe)
 	if err != nil {
 		logf("measuring the migration stream's ciphers: %v; using TLS 1.3's choice", err)
-		s.suite <- 0
+		close(s.measured)
 		return
 	}
 	var line string
@@ -68,7 +69,8 @@ func (s *services) measureSuite() {
 		line += fmt.Sprintf(" %s %.1f MiB/s", tls.CipherSuiteName(id), rates[id]/(1<<20))
 	}
 	logf("migration stream cipher: %s (measured:%s)", tls.CipherSuiteName(best), line)
-	s.suite <- best
+	s.suite = best
+	close(s.measured)
 }
 
 // keyBundle reads the board's key bundle, which the loader put in Ferry's
@@ -98,7 +100,7 @@ func (s *services) name() string {
 // start runs the services in their own goroutines.
 func (s *services) start() error {
 	s.opts = pki.Options{Time: pki.BoardClock(time.Now)}
-	s.suite = make(chan uint16, 1)
+	s.measured = make(chan struct{})
 	go s.measureSuite()
 	go s.poll()
 	apiL, err := s.net.Listen(api.APIPort)
@@ -189,10 +191,9 @@ func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress
 		return fail(fmt.Errorf("connecting to %s: %w", to, err))
 	}
 	defer c.Close()
-	suite := <-s.suite
-	s.suite <- suite
+	<-s.measured
 	opts := s.opts
-	opts.Suite = suite
+	opts.Suite = s.suite
 	tc := tls.Client(c, s.keys.ClientConfig(opts))
 	if err := tc.HandshakeContext(dctx); err != nil {
 		return fail(fmt.Errorf("TLS with %s: %w", to, err))
