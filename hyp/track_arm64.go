@@ -28,7 +28,7 @@ type tracking struct {
 	on      bool
 	log     *dirty.Bitmap // pages written since the last harvest
 	faults  uint64
-	faultNS int64 // time the fault handler took, all faults
+	faultNS int64 // time the fault handler took, all faults it handled
 
 	guest    time.Duration // the guest's slice, after the throttle
 	start    int64         // Nanotime at Track
@@ -44,7 +44,6 @@ func (m *Machine) writeFault(ipa, va uint64, vaValid bool) bool {
 		return false
 	}
 	start := cpu.Nanotime()
-	defer func() { t.faultNS += cpu.Nanotime() - start }()
 	was, err := m.Stage2.SetPageWritable(ipa, true)
 	if err != nil {
 		return false
@@ -59,6 +58,7 @@ func (m *Machine) writeFault(ipa, va uint64, vaValid bool) bool {
 	if t.log.Set((ipa - m.Layout.RAM[0].Base) / mmu.PageSize) {
 		t.faults++
 	}
+	t.faultNS += cpu.Nanotime() - start
 	return true
 }
 
