@@ -13,10 +13,11 @@ const (
 
 // Paths of the management API.
 const (
-	PathStatus    = "/v1/status"           // GET: Status
-	PathMigrate   = "/v1/migrate"          // POST MigrateRequest: starts a migration, answers Report when it has ended
-	PathMigration = "/v1/migration"        // GET: Progress of the current or last migration
-	PathCancel    = "/v1/migration/cancel" // POST: abort the running migration (before its commit)
+	PathStatus    = "/v1/status"            // GET: Status
+	PathMigrate   = "/v1/migrate"           // POST MigrateRequest: starts a migration, answers Report when it has ended
+	PathMigration = "/v1/migration"         // GET: Progress of the current or last migration
+	PathCancel    = "/v1/migration/cancel"  // POST: abort the running migration (before its commit)
+	PathResolve   = "/v1/migration/resolve" // POST ResolveRequest: the operator's verdict for a migration in doubt
 )
 
 // Board roles and guest states in Status.
@@ -46,6 +47,54 @@ type Status struct {
 	// ConsoleDropped counts bytes of Ferry's log lost to a UART whose
 	// transmit FIFO stayed full (the guest disabled it, say).
 	ConsoleDropped uint64 `json:"console_dropped"`
+
+	// Migration is the migration in progress on this board, if any, and
+	// Decisions the verdicts of the last ones, newest first.
+	Migration *Migration `json:"migration,omitempty"`
+	Decisions []Decision `json:"decisions,omitempty"`
+}
+
+// Roles of a board in a migration.
+const (
+	MigrationSource      = "source"
+	MigrationDestination = "destination"
+)
+
+// Migration is where a migration in progress stands on one board, in the
+// commit protocol of docs/migration.md.
+type Migration struct {
+	ID    string        `json:"id"`
+	Role  string        `json:"role"`  // MigrationSource or MigrationDestination
+	Phase string        `json:"phase"` // "sending", "committing" (source); "receiving", "prepared" (destination)
+	Peer  string        `json:"peer"`  // the other board's name
+	Since time.Duration `json:"since_ns"`
+	Guest string        `json:"guest"` // the guest's ID
+	Epoch uint64        `json:"epoch"` // how many migrations of it were committed before this one
+	// InDoubt says why this board does not know the verdict yet: a
+	// committing source waiting to hear that the guest runs on the
+	// destination, a prepared destination waiting to learn the source's
+	// decision. Both keep the guest until they do (ferryctl resolve).
+	InDoubt string `json:"in_doubt,omitempty"`
+}
+
+// Decision is what became of a past migration, as one board knows it.
+type Decision struct {
+	ID      string `json:"id"`
+	Role    string `json:"role"`
+	Verdict string `json:"verdict"` // "committed" or "aborted"
+	Peer    string `json:"peer"`
+	// Confirmed: a committed migration whose destination said the guest
+	// runs there (always true on the destination's side).
+	Confirmed bool          `json:"confirmed"`
+	Note      string        `json:"note,omitempty"`
+	Ago       time.Duration `json:"ago_ns"`
+}
+
+// ResolveRequest is the operator's verdict for a migration in doubt
+// (POST PathResolve): "committed" or "aborted".
+type ResolveRequest struct {
+	ID      string `json:"id"`
+	Verdict string `json:"verdict"`
 }
 
 // Defaults of a migration's settings (MigrateRequest fields left zero).
@@ -58,6 +107,10 @@ const (
 // settings take their defaults.
 type MigrateRequest struct {
 	To string `json:"to"` // the destination's management address, host or host:port
+	// ID names the migration (32 hex digits), chosen by the operator so
+	// that it can ask after it whatever happens to the request; the board
+	// picks one if it is empty.
+	ID string `json:"id,omitempty"`
 
 	// DowntimeLimit is the longest the guest should be stopped: pre-copy
 	// rounds go on until the rest fits it at the measured bandwidth
@@ -120,7 +173,14 @@ type Downtime struct {
 
 // Report is how a migration ended, as the source saw it.
 type Report struct {
+	// OK: the migration is committed, the guest is the destination's.
+	// Confirmed: the destination said it runs there. Committed but not
+	// confirmed, the source keeps the guest parked and InDoubt says why
+	// (see Migration).
 	OK          bool          `json:"ok"`
+	Confirmed   bool          `json:"confirmed"`
+	InDoubt     string        `json:"in_doubt,omitempty"`
+	ID          string        `json:"id"`
 	Error       string        `json:"error,omitempty"` // why it failed; the guest then runs on the source
 	From        string        `json:"from"`
 	To          string        `json:"to"`

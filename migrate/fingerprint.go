@@ -12,8 +12,10 @@ import (
 
 // ProtocolVersion is the version of this stream protocol, carried in Hello.
 // Both sides must speak the same one. Version 2 added pre-copy rounds
-// (Round, Dirty) and the CRC32C digest in End.
-const ProtocolVersion = 2
+// (Round, Dirty) and the CRC32C digest in End; version 3 the session in
+// Hello and the commit protocol (Commit and Resumed naming the migration,
+// Query and Outcome).
+const ProtocolVersion = 3
 
 // Magic opens every Hello payload: "FRRY" as it appears in the stream.
 const Magic uint32 = 'F' | 'R'<<8 | 'R'<<16 | 'Y'<<24
@@ -30,8 +32,9 @@ const (
 	MaxDeviceName  = 128 // bytes of a device name
 )
 
-// maxHello is the Hello cap: a fingerprint at every limit.
-const maxHello = 4 + 2 + 8 + 4 +
+// maxHello is the Hello cap: a fingerprint at every limit, and the
+// session.
+const maxHello = sessionSize + 4 + 2 + 8 + 4 +
 	4 + MaxFeatures*(4+MaxFeatureName+8) +
 	4 + MaxRanges*16 +
 	4 + MaxDevices*(4+MaxDeviceName)
@@ -48,7 +51,7 @@ func (r Range) String() string { return fmt.Sprintf("[%#x-%#x)", r.Base, r.End()
 // machine to accept its guest. The source sends it in Hello.
 type Fingerprint struct {
 	// Protocol is the stream protocol version the side speaks. Send and
-	// Receive set it to ProtocolVersion; DecodeFingerprint reads it.
+	// Receive set it to ProtocolVersion; DecodeHello reads it.
 	Protocol uint16
 	MIDR     uint64
 	// Features holds the CPU ID registers by name, e.g. "ID_AA64PFR0_EL1".
@@ -71,9 +74,9 @@ func (f Fingerprint) Pages() uint64 {
 	return n
 }
 
-// Encode returns the Hello payload for f: magic, protocol version, then the
-// fingerprint's fields. It refuses a fingerprint that DecodeFingerprint
-// would refuse.
+// Encode returns the fingerprint as it opens a Hello payload: magic,
+// protocol version, then its fields. It refuses a fingerprint that
+// DecodeHello would refuse.
 func (f Fingerprint) Encode() ([]byte, error) {
 	names := slices.Sorted(maps.Keys(f.Features))
 	devices := slices.Sorted(slices.Values(f.Devices))
@@ -102,15 +105,15 @@ func (f Fingerprint) Encode() ([]byte, error) {
 	return w.Bytes(), nil
 }
 
-// DecodeFingerprint decodes a Hello payload. The magic is checked first
-// (ErrMagic), then the protocol version: if it is not ProtocolVersion the
-// rest is not read (its layout may differ) and a Fingerprint with only
-// Protocol set is returned, for Compatible to refuse. Otherwise every field
-// is decoded and checked: counts within their limits before they are
-// used, names printable and in canonical (sorted, unique) order, RAM ranges
-// page-aligned, ascending and non-overlapping, no trailing bytes.
-func DecodeFingerprint(p []byte) (Fingerprint, error) {
-	r := wire.NewReader(p)
+// decodeFingerprint reads the fingerprint that opens a Hello payload. The
+// magic is checked first (ErrMagic), then the protocol version: if it is
+// not ProtocolVersion the rest is not read (its layout may differ) and a
+// Fingerprint with only Protocol set is returned, for Compatible to
+// refuse. Otherwise every field is decoded and checked: counts within
+// their limits before they are used, names printable and in canonical
+// (sorted, unique) order, RAM ranges page-aligned, ascending and
+// non-overlapping.
+func decodeFingerprint(r *wire.Reader) (Fingerprint, error) {
 	if m := r.U32(); r.Err() == nil && m != Magic {
 		return Fingerprint{}, fmt.Errorf("%w: %#08x, want %#08x", ErrMagic, m, Magic)
 	}
@@ -144,7 +147,7 @@ func DecodeFingerprint(p []byte) (Fingerprint, error) {
 			f.Devices[i] = string(r.Blob(MaxDeviceName))
 		}
 	}
-	if err := r.Done(); err != nil {
+	if err := r.Err(); err != nil {
 		return Fingerprint{}, fmt.Errorf("hello: %w", err)
 	}
 	if !slices.IsSorted(names) || !slices.IsSorted(f.Devices) {
@@ -266,7 +269,7 @@ func Compatible(src, dst Fingerprint) error {
 		differ("page size", fmt.Sprint(src.PageSize), fmt.Sprintf("%d (the only size this protocol moves is %d)", dst.PageSize, PageSize))
 	}
 	if src.MIDR != dst.MIDR {
-		differ("MIDR_EL1", hex(src.MIDR), hex(dst.MIDR))
+		differ("MIDR_EL1", hexU64(src.MIDR), hexU64(dst.MIDR))
 	}
 	for _, name := range slices.Sorted(maps.Keys(union(src.Features, dst.Features))) {
 		s, sok := src.Features[name]
@@ -295,13 +298,13 @@ func union(a, b map[string]uint64) map[string]uint64 {
 	return u
 }
 
-func hex(v uint64) string { return fmt.Sprintf("%#x", v) }
+func hexU64(v uint64) string { return fmt.Sprintf("%#x", v) }
 
 func feature(v uint64, ok bool) string {
 	if !ok {
 		return "absent"
 	}
-	return hex(v)
+	return hexU64(v)
 }
 
 func ranges(rs []Range) string {

@@ -13,13 +13,13 @@ import (
 func TestFingerprintRoundTrip(t *testing.T) {
 	f := testFingerprint()
 	f.Protocol = ProtocolVersion
-	p, err := f.Encode()
+	p, err := EncodeHello(f, testSession())
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := DecodeFingerprint(p)
-	if err != nil {
-		t.Fatal(err)
+	got, sess, err := DecodeHello(p)
+	if err != nil || sess != testSession() {
+		t.Fatal(sess, err)
 	}
 	want := f
 	want.Devices = []string{"arm,gic-v3@8000000", "arm,pl011@9000000", "virtio,mmio@a000000"} // sorted
@@ -42,14 +42,14 @@ func TestFingerprintLargest(t *testing.T) {
 	for i := range MaxDevices {
 		f.Devices = append(f.Devices, fmt.Sprintf("%0*d", MaxDeviceName, i))
 	}
-	p, err := f.Encode()
+	p, err := EncodeHello(f, testSession())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(p) != MaxPayload(TypeHello) {
 		t.Fatalf("largest hello %d bytes, cap %d", len(p), MaxPayload(TypeHello))
 	}
-	if _, err := DecodeFingerprint(p); err != nil {
+	if _, _, err := DecodeHello(p); err != nil {
 		t.Fatal(err)
 	}
 	f.Devices = append(f.Devices, "one-too-many")
@@ -61,27 +61,27 @@ func TestFingerprintLargest(t *testing.T) {
 func TestDecodeFingerprintMagic(t *testing.T) {
 	f := testFingerprint()
 	f.Protocol = ProtocolVersion
-	p, _ := f.Encode()
+	p, _ := EncodeHello(f, testSession())
 	p[0] ^= 1
-	if _, err := DecodeFingerprint(p); !errors.Is(err, ErrMagic) {
+	if _, _, err := DecodeHello(p); !errors.Is(err, ErrMagic) {
 		t.Fatalf("got %v, want ErrMagic", err)
 	}
 }
 
 func TestDecodeFingerprintOtherProtocol(t *testing.T) {
-	// A source speaking protocol 3: only the version is read, and
+	// A source speaking protocol 9: only the version is read, and
 	// Compatible refuses it naming both versions.
 	p := binary.LittleEndian.AppendUint32(nil, Magic)
-	p = binary.LittleEndian.AppendUint16(p, 3)
-	p = append(p, "whatever version 3 puts here"...)
-	got, err := DecodeFingerprint(p)
-	if err != nil || got.Protocol != 3 {
+	p = binary.LittleEndian.AppendUint16(p, 9)
+	p = append(p, "whatever version 9 puts here"...)
+	got, _, err := DecodeHello(p)
+	if err != nil || got.Protocol != 9 {
 		t.Fatalf("got %+v, %v", got, err)
 	}
 	dst := testFingerprint()
 	dst.Protocol = ProtocolVersion
 	err = Compatible(got, dst)
-	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "protocol version: source 3, destination 2") {
+	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), fmt.Sprintf("protocol version: source 9, destination %d", ProtocolVersion)) {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -89,7 +89,7 @@ func TestDecodeFingerprintOtherProtocol(t *testing.T) {
 func TestDecodeFingerprintRefuses(t *testing.T) {
 	enc := func(f Fingerprint) []byte {
 		f.Protocol = ProtocolVersion
-		p, err := f.Encode()
+		p, err := EncodeHello(f, testSession())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,9 +106,11 @@ func TestDecodeFingerprintRefuses(t *testing.T) {
 		"trailing":      {append(good[:len(good):len(good)], 0), nil},
 		"feature count": {patch32(good, 18, MaxFeatures+1), ErrInvalid},
 		"huge count":    {patch32(good, 18, 0xffffffff), ErrInvalid},
+		"no session":    {good[:len(good)-sessionSize], ErrTruncated},
+		"zero session":  {append(good[:len(good)-sessionSize:len(good)-sessionSize], make([]byte, sessionSize)...), ErrInvalid},
 	}
 	for name, c := range cases {
-		_, err := DecodeFingerprint(c.p)
+		_, _, err := DecodeHello(c.p)
 		if err == nil || c.want != nil && !errors.Is(err, c.want) {
 			t.Errorf("%s: got %v, want %v", name, err, c.want)
 		}
@@ -129,7 +131,7 @@ func TestDecodeFingerprintRefuses(t *testing.T) {
 	} {
 		h := rawHello{features: []string{"A"}, ram: []Range{{0x4000_0000, 1 << 20}}, devices: []string{"d"}}
 		f(&h)
-		if _, err := DecodeFingerprint(h.bytes()); !errors.Is(err, ErrInvalid) {
+		if _, _, err := DecodeHello(h.bytes()); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: got %v, want ErrInvalid", name, err)
 		}
 	}
@@ -141,7 +143,8 @@ func patch32(p []byte, off int, v uint32) []byte {
 	return q
 }
 
-// rawHello writes a Hello payload without Encode's checks.
+// rawHello writes a Hello payload (with testSession) without Encode's
+// checks.
 type rawHello struct {
 	features []string
 	ram      []Range
@@ -170,7 +173,10 @@ func (h rawHello) bytes() []byte {
 		p = le.AppendUint32(p, uint32(len(d)))
 		p = append(p, d...)
 	}
-	return p
+	s := testSession()
+	p = append(p, s.ID[:]...)
+	p = append(p, s.Guest[:]...)
+	return le.AppendUint64(p, s.Epoch)
 }
 
 func TestCompatible(t *testing.T) {
@@ -189,7 +195,7 @@ func TestCompatible(t *testing.T) {
 		{"RAM size", func(f *Fingerprint) { f.RAM = []Range{{0x4000_0000, 32 << 20}, f.RAM[1]} }, "destination [[0x40000000-0x42000000)"},
 		{"devices", func(f *Fingerprint) { f.Devices = []string{"arm,pl011@9000000"} }, `devices: source ["arm,gic-v3@8000000" "arm,pl011@9000000" "virtio,mmio@a000000"], destination ["arm,pl011@9000000"]`},
 		{"page size", func(f *Fingerprint) { f.PageSize = 16384 }, "page size: source 4096, destination 16384"},
-		{"protocol", func(f *Fingerprint) { f.Protocol = 7 }, "protocol version: source 2, destination 7"},
+		{"protocol", func(f *Fingerprint) { f.Protocol = 7 }, fmt.Sprintf("protocol version: source %d, destination 7", ProtocolVersion)},
 	}
 	for _, c := range cases {
 		dst := base

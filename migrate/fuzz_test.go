@@ -75,15 +75,15 @@ func FuzzDecodePages(f *testing.F) {
 func FuzzDecodeHello(f *testing.F) {
 	fp := testFingerprint()
 	fp.Protocol = ProtocolVersion
-	p, _ := fp.Encode()
+	p, _ := EncodeHello(fp, testSession())
 	f.Add(p)
 	f.Add(rawHello{features: []string{"B", "A"}, ram: []Range{{0, PageSize}}}.bytes())
 	f.Fuzz(func(t *testing.T, in []byte) {
-		fp, err := DecodeFingerprint(in)
+		fp, sess, err := DecodeHello(in)
 		if err != nil || fp.Protocol != ProtocolVersion {
 			return
 		}
-		out, err := fp.Encode()
+		out, err := EncodeHello(fp, sess)
 		if err != nil {
 			t.Fatalf("accepted fingerprint does not encode: %v", err)
 		}
@@ -159,7 +159,7 @@ func validStream(tb testing.TB, fp Fingerprint, commit bool) []byte {
 	sc.send(tb, TypeState, st)
 	sc.end(tb)
 	if commit {
-		sc.send(tb, TypeCommit, nil)
+		sc.commit(tb)
 	}
 	if sc.err != nil {
 		tb.Fatal(sc.err)

@@ -2,9 +2,7 @@ package migrate
 
 import (
 	"fmt"
-	"math"
 	"strings"
-	"time"
 
 	"github.com/ferry-hv/ferry/internal/wire"
 )
@@ -98,27 +96,4 @@ func DecodeAbort(p []byte) (string, error) {
 		return "", fmt.Errorf("abort: %w", err)
 	}
 	return why, nil
-}
-
-// EncodeResumed returns a Resumed payload: the destination's restore time
-// (End received to Ack sent: digest check and state restore) and resume
-// time (Commit received to the guest resumed), in nanoseconds.
-func EncodeResumed(restore, resume time.Duration) []byte {
-	var w wire.Writer
-	w.U64(uint64(max(restore, 0)))
-	w.U64(uint64(max(resume, 0)))
-	return w.Bytes()
-}
-
-// DecodeResumed decodes a Resumed payload.
-func DecodeResumed(p []byte) (restore, resume time.Duration, err error) {
-	r := wire.NewReader(p)
-	a, b := r.U64(), r.U64()
-	if err := r.Done(); err != nil {
-		return 0, 0, fmt.Errorf("resumed: %w", err)
-	}
-	if a > math.MaxInt64 || b > math.MaxInt64 {
-		return 0, 0, fmt.Errorf("resumed: %w: times %d and %d ns", ErrInvalid, a, b)
-	}
-	return time.Duration(a), time.Duration(b), nil
 }

@@ -27,12 +27,22 @@ type Sink interface {
 	Discard()
 }
 
-// ReceiveReport is how a migration ended, as the destination saw it.
+// ReceiveReport is how a connection to the migration listener ended, as
+// the destination saw it (or, for a Query, the source).
 type ReceiveReport struct {
-	OK     bool
-	Error  string      // why it failed; the guest then runs on at the source
-	Source Fingerprint // from the source's Hello (zero if none was read)
-	Bytes  uint64      // bytes of stream received
+	// Request is what the peer came for: "migration" (Hello), "query" (a
+	// destination asking this source for a verdict) or "commit" (a
+	// source telling this destination its verdict again).
+	Request string
+	ID      string // the migration's
+	OK      bool
+	// Verdict is what holds here for the migration when Receive returns
+	// ("committed", "aborted", or "unknown" while in doubt).
+	Verdict string
+	InDoubt string      // why the verdict is not known yet; the guest is kept, not resumed
+	Error   string      // why it failed
+	Source  Fingerprint // from the source's Hello (zero if none was read)
+	Bytes   uint64      // bytes of stream received
 
 	Pages, ZeroPages, DataPages uint64
 	States                      []string // names of the state records, in order
@@ -43,28 +53,35 @@ type ReceiveReport struct {
 	Total       time.Duration // Receive called to the guest resumed
 }
 
-// Receive takes a guest from the source at the other end of conn into dst.
-// It reads Hello, checks the source's fingerprint against dst's
-// (Compatible) and accepts or refuses; then writes pages as they arrive and
-// keeps the state records; on End it checks the digest and only then
-// restores the state and sends Ack; on Commit it resumes the guest and
-// sends Resumed.
+// Receive serves one connection to a board's migration listener, from the
+// authenticated peer (WithPeer), by its first record:
 //
-// Any failure -- incompatible source, a malformed or unexpected record,
-// digest mismatch, Restore error, Abort from the source, a read or write
-// that fails or times out, ctx done, no Commit after Ack -- discards the
-// partial machine (after Hello was accepted), tells the source (Abort, best
-// effort, unless the source is the one that aborted) and returns an error.
-// Without Commit the guest is never resumed here.
+//   - Hello: a guest comes in. Receive checks the source's fingerprint
+//     against dst's (Compatible) and the session against the ledger
+//     (WithLedger: no migration in progress, no guest here, a new ID),
+//     and accepts or refuses; then writes pages as they arrive and keeps
+//     the state records; on End it checks the digest, restores the state,
+//     records the migration prepared and sends Ack; on Commit it resumes
+//     the guest and sends Resumed. Any failure before Ack discards the
+//     partial machine and tells the source (Abort, best effort). After
+//     Ack nothing but the verdict ends it: Abort discards the guest,
+//     Commit resumes it; a lost link or a timeout leaves it prepared, in
+//     doubt (ErrInDoubt), and -- given WithDial -- Receive leaves a
+//     goroutine asking the source for the verdict until it is known.
+//   - Query: the destination of a migration this board sent asks for its
+//     verdict; a migration still undecided is aborted then.
+//   - Commit: the source of a migration this board prepared tells it the
+//     verdict again, over a new connection.
 func Receive(ctx context.Context, conn io.ReadWriter, dst Sink, opts ...Option) (ReceiveReport, error) {
-	r := &receiver{dst: dst, st: newStream(ctx, conn, newConfig(opts))}
+	cfg := newConfig(opts)
+	r := &receiver{dst: dst, st: newStream(ctx, conn, cfg), l: cfg.ledger, peer: cfg.peer, dial: cfg.dial}
+	if r.l == nil {
+		r.l = NewLedger(nil)
+	}
 	defer r.st.close()
-	err := r.run()
+	err := r.serve()
 	r.rep.Bytes = r.st.recvd.n
 	if err != nil {
-		if r.accepted {
-			dst.Discard()
-		}
 		r.rep.Error = err.Error()
 		return r.rep, err
 	}
@@ -73,15 +90,45 @@ func Receive(ctx context.Context, conn io.ReadWriter, dst Sink, opts ...Option) 
 }
 
 type receiver struct {
-	dst      Sink
-	st       *stream
-	rep      ReceiveReport
-	accepted bool // Hello accepted: the sink may hold part of a guest
+	dst  Sink
+	st   *stream
+	rep  ReceiveReport
+	l    *Ledger
+	peer string
+	dial func(context.Context) (io.ReadWriteCloser, error)
+	sess Session
+
+	ackErr error // sending the Ack failed: it may or may not have arrived
 }
 
-func (r *receiver) run() error {
+// serve reads the first record and serves what it asks for.
+func (r *receiver) serve() error {
+	rec, err := r.st.read(r.st.timeout)
+	if err != nil {
+		return fmt.Errorf("waiting for hello: %w", err)
+	}
+	switch rec.Type {
+	case TypeHello:
+		r.rep.Request = "migration"
+		return r.migration(rec)
+	case TypeQuery:
+		r.rep.Request = "query"
+		return r.query(rec)
+	case TypeCommit:
+		r.rep.Request = "commit"
+		return r.lateCommit(rec)
+	}
+	err = unexpected(rec, "Hello, Query or Commit")
+	if rec.Type != TypeAbort {
+		r.st.abort(err.Error())
+	}
+	return fmt.Errorf("waiting for hello: %w", err)
+}
+
+// migration takes an incoming guest, Hello read.
+func (r *receiver) migration(hello Record) error {
 	start := time.Now()
-	if err := r.hello(); err != nil {
+	if err := r.hello(hello); err != nil {
 		return err
 	}
 	states, err := r.receive()
@@ -89,47 +136,40 @@ func (r *receiver) run() error {
 		err = r.restore(states)
 	}
 	if err != nil {
+		r.l.Fail(r.sess.ID, err.Error())
+		r.rep.Verdict = Aborted.String()
 		if !errors.Is(err, ErrAborted) {
 			r.st.abort(err.Error())
 		}
 		return err
 	}
-	if err := r.commit(); err != nil {
-		return err
-	}
+	err = r.commit()
 	r.rep.Total = time.Since(start)
-	return nil
+	return err
 }
 
-// hello reads the source's Hello and accepts or refuses it.
-func (r *receiver) hello() error {
-	rec, err := r.st.read(r.st.timeout)
-	if err != nil {
-		return fmt.Errorf("waiting for hello: %w", err)
-	}
-	if rec.Type != TypeHello {
-		err := unexpected(rec, "Hello")
-		if rec.Type != TypeAbort {
-			r.st.abort(err.Error())
-		}
-		return fmt.Errorf("waiting for hello: %w", err)
-	}
-	src, err := DecodeFingerprint(rec.Payload)
+// hello checks the source's Hello and accepts or refuses it.
+func (r *receiver) hello(rec Record) error {
+	src, sess, err := DecodeHello(rec.Payload)
 	if err == nil {
 		r.rep.Source = src
 		local := r.dst.Fingerprint()
 		local.Protocol = ProtocolVersion
 		err = Compatible(src, local)
 	}
+	if err == nil {
+		r.rep.ID = sess.ID.String()
+		err = r.l.BeginReceive(sess, r.peer, r.dst.Discard)
+	}
 	if err != nil {
 		r.refuse(err.Error())
 		return fmt.Errorf("refusing the source: %w", err)
 	}
+	r.sess = sess
 	r.rep.Pages = src.Pages()
 	if err := r.st.send(TypeHelloReply, EncodeHelloReply(true, "")); err != nil {
 		return fmt.Errorf("accepting hello: %w", err)
 	}
-	r.accepted = true
 	return nil
 }
 
@@ -300,43 +340,75 @@ func (r *receiver) pages(p []byte, ram []Range, next *cursor) error {
 	return nil
 }
 
-// restore applies the verified state and acknowledges.
+// restore applies the verified state and acknowledges. Once the Ack may
+// have left, nothing but the verdict ends the migration: a failure to
+// send it is the start of a doubt (commit's), not an abort.
 func (r *receiver) restore(states []State) error {
 	start := time.Now()
 	if err := r.dst.Restore(states); err != nil {
 		return fmt.Errorf("restore failed: %w", err)
 	}
-	if err := r.st.send(TypeAck, nil); err != nil {
-		return fmt.Errorf("sending ack: %w", err)
+	// Prepared before the Ack leaves: once it may have arrived, only the
+	// verdict ends this migration.
+	if err := r.l.Prepare(r.sess.ID, r.dst.Resume); err != nil {
+		return err
+	}
+	r.ackErr = r.st.send(TypeAck, nil)
+	if r.ackErr != nil {
+		r.ackErr = fmt.Errorf("sending ack: %w", r.ackErr)
 	}
 	r.rep.RestoreTime = time.Since(start)
 	return nil
 }
 
-// commit waits for Commit and resumes the guest. Without Commit the guest
-// is discarded: the source may still run it.
+// commit waits, prepared, for the verdict: Commit resumes the guest (and
+// Resumed says so), Abort discards it. Anything else leaves it prepared
+// and in doubt: the source may have decided either way.
 func (r *receiver) commit() error {
-	rec, err := r.st.read(r.st.timeout)
-	if err != nil {
-		return fmt.Errorf("waiting for commit (the guest is not resumed here): %w", err)
+	var rec Record
+	err := r.ackErr
+	if err == nil {
+		rec, err = r.st.read(r.st.timeout)
 	}
-	if rec.Type != TypeCommit {
-		err := unexpected(rec, "Commit")
-		if rec.Type != TypeAbort {
-			r.st.abort(err.Error())
+	switch {
+	case err != nil:
+	case rec.Type == TypeAbort:
+		why := unexpected(rec, "Commit")
+		r.l.Resolve(r.sess.ID, Aborted, r.peer, why.Error())
+		r.rep.Verdict = Aborted.String()
+		return fmt.Errorf("after its Ack: %w; the guest was discarded here", why)
+	case rec.Type != TypeCommit:
+		err = unexpected(rec, "Commit")
+	default:
+		var id ID
+		if id, err = decodeID("commit", rec.Payload); err == nil && id != r.sess.ID {
+			err = fmt.Errorf("%w: Commit for migration %s, want %s", ErrProtocol, id, r.sess.ID)
 		}
-		return fmt.Errorf("waiting for commit (the guest is not resumed here): %w", err)
+	}
+	if err != nil {
+		why := fmt.Sprintf("prepared: Ack sent, no verdict from the source (%v); the guest is kept, not resumed, until there is one", err)
+		r.l.Doubt(r.sess.ID, why)
+		r.rep.InDoubt, r.rep.Verdict = why, Unknown.String()
+		if r.dial != nil {
+			go ask(r.l, r.sess.ID, r.peer, r.dial, r.st.timeout)
+		}
+		return fmt.Errorf("%w: %w", ErrInDoubt, err)
 	}
 	start := time.Now()
-	if err := r.dst.Resume(); err != nil {
-		err = fmt.Errorf("resuming the guest after commit: %w", err)
+	v, err := r.l.Resolve(r.sess.ID, Committed, r.peer, "")
+	r.rep.Verdict = v.String()
+	if err != nil || v != Committed {
+		if err == nil {
+			err = fmt.Errorf("migration %s was already %v here", r.sess.ID, v)
+		}
 		r.st.abort(err.Error())
 		return err
 	}
 	r.rep.ResumeTime = time.Since(start)
-	// Best effort: the guest runs here whether or not the source hears it.
+	// Best effort: the guest runs here whether or not the source hears it
+	// (if it does not, it asks again: see lateCommit).
 	r.st.finish(min(r.st.timeout, time.Second))
-	if writeRecord(r.st.bw, TypeResumed, TypeResumed.Version(), EncodeResumed(r.rep.RestoreTime, r.rep.ResumeTime)) == nil {
+	if writeRecord(r.st.bw, TypeResumed, TypeResumed.Version(), EncodeResumed(r.sess.ID, r.rep.RestoreTime, r.rep.ResumeTime)) == nil {
 		r.st.bw.Flush()
 	}
 	return nil

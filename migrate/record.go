@@ -20,13 +20,15 @@ const (
 	TypeState      RecordType = 4  // S→D: one named piece of machine state
 	TypeEnd        RecordType = 5  // S→D: the stream digest
 	TypeAck        RecordType = 6  // D→S: verified and restored
-	TypeCommit     RecordType = 7  // S→D: the source has given its guest up
-	TypeResumed    RecordType = 8  // D→S: the guest runs here; restore and resume times
+	TypeCommit     RecordType = 7  // S→D: the migration (ID) is committed: resume the guest
+	TypeResumed    RecordType = 8  // D→S: the guest of migration ID runs here; restore and resume times
 	TypeAbort      RecordType = 9  // either way: a reason; the migration is off
 	TypeRound      RecordType = 10 // S→D: pre-copy round n >= 1 begins: its page count, stopped or not
 	TypeDirty      RecordType = 11 // S→D: up to DirtyPerRecord pages of a round, by address
 	TypeSync       RecordType = 12 // S→D: between rounds, before the stop: say when all before it is written
 	TypeSynced     RecordType = 13 // D→S: everything before Sync is written
+	TypeQuery      RecordType = 14 // D→S, first on a new connection: what became of migration ID?
+	TypeOutcome    RecordType = 15 // either way: migration ID's verdict, as the sender knows it
 )
 
 // HeaderSize is the size of a record header: type u16, version u16,
@@ -59,13 +61,15 @@ var records = map[RecordType]recordInfo{
 	TypeState:      {"State", 1, 4 + MaxStateName + 2 + 4 + MaxStateData},
 	TypeEnd:        {"End", 2, DigestSize},
 	TypeAck:        {"Ack", 1, 0},
-	TypeCommit:     {"Commit", 1, 0},
-	TypeResumed:    {"Resumed", 1, 16},
+	TypeCommit:     {"Commit", 2, 16},
+	TypeResumed:    {"Resumed", 2, 16 + 16},
 	TypeAbort:      {"Abort", 1, 4 + MaxReason},
 	TypeRound:      {"Round", 1, roundSize},
 	TypeDirty:      {"Dirty", 1, maxDirty},
 	TypeSync:       {"Sync", 1, 0},
 	TypeSynced:     {"Synced", 1, 0},
+	TypeQuery:      {"Query", 1, 16},
+	TypeOutcome:    {"Outcome", 1, 16 + 1},
 }
 
 func (t RecordType) String() string {

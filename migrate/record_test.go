@@ -16,7 +16,7 @@ func header(t RecordType, version uint16, n uint32) []byte {
 }
 
 func TestRecordRoundTrip(t *testing.T) {
-	hello, err := testFingerprint().Encode()
+	hello, err := EncodeHello(testFingerprint(), testSession())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,8 +33,10 @@ func TestRecordRoundTrip(t *testing.T) {
 		{TypeSync, 1, nil},
 		{TypeSynced, 1, nil},
 		{TypeAck, 1, nil},
-		{TypeCommit, 1, nil},
-		{TypeResumed, 1, EncodeResumed(time.Millisecond, time.Microsecond)},
+		{TypeCommit, 2, encodeID(testSession().ID)},
+		{TypeResumed, 2, EncodeResumed(testSession().ID, time.Millisecond, time.Microsecond)},
+		{TypeQuery, 1, encodeID(testSession().ID)},
+		{TypeOutcome, 1, EncodeOutcome(testSession().ID, Committed)},
 		{TypeAbort, 1, EncodeAbort("digest mismatch")},
 	}
 	var buf bytes.Buffer
@@ -74,14 +76,16 @@ func TestTypeNumbersAndCaps(t *testing.T) {
 	// The numbers and caps are the wire format: a change here is a new
 	// protocol version.
 	want := map[RecordType]int{
-		TypeHello:      39710,
+		TypeHello:      39750,
 		TypeHelloReply: 517,
 		TypePages:      2097228,
 		TypeState:      262186,
 		TypeEnd:        4,
 		TypeAck:        0,
-		TypeCommit:     0,
-		TypeResumed:    16,
+		TypeCommit:     16,
+		TypeResumed:    32,
+		TypeQuery:      16,
+		TypeOutcome:    17,
 		TypeAbort:      516,
 		TypeRound:      13,
 		TypeDirty:      2101314,
@@ -210,13 +214,25 @@ func TestMessages(t *testing.T) {
 	if _, err := DecodeAbort(append(EncodeAbort("x"), 0)); err == nil {
 		t.Fatal("trailing byte accepted")
 	}
-	a, b, err := DecodeResumed(EncodeResumed(3*time.Millisecond, 5*time.Microsecond))
-	if err != nil || a != 3*time.Millisecond || b != 5*time.Microsecond {
-		t.Fatal(a, b, err)
+	id := testSession().ID
+	gotID, a, b, err := DecodeResumed(EncodeResumed(id, 3*time.Millisecond, 5*time.Microsecond))
+	if err != nil || gotID != id || a != 3*time.Millisecond || b != 5*time.Microsecond {
+		t.Fatal(gotID, a, b, err)
 	}
-	huge := binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, 1<<63), 0)
-	if _, _, err := DecodeResumed(huge); !errors.Is(err, ErrInvalid) {
+	huge := binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(id[:], 1<<63), 0)
+	if _, _, _, err := DecodeResumed(huge); !errors.Is(err, ErrInvalid) {
 		t.Fatal(err)
+	}
+	for _, v := range []Verdict{Unknown, Aborted, Committed} {
+		if gotID, got, err := DecodeOutcome(EncodeOutcome(id, v)); err != nil || gotID != id || got != v {
+			t.Fatal(v, gotID, got, err)
+		}
+	}
+	if _, _, err := DecodeOutcome(append(id[:], 3)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("verdict 3: %v", err)
+	}
+	if _, err := decodeID("commit", id[:15]); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("short id: %v", err)
 	}
 }
 

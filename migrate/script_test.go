@@ -13,13 +13,14 @@ import (
 // the engine is tested against the definition, not against itself. Errors
 // are sticky: check err at the end.
 type script struct {
-	rw  io.ReadWriter
-	sum hash.Hash32
-	err error
+	rw   io.ReadWriter
+	sum  hash.Hash32
+	err  error
+	sess Session // what hello sends
 }
 
 func newScript(rw io.ReadWriter) *script {
-	return &script{rw: rw, sum: crc32.New(crc32.MakeTable(crc32.Castagnoli))}
+	return &script{rw: rw, sum: crc32.New(crc32.MakeTable(crc32.Castagnoli)), sess: testSession()}
 }
 
 func (s *script) raw(p []byte) {
@@ -42,12 +43,15 @@ func (s *script) send(_ testing.TB, t RecordType, p []byte) {
 
 func (s *script) hello(tb testing.TB, fp Fingerprint) {
 	fp.Protocol = ProtocolVersion
-	p, err := fp.Encode()
+	p, err := EncodeHello(fp, s.sess)
 	if err != nil && s.err == nil {
 		s.err = err
 	}
 	s.send(tb, TypeHello, p)
 }
+
+// commit sends Commit for the script's session.
+func (s *script) commit(tb testing.TB) { s.send(tb, TypeCommit, encodeID(s.sess.ID)) }
 
 func (s *script) end(tb testing.TB) {
 	s.send(tb, TypeEnd, binary.LittleEndian.AppendUint32(nil, s.sum.Sum32()))
@@ -76,4 +80,9 @@ func (s *script) pages(tb testing.TB, ram []Range) {
 			s.send(tb, TypePages, p)
 		}
 	}
+}
+
+// testSession is a session scripts and fixed streams carry.
+func testSession() Session {
+	return Session{ID: ID{0xf0, 1}, Guest: ID{0x6e, 2}, Epoch: 3}
 }

@@ -73,17 +73,20 @@ const (
 // guest dirtied during the round before, until the policy of package
 // converge says the rest fits set.DowntimeLimit (or rounds stopped
 // shrinking); then, the guest stopped, the last dirty pages, the machine
-// state and End; on the destination's Ack it sends Commit and gives the
-// guest up. progress (may be nil) is told how it goes, on Send's
-// goroutine; it must not block.
+// state and End; on the destination's Ack it decides Committed (in the
+// ledger, WithLedger), sends Commit and, once the destination says the
+// guest runs there, gives the guest up (see commit for when it does not
+// hear). set.ID names the migration (a random ID if empty). progress (may
+// be nil) is told how it goes, on Send's goroutine; it must not block.
 //
 // Any failure before Ack -- the destination refused or aborted, a read or
 // write failed or timed out, ctx was done (a cancel), the migration did not
-// converge within set.MaxTime, a protocol error -- ends dirty tracking,
-// resumes the guest on the source if it was stopped, tells the destination
-// (Abort, best effort) and returns an error saying which step failed; the
-// Report then has OK false. Once Ack has arrived the guest is the
-// destination's: Send gives it up whatever happens next.
+// converge within set.MaxTime, a protocol error -- records the abort, ends
+// dirty tracking, resumes the guest on the source if it was stopped,
+// tells the destination (Abort, best effort) and returns an error saying
+// which step failed; the Report then has OK false. Once Ack has arrived
+// the migration is committed: the guest is never resumed here unless the
+// destination says it discarded it, or the operator decides so.
 //
 // In the Report, Total runs from the call to Commit sent; Downtime from
 // the guest stopped to Commit sent, plus the destination's
@@ -98,12 +101,19 @@ func Send(ctx context.Context, conn io.ReadWriter, src Source, set api.MigrateRe
 		set.MaxTime = api.DefaultMaxTime
 	}
 	opts = append(opts, WithBandwidth(set.Bandwidth))
+	cfg := newConfig(opts)
 	s := &sender{
 		src:      src,
 		set:      set,
 		progress: progress,
 		start:    time.Now(),
-		st:       newStream(ctx, conn, newConfig(opts)),
+		st:       newStream(ctx, conn, cfg),
+		l:        cfg.ledger,
+		peer:     cfg.peer,
+		dial:     cfg.dial,
+	}
+	if s.l == nil {
+		s.l = NewLedger(NewGuest())
 	}
 	s.rep.Settings = set
 	defer s.st.close()
@@ -128,6 +138,10 @@ func Send(ctx context.Context, conn io.ReadWriter, src Source, set api.MigrateRe
 }
 
 type sender struct {
+	l        *Ledger
+	sess     Session
+	peer     string
+	dial     func(context.Context) (io.ReadWriteCloser, error)
 	src      Source
 	set      api.MigrateRequest
 	progress func(api.Progress)
@@ -180,54 +194,73 @@ func (s *sender) report(phase string, err error) {
 }
 
 // run is Send up to its report; on any error before the commit point it
-// has ended tracking and resumed the guest.
+// has recorded the abort, ended tracking and resumed the guest.
 func (s *sender) run() error {
 	s.fp = s.src.Fingerprint()
 	s.fp.Protocol = ProtocolVersion
 	s.total = s.fp.Pages()
 	s.rep.Pages = s.total
-	s.report(PhaseHandshake, nil)
-	if err := s.hello(s.fp); err != nil {
-		s.tell(err)
+	id := NewID()
+	if s.set.ID != "" {
+		var err error
+		if id, err = ParseID(s.set.ID); err != nil {
+			return err
+		}
+	}
+	s.rep.ID = id.String()
+	sess, err := s.l.BeginSend(id, s.peer)
+	if err != nil {
 		return err
 	}
+	s.sess = sess
+	s.report(PhaseHandshake, nil)
+	if err := s.hello(); err != nil {
+		return s.abort(err)
+	}
 	if err := s.st.ctx.Err(); err != nil {
-		err = fmt.Errorf("before starting: %w", s.st.done())
-		s.tell(err)
-		return err
+		return s.abort(fmt.Errorf("before starting: %w", s.st.done()))
 	}
 	t := time.Now()
 	if err := s.src.Track(); err != nil {
-		err = fmt.Errorf("starting dirty tracking: %w", err)
-		s.tell(err)
-		return err
+		return s.abort(fmt.Errorf("starting dirty tracking: %w", err))
 	}
 	s.tracking = true
 	s.rep.Tracking = time.Since(t)
 	if err := s.precopy(); err != nil {
-		s.untrack()
-		s.tell(err)
-		return err
+		return s.abort(err)
 	}
 	t = time.Now()
 	if err := s.src.Pause(); err != nil {
 		// Not stopped: nothing to resume (a Resume here could wait for a
 		// vCPU that is not parked).
-		s.untrack()
-		err = fmt.Errorf("stopping the guest: %w", err)
-		s.tell(err)
-		return err
+		return s.abort(fmt.Errorf("stopping the guest: %w", err))
 	}
 	s.paused = time.Now()
 	s.rep.Parts.Stop = s.paused.Sub(t)
 	if err := s.stopAndCopy(); err != nil {
-		s.untrack()
-		s.src.Resume()
-		s.tell(err)
-		return err
+		return s.abort(err)
 	}
-	err := s.commit()
+	if s.l.Decide(id, Committed, "", s.src.GiveUp, s.src.Resume) != Committed {
+		return s.abort(errors.New("the destination asked for the verdict before its Ack arrived: the migration was aborted then"))
+	}
+	err = s.commit()
 	s.untrack()
+	return err
+}
+
+// abort ends a migration that failed before its commit: the abort is
+// recorded (a late Ack, or the destination's Query, is then answered with
+// it), tracking ends, the guest is resumed if it was stopped, and the
+// destination is told (unless it refused or aborted).
+func (s *sender) abort(err error) error {
+	s.l.Decide(s.sess.ID, Aborted, err.Error(), nil, nil)
+	s.untrack()
+	if !s.paused.IsZero() {
+		s.src.Resume()
+	}
+	if !errors.Is(err, ErrRefused) && !errors.Is(err, ErrAborted) {
+		s.st.abort(err.Error())
+	}
 	return err
 }
 
@@ -250,22 +283,14 @@ func (s *sender) untrack() {
 	s.rep.Untrack = time.Since(t)
 }
 
-// tell sends the destination an Abort for err, unless the destination is
-// the one that refused or aborted.
-func (s *sender) tell(err error) {
-	if !errors.Is(err, ErrRefused) && !errors.Is(err, ErrAborted) {
-		s.st.abort(err.Error())
-	}
-}
-
 // hello offers the fingerprint; an error means the guest was never paused.
-func (s *sender) hello(fp Fingerprint) error {
-	p, err := fp.Encode()
+func (s *sender) hello() error {
+	p, err := EncodeHello(s.fp, s.sess)
 	if err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
-	if fp.PageSize != PageSize {
-		return fmt.Errorf("hello: %w: page size %d, this protocol moves %d-byte pages", ErrInvalid, fp.PageSize, PageSize)
+	if s.fp.PageSize != PageSize {
+		return fmt.Errorf("hello: %w: page size %d, this protocol moves %d-byte pages", ErrInvalid, s.fp.PageSize, PageSize)
 	}
 	if err := s.st.send(TypeHello, p); err != nil {
 		return fmt.Errorf("sending hello: %w", err)
@@ -572,44 +597,77 @@ func (s *sender) stopAndCopy() error {
 	return nil
 }
 
-// commit is past the commit point: the destination holds the restored
-// guest and waits for Commit. The source gives its guest up whatever
-// happens: if Commit is lost the destination discards its copy and the
-// guest is lost, which is the price of never running it twice.
+// commit is past the commit point: the source decided Committed when the
+// Ack arrived, and keeps its guest parked (memory and state intact) until
+// the destination says what it did. Resumed: the guest runs there, the
+// source gives it up. Abort: the destination could not resume it and
+// discarded it, the source resumes its own. Anything else -- the link
+// lost, no answer within the timeout -- leaves the migration committed
+// but unconfirmed, in doubt: Send returns (OK, not Confirmed) and, given
+// WithDial, keeps telling the destination on new connections until it
+// answers (or the operator resolves it). The guest is never resumed here
+// on a timeout: the destination may be running it.
 //
-// From here ctx no longer interrupts: a cancellation now would lose the
-// guest, not save it. One timeout bounds Commit and the wait for Resumed.
+// From here ctx no longer interrupts: a cancellation now would not save
+// the guest. One timeout bounds Commit and the wait for the answer.
 func (s *sender) commit() error {
 	t := time.Now()
 	s.st.finish(s.st.timeout)
-	err := writeRecord(s.st.bw, TypeCommit, TypeCommit.Version(), nil)
+	err := writeRecord(s.st.bw, TypeCommit, TypeCommit.Version(), encodeID(s.sess.ID))
 	if err == nil {
 		err = s.st.bw.Flush()
 	}
 	committed := time.Now()
-	s.src.GiveUp()
 	s.rep.Total = committed.Sub(s.start)
 	s.rep.Downtime = committed.Sub(s.paused)
 	s.rep.Parts.Commit = committed.Sub(t)
-	if err != nil {
-		return fmt.Errorf("sending commit after the destination's ack (the guest is parked here; unless Commit arrived, the destination discards it): %w", err)
-	}
-	r, err := ReadRecord(s.st.br, nil)
-	switch {
-	case err != nil:
-		// Committed; the destination resumed the guest or will, but did
-		// not say how long it took.
-		return nil
-	case r.Type == TypeResumed:
-		restore, resume, err := DecodeResumed(r.Payload)
-		if err == nil {
-			s.rep.RestoreTime = restore
-			s.rep.Parts.Restore = restore
-			s.rep.Parts.Commit += resume
-			s.rep.Downtime += resume
+	var r Record
+	if err == nil {
+		if r, err = ReadRecord(s.st.br, nil); err == nil {
+			var v Verdict
+			v, err = s.heard(r)
+			switch {
+			case v == Committed:
+				s.rep.Confirmed = true
+				return nil
+			case v == Aborted:
+				return err
+			}
 		}
-		return nil
-	default:
-		return fmt.Errorf("after commit (the guest is parked here): %w", unexpected(r, "Resumed"))
 	}
+	why := fmt.Sprintf("committed, but the destination has not said that the guest runs there (%v); the guest is kept parked here until it does", err)
+	s.rep.InDoubt = why
+	s.l.Doubt(s.sess.ID, why)
+	if s.dial != nil {
+		go tell(s.l, s.sess.ID, s.peer, s.dial, s.st.timeout)
+	}
+	return nil
+}
+
+// heard acts on the destination's answer to Commit.
+func (s *sender) heard(r Record) (Verdict, error) {
+	switch r.Type {
+	case TypeResumed:
+		id, restore, resume, err := DecodeResumed(r.Payload)
+		if err != nil {
+			return Unknown, err
+		}
+		if id != s.sess.ID {
+			return Unknown, fmt.Errorf("%w: Resumed for migration %s, want %s", ErrProtocol, id, s.sess.ID)
+		}
+		s.rep.RestoreTime = restore
+		s.rep.Parts.Restore = restore
+		s.rep.Parts.Commit += resume
+		s.rep.Downtime += resume
+	case TypeAbort:
+		why := unexpected(r, "Resumed")
+		v, err := s.l.Heard(s.sess.ID, Aborted, s.peer, why.Error())
+		if v == Aborted {
+			return Aborted, fmt.Errorf("after commit the destination discarded the guest (%w); it runs on here", why)
+		}
+		return v, err
+	default:
+		return Unknown, unexpected(r, "Resumed")
+	}
+	return s.l.Heard(s.sess.ID, Committed, s.peer, "")
 }

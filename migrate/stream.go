@@ -40,6 +40,26 @@ type config struct {
 	timeout   time.Duration
 	yield     func()
 	bandwidth uint64
+	ledger    *Ledger
+	peer      string
+	dial      func(context.Context) (io.ReadWriteCloser, error)
+}
+
+// WithLedger has Send or Receive record the migration in the board's
+// ledger, where the listener and the operator find it (without it each
+// call has a ledger of its own).
+func WithLedger(l *Ledger) Option { return func(c *config) { c.ledger = l } }
+
+// WithPeer names the other board (its certificate's name): only it may
+// tell this board the verdict, or ask for it.
+func WithPeer(name string) Option { return func(c *config) { c.peer = name } }
+
+// WithDial says how to reach the other board's migration listener again
+// once the stream is lost in doubt: a committing source tells the
+// destination the verdict, a prepared destination asks the source for
+// it, over new connections, with back-off, until the verdict is known.
+func WithDial(dial func(context.Context) (io.ReadWriteCloser, error)) Option {
+	return func(c *config) { c.dial = dial }
 }
 
 // WithYield has Send call yield between two pieces of work while the guest

@@ -41,6 +41,9 @@ func (w *Writer) Blob(v []byte) {
 	w.b = append(w.b, v...)
 }
 
+// Raw writes fixed-size bytes, without a length.
+func (w *Writer) Raw(v []byte) { w.b = append(w.b, v...) }
+
 // Reader reads fields back; after the first failure every read returns zero
 // and Err reports what failed where.
 type Reader struct {
@@ -111,6 +114,9 @@ func (r *Reader) U64() uint64 {
 	}
 	return 0
 }
+
+// Raw reads n fixed-size bytes (aliasing the input; nil after a failure).
+func (r *Reader) Raw(n int) []byte { return r.take(n) }
 
 // U64s reads a count (at most max) and that many values.
 func (r *Reader) U64s(max int) []uint64 {

@@ -13,6 +13,7 @@ func TestRoundTrip(t *testing.T) {
 	w.U64(0x08090a0b0c0d0e0f)
 	w.U64s([]uint64{1, 2, 3})
 	w.Blob([]byte("ferry"))
+	w.Raw([]byte{0xaa, 0xbb})
 	r := NewReader(w.Bytes())
 	if r.U8() != 1 || r.U16() != 0x0203 || r.U32() != 0x04050607 || r.U64() != 0x08090a0b0c0d0e0f {
 		t.Fatal("fixed fields")
@@ -22,6 +23,9 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if b := r.Blob(5); string(b) != "ferry" {
 		t.Fatalf("Blob %q", b)
+	}
+	if b := r.Raw(2); len(b) != 2 || b[0] != 0xaa || b[1] != 0xbb {
+		t.Fatalf("Raw %x", b)
 	}
 	if err := r.Done(); err != nil {
 		t.Fatal(err)
@@ -34,7 +38,7 @@ func TestErrors(t *testing.T) {
 	if !errors.Is(r.Err(), ErrShort) {
 		t.Fatalf("short read: %v", r.Err())
 	}
-	if r.U8() != 0 {
+	if r.U8() != 0 || r.Raw(1) != nil {
 		t.Fatal("read after an error must return zero")
 	}
 	var w Writer

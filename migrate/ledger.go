@@ -1,0 +1,441 @@
+package migrate
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ferry-hv/ferry/api"
+)
+
+// Phase is where a board's migration in progress stands in the commit
+// protocol (see Ledger).
+type Phase uint8
+
+const (
+	// Sending: the source streams the guest; it has not decided.
+	Sending Phase = iota + 1
+	// Committing: the source decided to commit (the destination's Ack
+	// arrived). It keeps the guest parked, memory and state intact, and
+	// tells the destination until it hears that the guest runs there.
+	Committing
+	// Receiving: the destination takes the stream, before its Ack.
+	Receiving
+	// Prepared: the destination sent Ack. It keeps the restored guest,
+	// not running, until it learns the verdict; never on a timeout.
+	Prepared
+)
+
+func (p Phase) String() string {
+	switch p {
+	case Sending:
+		return "sending"
+	case Committing:
+		return "committing"
+	case Receiving:
+		return "receiving"
+	case Prepared:
+		return "prepared"
+	}
+	return "idle"
+}
+
+func (p Phase) role() string {
+	if p == Sending || p == Committing {
+		return api.MigrationSource
+	}
+	return api.MigrationDestination
+}
+
+// Operator is the peer name Ledger.Resolve takes for the operator's
+// decision (ferryctl resolve), which may end either side's doubt.
+const Operator = "\x00operator"
+
+// maxPast is how many decided migrations a Ledger remembers.
+const maxPast = 32
+
+// Errors of the ledger.
+var (
+	ErrBusy     = errors.New("this board is already in a migration")
+	ErrUnknown  = errors.New("no such migration on this board")
+	ErrInDoubt  = errors.New("in doubt: the guest is kept until the verdict is known")
+	ErrReplayed = errors.New("replayed or stale")
+)
+
+// Ledger is one board's record of its migrations, and the only place
+// that decides what becomes of a guest in flight: the migration in
+// progress, if any (one at a time, either role), where it stands, and the
+// verdicts of the last maxPast. Send and Receive write to it at every
+// step; the listener answers the peer's questions from it; the operator
+// resolves a migration in doubt through it. Its rules are the commit
+// protocol's (docs/migration.md):
+//
+//   - A source decides once: Aborted at any failure before the
+//     destination's Ack (and only then may it resume the guest), or
+//     Committed when the Ack arrives. A destination that asks (Query)
+//     before the source decided gets Aborted, decided on the spot: a late
+//     Ack is then answered with Abort.
+//   - After Committed the source keeps the guest parked until the
+//     destination says it runs there (it then gives it up) or that it
+//     discarded it (it then resumes it), or the operator decides.
+//   - After its Ack the destination keeps the restored guest until it
+//     learns the verdict from the source or the operator: Committed, it
+//     resumes it; Aborted, it discards it. A timeout changes nothing.
+//   - While a migration is in progress, or a guest is here, no other
+//     migration is taken; an ID already seen is refused, and so is a
+//     guest at an epoch older than one this board has handled.
+//
+// Actions (giving the guest up, resuming it, discarding it) run under the
+// ledger's lock, so each happens once whoever learns the verdict first.
+type Ledger struct {
+	mu    sync.Mutex
+	cur   *entry
+	past  []decision
+	guest *Session // the guest this board holds (ID and Guest/Epoch); nil: none
+}
+
+type entry struct {
+	sess  Session
+	phase Phase
+	peer  string // the other board's name; "" accepts any
+	since time.Time
+	doubt string // why the verdict is not known here yet ("": it is being worked out)
+
+	giveUp, takeBack func()       // source, Committing
+	resume           func() error // destination, Prepared
+	discard          func()       // destination, Receiving and Prepared
+}
+
+type decision struct {
+	sess      Session
+	role      string
+	verdict   Verdict
+	peer      string
+	confirmed bool   // source: the destination said the guest runs there
+	note      string // how it was decided
+	at        time.Time
+}
+
+// NewLedger returns the ledger of a board that holds guest (a random
+// guest ID at epoch 0 for a board that booted one) or none (nil).
+func NewLedger(guest *Session) *Ledger {
+	l := &Ledger{}
+	if guest != nil {
+		g := *guest
+		l.guest = &g
+	}
+	return l
+}
+
+// NewGuest is the session of a guest booted on this board.
+func NewGuest() *Session { return &Session{Guest: NewID()} }
+
+func (l *Ledger) record(e *entry, v Verdict, confirmed bool, note string) {
+	l.past = append(l.past, decision{sess: e.sess, role: e.phase.role(), verdict: v, peer: e.peer,
+		confirmed: confirmed, note: note, at: time.Now()})
+	if len(l.past) > maxPast {
+		l.past = l.past[len(l.past)-maxPast:]
+	}
+	l.cur = nil
+}
+
+func (l *Ledger) find(id ID, role string) *decision {
+	for i := len(l.past) - 1; i >= 0; i-- {
+		if d := &l.past[i]; d.sess.ID == id && d.role == role {
+			return d
+		}
+	}
+	return nil
+}
+
+func (l *Ledger) seen(id ID) bool {
+	for _, d := range l.past {
+		if d.sess.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// current is the entry in progress for id, if the peer may act on it.
+func (l *Ledger) current(id ID, peer string, phases ...Phase) *entry {
+	e := l.cur
+	if e == nil || e.sess.ID != id || peer != Operator && e.peer != "" && peer != e.peer {
+		return nil
+	}
+	for _, p := range phases {
+		if e.phase == p {
+			return e
+		}
+	}
+	return nil
+}
+
+func (l *Ledger) busy() error {
+	if e := l.cur; e != nil {
+		return fmt.Errorf("%w: migration %s is %s (%s %q)", ErrBusy, e.sess.ID, e.phase, e.phase.role(), e.peer)
+	}
+	return nil
+}
+
+// BeginSend records a new outgoing migration of this board's guest to
+// peer and returns its session.
+func (l *Ledger) BeginSend(id ID, peer string) (Session, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.busy(); err != nil {
+		return Session{}, err
+	}
+	if l.guest == nil {
+		return Session{}, errors.New("no guest on this board to migrate")
+	}
+	if id.IsZero() || l.seen(id) {
+		return Session{}, fmt.Errorf("%w: migration id %s was used before", ErrReplayed, id)
+	}
+	s := Session{ID: id, Guest: l.guest.Guest, Epoch: l.guest.Epoch}
+	l.cur = &entry{sess: s, phase: Sending, peer: peer, since: time.Now()}
+	return s, nil
+}
+
+// Decide is the source's decision for id: Aborted, or Committed once the
+// destination's Ack arrived (giveUp and takeBack then say how to let the
+// guest go, or take it back). It returns the verdict that holds: a
+// destination's Query may have aborted the migration first.
+func (l *Ledger) Decide(id ID, v Verdict, note string, giveUp, takeBack func()) Verdict {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.current(id, Operator, Sending)
+	if e == nil {
+		if d := l.find(id, api.MigrationSource); d != nil {
+			return d.verdict
+		}
+		return Aborted
+	}
+	if v != Committed {
+		l.record(e, Aborted, false, note)
+		return Aborted
+	}
+	e.phase, e.since, e.giveUp, e.takeBack = Committing, time.Now(), giveUp, takeBack
+	return Committed
+}
+
+// Answer is the source's answer to the destination's Query for id. A
+// migration still undecided is aborted here and now.
+func (l *Ledger) Answer(id ID, peer string) Verdict {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.current(id, peer, Sending); e != nil {
+		l.record(e, Aborted, false, "the destination asked for the verdict before the source had its Ack")
+		return Aborted
+	}
+	if l.current(id, peer, Committing) != nil {
+		return Committed
+	}
+	if d := l.find(id, api.MigrationSource); d != nil && (d.peer == "" || d.peer == peer || peer == Operator) {
+		return d.verdict
+	}
+	return Unknown
+}
+
+// Heard is what the source learned from the destination of a committed
+// migration: Committed (the guest runs there: the source gives it up) or
+// Aborted (the destination discarded it: the source resumes it). It
+// returns the verdict that now holds for the source's guest.
+func (l *Ledger) Heard(id ID, v Verdict, peer, note string) (Verdict, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.current(id, peer, Committing)
+	if e == nil {
+		if d := l.find(id, api.MigrationSource); d != nil {
+			return d.verdict, nil
+		}
+		return Unknown, fmt.Errorf("%w: %s", ErrUnknown, id)
+	}
+	switch v {
+	case Committed:
+		e.giveUp()
+		l.guest = nil
+		l.record(e, Committed, true, note)
+	case Aborted:
+		e.takeBack()
+		l.record(e, Aborted, false, note)
+	default:
+		return Committed, nil
+	}
+	return v, nil
+}
+
+// BeginReceive records a new incoming migration from peer, if this board
+// can take it: no migration in progress, no guest, a new ID, and a guest
+// epoch newer than any this board has handled for that guest.
+func (l *Ledger) BeginReceive(s Session, peer string, discard func()) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.busy(); err != nil {
+		return err
+	}
+	if l.guest != nil {
+		return errors.New("this board already has a guest")
+	}
+	if err := s.check(); err != nil {
+		return err
+	}
+	if l.seen(s.ID) {
+		return fmt.Errorf("%w: migration id %s was seen before", ErrReplayed, s.ID)
+	}
+	for _, d := range l.past {
+		if d.sess.Guest == s.Guest && d.verdict == Committed && s.Epoch <= d.sess.Epoch {
+			return fmt.Errorf("%w: guest %s at epoch %d, this board has handled it at epoch %d", ErrReplayed, s.Guest, s.Epoch, d.sess.Epoch)
+		}
+	}
+	l.cur = &entry{sess: s, phase: Receiving, peer: peer, since: time.Now(), discard: discard}
+	return nil
+}
+
+// Fail ends an incoming migration that failed before its Ack: the
+// destination discards what it took.
+func (l *Ledger) Fail(id ID, why string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.current(id, Operator, Receiving); e != nil {
+		e.discard()
+		l.record(e, Aborted, false, why)
+	}
+}
+
+// Prepare records that the destination restored the guest of id and is
+// about to send Ack: from here it resumes the guest (resume) only on
+// Committed and discards it only on Aborted.
+func (l *Ledger) Prepare(id ID, resume func() error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.current(id, Operator, Receiving)
+	if e == nil {
+		return fmt.Errorf("%w: migration %s was ended before its Ack", ErrAborted, id)
+	}
+	e.phase, e.since, e.resume = Prepared, time.Now(), resume
+	return nil
+}
+
+// Resolve gives the destination the verdict for id (from the source, on
+// the stream or a later connection, or from the operator) and acts on it
+// once: Committed resumes the guest, Aborted discards it. Asked again it
+// returns the verdict that holds. A resume that fails discards the guest
+// and records Aborted (the source, told so, resumes its own copy).
+func (l *Ledger) Resolve(id ID, v Verdict, peer, note string) (Verdict, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.current(id, peer, Receiving); e != nil && v == Aborted {
+		e.discard()
+		l.record(e, Aborted, false, note)
+		return Aborted, nil
+	}
+	e := l.current(id, peer, Prepared)
+	if e == nil {
+		if d := l.find(id, api.MigrationDestination); d != nil {
+			return d.verdict, nil
+		}
+		return Unknown, fmt.Errorf("%w: %s", ErrUnknown, id)
+	}
+	switch v {
+	case Committed:
+		if err := e.resume(); err != nil {
+			e.discard()
+			l.record(e, Aborted, false, "resuming failed: "+err.Error())
+			return Aborted, fmt.Errorf("resuming the guest: %w", err)
+		}
+		g := Session{Guest: e.sess.Guest, Epoch: e.sess.Epoch + 1}
+		l.guest = &g
+		l.record(e, Committed, true, note)
+		return Committed, nil
+	case Aborted:
+		e.discard()
+		l.record(e, Aborted, false, note)
+		return Aborted, nil
+	}
+	return Unknown, nil
+}
+
+// Force is the operator's decision for a migration in doubt on this
+// board, whichever its role: a source in Committing gives the guest up
+// (Committed: the operator knows it runs on the destination) or takes it
+// back (Aborted: the operator knows the destination does not run it and
+// never will); a destination resumes or discards it (Resolve).
+func (l *Ledger) Force(id ID, v Verdict) (Verdict, error) {
+	const note = "resolved by the operator"
+	if v != Committed && v != Aborted {
+		return Unknown, fmt.Errorf("verdict %v: want committed or aborted", v)
+	}
+	l.mu.Lock()
+	switch e := l.cur; {
+	case e != nil && e.sess.ID == id && e.phase == Committing:
+		l.mu.Unlock()
+		return l.Heard(id, v, Operator, note)
+	case e != nil && e.sess.ID == id && e.phase == Sending && v == Aborted:
+		defer l.mu.Unlock()
+		l.record(e, Aborted, false, note)
+		return Aborted, nil
+	case e != nil && e.sess.ID == id && e.phase == Sending:
+		defer l.mu.Unlock()
+		return Unknown, fmt.Errorf("migration %s is still sending: only its Ack can commit it", id)
+	case e != nil && e.sess.ID == id:
+		l.mu.Unlock()
+		return l.Resolve(id, v, Operator, note)
+	}
+	defer l.mu.Unlock()
+	for _, role := range []string{api.MigrationSource, api.MigrationDestination} {
+		if d := l.find(id, role); d != nil {
+			if d.verdict != v {
+				return d.verdict, fmt.Errorf("migration %s was already %s here (%s)", id, d.verdict, d.note)
+			}
+			return v, nil
+		}
+	}
+	return Unknown, fmt.Errorf("%w: %s", ErrUnknown, id)
+}
+
+// Doubt records why the verdict for id is not known here yet.
+func (l *Ledger) Doubt(id ID, why string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.current(id, Operator, Committing, Prepared); e != nil {
+		e.doubt = why
+	}
+}
+
+// Pending reports whether id is still in the given phase (a loop asking
+// or telling the peer goes on while it is).
+func (l *Ledger) Pending(id ID, p Phase) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.current(id, Operator, p) != nil
+}
+
+// Guest is the guest this board holds, if any.
+func (l *Ledger) Guest() (Session, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.guest == nil {
+		return Session{}, false
+	}
+	return *l.guest, true
+}
+
+// Status is the ledger as the API shows it.
+func (l *Ledger) Status() (*api.Migration, []api.Decision) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var cur *api.Migration
+	if e := l.cur; e != nil {
+		cur = &api.Migration{ID: e.sess.ID.String(), Role: e.phase.role(), Phase: e.phase.String(), Peer: e.peer,
+			Since: time.Since(e.since), InDoubt: e.doubt, Guest: e.sess.Guest.String(), Epoch: e.sess.Epoch}
+	}
+	ds := make([]api.Decision, 0, len(l.past))
+	for i := len(l.past) - 1; i >= 0; i-- {
+		d := l.past[i]
+		ds = append(ds, api.Decision{ID: d.sess.ID.String(), Role: d.role, Verdict: d.verdict.String(),
+			Peer: d.peer, Confirmed: d.confirmed, Note: d.note, Ago: time.Since(d.at)})
+	}
+	return cur, ds
+}
