@@ -44,13 +44,6 @@ func (c *Control) set(s string) {
 	c.mu.Unlock()
 }
 
-// CanReceive reports whether a guest may be migrated here: the board has
-// none, or it gave its last one away.
-func (c *Control) CanReceive() bool {
-	s := c.State()
-	return s == api.GuestNone || s == api.GuestMigrated
-}
-
 // ErrNoGuest is returned by Pause when there is no running guest.
 var ErrNoGuest = errors.New("no running guest on this board")
 

@@ -8,7 +8,8 @@
 //
 // A migration belongs to the board, not to the connection that asked for
 // it: a client that goes away (ferryctl interrupted, the link lost) does not
-// stop it. POST api.PathCancel does, or its time running out.
+// stop it. POST api.PathCancel does, or its time running out. POST
+// api.PathResolve is the operator's verdict for a migration in doubt.
 package manage
 
 import (
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/ferry-hv/ferry/api"
+	"github.com/ferry-hv/ferry/migrate"
 )
 
 // Machine is the board as the API sees it.
@@ -37,6 +39,9 @@ type Machine interface {
 	// ends ctx with the cause ErrCancelled (errors.Is(context.Cause(ctx),
 	// ErrCancelled)); the machine then stops before its commit, if it can.
 	Migrate(ctx context.Context, req api.MigrateRequest, progress func(api.Progress)) (api.Report, error)
+	// Resolve is the operator's verdict for a migration in doubt here (see
+	// migrate.Ledger.Force); it returns the verdict that holds.
+	Resolve(id migrate.ID, v migrate.Verdict) (migrate.Verdict, error)
 }
 
 // ErrCancelled is the cause of a migration's context when the operator
@@ -93,7 +98,38 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST "+api.PathMigrate, s.migrate)
 	mux.HandleFunc("POST "+api.PathCancel, s.cancelMigration)
+	mux.HandleFunc("POST "+api.PathResolve, s.resolve)
 	return mux
+}
+
+// resolve takes the operator's verdict for a migration in doubt.
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
+	var req api.ResolveRequest
+	if err := decode(w, r, &req, false); err != nil {
+		reply(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	id, err := migrate.ParseID(req.ID)
+	if err != nil {
+		reply(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	var v migrate.Verdict
+	switch req.Verdict {
+	case migrate.Committed.String():
+		v = migrate.Committed
+	case migrate.Aborted.String():
+		v = migrate.Aborted
+	default:
+		reply(w, http.StatusBadRequest, apiError{fmt.Sprintf("verdict %q: want %q or %q", req.Verdict, migrate.Committed, migrate.Aborted)})
+		return
+	}
+	got, err := s.m.Resolve(id, v)
+	if err != nil {
+		reply(w, http.StatusConflict, apiError{err.Error()})
+		return
+	}
+	reply(w, http.StatusOK, api.ResolveRequest{ID: id.String(), Verdict: got.String()})
 }
 
 type apiError struct {
@@ -223,6 +259,11 @@ func Settings(req api.MigrateRequest) (api.MigrateRequest, error) {
 		return req, err
 	}
 	req.To = to
+	if req.ID != "" {
+		if _, err := migrate.ParseID(req.ID); err != nil {
+			return req, err
+		}
+	}
 	switch {
 	case req.DowntimeLimit < 0 || req.DowntimeLimit > MaxDowntimeLimit:
 		return req, fmt.Errorf("downtime limit %v: want 0 (the default, %v) up to %v", req.DowntimeLimit, api.DefaultDowntimeLimit, MaxDowntimeLimit)

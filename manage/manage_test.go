@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferry-hv/ferry/api"
+	"github.com/ferry-hv/ferry/migrate"
 )
 
 // fakeMachine records what Migrate was given. With release set it runs
@@ -22,6 +23,7 @@ type fakeMachine struct {
 	started chan struct{} // closed when Migrate has reported progress
 	err     error
 	report  api.Report
+	ledger  *migrate.Ledger
 
 	mu       sync.Mutex
 	req      api.MigrateRequest
@@ -60,6 +62,14 @@ func (f *fakeMachine) Migrate(ctx context.Context, req api.MigrateRequest, progr
 		}
 	}
 	return f.report, nil
+}
+
+// Resolve decides on the machine's ledger, if it has one.
+func (f *fakeMachine) Resolve(id migrate.ID, v migrate.Verdict) (migrate.Verdict, error) {
+	if f.ledger == nil {
+		return migrate.Unknown, migrate.ErrUnknown
+	}
+	return f.ledger.Force(id, v)
 }
 
 func (f *fakeMachine) got() (api.MigrateRequest, time.Duration, error) {
@@ -175,11 +185,13 @@ func TestSettingsRejected(t *testing.T) {
 	m := &fakeMachine{}
 	h := New(m, time.Minute).Handler()
 	for body, want := range map[string]string{
-		``:                          "bad request: EOF",
-		`{"to":""}`:                 "no destination",
-		`{"to":"board-b"}`:          "IPv4",
-		`{"to":"10.77.0.12:99999"}`: "bad port",
-		`{"to":"10.77.0.12","x":1}`: "unknown field",
+		``:                               "bad request: EOF",
+		`{"to":""}`:                      "no destination",
+		`{"to":"board-b"}`:               "IPv4",
+		`{"to":"10.77.0.12:99999"}`:      "bad port",
+		`{"to":"10.77.0.12","x":1}`:      "unknown field",
+		`{"to":"10.77.0.12","id":"abc"}`: "want 32 hex digits",
+		`{"to":"10.77.0.12","id":"00000000000000000000000000000000"}`:                 "all zero",
 		`{"to":"` + strings.Repeat("1", 5000) + `"}`:                                  "too large",
 		`{"to":"10.77.0.12","downtime_limit_ns":-1}`:                                  "downtime limit -1ns: want 0 (the default, 30ms) up to 10s",
 		`{"to":"10.77.0.12","downtime_limit_ns":10000000001}`:                         "downtime limit 10.000000001s: want 0",
@@ -376,5 +388,34 @@ func TestMigrationTimeout(t *testing.T) {
 	}
 	if p := progressOf(t, h); p.Phase != "failed" || !strings.Contains(p.Error, "deadline") {
 		t.Errorf("progress after a timeout: %+v", p)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	l := migrate.NewLedger(nil)
+	h := New(&fakeMachine{ledger: l}, time.Minute).Handler()
+	sess := migrate.Session{ID: migrate.NewID(), Guest: migrate.NewID()}
+	resumed := 0
+	l.BeginReceive(sess, "a", func() {})
+	l.Prepare(sess.ID, func() error { resumed++; return nil })
+	for body, code := range map[string]int{
+		``:                                    http.StatusBadRequest,
+		`{"id": "x", "verdict": "committed"}`: http.StatusBadRequest,
+		`{"id": "` + sess.ID.String() + `", "verdict": "maybe"}`:                    http.StatusBadRequest,
+		`{"id": "` + sess.ID.String() + `", "verdict": "committed", "force": true}`: http.StatusBadRequest,
+		`{"id": "` + migrate.NewID().String() + `", "verdict": "aborted"}`:          http.StatusConflict,
+	} {
+		if rec := request(t, h, "POST", api.PathResolve, body); rec.Code != code || resumed != 0 {
+			t.Errorf("%s: %d %s, want %d", body, rec.Code, rec.Body, code)
+		}
+	}
+	rec := request(t, h, "POST", api.PathResolve, `{"id": "`+sess.ID.String()+`", "verdict": "committed"}`)
+	var got api.ResolveRequest
+	if rec.Code != http.StatusOK || json.NewDecoder(rec.Body).Decode(&got) != nil || got.Verdict != "committed" || resumed != 1 {
+		t.Fatalf("%d %+v, %d resumes", rec.Code, got, resumed)
+	}
+	rec = request(t, h, "POST", api.PathResolve, `{"id": "`+sess.ID.String()+`", "verdict": "aborted"}`)
+	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "already committed") {
+		t.Fatalf("contrary verdict: %d %s", rec.Code, rec.Body)
 	}
 }

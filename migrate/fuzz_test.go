@@ -209,3 +209,77 @@ func FuzzDecodeDirty(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeOutcome(f *testing.F) {
+	id := testSession().ID
+	f.Add(EncodeOutcome(id, Committed))
+	f.Add(EncodeResumed(id, time.Second, time.Millisecond))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if id, v, err := DecodeOutcome(in); err == nil && !bytes.Equal(EncodeOutcome(id, v), in) {
+			t.Fatal("outcome does not encode back to its input")
+		}
+		if id, a, b, err := DecodeResumed(in); err == nil && !bytes.Equal(EncodeResumed(id, a, b), in) {
+			t.Fatal("resumed does not encode back to its input")
+		}
+		if id, err := decodeID("query", in); err == nil && !bytes.Equal(encodeID(id), in) {
+			t.Fatal("id does not encode back to its input")
+		}
+	})
+}
+
+// FuzzLedgerListener drives a board's migration listener, with a
+// migration prepared and one committing in its ledger, over arbitrary
+// first records from its peer and from a stranger: it must never resume,
+// discard or give up a guest but on a well-formed verdict from the right
+// peer for the right migration, and never hang.
+func FuzzLedgerListener(f *testing.F) {
+	sess := testSession()
+	var b bytes.Buffer
+	sc := newScript(&b)
+	sc.commit(f)
+	f.Add(b.Bytes(), true)
+	b.Reset()
+	WriteRecord(&b, Record{TypeQuery, 1, encodeID(sess.ID)})
+	WriteRecord(&b, Record{TypeResumed, 2, EncodeResumed(sess.ID, 0, 0)})
+	f.Add(b.Bytes(), false)
+	f.Fuzz(func(t *testing.T, in []byte, fromPeer bool) {
+		peer := "a"
+		if !fromPeer {
+			peer = "z"
+		}
+		// A destination, prepared for sess (from "a").
+		var c calls
+		dl := NewLedger(nil)
+		dl.BeginReceive(sess, "a", c.discard)
+		dl.Prepare(sess.ID, c.resume)
+		// A source, committing other (to "a").
+		other := NewID()
+		sl := NewLedger(NewGuest())
+		sl.BeginSend(other, "a")
+		sl.Decide(other, Committed, "", c.giveUp, c.takeBack)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, l := range []*Ledger{dl, sl} {
+			_, err := Receive(ctx, fuzzConn{bytes.NewReader(in)}, &fakeSink{fp: smallFingerprint()}, WithLedger(l), WithPeer(peer), WithTimeout(time.Second))
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Fatal("hung")
+			}
+		}
+		if c.discards+c.takeBacks != 0 {
+			t.Fatal("a peer's first record discarded or took back a guest: only an operator or the destination's Abort after Commit may")
+		}
+		if c.resumes > 1 || c.giveUps > 1 {
+			t.Fatal(c)
+		}
+		if !fromPeer && c.resumes+c.giveUps != 0 {
+			t.Fatal("a stranger resumed or gave up a guest")
+		}
+		if c.resumes == 1 && !bytes.HasPrefix(in, func() []byte {
+			var w bytes.Buffer
+			WriteRecord(&w, Record{TypeCommit, 2, encodeID(sess.ID)})
+			return w.Bytes()
+		}()) {
+			t.Fatal("resumed without the peer's Commit for the migration")
+		}
+	})
+}

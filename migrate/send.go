@@ -638,6 +638,7 @@ func (s *sender) commit() error {
 	why := fmt.Sprintf("committed, but the destination has not said that the guest runs there (%v); the guest is kept parked here until it does", err)
 	s.rep.InDoubt = why
 	s.l.Doubt(s.sess.ID, why)
+	s.untrack() // before the guest can be given up or taken back
 	if s.dial != nil {
 		go tell(s.l, s.sess.ID, s.peer, s.dial, s.st.timeout)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/ferry-hv/ferry/boot/virt"
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/hyp"
+	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/net/mgmt"
 )
 
@@ -75,7 +76,10 @@ func boot() error {
 		}
 		path, reg := n.Removed()
 		owned = append(owned, guest.Owned{Path: path, Reg: reg})
-		svc = &services{cfg: cfg, net: n, keys: keys}
+		svc = &services{cfg: cfg, net: n, keys: keys, ledger: migrate.NewLedger(nil)}
+		if !cfg.Receive() {
+			svc.ledger = migrate.NewLedger(migrate.NewGuest())
+		}
 	}
 
 	var m *hyp.Machine

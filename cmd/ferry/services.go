@@ -7,11 +7,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
 	"os"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/ferry-hv/ferry/api"
@@ -42,11 +44,12 @@ const (
 // services are what Ferry runs on its management network: the NIC
 // poller, the HTTPS API and the migration listener, all mutual TLS.
 type services struct {
-	cfg  guest.Config
-	net  *mgmt.Net
-	keys *pki.Bundle
-	m    *hyp.Machine
-	opts pki.Options
+	cfg    guest.Config
+	net    *mgmt.Net
+	keys   *pki.Bundle
+	m      *hyp.Machine
+	opts   pki.Options
+	ledger *migrate.Ledger // this board's migrations: the commit protocol's record
 
 	suite    uint16        // the migration stream's TLS suite (0: TLS 1.3's), measured at start
 	measured chan struct{} // closed once suite is set
@@ -153,6 +156,7 @@ func heapInUse() uint64 {
 
 // Status implements manage.Machine.
 func (s *services) Status() api.Status {
+	cur, past := s.ledger.Status()
 	role := api.RoleRun
 	if s.cfg.Receive() {
 		role = api.RoleReceive
@@ -168,7 +172,49 @@ func (s *services) Status() api.Status {
 		Heap:    heapInUse(),
 
 		ConsoleDropped: virt.ConsoleDropped(),
+		Migration:      cur,
+		Decisions:      past,
 	}
+}
+
+// Resolve implements manage.Machine: the operator's verdict for a
+// migration in doubt on this board.
+func (s *services) Resolve(id migrate.ID, v migrate.Verdict) (migrate.Verdict, error) {
+	got, err := s.ledger.Force(id, v)
+	if err == nil {
+		logf("migration %s resolved by the operator: %v", id, got)
+	}
+	return got, err
+}
+
+// dialBoard opens a mutual-TLS migration connection to the board at addr,
+// which must present the certificate of want (if not empty), with the
+// stream's suite.
+func (s *services) dialBoard(ctx context.Context, addr, want string) (*tls.Conn, error) {
+	c, err := s.net.Dial(ctx, addr)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	<-s.measured
+	opts := s.opts
+	opts.Suite = s.suite
+	tc := tls.Client(c, s.keys.ClientConfig(opts))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("TLS with %s: %w", addr, err)
+	}
+	if got := pki.PeerName(tc.ConnectionState()); want != "" && got != want {
+		tc.Close()
+		return nil, fmt.Errorf("%s is %q, not the board %q of this migration", addr, got, want)
+	}
+	return tc, nil
+}
+
+// redial is how the commit protocol reaches the other board of a
+// migration again: its migration listener at addr, as the board named
+// peer.
+func (s *services) redial(addr, peer string) func(context.Context) (io.ReadWriteCloser, error) {
+	return func(ctx context.Context) (io.ReadWriteCloser, error) { return s.dialBoard(ctx, addr, peer) }
 }
 
 // Migrate implements manage.Machine: it moves the guest, live, to the
@@ -178,42 +224,45 @@ func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress
 	if st := s.m.Ctl.State(); st != api.GuestRunning {
 		return api.Report{}, fmt.Errorf("no running guest to move (guest is %s)", st)
 	}
-	logf("migration to %s requested (downtime limit %v, bandwidth cap %d B/s, max time %v, auto-converge %v)",
-		to, req.DowntimeLimit, req.Bandwidth, req.MaxTime, !req.NoAutoConverge)
+	if req.ID == "" {
+		req.ID = migrate.NewID().String()
+	}
+	logf("migration %s to %s requested (downtime limit %v, bandwidth cap %d B/s, max time %v, auto-converge %v)",
+		req.ID, to, req.DowntimeLimit, req.Bandwidth, req.MaxTime, !req.NoAutoConverge)
 	fail := func(err error) (api.Report, error) {
-		logf("migration to %s failed, the guest runs on here: %v", to, err)
-		return api.Report{From: s.net.Addr().Addr().String(), To: to, Error: err.Error()}, nil
+		logf("migration %s to %s failed, the guest runs on here: %v", req.ID, to, err)
+		return api.Report{ID: req.ID, From: s.net.Addr().Addr().String(), To: to, Error: err.Error()}, nil
 	}
 	dctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
-	c, err := s.net.Dial(dctx, to)
+	tc, err := s.dialBoard(dctx, to, "")
 	if err != nil {
-		return fail(fmt.Errorf("connecting to %s: %w", to, err))
+		return fail(err)
 	}
-	defer c.Close()
-	<-s.measured
-	opts := s.opts
-	opts.Suite = s.suite
-	tc := tls.Client(c, s.keys.ClientConfig(opts))
-	if err := tc.HandshakeContext(dctx); err != nil {
-		return fail(fmt.Errorf("TLS with %s: %w", to, err))
-	}
-	rep, err := migrate.Send(ctx, tc, s.m.Source(), req, progress, migrate.WithTimeout(stepTimeout), migrate.WithYield(s.m.Yield))
+	defer tc.Close()
+	peer := pki.PeerName(tc.ConnectionState())
+	rep, err := migrate.Send(ctx, tc, s.m.Source(), req, progress, migrate.WithTimeout(stepTimeout), migrate.WithYield(s.m.Yield),
+		migrate.WithLedger(s.ledger), migrate.WithPeer(peer), migrate.WithDial(s.redial(to, peer)))
 	rep.From, rep.To = s.net.Addr().Addr().String(), to
-	if err != nil {
+	switch {
+	case err != nil:
 		if rep.Error == "" {
 			rep.Error = err.Error()
 		}
-		logf("migration to %s failed, the guest runs on here: %v", to, err)
-		return rep, nil
+		logf("migration %s to %s failed, the guest runs on here: %v", rep.ID, to, err)
+	case rep.Confirmed:
+		logf("migration %s to %s (%s) committed and confirmed: %d bytes, %d pages (%d zero), %d rounds (%s), total %v, downtime %v; the guest now runs there; this board gave it up and may take a guest again",
+			rep.ID, to, peer, rep.Bytes, rep.Pages, rep.ZeroPages, len(rep.Rounds), rep.Switch, rep.Total, rep.Downtime)
+	default:
+		logf("migration %s to %s (%s) committed, unconfirmed: %s", rep.ID, to, peer, rep.InDoubt)
 	}
-	logf("migration to %s (%s) committed: %d bytes, %d pages (%d zero), %d rounds (%s), total %v, downtime %v; the guest now runs there; this board gave it up and may take a guest again",
-		to, pki.PeerName(tc.ConnectionState()), rep.Bytes, rep.Pages, rep.ZeroPages, len(rep.Rounds), rep.Switch, rep.Total, rep.Downtime)
 	return rep, nil
 }
 
-// receive takes incoming migrations, one at a time, while this board has
-// no guest.
+// receive serves the migration listener, one connection at a time: an
+// incoming guest (which the ledger takes only while this board has none
+// and no migration is in progress), or the other board of a migration in
+// doubt asking for, or telling, its verdict.
 func (s *services) receive(l net.Listener) {
 	for {
 		c, err := l.Accept()
@@ -230,19 +279,28 @@ func (s *services) receiveOne(c *tls.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), migrationTimeout)
 	defer cancel()
 	// The handshake is done (tlsaccept): the peer holds a key of the CA.
+	// The peer's migration listener is on the same address.
 	peer := pki.PeerName(c.ConnectionState())
-	if st := s.m.Ctl.State(); !s.m.Ctl.CanReceive() {
-		logf("incoming migration from %s refused: this board already has a guest (%s)", peer, st)
-		migrate.WriteRecord(c, migrate.Record{Type: migrate.TypeAbort, Version: migrate.TypeAbort.Version(),
-			Payload: migrate.EncodeAbort("the destination already has a guest")})
-		return
+	host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+	back := net.JoinHostPort(host, strconv.Itoa(api.MigrationPort))
+	rep, err := migrate.Receive(ctx, c, s.m.Sink(), migrate.WithTimeout(stepTimeout),
+		migrate.WithLedger(s.ledger), migrate.WithPeer(peer), migrate.WithDial(s.redial(back, peer)))
+	switch {
+	case rep.Request != "migration":
+		logf("%s from %s for migration %s: %s %v", rep.Request, peer, rep.ID, rep.Verdict, errOrNil(err))
+	case errors.Is(err, migrate.ErrInDoubt):
+		logf("incoming migration %s from %s is in doubt: %v", rep.ID, peer, err)
+	case err != nil:
+		logf("incoming migration %s from %s failed, nothing was started here: %v", rep.ID, peer, err)
+	default:
+		logf("guest received from %s (migration %s): %d bytes, %d pages (%d zero), restored in %v; it runs here now",
+			peer, rep.ID, rep.Bytes, rep.Pages, rep.ZeroPages, rep.RestoreTime)
 	}
-	logf("incoming migration from %s (%s)", peer, c.RemoteAddr())
-	rep, err := migrate.Receive(ctx, c, s.m.Sink(), migrate.WithTimeout(stepTimeout))
-	if err != nil {
-		logf("incoming migration from %s failed, nothing was started here: %v", peer, err)
-		return
+}
+
+func errOrNil(err error) string {
+	if err == nil {
+		return ""
 	}
-	logf("guest received from %s: %d bytes, %d pages (%d zero), restored in %v; it runs here now",
-		peer, rep.Bytes, rep.Pages, rep.ZeroPages, rep.RestoreTime)
+	return "(" + err.Error() + ")"
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/ferry-hv/ferry/internal/l2switch"
 	"github.com/ferry-hv/ferry/internal/pki"
 	"github.com/ferry-hv/ferry/manage"
+	"github.com/ferry-hv/ferry/migrate"
 )
 
 // lockedBuffer is a bytes.Buffer safe for concurrent writers.
@@ -290,13 +291,26 @@ type fakeMachine struct {
 	hang   bool // Migrate runs until its context ends
 	stop   chan struct{}
 
+	ledger *migrate.Ledger // Status shows it, Resolve decides on it
+
 	mu    sync.Mutex
 	req   api.MigrateRequest // what it was asked
 	cause error              // why its context ended (hang)
 }
 
 func (m *fakeMachine) Status() api.Status {
-	return api.Status{Board: "board1", Address: "10.77.0.11", Role: api.RoleRun, Guest: api.GuestRunning}
+	st := api.Status{Board: "board1", Address: "10.77.0.11", Role: api.RoleRun, Guest: api.GuestRunning}
+	if m.ledger != nil {
+		st.Migration, st.Decisions = m.ledger.Status()
+	}
+	return st
+}
+
+func (m *fakeMachine) Resolve(id migrate.ID, v migrate.Verdict) (migrate.Verdict, error) {
+	if m.ledger == nil {
+		return migrate.Unknown, migrate.ErrUnknown
+	}
+	return m.ledger.Force(id, v)
 }
 
 func (m *fakeMachine) Migrate(ctx context.Context, req api.MigrateRequest, progress func(api.Progress)) (api.Report, error) {
@@ -387,11 +401,11 @@ func migrateRig(t *testing.T, m *fakeMachine) ([]string, *connLog) {
 	m.stop = make(chan struct{})
 	t.Cleanup(func() { close(m.stop) })
 	startBoard(t, sw, "10.77.0.11", loadBundle(t, keys, "board1"), cl.wrap(manage.New(m, time.Minute).Handler()))
-	return []string{"-switch", sw, "-keys", filepath.Join(keys, "ctl.pem")}, cl
+	return []string{"-switch", sw, "-keys", filepath.Join(keys, "ctl.pem"), "-journal", filepath.Join(t.TempDir(), "journal.jsonl")}, cl
 }
 
 var okReport = api.Report{
-	OK: true, From: "10.77.0.11", To: "10.77.0.12",
+	OK: true, Confirmed: true, ID: "0123456789abcdef0123456789abcdef", From: "10.77.0.11", To: "10.77.0.12",
 	Bytes: 130 << 20, Pages: 262144, ZeroPages: 230000, DataPages: 32144,
 	Total: 2500 * time.Millisecond, Downtime: 900 * time.Millisecond, RestoreTime: 120 * time.Millisecond,
 	Settings: api.MigrateRequest{To: "10.77.0.12:7001", DowntimeLimit: 30 * time.Millisecond, MaxTime: 5 * time.Minute},
@@ -438,13 +452,16 @@ func TestMigrate(t *testing.T) {
 	if want := "precopy round 1: 200 pages left, dirty 8.0 MiB/s, bandwidth 100.0 MiB/s, cpu 12%, throttle 20%, downtime ~25ms (1000 pages sent in all, of 1000 in RAM; 3.9 MiB)"; !strings.Contains(errOut, want+"\n") {
 		t.Errorf("progress lacks %q:\n%s", want, errOut)
 	}
-	// The request carries the settings, their defaults spelt out.
-	if got := cl.posts(api.PathMigrate); len(got) != 1 || got[0] != `{"to":"10.77.0.12","downtime_limit_ns":30000000,"max_time_ns":300000000000}` {
+	// The request carries a new migration ID and the settings, their
+	// defaults spelt out; the journal has the ID, asked for and reported.
+	req, _ := m.got()
+	if got := cl.posts(api.PathMigrate); len(got) != 1 || got[0] != `{"to":"10.77.0.12","id":"`+req.ID+`","downtime_limit_ns":30000000,"max_time_ns":300000000000}` {
 		t.Errorf("request bodies %q", got)
 	}
-	if req, _ := m.got(); req.To != "10.77.0.12:7001" {
-		t.Errorf("board was asked to migrate to %q", req.To)
+	if _, err := migrate.ParseID(req.ID); err != nil || req.To != "10.77.0.12:7001" {
+		t.Errorf("board was asked to migrate to %q as %q: %v", req.To, req.ID, err)
 	}
+	journal(t, args, req.ID, "requested", "report committed confirmed")
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	posts, polls := cl.conns["POST "+api.PathMigrate], cl.conns["GET "+api.PathMigration]
@@ -458,6 +475,32 @@ func TestMigrate(t *testing.T) {
 	}
 }
 
+// journal checks the journal's entries for id: "event [verdict [confirmed]]".
+func journal(t *testing.T, args []string, id string, want ...string) {
+	t.Helper()
+	data, err := os.ReadFile(args[len(args)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var j journalEntry
+		if err := json.Unmarshal([]byte(line), &j); err != nil {
+			t.Fatalf("journal line %q: %v", line, err)
+		}
+		if j.ID == id {
+			e := strings.TrimSpace(j.Event + " " + j.Verdict)
+			if j.Confirmed {
+				e += " confirmed"
+			}
+			got = append(got, e)
+		}
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("journal for %s: %q, want %q", id, got, want)
+	}
+}
+
 func TestMigrateSettings(t *testing.T) {
 	m := &fakeMachine{report: okReport}
 	args, cl := migrateRig(t, m)
@@ -466,12 +509,13 @@ func TestMigrateSettings(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("migrate: exit %d", code)
 	}
-	body := `{"to":"10.77.0.12:7100","downtime_limit_ns":200000000,"bandwidth_bps":52428800,"max_time_ns":120000000000,"no_auto_converge":true}`
+	req, _ := m.got()
+	body := `{"to":"10.77.0.12:7100","id":"` + req.ID + `","downtime_limit_ns":200000000,"bandwidth_bps":52428800,"max_time_ns":120000000000,"no_auto_converge":true}`
 	if got := cl.posts(api.PathMigrate); len(got) != 1 || got[0] != body {
 		t.Errorf("request bodies %q\nwant %q", got, body)
 	}
-	want := api.MigrateRequest{To: "10.77.0.12:7100", DowntimeLimit: 200 * time.Millisecond, Bandwidth: 50 << 20, MaxTime: 2 * time.Minute, NoAutoConverge: true}
-	if req, _ := m.got(); req != want {
+	want := api.MigrateRequest{To: "10.77.0.12:7100", ID: req.ID, DowntimeLimit: 200 * time.Millisecond, Bandwidth: 50 << 20, MaxTime: 2 * time.Minute, NoAutoConverge: true}
+	if req != want {
 		t.Errorf("board got %+v, want %+v", req, want)
 	}
 
@@ -557,7 +601,7 @@ func TestMigrateTimeout(t *testing.T) {
 	args, _ := migrateRig(t, m)
 	start := time.Now()
 	code, _, errOut := ferryctl(t, append(args, "migrate", "-timeout", "1s", "10.77.0.11", "10.77.0.12")...)
-	if code != 1 || !strings.Contains(errOut, "no report from 10.77.0.11:7000 within 1s (the migration may still be running on the board; stop it with: ferryctl cancel 10.77.0.11)") {
+	if code != 1 || !strings.Contains(errOut, "may still be running on the board; stop it with: ferryctl cancel 10.77.0.11; see where it stands with: ferryctl status 10.77.0.11)") {
 		t.Errorf("hung migration: exit %d, %q", code, errOut)
 	}
 	if d := time.Since(start); d > 10*time.Second {
@@ -589,7 +633,7 @@ func TestMigrateInterrupted(t *testing.T) {
 	}()
 	var out, errOut lockedBuffer
 	code := run(ctx, append(args, "migrate", "10.77.0.11", "10.77.0.12"), &out, &errOut)
-	if code != 1 || !strings.Contains(errOut.String(), "interrupted (the migration may still be running on the board; stop it with: ferryctl cancel 10.77.0.11)") {
+	if code != 1 || !strings.Contains(errOut.String(), "may still be running on the board; stop it with: ferryctl cancel 10.77.0.11") {
 		t.Errorf("interrupted migrate: exit %d, %q", code, errOut.String())
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -725,5 +769,103 @@ func TestConcurrentRuns(t *testing.T) {
 	code, _, errOut := ferryctl(t, append(args, "-ip", "10.77.0.2/24", "status", "10.77.0.11")...)
 	if code != 1 || !strings.Contains(errOut, "address already in use") {
 		t.Errorf("status with a taken -ip: exit %d, %q", code, errOut)
+	}
+}
+
+// inDoubt gives a source and a destination ledger the same migration,
+// committed by the source and prepared on the destination, as a partition
+// right after the Ack leaves it; the counters say what became of the guest.
+type inDoubt struct {
+	id                                 migrate.ID
+	src, dst                           *migrate.Ledger
+	giveUps, takeBacks, resumes, drops int
+}
+
+func newInDoubt(t *testing.T) *inDoubt {
+	d := &inDoubt{id: migrate.NewID(), src: migrate.NewLedger(migrate.NewGuest()), dst: migrate.NewLedger(nil)}
+	sess, err := d.src.BeginSend(d.id, "board2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.src.Decide(d.id, migrate.Committed, "", func() { d.giveUps++ }, func() { d.takeBacks++ })
+	d.src.Doubt(d.id, "no answer from the destination")
+	if err := d.dst.BeginReceive(sess, "board1", func() { d.drops++ }); err != nil {
+		t.Fatal(err)
+	}
+	d.dst.Prepare(d.id, func() error { d.resumes++; return nil })
+	d.dst.Doubt(d.id, "no verdict from the source")
+	return d
+}
+
+// resolveRig runs the boards of d that are up (a source at 10.77.0.11, a
+// destination at 10.77.0.12) and returns ferryctl's flags.
+func resolveRig(t *testing.T, d *inDoubt, srcUp, dstUp bool) []string {
+	sw := startSwitch(t)
+	keys := makeKeys(t, "test CA")
+	if srcUp {
+		startBoard(t, sw, "10.77.0.11", loadBundle(t, keys, "board1"), manage.New(&fakeMachine{ledger: d.src}, time.Minute).Handler())
+	}
+	if dstUp {
+		startBoard(t, sw, "10.77.0.12", loadBundle(t, keys, "board2"), manage.New(&fakeMachine{ledger: d.dst}, time.Minute).Handler())
+	}
+	return []string{"-switch", sw, "-keys", filepath.Join(keys, "ctl.pem"), "-journal", filepath.Join(t.TempDir(), "journal.jsonl")}
+}
+
+// Both boards answer: the source's verdict (committed) goes to the
+// destination, which resumes the guest; then the source lets it go.
+func TestResolveBothBoards(t *testing.T) {
+	d := newInDoubt(t)
+	args := resolveRig(t, d, true, true)
+	code, out, _ := ferryctl(t, append(args, "status", "10.77.0.12")...)
+	if code != 0 || !strings.Contains(out, "destination, prepared with \"board1\"") || !strings.Contains(out, "in doubt") {
+		t.Fatalf("status: exit %d\n%s", code, out)
+	}
+	code, out, _ = ferryctl(t, append(args, "resolve", "10.77.0.11", "10.77.0.12")...)
+	if code != 0 || !strings.Contains(out, "committed, by the source (10.77.0.11:7000) is committing") {
+		t.Fatalf("resolve: exit %d\n%s", code, out)
+	}
+	if d.resumes != 1 || d.giveUps != 1 || d.drops+d.takeBacks != 0 {
+		t.Fatalf("%+v", d)
+	}
+	journal(t, args, d.id.String(), "resolved committed")
+}
+
+// The source is gone: without a verdict from it or the journal, resolve
+// refuses to guess; the journal's report decides; so does -verdict.
+func TestResolveSourceGone(t *testing.T) {
+	d := newInDoubt(t)
+	args := resolveRig(t, d, false, true)
+	code, _, errOut := ferryctl(t, append(args, "resolve", "-timeout", "1s", "10.77.0.11", "10.77.0.12")...)
+	if code != 1 || !strings.Contains(errOut, "give -verdict committed") || d.resumes+d.drops != 0 {
+		t.Fatalf("resolve with no verdict: exit %d %q %+v", code, errOut, d)
+	}
+	code, _, errOut = ferryctl(t, append(args, "resolve", "-timeout", "1s", "-id", "nonsense", "10.77.0.12")...)
+	if code != 2 {
+		t.Fatalf("bad id: exit %d %q", code, errOut)
+	}
+	env := &env{g: globals{journal: args[len(args)-1]}}
+	env.record(journalEntry{ID: d.id.String(), Event: "report", Verdict: "committed"})
+	code, out, _ := ferryctl(t, append(args, "resolve", "-timeout", "1s", "10.77.0.11", "10.77.0.12")...)
+	if code != 0 || !strings.Contains(out, "by ferryctl's journal") || d.resumes != 1 || d.drops != 0 {
+		t.Fatalf("resolve by the journal: exit %d\n%s\n%+v", code, out, d)
+	}
+}
+
+// The destination is gone: the source keeps the guest parked until the
+// operator says the destination is gone for good; then it resumes it.
+func TestResolveDestinationGone(t *testing.T) {
+	d := newInDoubt(t)
+	args := resolveRig(t, d, true, false)
+	code, _, errOut := ferryctl(t, append(args, "resolve", "-timeout", "1s", "10.77.0.11", "10.77.0.12")...)
+	if code != 1 || !strings.Contains(errOut, "keeps the guest parked") || d.takeBacks+d.giveUps != 0 {
+		t.Fatalf("resolve: exit %d %q %+v", code, errOut, d)
+	}
+	code, _, errOut = ferryctl(t, append(args, "resolve", "-timeout", "1s", "-verdict", "aborted", "10.77.0.11", "10.77.0.12")...)
+	if code != 1 || !strings.Contains(errOut, "contradicts the source (10.77.0.11:7000) is committing") {
+		t.Fatalf("contrary -verdict: exit %d %q", code, errOut)
+	}
+	code, out, _ := ferryctl(t, append(args, "resolve", "-timeout", "1s", "-verdict", "committed", "10.77.0.11")...)
+	if code != 0 || d.giveUps != 1 || d.takeBacks != 0 {
+		t.Fatalf("resolve -verdict committed: exit %d\n%s\n%+v", code, out, d)
 	}
 }

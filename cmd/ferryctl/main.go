@@ -5,10 +5,14 @@
 //	ferryctl wait -timeout 2m 10.77.0.11
 //	ferryctl migrate -downtime 30ms -bandwidth 50MiB -max-time 5m 10.77.0.11 10.77.0.12
 //	ferryctl cancel 10.77.0.11
+//	ferryctl resolve 10.77.0.11 10.77.0.12
 //
 // A migration belongs to the board that runs it: interrupting ferryctl
 // migrate (Ctrl-C) stops ferryctl only, and the migration goes on; ferryctl
-// cancel is the way to stop it.
+// cancel is the way to stop it. Every migration has an ID, which ferryctl
+// picks and writes in its journal (-journal) with the verdict the report
+// gives; a migration left in doubt by a partition or a dead board (both
+// boards keep the guest, neither runs it) is ended by ferryctl resolve.
 //
 // Every command but keys joins the management link as a host of its own
 // (package hostnet: a userspace netstack on a port of ferry-switch, reached
@@ -22,6 +26,7 @@
 //	-ip 10.77.0.2/24         ferryctl's address on the link
 //	-keys build/keys/ctl.pem ferryctl's PEM bundle
 //	-mtu 1500                ferryctl's MTU on the link
+//	-journal FILE            ferryctl's record of its migrations
 //
 // Exit status: 0 on success, 1 on failure (the error on stderr), 2 for a
 // usage error.
@@ -60,6 +65,8 @@ type globals struct {
 	keys  string
 	mtu   int
 	v     bool // show the netstack's own log
+
+	journal string // ferryctl's record of its migrations
 }
 
 // spareAddrs is how many addresses after the default -ip ferryctl tries
@@ -72,6 +79,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.keys, "keys", "build/keys/ctl.pem", "ferryctl's PEM `bundle` (CA certificate, certificate, PKCS#8 key)")
 	fs.IntVar(&g.mtu, "mtu", hostnet.DefaultMTU, "ferryctl's `MTU` on the management link")
 	fs.BoolVar(&g.v, "v", false, "show the userspace netstack's (gVisor's) own warnings")
+	fs.StringVar(&g.journal, "journal", "", "ferryctl's record of the migrations it asked for, a `file` (default $XDG_STATE_HOME/ferry/journal.jsonl or ~/.local/state/ferry/journal.jsonl)")
 }
 
 // quiet drops gVisor's log lines: ferryctl reports failures itself.
@@ -94,6 +102,7 @@ var commands = map[string]command{
 	"wait":    waitCommand,
 	"migrate": migrateCommand,
 	"cancel":  cancelCommand,
+	"resolve": resolveCommand,
 }
 
 // env is what a command runs with.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-hv/ferry/api"
 	"github.com/ferry-hv/ferry/manage"
+	"github.com/ferry-hv/ferry/migrate"
 )
 
 // linkMargin is what ferryctl waits, by default, beyond the board's own
@@ -51,7 +52,8 @@ var migrateCommand = command{
 			if _, err := apiAddr(to, api.MigrationPort); err != nil {
 				return err
 			}
-			req := api.MigrateRequest{To: to, DowntimeLimit: *downtime, Bandwidth: uint64(bandwidth), MaxTime: *maxTime, NoAutoConverge: *noConverge}
+			id := migrate.NewID().String()
+			req := api.MigrateRequest{To: to, ID: id, DowntimeLimit: *downtime, Bandwidth: uint64(bandwidth), MaxTime: *maxTime, NoAutoConverge: *noConverge}
 			// The board checks the same; a mistake is caught before the link.
 			if _, err := manage.Settings(req); err != nil {
 				return usageError{err.Error()}
@@ -67,9 +69,14 @@ var migrateCommand = command{
 				return err
 			}
 			defer s.close()
-			rep, err := migrate(ctx, e, s, from, req, *poll)
+			// Written down before asking: whatever happens to the request,
+			// the operator can ask after this migration by its ID.
+			if err := e.record(journalEntry{ID: id, From: from, To: to, Event: "requested"}); err != nil {
+				return err
+			}
+			rep, err := migrateOnce(ctx, e, s, from, req, *poll)
 			if err != nil {
-				hint := fmt.Sprintf("the migration may still be running on the board; stop it with: ferryctl cancel %s", args[0])
+				hint := fmt.Sprintf("migration %s may still be running on the board; stop it with: ferryctl cancel %s; see where it stands with: ferryctl status %s", id, args[0], args[0])
 				switch {
 				case errors.Is(ctx.Err(), context.DeadlineExceeded):
 					err = fmt.Errorf("no report from %s within %v (%s): %w", from, wait, hint, err)
@@ -84,7 +91,17 @@ var migrateCommand = command{
 			} else {
 				printReport(e.stdout, rep)
 			}
+			v := migrate.Aborted.String()
+			if rep.OK {
+				v = migrate.Committed.String()
+			}
+			if err := e.record(journalEntry{ID: id, From: from, To: to, Event: "report", Verdict: v, Confirmed: rep.Confirmed, Note: rep.Error + rep.InDoubt}); err != nil {
+				return err
+			}
 			switch {
+			case rep.OK && !rep.Confirmed:
+				return fmt.Errorf("migration %s from %s to %s is committed but unconfirmed: %s; both boards keep the guest until it is; "+
+					"they keep trying, and ferryctl resolve %s %s ends it if one of them is gone", id, rep.From, rep.To, rep.InDoubt, args[0], args[1])
 			case rep.OK:
 				return nil
 			case strings.Contains(rep.Error, manage.ErrCancelled.Error()):
@@ -95,9 +112,9 @@ var migrateCommand = command{
 	},
 }
 
-// migrate asks from to move its guest as req says and waits for the
+// migrateOnce asks from to move its guest as req says and waits for the
 // report, polling progress on a second connection meanwhile.
-func migrate(ctx context.Context, e *env, s *session, from string, req api.MigrateRequest, poll time.Duration) (api.Report, error) {
+func migrateOnce(ctx context.Context, e *env, s *session, from string, req api.MigrateRequest, poll time.Duration) (api.Report, error) {
 	type result struct {
 		rep api.Report
 		err error
@@ -168,6 +185,17 @@ func printReport(w io.Writer, r api.Report) {
 		result = "FAILED"
 	}
 	fmt.Fprintf(tw, "migration\t%s\n", result)
+	if r.ID != "" {
+		fmt.Fprintf(tw, "id\t%s\n", r.ID)
+	}
+	switch {
+	case r.OK && r.Confirmed:
+		fmt.Fprintf(tw, "outcome\tcommitted and confirmed: the guest runs on the destination\n")
+	case r.OK:
+		fmt.Fprintf(tw, "outcome\tcommitted, unconfirmed: %s\n", r.InDoubt)
+	default:
+		fmt.Fprintf(tw, "outcome\taborted: the guest runs on at the source\n")
+	}
 	if r.Error != "" {
 		fmt.Fprintf(tw, "error\t%s\n", r.Error)
 	}

@@ -129,6 +129,9 @@ func timeoutHint(ctx context.Context, err error, d time.Duration) error {
 	return err
 }
 
+// maxShown is how many past migrations status prints.
+const maxShown = 5
+
 func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -149,5 +152,26 @@ func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
 		fmt.Fprintf(tw, "stopped by\t%s\n", st.Stopped)
 	}
 	fmt.Fprintf(tw, "heap\t%s\n", bytesString(st.Heap))
+	if m := st.Migration; m != nil {
+		fmt.Fprintf(tw, "migration\t%s: %s, %s with %q for %s (guest %s, epoch %d)\n", m.ID, m.Role, m.Phase, m.Peer, durationString(m.Since), m.Guest, m.Epoch)
+		if m.InDoubt != "" {
+			fmt.Fprintf(tw, "in doubt\t%s\n", m.InDoubt)
+		}
+	}
+	for i, d := range st.Decisions {
+		if i == maxShown {
+			fmt.Fprintf(tw, "\t(%d more: -json)\n", len(st.Decisions)-i)
+			break
+		}
+		confirmed := ""
+		if d.Verdict == "committed" && !d.Confirmed {
+			confirmed = ", unconfirmed"
+		}
+		note := ""
+		if d.Note != "" {
+			note = ": " + d.Note
+		}
+		fmt.Fprintf(tw, "decided\t%s: %s%s (%s, peer %q), %s ago%s\n", d.ID, d.Verdict, confirmed, d.Role, d.Peer, durationString(d.Ago), note)
+	}
 	return tw.Flush()
 }

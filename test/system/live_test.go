@@ -45,7 +45,7 @@ func TestLiveMigrationDirtyingGuest(t *testing.T) {
 	if err != nil || !rep.OK {
 		t.Fatalf("migration: %v, report %+v", err, rep)
 	}
-	_, commit := expect(t, a, `ferry: migration to 10\.77\.0\.12:7001 \(b\) committed`, 0, time.Minute)
+	_, commit := expect(t, a, `ferry: migration \w+ to 10\.77\.0\.12:7001 \(b\) committed and confirmed`, 0, time.Minute)
 	_, recv := expect(t, b, `ferry: guest received from a`, 0, time.Minute)
 	if len(rep.Rounds) < 3 || !rep.Rounds[len(rep.Rounds)-1].Stopped {
 		t.Fatalf("rounds: %+v; want round 0, at least one round of dirty pages, and the stopped round", rep.Rounds)
@@ -108,7 +108,7 @@ func TestMigrateCancel(t *testing.T) {
 		rep, err := l.migrateJSON(t, "-bandwidth", "4MiB", "10.77.0.11", "10.77.0.12")
 		done <- result{rep, err}
 	}()
-	_, i := expect(t, a, `ferry: migration to 10\.77\.0\.12:7001 requested`, 0, time.Minute)
+	_, i := expect(t, a, `ferry: migration \w+ to 10\.77\.0\.12:7001 requested`, 0, time.Minute)
 	time.Sleep(2 * time.Second)
 	if out, err := l.ferryctl("", "cancel", "10.77.0.11"); err != nil {
 		t.Fatalf("ferryctl cancel: %v\n%s", err, out)
@@ -129,7 +129,7 @@ func TestMigrateCancel(t *testing.T) {
 	if g := untracked.FindStringSubmatch(m.Text); g == nil || g[1] != g[2] {
 		t.Fatalf("stage 2 not back on blocks after the cancel: %q", m.Text)
 	}
-	expect(t, b, `ferry: incoming migration from a failed, nothing was started here`, 0, time.Minute)
+	expect(t, b, `ferry: incoming migration \w+ from a failed, nothing was started here`, 0, time.Minute)
 	l1, k := expect(t, a, counterT.String(), j, 30*time.Second)
 	l2, _ := expect(t, a, counterT.String(), k+1, 30*time.Second)
 	if c1, c2 := counters([]qemu.Line{l1})[0], counters([]qemu.Line{l2})[0]; c2.n != c1.n+1 {

@@ -139,7 +139,7 @@ func TestMigrate(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`(?m)^migration +ok`).MatchString(out) {
 		t.Fatalf("ferryctl migrate: %v", err)
 	}
-	_, commit := expect(t, a, `ferry: migration to 10\.77\.0\.12:7001 \(b\) committed`, 0, time.Minute)
+	_, commit := expect(t, a, `ferry: migration \w+ to 10\.77\.0\.12:7001 \(b\) committed and confirmed`, 0, time.Minute)
 	_, recv := expect(t, b, `ferry: guest received from a`, 0, time.Minute)
 	before := counters(a.Lines()[:commit])
 	if len(before) < 2 {
@@ -182,7 +182,7 @@ func TestMigrate(t *testing.T) {
 	if out, err := l.ferryctl("", "migrate", "10.77.0.12", "10.77.0.11"); err != nil || !regexp.MustCompile(`(?m)^migration +ok`).MatchString(out) {
 		t.Fatalf("ferryctl migrate back: %v", err)
 	}
-	_, commit = expect(t, b, `ferry: migration to 10\.77\.0\.11:7001 \(a\) committed`, 0, time.Minute)
+	_, commit = expect(t, b, `ferry: migration \w+ to 10\.77\.0\.11:7001 \(a\) committed and confirmed`, 0, time.Minute)
 	_, recv = expect(t, a, `ferry: guest received from b`, 0, time.Minute)
 	onB := counters(b.Lines()[:commit])
 	last = onB[len(onB)-1]
@@ -250,7 +250,7 @@ func TestMigrateDestinationDies(t *testing.T) {
 	if err == nil || strings.Contains(out, "migration     ok") {
 		t.Fatalf("migration to a dead board reported success:\n%s", out)
 	}
-	_, i := expect(t, a, `ferry: migration to 10\.77\.0\.12:7001 failed, the guest runs on here`, 0, time.Minute)
+	_, i := expect(t, a, `ferry: migration \w+ to 10\.77\.0\.12:7001 failed, the guest runs on here`, 0, time.Minute)
 	before := counters(a.Lines()[:i])
 	l1, i := expect(t, a, counterT.String(), i, 30*time.Second)
 	l2, _ := expect(t, a, counterT.String(), i+1, 30*time.Second)
@@ -278,7 +278,7 @@ func TestMigrateRefusesWrongKey(t *testing.T) {
 	if err == nil || !strings.Contains(out, "certificate") {
 		t.Fatalf("migration to a board with a foreign certificate was not refused for it: %v\n%s", err, out)
 	}
-	expect(t, a, `ferry: migration to 10\.77\.0\.13:7001 failed, the guest runs on here: TLS`, 0, time.Minute)
+	expect(t, a, `ferry: migration \w+ to 10\.77\.0\.13:7001 failed, the guest runs on here: TLS`, 0, time.Minute)
 	for _, ln := range a.Lines() {
 		if strings.Contains(ln.Text, "committed") {
 			t.Fatalf("a committed a migration to a rogue board: %q", ln.Text)
@@ -318,7 +318,7 @@ func TestMigrateRefusesIncompatible(t *testing.T) {
 	if err == nil || !strings.Contains(out, "RAM") {
 		t.Fatalf("migration to a board with more RAM was not refused for its RAM layout: %v\n%s", err, out)
 	}
-	_, i := expect(t, a, `ferry: migration to 10\.77\.0\.12:7001 failed, the guest runs on here: .*RAM`, 0, time.Minute)
+	_, i := expect(t, a, `ferry: migration \w+ to 10\.77\.0\.12:7001 failed, the guest runs on here: .*RAM`, 0, time.Minute)
 	if strings.Contains(out, "downtime") && !regexp.MustCompile(`downtime +0s`).MatchString(out) {
 		t.Fatalf("the guest was stopped for a refused migration:\n%s", out)
 	}
