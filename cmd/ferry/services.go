@@ -283,6 +283,7 @@ func (s *services) receiveOne(c *tls.Conn) {
 	peer := pki.PeerName(c.ConnectionState())
 	host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
 	back := net.JoinHostPort(host, strconv.Itoa(api.MigrationPort))
+	logf("migration listener: %s (%s) connected", peer, c.RemoteAddr())
 	rep, err := migrate.Receive(ctx, c, s.m.Sink(), migrate.WithTimeout(stepTimeout),
 		migrate.WithLedger(s.ledger), migrate.WithPeer(peer), migrate.WithDial(s.redial(back, peer)))
 	switch {

@@ -830,29 +830,46 @@ func TestResolveBothBoards(t *testing.T) {
 	journal(t, args, d.id.String(), "resolved committed")
 }
 
-// The source is gone: without a verdict from it or the journal, resolve
-// refuses to guess; the journal's report decides; so does -verdict.
-func TestResolveSourceGone(t *testing.T) {
+// The source does not answer: without a verdict from it or the journal,
+// resolve refuses to guess; the journal's report decides.
+func TestResolveSourceUnreachable(t *testing.T) {
 	d := newInDoubt(t)
 	args := resolveRig(t, d, false, true)
 	code, _, errOut := ferryctl(t, append(args, "resolve", "-timeout", "1s", "10.77.0.11", "10.77.0.12")...)
-	if code != 1 || !strings.Contains(errOut, "give -verdict committed") || d.resumes+d.drops != 0 {
+	if code != 1 || !strings.Contains(errOut, "give -gone SOURCE") || d.resumes+d.drops != 0 {
 		t.Fatalf("resolve with no verdict: exit %d %q %+v", code, errOut, d)
 	}
 	code, _, errOut = ferryctl(t, append(args, "resolve", "-timeout", "1s", "-id", "nonsense", "10.77.0.12")...)
 	if code != 2 {
 		t.Fatalf("bad id: exit %d %q", code, errOut)
 	}
+	code, _, errOut = ferryctl(t, append(args, "resolve", "-timeout", "1s", "-gone", "10.77.0.13", "10.77.0.11", "10.77.0.12")...)
+	if code != 2 || !strings.Contains(errOut, "not one of the boards") {
+		t.Fatalf("-gone elsewhere: exit %d %q", code, errOut)
+	}
 	env := &env{g: globals{journal: args[len(args)-1]}}
-	env.record(journalEntry{ID: d.id.String(), Event: "report", Verdict: "committed"})
+	env.record(journalEntry{ID: d.id.String(), Event: "report", Verdict: "aborted"})
 	code, out, _ := ferryctl(t, append(args, "resolve", "-timeout", "1s", "10.77.0.11", "10.77.0.12")...)
-	if code != 0 || !strings.Contains(out, "by ferryctl's journal") || d.resumes != 1 || d.drops != 0 {
+	if code != 0 || !strings.Contains(out, "by ferryctl's journal") || d.resumes != 0 || d.drops != 1 {
 		t.Fatalf("resolve by the journal: exit %d\n%s\n%+v", code, out, d)
 	}
 }
 
-// The destination is gone: the source keeps the guest parked until the
-// operator says the destination is gone for good; then it resumes it.
+// The source is down for good: the destination, holding the only copy,
+// resumes the guest.
+func TestResolveSourceGone(t *testing.T) {
+	d := newInDoubt(t)
+	args := resolveRig(t, d, false, true)
+	code, out, _ := ferryctl(t, append(args, "resolve", "-gone", "10.77.0.11", "10.77.0.11", "10.77.0.12")...)
+	if code != 0 || !strings.Contains(out, "the destination holds the only copy") || d.resumes != 1 || d.drops != 0 {
+		t.Fatalf("resolve -gone source: exit %d\n%s\n%+v", code, out, d)
+	}
+	journal(t, args, d.id.String(), "resolved committed")
+}
+
+// The destination does not answer: the source keeps the guest parked
+// until the operator says the destination is down for good; then it
+// resumes it.
 func TestResolveDestinationGone(t *testing.T) {
 	d := newInDoubt(t)
 	args := resolveRig(t, d, true, false)
@@ -860,12 +877,9 @@ func TestResolveDestinationGone(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "keeps the guest parked") || d.takeBacks+d.giveUps != 0 {
 		t.Fatalf("resolve: exit %d %q %+v", code, errOut, d)
 	}
-	code, _, errOut = ferryctl(t, append(args, "resolve", "-timeout", "1s", "-verdict", "aborted", "10.77.0.11", "10.77.0.12")...)
-	if code != 1 || !strings.Contains(errOut, "contradicts the source (10.77.0.11:7000) is committing") {
-		t.Fatalf("contrary -verdict: exit %d %q", code, errOut)
+	code, out, _ := ferryctl(t, append(args, "resolve", "-gone", "10.77.0.12", "10.77.0.11", "10.77.0.12")...)
+	if code != 0 || d.takeBacks != 1 || d.giveUps != 0 || !strings.Contains(out, "the source resumed it") {
+		t.Fatalf("resolve -gone destination: exit %d\n%s\n%+v", code, out, d)
 	}
-	code, out, _ := ferryctl(t, append(args, "resolve", "-timeout", "1s", "-verdict", "committed", "10.77.0.11")...)
-	if code != 0 || d.giveUps != 1 || d.takeBacks != 0 {
-		t.Fatalf("resolve -verdict committed: exit %d\n%s\n%+v", code, out, d)
-	}
+	journal(t, args, d.id.String(), "resolved aborted")
 }

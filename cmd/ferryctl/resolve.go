@@ -14,18 +14,15 @@ import (
 
 var resolveCommand = command{
 	usage: "BOARD [BOARD]",
-	help: "end a migration in doubt (after a partition or a dead board) on exactly one board: the verdict is the\n" +
-		"           source's, else ferryctl's journal's, else -verdict (the operator's word that the other board is gone)",
+	help: "end a migration in doubt (after a partition or a dead board) on exactly one board: the source's verdict,\n" +
+		"           else ferryctl's journal's; -gone says a board is down for good and the other keeps the guest",
 	flags: func(fs *flag.FlagSet, e *env) func([]string) error {
 		id := fs.String("id", "", "the migration (default: the one in doubt on the boards)")
-		verdict := fs.String("verdict", "", "`committed` or `aborted`, when neither the source nor the journal can say")
+		gone := fs.String("gone", "", "the `address` of a board of the migration that is down for good and will never run the guest")
 		timeout := fs.Duration("timeout", 10*time.Second, "give up on a board that does not answer after `duration`")
 		return func(args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return usageError{"want the addresses of the migration's boards (one if the other is gone)"}
-			}
-			if *verdict != "" && *verdict != migrate.Committed.String() && *verdict != migrate.Aborted.String() {
-				return usageError{fmt.Sprintf("-verdict %q: want committed or aborted", *verdict)}
 			}
 			var addrs []string
 			for _, a := range args {
@@ -35,6 +32,14 @@ var resolveCommand = command{
 				}
 				addrs = append(addrs, addr)
 			}
+			goneAddr := ""
+			if *gone != "" {
+				addr, err := apiAddr(*gone, api.APIPort)
+				if err != nil {
+					return err
+				}
+				goneAddr = addr
+			}
 			s, err := e.open(e.ctx)
 			if err != nil {
 				return err
@@ -42,7 +47,7 @@ var resolveCommand = command{
 			defer s.close()
 			c := s.client()
 			defer c.close()
-			r := &resolver{e: e, c: c, timeout: *timeout, id: *id, verdict: *verdict}
+			r := &resolver{e: e, c: c, timeout: *timeout, id: *id, gone: goneAddr}
 			return r.run(addrs)
 		}
 	},
@@ -53,7 +58,7 @@ type resolver struct {
 	c       *client
 	timeout time.Duration
 	id      string
-	verdict string // -verdict
+	gone    string // -gone: a board down for good
 }
 
 // seen is one board as resolve found it.
@@ -125,9 +130,27 @@ func (r *resolver) post(addr, id, verdict string) (string, error) {
 	return ans.Verdict, nil
 }
 
+// run finds the migration in doubt and its boards' roles, works out the
+// verdict and tells the destination, then the source:
+//
+//   - The verdict is the source's if it answers (committing is committed);
+//     else the one in ferryctl's journal (the report it got); else, if the
+//     source is -gone, committed: the destination holds the only copy.
+//   - The destination resumes or discards the guest on that verdict.
+//   - The source, committing, lets the guest go once the destination says
+//     it runs there; if the destination is -gone, it takes the guest back.
+//     A source whose destination does not answer keeps it parked.
 func (r *resolver) run(addrs []string) error {
+	if r.gone != "" && r.gone != addrs[0] && (len(addrs) == 1 || r.gone != addrs[1]) {
+		return usageError{fmt.Sprintf("-gone %s: not one of the boards named", r.gone)}
+	}
 	var boards []seen
 	for _, a := range addrs {
+		if a == r.gone {
+			fmt.Fprintf(r.e.stdout, "%s: down for good (-gone)\n", a)
+			boards = append(boards, seen{addr: a})
+			continue
+		}
 		boards = append(boards, r.status(a))
 	}
 	id := r.id
@@ -146,17 +169,23 @@ func (r *resolver) run(addrs []string) error {
 		return usageError{err.Error()}
 	}
 	var src, dst *seen
+	var other *seen // the board that did not answer, if one did not
 	for i := range boards {
 		switch boards[i].role(id) {
 		case api.MigrationSource:
 			src = &boards[i]
 		case api.MigrationDestination:
 			dst = &boards[i]
+		default:
+			other = &boards[i]
 		}
 	}
+	if src == nil && dst == nil {
+		return fmt.Errorf("neither board knows migration %s", id)
+	}
+	srcGone := src == nil && other != nil && other.addr == r.gone
+	dstGone := dst == nil && other != nil && other.addr == r.gone
 
-	// The verdict: the source decides; failing it, the journal; failing
-	// that, the operator.
 	verdict, by := "", ""
 	if src != nil {
 		if m := src.pending(id); m != nil {
@@ -177,50 +206,51 @@ func (r *resolver) run(addrs []string) error {
 			verdict, by = decided.Verdict, "ferryctl's journal ("+decided.Event+" at "+decided.At.Format(time.RFC3339)+")"
 		}
 	}
-	switch {
-	case verdict == "" && r.verdict == "":
+	if verdict == "" && srcGone {
+		verdict, by = migrate.Committed.String(), "the source is gone for good (-gone): the destination holds the only copy"
+	}
+	if verdict == "" {
 		return fmt.Errorf("migration %s: the source does not answer or does not know it, and the journal has no verdict; "+
-			"if you know the source is gone for good, give -verdict committed (resume on the destination) or aborted", id)
-	case verdict == "":
-		verdict, by = r.verdict, "the operator (-verdict)"
-	case r.verdict != "" && r.verdict != verdict:
-		return fmt.Errorf("migration %s: -verdict %s contradicts %s: %s", id, r.verdict, by, verdict)
+			"the boards settle it themselves once they reach each other, or give -gone SOURCE if the source is down for good", id)
 	}
 	fmt.Fprintf(r.e.stdout, "migration %s: %s, by %s\n", id, verdict, by)
 
 	// The destination first: it runs the guest or drops it.
 	dstVerdict := ""
-	if dst != nil {
-		if dst.pending(id) != nil {
-			got, err := r.post(dst.addr, id, verdict)
-			if err != nil {
-				return fmt.Errorf("telling the destination %s: %w", dst.addr, err)
-			}
-			dstVerdict = got
-			fmt.Fprintf(r.e.stdout, "%s (destination): %s\n", dst.addr, got)
-		} else {
-			dstVerdict = dst.decided(id)
-			fmt.Fprintf(r.e.stdout, "%s (destination): already %s\n", dst.addr, dstVerdict)
+	switch {
+	case dst != nil && dst.pending(id) != nil:
+		got, err := r.post(dst.addr, id, verdict)
+		if err != nil {
+			return fmt.Errorf("telling the destination %s: %w", dst.addr, err)
 		}
+		dstVerdict = got
+		fmt.Fprintf(r.e.stdout, "%s (destination): %s\n", dst.addr, got)
+	case dst != nil:
+		dstVerdict = dst.decided(id)
+		fmt.Fprintf(r.e.stdout, "%s (destination): already %s\n", dst.addr, dstVerdict)
+	case dstGone:
+		dstVerdict = migrate.Aborted.String() // it will never run the guest
 	}
 	// Then the source: it lets the guest go, or takes it back, once the
-	// destination's side is known -- or on the operator's word.
+	// destination's side is known.
+	final := verdict
 	if src != nil && src.pending(id) != nil {
-		v, why := dstVerdict, "the destination's"
-		if v == "" && r.verdict != "" {
-			v, why = r.verdict, "the operator's word that the destination is gone"
+		if dstVerdict == "" {
+			return fmt.Errorf("the source %s keeps the guest parked: the destination does not answer; the boards settle it when they reach "+
+				"each other, or give -gone DESTINATION if it is down for good (the source then resumes the guest)", src.addr)
 		}
-		if v == "" {
-			return fmt.Errorf("the source %s keeps the guest parked: the destination did not answer; run again when it does, "+
-				"or give -verdict aborted if it is gone for good (the source then resumes the guest)", src.addr)
-		}
-		got, err := r.post(src.addr, id, v)
+		got, err := r.post(src.addr, id, dstVerdict)
 		if err != nil {
 			return fmt.Errorf("telling the source %s: %w", src.addr, err)
 		}
-		fmt.Fprintf(r.e.stdout, "%s (source): %s (%s)\n", src.addr, got, why)
+		how := "the destination runs the guest: the source let it go"
+		if got == migrate.Aborted.String() {
+			how = "the destination does not run the guest: the source resumed it"
+		}
+		fmt.Fprintf(r.e.stdout, "%s (source): %s (%s)\n", src.addr, got, how)
+		final = got
 	}
-	if err := r.e.record(journalEntry{ID: id, Event: "resolved", Verdict: verdict, Note: by}); err != nil {
+	if err := r.e.record(journalEntry{ID: id, Event: "resolved", Verdict: final, Note: by}); err != nil {
 		return err
 	}
 	for _, b := range boards {

@@ -240,7 +240,7 @@ func TestMigrateDestinationDies(t *testing.T) {
 	killed := make(chan struct{})
 	go func() {
 		defer close(killed)
-		if _, _, err := b.Expect(regexp.MustCompile(`ferry: incoming migration from a`), 0, 2*time.Minute); err == nil {
+		if _, _, err := b.Expect(regexp.MustCompile(`ferry: migration listener: a \(`), 0, 2*time.Minute); err == nil {
 			time.Sleep(time.Second)
 			b.Kill()
 		}
