@@ -339,3 +339,35 @@ func TestOperatorTakesBack(t *testing.T) {
 	}
 	settled(t, a, b, s.rep.ID, Aborted)
 }
+
+// The fault points are reached in order, each once, on each side.
+func TestFaultPoints(t *testing.T) {
+	a, b := pair(t, smallFingerprint())
+	var mu sync.Mutex
+	var steps []string
+	hook := WithFault(func(step string) {
+		mu.Lock()
+		steps = append(steps, step)
+		mu.Unlock()
+	})
+	sconn, dconn := net.Pipe()
+	s, r := migratePair(t, a, b, sconn, dconn, hook)
+	if s.err != nil || r.err != nil || !s.rep.Confirmed {
+		t.Fatal(s.err, r.err)
+	}
+	var src, dst []string
+	for _, st := range steps {
+		switch st {
+		case "hello", "round0", "round1", "stopped", "acked", "committed":
+			src = append(src, st)
+		default:
+			dst = append(dst, st)
+		}
+	}
+	if got := strings.Join(src, " "); got != "hello round0 stopped acked committed" && got != "hello round0 round1 stopped acked committed" {
+		t.Errorf("source steps %q", got)
+	}
+	if got := strings.Join(dst, " "); got != "receiving prepared resumed" {
+		t.Errorf("destination steps %q", got)
+	}
+}

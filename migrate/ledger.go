@@ -89,6 +89,10 @@ var (
 // Actions (giving the guest up, resuming it, discarding it) run under the
 // ledger's lock, so each happens once whoever learns the verdict first.
 type Ledger struct {
+	// Log, if set, is told every verdict as it is recorded (under the
+	// ledger's lock: it must not call back).
+	Log func(string)
+
 	mu    sync.Mutex
 	cur   *entry
 	past  []decision
@@ -132,6 +136,16 @@ func NewLedger(guest *Session) *Ledger {
 func NewGuest() *Session { return &Session{Guest: NewID()} }
 
 func (l *Ledger) record(e *entry, v Verdict, confirmed bool, note string) {
+	if l.Log != nil {
+		what := v.String()
+		if confirmed && e.phase == Committing {
+			what += " and confirmed"
+		}
+		if note != "" {
+			what += " (" + note + ")"
+		}
+		l.Log(fmt.Sprintf("migration %s (%s, with %q): %s", e.sess.ID, e.phase.role(), e.peer, what))
+	}
 	l.past = append(l.past, decision{sess: e.sess, role: e.phase.role(), verdict: v, peer: e.peer,
 		confirmed: confirmed, note: note, at: time.Now()})
 	if len(l.past) > maxPast {

@@ -21,6 +21,8 @@ func TestLedgerSourceTransitions(t *testing.T) {
 	}
 	g := NewGuest()
 	l := NewLedger(g)
+	var logged []string
+	l.Log = func(s string) { logged = append(logged, s) }
 	id := NewID()
 	sess, err := l.BeginSend(id, "b")
 	if err != nil || sess.ID != id || sess.Guest != g.Guest || sess.Epoch != 0 {
@@ -54,8 +56,11 @@ func TestLedgerSourceTransitions(t *testing.T) {
 	if cur.Role != api.MigrationSource || cur.Phase != "committing" || cur.Peer != "b" || cur.ID != id.String() {
 		t.Fatalf("status %+v", cur)
 	}
-	if v, err := l.Heard(id, Committed, "b", ""); v != Committed || err != nil || c.giveUps != 1 {
+	if v, err := l.Heard(id, Committed, "b", "confirmed late"); v != Committed || err != nil || c.giveUps != 1 {
 		t.Fatal(v, err, c)
+	}
+	if want := "migration " + id.String() + ` (source, with "b"): committed and confirmed (confirmed late)`; len(logged) != 1 || logged[0] != want {
+		t.Fatalf("logged %q, want %q", logged, want)
 	}
 	// Heard again (a late answer): nothing more happens.
 	if v, _ := l.Heard(id, Aborted, "b", ""); v != Committed || c.takeBacks != 0 {

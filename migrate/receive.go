@@ -74,7 +74,7 @@ type ReceiveReport struct {
 //     verdict again, over a new connection.
 func Receive(ctx context.Context, conn io.ReadWriter, dst Sink, opts ...Option) (ReceiveReport, error) {
 	cfg := newConfig(opts)
-	r := &receiver{dst: dst, st: newStream(ctx, conn, cfg), l: cfg.ledger, peer: cfg.peer, dial: cfg.dial}
+	r := &receiver{dst: dst, st: newStream(ctx, conn, cfg), l: cfg.ledger, peer: cfg.peer, dial: cfg.dial, at: cfg.at}
 	if r.l == nil {
 		r.l = NewLedger(nil)
 	}
@@ -96,6 +96,7 @@ type receiver struct {
 	l    *Ledger
 	peer string
 	dial func(context.Context) (io.ReadWriteCloser, error)
+	at   func(step string) // WithFault's hook
 	sess Session
 
 	ackErr error // sending the Ack failed: it may or may not have arrived
@@ -170,6 +171,7 @@ func (r *receiver) hello(rec Record) error {
 	if err := r.st.send(TypeHelloReply, EncodeHelloReply(true, "")); err != nil {
 		return fmt.Errorf("accepting hello: %w", err)
 	}
+	r.at("receiving")
 	return nil
 }
 
@@ -368,6 +370,7 @@ func (r *receiver) commit() error {
 	var rec Record
 	err := r.ackErr
 	if err == nil {
+		r.at("prepared")
 		rec, err = r.st.read(r.st.timeout)
 	}
 	switch {
@@ -405,6 +408,7 @@ func (r *receiver) commit() error {
 		return err
 	}
 	r.rep.ResumeTime = time.Since(start)
+	r.at("resumed")
 	// Best effort: the guest runs here whether or not the source hears it
 	// (if it does not, it asks again: see lateCommit).
 	r.st.finish(min(r.st.timeout, time.Second))

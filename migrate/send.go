@@ -111,6 +111,7 @@ func Send(ctx context.Context, conn io.ReadWriter, src Source, set api.MigrateRe
 		l:        cfg.ledger,
 		peer:     cfg.peer,
 		dial:     cfg.dial,
+		at:       cfg.at,
 	}
 	if s.l == nil {
 		s.l = NewLedger(NewGuest())
@@ -142,6 +143,7 @@ type sender struct {
 	sess     Session
 	peer     string
 	dial     func(context.Context) (io.ReadWriteCloser, error)
+	at       func(step string) // WithFault's hook
 	src      Source
 	set      api.MigrateRequest
 	progress func(api.Progress)
@@ -217,6 +219,7 @@ func (s *sender) run() error {
 	if err := s.hello(); err != nil {
 		return s.abort(err)
 	}
+	s.at("hello")
 	if err := s.st.ctx.Err(); err != nil {
 		return s.abort(fmt.Errorf("before starting: %w", s.st.done()))
 	}
@@ -226,6 +229,7 @@ func (s *sender) run() error {
 	}
 	s.tracking = true
 	s.rep.Tracking = time.Since(t)
+	s.at("round0")
 	if err := s.precopy(); err != nil {
 		return s.abort(err)
 	}
@@ -237,12 +241,14 @@ func (s *sender) run() error {
 	}
 	s.paused = time.Now()
 	s.rep.Parts.Stop = s.paused.Sub(t)
+	s.at("stopped")
 	if err := s.stopAndCopy(); err != nil {
 		return s.abort(err)
 	}
 	if s.l.Decide(id, Committed, "", s.src.GiveUp, s.src.Resume) != Committed {
 		return s.abort(errors.New("the destination asked for the verdict before its Ack arrived: the migration was aborted then"))
 	}
+	s.at("acked")
 	err = s.commit()
 	s.untrack()
 	return err
@@ -439,6 +445,9 @@ func (s *sender) precopy() error {
 			s.rep.Throttle = d.Throttle
 			s.src.Throttle(d.Throttle)
 		}
+		if n == 1 {
+			s.at("round1")
+		}
 		b = s.begin(n, dirtied, false)
 		s.round.Harvest = harvest
 		s.report(PhasePrecopy, nil)
@@ -618,6 +627,7 @@ func (s *sender) commit() error {
 		err = s.st.bw.Flush()
 	}
 	committed := time.Now()
+	s.at("committed")
 	s.rep.Total = committed.Sub(s.start)
 	s.rep.Downtime = committed.Sub(s.paused)
 	s.rep.Parts.Commit = committed.Sub(t)

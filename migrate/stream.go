@@ -43,6 +43,25 @@ type config struct {
 	ledger    *Ledger
 	peer      string
 	dial      func(context.Context) (io.ReadWriteCloser, error)
+	fault     func(step string)
+}
+
+// FaultPoints are the steps at which Send (the first six) and Receive (the
+// last three) call WithFault's hook: Hello answered, the start of round 0
+// and of round 1, the guest stopped, the Ack in (the source decided
+// Committed, before Commit leaves), Commit sent (before Resumed comes);
+// the guest accepted, prepared (Ack sent), resumed (before Resumed leaves).
+var FaultPoints = []string{"hello", "round0", "round1", "stopped", "acked", "committed", "receiving", "prepared", "resumed"}
+
+// WithFault has Send and Receive call hook at each of FaultPoints, on
+// their goroutine: a test that holds there can cut the link or kill the
+// board at that step.
+func WithFault(hook func(step string)) Option { return func(c *config) { c.fault = hook } }
+
+func (c config) at(step string) {
+	if c.fault != nil {
+		c.fault(step)
+	}
 }
 
 // WithLedger has Send or Receive record the migration in the board's

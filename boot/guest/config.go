@@ -25,6 +25,12 @@ type Config struct {
 	MTU      int          // ferry.mtu=<bytes>: the management link's MTU (0: the default)
 	KeysBase uint64       // ferry.keys=<addr>,<size>: the PEM bundle (CA, certificate, key)
 	KeysSize uint64
+
+	// Fault is ferry.fault=<step>: a fault-injection point for tests, a
+	// step of the migration protocol (migrate.FaultPoints) at which the
+	// board says so and holds for a few seconds, for the test to cut its
+	// link or kill it there.
+	Fault string
 }
 
 // Receive reports the receive role: no guest of its own.
@@ -73,6 +79,8 @@ func (c *Config) set(key, val string) error {
 		c.Name = val
 	case "mac":
 		c.MAC = val
+	case "fault":
+		c.Fault = val
 	case "mtu":
 		var n uint64
 		n, err = strconv.ParseUint(val, 10, 16)
@@ -83,7 +91,7 @@ func (c *Config) set(key, val string) error {
 			err = fmt.Errorf("%q: want an IPv4 address with a prefix length", val)
 		}
 	default:
-		return fmt.Errorf("unknown option (known: kernel, initrd, keys, name, mac, mtu, ip)")
+		return fmt.Errorf("unknown option (known: kernel, initrd, keys, name, mac, mtu, ip, fault)")
 	}
 	return err
 }

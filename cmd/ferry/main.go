@@ -15,6 +15,7 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -58,6 +59,9 @@ func boot() error {
 	if err != nil {
 		return err
 	}
+	if cfg.Fault != "" && !slices.Contains(migrate.FaultPoints, cfg.Fault) {
+		return fmt.Errorf("ferry.fault=%s: want one of %v", cfg.Fault, migrate.FaultPoints)
+	}
 
 	hb := hyp.Board{GICD: b.GICD, GICR: b.GICR, UART: b.UART, TickINTID: virt.HypTimerINTID, TickNS: tickNS}
 	owned := hb.Trapped()
@@ -80,6 +84,7 @@ func boot() error {
 		if !cfg.Receive() {
 			svc.ledger = migrate.NewLedger(migrate.NewGuest())
 		}
+		svc.ledger.Log = func(s string) { logf("%s", s) }
 	}
 
 	var m *hyp.Machine

@@ -39,6 +39,9 @@ const (
 	// handshakeTimeout bounds an incoming connection's TLS handshake (and
 	// its wait to be served): a peer without a key holds nothing longer.
 	handshakeTimeout = 5 * time.Second
+	// faultHold is how long a board holds at its ferry.fault= step, for a
+	// test to cut its link or kill it there.
+	faultHold = 3 * time.Second
 )
 
 // services are what Ferry runs on its management network: the NIC
@@ -210,6 +213,15 @@ func (s *services) dialBoard(ctx context.Context, addr, want string) (*tls.Conn,
 	return tc, nil
 }
 
+// fault holds at the migration step ferry.fault= names (a test's
+// fault-injection point; no other step waits).
+func (s *services) fault(step string) {
+	if step == s.cfg.Fault {
+		logf("fault point %s: holding for %v", step, faultHold)
+		time.Sleep(faultHold)
+	}
+}
+
 // redial is how the commit protocol reaches the other board of a
 // migration again: its migration listener at addr, as the board named
 // peer.
@@ -242,7 +254,7 @@ func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress
 	defer tc.Close()
 	peer := pki.PeerName(tc.ConnectionState())
 	rep, err := migrate.Send(ctx, tc, s.m.Source(), req, progress, migrate.WithTimeout(stepTimeout), migrate.WithYield(s.m.Yield),
-		migrate.WithLedger(s.ledger), migrate.WithPeer(peer), migrate.WithDial(s.redial(to, peer)))
+		migrate.WithLedger(s.ledger), migrate.WithPeer(peer), migrate.WithDial(s.redial(to, peer)), migrate.WithFault(s.fault))
 	rep.From, rep.To = s.net.Addr().Addr().String(), to
 	switch {
 	case err != nil:
@@ -285,7 +297,7 @@ func (s *services) receiveOne(c *tls.Conn) {
 	back := net.JoinHostPort(host, strconv.Itoa(api.MigrationPort))
 	logf("migration listener: %s (%s) connected", peer, c.RemoteAddr())
 	rep, err := migrate.Receive(ctx, c, s.m.Sink(), migrate.WithTimeout(stepTimeout),
-		migrate.WithLedger(s.ledger), migrate.WithPeer(peer), migrate.WithDial(s.redial(back, peer)))
+		migrate.WithLedger(s.ledger), migrate.WithPeer(peer), migrate.WithDial(s.redial(back, peer)), migrate.WithFault(s.fault))
 	switch {
 	case rep.Request != "migration":
 		logf("%s from %s for migration %s: %s %v", rep.Request, peer, rep.ID, rep.Verdict, errOrNil(err))

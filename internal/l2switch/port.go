@@ -30,6 +30,8 @@ type port struct {
 	txFrames, txBytes atomic.Uint64
 	dropped           atomic.Uint64 // frames to this port dropped: queue full
 	runts             atomic.Uint64 // frames from this port shorter than MinFrame
+	cut               atomic.Uint64 // frames from or to this port dropped while its link was down
+	down              bool          // link down (SetLink); under the switch's lock
 }
 
 // enqueue queues frame for output without blocking; when the queue is full

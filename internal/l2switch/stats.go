@@ -21,6 +21,7 @@ type PortStats struct {
 	TxBytes  uint64
 	Dropped  uint64 // frames to this port dropped because its queue was full
 	Runts    uint64 // frames from the peer shorter than an Ethernet header, dropped
+	Cut      uint64 // frames from or to the port dropped while its link was down (SetLink)
 	Queued   int    // frames waiting in the output queue
 	Closed   string // why the port closed; empty while it is open
 }
@@ -43,6 +44,7 @@ func (p *port) stats() PortStats {
 		TxBytes:  p.txBytes.Load(),
 		Dropped:  p.dropped.Load(),
 		Runts:    p.runts.Load(),
+		Cut:      p.cut.Load(),
 		Queued:   len(p.out),
 	}
 }

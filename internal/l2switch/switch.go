@@ -207,6 +207,10 @@ func (s *Switch) forward(in *port, frame []byte) {
 	if _, open := s.ports[in.id]; !open {
 		return // closed while this frame was being read
 	}
+	if in.down {
+		in.cut.Add(1)
+		return
+	}
 	if !src.Group() {
 		if old, ok := s.macs[src]; !ok || old != in {
 			if ok {
@@ -217,9 +221,12 @@ func (s *Switch) forward(in *port, frame []byte) {
 	}
 	if !dst.Group() {
 		if out, ok := s.macs[dst]; ok {
-			if out == in {
+			switch {
+			case out == in:
 				s.filtered++
-			} else {
+			case out.down:
+				out.cut.Add(1)
+			default:
 				out.enqueue(frame)
 			}
 			return
@@ -227,10 +234,24 @@ func (s *Switch) forward(in *port, frame []byte) {
 	}
 	s.flooded++
 	for _, out := range s.ports {
-		if out != in {
+		if out != in && !out.down {
 			out.enqueue(frame)
 		}
 	}
+}
+
+// SetLink takes the link of a port down (every frame from or to it is
+// dropped, as if its cable were pulled; the peer's connection stays open)
+// or up again. The port is the one a MAC address was learned on (Lookup).
+func (s *Switch) SetLink(port int, up bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.ports[port]
+	if !ok {
+		return fmt.Errorf("l2switch: no port %d", port)
+	}
+	p.down = !up
+	return nil
 }
 
 // remove takes p out of the port and MAC tables and keeps its final

@@ -199,6 +199,36 @@ func TestLearnFloodForward(t *testing.T) {
 	}
 }
 
+// A port whose link is down neither sends nor receives, and counts what
+// it lost; up again, it carries on.
+func TestSetLink(t *testing.T) {
+	r := newRig(t, Config{})
+	p := r.dial(3)
+	macs := []MAC{macA, macB, macC}
+	for i := range p {
+		marker(t, p, macs, i) // everyone learned
+	}
+	if err := r.sw.SetLink(2, false); err != nil {
+		t.Fatal(err)
+	}
+	send(t, p[0], frame(macB, macA, "A to B, cut"))
+	send(t, p[1], frame(macA, macB, "B to A, cut"))
+	send(t, p[0], frame(broadcast, macA, "A to all"))
+	expect(t, p[2], frame(broadcast, macA, "A to all"))
+	send(t, p[2], frame(macA, macC, "C to A"))
+	expect(t, p[0], frame(macA, macC, "C to A")) // nothing of B's came first
+	if ps, _ := r.sw.Stats().Port(2); ps.Cut != 2 {
+		t.Errorf("port 2 cut %d frames, want 2", ps.Cut)
+	}
+	if err := r.sw.SetLink(2, true); err != nil {
+		t.Fatal(err)
+	}
+	marker(t, p, macs, 1)
+	if err := r.sw.SetLink(9, false); err == nil {
+		t.Error("no error for a port that is not there")
+	}
+}
+
 func TestUnicastToSamePortIsFiltered(t *testing.T) {
 	r := newRig(t, Config{})
 	p := r.dial(2)

@@ -44,6 +44,10 @@ type Board struct {
 	IP     string // ferry.ip, e.g. 10.77.0.11/24
 	MAC    string // the management NIC's MAC, e.g. 52:54:00:77:00:11
 	Keys   string // PEM bundle (ca, certificate, key), loaded into Ferry's memory
+
+	// Words are more of Ferry's own words (ferry.<key>=<value>, space
+	// separated), e.g. a test's "ferry.fault=acked".
+	Words string
 }
 
 // KeysAddr is where the launcher loads a board's key bundle: inside
@@ -107,6 +111,9 @@ func (b Board) Args() ([]string, error) {
 		return nil, err
 	}
 	args = append(args, mgmt...)
+	if b.Words != "" {
+		ferryArgs += b.Words + " "
+	}
 	if b.Kernel == "" {
 		// The receive role: Ferry waits for a guest to be migrated here.
 		return append(append(args, "-append", strings.TrimSpace(ferryArgs)), b.Extra...), nil

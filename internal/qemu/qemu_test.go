@@ -111,12 +111,12 @@ func TestArgsManagementNetwork(t *testing.T) {
 		}
 	}
 	// The receive role: no kernel, only Ferry's words.
-	b.Kernel, b.Append = "", ""
+	b.Kernel, b.Append, b.Words = "", "", "ferry.fault=prepared"
 	args, err = b.Args()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if line := strings.Join(args, " "); strings.Contains(line, "ferry.kernel") || strings.Contains(line, " -- ") {
+	if line := strings.Join(args, " "); strings.Contains(line, "ferry.kernel") || strings.Contains(line, " -- ") || !strings.Contains(line, "ferry.keys=0x40100000,0x2a0 ferry.fault=prepared") {
 		t.Fatalf("receive role: %s", line)
 	}
 	for _, sw := range []string{"0.0.0.0:7777", "10.0.0.1:7777", "localhost"} {

@@ -3,6 +3,7 @@ package system
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ var counterT = regexp.MustCompile(`^FERRY-COUNTER id=(\w+) n=(\d+) t=([\d.]+)`)
 type link struct {
 	t       *testing.T
 	switch_ string
+	sw      *l2switch.Switch
 	dir     string
 }
 
@@ -71,8 +73,26 @@ func newLink(t *testing.T) *link {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sw.Close() })
-	l.switch_ = addr
+	l.switch_, l.sw = addr, sw
 	return l
+}
+
+// setLink pulls (up false) or plugs back the cable of the switch port the
+// board with mac is on.
+func (l *link) setLink(mac string, up bool) {
+	l.t.Helper()
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	port, ok := l.sw.Lookup(l2switch.MAC(hw))
+	if !ok {
+		l.t.Fatalf("no switch port has %s", mac)
+	}
+	if err := l.sw.SetLink(port, up); err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Logf("switch: port %d (%s) link up=%v", port, mac, up)
 }
 
 // board starts a board on the link: with the guest (appendArgs) or, when
@@ -99,7 +119,8 @@ func (l *link) ferryctl(keys string, args ...string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	all := append([]string{"-switch", l.switch_, "-keys", filepath.Join(l.dir, keys+".pem"), "-mtu", "65510"}, args...)
+	all := append([]string{"-switch", l.switch_, "-keys", filepath.Join(l.dir, keys+".pem"), "-mtu", "65510",
+		"-journal", filepath.Join(l.dir, "journal.jsonl")}, args...)
 	out, err := exec.CommandContext(ctx, ferryctlBin, all...).CombinedOutput()
 	l.t.Logf("ferryctl %s:\n%s", strings.Join(args, " "), out)
 	return string(out), err
