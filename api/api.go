@@ -18,6 +18,7 @@ const (
 	PathMigration = "/v1/migration"         // GET: Progress of the current or last migration
 	PathCancel    = "/v1/migration/cancel"  // POST: abort the running migration (before its commit)
 	PathResolve   = "/v1/migration/resolve" // POST ResolveRequest: the operator's verdict for a migration in doubt
+	PathExpect    = "/v1/migration/expect"  // POST ExpectRequest: announce an incoming migration to its destination
 )
 
 // Board roles and guest states in Status.
@@ -90,6 +91,15 @@ type Decision struct {
 	Ago       time.Duration `json:"ago_ns"`
 }
 
+// ExpectRequest announces a migration to its destination (POST
+// PathExpect): the board takes an incoming guest only with an ID it was
+// told to expect, from the board named, within the time given.
+type ExpectRequest struct {
+	ID     string        `json:"id"`
+	From   string        `json:"from"`      // the source board's name (its certificate's)
+	Within time.Duration `json:"within_ns"` // how long the announcement holds
+}
+
 // ResolveRequest is the operator's verdict for a migration in doubt
 // (POST PathResolve): "committed" or "aborted".
 type ResolveRequest struct {
@@ -111,6 +121,9 @@ type MigrateRequest struct {
 	// that it can ask after it whatever happens to the request; the board
 	// picks one if it is empty.
 	ID string `json:"id,omitempty"`
+	// Board is the destination board's name: the source moves the guest
+	// only to a board whose certificate names it.
+	Board string `json:"board,omitempty"`
 
 	// DowntimeLimit is the longest the guest should be stopped: pre-copy
 	// rounds go on until the rest fits it at the measured bandwidth

@@ -42,6 +42,8 @@ type Machine interface {
 	// Resolve is the operator's verdict for a migration in doubt here (see
 	// migrate.Ledger.Force); it returns the verdict that holds.
 	Resolve(id migrate.ID, v migrate.Verdict) (migrate.Verdict, error)
+	// Expect announces an incoming migration (see migrate.Ledger.Expect).
+	Expect(id migrate.ID, from string, until time.Time) error
 }
 
 // ErrCancelled is the cause of a migration's context when the operator
@@ -99,7 +101,36 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+api.PathMigrate, s.migrate)
 	mux.HandleFunc("POST "+api.PathCancel, s.cancelMigration)
 	mux.HandleFunc("POST "+api.PathResolve, s.resolve)
+	mux.HandleFunc("POST "+api.PathExpect, s.expect)
 	return mux
+}
+
+// MaxExpect is the longest an announced migration waits to start.
+const MaxExpect = MaxMaxTime
+
+// expect announces an incoming migration.
+func (s *Server) expect(w http.ResponseWriter, r *http.Request) {
+	var req api.ExpectRequest
+	if err := decode(w, r, &req, false); err != nil {
+		reply(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	id, err := migrate.ParseID(req.ID)
+	if err == nil && req.From == "" {
+		err = errors.New(`no source board: want {"id": ..., "from": "<board name>", "within_ns": ...}`)
+	}
+	if err == nil && (req.Within <= 0 || req.Within > MaxExpect) {
+		err = fmt.Errorf("within %v: want more than 0 up to %v", req.Within, MaxExpect)
+	}
+	if err != nil {
+		reply(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	if err := s.m.Expect(id, req.From, time.Now().Add(req.Within)); err != nil {
+		reply(w, http.StatusConflict, apiError{err.Error()})
+		return
+	}
+	reply(w, http.StatusOK, req)
 }
 
 // resolve takes the operator's verdict for a migration in doubt.

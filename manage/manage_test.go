@@ -64,6 +64,14 @@ func (f *fakeMachine) Migrate(ctx context.Context, req api.MigrateRequest, progr
 	return f.report, nil
 }
 
+// Expect announces on the machine's ledger, if it has one.
+func (f *fakeMachine) Expect(id migrate.ID, from string, until time.Time) error {
+	if f.ledger == nil {
+		return errors.New("no ledger")
+	}
+	return f.ledger.Expect(id, from, until)
+}
+
 // Resolve decides on the machine's ledger, if it has one.
 func (f *fakeMachine) Resolve(id migrate.ID, v migrate.Verdict) (migrate.Verdict, error) {
 	if f.ledger == nil {
@@ -417,5 +425,30 @@ func TestResolve(t *testing.T) {
 	rec = request(t, h, "POST", api.PathResolve, `{"id": "`+sess.ID.String()+`", "verdict": "aborted"}`)
 	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "already committed") {
 		t.Fatalf("contrary verdict: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestExpect(t *testing.T) {
+	l := migrate.NewLedger(nil)
+	l.Strict = true
+	h := New(&fakeMachine{ledger: l}, time.Minute).Handler()
+	id := migrate.NewID().String()
+	for body, code := range map[string]int{
+		``:                                  http.StatusBadRequest,
+		`{"id": "` + id + `"}`:              http.StatusBadRequest,
+		`{"id": "` + id + `", "from": "a"}`: http.StatusBadRequest,
+		`{"id": "` + id + `", "from": "a", "within_ns": 4000000000000}`: http.StatusBadRequest,
+		`{"id": "nope", "from": "a", "within_ns": 1000000000}`:          http.StatusBadRequest,
+	} {
+		if rec := request(t, h, "POST", api.PathExpect, body); rec.Code != code {
+			t.Errorf("%s: %d %s, want %d", body, rec.Code, rec.Body, code)
+		}
+	}
+	if rec := request(t, h, "POST", api.PathExpect, `{"id": "`+id+`", "from": "a", "within_ns": 60000000000}`); rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	sid, _ := migrate.ParseID(id)
+	if err := l.BeginReceive(migrate.Session{ID: sid, Guest: migrate.NewID()}, "a", func() {}); err != nil {
+		t.Fatalf("the announced migration was refused: %v", err)
 	}
 }

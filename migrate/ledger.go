@@ -3,6 +3,7 @@ package migrate
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -92,11 +93,67 @@ type Ledger struct {
 	// Log, if set, is told every verdict as it is recorded (under the
 	// ledger's lock: it must not call back).
 	Log func(string)
+	// Strict: take only migrations the operator announced (Expect).
+	Strict bool
 
 	mu    sync.Mutex
 	cur   *entry
 	past  []decision
 	guest *Session // the guest this board holds (ID and Guest/Epoch); nil: none
+	want  []expected
+}
+
+// expected is a migration the operator announced to this board.
+type expected struct {
+	id    ID
+	from  string
+	until time.Time
+}
+
+// maxExpected is how many announced migrations a board keeps.
+const maxExpected = 4
+
+// Expect records that the operator announced migration id from the board
+// named from, to arrive before until. A Strict ledger takes no other; an
+// announcement replaces an older one for the same ID, and the oldest goes
+// when there are too many.
+func (l *Ledger) Expect(id ID, from string, until time.Time) error {
+	if id.IsZero() || from == "" {
+		return errors.New("an expected migration needs an ID and the source board's name")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen(id) || l.cur != nil && l.cur.sess.ID == id {
+		return fmt.Errorf("%w: migration %s was seen before", ErrReplayed, id)
+	}
+	l.want = slices.DeleteFunc(l.want, func(e expected) bool { return e.id == id || time.Now().After(e.until) })
+	if len(l.want) == maxExpected {
+		l.want = l.want[1:]
+	}
+	l.want = append(l.want, expected{id: id, from: from, until: until})
+	return nil
+}
+
+// announced takes the operator's announcement of s from peer, if there is
+// one (or the ledger is not Strict).
+func (l *Ledger) announced(s Session, peer string) error {
+	if !l.Strict {
+		return nil
+	}
+	for i, e := range l.want {
+		if e.id != s.ID {
+			continue
+		}
+		switch {
+		case time.Now().After(e.until):
+			return fmt.Errorf("migration %s was expected until %s", s.ID, e.until.Format(time.RFC3339))
+		case e.from != peer:
+			return fmt.Errorf("migration %s was expected from %q, not %q", s.ID, e.from, peer)
+		}
+		l.want = slices.Delete(l.want, i, i+1)
+		return nil
+	}
+	return fmt.Errorf("migration %s was not announced to this board by the operator", s.ID)
 }
 
 type entry struct {
@@ -302,6 +359,9 @@ func (l *Ledger) BeginReceive(s Session, peer string, discard func()) error {
 		if d.sess.Guest == s.Guest && d.verdict == Committed && s.Epoch <= d.sess.Epoch {
 			return fmt.Errorf("%w: guest %s at epoch %d, this board has handled it at epoch %d", ErrReplayed, s.Guest, s.Epoch, d.sess.Epoch)
 		}
+	}
+	if err := l.announced(s, peer); err != nil {
+		return err
 	}
 	l.cur = &entry{sess: s, phase: Receiving, peer: peer, since: time.Now(), discard: discard}
 	return nil

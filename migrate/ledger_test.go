@@ -2,7 +2,9 @@ package migrate
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-hv/ferry/api"
 )
@@ -216,5 +218,40 @@ func TestLedgerRemembersALimitedPast(t *testing.T) {
 	}
 	if _, err := l.Force(first, Aborted); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("oldest: %v", err)
+	}
+}
+
+func TestLedgerStrictTakesOnlyAnnouncedMigrations(t *testing.T) {
+	l := NewLedger(nil)
+	l.Strict = true
+	s := Session{ID: NewID(), Guest: NewID()}
+	if err := l.BeginReceive(s, "a", func() {}); err == nil || !strings.Contains(err.Error(), "not announced") {
+		t.Fatalf("unannounced: %v", err)
+	}
+	if err := l.Expect(ID{}, "a", time.Now().Add(time.Minute)); err == nil {
+		t.Fatal("announced a migration without an ID")
+	}
+	l.Expect(s.ID, "a", time.Now().Add(time.Minute))
+	if err := l.BeginReceive(s, "c", func() {}); err == nil || !strings.Contains(err.Error(), `expected from "a", not "c"`) {
+		t.Fatalf("from another board: %v", err)
+	}
+	late := Session{ID: NewID(), Guest: NewID()}
+	l.Expect(late.ID, "a", time.Now().Add(-time.Second))
+	if err := l.BeginReceive(late, "a", func() {}); err == nil || !strings.Contains(err.Error(), "was expected until") {
+		t.Fatalf("late: %v", err)
+	}
+	if err := l.BeginReceive(s, "a", func() {}); err != nil {
+		t.Fatal(err)
+	}
+	l.Fail(s.ID, "")
+	// The announcement was used up, and the ID is spent.
+	if err := l.Expect(s.ID, "a", time.Now().Add(time.Minute)); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("announcing a spent ID: %v", err)
+	}
+	for range 2 * maxExpected {
+		l.Expect(NewID(), "a", time.Now().Add(time.Minute))
+	}
+	if len(l.want) != maxExpected {
+		t.Fatalf("%d announcements kept", len(l.want))
 	}
 }

@@ -48,7 +48,7 @@ func migrationBench(base qemu.Board, ferryctl, out string, m Matrix, link LinkRe
 			return err
 		}
 		defer os.RemoveAll(keys)
-		if _, err := pki.Provision(keys, "ferry-bench", "a=10.77.0.11", "b=10.77.0.12", "ctl"); err != nil {
+		if _, err := pki.Provision(keys, "ferry-bench", "a=10.77.0.11", "b=10.77.0.12", "operator:ctl"); err != nil {
 			return err
 		}
 		flags = ferryctlFlags(ferryctl, m)

@@ -304,6 +304,6 @@ func provision(dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "ctl.pem")); err == nil {
 		return nil
 	}
-	_, err := pki.Provision(dir, "ferry-demo", "a=10.77.0.11", "b=10.77.0.12", "ctl")
+	_, err := pki.Provision(dir, "ferry-demo", "a=10.77.0.11", "b=10.77.0.12", "operator:ctl")
 	return err
 }

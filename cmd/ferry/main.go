@@ -85,6 +85,7 @@ func boot() error {
 			svc.ledger = migrate.NewLedger(migrate.NewGuest())
 		}
 		svc.ledger.Log = func(s string) { logf("%s", s) }
+		svc.ledger.Strict = true // only migrations the operator announced
 	}
 
 	var m *hyp.Machine

@@ -93,6 +93,9 @@ func keyBundle(cfg guest.Config) (*pki.Bundle, error) {
 		return nil, fmt.Errorf("keys at %#x: %w", cfg.KeysBase, err)
 	}
 	clear(mem(cfg.KeysBase, cfg.KeysSize)) // the private key lives on only in Go memory
+	if b.Role != pki.RoleBoard {
+		return nil, fmt.Errorf("keys at %#x are %q's, an %s's: a board needs a board's key (ferryctl keys NAME=IP)", cfg.KeysBase, b.Name, b.Role)
+	}
 	return b, nil
 }
 
@@ -126,13 +129,17 @@ func (s *services) start() error {
 		ErrorLog:          log.New(os.Stdout, "ferry: api: ", 0),
 	}
 	quiet := func(string, ...any) {} // refused peers are normal traffic, not news
+	// The API is the operators', the migration listener the boards'.
+	operators := s.opts
+	operators.PeerRole = pki.RoleOperator
 	go func() {
-		err := srv.Serve(tlsaccept.New(apiL, tlsaccept.Config{TLS: s.keys.ServerConfig(s.opts),
+		err := srv.Serve(tlsaccept.New(apiL, tlsaccept.Config{TLS: s.keys.ServerConfig(operators),
 			HandshakeTimeout: handshakeTimeout, MaxHandshakes: 4, MaxConns: 16, Log: quiet}))
 		logf("management API stopped: %v", err)
 	}()
 	stream := s.opts
 	stream.Suite = pki.StreamSuites[0] // any: the listener then takes every stream suite
+	stream.PeerRole = pki.RoleBoard
 	go s.receive(tlsaccept.New(migL, tlsaccept.Config{TLS: s.keys.ServerConfig(stream),
 		HandshakeTimeout: handshakeTimeout, MaxHandshakes: 4, MaxConns: 4, Log: quiet}))
 	logf("management network up: %s as %q, API on :%d, migrations on :%d", s.net, s.name(), api.APIPort, api.MigrationPort)
@@ -190,6 +197,16 @@ func (s *services) Resolve(id migrate.ID, v migrate.Verdict) (migrate.Verdict, e
 	return got, err
 }
 
+// Expect implements manage.Machine: the operator announces an incoming
+// migration.
+func (s *services) Expect(id migrate.ID, from string, until time.Time) error {
+	if err := s.ledger.Expect(id, from, until); err != nil {
+		return err
+	}
+	logf("migration %s from %q announced, expected until %s", id, from, until.Format(time.RFC3339))
+	return nil
+}
+
 // dialBoard opens a mutual-TLS migration connection to the board at addr,
 // which must present the certificate of want (if not empty), with the
 // stream's suite.
@@ -200,7 +217,7 @@ func (s *services) dialBoard(ctx context.Context, addr, want string) (*tls.Conn,
 	}
 	<-s.measured
 	opts := s.opts
-	opts.Suite = s.suite
+	opts.Suite, opts.PeerRole = s.suite, pki.RoleBoard
 	tc := tls.Client(c, s.keys.ClientConfig(opts))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.Close()
@@ -239,6 +256,9 @@ func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress
 	if req.ID == "" {
 		req.ID = migrate.NewID().String()
 	}
+	if req.Board == "" {
+		return api.Report{}, errors.New("the request names no destination board (its certificate's name): the guest goes only to the board the operator names")
+	}
 	logf("migration %s to %s requested (downtime limit %v, bandwidth cap %d B/s, max time %v, auto-converge %v)",
 		req.ID, to, req.DowntimeLimit, req.Bandwidth, req.MaxTime, !req.NoAutoConverge)
 	fail := func(err error) (api.Report, error) {
@@ -247,7 +267,7 @@ func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress
 	}
 	dctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
-	tc, err := s.dialBoard(dctx, to, "")
+	tc, err := s.dialBoard(dctx, to, req.Board)
 	if err != nil {
 		return fail(err)
 	}

@@ -31,11 +31,14 @@ type session struct {
 func (e *env) loadKeys() (*pki.Bundle, error) {
 	data, err := os.ReadFile(e.g.keys)
 	if err != nil {
-		return nil, fmt.Errorf("-keys: %v (make keys with: ferryctl keys -out DIR -ca NAME board1 board2 ctl)", err)
+		return nil, fmt.Errorf("-keys: %v (make keys with: ferryctl keys -out DIR -ca NAME board1=IP board2=IP operator:ctl)", err)
 	}
 	b, err := pki.LoadBundle(data)
 	if err != nil {
 		return nil, fmt.Errorf("-keys %s: %w", e.g.keys, err)
+	}
+	if b.Role != pki.RoleOperator {
+		return nil, fmt.Errorf("-keys %s: %q is a %s's key; ferryctl needs an operator's (ferryctl keys ... operator:NAME)", e.g.keys, b.Name, b.Role)
 	}
 	return b, nil
 }
@@ -84,7 +87,7 @@ type client struct {
 func newClient(n *hostnet.Net, b *pki.Bundle) *client {
 	tr := &http.Transport{
 		DialContext:         n.DialContext,
-		TLSClientConfig:     b.ClientConfig(pki.Options{}),
+		TLSClientConfig:     b.ClientConfig(pki.Options{PeerRole: pki.RoleBoard}),
 		TLSHandshakeTimeout: 10 * time.Second,
 		DisableCompression:  true,
 		MaxIdleConnsPerHost: 1,

@@ -62,7 +62,7 @@ func startSwitch(t *testing.T) string {
 func makeKeys(t *testing.T, ca string) string {
 	t.Helper()
 	dir := t.TempDir()
-	code, out, errOut := ferryctl(t, "keys", "-out", dir, "-ca", ca, "board1=10.77.0.11", "board2=10.77.0.12", "ctl")
+	code, out, errOut := ferryctl(t, "keys", "-out", dir, "-ca", ca, "board1=10.77.0.11", "board2=10.77.0.12", "operator:ctl")
 	if code != 0 {
 		t.Fatalf("keys: exit %d\n%s%s", code, out, errOut)
 	}
@@ -293,9 +293,10 @@ type fakeMachine struct {
 
 	ledger *migrate.Ledger // Status shows it, Resolve decides on it
 
-	mu    sync.Mutex
-	req   api.MigrateRequest // what it was asked
-	cause error              // why its context ended (hang)
+	mu       sync.Mutex
+	req      api.MigrateRequest // what it was asked
+	cause    error              // why its context ended (hang)
+	expected []string           // "id from name" announcements
 }
 
 func (m *fakeMachine) Status() api.Status {
@@ -304,6 +305,13 @@ func (m *fakeMachine) Status() api.Status {
 		st.Migration, st.Decisions = m.ledger.Status()
 	}
 	return st
+}
+
+func (m *fakeMachine) Expect(id migrate.ID, from string, until time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expected = append(m.expected, id.String()+" from "+from)
+	return nil
 }
 
 func (m *fakeMachine) Resolve(id migrate.ID, v migrate.Verdict) (migrate.Verdict, error) {
@@ -401,6 +409,7 @@ func migrateRig(t *testing.T, m *fakeMachine) ([]string, *connLog) {
 	m.stop = make(chan struct{})
 	t.Cleanup(func() { close(m.stop) })
 	startBoard(t, sw, "10.77.0.11", loadBundle(t, keys, "board1"), cl.wrap(manage.New(m, time.Minute).Handler()))
+	startBoard(t, sw, "10.77.0.12", loadBundle(t, keys, "board2"), manage.New(m, time.Minute).Handler())
 	return []string{"-switch", sw, "-keys", filepath.Join(keys, "ctl.pem"), "-journal", filepath.Join(t.TempDir(), "journal.jsonl")}, cl
 }
 
@@ -455,9 +464,15 @@ func TestMigrate(t *testing.T) {
 	// The request carries a new migration ID and the settings, their
 	// defaults spelt out; the journal has the ID, asked for and reported.
 	req, _ := m.got()
-	if got := cl.posts(api.PathMigrate); len(got) != 1 || got[0] != `{"to":"10.77.0.12","id":"`+req.ID+`","downtime_limit_ns":30000000,"max_time_ns":300000000000}` {
+	if got := cl.posts(api.PathMigrate); len(got) != 1 || got[0] != `{"to":"10.77.0.12","id":"`+req.ID+`","board":"board2","downtime_limit_ns":30000000,"max_time_ns":300000000000}` {
 		t.Errorf("request bodies %q", got)
 	}
+	// The destination was told to expect it, from the source by name.
+	m.mu.Lock()
+	if len(m.expected) != 1 || m.expected[0] != req.ID+" from board1" {
+		t.Errorf("announcements %q", m.expected)
+	}
+	m.mu.Unlock()
 	if _, err := migrate.ParseID(req.ID); err != nil || req.To != "10.77.0.12:7001" {
 		t.Errorf("board was asked to migrate to %q as %q: %v", req.To, req.ID, err)
 	}
@@ -510,11 +525,11 @@ func TestMigrateSettings(t *testing.T) {
 		t.Fatalf("migrate: exit %d", code)
 	}
 	req, _ := m.got()
-	body := `{"to":"10.77.0.12:7100","id":"` + req.ID + `","downtime_limit_ns":200000000,"bandwidth_bps":52428800,"max_time_ns":120000000000,"no_auto_converge":true}`
+	body := `{"to":"10.77.0.12:7100","id":"` + req.ID + `","board":"board2","downtime_limit_ns":200000000,"bandwidth_bps":52428800,"max_time_ns":120000000000,"no_auto_converge":true}`
 	if got := cl.posts(api.PathMigrate); len(got) != 1 || got[0] != body {
 		t.Errorf("request bodies %q\nwant %q", got, body)
 	}
-	want := api.MigrateRequest{To: "10.77.0.12:7100", ID: req.ID, DowntimeLimit: 200 * time.Millisecond, Bandwidth: 50 << 20, MaxTime: 2 * time.Minute, NoAutoConverge: true}
+	want := api.MigrateRequest{To: "10.77.0.12:7100", ID: req.ID, Board: "board2", DowntimeLimit: 200 * time.Millisecond, Bandwidth: 50 << 20, MaxTime: 2 * time.Minute, NoAutoConverge: true}
 	if req != want {
 		t.Errorf("board got %+v, want %+v", req, want)
 	}
@@ -587,7 +602,7 @@ func TestMigrateTwice(t *testing.T) {
 		first <- code
 	}()
 	time.Sleep(400 * time.Millisecond)
-	code, _, errOut := ferryctl(t, append(args, "migrate", "10.77.0.11", "10.77.0.13")...)
+	code, _, errOut := ferryctl(t, append(args, "migrate", "10.77.0.11", "10.77.0.12")...)
 	if code != 1 || !strings.Contains(errOut, "409 Conflict: a migration is already running") {
 		t.Errorf("second migrate: exit %d, %q", code, errOut)
 	}
@@ -882,4 +897,26 @@ func TestResolveDestinationGone(t *testing.T) {
 		t.Fatalf("resolve -gone destination: exit %d\n%s\n%+v", code, out, d)
 	}
 	journal(t, args, d.id.String(), "resolved aborted")
+}
+
+// ferryctl speaks for an operator: a board's key is refused before the
+// link, and a board that presents an operator's certificate is not a
+// board.
+func TestOperatorKeysOnly(t *testing.T) {
+	keys := makeKeys(t, "test CA")
+	code, _, errOut := ferryctl(t, "-switch", "127.0.0.1:1", "-keys", filepath.Join(keys, "board1.pem"), "status", "10.77.0.11")
+	if code != 1 || !strings.Contains(errOut, `"board1" is a board's key; ferryctl needs an operator's`) {
+		t.Fatalf("board key: exit %d, %q", code, errOut)
+	}
+	sw := startSwitch(t)
+	startBoard(t, sw, "10.77.0.11", loadBundle(t, keys, "board1"), statusHandler(new(int), new(sync.Mutex)))
+	// A station presenting ctl's own certificate as a board's.
+	startBoard(t, sw, "10.77.0.12", loadBundle(t, keys, "ctl"), statusHandler(new(int), new(sync.Mutex)))
+	code, _, errOut = ferryctl(t, "-switch", sw, "-keys", filepath.Join(keys, "ctl.pem"), "status", "10.77.0.12")
+	if code != 1 || !strings.Contains(errOut, "certificate") {
+		t.Fatalf("operator certificate serving: exit %d, %q", code, errOut)
+	}
+	if code, _, _ = ferryctl(t, "-switch", sw, "-keys", filepath.Join(keys, "ctl.pem"), "status", "10.77.0.11"); code != 0 {
+		t.Fatalf("the real board: exit %d", code)
+	}
 }

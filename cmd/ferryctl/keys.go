@@ -10,8 +10,9 @@ import (
 )
 
 var keysCommand = command{
-	usage: "-out DIR -ca NAME node[=IP]...",
-	help:  "make a CA and a PEM bundle per node (DIR/<node>.pem: CA cert, node cert, PKCS#8 key) plus DIR/ca.pem",
+	usage: "-out DIR -ca NAME board[=IP]... operator:NAME...",
+	help: "make a CA and a PEM bundle per board or operator (DIR/<name>.pem: CA cert, cert, PKCS#8 key) plus DIR/ca.pem;\n" +
+		"           boards serve the API and move guests between each other, operators call the API",
 	flags: func(fs *flag.FlagSet, e *env) func([]string) error {
 		out := fs.String("out", "build/keys", "output `directory`")
 		ca := fs.String("ca", "ferry", "the CA's `name`")

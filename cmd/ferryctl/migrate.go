@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -74,6 +76,9 @@ var migrateCommand = command{
 			if err := e.record(journalEntry{ID: id, From: from, To: to, Event: "requested"}); err != nil {
 				return err
 			}
+			if req.Board, err = announce(ctx, s, from, to, id, *maxTime+manage.TimeoutMargin); err != nil {
+				return err
+			}
 			rep, err := migrateOnce(ctx, e, s, from, req, *poll)
 			if err != nil {
 				hint := fmt.Sprintf("migration %s may still be running on the board; stop it with: ferryctl cancel %s; see where it stands with: ferryctl status %s", id, args[0], args[0])
@@ -110,6 +115,35 @@ var migrateCommand = command{
 			return fmt.Errorf("migration from %s to %s failed: %s", rep.From, rep.To, rep.Error)
 		}
 	},
+}
+
+// announce tells the destination to expect migration id from the source
+// and returns the destination's name, which the source then checks: each
+// board is asked who it is (its certificate's name) first.
+func announce(ctx context.Context, s *session, from, to, id string, within time.Duration) (string, error) {
+	c := s.client()
+	defer c.close()
+	host, _, err := net.SplitHostPort(to)
+	if err != nil {
+		host = to
+	}
+	toAPI := net.JoinHostPort(host, strconv.Itoa(api.APIPort))
+	_, src, err := c.status(ctx, from)
+	if err != nil {
+		return "", fmt.Errorf("asking the source who it is: %w", err)
+	}
+	_, dst, err := c.status(ctx, toAPI)
+	if err != nil {
+		return "", fmt.Errorf("asking the destination who it is: %w", err)
+	}
+	code, data, _, err := c.do(ctx, http.MethodPost, toAPI, api.PathExpect, api.ExpectRequest{ID: id, From: src, Within: within})
+	if err != nil {
+		return "", fmt.Errorf("announcing the migration to the destination: %w", err)
+	}
+	if code != http.StatusOK {
+		return "", answerError("POST", toAPI, api.PathExpect, code, data)
+	}
+	return dst, nil
 }
 
 // migrateOnce asks from to move its guest as req says and waits for the

@@ -39,6 +39,28 @@ type Bundle struct {
 	Cert *x509.Certificate // this node's certificate
 	Key  crypto.Signer     // this node's private key, matching Cert
 	Name string            // this node's name: Cert's common name
+	Role string            // RoleBoard or RoleOperator (Cert's organizational unit)
+}
+
+// Roles: what a certificate's holder may do. Boards serve the management
+// API and the migration listener and move guests between each other;
+// operators (ferryctl) call the API and nothing else. A certificate names
+// its role in its subject's organizational unit, and only a board's may
+// serve (extended key usage).
+const (
+	RoleBoard    = "board"
+	RoleOperator = "operator"
+)
+
+// Role is the role a certificate names, or "" for none.
+func Role(c *x509.Certificate) string {
+	if len(c.Subject.OrganizationalUnit) == 1 {
+		switch r := c.Subject.OrganizationalUnit[0]; r {
+		case RoleBoard, RoleOperator:
+			return r
+		}
+	}
+	return ""
 }
 
 // bundleWant names the blocks of a bundle, in order, for errors.
@@ -119,7 +141,12 @@ func LoadBundle(data []byte) (*Bundle, error) {
 	if pub, ok := key.Public().(equaler); !ok || !pub.Equal(cert.PublicKey) {
 		return nil, fmt.Errorf("pki: bundle: the private key in block 3 does not match node certificate %q", cert.Subject.CommonName)
 	}
-	return &Bundle{CA: ca, Cert: cert, Key: key, Name: cert.Subject.CommonName}, nil
+	role := Role(cert)
+	if role == "" {
+		return nil, fmt.Errorf("pki: bundle: certificate %q names no role (organizational unit %q, want %q or %q): re-provision it with ferryctl keys",
+			cert.Subject.CommonName, cert.Subject.OrganizationalUnit, RoleBoard, RoleOperator)
+	}
+	return &Bundle{CA: ca, Cert: cert, Key: key, Name: cert.Subject.CommonName, Role: role}, nil
 }
 
 // Encode returns the bundle in PEM, in the order LoadBundle reads.

@@ -24,16 +24,31 @@ var (
 )
 
 // Node names a certificate to issue: Name becomes the common name and a
-// DNS SAN; IP, if valid, an IP SAN.
+// DNS SAN; IP, if valid, an IP SAN; Role (RoleBoard if empty) says what
+// the holder may do.
 type Node struct {
 	Name string
 	IP   netip.Addr
+	Role string
 }
 
-// ParseNode parses "name" or "name=IP".
+// operatorPrefix marks an operator in ParseNode.
+const operatorPrefix = "operator:"
+
+// ParseNode parses a board, "name" or "name=IP", or an operator,
+// "operator:name".
 func ParseNode(s string) (Node, error) {
+	if name, ok := strings.CutPrefix(s, operatorPrefix); ok {
+		if err := checkName(name); err != nil {
+			return Node{}, err
+		}
+		if strings.Contains(name, "=") {
+			return Node{}, fmt.Errorf("pki: operator %q: an operator has no address", s)
+		}
+		return Node{Name: name, Role: RoleOperator}, nil
+	}
 	name, ip, hasIP := strings.Cut(s, "=")
-	n := Node{Name: name}
+	n := Node{Name: name, Role: RoleBoard}
 	if err := checkName(name); err != nil {
 		return Node{}, err
 	}
@@ -59,8 +74,8 @@ func checkName(name string) error {
 			return fmt.Errorf("pki: node name %q: only letters, digits, '-' and '.' (not first) are allowed", name)
 		}
 	}
-	if strings.EqualFold(name, "ca") {
-		return fmt.Errorf("pki: node name %q is reserved for the CA", name)
+	if strings.EqualFold(name, "ca") || strings.EqualFold(name, "crl") {
+		return fmt.Errorf("pki: node name %q is reserved for the CA's files", name)
 	}
 	return nil
 }
@@ -90,9 +105,16 @@ func Generate(caName string, nodes []Node, rand io.Reader) (*Keys, error) {
 		return nil, fmt.Errorf("pki: no nodes to issue certificates for")
 	}
 	seen := map[string]bool{}
-	for _, n := range nodes {
+	for i, n := range nodes {
 		if err := checkName(n.Name); err != nil {
 			return nil, err
+		}
+		switch n.Role {
+		case "":
+			nodes[i].Role = RoleBoard
+		case RoleBoard, RoleOperator:
+		default:
+			return nil, fmt.Errorf("pki: node %q: role %q, want %q or %q", n.Name, n.Role, RoleBoard, RoleOperator)
 		}
 		if seen[strings.ToLower(n.Name)] {
 			return nil, fmt.Errorf("pki: node %q given twice", n.Name)
@@ -147,15 +169,19 @@ func issue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, n Node, rand io.Reader
 	if err != nil {
 		return nil, fmt.Errorf("pki: key for %q: %v", n.Name, err)
 	}
+	// A board serves (the API, the migration listener) and dials its
+	// peer boards; an operator only dials.
+	usage := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	if n.Role == RoleOperator {
+		usage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
 	tmpl := &x509.Certificate{
-		Subject:   pkix.Name{CommonName: n.Name},
-		DNSNames:  []string{n.Name},
-		NotBefore: NotBefore,
-		NotAfter:  NotAfter,
-		KeyUsage:  x509.KeyUsageDigitalSignature,
-		// Every node is both: a board serves the API and dials the
-		// migration peer; ferryctl only dials, but may as well serve.
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		Subject:               pkix.Name{CommonName: n.Name, OrganizationalUnit: []string{n.Role}},
+		DNSNames:              []string{n.Name},
+		NotBefore:             NotBefore,
+		NotAfter:              NotAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           usage,
 		BasicConstraintsValid: true,
 	}
 	if n.IP.IsValid() {
@@ -172,7 +198,7 @@ func issue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, n Node, rand io.Reader
 	if err != nil {
 		return nil, fmt.Errorf("pki: certificate for %q: %v", n.Name, err)
 	}
-	return &Bundle{CA: ca, Cert: cert, Key: key, Name: n.Name}, nil
+	return &Bundle{CA: ca, Cert: cert, Key: key, Name: n.Name, Role: n.Role}, nil
 }
 
 // serial returns a random positive 127-bit serial number.

@@ -192,8 +192,8 @@ func handshake(t *testing.T, server, client *tls.Config) (serverErr, clientErr e
 }
 
 func TestMutualTLS(t *testing.T) {
-	_, bs := provision(t, "CA one", "board1=10.77.0.11", "ctl")
-	_, evil := provision(t, "CA two", "board1", "ctl")
+	_, bs := provision(t, "CA one", "board1=10.77.0.11", "board2", "operator:ctl")
+	_, evil := provision(t, "CA two", "board1", "operator:ctl")
 	board, ctl := bs["board1"], bs["ctl"]
 
 	t.Run("same CA", func(t *testing.T) {
@@ -266,6 +266,27 @@ func TestMutualTLS(t *testing.T) {
 		}
 	})
 
+	t.Run("roles", func(t *testing.T) {
+		// The API takes operators only, the migration listener boards only.
+		if se, ce, saw := handshake(t, board.ServerConfig(Options{PeerRole: RoleOperator}), ctl.ClientConfig(Options{PeerRole: RoleBoard})); se != nil || ce != nil || saw != "ctl" {
+			t.Errorf("operator to the API: server %v, client %v", se, ce)
+		}
+		se, _, saw := handshake(t, board.ServerConfig(Options{PeerRole: RoleOperator}), bs["board2"].ClientConfig(Options{}))
+		if se == nil || !strings.Contains(se.Error(), `peer "board2" is board, want operator`) || saw != "" {
+			t.Errorf("a board key on the API: server %v", se)
+		}
+		se, _, _ = handshake(t, board.ServerConfig(Options{PeerRole: RoleBoard}), ctl.ClientConfig(Options{}))
+		if se == nil || !strings.Contains(se.Error(), `peer "ctl" is operator, want board`) {
+			t.Errorf("an operator key posing as a board: server %v", se)
+		}
+		// An operator's certificate cannot serve: not for server auth.
+		_, ce, _ := handshake(t, ctl.ServerConfig(Options{}), board.ClientConfig(Options{}))
+		var inv x509.CertificateInvalidError
+		if !errors.As(ce, &inv) || inv.Reason != x509.IncompatibleUsage {
+			t.Errorf("an operator serving: client %v; want an extended key usage refusal", ce)
+		}
+	})
+
 	t.Run("peer name", func(t *testing.T) {
 		for name, ok := range map[string]bool{"board1": true, "10.77.0.11": true, "board2": false, "10.77.0.12": false} {
 			_, ce, _ := handshake(t, board.ServerConfig(Options{}), ctl.ClientConfig(Options{PeerName: name}))
@@ -282,8 +303,16 @@ func TestMutualTLS(t *testing.T) {
 
 func TestParseNode(t *testing.T) {
 	n, err := ParseNode("board1=10.77.0.11")
-	if err != nil || n.Name != "board1" || n.IP != netip.MustParseAddr("10.77.0.11") {
+	if err != nil || n.Name != "board1" || n.IP != netip.MustParseAddr("10.77.0.11") || n.Role != RoleBoard {
 		t.Errorf("ParseNode = %+v, %v", n, err)
+	}
+	if n, err := ParseNode("operator:ctl"); err != nil || n.Name != "ctl" || n.Role != RoleOperator {
+		t.Errorf("ParseNode(operator:ctl) = %+v, %v", n, err)
+	}
+	for _, bad := range []string{"operator:", "operator:ctl=10.0.0.1", "crl", "operator:ca"} {
+		if _, err := ParseNode(bad); err == nil {
+			t.Errorf("ParseNode(%q) accepted", bad)
+		}
 	}
 }
 

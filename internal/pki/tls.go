@@ -17,6 +17,9 @@ type Options struct {
 	// accepted (boards are dialed by address and their certificates need
 	// not list it).
 	PeerName string
+	// PeerRole, if set, is the role (RoleBoard, RoleOperator) the peer's
+	// certificate must name.
+	PeerRole string
 	// Suite, if set, makes a client speak TLS 1.2 with this one suite (one
 	// of StreamSuites) rather than TLS 1.3, whose AEAD Go picks by the
 	// CPU's features alone; a server with Suite set accepts every one of
@@ -69,6 +72,9 @@ func (b *Bundle) ServerConfig(o Options) *tls.Config {
 		ClientCAs:    b.pool(),
 		Time:         o.Time,
 		VerifyConnection: func(cs tls.ConnectionState) error {
+			if err := checkPeerRole(cs, o.PeerRole); err != nil {
+				return err
+			}
 			return checkPeerName(cs, o.PeerName)
 		},
 	}
@@ -104,6 +110,9 @@ func (b *Bundle) ClientConfig(o Options) *tls.Config {
 			if err := verify(cs.PeerCertificates, roots, o.now(), x509.ExtKeyUsageServerAuth); err != nil {
 				return err
 			}
+			if err := checkPeerRole(cs, o.PeerRole); err != nil {
+				return err
+			}
 			return checkPeerName(cs, o.PeerName)
 		},
 		Time: o.Time,
@@ -128,6 +137,19 @@ func verify(chain []*x509.Certificate, roots *x509.CertPool, now time.Time, usag
 	})
 	if err != nil {
 		return &tls.CertificateVerificationError{UnverifiedCertificates: chain, Err: err}
+	}
+	return nil
+}
+
+func checkPeerRole(cs tls.ConnectionState, role string) error {
+	if role == "" || len(cs.PeerCertificates) == 0 {
+		return nil
+	}
+	if got := Role(cs.PeerCertificates[0]); got != role {
+		if got == "" {
+			got = "no role"
+		}
+		return fmt.Errorf("pki: peer %q is %s, want %s", PeerName(cs), got, role)
 	}
 	return nil
 }

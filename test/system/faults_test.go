@@ -46,7 +46,7 @@ func newCell(t *testing.T, holder, step string) *cell {
 	c.b = l.board("b", "10.77.0.12", macB, "", words("b"))
 	expect(t, c.a, `^FERRY-PATTERN-CHECK id=\w+ n=\d+ OK`, 0, bootTimeout)
 	go func() {
-		out, _ := l.ferryctl("", "migrate", "-timeout", "90s", "10.77.0.11", "10.77.0.12")
+		out, _ := l.ferryctl("", "migrate", "-timeout", "40s", "10.77.0.11", "10.77.0.12")
 		c.out <- out
 	}()
 	holding := c.a
