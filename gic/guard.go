@@ -245,7 +245,27 @@ func (g *Guard) sgiTable() map[uint64]reg {
 
 func (g *Guard) rdTable() map[uint64]reg {
 	r := g.r
+	// The guest has no ITS (Ferry hides it) and so no use for LPIs; with
+	// them on, the redistributor would read and write the tables at
+	// whatever physical address the guest wrote -- Ferry's carve-out
+	// included, past stage 2. EnableLPIs stays 0 and the table pointers
+	// are not the guest's to write (docs/dma.md).
+	noDMA := func(name string) reg {
+		return reg{name, r.Read32, func(off uint64, v uint32) {
+			g.warn(logKey{"GICR RD_base", off, 4, true}, "gic: guest write of %#x to %s ignored: the guest has no LPIs", v, name)
+		}}
+	}
 	return map[uint64]reg{
+		GICR_CTLR: {"GICR_CTLR", r.Read32, func(off uint64, v uint32) {
+			if v&GICR_CTLR_EnableLPIs != 0 {
+				g.warn(logKey{"GICR RD_base", off, 4, true}, "gic: guest set GICR_CTLR.EnableLPIs: ignored, the guest has no LPIs")
+			}
+			r.Write32(off, v&^GICR_CTLR_EnableLPIs)
+		}},
+		GICR_PROPBASER:     noDMA("GICR_PROPBASER"),
+		GICR_PROPBASER + 4: noDMA("GICR_PROPBASER[63:32]"),
+		GICR_PENDBASER:     noDMA("GICR_PENDBASER"),
+		GICR_PENDBASER + 4: noDMA("GICR_PENDBASER[63:32]"),
 		GICR_WAKER: {"GICR_WAKER",
 			func(off uint64) uint32 {
 				v := r.Read32(off)

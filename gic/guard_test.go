@@ -389,3 +389,26 @@ func ExampleGuard() {
 	fmt.Println(bus.Add(gicd, pageSize, g.DistPage()), bus.Add(gicr+GICR_SGIBase, pageSize, g.SGIPage()))
 	// Output: <nil> <nil>
 }
+
+// The guest cannot turn LPIs on or point the redistributor's LPI tables
+// anywhere: with them the GIC would read and write memory at an address
+// of the guest's choosing, past stage 2.
+func TestGuardNoLPIs(t *testing.T) {
+	f, _, guest := setupGuard(t, 64)
+	before := len(f.Writes)
+	guest.rd.Write(GICR_CTLR, 4, GICR_CTLR_EnableLPIs|GICR_CTLR_DPG1NS)
+	guest.rd.Write(GICR_PROPBASER, 8, 0x4000_0000|0xf)
+	guest.rd.Write(GICR_PENDBASER, 4, 0x4010_0000)
+	guest.rd.Write(GICR_PENDBASER+4, 4, 0)
+	if f.Redist().Read32(GICR_CTLR)&GICR_CTLR_EnableLPIs != 0 {
+		t.Error("EnableLPIs reached the redistributor")
+	}
+	if f.Redist().Read32(GICR_CTLR)&GICR_CTLR_DPG1NS == 0 {
+		t.Error("the rest of the guest's GICR_CTLR write was lost")
+	}
+	for _, w := range f.Writes[before:] {
+		if w.Off >= GICR_PROPBASER && w.Off < GICR_PENDBASER+8 {
+			t.Errorf("an LPI table pointer reached the redistributor: %v", w)
+		}
+	}
+}

@@ -57,6 +57,11 @@ type Board struct {
 	// ITS lists the GICv3 ITS nodes ("arm,gic-v3-its"): Ferry hides them
 	// from the guest (their state is not migratable), so it gets no LPIs.
 	ITS []Node
+	// DMA lists the devices that can write memory by DMA without an IOMMU
+	// and that the guest does not need: QEMU's fw-cfg ("qemu,fw-cfg-mmio",
+	// whose DMA register takes a guest-chosen physical address, Ferry's
+	// carve-out included). Ferry hides them from the guest.
+	DMA []Node
 	// PSCIMethod is the /psci method ("smc" or "hvc"), "" if absent.
 	PSCIMethod string
 	Virtio     []VirtioMMIO // in address order
@@ -113,7 +118,27 @@ func Parse(blob []byte) (b *Board, err error) {
 	if err := b.parseDevices(t); err != nil {
 		return nil, err
 	}
+	if err := b.parseDMA(t); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// dmaCompatible are the devices parseDMA lists (see Board.DMA).
+var dmaCompatible = []string{"qemu,fw-cfg-mmio"}
+
+func (b *Board) parseDMA(t *tree) error {
+	ns, _ := t.root.FindAll(func(n *dt.Node) bool {
+		return slices.ContainsFunc(dmaCompatible, func(c string) bool { return compatible(n, c) })
+	})
+	for _, n := range ns {
+		rs, err := t.mmio(n)
+		if err != nil || len(rs) == 0 {
+			return fmt.Errorf("dtb: %s: no usable reg", t.path(n))
+		}
+		b.DMA = append(b.DMA, Node{Path: t.path(n), Reg: rs[0]})
+	}
+	return nil
 }
 
 func rootCells(t *tree) (ac, sc uint32, err error) {

@@ -21,7 +21,7 @@ const bufSize = 256 << 10
 // end, the count is sent back (8 bytes, big-endian); a reporter prints the
 // throughput of every second in which bytes arrived.
 func serve(n *mgmt.Net, o options) error {
-	l, err := n.Listen(port)
+	l, err := n.Listen(port, 0)
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,12 @@ func boot() error {
 	for _, its := range b.ITS {
 		owned = append(owned, guest.Owned{Path: its.Path, Reg: its.Reg})
 	}
+	// Devices that write memory by DMA, unchecked, and that the guest does
+	// not need: hidden, or the guest could write into the carve-out
+	// (docs/dma.md).
+	for _, d := range b.DMA {
+		owned = append(owned, guest.Owned{Path: d.Path, Reg: d.Reg})
+	}
 	var svc *services
 	if cfg.IP.IsValid() {
 		keys, err := keyBundle(cfg)

@@ -39,6 +39,11 @@ const (
 	// handshakeTimeout bounds an incoming connection's TLS handshake (and
 	// its wait to be served): a peer without a key holds nothing longer.
 	handshakeTimeout = 5 * time.Second
+	// apiReceiveBuffer and streamReceiveBuffer bound what one connection
+	// to the API (small requests) or the migration listener (the stream:
+	// a few milliseconds at its rate) holds of Ferry's heap, read or not.
+	apiReceiveBuffer    = 64 << 10
+	streamReceiveBuffer = 1 << 20
 	// faultHold is how long a board holds at its ferry.fault= step, for a
 	// test to cut its link or kill it there.
 	faultHold = 3 * time.Second
@@ -112,11 +117,11 @@ func (s *services) start() error {
 	s.measured = make(chan struct{})
 	go s.measureSuite()
 	go s.poll()
-	apiL, err := s.net.Listen(api.APIPort)
+	apiL, err := s.net.Listen(api.APIPort, apiReceiveBuffer)
 	if err != nil {
 		return err
 	}
-	migL, err := s.net.Listen(api.MigrationPort)
+	migL, err := s.net.Listen(api.MigrationPort, streamReceiveBuffer)
 	if err != nil {
 		return err
 	}

@@ -836,7 +836,7 @@ func TestResolveBothBoards(t *testing.T) {
 		t.Fatalf("status: exit %d\n%s", code, out)
 	}
 	code, out, _ = ferryctl(t, append(args, "resolve", "10.77.0.11", "10.77.0.12")...)
-	if code != 0 || !strings.Contains(out, "committed, by the source (10.77.0.11:7000) is committing") {
+	if code != 0 || !strings.Contains(out, "committed (the source (10.77.0.11:7000) is committing)") {
 		t.Fatalf("resolve: exit %d\n%s", code, out)
 	}
 	if d.resumes != 1 || d.giveUps != 1 || d.drops+d.takeBacks != 0 {
@@ -865,7 +865,7 @@ func TestResolveSourceUnreachable(t *testing.T) {
 	env := &env{g: globals{journal: args[len(args)-1]}}
 	env.record(journalEntry{ID: d.id.String(), Event: "report", Verdict: "aborted"})
 	code, out, _ := ferryctl(t, append(args, "resolve", "-timeout", "1s", "10.77.0.11", "10.77.0.12")...)
-	if code != 0 || !strings.Contains(out, "by ferryctl's journal") || d.resumes != 0 || d.drops != 1 {
+	if code != 0 || !strings.Contains(out, "(ferryctl's journal") || d.resumes != 0 || d.drops != 1 {
 		t.Fatalf("resolve by the journal: exit %d\n%s\n%+v", code, out, d)
 	}
 }

@@ -213,7 +213,7 @@ func (r *resolver) run(addrs []string) error {
 		return fmt.Errorf("migration %s: the source does not answer or does not know it, and the journal has no verdict; "+
 			"the boards settle it themselves once they reach each other, or give -gone SOURCE if the source is down for good", id)
 	}
-	fmt.Fprintf(r.e.stdout, "migration %s: %s, by %s\n", id, verdict, by)
+	fmt.Fprintf(r.e.stdout, "migration %s: %s (%s)\n", id, verdict, by)
 
 	// The destination first: it runs the guest or drops it.
 	dstVerdict := ""

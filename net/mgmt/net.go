@@ -89,11 +89,17 @@ func (n *Net) Poll() (busy bool) { return n.ep.Poll() }
 // is 4096).
 const listenBacklog = 16
 
-// Listen accepts TCP connections to Ferry's address on port.
-func (n *Net) Listen(port uint16) (net.Listener, error) {
+// Listen accepts TCP connections to Ferry's address on port. A
+// receiveBuffer above 0 fixes the receive buffer of every connection it
+// accepts (no growth with the bandwidth): what each one, handshaken or
+// not, can hold of Ferry's heap. 0 keeps the stack's (DefaultTCP).
+func (n *Net) Listen(port uint16, receiveBuffer int) (net.Listener, error) {
 	var wq waiter.Queue
 	ep, terr := n.s.NewEndpoint(tcp.ProtocolNumber, ipv4.ProtocolNumber, &wq)
 	if terr == nil {
+		if receiveBuffer > 0 {
+			ep.SocketOptions().SetReceiveBufferSize(int64(receiveBuffer), true)
+		}
 		if terr = ep.Bind(n.local(port)); terr == nil {
 			terr = ep.Listen(listenBacklog)
 		}

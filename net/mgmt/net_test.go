@@ -99,7 +99,7 @@ func TestTCPStream(t *testing.T) {
 		mtu := tc.mtu
 		t.Run(fmt.Sprintf("mtu%d-queue%d", tc.mtu, tc.qmax), func(t *testing.T) {
 			a, b := pairQ(t, tc.mtu, tc.qmax)
-			l, err := b.n.Listen(7100)
+			l, err := b.n.Listen(7100, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
