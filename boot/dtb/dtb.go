@@ -62,6 +62,9 @@ type Board struct {
 	// whose DMA register takes a guest-chosen physical address, Ferry's
 	// carve-out included). Ferry hides them from the guest.
 	DMA []Node
+	// RTC is the first PL031 real-time clock ("arm,pl031"), zero if none:
+	// where Ferry reads the date it checks certificates against.
+	RTC Range
 	// PSCIMethod is the /psci method ("smc" or "hvc"), "" if absent.
 	PSCIMethod string
 	Virtio     []VirtioMMIO // in address order
@@ -120,6 +123,11 @@ func Parse(blob []byte) (b *Board, err error) {
 	}
 	if err := b.parseDMA(t); err != nil {
 		return nil, err
+	}
+	if n, ok := t.root.Find(func(n *dt.Node) bool { return compatible(n, "arm,pl031") }); ok {
+		if rs, err := t.mmio(n); err == nil && len(rs) > 0 {
+			b.RTC = rs[0]
+		}
 	}
 	return b, nil
 }

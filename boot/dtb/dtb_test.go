@@ -145,6 +145,9 @@ func TestParseQEMUVirt(t *testing.T) {
 			if len(b.ITS) != 1 || b.ITS[0].Reg != (Range{0x8080000, 0x20000}) || !strings.HasPrefix(b.ITS[0].Path, "/intc@8000000/its@8080000") {
 				t.Errorf("ITS = %+v", b.ITS)
 			}
+			if b.RTC != (Range{0x9010000, 0x1000}) {
+				t.Errorf("RTC = %v", b.RTC)
+			}
 			if len(b.DMA) != 1 || b.DMA[0].Reg != (Range{0x9020000, 0x18}) || b.DMA[0].Path != "/fw-cfg@9020000" {
 				t.Errorf("DMA = %+v", b.DMA)
 			}

@@ -113,7 +113,14 @@ func (s *services) name() string {
 
 // start runs the services in their own goroutines.
 func (s *services) start() error {
-	s.opts = pki.Options{Time: pki.BoardClock(time.Now)}
+	wall, ok := virt.WallClock()
+	if ok {
+		logf("date %s (PL031); certificates valid %s to %s", wall().UTC().Format(time.RFC3339),
+			s.keys.Cert.NotBefore.Format(time.RFC3339), s.keys.Cert.NotAfter.Format(time.RFC3339))
+	} else {
+		logf("no real-time clock: certificates checked as of %s, this board's certificate's start", s.keys.Cert.NotBefore.Format(time.RFC3339))
+	}
+	s.opts = pki.Options{Time: pki.BoardClock(wall, s.keys.Cert.NotBefore)}
 	s.measured = make(chan struct{})
 	go s.measureSuite()
 	go s.poll()

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/ferry-hv/ferry/internal/pki"
 )
@@ -17,6 +18,7 @@ var keysCommand = command{
 		out := fs.String("out", "build/keys", "output `directory`")
 		ca := fs.String("ca", "ferry", "the CA's `name`")
 		force := fs.Bool("force", false, "replace existing keys in the directory")
+		valid := fs.Duration("valid", pki.DefaultValidity, "how long the certificates are valid, from an hour ago")
 		return func(args []string) error {
 			if len(args) == 0 {
 				return usageError{"want at least one node name"}
@@ -29,14 +31,19 @@ var keysCommand = command{
 				}
 				nodes = append(nodes, n)
 			}
-			keys, err := pki.Generate(*ca, nodes, rand.Reader)
+			if *valid <= 0 {
+				return usageError{fmt.Sprintf("-valid %v: want a positive duration", *valid)}
+			}
+			w := pki.NewWindow(time.Now(), *valid)
+			keys, err := pki.Generate(*ca, nodes, w, rand.Reader)
 			if err != nil {
 				return err
 			}
 			if err := keys.WriteDir(*out, *force); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "wrote %s (CA %q)\n", filepath.Join(*out, "ca.pem"), *ca)
+			fmt.Fprintf(e.stdout, "wrote %s (CA %q, valid %s to %s)\n", filepath.Join(*out, "ca.pem"), *ca,
+				w.NotBefore.Format(time.RFC3339), w.NotAfter.Format(time.RFC3339))
 			for _, n := range keys.Names {
 				fmt.Fprintf(e.stdout, "wrote %s\n", filepath.Join(*out, n+".pem"))
 			}

@@ -9,8 +9,10 @@
 //	-----BEGIN CERTIFICATE-----   the node's certificate, signed by the CA
 //	-----BEGIN PRIVATE KEY-----   the node's private key, PKCS#8
 //
-// Keys are ECDSA P-256 (see Generate for why). Certificates are valid from
-// 2000-01-01 to 2100-01-01 because a board's clock may be anywhere.
+// Keys are ECDSA P-256 (see Generate for why). Certificates are valid for
+// a window (a year unless asked, from an hour before they were made); a
+// board without a real-time clock checks them as of its own certificate's
+// start (BoardClock).
 //
 // LoadBundle and the tls.Config constructors are used by the hypervisor
 // too, so this package must build for GOOS=tamago: crypto and encoding

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // WriteDir writes ca.pem (0644) and one <name>.pem (0600, it holds the
@@ -74,7 +75,7 @@ func Provision(dir, caName string, nodes ...string) (*Keys, error) {
 		}
 		ns = append(ns, n)
 	}
-	k, err := Generate(caName, ns, rand.Reader)
+	k, err := Generate(caName, ns, NewWindow(time.Now(), DefaultValidity), rand.Reader)
 	if err != nil {
 		return nil, err
 	}

@@ -15,13 +15,19 @@ import (
 	"time"
 )
 
-// Validity of every certificate: wide, because a board may boot with its
-// clock anywhere (tls.Config.Time is how it tells the real time, if it
-// knows it).
-var (
-	NotBefore = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	NotAfter  = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
-)
+// Window is when the certificates of one provisioning are valid.
+type Window struct{ NotBefore, NotAfter time.Time }
+
+// DefaultValidity is how long certificates are valid unless asked.
+const DefaultValidity = 365 * 24 * time.Hour
+
+// skew is how far before now a window starts: clocks differ.
+const skew = time.Hour
+
+// NewWindow is a window from an hour before now, for d.
+func NewWindow(now time.Time, d time.Duration) Window {
+	return Window{NotBefore: now.Add(-skew).UTC().Truncate(time.Second), NotAfter: now.Add(d).UTC().Truncate(time.Second)}
+}
 
 // Node names a certificate to issue: Name becomes the common name and a
 // DNS SAN; IP, if valid, an IP SAN; Role (RoleBoard if empty) says what
@@ -97,9 +103,12 @@ type Keys struct {
 // to a board with them, and Go's ECDSA signatures are hedged (randomness
 // mixed with the key and message), so a weak board RNG does not leak the
 // key.
-func Generate(caName string, nodes []Node, rand io.Reader) (*Keys, error) {
+func Generate(caName string, nodes []Node, valid Window, rand io.Reader) (*Keys, error) {
 	if strings.TrimSpace(caName) == "" {
 		return nil, fmt.Errorf("pki: empty CA name")
+	}
+	if !valid.NotBefore.Before(valid.NotAfter) {
+		return nil, fmt.Errorf("pki: validity %v to %v is empty", valid.NotBefore, valid.NotAfter)
 	}
 	if len(nodes) == 0 {
 		return nil, fmt.Errorf("pki: no nodes to issue certificates for")
@@ -128,8 +137,8 @@ func Generate(caName string, nodes []Node, rand io.Reader) (*Keys, error) {
 	}
 	caTmpl := &x509.Certificate{
 		Subject:               pkix.Name{CommonName: caName},
-		NotBefore:             NotBefore,
-		NotAfter:              NotAfter,
+		NotBefore:             valid.NotBefore,
+		NotAfter:              valid.NotAfter,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -149,7 +158,7 @@ func Generate(caName string, nodes []Node, rand io.Reader) (*Keys, error) {
 
 	keys := &Keys{CA: pem.EncodeToMemory(&pem.Block{Type: blockCert, Bytes: caDER})}
 	for _, n := range nodes {
-		b, err := issue(ca, caKey, n, rand)
+		b, err := issue(ca, caKey, n, valid, rand)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +173,7 @@ func Generate(caName string, nodes []Node, rand io.Reader) (*Keys, error) {
 }
 
 // issue makes node n's key and certificate, signed by ca.
-func issue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, n Node, rand io.Reader) (*Bundle, error) {
+func issue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, n Node, valid Window, rand io.Reader) (*Bundle, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand)
 	if err != nil {
 		return nil, fmt.Errorf("pki: key for %q: %v", n.Name, err)
@@ -178,8 +187,8 @@ func issue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, n Node, rand io.Reader
 	tmpl := &x509.Certificate{
 		Subject:               pkix.Name{CommonName: n.Name, OrganizationalUnit: []string{n.Role}},
 		DNSNames:              []string{n.Name},
-		NotBefore:             NotBefore,
-		NotAfter:              NotAfter,
+		NotBefore:             valid.NotBefore,
+		NotAfter:              valid.NotAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           usage,
 		BasicConstraintsValid: true,

@@ -27,7 +27,7 @@ func provision(t *testing.T, ca string, nodes ...string) (*Keys, map[string]*Bun
 		}
 		ns = append(ns, n)
 	}
-	k, err := Generate(ca, ns, rand.Reader)
+	k, err := Generate(ca, ns, NewWindow(time.Now(), DefaultValidity), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +60,8 @@ func TestGenerate(t *testing.T) {
 		t.Errorf("board1 bundle CA/name mismatch: %q", b1.Name)
 	}
 	c := b1.Cert
-	if !c.NotBefore.Equal(NotBefore) || !c.NotAfter.Equal(NotAfter) {
-		t.Errorf("validity %v..%v, want %v..%v", c.NotBefore, c.NotAfter, NotBefore, NotAfter)
+	if d := c.NotAfter.Sub(c.NotBefore); d != DefaultValidity+skew || time.Since(c.NotBefore) < skew-time.Minute || time.Since(c.NotBefore) > skew+time.Minute {
+		t.Errorf("validity %v..%v: want from an hour ago for a year", c.NotBefore, c.NotAfter)
 	}
 	if len(c.DNSNames) != 1 || c.DNSNames[0] != "board1" || len(c.IPAddresses) != 1 || !c.IPAddresses[0].Equal(net.ParseIP("10.77.0.11")) {
 		t.Errorf("board1 SANs: DNS %v IP %v", c.DNSNames, c.IPAddresses)
@@ -75,9 +75,14 @@ func TestGenerate(t *testing.T) {
 	if c.SerialNumber.Cmp(bs["ctl"].Cert.SerialNumber) == 0 {
 		t.Error("two certificates share a serial number")
 	}
-	for _, at := range []time.Time{NotBefore, time.Date(2099, 12, 31, 0, 0, 0, 0, time.UTC)} {
+	for _, at := range []time.Time{c.NotBefore, c.NotAfter} {
 		if err := verify([]*x509.Certificate{c}, b1.pool(), at, x509.ExtKeyUsageClientAuth); err != nil {
 			t.Errorf("not valid at %v: %v", at, err)
+		}
+	}
+	for _, at := range []time.Time{c.NotBefore.Add(-time.Second), c.NotAfter.Add(time.Second)} {
+		if err := verify([]*x509.Certificate{c}, b1.pool(), at, x509.ExtKeyUsageClientAuth); err == nil {
+			t.Errorf("valid at %v, outside its window", at)
 		}
 	}
 }
@@ -88,13 +93,13 @@ func TestGenerateRefuses(t *testing.T) {
 			t.Errorf("ParseNode(%q) accepted", s)
 		}
 	}
-	if _, err := Generate("ca", []Node{{Name: "a"}, {Name: "A"}}, rand.Reader); err == nil {
+	if _, err := Generate("ca", []Node{{Name: "a"}, {Name: "A"}}, NewWindow(time.Now(), time.Hour), rand.Reader); err == nil {
 		t.Error("duplicate names accepted")
 	}
-	if _, err := Generate("", []Node{{Name: "a"}}, rand.Reader); err == nil {
+	if _, err := Generate("", []Node{{Name: "a"}}, NewWindow(time.Now(), time.Hour), rand.Reader); err == nil {
 		t.Error("empty CA name accepted")
 	}
-	if _, err := Generate("ca", nil, rand.Reader); err == nil {
+	if _, err := Generate("ca", nil, NewWindow(time.Now(), time.Hour), rand.Reader); err == nil {
 		t.Error("no nodes accepted")
 	}
 }
@@ -250,7 +255,7 @@ func TestMutualTLS(t *testing.T) {
 
 	t.Run("clock hook", func(t *testing.T) {
 		epoch := func() time.Time { return time.Unix(0, 0) } // a board without an RTC
-		late := func() time.Time { return time.Date(2099, 6, 1, 0, 0, 0, 0, time.UTC) }
+		late := func() time.Time { return board.Cert.NotAfter.Add(-time.Minute) }
 		se, _, _ := handshake(t, board.ServerConfig(Options{Time: epoch}), ctl.ClientConfig(Options{}))
 		var inv x509.CertificateInvalidError
 		if !errors.As(se, &inv) || inv.Reason != x509.Expired {
@@ -262,7 +267,11 @@ func TestMutualTLS(t *testing.T) {
 		}
 		se, ce, _ = handshake(t, board.ServerConfig(Options{Time: late}), ctl.ClientConfig(Options{Time: late}))
 		if se != nil || ce != nil {
-			t.Errorf("at 2099: server %v, client %v", se, ce)
+			t.Errorf("just before expiry: server %v, client %v", se, ce)
+		}
+		expired := func() time.Time { return board.Cert.NotAfter.Add(time.Minute) }
+		if se, _, _ = handshake(t, board.ServerConfig(Options{Time: expired}), ctl.ClientConfig(Options{})); !errors.As(se, &inv) || inv.Reason != x509.Expired {
+			t.Errorf("server after expiry: %v; want expired", se)
 		}
 	})
 
@@ -318,18 +327,20 @@ func TestParseNode(t *testing.T) {
 
 func TestBoardClock(t *testing.T) {
 	at := func(tm time.Time) func() time.Time { return func() time.Time { return tm } }
+	earliest := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	for _, tc := range []struct{ now, want time.Time }{
-		{time.Unix(0, 0), NotBefore.Add(24 * time.Hour)},
-		{time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)},
-		{NotAfter, NotBefore.Add(24 * time.Hour)},
+		{time.Unix(0, 0), earliest},
+		{time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)},
+		{earliest, earliest},
 	} {
-		if got := BoardClock(at(tc.now))(); !got.Equal(tc.want) {
+		if got := BoardClock(at(tc.now), earliest)(); !got.Equal(tc.want) {
 			t.Errorf("BoardClock(%v) = %v, want %v", tc.now, got, tc.want)
 		}
 	}
-	// An unset board clock with BoardClock still completes a handshake.
-	_, bs := provision(t, "CA", "board1", "ctl")
-	epoch := BoardClock(at(time.Unix(0, 0)))
+	// An unset board clock with BoardClock still completes a handshake
+	// with certificates of the same provisioning.
+	_, bs := provision(t, "CA", "board1", "operator:ctl")
+	epoch := BoardClock(at(time.Unix(0, 0)), bs["board1"].Cert.NotBefore)
 	se, ce, _ := handshake(t, bs["board1"].ServerConfig(Options{Time: epoch}), bs["ctl"].ClientConfig(Options{Time: epoch}))
 	if se != nil || ce != nil {
 		t.Errorf("handshake with BoardClock at 1970: server %v, client %v", se, ce)

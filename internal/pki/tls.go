@@ -173,21 +173,20 @@ func PeerName(cs tls.ConnectionState) string {
 	return cs.PeerCertificates[0].Subject.CommonName
 }
 
-// BoardClock adapts a clock that may be unset (a board without a real-time
-// clock reads 1970) for Options.Time: it returns now() when that lies
-// within the certificates' validity (NotBefore..NotAfter) and otherwise a
-// fixed time a day after NotBefore, so that certificates are still
-// checked -- chain, usage, names -- rather than all refused as not yet
-// valid. now nil means time.Now.
-func BoardClock(now func() time.Time) func() time.Time {
+// BoardClock adapts a clock that may be unset (a board without a
+// real-time clock reads 1970) for Options.Time: it returns now(), or
+// earliest when now() is before it. earliest is a time the board knows has
+// passed -- its own certificate's NotBefore -- so certificates are still
+// checked (chain, usage, names, and expiry as of that time) rather than
+// all refused as not yet valid. now nil means time.Now.
+func BoardClock(now func() time.Time, earliest time.Time) func() time.Time {
 	if now == nil {
 		now = time.Now
 	}
 	return func() time.Time {
-		t := now()
-		if t.Before(NotBefore) || !t.Before(NotAfter) {
-			return NotBefore.Add(24 * time.Hour)
+		if t := now(); !t.Before(earliest) {
+			return t
 		}
-		return t
+		return earliest
 	}
 }

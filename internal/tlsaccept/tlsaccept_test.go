@@ -15,7 +15,7 @@ import (
 
 func bundles(t *testing.T) (board, ctl *pki.Bundle) {
 	t.Helper()
-	k, err := pki.Generate("ca", []pki.Node{{Name: "board"}, {Name: "ctl"}}, rand.Reader)
+	k, err := pki.Generate("ca", []pki.Node{{Name: "board"}, {Name: "ctl"}}, pki.NewWindow(time.Now(), time.Hour), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
