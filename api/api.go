@@ -19,6 +19,7 @@ const (
 	PathCancel    = "/v1/migration/cancel"  // POST: abort the running migration (before its commit)
 	PathResolve   = "/v1/migration/resolve" // POST ResolveRequest: the operator's verdict for a migration in doubt
 	PathExpect    = "/v1/migration/expect"  // POST ExpectRequest: announce an incoming migration to its destination
+	PathCRL       = "/v1/crl"               // POST CRLRequest: the CA's new revocation list
 )
 
 // Board roles and guest states in Status.
@@ -53,6 +54,7 @@ type Status struct {
 	// Decisions the verdicts of the last ones, newest first.
 	Migration *Migration `json:"migration,omitempty"`
 	Decisions []Decision `json:"decisions,omitempty"`
+	CRL       CRL        `json:"crl"`
 }
 
 // Roles of a board in a migration.
@@ -98,6 +100,18 @@ type ExpectRequest struct {
 	ID     string        `json:"id"`
 	From   string        `json:"from"`      // the source board's name (its certificate's)
 	Within time.Duration `json:"within_ns"` // how long the announcement holds
+}
+
+// CRLRequest carries the CA's revocation list (POST PathCRL), PEM: from
+// then on the board refuses every peer whose certificate it names.
+type CRLRequest struct {
+	PEM string `json:"pem"`
+}
+
+// CRL is the revocation list a board checks peers against.
+type CRL struct {
+	Number  string `json:"number"` // the list's number (decimal); "" if the board has none
+	Revoked int    `json:"revoked"`
 }
 
 // ResolveRequest is the operator's verdict for a migration in doubt

@@ -44,6 +44,8 @@ type Machine interface {
 	Resolve(id migrate.ID, v migrate.Verdict) (migrate.Verdict, error)
 	// Expect announces an incoming migration (see migrate.Ledger.Expect).
 	Expect(id migrate.ID, from string, until time.Time) error
+	// SetCRL takes the CA's new revocation list (PEM).
+	SetCRL(pem []byte) (api.CRL, error)
 }
 
 // ErrCancelled is the cause of a migration's context when the operator
@@ -102,7 +104,26 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+api.PathCancel, s.cancelMigration)
 	mux.HandleFunc("POST "+api.PathResolve, s.resolve)
 	mux.HandleFunc("POST "+api.PathExpect, s.expect)
+	mux.HandleFunc("POST "+api.PathCRL, s.crl)
 	return mux
+}
+
+// maxCRL bounds a revocation list's request: a few hundred entries.
+const maxCRL = 64 << 10
+
+// crl takes the CA's new revocation list.
+func (s *Server) crl(w http.ResponseWriter, r *http.Request) {
+	var req api.CRLRequest
+	if err := decodeMax(w, r, &req, maxCRL); err != nil {
+		reply(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	got, err := s.m.SetCRL([]byte(req.PEM))
+	if err != nil {
+		reply(w, http.StatusConflict, apiError{err.Error()})
+		return
+	}
+	reply(w, http.StatusOK, got)
 }
 
 // MaxExpect is the longest an announced migration waits to start.
@@ -181,7 +202,16 @@ func reply(w http.ResponseWriter, code int, v any) {
 // decode reads a JSON body of at most maxBody bytes into v, refusing
 // unknown fields. An empty body is an error unless emptyOK.
 func decode(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	return decodeLimit(w, r, v, emptyOK, maxBody)
+}
+
+// decodeMax is decode of a non-empty body of at most limit bytes.
+func decodeMax(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	return decodeLimit(w, r, v, false, limit)
+}
+
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, emptyOK bool, limit int64) error {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		return fmt.Errorf("bad request: %v", err)
 	}

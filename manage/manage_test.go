@@ -2,16 +2,20 @@ package manage
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ferry-hv/ferry/api"
+	"github.com/ferry-hv/ferry/internal/pki"
 	"github.com/ferry-hv/ferry/migrate"
 )
 
@@ -24,6 +28,7 @@ type fakeMachine struct {
 	err     error
 	report  api.Report
 	ledger  *migrate.Ledger
+	keys    *pki.Bundle
 
 	mu       sync.Mutex
 	req      api.MigrateRequest
@@ -62,6 +67,18 @@ func (f *fakeMachine) Migrate(ctx context.Context, req api.MigrateRequest, progr
 		}
 	}
 	return f.report, nil
+}
+
+// SetCRL takes the list into the machine's bundle, if it has one.
+func (f *fakeMachine) SetCRL(pem []byte) (api.CRL, error) {
+	if f.keys == nil {
+		return api.CRL{}, errors.New("no keys")
+	}
+	info, err := f.keys.SetCRL(pem)
+	if err != nil {
+		return api.CRL{}, err
+	}
+	return api.CRL{Number: info.Number.String(), Revoked: info.Revoked}, nil
 }
 
 // Expect announces on the machine's ledger, if it has one.
@@ -450,5 +467,34 @@ func TestExpect(t *testing.T) {
 	sid, _ := migrate.ParseID(id)
 	if err := l.BeginReceive(migrate.Session{ID: sid, Guest: migrate.NewID()}, "a", func() {}); err != nil {
 		t.Fatalf("the announced migration was refused: %v", err)
+	}
+}
+
+func TestCRL(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := pki.Provision(dir, "CA", "board1", "operator:lost"); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "board1.pem"))
+	keys, _ := pki.LoadBundle(data)
+	h := New(&fakeMachine{keys: keys}, time.Minute).Handler()
+	if _, err := pki.Revoke(dir, []string{"lost"}, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	crl, _ := os.ReadFile(filepath.Join(dir, "crl.pem"))
+	body, _ := json.Marshal(api.CRLRequest{PEM: string(crl)})
+	rec := request(t, h, "POST", api.PathCRL, string(body))
+	var got api.CRL
+	if rec.Code != http.StatusOK || json.NewDecoder(rec.Body).Decode(&got) != nil || got.Number != "1" || got.Revoked != 1 {
+		t.Fatalf("%d %+v", rec.Code, got)
+	}
+	if rec := request(t, h, "POST", api.PathCRL, string(body)); rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "not newer") {
+		t.Fatalf("the same list again: %d %s", rec.Code, rec.Body)
+	}
+	if rec := request(t, h, "POST", api.PathCRL, `{"pem": "junk"}`); rec.Code != http.StatusConflict {
+		t.Fatalf("junk: %d %s", rec.Code, rec.Body)
+	}
+	if rec := request(t, h, "POST", api.PathCRL, `{"pem": "`+strings.Repeat("x", maxCRL)+`"}`); rec.Code != http.StatusBadRequest {
+		t.Fatalf("too large: %d", rec.Code)
 	}
 }

@@ -196,6 +196,7 @@ func (s *services) Status() api.Status {
 		ConsoleDropped: virt.ConsoleDropped(),
 		Migration:      cur,
 		Decisions:      past,
+		CRL:            crlStatus(s.keys.CRL()),
 	}
 }
 
@@ -207,6 +208,24 @@ func (s *services) Resolve(id migrate.ID, v migrate.Verdict) (migrate.Verdict, e
 		logf("migration %s resolved by the operator: %v", id, got)
 	}
 	return got, err
+}
+
+// SetCRL implements manage.Machine: the CA's new revocation list, in
+// force for every handshake from now on.
+func (s *services) SetCRL(pem []byte) (api.CRL, error) {
+	info, err := s.keys.SetCRL(pem)
+	if err != nil {
+		return api.CRL{}, err
+	}
+	logf("revocation list %v in force: %d certificate(s) revoked", info.Number, info.Revoked)
+	return crlStatus(info), nil
+}
+
+func crlStatus(info pki.CRLInfo) api.CRL {
+	if info.Number == nil {
+		return api.CRL{}
+	}
+	return api.CRL{Number: info.Number.String(), Revoked: info.Revoked}
 }
 
 // Expect implements manage.Machine: the operator announces an incoming

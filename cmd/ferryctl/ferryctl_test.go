@@ -292,6 +292,7 @@ type fakeMachine struct {
 	stop   chan struct{}
 
 	ledger *migrate.Ledger // Status shows it, Resolve decides on it
+	keys   *pki.Bundle     // SetCRL takes lists into it
 
 	mu       sync.Mutex
 	req      api.MigrateRequest // what it was asked
@@ -304,7 +305,23 @@ func (m *fakeMachine) Status() api.Status {
 	if m.ledger != nil {
 		st.Migration, st.Decisions = m.ledger.Status()
 	}
+	if m.keys != nil {
+		if info := m.keys.CRL(); info.Number != nil {
+			st.CRL = api.CRL{Number: info.Number.String(), Revoked: info.Revoked}
+		}
+	}
 	return st
+}
+
+func (m *fakeMachine) SetCRL(pem []byte) (api.CRL, error) {
+	if m.keys == nil {
+		return api.CRL{}, errors.New("no keys")
+	}
+	info, err := m.keys.SetCRL(pem)
+	if err != nil {
+		return api.CRL{}, err
+	}
+	return api.CRL{Number: info.Number.String(), Revoked: info.Revoked}, nil
 }
 
 func (m *fakeMachine) Expect(id migrate.ID, from string, until time.Time) error {
@@ -918,5 +935,42 @@ func TestOperatorKeysOnly(t *testing.T) {
 	}
 	if code, _, _ = ferryctl(t, "-switch", sw, "-keys", filepath.Join(keys, "ctl.pem"), "status", "10.77.0.11"); code != 0 {
 		t.Fatalf("the real board: exit %d", code)
+	}
+}
+
+// A lost key is revoked and the list pushed: the board then refuses it,
+// and takes the operator's other keys as before.
+func TestRevokeAndPush(t *testing.T) {
+	sw := startSwitch(t)
+	dir := t.TempDir()
+	if code, _, _ := ferryctl(t, "keys", "-out", dir, "-ca", "CA", "board1=10.77.0.11", "operator:ctl", "operator:lost"); code != 0 {
+		t.Fatal("keys")
+	}
+	b := loadBundle(t, dir, "board1")
+	m := &fakeMachine{keys: b, stop: make(chan struct{})}
+	defer close(m.stop)
+	startBoard(t, sw, "10.77.0.11", b, manage.New(m, time.Minute).Handler())
+	as := func(key string, args ...string) (int, string, string) {
+		return ferryctl(t, append([]string{"-switch", sw, "-keys", filepath.Join(dir, key+".pem")}, args...)...)
+	}
+	if code, _, _ := as("lost", "status", "10.77.0.11"); code != 0 {
+		t.Fatal("the key before its revocation")
+	}
+	code, out, _ := as("ctl", "revoke", "-dir", dir, "lost")
+	if code != 0 || !strings.Contains(out, "revocation list 1, 1 certificate(s) revoked") {
+		t.Fatalf("revoke: %d %s", code, out)
+	}
+	if code, out, _ := as("ctl", "crl", "-crl", filepath.Join(dir, "crl.pem"), "10.77.0.11"); code != 0 || !strings.Contains(out, "revocation list 1 in force, 1 revoked") {
+		t.Fatalf("crl: %d %s", code, out)
+	}
+	if code, _, errOut := as("lost", "status", "10.77.0.11"); code == 0 {
+		t.Fatalf("a revoked key still opens the API: %s", errOut)
+	}
+	code, out, _ = as("ctl", "status", "10.77.0.11")
+	if code != 0 || !strings.Contains(out, "revocation list  1 (1 revoked)") {
+		t.Fatalf("status with the list: %d\n%s", code, out)
+	}
+	if code, out, _ := as("ctl", "crl", "-crl", filepath.Join(dir, "crl.pem"), "10.77.0.11"); code != 1 || !strings.Contains(out, "not newer") {
+		t.Fatalf("the same list twice: %d %s", code, out)
 	}
 }

@@ -6,6 +6,7 @@
 //	ferryctl migrate -downtime 30ms -bandwidth 50MiB -max-time 5m 10.77.0.11 10.77.0.12
 //	ferryctl cancel 10.77.0.11
 //	ferryctl resolve 10.77.0.11 10.77.0.12
+//	ferryctl revoke -dir build/keys lost-laptop && ferryctl crl 10.77.0.11 10.77.0.12
 //
 // A migration belongs to the board that runs it: interrupting ferryctl
 // migrate (Ctrl-C) stops ferryctl only, and the migration goes on; ferryctl
@@ -103,6 +104,8 @@ var commands = map[string]command{
 	"migrate": migrateCommand,
 	"cancel":  cancelCommand,
 	"resolve": resolveCommand,
+	"revoke":  revokeCommand,
+	"crl":     crlCommand,
 }
 
 // env is what a command runs with.

@@ -152,6 +152,9 @@ func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
 		fmt.Fprintf(tw, "stopped by\t%s\n", st.Stopped)
 	}
 	fmt.Fprintf(tw, "heap\t%s\n", bytesString(st.Heap))
+	if st.CRL.Number != "" {
+		fmt.Fprintf(tw, "revocation list\t%s (%d revoked)\n", st.CRL.Number, st.CRL.Revoked)
+	}
 	if m := st.Migration; m != nil {
 		fmt.Fprintf(tw, "migration\t%s: %s, %s with %q for %s (guest %s, epoch %d)\n", m.ID, m.Role, m.Phase, m.Peer, durationString(m.Since), m.Guest, m.Epoch)
 		if m.InDoubt != "" {

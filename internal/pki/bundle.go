@@ -27,12 +27,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
 
 // PEM block types of a bundle.
 const (
 	blockCert = "CERTIFICATE"
 	blockKey  = "PRIVATE KEY" // PKCS#8
+	blockCRL  = "X509 CRL"
 )
 
 // Bundle is one node's keys.
@@ -42,6 +44,8 @@ type Bundle struct {
 	Key  crypto.Signer     // this node's private key, matching Cert
 	Name string            // this node's name: Cert's common name
 	Role string            // RoleBoard or RoleOperator (Cert's organizational unit)
+
+	crl atomic.Pointer[revocations] // the CA's latest revocation list (SetCRL)
 }
 
 // Roles: what a certificate's holder may do. Boards serve the management
@@ -88,9 +92,14 @@ func LoadBundle(data []byte) (*Bundle, error) {
 	if len(bytes.TrimSpace(rest)) != 0 {
 		return nil, fmt.Errorf("pki: bundle: %d bytes of non-PEM data after block %d", len(bytes.TrimSpace(rest)), len(blocks))
 	}
+	// An operator may append the CA's current revocation list.
+	var crl *pem.Block
+	if n := len(blocks); n == len(bundleWant)+1 && blocks[n-1].Type == blockCRL {
+		crl, blocks = blocks[n-1], blocks[:n-1]
+	}
 	for i, b := range blocks {
 		if i >= len(bundleWant) {
-			return nil, fmt.Errorf("pki: bundle: unexpected block %d (%s) after the private key; want exactly 3 blocks", i+1, b.Type)
+			return nil, fmt.Errorf("pki: bundle: unexpected block %d (%s) after the private key; want 3 blocks and perhaps the CA's %s", i+1, b.Type, blockCRL)
 		}
 		want := blockCert
 		if i == 2 {
@@ -148,7 +157,13 @@ func LoadBundle(data []byte) (*Bundle, error) {
 		return nil, fmt.Errorf("pki: bundle: certificate %q names no role (organizational unit %q, want %q or %q): re-provision it with ferryctl keys",
 			cert.Subject.CommonName, cert.Subject.OrganizationalUnit, RoleBoard, RoleOperator)
 	}
-	return &Bundle{CA: ca, Cert: cert, Key: key, Name: cert.Subject.CommonName, Role: role}, nil
+	bundle := &Bundle{CA: ca, Cert: cert, Key: key, Name: cert.Subject.CommonName, Role: role}
+	if crl != nil {
+		if _, err := bundle.SetCRL(pem.EncodeToMemory(crl)); err != nil {
+			return nil, fmt.Errorf("pki: bundle: block 4: %w", err)
+		}
+	}
+	return bundle, nil
 }
 
 // Encode returns the bundle in PEM, in the order LoadBundle reads.

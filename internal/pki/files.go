@@ -10,14 +10,14 @@ import (
 	"time"
 )
 
-// WriteDir writes ca.pem (0644) and one <name>.pem (0600, it holds the
-// key) per node into dir. Unless force, it refuses to replace any file: a
+// WriteDir writes ca.pem (0644), ca-key.pem (0600) and one <name>.pem
+// (0600, it holds the key) per node into dir. Unless force, it refuses to replace any file: a
 // new CA would orphan every bundle already handed out.
 func (k *Keys) WriteDir(dir string, force bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	files := map[string][]byte{"ca.pem": k.CA}
+	files := map[string][]byte{"ca.pem": k.CA, "ca-key.pem": k.CAKey}
 	for i, n := range k.Names {
 		files[n+".pem"] = k.Bundles[i]
 	}
@@ -30,6 +30,10 @@ func (k *Keys) WriteDir(dir string, force bool) error {
 				return err
 			}
 		}
+	}
+	// A new CA makes the old revocation list meaningless.
+	if err := os.Remove(filepath.Join(dir, "crl.pem")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	for name, data := range files {
 		mode := os.FileMode(0o600)

@@ -86,10 +86,12 @@ func checkName(name string) error {
 	return nil
 }
 
-// Keys are a freshly provisioned set: the CA certificate and one bundle per
-// node, in the order the nodes were given. The CA's private key is not kept.
+// Keys are a freshly provisioned set: the CA certificate and key, and one
+// bundle per node, in the order the nodes were given. The CA's key is
+// what signs revocation lists (Revoke); keep it off the boards.
 type Keys struct {
 	CA      []byte // PEM: the CA certificate (ca.pem)
+	CAKey   []byte // PEM: the CA's private key, PKCS#8 (ca-key.pem)
 	Names   []string
 	Bundles [][]byte // PEM bundles (<name>.pem), as LoadBundle reads them
 }
@@ -156,7 +158,12 @@ func Generate(caName string, nodes []Node, valid Window, rand io.Reader) (*Keys,
 		return nil, fmt.Errorf("pki: CA certificate: %v", err)
 	}
 
-	keys := &Keys{CA: pem.EncodeToMemory(&pem.Block{Type: blockCert, Bytes: caDER})}
+	caKeyDER, err := x509.MarshalPKCS8PrivateKey(caKey)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CA key: %v", err)
+	}
+	keys := &Keys{CA: pem.EncodeToMemory(&pem.Block{Type: blockCert, Bytes: caDER}),
+		CAKey: pem.EncodeToMemory(&pem.Block{Type: blockKey, Bytes: caKeyDER})}
 	for _, n := range nodes {
 		b, err := issue(ca, caKey, n, valid, rand)
 		if err != nil {

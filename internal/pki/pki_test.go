@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -374,5 +376,74 @@ func TestStreamSuites(t *testing.T) {
 		if r <= 0 || r > rates[best] {
 			t.Fatalf("%s at %.0f B/s, best %s at %.0f", tls.CipherSuiteName(s), r, tls.CipherSuiteName(best), rates[best])
 		}
+	}
+}
+
+// One key is withdrawn: the CA's revocation list names it, a board that
+// has the list refuses it in both directions, the others are untouched;
+// an older list, or one from another CA, is refused; a list appended to a
+// bundle is in force from the start.
+func TestRevoke(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Provision(dir, "CA", "board1", "board2", "operator:ctl", "operator:lost"); err != nil {
+		t.Fatal(err)
+	}
+	load := func(name string) *Bundle {
+		data, err := os.ReadFile(filepath.Join(dir, name+".pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := LoadBundle(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	board, board2, ctl, lost := load("board1"), load("board2"), load("ctl"), load("lost")
+	first, err := Revoke(dir, []string{"lost"}, rand.Reader)
+	if err != nil || first.Number.Int64() != 1 || len(first.RevokedCertificateEntries) != 1 {
+		t.Fatal(first, err)
+	}
+	crl1, _ := os.ReadFile(filepath.Join(dir, "crl.pem"))
+	if _, err := Revoke(dir, []string{"board2"}, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	crl2, _ := os.ReadFile(filepath.Join(dir, "crl.pem"))
+	info, err := board.SetCRL(crl2)
+	if err != nil || info.Number.Int64() != 2 || info.Revoked != 2 {
+		t.Fatal(info, err)
+	}
+	if _, err := board.SetCRL(crl1); err == nil || !strings.Contains(err.Error(), "not newer") {
+		t.Fatalf("older list: %v", err)
+	}
+	se, _, _ := handshake(t, board.ServerConfig(Options{}), lost.ClientConfig(Options{}))
+	if se == nil || !strings.Contains(se.Error(), `peer "lost"'s certificate`) || !strings.Contains(se.Error(), "revoked") {
+		t.Errorf("revoked client: %v", se)
+	}
+	if _, ce, _ := handshake(t, board2.ServerConfig(Options{}), board.ClientConfig(Options{})); ce == nil || !strings.Contains(ce.Error(), "revoked") {
+		t.Errorf("revoked server: %v", ce)
+	}
+	if se, ce, _ := handshake(t, board.ServerConfig(Options{}), ctl.ClientConfig(Options{})); se != nil || ce != nil {
+		t.Errorf("a key still valid: %v %v", se, ce)
+	}
+	_, evil := provision(t, "other CA", "board1")
+	otherDir := t.TempDir()
+	Provision(otherDir, "other CA", "x", "y")
+	Revoke(otherDir, []string{"y"}, rand.Reader)
+	foreign, _ := os.ReadFile(filepath.Join(otherDir, "crl.pem"))
+	if _, err := evil["board1"].SetCRL(crl2); err == nil || !strings.Contains(err.Error(), "not signed by the CA") {
+		t.Errorf("another CA's list: %v", err)
+	}
+	if _, err := board2.SetCRL(foreign); err == nil {
+		t.Error("a foreign list was taken")
+	}
+	// Appended to a bundle: in force from the start.
+	data, _ := os.ReadFile(filepath.Join(dir, "board1.pem"))
+	fresh, err := LoadBundle(append(data, crl2...))
+	if err != nil || fresh.CRL().Revoked != 2 {
+		t.Fatalf("bundle with a list: %v %+v", err, fresh.CRL())
+	}
+	if _, err := LoadBundle(append(data, foreign...)); err == nil {
+		t.Error("a bundle with a foreign list loaded")
 	}
 }

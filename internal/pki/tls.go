@@ -72,6 +72,9 @@ func (b *Bundle) ServerConfig(o Options) *tls.Config {
 		ClientCAs:    b.pool(),
 		Time:         o.Time,
 		VerifyConnection: func(cs tls.ConnectionState) error {
+			if err := b.checkRevoked(cs.PeerCertificates); err != nil {
+				return err
+			}
 			if err := checkPeerRole(cs, o.PeerRole); err != nil {
 				return err
 			}
@@ -108,6 +111,9 @@ func (b *Bundle) ClientConfig(o Options) *tls.Config {
 		InsecureSkipVerify: true, // replaced by VerifyConnection, see above
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if err := verify(cs.PeerCertificates, roots, o.now(), x509.ExtKeyUsageServerAuth); err != nil {
+				return err
+			}
+			if err := b.checkRevoked(cs.PeerCertificates); err != nil {
 				return err
 			}
 			if err := checkPeerRole(cs, o.PeerRole); err != nil {
