@@ -19,7 +19,7 @@ TAMAGO_ENV := GOOS=tamago GOARCH=arm64 GOOSPKG=github.com/usbarmory/tamago
 
 GUEST := build/guest/Image build/guest/initrd.cpio.gz
 
-.PHONY: all image guest qemu run board test unit system bench fuzz clean
+.PHONY: soak all image guest qemu run board test unit system bench fuzz clean
 
 all: image guest
 
@@ -83,6 +83,13 @@ bench: image guest qemu build/ferryctl
 	@tg=$$(bash scripts/toolchain.sh) && \
 		$(TAMAGO_ENV) $$tg build -trimpath -ldflags "$(IMAGE_LDFLAGS)" -o build/nettest.elf ./cmd/ferry-nettest
 	go run ./cmd/ferry-bench -out docs/bench -runs 5 $(BENCH_FLAGS)
+
+# SOAK (default 50) consecutive live migrations a->b->a... of a guest that
+# keeps rewriting and verifying its memory; figures to docs/bench/soak.md.
+SOAK ?= 50
+soak: image guest qemu
+	FERRY_SYSTEM=1 FERRY_SOAK=$(SOAK) FERRY_SOAK_OUT=$(CURDIR)/docs/bench/soak.json \
+		go test -count=1 -timeout 120m -v -run '^TestSoak$$' ./test/system/
 
 # Every fuzz target for FUZZTIME (default 10s) each.
 fuzz:

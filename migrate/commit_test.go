@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -369,5 +370,103 @@ func TestFaultPoints(t *testing.T) {
 	}
 	if got := strings.Join(dst, " "); got != "receiving prepared resumed" {
 		t.Errorf("destination steps %q", got)
+	}
+}
+
+// While a migration runs, other connections to the destination's listener
+// -- a Hello nobody announced, another board's Hello, a Commit for another
+// migration, a stranger's Query for this one, garbage, a huge length
+// prefix -- are each refused with a clear error, and the migration goes
+// through untouched.
+func TestHostilePeersDuringMigration(t *testing.T) {
+	a, b := pair(t, smallFingerprint())
+	b.l.Strict = true
+	id := NewID()
+	b.l.Expect(id, "a", time.Now().Add(time.Minute))
+	hostile := func(peer string, rec []byte) (ReceiveReport, error, []Record) {
+		x, y := net.Pipe()
+		done := make(chan struct{})
+		var rep ReceiveReport
+		var err error
+		go func() {
+			rep, err = Receive(context.Background(), y, &fakeSink{fp: b.dst.fp, mem: newMemory(b.dst.fp.RAM, 0)},
+				WithLedger(b.l), WithPeer(peer), WithTimeout(commitTimeout))
+			y.Close()
+			close(done)
+		}()
+		x.SetDeadline(time.Now().Add(5 * time.Second))
+		x.Write(rec)
+		var replies []Record
+		for {
+			r, rerr := ReadRecord(x, nil)
+			if rerr != nil {
+				break
+			}
+			replies = append(replies, r)
+		}
+		x.Close()
+		<-done
+		return rep, err, replies
+	}
+	record := func(typ RecordType, p []byte) []byte {
+		var w strings.Builder
+		WriteRecord(&bufRW{w: &w}, Record{typ, typ.Version(), p})
+		return []byte(w.String())
+	}
+	hello := func(id ID) []byte {
+		fp := smallFingerprint()
+		fp.Protocol = ProtocolVersion
+		p, _ := EncodeHello(fp, Session{ID: id, Guest: NewID()})
+		return record(TypeHello, p)
+	}
+	var mu sync.Mutex
+	var results []string
+	attack := func() {
+		for _, c := range []struct {
+			what, peer string
+			rec        []byte
+			says       string
+		}{
+			{"an unannounced Hello", "a", hello(NewID()), "already in a migration"},
+			{"another board's Hello", "z", hello(id), "already in a migration"},
+			{"a Commit for another migration", "a", record(TypeCommit, encodeID(NewID())), "no such migration"},
+			{"a stranger's Query", "z", record(TypeQuery, encodeID(id)), ""},
+			{"garbage", "a", []byte("GET / HTTP/1.1\r\n\r\n"), "unknown record type"},
+			{"a huge length", "a", header(TypeHello, 1, 0xffffffff), "over its length limit"},
+		} {
+			rep, err, replies := hostile(c.peer, c.rec)
+			if c.says == "" { // the stranger learns nothing
+				if len(replies) != 1 || replies[0].Type != TypeOutcome {
+					t.Errorf("%s: replies %v", c.what, replies)
+				} else if _, v, _ := DecodeOutcome(replies[0].Payload); v != Unknown {
+					t.Errorf("%s: told %v", c.what, v)
+				}
+				continue
+			}
+			if err == nil || !strings.Contains(err.Error(), c.says) {
+				t.Errorf("%s: %v (report %+v), want it to say %q", c.what, err, rep, c.says)
+			}
+			mu.Lock()
+			results = append(results, c.what+": "+fmt.Sprint(err))
+			mu.Unlock()
+		}
+	}
+	b.dst.onRestore = attack // the destination is busy with the migration
+	sconn, dconn := net.Pipe()
+	got := make(chan receiveResult, 1)
+	go func() {
+		rep, err := Receive(context.Background(), dconn, b.dst, b.opts()...)
+		dconn.Close()
+		got <- receiveResult{rep, err}
+	}()
+	rep, err := Send(context.Background(), sconn, a.src, api.MigrateRequest{ID: id.String()}, nil, a.opts()...)
+	sconn.Close()
+	r := <-got
+	if err != nil || !rep.Confirmed || r.err != nil {
+		t.Fatalf("the migration under attack: send %v, receive %v", err, r.err)
+	}
+	settled(t, a, b, id.String(), Committed)
+	for _, s := range results {
+		t.Log(s)
 	}
 }
