@@ -189,7 +189,14 @@ func (s sink) Resume() error {
 	return nil
 }
 
-func (s sink) Discard() {}
+// Discard forgets a partial or refused incoming guest. Restore may have
+// applied its state to the hardware already: its timers and the CPU
+// interface's Group 1 enable are turned off again, as for a guest given
+// away, so that nothing of it wakes Ferry's idle; the GIC's other state
+// stays until the next guest's Restore overwrites it, inert without
+// Group 1. The pages it wrote are marked written, so a later guest's zero
+// pages clear them.
+func (s sink) Discard() { quiesce() }
 
 // ClearRAM zeroes guest RAM and cleans it to the point of coherency, on a
 // board that waits for its first guest: the firmware may have left data in

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -280,6 +283,100 @@ func FuzzLedgerListener(f *testing.F) {
 			return w.Bytes()
 		}()) {
 			t.Fatal("resumed without the peer's Commit for the migration")
+		}
+	})
+}
+
+// faultConn feeds Receive a stream in pieces the fuzzer sizes, and can
+// make a read fail (the link lost) or block until the deadline (a silent
+// peer), as a real connection does.
+type faultConn struct {
+	data []byte
+	plan []byte
+	mu   sync.Mutex
+	dl   time.Time
+}
+
+func (c *faultConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.dl = t
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *faultConn) Read(p []byte) (int, error) {
+	var step byte = 0x80
+	if len(c.plan) > 0 {
+		step, c.plan = c.plan[0], c.plan[1:]
+	}
+	switch step {
+	case 0xff:
+		return 0, errors.New("link down")
+	case 0xfe:
+		c.mu.Lock()
+		dl := c.dl
+		c.mu.Unlock()
+		if d := time.Until(dl); dl.IsZero() || d > time.Second {
+			return 0, errors.New("blocked with no deadline: Receive would hang")
+		} else if d > 0 {
+			time.Sleep(d)
+		}
+		return 0, os.ErrDeadlineExceeded
+	}
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), len(c.data), 1+int(step)*64)
+	copy(p, c.data[:n])
+	c.data = c.data[n:]
+	return n, nil
+}
+
+func (c *faultConn) Write(p []byte) (int, error) { return len(p), nil }
+
+// FuzzReceiveFaults runs the destination over arbitrary streams read in
+// arbitrary pieces, the connection failing or going silent at arbitrary
+// reads: it must end (a hang is reported), never resume a guest without a
+// verified stream and Commit, never discard one it acknowledged, and
+// leave its ledger consistent with what it did.
+func FuzzReceiveFaults(f *testing.F) {
+	fp := Fingerprint{MIDR: 1, PageSize: PageSize, RAM: []Range{{0x4000_0000, 3 * PageSize}}}
+	f.Add(validStream(f, fp, true), []byte{})
+	f.Add(validStream(f, fp, true), []byte{0, 1, 2, 0xfe})
+	f.Add(validStream(f, fp, false), []byte{0x10, 0xff})
+	f.Fuzz(func(t *testing.T, in, plan []byte) {
+		dst := &fakeSink{fp: fp, mem: newMemory(fp.RAM, 0xaa)}
+		l := NewLedger(nil)
+		conn := &faultConn{data: in, plan: plan}
+		done := make(chan error, 1)
+		go func() {
+			_, err := Receive(context.Background(), conn, dst, WithLedger(l), WithTimeout(20*time.Millisecond))
+			done <- err
+		}()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Receive hung")
+		}
+		if err != nil && strings.Contains(err.Error(), "would hang") {
+			t.Fatal(err)
+		}
+		_, resumes, discards := dst.counts()
+		cur, _ := l.Status()
+		switch {
+		case err == nil:
+			if resumes != 1 || dst.restores != 1 || discards != 0 {
+				t.Fatalf("accepted: %d restores, %d resumes, %d discards", dst.restores, resumes, discards)
+			}
+		case errors.Is(err, ErrInDoubt):
+			if resumes+discards != 0 || cur == nil || cur.Phase != "prepared" {
+				t.Fatalf("in doubt: %d resumes, %d discards, ledger %+v", resumes, discards, cur)
+			}
+		default:
+			if resumes != 0 || cur != nil && cur.Phase == "prepared" && discards != 0 {
+				t.Fatalf("failed (%v): %d resumes, %d discards, ledger %+v", err, resumes, discards, cur)
+			}
 		}
 	})
 }
