@@ -498,3 +498,25 @@ func TestCRL(t *testing.T) {
 		t.Fatalf("too large: %d", rec.Code)
 	}
 }
+
+// FuzzAPI posts arbitrary bodies to every path: the server answers each
+// with a status, never panics, and starts no migration from a body it
+// refuses.
+func FuzzAPI(f *testing.F) {
+	for _, s := range []string{`{"to":"10.77.0.12"}`, `{"id":"` + migrate.NewID().String() + `","verdict":"committed"}`,
+		`{"id":"` + migrate.NewID().String() + `","from":"a","within_ns":1000}`, `{"pem":"x"}`, `{}`, ``} {
+		f.Add(s, uint8(0))
+	}
+	paths := []string{api.PathMigrate, api.PathCancel, api.PathResolve, api.PathExpect, api.PathCRL}
+	f.Fuzz(func(t *testing.T, body string, which uint8) {
+		m := &fakeMachine{ledger: migrate.NewLedger(nil), err: errors.New("no guest")}
+		h := New(m, time.Minute).Handler()
+		rec := request(t, h, "POST", paths[int(which)%len(paths)], body)
+		if rec.Code < 200 || rec.Code >= 500 {
+			t.Fatalf("%s %q: %d", paths[int(which)%len(paths)], body, rec.Code)
+		}
+		if rec.Code == http.StatusBadRequest && m.calls != 0 {
+			t.Fatalf("a refused body reached the machine: %q", body)
+		}
+	})
+}

@@ -350,7 +350,7 @@ func FuzzReceiveFaults(f *testing.F) {
 		conn := &faultConn{data: in, plan: plan}
 		done := make(chan error, 1)
 		go func() {
-			_, err := Receive(context.Background(), conn, dst, WithLedger(l), WithTimeout(20*time.Millisecond))
+			_, err := Receive(context.Background(), conn, dst, WithLedger(l), WithTimeout(2*time.Millisecond))
 			done <- err
 		}()
 		var err error
