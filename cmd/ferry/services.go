@@ -234,7 +234,7 @@ func (s *services) Expect(id migrate.ID, from string, until time.Time) error {
 	if err := s.ledger.Expect(id, from, until); err != nil {
 		return err
 	}
-	logf("migration %s from %q announced, expected until %s", id, from, until.Format(time.RFC3339))
+	logf("migration %s from %q announced, expected within %v", id, from, time.Until(until).Round(time.Second))
 	return nil
 }
 

@@ -67,7 +67,10 @@ func TestSoak(t *testing.T) {
 	}
 }
 
-var hbLine = regexp.MustCompile(`^FERRY-HB (\d+) `)
+// hbLine finds a heartbeat, also the tail of one that a line of Ferry's
+// own log cut in two on the shared console ("FERR" + "ferry: ...\n" +
+// "Y-HB 1761 t=37.96"): the guest printed it whole.
+var hbLine = regexp.MustCompile(`(?:^FERRY|^Y|^RY|^ERRY|^RRY)-HB (\d+) t=[\d.]+$`)
 
 // heartbeats counts, over the heartbeats of all boards in time order, the
 // numbers skipped and the numbers seen twice.
