@@ -67,44 +67,45 @@ func TestSoak(t *testing.T) {
 	}
 }
 
-var hbLine = regexp.MustCompile(`^FERRY-HB (\d+) t=`)
-
-// guestLines are p's console lines as the guest printed them: a line of
-// Ferry's own log can land inside one of the guest's on the shared UART
-// ("FERR" "ferry: ...\n" "Y-HB 1761 t=37.96"), and is taken out.
-func guestLines(p *qemu.Process) []qemu.Line {
-	var out []qemu.Line
-	carry := ""
-	for _, l := range p.Lines() {
-		switch i := strings.Index(l.Text, "ferry: "); {
-		case i > 0:
-			carry += l.Text[:i]
-			continue
-		case i == 0: // Ferry's, perhaps inside a guest line still open
-			out = append(out, l)
-			continue
-		}
-		l.Text, carry = carry+l.Text, ""
-		out = append(out, l)
-	}
-	return out
-}
+var hbLine = regexp.MustCompile(`^FERRY-HB (\d+) t=[\d.]+$`)
 
 // heartbeats counts, over the heartbeats of all boards in time order, the
-// numbers skipped and the numbers seen twice.
+// numbers skipped and the numbers seen twice. Ferry's own log shares the
+// console with the guest and can land inside one of its lines
+// ("FERR" "ferry: ...\n" "Y-HB 1761 t=37.96"), and a line the guest began
+// before the switchover ends on the other board's console ("FERRY-HB 116"
+// on a, "65 t=219.27" on b): a heartbeat found only in two such pieces is
+// counted as printed once.
 func heartbeats(boards ...*qemu.Process) (lost, dup int) {
 	type hb struct {
 		at time.Time
 		n  int
 	}
 	var all []hb
+	var heads, tails []string // pieces of lines: before a "ferry: ", and lines that are not whole
 	for _, p := range boards {
-		for _, l := range guestLines(p) {
+		for _, l := range p.Lines() {
 			if m := hbLine.FindStringSubmatch(l.Text); m != nil {
 				n, _ := strconv.Atoi(m[1])
 				all = append(all, hb{l.At, n})
+				continue
+			}
+			if i := strings.Index(l.Text, "ferry: "); i > 0 {
+				heads = append(heads, l.Text[:i])
+			} else if i < 0 {
+				tails = append(tails, l.Text)
 			}
 		}
+	}
+	split := func(n int) bool {
+		for _, h := range heads {
+			for _, t := range tails {
+				if m := hbLine.FindStringSubmatch(h + t); m != nil && m[1] == strconv.Itoa(n) {
+					return true
+				}
+			}
+		}
+		return false
 	}
 	slices.SortStableFunc(all, func(x, y hb) int { return x.at.Compare(y.at) })
 	seen := map[int]bool{}
@@ -113,8 +114,13 @@ func heartbeats(boards ...*qemu.Process) (lost, dup int) {
 			dup++
 		}
 		seen[h.n] = true
-		if i > 0 && h.n > all[i-1].n+1 {
-			lost += h.n - all[i-1].n - 1
+		if i == 0 {
+			continue
+		}
+		for m := all[i-1].n + 1; m < h.n; m++ {
+			if !split(m) {
+				lost++
+			}
 		}
 	}
 	return lost, dup
