@@ -148,6 +148,14 @@ func (s sink) WritePage(ipa uint64, data []byte) error {
 	return nil
 }
 
+// PageView is the incoming guest's page at ipa, as RAM holds it.
+func (s sink) PageView(ipa uint64) []byte {
+	if !s.m.inRAM(ipa) {
+		return nil
+	}
+	return page(ipa)
+}
+
 func (s sink) Restore(states []migrate.State) error {
 	by := map[string]migrate.State{}
 	for _, st := range states {

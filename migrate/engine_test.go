@@ -740,3 +740,17 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// A destination whose RAM does not keep a page it was sent fails the
+// migration before the Ack, naming the page; the guest runs on at the
+// source.
+func TestDestinationRAMDoesNotHold(t *testing.T) {
+	src, dst, _ := newMachines(smallFingerprint())
+	dst.stuck = smallFingerprint().RAM[1].Base + 2*PageSize
+	a, b := net.Pipe()
+	s, r := migrate(t, context.Background(), a, b, src, dst, nil)
+	failed(t, s, r, src, dst, false)
+	if !errors.Is(r.err, ErrVerify) || !strings.Contains(r.err.Error(), "0x80002000") {
+		t.Fatalf("receive: %v", r.err)
+	}
+}

@@ -257,6 +257,7 @@ type fakeSink struct {
 
 	restoreErr, resumeErr error
 	onRestore             func()
+	stuck                 uint64 // a page whose writes do not stick (PageView shows otherwise)
 
 	writes, outside             int
 	restored                    []State
@@ -280,6 +281,15 @@ func (d *fakeSink) WritePage(ipa uint64, data []byte) error {
 		copy(p, data)
 	}
 	return nil
+}
+
+func (d *fakeSink) PageView(ipa uint64) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stuck == ipa && ipa != 0 {
+		return zeroPage[1:] // a page that does not hold the write
+	}
+	return d.mem.page(ipa)
 }
 
 func (d *fakeSink) Restore(states []State) error {

@@ -18,6 +18,10 @@ type Sink interface {
 	// memory no guest runs on; a page sent in several rounds is written
 	// each time, the last one holding.
 	WritePage(ipa uint64, data []byte) error
+	// PageView is the page at ipa as guest RAM now holds it (nil outside
+	// guest RAM): Receive reads every page back after writing it, so the
+	// check covers the memory, not only the stream.
+	PageView(ipa uint64) []byte
 	// Restore applies the machine state, after the digest matched, and does
 	// the cache and TLB maintenance the written RAM needs.
 	Restore(states []State) error
@@ -312,10 +316,19 @@ func (r *rounds) missing() string {
 	return "complete"
 }
 
-// write stores one incoming page.
+// write stores one incoming page and reads it back: guest RAM must hold
+// what the stream carried (zeros for a zero page, whatever RAM held
+// before).
 func (r *receiver) write(ipa uint64, data []byte) error {
 	if err := r.dst.WritePage(ipa, data); err != nil {
 		return fmt.Errorf("writing the page at %#x: %w", ipa, err)
+	}
+	want := data
+	if want == nil {
+		want = zeroPage[:]
+	}
+	if !bytes.Equal(r.dst.PageView(ipa), want) {
+		return fmt.Errorf("%w: the page at %#x does not hold what was written", ErrVerify, ipa)
 	}
 	if data == nil {
 		r.rep.ZeroPages++

@@ -95,6 +95,7 @@ var (
 	ErrVersion      = errors.New("unsupported record version")
 	ErrMagic        = errors.New("not a Ferry migration stream (bad magic)")
 	ErrDigest       = errors.New("digest mismatch")
+	ErrVerify       = errors.New("guest RAM does not hold the stream")
 	ErrIncompatible = errors.New("incompatible machines")
 	ErrRefused      = errors.New("refused by the destination")
 	ErrAborted      = errors.New("aborted by the peer")
