@@ -91,7 +91,8 @@ soak: image guest qemu
 	FERRY_SYSTEM=1 FERRY_SOAK=$(SOAK) FERRY_SOAK_OUT=$(CURDIR)/docs/bench/soak.json \
 		go test -count=1 -timeout 120m -v -run '^TestSoak$$' ./test/system/
 
-# Every fuzz target for FUZZTIME (default 10s) each.
+# Every fuzz target for FUZZTIME (default 10s) each; FUZZTIME=1000000x for
+# a count (docs/bench/fuzz.md).
 fuzz:
 	bash scripts/fuzz.sh
 
