@@ -222,3 +222,58 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// b is killed right after it accepted the Hello: a's stream fails, a
+// aborts; the guest never stopped.
+func TestFaultDestinationDiesAtHandshake(t *testing.T) {
+	c := newCell(t, "b", "receiving")
+	c.b.Kill()
+	out := c.report()
+	must(t, "ferryctl migrate", out, `outcome +aborted: the guest runs on at the source`)
+	_, i := expect(t, c.a, `ferry: migration \w+ to 10\.77\.0\.12:7001 failed, the guest runs on here`, 0, time.Minute)
+	c.runsOn(c.a, i, nil)
+}
+
+// The link to b is cut with the guest stopped for the last round: a's
+// stream times out, a aborts and resumes the guest (after the step
+// timeout: the report says how long it was stopped); b discards.
+func TestFaultCutWhenStopped(t *testing.T) {
+	c := newCell(t, "a", "stopped")
+	c.l.setLink(macB, false)
+	out := c.report()
+	must(t, "ferryctl migrate", out, `outcome +aborted: the guest runs on at the source`)
+	must(t, "ferryctl migrate", out, `downtime +\d`)
+	_, i := expect(t, c.a, `ferry: migration \w+ to 10\.77\.0\.12:7001 failed, the guest runs on here`, 0, time.Minute)
+	_, j := expect(t, c.b, `ferry: incoming migration \w+ from a failed, nothing was started here`, 0, time.Minute)
+	c.l.setLink(macB, true)
+	c.runsOn(c.a, i, map[*qemu.Process]int{c.b: j})
+}
+
+// a is killed after sending Commit, before b's Resumed arrives: b had the
+// Commit and runs the guest; nothing to resolve.
+func TestFaultSourceDiesAfterCommit(t *testing.T) {
+	c := newCell(t, "a", "committed")
+	c.a.Kill()
+	c.report()
+	expect(t, c.b, `ferry: guest received from a`, 0, time.Minute)
+	c.runsOn(c.b, 0, nil)
+	must(t, "status of b", c.status("10.77.0.12"), `decided +\w+: committed \(destination`)
+}
+
+// The link to b is cut after Commit left a: b resumes the guest, its
+// Resumed is lost, a keeps its copy parked, unconfirmed. When the link
+// comes back a hears that the guest runs on b and lets go; the guest ran
+// on b only.
+func TestFaultCutAfterCommit(t *testing.T) {
+	c := newCell(t, "a", "committed")
+	c.l.setLink(macB, false)
+	out := c.report()
+	must(t, "ferryctl migrate", out, `committed but unconfirmed`)
+	_, i := expect(t, c.a, `ferry: migration \w+ to 10\.77\.0\.12:7001 \(b\) committed, unconfirmed`, 0, time.Minute)
+	must(t, "status of a", c.status("10.77.0.11"), `guest +paused`)
+	c.l.setLink(macB, true)
+	eventually(t, "a confirmed", func() bool {
+		return regexp.MustCompile(`decided +\w+: committed \(source`).MatchString(c.status("10.77.0.11"))
+	})
+	c.runsOn(c.b, 0, map[*qemu.Process]int{c.a: i})
+}
