@@ -35,5 +35,13 @@ type Context struct {
 	host [4]uint64
 }
 
-// Advance moves the guest's PC past the trapped 32-bit instruction.
-func (c *Context) Advance() { c.PC += 4 }
+// Advance moves the guest's PC past the instruction that trapped with
+// syndrome e: 4 bytes, or 2 for a 16-bit T32 one (ESR.IL clear: an AArch32
+// guest task).
+func (c *Context) Advance(e ESR) {
+	if e.IL() {
+		c.PC += 4
+	} else {
+		c.PC += 2
+	}
+}

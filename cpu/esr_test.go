@@ -70,3 +70,17 @@ func TestHPFARToIPA(t *testing.T) {
 		t.Fatalf("got %#x", got)
 	}
 }
+
+// A trapped 32-bit instruction is stepped over by 4 bytes, a 16-bit T32
+// one (an AArch32 task's, ESR.IL clear) by 2.
+func TestAdvance(t *testing.T) {
+	c := Context{PC: 0x1000}
+	c.Advance(ESR(ECSysReg<<26 | 1<<25))
+	if c.PC != 0x1004 {
+		t.Fatalf("32-bit: PC %#x", c.PC)
+	}
+	c.Advance(ESR(ECSysReg << 26))
+	if c.PC != 0x1006 {
+		t.Fatalf("16-bit: PC %#x", c.PC)
+	}
+}

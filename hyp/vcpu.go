@@ -82,7 +82,7 @@ func (v *VCPU) wfx() error {
 	if v.Idle == nil || cpu.ESR(v.Ctx.ESR).ISS()&1 != 0 {
 		return v.trapError(cpu.ExitSync)
 	}
-	v.Ctx.Advance()
+	v.Ctx.Advance(cpu.ESR(v.Ctx.ESR))
 	v.Idle()
 	return nil
 }
@@ -118,7 +118,7 @@ func (v *VCPU) smc() error {
 	copy(args[:], c.X[1:8])
 	out := CallPSCI(v.Firmware, v.Log, uint32(c.X[0]), args, v.MPIDR)
 	copy(c.X[0:4], out[:])
-	c.Advance()
+	c.Advance(cpu.ESR(c.ESR))
 	return nil
 }
 
@@ -149,7 +149,7 @@ func (v *VCPU) sysReg() error {
 		val = v.Ctx.X[a.Reg]
 	}
 	v.WriteSysReg(name, val)
-	v.Ctx.Advance()
+	v.Ctx.Advance(cpu.ESR(v.Ctx.ESR))
 	return nil
 }
 

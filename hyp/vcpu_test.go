@@ -144,7 +144,7 @@ func TestDataAbortGoesToMMIO(t *testing.T) {
 	v.MMIO = func(c *cpu.Context, esr cpu.ESR, ipa uint64) (bool, error) {
 		ipas = append(ipas, ipa)
 		if ipa>>12 == 0x9000 {
-			c.Advance()
+			c.Advance(esr)
 			return true, nil
 		}
 		return false, nil
@@ -189,7 +189,7 @@ func TestWriteFaultGoesToDirtyTracking(t *testing.T) {
 	}
 	v.MMIO = func(c *cpu.Context, esr cpu.ESR, ipa uint64) (bool, error) {
 		mmio = append(mmio, ipa)
-		c.Advance()
+		c.Advance(esr)
 		return true, nil
 	}
 	// str to a page with a level-3 permission fault: EC 0x24, IL, ISV, WnR, DFSC 0x0f.

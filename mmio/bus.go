@@ -186,6 +186,6 @@ func (b *Bus) Handle(c *cpu.Context, esr cpu.ESR, ipa uint64) (handled bool, err
 			c.X[a.Reg] = v
 		}
 	}
-	c.Advance()
+	c.Advance(esr)
 	return true, nil
 }
