@@ -316,6 +316,11 @@ func (l *Ledger) Answer(id ID, peer string) Verdict {
 func (l *Ledger) Heard(id ID, v Verdict, peer, note string) (Verdict, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.heard(id, v, peer, note)
+}
+
+// heard is Heard with the lock held.
+func (l *Ledger) heard(id ID, v Verdict, peer, note string) (Verdict, error) {
 	e := l.current(id, peer, Committing)
 	if e == nil {
 		if d := l.find(id, api.MigrationSource); d != nil {
@@ -400,6 +405,11 @@ func (l *Ledger) Prepare(id ID, resume func() error) error {
 func (l *Ledger) Resolve(id ID, v Verdict, peer, note string) (Verdict, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.resolve(id, v, peer, note)
+}
+
+// resolve is Resolve with the lock held.
+func (l *Ledger) resolve(id ID, v Verdict, peer, note string) (Verdict, error) {
 	if e := l.current(id, peer, Receiving); e != nil && v == Aborted {
 		e.discard()
 		l.record(e, Aborted, false, note)
@@ -442,22 +452,19 @@ func (l *Ledger) Force(id ID, v Verdict) (Verdict, error) {
 		return Unknown, fmt.Errorf("verdict %v: want committed or aborted", v)
 	}
 	l.mu.Lock()
-	switch e := l.cur; {
-	case e != nil && e.sess.ID == id && e.phase == Committing:
-		l.mu.Unlock()
-		return l.Heard(id, v, Operator, note)
-	case e != nil && e.sess.ID == id && e.phase == Sending && v == Aborted:
-		defer l.mu.Unlock()
-		l.record(e, Aborted, false, note)
-		return Aborted, nil
-	case e != nil && e.sess.ID == id && e.phase == Sending:
-		defer l.mu.Unlock()
-		return Unknown, fmt.Errorf("migration %s is still sending: only its Ack can commit it", id)
-	case e != nil && e.sess.ID == id:
-		l.mu.Unlock()
-		return l.Resolve(id, v, Operator, note)
-	}
 	defer l.mu.Unlock()
+	if e := l.cur; e != nil && e.sess.ID == id {
+		switch {
+		case e.phase == Committing:
+			return l.heard(id, v, Operator, note)
+		case e.phase == Sending && v == Aborted:
+			l.record(e, Aborted, false, note)
+			return Aborted, nil
+		case e.phase == Sending:
+			return Unknown, fmt.Errorf("migration %s is still sending: only its Ack can commit it", id)
+		}
+		return l.resolve(id, v, Operator, note)
+	}
 	for _, role := range []string{api.MigrationSource, api.MigrationDestination} {
 		if d := l.find(id, role); d != nil {
 			if d.verdict != v {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/ferry-hv/ferry/internal/wire"
@@ -192,7 +193,7 @@ func DecodeResumed(p []byte) (id ID, restore, resume time.Duration, err error) {
 	if err := r.Done(); err != nil {
 		return ID{}, 0, 0, fmt.Errorf("resumed: %w", err)
 	}
-	if a > 1<<62 || b > 1<<62 {
+	if a > math.MaxInt64 || b > math.MaxInt64 {
 		return ID{}, 0, 0, fmt.Errorf("resumed: %w: times %d and %d ns", ErrInvalid, a, b)
 	}
 	return id, time.Duration(a), time.Duration(b), nil
