@@ -74,21 +74,8 @@ func (b *board) opts() []Option {
 // both with their ledgers and the loops that end a doubt.
 func migratePair(t *testing.T, a, b *board, sconn, dconn net.Conn, opts ...Option) (sendResult, receiveResult) {
 	t.Helper()
-	got := make(chan receiveResult, 1)
-	go func() {
-		rep, err := Receive(context.Background(), dconn, b.dst, append(b.opts(), opts...)...)
-		dconn.Close()
-		got <- receiveResult{rep, err}
-	}()
-	rep, err := Send(context.Background(), sconn, a.src, api.MigrateRequest{}, nil, append(a.opts(), opts...)...)
-	sconn.Close()
-	select {
-	case r := <-got:
-		return sendResult{rep, err}, r
-	case <-time.After(20 * time.Second):
-		t.Fatal("Receive did not return after Send did")
-	}
-	panic("unreachable")
+	return sendReceive(t, context.Background(), api.MigrateRequest{}, sconn, dconn, a.src, b.dst, nil,
+		append(a.opts(), opts...), append(b.opts(), opts...))
 }
 
 // eventually waits for cond, failing the test after 10 s.
@@ -453,17 +440,9 @@ func TestHostilePeersDuringMigration(t *testing.T) {
 	}
 	b.dst.onRestore = attack // the destination is busy with the migration
 	sconn, dconn := net.Pipe()
-	got := make(chan receiveResult, 1)
-	go func() {
-		rep, err := Receive(context.Background(), dconn, b.dst, b.opts()...)
-		dconn.Close()
-		got <- receiveResult{rep, err}
-	}()
-	rep, err := Send(context.Background(), sconn, a.src, api.MigrateRequest{ID: id.String()}, nil, a.opts()...)
-	sconn.Close()
-	r := <-got
-	if err != nil || !rep.Confirmed || r.err != nil {
-		t.Fatalf("the migration under attack: send %v, receive %v", err, r.err)
+	sr, r := sendReceive(t, context.Background(), api.MigrateRequest{ID: id.String()}, sconn, dconn, a.src, b.dst, nil, a.opts(), b.opts())
+	if sr.err != nil || !sr.rep.Confirmed || r.err != nil {
+		t.Fatalf("the migration under attack: send %v, receive %v", sr.err, r.err)
 	}
 	settled(t, a, b, id.String(), Committed)
 	for _, s := range results {

@@ -40,13 +40,20 @@ func migrateWith(t *testing.T, ctx context.Context, set api.MigrateRequest, scon
 	if f, ok := src.(*fakeSource); ok {
 		opts = append(opts, WithYield(f.yield))
 	}
+	return sendReceive(t, ctx, set, sconn, dconn, src, dst, progress, opts, opts)
+}
+
+// sendReceive runs Receive on dconn with recvOpts and Send on sconn with
+// sendOpts; once Send returns the source closes its end, as Ferry does.
+func sendReceive(t *testing.T, ctx context.Context, set api.MigrateRequest, sconn, dconn net.Conn, src Source, dst Sink, progress func(api.Progress), sendOpts, recvOpts []Option) (sendResult, receiveResult) {
+	t.Helper()
 	got := make(chan receiveResult, 1)
 	go func() {
-		rep, err := Receive(context.Background(), dconn, dst, opts...)
+		rep, err := Receive(context.Background(), dconn, dst, recvOpts...)
 		dconn.Close()
 		got <- receiveResult{rep, err}
 	}()
-	rep, err := Send(ctx, sconn, src, set, progress, opts...)
+	rep, err := Send(ctx, sconn, src, set, progress, sendOpts...)
 	sconn.Close()
 	select {
 	case r := <-got:
