@@ -114,7 +114,7 @@ const maxCRL = 64 << 10
 // crl takes the CA's new revocation list.
 func (s *Server) crl(w http.ResponseWriter, r *http.Request) {
 	var req api.CRLRequest
-	if err := decodeMax(w, r, &req, maxCRL); err != nil {
+	if err := decodeLimit(w, r, &req, false, maxCRL); err != nil {
 		reply(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
@@ -205,11 +205,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
 	return decodeLimit(w, r, v, emptyOK, maxBody)
 }
 
-// decodeMax is decode of a non-empty body of at most limit bytes.
-func decodeMax(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
-	return decodeLimit(w, r, v, false, limit)
-}
-
+// decodeLimit is decode with a body of at most limit bytes.
 func decodeLimit(w http.ResponseWriter, r *http.Request, v any, emptyOK bool, limit int64) error {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
