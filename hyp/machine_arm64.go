@@ -4,13 +4,13 @@ package hyp
 
 import (
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"runtime"
 	"runtime/goos"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/ferry-hv/ferry/api"
-	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/boot/guest"
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/dirty"
@@ -56,7 +56,7 @@ type Machine struct {
 
 // Board is what the machine needs to know of the board it runs on.
 type Board struct {
-	GICD, GICR, UART dtb.Range
+	GICD, GICR, UART phys.Range
 	TickINTID        uint32 // the EL2 physical timer's interrupt
 	TickNS           int64  // Ferry's tick period
 }
@@ -67,9 +67,9 @@ type Board struct {
 // every character -- go straight to the device, its writes trap.)
 func (b Board) Trapped() []guest.Owned {
 	return []guest.Owned{
-		{Reg: dtb.Range{Base: b.GICD.Base, Size: mmu.PageSize}},
-		{Reg: dtb.Range{Base: b.GICR.Base, Size: mmu.PageSize}},
-		{Reg: dtb.Range{Base: b.GICR.Base + gic.GICR_SGIBase, Size: mmu.PageSize}},
+		{Reg: phys.Range{Base: b.GICD.Base, Size: mmu.PageSize}},
+		{Reg: phys.Range{Base: b.GICR.Base, Size: mmu.PageSize}},
+		{Reg: phys.Range{Base: b.GICR.Base + gic.GICR_SGIBase, Size: mmu.PageSize}},
 	}
 }
 
@@ -138,7 +138,7 @@ func (m *Machine) pages() uint64 {
 // device Ferry owns: the page is unmapped (it is in the layout's owned
 // list), and guest accesses to it are performed on the device except
 // within the owned range, which looks empty.
-func (m *Machine) ShareOwnedPage(owned dtb.Range) error {
+func (m *Machine) ShareOwnedPage(owned phys.Range) error {
 	base := owned.Base &^ (mmu.PageSize - 1)
 	if owned.End() > base+mmu.PageSize {
 		return fmt.Errorf("owned device %v spans pages", owned)

@@ -5,6 +5,7 @@ package hyp
 import (
 	"context"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"sort"
 	"time"
 	"unsafe"
@@ -53,7 +54,7 @@ func (m *Machine) Fingerprint() migrate.Fingerprint {
 		},
 	}
 	for _, r := range m.Layout.RAM {
-		f.RAM = append(f.RAM, migrate.Range{Base: r.Base, Size: r.Size})
+		f.RAM = append(f.RAM, phys.Range{Base: r.Base, Size: r.Size})
 	}
 	for _, s := range m.Layout.Stage2 {
 		if s.Device {

@@ -3,6 +3,7 @@ package migrate
 import (
 	"errors"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"slices"
 	"sync"
 	"time"
@@ -13,13 +14,13 @@ import (
 // Fake machines: guest RAM in memory, calls counted.
 
 type memRange struct {
-	Range
+	phys.Range
 	b []byte
 }
 
 type memory []memRange
 
-func newMemory(ram []Range, fill byte) memory {
+func newMemory(ram []phys.Range, fill byte) memory {
 	m := make(memory, len(ram))
 	for i, r := range ram {
 		m[i] = memRange{r, make([]byte, r.Size)}
@@ -335,7 +336,7 @@ func testFingerprint() Fingerprint {
 			"ID_AA64ISAR0_EL1": 0x11120,
 			"ID_AA64MMFR0_EL1": 0x1124,
 		},
-		RAM: []Range{
+		RAM: []phys.Range{
 			{0x4000_0000, 48 << 20},
 			{0x1_0000_0000, 16<<20 + 3*PageSize},
 		},
@@ -346,7 +347,7 @@ func testFingerprint() Fingerprint {
 
 func smallFingerprint() Fingerprint {
 	f := testFingerprint()
-	f.RAM = []Range{{0x4000_0000, 2 << 20}, {0x8000_0000, 5 * PageSize}}
+	f.RAM = []phys.Range{{0x4000_0000, 2 << 20}, {0x8000_0000, 5 * PageSize}}
 	return f
 }
 

@@ -3,6 +3,7 @@ package migrate
 import (
 	"errors"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"maps"
 	"slices"
 	"strings"
@@ -39,14 +40,6 @@ const maxHello = sessionSize + 4 + 2 + 8 + 4 +
 	4 + MaxRanges*16 +
 	4 + MaxDevices*(4+MaxDeviceName)
 
-// Range is a range of guest physical (intermediate physical) addresses.
-type Range struct{ Base, Size uint64 }
-
-// End is the first address after r.
-func (r Range) End() uint64 { return r.Base + r.Size }
-
-func (r Range) String() string { return fmt.Sprintf("[%#x-%#x)", r.Base, r.End()) }
-
 // Fingerprint is what the destination needs to know about the source's
 // machine to accept its guest. The source sends it in Hello.
 type Fingerprint struct {
@@ -58,7 +51,7 @@ type Fingerprint struct {
 	// Encoded sorted by name.
 	Features map[string]uint64
 	// RAM is the guest RAM, page-aligned, ascending and non-overlapping.
-	RAM []Range
+	RAM []phys.Range
 	// Devices names the guest's devices, e.g. "arm,pl011@9000000".
 	// Encoded sorted; order does not matter.
 	Devices  []string
@@ -136,9 +129,9 @@ func decodeFingerprint(r *wire.Reader) (Fingerprint, error) {
 		}
 	}
 	if n := count(r, "RAM ranges", MaxRanges); n > 0 {
-		f.RAM = make([]Range, n)
+		f.RAM = make([]phys.Range, n)
 		for i := range f.RAM {
-			f.RAM[i] = Range{Base: r.U64(), Size: r.U64()}
+			f.RAM[i] = phys.Range{Base: r.U64(), Size: r.U64()}
 		}
 	}
 	if n := count(r, "devices", MaxDevices); n > 0 {
@@ -173,7 +166,7 @@ func count(r *wire.Reader, what string, max int) int {
 }
 
 // validate checks sorted names and devices and the RAM ranges.
-func validate(names []string, ram []Range, devices []string) error {
+func validate(names []string, ram []phys.Range, devices []string) error {
 	if len(names) > MaxFeatures {
 		return fmt.Errorf("%w: %d features, limit %d", ErrInvalid, len(names), MaxFeatures)
 	}
@@ -202,7 +195,7 @@ func validate(names []string, ram []Range, devices []string) error {
 	return checkRAM(ram)
 }
 
-func checkRAM(ram []Range) error {
+func checkRAM(ram []phys.Range) error {
 	for i, r := range ram {
 		switch {
 		case r.Size == 0 || r.Base%PageSize != 0 || r.Size%PageSize != 0:
@@ -307,7 +300,7 @@ func feature(v uint64, ok bool) string {
 	return hexU64(v)
 }
 
-func ranges(rs []Range) string {
+func ranges(rs []phys.Range) string {
 	s := make([]string, len(rs))
 	for i, r := range rs {
 		s[i] = r.String()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"maps"
 	"reflect"
 	"strings"
@@ -37,7 +38,7 @@ func TestFingerprintLargest(t *testing.T) {
 		f.Features[fmt.Sprintf("%0*d", MaxFeatureName, i)] = uint64(i)
 	}
 	for i := range MaxRanges {
-		f.RAM = append(f.RAM, Range{uint64(i) << 32, 1 << 20})
+		f.RAM = append(f.RAM, phys.Range{uint64(i) << 32, 1 << 20})
 	}
 	for i := range MaxDevices {
 		f.Devices = append(f.Devices, fmt.Sprintf("%0*d", MaxDeviceName, i))
@@ -123,13 +124,13 @@ func TestDecodeFingerprintRefuses(t *testing.T) {
 		"twice feature":    func(h *rawHello) { h.features = []string{"A", "A"} },
 		"empty name":       func(h *rawHello) { h.devices = []string{""} },
 		"control byte":     func(h *rawHello) { h.devices = []string{"a\nb"} },
-		"unaligned RAM":    func(h *rawHello) { h.ram = []Range{{0x4000_0800, 1 << 20}} },
-		"empty RAM range":  func(h *rawHello) { h.ram = []Range{{0x4000_0000, 0}} },
-		"RAM wraps":        func(h *rawHello) { h.ram = []Range{{1<<64 - 1<<20, 2 << 20}} },
-		"RAM overlaps":     func(h *rawHello) { h.ram = []Range{{0x4000_0000, 2 << 20}, {0x4010_0000, 1 << 20}} },
-		"RAM descending":   func(h *rawHello) { h.ram = []Range{{0x8000_0000, 1 << 20}, {0x4000_0000, 1 << 20}} },
+		"unaligned RAM":    func(h *rawHello) { h.ram = []phys.Range{{0x4000_0800, 1 << 20}} },
+		"empty RAM range":  func(h *rawHello) { h.ram = []phys.Range{{0x4000_0000, 0}} },
+		"RAM wraps":        func(h *rawHello) { h.ram = []phys.Range{{1<<64 - 1<<20, 2 << 20}} },
+		"RAM overlaps":     func(h *rawHello) { h.ram = []phys.Range{{0x4000_0000, 2 << 20}, {0x4010_0000, 1 << 20}} },
+		"RAM descending":   func(h *rawHello) { h.ram = []phys.Range{{0x8000_0000, 1 << 20}, {0x4000_0000, 1 << 20}} },
 	} {
-		h := rawHello{features: []string{"A"}, ram: []Range{{0x4000_0000, 1 << 20}}, devices: []string{"d"}}
+		h := rawHello{features: []string{"A"}, ram: []phys.Range{{0x4000_0000, 1 << 20}}, devices: []string{"d"}}
 		f(&h)
 		if _, _, err := DecodeHello(h.bytes()); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: got %v, want ErrInvalid", name, err)
@@ -147,7 +148,7 @@ func patch32(p []byte, off int, v uint32) []byte {
 // checks.
 type rawHello struct {
 	features []string
-	ram      []Range
+	ram      []phys.Range
 	devices  []string
 }
 
@@ -192,7 +193,7 @@ func TestCompatible(t *testing.T) {
 		{"feature absent", func(f *Fingerprint) { delete(f.Features, "ID_AA64ISAR0_EL1") }, "ID_AA64ISAR0_EL1: source 0x11120, destination absent"},
 		{"feature extra", func(f *Fingerprint) { f.Features["ID_AA64ISAR1_EL1"] = 0x1 }, "ID_AA64ISAR1_EL1: source absent, destination 0x1"},
 		{"RAM", func(f *Fingerprint) { f.RAM = f.RAM[:1] }, "RAM: source [[0x40000000-0x43000000) [0x100000000-0x101003000)], destination [[0x40000000-0x43000000)]"},
-		{"RAM size", func(f *Fingerprint) { f.RAM = []Range{{0x4000_0000, 32 << 20}, f.RAM[1]} }, "destination [[0x40000000-0x42000000)"},
+		{"RAM size", func(f *Fingerprint) { f.RAM = []phys.Range{{0x4000_0000, 32 << 20}, f.RAM[1]} }, "destination [[0x40000000-0x42000000)"},
 		{"devices", func(f *Fingerprint) { f.Devices = []string{"arm,pl011@9000000"} }, `devices: source ["arm,gic-v3@8000000" "arm,pl011@9000000" "virtio,mmio@a000000"], destination ["arm,pl011@9000000"]`},
 		{"page size", func(f *Fingerprint) { f.PageSize = 16384 }, "page size: source 4096, destination 16384"},
 		{"protocol", func(f *Fingerprint) { f.Protocol = 7 }, fmt.Sprintf("protocol version: source %d, destination 7", ProtocolVersion)},

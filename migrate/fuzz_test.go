@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/ferry-hv/ferry/phys"
 	"io"
 	"os"
 	"strings"
@@ -80,7 +81,7 @@ func FuzzDecodeHello(f *testing.F) {
 	fp.Protocol = ProtocolVersion
 	p, _ := EncodeHello(fp, testSession())
 	f.Add(p)
-	f.Add(rawHello{features: []string{"B", "A"}, ram: []Range{{0, PageSize}}}.bytes())
+	f.Add(rawHello{features: []string{"B", "A"}, ram: []phys.Range{{0, PageSize}}}.bytes())
 	f.Fuzz(func(t *testing.T, in []byte) {
 		fp, sess, err := DecodeHello(in)
 		if err != nil || fp.Protocol != ProtocolVersion {
@@ -121,7 +122,7 @@ func (fuzzConn) Write(p []byte) (int, error) { return len(p), nil }
 // end with an error or a verified guest, never panic, never write outside
 // guest RAM, never resume without a verified stream and Commit.
 func FuzzReceive(f *testing.F) {
-	fp := Fingerprint{MIDR: 1, PageSize: PageSize, RAM: []Range{{0x4000_0000, 3 * PageSize}}}
+	fp := Fingerprint{MIDR: 1, PageSize: PageSize, RAM: []phys.Range{{0x4000_0000, 3 * PageSize}}}
 	f.Add(validStream(f, fp, true))
 	f.Add(validStream(f, fp, false))
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -185,7 +186,7 @@ func FuzzDecodeRound(f *testing.F) {
 }
 
 func FuzzDecodeDirty(f *testing.F) {
-	ram := []Range{{0x4000_0000, 4 * PageSize}, {0x8000_0000, 2 * PageSize}}
+	ram := []phys.Range{{0x4000_0000, 4 * PageSize}, {0x8000_0000, 2 * PageSize}}
 	f.Add(dirtyAt(0x4000_0000, 0x8000_1000), uint64(0), true)
 	f.Add(dirtyRaw([]uint64{0x4000_1000, 0x4000_3000}), uint64(0x4000_0000), false)
 	f.Fuzz(func(t *testing.T, p []byte, after uint64, first bool) {
@@ -340,7 +341,7 @@ func (c *faultConn) Write(p []byte) (int, error) { return len(p), nil }
 // verified stream and Commit, never discard one it acknowledged, and
 // leave its ledger consistent with what it did.
 func FuzzReceiveFaults(f *testing.F) {
-	fp := Fingerprint{MIDR: 1, PageSize: PageSize, RAM: []Range{{0x4000_0000, 3 * PageSize}}}
+	fp := Fingerprint{MIDR: 1, PageSize: PageSize, RAM: []phys.Range{{0x4000_0000, 3 * PageSize}}}
 	f.Add(validStream(f, fp, true), []byte{})
 	f.Add(validStream(f, fp, true), []byte{0, 1, 2, 0xfe})
 	f.Add(validStream(f, fp, false), []byte{0x10, 0xff})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"iter"
 	"math/bits"
 )
@@ -118,7 +119,7 @@ func (b PageBatch) All() iter.Seq2[uint64, []byte] {
 // lies inside one RAM range (a page is never written outside guest RAM),
 // and the payload holds exactly as many page contents as the bitmap has
 // non-zero pages.
-func DecodePages(p []byte, ram []Range) (PageBatch, error) {
+func DecodePages(p []byte, ram []phys.Range) (PageBatch, error) {
 	if len(p) < pagesHeader {
 		return PageBatch{}, fmt.Errorf("pages: %w: header needs %d bytes, have %d", ErrTruncated, pagesHeader, len(p))
 	}
@@ -157,7 +158,7 @@ func DecodePages(p []byte, ram []Range) (PageBatch, error) {
 }
 
 // inside says whether [base, base+size) lies inside one of the ranges.
-func inside(ram []Range, base, size uint64) bool {
+func inside(ram []phys.Range, base, size uint64) bool {
 	for _, r := range ram {
 		if base >= r.Base && base-r.Base <= r.Size && size <= r.Size-(base-r.Base) {
 			return true

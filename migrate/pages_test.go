@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/ferry-hv/ferry/phys"
 	"strings"
 	"testing"
 )
 
-var pagesRAM = []Range{{0x4000_0000, 4 << 20}, {0x8000_0000, 8 * PageSize}}
+var pagesRAM = []phys.Range{{0x4000_0000, 4 << 20}, {0x8000_0000, 8 * PageSize}}
 
 // patterned: page ipa is zero if (ipa>>12)%3 == 0, else filled with its
 // page number.

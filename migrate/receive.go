@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"io"
 	"time"
 )
@@ -339,7 +340,7 @@ func (r *receiver) write(ipa uint64, data []byte) error {
 }
 
 // pages writes one Pages record's pages into the sink.
-func (r *receiver) pages(p []byte, ram []Range, next *cursor) error {
+func (r *receiver) pages(p []byte, ram []phys.Range, next *cursor) error {
 	b, err := DecodePages(p, ram)
 	if err != nil {
 		return err
@@ -434,7 +435,7 @@ func (r *receiver) commit() error {
 // cursor checks that pages arrive in order, range by range, each page
 // exactly once.
 type cursor struct {
-	ram  []Range
+	ram  []phys.Range
 	i    int    // current range
 	next uint64 // next expected IPA in ram[i]
 }

@@ -3,6 +3,7 @@ package migrate
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"math/bits"
 )
 
@@ -101,7 +102,7 @@ func (b DirtyBatch) All(yield func(uint64, []byte) bool) {
 // record of the round, 0 for none: a page appears once per round), the
 // bitmap's padding clear, and exactly as many page contents as non-zero
 // pages.
-func DecodeDirty(p []byte, ram []Range, after uint64, first bool) (DirtyBatch, error) {
+func DecodeDirty(p []byte, ram []phys.Range, after uint64, first bool) (DirtyBatch, error) {
 	if len(p) < 2 {
 		return DirtyBatch{}, fmt.Errorf("dirty: %w: header needs 2 bytes, have %d", ErrTruncated, len(p))
 	}

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"encoding/binary"
+	"github.com/ferry-hv/ferry/phys"
 	"hash"
 	"hash/crc32"
 	"io"
@@ -72,7 +73,7 @@ func (s *script) read() Record {
 }
 
 // pages sends every page of fp's RAM, patterned.
-func (s *script) pages(tb testing.TB, ram []Range) {
+func (s *script) pages(tb testing.TB, ram []phys.Range) {
 	for _, r := range ram {
 		for off := uint64(0); off < r.Size; off += PagesPerRecord * PageSize {
 			n := int(min((r.Size-off)/PageSize, PagesPerRecord))

@@ -1,13 +1,15 @@
 package mmu
 
+import "github.com/ferry-hv/ferry/phys"
+
 // EL2Block is the level-1 identity block descriptor IdentityEL2 writes for
 // the 1 GiB region at base: Normal memory when normal is set, else Device.
 // Boards use it to build or patch the EL2 map in place before the Go heap
 // exists.
 func EL2Block(base uint64, normal bool) uint64 {
-	var ram []Range
+	var ram []phys.Range
 	if normal {
-		ram = []Range{{Base: base, Size: 1}}
+		ram = []phys.Range{{Base: base, Size: 1}}
 	}
 	return s1Block(base, levelSize(s1StartLevel), ram)
 }

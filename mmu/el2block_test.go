@@ -1,13 +1,16 @@
 package mmu
 
-import "testing"
+import (
+	"github.com/ferry-hv/ferry/phys"
+	"testing"
+)
 
 func TestEL2BlockMatchesIdentityEL2(t *testing.T) {
 	a, err := NewArena(make([]byte, PageSize), 0x1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := IdentityEL2(a, []Range{{Base: 0x40000000, Size: 0x40000000}})
+	root, err := IdentityEL2(a, []phys.Range{{Base: 0x40000000, Size: 0x40000000}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,9 @@
 package mmu
 
-import "fmt"
-
-// Range is a physical address range [Base, Base+Size).
-type Range struct{ Base, Size uint64 }
+import (
+	"fmt"
+	"github.com/ferry-hv/ferry/phys"
+)
 
 // MAIR_EL2 attribute indices and encodings used by IdentityEL2 (ARM ARM
 // MAIR_EL2 register description).
@@ -40,7 +40,7 @@ const (
 //
 // Because blocks are 1 GiB, a ram range that does not fill its 1 GiB
 // regions makes the rest of those regions Normal too.
-func IdentityEL2(a *Arena, ram []Range) (root uint64, err error) {
+func IdentityEL2(a *Arena, ram []phys.Range) (root uint64, err error) {
 	if a == nil {
 		return 0, fmt.Errorf("%w: IdentityEL2 with no arena", ErrArgument)
 	}
@@ -60,7 +60,7 @@ func IdentityEL2(a *Arena, ram []Range) (root uint64, err error) {
 }
 
 // checkRAM rejects empty ranges and ranges beyond the 39-bit VA space.
-func checkRAM(ram []Range) error {
+func checkRAM(ram []phys.Range) error {
 	const limit = 1 << s1VABits
 	for _, r := range ram {
 		if r.Size == 0 || r.Base >= limit || r.Size > limit-r.Base {
@@ -71,7 +71,7 @@ func checkRAM(ram []Range) error {
 }
 
 // s1Block is the identity block descriptor for [base, base+size).
-func s1Block(base, size uint64, ram []Range) uint64 {
+func s1Block(base, size uint64, ram []phys.Range) uint64 {
 	attrs := s1AttrDevice<<s1AttrIndxShift | s1APReadWriteEL2<<s1APShift | descAF | descXN
 	for _, r := range ram {
 		if r.Base < base+size && base < r.Base+r.Size {

@@ -2,6 +2,7 @@ package mmu
 
 import (
 	"errors"
+	"github.com/ferry-hv/ferry/phys"
 	"testing"
 )
 
@@ -15,14 +16,14 @@ const (
 func TestIdentityEL2(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		ram    []Range
+		ram    []phys.Range
 		normal [][2]int // [first, last] 1 GiB regions that are Normal
 	}{
-		{"board", []Range{{0x4800_0000, 0x3800_0000}}, [][2]int{{1, 1}}},
+		{"board", []phys.Range{{0x4800_0000, 0x3800_0000}}, [][2]int{{1, 1}}},
 		{"none", nil, nil},
-		{"2 GiB at 2 GiB", []Range{{0x8000_0000, 0x8000_0000}}, [][2]int{{2, 3}}},
-		{"straddles", []Range{{0x7fff_f000, 0x2000}}, [][2]int{{1, 2}}},
-		{"two banks", []Range{{0x4000_0000, 0x1000}, {0x40_0000_0000, 0x40_0000_0000}}, [][2]int{{1, 1}, {256, 511}}},
+		{"2 GiB at 2 GiB", []phys.Range{{0x8000_0000, 0x8000_0000}}, [][2]int{{2, 3}}},
+		{"straddles", []phys.Range{{0x7fff_f000, 0x2000}}, [][2]int{{1, 2}}},
+		{"two banks", []phys.Range{{0x4000_0000, 0x1000}, {0x40_0000_0000, 0x40_0000_0000}}, [][2]int{{1, 1}, {256, 511}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newTestArena(t, 2)
@@ -61,13 +62,13 @@ func TestIdentityEL2Errors(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		pages int
-		ram   []Range
+		ram   []phys.Range
 		want  error
 	}{
-		{"empty range", 1, []Range{{0x4000_0000, 0}}, ErrRange},
-		{"beyond 39 bits", 1, []Range{{1 << 39, PageSize}}, ErrRange},
-		{"end beyond 39 bits", 1, []Range{{1<<39 - PageSize, 2 * PageSize}}, ErrRange},
-		{"wraps", 1, []Range{{0x4000_0000, ^uint64(0)}}, ErrRange},
+		{"empty range", 1, []phys.Range{{0x4000_0000, 0}}, ErrRange},
+		{"beyond 39 bits", 1, []phys.Range{{1 << 39, PageSize}}, ErrRange},
+		{"end beyond 39 bits", 1, []phys.Range{{1<<39 - PageSize, 2 * PageSize}}, ErrRange},
+		{"wraps", 1, []phys.Range{{0x4000_0000, ^uint64(0)}}, ErrRange},
 		{"no room", 0, nil, ErrExhausted},
 	} {
 		if _, err := IdentityEL2(newTestArena(t, tc.pages), tc.ram); !errors.Is(err, tc.want) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"slices"
 	"strings"
 
@@ -16,7 +17,7 @@ type Patch struct {
 	// one memory node, /memory@<hex base of Memory[0]>, with device_type
 	// "memory" and these ranges (in root #address-cells/#size-cells). Empty
 	// leaves the memory nodes as they are.
-	Memory []Range
+	Memory []phys.Range
 	// RemoveNodes lists full paths of nodes to delete with their subtrees;
 	// a path that does not exist is an error naming it. Paths are resolved
 	// in the firmware's tree, before anything else is changed.
@@ -35,7 +36,7 @@ type Patch struct {
 	// are never handed to the guest.
 	RNGSeed []byte
 	// Reserve is added to the /memreserve/ block.
-	Reserve []Range
+	Reserve []phys.Range
 }
 
 // Apply returns a new DTB: blob with p applied. blob is not modified.
@@ -131,7 +132,7 @@ func (p *Patch) validate() error {
 	return nil
 }
 
-func replaceMemory(t *tree, mem []Range) error {
+func replaceMemory(t *tree, mem []phys.Range) error {
 	ac, sc, err := rootCells(t)
 	if err != nil {
 		return err

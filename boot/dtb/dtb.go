@@ -14,31 +14,24 @@ package dtb
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"slices"
 	"strings"
 
 	"github.com/u-root/u-root/pkg/dt"
 )
 
-// Range is a physical address range.
-type Range struct{ Base, Size uint64 }
-
-// End returns the first address after r.
-func (r Range) End() uint64 { return r.Base + r.Size }
-
-func (r Range) String() string { return fmt.Sprintf("[%#x+%#x]", r.Base, r.Size) }
-
 // VirtioMMIO is one virtio,mmio transport node.
 type VirtioMMIO struct {
 	Path string // full node path, e.g. "/virtio_mmio@a003e00"
-	Reg  Range
+	Reg  phys.Range
 	SPI  uint32 // interrupt number from the first 3-cell GIC specifier <0 spi flags> (type 0 = SPI); INTID = SPI+32
 }
 
 // Node is a device node: its full path and first MMIO range.
 type Node struct {
 	Path string
-	Reg  Range
+	Reg  phys.Range
 }
 
 // Board is what Ferry needs to know about the machine, read from the
@@ -46,14 +39,14 @@ type Node struct {
 type Board struct {
 	// Memory holds all reg ranges of all device_type="memory" nodes, sorted
 	// by base (not merged).
-	Memory []Range
+	Memory []phys.Range
 	// UART is the console: the node /chosen/stdout-path names (any
 	// ":options" stripped, aliases resolved); it must be compatible
 	// "arm,pl011".
-	UART    Range
+	UART    phys.Range
 	UARTSPI uint32
-	GICD    Range // arm,gic-v3 reg[0]
-	GICR    Range // arm,gic-v3 reg[1] (first redistributor region)
+	GICD    phys.Range // arm,gic-v3 reg[0]
+	GICR    phys.Range // arm,gic-v3 reg[1] (first redistributor region)
 	// ITS lists the GICv3 ITS nodes ("arm,gic-v3-its"): Ferry hides them
 	// from the guest (their state is not migratable), so it gets no LPIs.
 	ITS []Node
@@ -64,7 +57,7 @@ type Board struct {
 	DMA []Node
 	// RTC is the first PL031 real-time clock ("arm,pl031"), zero if none:
 	// where Ferry reads the date it checks certificates against.
-	RTC Range
+	RTC phys.Range
 	// PSCIMethod is the /psci method ("smc" or "hvc"), "" if absent.
 	PSCIMethod string
 	Virtio     []VirtioMMIO // in address order
@@ -74,7 +67,7 @@ type Board struct {
 	// translated to CPU addresses through the ranges of parent buses, plus
 	// the ECAM (reg) and every ranges window of PCI host bridges. Disabled
 	// nodes are included.
-	Devices  []Range
+	Devices  []phys.Range
 	Bootargs string // /chosen/bootargs, "" if absent
 	RNGSeed  []byte // /chosen/rng-seed, nil if absent
 	// AddressCells and SizeCells are the root #address-cells / #size-cells.
@@ -185,7 +178,7 @@ func (b *Board) parseMemory(t *tree) error {
 	if len(b.Memory) == 0 {
 		return fmt.Errorf("dtb: memory node %s has no usable reg", t.path(mems[0]))
 	}
-	slices.SortFunc(b.Memory, cmpRange)
+	slices.SortFunc(b.Memory, phys.Compare)
 	return nil
 }
 
@@ -326,7 +319,7 @@ func (b *Board) parseVirtio(t *tree, gic *dt.Node) error {
 		if err != nil || !compatible(n, "virtio,mmio") {
 			return nil
 		}
-		var rs []Range
+		var rs []phys.Range
 		if rs, err = t.mmio(n); err != nil {
 			return nil
 		}
@@ -341,7 +334,7 @@ func (b *Board) parseVirtio(t *tree, gic *dt.Node) error {
 		b.Virtio = append(b.Virtio, v)
 		return nil
 	})
-	slices.SortStableFunc(b.Virtio, func(x, y VirtioMMIO) int { return cmpRange(x.Reg, y.Reg) })
+	slices.SortStableFunc(b.Virtio, func(x, y VirtioMMIO) int { return phys.Compare(x.Reg, y.Reg) })
 	return err
 }
 
@@ -349,7 +342,7 @@ func (b *Board) parseVirtio(t *tree, gic *dt.Node) error {
 var excludedRoot = map[string]bool{"cpus": true, "chosen": true, "psci": true, "timer": true, "reserved-memory": true}
 
 func (b *Board) parseDevices(t *tree) error {
-	var devs []Range
+	var devs []phys.Range
 	var visit func(n *dt.Node) error
 	visit = func(n *dt.Node) error {
 		if isMemory(n) {
@@ -386,13 +379,13 @@ func (b *Board) parseDevices(t *tree) error {
 			return err
 		}
 	}
-	b.Devices = Merge(devs)
+	b.Devices = phys.Merge(devs)
 	return nil
 }
 
 // pciWindows returns the CPU-side windows of a PCI host bridge's ranges:
 // entries of <3-cell PCI address, parent-address, size>.
-func (t *tree) pciWindows(n *dt.Node) ([]Range, error) {
+func (t *tree) pciWindows(n *dt.Node) ([]phys.Range, error) {
 	p, ok := n.LookProperty("ranges")
 	if !ok || len(p.Value) == 0 {
 		return nil, nil
@@ -414,9 +407,9 @@ func (t *tree) pciWindows(n *dt.Node) ([]Range, error) {
 	if len(p.Value)%stride != 0 {
 		return nil, fmt.Errorf("dtb: %s: ranges is %d bytes, not a multiple of %d", t.path(n), len(p.Value), stride)
 	}
-	var out []Range
+	var out []phys.Range
 	for b := p.Value; len(b) > 0; b = b[stride:] {
-		r := Range{num(b[4*cac:], pac), num(b[4*(cac+pac):], sc)}
+		r := phys.Range{num(b[4*cac:], pac), num(b[4*(cac+pac):], sc)}
 		if r.Base+r.Size < r.Base {
 			return nil, fmt.Errorf("dtb: %s: ranges window %#x+%#x overflows", t.path(n), r.Base, r.Size)
 		}
@@ -429,38 +422,4 @@ func (t *tree) pciWindows(n *dt.Node) ([]Range, error) {
 		}
 	}
 	return out, nil
-}
-
-func cmpRange(x, y Range) int {
-	if x.Base != y.Base {
-		if x.Base < y.Base {
-			return -1
-		}
-		return 1
-	}
-	switch {
-	case x.Size < y.Size:
-		return -1
-	case x.Size > y.Size:
-		return 1
-	}
-	return 0
-}
-
-// Merge sorts rs and merges overlapping or adjacent ranges, dropping empty
-// ones. rs is not modified.
-func Merge(rs []Range) []Range {
-	rs = slices.DeleteFunc(slices.Clone(rs), func(r Range) bool { return r.Size == 0 })
-	slices.SortFunc(rs, cmpRange)
-	var out []Range
-	for _, r := range rs {
-		if n := len(out); n > 0 && r.Base <= out[n-1].End() {
-			if r.End() > out[n-1].End() {
-				out[n-1].Size = r.End() - out[n-1].Base
-			}
-			continue
-		}
-		out = append(out, r)
-	}
-	return out
 }

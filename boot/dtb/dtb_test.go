@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -89,7 +90,7 @@ func findNode(root *dt.Node, path string) *dt.Node {
 	return n
 }
 
-func covered(rs []Range, r Range) bool {
+func covered(rs []phys.Range, r phys.Range) bool {
 	for _, x := range rs {
 		if r.Base >= x.Base && r.End() <= x.End() {
 			return true
@@ -98,7 +99,7 @@ func covered(rs []Range, r Range) bool {
 	return false
 }
 
-func overlaps(rs []Range, r Range) bool {
+func overlaps(rs []phys.Range, r phys.Range) bool {
 	for _, x := range rs {
 		if r.Base < x.End() && x.Base < r.End() {
 			return true
@@ -111,7 +112,7 @@ func wantVirtio() []VirtioMMIO {
 	var vs []VirtioMMIO
 	for i := uint64(0); i < 32; i++ {
 		base := 0xa000000 + 0x200*i
-		vs = append(vs, VirtioMMIO{Path: fmt.Sprintf("/virtio_mmio@%x", base), Reg: Range{base, 0x200}, SPI: 16 + uint32(i)})
+		vs = append(vs, VirtioMMIO{Path: fmt.Sprintf("/virtio_mmio@%x", base), Reg: phys.Range{base, 0x200}, SPI: 16 + uint32(i)})
 	}
 	return vs
 }
@@ -119,11 +120,11 @@ func wantVirtio() []VirtioMMIO {
 func TestParseQEMUVirt(t *testing.T) {
 	for _, tc := range []struct {
 		file string
-		mem  []Range
+		mem  []phys.Range
 	}{
-		{"virt-gicv3-1g.dtb", []Range{{0x40000000, 0x40000000}}},
-		{"virt-gicv3-512m.dtb", []Range{{0x40000000, 0x20000000}}},
-		{"virt-gicv3-1g-2nic.dtb", []Range{{0x40000000, 0x40000000}}},
+		{"virt-gicv3-1g.dtb", []phys.Range{{0x40000000, 0x40000000}}},
+		{"virt-gicv3-512m.dtb", []phys.Range{{0x40000000, 0x20000000}}},
+		{"virt-gicv3-1g-2nic.dtb", []phys.Range{{0x40000000, 0x40000000}}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			blob := readDTB(t, tc.file)
@@ -138,17 +139,17 @@ func TestParseQEMUVirt(t *testing.T) {
 				}
 			}
 			check("Memory", b.Memory, tc.mem)
-			check("UART", b.UART, Range{0x9000000, 0x1000})
+			check("UART", b.UART, phys.Range{0x9000000, 0x1000})
 			check("UARTSPI", b.UARTSPI, uint32(1))
-			check("GICD", b.GICD, Range{0x8000000, 0x10000})
+			check("GICD", b.GICD, phys.Range{0x8000000, 0x10000})
 			check("GICR.Base", b.GICR.Base, uint64(0x80a0000))
-			if len(b.ITS) != 1 || b.ITS[0].Reg != (Range{0x8080000, 0x20000}) || !strings.HasPrefix(b.ITS[0].Path, "/intc@8000000/its@8080000") {
+			if len(b.ITS) != 1 || b.ITS[0].Reg != (phys.Range{0x8080000, 0x20000}) || !strings.HasPrefix(b.ITS[0].Path, "/intc@8000000/its@8080000") {
 				t.Errorf("ITS = %+v", b.ITS)
 			}
-			if b.RTC != (Range{0x9010000, 0x1000}) {
+			if b.RTC != (phys.Range{0x9010000, 0x1000}) {
 				t.Errorf("RTC = %v", b.RTC)
 			}
-			if len(b.DMA) != 1 || b.DMA[0].Reg != (Range{0x9020000, 0x18}) || b.DMA[0].Path != "/fw-cfg@9020000" {
+			if len(b.DMA) != 1 || b.DMA[0].Reg != (phys.Range{0x9020000, 0x18}) || b.DMA[0].Path != "/fw-cfg@9020000" {
 				t.Errorf("DMA = %+v", b.DMA)
 			}
 			check("PSCIMethod", b.PSCIMethod, "smc")
@@ -159,21 +160,21 @@ func TestParseQEMUVirt(t *testing.T) {
 
 			for _, d := range []struct {
 				name string
-				r    Range
+				r    phys.Range
 			}{
-				{"flash", Range{0, 0x8000000}},
-				{"GICD", Range{0x8000000, 0x10000}},
-				{"ITS", Range{0x8080000, 0x20000}},
-				{"GICR", Range{0x80a0000, 0xf60000}},
-				{"UART", Range{0x9000000, 0x1000}},
-				{"RTC", Range{0x9010000, 0x1000}},
-				{"fw-cfg", Range{0x9020000, 0x18}},
-				{"GPIO", Range{0x9030000, 0x1000}},
-				{"virtio", Range{0xa000000, 32 * 0x200}},
-				{"PCIe MMIO", Range{0x10000000, 0x2eff0000}},
-				{"PCIe PIO", Range{0x3eff0000, 0x10000}},
-				{"PCIe ECAM", Range{0x4010000000, 0x10000000}},
-				{"PCIe high MMIO", Range{0x8000000000, 0x8000000000}},
+				{"flash", phys.Range{0, 0x8000000}},
+				{"GICD", phys.Range{0x8000000, 0x10000}},
+				{"ITS", phys.Range{0x8080000, 0x20000}},
+				{"GICR", phys.Range{0x80a0000, 0xf60000}},
+				{"UART", phys.Range{0x9000000, 0x1000}},
+				{"RTC", phys.Range{0x9010000, 0x1000}},
+				{"fw-cfg", phys.Range{0x9020000, 0x18}},
+				{"GPIO", phys.Range{0x9030000, 0x1000}},
+				{"virtio", phys.Range{0xa000000, 32 * 0x200}},
+				{"PCIe MMIO", phys.Range{0x10000000, 0x2eff0000}},
+				{"PCIe PIO", phys.Range{0x3eff0000, 0x10000}},
+				{"PCIe ECAM", phys.Range{0x4010000000, 0x10000000}},
+				{"PCIe high MMIO", phys.Range{0x8000000000, 0x8000000000}},
 			} {
 				if !covered(b.Devices, d.r) {
 					t.Errorf("Devices %v do not cover %s %v", b.Devices, d.name, d.r)
@@ -191,10 +192,10 @@ func TestParseQEMUVirt(t *testing.T) {
 			}
 			// The platform bus window has no reg and no children; CPUs,
 			// the timer and PSCI have no MMIO.
-			if overlaps(b.Devices, Range{0xc000000, 0x2000000}) {
+			if overlaps(b.Devices, phys.Range{0xc000000, 0x2000000}) {
 				t.Errorf("Devices %v include the empty platform bus", b.Devices)
 			}
-			want := []Range{
+			want := []phys.Range{
 				{0, 0x8010000},                     // flash + GICD
 				{0x8080000, 0x9001000 - 0x8080000}, // ITS + GICR (ends at 0x9000000) + UART
 				{0x9010000, 0x1000},                // RTC
@@ -222,13 +223,13 @@ func TestApply(t *testing.T) {
 			seed := bytes.Repeat([]byte{0xa5, 0x5a, 0x01, 0x02}, 16)
 			const removed = "/virtio_mmio@a003e00"
 			p := Patch{
-				Memory:      []Range{{0x48000000, 0x38000000}},
+				Memory:      []phys.Range{{0x48000000, 0x38000000}},
 				RemoveNodes: []string{removed},
 				InitrdStart: 0x4c000000,
 				InitrdEnd:   0x4c123456,
 				Bootargs:    "console=ttyAMA0 earlycon",
 				RNGSeed:     seed,
-				Reserve:     []Range{{0x48000000, 0x10000}, {0x7ff00000, 0x100000}},
+				Reserve:     []phys.Range{{0x48000000, 0x10000}, {0x7ff00000, 0x100000}},
 			}
 			out, err := Apply(blob, p)
 			if err != nil {
@@ -258,7 +259,7 @@ func TestApply(t *testing.T) {
 			if err != nil {
 				t.Fatalf("re-Parse: %v", err)
 			}
-			if want := []Range{{0x48000000, 0x38000000}}; !reflect.DeepEqual(after.Memory, want) {
+			if want := []phys.Range{{0x48000000, 0x38000000}}; !reflect.DeepEqual(after.Memory, want) {
 				t.Errorf("Memory = %v, want %v", after.Memory, want)
 			}
 			wantV := wantVirtio()[:31]
@@ -274,11 +275,11 @@ func TestApply(t *testing.T) {
 			// Everything else is unchanged.
 			same := *after
 			same.Memory, same.Virtio, same.Bootargs, same.RNGSeed = before.Memory, before.Virtio, before.Bootargs, before.RNGSeed
-			same.Devices = Merge(append(slices.Clone(after.Devices), Range{0xa003e00, 0x200}))
+			same.Devices = phys.Merge(append(slices.Clone(after.Devices), phys.Range{0xa003e00, 0x200}))
 			if !reflect.DeepEqual(&same, before) {
 				t.Errorf("re-Parse differs beyond the patch:\n got %+v\nwant %+v", &same, before)
 			}
-			if covered(after.Devices, Range{0xa003e00, 0x200}) {
+			if covered(after.Devices, phys.Range{0xa003e00, 0x200}) {
 				t.Errorf("Devices %v still cover the removed transport", after.Devices)
 			}
 
@@ -420,7 +421,7 @@ func TestApplySeeds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := []Range{{0x40000000, 0x40000000}}; !reflect.DeepEqual(b.Memory, want) {
+			if want := []phys.Range{{0x40000000, 0x40000000}}; !reflect.DeepEqual(b.Memory, want) {
 				t.Errorf("Memory = %v, want %v", b.Memory, want)
 			}
 		})
@@ -476,9 +477,9 @@ func TestApplyErrors(t *testing.T) {
 		{"relative path", Patch{RemoveNodes: []string{"chosen"}}, "dtb: remove chosen: no such node"},
 		{"root", Patch{RemoveNodes: []string{"/"}}, "dtb: remove /: cannot remove the root node"},
 		{"initrd backwards", Patch{InitrdStart: 0x5000, InitrdEnd: 0x4000}, "dtb: initrd end 0x4000 is not after start 0x5000"},
-		{"empty memreserve", Patch{Reserve: []Range{{0x48000000, 0}}}, "dtb: bad memreserve range [0x48000000+0x0]"},
-		{"empty memory", Patch{Memory: []Range{{0x48000000, 0}}}, "dtb: bad memory range [0x48000000+0x0]"},
-		{"memory wraps", Patch{Memory: []Range{{1 << 63, 1 << 63}}}, "dtb: bad memory range"},
+		{"empty memreserve", Patch{Reserve: []phys.Range{{0x48000000, 0}}}, "dtb: bad memreserve range [0x48000000-0x48000000)"},
+		{"empty memory", Patch{Memory: []phys.Range{{0x48000000, 0}}}, "dtb: bad memory range [0x48000000-0x48000000)"},
+		{"memory wraps", Patch{Memory: []phys.Range{{1 << 63, 1 << 63}}}, "dtb: bad memory range"},
 		{"NUL in bootargs", Patch{Bootargs: "a\x00b"}, "dtb: bootargs contain a NUL byte"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -494,7 +495,7 @@ func TestApplyErrors(t *testing.T) {
 	clash := mutate(t, blob, func(f *dt.FDT) {
 		f.RootNode.Children = append(f.RootNode.Children, dt.NewNode("memory@50000000"))
 	})
-	if out, err := Apply(clash, Patch{Memory: []Range{{0x50000000, 0x1000}}}); err == nil || out != nil ||
+	if out, err := Apply(clash, Patch{Memory: []phys.Range{{0x50000000, 0x1000}}}); err == nil || out != nil ||
 		!strings.Contains(err.Error(), "dtb: cannot add /memory@50000000") {
 		t.Errorf("name clash: err = %v", err)
 	}
@@ -586,7 +587,7 @@ func TestParseStdoutPathForms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b.UART != (Range{0x9000000, 0x1000}) || b.UARTSPI != 1 {
+			if b.UART != (phys.Range{0x9000000, 0x1000}) || b.UARTSPI != 1 {
 				t.Errorf("UART %v SPI %d", b.UART, b.UARTSPI)
 			}
 		})
@@ -640,17 +641,17 @@ func TestParseSynthetic(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Board{
-		Memory:     []Range{{0x80000000, 0x1000000}, {0x90000000, 0x1000000}, {0xc0000000, 0x100000}},
-		UART:       Range{0x20001000, 0x1000},
+		Memory:     []phys.Range{{0x80000000, 0x1000000}, {0x90000000, 0x1000000}, {0xc0000000, 0x100000}},
+		UART:       phys.Range{0x20001000, 0x1000},
 		UARTSPI:    5,
-		GICD:       Range{0x20040000, 0x10000},
-		GICR:       Range{0x20060000, 0x20000},
+		GICD:       phys.Range{0x20040000, 0x10000},
+		GICR:       phys.Range{0x20060000, 0x20000},
 		PSCIMethod: "hvc",
 		Virtio: []VirtioMMIO{
-			{"/soc/virtio@2000", Range{0x20002000, 0x200}, 8},
-			{"/soc/virtio@3000", Range{0x20003000, 0x200}, 9},
+			{"/soc/virtio@2000", phys.Range{0x20002000, 0x200}, 8},
+			{"/soc/virtio@3000", phys.Range{0x20003000, 0x200}, 9},
 		},
-		Devices: []Range{
+		Devices: []phys.Range{
 			{0x20001000, 0x1200}, // serial + disabled virtio
 			{0x20003000, 0x200},  // virtio
 			{0x20005000, 0x100},  // i2c controller (not its children)
@@ -665,7 +666,7 @@ func TestParseSynthetic(t *testing.T) {
 		t.Errorf("Parse:\n got %+v\nwant %+v", b, want)
 	}
 
-	out, err := Apply(synthetic(t), Patch{Memory: []Range{{0x80000000, 0x800000}, {0x90000000, 0x100000}}, RNGSeed: []byte{1}})
+	out, err := Apply(synthetic(t), Patch{Memory: []phys.Range{{0x80000000, 0x800000}, {0x90000000, 0x100000}}, RNGSeed: []byte{1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -677,21 +678,8 @@ func TestParseSynthetic(t *testing.T) {
 	if want := []byte{0x80, 0, 0, 0, 0, 0x80, 0, 0, 0x90, 0, 0, 0, 0, 0x10, 0, 0}; !bytes.Equal(reg, want) {
 		t.Errorf("1-cell memory reg = %x, want %x", reg, want)
 	}
-	if _, err := Apply(synthetic(t), Patch{Memory: []Range{{0x1_0000_0000, 0x1000}}}); err == nil ||
+	if _, err := Apply(synthetic(t), Patch{Memory: []phys.Range{{0x1_0000_0000, 0x1000}}}); err == nil ||
 		!strings.Contains(err.Error(), "does not fit root #address-cells 1") {
 		t.Errorf("64-bit memory in 1-cell root: err = %v", err)
-	}
-}
-
-func TestMerge(t *testing.T) {
-	for _, tc := range []struct{ in, want []Range }{
-		{nil, nil},
-		{[]Range{{0x2000, 0x1000}, {0x1000, 0x1000}}, []Range{{0x1000, 0x2000}}},
-		{[]Range{{0x1000, 0x3000}, {0x2000, 0x100}}, []Range{{0x1000, 0x3000}}},
-		{[]Range{{0x1000, 0x100}, {0x3000, 0}, {0x1200, 0x100}}, []Range{{0x1000, 0x100}, {0x1200, 0x100}}},
-	} {
-		if got := Merge(tc.in); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("Merge(%v) = %v, want %v", tc.in, got, tc.want)
-		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"strings"
 
 	"github.com/u-root/u-root/pkg/dt"
@@ -330,7 +331,7 @@ func num(b []byte, n uint32) uint64 {
 // regs decodes n's reg property using its parent's cell counts. ok is false
 // when the addresses are not plain 1- or 2-cell CPU-style addresses with sizes
 // (e.g. CPUs, I2C or PCI children).
-func (t *tree) regs(n *dt.Node) (rs []Range, ok bool, err error) {
+func (t *tree) regs(n *dt.Node) (rs []phys.Range, ok bool, err error) {
 	p, has := n.LookProperty("reg")
 	par := t.parent[n]
 	if !has || par == nil {
@@ -349,7 +350,7 @@ func (t *tree) regs(n *dt.Node) (rs []Range, ok bool, err error) {
 			t.path(n), len(p.Value), stride, ac, sc)
 	}
 	for b := p.Value; len(b) > 0; b = b[stride:] {
-		r := Range{num(b, ac), num(b[4*ac:], sc)}
+		r := phys.Range{Base: num(b, ac), Size: num(b[4*ac:], sc)}
 		if r.Base+r.Size < r.Base {
 			return nil, false, fmt.Errorf("dtb: %s: reg %#x+%#x overflows", t.path(n), r.Base, r.Size)
 		}
@@ -362,7 +363,7 @@ func (t *tree) regs(n *dt.Node) (rs []Range, ok bool, err error) {
 // to a root (CPU physical) address through the ranges of bus and its
 // ancestors. ok is false when some bus has no ranges (not memory mapped) or
 // no window covers the address.
-func (t *tree) toRoot(bus *dt.Node, r Range) (Range, bool, error) {
+func (t *tree) toRoot(bus *dt.Node, r phys.Range) (phys.Range, bool, error) {
 	for ; bus != nil && bus != t.root; bus = t.parent[bus] {
 		p, has := bus.LookProperty("ranges")
 		if !has {
@@ -407,7 +408,7 @@ func (t *tree) toRoot(bus *dt.Node, r Range) (Range, bool, error) {
 }
 
 // mmio returns n's reg ranges translated to CPU physical addresses.
-func (t *tree) mmio(n *dt.Node) ([]Range, error) {
+func (t *tree) mmio(n *dt.Node) ([]phys.Range, error) {
 	rs, ok, err := t.regs(n)
 	if err != nil || !ok {
 		return nil, err

@@ -3,6 +3,7 @@ package dtb
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/ferry-hv/ferry/phys"
 	"os"
 	"strings"
 	"testing"
@@ -55,10 +56,10 @@ func FuzzParse(f *testing.F) {
 			checkBoard(t, b)
 		}
 		out, err := Apply(blob, Patch{
-			Memory:   []Range{{0x40000000, 0x1000}},
+			Memory:   []phys.Range{{0x40000000, 0x1000}},
 			Bootargs: "console=ttyAMA0",
 			RNGSeed:  []byte("0123456789abcdef"),
-			Reserve:  []Range{{0x40000000, 0x1000}},
+			Reserve:  []phys.Range{{0x40000000, 0x1000}},
 		})
 		if !bytes.Equal(blob, in) {
 			t.Fatal("input modified")
@@ -80,7 +81,7 @@ func FuzzParse(f *testing.F) {
 			if err != nil {
 				t.Fatalf("Apply output does not Parse: %v", err)
 			}
-			if b2.Bootargs != "console=ttyAMA0" || len(b2.Memory) != 1 || b2.Memory[0] != (Range{0x40000000, 0x1000}) {
+			if b2.Bootargs != "console=ttyAMA0" || len(b2.Memory) != 1 || b2.Memory[0] != (phys.Range{0x40000000, 0x1000}) {
 				t.Fatalf("patch not applied: %+v", b2)
 			}
 		}

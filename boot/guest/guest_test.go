@@ -2,6 +2,7 @@ package guest
 
 import (
 	"encoding/binary"
+	"github.com/ferry-hv/ferry/phys"
 	"strings"
 	"testing"
 
@@ -72,8 +73,8 @@ func TestParseConfigReceiveRole(t *testing.T) {
 
 func virt1G() *dtb.Board {
 	return &dtb.Board{
-		Memory: []dtb.Range{{Base: 0x40000000, Size: 0x40000000}},
-		Devices: []dtb.Range{
+		Memory: []phys.Range{{Base: 0x40000000, Size: 0x40000000}},
+		Devices: []phys.Range{
 			{Base: 0x0, Size: 0x8000000},           // flash
 			{Base: 0x8000000, Size: 0x10000},       // GICD
 			{Base: 0x80a0000, Size: 0xf60000},      // GICR
@@ -87,13 +88,13 @@ func virt1G() *dtb.Board {
 
 func TestPlan(t *testing.T) {
 	cfg := Config{Kernel: 0x48200000, InitrdBase: 0x49e00000, InitrdSize: 0x100000, Guest: "console=ttyAMA0"}
-	owned := []Owned{{Path: "/virtio_mmio@a000200", Reg: dtb.Range{Base: 0xa000200, Size: 0x200}},
-		{Reg: dtb.Range{Base: 0x9000000, Size: 0x1000}}} // a trapped page: unmapped, node kept
+	owned := []Owned{{Path: "/virtio_mmio@a000200", Reg: phys.Range{Base: 0xa000200, Size: 0x200}},
+		{Reg: phys.Range{Base: 0x9000000, Size: 0x1000}}} // a trapped page: unmapped, node kept
 	l, err := Plan(virt1G(), cfg, ImageHeader{ImageSize: 0x1ab0000}, 0x48000000, owned)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.RAM) != 1 || l.RAM[0] != (dtb.Range{Base: 0x48000000, Size: 0x38000000}) {
+	if len(l.RAM) != 1 || l.RAM[0] != (phys.Range{Base: 0x48000000, Size: 0x38000000}) {
 		t.Fatalf("guest RAM %v", l.RAM)
 	}
 	if l.DTB != 0x48000000 || l.Kernel != 0x48200000 || l.KernelEnd != 0x49cb0000 {
@@ -152,7 +153,7 @@ func TestPlanRejects(t *testing.T) {
 			t.Errorf("%s: error %v, want one containing %q", name, err, c.want)
 		}
 	}
-	small := &dtb.Board{Memory: []dtb.Range{{Base: 0x40000000, Size: 0x8000000}}}
+	small := &dtb.Board{Memory: []phys.Range{{Base: 0x40000000, Size: 0x8000000}}}
 	if _, err := Plan(small, Config{Kernel: 0x48200000}, hdr, 0x48000000, nil); err == nil {
 		t.Error("a board with no RAM above the carve-out was accepted")
 	}

@@ -2,6 +2,7 @@ package guest
 
 import (
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"sort"
 
 	"github.com/ferry-hv/ferry/boot/dtb"
@@ -16,20 +17,20 @@ const (
 
 // Mapping is one stage-2 mapping, identity (IPA == PA).
 type Mapping struct {
-	dtb.Range
+	phys.Range
 	Device bool // Device-nGnRE, not executable; else Normal write-back RAM
 }
 
 // Layout is where everything the guest starts with lives, and what it may
 // touch.
 type Layout struct {
-	RAM       []dtb.Range // the guest's RAM: the board's RAM minus Ferry's carve-out
-	DTB       uint64      // the patched DTB goes here, at the start of guest RAM
-	Kernel    uint64      // the kernel Image's first byte: the entry point
-	KernelEnd uint64      // Kernel + image_size
-	Initrd    dtb.Range   // zero Size: no initramfs
-	Stage2    []Mapping   // the guest's whole IPA space, sorted
-	Patch     dtb.Patch   // how the firmware's DTB becomes the guest's
+	RAM       []phys.Range // the guest's RAM: the board's RAM minus Ferry's carve-out
+	DTB       uint64       // the patched DTB goes here, at the start of guest RAM
+	Kernel    uint64       // the kernel Image's first byte: the entry point
+	KernelEnd uint64       // Kernel + image_size
+	Initrd    phys.Range   // zero Size: no initramfs
+	Stage2    []Mapping    // the guest's whole IPA space, sorted
+	Patch     dtb.Patch    // how the firmware's DTB becomes the guest's
 }
 
 // Owned is a device page range Ferry keeps for itself: its registers are
@@ -38,7 +39,7 @@ type Layout struct {
 // the UART) stays in the guest's DTB and its accesses fault into Ferry.
 type Owned struct {
 	Path string
-	Reg  dtb.Range
+	Reg  phys.Range
 }
 
 // Plan lays the guest out in the board's RAM above guestBase (the end of
@@ -52,13 +53,13 @@ func Plan(b *dtb.Board, cfg Config, hdr ImageHeader, guestBase uint64, owned []O
 	if (cfg.Kernel-hdr.TextOffset)%blockSize != 0 {
 		return nil, fmt.Errorf("plan: kernel at %#x: Image minus text_offset %#x must be 2 MiB aligned", cfg.Kernel, hdr.TextOffset)
 	}
-	dtbArea := dtb.Range{Base: l.DTB, Size: DTBMaxSize}
-	kernel := dtb.Range{Base: cfg.Kernel, Size: hdr.ImageSize}
+	dtbArea := phys.Range{Base: l.DTB, Size: DTBMaxSize}
+	kernel := phys.Range{Base: cfg.Kernel, Size: hdr.ImageSize}
 	if err := l.check("kernel", kernel, dtbArea); err != nil {
 		return nil, err
 	}
 	if cfg.InitrdSize > 0 {
-		l.Initrd = dtb.Range{Base: cfg.InitrdBase, Size: cfg.InitrdSize}
+		l.Initrd = phys.Range{Base: cfg.InitrdBase, Size: cfg.InitrdSize}
 		if err := l.check("initramfs", l.Initrd, dtbArea, kernel); err != nil {
 			return nil, err
 		}
@@ -77,7 +78,7 @@ func PlanMachine(b *dtb.Board, guestBase uint64, owned []Owned) (*Layout, error)
 		switch {
 		case r.End() <= guestBase:
 		case r.Base < guestBase:
-			l.RAM = append(l.RAM, dtb.Range{Base: guestBase, Size: r.End() - guestBase})
+			l.RAM = append(l.RAM, phys.Range{Base: guestBase, Size: r.End() - guestBase})
 		default:
 			l.RAM = append(l.RAM, r)
 		}
@@ -96,7 +97,7 @@ func PlanMachine(b *dtb.Board, guestBase uint64, owned []Owned) (*Layout, error)
 }
 
 // check makes sure r lies in guest RAM and overlaps none of others.
-func (l *Layout) check(what string, r dtb.Range, others ...dtb.Range) error {
+func (l *Layout) check(what string, r phys.Range, others ...phys.Range) error {
 	in := false
 	for _, m := range l.RAM {
 		in = in || (r.Base >= m.Base && r.End() <= m.End())
@@ -114,42 +115,25 @@ func (l *Layout) check(what string, r dtb.Range, others ...dtb.Range) error {
 
 // stage2 maps guest RAM as Normal memory and every device the DTB lists as
 // Device memory, rounded out to pages, minus the devices Ferry owns.
-func stage2(ram, devices []dtb.Range, owned []Owned) []Mapping {
+func stage2(ram, devices []phys.Range, owned []Owned) []Mapping {
 	var ms []Mapping
 	for _, r := range ram {
 		ms = append(ms, Mapping{Range: r})
 	}
-	var devs []dtb.Range
+	var devs []phys.Range
 	for _, d := range devices {
 		base := d.Base &^ (pageSize - 1)
 		end := (d.End() + pageSize - 1) &^ (pageSize - 1)
-		devs = append(devs, dtb.Range{Base: base, Size: end - base})
+		devs = append(devs, phys.Range{Base: base, Size: end - base})
 	}
 	for _, o := range owned {
 		base := o.Reg.Base &^ (pageSize - 1)
 		end := (o.Reg.End() + pageSize - 1) &^ (pageSize - 1)
-		devs = subtract(devs, dtb.Range{Base: base, Size: end - base})
+		devs = phys.Subtract(devs, phys.Range{Base: base, Size: end - base})
 	}
-	for _, d := range dtb.Merge(devs) {
+	for _, d := range phys.Merge(devs) {
 		ms = append(ms, Mapping{Range: d, Device: true})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Base < ms[j].Base })
 	return ms
-}
-
-func subtract(rs []dtb.Range, cut dtb.Range) []dtb.Range {
-	var out []dtb.Range
-	for _, r := range rs {
-		if cut.End() <= r.Base || r.End() <= cut.Base {
-			out = append(out, r)
-			continue
-		}
-		if r.Base < cut.Base {
-			out = append(out, dtb.Range{Base: r.Base, Size: cut.Base - r.Base})
-		}
-		if cut.End() < r.End() {
-			out = append(out, dtb.Range{Base: cut.End(), Size: r.End() - cut.End()})
-		}
-	}
-	return out
 }

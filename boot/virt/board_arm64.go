@@ -6,11 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"unsafe"
 
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/cpu"
-	"github.com/ferry-hv/ferry/mmu"
 )
 
 // fdtMagic and fdtMaxSize bound what is accepted at DTBAddr (Devicetree
@@ -51,9 +51,9 @@ func readBoard() error {
 	}
 	board = b
 	console.base = uintptr(b.UART.Base)
-	var ram []mmu.Range
+	var ram []phys.Range
 	for _, r := range b.Memory {
-		ram = append(ram, mmu.Range{Base: r.Base, Size: r.Size})
+		ram = append(ram, phys.Range{Base: r.Base, Size: r.Size})
 	}
 	mapRAM(ram)
 	seedRNG(b.RNGSeed)

@@ -3,6 +3,7 @@
 package virt
 
 import (
+	"github.com/ferry-hv/ferry/phys"
 	"unsafe"
 
 	"github.com/ferry-hv/ferry/cpu"
@@ -49,7 +50,7 @@ func enableMMU() {
 }
 
 // mapRAM marks every 1 GiB block that holds RAM as Normal memory.
-func mapRAM(ram []mmu.Range) {
+func mapRAM(ram []phys.Range) {
 	t := el2L1()
 	for _, r := range ram {
 		for a := r.Base &^ (1<<30 - 1); a < r.Base+r.Size; a += 1 << 30 {

@@ -3,6 +3,7 @@ package mgmt
 import (
 	"context"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"net"
 	"net/netip"
 
@@ -133,7 +134,7 @@ func (n *Net) local(port uint16) tcpip.FullAddress {
 
 // Removed names the transport Ferry took: the hypervisor removes the node
 // at path from the guest's DTB and leaves reg unmapped at stage 2.
-func (n *Net) Removed() (path string, reg dtb.Range) {
+func (n *Net) Removed() (path string, reg phys.Range) {
 	return n.transport.Path, n.transport.Reg
 }
 

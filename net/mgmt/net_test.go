@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"io"
 	"net/netip"
 	"runtime"
@@ -32,7 +33,7 @@ func newBoardQ(t *testing.T, last byte, cfg Config, qmax uint32) board {
 	t.Helper()
 	mem := fakedev.NewMemory()
 	fd := fakedev.New(mem, fakedev.Options{MAC: [6]byte{0x52, 0x54, 0, 0x77, 0, last}, QueueNumMax: qmax})
-	tr := dtb.VirtioMMIO{Path: "/virtio_mmio@a003e00", Reg: dtb.Range{Base: 0x0a003e00, Size: 0x200}, SPI: 47}
+	tr := dtb.VirtioMMIO{Path: "/virtio_mmio@a003e00", Reg: phys.Range{Base: 0x0a003e00, Size: 0x200}, SPI: 47}
 	dev, err := virtionet.New(fd, tr.Reg.Base, mem, virtionet.Options{MTU: cfg.MTU})
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +180,7 @@ func TestDialErrors(t *testing.T) {
 func TestRemoved(t *testing.T) {
 	a := newBoard(t, 0x11, Config{Addr: netip.MustParsePrefix("10.77.0.11/24"), MTU: 1500})
 	path, reg := a.n.Removed()
-	if path != "/virtio_mmio@a003e00" || reg != (dtb.Range{Base: 0x0a003e00, Size: 0x200}) {
+	if path != "/virtio_mmio@a003e00" || reg != (phys.Range{Base: 0x0a003e00, Size: 0x200}) {
 		t.Errorf("Removed = %q, %v", path, reg)
 	}
 	if a.n.MAC().String() != "52:54:00:77:00:11" || a.n.MTU() != 1500 || a.n.Addr().String() != "10.77.0.11/24" {

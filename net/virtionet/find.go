@@ -3,6 +3,7 @@ package virtionet
 import (
 	"bytes"
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"net"
 
 	"github.com/ferry-hv/ferry/boot/dtb"
@@ -17,7 +18,7 @@ import (
 // plugs each -device virtio-net-device into the highest free transport,
 // so the first network device on QEMU's command line is found first. With
 // mac set, the network device with that MAC address is taken instead.
-func FindWith(transports []dtb.VirtioMMIO, regs func(dtb.Range) Regs, mac net.HardwareAddr) (dtb.VirtioMMIO, error) {
+func FindWith(transports []dtb.VirtioMMIO, regs func(phys.Range) Regs, mac net.HardwareAddr) (dtb.VirtioMMIO, error) {
 	var seen []string
 	for i := len(transports) - 1; i >= 0; i-- {
 		tr := transports[i]

@@ -2,6 +2,7 @@ package virtionet
 
 import (
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"net"
 	"strings"
 	"testing"
@@ -12,19 +13,19 @@ import (
 
 // board models QEMU virt's 32 virtio-mmio transports with devices plugged
 // into some of them.
-func board(devs map[int]fakedev.Options) ([]dtb.VirtioMMIO, func(dtb.Range) Regs) {
+func board(devs map[int]fakedev.Options) ([]dtb.VirtioMMIO, func(phys.Range) Regs) {
 	var ts []dtb.VirtioMMIO
 	regs := map[uint64]Regs{}
 	for i := 0; i < 32; i++ {
 		base := uint64(0x0a000000 + i*0x200)
-		ts = append(ts, dtb.VirtioMMIO{Path: fmt.Sprintf("/virtio_mmio@%x", base), Reg: dtb.Range{Base: base, Size: 0x200}, SPI: uint32(16 + i)})
+		ts = append(ts, dtb.VirtioMMIO{Path: fmt.Sprintf("/virtio_mmio@%x", base), Reg: phys.Range{Base: base, Size: 0x200}, SPI: uint32(16 + i)})
 		o, ok := devs[i]
 		if !ok {
 			o = fakedev.Options{NoDevice: true}
 		}
 		regs[base] = fakedev.New(fakedev.NewMemory(), o)
 	}
-	return ts, func(r dtb.Range) Regs { return regs[r.Base] }
+	return ts, func(r phys.Range) Regs { return regs[r.Base] }
 }
 
 func TestFind(t *testing.T) {

@@ -4,6 +4,7 @@ package virtionet
 
 import (
 	"fmt"
+	"github.com/ferry-hv/ferry/phys"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -36,7 +37,7 @@ const transportSize = regConfig + macLen
 
 // regsAt is the register file at r (a physical address outside the Go
 // heap, so the conversion from an integer is sound).
-func regsAt(r dtb.Range) Regs { return mmio{unsafe.Pointer(uintptr(r.Base))} }
+func regsAt(r phys.Range) Regs { return mmio{unsafe.Pointer(uintptr(r.Base))} }
 
 // heapDMA allocates DMA memory from the Go heap. Ferry's carve-out is
 // identity-mapped Normal cacheable memory at EL2 and QEMU's virtio-mmio
