@@ -6,8 +6,33 @@ import (
 	"github.com/ferry-hv/ferry/internal/wire"
 )
 
-// StateVersion is the version of State's encoding.
-const StateVersion = 1
+// StateVersion is the version of State's encoding this package writes;
+// it reads every version from StateOldest. Version 2 dropped the version
+// the payload carried (the migration record's is the one) and moved the
+// timer to its own component (TimerVersion).
+const (
+	StateVersion = 2
+	StateOldest  = 2
+)
+
+// TimerVersion is the version of Timer's encoding this package writes; it
+// reads every version from TimerOldest.
+const (
+	TimerVersion = 1
+	TimerOldest  = 1
+)
+
+// PSTATE (SPSR_EL2 as the guest's exit saved it) fields, ARM ARM C5.2.19
+// SPSR_EL2: M[4] is the Execution state the exception was taken from,
+// M[3:0] the mode.
+const (
+	pstateNRW      = 1 << 4 // M[4]: taken from AArch32
+	pstateMode     = 0xf    // M[3:0]
+	pstateEL0t     = 0b0000 // AArch64 EL0
+	pstateEL1t     = 0b0100 // AArch64 EL1 with SP_EL0
+	pstateUser32   = 0b0000 // AArch32 User mode (M = 0b10000): EL0
+	pstateAArch32M = pstateNRW | pstateMode
+)
 
 // SVE predicate state: P0..P15 and FFR, each VL/8 bytes, VL at most
 // 2048 bits (ARM ARM A2 "The Scalable Vector Extension").
@@ -47,7 +72,8 @@ var PAuthKeyNames = []string{
 	"APGAKeyLo_EL1", "APGAKeyHi_EL1",
 }
 
-// Timer is the guest's generic-timer state. The guest's virtual count is
+// Timer is the guest's generic-timer state, a migratable component of
+// its own. The guest's virtual count is
 // carried rather than CNTVOFF_EL2, because the boards' physical counters
 // are unrelated: the destination picks CNTVOFF_EL2 so that the virtual
 // count resumes where it stopped.
@@ -62,9 +88,15 @@ type Timer struct {
 	CNTP_Delta uint64
 }
 
-// State is everything of the guest's CPU Ferry moves: the register block of
-// the world switch, the EL1 system registers, the optional register sets of
-// Features, the identity the guest sees (VPIDR/VMPIDR) and the timer.
+// State is everything of the guest's CPU Ferry moves but its timer: the
+// register block of the world switch, the EL1 system registers, the
+// optional register sets of Features and the identity the guest sees
+// (VPIDR/VMPIDR).
+//
+// The guest's EL0 may run AArch32 (a 32-bit process under a 64-bit
+// kernel): its R0-R14 are then X0-X14 of the register block, its CPSR is
+// PSTATE, and its TPIDRURO/TPIDRURW and FPSCR are TPIDRRO_EL0, TPIDR_EL0
+// and FPCR/FPSR, all of which are carried.
 type State struct {
 	Ctx      Context
 	Features Features
@@ -76,13 +108,11 @@ type State struct {
 	SMCR     uint64   // when FeatSME
 	MIDR     uint64   // VPIDR_EL2
 	MPIDR    uint64   // VMPIDR_EL2
-	Timer    Timer
 }
 
-// Encode returns the versioned encoding of s.
+// Encode returns the encoding of s (version StateVersion).
 func (s *State) Encode() []byte {
 	var w wire.Writer
-	w.U16(StateVersion)
 	w.U32(uint32(s.Features))
 	for _, x := range s.Ctx.X {
 		w.U64(x)
@@ -102,19 +132,16 @@ func (s *State) Encode() []byte {
 	w.U64(s.SMCR)
 	w.U64(s.MIDR)
 	w.U64(s.MPIDR)
-	t := s.Timer
-	for _, v := range []uint64{t.VirtCount, t.CNTV_CTL, t.CNTV_CVAL, t.CNTP_CTL, t.CNTP_Delta} {
-		w.U64(v)
-	}
 	return w.Bytes()
 }
 
-// DecodeState decodes and checks an encoded State.
-func DecodeState(b []byte) (*State, error) {
-	r := wire.NewReader(b)
-	if v := r.U16(); r.Err() == nil && v != StateVersion {
-		return nil, fmt.Errorf("cpu state: version %d, want %d", v, StateVersion)
+// DecodeState decodes and checks an encoded State of a version from
+// StateOldest to StateVersion.
+func DecodeState(version uint16, b []byte) (*State, error) {
+	if version < StateOldest || version > StateVersion {
+		return nil, fmt.Errorf("cpu state: version %d; this Ferry reads %d to %d", version, StateOldest, StateVersion)
 	}
+	r := wire.NewReader(b)
 	s := &State{Features: Features(r.U32())}
 	for i := range s.Ctx.X {
 		s.Ctx.X[i] = r.U64()
@@ -134,10 +161,6 @@ func DecodeState(b []byte) (*State, error) {
 	s.SMCR = r.U64()
 	s.MIDR = r.U64()
 	s.MPIDR = r.U64()
-	t := &s.Timer
-	for _, p := range []*uint64{&t.VirtCount, &t.CNTV_CTL, &t.CNTV_CVAL, &t.CNTP_CTL, &t.CNTP_Delta} {
-		*p = r.U64()
-	}
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("cpu state: %w", err)
 	}
@@ -163,10 +186,36 @@ func (s *State) validate() error {
 		return fmt.Errorf("cpu state: SVE vector length %d with %d bytes of predicates", s.SVEVL, len(s.SVEPred))
 	case s.Features&FeatSVE == 0 && (s.SVEVL != 0 || len(s.SVEPred) != 0):
 		return fmt.Errorf("cpu state: SVE predicates without the feature")
-	case s.Ctx.PSTATE&0x10 != 0:
-		return fmt.Errorf("cpu state: PSTATE %#x is an AArch32 state; Ferry guests run AArch64 at EL1", s.Ctx.PSTATE)
-	case s.Ctx.PSTATE&0xf != SPSR_EL1h && s.Ctx.PSTATE&0xf != 0b0100 && s.Ctx.PSTATE&0xf != 0:
-		return fmt.Errorf("cpu state: PSTATE %#x: mode %#x is not EL0t, EL1t or EL1h", s.Ctx.PSTATE, s.Ctx.PSTATE&0xf)
+	case s.Ctx.PSTATE&pstateNRW != 0 && s.Ctx.PSTATE&pstateMode != pstateUser32:
+		return fmt.Errorf("cpu state: PSTATE %#x is an AArch32 mode other than User (%#x); Ferry guests run AArch64 at EL1", s.Ctx.PSTATE, s.Ctx.PSTATE&pstateAArch32M)
+	case s.Ctx.PSTATE&pstateNRW == 0 && s.Ctx.PSTATE&pstateMode != SPSR_EL1h && s.Ctx.PSTATE&pstateMode != pstateEL1t && s.Ctx.PSTATE&pstateMode != pstateEL0t:
+		return fmt.Errorf("cpu state: PSTATE %#x: mode %#x is not EL0t, EL1t or EL1h", s.Ctx.PSTATE, s.Ctx.PSTATE&pstateMode)
 	}
 	return nil
+}
+
+// Encode returns the encoding of t (version TimerVersion).
+func (t Timer) Encode() []byte {
+	var w wire.Writer
+	for _, v := range []uint64{t.VirtCount, t.CNTV_CTL, t.CNTV_CVAL, t.CNTP_CTL, t.CNTP_Delta} {
+		w.U64(v)
+	}
+	return w.Bytes()
+}
+
+// DecodeTimer decodes an encoded Timer of a version from TimerOldest to
+// TimerVersion.
+func DecodeTimer(version uint16, b []byte) (Timer, error) {
+	var t Timer
+	if version < TimerOldest || version > TimerVersion {
+		return t, fmt.Errorf("timer state: version %d; this Ferry reads %d to %d", version, TimerOldest, TimerVersion)
+	}
+	r := wire.NewReader(b)
+	for _, p := range []*uint64{&t.VirtCount, &t.CNTV_CTL, &t.CNTV_CVAL, &t.CNTP_CTL, &t.CNTP_Delta} {
+		*p = r.U64()
+	}
+	if err := r.Done(); err != nil {
+		return Timer{}, fmt.Errorf("timer state: %w", err)
+	}
+	return t, nil
 }

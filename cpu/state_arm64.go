@@ -57,20 +57,34 @@ func Capture(c *Context) *State {
 	if s.Features&FeatSME != 0 {
 		s.SMCR = ReadSMCR_EL1()
 	}
+	return s
+}
+
+// CaptureTimer reads the guest's generic timer, stopped at an exit.
+func CaptureTimer() Timer {
 	pct := ReadCNTPCT_EL0()
-	s.Timer = Timer{
+	return Timer{
 		VirtCount:  pct - ReadCNTVOFF_EL2(),
 		CNTV_CTL:   ReadCNTV_CTL_EL0(),
 		CNTV_CVAL:  ReadCNTV_CVAL_EL0(),
 		CNTP_CTL:   ReadCNTP_CTL_EL0(),
 		CNTP_Delta: ReadCNTP_CVAL_EL0() - pct,
 	}
-	return s
 }
 
-// Restore loads s into this CPU and the guest's register block c. The
-// guest's virtual counter continues from s.Timer.VirtCount: it does not see
-// the time the machine spent moving.
+// RestoreTimer loads t into this CPU. The guest's virtual counter
+// continues from t.VirtCount: it does not see the time the machine spent
+// moving.
+func RestoreTimer(t Timer) {
+	pct := ReadCNTPCT_EL0()
+	WriteCNTVOFF_EL2(pct - t.VirtCount)
+	WriteCNTV_CVAL_EL0(t.CNTV_CVAL)
+	WriteCNTV_CTL_EL0(t.CNTV_CTL)
+	WriteCNTP_CVAL_EL0(pct + t.CNTP_Delta)
+	WriteCNTP_CTL_EL0(t.CNTP_CTL)
+}
+
+// Restore loads s into this CPU and the guest's register block c.
 func Restore(s *State, c *Context) error {
 	if miss := s.Features &^ HostFeatures(); miss != 0 {
 		return fmt.Errorf("cpu state needs features %#x this CPU lacks", uint32(miss))
@@ -96,12 +110,6 @@ func Restore(s *State, c *Context) error {
 	}
 	WriteVPIDR_EL2(s.MIDR)
 	WriteVMPIDR_EL2(s.MPIDR)
-	pct := ReadCNTPCT_EL0()
-	WriteCNTVOFF_EL2(pct - s.Timer.VirtCount)
-	WriteCNTV_CVAL_EL0(s.Timer.CNTV_CVAL)
-	WriteCNTV_CTL_EL0(s.Timer.CNTV_CTL)
-	WriteCNTP_CVAL_EL0(pct + s.Timer.CNTP_Delta)
-	WriteCNTP_CTL_EL0(s.Timer.CNTP_CTL)
 	return nil
 }
 

@@ -9,7 +9,6 @@ import (
 
 // Encoding (little-endian, package wire):
 //
-//	magic u32 "FGIC" | version u16
 //	Dist:   CTLR u32 | NumSPIs u32 | Group, Enable, Pending, Active, GrpMod
 //	        (ceil(NumSPIs/32) u32 each) | Priority (NumSPIs u8) |
 //	        Config (ceil(NumSPIs/16) u32) | Route (NumSPIs u64)
@@ -19,24 +18,18 @@ import (
 //
 // The only count on the wire is NumSPIs; every length follows from it, and
 // it is checked before anything is allocated.
-const (
-	magic = 0x43494746 // "FGIC"
-	// MaxEncodedSize bounds an encoded State: 988 SPIs take 9,899 bytes.
-	MaxEncodedSize = 16 << 10
-)
+// MaxEncodedSize bounds an encoded State: 988 SPIs take 9,893 bytes.
+const MaxEncodedSize = 16 << 10
 
 // Decode errors a caller may want to tell apart.
 var (
 	ErrTooLarge = errors.New("gic: state too large")
-	ErrMagic    = errors.New("gic: not a GIC state (bad magic)")
 	ErrVersion  = errors.New("gic: unsupported state version")
 )
 
 // Encode returns the state's wire form.
 func (s *State) Encode() []byte {
 	var w wire.Writer
-	w.U32(magic)
-	w.U16(s.Version)
 	ds := &s.Dist
 	w.U32(ds.CTLR)
 	w.U32(ds.NumSPIs)
@@ -74,20 +67,17 @@ func (s *State) Encode() []byte {
 	return w.Bytes()
 }
 
-// Decode reads a state written by Encode and validates it. Each failure
-// names the field and the value.
-func Decode(b []byte) (*State, error) {
+// Decode reads a state of a version from Oldest to Version, as Encode
+// writes it, and validates it. Each failure names the field and the value.
+func Decode(version uint16, b []byte) (*State, error) {
+	if version < Oldest || version > Version {
+		return nil, fmt.Errorf("%w: version %d; this Ferry reads %d to %d", ErrVersion, version, Oldest, Version)
+	}
 	if len(b) > MaxEncodedSize {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(b), MaxEncodedSize)
 	}
 	r := wire.NewReader(b)
-	if m := r.U32(); r.Err() == nil && m != magic {
-		return nil, fmt.Errorf("%w: %#x", ErrMagic, m)
-	}
-	s := &State{Version: r.U16()}
-	if r.Err() == nil && s.Version != Version {
-		return nil, fmt.Errorf("%w: Version %d, this build reads %d", ErrVersion, s.Version, Version)
-	}
+	s := &State{}
 	ds := &s.Dist
 	ds.CTLR = r.U32()
 	ds.NumSPIs = r.U32()
@@ -144,13 +134,10 @@ func checkNumSPIs(n uint32) error {
 	return nil
 }
 
-// Validate checks that every field holds what a GICv3 can: the version,
-// the SPI count and the lengths that follow from it, and no bit outside
-// a register's defined fields.
+// Validate checks that every field holds what a GICv3 can: the SPI count
+// and the lengths that follow from it, and no bit outside a register's
+// defined fields.
 func (s *State) Validate() error {
-	if s.Version != Version {
-		return fmt.Errorf("%w: Version %d, this build reads %d", ErrVersion, s.Version, Version)
-	}
 	ds := &s.Dist
 	if err := checkNumSPIs(ds.NumSPIs); err != nil {
 		return err

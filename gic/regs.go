@@ -107,6 +107,14 @@ const (
 	ICC_CTLR_PRIbitsMask  = 7
 )
 
+// ICC_CTLR_EOImode is ICC_CTLR_EL1.EOImode (IHI 0069 12.2, ICC_CTLR_EL1,
+// bit 1): 0, a write to ICC_EOIR<n>_EL1 both drops the priority and
+// deactivates. With HCR_EL2.FMO = 1 the guest's ICC_CTLR_EL1 is the
+// virtual one (ICH_VMCR_EL2.VEOIM), so the physical bit is Ferry's; yet it
+// governs the guest's Group 1 EOIs on the physical interface too, and the
+// guest's driver (EOImode 0 at EL1) relies on it being 0.
+const ICC_CTLR_EOImode = 1 << 1
+
 // Field masks of the guest's CPU-interface registers that State keeps
 // (IHI 0069 12.2 ICC_IGRPEN1_EL1, ICC_BPR1_EL1; IHI 0069 12 ICH_VMCR_EL2: VENG0 [0],
 // VENG1 [1], VAckCtl [2], VFIQEn [3], VCBPR [4], VEOIM [9], VBPR1 [20:18],

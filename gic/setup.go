@@ -13,8 +13,9 @@ import "fmt"
 //
 // The CPU-interface half is Ferry's own and is not done here: at EL2,
 // ICC_SRE_EL2.SRE = 1, ICC_PMR_EL1 = 0xff, ICC_IGRPEN0_EL1 = 1,
-// ICC_CTLR_EL1.EOImode = 0, and HCR_EL2.FMO = 1 so the Group 0 FIQ is taken
-// to EL2.
+// ICC_CTLR_EL1.EOImode = 0 (ICC_CTLR_EOImode: it governs the guest's
+// Group 1 EOIs too), and HCR_EL2.FMO = 1 so the Group 0 FIQ is taken to
+// EL2 (hyp's configureEL2).
 func SetupOwned(d, r Regs, own Owned) error {
 	m, err := own.masks()
 	if err != nil {

@@ -4,18 +4,22 @@ import (
 	"fmt"
 )
 
-// Version is the version of State this package writes and reads.
-const Version = 1
+// Version is the version of State's encoding this package writes; it
+// reads every version from Oldest. Version 2 dropped the magic and version
+// the payload carried (the migration record's state version is the one).
+const (
+	Version = 2
+	Oldest  = 2
+)
 
 // State is the guest's interrupt state: what its GIC driver programmed in
 // the distributor, its redistributor and its CPU interface. Ferry's own
 // interrupts are not in it (Capture zeroes their bits; Guard.Capture puts
 // back what the guest last wrote to them, as the guest sees them).
 type State struct {
-	Version uint16
-	Dist    Dist
-	Redist  Redist
-	CPU     CPUIface
+	Dist   Dist
+	Redist Redist
+	CPU    CPUIface
 }
 
 // Dist is the distributor: GICD_CTLR and every implemented SPI. Bitmaps
@@ -82,7 +86,7 @@ func Capture(d, r Regs, cpu CPUIfaceRegs, own Owned) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &State{Version: Version}
+	s := &State{}
 	if err := s.Dist.capture(d); err != nil {
 		return nil, err
 	}

@@ -84,7 +84,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := s.Encode()
-		s2, err := Decode(b)
+		s2, err := Decode(Version, b)
 		if err != nil {
 			t.Fatalf("%d SPIs: decode: %v", spis, err)
 		}
@@ -273,29 +273,24 @@ func validState(t *testing.T) *State {
 func TestDecodeErrors(t *testing.T) {
 	s := validState(t)
 	good := s.Encode()
-	if _, err := Decode(good); err != nil {
+	if _, err := Decode(Version, good); err != nil {
 		t.Fatal(err)
 	}
 	for n := range len(good) {
-		if _, err := Decode(good[:n]); err == nil {
+		if _, err := Decode(Version, good[:n]); err == nil {
 			t.Fatalf("truncated to %d of %d bytes: accepted", n, len(good))
 		}
 	}
-	if _, err := Decode(append(bytes.Clone(good), 0)); err == nil || !strings.Contains(err.Error(), "trailing") {
+	if _, err := Decode(Version, append(bytes.Clone(good), 0)); err == nil || !strings.Contains(err.Error(), "trailing") {
 		t.Errorf("trailing byte: %v", err)
 	}
-	if _, err := Decode(make([]byte, MaxEncodedSize+1)); !errors.Is(err, ErrTooLarge) {
+	if _, err := Decode(Version, make([]byte, MaxEncodedSize+1)); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("oversized: %v", err)
 	}
-	bad := bytes.Clone(good)
-	bad[0] ^= 1
-	if _, err := Decode(bad); !errors.Is(err, ErrMagic) {
-		t.Errorf("magic: %v", err)
-	}
-	bad = bytes.Clone(good)
-	bad[4] = 2
-	if _, err := Decode(bad); !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), "Version 2") {
-		t.Errorf("version: %v", err)
+	for _, v := range []uint16{Oldest - 1, Version + 1} {
+		if _, err := Decode(v, good); !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), fmt.Sprintf("version %d;", v)) {
+			t.Errorf("version %d: %v", v, err)
+		}
 	}
 
 	// Field checks: mutate a decoded state, encode, decode.
@@ -321,7 +316,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"VMCR", func(s *State) { s.CPU.VMCR = 1 << 5 }, "CPU.VMCR"},
 	}
 	for _, tc := range cases {
-		m, err := Decode(good)
+		m, err := Decode(Version, good)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -330,14 +325,14 @@ func TestDecodeErrors(t *testing.T) {
 		if len(b) > MaxEncodedSize {
 			b = b[:MaxEncodedSize]
 		}
-		if _, err := Decode(b); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := Decode(Version, b); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error naming %q", tc.name, err, tc.want)
 		}
 	}
 }
 
 func TestMaxEncodedSize(t *testing.T) {
-	s := &State{Version: Version, Dist: Dist{NumSPIs: MaxSPIs}, CPU: CPUIface{NumAP1R: 1}}
+	s := &State{Dist: Dist{NumSPIs: MaxSPIs}, CPU: CPUIface{NumAP1R: 1}}
 	s.Dist.alloc()
 	if n := len(s.Encode()); n > MaxEncodedSize {
 		t.Fatalf("988 SPIs encode to %d bytes, over MaxEncodedSize %d", n, MaxEncodedSize)
@@ -348,12 +343,12 @@ func TestMaxEncodedSize(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	for _, spis := range []uint32{0, 32, 224, MaxSPIs} {
-		s := &State{Version: Version, Dist: Dist{NumSPIs: spis, CTLR: CTLR_ARE | CTLR_DS}, CPU: CPUIface{NumAP1R: 1}}
+		s := &State{Dist: Dist{NumSPIs: spis, CTLR: CTLR_ARE | CTLR_DS}, CPU: CPUIface{NumAP1R: 1}}
 		s.Dist.alloc()
 		f.Add(s.Encode())
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, err := Decode(b)
+		s, err := Decode(Version, b)
 		if err != nil {
 			return
 		}

@@ -4,7 +4,6 @@ package hyp
 
 import (
 	"fmt"
-	"github.com/ferry-hv/ferry/phys"
 	"runtime"
 	"runtime/goos"
 	"sync/atomic"
@@ -17,34 +16,27 @@ import (
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/mmio"
-	"github.com/ferry-hv/ferry/mmio/pl011"
 	"github.com/ferry-hv/ferry/mmu"
 )
 
 const (
-	// ipaBits is the guest's intermediate physical address size: 40 bits
-	// reach every device QEMU's virt board places (PCIe MMIO up to 1 TiB).
-	ipaBits = 40
 	// vtcrPS40 is VTCR_EL2.PS for a 40-bit physical address size.
 	vtcrPS40 = 0b010
-	// stage2Pages bounds the stage-2 tables: enough for 4 KiB pages over
-	// 4 GiB of RAM plus the device map (dirty tracking splits all of RAM;
-	// merging gives the tables back for the next migration).
-	stage2Pages = 2048
 	// pmrAll is ICC_PMR_EL1 letting every priority through.
 	pmrAll = 0xff
 )
 
-// Machine is the guest and the EL2 state that runs it.
+// Machine is the guest and the EL2 state that runs it, built from its
+// machine description.
 type Machine struct {
 	VCPU   VCPU
 	Ctl    *Control
-	Layout *guest.Layout
+	Desc   *Description
 	Stage2 *mmu.Stage2
 	Bus    mmio.Bus
 	GIC    *gic.Guard
-	UART   *pl011.UART
 
+	reg       Registry // the migratable components
 	tickINTID uint32
 	tickEvery uint64 // counter ticks between two of Ferry's ticks
 	exits     atomic.Uint64
@@ -54,41 +46,19 @@ type Machine struct {
 	trk       tracking        // dirty tracking and CPU sharing while migrating
 }
 
-// Board is what the machine needs to know of the board it runs on.
-type Board struct {
-	GICD, GICR, UART phys.Range
-	TickINTID        uint32 // the EL2 physical timer's interrupt
-	TickNS           int64  // Ferry's tick period
-}
-
-// Trapped returns the device pages Ferry traps rather than maps: the GIC
-// distributor's and redistributor's control pages. (The UART's page is
-// mapped read-only: its reads -- the driver polls the flag register for
-// every character -- go straight to the device, its writes trap.)
-func (b Board) Trapped() []guest.Owned {
-	return []guest.Owned{
-		{Reg: phys.Range{Base: b.GICD.Base, Size: mmu.PageSize}},
-		{Reg: phys.Range{Base: b.GICR.Base, Size: mmu.PageSize}},
-		{Reg: phys.Range{Base: b.GICR.Base + gic.GICR_SGIBase, Size: mmu.PageSize}},
-	}
-}
-
-// NewMachine builds the guest's stage-2 tables from the layout, puts the
-// trapped device pages on the MMIO bus and takes Ferry's tick interrupt
-// from the GIC. A machine with no guest yet (the receive role) waits for
-// one: Run returns only once one is restored and started.
-func NewMachine(l *guest.Layout, b Board, state string, log func(string)) (*Machine, error) {
-	m := &Machine{Layout: l, Ctl: NewControl(state), tickINTID: b.TickINTID, tickEvery: cpu.Ticks(b.TickNS)}
+// NewMachine builds the machine d describes: the guest's stage-2 tables,
+// the guard over the GIC keeping Ferry's interrupts, the trapped pages on
+// the MMIO bus and the registry of migratable components; and it takes
+// Ferry's tick (every tickNS) from the GIC. A machine with no guest yet
+// (the receive role) waits for one: Run returns only once one is restored
+// and started.
+func NewMachine(d *Description, tickNS int64, state string, log func(string)) (*Machine, error) {
+	m := &Machine{Desc: d, Ctl: NewControl(state), tickINTID: d.Tick, tickEvery: cpu.Ticks(tickNS)}
 	if err := m.buildStage2(); err != nil {
 		return nil, err
 	}
 	m.written = dirty.New(m.pages())
-	if _, err := m.Stage2.WriteProtect(b.UART.Base, mmu.PageSize); err != nil {
-		return nil, fmt.Errorf("stage 2: UART page: %w", err)
-	}
-	d := gic.NewMMIO(b.GICD.Base, 0x10000)
-	r := gic.NewMMIO(b.GICR.Base, 2*0x10000)
-	g, err := gic.NewGuard(d, r, gic.Owned{PPIs: []uint32{b.TickINTID}})
+	g, err := gic.NewGuard(gic.NewMMIO(d.GICD.Base, d.GICD.Size), gic.NewMMIO(d.GICR.Base, 2*gic.GICR_SGIBase), d.Owned)
 	if err != nil {
 		return nil, err
 	}
@@ -97,20 +67,20 @@ func NewMachine(l *guest.Layout, b Board, state string, log func(string)) (*Mach
 		return nil, err
 	}
 	m.GIC = g
-	m.UART = pl011.New(mmio.NewForward(b.UART.Base, mmu.PageSize))
-	for _, dev := range []struct {
-		base uint64
-		d    mmio.Device
-	}{
-		{b.GICD.Base, g.DistPage()},
-		{b.GICR.Base, g.RDPage()},
-		{b.GICR.Base + gic.GICR_SGIBase, g.SGIPage()},
-		{b.UART.Base, m.UART},
-	} {
-		if err := m.Bus.Add(dev.base, mmu.PageSize, dev.d); err != nil {
-			return nil, err
-		}
+	forward := func(base, size uint64) mmio.Device { return mmio.NewForward(base, size) }
+	if err := d.Bus(&m.Bus, g, forward); err != nil {
+		return nil, err
 	}
+	m.reg = components(hardware{
+		captureCPU:   func() *cpu.State { return cpu.Capture(&m.VCPU.Ctx) },
+		restoreCPU:   func(s *cpu.State) error { return cpu.Restore(s, &m.VCPU.Ctx) },
+		captureTimer: cpu.CaptureTimer,
+		restoreTimer: cpu.RestoreTimer,
+		gic:          g,
+		gicCPU:       gic.SysRegs{},
+		uart:         mmio.NewForward(d.UART.Base, mmu.PageSize),
+		log:          log,
+	})
 	m.VCPU = VCPU{
 		MPIDR:       cpu.ReadMPIDR_EL1(),
 		Firmware:    cpu.SMC,
@@ -130,20 +100,8 @@ func NewMachine(l *guest.Layout, b Board, state string, log func(string)) (*Mach
 // pages is the number of pages from the first RAM range's base to the end
 // of the last: the index space of the dirty log and of the written set.
 func (m *Machine) pages() uint64 {
-	last := m.Layout.RAM[len(m.Layout.RAM)-1]
-	return (last.Base + last.Size - m.Layout.RAM[0].Base) / mmu.PageSize
-}
-
-// ShareOwnedPage lets the guest keep the rest of the page that holds a
-// device Ferry owns: the page is unmapped (it is in the layout's owned
-// list), and guest accesses to it are performed on the device except
-// within the owned range, which looks empty.
-func (m *Machine) ShareOwnedPage(owned phys.Range) error {
-	base := owned.Base &^ (mmu.PageSize - 1)
-	if owned.End() > base+mmu.PageSize {
-		return fmt.Errorf("owned device %v spans pages", owned)
-	}
-	return m.Bus.Add(base, mmu.PageSize, mmio.Hole{D: mmio.NewForward(base, mmu.PageSize), Off: owned.Base - base, Size: owned.Size})
+	ram := m.Desc.RAM
+	return (ram[len(ram)-1].End() - ram[0].Base) / mmu.PageSize
 }
 
 func (m *Machine) buildStage2() error {
@@ -158,25 +116,16 @@ func (m *Machine) buildStage2() error {
 		return err
 	}
 	m.Stage2.SetTLB(cpu.Stage2TLB{})
-	for _, r := range m.Layout.Stage2 {
-		attr := mmu.S2Normal
-		if r.Device {
-			attr = mmu.S2Device
-		}
-		if err := m.Stage2.Map(r.Base, r.Base, r.Size, attr); err != nil {
-			return fmt.Errorf("stage 2: %w", err)
-		}
-	}
-	return nil
+	return m.Desc.MapStage2(m.Stage2)
 }
 
 // Boot points the vCPU at a freshly loaded kernel (arm64 boot protocol:
 // EL1h, interrupts masked, MMU off, x0 = the DTB).
-func (m *Machine) Boot() {
+func (m *Machine) Boot(l *guest.Layout) {
 	c := &m.VCPU.Ctx
-	c.PC = m.Layout.Kernel
+	c.PC = l.Kernel
 	c.PSTATE = cpu.SPSR_EL1h | cpu.SPSR_DAIF
-	c.X[0] = m.Layout.DTB
+	c.X[0] = l.DTB
 	cpu.WriteSCTLR_EL1(cpu.SCTLR_EL1Reset)
 	cpu.WriteCNTVOFF_EL2(0)
 	cpu.WriteVPIDR_EL2(cpu.ReadMIDR_EL1())
@@ -227,6 +176,7 @@ func (m *Machine) configureEL2() error {
 	// The physical CPU interface's priority mask and Group 0 enable are
 	// Ferry's: with HCR_EL2.FMO set the guest writes the virtual ones.
 	cpu.WriteICC_PMR_EL1(pmrAll)
+	cpu.WriteICC_CTLR_EL1(cpu.ReadICC_CTLR_EL1() &^ gic.ICC_CTLR_EOImode)
 	cpu.WriteICC_IGRPEN0_EL1(1)
 
 	cpu.WriteVTCR_EL2(m.Stage2.VTCR(vtcrPS40))

@@ -5,16 +5,13 @@ package hyp
 import (
 	"context"
 	"fmt"
-	"github.com/ferry-hv/ferry/phys"
-	"sort"
+	"slices"
 	"time"
 	"unsafe"
 
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/dirty"
-	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/migrate"
-	"github.com/ferry-hv/ferry/mmio/pl011"
 	"github.com/ferry-hv/ferry/mmu"
 )
 
@@ -24,19 +21,13 @@ import (
 // milliseconds).
 const pauseTimeout = 5 * time.Second
 
-// State record names.
-const (
-	stateCPU  = "cpu"
-	stateGIC  = "gic"
-	stateUART = "uart"
-)
-
 func page(ipa uint64) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(uintptr(ipa))), mmu.PageSize)
 }
 
 // Fingerprint is what a peer must match to take this machine: the CPU's
-// identification and feature registers, guest RAM, and the guest's devices.
+// identification and feature registers, guest RAM, the devices the guest
+// sees and how each is treated, and the versions of the machine's states.
 func (m *Machine) Fingerprint() migrate.Fingerprint {
 	f := migrate.Fingerprint{
 		MIDR:     cpu.ReadMIDR_EL1(),
@@ -53,15 +44,9 @@ func (m *Machine) Fingerprint() migrate.Fingerprint {
 			"ID_AA64DFR0_EL1":  cpu.ReadID_AA64DFR0_EL1(),
 		},
 	}
-	for _, r := range m.Layout.RAM {
-		f.RAM = append(f.RAM, phys.Range{Base: r.Base, Size: r.Size})
-	}
-	for _, s := range m.Layout.Stage2 {
-		if s.Device {
-			f.Devices = append(f.Devices, fmt.Sprintf("mmio@%#x+%#x", s.Base, s.Size))
-		}
-	}
-	sort.Strings(f.Devices)
+	f.RAM = slices.Clone(m.Desc.RAM)
+	f.Devices = m.Desc.Visible()
+	f.States = m.reg.Versions()
 	return f
 }
 
@@ -75,18 +60,22 @@ type source struct{ m *Machine }
 
 func (s source) Fingerprint() migrate.Fingerprint { return s.m.Fingerprint() }
 
-// Pause stops the guest and captures its CPU and timer state at once: the
-// guest's clock stops here, not when the pages have been sent. The GIC and
-// UART are read by States, after the last pages (slow MMIO; what becomes
-// pending meanwhile, the guest stopped, then moves too).
+// Pause stops the guest and captures the components captured at the
+// pause (its CPU and timer) at once: the guest's clock stops here, not
+// when the pages have been sent. The others (GIC, UART) are read by
+// States, after the last pages.
 func (s source) Pause() error {
 	ctx, cancel := context.WithTimeout(context.Background(), pauseTimeout)
 	defer cancel()
 	if err := s.m.Ctl.Pause(ctx); err != nil {
 		return err
 	}
-	c := cpu.Capture(&s.m.VCPU.Ctx)
-	s.m.captured = []migrate.State{{Name: stateCPU, Version: cpu.StateVersion, Data: c.Encode()}}
+	st, err := s.m.reg.Capture(true)
+	if err != nil {
+		s.m.Ctl.Resume()
+		return err
+	}
+	s.m.captured = st
 	return nil
 }
 
@@ -104,19 +93,16 @@ func (s source) Faults() (uint64, time.Duration) {
 	return s.m.trk.faults, time.Duration(s.m.trk.faultNS)
 }
 
-// States returns the CPU state Pause captured, the GIC's and the UART's.
+// States returns the states Pause captured and the rest's.
 func (s source) States() ([]migrate.State, error) {
 	if s.m.captured == nil {
 		return nil, fmt.Errorf("no captured state: the guest was not paused")
 	}
-	g, err := s.m.GIC.Capture(gic.SysRegs{})
+	rest, err := s.m.reg.Capture(false)
 	if err != nil {
 		return nil, err
 	}
-	return append(s.m.captured[:1:1],
-		migrate.State{Name: stateGIC, Version: gic.Version, Data: g.Encode()},
-		migrate.State{Name: stateUART, Version: pl011.Version, Data: s.m.UART.State().Encode()},
-	), nil
+	return append(slices.Clip(s.m.captured), rest...), nil
 }
 
 func (s source) GiveUp() { s.m.Ctl.GiveUp() }
@@ -134,7 +120,7 @@ func (s sink) WritePage(ipa uint64, data []byte) error {
 	if !s.m.inRAM(ipa) {
 		return fmt.Errorf("page %#x is outside guest RAM", ipa)
 	}
-	i := (ipa - s.m.Layout.RAM[0].Base) / mmu.PageSize
+	i := (ipa - s.m.Desc.RAM[0].Base) / mmu.PageSize
 	p := page(ipa)
 	switch {
 	case data != nil:
@@ -157,36 +143,12 @@ func (s sink) PageView(ipa uint64) []byte {
 	return page(ipa)
 }
 
+// Restore loads every component's state (Registry.Restore: all checked
+// and decoded before any is loaded), then does the cache and TLB
+// maintenance the written RAM needs.
 func (s sink) Restore(states []migrate.State) error {
-	by := map[string]migrate.State{}
-	for _, st := range states {
-		by[st.Name] = st
-	}
-	for _, name := range []string{stateCPU, stateGIC, stateUART} {
-		if _, ok := by[name]; !ok {
-			return fmt.Errorf("restore: no %q state in the stream", name)
-		}
-	}
-	c, err := cpu.DecodeState(by[stateCPU].Data)
-	if err != nil {
+	if err := s.m.reg.Restore(states); err != nil {
 		return err
-	}
-	g, err := gic.Decode(by[stateGIC].Data)
-	if err != nil {
-		return err
-	}
-	u, err := pl011.Decode(by[stateUART].Data)
-	if err != nil {
-		return err
-	}
-	if err := cpu.Restore(c, &s.m.VCPU.Ctx); err != nil {
-		return err
-	}
-	if err := s.m.GIC.Restore(g, gic.SysRegs{}); err != nil {
-		return err
-	}
-	if err := s.m.UART.Restore(u); err != nil && s.m.VCPU.Log != nil {
-		s.m.VCPU.Log("restore: " + err.Error())
 	}
 	cpu.InvalidateIcache()
 	cpu.FlushStage2()
@@ -214,7 +176,7 @@ func (s sink) Discard() { quiesce() }
 // it took.
 func (m *Machine) ClearRAM() time.Duration {
 	start := time.Now()
-	for _, r := range m.Layout.RAM {
+	for _, r := range m.Desc.RAM {
 		clear(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(r.Base))), r.Size))
 		cpu.CleanDcache(r.Base, r.Size)
 	}
@@ -222,7 +184,7 @@ func (m *Machine) ClearRAM() time.Duration {
 }
 
 func (m *Machine) inRAM(ipa uint64) bool {
-	for _, r := range m.Layout.RAM {
+	for _, r := range m.Desc.RAM {
 		if ipa >= r.Base && ipa+mmu.PageSize <= r.Base+r.Size {
 			return true
 		}

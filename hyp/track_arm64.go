@@ -55,7 +55,7 @@ func (m *Machine) writeFault(ipa, va uint64, vaValid bool) bool {
 		// page already writable: everything.
 		cpu.InvalidateGuestPage(ipa)
 	}
-	if t.log.Set((ipa - m.Layout.RAM[0].Base) / mmu.PageSize) {
+	if t.log.Set((ipa - m.Desc.RAM[0].Base) / mmu.PageSize) {
 		t.faults++
 	}
 	t.faultNS += cpu.Nanotime() - start
@@ -68,7 +68,7 @@ func (m *Machine) track() error {
 	if m.trk.on {
 		return fmt.Errorf("dirty tracking is already on")
 	}
-	for _, r := range m.Layout.RAM {
+	for _, r := range m.Desc.RAM {
 		if _, _, err := m.Stage2.TrackWrites(r.Base, r.Size); err != nil {
 			m.merge()
 			return fmt.Errorf("write-protecting guest RAM %#x+%#x: %w", r.Base, r.Size, err)
@@ -87,7 +87,7 @@ func (m *Machine) harvest() (*dirty.Bitmap, error) {
 		return nil, fmt.Errorf("dirty tracking is off")
 	}
 	h := dirty.New(m.trk.log.Len())
-	base := m.Layout.RAM[0].Base
+	base := m.Desc.RAM[0].Base
 	var err error
 	m.trk.log.Harvest(func(i uint64) {
 		h.Set(i)
@@ -112,7 +112,7 @@ func (m *Machine) untrack() {
 // merge puts guest RAM back on 2 MiB blocks; it returns how many were
 // merged of how many RAM has.
 func (m *Machine) merge() (merged, blocks int) {
-	for _, r := range m.Layout.RAM {
+	for _, r := range m.Desc.RAM {
 		n, err := m.Stage2.Merge(r.Base, r.Size)
 		if err != nil && m.VCPU.Log != nil {
 			m.VCPU.Log(fmt.Sprintf("dirty tracking: merging %#x+%#x back into blocks: %v", r.Base, r.Size, err))

@@ -12,11 +12,13 @@ import (
 )
 
 // ProtocolVersion is the version of this stream protocol, carried in Hello.
-// Both sides must speak the same one. Version 2 added pre-copy rounds
-// (Round, Dirty) and the CRC32C digest in End; version 3 the session in
-// Hello and the commit protocol (Commit and Resumed naming the migration,
-// Query and Outcome).
-const ProtocolVersion = 3
+// Both sides must speak the same one (the framing); the machine's state is
+// versioned per component instead (Fingerprint.States). Version 2 added
+// pre-copy rounds (Round, Dirty) and the CRC32C digest in End; version 3
+// the session in Hello and the commit protocol (Commit and Resumed naming
+// the migration, Query and Outcome); version 4 the state versions in
+// Hello.
+const ProtocolVersion = 4
 
 // Magic opens every Hello payload: "FRRY" as it appears in the stream.
 const Magic uint32 = 'F' | 'R'<<8 | 'R'<<16 | 'Y'<<24
@@ -38,7 +40,8 @@ const (
 const maxHello = sessionSize + 4 + 2 + 8 + 4 +
 	4 + MaxFeatures*(4+MaxFeatureName+8) +
 	4 + MaxRanges*16 +
-	4 + MaxDevices*(4+MaxDeviceName)
+	4 + MaxDevices*(4+MaxDeviceName) +
+	4 + MaxStates*(4+MaxStateName+2+2)
 
 // Fingerprint is what the destination needs to know about the source's
 // machine to accept its guest. The source sends it in Hello.
@@ -52,10 +55,26 @@ type Fingerprint struct {
 	Features map[string]uint64
 	// RAM is the guest RAM, page-aligned, ascending and non-overlapping.
 	RAM []phys.Range
-	// Devices names the guest's devices, e.g. "arm,pl011@9000000".
+	// Devices names the devices the guest sees and how each is treated,
+	// e.g. "arm,pl011@0x9000000:passthrough" (hyp.Description.Visible).
 	// Encoded sorted; order does not matter.
 	Devices  []string
 	PageSize uint32
+	// States are the machine's migratable components and their state
+	// versions (encoded sorted by name). The source's say what its States
+	// records will be; the destination's what it reads. Compatible checks
+	// them in Hello, before any RAM moves.
+	States []StateVersion
+}
+
+// StateVersion is one migratable component's state version: a source
+// writes Version, a destination reads every version from Oldest to
+// Version. The rule (docs/migration.md, "Versions"): a Ferry reads the
+// states an older Ferry wrote back to Oldest, and refuses a newer one's
+// before any RAM moves.
+type StateVersion struct {
+	Name            string
+	Version, Oldest uint16
 }
 
 // Pages is the number of guest pages in f.RAM.
@@ -76,6 +95,9 @@ func (f Fingerprint) Encode() ([]byte, error) {
 	if err := validate(names, f.RAM, devices); err != nil {
 		return nil, fmt.Errorf("fingerprint: %w", err)
 	}
+	if err := checkStates(f.States); err != nil {
+		return nil, fmt.Errorf("fingerprint: %w", err)
+	}
 	var w wire.Writer
 	w.U32(Magic)
 	w.U16(f.Protocol)
@@ -94,6 +116,13 @@ func (f Fingerprint) Encode() ([]byte, error) {
 	w.U32(uint32(len(devices)))
 	for _, d := range devices {
 		w.Blob([]byte(d))
+	}
+	states := slices.SortedFunc(slices.Values(f.States), func(a, b StateVersion) int { return strings.Compare(a.Name, b.Name) })
+	w.U32(uint32(len(states)))
+	for _, st := range states {
+		w.Blob([]byte(st.Name))
+		w.U16(st.Version)
+		w.U16(st.Oldest)
 	}
 	return w.Bytes(), nil
 }
@@ -140,7 +169,19 @@ func decodeFingerprint(r *wire.Reader) (Fingerprint, error) {
 			f.Devices[i] = string(r.Blob(MaxDeviceName))
 		}
 	}
+	if n := count(r, "states", MaxStates); n > 0 {
+		f.States = make([]StateVersion, n)
+		for i := range f.States {
+			f.States[i] = StateVersion{Name: string(r.Blob(MaxStateName)), Version: r.U16(), Oldest: r.U16()}
+		}
+	}
 	if err := r.Err(); err != nil {
+		return Fingerprint{}, fmt.Errorf("hello: %w", err)
+	}
+	if !slices.IsSortedFunc(f.States, func(a, b StateVersion) int { return strings.Compare(a.Name, b.Name) }) {
+		return Fingerprint{}, fmt.Errorf("hello: %w: state names not in sorted order", ErrInvalid)
+	}
+	if err := checkStates(f.States); err != nil {
 		return Fingerprint{}, fmt.Errorf("hello: %w", err)
 	}
 	if !slices.IsSorted(names) || !slices.IsSorted(f.Devices) {
@@ -193,6 +234,28 @@ func validate(names []string, ram []phys.Range, devices []string) error {
 		}
 	}
 	return checkRAM(ram)
+}
+
+// checkStates checks the state versions: names valid and unique, each
+// version range 1 <= Oldest <= Version.
+func checkStates(states []StateVersion) error {
+	if len(states) > MaxStates {
+		return fmt.Errorf("%w: %d states, limit %d", ErrInvalid, len(states), MaxStates)
+	}
+	seen := map[string]bool{}
+	for _, st := range states {
+		if err := checkName("state", st.Name, MaxStateName); err != nil {
+			return err
+		}
+		if seen[st.Name] {
+			return fmt.Errorf("%w: state %q twice", ErrInvalid, st.Name)
+		}
+		seen[st.Name] = true
+		if st.Oldest == 0 || st.Oldest > st.Version {
+			return fmt.Errorf("%w: state %q versions %d to %d", ErrInvalid, st.Name, st.Oldest, st.Version)
+		}
+	}
+	return nil
 }
 
 func checkRAM(ram []phys.Range) error {
@@ -279,7 +342,43 @@ func Compatible(src, dst Fingerprint) error {
 	if !slices.Equal(sd, dd) {
 		differ("devices", fmt.Sprintf("%q", sd), fmt.Sprintf("%q", dd))
 	}
+	compatibleStates(src.States, dst.States, differ)
 	return errors.Join(errs...)
+}
+
+// compatibleStates checks that the destination reads every state the
+// source will send, at the version the source writes, and that the source
+// sends every state the destination needs.
+func compatibleStates(src, dst []StateVersion, differ func(field, s, d string)) {
+	byName := func(sv []StateVersion) map[string]StateVersion {
+		m := map[string]StateVersion{}
+		for _, s := range sv {
+			m[s.Name] = s
+		}
+		return m
+	}
+	sm, dm := byName(src), byName(dst)
+	names := slices.Sorted(maps.Keys(sm))
+	for n := range dm {
+		if _, ok := sm[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		s, sok := sm[n]
+		d, dok := dm[n]
+		switch {
+		case !dok:
+			differ("state "+n, fmt.Sprintf("version %d", s.Version), "does not read it")
+		case !sok:
+			differ("state "+n, "does not send it", fmt.Sprintf("needs it (versions %d to %d)", d.Oldest, d.Version))
+		case s.Version > d.Version:
+			differ("state "+n, fmt.Sprintf("version %d", s.Version), fmt.Sprintf("reads %d to %d: a newer Ferry's state; upgrade the destination", d.Oldest, d.Version))
+		case s.Version < d.Oldest:
+			differ("state "+n, fmt.Sprintf("version %d", s.Version), fmt.Sprintf("reads %d to %d: too old a Ferry's state", d.Oldest, d.Version))
+		}
+	}
 }
 
 func union(a, b map[string]uint64) map[string]uint64 {

@@ -43,6 +43,9 @@ func TestFingerprintLargest(t *testing.T) {
 	for i := range MaxDevices {
 		f.Devices = append(f.Devices, fmt.Sprintf("%0*d", MaxDeviceName, i))
 	}
+	for i := range MaxStates {
+		f.States = append(f.States, StateVersion{Name: fmt.Sprintf("%0*d", MaxStateName, i), Version: 9, Oldest: 1})
+	}
 	p, err := EncodeHello(f, testSession())
 	if err != nil {
 		t.Fatal(err)
@@ -53,9 +56,69 @@ func TestFingerprintLargest(t *testing.T) {
 	if _, _, err := DecodeHello(p); err != nil {
 		t.Fatal(err)
 	}
+	f.States = append(f.States, StateVersion{Name: "one-too-many", Version: 1, Oldest: 1})
+	if _, err := f.Encode(); !errors.Is(err, ErrInvalid) {
+		t.Fatal(err)
+	}
+	f.States = f.States[:MaxStates]
 	f.Devices = append(f.Devices, "one-too-many")
 	if _, err := f.Encode(); !errors.Is(err, ErrInvalid) {
 		t.Fatal(err)
+	}
+}
+
+// The destination reads older states back to Oldest and refuses a newer
+// Ferry's (and a state it does not know, or one it needs and the source
+// does not send) in Hello, naming the state and both versions.
+func TestCompatibleStates(t *testing.T) {
+	dst := Fingerprint{Protocol: ProtocolVersion, PageSize: PageSize,
+		States: []StateVersion{{"cpu", 3, 2}, {"gic", 2, 2}, {"timer", 1, 1}}}
+	for _, tc := range []struct {
+		name string
+		src  []StateVersion
+		want []string // "" = compatible
+	}{
+		{"same", []StateVersion{{"cpu", 3, 2}, {"gic", 2, 2}, {"timer", 1, 1}}, nil},
+		{"older within Oldest", []StateVersion{{"cpu", 2, 1}, {"gic", 2, 1}, {"timer", 1, 1}}, nil},
+		{"newer", []StateVersion{{"cpu", 4, 2}, {"gic", 2, 2}, {"timer", 1, 1}}, []string{"state cpu: source version 4, destination reads 2 to 3: a newer Ferry's state"}},
+		{"too old", []StateVersion{{"cpu", 1, 1}, {"gic", 2, 2}, {"timer", 1, 1}}, []string{"state cpu: source version 1, destination reads 2 to 3: too old"}},
+		{"unknown", []StateVersion{{"cpu", 3, 2}, {"gic", 2, 2}, {"timer", 1, 1}, {"virtio-net", 1, 1}}, []string{"state virtio-net: source version 1, destination does not read it"}},
+		{"missing", []StateVersion{{"cpu", 3, 2}, {"gic", 2, 2}}, []string{"state timer: source does not send it, destination needs it"}},
+	} {
+		src := dst
+		src.States = tc.src
+		// Through the wire, as the destination sees it.
+		p, err := EncodeHello(src, testSession())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := DecodeHello(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = Compatible(got, dst)
+		if len(tc.want) == 0 {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrIncompatible) {
+			t.Errorf("%s: %v, want ErrIncompatible", tc.name, err)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q, want %q", tc.name, err, w)
+			}
+		}
+	}
+	for _, bad := range [][]StateVersion{{{"cpu", 1, 2}}, {{"cpu", 1, 0}}, {{"cpu", 1, 1}, {"cpu", 2, 1}}, {{"a b", 1, 1}}} {
+		f := dst
+		f.States = bad
+		if _, err := f.Encode(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("states %v: %v", bad, err)
+		}
 	}
 }
 

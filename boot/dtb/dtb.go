@@ -28,10 +28,24 @@ type VirtioMMIO struct {
 	SPI  uint32 // interrupt number from the first 3-cell GIC specifier <0 spi flags> (type 0 = SPI); INTID = SPI+32
 }
 
-// Node is a device node: its full path and first MMIO range.
-type Node struct {
-	Path string
-	Reg  phys.Range
+// Device is a device node: its full path, its compatible strings and its
+// MMIO ranges (CPU addresses; empty ones dropped).
+type Device struct {
+	Path       string
+	Compatible []string
+	Regs       []phys.Range
+}
+
+// Is reports whether d is compatible with c.
+func (d Device) Is(c string) bool { return slices.Contains(d.Compatible, c) }
+
+// MMIO returns every device range of the board, sorted and merged.
+func (b *Board) MMIO() []phys.Range {
+	var rs []phys.Range
+	for _, d := range b.Devices {
+		rs = append(rs, d.Regs...)
+	}
+	return phys.Merge(rs)
 }
 
 // Board is what Ferry needs to know about the machine, read from the
@@ -47,27 +61,21 @@ type Board struct {
 	UARTSPI uint32
 	GICD    phys.Range // arm,gic-v3 reg[0]
 	GICR    phys.Range // arm,gic-v3 reg[1] (first redistributor region)
-	// ITS lists the GICv3 ITS nodes ("arm,gic-v3-its"): Ferry hides them
-	// from the guest (their state is not migratable), so it gets no LPIs.
-	ITS []Node
-	// DMA lists the devices that can write memory by DMA without an IOMMU
-	// and that the guest does not need: QEMU's fw-cfg ("qemu,fw-cfg-mmio",
-	// whose DMA register takes a guest-chosen physical address, Ferry's
-	// carve-out included). Ferry hides them from the guest.
-	DMA []Node
 	// RTC is the first PL031 real-time clock ("arm,pl031"), zero if none:
 	// where Ferry reads the date it checks certificates against.
 	RTC phys.Range
 	// PSCIMethod is the /psci method ("smc" or "hvc"), "" if absent.
 	PSCIMethod string
 	Virtio     []VirtioMMIO // in address order
-	// Devices is every MMIO range a passed-through guest may touch, sorted
-	// and merged: the reg of every node other than memory nodes, /cpus,
-	// /chosen, /psci, /timer, /reserved-memory and their descendants,
-	// translated to CPU addresses through the ranges of parent buses, plus
-	// the ECAM (reg) and every ranges window of PCI host bridges. Disabled
-	// nodes are included.
-	Devices  []phys.Range
+	// Devices is every node with MMIO a passed-through guest may touch, in
+	// tree order: every node other than memory nodes, /cpus, /chosen,
+	// /psci, /timer, /reserved-memory and their descendants, with its reg
+	// translated to CPU addresses through the ranges of parent buses; a PCI
+	// host bridge carries its ECAM (reg) and every ranges window, and its
+	// children (addressed in PCI space) are not listed. Disabled nodes are
+	// included. How Ferry treats each is the machine description's
+	// business (package hyp).
+	Devices  []Device
 	Bootargs string // /chosen/bootargs, "" if absent
 	RNGSeed  []byte // /chosen/rng-seed, nil if absent
 	// AddressCells and SizeCells are the root #address-cells / #size-cells.
@@ -114,32 +122,12 @@ func Parse(blob []byte) (b *Board, err error) {
 	if err := b.parseDevices(t); err != nil {
 		return nil, err
 	}
-	if err := b.parseDMA(t); err != nil {
-		return nil, err
-	}
 	if n, ok := t.root.Find(func(n *dt.Node) bool { return compatible(n, "arm,pl031") }); ok {
 		if rs, err := t.mmio(n); err == nil && len(rs) > 0 {
 			b.RTC = rs[0]
 		}
 	}
 	return b, nil
-}
-
-// dmaCompatible are the devices parseDMA lists (see Board.DMA).
-var dmaCompatible = []string{"qemu,fw-cfg-mmio"}
-
-func (b *Board) parseDMA(t *tree) error {
-	ns, _ := t.root.FindAll(func(n *dt.Node) bool {
-		return slices.ContainsFunc(dmaCompatible, func(c string) bool { return compatible(n, c) })
-	})
-	for _, n := range ns {
-		rs, err := t.mmio(n)
-		if err != nil || len(rs) == 0 {
-			return fmt.Errorf("dtb: %s: no usable reg", t.path(n))
-		}
-		b.DMA = append(b.DMA, Node{Path: t.path(n), Reg: rs[0]})
-	}
-	return nil
 }
 
 func rootCells(t *tree) (ac, sc uint32, err error) {
@@ -195,14 +183,6 @@ func (b *Board) parseGIC(t *tree) (*dt.Node, error) {
 		return nil, fmt.Errorf("dtb: %s: %d usable reg entries, need GICD and GICR", t.path(gic), len(rs))
 	}
 	b.GICD, b.GICR = rs[0], rs[1]
-	its, _ := gic.FindAll(func(n *dt.Node) bool { return compatible(n, "arm,gic-v3-its") })
-	for _, n := range its {
-		rs, err := t.mmio(n)
-		if err != nil || len(rs) == 0 {
-			return nil, fmt.Errorf("dtb: %s: no usable reg", t.path(n))
-		}
-		b.ITS = append(b.ITS, Node{Path: t.path(n), Reg: rs[0]})
-	}
 	p, ok := gic.LookProperty("#interrupt-cells")
 	if !ok || len(p.Value) != 4 || binary.BigEndian.Uint32(p.Value) != 3 {
 		return nil, fmt.Errorf("dtb: %s: #interrupt-cells is not 3", t.path(gic))
@@ -342,7 +322,6 @@ func (b *Board) parseVirtio(t *tree, gic *dt.Node) error {
 var excludedRoot = map[string]bool{"cpus": true, "chosen": true, "psci": true, "timer": true, "reserved-memory": true}
 
 func (b *Board) parseDevices(t *tree) error {
-	var devs []phys.Range
 	var visit func(n *dt.Node) error
 	visit = func(n *dt.Node) error {
 		if isMemory(n) {
@@ -357,15 +336,20 @@ func (b *Board) parseDevices(t *tree) error {
 		if err != nil {
 			return err
 		}
-		devs = append(devs, rs...)
+		pci := false
 		if s, _ := propString(n, "device_type"); s == "pci" {
 			ws, err := t.pciWindows(n)
 			if err != nil {
 				return err
 			}
-			// Children of a host bridge are addressed in PCI space.
-			devs = append(devs, ws...)
-			return nil
+			rs, pci = append(rs, ws...), true
+		}
+		rs = slices.DeleteFunc(rs, func(r phys.Range) bool { return r.Size == 0 })
+		if len(rs) > 0 {
+			b.Devices = append(b.Devices, Device{Path: t.path(n), Compatible: compatibles(n), Regs: rs})
+		}
+		if pci {
+			return nil // children of a host bridge are addressed in PCI space
 		}
 		for _, c := range n.Children {
 			if err := visit(c); err != nil {
@@ -379,7 +363,6 @@ func (b *Board) parseDevices(t *tree) error {
 			return err
 		}
 	}
-	b.Devices = phys.Merge(devs)
 	return nil
 }
 

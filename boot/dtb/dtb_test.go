@@ -143,14 +143,25 @@ func TestParseQEMUVirt(t *testing.T) {
 			check("UARTSPI", b.UARTSPI, uint32(1))
 			check("GICD", b.GICD, phys.Range{0x8000000, 0x10000})
 			check("GICR.Base", b.GICR.Base, uint64(0x80a0000))
-			if len(b.ITS) != 1 || b.ITS[0].Reg != (phys.Range{0x8080000, 0x20000}) || !strings.HasPrefix(b.ITS[0].Path, "/intc@8000000/its@8080000") {
-				t.Errorf("ITS = %+v", b.ITS)
+			node := func(c string) Device {
+				t.Helper()
+				i := slices.IndexFunc(b.Devices, func(d Device) bool { return d.Is(c) })
+				if i < 0 {
+					t.Fatalf("no %q device in %+v", c, b.Devices)
+				}
+				return b.Devices[i]
+			}
+			if its := node("arm,gic-v3-its"); !reflect.DeepEqual(its.Regs, []phys.Range{{0x8080000, 0x20000}}) || its.Path != "/intc@8000000/its@8080000" {
+				t.Errorf("ITS = %+v", its)
 			}
 			if b.RTC != (phys.Range{0x9010000, 0x1000}) {
 				t.Errorf("RTC = %v", b.RTC)
 			}
-			if len(b.DMA) != 1 || b.DMA[0].Reg != (phys.Range{0x9020000, 0x18}) || b.DMA[0].Path != "/fw-cfg@9020000" {
-				t.Errorf("DMA = %+v", b.DMA)
+			if fw := node("qemu,fw-cfg-mmio"); !reflect.DeepEqual(fw.Regs, []phys.Range{{0x9020000, 0x18}}) || fw.Path != "/fw-cfg@9020000" {
+				t.Errorf("fw-cfg = %+v", fw)
+			}
+			if gic := node("arm,gic-v3"); len(gic.Regs) < 2 || gic.Regs[0] != b.GICD || gic.Regs[1] != b.GICR {
+				t.Errorf("GIC = %+v", gic)
 			}
 			check("PSCIMethod", b.PSCIMethod, "smc")
 			check("Virtio", b.Virtio, wantVirtio())
@@ -158,6 +169,7 @@ func TestParseQEMUVirt(t *testing.T) {
 			check("len(RNGSeed)", len(b.RNGSeed), 32)
 			check("cells", [2]uint32{b.AddressCells, b.SizeCells}, [2]uint32{2, 2})
 
+			mmio := b.MMIO()
 			for _, d := range []struct {
 				name string
 				r    phys.Range
@@ -176,24 +188,19 @@ func TestParseQEMUVirt(t *testing.T) {
 				{"PCIe ECAM", phys.Range{0x4010000000, 0x10000000}},
 				{"PCIe high MMIO", phys.Range{0x8000000000, 0x8000000000}},
 			} {
-				if !covered(b.Devices, d.r) {
-					t.Errorf("Devices %v do not cover %s %v", b.Devices, d.name, d.r)
+				if !covered(mmio, d.r) {
+					t.Errorf("Devices %v do not cover %s %v", mmio, d.name, d.r)
 				}
 			}
 			for _, m := range b.Memory {
-				if overlaps(b.Devices, m) {
-					t.Errorf("Devices %v overlap RAM %v", b.Devices, m)
-				}
-			}
-			for i := 1; i < len(b.Devices); i++ {
-				if b.Devices[i].Base <= b.Devices[i-1].End() {
-					t.Errorf("Devices not sorted and merged: %v then %v", b.Devices[i-1], b.Devices[i])
+				if overlaps(mmio, m) {
+					t.Errorf("Devices %v overlap RAM %v", mmio, m)
 				}
 			}
 			// The platform bus window has no reg and no children; CPUs,
 			// the timer and PSCI have no MMIO.
-			if overlaps(b.Devices, phys.Range{0xc000000, 0x2000000}) {
-				t.Errorf("Devices %v include the empty platform bus", b.Devices)
+			if overlaps(mmio, phys.Range{0xc000000, 0x2000000}) {
+				t.Errorf("Devices %v include the empty platform bus", mmio)
 			}
 			want := []phys.Range{
 				{0, 0x8010000},                     // flash + GICD
@@ -206,7 +213,7 @@ func TestParseQEMUVirt(t *testing.T) {
 				{0x4010000000, 0x10000000},
 				{0x8000000000, 0x8000000000},
 			}
-			check("Devices", b.Devices, want)
+			check("MMIO", mmio, want)
 		})
 	}
 }
@@ -275,12 +282,16 @@ func TestApply(t *testing.T) {
 			// Everything else is unchanged.
 			same := *after
 			same.Memory, same.Virtio, same.Bootargs, same.RNGSeed = before.Memory, before.Virtio, before.Bootargs, before.RNGSeed
-			same.Devices = phys.Merge(append(slices.Clone(after.Devices), phys.Range{0xa003e00, 0x200}))
+			same.Devices = slices.DeleteFunc(slices.Clone(before.Devices), func(d Device) bool { return d.Path == removed })
+			if len(same.Devices) != len(before.Devices)-1 || !reflect.DeepEqual(same.Devices, after.Devices) {
+				t.Errorf("Devices after the patch = %+v, want the firmware's without %s", after.Devices, removed)
+			}
+			same.Devices = before.Devices
 			if !reflect.DeepEqual(&same, before) {
 				t.Errorf("re-Parse differs beyond the patch:\n got %+v\nwant %+v", &same, before)
 			}
-			if covered(after.Devices, phys.Range{0xa003e00, 0x200}) {
-				t.Errorf("Devices %v still cover the removed transport", after.Devices)
+			if covered(after.MMIO(), phys.Range{0xa003e00, 0x200}) {
+				t.Errorf("Devices %v still cover the removed transport", after.MMIO())
 			}
 
 			// Node by node, property by property.
@@ -651,19 +662,35 @@ func TestParseSynthetic(t *testing.T) {
 			{"/soc/virtio@2000", phys.Range{0x20002000, 0x200}, 8},
 			{"/soc/virtio@3000", phys.Range{0x20003000, 0x200}, 9},
 		},
-		Devices: []phys.Range{
-			{0x20001000, 0x1200}, // serial + disabled virtio
-			{0x20003000, 0x200},  // virtio
-			{0x20005000, 0x100},  // i2c controller (not its children)
-			{0x20040000, 0x10000},
-			{0x20060000, 0x20000},
-		},
 		Bootargs:     "quiet",
 		AddressCells: 1,
 		SizeCells:    1,
 	}
+	devs := b.Devices
+	b.Devices = nil
 	if !reflect.DeepEqual(b, want) {
 		t.Errorf("Parse:\n got %+v\nwant %+v", b, want)
+	}
+	b.Devices = devs
+	var paths []string
+	for _, d := range devs {
+		paths = append(paths, d.Path)
+	}
+	if want := []string{"/soc/serial@1000", "/soc/intc@40000", "/soc/virtio@3000", "/soc/virtio@2000", "/soc/i2c@5000"}; !reflect.DeepEqual(paths, want) {
+		t.Errorf("Devices %v, want %v", paths, want)
+	}
+	if !devs[0].Is("arm,pl011") || devs[1].Is("arm,pl011") {
+		t.Errorf("Is: %+v", devs[:2])
+	}
+	wantMMIO := []phys.Range{
+		{0x20001000, 0x1200}, // serial + disabled virtio
+		{0x20003000, 0x200},  // virtio
+		{0x20005000, 0x100},  // i2c controller (not its children)
+		{0x20040000, 0x10000},
+		{0x20060000, 0x20000},
+	}
+	if got := b.MMIO(); !reflect.DeepEqual(got, wantMMIO) {
+		t.Errorf("MMIO = %v, want %v", got, wantMMIO)
 	}
 
 	out, err := Apply(synthetic(t), Patch{Memory: []phys.Range{{0x80000000, 0x800000}, {0x90000000, 0x100000}}, RNGSeed: []byte{1}})

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"github.com/ferry-hv/ferry/phys"
+	"slices"
 	"strings"
 
 	"github.com/u-root/u-root/pkg/dt"
@@ -272,6 +273,15 @@ func propString(n *dt.Node, name string) (string, bool) {
 	}
 	s, _, _ := strings.Cut(string(p.Value), "\x00")
 	return s, true
+}
+
+// compatibles returns n's compatible strings.
+func compatibles(n *dt.Node) []string {
+	p, ok := n.LookProperty("compatible")
+	if !ok {
+		return nil
+	}
+	return slices.DeleteFunc(strings.Split(string(p.Value), "\x00"), func(s string) bool { return s == "" })
 }
 
 func compatible(n *dt.Node, want string) bool {

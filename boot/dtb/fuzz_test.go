@@ -107,9 +107,11 @@ func checkBoard(t *testing.T, b *Board) {
 			t.Fatalf("bad Memory %v", b.Memory)
 		}
 	}
-	for i, d := range b.Devices {
-		if d.Size == 0 || d.End() < d.Base || (i > 0 && d.Base <= b.Devices[i-1].End()) {
-			t.Fatalf("Devices not sorted/merged: %v", b.Devices)
+	for _, d := range b.Devices {
+		for _, r := range d.Regs {
+			if r.Size == 0 || r.End() < r.Base {
+				t.Fatalf("device %s: bad range %v", d.Path, r)
+			}
 		}
 	}
 	for i := 1; i < len(b.Virtio); i++ {

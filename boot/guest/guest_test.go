@@ -71,67 +71,28 @@ func TestParseConfigReceiveRole(t *testing.T) {
 	}
 }
 
-func virt1G() *dtb.Board {
-	return &dtb.Board{
-		Memory: []phys.Range{{Base: 0x40000000, Size: 0x40000000}},
-		Devices: []phys.Range{
-			{Base: 0x0, Size: 0x8000000},           // flash
-			{Base: 0x8000000, Size: 0x10000},       // GICD
-			{Base: 0x80a0000, Size: 0xf60000},      // GICR
-			{Base: 0x9000000, Size: 0x1000},        // UART
-			{Base: 0xa000000, Size: 0x200},         // virtio-mmio 0
-			{Base: 0xa000200, Size: 0x200},         // virtio-mmio 1
-			{Base: 0x4010000000, Size: 0x10000000}, // ECAM
-		},
-	}
-}
+// guestRAM is the QEMU board's 1 GiB less Ferry's 128 MiB carve-out.
+var guestRAM = []phys.Range{{Base: 0x48000000, Size: 0x38000000}}
 
 func TestPlan(t *testing.T) {
 	cfg := Config{Kernel: 0x48200000, InitrdBase: 0x49e00000, InitrdSize: 0x100000, Guest: "console=ttyAMA0"}
-	owned := []Owned{{Path: "/virtio_mmio@a000200", Reg: phys.Range{Base: 0xa000200, Size: 0x200}},
-		{Reg: phys.Range{Base: 0x9000000, Size: 0x1000}}} // a trapped page: unmapped, node kept
-	l, err := Plan(virt1G(), cfg, ImageHeader{ImageSize: 0x1ab0000}, 0x48000000, owned)
+	l, err := Plan(guestRAM, cfg, ImageHeader{ImageSize: 0x1ab0000})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(l.RAM) != 1 || l.RAM[0] != (phys.Range{Base: 0x48000000, Size: 0x38000000}) {
-		t.Fatalf("guest RAM %v", l.RAM)
 	}
 	if l.DTB != 0x48000000 || l.Kernel != 0x48200000 || l.KernelEnd != 0x49cb0000 {
 		t.Fatalf("layout %+v", l)
 	}
-	if l.Patch.InitrdStart != 0x49e00000 || l.Patch.InitrdEnd != 0x49f00000 || l.Patch.Bootargs != "console=ttyAMA0" {
-		t.Fatalf("patch %+v", l.Patch)
+	machine := dtb.Patch{Memory: guestRAM, RemoveNodes: []string{"/fw-cfg@9020000"}}
+	p := l.Patch(machine)
+	if p.InitrdStart != 0x49e00000 || p.InitrdEnd != 0x49f00000 || p.Bootargs != "console=ttyAMA0" {
+		t.Fatalf("patch %+v", p)
 	}
-	if len(l.Patch.RemoveNodes) != 1 || l.Patch.RemoveNodes[0] != "/virtio_mmio@a000200" {
-		t.Fatalf("owned device not removed: %v", l.Patch.RemoveNodes)
+	if len(p.RemoveNodes) != 1 || len(p.Memory) != 1 {
+		t.Fatalf("the machine's part of the patch changed: %+v", p)
 	}
-	// The owned device's page is not mapped; its neighbour on the same
-	// page is not either (pages are the granule), the rest are.
-	mapped := func(a uint64) (Mapping, bool) {
-		for _, m := range l.Stage2 {
-			if a >= m.Base && a < m.End() {
-				return m, true
-			}
-		}
-		return Mapping{}, false
-	}
-	for addr, want := range map[uint64]bool{0x9000000: false, 0x9001000: false, 0x8000000: true, 0xa000200: false, 0xa001000: false, 0x80a0000: true,
-		0x4010000000: true, 0x40000000: false, 0x47ffffff: false, 0x48000000: true, 0x7fffffff: true, 0x80000000: false} {
-		if _, ok := mapped(addr); ok != want {
-			t.Errorf("%#x mapped = %v, want %v", addr, ok, want)
-		}
-	}
-	if m, _ := mapped(0x48000000); m.Device {
-		t.Error("RAM mapped as device")
-	}
-	if m, _ := mapped(0x8000000); !m.Device {
-		t.Error("GIC mapped as RAM")
-	}
-	for i := 1; i < len(l.Stage2); i++ {
-		if l.Stage2[i].Base < l.Stage2[i-1].End() {
-			t.Fatalf("stage-2 regions overlap: %v", l.Stage2)
-		}
+	if p := (&Layout{}).Patch(machine); p.InitrdEnd != 0 || p.Bootargs != "" {
+		t.Fatalf("no initramfs, no command line: %+v", p)
 	}
 }
 
@@ -149,12 +110,12 @@ func TestPlanRejects(t *testing.T) {
 		"initrd past RAM":     {Config{Kernel: 0x48200000, InitrdBase: 0x7ff00000, InitrdSize: 0x200000}, "not inside guest RAM"},
 	}
 	for name, c := range cases {
-		if _, err := Plan(virt1G(), c.cfg, hdr, 0x48000000, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := Plan(guestRAM, c.cfg, hdr); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", name, err, c.want)
 		}
 	}
-	small := &dtb.Board{Memory: []phys.Range{{Base: 0x40000000, Size: 0x8000000}}}
-	if _, err := Plan(small, Config{Kernel: 0x48200000}, hdr, 0x48000000, nil); err == nil {
-		t.Error("a board with no RAM above the carve-out was accepted")
+	small := []phys.Range{{Base: 0x48000000, Size: 0x200000}}
+	if _, err := Plan(small, Config{Kernel: 0x48200000}, hdr); err == nil {
+		t.Error("guest RAM with no room for a kernel was accepted")
 	}
 }

@@ -77,8 +77,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	path, reg := n.Removed()
-	logf("up in %v: %v; Ferry keeps %s %v; TCP %+v", time.Since(start).Round(time.Microsecond), n, path, reg, opt.tcp)
+	tr := n.Transport()
+	logf("up in %v: %v; Ferry keeps %s %v; TCP %+v", time.Since(start).Round(time.Microsecond), n, tr.Path, tr.Reg, opt.tcp)
 	go poll(n, opt.idle)
 
 	switch opt.role {

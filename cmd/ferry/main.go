@@ -63,18 +63,8 @@ func boot() error {
 		return fmt.Errorf("ferry.fault=%s: want one of %v", cfg.Fault, migrate.FaultPoints)
 	}
 
-	hb := hyp.Board{GICD: b.GICD, GICR: b.GICR, UART: b.UART, TickINTID: virt.HypTimerINTID, TickNS: tickNS}
-	owned := hb.Trapped()
-	for _, its := range b.ITS {
-		owned = append(owned, guest.Owned{Path: its.Path, Reg: its.Reg})
-	}
-	// Devices that write memory by DMA, unchecked, and that the guest does
-	// not need: hidden, or the guest could write into the carve-out
-	// (docs/dma.md).
-	for _, d := range b.DMA {
-		owned = append(owned, guest.Owned{Path: d.Path, Reg: d.Reg})
-	}
 	var svc *services
+	opt := hyp.Options{GuestBase: virt.GuestBase, TickINTID: virt.HypTimerINTID}
 	if cfg.IP.IsValid() {
 		keys, err := keyBundle(cfg)
 		if err != nil {
@@ -84,8 +74,7 @@ func boot() error {
 		if err != nil {
 			return fmt.Errorf("management network: %w", err)
 		}
-		path, reg := n.Removed()
-		owned = append(owned, guest.Owned{Path: path, Reg: reg})
+		opt.NIC = n.Transport().Path
 		svc = &services{cfg: cfg, net: n, keys: keys, ledger: migrate.NewLedger(nil)}
 		if !cfg.Receive() {
 			svc.ledger = migrate.NewLedger(migrate.NewGuest())
@@ -93,29 +82,30 @@ func boot() error {
 		svc.ledger.Log = func(s string) { logf("%s", s) }
 		svc.ledger.Strict = true // only migrations the operator announced
 	}
+	d, err := hyp.Describe(b, opt)
+	if err != nil {
+		return err
+	}
+	for _, x := range d.Devices {
+		if x.Treat != hyp.PassThrough {
+			logf("machine: %s %s: %s", x.Path, x.Treat, x.Why)
+		}
+	}
 
 	var m *hyp.Machine
 	if cfg.Receive() {
 		if svc == nil {
 			return fmt.Errorf("no guest to boot (no ferry.kernel=) and no management network (no ferry.ip=) to receive one")
 		}
-		l, err := guest.PlanMachine(b, virt.GuestBase, owned)
-		if err != nil {
+		if m, err = hyp.NewMachine(d, tickNS, api.GuestNone, func(s string) { logf("%s", s) }); err != nil {
 			return err
 		}
-		if m, err = hyp.NewMachine(l, hb, api.GuestNone, func(s string) { logf("%s", s) }); err != nil {
-			return err
-		}
-		logf("no guest of its own: guest RAM %v cleared in %v; waiting for one to be migrated here", l.RAM, m.ClearRAM().Round(time.Millisecond))
-	} else if m, err = bootGuest(b, cfg, hb, owned); err != nil {
+		logf("no guest of its own: guest RAM %v cleared in %v; waiting for one to be migrated here", d.RAM, m.ClearRAM().Round(time.Millisecond))
+	} else if m, err = bootGuest(cfg, d); err != nil {
 		return err
 	}
 	m.InstallIdle()
 	if svc != nil {
-		_, reg := svc.net.Removed()
-		if err := m.ShareOwnedPage(reg); err != nil {
-			return err
-		}
 		svc.m = m
 		if err := svc.start(); err != nil {
 			return err
@@ -136,18 +126,19 @@ func boot() error {
 
 // bootGuest loads the guest the board's loader placed in RAM: it checks the
 // kernel, writes the patched DTB and points the vCPU at the kernel.
-func bootGuest(b *dtb.Board, cfg guest.Config, hb hyp.Board, owned []guest.Owned) (*hyp.Machine, error) {
+func bootGuest(cfg guest.Config, d *hyp.Description) (*hyp.Machine, error) {
 	hdr, err := guest.ParseImageHeader(mem(cfg.Kernel, guest.ImageHeaderSize))
 	if err != nil {
 		return nil, fmt.Errorf("at ferry.kernel=%#x: %w", cfg.Kernel, err)
 	}
-	l, err := guest.Plan(b, cfg, hdr, virt.GuestBase, owned)
+	l, err := guest.Plan(d.RAM, cfg, hdr)
 	if err != nil {
 		return nil, err
 	}
-	l.Patch.RNGSeed = make([]byte, 32)
-	rand.Read(l.Patch.RNGSeed)
-	blob, err := dtb.Apply(virt.FirmwareDTB(), l.Patch)
+	patch := l.Patch(d.Patch)
+	patch.RNGSeed = make([]byte, 32)
+	rand.Read(patch.RNGSeed)
+	blob, err := dtb.Apply(virt.FirmwareDTB(), patch)
 	if err != nil {
 		return nil, err
 	}
@@ -162,13 +153,13 @@ func bootGuest(b *dtb.Board, cfg guest.Config, hb hyp.Board, owned []guest.Owned
 	cpu.CleanDcache(l.Initrd.Base, l.Initrd.Size)
 	cpu.InvalidateIcache()
 
-	m, err := hyp.NewMachine(l, hb, api.GuestRunning, func(s string) { logf("%s", s) })
+	m, err := hyp.NewMachine(d, tickNS, api.GuestRunning, func(s string) { logf("%s", s) })
 	if err != nil {
 		return nil, err
 	}
-	m.Boot()
+	m.Boot(l)
 	logf("guest RAM %v, kernel [%#x, %#x), initrd %v, DTB at %#x (%d bytes), %d stage-2 regions",
-		l.RAM, l.Kernel, l.KernelEnd, l.Initrd, l.DTB, len(blob), len(l.Stage2))
+		d.RAM, l.Kernel, l.KernelEnd, l.Initrd, l.DTB, len(blob), len(d.Stage2))
 	return m, nil
 }
 

@@ -8,8 +8,13 @@ import (
 	"github.com/ferry-hv/ferry/mmio"
 )
 
-// Version is the version of State this package writes and reads.
-const Version = 1
+// Version is the version of State's encoding this package writes; it
+// reads every version from Oldest. Version 2 dropped the magic and version
+// the payload carried (the migration record's state version is the one).
+const (
+	Version = 2
+	Oldest  = 2
+)
 
 // The defined bits of each configuration register (PL011 TRM 3.3.5-3.3.10,
 // 3.3.14).
@@ -23,67 +28,67 @@ const (
 	maskDMACR = 0x7    // DMAONERR, TXDMAE, RXDMAE [2:0]
 )
 
-// State is the UART's configuration as the guest last wrote it.
+// State is the UART's configuration: the registers the guest programs.
 type State struct {
-	Version                                 uint16
 	IBRD, FBRD, LCRH, CR, IFLS, IMSC, DMACR uint32
 }
 
-const (
-	magic = 0x55474640 // "@FGU"
-	// EncodedSize is the size of an encoded State.
-	EncodedSize = 4 + 2 + 7*4
-)
+// EncodedSize is the size of an encoded State.
+const EncodedSize = 7 * 4
 
-// Decode errors a caller may want to tell apart.
-var (
-	ErrSize    = errors.New("pl011: bad state size")
-	ErrMagic   = errors.New("pl011: not a UART state (bad magic)")
-	ErrVersion = errors.New("pl011: unsupported state version")
-)
+// ErrSize is Decode's error for a payload of the wrong size.
+var ErrSize = errors.New("pl011: bad state size")
+
+// Capture reads the UART's configuration from the device: each register
+// reads back what was last written to it (TRM 3.3.5-3.3.10, 3.3.14).
+func Capture(dev mmio.Device) *State {
+	s := &State{}
+	for _, f := range s.fields() {
+		*f.p = uint32(dev.Read(f.off, 4)) & f.mask
+	}
+	return s
+}
 
 // fields lists the registers in wire order, with names for errors.
 func (s *State) fields() []struct {
 	name string
+	off  uint64
 	p    *uint32
 	mask uint32
 } {
 	return []struct {
 		name string
+		off  uint64
 		p    *uint32
 		mask uint32
 	}{
-		{"IBRD", &s.IBRD, maskIBRD}, {"FBRD", &s.FBRD, maskFBRD}, {"LCRH", &s.LCRH, maskLCRH},
-		{"CR", &s.CR, maskCR}, {"IFLS", &s.IFLS, maskIFLS}, {"IMSC", &s.IMSC, maskIMSC},
-		{"DMACR", &s.DMACR, maskDMACR},
+		{"IBRD", UARTIBRD, &s.IBRD, maskIBRD}, {"FBRD", UARTFBRD, &s.FBRD, maskFBRD}, {"LCRH", UARTLCR_H, &s.LCRH, maskLCRH},
+		{"CR", UARTCR, &s.CR, maskCR}, {"IFLS", UARTIFLS, &s.IFLS, maskIFLS}, {"IMSC", UARTIMSC, &s.IMSC, maskIMSC},
+		{"DMACR", UARTDMACR, &s.DMACR, maskDMACR},
 	}
 }
 
-// Encode returns the wire form: magic u32 | version u16 | IBRD, FBRD,
-// LCRH, CR, IFLS, IMSC, DMACR u32 (little-endian, package wire).
+// Encode returns the wire form: IBRD, FBRD, LCRH, CR, IFLS, IMSC, DMACR
+// u32 (little-endian, package wire).
 func (s *State) Encode() []byte {
 	var w wire.Writer
-	w.U32(magic)
-	w.U16(s.Version)
 	for _, f := range s.fields() {
 		w.U32(*f.p)
 	}
 	return w.Bytes()
 }
 
-// Decode reads a state written by Encode and validates it.
-func Decode(b []byte) (*State, error) {
+// Decode reads a state of a version from Oldest to Version, as Encode
+// writes it, and validates it.
+func Decode(version uint16, b []byte) (*State, error) {
+	if version < Oldest || version > Version {
+		return nil, fmt.Errorf("pl011: state version %d; this Ferry reads %d to %d", version, Oldest, Version)
+	}
 	if len(b) != EncodedSize {
 		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrSize, len(b), EncodedSize)
 	}
 	r := wire.NewReader(b)
-	if m := r.U32(); m != magic {
-		return nil, fmt.Errorf("%w: %#x", ErrMagic, m)
-	}
-	s := &State{Version: r.U16()}
-	if s.Version != Version {
-		return nil, fmt.Errorf("%w: Version %d, this build reads %d", ErrVersion, s.Version, Version)
-	}
+	s := &State{}
 	for _, f := range s.fields() {
 		*f.p = r.U32()
 	}
@@ -93,12 +98,8 @@ func Decode(b []byte) (*State, error) {
 	return s, s.Validate()
 }
 
-// Validate checks the version and that no register has bits outside its
-// defined fields.
+// Validate checks that no register has bits outside its defined fields.
 func (s *State) Validate() error {
-	if s.Version != Version {
-		return fmt.Errorf("%w: Version %d, this build reads %d", ErrVersion, s.Version, Version)
-	}
 	for _, f := range s.fields() {
 		if *f.p&^f.mask != 0 {
 			return fmt.Errorf("pl011: %s is %#x: bits outside %#x", f.name, *f.p, f.mask)

@@ -9,7 +9,7 @@
 //	cfg, err := mgmt.ParseConfig(board.Bootargs) // ferry.ip=, ferry.mac=, ferry.mtu=
 //	cfg.Transports = board.Virtio
 //	n, err := mgmt.Up(cfg)                       // tamago/arm64 only
-//	path, reg := n.Removed()                     // drop this node from the guest's DTB, leave reg unmapped
+//	nic := n.Transport()                         // the machine description makes it Ferry's
 //	go func() { for { if !n.Poll() { runtime.Gosched() } } }()
 //
 // There are no interrupts: nothing moves unless Poll is called, from one

@@ -3,7 +3,6 @@ package mgmt
 import (
 	"context"
 	"fmt"
-	"github.com/ferry-hv/ferry/phys"
 	"net"
 	"net/netip"
 
@@ -132,11 +131,9 @@ func (n *Net) local(port uint16) tcpip.FullAddress {
 	return tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(n.addr.Addr().As4()), Port: port}
 }
 
-// Removed names the transport Ferry took: the hypervisor removes the node
-// at path from the guest's DTB and leaves reg unmapped at stage 2.
-func (n *Net) Removed() (path string, reg phys.Range) {
-	return n.transport.Path, n.transport.Reg
-}
+// Transport is the virtio-mmio transport Ferry took: the machine
+// description makes it Ferry's own (hidden from the guest).
+func (n *Net) Transport() dtb.VirtioMMIO { return n.transport }
 
 // String describes the network for logs: address, transport, device.
 func (n *Net) String() string {

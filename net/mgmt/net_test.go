@@ -177,11 +177,10 @@ func TestDialErrors(t *testing.T) {
 	}
 }
 
-func TestRemoved(t *testing.T) {
+func TestTransport(t *testing.T) {
 	a := newBoard(t, 0x11, Config{Addr: netip.MustParsePrefix("10.77.0.11/24"), MTU: 1500})
-	path, reg := a.n.Removed()
-	if path != "/virtio_mmio@a003e00" || reg != (phys.Range{Base: 0x0a003e00, Size: 0x200}) {
-		t.Errorf("Removed = %q, %v", path, reg)
+	if tr := a.n.Transport(); tr.Path != "/virtio_mmio@a003e00" || tr.Reg != (phys.Range{Base: 0x0a003e00, Size: 0x200}) {
+		t.Errorf("Transport = %+v", tr)
 	}
 	if a.n.MAC().String() != "52:54:00:77:00:11" || a.n.MTU() != 1500 || a.n.Addr().String() != "10.77.0.11/24" {
 		t.Errorf("MAC %v MTU %d Addr %v", a.n.MAC(), a.n.MTU(), a.n.Addr())

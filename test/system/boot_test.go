@@ -107,7 +107,7 @@ func TestBootWithoutOptionalFeatures(t *testing.T) {
 	b.CPU, b.Memory = "cortex-a72", "2G"
 	p := start(t, b)
 	expect(t, p, `ferry: Go runtime: heap, goroutines and timers work`, 0, 30*time.Second)
-	expect(t, p, `ferry: EL2, MIDR 0x410fd08\d, RAM \[\[0x40000000\+0x80000000\]\].* RNDR false`, 0, 30*time.Second)
+	expect(t, p, `ferry: EL2, MIDR 0x410fd08\d, RAM \[\[0x40000000-0xc0000000\)\].* RNDR false`, 0, 30*time.Second)
 	_, i := expect(t, p, `CPU: All CPU\(s\) started at EL1$`, 0, bootTimeout)
 	expect(t, p, counter.String(), i, bootTimeout)
 }

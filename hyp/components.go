@@ -1,0 +1,186 @@
+package hyp
+
+import (
+	"fmt"
+
+	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/migrate"
+	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/pl011"
+)
+
+// Component is one migratable part of the machine: its state's name and
+// versions, how it is captured and how it is restored. Every state a
+// migration moves is one component's, and versions are checked in one
+// place: Compatible, in Hello, against the destination's Versions
+// (migrate.StateVersion states the rule), and again by Restore.
+type Component struct {
+	Name string
+	// Version is what Capture writes; Decode reads Oldest to Version.
+	Version, Oldest uint16
+	// AtPause: captured the moment the guest stops (the CPU and its clock
+	// stop there), not after the last pages like the rest (slow MMIO;
+	// what changes meanwhile, the guest stopped, then moves too).
+	AtPause bool
+	Capture func() ([]byte, error)
+	// Decode checks data of a version from Oldest to Version and returns
+	// what loads it into the machine. It changes nothing itself.
+	Decode func(version uint16, data []byte) (load func() error, err error)
+}
+
+// Registry is the machine's components, in restore order.
+type Registry []Component
+
+// Versions is what the fingerprint carries: each component's name and
+// versions.
+func (r Registry) Versions() []migrate.StateVersion {
+	vs := make([]migrate.StateVersion, len(r))
+	for i, c := range r {
+		vs[i] = migrate.StateVersion{Name: c.Name, Version: c.Version, Oldest: c.Oldest}
+	}
+	return vs
+}
+
+// Capture captures the components captured at the pause (atPause) or the
+// others.
+func (r Registry) Capture(atPause bool) ([]migrate.State, error) {
+	var out []migrate.State
+	for _, c := range r {
+		if c.AtPause != atPause {
+			continue
+		}
+		data, err := c.Capture()
+		if err != nil {
+			return nil, fmt.Errorf("capture %s: %w", c.Name, err)
+		}
+		out = append(out, migrate.State{Name: c.Name, Version: c.Version, Data: data})
+	}
+	return out, nil
+}
+
+// Restore checks that states hold exactly one state of every component at
+// a version it reads, decodes them all, and only then loads them, in the
+// registry's order. A state that is missing, unknown, repeated, of a
+// version the component does not read, or that does not decode, is an
+// error naming it, with nothing loaded.
+func (r Registry) Restore(states []migrate.State) error {
+	by := map[string]migrate.State{}
+	for _, st := range states {
+		if _, dup := by[st.Name]; dup {
+			return fmt.Errorf("restore: state %q twice in the stream", st.Name)
+		}
+		by[st.Name] = st
+	}
+	loads := make([]func() error, 0, len(r))
+	for _, c := range r {
+		st, ok := by[c.Name]
+		if !ok {
+			return fmt.Errorf("restore: no %q state in the stream", c.Name)
+		}
+		delete(by, c.Name)
+		if st.Version < c.Oldest || st.Version > c.Version {
+			return fmt.Errorf("restore: %s state version %d; this Ferry reads %d to %d", c.Name, st.Version, c.Oldest, c.Version)
+		}
+		load, err := c.Decode(st.Version, st.Data)
+		if err != nil {
+			return fmt.Errorf("restore: %s: %w", c.Name, err)
+		}
+		loads = append(loads, load)
+	}
+	for name := range by {
+		return fmt.Errorf("restore: state %q belongs to no component of this machine", name)
+	}
+	for i, load := range loads {
+		if err := load(); err != nil {
+			return fmt.Errorf("restore: %s: %w", r[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// Component names: the State records of a migration.
+const (
+	stateCPU   = "cpu"
+	stateTimer = "timer"
+	stateGIC   = "gic"
+	stateUART  = "uart"
+)
+
+// hardware is where the machine's components live: the vCPU's registers
+// and timer (package cpu, at EL2), the GIC behind its guard, and the
+// console UART's registers. Host tests give fakes.
+type hardware struct {
+	captureCPU   func() *cpu.State
+	restoreCPU   func(*cpu.State) error
+	captureTimer func() cpu.Timer
+	restoreTimer func(cpu.Timer)
+	gic          *gic.Guard
+	gicCPU       gic.CPUIfaceRegs
+	uart         mmio.Device
+	log          func(string)
+}
+
+// components is the machine's registry.
+func components(hw hardware) Registry {
+	return Registry{
+		{
+			Name: stateCPU, Version: cpu.StateVersion, Oldest: cpu.StateOldest, AtPause: true,
+			Capture: func() ([]byte, error) { return hw.captureCPU().Encode(), nil },
+			Decode: func(v uint16, b []byte) (func() error, error) {
+				s, err := cpu.DecodeState(v, b)
+				if err != nil {
+					return nil, err
+				}
+				return func() error { return hw.restoreCPU(s) }, nil
+			},
+		},
+		{
+			Name: stateTimer, Version: cpu.TimerVersion, Oldest: cpu.TimerOldest, AtPause: true,
+			Capture: func() ([]byte, error) { return hw.captureTimer().Encode(), nil },
+			Decode: func(v uint16, b []byte) (func() error, error) {
+				t, err := cpu.DecodeTimer(v, b)
+				if err != nil {
+					return nil, err
+				}
+				return func() error { hw.restoreTimer(t); return nil }, nil
+			},
+		},
+		{
+			Name: stateGIC, Version: gic.Version, Oldest: gic.Oldest,
+			Capture: func() ([]byte, error) {
+				s, err := hw.gic.Capture(hw.gicCPU)
+				if err != nil {
+					return nil, err
+				}
+				return s.Encode(), nil
+			},
+			Decode: func(v uint16, b []byte) (func() error, error) {
+				s, err := gic.Decode(v, b)
+				if err != nil {
+					return nil, err
+				}
+				return func() error { return hw.gic.Restore(s, hw.gicCPU) }, nil
+			},
+		},
+		{
+			Name: stateUART, Version: pl011.Version, Oldest: pl011.Oldest,
+			Capture: func() ([]byte, error) { return pl011.Capture(hw.uart).Encode(), nil },
+			Decode: func(v uint16, b []byte) (func() error, error) {
+				s, err := pl011.Decode(v, b)
+				if err != nil {
+					return nil, err
+				}
+				return func() error {
+					// A UART still busy with a character is programmed
+					// anyway: a console glitch, not a reason to lose the
+					// guest.
+					if err := s.Replay(hw.uart); err != nil && hw.log != nil {
+						hw.log("restore: " + err.Error())
+					}
+					return nil
+				}, nil
+			},
+		},
+	}
+}

@@ -1,0 +1,235 @@
+package hyp
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/migrate"
+	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/pl011"
+)
+
+var update = flag.Bool("update", false, "write testdata/states/<name>-v<current version>.bin from the sample machine")
+
+// fakeMachine is hardware with fakes: what was captured from it and what
+// was loaded into it.
+type fakeMachine struct {
+	cpu   *cpu.State
+	timer cpu.Timer
+	gic   *gic.Fake
+	guard *gic.Guard
+	gcpu  *gic.FakeCPU
+	uart  *mmio.Fake
+	loads []string
+}
+
+func newFakeMachine(t *testing.T) *fakeMachine {
+	t.Helper()
+	f := &fakeMachine{gic: gic.NewFake(64), gcpu: &gic.FakeCPU{}, uart: mmio.NewFake(0x1000)}
+	g, err := gic.NewGuard(f.gic.Dist(), f.gic.Redist(), gic.Owned{PPIs: []uint32{qemuTick}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.guard = g
+	return f
+}
+
+func (f *fakeMachine) hardware() hardware {
+	return hardware{
+		captureCPU:   func() *cpu.State { return f.cpu },
+		restoreCPU:   func(s *cpu.State) error { f.cpu = s; f.loads = append(f.loads, stateCPU); return nil },
+		captureTimer: func() cpu.Timer { return f.timer },
+		restoreTimer: func(t cpu.Timer) { f.timer = t; f.loads = append(f.loads, stateTimer) },
+		gic:          f.guard,
+		gicCPU:       f.gcpu,
+		uart:         f.uart,
+	}
+}
+
+// sample is a machine in a known, non-trivial state.
+func sample(t *testing.T) *fakeMachine {
+	f := newFakeMachine(t)
+	s := &cpu.State{MIDR: 0x410fd083, MPIDR: 0x80000000}
+	for i := range s.Ctx.X {
+		s.Ctx.X[i] = uint64(i) * 0x0101_0101
+	}
+	s.Ctx.PC, s.Ctx.PSTATE = 0xffff_8000_0801_0000, 0x3c5
+	for i := range s.Ctx.V {
+		s.Ctx.V[i] = uint64(i) << 32
+	}
+	for i := range cpu.SysRegNames {
+		s.SysRegs = append(s.SysRegs, 0x1000+uint64(i))
+	}
+	f.cpu = s
+	f.timer = cpu.Timer{VirtCount: 1 << 40, CNTV_CTL: 1, CNTV_CVAL: 1<<40 + 62500, CNTP_Delta: 7}
+	d, r := f.gic.Dist(), f.gic.Redist()
+	d.Write32(gic.GICD_CTLR, gic.CTLR_EnableGrp1|gic.CTLR_ARE|gic.CTLR_DS)
+	d.Write32(gic.GICD_IGROUPRn+4, 0xffff_ffff)
+	d.Write32(gic.GICD_ISENABLERn+4, 0x0000_0202) // SPIs 33 and 41: the UART's and a virtio transport's
+	r.Write32(gic.GICR_IGROUPR0, 0xffff_ffff)
+	r.Write32(gic.GICR_ISENABLER0, 1<<27) // the guest's virtual timer
+	f.gcpu.IGRPEN1, f.gcpu.BPR1, f.gcpu.VMCR = 1, 2, 0xf0<<24
+	for off, v := range map[uint64]uint64{pl011.UARTIBRD: 13, pl011.UARTFBRD: 1, pl011.UARTLCR_H: 0x70, pl011.UARTCR: 0x301, pl011.UARTIMSC: 0x50} {
+		f.uart.Write(off, 4, v)
+	}
+	return f
+}
+
+func captureAll(t *testing.T, r Registry) []migrate.State {
+	t.Helper()
+	early, err := r.Capture(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := r.Capture(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(early, late...)
+}
+
+// What one machine captures, another restores: the same state, read back.
+func TestComponentsRoundTrip(t *testing.T) {
+	src := sample(t)
+	states := captureAll(t, components(src.hardware()))
+	var names []string
+	for _, s := range states {
+		names = append(names, s.Name)
+	}
+	if want := []string{stateCPU, stateTimer, stateGIC, stateUART}; !slices.Equal(names, want) {
+		t.Fatalf("captured %v, want %v (CPU and timer at the pause, first)", names, want)
+	}
+	dst := newFakeMachine(t)
+	if err := components(dst.hardware()).Restore(states); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(dst.cpu.Encode(), src.cpu.Encode()) || dst.timer != src.timer {
+		t.Errorf("CPU or timer differ after restore")
+	}
+	if !slices.Equal(dst.loads, []string{stateCPU, stateTimer}) {
+		t.Errorf("loads %v", dst.loads)
+	}
+	again := captureAll(t, components(dst.hardware()))
+	for i := range states {
+		if !bytes.Equal(again[i].Data, states[i].Data) {
+			t.Errorf("%s: captured after restore differs from what was restored", states[i].Name)
+		}
+	}
+}
+
+// A state the current code wrote, under testdata/states, is read by every
+// later build back to the component's Oldest; a file of the current
+// version must be exactly what the sample machine encodes now (a format
+// change without a version change fails here). A newer version than the
+// code knows is refused before anything loads.
+func TestComponentsGolden(t *testing.T) {
+	src := sample(t)
+	reg := components(src.hardware())
+	dir := filepath.Join("testdata", "states")
+	if *update {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range captureAll(t, reg) {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-v%d.bin", s.Name, s.Version)), s.Data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.bin"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden states in %s (%v): run go test ./hyp -run Golden -update", dir, err)
+	}
+	current := map[string][]byte{}
+	for _, s := range captureAll(t, reg) {
+		current[s.Name] = s.Data
+	}
+	name := regexp.MustCompile(`^([a-z0-9-]+)-v([0-9]+)\.bin$`)
+	seen := map[string]bool{}
+	for _, file := range files {
+		m := name.FindStringSubmatch(filepath.Base(file))
+		if m == nil {
+			t.Fatalf("%s: want <component>-v<version>.bin", file)
+		}
+		v, _ := strconv.Atoi(m[2])
+		i := slices.IndexFunc(reg, func(c Component) bool { return c.Name == m[1] })
+		if i < 0 {
+			t.Fatalf("%s: no component %q", file, m[1])
+		}
+		c := reg[i]
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uint16(v) == c.Version {
+			seen[c.Name] = true
+			if !bytes.Equal(data, current[c.Name]) {
+				t.Errorf("%s: the current code encodes the sample differently: bump %s's version (and keep reading this one) or run -update", file, c.Name)
+			}
+		}
+		// The whole machine, this component at version v.
+		var states []migrate.State
+		for _, other := range reg {
+			s := migrate.State{Name: other.Name, Version: other.Version, Data: current[other.Name]}
+			if other.Name == c.Name {
+				s.Version, s.Data = uint16(v), data
+			}
+			states = append(states, s)
+		}
+		dst := newFakeMachine(t)
+		err = components(dst.hardware()).Restore(states)
+		switch {
+		case uint16(v) < c.Oldest:
+			if err == nil {
+				t.Errorf("%s: older than %s's Oldest %d, accepted", file, c.Name, c.Oldest)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", file, err)
+		}
+	}
+	for _, c := range reg {
+		if !seen[c.Name] {
+			t.Errorf("no golden state of %s at its current version %d: run go test ./hyp -run Golden -update", c.Name, c.Version)
+		}
+	}
+}
+
+func TestRegistryRefuses(t *testing.T) {
+	good := captureAll(t, components(sample(t).hardware()))
+	mod := func(f func([]migrate.State) []migrate.State) []migrate.State {
+		return f(slices.Clone(good))
+	}
+	for name, tc := range map[string]struct {
+		states []migrate.State
+		want   string
+	}{
+		"newer":    {mod(func(s []migrate.State) []migrate.State { s[2].Version = gic.Version + 1; return s }), "gic state version 3; this Ferry reads 2 to 2"},
+		"missing":  {mod(func(s []migrate.State) []migrate.State { return s[:3] }), `no "uart" state`},
+		"twice":    {mod(func(s []migrate.State) []migrate.State { return append(s, s[0]) }), `"cpu" twice`},
+		"unknown":  {mod(func(s []migrate.State) []migrate.State { return append(s, migrate.State{Name: "virtio-net", Version: 1}) }), `"virtio-net" belongs to no component`},
+		"garbage":  {mod(func(s []migrate.State) []migrate.State { s[3].Data = []byte{1}; return s }), "restore: uart:"},
+		"bad CPU":  {mod(func(s []migrate.State) []migrate.State { s[0].Data = s[0].Data[:10]; return s }), "restore: cpu:"},
+		"timer v0": {mod(func(s []migrate.State) []migrate.State { s[1].Version = 0; return s }), "timer state version 0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dst := newFakeMachine(t)
+			err := components(dst.hardware()).Restore(tc.states)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if len(dst.loads) != 0 || len(dst.gic.Writes) != 0 || len(dst.uart.Writes()) != 0 {
+				t.Errorf("something was loaded: %v, %d GIC writes, %d UART writes", dst.loads, len(dst.gic.Writes), len(dst.uart.Writes()))
+			}
+		})
+	}
+}

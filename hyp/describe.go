@@ -1,0 +1,351 @@
+package hyp
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/ferry-hv/ferry/boot/dtb"
+	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmu"
+	"github.com/ferry-hv/ferry/phys"
+)
+
+const (
+	// ipaBits is the guest's intermediate physical address size: 40 bits
+	// reach every device QEMU's virt board places (PCIe MMIO up to 1 TiB).
+	ipaBits = 40
+	// stage2Pages bounds the stage-2 tables: enough for 4 KiB pages over
+	// 4 GiB of RAM plus the device map (dirty tracking splits all of RAM;
+	// merging gives the tables back for the next migration).
+	stage2Pages = 2048
+)
+
+// Treatment is how Ferry treats one device of the board. The rule
+// (docs/decisions.md, "One machine description"): pass a device through
+// unless Ferry must keep something of it; trap only what cannot be read
+// back at the pause or what would let the guest take Ferry's own.
+type Treatment uint8
+
+const (
+	// PassThrough: mapped at stage 2, the guest drives it. Its state, if
+	// it has any to move, is read from the device at the pause (the
+	// PL011's configuration registers read back).
+	PassThrough Treatment = iota
+	// Trapped: the device stays the guest's, but some of its pages (Traps)
+	// are unmapped and every access to them goes through a model. The
+	// GIC's control pages: the guard keeps Ferry's interrupts Ferry's.
+	Trapped
+	// Hidden: unmapped and removed from the guest's device tree. The GIC
+	// ITS (its tables in guest memory are not migratable state) and the
+	// devices that DMA unchecked which the guest does not need (fw-cfg).
+	Hidden
+	// Own: Ferry's own device (its management NIC): unmapped and removed
+	// from the guest's device tree. Where it shares a page with a device
+	// the guest keeps, that page traps and the guest's part is forwarded.
+	Own
+)
+
+func (t Treatment) String() string {
+	switch t {
+	case PassThrough:
+		return "passed through"
+	case Trapped:
+		return "trapped"
+	case Hidden:
+		return "hidden"
+	case Own:
+		return "Ferry's"
+	}
+	return fmt.Sprintf("Treatment(%d)", t)
+}
+
+// Device is one device of the board's DTB and how Ferry treats it.
+type Device struct {
+	dtb.Device
+	Treat Treatment
+	// Traps are the pages of a Trapped device that go through a model.
+	Traps []Port
+	// Why is the rule that decided the treatment, for logs and docs.
+	Why string
+}
+
+// Model names what serves a trapped page on the MMIO bus.
+type Model uint8
+
+const (
+	// ModelGICD is the distributor's control page (gic.Guard.DistPage).
+	ModelGICD Model = iota + 1
+	// ModelGICRD is the redistributor's RD_base page (gic.Guard.RDPage).
+	ModelGICRD
+	// ModelGICSGI is the redistributor's SGI_base page (gic.Guard.SGIPage).
+	ModelGICSGI
+	// ModelHole is a page shared with a device Ferry keeps: accesses go
+	// to the page, except inside Hole, which reads as zero.
+	ModelHole
+)
+
+func (m Model) String() string {
+	switch m {
+	case ModelGICD:
+		return "GIC distributor guard"
+	case ModelGICRD:
+		return "GIC redistributor (RD_base) guard"
+	case ModelGICSGI:
+		return "GIC redistributor (SGI_base) guard"
+	case ModelHole:
+		return "forward with a hole"
+	}
+	return fmt.Sprintf("Model(%d)", m)
+}
+
+// Port is one page range on the MMIO bus and what serves it.
+type Port struct {
+	phys.Range
+	Model Model
+	Hole  phys.Range // ModelHole: the range Ferry keeps (absolute addresses)
+}
+
+// Mapping is one stage-2 mapping, identity (IPA == PA).
+type Mapping struct {
+	phys.Range
+	Device bool // Device-nGnRE, not executable; else Normal write-back RAM
+}
+
+// Options are what Describe needs beside the board's DTB.
+type Options struct {
+	// GuestBase is the end of Ferry's carve-out: guest RAM is the board's
+	// RAM above it.
+	GuestBase uint64
+	// NIC is the node path of Ferry's management NIC ("" if none).
+	NIC string
+	// TickINTID is the PPI of Ferry's EL2 timer.
+	TickINTID uint32
+}
+
+// Description is the machine Ferry gives its guest, derived from the
+// board's DTB in one place: each device's treatment, and from them the
+// stage-2 map, the guest's DTB patch, the MMIO bus and the interrupts
+// Ferry keeps.
+type Description struct {
+	RAM     []phys.Range // the guest's RAM: the board's above GuestBase
+	Devices []Device     // every device of the DTB, in tree order
+	Stage2  []Mapping    // the guest's IPA space, sorted
+	Ports   []Port       // the trapped pages, sorted
+	// Patch removes the Hidden and Own devices from the guest's DTB and
+	// gives it RAM; a boot adds the kernel's part (guest.Layout).
+	Patch dtb.Patch
+	// Owned are the interrupts Ferry keeps (the GIC guard enforces them);
+	// Tick is the one of Ferry's EL2 timer.
+	Owned gic.Owned
+	Tick  uint32
+	// GICD and GICR are the GIC's distributor and first redistributor
+	// region.
+	GICD, GICR phys.Range
+	// UART is the console the guest drives (passed through).
+	UART phys.Range
+}
+
+// hiddenDMA are the devices that DMA to a guest-chosen address, unchecked,
+// and that a guest does not need: hidden, or a guest could write into
+// Ferry's carve-out (docs/dma.md).
+var hiddenDMA = []string{"qemu,fw-cfg-mmio"}
+
+// Compatible strings the description acts on.
+const (
+	compatGICv3 = "arm,gic-v3"
+	compatITS   = "arm,gic-v3-its"
+)
+
+// Describe classifies every device of the board and derives the machine.
+// A board without a GICv3, or whose console is not a PL011, or without
+// RAM above GuestBase, is refused (dtb.Parse already refused the first
+// two, naming what is missing).
+func Describe(b *dtb.Board, o Options) (*Description, error) {
+	d := &Description{GICD: b.GICD, GICR: b.GICR, UART: b.UART}
+	for _, r := range b.Memory {
+		switch {
+		case r.End() <= o.GuestBase:
+		case r.Base < o.GuestBase:
+			d.RAM = append(d.RAM, phys.Range{Base: o.GuestBase, Size: r.End() - o.GuestBase})
+		default:
+			d.RAM = append(d.RAM, r)
+		}
+	}
+	if len(d.RAM) == 0 {
+		return nil, fmt.Errorf("machine: the board's RAM %v leaves nothing above Ferry's carve-out ending at %#x", b.Memory, o.GuestBase)
+	}
+	for _, r := range d.RAM {
+		if r.Base%mmu.PageSize != 0 || r.Size%mmu.PageSize != 0 {
+			return nil, fmt.Errorf("machine: guest RAM %v is not page-aligned", r)
+		}
+	}
+	d.Owned, d.Tick = gic.Owned{PPIs: []uint32{o.TickINTID}}, o.TickINTID
+
+	nic := false
+	for _, dev := range b.Devices {
+		x := Device{Device: dev}
+		switch {
+		case dev.Is(compatGICv3):
+			x.Treat, x.Why = Trapped, "its control pages trap to the guard, which keeps Ferry's interrupts Ferry's; the rest is passed through"
+			x.Traps = []Port{
+				{Range: phys.Range{Base: b.GICD.Base, Size: mmu.PageSize}, Model: ModelGICD},
+				{Range: phys.Range{Base: b.GICR.Base, Size: mmu.PageSize}, Model: ModelGICRD},
+				{Range: phys.Range{Base: b.GICR.Base + gic.GICR_SGIBase, Size: mmu.PageSize}, Model: ModelGICSGI},
+			}
+		case dev.Is(compatITS):
+			x.Treat, x.Why = Hidden, "its tables live in guest memory and its caches cannot be read back: not migratable, so the guest gets no LPIs"
+		case slices.ContainsFunc(hiddenDMA, dev.Is):
+			x.Treat, x.Why = Hidden, "DMA to a guest-chosen address without an IOMMU, and the guest does not need it (docs/dma.md)"
+		case o.NIC != "" && dev.Path == o.NIC:
+			x.Treat, x.Why, nic = Own, "Ferry's management NIC", true
+		default:
+			x.Treat, x.Why = PassThrough, "nothing of it is Ferry's, and its state reads back"
+		}
+		d.Devices = append(d.Devices, x)
+	}
+	if o.NIC != "" && !nic {
+		return nil, fmt.Errorf("machine: management NIC %s is not a device of the board", o.NIC)
+	}
+	if err := d.derive(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// derive computes the stage-2 map, the bus ports and the DTB patch from
+// the devices' treatments.
+func (d *Description) derive() error {
+	// Every page any device has registers in, and the pages Ferry keeps.
+	var all, kept []phys.Range
+	for _, x := range d.Devices {
+		for _, r := range x.Regs {
+			all = append(all, r.RoundOut(mmu.PageSize))
+		}
+		switch x.Treat {
+		case Trapped:
+			for _, p := range x.Traps {
+				kept = append(kept, p.Range)
+				d.Ports = append(d.Ports, p)
+			}
+		case Hidden, Own:
+			d.Patch.RemoveNodes = append(d.Patch.RemoveNodes, x.Path)
+			for _, r := range x.Regs {
+				pages := r.RoundOut(mmu.PageSize)
+				kept = append(kept, pages)
+				// Another device the guest keeps in the same pages: the
+				// pages trap, and all but r is forwarded.
+				if d.shares(x, pages) {
+					if pages.Size != mmu.PageSize {
+						return fmt.Errorf("machine: %s %v shares pages with other devices and spans more than one", x.Path, r)
+					}
+					d.Ports = append(d.Ports, Port{Range: pages, Model: ModelHole, Hole: r})
+				}
+			}
+		}
+	}
+	slices.SortFunc(d.Ports, func(a, b Port) int { return phys.Compare(a.Range, b.Range) })
+	for i := 1; i < len(d.Ports); i++ {
+		if d.Ports[i].Overlaps(d.Ports[i-1].Range) {
+			return fmt.Errorf("machine: page %v is kept twice (%v and %v): two devices Ferry keeps share a page",
+				d.Ports[i].Range, d.Ports[i-1].Model, d.Ports[i].Model)
+		}
+	}
+	for _, r := range d.RAM {
+		if slices.ContainsFunc(all, r.Overlaps) {
+			return fmt.Errorf("machine: guest RAM %v overlaps a device's registers", r)
+		}
+		d.Stage2 = append(d.Stage2, Mapping{Range: r})
+	}
+	devs := phys.Merge(all)
+	for _, k := range kept {
+		devs = phys.Subtract(devs, k)
+	}
+	for _, r := range phys.Merge(devs) {
+		d.Stage2 = append(d.Stage2, Mapping{Range: r, Device: true})
+	}
+	slices.SortFunc(d.Stage2, func(a, b Mapping) int { return phys.Compare(a.Range, b.Range) })
+	d.Patch.Memory = d.RAM
+	return nil
+}
+
+// shares reports whether a device other than x that the guest keeps has
+// registers in pages.
+func (d *Description) shares(x Device, pages phys.Range) bool {
+	for _, y := range d.Devices {
+		if y.Path == x.Path || y.Treat == Hidden || y.Treat == Own {
+			continue
+		}
+		if slices.ContainsFunc(y.Regs, pages.Overlaps) {
+			return true
+		}
+	}
+	return false
+}
+
+// Visible lists the devices the guest sees, for the migration fingerprint
+// ("arm,pl011@0x9000000:passthrough"): a destination must give the guest
+// the same ones, treated the same way.
+func (d *Description) Visible() []string {
+	var out []string
+	for _, x := range d.Devices {
+		if x.Treat == Hidden || x.Treat == Own {
+			continue
+		}
+		name := "node"
+		if len(x.Compatible) > 0 {
+			name = x.Compatible[0]
+		}
+		treat := "passthrough"
+		if x.Treat == Trapped {
+			treat = "trapped"
+		}
+		out = append(out, fmt.Sprintf("%s@%#x:%s", name, x.Regs[0].Base, treat))
+	}
+	return out
+}
+
+// MapStage2 maps the description's stage-2 map into s.
+func (d *Description) MapStage2(s *mmu.Stage2) error {
+	for _, m := range d.Stage2 {
+		attr := mmu.S2Normal
+		if m.Device {
+			attr = mmu.S2Device
+		}
+		if err := s.Map(m.Base, m.Base, m.Size, attr); err != nil {
+			return fmt.Errorf("stage 2: %v: %w", m.Range, err)
+		}
+	}
+	return nil
+}
+
+// GICPages are the guard's pages a bus is built from.
+type GICPages interface {
+	DistPage() mmio.Device
+	RDPage() mmio.Device
+	SGIPage() mmio.Device
+}
+
+// Bus puts every trapped page of the description on b: the GIC's behind
+// g, a shared page behind forward (the real device page at a base).
+func (d *Description) Bus(b *mmio.Bus, g GICPages, forward func(base, size uint64) mmio.Device) error {
+	for _, p := range d.Ports {
+		var dev mmio.Device
+		switch p.Model {
+		case ModelGICD:
+			dev = g.DistPage()
+		case ModelGICRD:
+			dev = g.RDPage()
+		case ModelGICSGI:
+			dev = g.SGIPage()
+		case ModelHole:
+			dev = mmio.Hole{D: forward(p.Base, p.Size), Off: p.Hole.Base - p.Base, Size: p.Hole.Size}
+		default:
+			return fmt.Errorf("machine: port %v: no model %v", p.Range, p.Model)
+		}
+		if err := b.Add(p.Base, p.Size, dev); err != nil {
+			return err
+		}
+	}
+	return nil
+}

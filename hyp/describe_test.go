@@ -1,0 +1,258 @@
+package hyp
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ferry-hv/ferry/boot/dtb"
+	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/migrate"
+	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmu"
+	"github.com/ferry-hv/ferry/phys"
+)
+
+// The QEMU board's layout, as boot/virt has it.
+const (
+	qemuGuestBase = 0x48000000
+	qemuTick      = 26
+	qemuNIC       = "/virtio_mmio@a003e00" // the last transport: the first -device on QEMU's command line
+)
+
+func qemuBoard(t *testing.T, file string) (*dtb.Board, []byte) {
+	t.Helper()
+	blob, err := os.ReadFile(filepath.Join("..", "boot", "dtb", "testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := dtb.Parse(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, blob
+}
+
+// stage2Of builds the description's stage-2 tables over a byte slice.
+func stage2Of(t *testing.T, d *Description) *mmu.Stage2 {
+	t.Helper()
+	const base = 0x1000_0000_0000 // the arena's "physical" address: anywhere the tables do not map
+	a, err := mmu.NewArena(make([]byte, stage2Pages*mmu.PageSize), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := mmu.NewStage2(a, ipaBits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.MapStage2(s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestDescribeQEMU(t *testing.T) {
+	for _, tc := range []struct {
+		file, nic string
+		ram       phys.Range
+	}{
+		{"virt-gicv3-1g.dtb", qemuNIC, phys.Range{Base: qemuGuestBase, Size: 0x38000000}},
+		{"virt-gicv3-512m.dtb", qemuNIC, phys.Range{Base: qemuGuestBase, Size: 0x18000000}},
+		{"virt-gicv3-1g-2nic.dtb", "/virtio_mmio@a003c00", phys.Range{Base: qemuGuestBase, Size: 0x38000000}},
+		{"virt-gicv3-1g.dtb", "", phys.Range{Base: qemuGuestBase, Size: 0x38000000}}, // no management network
+	} {
+		t.Run(tc.file+tc.nic, func(t *testing.T) {
+			b, blob := qemuBoard(t, tc.file)
+			d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: tc.nic, TickINTID: qemuTick})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(d.RAM, []phys.Range{tc.ram}) {
+				t.Errorf("RAM = %v, want %v", d.RAM, tc.ram)
+			}
+			treat := map[string]Treatment{}
+			for _, x := range d.Devices {
+				treat[x.Path] = x.Treat
+			}
+			want := map[string]Treatment{
+				"/intc@8000000":             Trapped,
+				"/intc@8000000/its@8080000": Hidden,
+				"/fw-cfg@9020000":           Hidden,
+				"/pl011@9000000":            PassThrough,
+				"/pl031@9010000":            PassThrough,
+				"/virtio_mmio@a003a00":      PassThrough,
+				"/pcie@10000000":            PassThrough,
+				"/flash@0":                  PassThrough,
+			}
+			if tc.nic != "" {
+				want[tc.nic] = Own
+			}
+			for path, w := range want {
+				if got, ok := treat[path]; !ok || got != w {
+					t.Errorf("%s: %v (listed %v), want %v", path, got, ok, w)
+				}
+			}
+			if !reflect.DeepEqual(d.Owned, gic.Owned{PPIs: []uint32{qemuTick}}) {
+				t.Errorf("Owned = %+v", d.Owned)
+			}
+
+			// Stage 2: what the guest reaches, and how.
+			s := stage2Of(t, d)
+			for _, c := range []struct {
+				ipa    uint64
+				mapped bool
+				attr   mmu.S2Attr
+			}{
+				{tc.ram.Base, true, mmu.S2Normal},
+				{tc.ram.End() - 1, true, mmu.S2Normal},
+				{qemuGuestBase - 1, false, 0}, // Ferry's carve-out
+				{0x40000000, false, 0},
+				{0x9000000, true, mmu.S2Device},  // the UART, passed through
+				{0x9000ffc, true, mmu.S2Device},  //   all of its page
+				{0x9010000, true, mmu.S2Device},  // the RTC
+				{0x9020000, false, 0},            // fw-cfg: hidden
+				{0x8000000, false, 0},            // GICD_CTLR's page: trapped
+				{0x8001000, true, mmu.S2Device},  // the rest of the distributor
+				{0x80a0000, false, 0},            // RD_base: trapped
+				{0x80b0000, false, 0},            // SGI_base: trapped
+				{0x80a1000, true, mmu.S2Device},  // the rest of the frame
+				{0x80c0000, true, mmu.S2Device},  // the next redistributor
+				{0x8080000, false, 0},            // the ITS: hidden
+				{0x809f000, false, 0},            //   all of it
+				{0xa002000, true, mmu.S2Device},  // virtio transports the guest keeps
+				{0x10000000, true, mmu.S2Device}, // PCIe MMIO
+				{0x8000000000, true, mmu.S2Device},
+				{0xc000000, false, 0}, // the platform bus: no device
+			} {
+				pa, attr, writable, _, ok := s.Lookup(c.ipa)
+				if ok != c.mapped || (ok && (pa != c.ipa || attr != c.attr || !writable)) {
+					t.Errorf("stage 2 at %#x: pa %#x attr %v writable %v mapped %v; want mapped %v attr %v", c.ipa, pa, attr, writable, ok, c.mapped, c.attr)
+				}
+			}
+			_, _, _, _, nicMapped := s.Lookup(0xa003000)
+			if nicMapped != (tc.nic == "") {
+				t.Errorf("the NIC transports' page mapped %v with NIC %q", nicMapped, tc.nic)
+			}
+
+			// The bus: the GIC's pages behind the guard, the NIC's page
+			// behind a hole that forwards the other transports.
+			g := fakeGIC{mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize)}
+			page := mmio.NewFake(mmu.PageSize)
+			var bus mmio.Bus
+			if err := d.Bus(&bus, g, func(base, size uint64) mmio.Device {
+				if base != 0xa003000 || size != mmu.PageSize {
+					t.Errorf("forward(%#x, %#x)", base, size)
+				}
+				return page
+			}); err != nil {
+				t.Fatal(err)
+			}
+			for ipa, want := range map[uint64]mmio.Device{0x8000000: g.DistPage(), 0x80a0000: g.RDPage(), 0x80b0000: g.SGIPage()} {
+				if dev, off, ok := bus.Lookup(ipa + 8); !ok || off != 8 || dev != want {
+					t.Errorf("bus at %#x: %T off %#x ok %v", ipa, dev, off, ok)
+				}
+			}
+			for _, ipa := range []uint64{0x9000000, 0x8001000, 0xa002000} {
+				if _, _, ok := bus.Lookup(ipa); ok {
+					t.Errorf("bus at %#x: a passed-through page is on the bus", ipa)
+				}
+			}
+			if _, _, ok := bus.Lookup(0xa003000); ok != (tc.nic != "") {
+				t.Errorf("bus at the NIC's page: %v with NIC %q", ok, tc.nic)
+			}
+			if tc.nic != "" {
+				dev, _, _ := bus.Lookup(0xa003000)
+				nicOff := uint64(0)
+				if tc.nic == qemuNIC {
+					nicOff = 0xe00
+				} else {
+					nicOff = 0xc00
+				}
+				dev.Write(nicOff+0x70, 4, 0xf)  // Ferry's transport: looks empty
+				dev.Write(0x870, 4, 0xd)        // another transport's: reaches it
+				if w := page.Writes(); len(w) != 1 || w[0].Off != 0x870 {
+					t.Errorf("writes through the hole: %v", w)
+				}
+			}
+
+			// The guest's DTB: the hidden and owned nodes go, RAM is the
+			// guest's; and describing it again gives the same machine.
+			out, err := dtb.Apply(blob, d.Patch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gb, err := dtb.Parse(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(gb.Memory, d.RAM) {
+				t.Errorf("guest DTB memory %v, want %v", gb.Memory, d.RAM)
+			}
+			for _, dev := range gb.Devices {
+				if dev.Is("arm,gic-v3-its") || dev.Is("qemu,fw-cfg-mmio") || dev.Path == tc.nic {
+					t.Errorf("guest DTB still has %s", dev.Path)
+				}
+			}
+			again, err := Describe(gb, Options{GuestBase: qemuGuestBase, TickINTID: qemuTick})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(again.Stage2, d.Stage2) && tc.nic == "" {
+				t.Errorf("the guest's DTB describes another machine:\n%v\n%v", again.Stage2, d.Stage2)
+			}
+			if !slices.Equal(again.Visible(), d.Visible()) {
+				t.Errorf("visible devices differ:\n%q\n%q", again.Visible(), d.Visible())
+			}
+			fp := migrate.Fingerprint{Protocol: migrate.ProtocolVersion, PageSize: migrate.PageSize, RAM: d.RAM, Devices: d.Visible()}
+			if _, err := fp.Encode(); err != nil {
+				t.Errorf("the visible devices do not fit a fingerprint: %v", err)
+			}
+			if !slices.Contains(d.Visible(), "arm,pl011@0x9000000:passthrough") || !slices.Contains(d.Visible(), "arm,gic-v3@0x8000000:trapped") {
+				t.Errorf("visible: %q", d.Visible())
+			}
+			for _, v := range d.Visible() {
+				if strings.Contains(v, "fw-cfg") || strings.Contains(v, "its") {
+					t.Errorf("visible: %q", v)
+				}
+			}
+		})
+	}
+}
+
+// fakeGIC serves the guard's pages with fakes, to tell them apart.
+type fakeGIC struct{ dist, rd, sgi *mmio.Fake }
+
+func (f fakeGIC) DistPage() mmio.Device { return f.dist }
+func (f fakeGIC) RDPage() mmio.Device   { return f.rd }
+func (f fakeGIC) SGIPage() mmio.Device  { return f.sgi }
+
+func TestDescribeRefuses(t *testing.T) {
+	b, _ := qemuBoard(t, "virt-gicv3-1g.dtb")
+	for name, tc := range map[string]struct {
+		b    func() *dtb.Board
+		o    Options
+		want string
+	}{
+		"no RAM above the carve-out": {func() *dtb.Board { return b }, Options{GuestBase: 0x80000000}, "leaves nothing above"},
+		"no such NIC":                {func() *dtb.Board { return b }, Options{GuestBase: qemuGuestBase, NIC: "/virtio_mmio@bad"}, "not a device of the board"},
+		"two kept devices in a page": {func() *dtb.Board {
+			c := *b
+			c.Devices = append(slices.Clone(b.Devices), dtb.Device{Path: "/fw-cfg2", Compatible: []string{"qemu,fw-cfg-mmio"}, Regs: []phys.Range{{Base: 0xa003c00, Size: 0x18}}})
+			return &c
+		}, Options{GuestBase: qemuGuestBase, NIC: qemuNIC}, "kept twice"},
+		"RAM over a device": {func() *dtb.Board {
+			c := *b
+			c.Memory = []phys.Range{{Base: 0x40000000, Size: 0x40000000}, {Base: 0x9000000, Size: 0x1000}}
+			return &c
+		}, Options{GuestBase: 0x9000000}, "overlaps a device"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Describe(tc.b(), tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
