@@ -1,6 +1,5 @@
-// Package guest plans how the guest OS is started: it parses Ferry's own
-// options out of the board's command line, checks the arm64 Linux Image
-// header and lays the boot out in guest RAM (patched DTB, kernel,
+// Package guest plans how the guest OS is started: it checks the arm64
+// Linux Image header and lays the boot out in guest RAM (patched DTB, kernel,
 // initramfs). Which devices the guest gets and how they are mapped is the
 // machine description's (package hyp).
 //

@@ -2,6 +2,7 @@ package guest
 
 import (
 	"encoding/binary"
+	"github.com/ferry-hv/ferry/boot/config"
 	"github.com/ferry-hv/ferry/phys"
 	"strings"
 	"testing"
@@ -36,46 +37,11 @@ func TestParseImageHeader(t *testing.T) {
 	}
 }
 
-func TestParseConfig(t *testing.T) {
-	c, err := ParseConfig("ferry.kernel=0x48200000 ferry.initrd=0x49e00000,0x10615a console=ttyAMA0 -- quiet ferry.notmine=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Config{Kernel: 0x48200000, InitrdBase: 0x49e00000, InitrdSize: 0x10615a, Guest: "console=ttyAMA0 quiet ferry.notmine=1"}
-	if c != want {
-		t.Fatalf("got %+v\nwant %+v", c, want)
-	}
-	for in, errWant := range map[string]string{
-		"console=ttyAMA0":                        "without ferry.kernel",
-		"ferry.ip=10.0.0.1":                      "no '/'",
-		"ferry.ip=fe80::1/64":                    "IPv4",
-		"ferry.kernel=0x1 ferry.bogus=2":         "unknown option",
-		"ferry.kernel=zz":                        "not a number",
-		"ferry.kernel=0x1 ferry.initrd=0x2":      "want <addr>,<size>",
-		"ferry.kernel":                           "want ferry.kernel=<value>",
-		"ferry.kernel=0x1 ferry.initrd=0x2,0xq1": "not a number",
-	} {
-		if _, err := ParseConfig(in); err == nil || !strings.Contains(err.Error(), errWant) {
-			t.Errorf("%q: error %v, want one containing %q", in, err, errWant)
-		}
-	}
-}
-
-func TestParseConfigReceiveRole(t *testing.T) {
-	c, err := ParseConfig("ferry.name=b ferry.ip=10.77.0.12/24 ferry.mac=52:54:00:77:00:12 ferry.keys=0x47f00000,0x300")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !c.Receive() || c.Name != "b" || c.IP.String() != "10.77.0.12/24" || c.MAC != "52:54:00:77:00:12" || c.KeysBase != 0x47f00000 || c.KeysSize != 0x300 {
-		t.Fatalf("%+v", c)
-	}
-}
-
 // guestRAM is the QEMU board's 1 GiB less Ferry's 128 MiB carve-out.
 var guestRAM = []phys.Range{{Base: 0x48000000, Size: 0x38000000}}
 
 func TestPlan(t *testing.T) {
-	cfg := Config{Kernel: 0x48200000, InitrdBase: 0x49e00000, InitrdSize: 0x100000, Guest: "console=ttyAMA0"}
+	cfg := config.Config{Kernel: 0x48200000, InitrdBase: 0x49e00000, InitrdSize: 0x100000, Guest: "console=ttyAMA0"}
 	l, err := Plan(guestRAM, cfg, ImageHeader{ImageSize: 0x1ab0000})
 	if err != nil {
 		t.Fatal(err)
@@ -99,15 +65,15 @@ func TestPlan(t *testing.T) {
 func TestPlanRejects(t *testing.T) {
 	hdr := ImageHeader{ImageSize: 0x1ab0000}
 	cases := map[string]struct {
-		cfg  Config
+		cfg  config.Config
 		want string
 	}{
-		"kernel misaligned":   {Config{Kernel: 0x48201000}, "2 MiB aligned"},
-		"kernel over the DTB": {Config{Kernel: 0x48000000}, "overlaps"},
-		"kernel in carve-out": {Config{Kernel: 0x40200000}, "not inside guest RAM"},
-		"kernel past RAM":     {Config{Kernel: 0x7fe00000}, "not inside guest RAM"},
-		"initrd over kernel":  {Config{Kernel: 0x48200000, InitrdBase: 0x49000000, InitrdSize: 0x1000}, "overlaps"},
-		"initrd past RAM":     {Config{Kernel: 0x48200000, InitrdBase: 0x7ff00000, InitrdSize: 0x200000}, "not inside guest RAM"},
+		"kernel misaligned":   {config.Config{Kernel: 0x48201000}, "2 MiB aligned"},
+		"kernel over the DTB": {config.Config{Kernel: 0x48000000}, "overlaps"},
+		"kernel in carve-out": {config.Config{Kernel: 0x40200000}, "not inside guest RAM"},
+		"kernel past RAM":     {config.Config{Kernel: 0x7fe00000}, "not inside guest RAM"},
+		"initrd over kernel":  {config.Config{Kernel: 0x48200000, InitrdBase: 0x49000000, InitrdSize: 0x1000}, "overlaps"},
+		"initrd past RAM":     {config.Config{Kernel: 0x48200000, InitrdBase: 0x7ff00000, InitrdSize: 0x200000}, "not inside guest RAM"},
 	}
 	for name, c := range cases {
 		if _, err := Plan(guestRAM, c.cfg, hdr); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -115,7 +81,7 @@ func TestPlanRejects(t *testing.T) {
 		}
 	}
 	small := []phys.Range{{Base: 0x48000000, Size: 0x200000}}
-	if _, err := Plan(small, Config{Kernel: 0x48200000}, hdr); err == nil {
+	if _, err := Plan(small, config.Config{Kernel: 0x48200000}, hdr); err == nil {
 		t.Error("guest RAM with no room for a kernel was accepted")
 	}
 }

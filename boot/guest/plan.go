@@ -3,6 +3,8 @@ package guest
 import (
 	"fmt"
 
+	"github.com/ferry-hv/ferry/boot/config"
+
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/phys"
 )
@@ -25,7 +27,7 @@ type Layout struct {
 // Plan lays the guest out in guest RAM (the machine description's) and
 // checks that what the loader placed fits: the DTB at the start, the
 // kernel and initramfs where the loader put them, none overlapping.
-func Plan(ram []phys.Range, cfg Config, hdr ImageHeader) (*Layout, error) {
+func Plan(ram []phys.Range, cfg config.Config, hdr ImageHeader) (*Layout, error) {
 	if len(ram) == 0 || ram[0].Size < 2*DTBMaxSize {
 		return nil, fmt.Errorf("plan: guest RAM %v has no room for a DTB and a kernel", ram)
 	}

@@ -5,8 +5,8 @@
 // from the board's command line (package mgmt) and measures TCP throughput
 // against a second board over QEMU's socket netdev. It runs no guest.
 //
-// Words on the command line (QEMU -append), besides mgmt's ferry.ip=,
-// ferry.mac= and ferry.mtu=:
+// Words on the command line (QEMU -append), besides Ferry's ferry.ip=,
+// ferry.mac= and ferry.mtu= (package boot/config parses them all):
 //
 //	ferry.nettest=server[,N]      sink on port 7100: count bytes, print the
 //	                              throughput every second, answer each
@@ -32,6 +32,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/ferry-hv/ferry/boot/config"
 	"runtime"
 	"time"
 
@@ -55,7 +56,11 @@ func main() {
 
 func run() error {
 	b := virt.Board()
-	opt, err := parseOptions(b.Bootargs)
+	c, err := config.Parse(b.Bootargs, "nettest")
+	if err != nil {
+		return err
+	}
+	opt, err := parseOptions(c.Extra)
 	if err != nil {
 		return err
 	}
@@ -63,15 +68,10 @@ func run() error {
 		cpuBench()
 		return nil
 	}
-	cfg, err := mgmt.ParseConfig(b.Bootargs)
-	if err != nil {
-		return err
-	}
-	if !cfg.Addr.IsValid() {
+	if !c.IP.IsValid() {
 		return fmt.Errorf("no ferry.ip=<addr>/<prefix> on the command line %q", b.Bootargs)
 	}
-	cfg.Transports = b.Virtio
-	cfg.TCP = &opt.tcp
+	cfg := mgmt.Config{Transports: b.Virtio, Addr: c.IP, MAC: c.MAC, MTU: c.MTU, TCP: &opt.tcp}
 	start := time.Now()
 	n, err := mgmt.Up(cfg)
 	if err != nil {

@@ -21,18 +21,13 @@ type options struct {
 	tcp   mgmt.TCPTuning
 }
 
-func parseOptions(bootargs string) (options, error) {
+// parseOptions reads the ferry.nettest words (config.Config.Extra: keys
+// "nettest" and "nettest.<option>").
+func parseOptions(words map[string]string) (options, error) {
 	o := options{mib: 64, tcp: mgmt.DefaultTCP()}
-	for _, w := range strings.Fields(bootargs) {
-		if w == "--" {
-			break
-		}
-		key, val, ok := strings.Cut(w, "=")
-		if !ok || !strings.HasPrefix(key, "ferry.nettest") {
-			continue
-		}
-		if err := o.set(strings.TrimPrefix(key, "ferry.nettest"), val); err != nil {
-			return o, fmt.Errorf("%s: %w", w, err)
+	for key, val := range words {
+		if err := o.set(strings.TrimPrefix(key, "nettest"), val); err != nil {
+			return o, fmt.Errorf("ferry.%s=%s: %w", key, val, err)
 		}
 	}
 	if o.role == "" {

@@ -9,7 +9,7 @@
 // The guest kernel and initramfs are placed in RAM by the loader (QEMU's
 // generic loader on the virt board); where they are, the board's name,
 // address and keys, and the guest's command line come from the board's
-// command line (see boot/guest.Config).
+// command line (see boot/config.Config).
 package main
 
 import (
@@ -20,6 +20,7 @@ import (
 	"unsafe"
 
 	"github.com/ferry-hv/ferry/api"
+	"github.com/ferry-hv/ferry/boot/config"
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/boot/guest"
 	"github.com/ferry-hv/ferry/boot/virt"
@@ -55,7 +56,7 @@ func boot() error {
 	if err := runtimeCheck(); err != nil {
 		return err
 	}
-	cfg, err := guest.ParseConfig(b.Bootargs)
+	cfg, err := config.Parse(b.Bootargs)
 	if err != nil {
 		return err
 	}
@@ -126,7 +127,7 @@ func boot() error {
 
 // bootGuest loads the guest the board's loader placed in RAM: it checks the
 // kernel, writes the patched DTB and points the vCPU at the kernel.
-func bootGuest(cfg guest.Config, d *hyp.Description) (*hyp.Machine, error) {
+func bootGuest(cfg config.Config, d *hyp.Description) (*hyp.Machine, error) {
 	hdr, err := guest.ParseImageHeader(mem(cfg.Kernel, guest.ImageHeaderSize))
 	if err != nil {
 		return nil, fmt.Errorf("at ferry.kernel=%#x: %w", cfg.Kernel, err)

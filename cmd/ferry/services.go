@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/ferry-hv/ferry/boot/config"
 	"io"
 	"log"
 	"net"
@@ -17,7 +18,6 @@ import (
 	"time"
 
 	"github.com/ferry-hv/ferry/api"
-	"github.com/ferry-hv/ferry/boot/guest"
 	"github.com/ferry-hv/ferry/boot/virt"
 	"github.com/ferry-hv/ferry/hyp"
 	"github.com/ferry-hv/ferry/internal/pki"
@@ -52,7 +52,7 @@ const (
 // services are what Ferry runs on its management network: the NIC
 // poller, the HTTPS API and the migration listener, all mutual TLS.
 type services struct {
-	cfg    guest.Config
+	cfg    config.Config
 	net    *mgmt.Net
 	keys   *pki.Bundle
 	m      *hyp.Machine
@@ -86,7 +86,7 @@ func (s *services) measureSuite() {
 
 // keyBundle reads the board's key bundle, which the loader put in Ferry's
 // carve-out.
-func keyBundle(cfg guest.Config) (*pki.Bundle, error) {
+func keyBundle(cfg config.Config) (*pki.Bundle, error) {
 	if cfg.KeysSize == 0 {
 		return nil, errors.New("ferry.ip without ferry.keys=<addr>,<size>: the management network needs this board's keys")
 	}

@@ -6,9 +6,8 @@
 //
 // The hypervisor's part:
 //
-//	cfg, err := mgmt.ParseConfig(board.Bootargs) // ferry.ip=, ferry.mac=, ferry.mtu=
-//	cfg.Transports = board.Virtio
-//	n, err := mgmt.Up(cfg)                       // tamago/arm64 only
+//	c, err := config.Parse(board.Bootargs)       // ferry.ip=, ferry.mac=, ferry.mtu=
+//	n, err := mgmt.Up(mgmt.Config{Transports: board.Virtio, Addr: c.IP, MAC: c.MAC, MTU: c.MTU}) // tamago/arm64 only
 //	nic := n.Transport()                         // the machine description makes it Ferry's
 //	go func() { for { if !n.Poll() { runtime.Gosched() } } }()
 //
