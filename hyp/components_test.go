@@ -213,10 +213,12 @@ func TestRegistryRefuses(t *testing.T) {
 		states []migrate.State
 		want   string
 	}{
-		"newer":    {mod(func(s []migrate.State) []migrate.State { s[2].Version = gic.Version + 1; return s }), "gic state version 3; this Ferry reads 2 to 2"},
-		"missing":  {mod(func(s []migrate.State) []migrate.State { return s[:3] }), `no "uart" state`},
-		"twice":    {mod(func(s []migrate.State) []migrate.State { return append(s, s[0]) }), `"cpu" twice`},
-		"unknown":  {mod(func(s []migrate.State) []migrate.State { return append(s, migrate.State{Name: "virtio-net", Version: 1}) }), `"virtio-net" belongs to no component`},
+		"newer":   {mod(func(s []migrate.State) []migrate.State { s[2].Version = gic.Version + 1; return s }), "gic state version 3; this Ferry reads 2 to 2"},
+		"missing": {mod(func(s []migrate.State) []migrate.State { return s[:3] }), `no "uart" state`},
+		"twice":   {mod(func(s []migrate.State) []migrate.State { return append(s, s[0]) }), `"cpu" twice`},
+		"unknown": {mod(func(s []migrate.State) []migrate.State {
+			return append(s, migrate.State{Name: "virtio-net", Version: 1})
+		}), `"virtio-net" belongs to no component`},
 		"garbage":  {mod(func(s []migrate.State) []migrate.State { s[3].Data = []byte{1}; return s }), "restore: uart:"},
 		"bad CPU":  {mod(func(s []migrate.State) []migrate.State { s[0].Data = s[0].Data[:10]; return s }), "restore: cpu:"},
 		"timer v0": {mod(func(s []migrate.State) []migrate.State { s[1].Version = 0; return s }), "timer state version 0"},

@@ -6,9 +6,34 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/ferry-hv/ferry/api"
 )
+
+// GuestState is where the guest is in its life on this board.
+type GuestState uint8
+
+const (
+	GuestNone     GuestState = iota // no guest here (receive role, nothing arrived yet)
+	GuestRunning                    // running
+	GuestPaused                     // stopped for a migration
+	GuestMigrated                   // handed to another board; this board has none and may take one
+	GuestStopped                    // halted after an error
+)
+
+func (s GuestState) String() string {
+	switch s {
+	case GuestNone:
+		return "none"
+	case GuestRunning:
+		return "running"
+	case GuestPaused:
+		return "paused"
+	case GuestMigrated:
+		return "migrated"
+	case GuestStopped:
+		return "stopped"
+	}
+	return fmt.Sprintf("GuestState(%d)", uint8(s))
+}
 
 // Control is how other goroutines stop and start the guest. The vCPU
 // goroutine owns the CPU while the guest runs; it looks at Control between
@@ -16,7 +41,7 @@ import (
 // itself there when asked. Nothing here touches the hardware.
 type Control struct {
 	mu    sync.Mutex
-	state string // api.Guest*
+	state GuestState
 	why   string // the error a stopped guest stopped with
 	req   chan chan struct{}
 	next  chan bool // true: resume, false: give the guest up
@@ -27,18 +52,18 @@ type Control struct {
 
 // NewControl returns a Control for a guest in the given state (running, or
 // none for a board that waits for one).
-func NewControl(state string) *Control {
+func NewControl(state GuestState) *Control {
 	return &Control{state: state, req: make(chan chan struct{}), next: make(chan bool, 1), start: make(chan struct{}, 1)}
 }
 
-// State is the guest's state, one of the api.Guest* values.
-func (c *Control) State() string {
+// State is the guest's state.
+func (c *Control) State() GuestState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.state
 }
 
-func (c *Control) set(s string) {
+func (c *Control) set(s GuestState) {
 	c.mu.Lock()
 	c.state = s
 	c.mu.Unlock()
@@ -49,7 +74,7 @@ var ErrNoGuest = errors.New("no running guest on this board")
 
 // Pause stops the guest at its next exit and returns once it is stopped.
 func (c *Control) Pause(ctx context.Context) error {
-	if s := c.State(); s != api.GuestRunning {
+	if s := c.State(); s != GuestRunning {
 		return fmt.Errorf("%w (guest is %s)", ErrNoGuest, s)
 	}
 	ack := make(chan struct{})
@@ -75,7 +100,7 @@ func (c *Control) Start() { c.start <- struct{}{} }
 // WaitForGuest blocks the vCPU goroutine until Start.
 func (c *Control) WaitForGuest() {
 	<-c.start
-	c.set(api.GuestRunning)
+	c.set(GuestRunning)
 }
 
 // Rest is called by the vCPU goroutine to lend the CPU to Ferry's other
@@ -104,20 +129,20 @@ func (c *Control) Checkpoint() bool {
 			return true
 		}
 	}
-	c.set(api.GuestPaused)
+	c.set(GuestPaused)
 	close(ack)
 	if !<-c.next {
-		c.set(api.GuestMigrated)
+		c.set(GuestMigrated)
 		return false
 	}
-	c.set(api.GuestRunning)
+	c.set(GuestRunning)
 	return true
 }
 
 // Stop records that the guest stopped after err.
 func (c *Control) Stop(err error) {
 	c.mu.Lock()
-	c.state, c.why = api.GuestStopped, err.Error()
+	c.state, c.why = GuestStopped, err.Error()
 	c.mu.Unlock()
 }
 

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/ferry-hv/ferry/api"
 )
 
 // vcpu simulates the vCPU goroutine: it runs "exits" and passes the
@@ -26,14 +24,14 @@ func vcpu(c *Control, exits chan<- int, done chan<- struct{}) {
 }
 
 func TestPauseResumeGiveUp(t *testing.T) {
-	c := NewControl(api.GuestRunning)
+	c := NewControl(GuestRunning)
 	exits, done := make(chan int, 1), make(chan struct{})
 	go vcpu(c, exits, done)
 	ctx := context.Background()
 	if err := c.Pause(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if c.State() != api.GuestPaused {
+	if c.State() != GuestPaused {
 		t.Fatalf("state %s", c.State())
 	}
 	select { // drop an exit that happened before the pause
@@ -60,7 +58,7 @@ func TestPauseResumeGiveUp(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("the vCPU did not park after GiveUp")
 	}
-	if c.State() != api.GuestMigrated {
+	if c.State() != GuestMigrated {
 		t.Fatalf("state %s", c.State())
 	}
 	if err := c.Pause(ctx); !errors.Is(err, ErrNoGuest) {
@@ -69,7 +67,7 @@ func TestPauseResumeGiveUp(t *testing.T) {
 }
 
 func TestPauseTimesOut(t *testing.T) {
-	c := NewControl(api.GuestRunning) // no vCPU goroutine answers
+	c := NewControl(GuestRunning) // no vCPU goroutine answers
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	if err := c.Pause(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -78,13 +76,13 @@ func TestPauseTimesOut(t *testing.T) {
 }
 
 func TestWaitForGuest(t *testing.T) {
-	c := NewControl(api.GuestNone)
+	c := NewControl(GuestNone)
 	if err := c.Pause(context.Background()); !errors.Is(err, ErrNoGuest) {
 		t.Fatalf("pausing with no guest: %v", err)
 	}
 	go c.Start()
 	c.WaitForGuest()
-	if c.State() != api.GuestRunning {
+	if c.State() != GuestRunning {
 		t.Fatalf("state %s", c.State())
 	}
 }
@@ -93,7 +91,7 @@ func TestWaitForGuest(t *testing.T) {
 // stops the guest at once, not when the rest is over, and the guest never
 // runs before the resume.
 func TestPauseDuringRest(t *testing.T) {
-	c := NewControl(api.GuestRunning)
+	c := NewControl(GuestRunning)
 	entered := make(chan struct{}, 16)
 	go func() {
 		for c.Checkpoint() {
@@ -109,7 +107,7 @@ func TestPauseDuringRest(t *testing.T) {
 	if el := time.Since(start); el > 5*time.Second {
 		t.Fatalf("pause took %v: it waited for the rest to end", el)
 	}
-	if c.State() != api.GuestPaused {
+	if c.State() != GuestPaused {
 		t.Fatalf("state %s", c.State())
 	}
 	select {

@@ -171,8 +171,8 @@ func TestDescribeQEMU(t *testing.T) {
 				} else {
 					nicOff = 0xc00
 				}
-				dev.Write(nicOff+0x70, 4, 0xf)  // Ferry's transport: looks empty
-				dev.Write(0x870, 4, 0xd)        // another transport's: reaches it
+				dev.Write(nicOff+0x70, 4, 0xf) // Ferry's transport: looks empty
+				dev.Write(0x870, 4, 0xd)       // another transport's: reaches it
 				if w := page.Writes(); len(w) != 1 || w[0].Off != 0x870 {
 					t.Errorf("writes through the hole: %v", w)
 				}

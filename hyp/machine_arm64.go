@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/ferry-hv/ferry/api"
 	"github.com/ferry-hv/ferry/boot/guest"
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/dirty"
@@ -52,7 +51,7 @@ type Machine struct {
 // Ferry's tick (every tickNS) from the GIC. A machine with no guest yet
 // (the receive role) waits for one: Run returns only once one is restored
 // and started.
-func NewMachine(d *Description, tickNS int64, state string, log func(string)) (*Machine, error) {
+func NewMachine(d *Description, tickNS int64, state GuestState, log func(string)) (*Machine, error) {
 	m := &Machine{Desc: d, Ctl: NewControl(state), tickINTID: d.Tick, tickEvery: cpu.Ticks(tickNS)}
 	if err := m.buildStage2(); err != nil {
 		return nil, err
@@ -241,7 +240,7 @@ func quiesce() {
 // for the next one to be migrated here. It returns only when the guest
 // cannot go on.
 func (m *Machine) Run() error {
-	if m.Ctl.State() == api.GuestNone {
+	if m.Ctl.State() == GuestNone {
 		m.Ctl.WaitForGuest()
 	}
 	for {

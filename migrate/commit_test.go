@@ -100,7 +100,7 @@ func settled(t *testing.T, a, b *board, id string, want Verdict) {
 	})
 	for _, x := range []*board{a, b} {
 		_, ds := x.l.Status()
-		if len(ds) == 0 || ds[0].ID != id || ds[0].Verdict != want.String() {
+		if len(ds) == 0 || ds[0].Session.ID.String() != id || ds[0].Verdict != want {
 			t.Fatalf("board %s: decisions %+v, want %s for %s", x.name, ds, want, id)
 		}
 	}
@@ -147,7 +147,7 @@ func TestQueryBeforeAckAborts(t *testing.T) {
 	a, b := pair(t, smallFingerprint())
 	b.dst.onRestore = func() {
 		cur, _ := a.l.Status()
-		id, _ := ParseID(cur.ID)
+		id := cur.Session.ID
 		if v := a.l.Answer(id, "b"); v != Aborted {
 			t.Errorf("query while sending: %v", v)
 		}
@@ -220,7 +220,7 @@ func TestCommitNeverArrives(t *testing.T) {
 		t.Fatalf("destination: %d restores, %d resumes, %d discards; want 1, 0, 0", rs, res, d)
 	}
 	cur, _ := l.Status()
-	if cur == nil || cur.Phase != "prepared" || cur.InDoubt == "" || cur.Role != api.MigrationDestination {
+	if cur == nil || cur.Phase != Prepared || cur.InDoubt == "" || cur.Role != RoleDestination {
 		t.Fatalf("status %+v", cur)
 	}
 	for i := range 2 {
@@ -287,7 +287,7 @@ func TestPartitionResolvedByTheOperator(t *testing.T) {
 	time.Sleep(3 * commitTimeout)
 	ca, _ := a.l.Status()
 	cb, _ := b.l.Status()
-	if ca == nil || ca.Phase != "committing" || ca.InDoubt == "" || cb == nil || cb.Phase != "prepared" || cb.InDoubt == "" {
+	if ca == nil || ca.Phase != Committing || ca.InDoubt == "" || cb == nil || cb.Phase != Prepared || cb.InDoubt == "" {
 		t.Fatalf("statuses: %+v, %+v", ca, cb)
 	}
 	if _, res, d := b.dst.counts(); a.src.running() || res != 0 || d != 0 {

@@ -377,11 +377,11 @@ func FuzzReceiveFaults(f *testing.F) {
 				t.Fatalf("accepted: %d restores, %d resumes, %d discards", dst.restores, resumes, discards)
 			}
 		case errors.Is(err, ErrInDoubt):
-			if resumes+discards != 0 || cur == nil || cur.Phase != "prepared" {
+			if resumes+discards != 0 || cur == nil || cur.Phase != Prepared {
 				t.Fatalf("in doubt: %d resumes, %d discards, ledger %+v", resumes, discards, cur)
 			}
 		default:
-			if resumes != 0 || cur != nil && cur.Phase == "prepared" && discards != 0 {
+			if resumes != 0 || cur != nil && cur.Phase == Prepared && discards != 0 {
 				t.Fatalf("failed (%v): %d resumes, %d discards, ledger %+v", err, resumes, discards, cur)
 			}
 		}

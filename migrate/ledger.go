@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ferry-hv/ferry/api"
 )
 
 // Phase is where a board's migration in progress stands in the commit
@@ -42,11 +41,29 @@ func (p Phase) String() string {
 	return "idle"
 }
 
-func (p Phase) role() string {
-	if p == Sending || p == Committing {
-		return api.MigrationSource
+// Role is which side of a migration a board is.
+type Role uint8
+
+const (
+	RoleSource Role = iota + 1
+	RoleDestination
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleSource:
+		return "source"
+	case RoleDestination:
+		return "destination"
 	}
-	return api.MigrationDestination
+	return fmt.Sprintf("Role(%d)", uint8(r))
+}
+
+func (p Phase) role() Role {
+	if p == Sending || p == Committing {
+		return RoleSource
+	}
+	return RoleDestination
 }
 
 // Operator is the peer name Ledger.Resolve takes for the operator's
@@ -170,7 +187,7 @@ type entry struct {
 
 type decision struct {
 	sess      Session
-	role      string
+	role      Role
 	verdict   Verdict
 	peer      string
 	confirmed bool   // source: the destination said the guest runs there
@@ -211,7 +228,7 @@ func (l *Ledger) record(e *entry, v Verdict, confirmed bool, note string) {
 	l.cur = nil
 }
 
-func (l *Ledger) find(id ID, role string) *decision {
+func (l *Ledger) find(id ID, role Role) *decision {
 	for i := len(l.past) - 1; i >= 0; i-- {
 		if d := &l.past[i]; d.sess.ID == id && d.role == role {
 			return d
@@ -278,7 +295,7 @@ func (l *Ledger) Decide(id ID, v Verdict, note string, giveUp, takeBack func()) 
 	defer l.mu.Unlock()
 	e := l.current(id, Operator, Sending)
 	if e == nil {
-		if d := l.find(id, api.MigrationSource); d != nil {
+		if d := l.find(id, RoleSource); d != nil {
 			return d.verdict
 		}
 		return Aborted
@@ -303,7 +320,7 @@ func (l *Ledger) Answer(id ID, peer string) Verdict {
 	if l.current(id, peer, Committing) != nil {
 		return Committed
 	}
-	if d := l.find(id, api.MigrationSource); d != nil && (d.peer == "" || d.peer == peer || peer == Operator) {
+	if d := l.find(id, RoleSource); d != nil && (d.peer == "" || d.peer == peer || peer == Operator) {
 		return d.verdict
 	}
 	return Unknown
@@ -323,7 +340,7 @@ func (l *Ledger) Heard(id ID, v Verdict, peer, note string) (Verdict, error) {
 func (l *Ledger) heard(id ID, v Verdict, peer, note string) (Verdict, error) {
 	e := l.current(id, peer, Committing)
 	if e == nil {
-		if d := l.find(id, api.MigrationSource); d != nil {
+		if d := l.find(id, RoleSource); d != nil {
 			return d.verdict, nil
 		}
 		return Unknown, fmt.Errorf("%w: %s", ErrUnknown, id)
@@ -417,7 +434,7 @@ func (l *Ledger) resolve(id ID, v Verdict, peer, note string) (Verdict, error) {
 	}
 	e := l.current(id, peer, Prepared)
 	if e == nil {
-		if d := l.find(id, api.MigrationDestination); d != nil {
+		if d := l.find(id, RoleDestination); d != nil {
 			return d.verdict, nil
 		}
 		return Unknown, fmt.Errorf("%w: %s", ErrUnknown, id)
@@ -465,7 +482,7 @@ func (l *Ledger) Force(id ID, v Verdict) (Verdict, error) {
 		}
 		return l.resolve(id, v, Operator, note)
 	}
-	for _, role := range []string{api.MigrationSource, api.MigrationDestination} {
+	for _, role := range []Role{RoleSource, RoleDestination} {
 		if d := l.find(id, role); d != nil {
 			if d.verdict != v {
 				return d.verdict, fmt.Errorf("migration %s was already %s here (%s)", id, d.verdict, d.note)
@@ -503,20 +520,41 @@ func (l *Ledger) Guest() (Session, bool) {
 	return *l.guest, true
 }
 
-// Status is the ledger as the API shows it.
-func (l *Ledger) Status() (*api.Migration, []api.Decision) {
+// Current is the migration in progress, as the ledger holds it.
+type Current struct {
+	Session Session
+	Role    Role
+	Phase   Phase
+	Peer    string
+	Since   time.Duration // how long it has been in its phase
+	InDoubt string        // why a committed or prepared migration is unconfirmed ("" if not)
+}
+
+// Decided is a past verdict.
+type Decided struct {
+	Session   Session
+	Role      Role
+	Verdict   Verdict
+	Peer      string
+	Confirmed bool
+	Note      string        // how it was decided
+	Ago       time.Duration // how long ago
+}
+
+// Status is the migration in progress (nil if none) and the past
+// verdicts, newest first.
+func (l *Ledger) Status() (*Current, []Decided) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var cur *api.Migration
+	var cur *Current
 	if e := l.cur; e != nil {
-		cur = &api.Migration{ID: e.sess.ID.String(), Role: e.phase.role(), Phase: e.phase.String(), Peer: e.peer,
-			Since: time.Since(e.since), InDoubt: e.doubt, Guest: e.sess.Guest.String(), Epoch: e.sess.Epoch}
+		cur = &Current{Session: e.sess, Role: e.phase.role(), Phase: e.phase, Peer: e.peer, Since: time.Since(e.since), InDoubt: e.doubt}
 	}
-	ds := make([]api.Decision, 0, len(l.past))
+	ds := make([]Decided, 0, len(l.past))
 	for i := len(l.past) - 1; i >= 0; i-- {
 		d := l.past[i]
-		ds = append(ds, api.Decision{ID: d.sess.ID.String(), Role: d.role, Verdict: d.verdict.String(),
-			Peer: d.peer, Confirmed: d.confirmed, Note: d.note, Ago: time.Since(d.at)})
+		ds = append(ds, Decided{Session: d.sess, Role: d.role, Verdict: d.verdict, Peer: d.peer,
+			Confirmed: d.confirmed, Note: d.note, Ago: time.Since(d.at)})
 	}
 	return cur, ds
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-hv/ferry/api"
 )
 
 // calls counts what a ledger did to the guest.
@@ -55,7 +54,7 @@ func TestLedgerSourceTransitions(t *testing.T) {
 		t.Fatalf("a stranger confirmed: %v", err)
 	}
 	cur, _ := l.Status()
-	if cur.Role != api.MigrationSource || cur.Phase != "committing" || cur.Peer != "b" || cur.ID != id.String() {
+	if cur.Role != RoleSource || cur.Phase != Committing || cur.Peer != "b" || cur.Session.ID != id {
 		t.Fatalf("status %+v", cur)
 	}
 	if v, err := l.Heard(id, Committed, "b", "confirmed late"); v != Committed || err != nil || c.giveUps != 1 {
@@ -72,7 +71,7 @@ func TestLedgerSourceTransitions(t *testing.T) {
 		t.Fatal("the source still has the guest")
 	}
 	cur, ds := l.Status()
-	if cur != nil || len(ds) != 1 || ds[0].Verdict != "committed" || !ds[0].Confirmed || ds[0].Role != api.MigrationSource {
+	if cur != nil || len(ds) != 1 || ds[0].Verdict != Committed || !ds[0].Confirmed || ds[0].Role != RoleSource {
 		t.Fatalf("status %+v %+v", cur, ds)
 	}
 	if v := l.Answer(id, "b"); v != Committed {
@@ -145,7 +144,7 @@ func TestLedgerDestinationTransitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Doubt(s.ID, "no verdict")
-	if cur, _ := l.Status(); cur.InDoubt != "no verdict" || cur.Phase != "prepared" || cur.Epoch != 4 {
+	if cur, _ := l.Status(); cur.InDoubt != "no verdict" || cur.Phase != Prepared || cur.Session.Epoch != 4 {
 		t.Fatalf("status %+v", cur)
 	}
 	// A board other than the source cannot decide.

@@ -19,7 +19,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/ferry-hv/ferry/api"
 	"github.com/ferry-hv/ferry/boot/config"
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/boot/guest"
@@ -98,7 +97,7 @@ func boot() error {
 		if svc == nil {
 			return fmt.Errorf("no guest to boot (no ferry.kernel=) and no management network (no ferry.ip=) to receive one")
 		}
-		if m, err = hyp.NewMachine(d, tickNS, api.GuestNone, func(s string) { logf("%s", s) }); err != nil {
+		if m, err = hyp.NewMachine(d, tickNS, hyp.GuestNone, func(s string) { logf("%s", s) }); err != nil {
 			return err
 		}
 		logf("no guest of its own: guest RAM %v cleared in %v; waiting for one to be migrated here", d.RAM, m.ClearRAM().Round(time.Millisecond))
@@ -154,7 +153,7 @@ func bootGuest(cfg config.Config, d *hyp.Description) (*hyp.Machine, error) {
 	cpu.CleanDcache(l.Initrd.Base, l.Initrd.Size)
 	cpu.InvalidateIcache()
 
-	m, err := hyp.NewMachine(d, tickNS, api.GuestRunning, func(s string) { logf("%s", s) })
+	m, err := hyp.NewMachine(d, tickNS, hyp.GuestRunning, func(s string) { logf("%s", s) })
 	if err != nil {
 		return nil, err
 	}

@@ -178,7 +178,7 @@ func heapInUse() uint64 {
 
 // Status implements manage.Machine.
 func (s *services) Status() api.Status {
-	cur, past := s.ledger.Status()
+	cur, past := manage.Migration(s.ledger.Status())
 	role := api.RoleRun
 	if s.cfg.Receive() {
 		role = api.RoleReceive
@@ -187,7 +187,7 @@ func (s *services) Status() api.Status {
 		Board:   s.name(),
 		Address: s.net.Addr().Addr().String(),
 		Role:    role,
-		Guest:   s.m.Ctl.State(),
+		Guest:   manage.Guest(s.m.Ctl.State()),
 		Uptime:  virt.Uptime(),
 		Exits:   s.m.Exits(),
 		Stopped: s.m.Ctl.Why(),
@@ -281,7 +281,7 @@ func (s *services) redial(addr, peer string) func(context.Context) (io.ReadWrite
 // board listening at req.To, with req's settings.
 func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress func(api.Progress)) (api.Report, error) {
 	to := req.To
-	if st := s.m.Ctl.State(); st != api.GuestRunning {
+	if st := s.m.Ctl.State(); st != hyp.GuestRunning {
 		return api.Report{}, fmt.Errorf("no running guest to move (guest is %s)", st)
 	}
 	if req.ID == "" {

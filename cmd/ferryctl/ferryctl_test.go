@@ -303,7 +303,7 @@ type fakeMachine struct {
 func (m *fakeMachine) Status() api.Status {
 	st := api.Status{Board: "board1", Address: "10.77.0.11", Role: api.RoleRun, Guest: api.GuestRunning}
 	if m.ledger != nil {
-		st.Migration, st.Decisions = m.ledger.Status()
+		st.Migration, st.Decisions = manage.Migration(m.ledger.Status())
 	}
 	if m.keys != nil {
 		if info := m.keys.CRL(); info.Number != nil {
