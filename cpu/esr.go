@@ -122,9 +122,6 @@ func DecodeDataAbort(e ESR) DataAbort {
 // IsPermissionFault reports a permission fault at any level.
 func (d DataAbort) IsPermissionFault() bool { return d.FSC&^3 == FSCPermissionL0 }
 
-// IsTranslationFault reports a translation fault at any level.
-func (d DataAbort) IsTranslationFault() bool { return d.FSC&^3 == FSCTranslationL0 }
-
 // SysRegAccess is a trapped MSR/MRS (EC 0x18) decoded (ARM ARM D23.2,
 // "ISS encoding for an exception from MSR, MRS, or System instruction").
 type SysRegAccess struct {

@@ -30,7 +30,7 @@ func TestDecodeDataAbort(t *testing.T) {
 	if d != want {
 		t.Fatalf("got %+v\nwant %+v", d, want)
 	}
-	if !d.IsTranslationFault() || d.IsPermissionFault() {
+	if d.FSC&^3 != FSCTranslationL0 || d.IsPermissionFault() {
 		t.Fatal("fault kind misread")
 	}
 	// ldrsh x5, [x2]: SAS=1 (halfword), SSE=1, SF=1, SRT=5, read,

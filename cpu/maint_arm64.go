@@ -35,12 +35,6 @@ func InvalidateIcache() { invalidateIcache() }
 // after its stage 2 tables changed.
 func FlushStage2() { flushStage2() }
 
-// InvalidateIPA invalidates the stage-2 TLB entries for ipa (TLBI
-// IPAS2E1IS, ARM ARM D8.16 / C5.5): the TLB maintenance inside a stage-2
-// break-before-make, whose caller flushes the combined entries once its
-// batch is done. It satisfies mmu.TLB through Stage2TLB.
-func InvalidateIPA(ipa uint64) { invalidateIPA(ipa) }
-
 // InvalidateGuestPage makes a stage-2 change to the page at ipa visible to
 // the guest at once, as KVM does after relaxing a page's permissions
 // (__kvm_tlb_flush_vmid_ipa): the stage-2 entries for it, then the
@@ -64,7 +58,10 @@ func InvalidateGuestWrite(ipa, va uint64) {
 // Stage2TLB is the live stage 2's TLB maintenance (mmu.TLB).
 type Stage2TLB struct{}
 
-// InvalidateIPA implements mmu.TLB.
+// InvalidateIPA implements mmu.TLB: it invalidates the stage-2 TLB entries
+// for ipa (TLBI IPAS2E1IS, ARM ARM D8.16 / C5.5), the maintenance inside a
+// stage-2 break-before-make, whose caller flushes the combined entries
+// once its batch is done.
 func (Stage2TLB) InvalidateIPA(ipa uint64, _ int) { invalidateIPA(ipa) }
 
 // FlushEL2 invalidates Ferry's own EL2 stage 1 TLB entries.

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
 )
 
 // Phase is where a board's migration in progress stands in the commit

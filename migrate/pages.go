@@ -20,26 +20,6 @@ const maxPages = pagesHeader + PagesPerRecord/8 + PagesPerRecord*PageSize
 
 var zeroPage [PageSize]byte
 
-// EncodePages appends to dst the payload of a Pages record for the count
-// pages from IPA base: base u64 | count u32 | count-bit zero bitmap
-// (bit i of byte i/8 set: page i is all zeros) | the contents of the
-// non-zero pages, in order. read copies one page into the buffer it is
-// given. zero is how many pages were zero.
-func EncodePages(dst []byte, base uint64, count int, read func(ipa uint64, page []byte)) (payload []byte, zero int, err error) {
-	if count < 1 || count > PagesPerRecord {
-		return dst, 0, fmt.Errorf("%w: page count %d, want 1 to %d", ErrInvalid, count, PagesPerRecord)
-	}
-	if base%PageSize != 0 || base+uint64(count)*PageSize < base {
-		return dst, 0, fmt.Errorf("%w: pages base %#x count %d", ErrInvalid, base, count)
-	}
-	var scratch [PageSize]byte
-	return encodePages(dst, base, count, func(ipa uint64) []byte {
-		clear(scratch[:])
-		read(ipa, scratch[:])
-		return scratch[:]
-	})
-}
-
 // PageViewer is a Source that can show a guest page in place, sparing
 // EncodePages a copy of every page: the zero test reads guest memory
 // directly and only non-zero pages are copied, once, into the record.
@@ -49,7 +29,11 @@ type PageViewer interface {
 	PageView(ipa uint64) []byte
 }
 
-// EncodePagesView is EncodePages over a PageViewer.
+// EncodePagesView appends to dst the payload of a Pages record for the
+// count pages from IPA base, as v shows them: base u64 | count u32 |
+// count-bit zero bitmap (bit i of byte i/8 set: page i is all zeros) | the
+// contents of the non-zero pages, in order. zero is how many pages were
+// zero.
 func EncodePagesView(dst []byte, base uint64, count int, v PageViewer) (payload []byte, zero int, err error) {
 	if count < 1 || count > PagesPerRecord {
 		return dst, 0, fmt.Errorf("%w: page count %d, want 1 to %d", ErrInvalid, count, PagesPerRecord)

@@ -131,16 +131,6 @@ func appendHeader(b []byte, t RecordType, version uint16, n int) []byte {
 	return binary.LittleEndian.AppendUint32(b, uint32(n))
 }
 
-// WriteRecord writes r to w. It refuses (and writes nothing) a record this
-// side could not read back: unknown type, other version, payload over the
-// type's cap.
-func WriteRecord(w io.Writer, r Record) error {
-	if err := checkHeader(r.Type, r.Version, uint64(len(r.Payload))); err != nil {
-		return fmt.Errorf("writing record: %w", err)
-	}
-	return writeRecord(w, r.Type, r.Version, r.Payload)
-}
-
 func writeRecord(w io.Writer, t RecordType, version uint16, payload []byte) error {
 	var h [HeaderSize]byte
 	if _, err := w.Write(appendHeader(h[:0], t, version, len(payload))); err != nil {
