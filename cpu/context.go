@@ -8,6 +8,11 @@ const (
 	ExitSError = 3 // SError routed to EL2 (HCR_EL2.AMO)
 )
 
+// RegZR is register number 31 in an instruction's Rt field: XZR/WZR for a
+// load or store's transfer register and for MSR/MRS (ARM ARM C1.2.5),
+// which Context.X does not hold.
+const RegZR = 31
+
 // Context is the register block of the guest vCPU that the world switch
 // (switch_arm64.s) loads before ERET and saves on every exit. It holds no
 // pointers; the assembly names its fields through go_asm.h.

@@ -59,8 +59,17 @@ const (
 	ISAR2_GPA3_Shift    = 8  // ID_AA64ISAR2_EL1.GPA3
 	PFR0_SVE_Shift      = 32 // ID_AA64PFR0_EL1.SVE
 	PFR1_SME_Shift      = 24 // ID_AA64PFR1_EL1.SME
-	DFR0_PMUVer_Shift   = 8  // ID_AA64DFR0_EL1.PMUVer
+	DFR0_PMUVer_Shift   = 8  // ID_AA64DFR0_EL1.PMUVer (0: no PMU, 0xf: IMPLEMENTATION DEFINED, not the architected one)
 	MMFR0_PARange_Shift = 0
+)
+
+// PMUVer values with no architected PMU (ID_AA64DFR0_EL1.PMUVer, ARM ARM
+// D23.2).
+const (
+	PMUVerNone   = 0x0
+	PMUVerImpDef = 0xf
+	PMCR_N_Shift = 11 // PMCR_EL0.N: event counters implemented (ARM ARM D23.5)
+	PMCR_N_Mask  = 0x1f
 )
 
 // Field extracts the 4-bit ID register field at shift.

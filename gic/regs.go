@@ -64,7 +64,10 @@ const (
 	// which it reads and writes itself (IHI 0069 12.11).
 	GICR_PROPBASER = 0x0070
 	GICR_PENDBASER = 0x0078
-	GICR_SGIBase   = 0x10000
+	GICR_SGIBase   = 0x10000 // the SGI_base frame, after RD_base (IHI 0069 12.10)
+	// GICR_FrameSize is one redistributor's RD_base and SGI_base frames
+	// (GICv3 without virtual LPIs, IHI 0069 12.10).
+	GICR_FrameSize = 2 * GICR_SGIBase
 
 	GICR_IGROUPR0    = GICR_SGIBase + 0x0080 // Interrupt Group Register 0 (SGIs and PPIs)
 	GICR_ISENABLER0  = GICR_SGIBase + 0x0100 // Interrupt Set-Enable Register 0

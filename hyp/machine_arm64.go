@@ -57,7 +57,7 @@ func NewMachine(d *Description, tickNS int64, state GuestState, log func(string)
 		return nil, err
 	}
 	m.written = dirty.New(m.pages())
-	g, err := gic.NewGuard(gic.NewMMIO(d.GICD.Base, d.GICD.Size), gic.NewMMIO(d.GICR.Base, 2*gic.GICR_SGIBase), d.Owned)
+	g, err := gic.NewGuard(gic.NewMMIO(d.GICD.Base, d.GICD.Size), gic.NewMMIO(d.GICR.Base, gic.GICR_FrameSize), d.Owned)
 	if err != nil {
 		return nil, err
 	}
@@ -164,8 +164,8 @@ func (m *Machine) configureEL2() error {
 	}
 
 	var mdcr uint64
-	if v := cpu.Field(cpu.ReadID_AA64DFR0_EL1(), cpu.DFR0_PMUVer_Shift); v != 0 && v != 0xf {
-		mdcr = cpu.ReadPMCR_EL0() >> 11 & 0x1f // HPMN = PMCR_EL0.N: every counter to the guest
+	if v := cpu.Field(cpu.ReadID_AA64DFR0_EL1(), cpu.DFR0_PMUVer_Shift); v != cpu.PMUVerNone && v != cpu.PMUVerImpDef {
+		mdcr = cpu.ReadPMCR_EL0() >> cpu.PMCR_N_Shift & cpu.PMCR_N_Mask // HPMN = PMCR_EL0.N: every counter to the guest
 	}
 	cpu.WriteMDCR_EL2(mdcr)
 

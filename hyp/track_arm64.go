@@ -118,7 +118,7 @@ func (m *Machine) merge() (merged, blocks int) {
 			m.VCPU.Log(fmt.Sprintf("dirty tracking: merging %#x+%#x back into blocks: %v", r.Base, r.Size, err))
 		}
 		merged += n
-		blocks += int(r.Size >> 21)
+		blocks += int(r.Size / mmu.BlockSize)
 	}
 	cpu.FlushStage2()
 	return merged, blocks

@@ -145,7 +145,7 @@ func (v *VCPU) sysReg() error {
 		return v.trapError(cpu.ExitSync)
 	}
 	var val uint64
-	if a.Reg != 31 {
+	if a.Reg != cpu.RegZR {
 		val = v.Ctx.X[a.Reg]
 	}
 	v.WriteSysReg(name, val)

@@ -354,7 +354,7 @@ func Destination(to string) (string, error) {
 	if ip := net.ParseIP(host); ip == nil || ip.To4() == nil {
 		return "", fmt.Errorf("destination %q: want an IPv4 address on the management network", to)
 	}
-	if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
 		return "", fmt.Errorf("destination %q: bad port", to)
 	}
 	return net.JoinHostPort(host, port), nil

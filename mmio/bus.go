@@ -30,7 +30,7 @@ type Access struct {
 	IPA     uint64 // the address accessed
 	Size    int    // bytes: 1, 2, 4 or 8 (ISS.SAS)
 	Write   bool   // a store (ISS.WnR)
-	Reg     int    // the register transferred (ISS.SRT); 31 is XZR/WZR
+	Reg     int    // the register transferred (ISS.SRT); cpu.RegZR is XZR/WZR
 	SignExt bool   // a load sign-extends (ISS.SSE)
 	Reg64   bool   // the register is X, not W (ISS.SF)
 }
@@ -176,13 +176,13 @@ func (b *Bus) Handle(c *cpu.Context, esr cpu.ESR, ipa uint64) (handled bool, err
 	}
 	if a.Write {
 		var v uint64
-		if a.Reg != 31 {
+		if a.Reg != cpu.RegZR {
 			v = c.X[a.Reg]
 		}
 		dev.Write(off, a.Size, v&Mask(a.Size))
 	} else {
 		v := a.LoadValue(dev.Read(off, a.Size))
-		if a.Reg != 31 {
+		if a.Reg != cpu.RegZR {
 			c.X[a.Reg] = v
 		}
 	}

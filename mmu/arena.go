@@ -9,6 +9,10 @@ import (
 // table: 4 KiB.
 const PageSize = 4096
 
+// BlockSize is a level-2 block of the 4 KiB granule: what guest RAM is
+// mapped in outside dirty tracking (ARM ARM D8.2.7).
+const BlockSize = 2 << 20
+
 const (
 	descBytes    = 8                    // a VMSAv8-64 descriptor is 64 bits
 	tableEntries = PageSize / descBytes // 512 descriptors per 4 KiB table

@@ -128,8 +128,7 @@ func mergeable(a *Arena, t uint64) (uint64, bool) {
 
 // checkBlocks validates a non-empty, 2 MiB aligned range of the IPA space.
 func (s *Stage2) checkBlocks(ipa, size uint64) error {
-	const block = 1 << 21
-	if ipa%block != 0 || size%block != 0 {
+	if ipa%BlockSize != 0 || size%BlockSize != 0 {
 		return fmt.Errorf("%w: IPA %#x size %#x is not in whole 2 MiB blocks", ErrAlign, ipa, size)
 	}
 	return s.checkIPA(ipa, size)
