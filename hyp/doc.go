@@ -1,10 +1,20 @@
-// Package hyp is Ferry's hypervisor proper: the guest vCPU, the run loop
-// (enter the guest, dispatch the exit, repeat), the trap table keyed by
-// exception class, and PSCI.
+// Package hyp is Ferry's hypervisor proper: the machine description, the
+// registry of migratable components, the guest vCPU, the run loop (enter
+// the guest, dispatch the exit, repeat), the trap table keyed by exception
+// class, and PSCI.
 //
-// The policy here is host-testable: dispatch works on a cpu.Context and a
-// firmware call function, so tests drive it with synthetic syndromes, and
-// Control (pausing and resuming the guest between exits) is plain Go. The
-// _arm64.go files touch the hardware: the Machine (stage 2, EL2 controls,
-// the tick, the run loop) and the machine as a migration source and sink.
+// Describe reads the board's DTB into one description of the machine the
+// guest gets: each device's treatment (passed through, trapped, hidden,
+// Ferry's own) and, derived from them, the stage-2 map, the guest's DTB
+// patch, the MMIO bus and the interrupts Ferry keeps. assemble builds the
+// machine's EL2 state from it over any hardware: the GIC, device pages and
+// CPU on the board, fakes in the host tests. Registry is every migratable
+// component with its versions, capture and restore.
+//
+// All of that is host-testable, as is dispatch (it works on a cpu.Context
+// and a firmware call function, so tests drive it with synthetic
+// syndromes) and Control (pausing and resuming the guest between exits,
+// plain Go). The _arm64.go files touch the hardware: the Machine (EL2
+// controls, the tick, the run loop, dirty tracking) and the machine as a
+// migration source and sink.
 package hyp

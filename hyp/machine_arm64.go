@@ -53,33 +53,29 @@ type Machine struct {
 // and started.
 func NewMachine(d *Description, tickNS int64, state GuestState, log func(string)) (*Machine, error) {
 	m := &Machine{Desc: d, Ctl: NewControl(state), tickINTID: d.Tick, tickEvery: cpu.Ticks(tickNS)}
-	if err := m.buildStage2(); err != nil {
-		return nil, err
-	}
-	m.written = dirty.New(m.pages())
-	g, err := gic.NewGuard(gic.NewMMIO(d.GICD.Base, d.GICD.Size), gic.NewMMIO(d.GICR.Base, gic.GICR_FrameSize), d.Owned)
+	m.arena = make([]byte, (stage2Pages+2)*mmu.PageSize)
+	a, err := assemble(d, parts{
+		arena:   m.arena,
+		arenaPA: uint64(uintptr(unsafe.Pointer(&m.arena[0]))), // Ferry's heap is identity-mapped: VA == PA
+		dist:    gic.NewMMIO(d.GICD.Base, d.GICD.Size),
+		redist:  gic.NewMMIO(d.GICR.Base, gic.GICR_FrameSize),
+		forward: func(base, size uint64) mmio.Device { return mmio.NewForward(base, size) },
+		hw: hardware{
+			captureCPU:   func() *cpu.State { return cpu.Capture(&m.VCPU.Ctx) },
+			restoreCPU:   func(s *cpu.State) error { return cpu.Restore(s, &m.VCPU.Ctx) },
+			captureTimer: cpu.CaptureTimer,
+			restoreTimer: cpu.RestoreTimer,
+			gicCPU:       gic.SysRegs{},
+			uart:         mmio.NewForward(d.UART.Base, mmu.PageSize),
+			log:          log,
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
-	g.Log = log
-	if err := g.SetupOwned(); err != nil {
-		return nil, err
-	}
-	m.GIC = g
-	forward := func(base, size uint64) mmio.Device { return mmio.NewForward(base, size) }
-	if err := d.Bus(&m.Bus, g, forward); err != nil {
-		return nil, err
-	}
-	m.reg = components(hardware{
-		captureCPU:   func() *cpu.State { return cpu.Capture(&m.VCPU.Ctx) },
-		restoreCPU:   func(s *cpu.State) error { return cpu.Restore(s, &m.VCPU.Ctx) },
-		captureTimer: cpu.CaptureTimer,
-		restoreTimer: cpu.RestoreTimer,
-		gic:          g,
-		gicCPU:       gic.SysRegs{},
-		uart:         mmio.NewForward(d.UART.Base, mmu.PageSize),
-		log:          log,
-	})
+	m.Stage2, m.GIC, m.Bus, m.reg = a.stage2, a.guard, a.bus, a.reg
+	m.Stage2.SetTLB(cpu.Stage2TLB{})
+	m.written = dirty.New(m.pages())
 	m.VCPU = VCPU{
 		MPIDR:       cpu.ReadMPIDR_EL1(),
 		Firmware:    cpu.SMC,
@@ -101,21 +97,6 @@ func NewMachine(d *Description, tickNS int64, state GuestState, log func(string)
 func (m *Machine) pages() uint64 {
 	ram := m.Desc.RAM
 	return (ram[len(ram)-1].End() - ram[0].Base) / mmu.PageSize
-}
-
-func (m *Machine) buildStage2() error {
-	m.arena = make([]byte, (stage2Pages+2)*mmu.PageSize)
-	base := uint64(uintptr(unsafe.Pointer(&m.arena[0])))
-	skip := (2*mmu.PageSize - base%(2*mmu.PageSize)) % (2 * mmu.PageSize)
-	a, err := mmu.NewArena(m.arena[skip:skip+stage2Pages*mmu.PageSize], base+skip)
-	if err != nil {
-		return err
-	}
-	if m.Stage2, err = mmu.NewStage2(a, ipaBits); err != nil {
-		return err
-	}
-	m.Stage2.SetTLB(cpu.Stage2TLB{})
-	return m.Desc.MapStage2(m.Stage2)
 }
 
 // Boot points the vCPU at a freshly loaded kernel (arm64 boot protocol:

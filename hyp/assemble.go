@@ -1,0 +1,69 @@
+package hyp
+
+import (
+	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmu"
+)
+
+// parts are the hardware a machine is assembled over besides its
+// description: on the board the real GIC, device pages and CPU (the arm64
+// NewMachine); on the host, fakes.
+type parts struct {
+	// arena backs the stage-2 tables; arenaPA is its physical address
+	// (the tables hold physical addresses). It must hold stage2Pages plus
+	// two pages, for alignment.
+	arena   []byte
+	arenaPA uint64
+	// dist and redist reach the GIC's distributor and the redistributor
+	// frames of Ferry's CPU.
+	dist, redist gic.Regs
+	// forward reaches a device page the guest keeps part of.
+	forward func(base, size uint64) mmio.Device
+	// hw is where the components live; assemble fills in its GIC.
+	hw hardware
+}
+
+// assembly is a machine's EL2 state, built from its description.
+type assembly struct {
+	stage2 *mmu.Stage2
+	guard  *gic.Guard
+	bus    mmio.Bus
+	reg    Registry
+}
+
+// assemble builds what the machine d describes over p: the guest's stage-2
+// tables, the guard over the GIC with Ferry's interrupts programmed, every
+// trapped page on the MMIO bus, and the registry of migratable components.
+func assemble(d *Description, p parts) (*assembly, error) {
+	var a assembly
+	// The stage-2 root table of a 40-bit IPA space is two concatenated
+	// pages aligned to their size (ARM ARM D8.2.8): align the arena so.
+	const align = 2 * mmu.PageSize
+	skip := (align - p.arenaPA%align) % align
+	ar, err := mmu.NewArena(p.arena[skip:skip+stage2Pages*mmu.PageSize], p.arenaPA+skip)
+	if err != nil {
+		return nil, err
+	}
+	if a.stage2, err = mmu.NewStage2(ar, ipaBits); err != nil {
+		return nil, err
+	}
+	if err := d.MapStage2(a.stage2); err != nil {
+		return nil, err
+	}
+	if a.guard, err = gic.NewGuard(p.dist, p.redist, d.Owned); err != nil {
+		return nil, err
+	}
+	if p.hw.log != nil {
+		a.guard.Log = p.hw.log
+	}
+	if err := a.guard.SetupOwned(); err != nil {
+		return nil, err
+	}
+	if err := d.Bus(&a.bus, a.guard, p.forward); err != nil {
+		return nil, err
+	}
+	p.hw.gic = a.guard
+	a.reg = components(p.hw)
+	return &a, nil
+}
