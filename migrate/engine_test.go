@@ -246,6 +246,27 @@ func TestRefusedIncompatible(t *testing.T) {
 	}
 }
 
+// A source whose GIC state is newer than the destination reads is refused
+// in Hello: no page is sent, the guest runs on, and both sides name the
+// state and the versions.
+func TestRefusedNewerState(t *testing.T) {
+	src, dst, _ := newMachines(smallFingerprint())
+	src.fp.States = []StateVersion{{"cpu", 1, 1}, {"gic", 3, 1}, {"uart", 1, 1}}
+	a, b := net.Pipe()
+	s, r := migrate(t, context.Background(), a, b, src, dst, nil)
+	failed(t, s, r, src, dst, false)
+	want := "state gic: source version 3, destination reads 1 to 2: a newer Ferry's state; upgrade the destination"
+	if !errors.Is(s.err, ErrRefused) || !strings.Contains(s.err.Error(), want) {
+		t.Fatalf("send: %v", s.err)
+	}
+	if !errors.Is(r.err, ErrIncompatible) || !strings.Contains(r.err.Error(), want) {
+		t.Fatalf("receive: %v", r.err)
+	}
+	if rs, _, d := dst.counts(); rs != 0 || d != 0 || dst.writes != 0 {
+		t.Fatal("refused, but the destination did something")
+	}
+}
+
 // cutConn closes the connection once after bytes have been written.
 type cutConn struct {
 	net.Conn
