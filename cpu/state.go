@@ -194,6 +194,26 @@ func (s *State) validate() error {
 	return nil
 }
 
+// Mode names the Execution state and mode a PSTATE (SPSR_EL2) was taken
+// from: "AArch64 EL1h", "AArch64 EL0t", "AArch32 User", ...
+func Mode(pstate uint64) string {
+	if pstate&pstateNRW != 0 {
+		if pstate&pstateMode == pstateUser32 {
+			return "AArch32 User"
+		}
+		return fmt.Sprintf("AArch32 mode %#x", pstate&pstateAArch32M)
+	}
+	switch pstate & pstateMode {
+	case pstateEL0t:
+		return "AArch64 EL0t"
+	case pstateEL1t:
+		return "AArch64 EL1t"
+	case SPSR_EL1h:
+		return "AArch64 EL1h"
+	}
+	return fmt.Sprintf("AArch64 mode %#x", pstate&pstateMode)
+}
+
 // Encode returns the encoding of t (version TimerVersion).
 func (t Timer) Encode() []byte {
 	var w wire.Writer

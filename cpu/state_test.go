@@ -98,6 +98,15 @@ func TestStateAArch32EL0(t *testing.T) {
 	}
 }
 
+func TestMode(t *testing.T) {
+	for pstate, want := range map[uint64]string{0x3c5: "AArch64 EL1h", 0x0: "AArch64 EL0t", 0x4: "AArch64 EL1t",
+		0x10: "AArch32 User", 0x80000030: "AArch32 User", 0x13: "AArch32 mode 0x13", 0x9: "AArch64 mode 0x9"} {
+		if got := Mode(pstate); got != want {
+			t.Errorf("Mode(%#x) = %q, want %q", pstate, got, want)
+		}
+	}
+}
+
 func TestTimerRoundTrip(t *testing.T) {
 	tm := Timer{VirtCount: 123456789, CNTV_CTL: 1, CNTV_CVAL: 123460000, CNTP_CTL: 3, CNTP_Delta: 5}
 	got, err := DecodeTimer(TimerVersion, tm.Encode())

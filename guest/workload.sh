@@ -256,6 +256,14 @@ mode_shell() {
 	echo "FERRY-GUEST: shell exited"
 }
 
+# a32: the 32-bit process (guest/a32) in the foreground, keeping the CPU busy
+# in AArch32 EL0 and checking its own state.
+mode_a32() {
+	echo "FERRY-GUEST: running the 32-bit process /bin/a32"
+	/bin/a32
+	echo "FERRY-GUEST: /bin/a32 exited with $?"
+}
+
 mode=$(param guest.mode counter)
 echo "FERRY-GUEST: boot_id=$id mode=$mode"
 case $mode in
@@ -263,6 +271,7 @@ counter) mode_counter ;;
 migrate) mode_migrate ;;
 bench) mode_bench ;;
 shell) mode_shell ;;
+a32) mode_a32 ;;
 *)
 	echo "FERRY-GUEST: unknown mode $mode"
 	mode_counter

@@ -76,6 +76,10 @@ func (s source) Pause() error {
 		return err
 	}
 	s.m.captured = st
+	if log := s.m.VCPU.Log; log != nil {
+		c := &s.m.VCPU.Ctx
+		log(fmt.Sprintf("guest paused in %s at PC %#x", cpu.Mode(c.PSTATE), c.PC))
+	}
 	return nil
 }
 

@@ -288,6 +288,9 @@ for n in "${load_order[@]}"; do
 done
 log "modules (load order): ${load_order[*]:-none}"
 
+# The 32-bit test process (guest.mode=a32), cross-built by the host's Go.
+(cd "$here" && CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 go build -trimpath -ldflags=-s -o "$stage/bin/a32" ./guest/a32) ||
+	die "building guest/a32 for GOARCH=arm failed"
 install -m 755 "$here/guest/init" "$stage/init"
 install -m 755 "$here/guest/workload.sh" "$stage/etc/ferry/workload.sh"
 echo "$kabi" >"$stage/etc/ferry/kernel.version"

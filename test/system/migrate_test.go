@@ -351,3 +351,55 @@ func TestMigrateRefusesIncompatible(t *testing.T) {
 		t.Fatal("the guest stopped counting")
 	}
 }
+
+// a32 matches the 32-bit process's lines (guest.mode=a32).
+var a32 = regexp.MustCompile(`^FERRY-A32 n=(\d+) sum=[0-9a-f]+ OK`)
+
+// A guest whose current task is a 32-bit process moves like any other:
+// migrated back and forth until a pause has found it in AArch32 EL0 (the
+// process keeps the CPU busy there, so it nearly always does), it carries
+// on each time with its state intact (it checks itself and counts on).
+func TestMigrateAArch32Task(t *testing.T) {
+	l := newLink(t)
+	boards := [2]*qemu.Process{
+		l.board("a", "10.77.0.11", "52:54:00:77:00:11", "quiet guest.mode=a32"),
+		l.board("b", "10.77.0.12", "52:54:00:77:00:12", ""),
+	}
+	ips := [2]string{"10.77.0.11", "10.77.0.12"}
+	_, from := expect(t, boards[0], a32.String(), 0, bootTimeout)
+	in32 := 0
+	for i := 0; i < 4 && in32 == 0; i++ {
+		src, dst := boards[i%2], boards[(i+1)%2]
+		mark := len(src.Lines())
+		if out, err := l.ferryctl("", "migrate", ips[i%2], ips[(i+1)%2]); err != nil || !regexp.MustCompile(`(?m)^migration +ok`).MatchString(out) {
+			t.Fatalf("migration %d: %v", i+1, err)
+		}
+		ln, _ := expect(t, src, `ferry: guest paused in `, mark, time.Minute)
+		t.Logf("migration %d: %s", i+1, ln.Text)
+		if strings.Contains(ln.Text, "in AArch32 User") {
+			in32++
+		}
+		// The process counts on where the guest now runs.
+		var last int
+		for _, ln := range src.Lines()[from:] {
+			if m := a32.FindStringSubmatch(ln.Text); m != nil {
+				last, _ = strconv.Atoi(m[1])
+			}
+		}
+		_, recv := expect(t, dst, `ferry: guest received from`, 0, time.Minute)
+		ln, from = expect(t, dst, a32.String(), recv, 30*time.Second)
+		if n, _ := strconv.Atoi(a32.FindStringSubmatch(ln.Text)[1]); n <= last {
+			t.Fatalf("migration %d: the 32-bit process went back from n=%d to n=%d", i+1, last, n)
+		}
+		for _, p := range boards {
+			for _, ln := range p.Lines() {
+				if strings.Contains(ln.Text, "FERRY-A32") && strings.Contains(ln.Text, "BAD") || strings.Contains(ln.Text, "/bin/a32 exited") {
+					t.Fatalf("console: %q", ln.Text)
+				}
+			}
+		}
+	}
+	if in32 == 0 {
+		t.Fatal("no pause found the guest in AArch32 EL0 in 4 migrations")
+	}
+}
