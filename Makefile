@@ -62,9 +62,11 @@ board: image guest qemu build/ferry-board
 # Host unit tests, then the system tests against the real image and guest.
 test: unit system
 
+# The board DTBs of Debian's arm64 kernel (scripts/dtbs.sh) are fetched once
+# into the user's cache for the test that describes every one of them.
 unit:
 	go vet -composites=false ./...
-	go test ./...
+	@dtbs=$$(bash scripts/dtbs.sh) && echo "FERRY_DTBS=$$dtbs go test ./..." && FERRY_DTBS=$$dtbs go test ./...
 
 system: image guest qemu
 	@mkdir -p build; FERRY_SYSTEM=1 go test -count=1 -timeout 40m -v ./test/system/ > build/system-test.log 2>&1; rc=$$?; \
