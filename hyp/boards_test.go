@@ -61,7 +61,9 @@ var refusals = []struct{ reason, pattern string }{
 }
 
 // gicReason reports whether a refusal is for the interrupt controller.
-func gicReason(reason string) bool { return reason == refusals[0].reason || reason == refusals[1].reason }
+func gicReason(reason string) bool {
+	return reason == refusals[0].reason || reason == refusals[1].reason
+}
 
 // survey is what became of one board.
 type survey struct {

@@ -79,6 +79,7 @@ func NewMachine(d *Description, tickNS int64, state string, log func(string)) (*
 		gic:          g,
 		gicCPU:       gic.SysRegs{},
 		uart:         mmio.NewForward(d.UART.Base, mmu.PageSize),
+		console:      d.Console,
 		log:          log,
 	})
 	m.VCPU = VCPU{
