@@ -22,10 +22,6 @@ func FirmwareDTB() []byte { return firmwareDTB }
 // Board is the machine as the firmware's DTB describes it.
 func Board() *dtb.Board { return board }
 
-// consoleCompatible is the UART Ferry's console driver (console_arm64.go)
-// drives.
-const consoleCompatible = "fsl,imx6q-uart"
-
 func readBoard() error {
 	blob, b, err := el2.ReadDTB(uintptr(dtbAddr), "U-Boot passes the DTB's address in x0 (booti, bootm); put it below the image (fdt_addr_r=0x40000000)")
 	if err != nil {

@@ -38,6 +38,13 @@ const (
 	// debug port (its DTB's stdout-path; U-Boot's console).
 	earlyUART = 0x30890000
 
+	// consoleCompatible is the UART Ferry's console driver
+	// (console_arm64.go) drives.
+	consoleCompatible = "fsl,imx6q-uart"
+	// snvsCompatible is the SNVS block's node, whose real-time counter
+	// WallClock reads (rtc_arm64.go).
+	snvsCompatible = "fsl,sec-v4.0-mon"
+
 	// HypTimerINTID is the EL2 physical timer's interrupt: PPI 10, the
 	// fourth entry of the DTB's /timer interrupts (imx8mp.dtsi).
 	HypTimerINTID = 26

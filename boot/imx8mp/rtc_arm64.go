@@ -14,11 +14,10 @@ import (
 // SNVS_LP Secure Real Time Counter MSB/LSB Registers; Linux's
 // drivers/rtc/rtc-snvs.c reads it the same way, from the normal world).
 const (
-	snvsCompatible = "fsl,sec-v4.0-mon" // the SNVS block's node
-	snvsLPSRTCMR   = 0x50               // SNVS_LPSRTCMR: counter bits [46:32] in [14:0]
-	snvsLPSRTCLR   = 0x54               // SNVS_LPSRTCLR: counter bits [31:0]
-	snvsSRTCShift  = 15                 // 2^15 counts a second
-	snvsReads      = 10                 // reads until two agree (the counter ticks between MR and LR)
+	snvsLPSRTCMR  = 0x50 // SNVS_LPSRTCMR: counter bits [46:32] in [14:0]
+	snvsLPSRTCLR  = 0x54 // SNVS_LPSRTCLR: counter bits [31:0]
+	snvsSRTCShift = 15   // 2^15 counts a second
+	snvsReads     = 10   // reads until two agree (the counter ticks between MR and LR)
 )
 
 // WallClock returns the date, read once from the SNVS real-time counter
