@@ -12,10 +12,23 @@ DEMO_APPEND ?= console=ttyAMA0 quiet guest.mode=migrate guest.pattern_mb=32
 CPU    ?= max,pauth-impdef=on
 MEM    ?= 1G
 
-# Ferry's image is linked 2 MiB into RAM, inside its carve-out
-# (boot/virt: RAMBase + 2 MiB; QEMU's DTB sits below it).
+# The board the image is for: virt (QEMU, build/ferry.elf) or imx8mp (an
+# NXP i.MX8M Plus board, build/ferry-imx8mp.elf; the imx8mp build tag
+# selects boot/imx8mp in cmd/ferry). Ferry's image is linked 2 MiB into RAM,
+# inside its carve-out, on both (boot/virt, boot/imx8mp: RAMBase + 2 MiB;
+# the firmware's DTB sits below it).
+BOARD ?= virt
 IMAGE_LDFLAGS := -T 0x40200000 -R 0x1000
 TAMAGO_ENV := GOOS=tamago GOARCH=arm64 GOOSPKG=github.com/usbarmory/tamago
+ifeq ($(BOARD),virt)
+IMAGE_ELF  := build/ferry.elf
+IMAGE_TAGS :=
+else ifeq ($(BOARD),imx8mp)
+IMAGE_ELF  := build/ferry-imx8mp.elf
+IMAGE_TAGS := -tags imx8mp
+else
+$(error BOARD=$(BOARD): want virt or imx8mp)
+endif
 
 GUEST := build/guest/Image build/guest/initrd.cpio.gz
 
@@ -29,8 +42,8 @@ image:
 	@mkdir -p build
 	@go mod download github.com/usbarmory/tamago
 	@tg=$$(bash scripts/toolchain.sh) && \
-		$(TAMAGO_ENV) $$tg build -trimpath -ldflags "$(IMAGE_LDFLAGS)" -o build/ferry.elf ./cmd/ferry
-	@echo "built build/ferry.elf"
+		$(TAMAGO_ENV) $$tg build -trimpath $(IMAGE_TAGS) -ldflags "$(IMAGE_LDFLAGS)" -o $(IMAGE_ELF) ./cmd/ferry
+	@echo "built $(IMAGE_ELF)"
 
 guest:
 	@bash scripts/guest.sh
@@ -62,9 +75,11 @@ board: image guest qemu build/ferry-board
 # Host unit tests, then the system tests against the real image and guest.
 test: unit system
 
+# The board DTBs of Debian's arm64 kernel (scripts/dtbs.sh) are fetched once
+# into the user's cache for the test that describes every one of them.
 unit:
 	go vet -composites=false ./...
-	go test ./...
+	@dtbs=$$(bash scripts/dtbs.sh) && echo "FERRY_DTBS=$$dtbs go test ./..." && FERRY_DTBS=$$dtbs go test ./...
 
 system: image guest qemu
 	@mkdir -p build; FERRY_SYSTEM=1 go test -count=1 -timeout 40m -v ./test/system/ > build/system-test.log 2>&1; rc=$$?; \

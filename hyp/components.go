@@ -7,6 +7,7 @@ import (
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/imxuart"
 	"github.com/ferry-hv/ferry/mmio/pl011"
 )
 
@@ -104,7 +105,8 @@ const (
 	stateCPU   = "cpu"
 	stateTimer = "timer"
 	stateGIC   = "gic"
-	stateUART  = "uart"
+	stateUART  = "uart"     // a PL011 console
+	stateIMX   = "uart-imx" // an i.MX UART console: another state, never decoded as a PL011's
 )
 
 // hardware is where the machine's components live: the vCPU's registers
@@ -118,6 +120,7 @@ type hardware struct {
 	gic          *gic.Guard
 	gicCPU       gic.CPUIfaceRegs
 	uart         mmio.Device
+	console      Console // the kind of UART uart is
 	log          func(string)
 }
 
@@ -163,24 +166,38 @@ func components(hw hardware) Registry {
 				return func() error { return hw.gic.Restore(s, hw.gicCPU) }, nil
 			},
 		},
-		{
-			Name: stateUART, Version: pl011.Version, Oldest: pl011.Oldest,
-			Capture: func() ([]byte, error) { return pl011.Capture(hw.uart).Encode(), nil },
-			Decode: func(v uint16, b []byte) (func() error, error) {
-				s, err := pl011.Decode(v, b)
-				if err != nil {
-					return nil, err
-				}
-				return func() error {
-					// A UART still busy with a character is programmed
-					// anyway: a console glitch, not a reason to lose the
-					// guest.
-					if err := s.Replay(hw.uart); err != nil && hw.log != nil {
-						hw.log("restore: " + err.Error())
-					}
-					return nil
-				}, nil
-			},
-		},
+		consoleComponent(hw),
 	}
+}
+
+// replayer is a console UART's decoded state.
+type replayer interface{ Replay(mmio.Device) error }
+
+// consoleComponent carries the console UART's configuration, by its kind:
+// a PL011's (package mmio/pl011) or an i.MX UART's (package mmio/imxuart).
+func consoleComponent(hw hardware) Component {
+	c := Component{Name: stateUART, Version: pl011.Version, Oldest: pl011.Oldest}
+	capture := func() []byte { return pl011.Capture(hw.uart).Encode() }
+	decode := func(v uint16, b []byte) (replayer, error) { return pl011.Decode(v, b) }
+	if hw.console == ConsoleIMX {
+		c = Component{Name: stateIMX, Version: imxuart.Version, Oldest: imxuart.Oldest}
+		capture = func() []byte { return imxuart.Capture(hw.uart).Encode() }
+		decode = func(v uint16, b []byte) (replayer, error) { return imxuart.Decode(v, b) }
+	}
+	c.Capture = func() ([]byte, error) { return capture(), nil }
+	c.Decode = func(v uint16, b []byte) (func() error, error) {
+		s, err := decode(v, b)
+		if err != nil {
+			return nil, err
+		}
+		return func() error {
+			// A UART still busy with a character is programmed anyway: a
+			// console glitch, not a reason to lose the guest.
+			if err := s.Replay(hw.uart); err != nil && hw.log != nil {
+				hw.log("restore: " + err.Error())
+			}
+			return nil
+		}, nil
+	}
+	return c
 }

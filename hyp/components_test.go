@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/imxuart"
 	"github.com/ferry-hv/ferry/mmio/pl011"
 )
 
@@ -233,5 +234,32 @@ func TestRegistryRefuses(t *testing.T) {
 				t.Errorf("something was loaded: %v, %d GIC writes, %d UART writes", dst.loads, len(dst.gic.Writes), len(dst.uart.Writes()))
 			}
 		})
+	}
+}
+
+// An i.MX UART console is its own component: its configuration moves
+// between two i.MX boards, and a PL011's state is not taken for it.
+func TestComponentsIMXConsole(t *testing.T) {
+	imx := func(f *fakeMachine) hardware { hw := f.hardware(); hw.console = ConsoleIMX; return hw }
+	src := sample(t)
+	src.uart = mmio.NewFake(0x1000)
+	for off, v := range map[uint64]uint64{imxuart.UCR1: 0x201, imxuart.UCR2: 0x4027, imxuart.UFCR: 0xa81, imxuart.UBIR: 0xf, imxuart.UBMR: 0x15b} {
+		src.uart.Write(off, 4, v)
+	}
+	states := captureAll(t, components(imx(src)))
+	if got := states[len(states)-1]; got.Name != stateIMX || got.Version != imxuart.Version {
+		t.Fatalf("console state %q v%d, want %q v%d", got.Name, got.Version, stateIMX, imxuart.Version)
+	}
+	dst := newFakeMachine(t)
+	dst.uart.OnRead = func(off uint64, size int) (uint64, bool) { return imxuart.USR2_TXDC, off == imxuart.USR2 }
+	if err := components(imx(dst)).Restore(states); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := imxuart.Capture(dst.uart), imxuart.Capture(src.uart); *got != *want {
+		t.Errorf("destination UART %+v, want %+v", *got, *want)
+	}
+	pl := captureAll(t, components(sample(t).hardware()))
+	if err := components(imx(newFakeMachine(t))).Restore(pl); err == nil || !strings.Contains(err.Error(), `no "uart-imx" state`) {
+		t.Errorf("a PL011 board's states restored on an i.MX one: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package hyp
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/gic"
@@ -142,8 +143,55 @@ type Description struct {
 	// GICD and GICR are the GIC's distributor and first redistributor
 	// region.
 	GICD, GICR phys.Range
-	// UART is the console the guest drives (passed through).
-	UART phys.Range
+	// UART is the console the guest drives (passed through), Console its
+	// kind.
+	UART    phys.Range
+	Console Console
+}
+
+// Console is the kind of the console UART. The guest drives it, passed
+// through; its configuration registers read back, and the kind decides
+// which component reads them at the pause and replays them on the
+// destination (components.go).
+type Console uint8
+
+const (
+	// ConsolePL011 is an ARM PrimeCell UART (PL011): package mmio/pl011.
+	ConsolePL011 Console = iota + 1
+	// ConsoleIMX is the i.MX UART of the i.MX6 to i.MX8M SoCs:
+	// package mmio/imxuart.
+	ConsoleIMX
+)
+
+// consoles are the UARTs Ferry supports as the console, by the
+// compatible string their devicetree bindings require.
+var consoles = []struct {
+	compat string
+	kind   Console
+}{{"arm,pl011", ConsolePL011}, {"fsl,imx6q-uart", ConsoleIMX}}
+
+func (c Console) String() string {
+	for _, k := range consoles {
+		if k.kind == c {
+			return k.compat
+		}
+	}
+	return fmt.Sprintf("Console(%d)", c)
+}
+
+// console returns the kind of b's console, or an error naming it.
+func console(b *dtb.Board) (Console, error) {
+	for _, k := range consoles {
+		if slices.Contains(b.UARTCompatible, k.compat) {
+			return k.kind, nil
+		}
+	}
+	var names []string
+	for _, k := range consoles {
+		names = append(names, k.compat)
+	}
+	return 0, fmt.Errorf("machine: console %s (%s) is not a UART Ferry supports (%s)",
+		b.UARTPath, strings.Join(b.UARTCompatible, ", "), strings.Join(names, ", "))
 }
 
 // hiddenDMA are the devices that DMA to a guest-chosen address, unchecked,
@@ -158,11 +206,15 @@ const (
 )
 
 // Describe classifies every device of the board and derives the machine.
-// A board without a GICv3, or whose console is not a PL011, or without
-// RAM above GuestBase, is refused (dtb.Parse already refused the first
-// two, naming what is missing).
+// A board whose console is not a UART Ferry supports, or without RAM
+// above GuestBase, is refused (dtb.Parse already refused a board without
+// a GICv3 or a console, naming what is missing).
 func Describe(b *dtb.Board, o Options) (*Description, error) {
-	d := &Description{GICD: b.GICD, GICR: b.GICR, UART: b.UART}
+	kind, err := console(b)
+	if err != nil {
+		return nil, err
+	}
+	d := &Description{GICD: b.GICD, GICR: b.GICR, UART: b.UART, Console: kind}
 	for _, r := range b.Memory {
 		switch {
 		case r.End() <= o.GuestBase:

@@ -70,6 +70,9 @@ func TestDescribeQEMU(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if d.Console != ConsolePL011 || d.UART != (phys.Range{Base: 0x9000000, Size: 0x1000}) {
+				t.Errorf("console %v at %v, want the PL011 at 0x9000000", d.Console, d.UART)
+			}
 			if !reflect.DeepEqual(d.RAM, []phys.Range{tc.ram}) {
 				t.Errorf("RAM = %v, want %v", d.RAM, tc.ram)
 			}
@@ -243,6 +246,11 @@ func TestDescribeRefuses(t *testing.T) {
 			c.Devices = append(slices.Clone(b.Devices), dtb.Device{Path: "/fw-cfg2", Compatible: []string{"qemu,fw-cfg-mmio"}, Regs: []phys.Range{{Base: 0xa003c00, Size: 0x18}}})
 			return &c
 		}, Options{GuestBase: qemuGuestBase, NIC: qemuNIC}, "kept twice"},
+		"console not a supported UART": {func() *dtb.Board {
+			c := *b
+			c.UARTPath, c.UARTCompatible = "/pl031@9010000", []string{"arm,pl031", "arm,primecell"}
+			return &c
+		}, Options{GuestBase: qemuGuestBase}, "console /pl031@9010000 (arm,pl031, arm,primecell) is not a UART Ferry supports (arm,pl011, fsl,imx6q-uart)"},
 		"RAM over a device": {func() *dtb.Board {
 			c := *b
 			c.Memory = []phys.Range{{Base: 0x40000000, Size: 0x40000000}, {Base: 0x9000000, Size: 0x1000}}

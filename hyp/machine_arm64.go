@@ -67,6 +67,7 @@ func NewMachine(d *Description, tickNS int64, state GuestState, log func(string)
 			restoreTimer: cpu.RestoreTimer,
 			gicCPU:       gic.SysRegs{},
 			uart:         mmio.NewForward(d.UART.Base, mmu.PageSize),
+			console:      d.Console,
 			log:          log,
 		},
 	})

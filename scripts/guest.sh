@@ -29,18 +29,8 @@ applets_required=(
 log() { printf 'guest: %s\n' "$*" >&2; }
 die() { printf 'guest: ERROR: %s\n' "$*" >&2; exit 1; }
 
-as_root() {
-	if [ "$(id -u)" -eq 0 ]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo "$@"
-	else
-		die "need root for: $*"
-	fi
-}
+. "$here/scripts/apt.sh"
 
-cache_root=$(cd "$here" && go run scripts/usercachedir.go 2>/dev/null) ||
-	cache_root=${XDG_CACHE_HOME:-$HOME/.cache}
 cache=$cache_root/ferry/guest
 mkdir -p "$cache/debs" "$out"
 
@@ -48,25 +38,7 @@ mkdir -p "$cache/debs" "$out"
 exec 9>"$cache/.lock"
 flock 9
 
-# --- apt helpers ----------------------------------------------------------------------
-
-apt_opts=(-o APT::Sandbox::User="$(id -un)")
-updated=0
-
-apt_update() {
-	[ "$updated" -eq 0 ] || return 0
-	updated=1
-	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-		log "adding dpkg foreign architecture arm64 (only for apt-get download; nothing is installed)"
-		as_root dpkg --add-architecture arm64 || die "dpkg --add-architecture arm64 failed"
-	fi
-	log "apt-get update (arm64 package lists)"
-	# Third-party sources may be unreachable; carry on as long as Debian's lists arrive,
-	# and let the resolution below decide whether that was enough.
-	if ! as_root apt-get update >&2; then
-		log "warning: apt-get update reported errors; trying with whatever lists it fetched"
-	fi
-}
+# --- apt helpers (the rest are in scripts/apt.sh) ----------------------------------------
 
 # Newest linux-image-6.1.0-NN-cloud-arm64 that has an arm64 candidate, or nothing.
 resolve_kabi() {
@@ -80,35 +52,6 @@ resolve_kabi() {
 				break
 			fi
 		done
-}
-
-# Candidate version of pkg:arch, failing if there is none.
-candidate() {
-	local v
-	v=$(apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | head -n1)
-	[ -n "$v" ] && [ "$v" != "(none)" ] || return 1
-	echo "$v"
-}
-
-# apt-get download pkg:arm64 into the cache; prints the .deb path.
-download() {
-	local pkg=$1 ver file
-	ver=$(candidate "$pkg") || die "apt has no candidate for $pkg"
-	file=$cache/debs/${pkg%%:*}_${ver//:/%3a}_arm64.deb
-	if [ ! -s "$file" ]; then
-		log "apt-get download $pkg ($ver)"
-		local tmp
-		tmp=$(mktemp -d "$cache/debs/.dl.XXXXXX")
-		if ! (cd "$tmp" && apt-get "${apt_opts[@]}" download "$pkg=$ver" >&2); then
-			rm -rf "$tmp"
-			return 1
-		fi
-		local got=("$tmp"/*.deb)
-		[ -f "${got[0]}" ] || { rm -rf "$tmp"; die "apt-get download $pkg left no .deb"; }
-		mv "${got[0]}" "$file"
-		rm -rf "$tmp"
-	fi
-	echo "$file"
 }
 
 # dpkg-deb -x into $cache/<dir> (atomically, once).
@@ -144,13 +87,8 @@ fetch_all() {
 		die "apt-cache finds no busybox-static:arm64 (apt-get update failed or the arm64 lists lack it)"
 	log "kernel: linux-image-$kabi:arm64 $(candidate "linux-image-$kabi:arm64" || echo '(no candidate)')"
 
-	# A stale list can name a version the mirror no longer has: update once and retry.
-	kdeb=$(download "linux-image-$kabi:arm64") ||
-		{ apt_update; kdeb=$(download "linux-image-$kabi:arm64"); } ||
-		die "apt-get download linux-image-$kabi:arm64 failed (see the apt output above)"
-	bbdeb=$(download busybox-static:arm64) ||
-		{ apt_update; bbdeb=$(download busybox-static:arm64); } ||
-		die "apt-get download busybox-static:arm64 failed (see the apt output above)"
+	kdeb=$(fetch_deb "linux-image-$kabi:arm64" "$cache/debs")
+	bbdeb=$(fetch_deb busybox-static:arm64 "$cache/debs")
 	bbver=$(dpkg-deb -f "$bbdeb" Version)
 
 	unpack "$kdeb" "kernel-$kabi"

@@ -54,13 +54,17 @@ type Board struct {
 	// Memory holds all reg ranges of all device_type="memory" nodes, sorted
 	// by base (not merged).
 	Memory []phys.Range
-	// UART is the console: the node /chosen/stdout-path names (any
-	// ":options" stripped, aliases resolved); it must be compatible
-	// "arm,pl011".
-	UART    phys.Range
-	UARTSPI uint32
-	GICD    phys.Range // arm,gic-v3 reg[0]
-	GICR    phys.Range // arm,gic-v3 reg[1] (first redistributor region)
+	// UART is the console: the first reg of the node /chosen/stdout-path
+	// names (any ":options" stripped, aliases resolved). Whether Ferry
+	// supports that kind of UART is the machine description's business
+	// (package hyp): UARTCompatible says which it is. Its interrupt is
+	// the guest's, and may reach the GIC through another controller (the
+	// i.MX8MQ's GPC): Ferry polls it and does not read it.
+	UART           phys.Range
+	UARTPath       string
+	UARTCompatible []string
+	GICD           phys.Range // arm,gic-v3 reg[0]
+	GICR           phys.Range // arm,gic-v3 reg[1] (first redistributor region)
 	// RTC is the first PL031 real-time clock ("arm,pl031"), zero if none:
 	// where Ferry reads the date it checks certificates against.
 	RTC phys.Range
@@ -103,14 +107,17 @@ func Parse(blob []byte) (b *Board, err error) {
 	if b.AddressCells, b.SizeCells, err = rootCells(t); err != nil {
 		return nil, err
 	}
-	if err := b.parseMemory(t); err != nil {
-		return nil, err
-	}
+	// What a board lacks is reported in this order: the interrupt
+	// controller, the console, then RAM (which firmware often fills in
+	// only at boot).
 	gic, err := b.parseGIC(t)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.parseChosen(t, gic); err != nil {
+	if err := b.parseChosen(t); err != nil {
+		return nil, err
+	}
+	if err := b.parseMemory(t); err != nil {
 		return nil, err
 	}
 	if psci := t.lookup("/psci", false); psci != nil {
@@ -173,7 +180,7 @@ func (b *Board) parseMemory(t *tree) error {
 func (b *Board) parseGIC(t *tree) (*dt.Node, error) {
 	gic, ok := t.root.Find(func(n *dt.Node) bool { return compatible(n, "arm,gic-v3") })
 	if !ok {
-		return nil, fmt.Errorf(`dtb: no "arm,gic-v3" interrupt controller`)
+		return nil, t.notGICv3()
 	}
 	rs, err := t.mmio(gic)
 	if err != nil {
@@ -184,10 +191,39 @@ func (b *Board) parseGIC(t *tree) (*dt.Node, error) {
 	}
 	b.GICD, b.GICR = rs[0], rs[1]
 	p, ok := gic.LookProperty("#interrupt-cells")
-	if !ok || len(p.Value) != 4 || binary.BigEndian.Uint32(p.Value) != 3 {
-		return nil, fmt.Errorf("dtb: %s: #interrupt-cells is not 3", t.path(gic))
+	// 3 cells, or 4 where the fourth names a PPI partition (the binding
+	// arm,gic-v3.yaml; the RK3399's GIC): an SPI's first three are the same.
+	if !ok || len(p.Value) != 4 || (binary.BigEndian.Uint32(p.Value) != 3 && binary.BigEndian.Uint32(p.Value) != 4) {
+		return nil, fmt.Errorf("dtb: %s: #interrupt-cells is not 3 or 4", t.path(gic))
 	}
 	return gic, nil
+}
+
+// gicV2 are the compatible strings of GICv1/v2 distributors (Linux's
+// drivers/irqchip/irq-gic.c; the devicetree binding arm,gic.yaml).
+var gicV2 = []string{
+	"arm,gic-400", "arm,cortex-a15-gic", "arm,cortex-a9-gic", "arm,cortex-a7-gic",
+	"arm,arm11mp-gic", "arm,eb11mp-gic", "arm,pl390", "arm,tc11mp-gic",
+	"qcom,msm-8660-qgic", "qcom,msm-qgic2",
+}
+
+// notGICv3 is the error for a board without a GICv3: it names the
+// interrupt controller the board has instead, a GICv2 anywhere in the tree
+// or else the one the root's interrupt-parent names.
+func (t *tree) notGICv3() error {
+	if n, ok := t.root.Find(func(n *dt.Node) bool {
+		return slices.ContainsFunc(gicV2, func(c string) bool { return compatible(n, c) })
+	}); ok {
+		c := compatibles(n)
+		i := slices.IndexFunc(c, func(s string) bool { return slices.Contains(gicV2, s) })
+		return fmt.Errorf(`dtb: interrupt controller %s is a GICv2 (%s), Ferry needs a GICv3 ("arm,gic-v3")`, t.path(n), c[i])
+	}
+	if p, ok := t.root.LookProperty("interrupt-parent"); ok && len(p.Value) == 4 {
+		if n := t.phandles[binary.BigEndian.Uint32(p.Value)]; n != nil {
+			return fmt.Errorf(`dtb: interrupt controller %s (%s) is not a GICv3 ("arm,gic-v3"), which Ferry needs`, t.path(n), strings.Join(compatibles(n), ", "))
+		}
+	}
+	return fmt.Errorf(`dtb: no "arm,gic-v3" interrupt controller`)
 }
 
 // spi returns the SPI number of n's first interrupt, which must be a
@@ -238,7 +274,7 @@ func (t *tree) spi(n, gic *dt.Node) (uint32, error) {
 	return binary.BigEndian.Uint32(spec[4:]), nil
 }
 
-func (b *Board) parseChosen(t *tree, gic *dt.Node) error {
+func (b *Board) parseChosen(t *tree) error {
 	chosen := exactChild(t.root, "chosen")
 	if chosen == nil {
 		return fmt.Errorf("dtb: no /chosen node (need stdout-path for the console)")
@@ -276,9 +312,7 @@ func (b *Board) parseChosen(t *tree, gic *dt.Node) error {
 	if uart == nil || uart == t.root {
 		return fmt.Errorf("dtb: /chosen/stdout-path %q names no node", sp)
 	}
-	if !compatible(uart, "arm,pl011") {
-		return fmt.Errorf(`dtb: console %s is not compatible "arm,pl011"`, t.path(uart))
-	}
+	b.UARTPath, b.UARTCompatible = t.path(uart), compatibles(uart)
 	rs, err := t.mmio(uart)
 	if err != nil {
 		return err
@@ -287,9 +321,6 @@ func (b *Board) parseChosen(t *tree, gic *dt.Node) error {
 		return fmt.Errorf("dtb: console %s has no usable reg", t.path(uart))
 	}
 	b.UART = rs[0]
-	if b.UARTSPI, err = t.spi(uart, gic); err != nil {
-		return err
-	}
 	return nil
 }
 

@@ -1,11 +1,13 @@
 // Package virt brings Ferry up on QEMU's arm64 "virt" board
 // (-M virt,virtualization=on,gic-version=3) at EL2: the entry point, the Go
-// runtime hooks (memory, console, clock, randomness), the EL2 identity map,
-// and the board description read from the DTB QEMU leaves at the base of
-// RAM.
+// runtime hooks (memory, console), power-off, the RTC, and the board
+// description read from the DTB QEMU leaves at the base of RAM. The EL2
+// identity map, the clock and randomness are package el2's, shared with
+// the other boards.
 //
 // Everything board-specific lives here; a real board is another package
-// beside this one. Importing the package is what brings the runtime up.
+// beside this one (boot/imx8mp). Importing the package is what brings the
+// runtime up; cmd/ferry selects it by build tag (board_virt.go).
 package virt
 
 // Memory layout. QEMU loads Ferry's ELF at its link address and the DTB it

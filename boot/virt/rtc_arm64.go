@@ -5,6 +5,8 @@ package virt
 import (
 	"time"
 	"unsafe"
+
+	"github.com/ferry-hv/ferry/boot/el2"
 )
 
 // rtcDR is the PL031's data register: the current time in seconds (ARM
@@ -23,6 +25,6 @@ func WallClock() (now func() time.Time, ok bool) {
 	if sec == 0 {
 		return nil, false
 	}
-	base := time.Unix(int64(sec), 0).Add(-Uptime())
-	return func() time.Time { return base.Add(Uptime()) }, true
+	base := time.Unix(int64(sec), 0).Add(-el2.Uptime())
+	return func() time.Time { return base.Add(el2.Uptime()) }, true
 }

@@ -3,9 +3,9 @@
 package virt
 
 import (
-	"time"
 	_ "unsafe" // go:linkname
 
+	"github.com/ferry-hv/ferry/boot/el2"
 	"github.com/ferry-hv/ferry/cpu"
 )
 
@@ -29,17 +29,8 @@ var (
 //go:linkname hwinit0 runtime/goos.Hwinit0
 func hwinit0() {
 	cpu.InstallVectors()
-	enableMMU()
+	el2.EnableMMU(RAMBase)
 }
-
-// nanotime is the system time in nanoseconds, from the physical counter.
-//
-//go:linkname nanotime runtime/goos.Nanotime
-//go:nosplit
-func nanotime() int64 { return cpu.Nanotime() }
-
-// Uptime is the time since the counter started (the board's reset).
-func Uptime() time.Duration { return time.Duration(nanotime()) }
 
 // printk writes one byte of the runtime's standard output to the console.
 //

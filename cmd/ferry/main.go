@@ -22,7 +22,6 @@ import (
 	"github.com/ferry-hv/ferry/boot/config"
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/boot/guest"
-	"github.com/ferry-hv/ferry/boot/virt"
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/hyp"
 	"github.com/ferry-hv/ferry/migrate"
@@ -45,13 +44,13 @@ func main() {
 	if err := boot(); err != nil {
 		logf("FATAL: %v", err)
 	}
-	virt.PowerOff()
+	board.PowerOff()
 }
 
 func boot() error {
-	b := virt.Board()
+	b := board.Board()
 	logf("EL%d, MIDR %#x, RAM %v, carve-out [%#x, %#x), RNDR %v", cpu.ReadCurrentEL()>>2, cpu.ReadMIDR_EL1(), b.Memory,
-		uint64(virt.RAMBase), uint64(virt.GuestBase), virt.UsesRNDR())
+		uint64(board.RAMBase), uint64(board.GuestBase), board.UsesRNDR())
 	if err := runtimeCheck(); err != nil {
 		return err
 	}
@@ -64,7 +63,7 @@ func boot() error {
 	}
 
 	var svc *services
-	opt := hyp.Options{GuestBase: virt.GuestBase, TickINTID: virt.HypTimerINTID}
+	opt := hyp.Options{GuestBase: board.GuestBase, TickINTID: board.HypTimerINTID}
 	if cfg.IP.IsValid() {
 		keys, err := keyBundle(cfg)
 		if err != nil {
@@ -112,7 +111,7 @@ func boot() error {
 		}
 	}
 	if !cfg.Receive() {
-		logf("entering guest at EL1, %v after reset", virt.Uptime())
+		logf("entering guest at EL1, %v after reset", board.Uptime())
 	}
 	err = m.Run()
 	if svc == nil {
@@ -138,7 +137,7 @@ func bootGuest(cfg config.Config, d *hyp.Description) (*hyp.Machine, error) {
 	patch := l.Patch(d.Patch)
 	patch.RNGSeed = make([]byte, 32)
 	rand.Read(patch.RNGSeed)
-	blob, err := dtb.Apply(virt.FirmwareDTB(), patch)
+	blob, err := dtb.Apply(board.FirmwareDTB(), patch)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/ferry-hv/ferry/api"
-	"github.com/ferry-hv/ferry/boot/virt"
 	"github.com/ferry-hv/ferry/hyp"
 	"github.com/ferry-hv/ferry/internal/pki"
 	"github.com/ferry-hv/ferry/internal/tlsaccept"
@@ -90,8 +89,8 @@ func keyBundle(cfg config.Config) (*pki.Bundle, error) {
 	if cfg.KeysSize == 0 {
 		return nil, errors.New("ferry.ip without ferry.keys=<addr>,<size>: the management network needs this board's keys")
 	}
-	if cfg.KeysBase < virt.RAMBase || cfg.KeysBase+cfg.KeysSize > virt.GuestBase {
-		return nil, fmt.Errorf("ferry.keys=%#x,%#x is not inside Ferry's memory [%#x, %#x)", cfg.KeysBase, cfg.KeysSize, uint64(virt.RAMBase), uint64(virt.GuestBase))
+	if cfg.KeysBase < board.RAMBase || cfg.KeysBase+cfg.KeysSize > board.GuestBase {
+		return nil, fmt.Errorf("ferry.keys=%#x,%#x is not inside Ferry's memory [%#x, %#x)", cfg.KeysBase, cfg.KeysSize, uint64(board.RAMBase), uint64(board.GuestBase))
 	}
 	b, err := pki.LoadBundle(append([]byte(nil), mem(cfg.KeysBase, cfg.KeysSize)...))
 	if err != nil {
@@ -113,7 +112,7 @@ func (s *services) name() string {
 
 // start runs the services in their own goroutines.
 func (s *services) start() error {
-	wall, ok := virt.WallClock()
+	wall, ok := board.WallClock()
 	if ok {
 		logf("date %s (PL031); certificates valid %s to %s", wall().UTC().Format(time.RFC3339),
 			s.keys.Cert.NotBefore.Format(time.RFC3339), s.keys.Cert.NotAfter.Format(time.RFC3339))
@@ -188,12 +187,12 @@ func (s *services) Status() api.Status {
 		Address: s.net.Addr().Addr().String(),
 		Role:    role,
 		Guest:   manage.Guest(s.m.Ctl.State()),
-		Uptime:  virt.Uptime(),
+		Uptime:  board.Uptime(),
 		Exits:   s.m.Exits(),
 		Stopped: s.m.Ctl.Why(),
 		Heap:    heapInUse(),
 
-		ConsoleDropped: virt.ConsoleDropped(),
+		ConsoleDropped: board.ConsoleDropped(),
 		Migration:      cur,
 		Decisions:      past,
 		CRL:            crlStatus(s.keys.CRL()),

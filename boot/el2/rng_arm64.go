@@ -1,6 +1,6 @@
 //go:build tamago && arm64
 
-package virt
+package el2
 
 import (
 	"crypto/sha256"
@@ -13,8 +13,9 @@ import (
 
 // Randomness: FEAT_RNG (RNDR) where the CPU has it. Otherwise a ChaCha8
 // generator, seeded first from counter jitter (the runtime wants random bytes
-// before the DTB can be read) and then, in hwinit1, from the 32-byte
-// /chosen/rng-seed QEMU puts in the DTB from the host's entropy.
+// before the DTB can be read) and then, in hwinit1, from the DTB's
+// /chosen/rng-seed (QEMU's 32 bytes from the host's entropy; U-Boot's from
+// the SoC's RNG where it has one).
 var (
 	useRNDR bool
 	drbg    rand.ChaCha8
@@ -49,7 +50,9 @@ func getRandomData(b []byte) {
 	}
 }
 
-func seedRNG(dtbSeed []byte) {
+// SeedRNG reseeds the generator from the DTB's /chosen/rng-seed (hwinit1,
+// once the DTB is read); nothing to do with RNDR.
+func SeedRNG(dtbSeed []byte) {
 	if useRNDR {
 		return
 	}

@@ -1,6 +1,6 @@
 //go:build tamago && arm64
 
-package virt
+package el2
 
 import (
 	"github.com/ferry-hv/ferry/phys"
@@ -29,15 +29,16 @@ func el2L1() *[512]uint64 {
 	return (*[512]uint64)(unsafe.Pointer(p))
 }
 
-// enableMMU identity-maps the address space for EL2 with 1 GiB blocks: the
-// first GiB of RAM (which holds Ferry) as Normal memory, everything else as
-// Device memory until the DTB says where the rest of RAM is.
-func enableMMU() {
+// EnableMMU identity-maps the address space for EL2 with 1 GiB blocks: the
+// GiB of RAM at ramBase (which holds Ferry) as Normal memory, everything
+// else as Device memory until the DTB says where the rest of RAM is. It
+// runs before the Go runtime is set up (Hwinit0): no allocation.
+func EnableMMU(ramBase uint64) {
 	t := el2L1()
 	for i := range t {
 		t[i] = mmu.EL2Block(uint64(i)<<30, false)
 	}
-	t[RAMBase>>30] = mmu.EL2Block(RAMBase, true)
+	t[ramBase>>30] = mmu.EL2Block(ramBase, true)
 
 	cpu.WriteMAIR_EL2(mmu.MAIREL2)
 	cpu.WriteTCR_EL2(mmu.TCREL2)
@@ -49,8 +50,8 @@ func enableMMU() {
 	cpu.WriteSCTLR_EL2(s)
 }
 
-// mapRAM marks every 1 GiB block that holds RAM as Normal memory.
-func mapRAM(ram []phys.Range) {
+// MapRAM marks every 1 GiB block that holds RAM as Normal memory.
+func MapRAM(ram []phys.Range) {
 	t := el2L1()
 	for _, r := range ram {
 		for a := r.Base &^ (1<<30 - 1); a < r.Base+r.Size; a += 1 << 30 {

@@ -1,0 +1,171 @@
+package imx8mp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/u-root/u-root/pkg/dt"
+
+	"github.com/ferry-hv/ferry/boot/dtb"
+	"github.com/ferry-hv/ferry/hyp"
+	"github.com/ferry-hv/ferry/mmu"
+	"github.com/ferry-hv/ferry/phys"
+)
+
+func evk(t *testing.T) ([]byte, *dtb.Board) {
+	t.Helper()
+	blob, err := os.ReadFile("testdata/imx8mp-evk.dtb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := dtb.Parse(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blob, b
+}
+
+// The board package's facts agree with the board's own DTB: RAM starts
+// where the carve-out does, the console is an i.MX UART at earlyUART,
+// PSCI is by SMC, there is an SNVS for the RTC, and the EL2 timer is the
+// /timer node's fourth interrupt.
+func TestEVKBoardFacts(t *testing.T) {
+	blob, b := evk(t)
+	if want := []phys.Range{{Base: RAMBase, Size: 0xc0000000}, {Base: 0x100000000, Size: 0xc0000000}}; !reflect.DeepEqual(b.Memory, want) {
+		t.Errorf("memory %v, want %v (6 GiB from RAMBase)", b.Memory, want)
+	}
+	if b.UART.Base != earlyUART || !slices.Contains(b.UARTCompatible, consoleCompatible) {
+		t.Errorf("console %s at %v (%v), want the %s at %#x", b.UARTPath, b.UART, b.UARTCompatible, consoleCompatible, earlyUART)
+	}
+	if b.PSCIMethod != "smc" {
+		t.Errorf("PSCI method %q, want smc (PowerOff issues an SMC)", b.PSCIMethod)
+	}
+	if !slices.ContainsFunc(b.Devices, func(d dtb.Device) bool { return d.Is(snvsCompatible) }) {
+		t.Errorf("no %s node for WallClock", snvsCompatible)
+	}
+	if LinkAddress <= RAMBase || LinkAddress >= GuestBase {
+		t.Errorf("link address %#x outside the carve-out [%#x, %#x)", LinkAddress, RAMBase, GuestBase)
+	}
+
+	f, err := dt.ReadFDT(bytes.NewReader(blob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	timer, ok := f.RootNode.LookupChildByName("timer")
+	if !ok {
+		t.Fatal("no /timer")
+	}
+	p, ok := timer.LookProperty("interrupts")
+	if !ok || len(p.Value) < 4*12 {
+		t.Fatalf("/timer interrupts: %v", p)
+	}
+	typ, ppi := binary.BigEndian.Uint32(p.Value[36:]), binary.BigEndian.Uint32(p.Value[40:])
+	if typ != 1 || ppi+16 != HypTimerINTID {
+		t.Errorf("/timer's fourth interrupt is type %d number %d (INTID %d), HypTimerINTID is %d", typ, ppi, ppi+16, HypTimerINTID)
+	}
+}
+
+// The machine the EVK's guest gets: the GIC trapped, everything else
+// passed through; the carve-out and the GIC's control pages unmapped at
+// stage 2, RAM mapped as RAM, devices as Device memory; the guest's DTB
+// has the guest's RAM and describes the same machine again.
+func TestDescribeEVK(t *testing.T) {
+	blob, b := evk(t)
+	d, err := hyp.Describe(b, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Console != hyp.ConsoleIMX || d.UART != (phys.Range{Base: 0x30890000, Size: 0x10000}) {
+		t.Errorf("console %v at %v, want the i.MX UART2", d.Console, d.UART)
+	}
+	wantRAM := []phys.Range{{Base: GuestBase, Size: 0x100000000 - GuestBase}, {Base: 0x100000000, Size: 0xc0000000}}
+	if !reflect.DeepEqual(d.RAM, wantRAM) {
+		t.Errorf("RAM %v, want %v", d.RAM, wantRAM)
+	}
+	for _, x := range d.Devices {
+		want := hyp.PassThrough
+		if x.Path == "/soc@0/interrupt-controller@38800000" {
+			want = hyp.Trapped
+		}
+		if x.Treat != want {
+			t.Errorf("%s (%v): %v, want %v", x.Path, x.Compatible, x.Treat, want)
+		}
+	}
+	if len(d.Devices) != len(b.Devices) || len(d.Patch.RemoveNodes) != 0 {
+		t.Errorf("%d devices of %d, removed %v", len(d.Devices), len(b.Devices), d.Patch.RemoveNodes)
+	}
+	wantPorts := []phys.Range{{Base: 0x38800000, Size: 0x1000}, {Base: 0x38880000, Size: 0x1000}, {Base: 0x38890000, Size: 0x1000}}
+	var ports []phys.Range
+	for _, p := range d.Ports {
+		ports = append(ports, p.Range)
+	}
+	if !reflect.DeepEqual(ports, wantPorts) {
+		t.Errorf("trapped pages %v, want %v (GICD_CTLR's, RD_base, SGI_base)", ports, wantPorts)
+	}
+
+	a, err := mmu.NewArena(make([]byte, 2048*mmu.PageSize), 0x1000_0000_0000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := mmu.NewStage2(a, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.MapStage2(s); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ipa    uint64
+		mapped bool
+		attr   mmu.S2Attr
+	}{
+		{RAMBase, false, 0},       // Ferry's carve-out: its image ...
+		{GuestBase - 1, false, 0}, // ... to its last byte
+		{GuestBase, true, mmu.S2Normal},
+		{0xffffffff, true, mmu.S2Normal},
+		{0x100000000, true, mmu.S2Normal},
+		{0x1bfffffff, true, mmu.S2Normal},
+		{0x1c0000000, false, 0},          // above RAM
+		{0x38800000, false, 0},           // GICD_CTLR's page: trapped
+		{0x38801000, true, mmu.S2Device}, // the rest of the distributor
+		{0x38880000, false, 0},           // RD_base: trapped
+		{0x38890000, false, 0},           // SGI_base: trapped
+		{0x388a0000, true, mmu.S2Device}, // the second core's redistributor
+		{0x30890000, true, mmu.S2Device}, // the console UART, passed through
+		{0x30370000, true, mmu.S2Device}, // the SNVS
+		{0x30be0000, true, mmu.S2Device}, // the Ethernet (FEC)
+		{0x30000000, true, mmu.S2Device}, // the AIPS1 bus's own registers (fsl,aips-bus)
+		{0x20000000, false, 0},           // no device there
+	} {
+		pa, attr, writable, _, ok := s.Lookup(c.ipa)
+		if ok != c.mapped || (ok && (pa != c.ipa || attr != c.attr || !writable)) {
+			t.Errorf("stage 2 at %#x: pa %#x attr %v writable %v mapped %v; want mapped %v attr %v", c.ipa, pa, attr, writable, ok, c.mapped, c.attr)
+		}
+	}
+
+	out, err := dtb.Apply(blob, d.Patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := dtb.Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g.Memory, d.RAM) {
+		t.Errorf("guest DTB memory %v, want %v", g.Memory, d.RAM)
+	}
+	again, err := hyp.Describe(g, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(again.Stage2, d.Stage2) || !slices.Equal(again.Visible(), d.Visible()) {
+		t.Errorf("the guest's DTB describes another machine")
+	}
+	if !slices.Contains(d.Visible(), "fsl,imx8mp-uart@0x30890000:passthrough") || !slices.Contains(d.Visible(), "arm,gic-v3@0x38800000:trapped") {
+		t.Errorf("visible: %q", d.Visible())
+	}
+}

@@ -1,0 +1,27 @@
+//go:build tamago && arm64
+
+package main
+
+import (
+	"time"
+
+	"github.com/ferry-hv/ferry/boot/dtb"
+)
+
+// boardAPI is what main needs of the board package the image is built for
+// (board_virt.go, board_imx8mp.go; make image BOARD=...): its memory
+// layout, the EL2 timer's interrupt, the firmware's DTB, and the few
+// services only the board knows how to give.
+type boardAPI struct {
+	// RAMBase is the base of RAM and of Ferry's carve-out, GuestBase its
+	// end: guest RAM is the board's above it.
+	RAMBase, GuestBase uint64
+	HypTimerINTID      uint32
+	Board              func() *dtb.Board
+	FirmwareDTB        func() []byte
+	PowerOff           func()
+	Uptime             func() time.Duration
+	UsesRNDR           func() bool
+	WallClock          func() (now func() time.Time, ok bool)
+	ConsoleDropped     func() uint64
+}

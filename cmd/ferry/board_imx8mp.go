@@ -1,0 +1,15 @@
+//go:build tamago && arm64 && imx8mp
+
+package main
+
+import (
+	"github.com/ferry-hv/ferry/boot/el2"
+	"github.com/ferry-hv/ferry/boot/imx8mp"
+)
+
+// board is an NXP i.MX8M Plus board (make image BOARD=imx8mp).
+var board = boardAPI{
+	RAMBase: imx8mp.RAMBase, GuestBase: imx8mp.GuestBase, HypTimerINTID: imx8mp.HypTimerINTID,
+	Board: imx8mp.Board, FirmwareDTB: imx8mp.FirmwareDTB, PowerOff: imx8mp.PowerOff, Uptime: el2.Uptime,
+	UsesRNDR: el2.UsesRNDR, WallClock: imx8mp.WallClock, ConsoleDropped: imx8mp.ConsoleDropped,
+}

@@ -1,0 +1,15 @@
+//go:build tamago && arm64 && !imx8mp
+
+package main
+
+import (
+	"github.com/ferry-hv/ferry/boot/el2"
+	"github.com/ferry-hv/ferry/boot/virt"
+)
+
+// board is QEMU's virt board (the default; make image).
+var board = boardAPI{
+	RAMBase: virt.RAMBase, GuestBase: virt.GuestBase, HypTimerINTID: virt.HypTimerINTID,
+	Board: virt.Board, FirmwareDTB: virt.FirmwareDTB, PowerOff: virt.PowerOff, Uptime: el2.Uptime,
+	UsesRNDR: el2.UsesRNDR, WallClock: virt.WallClock, ConsoleDropped: virt.ConsoleDropped,
+}

@@ -1,0 +1,141 @@
+package imxuart
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ferry-hv/ferry/internal/wire"
+	"github.com/ferry-hv/ferry/mmio"
+)
+
+// Version is the version of State's encoding this package writes; it
+// reads every version from Oldest.
+const (
+	Version = 1
+	Oldest  = 1
+)
+
+// The defined bits of each register (IMX8MPRM, the UART register
+// descriptions). UTS keeps only its configuration bits -- FRCPERR, LOOP,
+// DBGEN, LOOPIR, RXDBG [13:9] -- not the FIFO status (TXEMPTY, RXEMPTY,
+// TXFULL, RXFULL) or SOFTRST, which the device sets.
+const (
+	mask16   = 0xffff
+	maskUESC = 0xff  // ESC_CHAR [7:0]
+	maskUTIM = 0xfff // TIM [11:0]
+	maskUTS  = 0x3e00
+)
+
+// State is the UART's configuration: the registers the guest programs.
+type State struct {
+	UCR1, UCR2, UCR3, UCR4, UFCR, UESC, UTIM, UBIR, UBMR, UTS uint32
+}
+
+// EncodedSize is the size of an encoded State.
+const EncodedSize = 10 * 4
+
+// ErrSize is Decode's error for a payload of the wrong size.
+var ErrSize = errors.New("imxuart: bad state size")
+
+type field struct {
+	name string
+	off  uint64
+	p    *uint32
+	mask uint32
+}
+
+// fields lists the registers in wire order, which is Replay's order
+// before the control registers: UFCR, UESC, UTIM, UBIR, UBMR, UTS, then
+// UCR1 to UCR4 (imx_uart_restore_context).
+func (s *State) fields() []field {
+	return []field{
+		{"UFCR", UFCR, &s.UFCR, mask16}, {"UESC", UESC, &s.UESC, maskUESC}, {"UTIM", UTIM, &s.UTIM, maskUTIM},
+		{"UBIR", UBIR, &s.UBIR, mask16}, {"UBMR", UBMR, &s.UBMR, mask16}, {"UTS", UTS, &s.UTS, maskUTS},
+		{"UCR1", UCR1, &s.UCR1, mask16}, {"UCR2", UCR2, &s.UCR2, mask16}, {"UCR3", UCR3, &s.UCR3, mask16},
+		{"UCR4", UCR4, &s.UCR4, mask16},
+	}
+}
+
+// Capture reads the UART's configuration from the device, as
+// imx_uart_save_context does: each register reads back what was written.
+func Capture(dev mmio.Device) *State {
+	s := &State{}
+	for _, f := range s.fields() {
+		*f.p = uint32(dev.Read(f.off, 4)) & f.mask
+	}
+	return s
+}
+
+// Encode returns the wire form: the registers in fields' order, u32
+// little-endian (package wire).
+func (s *State) Encode() []byte {
+	var w wire.Writer
+	for _, f := range s.fields() {
+		w.U32(*f.p)
+	}
+	return w.Bytes()
+}
+
+// Decode reads a state of a version from Oldest to Version, as Encode
+// writes it, and validates it.
+func Decode(version uint16, b []byte) (*State, error) {
+	if version < Oldest || version > Version {
+		return nil, fmt.Errorf("imxuart: state version %d; this Ferry reads %d to %d", version, Oldest, Version)
+	}
+	if len(b) != EncodedSize {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrSize, len(b), EncodedSize)
+	}
+	r := wire.NewReader(b)
+	s := &State{}
+	for _, f := range s.fields() {
+		*f.p = r.U32()
+	}
+	if err := r.Done(); err != nil {
+		return nil, fmt.Errorf("imxuart: decode: %w", err)
+	}
+	return s, s.Validate()
+}
+
+// Validate checks that no register has bits outside its defined fields.
+func (s *State) Validate() error {
+	for _, f := range s.fields() {
+		if *f.p&^f.mask != 0 {
+			return fmt.Errorf("imxuart: %s is %#x: bits outside %#x", f.name, *f.p, f.mask)
+		}
+	}
+	return nil
+}
+
+// txPolls bounds the wait for the destination's UART to finish what it
+// is sending (Ferry's own log) before it is reprogrammed.
+const txPolls = 100_000
+
+// Replay programs the configuration into a UART: it waits (bounded) for
+// USR2.TXDC, then writes the registers in imx_uart_restore_context's
+// order, UCR2 with SRST set so that the write does not reset the UART. A
+// UART that never completes its transmission is reported, with the
+// configuration programmed anyway.
+func (s *State) Replay(dev mmio.Device) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	var err error
+	done := false
+	for range txPolls {
+		if dev.Read(USR2, 4)&USR2_TXDC != 0 {
+			done = true
+			break
+		}
+	}
+	if !done {
+		err = fmt.Errorf("imxuart: USR2.TXDC still clear after %d reads", txPolls)
+	}
+	for _, f := range s.fields() {
+		v := *f.p
+		if f.off == UCR2 {
+			v |= UCR2_SRST
+		}
+		dev.Write(f.off, 4, uint64(v))
+	}
+	return err
+}
