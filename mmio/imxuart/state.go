@@ -1,11 +1,10 @@
 package imxuart
 
 import (
-	"errors"
 	"fmt"
 
-	"github.com/ferry-hv/ferry/internal/wire"
 	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/regfile"
 )
 
 // Version is the version of State's encoding this package writes; it
@@ -34,25 +33,15 @@ type State struct {
 // EncodedSize is the size of an encoded State.
 const EncodedSize = 10 * 4
 
-// ErrSize is Decode's error for a payload of the wrong size.
-var ErrSize = errors.New("imxuart: bad state size")
-
-type field struct {
-	name string
-	off  uint64
-	p    *uint32
-	mask uint32
-}
-
 // fields lists the registers in wire order, which is Replay's order
 // before the control registers: UFCR, UESC, UTIM, UBIR, UBMR, UTS, then
 // UCR1 to UCR4 (imx_uart_restore_context).
-func (s *State) fields() []field {
-	return []field{
-		{"UFCR", UFCR, &s.UFCR, mask16}, {"UESC", UESC, &s.UESC, maskUESC}, {"UTIM", UTIM, &s.UTIM, maskUTIM},
-		{"UBIR", UBIR, &s.UBIR, mask16}, {"UBMR", UBMR, &s.UBMR, mask16}, {"UTS", UTS, &s.UTS, maskUTS},
-		{"UCR1", UCR1, &s.UCR1, mask16}, {"UCR2", UCR2, &s.UCR2, mask16}, {"UCR3", UCR3, &s.UCR3, mask16},
-		{"UCR4", UCR4, &s.UCR4, mask16},
+func (s *State) fields() []regfile.Field {
+	return []regfile.Field{
+		{"UFCR", UFCR, mask16, &s.UFCR}, {"UESC", UESC, maskUESC, &s.UESC}, {"UTIM", UTIM, maskUTIM, &s.UTIM},
+		{"UBIR", UBIR, mask16, &s.UBIR}, {"UBMR", UBMR, mask16, &s.UBMR}, {"UTS", UTS, maskUTS, &s.UTS},
+		{"UCR1", UCR1, mask16, &s.UCR1}, {"UCR2", UCR2, mask16, &s.UCR2}, {"UCR3", UCR3, mask16, &s.UCR3},
+		{"UCR4", UCR4, mask16, &s.UCR4},
 	}
 }
 
@@ -60,51 +49,29 @@ func (s *State) fields() []field {
 // imx_uart_save_context does: each register reads back what was written.
 func Capture(dev mmio.Device) *State {
 	s := &State{}
-	for _, f := range s.fields() {
-		*f.p = uint32(dev.Read(f.off, 4)) & f.mask
-	}
+	regfile.Capture(dev, s.fields())
 	return s
 }
 
 // Encode returns the wire form: the registers in fields' order, u32
-// little-endian (package wire).
-func (s *State) Encode() []byte {
-	var w wire.Writer
-	for _, f := range s.fields() {
-		w.U32(*f.p)
-	}
-	return w.Bytes()
-}
+// little-endian.
+func (s *State) Encode() []byte { return regfile.Encode(s.fields()) }
 
 // Decode reads a state of a version from Oldest to Version, as Encode
 // writes it, and validates it.
 func Decode(version uint16, b []byte) (*State, error) {
-	if version < Oldest || version > Version {
-		return nil, fmt.Errorf("imxuart: state version %d; this Ferry reads %d to %d", version, Oldest, Version)
+	if err := regfile.CheckVersion("imxuart", version, Oldest, Version); err != nil {
+		return nil, err
 	}
-	if len(b) != EncodedSize {
-		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrSize, len(b), EncodedSize)
-	}
-	r := wire.NewReader(b)
 	s := &State{}
-	for _, f := range s.fields() {
-		*f.p = r.U32()
+	if err := regfile.Decode("imxuart", b, s.fields()); err != nil {
+		return nil, err
 	}
-	if err := r.Done(); err != nil {
-		return nil, fmt.Errorf("imxuart: decode: %w", err)
-	}
-	return s, s.Validate()
+	return s, nil
 }
 
 // Validate checks that no register has bits outside its defined fields.
-func (s *State) Validate() error {
-	for _, f := range s.fields() {
-		if *f.p&^f.mask != 0 {
-			return fmt.Errorf("imxuart: %s is %#x: bits outside %#x", f.name, *f.p, f.mask)
-		}
-	}
-	return nil
-}
+func (s *State) Validate() error { return regfile.Validate("imxuart", s.fields()) }
 
 // txPolls bounds the wait for the destination's UART to finish what it
 // is sending (Ferry's own log) before it is reprogrammed.
@@ -131,11 +98,11 @@ func (s *State) Replay(dev mmio.Device) error {
 		err = fmt.Errorf("imxuart: USR2.TXDC still clear after %d reads", txPolls)
 	}
 	for _, f := range s.fields() {
-		v := *f.p
-		if f.off == UCR2 {
+		v := *f.P
+		if f.Off == UCR2 {
 			v |= UCR2_SRST
 		}
-		dev.Write(f.off, 4, uint64(v))
+		dev.Write(f.Off, 4, uint64(v))
 	}
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/regfile"
 )
 
 // configured is a UART as Linux's imx driver leaves it at 115200 8N1 from
@@ -100,11 +101,11 @@ func TestStateRoundTrip(t *testing.T) {
 func TestDecodeErrors(t *testing.T) {
 	good := configured.Encode()
 	for n := range len(good) {
-		if _, err := Decode(Version, good[:n]); !errors.Is(err, ErrSize) {
+		if _, err := Decode(Version, good[:n]); !errors.Is(err, regfile.ErrSize) {
 			t.Fatalf("truncated to %d bytes: %v", n, err)
 		}
 	}
-	if _, err := Decode(Version, append(bytes.Clone(good), 0)); !errors.Is(err, ErrSize) {
+	if _, err := Decode(Version, append(bytes.Clone(good), 0)); !errors.Is(err, regfile.ErrSize) {
 		t.Errorf("oversized: %v", err)
 	}
 	if _, err := Decode(Version+1, good); err == nil || !strings.Contains(err.Error(), "this Ferry reads") {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/regfile"
 )
 
 // firmware returns a fake UART as firmware left it: 115200 baud at 24 MHz
@@ -106,11 +107,11 @@ func TestStateRoundTrip(t *testing.T) {
 func TestDecodeErrors(t *testing.T) {
 	good := (&State{IBRD: 13, CR: 0x301}).Encode()
 	for n := range len(good) {
-		if _, err := Decode(Version, good[:n]); !errors.Is(err, ErrSize) {
+		if _, err := Decode(Version, good[:n]); !errors.Is(err, regfile.ErrSize) {
 			t.Fatalf("truncated to %d bytes: %v", n, err)
 		}
 	}
-	if _, err := Decode(Version, append(bytes.Clone(good), 0)); !errors.Is(err, ErrSize) {
+	if _, err := Decode(Version, append(bytes.Clone(good), 0)); !errors.Is(err, regfile.ErrSize) {
 		t.Errorf("oversized: %v", err)
 	}
 	if _, err := Decode(Version+1, good); err == nil || !strings.Contains(err.Error(), "this Ferry reads") {

@@ -1,11 +1,10 @@
 package pl011
 
 import (
-	"errors"
 	"fmt"
 
-	"github.com/ferry-hv/ferry/internal/wire"
 	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/regfile"
 )
 
 // Version is the version of State's encoding this package writes; it
@@ -36,77 +35,42 @@ type State struct {
 // EncodedSize is the size of an encoded State.
 const EncodedSize = 7 * 4
 
-// ErrSize is Decode's error for a payload of the wrong size.
-var ErrSize = errors.New("pl011: bad state size")
-
 // Capture reads the UART's configuration from the device: each register
 // reads back what was last written to it (TRM 3.3.5-3.3.10, 3.3.14).
 func Capture(dev mmio.Device) *State {
 	s := &State{}
-	for _, f := range s.fields() {
-		*f.p = uint32(dev.Read(f.off, 4)) & f.mask
-	}
+	regfile.Capture(dev, s.fields())
 	return s
 }
 
-// fields lists the registers in wire order, with names for errors.
-func (s *State) fields() []struct {
-	name string
-	off  uint64
-	p    *uint32
-	mask uint32
-} {
-	return []struct {
-		name string
-		off  uint64
-		p    *uint32
-		mask uint32
-	}{
-		{"IBRD", UARTIBRD, &s.IBRD, maskIBRD}, {"FBRD", UARTFBRD, &s.FBRD, maskFBRD}, {"LCRH", UARTLCR_H, &s.LCRH, maskLCRH},
-		{"CR", UARTCR, &s.CR, maskCR}, {"IFLS", UARTIFLS, &s.IFLS, maskIFLS}, {"IMSC", UARTIMSC, &s.IMSC, maskIMSC},
-		{"DMACR", UARTDMACR, &s.DMACR, maskDMACR},
+// fields lists the registers in wire order.
+func (s *State) fields() []regfile.Field {
+	return []regfile.Field{
+		{"IBRD", UARTIBRD, maskIBRD, &s.IBRD}, {"FBRD", UARTFBRD, maskFBRD, &s.FBRD}, {"LCRH", UARTLCR_H, maskLCRH, &s.LCRH},
+		{"CR", UARTCR, maskCR, &s.CR}, {"IFLS", UARTIFLS, maskIFLS, &s.IFLS}, {"IMSC", UARTIMSC, maskIMSC, &s.IMSC},
+		{"DMACR", UARTDMACR, maskDMACR, &s.DMACR},
 	}
 }
 
 // Encode returns the wire form: IBRD, FBRD, LCRH, CR, IFLS, IMSC, DMACR
 // u32 (little-endian, package wire).
-func (s *State) Encode() []byte {
-	var w wire.Writer
-	for _, f := range s.fields() {
-		w.U32(*f.p)
-	}
-	return w.Bytes()
-}
+func (s *State) Encode() []byte { return regfile.Encode(s.fields()) }
 
 // Decode reads a state of a version from Oldest to Version, as Encode
 // writes it, and validates it.
 func Decode(version uint16, b []byte) (*State, error) {
-	if version < Oldest || version > Version {
-		return nil, fmt.Errorf("pl011: state version %d; this Ferry reads %d to %d", version, Oldest, Version)
+	if err := regfile.CheckVersion("pl011", version, Oldest, Version); err != nil {
+		return nil, err
 	}
-	if len(b) != EncodedSize {
-		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrSize, len(b), EncodedSize)
-	}
-	r := wire.NewReader(b)
 	s := &State{}
-	for _, f := range s.fields() {
-		*f.p = r.U32()
+	if err := regfile.Decode("pl011", b, s.fields()); err != nil {
+		return nil, err
 	}
-	if err := r.Done(); err != nil {
-		return nil, fmt.Errorf("pl011: decode: %w", err)
-	}
-	return s, s.Validate()
+	return s, nil
 }
 
 // Validate checks that no register has bits outside its defined fields.
-func (s *State) Validate() error {
-	for _, f := range s.fields() {
-		if *f.p&^f.mask != 0 {
-			return fmt.Errorf("pl011: %s is %#x: bits outside %#x", f.name, *f.p, f.mask)
-		}
-	}
-	return nil
-}
+func (s *State) Validate() error { return regfile.Validate("pl011", s.fields()) }
 
 // busyPolls bounds the wait for the UART to finish the current character.
 const busyPolls = 100_000
