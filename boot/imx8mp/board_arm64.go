@@ -34,7 +34,7 @@ func readBoard() error {
 		return fmt.Errorf("firmware device tree: console %s (%v) is not an i.MX UART (%s)", b.UARTPath, b.UARTCompatible, consoleCompatible)
 	}
 	firmwareDTB, board = blob, b
-	console.base = uintptr(b.UART.Base)
+	console.Base = uintptr(b.UART.Base)
 	el2.MapRAM(b.Memory)
 	el2.SeedRNG(b.RNGSeed)
 	return nil

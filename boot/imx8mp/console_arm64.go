@@ -2,10 +2,7 @@
 
 package imx8mp
 
-import (
-	"sync/atomic"
-	"unsafe"
-)
+import "github.com/ferry-hv/ferry/boot/el2"
 
 // i.MX UART registers Ferry's console writes use (IMX8MPRM, the UART
 // chapter's "UART Memory Map/Register Definition"; the configuration
@@ -16,42 +13,5 @@ const (
 	uartTXFULL = 1 << 4 // UTS: the transmit FIFO is full
 )
 
-// imxUART is the polled transmitter Ferry prints its own messages on. The
-// guest drives the same UART through its own driver; Ferry only writes
-// whole bytes to UTXD.
-type imxUART struct{ base uintptr }
-
-var console = imxUART{base: earlyUART}
-
-// txSpins bounds the wait for room in the transmit FIFO: a guest that
-// disables the UART leaves TXFULL set for ever, and Ferry's log must then
-// be lost rather than wedge EL2. Once a byte was dropped, later ones are
-// dropped at once until the FIFO has room again (as on boot/virt).
-const txSpins = 1 << 14
-
-var (
-	txStuck   atomic.Bool
-	txDropped atomic.Uint64
-)
-
-//go:nosplit
-func (u *imxUART) tx(c byte) {
-	uts := (*uint32)(unsafe.Pointer(u.base + uartUTS))
-	spins := txSpins
-	if txStuck.Load() {
-		spins = 1
-	}
-	for i := 0; atomic.LoadUint32(uts)&uartTXFULL != 0; i++ {
-		if i >= spins {
-			txStuck.Store(true)
-			txDropped.Add(1)
-			return
-		}
-	}
-	txStuck.Store(false)
-	atomic.StoreUint32((*uint32)(unsafe.Pointer(u.base+uartUTXD)), uint32(c))
-}
-
-// ConsoleDropped is how many bytes of Ferry's log were dropped because
-// the UART's transmit FIFO stayed full.
-func ConsoleDropped() uint64 { return txDropped.Load() }
+// console is the i.MX UART Ferry prints its own messages on.
+var console = el2.Console{Base: earlyUART, Status: uartUTS, Data: uartUTXD, Full: uartTXFULL}

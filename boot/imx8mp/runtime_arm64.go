@@ -39,7 +39,7 @@ func hwinit0() {
 //go:linkname printk runtime/goos.Printk
 //go:nosplit
 func printk(c byte) {
-	console.tx(c)
+	console.Tx(c)
 }
 
 // hwinit1 runs once the runtime can allocate: it reads the board from the

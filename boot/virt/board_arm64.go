@@ -30,7 +30,7 @@ func readBoard() error {
 		return errors.New("firmware device tree: RAM does not start at 0x40000000")
 	}
 	firmwareDTB, board = blob, b
-	console.base = uintptr(b.UART.Base)
+	console.Base = uintptr(b.UART.Base)
 	el2.MapRAM(b.Memory)
 	el2.SeedRNG(b.RNGSeed)
 	return nil

@@ -11,5 +11,5 @@ import (
 var board = boardAPI{
 	RAMBase: imx8mp.RAMBase, GuestBase: imx8mp.GuestBase, HypTimerINTID: imx8mp.HypTimerINTID,
 	Board: imx8mp.Board, FirmwareDTB: imx8mp.FirmwareDTB, PowerOff: imx8mp.PowerOff, Uptime: el2.Uptime,
-	UsesRNDR: el2.UsesRNDR, WallClock: imx8mp.WallClock, ConsoleDropped: imx8mp.ConsoleDropped,
+	UsesRNDR: el2.UsesRNDR, WallClock: imx8mp.WallClock, ConsoleDropped: el2.ConsoleDropped,
 }

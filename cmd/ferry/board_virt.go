@@ -11,5 +11,5 @@ import (
 var board = boardAPI{
 	RAMBase: virt.RAMBase, GuestBase: virt.GuestBase, HypTimerINTID: virt.HypTimerINTID,
 	Board: virt.Board, FirmwareDTB: virt.FirmwareDTB, PowerOff: virt.PowerOff, Uptime: el2.Uptime,
-	UsesRNDR: el2.UsesRNDR, WallClock: virt.WallClock, ConsoleDropped: virt.ConsoleDropped,
+	UsesRNDR: el2.UsesRNDR, WallClock: virt.WallClock, ConsoleDropped: el2.ConsoleDropped,
 }
