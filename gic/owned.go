@@ -47,7 +47,9 @@ var distBitmaps = []uint64{
 }
 
 // bitWord is the offset and bit of INTID id in the one-bit register at base.
-func bitWord(base uint64, id uint32) (uint64, uint32) { return base + uint64(4*(id/32)), 1 << (id % 32) }
+func bitWord(base uint64, id uint32) (uint64, uint32) {
+	return base + uint64(4*(id/32)), 1 << (id % 32)
+}
 
 // prioWord is the offset and byte lane of INTID id's priority.
 func prioWord(id uint32) (uint64, uint32) {
@@ -55,7 +57,9 @@ func prioWord(id uint32) (uint64, uint32) {
 }
 
 // cfgWord is the offset and Int_config[1] bit of INTID id in GICD_ICFGR<n>.
-func cfgWord(id uint32) (uint64, uint32) { return GICD_ICFGRn + uint64(4*(id/16)), 2 << (2 * (id % 16)) }
+func cfgWord(id uint32) (uint64, uint32) {
+	return GICD_ICFGRn + uint64(4*(id/16)), 2 << (2 * (id % 16))
+}
 
 // routeOff is the offset of INTID id's GICD_IROUTER<n>.
 func routeOff(id uint32) uint64 { return GICD_IROUTERn + 8*uint64(id) }

@@ -65,15 +65,15 @@ const (
 // two 64 KiB frames: RD_base, then SGI_base at RD_base + 0x10000; the SGI
 // and PPI registers are given here as offsets from RD_base.
 const (
-	GICR_CTLR    = 0x0000 // Redistributor Control Register
-	GICR_TYPER   = 0x0008 // Redistributor Type Register (64 bits)
-	GICR_WAKER   = 0x0014 // Redistributor Wake Register
+	GICR_CTLR  = 0x0000 // Redistributor Control Register
+	GICR_TYPER = 0x0008 // Redistributor Type Register (64 bits)
+	GICR_WAKER = 0x0014 // Redistributor Wake Register
 	// GICR_PROPBASER and GICR_PENDBASER (64 bits each) point the
 	// redistributor at the LPI configuration and pending tables in memory,
 	// which it reads and writes itself (IHI 0069 12.11).
 	GICR_PROPBASER = 0x0070
 	GICR_PENDBASER = 0x0078
-	GICR_SGIBase = 0x10000
+	GICR_SGIBase   = 0x10000
 
 	GICR_IGROUPR0    = GICR_SGIBase + 0x0080 // Interrupt Group Register 0 (SGIs and PPIs)
 	GICR_ISENABLER0  = GICR_SGIBase + 0x0100 // Interrupt Set-Enable Register 0
