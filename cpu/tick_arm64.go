@@ -10,11 +10,16 @@ const (
 )
 
 // ArmHypTimer makes the EL2 physical timer (CNTHP) fire when the physical
-// count reaches at. Its interrupt is Ferry's tick.
+// count reaches at. Its interrupt is Ferry's deadline: the next of its own
+// timers.
 func ArmHypTimer(at uint64) {
 	WriteCNTHP_CVAL_EL2(at)
 	WriteCNTHP_CTL_EL2(cnthpEnable)
 }
+
+// DisarmHypTimer turns the EL2 physical timer off (CNTHP_CTL_EL2.ENABLE
+// clear): its interrupt, a level, drops.
+func DisarmHypTimer() { WriteCNTHP_CTL_EL2(0) }
 
 // spuriousINTID is the first INTID ICC_IAR0_EL1 returns when nothing of
 // Group 0 is pending (GICv3 2.2.1, "Special INTIDs").

@@ -24,14 +24,11 @@ import (
 	"github.com/ferry-hv/ferry/boot/guest"
 	"github.com/ferry-hv/ferry/boot/virt"
 	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/hyp"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/net/mgmt"
 )
-
-// tickNS is Ferry's scheduling tick while a guest runs: how often it
-// takes the CPU back to run its own goroutines (network, API, migration).
-const tickNS = 10e6
 
 func logf(format string, args ...any) {
 	fmt.Printf("ferry: "+format+"\n", args...)
@@ -63,8 +60,8 @@ func boot() error {
 		return fmt.Errorf("ferry.fault=%s: want one of %v", cfg.Fault, migrate.FaultPoints)
 	}
 
-	hb := hyp.Board{GICD: b.GICD, GICR: b.GICR, UART: b.UART, TickINTID: virt.HypTimerINTID, TickNS: tickNS}
-	owned := hb.Trapped()
+	hb := hyp.Board{GICD: b.GICD, GICR: b.GICR, UART: b.UART, TickINTID: virt.HypTimerINTID}
+	var owned []guest.Owned
 	for _, its := range b.ITS {
 		owned = append(owned, guest.Owned{Path: its.Path, Reg: its.Reg})
 	}
@@ -86,6 +83,7 @@ func boot() error {
 		}
 		path, reg := n.Removed()
 		owned = append(owned, guest.Owned{Path: path, Reg: reg})
+		hb.NICINTID = n.SPI() + gic.FirstSPI // Ferry takes its interrupt: a Group 0 SPI
 		svc = &services{cfg: cfg, net: n, keys: keys, ledger: migrate.NewLedger(nil)}
 		if !cfg.Receive() {
 			svc.ledger = migrate.NewLedger(migrate.NewGuest())
@@ -93,6 +91,8 @@ func boot() error {
 		svc.ledger.Log = func(s string) { logf("%s", s) }
 		svc.ledger.Strict = true // only migrations the operator announced
 	}
+
+	owned = append(owned, hb.Trapped()...)
 
 	var m *hyp.Machine
 	if cfg.Receive() {
@@ -117,6 +117,7 @@ func boot() error {
 			return err
 		}
 		svc.m = m
+		m.OnNIC = svc.interrupt
 		if err := svc.start(); err != nil {
 			return err
 		}
