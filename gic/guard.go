@@ -20,7 +20,7 @@ import (
 //     disable, pend nor activate them;
 //   - GICR_IPRIORITYR<n> (word or byte writes): Ferry's priority bytes stay;
 //   - GICR_ICFGR1: Ferry's PPI fields stay;
-//   - GICR_WAKER: ProcessorSleep stays clear (Ferry's tick needs the
+//   - GICR_WAKER: ProcessorSleep stays clear (Ferry's interrupts need the
 //     redistributor awake);
 //   - for Ferry's SPIs, the same in the distributor: GICD_IGROUPR<n>,
 //     GICD_IGRPMODR<n>, GICD_IS/ICENABLER<n>, IS/ICPENDR<n>,
@@ -171,7 +171,7 @@ func (g *Guard) RoutePages() map[uint64]mmio.Device {
 // RDPage is the device for the first page of the RD_base frame
 // (GICR_CTLR, GICR_TYPER, GICR_WAKER, ...). Trapping it is optional: it
 // keeps a guest that puts its redistributor to sleep (Linux does on CPU
-// power-down when GICD_CTLR.DS = 1) from stopping Ferry's tick. Once it is
+// power-down when GICD_CTLR.DS = 1) from stopping Ferry's interrupts. Once it is
 // asked for, Guard.Capture reports the guest's ProcessorSleep from the
 // shadow.
 func (g *Guard) RDPage() mmio.Device {

@@ -32,7 +32,7 @@ const (
 // GICD_CTLR fields when the GIC supports a single Security state or
 // GICD_CTLR.DS is 1 (IHI 0069 12.9, GICD_CTLR), as on QEMU's virt board.
 const (
-	CTLR_EnableGrp0 = 1 << 0  // Group 0 interrupts forwarded (Ferry's tick)
+	CTLR_EnableGrp0 = 1 << 0  // Group 0 interrupts forwarded (Ferry's timer and NIC)
 	CTLR_EnableGrp1 = 1 << 1  // Group 1 interrupts forwarded (the guest's)
 	CTLR_ARE        = 1 << 4  // affinity routing enabled
 	CTLR_DS         = 1 << 6  // Disable Security: a single Security state
@@ -137,9 +137,9 @@ const (
 	pageSize   = 4096      // a trapped page
 )
 
-// OwnedPriority is the priority SetupOwned gives Ferry's own PPIs: above
-// anything Linux uses (0xa0, and 0x20 for pseudo-NMIs) so the tick
-// preempts the guest's handlers.
+// OwnedPriority is the priority SetupOwned gives Ferry's own PPIs and SPIs: above
+// anything Linux uses (0xa0, and 0x20 for pseudo-NMIs) so Ferry's
+// interrupts preempt the guest's handlers.
 const OwnedPriority = 0x10
 
 // Regs is one GIC register frame: offsets are from its base (GICD_base for

@@ -6,5 +6,6 @@
 // firmware call function, so tests drive it with synthetic syndromes, and
 // Control (pausing and resuming the guest between exits) is plain Go. The
 // _arm64.go files touch the hardware: the Machine (stage 2, EL2 controls,
-// the tick, the run loop) and the machine as a migration source and sink.
+// Ferry's interrupts, the idle hook and the run loop) and the machine as a
+// migration source and sink.
 package hyp
