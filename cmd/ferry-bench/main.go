@@ -93,6 +93,7 @@ func main() {
 	idle := flag.Bool("idle", true, "measure idle boards: host CPU and exits of an idle guest natively and under Ferry, and of a receive-role board")
 	idleRuns := flag.Int("idle-runs", 3, "boots of each idle configuration")
 	idleGuests := flag.String("idle-guests", "counter,idle", "guest.mode of the idle guests")
+	flag.DurationVar(&idleWindow, "idle-window", idleWindow, "how long each idle board's host CPU is measured")
 	migration := flag.Bool("migration", true, "measure migration (Ferry and QEMU's own) over the matrix -sizes x -rates x -systems")
 	sizes := flag.String("sizes", "256,512,1024", "guest sizes to migrate, MiB")
 	rates := flag.String("rates", "0,8,32,max", "guest dirty rates, MiB/s (0: idle, max: as fast as the guest can)")
