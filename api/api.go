@@ -42,6 +42,17 @@ type Status struct {
 	Guest   string        `json:"guest"`
 	Uptime  time.Duration `json:"uptime_ns"`
 	Exits   uint64        `json:"exits"` // guest exits to Ferry since boot
+	// ExitCauses are those exits by cause: "timer" (Ferry's EL2 timer,
+	// armed only for its own deadlines), "nic" (its management NIC's
+	// interrupt), "mmio" (a trapped device page), "dirty" (a migration's
+	// dirty tracking), "smc" (PSCI), "sysreg", "wfi", "hvc", "fiq"
+	// (spurious), "other". An idle guest nobody talks to has none.
+	ExitCauses map[string]uint64 `json:"exit_causes,omitempty"`
+	// ExitRates are exits per second by cause over ExitWindow: since the
+	// status asked for at least a second before this one (since boot for
+	// the first).
+	ExitRates  map[string]float64 `json:"exit_rates,omitempty"`
+	ExitWindow time.Duration      `json:"exit_window_ns,omitempty"`
 	// Stopped says why the guest stopped (guest "stopped"): the trap
 	// Ferry could not handle, decoded.
 	Stopped string `json:"stopped,omitempty"`

@@ -2,7 +2,10 @@
 
 package cpu
 
-import "math/bits"
+import (
+	"math"
+	"math/bits"
+)
 
 // CNTHP_CTL_EL2 fields (ARM ARM D24.8 CNTHP_CTL_EL2).
 const (
@@ -10,11 +13,16 @@ const (
 )
 
 // ArmHypTimer makes the EL2 physical timer (CNTHP) fire when the physical
-// count reaches at. Its interrupt is Ferry's tick.
+// count reaches at. Its interrupt is Ferry's deadline: the next of its own
+// timers.
 func ArmHypTimer(at uint64) {
 	WriteCNTHP_CVAL_EL2(at)
 	WriteCNTHP_CTL_EL2(cnthpEnable)
 }
+
+// DisarmHypTimer turns the EL2 physical timer off (CNTHP_CTL_EL2.ENABLE
+// clear): its interrupt, a level, drops.
+func DisarmHypTimer() { WriteCNTHP_CTL_EL2(0) }
 
 // spuriousINTID is the first INTID ICC_IAR0_EL1 returns when nothing of
 // Group 0 is pending (GICv3 2.2.1, "Special INTIDs").
@@ -38,8 +46,17 @@ func EndGroup0(id uint32) {
 	}
 }
 
-// Ticks converts a duration in nanoseconds to counter ticks.
-func Ticks(ns int64) uint64 { return uint64(ns) * ReadCNTFRQ_EL0() / 1e9 }
+// Ticks converts a duration in nanoseconds (not negative) to counter
+// ticks, without overflow for any duration an int64 holds (an hour at
+// 1 GHz is 3.6e21 before the division).
+func Ticks(ns int64) uint64 {
+	hi, lo := bits.Mul64(uint64(ns), ReadCNTFRQ_EL0())
+	if hi >= 1e9 {
+		return math.MaxUint64
+	}
+	t, _ := bits.Div64(hi, lo, 1e9)
+	return t
+}
 
 // Nanotime is the time since the counter started, in nanoseconds: the Go
 // runtime's clock on the board.

@@ -1,8 +1,9 @@
 // Package gic is Ferry's view of the GICv3 (ARM IHI 0069): the distributor
 // and redistributor register map, the guest's interrupt state captured and
 // restored for migration (State), and the Guard that sits on the pages the
-// guest's GIC driver writes so that Ferry's own interrupts (its EL2 timer
-// tick, PPI 26, in Group 0) survive whatever the guest programs.
+// guest's GIC driver writes so that Ferry's own interrupts (its EL2 timer,
+// PPI 26, and its management NIC's SPI, both in Group 0) survive whatever
+// the guest programs.
 //
 // The guest drives the GIC directly: HCR_EL2.IMO = 0, so its Group 1
 // interrupts, ICC_IAR1/EOIR1, ICC_IGRPEN1 and ICC_AP1Rn are physical.

@@ -186,6 +186,9 @@ func (d fakeDist) Read32(off uint64) uint32 {
 	if off%4 != 0 {
 		return 0
 	}
+	if i, ok := d.f.router(off &^ 7); ok { // one half of a GICD_IROUTER<n>
+		return uint32(d.f.route[i] >> (8 * (off & 4)))
+	}
 	return d.f.access(off, false, 0, FirstSPI, 1024)
 }
 
@@ -194,6 +197,11 @@ func (d fakeDist) Write32(off uint64, v uint32) {
 	switch {
 	case off == GICD_CTLR:
 		d.f.dctlr = CTLR_DS | CTLR_ARE | v&(CTLR_EnableGrp0|CTLR_EnableGrp1)
+	case off%4 == 0 && off >= GICD_IROUTERn:
+		if i, ok := d.f.router(off &^ 7); ok {
+			sh := 8 * (off & 4)
+			d.f.route[i] = (d.f.route[i]&^(0xffff_ffff<<sh) | uint64(v)<<sh) & irouterFields
+		}
 	case off%4 == 0:
 		d.f.access(off, true, v, FirstSPI, 1024)
 	}

@@ -20,8 +20,14 @@ import (
 //     disable, pend nor activate them;
 //   - GICR_IPRIORITYR<n> (word or byte writes): Ferry's priority bytes stay;
 //   - GICR_ICFGR1: Ferry's PPI fields stay;
-//   - GICR_WAKER: ProcessorSleep stays clear (Ferry's tick needs the
-//     redistributor awake).
+//   - GICR_WAKER: ProcessorSleep stays clear (Ferry's interrupts need the
+//     redistributor awake);
+//   - for Ferry's SPIs, the same in the distributor: GICD_IGROUPR<n>,
+//     GICD_IGRPMODR<n>, GICD_IS/ICENABLER<n>, IS/ICPENDR<n>,
+//     IS/ICACTIVER<n>, GICD_IPRIORITYR<n> and GICD_ICFGR<n> keep Ferry's
+//     bits; GICD_SETSPI_NSR/SR and GICD_CLRSPI_NSR/SR writes naming one
+//     are dropped; and its GICD_IROUTER<n> (on a page of its own, RoutePages)
+//     is never written.
 //
 // Reads hide Ferry's bits: they report them as the guest last wrote them
 // (a shadow, initialised from the hardware when the Guard is made), pending
@@ -44,6 +50,7 @@ type Guard struct {
 	own       Owned
 	m         ownMasks
 	view      view
+	spiView   map[uint64]*uint32 // the guest's picture of Ferry's SPI bits, by GICD word offset (IROUTER halves included)
 	rdGuarded bool
 	logged    map[logKey]bool
 }
@@ -84,7 +91,46 @@ func NewGuard(d, r Regs, own Owned) (*Guard, error) {
 	for w := range g.view.prio {
 		g.view.prio[w] = r.Read32(GICR_IPRIORITYRn+uint64(4*w)) & m.prio[w]
 	}
+	g.spiView = map[uint64]*uint32{}
+	for off, mask := range m.dist {
+		if spiShadowed(off) {
+			v := d.Read32(off) & mask
+			g.spiView[off] = &v
+		}
+	}
+	for _, id := range m.spis {
+		rt := d.Read64(routeOff(id)) & irouterFields
+		lo, hi := uint32(rt), uint32(rt>>32)
+		g.spiView[routeOff(id)], g.spiView[routeOff(id)+4] = &lo, &hi
+	}
 	return g, nil
+}
+
+// spiShadowed reports whether the distributor word at off (one with
+// Ferry's SPI bits) keeps a guest view: the plain and set-enable
+// registers do; clear-enable shares set-enable's; pending and active show
+// Ferry's bits as 0.
+func spiShadowed(off uint64) bool {
+	switch regBase(off) {
+	case GICD_IGROUPRn, GICD_IGRPMODRn, GICD_ISENABLERn, GICD_IPRIORITYRn, GICD_ICFGRn:
+		return true
+	}
+	return false
+}
+
+// regBase is the start of the distributor register array holding word off.
+func regBase(off uint64) uint64 {
+	switch {
+	case off >= GICD_IPRIORITYRn && off < GICD_ITARGETSRn:
+		return GICD_IPRIORITYRn
+	case off >= GICD_ICFGRn && off < GICD_IGRPMODRn:
+		return GICD_ICFGRn
+	case off >= GICD_IGRPMODRn && off < GICD_IGRPMODRn+0x80:
+		return GICD_IGRPMODRn
+	case off >= GICD_IGROUPRn && off < GICD_IPRIORITYRn:
+		return off &^ 0x7f
+	}
+	return off
 }
 
 // SetupOwned programs Ferry's PPIs: see the function SetupOwned.
@@ -107,10 +153,25 @@ func (g *Guard) SGIPage() mmio.Device {
 		bytes: [2]uint64{GICR_IPRIORITYRn - GICR_SGIBase, GICR_IPRIORITYRn - GICR_SGIBase + NumPrivate}}
 }
 
+// RoutePages are the devices for the distributor pages that hold the
+// GICD_IROUTER<n> of Ferry's SPIs, by offset in the distributor frame (the
+// page's GICD_base offset, e.g. 0x6000 for INTIDs 32-511). None without
+// owned SPIs. Every other access on them is performed on the distributor.
+func (g *Guard) RoutePages() map[uint64]mmio.Device {
+	pages := map[uint64]mmio.Device{}
+	for _, id := range g.m.spis {
+		base := routeOff(id) &^ (pageSize - 1)
+		if pages[base] == nil {
+			pages[base] = &page{g: g, name: fmt.Sprintf("GICD+%#x", base), regs: g.d, base: base, table: g.routeTable(base), wide: true}
+		}
+	}
+	return pages
+}
+
 // RDPage is the device for the first page of the RD_base frame
 // (GICR_CTLR, GICR_TYPER, GICR_WAKER, ...). Trapping it is optional: it
 // keeps a guest that puts its redistributor to sleep (Linux does on CPU
-// power-down when GICD_CTLR.DS = 1) from stopping Ferry's tick. Once it is
+// power-down when GICD_CTLR.DS = 1) from stopping Ferry's interrupts. Once it is
 // asked for, Guard.Capture reports the guest's ProcessorSleep from the
 // shadow.
 func (g *Guard) RDPage() mmio.Device {
@@ -145,6 +206,7 @@ func (g *Guard) Capture(cpu CPUIfaceRegs) (*State, error) {
 			}
 		}
 	}
+	g.spiCapture(&s.Dist)
 	if g.rdGuarded {
 		rs.WAKER = 0
 		if v.sleep {
@@ -175,7 +237,44 @@ func (g *Guard) Restore(s *State, cpu CPUIfaceRegs) error {
 		p := rs.Priority[4*w : 4*w+4]
 		g.view.prio[w] = (uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16 | uint32(p[3])<<24) & m.prio[w]
 	}
+	g.spiRestore(&s.Dist)
 	return nil
+}
+
+// spiCapture puts the guest's view of Ferry's SPIs into ds.
+func (g *Guard) spiCapture(ds *Dist) {
+	for off, sh := range g.spiView {
+		if off >= GICD_IROUTERn {
+			continue
+		}
+		if v, ok := ds.wordAt(off); ok {
+			ds.setWordAt(off, v|*sh)
+		}
+	}
+	for _, id := range g.m.spis {
+		if i := int(id - FirstSPI); i < len(ds.Route) {
+			ds.Route[i] = (uint64(*g.spiView[routeOff(id)]) | uint64(*g.spiView[routeOff(id)+4])<<32) & irouterFields
+		}
+	}
+}
+
+// spiRestore takes the guest's view of Ferry's SPIs from ds (zero for
+// SPIs the state does not hold).
+func (g *Guard) spiRestore(ds *Dist) {
+	for off, sh := range g.spiView {
+		if off >= GICD_IROUTERn {
+			continue
+		}
+		v, _ := ds.wordAt(off)
+		*sh = v & g.m.dist[off]
+	}
+	for _, id := range g.m.spis {
+		var rt uint64
+		if i := int(id - FirstSPI); i < len(ds.Route) {
+			rt = ds.Route[i]
+		}
+		*g.spiView[routeOff(id)], *g.spiView[routeOff(id)+4] = uint32(rt), uint32(rt>>32)
+	}
 }
 
 func (g *Guard) warn(key logKey, format string, args ...any) {
@@ -196,7 +295,7 @@ type reg struct {
 
 func (g *Guard) distTable() map[uint64]reg {
 	d := g.d
-	return map[uint64]reg{
+	t := map[uint64]reg{
 		GICD_CTLR: {"GICD_CTLR",
 			func(off uint64) uint32 {
 				v := d.Read32(off)
@@ -217,6 +316,51 @@ func (g *Guard) distTable() map[uint64]reg {
 				d.Write32(off, v)
 			}},
 	}
+	if len(g.m.spis) == 0 {
+		return t
+	}
+	for _, off := range []uint64{GICD_SETSPI_NSR, GICD_CLRSPI_NSR, GICD_SETSPI_SR, GICD_CLRSPI_SR} {
+		t[off] = reg{fmt.Sprintf("GICD+%#x", off), d.Read32, func(off uint64, v uint32) {
+			if !g.m.ownsSPI(v & SETSPI_INTID) {
+				d.Write32(off, v)
+			}
+		}}
+	}
+	for off, mask := range g.m.dist {
+		name := fmt.Sprintf("GICD+%#x", off)
+		switch base := regBase(off); base {
+		case GICD_ISENABLERn:
+			t[off] = enabler(name, d, mask, g.spiView[off], true)
+		case GICD_ICENABLERn:
+			t[off] = enabler(name, d, mask, g.spiView[off-GICD_ICENABLERn+GICD_ISENABLERn], false)
+		case GICD_ISPENDRn, GICD_ICPENDRn, GICD_ISACTIVERn, GICD_ICACTIVERn:
+			t[off] = reg{name,
+				func(off uint64) uint32 { return d.Read32(off) &^ mask },
+				func(off uint64, v uint32) { d.Write32(off, v&^mask) }}
+		default:
+			t[off] = shadowed(name, d, mask, g.spiView[off])
+		}
+	}
+	return t
+}
+
+// routeTable guards the GICD_IROUTER<n> of Ferry's SPIs on the page at
+// base: both halves read the guest's view and writes go only there.
+func (g *Guard) routeTable(base uint64) map[uint64]reg {
+	t := map[uint64]reg{}
+	for _, id := range g.m.spis {
+		off := routeOff(id)
+		if off&^(pageSize-1) != base {
+			continue
+		}
+		for k, half := range []uint64{off, off + 4} {
+			sh, fields := g.spiView[half], uint32(uint64(irouterFields)>>(32*k))
+			t[half] = reg{fmt.Sprintf("GICD_IROUTER%d", id),
+				func(uint64) uint32 { return *sh },
+				func(_ uint64, v uint32) { *sh = v & fields }}
+		}
+	}
+	return t
 }
 
 func (g *Guard) sgiTable() map[uint64]reg {

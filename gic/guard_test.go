@@ -8,9 +8,23 @@ import (
 	"github.com/ferry-hv/ferry/mmio"
 )
 
-const tick = 26 // Ferry's EL2 physical timer PPI
+const (
+	tick = 26 // Ferry's EL2 physical timer PPI
+	nic  = 48 // Ferry's management NIC: QEMU virt's first virtio-mmio SPI (16)
+	// ferryRoute targets Ferry's CPU (Aff1 1, Aff0 2: not the reset value).
+	ferryRoute = 0x0102
+)
 
+// ferry is what Ferry owns on a GIC with no SPIs (PPI 26 only); ferryOn
+// what it owns on one with spis SPIs (the NIC's SPI as well, once there).
 var ferry = Owned{PPIs: []uint32{tick}}
+
+func ferryOn(spis int) Owned {
+	if spis < nic-FirstSPI+1 {
+		return ferry
+	}
+	return Owned{PPIs: []uint32{tick}, SPIs: []uint32{nic}, Route: ferryRoute}
+}
 
 // guestGIC is how a guest reaches the trapped pages: offsets are within
 // GICD page 0, the SGI_base page and the RD_base page.
@@ -22,10 +36,36 @@ type guestGIC interface {
 	sb(off uint64, v uint8) // byte store
 	rw(off uint64, v uint32)
 	rr(off uint64) uint32
+	iw(id uint32, v uint64) // GICD_IROUTER<id>, 64 bits
+	ir(id uint32) uint64
 }
 
-// viaGuard goes through the Guard's pages, as mmio.Bus would.
-type viaGuard struct{ dist, sgi, rd mmio.Device }
+// viaGuard goes through the Guard's pages, as mmio.Bus would; IROUTER
+// pages the Guard does not trap go straight to d.
+type viaGuard struct {
+	dist, sgi, rd mmio.Device
+	routes        map[uint64]mmio.Device
+	d             Regs
+}
+
+func newViaGuard(g *Guard, d Regs) viaGuard {
+	return viaGuard{g.DistPage(), g.SGIPage(), g.RDPage(), g.RoutePages(), d}
+}
+
+func (g viaGuard) iw(id uint32, v uint64) {
+	if p := g.routes[routeOff(id)&^(pageSize-1)]; p != nil {
+		p.Write(routeOff(id)%pageSize, 8, v)
+		return
+	}
+	g.d.Write64(routeOff(id), v)
+}
+
+func (g viaGuard) ir(id uint32) uint64 {
+	if p := g.routes[routeOff(id)&^(pageSize-1)]; p != nil {
+		return p.Read(routeOff(id)%pageSize, 8)
+	}
+	return g.d.Read64(routeOff(id))
+}
 
 func (g viaGuard) dw(off uint64, v uint32) { g.dist.Write(off, 4, uint64(v)) }
 func (g viaGuard) dr(off uint64) uint32    { return uint32(g.dist.Read(off, 4)) }
@@ -48,6 +88,8 @@ func (g direct) sb(off uint64, v uint8) {
 }
 func (g direct) rw(off uint64, v uint32) { g.r.Write32(off, v) }
 func (g direct) rr(off uint64) uint32    { return g.r.Read32(off) }
+func (g direct) iw(id uint32, v uint64)  { g.d.Write64(routeOff(id), v) }
+func (g direct) ir(id uint32) uint64     { return g.d.Read64(routeOff(id)) }
 
 // sgi is an SGI_base-page offset from a GICR_ constant.
 func sgi(off uint64) uint64 { return off - GICR_SGIBase }
@@ -81,6 +123,9 @@ func linuxBoot(g guestGIC, spis int) {
 	}
 	g.dw(GICD_CTLR, 0x13) // ARE_NS | ENABLE_G1A | ENABLE_G1
 	g.dr(GICD_CTLR)
+	for i := uint32(32); i < 32+uint32(spis); i++ { // every SPI to the boot CPU (Aff 0)
+		g.iw(i, 0)
+	}
 	// gic_cpu_init + gic_cpu_config
 	g.sw(sgi(GICR_IGROUPR0), ^uint32(0))
 	g.sw(sgi(GICR_ICACTIVER0), ^uint32(0))
@@ -122,10 +167,35 @@ func hostile(g guestGIC) {
 	g.rw(GICR_WAKER, WAKER_ProcessorSleep) // CPU PM: redistributor to sleep
 }
 
-// owned masks per register offset (from the Regs base) of Ferry's bits.
+// hostileSPI goes after the NIC's SPI by every distributor register.
+func hostileSPI(g guestGIC) {
+	w, bit := uint64(4*(nic/32)), uint32(1)<<(nic%32)
+	for _, base := range []uint64{GICD_ICENABLERn, GICD_ISPENDRn, GICD_ICPENDRn, GICD_ISACTIVERn, GICD_ICACTIVERn} {
+		g.dw(base+w, bit)
+	}
+	g.dw(GICD_IGROUPRn+w, ^uint32(0))
+	g.dw(GICD_IGRPMODRn+w, ^uint32(0))
+	g.dw(GICD_IPRIORITYRn+nic, 0xf0f0f0f0)
+	g.dw(GICD_ICFGRn+4*(nic/16), ^uint32(0)) // edge
+	g.dw(GICD_SETSPI_NSR, nic)
+	g.dw(GICD_CLRSPI_NSR, nic)
+	g.dw(GICD_SETSPI_SR, nic)
+	g.dw(GICD_CLRSPI_SR, nic)
+	g.iw(nic, IROUTER_IRM)         // to any CPU
+	g.iw(nic, 0xff_0000_0000|0x77) // to a CPU that is not Ferry's
+}
+
+// owned masks per register offset (from the Regs base) of Ferry's bits,
+// on a GIC with an SPI for the NIC.
 func ownedMasks() (dist, redist map[uint64]uint32) {
 	bit := uint32(1) << tick
-	dist = map[uint64]uint32{GICD_CTLR: CTLR_EnableGrp0}
+	dist = map[uint64]uint32{GICD_CTLR: CTLR_EnableGrp0,
+		GICD_IPRIORITYRn + nic&^3: 0xff << (8 * (nic % 4)),
+		GICD_ICFGRn + 4*(nic/16):  3 << (2 * (nic % 16)),
+	}
+	for _, base := range distBitmaps {
+		dist[base+4*(nic/32)] = 1 << (nic % 32)
+	}
 	redist = map[uint64]uint32{
 		GICR_IGROUPR0: bit, GICR_IGRPMODR0: bit, GICR_ISENABLER0: bit, GICR_ICENABLER0: bit,
 		GICR_ISPENDR0: bit, GICR_ICPENDR0: bit, GICR_ISACTIVER0: bit, GICR_ICACTIVER0: bit,
@@ -143,6 +213,8 @@ var ferryValues = map[uint64]uint32{
 	GICR_ISPENDR0: 0, GICR_ICPENDR0: 0, GICR_ISACTIVER0: 0, GICR_ICACTIVER0: 0,
 	GICR_IPRIORITYRn + tick&^3: OwnedPriority << (8 * (tick % 4)),
 	GICR_ICFGR1:                0, GICR_WAKER: 0,
+	GICD_ISENABLERn + 4*(nic/32): 1 << (nic % 32), GICD_ICENABLERn + 4*(nic/32): 1 << (nic % 32),
+	GICD_IPRIORITYRn + nic&^3: OwnedPriority << (8 * (nic % 4)),
 }
 
 // pageOffsets are the 32-bit registers of the three trapped pages, as
@@ -158,14 +230,14 @@ func pageOffsets() (dist, redist []uint64) {
 func setupGuard(t *testing.T, spis int) (*Fake, *Guard, viaGuard) {
 	t.Helper()
 	f := NewFake(spis)
-	g, err := NewGuard(f.Dist(), f.Redist(), ferry)
+	g, err := NewGuard(f.Dist(), f.Redist(), ferryOn(spis))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := g.SetupOwned(); err != nil {
 		t.Fatal(err)
 	}
-	return f, g, viaGuard{g.DistPage(), g.SGIPage(), g.RDPage()}
+	return f, g, newViaGuard(g, f.Dist())
 }
 
 func TestSetupOwned(t *testing.T) {
@@ -186,6 +258,24 @@ func TestSetupOwned(t *testing.T) {
 	case d.Read32(GICD_CTLR) != CTLR_EnableGrp0|CTLR_ARE|CTLR_DS:
 		t.Errorf("GICD_CTLR %#x", d.Read32(GICD_CTLR))
 	}
+	spi := uint32(1) << (nic % 32)
+	switch w := uint64(4 * (nic / 32)); {
+	case d.Read32(GICD_IGROUPRn+w)&spi != 0, d.Read32(GICD_IGRPMODRn+w)&spi != 0:
+		t.Error("SPI 48 not in Group 0")
+	case d.Read32(GICD_ISENABLERn+w) != spi:
+		t.Errorf("GICD_ISENABLER1 %#x, want only INTID 48", d.Read32(GICD_ISENABLERn+w))
+	case d.Read32(GICD_IPRIORITYRn+nic) != OwnedPriority:
+		t.Errorf("GICD_IPRIORITYR12 %#x", d.Read32(GICD_IPRIORITYRn+nic))
+	case d.Read32(GICD_ICFGRn+4*(nic/16))&3 != 0:
+		t.Error("SPI 48 not level-sensitive")
+	case d.Read64(routeOff(nic)) != ferryRoute:
+		t.Errorf("GICD_IROUTER48 %#x, want %#x", d.Read64(routeOff(nic)), ferryRoute)
+	}
+	// An SPI the distributor does not have is refused.
+	small := NewFake(32)
+	if err := SetupOwned(small.Dist(), small.Redist(), Owned{SPIs: []uint32{64}}); err == nil || !strings.Contains(err.Error(), "SPI 64") {
+		t.Errorf("SetupOwned of SPI 64 on a GIC with INTIDs up to 63: %v", err)
+	}
 }
 
 // TestGuardLinuxBoot replays Linux's boot writes and a hostile guest, once
@@ -205,6 +295,7 @@ func TestGuardLinuxBoot(t *testing.T) {
 				linuxBoot(g, spis)
 				if name == "linux+hostile" {
 					hostile(g)
+					hostileSPI(g)
 				}
 			}
 			compareHardware(t, f, bare)
@@ -219,6 +310,30 @@ func TestGuardLinuxBoot(t *testing.T) {
 			}
 			if r.Read32(GICR_IGROUPR0) != ^bit || r.Read32(GICR_ISENABLER0) != bit|1<<27|0xff {
 				t.Fatalf("guest's bits: IGROUPR0 %#x ISENABLER0 %#x", r.Read32(GICR_IGROUPR0), r.Read32(GICR_ISENABLER0))
+			}
+			d, spi := f.Dist(), uint32(1)<<(nic%32)
+			if d.Read32(GICD_IGROUPRn+4)&spi != 0 || d.Read32(GICD_ISENABLERn+4)&spi == 0 ||
+				d.Read32(GICD_IPRIORITYRn+nic)&0xff != OwnedPriority || d.Read32(GICD_ICFGRn+12)&3 != 0 {
+				t.Fatal("SPI 48 lost: group, enable, priority or configuration changed")
+			}
+			// Its route is Ferry's; the guest reads what it wrote, and
+			// every other SPI's route is the guest's.
+			for i := uint32(FirstSPI); i < FirstSPI+spis; i++ {
+				if i == nic {
+					if got := d.Read64(routeOff(i)); got != ferryRoute {
+						t.Errorf("GICD_IROUTER48 = %#x, want Ferry's %#x", got, ferryRoute)
+					}
+				} else if got, want := d.Read64(routeOff(i)), bare.Dist().Read64(routeOff(i)); got != want {
+					t.Errorf("GICD_IROUTER%d = %#x, the guest wrote %#x", i, got, want)
+				}
+				if got, want := guest.ir(i), ref.ir(i); got != want {
+					t.Errorf("guest reads GICD_IROUTER%d = %#x, a bare GIC gives %#x", i, got, want)
+				}
+			}
+			for _, w := range f.Writes {
+				if w.Frame == "GICD" && w.Off >= GICD_SETSPI_NSR && w.Off <= GICD_CLRSPI_SR && w.Val == nic {
+					t.Errorf("%v reached the distributor: the guest set or cleared Ferry's SPI pending", w)
+				}
 			}
 		})
 	}
@@ -249,9 +364,12 @@ func compareGuestView(t *testing.T, guest viaGuard, ref direct) {
 	t.Helper()
 	bit := uint32(1) << tick
 	hidden := map[uint64]uint32{GICR_ISPENDR0: bit, GICR_ICPENDR0: bit, GICR_ISACTIVER0: bit, GICR_ICACTIVER0: bit}
+	for _, base := range []uint64{GICD_ISPENDRn, GICD_ICPENDRn, GICD_ISACTIVERn, GICD_ICACTIVERn} {
+		hidden[base+4*(nic/32)] = 1 << (nic % 32)
+	}
 	for off := uint64(0); off < pageSize; off += 4 {
-		if got, want := guest.dr(off), ref.dr(off); got != want {
-			t.Errorf("guest reads GICD+%#x = %#x, a bare GIC gives %#x", off, got, want)
+		if got, want := guest.dr(off), ref.dr(off); got != want&^hidden[off] || got&hidden[off] != 0 {
+			t.Errorf("guest reads GICD+%#x = %#x, a bare GIC gives %#x (Ferry's pending/active hidden: %#x)", off, got, want, hidden[off])
 		}
 		m := hidden[GICR_SGIBase+off]
 		if got, want := guest.sr(off), ref.sr(off); got != want&^m || got&m != 0 {
@@ -326,6 +444,9 @@ func TestOwnedValidation(t *testing.T) {
 		{Owned{PPIs: []uint32{15}}, "Owned.PPIs[0] = 15: not a PPI"},
 		{Owned{PPIs: []uint32{26, 32}}, "Owned.PPIs[1] = 32: not a PPI"},
 		{Owned{PPIs: []uint32{26, 26}}, "Owned.PPIs[1] = 26: listed twice"},
+		{Owned{SPIs: []uint32{31}}, "Owned.SPIs[0] = 31: not an SPI"},
+		{Owned{SPIs: []uint32{48, 1020}}, "Owned.SPIs[1] = 1020: not an SPI"},
+		{Owned{SPIs: []uint32{48, 48}}, "Owned.SPIs[1] = 48: listed twice"},
 	} {
 		if _, err := NewGuard(f.Dist(), f.Redist(), tc.own); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.own, err, tc.want)
@@ -359,11 +480,15 @@ func TestNoOwnedIsPassThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	bare := NewFake(32)
-	guest := viaGuard{g.DistPage(), g.SGIPage(), g.RDPage()}
+	guest := newViaGuard(g, f.Dist())
 	ref := direct{bare.Dist(), bare.Redist()}
 	for _, gg := range []guestGIC{guest, ref} {
 		linuxBoot(gg, 32)
 		hostile(gg)
+		hostileSPI(gg)
+	}
+	if len(g.RoutePages()) != 0 {
+		t.Error("a Guard with no SPIs traps IROUTER pages")
 	}
 	doffs, roffs := pageOffsets()
 	for _, off := range doffs {

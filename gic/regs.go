@@ -9,6 +9,10 @@ package gic
 const (
 	GICD_CTLR        = 0x0000 // Distributor Control Register
 	GICD_TYPER       = 0x0004 // Interrupt Controller Type Register
+	GICD_SETSPI_NSR  = 0x0040 // Set SPI Pending (non-secure access): write an INTID, [12:0]
+	GICD_CLRSPI_NSR  = 0x0048 // Clear SPI Pending (non-secure access)
+	GICD_SETSPI_SR   = 0x0050 // Set SPI Pending (secure access; with DS = 1 any access)
+	GICD_CLRSPI_SR   = 0x0058 // Clear SPI Pending (secure access)
 	GICD_IGROUPRn    = 0x0080 // Interrupt Group Registers, 1 bit per INTID
 	GICD_ISENABLERn  = 0x0100 // Interrupt Set-Enable Registers
 	GICD_ICENABLERn  = 0x0180 // Interrupt Clear-Enable Registers
@@ -28,7 +32,7 @@ const (
 // GICD_CTLR fields when the GIC supports a single Security state or
 // GICD_CTLR.DS is 1 (IHI 0069 12.9, GICD_CTLR), as on QEMU's virt board.
 const (
-	CTLR_EnableGrp0 = 1 << 0  // Group 0 interrupts forwarded (Ferry's tick)
+	CTLR_EnableGrp0 = 1 << 0  // Group 0 interrupts forwarded (Ferry's timer and NIC)
 	CTLR_EnableGrp1 = 1 << 1  // Group 1 interrupts forwarded (the guest's)
 	CTLR_ARE        = 1 << 4  // affinity routing enabled
 	CTLR_DS         = 1 << 6  // Disable Security: a single Security state
@@ -43,6 +47,11 @@ const (
 	TYPER_ESPI          = 1 << 8  // extended SPI range implemented
 	TYPER_LPIS          = 1 << 17 // LPIs supported
 )
+
+// SETSPI_INTID is the INTID field of GICD_SETSPI_NSR, GICD_CLRSPI_NSR,
+// GICD_SETSPI_SR and GICD_CLRSPI_SR (IHI 0069 12.9, GICD_SETSPI_NSR: INTID
+// in [12:0], the rest RES0).
+const SETSPI_INTID = 0x1fff
 
 // GICD_IROUTER<n> fields (IHI 0069 12.9, GICD_IROUTER<n>): Aff0-Aff2 in
 // [23:0], Interrupt_Routing_Mode in [31], Aff3 in [39:32]; the rest RES0.
@@ -139,9 +148,9 @@ const (
 	pageSize   = 4096      // a trapped page
 )
 
-// OwnedPriority is the priority SetupOwned gives Ferry's own PPIs: above
-// anything Linux uses (0xa0, and 0x20 for pseudo-NMIs) so the tick
-// preempts the guest's handlers.
+// OwnedPriority is the priority SetupOwned gives Ferry's own PPIs and SPIs: above
+// anything Linux uses (0xa0, and 0x20 for pseudo-NMIs) so Ferry's
+// interrupts preempt the guest's handlers.
 const OwnedPriority = 0x10
 
 // Regs is one GIC register frame: offsets are from its base (GICD_base for

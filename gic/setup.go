@@ -2,12 +2,14 @@ package gic
 
 import "fmt"
 
-// SetupOwned programs Ferry's own PPIs (d the distributor, r the
+// SetupOwned programs Ferry's own PPIs and SPIs (d the distributor, r the
 // redistributor of Ferry's CPU at RD_base): each is disabled, made Group 0
-// (IGROUPR0 and IGRPMODR0 bits clear), given OwnedPriority, made
-// level-sensitive, its pending and active state cleared, and enabled; the
-// redistributor is woken (GICR_WAKER.ProcessorSleep cleared) and the
-// distributor's Group 0 and affinity routing enabled. Group 0 needs a GIC
+// (IGROUPR and IGRPMODR bits clear), given OwnedPriority, made
+// level-sensitive, its pending and active state cleared, an SPI routed to
+// own.Route, and enabled; the redistributor is woken
+// (GICR_WAKER.ProcessorSleep cleared) and the distributor's Group 0 and
+// affinity routing enabled. An SPI the distributor does not implement
+// (GICD_TYPER.ITLinesNumber) is refused. Group 0 needs a GIC
 // with a single Security state (GICD_CTLR.DS = 1), as on QEMU's virt board
 // without EL3; anything else is refused.
 //
@@ -25,7 +27,7 @@ func SetupOwned(d, r Regs, own Owned) error {
 	if ctlr&CTLR_DS == 0 {
 		return fmt.Errorf("gic: GICD_CTLR is %#x: DS is 0, so Group 0 is Secure and Ferry cannot own it", ctlr)
 	}
-	if m.any() {
+	if m.bits != 0 {
 		r.Write32(GICR_ICENABLER0, m.bits)
 		if err := waitRWP(r, GICR_CTLR, GICR_CTLR_RWP, "GICR_CTLR"); err != nil {
 			return err
@@ -42,11 +44,18 @@ func SetupOwned(d, r Regs, own Owned) error {
 		r.Write32(GICR_ICPENDR0, m.bits)
 		r.Write32(GICR_ICACTIVER0, m.bits)
 	}
+	if err := setupSPIs(d, m, own.Route); err != nil {
+		return err
+	}
 	if err := wake(r); err != nil {
 		return err
 	}
-	if m.any() {
+	if m.bits != 0 {
 		r.Write32(GICR_ISENABLER0, m.bits)
+	}
+	for _, id := range m.spis {
+		off, bit := bitWord(GICD_ISENABLERn, id)
+		d.Write32(off, bit)
 	}
 	d.Write32(GICD_CTLR, ctlr&(CTLR_EnableGrp1|CTLR_DS)|CTLR_EnableGrp0|CTLR_ARE)
 	if err := waitRWP(d, GICD_CTLR, CTLR_RWP, "GICD_CTLR"); err != nil {
@@ -68,4 +77,38 @@ func wake(r Regs) error {
 		}
 	}
 	return fmt.Errorf("gic: GICR_WAKER.ChildrenAsleep still set after %d reads", idleCycles)
+}
+
+// setupSPIs does SetupOwned's work for the owned SPIs, all but the enable.
+func setupSPIs(d Regs, m ownMasks, route uint64) error {
+	if len(m.spis) == 0 {
+		return nil
+	}
+	n := spisOf(d.Read32(GICD_TYPER))
+	for _, id := range m.spis {
+		if int(id) >= FirstSPI+n {
+			return fmt.Errorf("gic: Owned SPI %d: the distributor implements INTIDs up to %d (GICD_TYPER %#x)", id, FirstSPI+n-1, d.Read32(GICD_TYPER))
+		}
+		off, bit := bitWord(GICD_ICENABLERn, id)
+		d.Write32(off, bit)
+	}
+	if err := waitRWP(d, GICD_CTLR, CTLR_RWP, "GICD_CTLR"); err != nil {
+		return err
+	}
+	for _, id := range m.spis {
+		for _, base := range []uint64{GICD_IGROUPRn, GICD_IGRPMODRn} {
+			off, bit := bitWord(base, id)
+			d.Write32(off, d.Read32(off)&^bit)
+		}
+		off, lane := prioWord(id)
+		d.Write32(off, d.Read32(off)&^lane|OwnedPriority*0x01010101&lane)
+		off, bit := cfgWord(id)
+		d.Write32(off, d.Read32(off)&^bit) // 0b00: level-sensitive
+		d.Write64(routeOff(id), route&irouterAffinity)
+		for _, base := range []uint64{GICD_ICPENDRn, GICD_ICACTIVERn} {
+			off, bit := bitWord(base, id)
+			d.Write32(off, bit)
+		}
+	}
+	return nil
 }

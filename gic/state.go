@@ -93,6 +93,7 @@ func Capture(d, r Regs, cpu CPUIfaceRegs, own Owned) (*State, error) {
 	if m.any() {
 		s.Dist.CTLR &^= CTLR_EnableGrp0
 	}
+	s.Dist.hide(m)
 	if err := s.Redist.capture(r, m); err != nil {
 		return nil, err
 	}
@@ -129,6 +130,85 @@ func (ds *Dist) capture(d Regs) error {
 		ds.Route[i] = d.Read64(GICD_IROUTERn+uint64(8*(FirstSPI+i))) & irouterFields
 	}
 	return nil
+}
+
+// wordAt is the state's value of the distributor word at GICD offset off
+// (a one-bit-per-INTID register, GICD_IPRIORITYR<n> or GICD_ICFGR<n> of an
+// SPI it holds); ok is false for any other offset. Clear-enable reads as
+// set-enable, clear-pending and clear-active as their set registers.
+func (ds *Dist) wordAt(off uint64) (v uint32, ok bool) {
+	switch base := regBase(off); base {
+	case GICD_IPRIORITYRn:
+		i := int(off-GICD_IPRIORITYRn) - FirstSPI
+		if i < 0 || i+4 > len(ds.Priority) {
+			return 0, false
+		}
+		p := ds.Priority[i : i+4]
+		return uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16 | uint32(p[3])<<24, true
+	case GICD_ICFGRn:
+		w := int(off-GICD_ICFGRn)/4 - 2
+		if w < 0 || w >= len(ds.Config) {
+			return 0, false
+		}
+		return ds.Config[w], true
+	default:
+		a := ds.bitmap(base)
+		w := int(off-base)/4 - 1
+		if a == nil || w < 0 || w >= len(a) {
+			return 0, false
+		}
+		return a[w], true
+	}
+}
+
+// setWordAt stores v as the word wordAt reads; offsets it does not know
+// are ignored.
+func (ds *Dist) setWordAt(off uint64, v uint32) {
+	if _, ok := ds.wordAt(off); !ok {
+		return
+	}
+	switch base := regBase(off); base {
+	case GICD_IPRIORITYRn:
+		i := int(off-GICD_IPRIORITYRn) - FirstSPI
+		for k := range 4 {
+			ds.Priority[i+k] = uint8(v >> (8 * k))
+		}
+	case GICD_ICFGRn:
+		ds.Config[int(off-GICD_ICFGRn)/4-2] = v
+	default:
+		ds.bitmap(base)[int(off-base)/4-1] = v
+	}
+}
+
+// bitmap is the state's array for the one-bit register at base.
+func (ds *Dist) bitmap(base uint64) []uint32 {
+	switch base {
+	case GICD_IGROUPRn:
+		return ds.Group
+	case GICD_ISENABLERn, GICD_ICENABLERn:
+		return ds.Enable
+	case GICD_ISPENDRn, GICD_ICPENDRn:
+		return ds.Pending
+	case GICD_ISACTIVERn, GICD_ICACTIVERn:
+		return ds.Active
+	case GICD_IGRPMODRn:
+		return ds.GrpMod
+	}
+	return nil
+}
+
+// hide zeroes Ferry's SPIs in a captured state.
+func (ds *Dist) hide(m ownMasks) {
+	for off, mask := range m.dist {
+		if v, ok := ds.wordAt(off); ok {
+			ds.setWordAt(off, v&^mask)
+		}
+	}
+	for _, id := range m.spis {
+		if i := int(id - FirstSPI); i < len(ds.Route) {
+			ds.Route[i] = 0
+		}
+	}
 }
 
 // cfgEdgeBits are the Int_config[1] bits of an ICFGR word (bit 2k+1: edge);
@@ -214,7 +294,7 @@ func (s *State) Restore(d, r Regs, cpu CPUIfaceRegs, own Owned) error {
 	if err := waitRWP(d, GICD_CTLR, CTLR_RWP, "GICD_CTLR"); err != nil {
 		return err
 	}
-	if err := s.Dist.restore(d); err != nil {
+	if err := s.Dist.restore(d, m); err != nil {
 		return err
 	}
 	if err := s.Redist.restore(r, m); err != nil {
@@ -251,29 +331,38 @@ func (s *State) checkFits(d Regs, cpu CPUIfaceRegs) error {
 	return nil
 }
 
-func (ds *Dist) restore(d Regs) error {
+func (ds *Dist) restore(d Regs, m ownMasks) error {
 	n := int(ds.NumSPIs)
 	total := spisOf(d.Read32(GICD_TYPER))
+	own := func(base uint64, w int) uint32 { return m.dist[base+uint64(4*(w+1))] } // Ferry's bits of SPI word w
 	for w := range words(total, 1) {
-		d.Write32(GICD_ICENABLERn+uint64(4*(w+1)), ^uint32(0))
+		d.Write32(GICD_ICENABLERn+uint64(4*(w+1)), ^own(GICD_ICENABLERn, w))
 	}
 	if err := waitRWP(d, GICD_CTLR, CTLR_RWP, "GICD_CTLR"); err != nil {
 		return err
 	}
 	for w := range ds.Group {
-		off := uint64(4 * (w + 1))
-		d.Write32(GICD_IGROUPRn+off, ds.Group[w])
-		d.Write32(GICD_IGRPMODRn+off, ds.GrpMod[w])
+		for _, r := range []struct {
+			base uint64
+			v    uint32
+		}{{GICD_IGROUPRn, ds.Group[w]}, {GICD_IGRPMODRn, ds.GrpMod[w]}} {
+			off := r.base + uint64(4*(w+1))
+			d.Write32(off, keep(r.v, d.Read32(off), m.dist[off]))
+		}
 	}
 	for w := range ds.Config {
-		d.Write32(GICD_ICFGRn+uint64(4*(w+2)), ds.Config[w])
+		off := GICD_ICFGRn + uint64(4*(w+2))
+		d.Write32(off, keep(ds.Config[w], d.Read32(off), m.dist[off]))
 	}
 	for i := 0; i < n; i += 4 {
+		off := GICD_IPRIORITYRn + uint64(FirstSPI+i)
 		v := uint32(ds.Priority[i]) | uint32(ds.Priority[i+1])<<8 | uint32(ds.Priority[i+2])<<16 | uint32(ds.Priority[i+3])<<24
-		d.Write32(GICD_IPRIORITYRn+uint64(FirstSPI+i), v)
+		d.Write32(off, keep(v, d.Read32(off), m.dist[off]))
 	}
 	for i, v := range ds.Route {
-		d.Write64(GICD_IROUTERn+uint64(8*(FirstSPI+i)), v)
+		if !m.ownsSPI(uint32(FirstSPI + i)) {
+			d.Write64(GICD_IROUTERn+uint64(8*(FirstSPI+i)), v)
+		}
 	}
 	for w := range words(total, 1) {
 		off := uint64(4 * (w + 1))
@@ -281,13 +370,14 @@ func (ds *Dist) restore(d Regs) error {
 		if w < len(ds.Pending) {
 			pend, act = ds.Pending[w], ds.Active[w]
 		}
-		d.Write32(GICD_ICPENDRn+off, ^pend)
-		d.Write32(GICD_ISPENDRn+off, pend)
-		d.Write32(GICD_ICACTIVERn+off, ^act)
-		d.Write32(GICD_ISACTIVERn+off, act)
+		mask := own(GICD_ISPENDRn, w)
+		d.Write32(GICD_ICPENDRn+off, ^pend&^mask)
+		d.Write32(GICD_ISPENDRn+off, pend&^mask)
+		d.Write32(GICD_ICACTIVERn+off, ^act&^mask)
+		d.Write32(GICD_ISACTIVERn+off, act&^mask)
 	}
 	for w, v := range ds.Enable {
-		d.Write32(GICD_ISENABLERn+uint64(4*(w+1)), v)
+		d.Write32(GICD_ISENABLERn+uint64(4*(w+1)), v&^own(GICD_ISENABLERn, w))
 	}
 	return nil
 }

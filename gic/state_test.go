@@ -43,8 +43,8 @@ func busyGuest(t *testing.T, spis int, seed uint64) (*Fake, *Guard, *FakeCPU) {
 	for i := 32; i < 32+spis; i += 16 {
 		guest.dw(GICD_ICFGRn+uint64(i/4), rng.Uint32())
 	}
-	for i := 32; i < 32+spis; i++ { // IROUTER is on page 6: not trapped
-		f.Dist().Write64(GICD_IROUTERn+uint64(8*i), rng.Uint64()&irouterFields)
+	for i := uint32(32); i < 32+uint32(spis); i++ { // through the Guard for the NIC's, straight to the GIC for the rest
+		guest.iw(i, rng.Uint64()&irouterFields)
 	}
 	for _, off := range []uint64{GICR_IGROUPR0, GICR_ISENABLER0, GICR_ISPENDR0, GICR_ISACTIVER0, GICR_IGRPMODR0, GICR_ICFGR1} {
 		guest.sw(sgi(off), rng.Uint32())
@@ -187,6 +187,25 @@ func TestRestoreLeavesFerryAlone(t *testing.T) {
 	if len(order) != 3 || order[0] != "IGRPEN1" || order[2] != "IGRPEN1" {
 		t.Errorf("CPU interface writes %v: want IGRPEN1 off first, on last", order)
 	}
+	spi := uint64(1) << (nic % 32)
+	for i, w := range dst.Writes {
+		switch {
+		case w.Frame == "GICD" && w.Off >= GICD_ISENABLERn && w.Off < GICD_IPRIORITYRn && w.Off%0x80 == 4 && w.Val&spi != 0:
+			t.Errorf("write %d: %v touches SPI 48's enable, pending or active state", i, w)
+		case w.Frame == "GICD" && (w.Off == GICD_IGROUPRn+4 || w.Off == GICD_IGRPMODRn+4) && w.Val&spi != 0:
+			t.Errorf("write %d: %v moves SPI 48 to Group 1", i, w)
+		case w.Frame == "GICD" && w.Off == GICD_IPRIORITYRn+nic && w.Val&0xff != OwnedPriority:
+			t.Errorf("write %d: %v changes SPI 48's priority", i, w)
+		case w.Frame == "GICD" && w.Off == GICD_ICFGRn+12 && w.Val&3 != 0:
+			t.Errorf("write %d: %v changes SPI 48's configuration", i, w)
+		case w.Frame == "GICD" && w.Off == routeOff(nic):
+			t.Errorf("write %d: %v retargets SPI 48", i, w)
+		}
+	}
+	// The state holds SPI 48 as the guest sees it.
+	if got, want := s.Dist.Priority[nic-FirstSPI], uint8(gsrc.DistPage().Read(GICD_IPRIORITYRn+nic, 1)); got != want {
+		t.Errorf("SPI 48 priority: captured %#x, the guest sees %#x", got, want)
+	}
 	// Ferry's PPI 26 on the destination is exactly as SetupOwned left it.
 	r := dst.Redist()
 	if r.Read32(GICR_IGROUPR0)&(1<<tick) != 0 || r.Read32(GICR_ISENABLER0)&(1<<tick) == 0 ||
@@ -197,7 +216,7 @@ func TestRestoreLeavesFerryAlone(t *testing.T) {
 
 func TestCaptureExcludesOwned(t *testing.T) {
 	f, _, cpu := busyGuest(t, 64, 3)
-	s, err := Capture(f.Dist(), f.Redist(), cpu, ferry)
+	s, err := Capture(f.Dist(), f.Redist(), cpu, ferryOn(64))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +228,14 @@ func TestCaptureExcludesOwned(t *testing.T) {
 	}
 	if rs.Enable&(1<<27) == 0 && rs.Group == 0 {
 		t.Fatal("the guest's bits are missing")
+	}
+	ds, i, spi := s.Dist, nic-FirstSPI, uint32(1)<<(nic%32)
+	if (ds.Group[0]|ds.Enable[0]|ds.Pending[0]|ds.Active[0]|ds.GrpMod[0])&spi != 0 || ds.Priority[i] != 0 ||
+		ds.Config[i/16]&(3<<(2*(i%16))) != 0 || ds.Route[i] != 0 {
+		t.Fatalf("Ferry's SPI 48 in the captured state: %+v", ds)
+	}
+	if ds.Priority[i+1] == 0 && ds.Route[i+1] == 0 {
+		t.Fatal("the guest's SPIs are missing")
 	}
 }
 

@@ -268,6 +268,12 @@ mode=$(param guest.mode counter)
 echo "FERRY-GUEST: boot_id=$id mode=$mode"
 case $mode in
 counter) mode_counter ;;
+idle)
+	# Wakes once a second and prints nothing: the quietest guest that still
+	# has work (docs/bench/idle.md).
+	echo "FERRY-IDLE: sleeping"
+	while :; do sleep 1; done
+	;;
 migrate) mode_migrate ;;
 bench) mode_bench ;;
 shell) mode_shell ;;

@@ -37,8 +37,9 @@ func (s GuestState) String() string {
 
 // Control is how other goroutines stop and start the guest. The vCPU
 // goroutine owns the CPU while the guest runs; it looks at Control between
-// two exits (Ferry's tick guarantees one every few milliseconds) and parks
-// itself there when asked. Nothing here touches the hardware.
+// two exits -- a request comes from one of Ferry's goroutines, which ran
+// because an interrupt of Ferry's took the CPU back, and the vCPU looks
+// again before it re-enters the guest -- and parks itself there when asked. Nothing here touches the hardware.
 type Control struct {
 	mu    sync.Mutex
 	state GuestState

@@ -81,6 +81,9 @@ const (
 	ModelGICRD
 	// ModelGICSGI is the redistributor's SGI_base page (gic.Guard.SGIPage).
 	ModelGICSGI
+	// ModelGICRoute is a distributor page holding the GICD_IROUTER<n> of
+	// an SPI Ferry owns (gic.Guard.RoutePages).
+	ModelGICRoute
 	// ModelHole is a page shared with a device Ferry keeps: accesses go
 	// to the page, except inside Hole, which reads as zero.
 	ModelHole
@@ -94,6 +97,8 @@ func (m Model) String() string {
 		return "GIC redistributor (RD_base) guard"
 	case ModelGICSGI:
 		return "GIC redistributor (SGI_base) guard"
+	case ModelGICRoute:
+		return "GIC distributor (IROUTER) guard"
 	case ModelHole:
 		return "forward with a hole"
 	}
@@ -122,6 +127,9 @@ type Options struct {
 	NIC string
 	// TickINTID is the PPI of Ferry's EL2 timer.
 	TickINTID uint32
+	// Route is the GICD_IROUTER<n> value that targets Ferry's CPU
+	// (gic.RouteTo of its MPIDR_EL1): where the NIC's SPI goes.
+	Route uint64
 }
 
 // Description is the machine Ferry gives its guest, derived from the
@@ -136,10 +144,12 @@ type Description struct {
 	// Patch removes the Hidden and Own devices from the guest's DTB and
 	// gives it RAM; a boot adds the kernel's part (guest.Layout).
 	Patch dtb.Patch
-	// Owned are the interrupts Ferry keeps (the GIC guard enforces them);
-	// Tick is the one of Ferry's EL2 timer.
+	// Owned are the interrupts Ferry keeps (the GIC guard enforces them):
+	// Tick, its EL2 timer's PPI, and NIC, its management NIC's SPI (an
+	// INTID; 0 without a NIC), which Ferry takes itself as a Group 0 FIQ.
 	Owned gic.Owned
 	Tick  uint32
+	NIC   uint32
 	// GICD and GICR are the GIC's distributor and first redistributor
 	// region.
 	GICD, GICR phys.Range
@@ -232,9 +242,16 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 			return nil, fmt.Errorf("machine: guest RAM %v is not page-aligned", r)
 		}
 	}
-	d.Owned, d.Tick = gic.Owned{PPIs: []uint32{o.TickINTID}}, o.TickINTID
+	d.Owned, d.Tick = gic.Owned{PPIs: []uint32{o.TickINTID}, Route: o.Route}, o.TickINTID
+	if o.NIC != "" {
+		i := slices.IndexFunc(b.Virtio, func(v dtb.VirtioMMIO) bool { return v.Path == o.NIC })
+		if i < 0 {
+			return nil, fmt.Errorf("machine: management NIC %s is not a virtio-mmio transport of the board", o.NIC)
+		}
+		d.NIC = b.Virtio[i].SPI + gic.FirstSPI
+		d.Owned.SPIs = []uint32{d.NIC}
+	}
 
-	nic := false
 	for _, dev := range b.Devices {
 		x := Device{Device: dev}
 		switch {
@@ -245,19 +262,19 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 				{Range: phys.Range{Base: b.GICR.Base, Size: mmu.PageSize}, Model: ModelGICRD},
 				{Range: phys.Range{Base: b.GICR.Base + gic.GICR_SGIBase, Size: mmu.PageSize}, Model: ModelGICSGI},
 			}
+			for _, id := range d.Owned.SPIs {
+				x.Traps = append(x.Traps, Port{Range: phys.Range{Base: b.GICD.Base + gic.RoutePage(id), Size: mmu.PageSize}, Model: ModelGICRoute})
+			}
 		case dev.Is(compatITS):
 			x.Treat, x.Why = Hidden, "its tables live in guest memory and its caches cannot be read back: not migratable, so the guest gets no LPIs"
 		case slices.ContainsFunc(hiddenDMA, dev.Is):
 			x.Treat, x.Why = Hidden, "DMA to a guest-chosen address without an IOMMU, and the guest does not need it (docs/dma.md)"
 		case o.NIC != "" && dev.Path == o.NIC:
-			x.Treat, x.Why, nic = Own, "Ferry's management NIC", true
+			x.Treat, x.Why = Own, "Ferry's management NIC"
 		default:
 			x.Treat, x.Why = PassThrough, "nothing of it is Ferry's, and its state reads back"
 		}
 		d.Devices = append(d.Devices, x)
-	}
-	if o.NIC != "" && !nic {
-		return nil, fmt.Errorf("machine: management NIC %s is not a device of the board", o.NIC)
 	}
 	if err := d.derive(); err != nil {
 		return nil, err
@@ -376,6 +393,7 @@ type GICPages interface {
 	DistPage() mmio.Device
 	RDPage() mmio.Device
 	SGIPage() mmio.Device
+	RoutePages() map[uint64]mmio.Device // by offset in the distributor frame
 }
 
 // Bus puts every trapped page of the description on b: the GIC's behind
@@ -390,6 +408,10 @@ func (d *Description) Bus(b *mmio.Bus, g GICPages, forward func(base, size uint6
 			dev = g.RDPage()
 		case ModelGICSGI:
 			dev = g.SGIPage()
+		case ModelGICRoute:
+			if dev = g.RoutePages()[p.Base-d.GICD.Base]; dev == nil {
+				return fmt.Errorf("machine: port %v: the GIC guard keeps no route there", p.Range)
+			}
 		case ModelHole:
 			dev = mmio.Hole{D: forward(p.Base, p.Size), Off: p.Hole.Base - p.Base, Size: p.Hole.Size}
 		default:

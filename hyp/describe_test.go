@@ -1,6 +1,7 @@
 package hyp
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,6 +22,7 @@ const (
 	qemuGuestBase = 0x48000000
 	qemuTick      = 26
 	qemuNIC       = "/virtio_mmio@a003e00" // the last transport: the first -device on QEMU's command line
+	qemuRoute     = 0x80000000             // GICD_IROUTER for MPIDR 0x80000000 (CPU 0): affinity 0
 )
 
 func qemuBoard(t *testing.T, file string) (*dtb.Board, []byte) {
@@ -66,7 +68,7 @@ func TestDescribeQEMU(t *testing.T) {
 	} {
 		t.Run(tc.file+tc.nic, func(t *testing.T) {
 			b, blob := qemuBoard(t, tc.file)
-			d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: tc.nic, TickINTID: qemuTick})
+			d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: tc.nic, TickINTID: qemuTick, Route: qemuRoute})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,8 +100,16 @@ func TestDescribeQEMU(t *testing.T) {
 					t.Errorf("%s: %v (listed %v), want %v", path, got, ok, w)
 				}
 			}
-			if !reflect.DeepEqual(d.Owned, gic.Owned{PPIs: []uint32{qemuTick}}) {
-				t.Errorf("Owned = %+v", d.Owned)
+			// Ferry's interrupts: its timer, and its NIC's SPI (the
+			// transport's, SPI 16 + its index) routed to its CPU.
+			owned := gic.Owned{PPIs: []uint32{qemuTick}, Route: qemuRoute}
+			if tc.nic != "" {
+				var base uint64 // the transport's index from its address
+				fmt.Sscanf(tc.nic, "/virtio_mmio@%x", &base)
+				owned.SPIs = []uint32{gic.FirstSPI + 16 + uint32((base-0xa000000)/0x200)}
+			}
+			if !reflect.DeepEqual(d.Owned, owned) || (tc.nic != "" && d.NIC != owned.SPIs[0]) {
+				t.Errorf("Owned = %+v, NIC %d; want %+v", d.Owned, d.NIC, owned)
 			}
 
 			// Stage 2: what the guest reaches, and how.
@@ -139,10 +149,16 @@ func TestDescribeQEMU(t *testing.T) {
 			if nicMapped != (tc.nic == "") {
 				t.Errorf("the NIC transports' page mapped %v with NIC %q", nicMapped, tc.nic)
 			}
+			// The distributor page with the NIC's GICD_IROUTER<n> traps
+			// when Ferry owns the NIC.
+			_, _, _, _, routeMapped := s.Lookup(0x8000000 + gic.GICD_IROUTERn)
+			if routeMapped != (tc.nic == "") {
+				t.Errorf("the IROUTER page mapped %v with NIC %q", routeMapped, tc.nic)
+			}
 
 			// The bus: the GIC's pages behind the guard, the NIC's page
 			// behind a hole that forwards the other transports.
-			g := fakeGIC{mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize)}
+			g := fakeGIC{mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize)}
 			page := mmio.NewFake(mmu.PageSize)
 			var bus mmio.Bus
 			if err := d.Bus(&bus, g, func(base, size uint64) mmio.Device {
@@ -162,6 +178,9 @@ func TestDescribeQEMU(t *testing.T) {
 				if _, _, ok := bus.Lookup(ipa); ok {
 					t.Errorf("bus at %#x: a passed-through page is on the bus", ipa)
 				}
+			}
+			if dev, _, ok := bus.Lookup(0x8000000 + gic.GICD_IROUTERn); ok != (tc.nic != "") || (ok && dev != g.route) {
+				t.Errorf("bus at the IROUTER page: %v, %v", dev, ok)
 			}
 			if _, _, ok := bus.Lookup(0xa003000); ok != (tc.nic != "") {
 				t.Errorf("bus at the NIC's page: %v with NIC %q", ok, tc.nic)
@@ -226,11 +245,14 @@ func TestDescribeQEMU(t *testing.T) {
 }
 
 // fakeGIC serves the guard's pages with fakes, to tell them apart.
-type fakeGIC struct{ dist, rd, sgi *mmio.Fake }
+type fakeGIC struct{ dist, rd, sgi, route *mmio.Fake }
 
 func (f fakeGIC) DistPage() mmio.Device { return f.dist }
 func (f fakeGIC) RDPage() mmio.Device   { return f.rd }
 func (f fakeGIC) SGIPage() mmio.Device  { return f.sgi }
+func (f fakeGIC) RoutePages() map[uint64]mmio.Device {
+	return map[uint64]mmio.Device{gic.GICD_IROUTERn: f.route} // the page of INTIDs 32-511
+}
 
 func TestDescribeRefuses(t *testing.T) {
 	b, _ := qemuBoard(t, "virt-gicv3-1g.dtb")
@@ -240,7 +262,7 @@ func TestDescribeRefuses(t *testing.T) {
 		want string
 	}{
 		"no RAM above the carve-out": {func() *dtb.Board { return b }, Options{GuestBase: 0x80000000}, "leaves nothing above"},
-		"no such NIC":                {func() *dtb.Board { return b }, Options{GuestBase: qemuGuestBase, NIC: "/virtio_mmio@bad"}, "not a device of the board"},
+		"no such NIC":                {func() *dtb.Board { return b }, Options{GuestBase: qemuGuestBase, NIC: "/virtio_mmio@bad"}, "not a virtio-mmio transport of the board"},
 		"two kept devices in a page": {func() *dtb.Board {
 			c := *b
 			c.Devices = append(slices.Clone(b.Devices), dtb.Device{Path: "/fw-cfg2", Compatible: []string{"qemu,fw-cfg-mmio"}, Regs: []phys.Range{{Base: 0xa003c00, Size: 0x18}}})

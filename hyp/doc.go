@@ -15,6 +15,6 @@
 // and a firmware call function, so tests drive it with synthetic
 // syndromes) and Control (pausing and resuming the guest between exits,
 // plain Go). The _arm64.go files touch the hardware: the Machine (EL2
-// controls, the tick, the run loop, dirty tracking) and the machine as a
-// migration source and sink.
+// controls, Ferry's interrupts, the idle hook, the run loop, dirty
+// tracking) and the machine as a migration source and sink.
 package hyp

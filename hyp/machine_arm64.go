@@ -4,9 +4,9 @@ package hyp
 
 import (
 	"fmt"
-	"runtime"
 	"runtime/goos"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/ferry-hv/ferry/boot/guest"
@@ -37,22 +37,30 @@ type Machine struct {
 
 	reg       Registry // the migratable components
 	tickINTID uint32
-	tickEvery uint64 // counter ticks between two of Ferry's ticks
-	exits     atomic.Uint64
-	arena     []byte          // backs the stage-2 tables (identity-mapped: VA == PA)
-	written   *dirty.Bitmap   // guest pages an incoming migration wrote
-	captured  []migrate.State // the guest's state at the last pause
-	trk       tracking        // dirty tracking and CPU sharing while migrating
+	nicINTID  uint32 // the management NIC's SPI (0: none)
+	// OnNIC takes the management NIC's interrupt (acknowledges it at the
+	// device, wakes the NIC's goroutine); it runs on the vCPU goroutine or
+	// in the idle hook, so it must not block.
+	OnNIC    func()
+	idle     Doorbell // the vCPU goroutine, waiting for Ferry's goroutines to be idle
+	idleWait bool     // it waits there
+	deadline int64    // the next Go timer when the scheduler last went idle (Nanotime; 0: none)
+	fired    bool     // the last FIQ included the EL2 timer's
+	rearm    bool     // Idle armed the timer for its own sleep since the guest's deadline was set
+	exits    atomic.Uint64
+	arena    []byte          // backs the stage-2 tables (identity-mapped: VA == PA)
+	written  *dirty.Bitmap   // guest pages an incoming migration wrote
+	captured []migrate.State // the guest's state at the last pause
+	trk      tracking        // dirty tracking and CPU sharing while migrating
 }
 
 // NewMachine builds the machine d describes: the guest's stage-2 tables,
-// the guard over the GIC keeping Ferry's interrupts, the trapped pages on
-// the MMIO bus and the registry of migratable components; and it takes
-// Ferry's tick (every tickNS) from the GIC. A machine with no guest yet
-// (the receive role) waits for one: Run returns only once one is restored
-// and started.
-func NewMachine(d *Description, tickNS int64, state GuestState, log func(string)) (*Machine, error) {
-	m := &Machine{Desc: d, Ctl: NewControl(state), tickINTID: d.Tick, tickEvery: cpu.Ticks(tickNS)}
+// the guard over the GIC keeping Ferry's interrupts (its EL2 timer, its
+// NIC), the trapped pages on the MMIO bus and the registry of migratable
+// components. A machine with no guest yet (the receive role) waits for
+// one: Run returns only once one is restored and started.
+func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, error) {
+	m := &Machine{Desc: d, Ctl: NewControl(state), tickINTID: d.Tick, nicINTID: d.NIC}
 	m.arena = make([]byte, (stage2Pages+2)*mmu.PageSize)
 	a, err := assemble(d, parts{
 		arena:   m.arena,
@@ -85,7 +93,7 @@ func NewMachine(d *Description, tickNS int64, state GuestState, log func(string)
 		WriteFault:  m.writeFault,
 		Idle:        m.guestIdle,
 		WriteSysReg: func(name string, v uint64) { cpu.WriteSysReg(name, v) },
-		Tick:        m.tick,
+		FIQ:         m.fiq,
 	}
 	if err := m.configureEL2(); err != nil {
 		return nil, err
@@ -116,7 +124,7 @@ func (m *Machine) Boot(l *guest.Layout) {
 // configureEL2 programs the trap and translation controls for a thin
 // guest: stage 2 on, SMC trapped, the guest's interrupts, timers, FP/SIMD,
 // pointer authentication and the GIC CPU interface left to it; FIQs
-// (Group 0: only Ferry's tick) come to EL2.
+// (Group 0: only Ferry's timer and NIC) come to EL2.
 func (m *Machine) configureEL2() error {
 	pa, err := mmu.PARangeBits(cpu.ReadID_AA64MMFR0_EL1())
 	if err != nil {
@@ -169,40 +177,122 @@ func (m *Machine) configureEL2() error {
 		hcr |= cpu.HCR_API | cpu.HCR_APK
 	}
 	cpu.WriteHCR_EL2(hcr)
-	m.armTick()
+	cpu.DisarmHypTimer() // armed for Ferry's deadlines only
 	return nil
 }
 
-func (m *Machine) armTick() { cpu.ArmHypTimer(cpu.ReadCNTPCT_EL0() + m.tickEvery) }
+// maxDeadline bounds how far ahead the EL2 timer is armed: a Go timer
+// further away (time.Sleep(math.MaxInt64) is one) is re-armed from there.
+const maxDeadline = int64(time.Hour)
 
-// tick handles Ferry's FIQ: acknowledge, re-arm the timer (its output is
-// level: it stays asserted until the compare value moves), end it.
-func (m *Machine) tick() {
-	id := cpu.AckGroup0()
-	if id == m.tickINTID {
-		m.armTick()
+// arm sets the EL2 timer for until (Nanotime), or turns it off when there
+// is no deadline (0).
+func arm(until int64) {
+	if until <= 0 {
+		cpu.DisarmHypTimer()
+		return
 	}
-	cpu.EndGroup0(id)
+	d := min(max(until-cpu.Nanotime(), 0), maxDeadline)
+	cpu.ArmHypTimer(cpu.ReadCNTPCT_EL0() + cpu.Ticks(d))
 }
 
-// Idle is the Go scheduler's idle hook while the guest is not running
-// (waiting for one, or paused): sleep until the next Go timer is due or
-// the next tick, whichever is first.
-func (m *Machine) Idle(until int64) {
-	now := cpu.ReadCNTPCT_EL0()
-	at := now + m.tickEvery
-	if until > 0 {
-		d := until - cpu.Nanotime()
-		if d <= 0 {
-			return
+// fiq takes Ferry's Group 0 interrupts: each is acknowledged, its cause
+// removed (the timer is turned off, the NIC acknowledged at the device:
+// both are levels) and ended. It reports the exit's cause: the NIC over
+// the timer when both were pending.
+func (m *Machine) fiq() Cause {
+	c := CauseFIQ
+	m.fired = false
+	for range 4 { // both of Ferry's interrupts and a spare; never spin on a stuck one
+		id := cpu.AckGroup0()
+		switch {
+		case id == m.tickINTID:
+			cpu.DisarmHypTimer()
+			m.fired = true
+			if c == CauseFIQ {
+				c = CauseTimer
+			}
+		case id == m.nicINTID && id != 0:
+			if m.OnNIC != nil {
+				m.OnNIC()
+			}
+			c = CauseNIC
+		case id >= spuriousINTID:
+			return c
 		}
-		if due := cpu.Ticks(d); due < m.tickEvery {
-			at = now + due
-		}
+		cpu.EndGroup0(id)
 	}
-	cpu.ArmHypTimer(at)
+	return c
+}
+
+// spuriousINTID is the first special INTID (IHI 0069 2.2.1): nothing of
+// Group 0 is pending.
+const spuriousINTID = 1020
+
+// Idle is the Go scheduler's idle hook (goos.Idle): it runs when no
+// goroutine of Ferry's can run, with until the next Go timer (0: none).
+// If the vCPU goroutine is waiting for that moment it is woken to enter
+// the guest with the EL2 timer armed for until: the guest has the CPU
+// until Ferry has something to do. Otherwise (no guest yet, a paused one,
+// a migration's slice) the CPU sleeps in WFI until until or Ferry's NIC.
+func (m *Machine) Idle(until int64) {
+	if m.idleWait {
+		m.idleWait = false
+		m.deadline = until
+		m.idle.Ring()
+		return
+	}
+	if until > 0 && until <= cpu.Nanotime() {
+		return
+	}
+	m.rearm = true
+	arm(until)
 	cpu.WaitForInterrupt()
-	m.tick()
+	m.fiq()
+}
+
+// waitIdle lends the CPU to Ferry's goroutines until none can run, then
+// arms the EL2 timer for Ferry's next deadline.
+func (m *Machine) waitIdle() {
+	m.idleWait = true
+	m.idle.Wait()
+	m.rearm = false
+	if m.trk.on {
+		m.armSlice()
+		return
+	}
+	arm(m.deadline)
+}
+
+// armSlice arms the guest's slice while tracking.
+func (m *Machine) armSlice() {
+	cpu.ArmHypTimer(cpu.ReadCNTPCT_EL0() + cpu.Ticks(int64(m.trk.guest)))
+}
+
+// wake ends a waitIdle early (a migration starts tracking: from now on
+// the guest and Ferry share the CPU in slices, and Ferry's goroutines may
+// never be idle).
+func (m *Machine) wake() {
+	if m.idleWait {
+		m.idleWait = false
+		m.deadline = 0
+		m.idle.Ring()
+	}
+}
+
+// rearmGuest gives the guest back a deadline after the vCPU goroutine
+// slept (paused, or resting for a migration's slice) and Idle used the
+// timer meanwhile: the guest's slice while tracking, else Ferry's next
+// deadline once its goroutines are idle again.
+func (m *Machine) rearmGuest() {
+	switch {
+	case !m.rearm:
+	case m.trk.on:
+		m.rearm = false
+		m.armSlice()
+	default:
+		m.waitIdle()
+	}
 }
 
 // InstallIdle makes Idle the Go scheduler's idle hook.
@@ -217,7 +307,10 @@ func quiesce() {
 }
 
 // Run runs the guest: enter it, handle the exit, repeat, letting Ferry's
-// other goroutines run at every tick and stopping when Control says so.
+// other goroutines run whenever one of Ferry's interrupts (its timer, its
+// NIC) takes the CPU back, and stopping when Control says so. The guest is
+// entered only when Ferry's goroutines are idle, with the EL2 timer armed
+// for their next deadline.
 // When the guest has been migrated away (or before one arrives) it waits
 // for the next one to be migrated here. It returns only when the guest
 // cannot go on.
@@ -225,6 +318,7 @@ func (m *Machine) Run() error {
 	if m.Ctl.State() == GuestNone {
 		m.Ctl.WaitForGuest()
 	}
+	m.waitIdle()
 	for {
 		if !m.Ctl.Checkpoint() {
 			// Given up: it runs elsewhere now. Its memory here is stale, so
@@ -233,8 +327,10 @@ func (m *Machine) Run() error {
 			quiesce()
 			m.written.SetAll()
 			m.Ctl.WaitForGuest()
+			m.waitIdle()
 			continue
 		}
+		m.rearmGuest()
 		reason := cpu.Enter(&m.VCPU.Ctx)
 		m.exits.Add(1)
 		if err := m.VCPU.Dispatch(reason); err != nil {
@@ -247,13 +343,20 @@ func (m *Machine) Run() error {
 		}
 		switch {
 		case reason != cpu.ExitFIQ:
-		case m.trk.on:
+		case m.trk.on && m.fired:
+			// The guest's slice is over.
 			m.slice(ferrySlice)
+		case m.trk.on:
+			// The NIC, during the guest's slice: its goroutine runs in
+			// Ferry's next slice.
 		default:
-			runtime.Gosched()
+			m.waitIdle()
 		}
 	}
 }
+
+// ExitCauses are the guest's exits so far by cause (Cause's names).
+func (m *Machine) ExitCauses() map[string]uint64 { return m.VCPU.Causes() }
 
 // Exits is how many times the guest exited to Ferry.
 func (m *Machine) Exits() uint64 { return m.exits.Load() }

@@ -17,8 +17,8 @@ import (
 
 // pauseTimeout bounds how long stopping the guest may take: during a
 // migration the vCPU goroutine rests while Ferry runs and stops at once;
-// otherwise at the guest's next exit (Ferry's tick makes one every few
-// milliseconds).
+// otherwise before the guest is entered again (the request came in while
+// Ferry had the CPU).
 const pauseTimeout = 5 * time.Second
 
 func page(ipa uint64) []byte {

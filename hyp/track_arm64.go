@@ -16,7 +16,9 @@ import (
 // guest runs for guestSlice (less auto-converge's throttle), then Ferry's
 // goroutines for ferrySlice: the EL2 timer takes the CPU back from the
 // guest, the vCPU goroutine rests, and the migration yields when its slice
-// is over (Yield). The guest's own interrupts and timers are untouched.
+// is over (Yield). The guest's own interrupts and timers are untouched. A
+// NIC interrupt during the guest's slice only wakes the NIC's goroutine,
+// which runs in Ferry's next slice.
 const (
 	ferrySlice    = 5 * time.Millisecond
 	guestSlice    = 10 * time.Millisecond
@@ -63,7 +65,7 @@ func (m *Machine) writeFault(ipa, va uint64, vaValid bool) bool {
 }
 
 // track starts dirty tracking: RAM split into read-only pages, the CPU
-// shared in slices from the next tick on.
+// shared in slices from the guest's next entry on.
 func (m *Machine) track() error {
 	if m.trk.on {
 		return fmt.Errorf("dirty tracking is already on")
@@ -77,6 +79,8 @@ func (m *Machine) track() error {
 	cpu.FlushStage2()
 	cpu.WriteHCR_EL2(cpu.ReadHCR_EL2() | cpu.HCR_TWI)
 	m.trk = tracking{on: true, log: dirty.New(m.pages()), guest: guestSlice, start: cpu.Nanotime(), sliceEnd: cpu.Nanotime() + int64(ferrySlice)}
+	m.rearm = true // the guest's first slice is armed when it is next entered
+	m.wake()
 	return nil
 }
 
@@ -155,7 +159,8 @@ func (m *Machine) slice(d time.Duration) {
 	m.trk.sliceEnd = start + int64(d)
 	m.Ctl.Rest(d)
 	m.trk.ferry += cpu.Nanotime() - start
-	cpu.ArmHypTimer(cpu.ReadCNTPCT_EL0() + cpu.Ticks(int64(m.trk.guest)))
+	m.rearm = false
+	m.armSlice()
 }
 
 // Generic timer control bits (ARM ARM D24.8, CNTV_CTL_EL0 / CNTP_CTL_EL0).

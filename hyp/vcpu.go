@@ -29,11 +29,16 @@ type VCPU struct {
 	Idle func()
 	// WriteSysReg performs a forwarded system-register write at EL2.
 	WriteSysReg func(name string, v uint64)
-	// Tick handles Ferry's own FIQ (its scheduling tick).
-	Tick func()
+	// FIQ handles Ferry's own interrupts (its EL2 timer, its NIC) and
+	// says which it was.
+	FIQ func() Cause
 
-	exits [64]uint64 // exits per exception class
+	exits  [64]uint64 // exits per exception class
+	causes exitCounts
 }
+
+// Causes returns the exits so far by cause (Cause's names).
+func (v *VCPU) Causes() map[string]uint64 { return v.causes.Counts() }
 
 // Exits returns how many synchronous exits each exception class caused.
 func (v *VCPU) Exits() map[uint32]uint64 {
@@ -91,14 +96,21 @@ func (v *VCPU) wfx() error {
 // cannot go on.
 func (v *VCPU) Dispatch(reason uint64) error {
 	esr := cpu.ESR(v.Ctx.ESR)
-	if reason == cpu.ExitFIQ && v.Tick != nil {
-		v.Tick()
+	if reason == cpu.ExitFIQ && v.FIQ != nil {
+		v.causes.add(v.FIQ())
 		return nil
 	}
 	if reason != cpu.ExitSync {
+		v.causes.add(CauseOther)
 		return v.trapError(reason)
 	}
 	v.exits[esr.EC()]++
+	c := ecCause(esr.EC())
+	if c == CauseMMIO && v.dirtyFault(cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)) {
+		v.causes.add(CauseDirty)
+		return nil
+	}
+	v.causes.add(c)
 	h, ok := handlers[esr.EC()]
 	if !ok {
 		return v.trapError(reason)
@@ -159,32 +171,28 @@ func (v *VCPU) sysReg() error {
 // KVM's kvm_is_write_fault reasons the same way). The same syndrome bits
 // describe instruction aborts.
 func (v *VCPU) dirtyFault(ipa uint64) bool {
-	if v.WriteFault == nil {
-		return false
+	esr := cpu.ESR(v.Ctx.ESR)
+	if v.WriteFault == nil || esr.EC() == cpu.ECIAbortLow && esr.ISS()&(1<<7) == 0 {
+		return false // an instruction fetch faults for tracking only in its stage-1 walk (S1PTW)
 	}
-	da := cpu.DecodeDataAbort(cpu.ESR(v.Ctx.ESR))
+	da := cpu.DecodeDataAbort(esr)
 	return da.IsPermissionFault() && (da.Write || da.S1PTW) && v.WriteFault(ipa, v.Ctx.FAR, da.FARValid && !da.S1PTW)
 }
 
-// instructionAbort is an instruction fetch whose stage-1 walk met a
-// write-protected descriptor page (the MMU updating its access flag);
-// anything else is fatal: Ferry maps every page of guest RAM executable.
+// instructionAbort is fatal: Ferry maps every page of guest RAM executable,
+// and the one instruction abort it expects -- a fetch whose stage-1 walk
+// met a write-protected descriptor page (the MMU updating its access
+// flag) -- Dispatch has already given to dirty tracking.
 func (v *VCPU) instructionAbort() error {
-	if cpu.ESR(v.Ctx.ESR).ISS()&(1<<7) != 0 && v.dirtyFault(cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)) {
-		return nil
-	}
 	return v.trapError(cpu.ExitSync)
 }
 
-// dataAbort hands a stage-2 fault to dirty tracking (a write to a
-// write-protected RAM page, the guest's own or its MMU's updating a
-// descriptor) or else to the trapped-MMIO devices; a fault neither covers
-// is fatal.
+// dataAbort hands a stage-2 fault that dirty tracking did not take (in
+// Dispatch: a write to a write-protected RAM page, the guest's own or its
+// MMU's updating a descriptor) to the trapped-MMIO devices; a fault
+// neither covers is fatal.
 func (v *VCPU) dataAbort() error {
 	ipa := cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)
-	if v.dirtyFault(ipa) {
-		return nil
-	}
 	if v.MMIO == nil {
 		return v.trapError(cpu.ExitSync)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-hv/ferry/cpu"
 )
@@ -163,13 +164,68 @@ func TestDataAbortGoesToMMIO(t *testing.T) {
 	}
 }
 
-func TestTick(t *testing.T) {
+func TestFIQ(t *testing.T) {
 	var logs []string
 	v := newVCPU(&firmware{}, &logs)
-	ticks := 0
-	v.Tick = func() { ticks++ }
-	if err := v.Dispatch(cpu.ExitFIQ); err != nil || ticks != 1 {
-		t.Fatalf("FIQ exit: %v, %d ticks", err, ticks)
+	fiqs := 0
+	v.FIQ = func() Cause {
+		fiqs++
+		return []Cause{CauseTimer, CauseNIC}[fiqs%2]
+	}
+	for range 3 {
+		if err := v.Dispatch(cpu.ExitFIQ); err != nil {
+			t.Fatalf("FIQ exit: %v", err)
+		}
+	}
+	if got := v.Causes(); fiqs != 3 || got["nic"] != 2 || got["timer"] != 1 || len(got) != 2 {
+		t.Fatalf("%d FIQs, causes %v; want nic 2, timer 1", fiqs, got)
+	}
+}
+
+// Every exit is counted under one cause: a dirty fault as dirty, the
+// same abort on a device page as MMIO, a trap Ferry cannot handle as
+// its class's.
+func TestExitCauses(t *testing.T) {
+	var logs []string
+	v := newVCPU(&firmware{}, &logs)
+	v.WriteFault = func(ipa, va uint64, vaValid bool) bool { return ipa>>21 == 0x4800_0000>>21 }
+	v.MMIO = func(c *cpu.Context, esr cpu.ESR, ipa uint64) (bool, error) { c.Advance(esr); return true, nil }
+	const write = 0x93c0804f // str, level-3 permission fault
+	for _, hpfar := range []uint64{0x48001 << 4, 0x48002 << 4, 0x9000 << 4} {
+		v.Ctx.ESR, v.Ctx.HPFAR = write, hpfar
+		if err := v.Dispatch(cpu.ExitSync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := trapSMC(v, PSCIVersion, 0); err != nil {
+		t.Fatal(err)
+	}
+	v.Ctx.ESR = 0x3f << 26 // no handler
+	if v.Dispatch(cpu.ExitSync) == nil || v.Dispatch(cpu.ExitSError) == nil {
+		t.Fatal("an unhandled exit did not stop the guest")
+	}
+	want := map[string]uint64{"dirty": 2, "mmio": 1, "smc": 1, "other": 2}
+	if got := v.Causes(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("causes %v, want %v", got, want)
+	}
+}
+
+func TestExitMeter(t *testing.T) {
+	e := ExitMeter{Window: time.Second}
+	s := time.Duration(time.Second)
+	if r, dt := e.Rates(10*s, map[string]uint64{"timer": 50, "mmio": 1000}); dt != 10*s || r["timer"] != 5 || r["mmio"] != 100 {
+		t.Fatalf("since boot: %v over %v", r, dt)
+	}
+	// Half a second later: still measured from the same sample.
+	if r, dt := e.Rates(10*s+s/2, map[string]uint64{"timer": 51, "mmio": 1000}); dt != s/2 || r["timer"] != 2 || r["mmio"] != 0 {
+		t.Fatalf("half a second on: %v over %v", r, dt)
+	}
+	// Two seconds after the first: from it, then from this one.
+	if r, dt := e.Rates(12*s, map[string]uint64{"timer": 52, "mmio": 1000, "nic": 4}); dt != 2*s || r["timer"] != 1 || r["nic"] != 2 || len(r) != 2 {
+		t.Fatalf("two seconds on: %v over %v", r, dt)
+	}
+	if r, dt := e.Rates(16*s, map[string]uint64{"timer": 52, "mmio": 1000, "nic": 4}); dt != 4*s || len(r) != 0 {
+		t.Fatalf("an idle guest: %v over %v, want no exits", r, dt)
 	}
 }
 

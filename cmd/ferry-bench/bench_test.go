@@ -325,3 +325,23 @@ func TestProgressFallsBackToHeartbeats(t *testing.T) {
 		t.Fatalf("%+v %q", r, notes(r))
 	}
 }
+
+func TestParseStatTicks(t *testing.T) {
+	// A name with spaces and a parenthesis, as a QEMU thread could have.
+	const stat = "4242 (qemu (x) aarch64) S 1 4242 4242 0 -1 4194560 3316 0 0 0 1234 567 0 0 20 0 4 0 100 0 0"
+	if n, err := parseStatTicks(stat); err != nil || n != 1234+567 {
+		t.Fatalf("ticks %d, %v; want %d", n, err, 1234+567)
+	}
+	if _, err := parseStatTicks("4242 (qemu) S 1"); err == nil {
+		t.Fatal("a short stat line parsed")
+	}
+}
+
+func TestExitRates(t *testing.T) {
+	a := api.Status{Uptime: 10 * time.Second, ExitCauses: map[string]uint64{"timer": 10, "mmio": 500}}
+	b := api.Status{Uptime: 20 * time.Second, ExitCauses: map[string]uint64{"timer": 30, "mmio": 500, "nic": 5}}
+	total, by := exitRates(a, b)
+	if total != 2.5 || by["timer"] != 2 || by["nic"] != 0.5 || len(by) != 2 {
+		t.Fatalf("%v exits/s, %v", total, by)
+	}
+}

@@ -4,12 +4,18 @@
 // md5sum over a tmpfs file), and writes the figures and the ratio
 // native/Ferry to docs/bench/thin.md and thin.json.
 //
+// With -idle (the default) it measures idle boards: the host CPU of an idle
+// guest's board natively and under Ferry (with and without its management
+// NIC), the exits per second by cause and the API's answer time, and a
+// receive-role board's CPU, to docs/bench/idle.{md,json}.
+//
 // With -migration (the default) it first compares live migration by Ferry
 // with QEMU's own over a matrix of guest sizes and dirty rates, measures the
 // raw management link (cmd/ferry-nettest), and writes
 // docs/bench/migration.{md,json,png}.
 //
-//	go run ./cmd/ferry-bench [-runs 3] [-out docs/bench] [-thin=false] [-migration=false]
+//	go run ./cmd/ferry-bench [-runs 3] [-out docs/bench] [-thin=false] [-migration=false] [-idle=false]
+//	go run ./cmd/ferry-bench -migration=false -thin=false -idle-runs 3  # the idle boards only
 //	go run ./cmd/ferry-bench -thin=false -quick                 # 512 MiB, idle and 8 MiB/s
 //	go run ./cmd/ferry-bench -thin=false -sizes 512 -rates 0 -systems qemu,qemu-30ms
 //	go run ./cmd/ferry-bench -thin=false -systems ferry -keep  # re-run Ferry, keep QEMU's figures
@@ -84,6 +90,10 @@ func main() {
 	flag.StringVar(&b.Kernel, "kernel", "build/guest/Image", "guest kernel")
 	flag.StringVar(&b.Initrd, "initrd", "build/guest/initrd.cpio.gz", "guest initramfs")
 	thin := flag.Bool("thin", true, "measure thin-ness (native vs Ferry)")
+	idle := flag.Bool("idle", true, "measure idle boards: host CPU and exits of an idle guest natively and under Ferry, and of a receive-role board")
+	idleRuns := flag.Int("idle-runs", 3, "boots of each idle configuration")
+	idleGuests := flag.String("idle-guests", "counter,idle", "guest.mode of the idle guests")
+	flag.DurationVar(&idleWindow, "idle-window", idleWindow, "how long each idle board's host CPU is measured")
 	migration := flag.Bool("migration", true, "measure migration (Ferry and QEMU's own) over the matrix -sizes x -rates x -systems")
 	sizes := flag.String("sizes", "256,512,1024", "guest sizes to migrate, MiB")
 	rates := flag.String("rates", "0,8,32,max", "guest dirty rates, MiB/s (0: idle, max: as fast as the guest can)")
@@ -139,6 +149,12 @@ func main() {
 			err = migrationBench(b, *ferryctl, *out, m, link, "go run ./cmd/ferry-bench "+strings.Join(os.Args[1:], " "), *keep)
 		}
 		if err != nil {
+			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
+			os.Exit(1)
+		}
+	}
+	if *idle {
+		if err := idleBench(b, *out, *idleRuns, strings.Split(*idleGuests, ",")); err != nil {
 			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
 			os.Exit(1)
 		}

@@ -23,14 +23,11 @@ import (
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/boot/guest"
 	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/hyp"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/net/mgmt"
 )
-
-// tickNS is Ferry's scheduling tick while a guest runs: how often it
-// takes the CPU back to run its own goroutines (network, API, migration).
-const tickNS = 10e6
 
 func logf(format string, args ...any) {
 	fmt.Printf("ferry: "+format+"\n", args...)
@@ -63,7 +60,7 @@ func boot() error {
 	}
 
 	var svc *services
-	opt := hyp.Options{GuestBase: board.GuestBase, TickINTID: board.HypTimerINTID}
+	opt := hyp.Options{GuestBase: board.GuestBase, TickINTID: board.HypTimerINTID, Route: gic.RouteTo(cpu.ReadMPIDR_EL1())}
 	if cfg.IP.IsValid() {
 		keys, err := keyBundle(cfg)
 		if err != nil {
@@ -91,12 +88,13 @@ func boot() error {
 		}
 	}
 
+
 	var m *hyp.Machine
 	if cfg.Receive() {
 		if svc == nil {
 			return fmt.Errorf("no guest to boot (no ferry.kernel=) and no management network (no ferry.ip=) to receive one")
 		}
-		if m, err = hyp.NewMachine(d, tickNS, hyp.GuestNone, func(s string) { logf("%s", s) }); err != nil {
+		if m, err = hyp.NewMachine(d, hyp.GuestNone, func(s string) { logf("%s", s) }); err != nil {
 			return err
 		}
 		logf("no guest of its own: guest RAM %v cleared in %v; waiting for one to be migrated here", d.RAM, m.ClearRAM().Round(time.Millisecond))
@@ -106,6 +104,7 @@ func boot() error {
 	m.InstallIdle()
 	if svc != nil {
 		svc.m = m
+		m.OnNIC = svc.interrupt
 		if err := svc.start(); err != nil {
 			return err
 		}
@@ -152,7 +151,7 @@ func bootGuest(cfg config.Config, d *hyp.Description) (*hyp.Machine, error) {
 	cpu.CleanDcache(l.Initrd.Base, l.Initrd.Size)
 	cpu.InvalidateIcache()
 
-	m, err := hyp.NewMachine(d, tickNS, hyp.GuestRunning, func(s string) { logf("%s", s) })
+	m, err := hyp.NewMachine(d, hyp.GuestRunning, func(s string) { logf("%s", s) })
 	if err != nil {
 		return nil, err
 	}

@@ -29,8 +29,8 @@ import (
 const (
 	// migrationTimeout bounds a whole migration requested through the API.
 	migrationTimeout = 10 * time.Minute
-	// idlePoll is how long the NIC poller sleeps when the link is quiet.
-	idlePoll = 200 * time.Microsecond
+	// exitWindow is the shortest interval Status measures exit rates over.
+	exitWindow = time.Second
 	// stepTimeout is how long a migration waits for its peer to take or
 	// give one record before it gives up: a dead destination costs the
 	// paused guest at most this long before it resumes at the source.
@@ -60,6 +60,9 @@ type services struct {
 
 	suite    uint16        // the migration stream's TLS suite (0: TLS 1.3's), measured at start
 	measured chan struct{} // closed once suite is set
+
+	nic   hyp.Doorbell  // the NIC poller, waiting for the NIC's interrupt
+	meter hyp.ExitMeter // exit rates for Status
 }
 
 // suiteProbe is how much each candidate cipher of the migration stream
@@ -121,6 +124,7 @@ func (s *services) start() error {
 	}
 	s.opts = pki.Options{Time: pki.BoardClock(wall, s.keys.Cert.NotBefore)}
 	s.measured = make(chan struct{})
+	s.meter.Window = exitWindow
 	go s.measureSuite()
 	go s.poll()
 	apiL, err := s.net.Listen(api.APIPort, apiReceiveBuffer)
@@ -157,14 +161,24 @@ func (s *services) start() error {
 	return nil
 }
 
-// poll moves the NIC's frames whenever Ferry has the CPU.
+// poll moves the NIC's frames while there are any, then sleeps until the
+// NIC's interrupt: a quiet link costs no CPU.
 func (s *services) poll() {
 	for {
-		if s.net.Poll() {
+		for s.net.Poll() {
 			runtime.Gosched()
-		} else {
-			time.Sleep(idlePoll)
 		}
+		if !s.net.Arm() {
+			s.nic.Wait()
+		}
+	}
+}
+
+// interrupt takes the NIC's interrupt (hyp.Machine.OnNIC: on the vCPU
+// goroutine or in the idle hook, never blocking) and wakes the poller.
+func (s *services) interrupt() {
+	if s.net.Interrupt() {
+		s.nic.Ring()
 	}
 }
 
@@ -182,15 +196,22 @@ func (s *services) Status() api.Status {
 	if s.cfg.Receive() {
 		role = api.RoleReceive
 	}
+	up := board.Uptime()
+	causes := s.m.ExitCauses()
+	rates, window := s.meter.Rates(up, causes)
 	return api.Status{
 		Board:   s.name(),
 		Address: s.net.Addr().Addr().String(),
 		Role:    role,
 		Guest:   manage.Guest(s.m.Ctl.State()),
-		Uptime:  board.Uptime(),
+		Uptime:  up,
 		Exits:   s.m.Exits(),
 		Stopped: s.m.Ctl.Why(),
 		Heap:    heapInUse(),
+
+		ExitCauses: causes,
+		ExitRates:  rates,
+		ExitWindow: window,
 
 		ConsoleDropped: board.ConsoleDropped(),
 		Migration:      cur,

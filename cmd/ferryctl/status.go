@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -147,7 +150,7 @@ func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
 	fmt.Fprintf(tw, "role\t%s\n", st.Role)
 	fmt.Fprintf(tw, "guest\t%s\n", st.Guest)
 	fmt.Fprintf(tw, "uptime\t%s\n", durationString(st.Uptime))
-	fmt.Fprintf(tw, "exits\t%d\n", st.Exits)
+	fmt.Fprintf(tw, "exits\t%d%s\n", st.Exits, exitCauses(st))
 	if st.Stopped != "" {
 		fmt.Fprintf(tw, "stopped by\t%s\n", st.Stopped)
 	}
@@ -177,4 +180,29 @@ func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
 		fmt.Fprintf(tw, "decided\t%s: %s%s (%s, peer %q), %s ago%s\n", d.ID, d.Verdict, confirmed, d.Role, d.Peer, durationString(d.Ago), note)
 	}
 	return tw.Flush()
+}
+
+// exitCauses is the exits' breakdown: " (timer 12, nic 3; per second over
+// 10s: timer 0.1, nic 0.3)", nothing without causes.
+func exitCauses(st api.Status) string {
+	if len(st.ExitCauses) == 0 {
+		return ""
+	}
+	names := slices.Sorted(maps.Keys(st.ExitCauses))
+	var counts, rates []string
+	for _, k := range names {
+		counts = append(counts, fmt.Sprintf("%s %d", k, st.ExitCauses[k]))
+		if r, ok := st.ExitRates[k]; ok {
+			rates = append(rates, fmt.Sprintf("%s %.3g", k, r))
+		}
+	}
+	out := " (" + strings.Join(counts, ", ")
+	if st.ExitWindow > 0 {
+		per := "none"
+		if len(rates) > 0 {
+			per = strings.Join(rates, ", ")
+		}
+		out += fmt.Sprintf("; per second over %s: %s", durationString(st.ExitWindow), per)
+	}
+	return out + ")"
 }

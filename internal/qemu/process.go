@@ -88,6 +88,9 @@ func (p *Process) read(r io.Reader) {
 // Done is closed once QEMU has exited and its console is read to the end.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
+// Pid is the QEMU process's ID (for its CPU time in /proc).
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Started is when QEMU was started.
 func (p *Process) Started() time.Time { return p.started }
 

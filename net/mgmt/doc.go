@@ -9,10 +9,17 @@
 //	c, err := config.Parse(board.Bootargs)       // ferry.ip=, ferry.mac=, ferry.mtu=
 //	n, err := mgmt.Up(mgmt.Config{Transports: board.Virtio, Addr: c.IP, MAC: c.MAC, MTU: c.MTU}) // tamago/arm64 only
 //	nic := n.Transport()                         // the machine description makes it Ferry's
-//	go func() { for { if !n.Poll() { runtime.Gosched() } } }()
+//	go func() {                                  // on the NIC's interrupt: n.Interrupt(), then wake this goroutine
+//		for {
+//			for n.Poll() { runtime.Gosched() }
+//			if !n.Arm() { waitForTheInterrupt() }
+//		}
+//	}()
 //
-// There are no interrupts: nothing moves unless Poll is called, from one
-// goroutine, often (every scheduling round Ferry gets). Poll never blocks.
+// Nothing moves unless Poll is called, from one goroutine: while there is
+// work, and again after the NIC's interrupt (Arm enables it once the
+// queues are drained; Interrupt acknowledges it and holds further ones
+// back until the next Arm). Poll never blocks.
 // Listen, Dial and the connections they return block their own goroutine
 // only.
 //

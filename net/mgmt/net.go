@@ -83,6 +83,20 @@ func (n *Net) configure() error {
 // goroutine, again at once while it reports true.
 func (n *Net) Poll() (busy bool) { return n.ep.Poll() }
 
+// Interrupt takes the NIC's interrupt (virtionet.Endpoint.Interrupt): it
+// acknowledges it at the device and reports whether it was the NIC's (its
+// status bits). Call it from the interrupt path, then wake the goroutine
+// that polls.
+func (n *Net) Interrupt() bool { return n.ep.Interrupt() != 0 }
+
+// Arm lets the NIC interrupt again once Poll has nothing to do; true
+// means work arrived meanwhile (poll again instead of sleeping).
+func (n *Net) Arm() bool { return n.ep.Arm() }
+
+// SPI is the NIC's interrupt from the DTB: an SPI number (its GIC INTID
+// is SPI + 32).
+func (n *Net) SPI() uint32 { return n.transport.SPI }
+
 // listenBacklog is how many connections may wait to be accepted: Ferry's
 // listeners accept at once (internal/tlsaccept), so a few suffice, and each
 // waiting one can hold its receive window of Ferry's heap (gonet's default

@@ -91,7 +91,14 @@ type Device struct {
 	txKick   bool     // transmit buffers posted since the last notification
 	stats    Stats
 	err      error // sticky: the device broke the protocol
+	checkDue bool  // a configuration-change interrupt came: Check at the next chance
 }
+
+// InterruptStatus bits (4.2.2 "MMIO Device Register Layout").
+const (
+	InterruptUsedBuffer = 1 << 0 // a queue's device returned a buffer
+	InterruptConfig     = 1 << 1 // the configuration (or DEVICE_NEEDS_RESET) changed
+)
 
 // ErrQueueFull is returned by Transmit when every transmit buffer is with
 // the device.
@@ -333,9 +340,40 @@ func (d *Device) Receive(max int, deliver func(frame []byte)) int {
 	return n
 }
 
+// Interrupt takes the device's interrupt: it acknowledges what the device
+// signalled (InterruptStatus written back to InterruptACK, 4.2.2, which
+// lowers the line) and asks it not to interrupt again for used buffers
+// until Arm (2.7.7). It returns the status bits, 0 if the interrupt was
+// not the device's. It takes no lock: call it only where no goroutine can
+// be inside the device (Ferry's interrupt paths, which run between
+// goroutines on its one CPU).
+func (d *Device) Interrupt() uint32 {
+	st := d.t.r.Read32(regInterruptStatus)
+	if st != 0 {
+		d.t.r.Write32(regInterruptACK, st)
+	}
+	d.rx.setInterrupt(false)
+	d.tx.setInterrupt(false)
+	if st&InterruptConfig != 0 {
+		d.checkDue = true
+	}
+	return st
+}
+
+// Arm lets the device interrupt when it next uses a buffer: a received
+// frame, and -- when txWait, frames waiting for a transmit buffer -- a sent
+// one. It reports whether buffers were already used, which the device may
+// never interrupt for: the caller polls again instead of waiting.
+func (d *Device) Arm(txWait bool) (used bool) {
+	d.rx.setInterrupt(true)
+	d.tx.setInterrupt(txWait)
+	return d.rx.returned() || txWait && d.tx.returned() || d.checkDue
+}
+
 // Check reads the device status and stops the device if it has asked to
 // be reset (2.1.1). Call it when idle: it costs a register read.
 func (d *Device) Check() error {
+	d.checkDue = false
 	if d.err == nil && d.t.NeedsReset() {
 		d.stop(errors.New("device set DEVICE_NEEDS_RESET"))
 	}

@@ -1,7 +1,7 @@
 // Package virtionet is Ferry's driver for its management NIC: a virtio 1.x
 // network device (virtio-net, device ID 1) behind a virtio-mmio transport
-// (Version 2, non-legacy), driven by polling, and a gVisor
-// stack.LinkEndpoint over it.
+// (Version 2, non-legacy), polled while there is work and interrupt-driven
+// when idle, and a gVisor stack.LinkEndpoint over it.
 //
 // It follows the OASIS Virtual I/O Device (VIRTIO) specification, version
 // 1.2: section 2 "Basic Facilities of a Virtio Device" (status, feature bits,
@@ -26,6 +26,9 @@
 // Only VIRTIO_F_VERSION_1, VIRTIO_NET_F_MAC and VIRTIO_F_ACCESS_PLATFORM are
 // negotiated: no mergeable receive buffers, no checksum or segmentation
 // offload (QEMU offers none over the socket netdev: see negotiate), one
-// queue pair, no control queue, no interrupts (the driver is polled and
-// asks the device not to interrupt). It is not a general virtio framework.
+// queue pair, no control queue. Interrupts are NAPI-style: the device is
+// asked not to interrupt (VIRTQ_AVAIL_F_NO_INTERRUPT) from its interrupt
+// (Interrupt acknowledges it) until the poller has drained the queues and
+// Arms it again; a driver that never Arms polls and is never interrupted.
+// It is not a general virtio framework.
 package virtionet

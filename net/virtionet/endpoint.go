@@ -35,7 +35,9 @@ const (
 // Outbound frames go straight into the transmit queue from WritePackets,
 // whichever goroutine the stack writes from; frames the queue has no room
 // for wait in a bounded backlog that Poll drains. Inbound frames are only
-// taken by Poll, which never blocks: the caller polls.
+// taken by Poll, which never blocks: the caller polls while there is work,
+// then Arms the device's interrupt and sleeps until Interrupt (or polls
+// on, if it never Arms: the device then does not interrupt).
 type Endpoint struct {
 	pollMu sync.Mutex // serialises Poll
 	batch  []*stack.PacketBuffer
@@ -98,8 +100,8 @@ func (e *Endpoint) Poll() (busy bool) {
 	if moved == 0 && len(batch) == 0 {
 		// A register read is a trip into the device model (under
 		// QEMU, its global lock): look for DEVICE_NEEDS_RESET only
-		// now and then.
-		if e.idle++; e.idle%checkEvery == 0 {
+		// now and then, or when a configuration interrupt said so.
+		if e.idle++; e.idle%checkEvery == 0 || e.dev.checkDue {
 			e.dev.Check()
 		}
 	}
@@ -120,6 +122,21 @@ func (e *Endpoint) Poll() (busy bool) {
 	clear(batch)
 	e.batch = batch[:0]
 	return moved+len(batch) > 0
+}
+
+// Interrupt takes the device's interrupt (Device.Interrupt) and returns
+// its status bits. It takes no lock (see there): it is for the interrupt
+// path, between goroutines.
+func (e *Endpoint) Interrupt() uint32 { return e.dev.Interrupt() }
+
+// Arm is called by the goroutine that polls, when Poll found nothing to
+// do, before it sleeps until Interrupt: it lets the device interrupt for
+// a received frame (and for a sent one while frames wait in the backlog).
+// True means work came meanwhile: poll again rather than sleep.
+func (e *Endpoint) Arm() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.dev.Arm(len(e.backlog) > 0)
 }
 
 // drainBacklog moves backlogged frames into free transmit buffers, oldest

@@ -153,3 +153,58 @@ func TestEndpointLinkAttributes(t *testing.T) {
 		t.Errorf("idle Poll reports busy")
 	}
 }
+
+// The interrupt cycle: a device that was never armed does not interrupt
+// (polled use); once armed, a received frame raises the line, Interrupt
+// lowers it and holds further interrupts back until Arm, which reports
+// the frames that came meanwhile; a configuration change (a device that
+// needs a reset) interrupts too and stops the device at the next Poll.
+func TestEndpointInterrupts(t *testing.T) {
+	d, fd := newDev(t, fakedev.Options{}, Options{})
+	ep := NewEndpoint(d)
+	newStack(t, ep)
+	line := func() bool { high, _ := fd.Interrupting(); return high }
+
+	fd.Receive(arpRequest())
+	if line() {
+		t.Fatal("a device never armed interrupted")
+	}
+	pollUntil(ep, fd, 1)
+	for ep.Poll() {
+	}
+	if ep.Arm() {
+		t.Fatal("Arm with nothing received reports work")
+	}
+	fd.Receive(arpRequest())
+	if !line() {
+		t.Fatal("an armed device did not interrupt for a received frame")
+	}
+	if st := ep.Interrupt(); st != InterruptUsedBuffer || line() {
+		t.Fatalf("Interrupt: status %#x, line still high %v", st, line())
+	}
+	fd.Receive(arpRequest()) // before the poller ran: no second interrupt
+	if _, raised := fd.Interrupting(); line() || raised != 1 {
+		t.Fatalf("interrupts not held back after Interrupt: line %v, raised %d times", line(), raised)
+	}
+	if !ep.Arm() {
+		t.Fatal("Arm does not report the frames that came while held back")
+	}
+	if got := pollUntil(ep, fd, 2); len(got) != 2 {
+		t.Fatalf("%d ARP replies, want 2", len(got))
+	}
+	if ep.Interrupt() != 0 {
+		t.Fatal("Interrupt with the line low reports a status")
+	}
+
+	for ep.Poll() {
+	}
+	ep.Arm()
+	fd.SetNeedsReset()
+	if st := ep.Interrupt(); st&InterruptConfig == 0 {
+		t.Fatalf("a device needing a reset: status %#x", st)
+	}
+	ep.Poll()
+	if ep.Err() == nil {
+		t.Fatal("the device needing a reset was not noticed at the next Poll")
+	}
+}

@@ -39,7 +39,7 @@ const (
 	descFWrite    = 2 // VIRTQ_DESC_F_WRITE: the device writes the buffer (device-writable)
 	descFIndirect = 4 // VIRTQ_DESC_F_INDIRECT (not used)
 
-	availFNoInterrupt = 1 // VIRTQ_AVAIL_F_NO_INTERRUPT: the driver polls; do not interrupt (2.7.7)
+	availFNoInterrupt = 1 // VIRTQ_AVAIL_F_NO_INTERRUPT: do not interrupt when a buffer is used (2.7.7)
 	usedFNoNotify     = 1 // VIRTQ_USED_F_NO_NOTIFY: the device polls; no need to notify (2.7.10)
 )
 
@@ -74,6 +74,7 @@ type queue struct {
 	published uint16 // avail.idx as last stored
 	usedIdx   uint16 // next used-ring index the driver reads (free-running)
 	out       int    // buffers the device holds
+	interrupt bool   // the device may interrupt when it uses a buffer (VIRTQ_AVAIL_F_NO_INTERRUPT clear)
 }
 
 // queueLayout returns the offsets of the available and used rings and the
@@ -133,7 +134,28 @@ const bufAlign = 64
 func word(b []byte) *uint32 { return (*uint32)(unsafe.Pointer(&b[0])) }
 
 func (q *queue) storeAvailHeader() {
-	atomic.StoreUint32(word(q.avail), uint32(availFNoInterrupt)|uint32(q.published)<<16)
+	flags := uint32(availFNoInterrupt)
+	if q.interrupt {
+		flags = 0
+	}
+	atomic.StoreUint32(word(q.avail), flags|uint32(q.published)<<16)
+}
+
+// setInterrupt asks the device to interrupt, or not, when it uses a
+// buffer (2.7.7: only a hint; the device may interrupt anyway).
+func (q *queue) setInterrupt(on bool) {
+	if q.interrupt != on {
+		q.interrupt = on
+		q.storeAvailHeader()
+	}
+}
+
+// returned reports whether the device has returned buffers the driver has not
+// taken yet. Its load of used.idx follows any store of the flags (both
+// atomic, in program order): a device that used a buffer before it saw
+// interrupts allowed is seen here.
+func (q *queue) returned() bool {
+	return uint16(atomic.LoadUint32(word(q.used))>>16) != q.usedIdx
 }
 
 // post gives buffer i to the device: n bytes for it to read, or (write)

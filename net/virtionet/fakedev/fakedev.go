@@ -120,6 +120,34 @@ type Device struct {
 	// Pending frames for the receive queue (QEMU holds them until the
 	// driver posts buffers).
 	pending [][]byte
+	// isr is InterruptStatus: bit 0 set when the device uses a buffer of
+	// a queue whose driver did not set VIRTQ_AVAIL_F_NO_INTERRUPT, bit 1
+	// on a configuration change (DEVICE_NEEDS_RESET); cleared by
+	// InterruptACK. Its interrupt line is high while it is not zero.
+	isr        uint32
+	interrupts int // times the line went from low to high
+}
+
+// Interrupt-status bits (4.2.2 InterruptStatus).
+const (
+	isrUsedBuffer = 1 << 0
+	isrConfig     = 1 << 1
+	availFNoIntr  = 1 // VIRTQ_AVAIL_F_NO_INTERRUPT
+)
+
+// Interrupting reports whether the device's interrupt line is high, and
+// how many times it was raised.
+func (d *Device) Interrupting() (high bool, raised int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.isr != 0, d.interrupts
+}
+
+func (d *Device) raise(bits uint32) {
+	if d.isr == 0 {
+		d.interrupts++
+	}
+	d.isr |= bits
 }
 
 // New returns a device over mem.
@@ -184,6 +212,7 @@ func (d *Device) SetNeedsReset() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.status |= StatusNeedsReset
+	d.raise(isrConfig)
 }
 
 // Read32 implements virtionet.Regs.
@@ -217,7 +246,7 @@ func (d *Device) Read32(off uint32) uint32 {
 		}
 		return 0
 	case InterruptStatus:
-		return 0
+		return d.isr
 	case Status:
 		return d.status
 	case ConfigGeneration:
@@ -268,6 +297,7 @@ func (d *Device) Write32(off uint32, v uint32) {
 		}
 		d.q[v].notifies++
 	case InterruptACK:
+		d.isr &^= v
 	case Status:
 		d.writeStatus(v)
 	default:
@@ -416,6 +446,9 @@ func (d *Device) push(q *vq, head uint16, n uint32) {
 	binary.LittleEndian.PutUint32(e[4:], n)
 	q.usedIdx++
 	d.setUsedFlags(q) // release: the element before the index
+	if binary.LittleEndian.Uint16(d.mem.At(q.driver, 2))&availFNoIntr == 0 {
+		d.raise(isrUsedBuffer)
+	}
 }
 
 // Transmitted consumes every frame the driver has made available on the

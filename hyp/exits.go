@@ -1,0 +1,101 @@
+package hyp
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferry-hv/ferry/cpu"
+)
+
+// Cause is why the guest exited to Ferry, as counted for the management
+// API's status (api.Status.ExitCauses).
+type Cause int
+
+// Exit causes. FIQ exits are Ferry's own interrupts: its EL2 timer (armed
+// only for its deadlines), its management NIC, or neither (spurious);
+// the rest are the guest's traps.
+const (
+	CauseTimer  Cause = iota // Ferry's EL2 timer: a Go timer, a netstack retransmission, a migration's slice
+	CauseNIC                 // the management NIC's interrupt
+	CauseFIQ                 // an FIQ with nothing of Ferry's pending
+	CauseMMIO                // a trapped device page (GIC guard, UART writes, a shared virtio page)
+	CauseDirty               // a dirty-tracking fault during a migration
+	CauseSMC                 // PSCI
+	CauseSysReg              // a forwarded system-register write (SGIs)
+	CauseWFI                 // a WFI trapped during a migration
+	CauseHVC                 // a hypercall
+	CauseOther               // anything else (it stops the guest)
+	numCauses
+)
+
+var causeNames = [numCauses]string{"timer", "nic", "fiq", "mmio", "dirty", "smc", "sysreg", "wfi", "hvc", "other"}
+
+func (c Cause) String() string { return causeNames[c] }
+
+// ecCause is the cause of a synchronous exit by exception class (a data
+// or instruction abort is MMIO unless dirty tracking took it).
+func ecCause(ec uint32) Cause {
+	switch ec {
+	case cpu.ECSMC64:
+		return CauseSMC
+	case cpu.ECHVC64:
+		return CauseHVC
+	case cpu.ECSysReg:
+		return CauseSysReg
+	case cpu.ECDAbortLow, cpu.ECIAbortLow:
+		return CauseMMIO
+	case cpu.ECWFx:
+		return CauseWFI
+	}
+	return CauseOther
+}
+
+// exitCounts counts exits by cause; Counts may be read from any goroutine.
+type exitCounts [numCauses]atomic.Uint64
+
+func (e *exitCounts) add(c Cause) { e[c].Add(1) }
+
+// Counts returns the exits so far by cause name; causes with none are
+// left out.
+func (e *exitCounts) Counts() map[string]uint64 {
+	m := map[string]uint64{}
+	for c := range numCauses {
+		if n := e[c].Load(); n > 0 {
+			m[c.String()] = n
+		}
+	}
+	return m
+}
+
+// ExitMeter turns cumulative counts into rates per second: each call of
+// Rates measures from the sample it keeps, and replaces that sample once
+// it is at least Window old, so callers that ask at least Window apart see
+// the rate between their calls, and the first call the rate since boot.
+type ExitMeter struct {
+	Window time.Duration
+
+	mu   sync.Mutex
+	at   time.Duration
+	base map[string]uint64
+}
+
+// Rates are the exits per second by cause between the kept sample and
+// now (the board's uptime, when counts was read), and the interval.
+func (e *ExitMeter) Rates(now time.Duration, counts map[string]uint64) (map[string]float64, time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	dt := now - e.at
+	rates := map[string]float64{}
+	if dt > 0 {
+		for k, n := range counts {
+			if d := n - e.base[k]; n >= e.base[k] && d > 0 {
+				rates[k] = float64(d) / dt.Seconds()
+			}
+		}
+	}
+	if dt >= e.Window {
+		e.at, e.base = now, counts
+	}
+	return rates, dt
+}
