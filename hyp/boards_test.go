@@ -208,6 +208,10 @@ func TestDescribeEveryBoard(t *testing.T) {
 // patched guest DTB parses and has the guest's RAM and none of the hidden
 // devices.
 func checkPlan(t *testing.T, d *Description, blob []byte) error {
+	b, err := dtb.Parse(blob)
+	if err != nil {
+		return err
+	}
 	a, err := mmu.NewArena(make([]byte, stage2Pages*mmu.PageSize), 0x1000_0000_0000)
 	if err != nil {
 		return err
@@ -237,6 +241,13 @@ func checkPlan(t *testing.T, d *Description, blob []byte) error {
 	for _, p := range d.Ports {
 		if _, ok := mapped(p.Base); ok {
 			return fmt.Errorf("trapped page %v (%v) is mapped", p.Range, p.Model)
+		}
+	}
+	for _, r := range b.NoMap { // firmware's no-map memory is not the guest's
+		for _, ipa := range []uint64{r.Base, r.End() - 1} {
+			if _, ok := mapped(ipa); ok {
+				return fmt.Errorf("no-map reservation %v is mapped at %#x", r, ipa)
+			}
 		}
 	}
 	if len(d.Ports) < 3 {

@@ -234,6 +234,12 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 			d.RAM = append(d.RAM, r)
 		}
 	}
+	// Firmware's no-map regions are not the guest's: not mapped at stage
+	// 2, never read or written by a migration (a secure OS's memory would
+	// abort the access). The guest's DTB keeps its /reserved-memory.
+	for _, r := range b.NoMap {
+		d.RAM = phys.Subtract(d.RAM, r.RoundOut(mmu.PageSize))
+	}
 	if len(d.RAM) == 0 {
 		return nil, fmt.Errorf("machine: the board's RAM %v leaves nothing above Ferry's carve-out ending at %#x", b.Memory, o.GuestBase)
 	}

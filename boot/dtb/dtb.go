@@ -68,6 +68,10 @@ type Board struct {
 	// RTC is the first PL031 real-time clock ("arm,pl031"), zero if none:
 	// where Ferry reads the date it checks certificates against.
 	RTC phys.Range
+	// NoMap are the /reserved-memory regions marked no-map (firmware's,
+	// e.g. a secure OS's or a coprocessor's): memory the OS must not even
+	// map, sorted and merged.
+	NoMap []phys.Range
 	// PSCIMethod is the /psci method ("smc" or "hvc"), "" if absent.
 	PSCIMethod string
 	Virtio     []VirtioMMIO // in address order
@@ -120,6 +124,9 @@ func Parse(blob []byte) (b *Board, err error) {
 	if err := b.parseMemory(t); err != nil {
 		return nil, err
 	}
+	if err := b.parseNoMap(t); err != nil {
+		return nil, err
+	}
 	if psci := t.lookup("/psci", false); psci != nil {
 		b.PSCIMethod, _ = propString(psci, "method")
 	}
@@ -135,6 +142,30 @@ func Parse(blob []byte) (b *Board, err error) {
 		}
 	}
 	return b, nil
+}
+
+// parseNoMap reads the no-map children of /reserved-memory
+// (Documentation/devicetree/bindings/reserved-memory/reserved-memory.yaml:
+// static regions, reg in the node's own cells; dynamic ones, with only a
+// size, have no address to keep out yet and are not listed).
+func (b *Board) parseNoMap(t *tree) error {
+	rm := exactChild(t.root, "reserved-memory")
+	if rm == nil {
+		return nil
+	}
+	var rs []phys.Range
+	for _, n := range rm.Children {
+		if _, ok := n.LookProperty("no-map"); !ok {
+			continue
+		}
+		regs, err := t.mmio(n)
+		if err != nil {
+			return fmt.Errorf("dtb: %s: %w", t.path(n), err)
+		}
+		rs = append(rs, regs...)
+	}
+	b.NoMap = phys.Merge(rs)
+	return nil
 }
 
 func rootCells(t *tree) (ac, sc uint32, err error) {

@@ -165,6 +165,7 @@ func TestParseQEMUVirt(t *testing.T) {
 				t.Errorf("GIC = %+v", gic)
 			}
 			check("PSCIMethod", b.PSCIMethod, "smc")
+			check("NoMap", b.NoMap, []phys.Range(nil))
 			check("Virtio", b.Virtio, wantVirtio())
 			check("Bootargs", b.Bootargs, "")
 			check("len(RNGSeed)", len(b.RNGSeed), 32)

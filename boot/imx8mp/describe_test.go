@@ -82,7 +82,12 @@ func TestDescribeEVK(t *testing.T) {
 	if d.Console != hyp.ConsoleIMX || d.UART != (phys.Range{Base: 0x30890000, Size: 0x10000}) {
 		t.Errorf("console %v at %v, want the i.MX UART2", d.Console, d.UART)
 	}
-	wantRAM := []phys.Range{{Base: GuestBase, Size: 0x100000000 - GuestBase}, {Base: 0x100000000, Size: 0xc0000000}}
+	// The DSP's no-map reservation (/reserved-memory, 32 MiB at
+	// 0x92400000) is not the guest's.
+	if want := []phys.Range{{Base: 0x92400000, Size: 0x2000000}}; !reflect.DeepEqual(b.NoMap, want) {
+		t.Errorf("no-map %v, want %v", b.NoMap, want)
+	}
+	wantRAM := []phys.Range{{Base: GuestBase, Size: 0x92400000 - GuestBase}, {Base: 0x94400000, Size: 0x100000000 - 0x94400000}, {Base: 0x100000000, Size: 0xc0000000}}
 	if !reflect.DeepEqual(d.RAM, wantRAM) {
 		t.Errorf("RAM %v, want %v", d.RAM, wantRAM)
 	}
@@ -126,6 +131,9 @@ func TestDescribeEVK(t *testing.T) {
 		{RAMBase, false, 0},       // Ferry's carve-out: its image ...
 		{GuestBase - 1, false, 0}, // ... to its last byte
 		{GuestBase, true, mmu.S2Normal},
+		{0x92400000, false, 0}, // the DSP's no-map reservation
+		{0x943fffff, false, 0},
+		{0x94400000, true, mmu.S2Normal},
 		{0xffffffff, true, mmu.S2Normal},
 		{0x100000000, true, mmu.S2Normal},
 		{0x1bfffffff, true, mmu.S2Normal},
