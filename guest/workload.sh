@@ -264,6 +264,21 @@ mode_a32() {
 	echo "FERRY-GUEST: /bin/a32 exited with $?"
 }
 
+# net_up: with guest.ip=<addr>/<bits>, the guest's own NIC (eth0, the
+# board's data NIC; Ferry's management NIC is not the guest's) gets the
+# address and the echo service runs on it, whatever the mode.
+net_up() {
+	_ip=$(param guest.ip "")
+	[ -n "$_ip" ] || return 0
+	if ip link set eth0 up && ip addr add "$_ip" dev eth0; then
+		echo "FERRY-GUEST: eth0 up $_ip mac=$(cat /sys/class/net/eth0/address)"
+		/bin/ferry-echo &
+	else
+		echo "FERRY-GUEST: warning: cannot bring eth0 up with $_ip"
+	fi
+}
+
+net_up
 mode=$(param guest.mode counter)
 echo "FERRY-GUEST: boot_id=$id mode=$mode"
 case $mode in

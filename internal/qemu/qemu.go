@@ -45,6 +45,13 @@ type Board struct {
 	MAC    string // the management NIC's MAC, e.g. 52:54:00:77:00:11
 	Keys   string // PEM bundle (ca, certificate, key), loaded into Ferry's memory
 
+	// The guest's own network: when DataSwitch is set the board gets
+	// another virtio-net, the guest's (passed through), linked to the
+	// switch of the data segment at that 127.0.0.1 address, with DataMAC:
+	// the guest's MAC, the same on every board it may run on.
+	DataSwitch string
+	DataMAC    string
+
 	// Words are more of Ferry's own words (ferry.<key>=<value>, space
 	// separated), e.g. a test's "ferry.fault=acked".
 	Words string
@@ -111,6 +118,11 @@ func (b Board) Args() ([]string, error) {
 		return nil, err
 	}
 	args = append(args, mgmt...)
+	data, err := b.dataArgs()
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, data...)
 	if b.Words != "" {
 		ferryArgs += b.Words + " "
 	}
@@ -174,6 +186,28 @@ func (b Board) mgmtArgs() (args []string, words string, err error) {
 		words = "ferry.name=" + b.Name + " " + words
 	}
 	return args, words, nil
+}
+
+// dataArgs returns the QEMU arguments of the guest's own NIC, if the board
+// has one. It comes after Ferry's on the command line: QEMU gives the
+// first virtio-net-device the last virtio-mmio transport, so Ferry's stays
+// where it was.
+func (b Board) dataArgs() ([]string, error) {
+	if b.DataSwitch == "" {
+		return nil, nil
+	}
+	host, _, err := net.SplitHostPort(b.DataSwitch)
+	if err != nil || host != "127.0.0.1" {
+		return nil, fmt.Errorf("data switch address %q: boards connect to a switch on 127.0.0.1 only", b.DataSwitch)
+	}
+	if _, err := net.ParseMAC(b.DataMAC); err != nil {
+		return nil, fmt.Errorf("the guest's NIC needs a MAC: %q", b.DataMAC)
+	}
+	return []string{
+		"-global", "virtio-mmio.force-legacy=false",
+		"-netdev", "socket,id=data,connect=" + b.DataSwitch,
+		"-device", "virtio-net-device,netdev=data,mac=" + b.DataMAC,
+	}, nil
 }
 
 func readImageHeader(path string) (guest.ImageHeader, error) {

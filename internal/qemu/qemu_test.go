@@ -126,3 +126,27 @@ func TestArgsManagementNetwork(t *testing.T) {
 		}
 	}
 }
+
+func TestArgsDataNetwork(t *testing.T) {
+	keys := filepath.Join(t.TempDir(), "a.pem")
+	os.WriteFile(keys, make([]byte, 0x2a0), 0o644)
+	b := Board{CPU: "max", Memory: "1G", Image: "ferry.elf", Kernel: writeKernel(t, 0x1ab0000), Append: "console=ttyAMA0",
+		Switch: "127.0.0.1:7777", Name: "a", IP: "10.77.0.11/24", MAC: "52:54:00:77:00:11", Keys: keys,
+		DataSwitch: "127.0.0.1:7778", DataMAC: "52:54:00:88:00:10"}
+	args, err := b.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	mgmt := strings.Index(line, "netdev=mgmt")
+	data := strings.Index(line, "-device virtio-net-device,netdev=data,mac=52:54:00:88:00:10")
+	if mgmt < 0 || data < 0 || data < mgmt || !strings.Contains(line, "-netdev socket,id=data,connect=127.0.0.1:7778") {
+		t.Fatalf("the guest's NIC must follow Ferry's (QEMU gives the first one the last transport):\n%s", line)
+	}
+	for _, tc := range []struct{ sw, mac string }{{"0.0.0.0:7778", "52:54:00:88:00:10"}, {"127.0.0.1:7778", ""}} {
+		b.DataSwitch, b.DataMAC = tc.sw, tc.mac
+		if _, err := b.Args(); err == nil {
+			t.Errorf("data switch %q, MAC %q accepted", tc.sw, tc.mac)
+		}
+	}
+}

@@ -1,0 +1,44 @@
+// Command echo is the test guest's TCP service on its own network (the
+// data NIC, guest.ip=): it sends back every byte it receives, on every
+// connection, until the peer closes. It prints
+//
+//	FERRY-ECHO up port=<port>
+//
+// once listening, and FERRY-ECHO closed peer=<addr> bytes=<n> for each
+// connection. Built for the guest (GOARCH=arm64) by scripts/guest.sh.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+)
+
+func main() {
+	port := flag.Int("port", 7, "TCP port")
+	flag.Parse()
+	l, err := net.Listen("tcp", fmt.Sprintf(":%d", *port))
+	if err != nil {
+		fmt.Println("FERRY-ECHO BAD", err)
+		os.Exit(1)
+	}
+	fmt.Printf("FERRY-ECHO up port=%d\n", *port)
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			fmt.Println("FERRY-ECHO BAD accept:", err)
+			os.Exit(1)
+		}
+		go func() {
+			n, err := io.Copy(c, c)
+			c.Close()
+			if err != nil {
+				fmt.Printf("FERRY-ECHO closed peer=%v bytes=%d err=%v\n", c.RemoteAddr(), n, err)
+				return
+			}
+			fmt.Printf("FERRY-ECHO closed peer=%v bytes=%d\n", c.RemoteAddr(), n)
+		}()
+	}
+}
