@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	vm "github.com/ferry-hv/ferry/mmio/virtiommio"
 	"net"
 )
 
@@ -348,9 +349,9 @@ func (d *Device) Receive(max int, deliver func(frame []byte)) int {
 // be inside the device (Ferry's interrupt paths, which run between
 // goroutines on its one CPU).
 func (d *Device) Interrupt() uint32 {
-	st := d.t.r.Read32(regInterruptStatus)
+	st := d.t.r.Read32(vm.RegInterruptStatus)
 	if st != 0 {
-		d.t.r.Write32(regInterruptACK, st)
+		d.t.r.Write32(vm.RegInterruptACK, st)
 	}
 	d.rx.setInterrupt(false)
 	d.tx.setInterrupt(false)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	vm "github.com/ferry-hv/ferry/mmio/virtiommio"
 	"net"
 	"strings"
 	"testing"
@@ -56,7 +57,7 @@ func TestInit(t *testing.T) {
 	if got, want := fd.DriverFeatures(), uint64(featureVersion1|featureNetMAC); got != want {
 		t.Errorf("driver accepted %s, want %s", DescribeFeatures(got), DescribeFeatures(want))
 	}
-	if s := fd.Status(); s != statusAcknowledge|statusDriver|statusFeaturesOK|statusDriverOK {
+	if s := fd.Status(); s != vm.StatusAcknowledge|vm.StatusDriver|vm.StatusFeaturesOK|vm.StatusDriverOK {
 		t.Errorf("status %#x, want ACKNOWLEDGE|DRIVER|FEATURES_OK|DRIVER_OK", s)
 	}
 	if !bytes.Equal(d.MAC(), testMAC[:]) {
@@ -96,7 +97,7 @@ func TestInitErrors(t *testing.T) {
 			if tc.opt.MTU == 1500 && !strings.Contains(err.Error(), "virtio-mmio 0xa003e00") {
 				t.Errorf("error %q does not say which transport", err)
 			}
-			if strings.HasPrefix(tc.name, "no VERSION") && fd.Status()&statusFailed == 0 {
+			if strings.HasPrefix(tc.name, "no VERSION") && fd.Status()&vm.StatusFailed == 0 {
 				t.Errorf("status %#x: driver did not set FAILED", fd.Status())
 			}
 		})
@@ -242,7 +243,7 @@ func TestDeviceBreaksProtocol(t *testing.T) {
 			if err := d.Err(); err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Fatalf("Err = %v, want %q", err, tc.err)
 			}
-			if fd.Status()&statusFailed == 0 {
+			if fd.Status()&vm.StatusFailed == 0 {
 				t.Errorf("driver did not set FAILED")
 			}
 			if err := d.Transmit(frame(64, 0)); err == nil {

@@ -3,6 +3,7 @@ package virtionet
 import (
 	"bytes"
 	"fmt"
+	vm "github.com/ferry-hv/ferry/mmio/virtiommio"
 	"github.com/ferry-hv/ferry/phys"
 	"net"
 
@@ -30,7 +31,7 @@ func FindWith(transports []dtb.VirtioMMIO, regs func(phys.Range) Regs, mac net.H
 		if mac == nil {
 			return tr, nil
 		}
-		if version != versionModern {
+		if version != vm.VersionModern {
 			seen = append(seen, fmt.Sprintf("%#x (legacy, MAC unread)", tr.Reg.Base))
 			continue
 		}

@@ -4,6 +4,7 @@ package virtionet
 
 import (
 	"fmt"
+	vm "github.com/ferry-hv/ferry/mmio/virtiommio"
 	"github.com/ferry-hv/ferry/phys"
 	"net"
 	"sync"
@@ -33,7 +34,7 @@ func (m mmio) Read8(off uint32) uint8 {
 
 // transportSize is the register window every virtio-mmio transport must
 // have: control registers and at least the network configuration's MAC.
-const transportSize = regConfig + macLen
+const transportSize = vm.RegConfig + macLen
 
 // regsAt is the register file at r (a physical address outside the Go
 // heap, so the conversion from an integer is sound).

@@ -14,48 +14,14 @@ package fakedev
 import (
 	"encoding/binary"
 	"fmt"
+	vm "github.com/ferry-hv/ferry/mmio/virtiommio"
 	"sync"
 	"sync/atomic"
 	"unsafe"
 )
 
-// Register offsets (4.2.2).
+// Feature bits (6, 5.1.3).
 const (
-	MagicValue        = 0x000
-	Version           = 0x004
-	DeviceID          = 0x008
-	VendorID          = 0x00c
-	DeviceFeatures    = 0x010
-	DeviceFeaturesSel = 0x014
-	DriverFeatures    = 0x020
-	DriverFeaturesSel = 0x024
-	QueueSel          = 0x030
-	QueueNumMax       = 0x034
-	QueueNum          = 0x038
-	QueueReady        = 0x044
-	QueueNotify       = 0x050
-	InterruptStatus   = 0x060
-	InterruptACK      = 0x064
-	Status            = 0x070
-	QueueDescLow      = 0x080
-	QueueDescHigh     = 0x084
-	QueueDriverLow    = 0x090
-	QueueDriverHigh   = 0x094
-	QueueDeviceLow    = 0x0a0
-	QueueDeviceHigh   = 0x0a4
-	ConfigGeneration  = 0x0fc
-	Config            = 0x100
-)
-
-// Status bits (2.1) and feature bits (6, 5.1.3).
-const (
-	StatusAcknowledge = 1
-	StatusDriver      = 2
-	StatusDriverOK    = 4
-	StatusFeaturesOK  = 8
-	StatusNeedsReset  = 64
-	StatusFailed      = 128
-
 	FeatureCSUM      = 1 << 0 // VIRTIO_NET_F_CSUM (a backend with a vnet header, e.g. tap)
 	FeatureGuestCSUM = 1 << 1 // VIRTIO_NET_F_GUEST_CSUM
 	FeatureMAC       = 1 << 5
@@ -72,7 +38,6 @@ const (
 )
 
 const (
-	magic         = 0x74726976
 	netHdrSize    = 12
 	descFNext     = 1
 	descFWrite    = 2
@@ -211,7 +176,7 @@ func (d *Device) QueueNum(i int) uint32 {
 func (d *Device) SetNeedsReset() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.status |= StatusNeedsReset
+	d.status |= vm.StatusDeviceNeedsReset
 	d.raise(isrConfig)
 }
 
@@ -219,37 +184,37 @@ func (d *Device) SetNeedsReset() {
 func (d *Device) Read32(off uint32) uint32 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if off >= Config {
-		d.violation("32-bit read of configuration byte %#x (fields are 8-bit)", off-Config)
+	if off >= vm.RegConfig {
+		d.violation("32-bit read of configuration byte %#x (fields are 8-bit)", off-vm.RegConfig)
 		return 0
 	}
 	q := &d.q[d.queueSel%2]
 	switch off {
-	case MagicValue:
-		return magic
-	case Version:
+	case vm.RegMagicValue:
+		return vm.Magic
+	case vm.RegVersion:
 		return d.opt.Version
-	case DeviceID:
+	case vm.RegDeviceID:
 		return d.opt.DeviceID
-	case VendorID:
+	case vm.RegVendorID:
 		return 0x554d4551 // "QEMU"
-	case DeviceFeatures:
+	case vm.RegDeviceFeatures:
 		return uint32(d.opt.Features >> (32 * (d.devSel & 1)))
-	case QueueNumMax:
+	case vm.RegQueueNumMax:
 		if d.queueSel > 1 {
 			return 0
 		}
 		return d.opt.QueueNumMax
-	case QueueReady:
+	case vm.RegQueueReady:
 		if q.ready {
 			return 1
 		}
 		return 0
-	case InterruptStatus:
+	case vm.RegInterruptStatus:
 		return d.isr
-	case Status:
+	case vm.RegStatus:
 		return d.status
-	case ConfigGeneration:
+	case vm.RegConfigGeneration:
 		return d.gen
 	}
 	d.violation("read of write-only or unknown register %#x", off)
@@ -261,44 +226,44 @@ func (d *Device) Write32(off uint32, v uint32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	q := &d.q[d.queueSel%2]
-	setupOK := d.status&StatusFeaturesOK != 0 && d.status&StatusDriverOK == 0
+	setupOK := d.status&vm.StatusFeaturesOK != 0 && d.status&vm.StatusDriverOK == 0
 	switch off {
-	case DeviceFeaturesSel:
+	case vm.RegDeviceFeaturesSel:
 		d.devSel = v
-	case DriverFeaturesSel:
+	case vm.RegDriverFeaturesSel:
 		d.drvSel = v
-	case DriverFeatures:
-		if d.status&StatusDriver == 0 || d.status&StatusFeaturesOK != 0 {
+	case vm.RegDriverFeatures:
+		if d.status&vm.StatusDriver == 0 || d.status&vm.StatusFeaturesOK != 0 {
 			d.violation("DriverFeatures written with status %#x", d.status)
 		}
 		sh := 32 * (d.drvSel & 1)
 		d.driverFeatures = d.driverFeatures&^(0xffffffff<<sh) | uint64(v)<<sh
-	case QueueSel:
+	case vm.RegQueueSel:
 		d.queueSel = v
-	case QueueNum:
+	case vm.RegQueueNum:
 		if v == 0 || v&(v-1) != 0 || v > d.opt.QueueNumMax {
 			d.violation("QueueNum %d (max %d, must be a power of two)", v, d.opt.QueueNumMax)
 		}
 		q.num = v
-	case QueueDescLow, QueueDescHigh, QueueDriverLow, QueueDriverHigh, QueueDeviceLow, QueueDeviceHigh:
+	case vm.RegQueueDescLow, vm.RegQueueDescHigh, vm.RegQueueDriverLow, vm.RegQueueDriverHigh, vm.RegQueueDeviceLow, vm.RegQueueDeviceHigh:
 		if !setupOK || q.ready {
 			d.violation("queue %d address written with status %#x, ready %v", d.queueSel, d.status, q.ready)
 		}
 		d.setAddr(q, off, v)
-	case QueueReady:
+	case vm.RegQueueReady:
 		if v == 1 && !setupOK {
 			d.violation("QueueReady with status %#x", d.status)
 		}
 		q.ready = v == 1
-	case QueueNotify:
-		if v > 1 || !d.q[v].ready || d.status&StatusDriverOK == 0 {
+	case vm.RegQueueNotify:
+		if v > 1 || !d.q[v].ready || d.status&vm.StatusDriverOK == 0 {
 			d.violation("notify of queue %d before it is live", v)
 			return
 		}
 		d.q[v].notifies++
-	case InterruptACK:
+	case vm.RegInterruptACK:
 		d.isr &^= v
-	case Status:
+	case vm.RegStatus:
 		d.writeStatus(v)
 	default:
 		d.violation("write %#x to read-only or unknown register %#x", v, off)
@@ -307,9 +272,9 @@ func (d *Device) Write32(off uint32, v uint32) {
 
 func (d *Device) setAddr(q *vq, off, v uint32) {
 	p := map[uint32]*uint64{
-		QueueDescLow: &q.desc, QueueDescHigh: &q.desc,
-		QueueDriverLow: &q.driver, QueueDriverHigh: &q.driver,
-		QueueDeviceLow: &q.device, QueueDeviceHigh: &q.device,
+		vm.RegQueueDescLow: &q.desc, vm.RegQueueDescHigh: &q.desc,
+		vm.RegQueueDriverLow: &q.driver, vm.RegQueueDriverHigh: &q.driver,
+		vm.RegQueueDeviceLow: &q.device, vm.RegQueueDeviceHigh: &q.device,
 	}[off]
 	if off&4 == 0 {
 		*p = *p&^0xffffffff | uint64(v)
@@ -324,22 +289,22 @@ func (d *Device) writeStatus(v uint32) {
 		d.q = [2]vq{}
 		return
 	}
-	if v&^d.status&StatusFeaturesOK != 0 {
+	if v&^d.status&vm.StatusFeaturesOK != 0 {
 		if d.driverFeatures&^d.opt.Features != 0 {
 			d.violation("driver accepted features %#x not offered (%#x)", d.driverFeatures, d.opt.Features)
 		}
 		if d.driverFeatures&FeatureVersion1 == 0 || d.opt.RefuseFeatures {
-			v &^= StatusFeaturesOK
+			v &^= vm.StatusFeaturesOK
 		}
 	}
-	if v&^d.status&StatusDriverOK != 0 && d.status&StatusFeaturesOK == 0 {
+	if v&^d.status&vm.StatusDriverOK != 0 && d.status&vm.StatusFeaturesOK == 0 {
 		d.violation("DRIVER_OK without FEATURES_OK (status %#x)", d.status)
 	}
-	if v&StatusNeedsReset == 0 {
-		v |= d.status & StatusNeedsReset
+	if v&vm.StatusDeviceNeedsReset == 0 {
+		v |= d.status & vm.StatusDeviceNeedsReset
 	}
 	d.status = v
-	if d.status&StatusDriverOK != 0 {
+	if d.status&vm.StatusDriverOK != 0 {
 		for i := range d.q {
 			if d.q[i].ready {
 				d.setUsedFlags(&d.q[i])
@@ -353,11 +318,11 @@ func (d *Device) writeStatus(v uint32) {
 func (d *Device) Read8(off uint32) uint8 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if off < Config {
+	if off < vm.RegConfig {
 		d.violation("8-bit read of control register %#x", off)
 		return 0
 	}
-	off -= Config
+	off -= vm.RegConfig
 	if off < 6 {
 		return d.opt.MAC[off]
 	}
@@ -374,7 +339,7 @@ func (d *Device) BumpConfigGeneration() {
 // ring access ---------------------------------------------------------
 
 func (d *Device) live(i int) bool {
-	return d.status&StatusDriverOK != 0 && d.q[i].ready && d.status&StatusNeedsReset == 0
+	return d.status&vm.StatusDriverOK != 0 && d.q[i].ready && d.status&vm.StatusDeviceNeedsReset == 0
 }
 
 func (d *Device) u32(pa uint64) *uint32 {
