@@ -1,9 +1,13 @@
 package hyp
 
 import (
+	"fmt"
+
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/virtiommio"
 	"github.com/ferry-hv/ferry/mmu"
+	"github.com/ferry-hv/ferry/phys"
 )
 
 // parts are the hardware a machine is assembled over besides its
@@ -30,11 +34,13 @@ type assembly struct {
 	guard  *gic.Guard
 	bus    mmio.Bus
 	reg    Registry
+	nics   []*virtiommio.Transport // the models of the guest's NICs' transports
 }
 
 // assemble builds what the machine d describes over p: the guest's stage-2
 // tables, the guard over the GIC with Ferry's interrupts programmed, every
-// trapped page on the MMIO bus, and the registry of migratable components.
+// trapped page on the MMIO bus (with a model of each of the guest's NICs'
+// transports), and the registry of migratable components.
 func assemble(d *Description, p parts) (*assembly, error) {
 	var a assembly
 	// The stage-2 root table of a 40-bit IPA space is two concatenated
@@ -60,7 +66,15 @@ func assemble(d *Description, p parts) (*assembly, error) {
 	if err := a.guard.SetupOwned(); err != nil {
 		return nil, err
 	}
-	if err := d.Bus(&a.bus, a.guard, p.forward); err != nil {
+	virtio := func(r phys.Range) mmio.Device {
+		t := virtiommio.New(p.forward(r.Base, r.Size))
+		if log := p.hw.log; log != nil {
+			t.Log = func(s string) { log(fmt.Sprintf("guest NIC at %#x: %s", r.Base, s)) }
+		}
+		a.nics = append(a.nics, t)
+		return t
+	}
+	if err := d.Bus(&a.bus, a.guard, p.forward, virtio); err != nil {
 		return nil, err
 	}
 	p.hw.gic = a.guard

@@ -65,8 +65,11 @@ func (t Treatment) String() string {
 type Device struct {
 	dtb.Device
 	Treat Treatment
-	// Traps are the pages of a Trapped device that go through a model.
+	// Traps are the pages of a Trapped device that go through a model;
+	// Parts the ranges within pages it shares (a guest's virtio-mmio
+	// transport).
 	Traps []Port
+	Parts []Part
 	// Why is the rule that decided the treatment, for logs and docs.
 	Why string
 }
@@ -84,9 +87,16 @@ const (
 	// ModelGICRoute is a distributor page holding the GICD_IROUTER<n> of
 	// an SPI Ferry owns (gic.Guard.RoutePages).
 	ModelGICRoute
-	// ModelHole is a page shared with a device Ferry keeps: accesses go
-	// to the page, except inside Hole, which reads as zero.
+	// ModelPage is a page part of which is kept (Port.Parts, each served by
+	// its part's model); the rest is performed on the page.
+	ModelPage
+	// ModelHole is a part of a page that reads as zero and ignores writes:
+	// a device Ferry keeps, on a page the guest shares.
 	ModelHole
+	// ModelVirtio is a part of a page that goes to the model of the
+	// guest's virtio-mmio transport (virtiommio.Transport), which records
+	// the driver's set-up.
+	ModelVirtio
 )
 
 func (m Model) String() string {
@@ -99,8 +109,12 @@ func (m Model) String() string {
 		return "GIC redistributor (SGI_base) guard"
 	case ModelGICRoute:
 		return "GIC distributor (IROUTER) guard"
+	case ModelPage:
+		return "page with kept parts"
 	case ModelHole:
-		return "forward with a hole"
+		return "hole"
+	case ModelVirtio:
+		return "virtio-mmio transport model"
 	}
 	return fmt.Sprintf("Model(%d)", m)
 }
@@ -109,7 +123,13 @@ func (m Model) String() string {
 type Port struct {
 	phys.Range
 	Model Model
-	Hole  phys.Range // ModelHole: the range Ferry keeps (absolute addresses)
+	Parts []Part // ModelPage: the kept ranges, in address order
+}
+
+// Part is a range of a ModelPage port (absolute addresses) and its model.
+type Part struct {
+	phys.Range
+	Model Model
 }
 
 // Mapping is one stage-2 mapping, identity (IPA == PA).
@@ -127,6 +147,10 @@ type Options struct {
 	NIC string
 	// TickINTID is the PPI of Ferry's EL2 timer.
 	TickINTID uint32
+	// GuestNICs are the node paths of the virtio-mmio transports with a
+	// network device that is the guest's (found by probing at boot): their
+	// registers go to a model that records the driver's set-up.
+	GuestNICs []string
 	// Route is the GICD_IROUTER<n> value that targets Ferry's CPU
 	// (gic.RouteTo of its MPIDR_EL1): where the NIC's SPI goes.
 	Route uint64
@@ -277,6 +301,11 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 			x.Treat, x.Why = Hidden, "DMA to a guest-chosen address without an IOMMU, and the guest does not need it (docs/dma.md)"
 		case o.NIC != "" && dev.Path == o.NIC:
 			x.Treat, x.Why = Own, "Ferry's management NIC"
+		case slices.Contains(o.GuestNICs, dev.Path):
+			x.Treat, x.Why = Trapped, "the guest's NIC: its transport's set-up is write-only, so a model records it for a migration"
+			for _, r := range dev.Regs {
+				x.Parts = append(x.Parts, Part{Range: r, Model: ModelVirtio})
+			}
 		default:
 			x.Treat, x.Why = PassThrough, "nothing of it is Ferry's, and its state reads back"
 		}
@@ -293,6 +322,21 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 func (d *Description) derive() error {
 	// Every page any device has registers in, and the pages Ferry keeps.
 	var all, kept []phys.Range
+	pages := map[uint64]*Port{} // the ModelPage ports, by page
+	part := func(x Device, p Part) error {
+		page := p.RoundOut(mmu.PageSize)
+		if page.Size != mmu.PageSize {
+			return fmt.Errorf("machine: %s %v is kept in part, and spans more than one page", x.Path, p.Range)
+		}
+		port := pages[page.Base]
+		if port == nil {
+			port = &Port{Range: page, Model: ModelPage}
+			pages[page.Base] = port
+			kept = append(kept, page)
+		}
+		port.Parts = append(port.Parts, p)
+		return nil
+	}
 	for _, x := range d.Devices {
 		for _, r := range x.Regs {
 			all = append(all, r.RoundOut(mmu.PageSize))
@@ -303,27 +347,41 @@ func (d *Description) derive() error {
 				kept = append(kept, p.Range)
 				d.Ports = append(d.Ports, p)
 			}
+			for _, p := range x.Parts {
+				if err := part(x, p); err != nil {
+					return err
+				}
+			}
 		case Hidden, Own:
 			d.Patch.RemoveNodes = append(d.Patch.RemoveNodes, x.Path)
 			for _, r := range x.Regs {
-				pages := r.RoundOut(mmu.PageSize)
-				kept = append(kept, pages)
 				// Another device the guest keeps in the same pages: the
-				// pages trap, and all but r is forwarded.
-				if d.shares(x, pages) {
-					if pages.Size != mmu.PageSize {
-						return fmt.Errorf("machine: %s %v shares pages with other devices and spans more than one", x.Path, r)
+				// page traps, and all but r is the guest's.
+				if d.shares(x, r.RoundOut(mmu.PageSize)) {
+					if err := part(x, Part{Range: r, Model: ModelHole}); err != nil {
+						return err
 					}
-					d.Ports = append(d.Ports, Port{Range: pages, Model: ModelHole, Hole: r})
+					continue
 				}
+				kept = append(kept, r.RoundOut(mmu.PageSize))
 			}
 		}
+	}
+	for _, p := range pages {
+		slices.SortFunc(p.Parts, func(a, b Part) int { return phys.Compare(a.Range, b.Range) })
+		d.Ports = append(d.Ports, *p)
 	}
 	slices.SortFunc(d.Ports, func(a, b Port) int { return phys.Compare(a.Range, b.Range) })
 	for i := 1; i < len(d.Ports); i++ {
 		if d.Ports[i].Overlaps(d.Ports[i-1].Range) {
-			return fmt.Errorf("machine: page %v is kept twice (%v and %v): two devices Ferry keeps share a page",
-				d.Ports[i].Range, d.Ports[i-1].Model, d.Ports[i].Model)
+			return fmt.Errorf("machine: page %v is kept twice (%v and %v)", d.Ports[i].Range, d.Ports[i-1].Model, d.Ports[i].Model)
+		}
+	}
+	for _, p := range d.Ports {
+		for i := 1; i < len(p.Parts); i++ {
+			if p.Parts[i].Overlaps(p.Parts[i-1].Range) {
+				return fmt.Errorf("machine: %v and %v overlap in page %v", p.Parts[i-1].Range, p.Parts[i].Range, p.Range)
+			}
 		}
 	}
 	for _, r := range d.RAM {
@@ -403,8 +461,10 @@ type GICPages interface {
 }
 
 // Bus puts every trapped page of the description on b: the GIC's behind
-// g, a shared page behind forward (the real device page at a base).
-func (d *Description) Bus(b *mmio.Bus, g GICPages, forward func(base, size uint64) mmio.Device) error {
+// g, a page with kept parts behind forward (the real device page at a
+// base) with each part's model: a hole, or virtio(r), the model of the
+// guest's transport at r.
+func (d *Description) Bus(b *mmio.Bus, g GICPages, forward func(base, size uint64) mmio.Device, virtio func(r phys.Range) mmio.Device) error {
 	for _, p := range d.Ports {
 		var dev mmio.Device
 		switch p.Model {
@@ -418,8 +478,20 @@ func (d *Description) Bus(b *mmio.Bus, g GICPages, forward func(base, size uint6
 			if dev = g.RoutePages()[p.Base-d.GICD.Base]; dev == nil {
 				return fmt.Errorf("machine: port %v: the GIC guard keeps no route there", p.Range)
 			}
-		case ModelHole:
-			dev = mmio.Hole{D: forward(p.Base, p.Size), Off: p.Hole.Base - p.Base, Size: p.Hole.Size}
+		case ModelPage:
+			page := mmio.Page{Rest: forward(p.Base, p.Size)}
+			for _, x := range p.Parts {
+				mp := mmio.Part{Off: x.Base - p.Base, Size: x.Size}
+				switch x.Model {
+				case ModelHole:
+				case ModelVirtio:
+					mp.D = virtio(x.Range)
+				default:
+					return fmt.Errorf("machine: part %v: no model %v", x.Range, x.Model)
+				}
+				page.Parts = append(page.Parts, mp)
+			}
+			dev = page
 		default:
 			return fmt.Errorf("machine: port %v: no model %v", p.Range, p.Model)
 		}

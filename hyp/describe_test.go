@@ -166,6 +166,9 @@ func TestDescribeQEMU(t *testing.T) {
 					t.Errorf("forward(%#x, %#x)", base, size)
 				}
 				return page
+			}, func(r phys.Range) mmio.Device {
+				t.Errorf("a transport model at %v without a guest NIC", r)
+				return nil
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -254,6 +257,68 @@ func (f fakeGIC) RoutePages() map[uint64]mmio.Device {
 	return map[uint64]mmio.Device{gic.GICD_IROUTERn: f.route} // the page of INTIDs 32-511
 }
 
+// The guest's own NIC: its transport traps to a model, in the page it
+// shares with Ferry's NIC (a hole) and the other transports (forwarded),
+// or alone on it; it stays in the guest's DTB.
+func TestDescribeGuestNIC(t *testing.T) {
+	const guestNIC = "/virtio_mmio@a003c00"
+	b, _ := qemuBoard(t, "virt-gicv3-1g-2nic.dtb")
+	for _, tc := range []struct {
+		nic   string
+		parts []Part
+	}{
+		{qemuNIC, []Part{{phys.Range{Base: 0xa003c00, Size: 0x200}, ModelVirtio}, {phys.Range{Base: 0xa003e00, Size: 0x200}, ModelHole}}},
+		{"", []Part{{phys.Range{Base: 0xa003c00, Size: 0x200}, ModelVirtio}}},
+	} {
+		d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: tc.nic, GuestNICs: []string{guestNIC}, TickINTID: qemuTick})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(d.Devices, func(x Device) bool { return x.Path == guestNIC })
+		if d.Devices[i].Treat != Trapped || slices.Contains(d.Patch.RemoveNodes, guestNIC) {
+			t.Errorf("guest NIC %v, removed %v", d.Devices[i].Treat, d.Patch.RemoveNodes)
+		}
+		j := slices.IndexFunc(d.Ports, func(p Port) bool { return p.Base == 0xa003000 })
+		if j < 0 || d.Ports[j].Model != ModelPage || !reflect.DeepEqual(d.Ports[j].Parts, tc.parts) {
+			t.Fatalf("NIC %q: ports %+v", tc.nic, d.Ports)
+		}
+		if _, _, _, _, ok := stage2Of(t, d).Lookup(0xa003c00); ok {
+			t.Error("the guest NIC's page is mapped")
+		}
+		if !slices.Contains(d.Visible(), "virtio,mmio@0xa003c00:trapped") {
+			t.Errorf("visible: %q", d.Visible())
+		}
+		page := mmio.NewFake(mmu.PageSize)
+		var models []*mmio.Fake
+		var bus mmio.Bus
+		g := fakeGIC{mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize)}
+		if err := d.Bus(&bus, g, func(base, size uint64) mmio.Device { return page }, func(r phys.Range) mmio.Device {
+			if r != (phys.Range{Base: 0xa003c00, Size: 0x200}) {
+				t.Errorf("model at %v", r)
+			}
+			m := mmio.NewFake(0x200)
+			models = append(models, m)
+			return m
+		}); err != nil {
+			t.Fatal(err)
+		}
+		dev, _, _ := bus.Lookup(0xa003000)
+		dev.Write(0xc70, 4, 0xf) // the guest NIC's Status: to its model
+		dev.Write(0xe70, 4, 0xf) // Ferry's NIC's, or an empty transport's
+		dev.Write(0x870, 4, 0xd) // another transport's
+		if len(models) != 1 || len(models[0].Writes()) != 1 || models[0].Writes()[0].Off != 0x70 {
+			t.Fatalf("model writes %v", models)
+		}
+		wantPage := 1
+		if tc.nic == "" {
+			wantPage = 2 // 0xe00 is then an ordinary transport
+		}
+		if w := page.Writes(); len(w) != wantPage {
+			t.Errorf("NIC %q: page writes %v", tc.nic, w)
+		}
+	}
+}
+
 func TestDescribeRefuses(t *testing.T) {
 	b, _ := qemuBoard(t, "virt-gicv3-1g.dtb")
 	for name, tc := range map[string]struct {
@@ -263,11 +328,16 @@ func TestDescribeRefuses(t *testing.T) {
 	}{
 		"no RAM above the carve-out": {func() *dtb.Board { return b }, Options{GuestBase: 0x80000000}, "leaves nothing above"},
 		"no such NIC":                {func() *dtb.Board { return b }, Options{GuestBase: qemuGuestBase, NIC: "/virtio_mmio@bad"}, "not a virtio-mmio transport of the board"},
-		"two kept devices in a page": {func() *dtb.Board {
+		"two kept devices overlap": {func() *dtb.Board {
 			c := *b
-			c.Devices = append(slices.Clone(b.Devices), dtb.Device{Path: "/fw-cfg2", Compatible: []string{"qemu,fw-cfg-mmio"}, Regs: []phys.Range{{Base: 0xa003c00, Size: 0x18}}})
+			c.Devices = append(slices.Clone(b.Devices), dtb.Device{Path: "/fw-cfg2", Compatible: []string{"qemu,fw-cfg-mmio"}, Regs: []phys.Range{{Base: 0xa003e10, Size: 0x18}}})
 			return &c
-		}, Options{GuestBase: qemuGuestBase, NIC: qemuNIC}, "kept twice"},
+		}, Options{GuestBase: qemuGuestBase, NIC: qemuNIC}, "overlap in page"},
+		"a page kept whole and in part": {func() *dtb.Board {
+			c := *b
+			c.Devices = append(slices.Clone(b.Devices), dtb.Device{Path: "/fw-cfg2", Compatible: []string{"qemu,fw-cfg-mmio"}, Regs: []phys.Range{{Base: 0x8000100, Size: 0x18}}})
+			return &c
+		}, Options{GuestBase: qemuGuestBase}, "kept twice"},
 		"console not a supported UART": {func() *dtb.Board {
 			c := *b
 			c.UARTPath, c.UARTCompatible = "/pl031@9010000", []string{"arm,pl031", "arm,primecell"}

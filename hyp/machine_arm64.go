@@ -15,6 +15,7 @@ import (
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/virtiommio"
 	"github.com/ferry-hv/ferry/mmu"
 )
 
@@ -34,6 +35,9 @@ type Machine struct {
 	Stage2 *mmu.Stage2
 	Bus    mmio.Bus
 	GIC    *gic.Guard
+
+	// NICs are the models of the guest's NICs' transports.
+	NICs []*virtiommio.Transport
 
 	reg       Registry // the migratable components
 	tickINTID uint32
@@ -82,7 +86,7 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 	if err != nil {
 		return nil, err
 	}
-	m.Stage2, m.GIC, m.Bus, m.reg = a.stage2, a.guard, a.bus, a.reg
+	m.Stage2, m.GIC, m.Bus, m.reg, m.NICs = a.stage2, a.guard, a.bus, a.reg, a.nics
 	m.Stage2.SetTLB(cpu.Stage2TLB{})
 	m.written = dirty.New(m.pages())
 	m.VCPU = VCPU{

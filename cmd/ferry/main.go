@@ -27,6 +27,7 @@ import (
 	"github.com/ferry-hv/ferry/hyp"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/net/mgmt"
+	"github.com/ferry-hv/ferry/net/virtionet"
 )
 
 func logf(format string, args ...any) {
@@ -78,6 +79,13 @@ func boot() error {
 		svc.ledger.Log = func(s string) { logf("%s", s) }
 		svc.ledger.Strict = true // only migrations the operator announced
 	}
+	// Every other network device is the guest's: its transport goes to a
+	// model that records the driver's set-up.
+	for _, t := range virtionet.Networks(b.Virtio) {
+		if t.Path != opt.NIC {
+			opt.GuestNICs = append(opt.GuestNICs, t.Path)
+		}
+	}
 	d, err := hyp.Describe(b, opt)
 	if err != nil {
 		return err
@@ -87,7 +95,6 @@ func boot() error {
 			logf("machine: %s %s: %s", x.Path, x.Treat, x.Why)
 		}
 	}
-
 
 	var m *hyp.Machine
 	if cfg.Receive() {

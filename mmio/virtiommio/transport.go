@@ -44,8 +44,9 @@ type State struct {
 // performed on the device, and the driver's writes are recorded (State).
 // A driver's reset (Status = 0) forgets them.
 type Transport struct {
-	// Log, if set, receives a line the first time the driver selects a
-	// queue beyond MaxQueues (forwarded, not recorded).
+	// Log, if set, receives a line when the driver sets DRIVER_OK (what it
+	// set up), and the first time it selects a queue beyond MaxQueues
+	// (forwarded, not recorded).
 	Log func(string)
 
 	mu       sync.Mutex
@@ -87,6 +88,9 @@ func (t *Transport) Write(off uint64, size int, v uint64) {
 			t.state, t.drvSel, t.queueSel = State{}, 0, 0
 			return
 		}
+		if w&StatusDriverOK != 0 && t.state.Status&StatusDriverOK == 0 && t.Log != nil {
+			t.Log(fmt.Sprintf("driver ready: features %#x, %d queues", t.state.DriverFeatures, t.ready()))
+		}
 		t.state.Status = w
 	case RegQueueNum, RegQueueReady, RegQueueDescLow, RegQueueDescHigh, RegQueueDriverLow, RegQueueDriverHigh, RegQueueDeviceLow, RegQueueDeviceHigh:
 		q := t.queue()
@@ -106,6 +110,17 @@ func (t *Transport) Write(off uint64, size int, v uint64) {
 			setHalf(&q.Device, off == RegQueueDeviceHigh, w)
 		}
 	}
+}
+
+// ready counts the ready queues.
+func (t *Transport) ready() int {
+	n := 0
+	for _, q := range t.state.Queues {
+		if q.Ready {
+			n++
+		}
+	}
+	return n
 }
 
 // queue returns the selected queue's record, growing the list to it.

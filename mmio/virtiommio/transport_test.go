@@ -47,8 +47,14 @@ var netQueues = []Queue{
 func TestTransportRecords(t *testing.T) {
 	dev := mmio.NewFake(Size)
 	tr := New(dev)
+	var ready []string
+	tr.Log = func(s string) { ready = append(ready, s) }
 	const features = 1<<32 | 1<<5 | 1<<16 | 1<<29 // VERSION_1, MAC, STATUS, EVENT_IDX
 	setUp(tr, netQueues, features)
+	if len(ready) != 1 || ready[0] != "driver ready: features 0x120010020, 3 queues" {
+		t.Errorf("logged %q", ready)
+	}
+	tr.Log = nil
 	want := State{DriverFeatures: features, Status: StatusAcknowledge | StatusDriver | StatusFeaturesOK | StatusDriverOK, Queues: netQueues}
 	if got := tr.State(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("State = %+v\nwant %+v", got, want)

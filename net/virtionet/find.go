@@ -49,3 +49,16 @@ func FindWith(transports []dtb.VirtioMMIO, regs func(phys.Range) Regs, mac net.H
 	}
 	return dtb.VirtioMMIO{}, fmt.Errorf("virtio-net: no network device among %d virtio-mmio transports (QEMU: -device virtio-net-device,netdev=...)", len(transports))
 }
+
+// NetworksWith returns every transport that carries a network device, in
+// address order, reading only their identification registers through
+// regs: Ferry's own NIC among them, and the guest's.
+func NetworksWith(transports []dtb.VirtioMMIO, regs func(phys.Range) Regs) []dtb.VirtioMMIO {
+	var out []dtb.VirtioMMIO
+	for _, tr := range transports {
+		if _, id, ok := NewTransport(regs(tr.Reg), tr.Reg.Base).Probe(); ok && id == DeviceIDNetwork {
+			out = append(out, tr)
+		}
+	}
+	return out
+}

@@ -54,3 +54,15 @@ func TestFind(t *testing.T) {
 		t.Errorf("no NIC: %v", err)
 	}
 }
+
+func TestNetworks(t *testing.T) {
+	ts, regs := board(map[int]fakedev.Options{31: {}, 30: {DeviceID: 2}, 29: {}, 3: {Version: 1}})
+	var got []string
+	for _, tr := range NetworksWith(ts, regs) {
+		got = append(got, tr.Path)
+	}
+	want := []string{"/virtio_mmio@a000600", "/virtio_mmio@a003a00", "/virtio_mmio@a003e00"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("NetworksWith = %v, want %v (network devices only, in address order)", got, want)
+	}
+}

@@ -45,12 +45,16 @@ func numbered(from, n int) []byte {
 	return b
 }
 
-// The guest's own NIC, passed through, on its own segment: a client there
-// reaches the guest's TCP echo service, and every byte comes back in order.
+// The guest's own NIC on its own segment, its transport behind Ferry's
+// model: a client there reaches the guest's TCP echo service, and every
+// byte comes back in order.
 func TestGuestNetworkEcho(t *testing.T) {
 	l := newLink(t)
 	data, nic := dataSegment(t)
 	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", "quiet guest.mode=counter guest.ip="+guestIP+"/24", nic)
+	expect(t, a, `ferry: machine: /virtio_mmio@a003c00 trapped: the guest's NIC`, 0, bootTimeout)
+	// Ferry's model of the transport saw the guest's driver set it up.
+	expect(t, a, `ferry: guest NIC at 0xa003c00: driver ready: features 0x[0-9a-f]+, [23] queues`, 0, bootTimeout)
 	expect(t, a, `^FERRY-GUEST: eth0 up `+guestIP+`/24 mac=`+guestMAC, 0, bootTimeout)
 	expect(t, a, `^FERRY-ECHO up port=7`, 0, 30*time.Second)
 
