@@ -1,0 +1,322 @@
+// Package virtq is the split virtqueue (virtio 1.2, 2.7 "Split
+// Virtqueues") as Ferry's shadow relays it: a device whose own position in
+// a queue cannot be set (a fresh virtio-mmio device starts at 0, the
+// guest's rings after a migration are at N) runs on rings in Ferry's
+// memory, and Shadow copies the guest's new available chains onto them
+// and the device's used entries back onto the guest's used ring. Every
+// chain is copied, indirect tables included, and every buffer is checked
+// against guest RAM before the device sees it: the guest cannot change a
+// descriptor after the check, nor point the device into Ferry's memory.
+//
+// It works on two Mems (the guest's RAM and Ferry's shadow area) and is
+// pure logic, host-tested over byte slices.
+package virtq
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Descriptor flags (2.7.5 "The Virtqueue Descriptor Table").
+const (
+	DescNext     = 1 // the buffer continues in Next
+	DescWrite    = 2 // device-writable (else device-readable)
+	DescIndirect = 4 // the buffer is a table of descriptors
+)
+
+// Layout sizes (2.7.5, 2.7.6, 2.7.8).
+const (
+	descSize  = 16 // addr u64, len u32, flags u16, next u16
+	usedElem  = 8  // id u32, len u32
+	ringHead  = 4  // flags u16, idx u16
+	MaxSize   = 32768
+	maxTable  = 64 // descriptors in one indirect table Ferry copies
+	tableSize = maxTable * descSize
+)
+
+// Mem is memory the relay reads and writes by physical address: the
+// guest's RAM (an address outside it is an error) or Ferry's shadow area.
+type Mem interface {
+	Read(addr uint64, p []byte) error
+	Write(addr uint64, p []byte) error
+}
+
+// Ring is one split virtqueue's three areas and its size.
+type Ring struct {
+	Num                  uint16
+	Desc, Driver, Device uint64
+}
+
+// ShadowSize is the bytes of Ferry's memory a shadow of a queue of num
+// entries needs at its base: the descriptor table, the available and
+// used rings, and one indirect table per descriptor.
+func ShadowSize(num uint16) uint64 {
+	n := uint64(num)
+	return n*descSize + align(ringHead+2*n+2, 4) + align(ringHead+usedElem*n+2, 8) + n*tableSize
+}
+
+func align(v, a uint64) uint64 { return (v + a - 1) &^ (a - 1) }
+
+// ShadowRing is the layout of a shadow of num entries at base (Ferry's
+// memory): what the device is programmed with.
+func ShadowRing(base uint64, num uint16) Ring {
+	n := uint64(num)
+	desc := base
+	avail := desc + n*descSize
+	used := avail + align(ringHead+2*n+2, 4)
+	return Ring{Num: num, Desc: desc, Driver: avail, Device: used}
+}
+
+// indirectBase is where the shadow's indirect tables start.
+func indirectBase(r Ring) uint64 {
+	return r.Device + align(ringHead+usedElem*uint64(r.Num)+2, 8)
+}
+
+// Errors a relay reports; the queue must then stop.
+var (
+	ErrRange = errors.New("virtq: a buffer outside guest RAM")
+	ErrChain = errors.New("virtq: a malformed descriptor chain")
+	ErrIndex = errors.New("virtq: a ring index out of step")
+)
+
+// Shadow relays one queue between the guest's ring and the shadow ring.
+type Shadow struct {
+	guest, shadow Ring
+	gm, sm        Mem
+	// InRAM reports whether [addr, addr+size) lies in guest RAM.
+	InRAM func(addr, size uint64) bool
+
+	lastAvail uint16     // the guest's next available entry to copy
+	nextUsed  uint16     // the guest's next used entry to write
+	shAvail   uint16     // the shadow's available index
+	shUsed    uint16     // the shadow's used entries seen
+	busy      []bool     // by descriptor: part of a chain the device holds
+	chains    [][]uint16 // by head: the descriptors of its chain, while the device holds it
+}
+
+// NewShadow starts a relay with both of the guest's ring positions at at
+// (the source device had used every buffer it took: no buffer was in
+// flight when it stopped) and a fresh shadow ring at base in sm.
+func NewShadow(guest Ring, gm Mem, base uint64, sm Mem, at uint16, inRAM func(addr, size uint64) bool) (*Shadow, error) {
+	if guest.Num == 0 || guest.Num&(guest.Num-1) != 0 || uint32(guest.Num) > MaxSize {
+		return nil, fmt.Errorf("virtq: queue size %d", guest.Num)
+	}
+	s := &Shadow{guest: guest, shadow: ShadowRing(base, guest.Num), gm: gm, sm: sm, InRAM: inRAM,
+		lastAvail: at, nextUsed: at, busy: make([]bool, guest.Num), chains: make([][]uint16, guest.Num)}
+	zero := make([]byte, ShadowSize(guest.Num))
+	if err := sm.Write(base, zero); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ring is the shadow ring the device is to be programmed with.
+func (s *Shadow) Ring() Ring { return s.shadow }
+
+func (s *Shadow) u16(m Mem, addr uint64) (uint16, error) {
+	var b [2]byte
+	err := m.Read(addr, b[:])
+	return binary.LittleEndian.Uint16(b[:]), err
+}
+
+func (s *Shadow) put16(m Mem, addr uint64, v uint16) error {
+	var b [2]byte
+	binary.LittleEndian.PutUint16(b[:], v)
+	return m.Write(addr, b[:])
+}
+
+// Avail copies the chains the guest made available since the last call
+// onto the shadow ring, and returns how many. The guest's kick (a
+// QueueNotify write) is the time to call it; the device is notified
+// after.
+func (s *Shadow) Avail() (int, error) {
+	idx, err := s.u16(s.gm, s.guest.Driver+2)
+	if err != nil {
+		return 0, err
+	}
+	if pending := idx - s.lastAvail; pending > s.guest.Num {
+		return 0, fmt.Errorf("%w: the guest's avail index %d is %d ahead of %d, the queue holds %d", ErrIndex, idx, pending, s.lastAvail, s.guest.Num)
+	}
+	n := 0
+	for ; s.lastAvail != idx; s.lastAvail++ {
+		head, err := s.u16(s.gm, s.guest.Driver+ringHead+2*uint64(s.lastAvail%s.guest.Num))
+		if err != nil {
+			return n, err
+		}
+		if err := s.copyChain(head); err != nil {
+			return n, err
+		}
+		if err := s.put16(s.sm, s.shadow.Driver+ringHead+2*uint64(s.shAvail%s.shadow.Num), head); err != nil {
+			return n, err
+		}
+		s.shAvail++
+		n++
+	}
+	if n > 0 {
+		if err := s.put16(s.sm, s.shadow.Driver+2, s.shAvail); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// desc is one descriptor.
+type desc struct {
+	addr  uint64
+	len   uint32
+	flags uint16
+	next  uint16
+}
+
+func parseDesc(b []byte) desc {
+	return desc{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint32(b[8:]), binary.LittleEndian.Uint16(b[12:]), binary.LittleEndian.Uint16(b[14:])}
+}
+
+func (d desc) bytes() []byte {
+	b := make([]byte, descSize)
+	binary.LittleEndian.PutUint64(b, d.addr)
+	binary.LittleEndian.PutUint32(b[8:], d.len)
+	binary.LittleEndian.PutUint16(b[12:], d.flags)
+	binary.LittleEndian.PutUint16(b[14:], d.next)
+	return b
+}
+
+// copyChain copies the chain at head into the shadow's table at the same
+// indices (a head's used entry then names the guest's head), an indirect
+// table into the head's own table area, checking every buffer.
+func (s *Shadow) copyChain(head uint16) error {
+	if head >= s.guest.Num {
+		return fmt.Errorf("%w: head %d of a queue of %d", ErrChain, head, s.guest.Num)
+	}
+	var slots []uint16
+	i := head
+	for count := uint16(0); ; count++ {
+		if count == s.guest.Num {
+			return fmt.Errorf("%w: the chain at %d loops", ErrChain, head)
+		}
+		if s.busy[i] {
+			return fmt.Errorf("%w: descriptor %d made available again before the device used it", ErrChain, i)
+		}
+		slots = append(slots, i)
+		var b [descSize]byte
+		if err := s.gm.Read(s.guest.Desc+descSize*uint64(i), b[:]); err != nil {
+			return err
+		}
+		d := parseDesc(b[:])
+		if d.flags&DescIndirect != 0 {
+			if d.flags&DescNext != 0 || i != head {
+				return fmt.Errorf("%w: an indirect descriptor inside a chain (at %d)", ErrChain, i)
+			}
+			table, err := s.copyIndirect(head, d)
+			if err != nil {
+				return err
+			}
+			d.addr = table
+		} else if err := s.check(d); err != nil {
+			return err
+		}
+		if err := s.sm.Write(s.shadow.Desc+descSize*uint64(i), d.bytes()); err != nil {
+			return err
+		}
+		if d.flags&DescNext == 0 {
+			break
+		}
+		if d.next >= s.guest.Num {
+			return fmt.Errorf("%w: next %d of a queue of %d", ErrChain, d.next, s.guest.Num)
+		}
+		i = d.next
+	}
+	for _, x := range slots {
+		s.busy[x] = true
+	}
+	s.chains[head] = slots
+	return nil
+}
+
+// copyIndirect copies an indirect table into head's table area and
+// returns its shadow address.
+func (s *Shadow) copyIndirect(head uint16, d desc) (uint64, error) {
+	if d.len == 0 || d.len%descSize != 0 || d.len > tableSize {
+		return 0, fmt.Errorf("%w: an indirect table of %d bytes (at most %d descriptors)", ErrChain, d.len, maxTable)
+	}
+	if !s.InRAM(d.addr, uint64(d.len)) {
+		return 0, fmt.Errorf("%w: indirect table [%#x+%#x]", ErrRange, d.addr, d.len)
+	}
+	raw := make([]byte, d.len)
+	if err := s.gm.Read(d.addr, raw); err != nil {
+		return 0, err
+	}
+	n := uint16(d.len / descSize)
+	seen := make([]bool, n)
+	for i := uint16(0); ; {
+		if seen[i] {
+			return 0, fmt.Errorf("%w: the indirect table at %d loops", ErrChain, head)
+		}
+		seen[i] = true
+		x := parseDesc(raw[descSize*uint64(i):])
+		if x.flags&DescIndirect != 0 {
+			return 0, fmt.Errorf("%w: an indirect descriptor in an indirect table", ErrChain)
+		}
+		if err := s.check(x); err != nil {
+			return 0, err
+		}
+		if x.flags&DescNext == 0 {
+			break
+		}
+		if x.next >= n {
+			return 0, fmt.Errorf("%w: next %d in an indirect table of %d", ErrChain, x.next, n)
+		}
+		i = x.next
+	}
+	at := indirectBase(s.shadow) + uint64(head)*tableSize
+	return at, s.sm.Write(at, raw)
+}
+
+// check refuses a buffer outside guest RAM.
+func (s *Shadow) check(d desc) error {
+	if d.len == 0 || !s.InRAM(d.addr, uint64(d.len)) {
+		return fmt.Errorf("%w: [%#x+%#x]", ErrRange, d.addr, d.len)
+	}
+	return nil
+}
+
+// Used copies the device's new used entries from the shadow ring onto the
+// guest's used ring, and returns how many. The guest's interrupt handler
+// (its InterruptStatus read, its InterruptACK write) is the time to call
+// it: the device interrupts the guest directly.
+func (s *Shadow) Used() (int, error) {
+	idx, err := s.u16(s.sm, s.shadow.Device+2)
+	if err != nil {
+		return 0, err
+	}
+	if pending := idx - s.shUsed; pending > s.shadow.Num {
+		return 0, fmt.Errorf("%w: the device's used index %d is %d ahead of %d", ErrIndex, idx, pending, s.shUsed)
+	}
+	n := 0
+	for ; s.shUsed != idx; s.shUsed++ {
+		var e [usedElem]byte
+		if err := s.sm.Read(s.shadow.Device+ringHead+usedElem*uint64(s.shUsed%s.shadow.Num), e[:]); err != nil {
+			return n, err
+		}
+		id := binary.LittleEndian.Uint32(e[:])
+		if id >= uint32(s.guest.Num) || s.chains[id] == nil {
+			return n, fmt.Errorf("%w: the device used head %d, which is not in flight", ErrChain, id)
+		}
+		for _, x := range s.chains[id] {
+			s.busy[x] = false
+		}
+		s.chains[id] = nil
+		if err := s.gm.Write(s.guest.Device+ringHead+usedElem*uint64(s.nextUsed%s.guest.Num), e[:]); err != nil {
+			return n, err
+		}
+		s.nextUsed++
+		n++
+	}
+	if n > 0 {
+		if err := s.put16(s.gm, s.guest.Device+2, s.nextUsed); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,309 @@
+package virtq
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// flat is memory at base: the guest's RAM or Ferry's shadow area.
+type flat struct {
+	base uint64
+	b    []byte
+}
+
+func (m *flat) span(addr uint64, n int) ([]byte, error) {
+	if addr < m.base || addr-m.base+uint64(n) > uint64(len(m.b)) {
+		return nil, fmt.Errorf("access [%#x+%#x] outside [%#x+%#x]", addr, n, m.base, len(m.b))
+	}
+	return m.b[addr-m.base : addr-m.base+uint64(n)], nil
+}
+
+func (m *flat) Read(addr uint64, p []byte) error {
+	s, err := m.span(addr, len(p))
+	copy(p, s)
+	return err
+}
+
+func (m *flat) Write(addr uint64, p []byte) error {
+	s, err := m.span(addr, len(p))
+	copy(s, p)
+	return err
+}
+
+const (
+	ramBase  = 0x4800_0000
+	ramSize  = 1 << 20
+	num      = 8
+	carveOut = 0x4020_0000 // Ferry's: not guest RAM
+)
+
+// rig is a guest driver and a device around one shadowed queue.
+type rig struct {
+	t      *testing.T
+	gm, sm *flat
+	g      Ring
+	s      *Shadow
+	avail  uint16 // the guest's avail index
+}
+
+func newRig(t *testing.T, at uint16) *rig {
+	t.Helper()
+	r := &rig{t: t, gm: &flat{ramBase, make([]byte, ramSize)}, g: Ring{Num: num, Desc: ramBase + 0x1000, Driver: ramBase + 0x2000, Device: ramBase + 0x3000}}
+	r.sm = &flat{0x4300_0000, make([]byte, ShadowSize(num))}
+	inRAM := func(a, n uint64) bool { return a >= ramBase && a+n <= ramBase+ramSize && a+n >= a }
+	// The guest's rings are at `at`: both indices there, as the source left them.
+	r.avail = at
+	r.put16(r.g.Driver+2, at)
+	r.put16(r.g.Device+2, at)
+	s, err := NewShadow(r.g, r.gm, r.sm.base, r.sm, at, inRAM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.s = s
+	return r
+}
+
+func (r *rig) put16(addr uint64, v uint16) {
+	var b [2]byte
+	binary.LittleEndian.PutUint16(b[:], v)
+	if err := r.gm.Write(addr, b[:]); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rig) setDesc(m *flat, table uint64, i uint16, d desc) {
+	if err := m.Write(table+descSize*uint64(i), d.bytes()); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// post makes head available, as the guest's driver does.
+func (r *rig) post(head uint16) {
+	r.put16(r.g.Driver+ringHead+2*uint64(r.avail%num), head)
+	r.avail++
+	r.put16(r.g.Driver+2, r.avail)
+}
+
+// device takes what the shadow made available and uses it in order, as
+// the device does, returning the heads and descriptors it saw.
+func (r *rig) device(from uint16) (heads []uint16, chains [][]desc) {
+	sh := r.s.Ring()
+	var b [2]byte
+	r.sm.Read(sh.Driver+2, b[:])
+	idx := binary.LittleEndian.Uint16(b[:])
+	used := uint16(0)
+	r.sm.Read(sh.Device+2, b[:])
+	used = binary.LittleEndian.Uint16(b[:])
+	for i := from; i != idx; i++ {
+		r.sm.Read(sh.Driver+ringHead+2*uint64(i%num), b[:])
+		head := binary.LittleEndian.Uint16(b[:])
+		heads = append(heads, head)
+		var chain []desc
+		for j := head; ; {
+			var d [descSize]byte
+			r.sm.Read(sh.Desc+descSize*uint64(j), d[:])
+			x := parseDesc(d[:])
+			chain = append(chain, x)
+			if x.flags&DescNext == 0 {
+				break
+			}
+			j = x.next
+		}
+		chains = append(chains, chain)
+		var e [usedElem]byte
+		binary.LittleEndian.PutUint32(e[:], uint32(head))
+		binary.LittleEndian.PutUint32(e[4:], 100+uint32(head))
+		r.sm.Write(sh.Device+ringHead+usedElem*uint64(used%num), e[:])
+		used++
+	}
+	binary.LittleEndian.PutUint16(b[:], used)
+	r.sm.Write(sh.Device+2, b[:])
+	return heads, chains
+}
+
+func buf(i uint64) uint64 { return ramBase + 0x10000 + i*0x1000 }
+
+// After a migration the guest's rings are at N (here across the 16-bit
+// wrap); the fresh device runs on the shadow from 0, and every chain and
+// used entry crosses at the right positions.
+func TestShadowRelays(t *testing.T) {
+	for _, at := range []uint16{0, 1000, 65534} {
+		r := newRig(t, at)
+		// A two-descriptor chain (header + data, device-readable), a
+		// device-writable buffer, and an indirect table of two.
+		r.setDesc(r.gm, r.g.Desc, 0, desc{buf(0), 12, DescNext, 1})
+		r.setDesc(r.gm, r.g.Desc, 1, desc{buf(1), 1500, 0, 0})
+		r.setDesc(r.gm, r.g.Desc, 2, desc{buf(2), 1526, DescWrite, 0})
+		table := uint64(ramBase + 0x8000)
+		r.setDesc(r.gm, table, 0, desc{buf(3), 12, DescNext, 1})
+		r.setDesc(r.gm, table, 1, desc{buf(4), 64, 0, 0})
+		r.setDesc(r.gm, r.g.Desc, 5, desc{table, 2 * descSize, DescIndirect, 0})
+		for _, h := range []uint16{0, 2, 5} {
+			r.post(h)
+		}
+		if n, err := r.s.Avail(); n != 3 || err != nil {
+			t.Fatalf("at %d: Avail = %d, %v", at, n, err)
+		}
+		// The guest rewrites a descriptor after the copy: the device
+		// still sees what was checked.
+		r.setDesc(r.gm, r.g.Desc, 1, desc{carveOut, 4096, 0, 0})
+		heads, chains := r.device(0)
+		if fmt.Sprint(heads) != "[0 2 5]" || len(chains[0]) != 2 || chains[0][1].addr != buf(1) || chains[1][0].flags != DescWrite {
+			t.Fatalf("at %d: device saw %v %+v", at, heads, chains)
+		}
+		ind := chains[2][0]
+		if ind.flags != DescIndirect || ind.addr == table || ind.addr < r.sm.base || ind.addr >= r.sm.base+uint64(len(r.sm.b)) {
+			t.Fatalf("at %d: the indirect table is not Ferry's copy: %+v", at, ind)
+		}
+		var copied [descSize]byte
+		r.sm.Read(ind.addr+descSize, copied[:])
+		if parseDesc(copied[:]).addr != buf(4) {
+			t.Fatalf("at %d: indirect copy %+v", at, parseDesc(copied[:]))
+		}
+		if n, err := r.s.Used(); n != 3 || err != nil {
+			t.Fatalf("at %d: Used = %d, %v", at, n, err)
+		}
+		var b [8]byte
+		r.gm.Read(r.g.Device+2, b[:2])
+		if got := binary.LittleEndian.Uint16(b[:]); got != at+3 {
+			t.Fatalf("at %d: the guest's used index %d, want %d", at, got, at+3)
+		}
+		for k, h := range []uint16{0, 2, 5} {
+			r.gm.Read(r.g.Device+ringHead+usedElem*uint64((at+uint16(k))%num), b[:])
+			if id, l := binary.LittleEndian.Uint32(b[:]), binary.LittleEndian.Uint32(b[4:]); id != uint32(h) || l != 100+uint32(h) {
+				t.Fatalf("at %d: used entry %d = %d/%d", at, k, id, l)
+			}
+		}
+		// Nothing new: nothing moves.
+		if n, err := r.s.Avail(); n != 0 || err != nil {
+			t.Fatalf("at %d: second Avail = %d, %v", at, n, err)
+		}
+		if n, err := r.s.Used(); n != 0 || err != nil {
+			t.Fatalf("at %d: second Used = %d, %v", at, n, err)
+		}
+	}
+}
+
+// A hostile or buggy guest driver: each chain is refused with its reason
+// before the device sees it.
+func TestShadowRefuses(t *testing.T) {
+	for name, tc := range map[string]struct {
+		set  func(r *rig)
+		head uint16
+		want error
+	}{
+		"into Ferry's memory": {func(r *rig) { r.setDesc(r.gm, r.g.Desc, 0, desc{carveOut, 4096, 0, 0}) }, 0, ErrRange},
+		"past guest RAM":      {func(r *rig) { r.setDesc(r.gm, r.g.Desc, 0, desc{ramBase + ramSize - 8, 16, 0, 0}) }, 0, ErrRange},
+		"wrapping":            {func(r *rig) { r.setDesc(r.gm, r.g.Desc, 0, desc{^uint64(0) - 4, 16, 0, 0}) }, 0, ErrRange},
+		"empty buffer":        {func(r *rig) { r.setDesc(r.gm, r.g.Desc, 0, desc{buf(0), 0, 0, 0}) }, 0, ErrRange},
+		"head out of range":   {func(r *rig) {}, num, ErrChain},
+		"next out of range":   {func(r *rig) { r.setDesc(r.gm, r.g.Desc, 0, desc{buf(0), 8, DescNext, num}) }, 0, ErrChain},
+		"loop": {func(r *rig) {
+			r.setDesc(r.gm, r.g.Desc, 0, desc{buf(0), 8, DescNext, 1})
+			r.setDesc(r.gm, r.g.Desc, 1, desc{buf(1), 8, DescNext, 0})
+		}, 0, ErrChain},
+		"indirect in a chain": {func(r *rig) {
+			r.setDesc(r.gm, r.g.Desc, 0, desc{buf(0), 8, DescNext, 1})
+			r.setDesc(r.gm, r.g.Desc, 1, desc{buf(1), descSize, DescIndirect, 0})
+		}, 0, ErrChain},
+		"indirect table outside RAM": {func(r *rig) { r.setDesc(r.gm, r.g.Desc, 0, desc{carveOut, descSize, DescIndirect, 0}) }, 0, ErrRange},
+		"indirect too large": {func(r *rig) {
+			r.setDesc(r.gm, r.g.Desc, 0, desc{buf(0), (maxTable + 1) * descSize, DescIndirect, 0})
+		}, 0, ErrChain},
+		"indirect pointing out": {func(r *rig) {
+			r.setDesc(r.gm, buf(5), 0, desc{carveOut, 64, 0, 0})
+			r.setDesc(r.gm, r.g.Desc, 0, desc{buf(5), descSize, DescIndirect, 0})
+		}, 0, ErrRange},
+		"indirect loop": {func(r *rig) {
+			r.setDesc(r.gm, buf(5), 0, desc{buf(0), 8, DescNext, 1})
+			r.setDesc(r.gm, buf(5), 1, desc{buf(1), 8, DescNext, 0})
+			r.setDesc(r.gm, r.g.Desc, 0, desc{buf(5), 2 * descSize, DescIndirect, 0})
+		}, 0, ErrChain},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newRig(t, 40)
+			tc.set(r)
+			r.post(tc.head)
+			if _, err := r.s.Avail(); !errors.Is(err, tc.want) {
+				t.Fatalf("Avail: %v, want %v", err, tc.want)
+			}
+			if heads, _ := r.device(0); len(heads) != 0 {
+				t.Fatalf("the device saw %v", heads)
+			}
+		})
+	}
+}
+
+func TestShadowIndexChecks(t *testing.T) {
+	r := newRig(t, 7)
+	r.setDesc(r.gm, r.g.Desc, 3, desc{buf(0), 8, 0, 0})
+	r.post(3)
+	if _, err := r.s.Avail(); err != nil {
+		t.Fatal(err)
+	}
+	r.post(3) // again, before the device used it
+	if _, err := r.s.Avail(); !errors.Is(err, ErrChain) {
+		t.Errorf("a head made available twice: %v", err)
+	}
+	// A chain through a descriptor another chain the device holds uses.
+	r = newRig(t, 7)
+	r.setDesc(r.gm, r.g.Desc, 0, desc{buf(0), 8, DescNext, 1})
+	r.setDesc(r.gm, r.g.Desc, 1, desc{buf(1), 8, 0, 0})
+	r.post(0)
+	if _, err := r.s.Avail(); err != nil {
+		t.Fatal(err)
+	}
+	r.post(1)
+	if _, err := r.s.Avail(); !errors.Is(err, ErrChain) {
+		t.Errorf("a descriptor in two chains at once: %v", err)
+	}
+	// Once the device used the first, its descriptors are free again.
+	r.device(0)
+	if _, err := r.s.Used(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.s.Avail(); n != 1 || err != nil {
+		t.Errorf("after the use: Avail = %d, %v", n, err)
+	}
+	// An avail index more than a queue ahead of the last copied.
+	r = newRig(t, 7)
+	r.put16(r.g.Driver+2, 7+num+1)
+	if _, err := r.s.Avail(); !errors.Is(err, ErrIndex) {
+		t.Errorf("avail index ahead: %v", err)
+	}
+	// A device that uses a head Ferry never gave it.
+	r = newRig(t, 7)
+	var e [usedElem]byte
+	binary.LittleEndian.PutUint32(e[:], 4)
+	sh := r.s.Ring()
+	r.sm.Write(sh.Device+ringHead, e[:])
+	r.sm.Write(sh.Device+2, []byte{1, 0})
+	if _, err := r.s.Used(); !errors.Is(err, ErrChain) {
+		t.Errorf("a used head not in flight: %v", err)
+	}
+}
+
+// FuzzShadow feeds the relay a guest whose rings and descriptors are
+// arbitrary bytes: it never panics, never loops, and never hands the
+// device a buffer outside guest RAM.
+func FuzzShadow(f *testing.F) {
+	f.Add(uint16(3), []byte{0, 0, 1, 0}, make([]byte, num*descSize))
+	f.Fuzz(func(t *testing.T, avail uint16, ring, table []byte) {
+		r := newRig(t, 0)
+		r.gm.Write(r.g.Desc, table[:min(len(table), num*descSize)])
+		r.gm.Write(r.g.Driver+ringHead, ring[:min(len(ring), 2*num)])
+		r.put16(r.g.Driver+2, avail)
+		r.s.Avail() // an error stops the queue; either way:
+		_, chains := r.device(0)
+		for _, c := range chains {
+			for _, d := range c {
+				inShadow := d.addr >= r.sm.base && d.addr < r.sm.base+uint64(len(r.sm.b))
+				if d.flags&DescIndirect == 0 && (d.addr < ramBase || d.addr+uint64(d.len) > ramBase+ramSize) || d.flags&DescIndirect != 0 && !inShadow {
+					t.Fatalf("the device got %+v", d)
+				}
+			}
+		}
+	})
+}
