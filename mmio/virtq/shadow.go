@@ -86,6 +86,11 @@ type Shadow struct {
 	gm, sm        Mem
 	// InRAM reports whether [addr, addr+size) lies in guest RAM.
 	InRAM func(addr, size uint64) bool
+	// Wrote, if set, is told every device-writable buffer of a chain the
+	// device used, and the guest's used ring entry Ferry wrote: guest
+	// memory written without the CPU, which stage-2 dirty tracking does
+	// not see and a migration must send again.
+	Wrote func(addr, size uint64)
 
 	lastAvail uint16     // the guest's next available entry to copy
 	nextUsed  uint16     // the guest's next used entry to write
@@ -93,7 +98,11 @@ type Shadow struct {
 	shUsed    uint16     // the shadow's used entries seen
 	busy      []bool     // by descriptor: part of a chain the device holds
 	chains    [][]uint16 // by head: the descriptors of its chain, while the device holds it
+	writable  [][]span   // by head: its device-writable buffers
 }
+
+// span is a buffer in guest RAM.
+type span struct{ addr, size uint64 }
 
 // NewShadow starts a relay with both of the guest's ring positions at at
 // (the source device had used every buffer it took: no buffer was in
@@ -103,7 +112,7 @@ func NewShadow(guest Ring, gm Mem, base uint64, sm Mem, at uint16, inRAM func(ad
 		return nil, fmt.Errorf("virtq: queue size %d", guest.Num)
 	}
 	s := &Shadow{guest: guest, shadow: ShadowRing(base, guest.Num), gm: gm, sm: sm, InRAM: inRAM,
-		lastAvail: at, nextUsed: at, busy: make([]bool, guest.Num), chains: make([][]uint16, guest.Num)}
+		lastAvail: at, nextUsed: at, busy: make([]bool, guest.Num), chains: make([][]uint16, guest.Num), writable: make([][]span, guest.Num)}
 	zero := make([]byte, ShadowSize(guest.Num))
 	if err := sm.Write(base, zero); err != nil {
 		return nil, err
@@ -190,6 +199,7 @@ func (s *Shadow) copyChain(head uint16) error {
 		return fmt.Errorf("%w: head %d of a queue of %d", ErrChain, head, s.guest.Num)
 	}
 	var slots []uint16
+	var wr []span
 	i := head
 	for count := uint16(0); ; count++ {
 		if count == s.guest.Num {
@@ -208,13 +218,15 @@ func (s *Shadow) copyChain(head uint16) error {
 			if d.flags&DescNext != 0 || i != head {
 				return fmt.Errorf("%w: an indirect descriptor inside a chain (at %d)", ErrChain, i)
 			}
-			table, err := s.copyIndirect(head, d)
+			table, spans, err := s.copyIndirect(head, d)
 			if err != nil {
 				return err
 			}
-			d.addr = table
+			d.addr, wr = table, append(wr, spans...)
 		} else if err := s.check(d); err != nil {
 			return err
+		} else if d.flags&DescWrite != 0 {
+			wr = append(wr, span{d.addr, uint64(d.len)})
 		}
 		if err := s.sm.Write(s.shadow.Desc+descSize*uint64(i), d.bytes()); err != nil {
 			return err
@@ -230,47 +242,51 @@ func (s *Shadow) copyChain(head uint16) error {
 	for _, x := range slots {
 		s.busy[x] = true
 	}
-	s.chains[head] = slots
+	s.chains[head], s.writable[head] = slots, wr
 	return nil
 }
 
 // copyIndirect copies an indirect table into head's table area and
-// returns its shadow address.
-func (s *Shadow) copyIndirect(head uint16, d desc) (uint64, error) {
+// returns its shadow address and its device-writable buffers.
+func (s *Shadow) copyIndirect(head uint16, d desc) (uint64, []span, error) {
 	if d.len == 0 || d.len%descSize != 0 || d.len > tableSize {
-		return 0, fmt.Errorf("%w: an indirect table of %d bytes (at most %d descriptors)", ErrChain, d.len, maxTable)
+		return 0, nil, fmt.Errorf("%w: an indirect table of %d bytes (at most %d descriptors)", ErrChain, d.len, maxTable)
 	}
 	if !s.InRAM(d.addr, uint64(d.len)) {
-		return 0, fmt.Errorf("%w: indirect table [%#x+%#x]", ErrRange, d.addr, d.len)
+		return 0, nil, fmt.Errorf("%w: indirect table [%#x+%#x]", ErrRange, d.addr, d.len)
 	}
 	raw := make([]byte, d.len)
 	if err := s.gm.Read(d.addr, raw); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
+	var wr []span
 	n := uint16(d.len / descSize)
 	seen := make([]bool, n)
 	for i := uint16(0); ; {
 		if seen[i] {
-			return 0, fmt.Errorf("%w: the indirect table at %d loops", ErrChain, head)
+			return 0, nil, fmt.Errorf("%w: the indirect table at %d loops", ErrChain, head)
 		}
 		seen[i] = true
 		x := parseDesc(raw[descSize*uint64(i):])
 		if x.flags&DescIndirect != 0 {
-			return 0, fmt.Errorf("%w: an indirect descriptor in an indirect table", ErrChain)
+			return 0, nil, fmt.Errorf("%w: an indirect descriptor in an indirect table", ErrChain)
 		}
 		if err := s.check(x); err != nil {
-			return 0, err
+			return 0, nil, err
+		}
+		if x.flags&DescWrite != 0 {
+			wr = append(wr, span{x.addr, uint64(x.len)})
 		}
 		if x.flags&DescNext == 0 {
 			break
 		}
 		if x.next >= n {
-			return 0, fmt.Errorf("%w: next %d in an indirect table of %d", ErrChain, x.next, n)
+			return 0, nil, fmt.Errorf("%w: next %d in an indirect table of %d", ErrChain, x.next, n)
 		}
 		i = x.next
 	}
 	at := indirectBase(s.shadow) + uint64(head)*tableSize
-	return at, s.sm.Write(at, raw)
+	return at, wr, s.sm.Write(at, raw)
 }
 
 // check refuses a buffer outside guest RAM.
@@ -306,9 +322,18 @@ func (s *Shadow) Used() (int, error) {
 		for _, x := range s.chains[id] {
 			s.busy[x] = false
 		}
-		s.chains[id] = nil
-		if err := s.gm.Write(s.guest.Device+ringHead+usedElem*uint64(s.nextUsed%s.guest.Num), e[:]); err != nil {
+		if s.Wrote != nil {
+			for _, w := range s.writable[id] {
+				s.Wrote(w.addr, w.size)
+			}
+		}
+		s.chains[id], s.writable[id] = nil, nil
+		at := s.guest.Device + ringHead + usedElem*uint64(s.nextUsed%s.guest.Num)
+		if err := s.gm.Write(at, e[:]); err != nil {
 			return n, err
+		}
+		if s.Wrote != nil {
+			s.Wrote(at, usedElem)
 		}
 		s.nextUsed++
 		n++
@@ -316,6 +341,9 @@ func (s *Shadow) Used() (int, error) {
 	if n > 0 {
 		if err := s.put16(s.gm, s.guest.Device+2, s.nextUsed); err != nil {
 			return n, err
+		}
+		if s.Wrote != nil {
+			s.Wrote(s.guest.Device+2, 2)
 		}
 	}
 	return n, nil

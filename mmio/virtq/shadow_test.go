@@ -307,3 +307,40 @@ func FuzzShadow(f *testing.F) {
 		}
 	})
 }
+
+// What the device wrote into guest RAM is reported when it is used: the
+// device-writable buffers of the chain (an indirect table's included), and
+// the guest's used ring, which Ferry writes; not what the device only read.
+func TestShadowReportsWrites(t *testing.T) {
+	r := newRig(t, 300)
+	var wrote []string
+	r.s.Wrote = func(a, n uint64) { wrote = append(wrote, fmt.Sprintf("%#x+%d", a, n)) }
+	r.setDesc(r.gm, r.g.Desc, 0, desc{buf(0), 12, DescNext, 1}) // TX: header and data, device-readable
+	r.setDesc(r.gm, r.g.Desc, 1, desc{buf(1), 1500, 0, 0})
+	table := uint64(ramBase + 0x8000) // RX through an indirect table: header, then data
+	r.setDesc(r.gm, table, 0, desc{buf(3), 12, DescWrite | DescNext, 1})
+	r.setDesc(r.gm, table, 1, desc{buf(4), 1514, DescWrite, 0})
+	r.setDesc(r.gm, r.g.Desc, 2, desc{table, 2 * descSize, DescIndirect, 0})
+	r.post(0)
+	r.post(2)
+	if _, err := r.s.Avail(); err != nil {
+		t.Fatal(err)
+	}
+	if len(wrote) != 0 {
+		t.Fatalf("reported before the device used anything: %v", wrote)
+	}
+	r.device(0)
+	if _, err := r.s.Used(); err != nil {
+		t.Fatal(err)
+	}
+	used := r.g.Device + ringHead
+	want := []string{
+		fmt.Sprintf("%#x+8", used+usedElem*(300%num)),                  // the TX chain's used entry
+		fmt.Sprintf("%#x+12", buf(3)), fmt.Sprintf("%#x+1514", buf(4)), // the RX buffers
+		fmt.Sprintf("%#x+8", used+usedElem*(301%num)),
+		fmt.Sprintf("%#x+2", r.g.Device+2), // the used index
+	}
+	if fmt.Sprint(wrote) != fmt.Sprint(want) {
+		t.Errorf("reported %v\nwant %v", wrote, want)
+	}
+}
