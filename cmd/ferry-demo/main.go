@@ -24,8 +24,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -299,11 +301,41 @@ func guestLines(lines []qemu.Line, t time.Time) int {
 	return n
 }
 
-// provision makes the demo's keys once: a CA, boards a and b, and ctl.
+// demoKeys are the demo's bundles and the role each must name.
+var demoKeys = []struct{ name, role string }{{"a", pki.RoleBoard}, {"b", pki.RoleBoard}, {"ctl", pki.RoleOperator}}
+
+// provision makes the demo's keys: a CA, boards a and b, and ctl. Keys
+// already there are kept if they are still good (each a bundle of its
+// role, valid for another day); others -- an older Ferry's without roles,
+// expiring ones, broken ones -- are made again, and the demo says why.
 func provision(dir string) error {
-	if _, err := os.Stat(filepath.Join(dir, "ctl.pem")); err == nil {
+	err := usableKeys(dir)
+	if err == nil {
 		return nil
 	}
-	_, err := pki.Provision(dir, "ferry-demo", "a=10.77.0.11", "b=10.77.0.12", "operator:ctl")
+	if !errors.Is(err, fs.ErrNotExist) {
+		fmt.Printf("ferry-demo: new keys in %s: %v\n", dir, err)
+	}
+	_, err = pki.Provision(dir, "ferry-demo", "a=10.77.0.11", "b=10.77.0.12", "operator:ctl")
 	return err
+}
+
+// usableKeys says why the keys in dir will not do, or nil.
+func usableKeys(dir string) error {
+	for _, k := range demoKeys {
+		data, err := os.ReadFile(filepath.Join(dir, k.name+".pem"))
+		if err != nil {
+			return err
+		}
+		b, err := pki.LoadBundle(data)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%s.pem: %w", k.name, err)
+		case b.Role != k.role:
+			return fmt.Errorf("%s.pem names the role %q, the demo needs %q", k.name, b.Role, k.role)
+		case time.Until(b.Cert.NotAfter) < 24*time.Hour:
+			return fmt.Errorf("%s.pem expires at %v", k.name, b.Cert.NotAfter)
+		}
+	}
+	return nil
 }
