@@ -8,7 +8,6 @@ import (
 
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/boot/el2"
-	"github.com/ferry-hv/ferry/cpu"
 )
 
 var (
@@ -38,18 +37,4 @@ func readBoard() error {
 	el2.MapRAM(b.Memory)
 	el2.SeedRNG(b.RNGSeed)
 	return nil
-}
-
-// psciSystemOff is PSCI SYSTEM_OFF (Arm DEN 0022 PSCI, 5.1), which TF-A
-// implements on the i.MX8M Plus (plat/imx/imx8m: the SNVS turns the PMIC
-// off).
-const psciSystemOff = 0x84000008
-
-// PowerOff asks the firmware (TF-A, through an SMC) to turn the board off.
-// It spins if the firmware returns.
-func PowerOff() {
-	cpu.SMC([8]uint64{psciSystemOff})
-	for {
-		cpu.WaitForInterrupt()
-	}
 }

@@ -1,9 +1,9 @@
 // Package imx8mp brings Ferry up at EL2 on a board with an NXP i.MX8M Plus
 // (Cortex-A53, GICv3; the 8MPLUSLPD4-EVK and its kin), started by U-Boot
-// after TF-A: the entry point, the Go runtime hooks (memory, console),
-// power-off and reset through PSCI, the SNVS real-time clock, and the
-// board description read from the DTB U-Boot passes. The EL2 identity map,
-// the clock and randomness are package el2's, shared with boot/virt.
+// after TF-A: the entry point, the Go runtime hooks (memory, console), the
+// SNVS real-time clock, and the board description read from the DTB U-Boot
+// passes. The EL2 identity map, the clock, randomness and power-off (PSCI
+// to TF-A) are package el2's, shared with boot/virt.
 //
 // Everything specific to this board lives here; the machine itself --
 // which devices the guest gets, what traps, what migrates -- is described

@@ -7,7 +7,6 @@ import (
 
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/boot/el2"
-	"github.com/ferry-hv/ferry/cpu"
 )
 
 var (
@@ -34,19 +33,4 @@ func readBoard() error {
 	el2.MapRAM(b.Memory)
 	el2.SeedRNG(b.RNGSeed)
 	return nil
-}
-
-// PSCI function IDs Ferry issues itself (Arm DEN 0022 PSCI, 5.1).
-const (
-	psciSystemOff   = 0x84000008
-	psciSystemReset = 0x84000009
-)
-
-// PowerOff asks the firmware to turn the board off (QEMU exits). It spins if
-// the firmware returns.
-func PowerOff() {
-	cpu.SMC([8]uint64{psciSystemOff})
-	for {
-		cpu.WaitForInterrupt()
-	}
 }

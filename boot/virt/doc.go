@@ -1,8 +1,8 @@
 // Package virt brings Ferry up on QEMU's arm64 "virt" board
 // (-M virt,virtualization=on,gic-version=3) at EL2: the entry point, the Go
-// runtime hooks (memory, console), power-off, the RTC, and the board
+// runtime hooks (memory, console), the RTC, and the board
 // description read from the DTB QEMU leaves at the base of RAM. The EL2
-// identity map, the clock and randomness are package el2's, shared with
+// identity map, the clock, randomness and power-off are package el2's, shared with
 // the other boards.
 //
 // Everything board-specific lives here; a real board is another package

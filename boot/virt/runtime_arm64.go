@@ -46,9 +46,9 @@ func printk(c byte) {
 //
 //go:linkname hwinit1 runtime/goos.Hwinit1
 func hwinit1() {
-	cpu.Halt = PowerOff
+	cpu.Halt = el2.PowerOff
 	if err := readBoard(); err != nil {
 		print("ferry: ", err.Error(), "\n")
-		PowerOff()
+		el2.PowerOff()
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/ferry-hv/ferry/boot/el2"
 	"github.com/ferry-hv/ferry/boot/virt"
 	"github.com/ferry-hv/ferry/net/mgmt"
 )
@@ -51,7 +52,7 @@ func main() {
 	if err := run(); err != nil {
 		logf("FATAL: %v", err)
 	}
-	virt.PowerOff()
+	el2.PowerOff()
 }
 
 func run() error {

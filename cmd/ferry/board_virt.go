@@ -10,6 +10,6 @@ import (
 // board is QEMU's virt board (the default; make image).
 var board = boardAPI{
 	RAMBase: virt.RAMBase, GuestBase: virt.GuestBase, HypTimerINTID: virt.HypTimerINTID,
-	Board: virt.Board, FirmwareDTB: virt.FirmwareDTB, PowerOff: virt.PowerOff, Uptime: el2.Uptime,
+	Board: virt.Board, FirmwareDTB: virt.FirmwareDTB, PowerOff: el2.PowerOff, Uptime: el2.Uptime,
 	UsesRNDR: el2.UsesRNDR, WallClock: virt.WallClock, ConsoleDropped: el2.ConsoleDropped,
 }
