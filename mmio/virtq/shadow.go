@@ -16,6 +16,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Descriptor flags (2.7.5 "The Virtqueue Descriptor Table").
@@ -73,11 +74,14 @@ func indirectBase(r Ring) uint64 {
 	return r.Device + align(ringHead+usedElem*uint64(r.Num)+2, 8)
 }
 
-// Errors a relay reports; the queue must then stop.
+// Errors a relay reports; but for ErrWait, the queue must then stop.
 var (
 	ErrRange = errors.New("virtq: a buffer outside guest RAM")
 	ErrChain = errors.New("virtq: a malformed descriptor chain")
 	ErrIndex = errors.New("virtq: a ring index out of step")
+	// ErrWait is not the guest's fault: Ferry's own chain holds a
+	// descriptor for a moment (Inject). Relay Used, then try again.
+	ErrWait = errors.New("virtq: Ferry's own chain is with the device")
 )
 
 // Shadow relays one queue between the guest's ring and the shadow ring.
@@ -99,25 +103,71 @@ type Shadow struct {
 	busy      []bool     // by descriptor: part of a chain the device holds
 	chains    [][]uint16 // by head: the descriptors of its chain, while the device holds it
 	writable  [][]span   // by head: its device-writable buffers
+	readable  []bool     // by head: the chain has a device-readable buffer
+	order     []uint16   // the guest's heads the device holds, in the order they were made available
+	own       int        // the head of Ferry's own chain the device holds (Inject), or -1
 }
 
 // span is a buffer in guest RAM.
 type span struct{ addr, size uint64 }
 
-// NewShadow starts a relay with both of the guest's ring positions at at
-// (the source device had used every buffer it took: no buffer was in
-// flight when it stopped) and a fresh shadow ring at base in sm.
-func NewShadow(guest Ring, gm Mem, base uint64, sm Mem, at uint16, inRAM func(addr, size uint64) bool) (*Shadow, error) {
+// Position is where a queue stands, in the guest's terms: the next entry
+// of its available ring to take, the next entry of its used ring to
+// write, and the heads the device holds, in the order they were made
+// available. Avail - Used is how many it holds: a device stopped with
+// only device-writable chains in flight (receive buffers) is given them
+// again by a new relay, at the same positions.
+type Position struct {
+	Avail, Used uint16
+	InFlight    []uint16
+}
+
+// NewShadow starts a relay at the guest's position at (a fresh queue: both
+// indices 0 and nothing in flight) with a fresh shadow ring at base in sm:
+// the chains at.InFlight are copied onto it again, checked as the guest's
+// new chains are.
+func NewShadow(guest Ring, gm Mem, base uint64, sm Mem, at Position, inRAM func(addr, size uint64) bool) (*Shadow, error) {
 	if guest.Num == 0 || guest.Num&(guest.Num-1) != 0 || uint32(guest.Num) > MaxSize {
 		return nil, fmt.Errorf("virtq: queue size %d", guest.Num)
 	}
+	if n := at.Avail - at.Used; int(n) != len(at.InFlight) || n > guest.Num {
+		return nil, fmt.Errorf("%w: positions %d and %d with %d chains in flight in a queue of %d", ErrIndex, at.Avail, at.Used, len(at.InFlight), guest.Num)
+	}
 	s := &Shadow{guest: guest, shadow: ShadowRing(base, guest.Num), gm: gm, sm: sm, InRAM: inRAM,
-		lastAvail: at, nextUsed: at, busy: make([]bool, guest.Num), chains: make([][]uint16, guest.Num), writable: make([][]span, guest.Num)}
+		lastAvail: at.Avail, nextUsed: at.Used, own: -1,
+		busy: make([]bool, guest.Num), chains: make([][]uint16, guest.Num), writable: make([][]span, guest.Num), readable: make([]bool, guest.Num)}
 	zero := make([]byte, ShadowSize(guest.Num))
 	if err := sm.Write(base, zero); err != nil {
 		return nil, err
 	}
-	return s, nil
+	for _, head := range at.InFlight {
+		if err := s.copyChain(head); err != nil {
+			return nil, err
+		}
+		if err := s.offer(head); err != nil {
+			return nil, err
+		}
+	}
+	return s, s.publish()
+}
+
+// Position is where the queue stands now.
+func (s *Shadow) Position() Position {
+	return Position{Avail: s.lastAvail, Used: s.nextUsed, InFlight: append([]uint16(nil), s.order...)}
+}
+
+// Holding reports how many chains the device holds, and whether one of
+// them (Ferry's own included) has a device-readable buffer: a request the
+// device has yet to carry out, where a receive buffer may wait.
+func (s *Shadow) Holding() (chains int, readable bool) {
+	chains, readable = len(s.order), s.own >= 0
+	for _, h := range s.order {
+		readable = readable || s.readable[h]
+	}
+	if s.own >= 0 {
+		chains++
+	}
+	return chains, readable
 }
 
 // Ring is the shadow ring the device is to be programmed with.
@@ -138,7 +188,7 @@ func (s *Shadow) put16(m Mem, addr uint64, v uint16) error {
 // Avail copies the chains the guest made available since the last call
 // onto the shadow ring, and returns how many. The guest's kick (a
 // QueueNotify write) is the time to call it; the device is notified
-// after.
+// after. What was copied before an error is on the shadow ring.
 func (s *Shadow) Avail() (int, error) {
 	idx, err := s.u16(s.gm, s.guest.Driver+2)
 	if err != nil {
@@ -150,24 +200,66 @@ func (s *Shadow) Avail() (int, error) {
 	n := 0
 	for ; s.lastAvail != idx; s.lastAvail++ {
 		head, err := s.u16(s.gm, s.guest.Driver+ringHead+2*uint64(s.lastAvail%s.guest.Num))
+		if err == nil {
+			err = s.copyChain(head)
+		}
+		if err == nil {
+			err = s.offer(head)
+		}
 		if err != nil {
+			if n > 0 {
+				err = errors.Join(err, s.publish())
+			}
 			return n, err
 		}
-		if err := s.copyChain(head); err != nil {
-			return n, err
-		}
-		if err := s.put16(s.sm, s.shadow.Driver+ringHead+2*uint64(s.shAvail%s.shadow.Num), head); err != nil {
-			return n, err
-		}
-		s.shAvail++
 		n++
 	}
 	if n > 0 {
-		if err := s.put16(s.sm, s.shadow.Driver+2, s.shAvail); err != nil {
-			return n, err
-		}
+		return n, s.publish()
 	}
 	return n, nil
+}
+
+// offer puts head on the shadow's available ring (published by publish).
+func (s *Shadow) offer(head uint16) error {
+	if err := s.put16(s.sm, s.shadow.Driver+ringHead+2*uint64(s.shAvail%s.shadow.Num), head); err != nil {
+		return err
+	}
+	s.shAvail++
+	return nil
+}
+
+// publish writes the shadow's available index: the device may take what
+// was offered.
+func (s *Shadow) publish() error { return s.put16(s.sm, s.shadow.Driver+2, s.shAvail) }
+
+// Inject makes a chain of Ferry's own available on the shadow ring: one
+// device-readable buffer of size bytes at addr in Ferry's memory (a frame
+// Ferry sends in the guest's name, such as its announcement after a
+// migration). It takes a descriptor the device does not hold; its used
+// entry is Ferry's and never reaches the guest. One at a time: while the
+// device holds it, and when the guest makes the same descriptor available
+// meanwhile (it is free in the guest's eyes), Avail stops with ErrWait
+// until Used has seen it back.
+func (s *Shadow) Inject(addr uint64, size uint32) error {
+	if s.own >= 0 {
+		return fmt.Errorf("%w: Ferry's chain at %d is still with the device", ErrWait, s.own)
+	}
+	i := len(s.busy) - 1
+	for i >= 0 && s.busy[i] {
+		i--
+	}
+	if i < 0 {
+		return fmt.Errorf("%w: the device holds every descriptor", ErrWait)
+	}
+	if err := s.sm.Write(s.shadow.Desc+descSize*uint64(i), desc{addr: addr, len: size}.bytes()); err != nil {
+		return err
+	}
+	if err := s.offer(uint16(i)); err != nil {
+		return err
+	}
+	s.busy[i], s.own = true, i
+	return s.publish()
 }
 
 // desc is one descriptor.
@@ -200,10 +292,14 @@ func (s *Shadow) copyChain(head uint16) error {
 	}
 	var slots []uint16
 	var wr []span
+	readable := false
 	i := head
 	for count := uint16(0); ; count++ {
 		if count == s.guest.Num {
 			return fmt.Errorf("%w: the chain at %d loops", ErrChain, head)
+		}
+		if s.busy[i] && int(i) == s.own {
+			return fmt.Errorf("%w: the guest's chain at %d takes descriptor %d", ErrWait, head, i)
 		}
 		if s.busy[i] {
 			return fmt.Errorf("%w: descriptor %d made available again before the device used it", ErrChain, i)
@@ -218,15 +314,17 @@ func (s *Shadow) copyChain(head uint16) error {
 			if d.flags&DescNext != 0 || i != head {
 				return fmt.Errorf("%w: an indirect descriptor inside a chain (at %d)", ErrChain, i)
 			}
-			table, spans, err := s.copyIndirect(head, d)
+			table, spans, rd, err := s.copyIndirect(head, d)
 			if err != nil {
 				return err
 			}
-			d.addr, wr = table, append(wr, spans...)
+			d.addr, wr, readable = table, append(wr, spans...), readable || rd
 		} else if err := s.check(d); err != nil {
 			return err
 		} else if d.flags&DescWrite != 0 {
 			wr = append(wr, span{d.addr, uint64(d.len)})
+		} else {
+			readable = true
 		}
 		if err := s.sm.Write(s.shadow.Desc+descSize*uint64(i), d.bytes()); err != nil {
 			return err
@@ -242,51 +340,56 @@ func (s *Shadow) copyChain(head uint16) error {
 	for _, x := range slots {
 		s.busy[x] = true
 	}
-	s.chains[head], s.writable[head] = slots, wr
+	s.chains[head], s.writable[head], s.readable[head] = slots, wr, readable
+	s.order = append(s.order, head)
 	return nil
 }
 
 // copyIndirect copies an indirect table into head's table area and
-// returns its shadow address and its device-writable buffers.
-func (s *Shadow) copyIndirect(head uint16, d desc) (uint64, []span, error) {
+// returns its shadow address, its device-writable buffers and whether it
+// has a device-readable one.
+func (s *Shadow) copyIndirect(head uint16, d desc) (uint64, []span, bool, error) {
 	if d.len == 0 || d.len%descSize != 0 || d.len > tableSize {
-		return 0, nil, fmt.Errorf("%w: an indirect table of %d bytes (at most %d descriptors)", ErrChain, d.len, maxTable)
+		return 0, nil, false, fmt.Errorf("%w: an indirect table of %d bytes (at most %d descriptors)", ErrChain, d.len, maxTable)
 	}
 	if !s.InRAM(d.addr, uint64(d.len)) {
-		return 0, nil, fmt.Errorf("%w: indirect table [%#x+%#x]", ErrRange, d.addr, d.len)
+		return 0, nil, false, fmt.Errorf("%w: indirect table [%#x+%#x]", ErrRange, d.addr, d.len)
 	}
 	raw := make([]byte, d.len)
 	if err := s.gm.Read(d.addr, raw); err != nil {
-		return 0, nil, err
+		return 0, nil, false, err
 	}
 	var wr []span
+	readable := false
 	n := uint16(d.len / descSize)
 	seen := make([]bool, n)
 	for i := uint16(0); ; {
 		if seen[i] {
-			return 0, nil, fmt.Errorf("%w: the indirect table at %d loops", ErrChain, head)
+			return 0, nil, false, fmt.Errorf("%w: the indirect table at %d loops", ErrChain, head)
 		}
 		seen[i] = true
 		x := parseDesc(raw[descSize*uint64(i):])
 		if x.flags&DescIndirect != 0 {
-			return 0, nil, fmt.Errorf("%w: an indirect descriptor in an indirect table", ErrChain)
+			return 0, nil, false, fmt.Errorf("%w: an indirect descriptor in an indirect table", ErrChain)
 		}
 		if err := s.check(x); err != nil {
-			return 0, nil, err
+			return 0, nil, false, err
 		}
 		if x.flags&DescWrite != 0 {
 			wr = append(wr, span{x.addr, uint64(x.len)})
+		} else {
+			readable = true
 		}
 		if x.flags&DescNext == 0 {
 			break
 		}
 		if x.next >= n {
-			return 0, nil, fmt.Errorf("%w: next %d in an indirect table of %d", ErrChain, x.next, n)
+			return 0, nil, false, fmt.Errorf("%w: next %d in an indirect table of %d", ErrChain, x.next, n)
 		}
 		i = x.next
 	}
 	at := indirectBase(s.shadow) + uint64(head)*tableSize
-	return at, wr, s.sm.Write(at, raw)
+	return at, wr, readable, s.sm.Write(at, raw)
 }
 
 // check refuses a buffer outside guest RAM.
@@ -316,6 +419,10 @@ func (s *Shadow) Used() (int, error) {
 			return n, err
 		}
 		id := binary.LittleEndian.Uint32(e[:])
+		if int64(id) == int64(s.own) {
+			s.busy[id], s.own = false, -1
+			continue // Ferry's own chain: its used entry is not the guest's
+		}
 		if id >= uint32(s.guest.Num) || s.chains[id] == nil {
 			return n, fmt.Errorf("%w: the device used head %d, which is not in flight", ErrChain, id)
 		}
@@ -328,6 +435,9 @@ func (s *Shadow) Used() (int, error) {
 			}
 		}
 		s.chains[id], s.writable[id] = nil, nil
+		if i := slices.Index(s.order, uint16(id)); i >= 0 {
+			s.order = slices.Delete(s.order, i, i+1)
+		}
 		at := s.guest.Device + ringHead + usedElem*uint64(s.nextUsed%s.guest.Num)
 		if err := s.gm.Write(at, e[:]); err != nil {
 			return n, err

@@ -57,7 +57,7 @@ func newRig(t *testing.T, at uint16) *rig {
 	r.avail = at
 	r.put16(r.g.Driver+2, at)
 	r.put16(r.g.Device+2, at)
-	s, err := NewShadow(r.g, r.gm, r.sm.base, r.sm, at, inRAM)
+	s, err := NewShadow(r.g, r.gm, r.sm.base, r.sm, Position{Avail: at, Used: at}, inRAM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,5 +342,149 @@ func TestShadowReportsWrites(t *testing.T) {
 	}
 	if fmt.Sprint(wrote) != fmt.Sprint(want) {
 		t.Errorf("reported %v\nwant %v", wrote, want)
+	}
+}
+
+// use plays a device that uses the chains at heads, in that order (a
+// device may use them out of the order they were made available).
+func (r *rig) use(heads ...uint16) {
+	sh := r.s.Ring()
+	var b [2]byte
+	r.sm.Read(sh.Device+2, b[:])
+	used := binary.LittleEndian.Uint16(b[:])
+	for _, h := range heads {
+		var e [usedElem]byte
+		binary.LittleEndian.PutUint32(e[:], uint32(h))
+		r.sm.Write(sh.Device+ringHead+usedElem*uint64(used%num), e[:])
+		used++
+	}
+	binary.LittleEndian.PutUint16(b[:], used)
+	r.sm.Write(sh.Device+2, b[:])
+}
+
+// offered is the heads on the shadow's available ring from entry from.
+func (r *rig) offered(from uint16) []uint16 {
+	sh := r.s.Ring()
+	var b [2]byte
+	r.sm.Read(sh.Driver+2, b[:])
+	var heads []uint16
+	for i := from; i != binary.LittleEndian.Uint16(b[:]); i++ {
+		var h [2]byte
+		r.sm.Read(sh.Driver+ringHead+2*uint64(i%num), h[:])
+		heads = append(heads, binary.LittleEndian.Uint16(h[:]))
+	}
+	return heads
+}
+
+// A device stopped with receive buffers in flight, one of them passed by
+// a later one: a new relay at the same position (the destination's, on
+// another shadow) hands the device exactly those again, and the guest's
+// used ring carries on where it was.
+func TestShadowRestart(t *testing.T) {
+	r := newRig(t, 100)
+	for h := uint16(0); h < 3; h++ {
+		r.setDesc(r.gm, r.g.Desc, h, desc{buf(uint64(h)), 1526, DescWrite, 0})
+		r.post(h)
+	}
+	r.setDesc(r.gm, r.g.Desc, 3, desc{buf(3), 60, 0, 0})
+	r.post(3)
+	if _, err := r.s.Avail(); err != nil {
+		t.Fatal(err)
+	}
+	if n, readable := r.s.Holding(); n != 4 || !readable {
+		t.Fatalf("Holding = %d, %v with a transmit chain in flight", n, readable)
+	}
+	r.use(3, 1)
+	if n, err := r.s.Used(); n != 2 || err != nil {
+		t.Fatalf("Used = %d, %v", n, err)
+	}
+	if n, readable := r.s.Holding(); n != 2 || readable {
+		t.Fatalf("Holding = %d, %v with two receive buffers left", n, readable)
+	}
+	at := r.s.Position()
+	if fmt.Sprint(at) != "{104 102 [0 2]}" {
+		t.Fatalf("Position = %v", at)
+	}
+
+	r.sm = &flat{0x4400_0000, make([]byte, ShadowSize(num))}
+	inRAM := func(a, n uint64) bool { return a >= ramBase && a+n <= ramBase+ramSize && a+n >= a }
+	s, err := NewShadow(r.g, r.gm, r.sm.base, r.sm, at, inRAM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.s = s
+	if got := r.offered(0); fmt.Sprint(got) != "[0 2]" {
+		t.Fatalf("the new device is offered %v", got)
+	}
+	r.use(2, 0)
+	if n, err := r.s.Used(); n != 2 || err != nil {
+		t.Fatalf("Used = %d, %v", n, err)
+	}
+	var b [8]byte
+	r.gm.Read(r.g.Device+2, b[:2])
+	if got := binary.LittleEndian.Uint16(b[:]); got != 104 {
+		t.Fatalf("the guest's used index %d, want 104", got)
+	}
+	r.gm.Read(r.g.Device+ringHead+usedElem*(103%num), b[:])
+	if binary.LittleEndian.Uint32(b[:]) != 0 {
+		t.Fatalf("used entry 103 names %d, want head 0", binary.LittleEndian.Uint32(b[:]))
+	}
+
+	for name, bad := range map[string]Position{
+		"count":         {Avail: 104, Used: 102, InFlight: []uint16{0}},
+		"head twice":    {Avail: 104, Used: 102, InFlight: []uint16{0, 0}},
+		"head too big":  {Avail: 103, Used: 102, InFlight: []uint16{num}},
+		"more than fit": {Avail: 102 + num + 1, Used: 102, InFlight: make([]uint16, num+1)},
+	} {
+		if _, err := NewShadow(r.g, r.gm, r.sm.base, r.sm, bad, inRAM); err == nil {
+			t.Errorf("%s: %v accepted", name, bad)
+		}
+	}
+	r.setDesc(r.gm, r.g.Desc, 0, desc{carveOut, 4096, DescWrite, 0})
+	if _, err := NewShadow(r.g, r.gm, r.sm.base, r.sm, Position{Avail: 101, Used: 100, InFlight: []uint16{0}}, inRAM); !errors.Is(err, ErrRange) {
+		t.Errorf("a chain in flight into Ferry's memory: %v", err)
+	}
+}
+
+// Ferry's own frame goes out on a descriptor the device does not hold;
+// its used entry never reaches the guest, and a guest chain that takes
+// the same descriptor meanwhile waits for it.
+func TestShadowInject(t *testing.T) {
+	r := newRig(t, 7)
+	const frame = 0x4300_f000 // Ferry's memory
+	if err := r.s.Inject(frame, 72); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.s.Inject(frame, 72); !errors.Is(err, ErrWait) {
+		t.Fatalf("a second Inject while the first is out: %v", err)
+	}
+	heads, chains := r.device(0)
+	if len(heads) != 1 || chains[0][0].addr != frame || chains[0][0].len != 72 || chains[0][0].flags != 0 {
+		t.Fatalf("the device saw %v %+v", heads, chains)
+	}
+	own := heads[0]
+	// The device has used it, but the relay has not seen that yet: the
+	// guest's chain on the same descriptor waits.
+	r.setDesc(r.gm, r.g.Desc, own, desc{buf(0), 60, 0, 0})
+	r.post(own)
+	if n, err := r.s.Avail(); n != 0 || !errors.Is(err, ErrWait) {
+		t.Fatalf("Avail over Ferry's descriptor = %d, %v", n, err)
+	}
+	if n, err := r.s.Used(); n != 0 || err != nil {
+		t.Fatalf("Used of Ferry's own chain = %d, %v", n, err)
+	}
+	var b [2]byte
+	r.gm.Read(r.g.Device+2, b[:])
+	if got := binary.LittleEndian.Uint16(b[:]); got != 7 {
+		t.Fatalf("the guest's used index moved to %d", got)
+	}
+	if n, err := r.s.Avail(); n != 1 || err != nil {
+		t.Fatalf("Avail after = %d, %v", n, err)
+	}
+	if got := r.offered(1); fmt.Sprint(got) != fmt.Sprint([]uint16{own}) {
+		t.Fatalf("offered %v", got)
+	}
+	if p := r.s.Position(); fmt.Sprint(p) != fmt.Sprintf("{8 7 [%d]}", own) {
+		t.Fatalf("Position = %v", p)
 	}
 }
