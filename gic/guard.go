@@ -2,6 +2,7 @@ package gic
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/ferry-hv/ferry/mmio"
@@ -179,6 +180,19 @@ func (g *Guard) RDPage() mmio.Device {
 	g.rdGuarded = true
 	g.mu.Unlock()
 	return &page{g: g, name: "GICR RD_base", regs: g.r, base: 0, table: g.rdTable(), wide: true}
+}
+
+// Pend makes the guest's SPI intid pending (GICD_ISPENDR<n>, IHI 0069
+// 12.9.24): for a device model whose device cannot raise its line for
+// what the guest has still to see. Ferry's own SPIs are refused.
+func (g *Guard) Pend(intid uint32) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if intid < FirstSPI || intid >= FirstSPI+MaxSPIs || slices.Contains(g.m.spis, intid) {
+		return fmt.Errorf("gic: INTID %d is not a guest's SPI", intid)
+	}
+	g.d.Write32(GICD_ISPENDRn+4*uint64(intid/32), 1<<(intid%32))
+	return nil
 }
 
 // Capture is the package's Capture with the guest's view of Ferry's bits

@@ -537,3 +537,28 @@ func TestGuardNoLPIs(t *testing.T) {
 		}
 	}
 }
+
+// A device model makes a guest's SPI pending; Ferry's own, and INTIDs
+// that are no SPI, it cannot.
+func TestGuardPend(t *testing.T) {
+	f := NewFake(64)
+	g, err := NewGuard(f.Dist(), f.Redist(), ferryOn(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const guestNIC = 47
+	if err := g.Pend(guestNIC); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Dist().Read32(GICD_ISPENDRn + 4); got != 1<<(guestNIC%32) {
+		t.Fatalf("GICD_ISPENDR1 = %#x", got)
+	}
+	for _, id := range []uint32{nic, tick, 5, 1020} {
+		if err := g.Pend(id); err == nil {
+			t.Errorf("INTID %d made pending", id)
+		}
+	}
+	if got := f.Dist().Read32(GICD_ISPENDRn + 4); got != 1<<(guestNIC%32) {
+		t.Fatalf("GICD_ISPENDR1 = %#x after the refusals", got)
+	}
+}

@@ -2,7 +2,9 @@ package hyp
 
 import (
 	"fmt"
+	"slices"
 
+	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/mmio"
 	"github.com/ferry-hv/ferry/mmio/virtiommio"
@@ -28,13 +30,19 @@ type parts struct {
 	hw hardware
 }
 
+// NIC is a guest NIC: its transport's base and Ferry's model of it.
+type NIC struct {
+	Base      uint64
+	Transport *virtiommio.Transport
+}
+
 // assembly is a machine's EL2 state, built from its description.
 type assembly struct {
 	stage2 *mmu.Stage2
 	guard  *gic.Guard
 	bus    mmio.Bus
 	reg    Registry
-	nics   []*virtiommio.Transport // the models of the guest's NICs' transports
+	nics   []NIC // the models of the guest's NICs' transports
 }
 
 // assemble builds what the machine d describes over p: the guest's stage-2
@@ -66,18 +74,29 @@ func assemble(d *Description, p parts) (*assembly, error) {
 	if err := a.guard.SetupOwned(); err != nil {
 		return nil, err
 	}
+	var nicComponents []Component
 	virtio := func(r phys.Range) mmio.Device {
-		t := virtiommio.New(p.forward(r.Base, r.Size))
+		sh := p.hw.dma
+		if i := slices.IndexFunc(d.GuestNICs, func(v dtb.VirtioMMIO) bool { return v.Reg.Base == r.Base }); i >= 0 {
+			intid := d.GuestNICs[i].SPI + gic.FirstSPI
+			sh.Pend = func() {
+				if err := a.guard.Pend(intid); err != nil && p.hw.log != nil {
+					p.hw.log(fmt.Sprintf("guest NIC at %#x: %v", r.Base, err))
+				}
+			}
+		}
+		t := virtiommio.New(p.forward(r.Base, r.Size), sh)
 		if log := p.hw.log; log != nil {
 			t.Log = func(s string) { log(fmt.Sprintf("guest NIC at %#x: %s", r.Base, s)) }
 		}
-		a.nics = append(a.nics, t)
+		a.nics = append(a.nics, NIC{Base: r.Base, Transport: t})
+		nicComponents = append(nicComponents, nicComponent(r.Base, t))
 		return t
 	}
 	if err := d.Bus(&a.bus, a.guard, p.forward, virtio); err != nil {
 		return nil, err
 	}
 	p.hw.gic = a.guard
-	a.reg = components(p.hw)
+	a.reg = append(components(p.hw), nicComponents...)
 	return &a, nil
 }

@@ -2,6 +2,7 @@ package hyp
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/gic"
@@ -9,6 +10,7 @@ import (
 	"github.com/ferry-hv/ferry/mmio"
 	"github.com/ferry-hv/ferry/mmio/imxuart"
 	"github.com/ferry-hv/ferry/mmio/pl011"
+	"github.com/ferry-hv/ferry/mmio/virtiommio"
 )
 
 // Component is one migratable part of the machine: its state's name and
@@ -121,7 +123,10 @@ type hardware struct {
 	gicCPU       gic.CPUIfaceRegs
 	uart         mmio.Device
 	console      Console // the kind of UART uart is
-	log          func(string)
+	// dma is how a model of the guest's NIC reaches guest RAM and Ferry's
+	// memory for its shadow rings (Pend is set per NIC).
+	dma virtiommio.Shadowing
+	log func(string)
 }
 
 // components is the machine's registry.
@@ -167,6 +172,36 @@ func components(hw hardware) Registry {
 			},
 		},
 		consoleComponent(hw),
+	}
+}
+
+// nicStopWait bounds how long a guest NIC's device may take, the guest
+// paused, to carry out the requests it holds (frames handed to it, sent
+// in well under a millisecond) before the pause gives up.
+const nicStopWait = 200 * time.Millisecond
+
+// nicComponent carries a guest NIC's transport (package
+// mmio/virtiommio): captured at the pause, where its device is stopped
+// and what it wrote into guest RAM reported before the last dirty pages
+// are taken; set up again from it on the destination, after the GIC (its
+// interrupt is made pending there).
+func nicComponent(base uint64, t *virtiommio.Transport) Component {
+	return Component{
+		Name: fmt.Sprintf("virtio-mmio@%x", base), Version: virtiommio.Version, Oldest: virtiommio.Oldest, AtPause: true,
+		Capture: func() ([]byte, error) {
+			s, err := t.Stop(nicStopWait)
+			if err != nil {
+				return nil, err
+			}
+			return s.Encode(), nil
+		},
+		Decode: func(v uint16, b []byte) (func() error, error) {
+			s, err := virtiommio.Decode(v, b)
+			if err != nil {
+				return nil, err
+			}
+			return func() error { return t.Start(*s) }, nil
+		},
 	}
 }
 

@@ -181,6 +181,10 @@ type Description struct {
 	// kind.
 	UART    phys.Range
 	Console Console
+	// GuestNICs are the guest's NICs' transports (Options.GuestNICs),
+	// with their interrupts: a transport set up again after a migration
+	// makes its interrupt pending.
+	GuestNICs []dtb.VirtioMMIO
 }
 
 // Console is the kind of the console UART. The guest drives it, passed
@@ -249,6 +253,11 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 		return nil, err
 	}
 	d := &Description{GICD: b.GICD, GICR: b.GICR, UART: b.UART, Console: kind}
+	for _, v := range b.Virtio {
+		if slices.Contains(o.GuestNICs, v.Path) {
+			d.GuestNICs = append(d.GuestNICs, v)
+		}
+	}
 	for _, r := range b.Memory {
 		switch {
 		case r.End() <= o.GuestBase:

@@ -36,8 +36,9 @@ type Machine struct {
 	Bus    mmio.Bus
 	GIC    *gic.Guard
 
-	// NICs are the models of the guest's NICs' transports.
-	NICs []*virtiommio.Transport
+	// NICs are the guest's NICs, each behind Ferry's model of its
+	// transport.
+	NICs []NIC
 
 	reg       Registry // the migratable components
 	tickINTID uint32
@@ -80,7 +81,13 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 			gicCPU:       gic.SysRegs{},
 			uart:         mmio.NewForward(d.UART.Base, mmu.PageSize),
 			console:      d.Console,
-			log:          log,
+			dma: virtiommio.Shadowing{
+				Guest: guestRAM{m},
+				InRAM: m.inRAMRange,
+				Alloc: dmaAlloc,
+				Wrote: m.dmaWrote,
+			},
+			log: log,
 		},
 	})
 	if err != nil {

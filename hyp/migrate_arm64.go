@@ -5,6 +5,7 @@ package hyp
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"time"
 	"unsafe"
@@ -13,6 +14,7 @@ import (
 	"github.com/ferry-hv/ferry/dirty"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/mmu"
+	"github.com/ferry-hv/ferry/net/announce"
 )
 
 // pauseTimeout bounds how long stopping the guest may take: during a
@@ -72,6 +74,7 @@ func (s source) Pause() error {
 	}
 	st, err := s.m.reg.Capture(true)
 	if err != nil {
+		s.m.restartNICs()
 		s.m.Ctl.Resume()
 		return err
 	}
@@ -83,9 +86,22 @@ func (s source) Pause() error {
 	return nil
 }
 
+// Resume lets the guest run on here after a failed migration, its NICs'
+// devices (stopped at the pause) set up again.
 func (s source) Resume() {
 	s.m.captured = nil
+	s.m.restartNICs()
 	s.m.Ctl.Resume()
+}
+
+// restartNICs sets up again the devices of the guest's NICs that a pause
+// stopped. One that fails is reported; the guest runs on without it.
+func (m *Machine) restartNICs() {
+	for _, n := range m.NICs {
+		if err := n.Transport.Restart(); err != nil && m.VCPU.Log != nil {
+			m.VCPU.Log(fmt.Sprintf("guest NIC at %#x: setting its device up again: %v", n.Base, err))
+		}
+	}
 }
 
 func (s source) Track() error                      { return s.m.track() }
@@ -159,19 +175,60 @@ func (s sink) Restore(states []migrate.State) error {
 	return nil
 }
 
+// Resume starts the guest, and announces each of its NICs' MAC address
+// from here (package announce).
 func (s sink) Resume() error {
 	s.m.Ctl.Start()
+	for _, n := range s.m.NICs {
+		go s.m.announce(n)
+	}
 	return nil
 }
+
+// announce sends the guest's RARP announcements on n, in its rounds, and
+// says how many went out.
+func (m *Machine) announce(n NIC) {
+	mac := net.HardwareAddr(n.Transport.Config(0, 6))
+	frame := announce.Frame(mac)
+	sent := 0
+	var last error
+	for _, gap := range announce.Gaps {
+		time.Sleep(gap)
+		if err := n.Transport.Announce(txQueue, frame); err != nil {
+			last = err
+			continue
+		}
+		sent++
+	}
+	if m.VCPU.Log == nil {
+		return
+	}
+	msg := fmt.Sprintf("guest NIC at %#x: announced %v from here: %d of %d RARP frames sent", n.Base, mac, sent, len(announce.Gaps))
+	if last != nil {
+		msg += fmt.Sprintf(" (%v)", last)
+	}
+	m.VCPU.Log(msg)
+}
+
+// txQueue is virtio-net's transmitq1 (virtio 1.2, 5.1.2).
+const txQueue = 1
 
 // Discard forgets a partial or refused incoming guest. Restore may have
 // applied its state to the hardware already: its timers and the CPU
 // interface's Group 1 enable are turned off again, as for a guest given
-// away, so that nothing of it wakes Ferry's idle; the GIC's other state
+// away, so that nothing of it wakes Ferry's idle, and its NICs' devices
+// are reset (no DMA into the RAM of a guest that is not here); the GIC's other state
 // stays until the next guest's Restore overwrites it, inert without
 // Group 1. The pages it wrote are marked written, so a later guest's zero
 // pages clear them.
-func (s sink) Discard() { quiesce() }
+func (s sink) Discard() {
+	quiesce()
+	for _, n := range s.m.NICs {
+		if err := n.Transport.Reset(); err != nil && s.m.VCPU.Log != nil {
+			s.m.VCPU.Log(fmt.Sprintf("guest NIC at %#x: %v", n.Base, err))
+		}
+	}
+}
 
 // ClearRAM zeroes guest RAM and cleans it to the point of coherency, on a
 // board that waits for its first guest: the firmware may have left data in

@@ -1,11 +1,14 @@
 package virtiommio
 
 import (
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ferry-hv/ferry/internal/wire"
 	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/virtq"
 )
 
 // MaxQueues bounds the queues a State holds: a virtio-net with a control
@@ -14,7 +17,7 @@ const MaxQueues = 16
 
 // maxQueueNum is the largest split virtqueue (virtio 1.2, 2.7: "Queue Size
 // ... a maximum of 32768").
-const maxQueueNum = 32768
+const maxQueueNum = virtq.MaxSize
 
 // Alignment of a split virtqueue's areas (2.7 "Split Virtqueues", the
 // table of alignment requirements).
@@ -24,96 +27,363 @@ const (
 	alignDevice = 4
 )
 
-// Queue is one virtqueue as the driver set it up.
+// Feature bits the model hides from the driver (virtio 1.2, 6 "Reserved
+// Feature Bits"): the shadow relays split rings only, carries no
+// notification-suppression index between the two rings (with the guest's
+// event index the device would never see it move), and cannot reset one
+// queue on its own. Without them the driver kicks every new buffer and
+// the device interrupts every used one, through the relay.
+const (
+	FeatureEventIdx         = 1 << 29 // VIRTIO_F_EVENT_IDX
+	FeatureRingPacked       = 1 << 34 // VIRTIO_F_RING_PACKED
+	FeatureNotificationData = 1 << 38 // VIRTIO_F_NOTIFICATION_DATA
+	FeatureRingReset        = 1 << 40 // VIRTIO_F_RING_RESET
+	Hidden                  = FeatureEventIdx | FeatureRingPacked | FeatureNotificationData | FeatureRingReset
+)
+
+// InterruptStatus bits (4.2.2).
+const (
+	InterruptUsed   = 1 << 0 // a used buffer
+	InterruptConfig = 1 << 1 // a configuration change
+)
+
+// Queue is one virtqueue as the driver set it up, and where it stood when
+// the device was stopped for a migration.
 type Queue struct {
 	Num                  uint32 // QueueNum: its size
 	Desc, Driver, Device uint64 // the areas' guest-physical addresses
 	Ready                bool   // QueueReady
+	At                   virtq.Position
 }
 
 // State is what the driver of a transport wrote that the transport does
 // not read back (DriverFeatures, QueueNum and the queue addresses are
-// write-only, 4.2.2), with the device status and each queue's readiness.
+// write-only, 4.2.2), with the device status and each queue's readiness
+// and position.
 type State struct {
 	DriverFeatures uint64
 	Status         uint32
 	Queues         []Queue
 }
 
-// Transport is the model of the guest's transport: every access is
-// performed on the device, and the driver's writes are recorded (State).
-// A driver's reset (Status = 0) forgets them.
+// Shadowing is what the model needs to run the device on shadow rings.
+type Shadowing struct {
+	// Guest is guest RAM by physical address; InRAM reports whether a
+	// range lies in it.
+	Guest virtq.Mem
+	InRAM func(addr, size uint64) bool
+	// Alloc returns size bytes of Ferry's memory that the device reaches
+	// by DMA, page-aligned, zeroed, and their physical address.
+	Alloc func(size uint64) (virtq.Mem, uint64, error)
+	// Wrote, if set, is told the guest memory the device or the relay
+	// wrote (a migration's dirty tracking does not see it).
+	Wrote func(addr, size uint64)
+	// Pend, if set, makes the device's interrupt pending at the guest's
+	// interrupt controller: the device is set up again after a migration
+	// with used buffers the guest may not have seen.
+	Pend func()
+}
+
+// Transport is the model of the guest's transport. Every access is
+// performed on the device but the queue addresses: the device is given
+// shadow rings in Ferry's memory instead (package virtq), and the model
+// relays between them and the guest's at the accesses that tell it to --
+// a kick (QueueNotify), the guest's interrupt handler (InterruptStatus,
+// InterruptACK). So every buffer is checked against guest RAM before the
+// device sees it, and the device's ring positions (which virtio-mmio can
+// neither read nor set) are Ferry's: a migration stops the device (Stop)
+// and sets another up at the same positions (Start). The driver's set-up
+// is recorded (State); a reset (Status = 0) forgets it.
 type Transport struct {
 	// Log, if set, receives a line when the driver sets DRIVER_OK (what it
-	// set up), and the first time it selects a queue beyond MaxQueues
-	// (forwarded, not recorded).
+	// set up), when a queue is refused or stopped (a chain outside guest
+	// RAM, a broken ring), and the first time the driver selects a queue
+	// beyond MaxQueues (forwarded, not recorded).
 	Log func(string)
 
 	mu       sync.Mutex
 	dev      mmio.Device
+	sh       Shadowing
 	state    State
-	drvSel   uint32 // DriverFeaturesSel
-	queueSel uint32 // QueueSel
+	shadows  []*shadow // by queue: the relay of a ready queue (nil: none, or stopped)
+	spare    []area    // by queue: shadow memory kept for the next set-up
+	frame    area      // Ferry's buffer for Announce
+	devSel   uint32    // DeviceFeaturesSel
+	drvSel   uint32    // DriverFeaturesSel
+	queueSel uint32    // QueueSel
 	warned   bool
+	used     bool // InterruptStatus shows a used buffer until the guest acknowledges one (Start)
+	stopped  bool // Stop reset the device
+	faults   []string
+}
+
+// shadow is one queue's relay and the memory its shadow ring lives in.
+type shadow struct {
+	*virtq.Shadow
+	area
+}
+
+// area is Ferry's memory the device may reach.
+type area struct {
+	mem  virtq.Mem
+	base uint64
+	size uint64
 }
 
 // New returns the model over the transport's registers dev.
-func New(dev mmio.Device) *Transport { return &Transport{dev: dev} }
+func New(dev mmio.Device, sh Shadowing) *Transport { return &Transport{dev: dev, sh: sh} }
 
-// Read implements mmio.Device.
-func (t *Transport) Read(off uint64, size int) uint64 { return t.dev.Read(off, size) }
+// Read implements mmio.Device: the device's registers, but for the
+// feature bits the model hides, the queue addresses the guest wrote (the
+// device holds the shadow's), and InterruptStatus, before which the
+// device's used buffers are relayed.
+func (t *Transport) Read(off uint64, size int) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if size != 4 {
+		return t.dev.Read(off, size)
+	}
+	switch off {
+	case RegDeviceFeatures:
+		v := t.dev.Read(off, size)
+		if t.devSel < 2 {
+			v &^= uint64(Hidden) >> (32 * t.devSel) & 0xffffffff
+		}
+		return v
+	case RegInterruptStatus:
+		t.relayUsed()
+		v := t.dev.Read(off, size)
+		if t.used {
+			v |= InterruptUsed
+		}
+		return v
+	case RegQueueDescLow, RegQueueDescHigh, RegQueueDriverLow, RegQueueDriverHigh, RegQueueDeviceLow, RegQueueDeviceHigh:
+		q := t.queue()
+		if q == nil {
+			return 0
+		}
+		a := map[uint64]uint64{RegQueueDescLow: q.Desc, RegQueueDriverLow: q.Driver, RegQueueDeviceLow: q.Device}[off&^4]
+		return a >> (8 * (off & 4)) & 0xffffffff
+	}
+	return t.dev.Read(off, size)
+}
 
-// Write implements mmio.Device: the write is performed, and recorded if it
-// is the driver's set-up.
+// Write implements mmio.Device: the write is performed and recorded if it
+// is the driver's set-up, but for the queue addresses (the device gets the
+// shadow's when the queue is made ready) and the feature bits the model
+// hides. A kick copies the queue's new chains onto its shadow first; an
+// interrupt acknowledgement relays what the device used.
 func (t *Transport) Write(off uint64, size int, v uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.dev.Write(off, size, v)
 	if size != 4 {
-		return // the registers are 32 bits wide; the configuration space reads back
+		t.dev.Write(off, size, v) // the registers are 32 bits wide; the configuration space reads back
+		return
 	}
 	w := uint32(v)
 	switch off {
+	case RegDeviceFeaturesSel:
+		t.devSel = w
 	case RegDriverFeaturesSel:
 		t.drvSel = w
 	case RegDriverFeatures:
 		if t.drvSel < 2 {
 			shift := 32 * t.drvSel
+			w &^= uint32(uint64(Hidden) >> shift)
 			t.state.DriverFeatures = t.state.DriverFeatures&^(0xffffffff<<shift) | uint64(w)<<shift
 		}
+		v = uint64(w)
 	case RegQueueSel:
 		t.queueSel = w
-	case RegStatus:
-		if w == 0 {
-			t.state, t.drvSel, t.queueSel = State{}, 0, 0
-			return
+	case RegQueueNum:
+		if q := t.queue(); q != nil {
+			q.Num = w
 		}
-		if w&StatusDriverOK != 0 && t.state.Status&StatusDriverOK == 0 && t.Log != nil {
-			t.Log(fmt.Sprintf("driver ready: features %#x, %d queues", t.state.DriverFeatures, t.ready()))
+	case RegQueueDescLow, RegQueueDescHigh, RegQueueDriverLow, RegQueueDriverHigh, RegQueueDeviceLow, RegQueueDeviceHigh:
+		if q := t.queue(); q != nil {
+			switch off &^ 4 {
+			case RegQueueDescLow:
+				setHalf(&q.Desc, off&4 != 0, w)
+			case RegQueueDriverLow:
+				setHalf(&q.Driver, off&4 != 0, w)
+			case RegQueueDeviceLow:
+				setHalf(&q.Device, off&4 != 0, w)
+			}
 		}
-		t.state.Status = w
-	case RegQueueNum, RegQueueReady, RegQueueDescLow, RegQueueDescHigh, RegQueueDriverLow, RegQueueDriverHigh, RegQueueDeviceLow, RegQueueDeviceHigh:
+		return
+	case RegQueueReady:
 		q := t.queue()
 		if q == nil {
 			return
 		}
-		switch off {
-		case RegQueueNum:
-			q.Num = w
-		case RegQueueReady:
-			q.Ready = w&1 != 0
-		case RegQueueDescLow, RegQueueDescHigh:
-			setHalf(&q.Desc, off == RegQueueDescHigh, w)
-		case RegQueueDriverLow, RegQueueDriverHigh:
-			setHalf(&q.Driver, off == RegQueueDriverHigh, w)
-		case RegQueueDeviceLow, RegQueueDeviceHigh:
-			setHalf(&q.Device, off == RegQueueDeviceHigh, w)
+		if w&1 == 0 {
+			t.dev.Write(off, size, v)
+			q.Ready = false
+			t.drop(t.queueSel)
+			return
+		}
+		if err := t.ready(t.queueSel, q, virtq.Position{}); err != nil {
+			t.fault(fmt.Sprintf("queue %d refused: %v", t.queueSel, err))
+			return
+		}
+		q.Ready = true
+		return
+	case RegQueueNotify:
+		if !t.relayAvail(w) {
+			return
+		}
+	case RegInterruptACK:
+		t.dev.Write(off, size, v)
+		if w&InterruptUsed != 0 {
+			t.used = false
+		}
+		t.relayUsed()
+		return
+	case RegStatus:
+		if w == 0 {
+			t.dev.Write(off, size, v)
+			t.forget()
+			return
+		}
+		if w&StatusDriverOK != 0 && t.state.Status&StatusDriverOK == 0 && t.Log != nil {
+			t.Log(fmt.Sprintf("driver ready: features %#x, %d queues", t.state.DriverFeatures, t.readyQueues()))
+		}
+		t.state.Status = w
+	}
+	t.dev.Write(off, size, v)
+}
+
+// fault reports a refused set-up or a stopped queue.
+func (t *Transport) fault(s string) {
+	t.faults = append(t.faults[:min(len(t.faults), 15)], s)
+	if t.Log != nil {
+		t.Log(s)
+	}
+}
+
+// Faults are the last refusals and stopped queues, oldest first.
+func (t *Transport) Faults() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.faults...)
+}
+
+// ready puts queue i, as the driver set it up in q, on a shadow at at
+// and makes it ready at the device (selected there): its rings must lie in
+// guest RAM, its size be one the relay takes.
+func (t *Transport) ready(i uint32, q *Queue, at virtq.Position) error {
+	if q.Num == 0 || q.Num&(q.Num-1) != 0 || q.Num > maxQueueNum {
+		return fmt.Errorf("size %d (want a power of two up to %d)", q.Num, maxQueueNum)
+	}
+	if q.Desc%alignDesc != 0 || q.Driver%alignDriver != 0 || q.Device%alignDevice != 0 {
+		return fmt.Errorf("areas %#x, %#x, %#x are not aligned to %d, %d, %d", q.Desc, q.Driver, q.Device, alignDesc, alignDriver, alignDevice)
+	}
+	n := uint64(q.Num)
+	for _, a := range [...]struct {
+		name       string
+		addr, size uint64
+	}{{"descriptor table", q.Desc, 16 * n}, {"available ring", q.Driver, 6 + 2*n}, {"used ring", q.Device, 6 + 8*n}} {
+		if a.addr+a.size < a.addr || !t.sh.InRAM(a.addr, a.size) {
+			return fmt.Errorf("its %s [%#x+%#x] is not in guest RAM", a.name, a.addr, a.size)
+		}
+	}
+	g := virtq.Ring{Num: uint16(q.Num), Desc: q.Desc, Driver: q.Driver, Device: q.Device}
+	need := virtq.ShadowSize(g.Num)
+	for uint32(len(t.spare)) <= i {
+		t.spare = append(t.spare, area{})
+	}
+	ar := t.spare[i]
+	if ar.size < need {
+		mem, base, err := t.sh.Alloc(need)
+		if err != nil {
+			return fmt.Errorf("shadow ring: %w", err)
+		}
+		ar = area{mem, base, need}
+	}
+	s, err := virtq.NewShadow(g, t.sh.Guest, ar.base, ar.mem, at, t.sh.InRAM)
+	if err != nil {
+		return err
+	}
+	s.Wrote = t.sh.Wrote
+	t.spare[i] = area{}
+	sr := s.Ring()
+	for _, r := range [...]struct {
+		off  uint64
+		addr uint64
+	}{{RegQueueDescLow, sr.Desc}, {RegQueueDriverLow, sr.Driver}, {RegQueueDeviceLow, sr.Device}} {
+		t.dev.Write(r.off, 4, r.addr&0xffffffff)
+		t.dev.Write(r.off+4, 4, r.addr>>32)
+	}
+	t.dev.Write(RegQueueReady, 4, 1)
+	for uint32(len(t.shadows)) <= i {
+		t.shadows = append(t.shadows, nil)
+	}
+	t.shadows[i] = &shadow{s, ar}
+	return nil
+}
+
+// drop forgets queue i's relay, keeping its memory for the next set-up;
+// the device no longer uses it (reset, or the queue not ready).
+func (t *Transport) drop(i uint32) {
+	if int(i) >= len(t.shadows) || t.shadows[i] == nil {
+		return
+	}
+	t.spare[i] = t.shadows[i].area
+	t.shadows[i] = nil
+}
+
+// stop stops queue i after a relay error: the device is told of no more
+// of its chains, the guest sees no more of its used entries.
+func (t *Transport) stop(i int, err error) {
+	t.shadows[i] = nil // its memory stays the device's
+	t.fault(fmt.Sprintf("queue %d stopped: %v", i, err))
+}
+
+// relayAvail copies queue i's new chains onto its shadow and reports
+// whether the kick is to reach the device.
+func (t *Transport) relayAvail(i uint32) bool {
+	if int(i) >= len(t.shadows) || t.shadows[i] == nil {
+		return false // not ready, or stopped: nothing of it reaches the device
+	}
+	n, err := t.shadows[i].Avail()
+	switch {
+	case errors.Is(err, virtq.ErrWait):
+		// Ferry's own frame holds a descriptor this kick's chain takes:
+		// the chain goes on when it is used (relayUsed). The device
+		// interrupts the guest then.
+	case err != nil:
+		t.stop(int(i), err)
+	}
+	return n > 0
+}
+
+// relayUsed copies every queue's used entries back to the guest, and
+// relays a kick that waited for Ferry's own chain.
+func (t *Transport) relayUsed() {
+	for i, s := range t.shadows {
+		if s == nil {
+			continue
+		}
+		if _, err := s.Used(); err != nil {
+			t.stop(i, err)
+			continue
+		}
+		if t.relayAvail(uint32(i)) {
+			t.dev.Write(RegQueueNotify, 4, uint64(i))
 		}
 	}
 }
 
-// ready counts the ready queues.
-func (t *Transport) ready() int {
+// forget is the driver's reset: its set-up and the relays go.
+func (t *Transport) forget() {
+	for i := range t.shadows {
+		t.drop(uint32(i))
+	}
+	t.state, t.devSel, t.drvSel, t.queueSel, t.used = State{}, 0, 0, 0, false
+}
+
+// readyQueues counts the ready queues.
+func (t *Transport) readyQueues() int {
 	n := 0
 	for _, q := range t.state.Queues {
 		if q.Ready {
@@ -126,8 +396,8 @@ func (t *Transport) ready() int {
 // queue returns the selected queue's record, growing the list to it.
 func (t *Transport) queue() *Queue {
 	if t.queueSel >= MaxQueues {
-		if !t.warned && t.Log != nil {
-			t.Log(fmt.Sprintf("virtio-mmio: queue %d selected: beyond the %d Ferry records", t.queueSel, MaxQueues))
+		if !t.warned {
+			t.fault(fmt.Sprintf("queue %d selected: beyond the %d Ferry relays; its set-up is not performed", t.queueSel, MaxQueues))
 		}
 		t.warned = true
 		return nil
@@ -150,9 +420,234 @@ func setHalf(p *uint64, high bool, w uint32) {
 func (t *Transport) State() State {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := t.state
+	return t.state.clone()
+}
+
+func (s State) clone() State {
 	s.Queues = append([]Queue(nil), s.Queues...)
+	for i := range s.Queues {
+		s.Queues[i].At.InFlight = append([]uint16(nil), s.Queues[i].At.InFlight...)
+	}
 	return s
+}
+
+// resetTimeout bounds a device's reset: the driver waits for Status to
+// read 0 again (2.4.2).
+const resetTimeout = 100 * time.Millisecond
+
+// resetDevice resets the device and waits until it says so.
+func (t *Transport) resetDevice() error {
+	t.dev.Write(RegStatus, 4, 0)
+	for start := time.Now(); t.dev.Read(RegStatus, 4) != 0; {
+		if time.Since(start) > resetTimeout {
+			return fmt.Errorf("the device's status is still %#x %v after a reset", t.dev.Read(RegStatus, 4), resetTimeout)
+		}
+		time.Sleep(10 * time.Microsecond)
+	}
+	return nil
+}
+
+// Stop quiesces the device for a migration, the guest paused: it relays
+// what the device used, waits up to wait until the device has used every
+// chain with a device-readable buffer (every request, such as a frame to
+// send, is carried out, and exactly once), resets the device (no more
+// DMA; receive buffers still in flight stay the guest's, given to the
+// next device), relays what it used before the reset, and returns what a
+// device is set up from again, positions included (Start; Restart here).
+// A device still holding a request after wait is an error, and it keeps
+// running.
+func (t *Transport) Stop(wait time.Duration) (State, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return t.state.clone(), nil
+	}
+	start := time.Now()
+	for {
+		t.relayUsed()
+		held := 0
+		for _, s := range t.shadows {
+			if s == nil {
+				continue
+			}
+			if n, readable := s.Holding(); readable {
+				held += n
+			}
+		}
+		if held == 0 {
+			break
+		}
+		if time.Since(start) > wait {
+			return State{}, fmt.Errorf("the device still holds requests on %d chains after %v", held, wait)
+		}
+		t.mu.Unlock()
+		time.Sleep(50 * time.Microsecond)
+		t.mu.Lock()
+	}
+	if t.state.Status != 0 {
+		if err := t.resetDevice(); err != nil {
+			return State{}, err
+		}
+	}
+	t.relayUsed()
+	for i := range t.state.Queues {
+		q := &t.state.Queues[i]
+		q.Ready, q.At = false, virtq.Position{}
+		if i < len(t.shadows) && t.shadows[i] != nil {
+			q.Ready, q.At = true, t.shadows[i].Position()
+			t.drop(uint32(i))
+		}
+	}
+	t.stopped = true
+	return t.state.clone(), nil
+}
+
+// Restart sets the device up again as Stop left it: a migration that
+// stopped it failed, and the guest runs on here.
+func (t *Transport) Restart() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.stopped {
+		return nil
+	}
+	return t.start(t.state.clone())
+}
+
+// Start sets the device up from s as the guest's driver had it on the
+// source, on shadows at its queues' positions (their chains in flight
+// given to the device again), the guest paused. The device then shows the
+// guest a used buffer until it acknowledges one, and its interrupt is
+// made pending (Shadowing.Pend): what the source relayed last may not
+// have been seen.
+func (t *Transport) Start(s State) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.start(s)
+}
+
+func (t *Transport) start(s State) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if f := s.DriverFeatures & Hidden; f != 0 {
+		return fmt.Errorf("virtio-mmio: the driver's features %#x include %#x, which Ferry's relay does not carry", s.DriverFeatures, f)
+	}
+	if err := t.resetDevice(); err != nil {
+		return err
+	}
+	t.forget()
+	t.stopped = false
+	if err := t.setUp(s); err != nil {
+		t.forget()
+		return errors.Join(err, t.resetDevice())
+	}
+	return nil
+}
+
+func (t *Transport) setUp(s State) error {
+	if s.Status == 0 {
+		return nil
+	}
+	w := func(off uint64, v uint32) { t.dev.Write(off, 4, uint64(v)) }
+	status := uint32(StatusAcknowledge | StatusDriver)
+	w(RegStatus, StatusAcknowledge)
+	w(RegStatus, status)
+	for sel := uint32(0); sel < 2; sel++ {
+		w(RegDriverFeaturesSel, sel)
+		w(RegDriverFeatures, uint32(s.DriverFeatures>>(32*sel)))
+	}
+	if s.Status&StatusFeaturesOK != 0 {
+		status |= StatusFeaturesOK
+		w(RegStatus, status)
+		if t.dev.Read(RegStatus, 4)&StatusFeaturesOK == 0 {
+			return fmt.Errorf("virtio-mmio: the device refuses the driver's features %#x", s.DriverFeatures)
+		}
+	}
+	t.state = State{DriverFeatures: s.DriverFeatures, Status: status, Queues: make([]Queue, len(s.Queues))}
+	for i, q := range s.Queues {
+		at := q.At
+		q.Ready, q.At = false, virtq.Position{}
+		t.state.Queues[i] = q
+		if !s.Queues[i].Ready {
+			continue
+		}
+		w(RegQueueSel, uint32(i))
+		if max := uint32(t.dev.Read(RegQueueNumMax, 4)); max < q.Num {
+			return fmt.Errorf("virtio-mmio: queue %d: the device's holds %d, the driver's %d", i, max, q.Num)
+		}
+		w(RegQueueNum, q.Num)
+		if err := t.ready(uint32(i), &t.state.Queues[i], at); err != nil {
+			return fmt.Errorf("virtio-mmio: queue %d: %w", i, err)
+		}
+		t.state.Queues[i].Ready = true
+	}
+	w(RegStatus, s.Status)
+	t.state.Status = s.Status
+	for i, sh := range t.shadows {
+		if sh != nil {
+			if n, _ := sh.Holding(); n > 0 {
+				w(RegQueueNotify, uint32(i))
+			}
+		}
+	}
+	t.used = true
+	if t.sh.Pend != nil {
+		t.sh.Pend()
+	}
+	return nil
+}
+
+// netHeaderSize is a virtio-net header with VIRTIO_F_VERSION_1 (5.1.6).
+const netHeaderSize = 12
+
+// Announce sends frame (Ethernet) in the guest's name on transmit queue
+// tx of a virtio-net device (transmitq1 is queue 1), after a virtio-net
+// header asking for nothing: the destination announcing the guest's MAC.
+// The frame is Ferry's, on a descriptor the device does not hold; one at
+// a time.
+func (t *Transport) Announce(tx int, frame []byte) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tx >= len(t.shadows) || t.shadows[tx] == nil {
+		return fmt.Errorf("virtio-mmio: queue %d is not running", tx)
+	}
+	const size = 4096
+	if netHeaderSize+len(frame) > size {
+		return fmt.Errorf("virtio-mmio: a frame of %d bytes", len(frame))
+	}
+	if t.frame.mem == nil {
+		mem, base, err := t.sh.Alloc(size)
+		if err != nil {
+			return err
+		}
+		t.frame = area{mem, base, size}
+	}
+	buf := append(make([]byte, netHeaderSize), frame...)
+	if err := t.frame.mem.Write(t.frame.base, buf); err != nil {
+		return err
+	}
+	s := t.shadows[tx]
+	if _, err := s.Used(); err != nil {
+		t.stop(tx, err)
+		return err
+	}
+	if err := s.Inject(t.frame.base, uint32(len(buf))); err != nil {
+		return err
+	}
+	t.dev.Write(RegQueueNotify, 4, uint64(tx))
+	return nil
+}
+
+// Config reads n bytes of the device's configuration space at off (a
+// virtio-net's MAC address is its first 6).
+func (t *Transport) Config(off, n int) []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(t.dev.Read(RegConfig+uint64(off+i), 1))
+	}
+	return b
 }
 
 // Version is the version of State's encoding this package writes; it
@@ -163,7 +658,8 @@ const (
 )
 
 // Encode returns the wire form: DriverFeatures u64 | Status u32 | count
-// u32 | per queue: Num u32, Desc, Driver, Device u64, Ready u8.
+// u32 | per queue: Num u32, Desc, Driver, Device u64, Ready u8, then its
+// position: Avail, Used u16, in-flight count u16, the heads u16.
 func (s *State) Encode() []byte {
 	var w wire.Writer
 	w.U64(s.DriverFeatures)
@@ -179,6 +675,12 @@ func (s *State) Encode() []byte {
 			ready = 1
 		}
 		w.U8(ready)
+		w.U16(q.At.Avail)
+		w.U16(q.At.Used)
+		w.U16(uint16(len(q.At.InFlight)))
+		for _, h := range q.At.InFlight {
+			w.U16(h)
+		}
 	}
 	return w.Bytes()
 }
@@ -209,6 +711,21 @@ func Decode(version uint16, b []byte) (*State, error) {
 		default:
 			r.Fail(fmt.Errorf("queue %d: Ready is neither 0 nor 1", i))
 		}
+		q.At.Avail, q.At.Used = r.U16(), r.U16()
+		held := r.U16()
+		if r.Err() != nil {
+			break
+		}
+		if uint32(held) > q.Num {
+			r.Fail(fmt.Errorf("queue %d: %d chains in flight in a queue of %d", i, held, q.Num))
+			break
+		}
+		if held > 0 {
+			q.At.InFlight = make([]uint16, held)
+		}
+		for k := range q.At.InFlight {
+			q.At.InFlight[k] = r.U16()
+		}
 	}
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("virtio-mmio: decode: %w", err)
@@ -218,7 +735,9 @@ func Decode(version uint16, b []byte) (*State, error) {
 
 // Validate checks what a device could be set up with: a status of known
 // bits, and every ready queue of a size that is a power of two up to
-// 32768 with its areas aligned as a split virtqueue's must be.
+// 32768 with its areas aligned as a split virtqueue's must be, and a
+// position that holds as many chains as it says, each a head of the
+// queue once; a queue not ready has no position.
 func (s *State) Validate() error {
 	const known = StatusAcknowledge | StatusDriver | StatusDriverOK | StatusFeaturesOK | StatusDeviceNeedsReset | StatusFailed
 	if s.Status&^known != 0 {
@@ -229,6 +748,9 @@ func (s *State) Validate() error {
 	}
 	for i, q := range s.Queues {
 		if !q.Ready {
+			if q.At.Avail != 0 || q.At.Used != 0 || len(q.At.InFlight) != 0 {
+				return fmt.Errorf("virtio-mmio: queue %d is not ready but has a position", i)
+			}
 			continue
 		}
 		switch {
@@ -236,7 +758,27 @@ func (s *State) Validate() error {
 			return fmt.Errorf("virtio-mmio: queue %d is ready with size %d (want a power of two up to %d)", i, q.Num, maxQueueNum)
 		case q.Desc%alignDesc != 0 || q.Driver%alignDriver != 0 || q.Device%alignDevice != 0:
 			return fmt.Errorf("virtio-mmio: queue %d areas %#x, %#x, %#x are not aligned to %d, %d, %d", i, q.Desc, q.Driver, q.Device, alignDesc, alignDriver, alignDevice)
+		case int(q.At.Avail-q.At.Used) != len(q.At.InFlight):
+			return fmt.Errorf("virtio-mmio: queue %d at %d and %d holds %d chains", i, q.At.Avail, q.At.Used, len(q.At.InFlight))
+		}
+		seen := make([]bool, q.Num)
+		for _, h := range q.At.InFlight {
+			if uint32(h) >= q.Num || seen[h] {
+				return fmt.Errorf("virtio-mmio: queue %d: head %d in flight twice or beyond its %d", i, h, q.Num)
+			}
+			seen[h] = true
 		}
 	}
 	return nil
+}
+
+// Reset resets the device and forgets the driver's set-up: the guest it
+// was set up for does not run here (an incoming migration was refused
+// after its state was loaded).
+func (t *Transport) Reset() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.forget()
+	t.stopped = false
+	return t.resetDevice()
 }

@@ -1,0 +1,97 @@
+//go:build tamago && arm64
+
+package hyp
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/ferry-hv/ferry/mmio/virtq"
+	"github.com/ferry-hv/ferry/mmu"
+)
+
+// guestRAM is guest RAM as a model of a guest's device reads and writes
+// it: by physical address (Ferry maps it at EL2 with VA == PA), within
+// guest RAM only.
+type guestRAM struct{ m *Machine }
+
+func (g guestRAM) span(addr uint64, n int) ([]byte, error) {
+	if !g.m.inRAMRange(addr, uint64(n)) {
+		return nil, fmt.Errorf("[%#x+%#x] is not guest RAM", addr, n)
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(uintptr(addr))), n), nil
+}
+
+func (g guestRAM) Read(addr uint64, p []byte) error {
+	b, err := g.span(addr, len(p))
+	copy(p, b)
+	return err
+}
+
+func (g guestRAM) Write(addr uint64, p []byte) error {
+	b, err := g.span(addr, len(p))
+	copy(b, p)
+	return err
+}
+
+// inRAMRange reports whether [addr, addr+size) lies in one range of guest
+// RAM.
+func (m *Machine) inRAMRange(addr, size uint64) bool {
+	if addr+size < addr {
+		return false
+	}
+	for _, r := range m.Desc.RAM {
+		if addr >= r.Base && addr+size <= r.End() {
+			return true
+		}
+	}
+	return false
+}
+
+// dmaArea is Ferry's memory a guest's device reaches by DMA: Ferry's heap,
+// identity-mapped (VA == PA), held for as long as the model keeps it.
+type dmaArea struct {
+	base uint64
+	b    []byte
+}
+
+func (a *dmaArea) span(addr uint64, n int) ([]byte, error) {
+	if addr < a.base || addr-a.base+uint64(n) > uint64(len(a.b)) {
+		return nil, fmt.Errorf("[%#x+%#x] is outside the DMA area [%#x+%#x]", addr, n, a.base, len(a.b))
+	}
+	return a.b[addr-a.base : addr-a.base+uint64(n)], nil
+}
+
+func (a *dmaArea) Read(addr uint64, p []byte) error {
+	b, err := a.span(addr, len(p))
+	copy(p, b)
+	return err
+}
+
+func (a *dmaArea) Write(addr uint64, p []byte) error {
+	b, err := a.span(addr, len(p))
+	copy(b, p)
+	return err
+}
+
+// dmaAlloc is a page-aligned DMA area of size bytes. QEMU's devices are
+// coherent with the CPU's caches; a board whose DMA is not would need
+// this memory non-cacheable.
+func dmaAlloc(size uint64) (virtq.Mem, uint64, error) {
+	raw := make([]byte, size+mmu.PageSize)
+	pa := uint64(uintptr(unsafe.Pointer(&raw[0])))
+	skip := (mmu.PageSize - pa%mmu.PageSize) % mmu.PageSize
+	return &dmaArea{pa + skip, raw[skip : skip+size]}, pa + skip, nil
+}
+
+// dmaWrote marks guest RAM a guest's device wrote by DMA, or a model
+// wrote for it, dirty while a migration tracks: stage 2 sees neither.
+func (m *Machine) dmaWrote(addr, size uint64) {
+	if !m.trk.on || size == 0 || !m.inRAMRange(addr, size) {
+		return
+	}
+	base := m.Desc.RAM[0].Base
+	for p := addr &^ (mmu.PageSize - 1); p < addr+size; p += mmu.PageSize {
+		m.trk.log.Set((p - base) / mmu.PageSize)
+	}
+}

@@ -1,0 +1,433 @@
+package virtiommio_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	vm "github.com/ferry-hv/ferry/mmio/virtiommio"
+	"github.com/ferry-hv/ferry/mmio/virtq"
+	"github.com/ferry-hv/ferry/net/virtionet/fakedev"
+)
+
+// regs is a fake device's register file as the MMIO bus reaches it.
+type regs struct{ d *fakedev.Device }
+
+func (r regs) Read(off uint64, size int) uint64 {
+	if size == 1 {
+		return uint64(r.d.Read8(uint32(off)))
+	}
+	return uint64(r.d.Read32(uint32(off)))
+}
+func (r regs) Write(off uint64, size int, v uint64) { r.d.Write32(uint32(off), uint32(v)) }
+
+// mem is the fake bus memory by physical address.
+type mem struct{ m *fakedev.Memory }
+
+func (m mem) Read(addr uint64, p []byte) error {
+	b := m.m.At(addr, len(p))
+	if b == nil {
+		return fmt.Errorf("no memory at %#x+%d", addr, len(p))
+	}
+	copy(p, b)
+	return nil
+}
+func (m mem) Write(addr uint64, p []byte) error {
+	b := m.m.At(addr, len(p))
+	if b == nil {
+		return fmt.Errorf("no memory at %#x+%d", addr, len(p))
+	}
+	copy(b, p)
+	return nil
+}
+
+const (
+	ramSize  = 1 << 20
+	qNum     = 16
+	rxQ, txQ = 0, 1
+)
+
+var mac = [6]byte{0x52, 0x54, 0x00, 0x88, 0x00, 0x10}
+
+// board is one board's guest RAM and device, and the model between them.
+type board struct {
+	t     *testing.T
+	m     *fakedev.Memory
+	ram   []byte
+	base  uint64 // guest RAM's physical base
+	ferry uint64 // an address of Ferry's memory (not guest RAM)
+	dev   *fakedev.Device
+	tr    *vm.Transport
+	log   []string
+	wrote []string
+	pends int
+}
+
+func newBoard(t *testing.T) *board {
+	b := &board{t: t, m: fakedev.NewMemory()}
+	var err error
+	if b.ram, b.base, err = b.m.Alloc(ramSize, 4096); err != nil {
+		t.Fatal(err)
+	}
+	_, b.ferry, _ = b.m.Alloc(4096, 4096)
+	b.dev = fakedev.New(b.m, fakedev.Options{MAC: mac})
+	b.tr = vm.New(regs{b.dev}, vm.Shadowing{
+		Guest: mem{b.m},
+		InRAM: func(a, n uint64) bool { return a >= b.base && a+n >= a && a+n <= b.base+ramSize },
+		Alloc: func(n uint64) (virtq.Mem, uint64, error) {
+			_, pa, err := b.m.Alloc(int(n), 4096)
+			return mem{b.m}, pa, err
+		},
+		Wrote: func(a, n uint64) { b.wrote = append(b.wrote, fmt.Sprintf("%#x+%d", a, n)) },
+		Pend:  func() { b.pends++ },
+	})
+	b.tr.Log = func(s string) { b.log = append(b.log, s) }
+	return b
+}
+
+// Guest RAM layout: each queue's rings, then buffers.
+func (b *board) desc(q int) uint64   { return b.base + uint64(q)*0x2000 }
+func (b *board) avail(q int) uint64  { return b.desc(q) + 16*qNum }
+func (b *board) used(q int) uint64   { return b.desc(q) + 0x1000 }
+func (b *board) buf(i uint16) uint64 { return b.base + 0x10000 + uint64(i)*0x800 }
+
+func (b *board) w(off uint64, v uint32) { b.tr.Write(off, 4, uint64(v)) }
+func (b *board) r(off uint64) uint32    { return uint32(b.tr.Read(off, 4)) }
+
+func (b *board) u16(addr uint64) uint16 {
+	return binary.LittleEndian.Uint16(b.m.At(addr, 2))
+}
+func (b *board) put16(addr uint64, v uint16) { binary.LittleEndian.PutUint16(b.m.At(addr, 2), v) }
+
+// driver is the guest's virtio-net driver, as Linux's sets the device up
+// (4.2.3.1): the features offered (less what it does not know), two
+// queues of qNum, DRIVER_OK.
+func (b *board) driver() {
+	b.w(vm.RegStatus, 0)
+	b.w(vm.RegStatus, vm.StatusAcknowledge)
+	b.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver)
+	var offered uint64
+	for sel := uint32(0); sel < 2; sel++ {
+		b.w(vm.RegDeviceFeaturesSel, sel)
+		offered |= uint64(b.r(vm.RegDeviceFeatures)) << (32 * sel)
+	}
+	if offered&vm.FeatureEventIdx != 0 {
+		b.t.Fatalf("EVENT_IDX offered to the guest: %#x", offered)
+	}
+	want := offered &^ (1 << 17) // no control queue: two queues
+	for sel := uint32(0); sel < 2; sel++ {
+		b.w(vm.RegDriverFeaturesSel, sel)
+		b.w(vm.RegDriverFeatures, uint32(want>>(32*sel)))
+	}
+	b.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver|vm.StatusFeaturesOK)
+	for q := 0; q < 2; q++ {
+		b.queue(q, b.desc(q), b.avail(q), b.used(q))
+	}
+	b.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver|vm.StatusFeaturesOK|vm.StatusDriverOK)
+}
+
+func (b *board) queue(q int, desc, avail, used uint64) {
+	b.w(vm.RegQueueSel, uint32(q))
+	b.w(vm.RegQueueNum, qNum)
+	for _, a := range []struct {
+		off  uint64
+		addr uint64
+	}{{vm.RegQueueDescLow, desc}, {vm.RegQueueDriverLow, avail}, {vm.RegQueueDeviceLow, used}} {
+		b.w(a.off, uint32(a.addr))
+		b.w(a.off+4, uint32(a.addr>>32))
+	}
+	b.w(vm.RegQueueReady, 1)
+}
+
+// post makes one buffer available on queue q as descriptor head and
+// kicks.
+func (b *board) post(q int, head uint16, addr uint64, n uint32, write bool) {
+	d := b.m.At(b.desc(q)+16*uint64(head), 16)
+	binary.LittleEndian.PutUint64(d, addr)
+	binary.LittleEndian.PutUint32(d[8:], n)
+	flags := uint16(0)
+	if write {
+		flags = 2
+	}
+	binary.LittleEndian.PutUint16(d[12:], flags)
+	idx := b.u16(b.avail(q) + 2)
+	b.put16(b.avail(q)+4+2*uint64(idx%qNum), head)
+	b.put16(b.avail(q)+2, idx+1)
+	b.w(vm.RegQueueNotify, uint32(q))
+}
+
+// send puts a frame (after a zero virtio-net header) in buffer head and
+// posts it on the transmit queue.
+func (b *board) send(head uint16, frame []byte) {
+	copy(b.m.At(b.buf(head), 12+len(frame)), append(make([]byte, 12), frame...))
+	b.post(txQ, head, b.buf(head), uint32(12+len(frame)), false)
+}
+
+// interrupt is the guest's handler: InterruptStatus, InterruptACK.
+func (b *board) interrupt() uint32 {
+	v := b.r(vm.RegInterruptStatus)
+	b.w(vm.RegInterruptACK, v)
+	return v
+}
+
+// usedEntries is queue q's used ring from entry from: "head/len" each.
+func (b *board) usedEntries(q int, from uint16) []string {
+	var out []string
+	for i := from; i != b.u16(b.used(q)+2); i++ {
+		e := b.m.At(b.used(q)+4+8*uint64(i%qNum), 8)
+		out = append(out, fmt.Sprintf("%d/%d", binary.LittleEndian.Uint32(e), binary.LittleEndian.Uint32(e[4:])))
+	}
+	return out
+}
+
+func frameN(n int) []byte { return bytes.Repeat([]byte{byte(n)}, 60) }
+
+// Frames go out once and come in through the shadow: the device never
+// holds the guest's rings, and what it wrote is reported.
+func TestTransportRelays(t *testing.T) {
+	b := newBoard(t)
+	b.driver()
+	if got := b.tr.State(); got.DriverFeatures&vm.FeatureEventIdx != 0 || len(got.Queues) != 2 || !got.Queues[txQ].Ready {
+		t.Fatalf("State %+v", got)
+	}
+	b.w(vm.RegQueueSel, 0)
+	if got := uint64(b.r(vm.RegQueueDescLow)); got != b.desc(0)&0xffffffff {
+		t.Errorf("QueueDescLow reads %#x, want the guest's %#x", got, b.desc(0))
+	}
+	for h := uint16(0); h < 4; h++ {
+		b.post(rxQ, h, b.buf(h), 0x800, true)
+	}
+	b.send(8, frameN(1))
+	// The guest rewrites its descriptor after the kick: the device sends
+	// what was checked.
+	binary.LittleEndian.PutUint64(b.m.At(b.desc(txQ)+16*8, 8), b.ferry)
+	if got := b.dev.Transmitted(); len(got) != 1 || !bytes.Equal(got[0], frameN(1)) {
+		t.Fatalf("transmitted %d frames", len(got))
+	}
+	b.dev.Receive(frameN(2))
+	b.wrote = nil
+	if v := b.interrupt(); v&vm.InterruptUsed == 0 {
+		t.Fatalf("InterruptStatus %#x", v)
+	}
+	if got := b.usedEntries(txQ, 0); fmt.Sprint(got) != "[8/0]" {
+		t.Errorf("transmit used %v", got)
+	}
+	if got := b.usedEntries(rxQ, 0); fmt.Sprint(got) != "[0/72]" {
+		t.Fatalf("receive used %v", got)
+	}
+	if got := b.m.At(b.buf(0)+12, 60); !bytes.Equal(got, frameN(2)) {
+		t.Errorf("received % x", got[:8])
+	}
+	if !slices.Contains(b.wrote, fmt.Sprintf("%#x+%d", b.buf(0), 0x800)) || !slices.Contains(b.wrote, fmt.Sprintf("%#x+2", b.used(rxQ)+2)) {
+		t.Errorf("reported writes %v", b.wrote)
+	}
+	if v := b.dev.Violations(); len(v) > 0 {
+		t.Errorf("the device saw %q", v)
+	}
+}
+
+// A driver that points the device outside guest RAM is refused before
+// the device sees it, and reported; Ferry's memory is untouched.
+func TestTransportRefuses(t *testing.T) {
+	b := newBoard(t)
+	b.driver()
+	// A transmit buffer in Ferry's memory: the device would send it.
+	copy(b.m.At(b.ferry, 4), "FERRY")
+	b.post(txQ, 3, b.ferry, 64, false)
+	if got := b.dev.Transmitted(); len(got) != 0 || b.dev.Notifies(txQ) != 0 {
+		t.Fatalf("the device sent %d frames, was kicked %d times", len(got), b.dev.Notifies(txQ))
+	}
+	if len(b.log) != 2 || !strings.Contains(b.log[1], "queue 1 stopped: virtq: a buffer outside guest RAM") {
+		t.Fatalf("logged %q", b.log)
+	}
+	// The queue stays stopped: later chains do not reach the device.
+	b.send(4, frameN(1))
+	if got := b.dev.Transmitted(); len(got) != 0 {
+		t.Fatalf("a stopped queue sent %d frames", len(got))
+	}
+	// Receiving still works.
+	b.post(rxQ, 0, b.buf(0), 0x800, true)
+	b.dev.Receive(frameN(2))
+	b.interrupt()
+	if got := b.usedEntries(rxQ, 0); len(got) != 1 {
+		t.Errorf("receive used %v", got)
+	}
+	if f := b.tr.Faults(); len(f) != 1 {
+		t.Errorf("Faults %q", f)
+	}
+
+	// Rings in Ferry's memory: the queue is not made ready.
+	c := newBoard(t)
+	c.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver)
+	c.w(vm.RegDriverFeaturesSel, 1)
+	c.w(vm.RegDriverFeatures, 1)
+	c.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver|vm.StatusFeaturesOK)
+	c.queue(txQ, c.ferry, c.avail(1), c.used(1))
+	if c.r(vm.RegQueueReady) != 0 || len(c.log) != 1 || !strings.Contains(c.log[0], "queue 1 refused: its descriptor table") {
+		t.Fatalf("ready %d, logged %q", c.r(vm.RegQueueReady), c.log)
+	}
+}
+
+// A migration: the source's device stops with receive buffers in flight
+// and a frame not yet sent; the frame goes out once, the destination's
+// device gets the buffers again and carries on at the guest's positions.
+func TestTransportMigrates(t *testing.T) {
+	src := newBoard(t)
+	src.driver()
+	for h := uint16(0); h < 4; h++ {
+		src.post(rxQ, h, src.buf(h), 0x800, true)
+	}
+	src.dev.Receive(frameN(1)) // used, not yet relayed
+	src.send(8, frameN(2))     // not yet sent
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the device sends it a moment later
+		defer wg.Done()
+		time.Sleep(20 * time.Millisecond)
+		if got := src.dev.Transmitted(); len(got) != 1 {
+			t.Errorf("transmitted %d frames", len(got))
+		}
+	}()
+	src.wrote = nil
+	st, err := src.tr.Stop(time.Second)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.dev.Status() != 0 {
+		t.Fatalf("the source's device is not reset: status %#x", src.dev.Status())
+	}
+	if got := src.usedEntries(rxQ, 0); fmt.Sprint(got) != "[0/72]" {
+		t.Fatalf("receive used at the stop %v", got)
+	}
+	if got := src.usedEntries(txQ, 0); fmt.Sprint(got) != "[8/0]" {
+		t.Fatalf("transmit used at the stop %v", got)
+	}
+	if !slices.Contains(src.wrote, fmt.Sprintf("%#x+%d", src.buf(0), 0x800)) {
+		t.Errorf("the stop's writes were not reported: %v", src.wrote)
+	}
+	if fmt.Sprint(st.Queues[rxQ].At) != "{4 1 [1 2 3]}" || fmt.Sprint(st.Queues[txQ].At) != "{1 1 []}" {
+		t.Fatalf("positions %v, %v", st.Queues[rxQ].At, st.Queues[txQ].At)
+	}
+	again, err := vm.Decode(vm.Version, st.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dst := newBoard(t)
+	copy(dst.ram, src.ram) // the migration moved guest RAM
+	if err := dst.tr.Start(*again); err != nil {
+		t.Fatal(err)
+	}
+	if dst.pends != 1 || dst.r(vm.RegInterruptStatus)&vm.InterruptUsed == 0 {
+		t.Errorf("the destination shows no used buffer: %d pends", dst.pends)
+	}
+	dst.w(vm.RegInterruptACK, vm.InterruptUsed)
+	if dst.r(vm.RegInterruptStatus) != 0 {
+		t.Errorf("still interrupting after the acknowledgement")
+	}
+	dst.dev.Receive(frameN(3))
+	dst.send(9, frameN(4))
+	if got := dst.dev.Transmitted(); len(got) != 1 || !bytes.Equal(got[0], frameN(4)) {
+		t.Fatalf("the destination sent %d frames", len(got))
+	}
+	dst.interrupt()
+	if got := dst.usedEntries(rxQ, 0); fmt.Sprint(got) != "[0/72 1/72]" {
+		t.Fatalf("receive used on the destination %v", got)
+	}
+	if got := dst.usedEntries(txQ, 0); fmt.Sprint(got) != "[8/0 9/0]" {
+		t.Fatalf("transmit used on the destination %v", got)
+	}
+	if !bytes.Equal(dst.m.At(dst.buf(1)+12, 60), frameN(3)) {
+		t.Errorf("the frame is not in the buffer the source left in flight")
+	}
+	for _, b := range []*board{src, dst} {
+		if v := b.dev.Violations(); len(v) > 0 {
+			t.Errorf("a device saw %q", v)
+		}
+	}
+
+	// The migration failed instead: the source's device is set up again.
+	if err := src.tr.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	src.dev.Receive(frameN(5))
+	src.interrupt()
+	if got := src.usedEntries(rxQ, 0); fmt.Sprint(got) != "[0/72 1/72]" {
+		t.Fatalf("receive used after the restart %v", got)
+	}
+}
+
+// A request the device does not carry out keeps the device running, and
+// the migration is told.
+func TestTransportStopWaits(t *testing.T) {
+	b := newBoard(t)
+	b.driver()
+	b.send(0, frameN(1))
+	if _, err := b.tr.Stop(10 * time.Millisecond); err == nil || !strings.Contains(err.Error(), "still holds requests on 1 chains") {
+		t.Fatalf("Stop = %v", err)
+	}
+	if b.dev.Status()&vm.StatusDriverOK == 0 {
+		t.Fatalf("the device was reset")
+	}
+	if got := b.dev.Transmitted(); len(got) != 1 {
+		t.Fatalf("transmitted %d", len(got))
+	}
+}
+
+// The destination's announcement goes out on a descriptor the guest's
+// chains do not hold, and never reaches the guest's used ring.
+func TestTransportAnnounces(t *testing.T) {
+	b := newBoard(t)
+	b.driver()
+	b.send(0, frameN(1))
+	if err := b.tr.Announce(txQ, frameN(9)); err != nil {
+		t.Fatal(err)
+	}
+	got := b.dev.Transmitted()
+	if len(got) != 2 || !bytes.Equal(got[1], frameN(9)) {
+		t.Fatalf("transmitted %d frames", len(got))
+	}
+	b.interrupt()
+	if u := b.usedEntries(txQ, 0); fmt.Sprint(u) != "[0/0]" {
+		t.Fatalf("the guest's used ring %v", u)
+	}
+	if err := b.tr.Announce(txQ, frameN(9)); err != nil {
+		t.Fatalf("a second announcement: %v", err)
+	}
+	if got := b.tr.Config(0, 6); !bytes.Equal(got, mac[:]) {
+		t.Errorf("Config = % x", got)
+	}
+}
+
+// The driver's write-only set-up is recorded; a reset forgets it; a queue
+// beyond what Ferry relays is not set up at all, and reported once.
+func TestTransportRecords(t *testing.T) {
+	b := newBoard(t)
+	b.driver()
+	if len(b.log) != 1 || !strings.HasPrefix(b.log[0], "driver ready: features 0x") || !strings.HasSuffix(b.log[0], ", 2 queues") {
+		t.Errorf("logged %q", b.log)
+	}
+	st := b.tr.State()
+	want := vm.Queue{Num: qNum, Desc: b.desc(1), Driver: b.avail(1), Device: b.used(1), Ready: true}
+	if st.Status != vm.StatusAcknowledge|vm.StatusDriver|vm.StatusFeaturesOK|vm.StatusDriverOK || len(st.Queues) != 2 || fmt.Sprint(st.Queues[1]) != fmt.Sprint(want) {
+		t.Fatalf("State %+v", st)
+	}
+	b.w(vm.RegStatus, 0)
+	if got := b.tr.State(); got.Status != 0 || got.DriverFeatures != 0 || len(got.Queues) != 0 || b.dev.Status() != 0 {
+		t.Fatalf("after a reset: %+v", got)
+	}
+	b.driver()
+	b.w(vm.RegQueueSel, vm.MaxQueues)
+	b.w(vm.RegQueueNum, 8)
+	b.w(vm.RegQueueReady, 1)
+	b.w(vm.RegQueueReady, 1)
+	if n := len(b.tr.State().Queues); n != 2 || len(b.log) != 3 || !strings.Contains(b.log[2], "beyond the 16 Ferry relays") {
+		t.Fatalf("queue %d: %d queues, logged %q", vm.MaxQueues, n, b.log)
+	}
+}
