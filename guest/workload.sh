@@ -264,6 +264,13 @@ mode_a32() {
 	echo "FERRY-GUEST: /bin/a32 exited with $?"
 }
 
+# dma: the hostile NIC driver (guest/dma) points the guest's NIC at
+# guest.dma_target (Ferry's carve-out), then the counter runs.
+mode_dma() {
+	/bin/ferry-dma -nic "$(param guest.dma_nic 0xa003c00)" -target "$(param guest.dma_target '')"
+	counter
+}
+
 # net_up: with guest.ip=<addr>/<bits>, the guest's own NIC (eth0, the
 # board's data NIC; Ferry's management NIC is not the guest's) gets the
 # address and the echo service runs on it, whatever the mode.
@@ -293,6 +300,7 @@ migrate) mode_migrate ;;
 bench) mode_bench ;;
 shell) mode_shell ;;
 a32) mode_a32 ;;
+dma) mode_dma ;;
 *)
 	echo "FERRY-GUEST: unknown mode $mode"
 	mode_counter

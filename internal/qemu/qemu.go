@@ -106,11 +106,17 @@ func (b Board) Args() ([]string, error) {
 	args := []string{"-M", machine, "-cpu", b.CPU, "-m", b.Memory, "-smp", "1",
 		"-nodefaults", "-nic", "none", "-display", "none", "-monitor", "none", "-serial", "stdio"}
 	if b.Image == "" {
+		// Native: the guest alone, with its own NIC if it has one (the
+		// last virtio-mmio transport, 0xa003e00, being the only one).
 		args = append(args, "-kernel", b.Kernel, "-append", b.Append)
 		if b.Initrd != "" {
 			args = append(args, "-initrd", b.Initrd)
 		}
-		return append(args, b.Extra...), nil
+		data, err := b.dataArgs()
+		if err != nil {
+			return nil, err
+		}
+		return append(append(args, data...), b.Extra...), nil
 	}
 	args = append(args, "-kernel", b.Image)
 	mgmt, ferryArgs, err := b.mgmtArgs()

@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/netip"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +23,9 @@ const (
 	clientIP  = "10.88.0.2/24"
 	echoPort  = "7"
 	dataBytes = 1 << 20
+	// carveOutBase is the start of Ferry's carve-out on QEMU's board: its
+	// image, at the base of RAM ("carve-out [0x40000000, 0x48000000)").
+	carveOutBase = "0x40000000"
 )
 
 // dataSegment starts the data switch and returns its address and a
@@ -87,4 +92,37 @@ func TestGuestNetworkEcho(t *testing.T) {
 	}
 	t.Logf("%d bytes echoed by the guest in %v (%.1f MiB/s both ways)", len(want), time.Since(start).Round(time.Millisecond),
 		float64(len(want))/time.Since(start).Seconds()/(1<<20))
+}
+
+// A hostile driver in the guest programs its NIC's transport through
+// /dev/mem to point the device at Ferry's carve-out: its rings, then a
+// transmit buffer (the device would send Ferry's memory out on the
+// wire). Ferry refuses both before the device sees them and says so, and
+// goes on: its API answers, the guest runs on.
+func TestGuestNICRefusedIntoCarveOut(t *testing.T) {
+	l := newLink(t)
+	_, nic := dataSegment(t)
+	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", "quiet guest.mode=dma guest.dma_target="+carveOutBase, nic)
+	expect(t, a, `ferry: guest NIC at 0xa003c00: queue 1 refused: its descriptor table \[`+carveOutBase+`\+0x80\] is not in guest RAM`, 0, bootTimeout)
+	expect(t, a, `^FERRY-DMA rings-in-target ready=0`, 0, bootTimeout)
+	expect(t, a, `ferry: guest NIC at 0xa003c00: queue 1 stopped: virtq: a buffer outside guest RAM: \[`+carveOutBase+`\+0x1000\]`, 0, bootTimeout)
+	expect(t, a, `^FERRY-DMA buffer-in-target ready=1 used=0`, 0, bootTimeout)
+	_, done := expect(t, a, `^FERRY-DMA done`, 0, bootTimeout)
+	expect(t, a, counterT.String(), done, 30*time.Second)
+	if out, err := l.ferryctl("", "status", "10.77.0.11"); err != nil || !regexp.MustCompile(`guest +running`).MatchString(out) {
+		t.Fatalf("status after the attack: %v\n%s", err, out)
+	}
+	for _, ln := range a.Lines() {
+		if strings.Contains(ln.Text, "FERRY-DMA BAD") || strings.Contains(ln.Text, "panic") {
+			t.Fatalf("console: %q", ln.Text)
+		}
+	}
+
+	// Natively the same driver has its way: the device takes both (there
+	// the address is the guest's own RAM, and its NIC the last transport).
+	n := board(t, true, "quiet guest.mode=dma guest.dma_nic=0xa003e00 guest.dma_target="+carveOutBase)
+	nic(&n)
+	p := start(t, n)
+	expect(t, p, `^FERRY-DMA rings-in-target ready=1`, 0, bootTimeout)
+	expect(t, p, `^FERRY-DMA buffer-in-target ready=1 used=1`, 0, bootTimeout)
 }
