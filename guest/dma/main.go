@@ -104,7 +104,7 @@ func main() {
 // regs is the transport's registers, mapped.
 type regs struct{ p unsafe.Pointer }
 
-func (r regs) at(off uintptr) *uint32 { return (*uint32)(unsafe.Add(r.p, off)) }
+func (r regs) at(off uintptr) *uint32  { return (*uint32)(unsafe.Add(r.p, off)) }
 func (r regs) w(off uintptr, v uint32) { atomic.StoreUint32(r.at(off), v) }
 func (r regs) r(off uintptr) uint32    { return atomic.LoadUint32(r.at(off)) }
 
