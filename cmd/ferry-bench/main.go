@@ -110,6 +110,8 @@ func main() {
 	nettest := flag.String("nettest", "build/nettest.elf", "cmd/ferry-nettest image for the raw link throughput (\"\": skip)")
 	linkMiB := flag.Int("link-mib", 256, "MiB the raw link test sends")
 	keep := flag.Bool("keep", false, "keep the results of the existing migration.json that this run does not measure (e.g. QEMU's while Ferry's are re-run)")
+	netb := flag.Bool("net", true, "measure the guest's own network (TCP throughput and round trips to a client) natively, under Ferry and after a migration")
+	netRuns := flag.Int("net-runs", 3, "rounds of the network bench")
 	flag.StringVar(&logDir, "logs", logDir, "directory for the consoles of failed migrations (\"\": none)")
 	render := flag.Bool("render", false, "only re-render migration.md and migration.png from the migration.json in -out")
 	flag.Parse()
@@ -149,6 +151,12 @@ func main() {
 			err = migrationBench(b, *ferryctl, *out, m, link, "go run ./cmd/ferry-bench "+strings.Join(os.Args[1:], " "), *keep)
 		}
 		if err != nil {
+			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
+			os.Exit(1)
+		}
+	}
+	if *netb {
+		if err := netBench(b, *ferryctl, *out, *netRuns); err != nil {
 			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
 			os.Exit(1)
 		}

@@ -72,7 +72,8 @@ var hbLine = regexp.MustCompile(`^FERRY-HB (\d+) t=[\d.]+$`)
 // heartbeats counts, over the heartbeats of all boards in time order, the
 // numbers skipped and the numbers seen twice. Ferry's own log shares the
 // console with the guest and can land inside one of its lines
-// ("FERR" "ferry: ...\n" "Y-HB 1761 t=37.96"), and a line the guest began
+// ("FERR" "ferry: ...\n" "Y-HB 1761 t=37.96", or "FERRY-HB 1297
+// t=23.89" "ferry: ...\n" and an empty line), and a line the guest began
 // before the switchover ends on the other board's console ("FERRY-HB 116"
 // on a, "65 t=219.27" on b): a heartbeat found only in two such pieces is
 // counted as printed once.
@@ -97,6 +98,7 @@ func heartbeats(boards ...*qemu.Process) (lost, dup int) {
 			}
 		}
 	}
+	tails = append(tails, "") // a whole heartbeat with Ferry's line after it, its newline alone
 	split := func(n int) bool {
 		for _, h := range heads {
 			for _, t := range tails {
