@@ -44,8 +44,11 @@ const (
 // Network bench configurations.
 const (
 	netNative = "native"
-	netFerry  = "ferry"
-	netAfter  = "ferry-after-migration"
+	// netNoEventIdx is native with the device's VIRTIO_F_EVENT_IDX off:
+	// the guest's driver as it runs under Ferry, which hides the feature.
+	netNoEventIdx = "native-no-event-idx"
+	netFerry      = "ferry"
+	netAfter      = "ferry-after-migration"
 )
 
 // NetRun is one measurement of the guest's network.
@@ -55,7 +58,11 @@ type NetRun struct {
 	MiBs   float64 `json:"mib_per_s"` // each way
 	RTTMed float64 `json:"rtt_median_ms"`
 	RTTP99 float64 `json:"rtt_p99_ms"`
-	Error  string  `json:"error,omitempty"`
+	// ExitsPerMiB are the guest's exits to Ferry (MMIO traps: kicks and
+	// interrupt handling) per MiB echoed in the throughput run; -1
+	// natively.
+	ExitsPerMiB float64 `json:"exits_per_mib"`
+	Error       string  `json:"error,omitempty"`
 }
 
 // NetSummary is net.json.
@@ -84,15 +91,17 @@ func netBench(base qemu.Board, ferryctl, out string, runs int) error {
 	}
 	for run := 1; run <= runs; run++ {
 		time.Sleep(settle)
-		s.Runs = append(s.Runs, netNativeRun(base, run))
+		s.Runs = append(s.Runs, netNativeRun(base, run, netNative, ""))
+		time.Sleep(settle)
+		s.Runs = append(s.Runs, netNativeRun(base, run, netNoEventIdx, ",event_idx=off"))
 		time.Sleep(settle)
 		s.Runs = append(s.Runs, netFerryRuns(base, ferryctl, keys, run)...)
-		for _, r := range s.Runs[len(s.Runs)-3:] {
+		for _, r := range s.Runs[len(s.Runs)-4:] {
 			if r.Error != "" {
 				fmt.Printf("net %-22s run %d: FAILED: %s\n", r.Config, r.Run, r.Error)
 				continue
 			}
-			fmt.Printf("net %-22s run %d: %.2f MiB/s each way, RTT median %.2f ms, p99 %.2f ms\n", r.Config, r.Run, r.MiBs, r.RTTMed, r.RTTP99)
+			fmt.Printf("net %-22s run %d: %.2f MiB/s each way, RTT median %.2f ms, p99 %.2f ms, exits/MiB %s\n", r.Config, r.Run, r.MiBs, r.RTTMed, r.RTTP99, exitsStr(r.ExitsPerMiB))
 		}
 		if err := writeNet(out, s); err != nil {
 			return err
@@ -106,8 +115,10 @@ const netGuest = "console=ttyAMA0 quiet guest.mode=idle guest.ip=" + guestNetIP 
 
 var echoUp = regexp.MustCompile(`^FERRY-ECHO up port=7`)
 
-func netNativeRun(base qemu.Board, run int) NetRun {
-	r := NetRun{Config: netNative, Run: run}
+// netNativeRun measures the guest alone on a board, its NIC's device
+// given opts.
+func netNativeRun(base qemu.Board, run int, config, opts string) NetRun {
+	r := NetRun{Config: config, Run: run}
 	sw, swAddr, err := l2switch.Start()
 	if err != nil {
 		r.Error = err.Error()
@@ -115,7 +126,7 @@ func netNativeRun(base qemu.Board, run int) NetRun {
 	}
 	defer sw.Close()
 	b := base
-	b.Image, b.Append, b.DataSwitch, b.DataMAC = "", netGuest, swAddr, guestNetMAC
+	b.Image, b.Append, b.DataSwitch, b.DataMAC, b.DataOptions = "", netGuest, swAddr, guestNetMAC, opts
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	p, err := b.Start(ctx, nil)
@@ -128,7 +139,7 @@ func netNativeRun(base qemu.Board, run int) NetRun {
 		r.Error = err.Error()
 		return r
 	}
-	measureEcho(&r, swAddr)
+	measureEcho(&r, swAddr, nil)
 	return r
 }
 
@@ -178,7 +189,22 @@ func netFerryRuns(base qemu.Board, ferryctl, keys string, run int) []NetRun {
 	if _, _, err := ps[1].Expect(regexp.MustCompile(`ferry: management network up`), 0, time.Minute); err != nil {
 		return fail(err)
 	}
-	measureEcho(&before, dataAddr)
+	ac, err := newAPIClient(mgmtAddr, keys)
+	if err != nil {
+		return fail(err)
+	}
+	defer ac.close()
+	exits := func(addr string) func() (uint64, error) {
+		return func() (uint64, error) {
+			st, _, err := ac.status(addr)
+			n := uint64(0)
+			for _, v := range st.ExitCauses {
+				n += v
+			}
+			return n, err
+		}
+	}
+	measureEcho(&before, dataAddr, exits("10.77.0.11"))
 	mark := len(ps[1].Lines())
 	args := []string{"-switch", mgmtAddr, "-keys", filepath.Join(keys, "ctl.pem"), "-mtu", "65510", "migrate", "-json", "10.77.0.11", "10.77.0.12"}
 	var stderr bytes.Buffer
@@ -192,13 +218,15 @@ func netFerryRuns(base qemu.Board, ferryctl, keys string, run int) []NetRun {
 	if _, _, err := ps[1].Expect(regexp.MustCompile(`ferry: guest NIC at \S+: announced`), mark, time.Minute); err != nil {
 		return fail(err)
 	}
-	measureEcho(&after, dataAddr)
+	measureEcho(&after, dataAddr, exits("10.77.0.12"))
 	return []NetRun{before, after}
 }
 
 // measureEcho fills r from a client on the data switch at swAddr: after a
-// warm-up, the round trips, then the throughput.
-func measureEcho(r *NetRun, swAddr string) {
+// warm-up, the round trips, then the throughput, with the board's exits
+// counted around it when exits is set.
+func measureEcho(r *NetRun, swAddr string, exits func() (uint64, error)) {
+	r.ExitsPerMiB = -1
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	n, err := hostnet.Join(ctx, hostnet.Config{Switch: swAddr, Addr: netip.MustParsePrefix(clientNetIP), MTU: 1500,
@@ -236,12 +264,27 @@ func measureEcho(r *NetRun, swAddr string) {
 	}
 	sort.Float64s(rtts)
 	r.RTTMed, r.RTTP99 = rtts[len(rtts)/2], rtts[len(rtts)*99/100]
+	var e0 uint64
+	if exits != nil {
+		if e0, err = exits(); err != nil {
+			r.Error = err.Error()
+			return
+		}
+	}
 	d, err := stream(c, netMiB<<20)
 	if err != nil {
 		r.Error = err.Error()
 		return
 	}
 	r.MiBs = float64(netMiB) / d.Seconds()
+	if exits != nil {
+		e1, err := exits()
+		if err != nil {
+			r.Error = err.Error()
+			return
+		}
+		r.ExitsPerMiB = float64(e1-e0) / netMiB
+	}
 }
 
 // stream sends n bytes through the echo while reading them back, and
@@ -266,6 +309,13 @@ func stream(c net.Conn, n int) (time.Duration, error) {
 		return 0, fmt.Errorf("the echo differs")
 	}
 	return d, nil
+}
+
+func exitsStr(v float64) string {
+	if v < 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f", v)
 }
 
 func netMedian(runs []NetRun, config string, f func(NetRun) float64) (float64, int) {
@@ -298,11 +348,12 @@ func renderNet(s NetSummary) string {
 	fmt.Fprintf(&md, "segment (a userspace TCP stack on a switch on 127.0.0.1, MTU 1500) times %d sequential round trips of %d bytes,\n", netPings, netPingSize)
 	fmt.Fprintf(&md, "then streams %d MiB through the echo (both ways at once), after a %d MiB warm-up. Natively the guest is alone on\n", netMiB, netWarmMiB)
 	fmt.Fprintf(&md, "the board; under Ferry its NIC runs on Ferry's shadow rings (every kick and interrupt relayed, every buffer checked);\n")
-	fmt.Fprintf(&md, "after a migration, on the destination's device set up at the guest's ring positions.\n\n")
+	fmt.Fprintf(&md, "after a migration, on the destination's device set up at the guest's ring positions. Ferry hides VIRTIO_F_EVENT_IDX\n")
+	fmt.Fprintf(&md, "from the guest (docs/decisions.md); %s is the guest alone with the device's event_idx off, for reference.\n\n", netNoEventIdx)
 	fmt.Fprintf(&md, "| | throughput, MiB/s each way (median) | / native | RTT median, ms | / native | RTT p99, ms | runs |\n|---|---|---|---|---|---|---|\n")
 	nt, _ := netMedian(s.Runs, netNative, func(r NetRun) float64 { return r.MiBs })
 	nr, _ := netMedian(s.Runs, netNative, func(r NetRun) float64 { return r.RTTMed })
-	for _, c := range []string{netNative, netFerry, netAfter} {
+	for _, c := range []string{netNative, netNoEventIdx, netFerry, netAfter} {
 		t, n := netMedian(s.Runs, c, func(r NetRun) float64 { return r.MiBs })
 		rt, _ := netMedian(s.Runs, c, func(r NetRun) float64 { return r.RTTMed })
 		p, _ := netMedian(s.Runs, c, func(r NetRun) float64 { return r.RTTP99 })
@@ -314,9 +365,9 @@ func renderNet(s NetSummary) string {
 	ar, _ := netMedian(s.Runs, netAfter, func(r NetRun) float64 { return r.RTTMed })
 	ok := nt > 0 && min(ft, at) >= 0.95*nt && max(fr, ar) <= 1.05*nr
 	fmt.Fprintf(&md, "\nTarget: within 5%% of native throughput and latency when not migrating (before and after): %s.\n\n", map[bool]string{true: "**met**", false: "**not met**"}[ok])
-	fmt.Fprintf(&md, "| run | config | MiB/s | RTT median ms | RTT p99 ms | error |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&md, "| run | config | MiB/s | RTT median ms | RTT p99 ms | exits per MiB | error |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range s.Runs {
-		fmt.Fprintf(&md, "| %d | %s | %.2f | %.2f | %.2f | %s |\n", r.Run, r.Config, r.MiBs, r.RTTMed, r.RTTP99, mdEscape(r.Error))
+		fmt.Fprintf(&md, "| %d | %s | %.2f | %.2f | %.2f | %s | %s |\n", r.Run, r.Config, r.MiBs, r.RTTMed, r.RTTP99, exitsStr(r.ExitsPerMiB), mdEscape(r.Error))
 	}
 	return md.String()
 }

@@ -51,6 +51,9 @@ type Board struct {
 	// the guest's MAC, the same on every board it may run on.
 	DataSwitch string
 	DataMAC    string
+	// DataOptions are more properties of that virtio-net-device, each
+	// after a comma (",event_idx=off").
+	DataOptions string
 
 	// Words are more of Ferry's own words (ferry.<key>=<value>, space
 	// separated), e.g. a test's "ferry.fault=acked".
@@ -209,10 +212,13 @@ func (b Board) dataArgs() ([]string, error) {
 	if _, err := net.ParseMAC(b.DataMAC); err != nil {
 		return nil, fmt.Errorf("the guest's NIC needs a MAC: %q", b.DataMAC)
 	}
+	if o := b.DataOptions; o != "" && (o[0] != ',' || strings.ContainsAny(o, " \t\n")) {
+		return nil, fmt.Errorf("the guest's NIC's options %q: want ,key=value,...", o)
+	}
 	return []string{
 		"-global", "virtio-mmio.force-legacy=false",
 		"-netdev", "socket,id=data,connect=" + b.DataSwitch,
-		"-device", "virtio-net-device,netdev=data,mac=" + b.DataMAC,
+		"-device", "virtio-net-device,netdev=data,mac=" + b.DataMAC + b.DataOptions,
 	}, nil
 }
 

@@ -143,10 +143,15 @@ func TestArgsDataNetwork(t *testing.T) {
 	if mgmt < 0 || data < 0 || data < mgmt || !strings.Contains(line, "-netdev socket,id=data,connect=127.0.0.1:7778") {
 		t.Fatalf("the guest's NIC must follow Ferry's (QEMU gives the first one the last transport):\n%s", line)
 	}
-	for _, tc := range []struct{ sw, mac string }{{"0.0.0.0:7778", "52:54:00:88:00:10"}, {"127.0.0.1:7778", ""}} {
-		b.DataSwitch, b.DataMAC = tc.sw, tc.mac
+	// Natively the guest's NIC is the board's only one, with its options.
+	n := Board{CPU: "max", Memory: "1G", Kernel: "Image", DataSwitch: "127.0.0.1:7778", DataMAC: "52:54:00:88:00:10", DataOptions: ",event_idx=off"}
+	if args, err := n.Args(); err != nil || !strings.Contains(strings.Join(args, " "), "-device virtio-net-device,netdev=data,mac=52:54:00:88:00:10,event_idx=off") {
+		t.Fatalf("native: %v %q", err, args)
+	}
+	for _, tc := range []struct{ sw, mac, opts string }{{"0.0.0.0:7778", "52:54:00:88:00:10", ""}, {"127.0.0.1:7778", "", ""}, {"127.0.0.1:7778", "52:54:00:88:00:10", "event_idx=off"}, {"127.0.0.1:7778", "52:54:00:88:00:10", ", x=1"}} {
+		b.DataSwitch, b.DataMAC, b.DataOptions = tc.sw, tc.mac, tc.opts
 		if _, err := b.Args(); err == nil {
-			t.Errorf("data switch %q, MAC %q accepted", tc.sw, tc.mac)
+			t.Errorf("data switch %q, MAC %q, options %q accepted", tc.sw, tc.mac, tc.opts)
 		}
 	}
 }

@@ -229,7 +229,9 @@ func (t *Transport) Write(off uint64, size int, v uint64) {
 		q.Ready = true
 		return
 	case RegQueueNotify:
-		if !t.relayAvail(w) {
+		ok := t.relayAvail(w)
+		t.quiet()
+		if !ok {
 			return
 		}
 	case RegInterruptACK:
@@ -370,6 +372,24 @@ func (t *Transport) relayUsed() {
 		}
 		if t.relayAvail(uint32(i)) {
 			t.dev.Write(RegQueueNotify, 4, uint64(i))
+		}
+	}
+	t.quiet()
+}
+
+// quiet tells the guest which queues need no kick: those whose device
+// holds a chain, whose used entry will interrupt the guest (the shadow's
+// avail ring never suppresses interrupts) and so run the relay, which
+// takes the guest's new chains then. A single vCPU makes it exact: the
+// guest adds no chain while Ferry runs.
+func (t *Transport) quiet() {
+	for i, s := range t.shadows {
+		if s == nil {
+			continue
+		}
+		n, _ := s.Holding()
+		if err := s.NoNotify(n > 0); err != nil {
+			t.stop(i, err)
 		}
 	}
 }
@@ -583,6 +603,7 @@ func (t *Transport) setUp(s State) error {
 	}
 	w(RegStatus, s.Status)
 	t.state.Status = s.Status
+	t.quiet()
 	for i, sh := range t.shadows {
 		if sh != nil {
 			if n, _ := sh.Holding(); n > 0 {

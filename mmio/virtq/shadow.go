@@ -19,6 +19,10 @@ import (
 	"slices"
 )
 
+// UsedNoNotify is the used ring's flag that tells the driver not to kick
+// (VIRTQ_USED_F_NO_NOTIFY, 2.7.10).
+const UsedNoNotify = 1
+
 // Descriptor flags (2.7.5 "The Virtqueue Descriptor Table").
 const (
 	DescNext     = 1 // the buffer continues in Next
@@ -106,6 +110,7 @@ type Shadow struct {
 	readable  []bool     // by head: the chain has a device-readable buffer
 	order     []uint16   // the guest's heads the device holds, in the order they were made available
 	own       int        // the head of Ferry's own chain the device holds (Inject), or -1
+	noNotify  bool       // the guest's used ring says UsedNoNotify
 }
 
 // span is a buffer in guest RAM.
@@ -140,6 +145,11 @@ func NewShadow(guest Ring, gm Mem, base uint64, sm Mem, at Position, inRAM func(
 	if err := sm.Write(base, zero); err != nil {
 		return nil, err
 	}
+	flags, err := s.u16(gm, guest.Device)
+	if err != nil {
+		return nil, err
+	}
+	s.noNotify = flags&UsedNoNotify != 0 // as a relay before this one left it
 	for _, head := range at.InFlight {
 		if err := s.copyChain(head); err != nil {
 			return nil, err
@@ -149,6 +159,29 @@ func NewShadow(guest Ring, gm Mem, base uint64, sm Mem, at Position, inRAM func(
 		}
 	}
 	return s, s.publish()
+}
+
+// NoNotify sets or clears UsedNoNotify in the guest's used ring (the
+// guest's driver reads it, without VIRTIO_F_EVENT_IDX, before it kicks;
+// the device never sees it). Ferry sets it while the device holds a chain
+// of the queue: that chain's used entry interrupts the guest, and the
+// relay then takes the guest's new chains without a kick.
+func (s *Shadow) NoNotify(on bool) error {
+	if on == s.noNotify {
+		return nil
+	}
+	v := uint16(0)
+	if on {
+		v = UsedNoNotify
+	}
+	if err := s.put16(s.gm, s.guest.Device, v); err != nil {
+		return err
+	}
+	s.noNotify = on
+	if s.Wrote != nil {
+		s.Wrote(s.guest.Device, 2)
+	}
+	return nil
 }
 
 // Position is where the queue stands now.
