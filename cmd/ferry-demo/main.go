@@ -1,12 +1,16 @@
 // Command ferry-demo is `make run`: two QEMU boards running Ferry on a
 // management link over loopback, a guest booted on the first, then moved to
 // the second with ferryctl, both consoles interleaved on standard output
-// (prefixed [a] and [b]).
+// (prefixed [a] and [b]). With -data (the default) the guest also has its
+// own NIC on a data segment, and a client there ([client]) keeps a TCP
+// stream open through the guest's echo service before, during and after
+// the move, checking every byte.
 //
 //	go run ./cmd/ferry-demo [-kernel build/guest/Image] [-initrd ...] [-append ...] [-m 1G]
-//	    [-quiet 2s] [-settle 5s] [-silent 30s] [-ready REGEXP] [-after 8s] [-enter=true]
+//	    [-quiet 2s] [-settle 5s] [-silent 30s] [-ready REGEXP] [-after 8s] [-enter=true] [-data=true]
 //
-// Any arm64 Linux guest will do: the demo knows nothing of what it prints.
+// Any arm64 Linux guest will do (with -data=false unless it serves TCP
+// echo on port 7 of guest.ip=): the demo knows nothing of what it prints.
 // It asks board a (ferryctl status) until the guest is running, then lets
 // it settle -- until its console has been quiet for -quiet, at most -settle
 // after its first line, or -silent after it was running if it prints
@@ -67,6 +71,7 @@ type config struct {
 	settle                 settle
 	after                  time.Duration
 	enter                  bool
+	data                   bool
 }
 
 func main() {
@@ -84,6 +89,7 @@ func main() {
 	flag.DurationVar(&c.settle.Silent, "silent", 30*time.Second, "move a guest that prints nothing this long after it is running")
 	ready := flag.String("ready", "", "move the guest when a line of its console matches this `regexp` (instead of -quiet, -settle, -silent)")
 	flag.DurationVar(&c.after, "after", 8*time.Second, "how long to watch the guest on the second board")
+	flag.BoolVar(&c.data, "data", true, "give the guest its own NIC on a data segment (guest.ip="+guestDataIP+"/24) and run a client there that talks to its TCP echo service (port 7) before, during and after the move")
 	flag.BoolVar(&c.enter, "enter", true, "press Enter on board b's console if the guest has printed nothing there a quarter of -after after the move")
 	flag.Parse()
 	if *ready != "" {
@@ -113,6 +119,16 @@ func run(c config) error {
 		return err
 	}
 	defer sw.Close()
+	var dataAddr string
+	if c.data {
+		data, addr, err := l2switch.Start()
+		if err != nil {
+			return err
+		}
+		defer data.Close()
+		dataAddr = addr
+		c.append += " guest.ip=" + guestDataIP + "/24"
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -120,6 +136,9 @@ func run(c config) error {
 	for i, name := range []string{"a", "b"} {
 		b := c.base
 		b.Switch, b.Name = swAddr, name
+		if c.data {
+			b.DataSwitch, b.DataMAC = dataAddr, guestDataMAC
+		}
 		b.IP, b.MAC = fmt.Sprintf("10.77.0.%d/24", 11+i), fmt.Sprintf("52:54:00:77:00:%02x", 0x11+i)
 		b.Keys = filepath.Join(c.keys, name+".pem")
 		if name == "a" {
@@ -170,6 +189,16 @@ func run(c config) error {
 	if st.Guest != api.GuestNone && st.Guest != api.GuestMigrated {
 		return fmt.Errorf("board b: has a guest of its own (%s): it cannot take one", st.Guest)
 	}
+	var cl *client
+	if c.data {
+		say("a client on the data segment (%s) connects to the guest's echo service at %s:7", clientDataIP, guestDataIP)
+		if cl, err = dialEcho(ctx, dataAddr); err != nil {
+			return exited(err)
+		}
+		rctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go cl.report(rctx)
+	}
 	why, err := waitSettled(ctx, a, c.settle, running)
 	if err != nil {
 		return exited(fmt.Errorf("board a: %w", err))
@@ -215,7 +244,17 @@ func run(c config) error {
 			done = true
 		}
 	}
-	return exited(carriedOn(ctx, ctl, b, before, moved))
+	if err := carriedOn(ctx, ctl, b, before, moved); err != nil {
+		return exited(err)
+	}
+	if cl != nil {
+		msg, err := cl.finish()
+		if err != nil {
+			return exited(err)
+		}
+		say("%s", msg)
+	}
+	return nil
 }
 
 // waitRunning asks addr until its guest is running and returns when it
