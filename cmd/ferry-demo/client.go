@@ -16,12 +16,13 @@ import (
 // client there that talks to the guest's TCP echo service (port 7) before,
 // during and after the move.
 const (
-	guestDataIP  = "10.88.0.10"
-	guestDataMAC = "52:54:00:88:00:10"
-	clientDataIP = "10.88.0.2/24"
-	clientRate   = 256 << 10 // bytes a second the client sends
-	clientChunk  = 4096
-	dialWithin   = 2 * time.Minute
+	guestDataIP    = "10.88.0.10"
+	guestDataMAC   = "52:54:00:88:00:10"
+	clientDataAddr = "10.88.0.2"
+	clientDataIP   = clientDataAddr + "/24"
+	clientRate     = 256 << 10 // bytes a second the client sends
+	clientChunk    = 4096
+	dialWithin     = 2 * time.Minute
 )
 
 // client streams numbered bytes through the guest's echo service and
@@ -31,7 +32,8 @@ type client struct {
 	c         net.Conn
 	sent, got atomic.Int64
 	stop      atomic.Bool
-	wg        sync.WaitGroup
+	wrote     chan struct{} // closed when the writer has stopped
+	read      chan struct{} // closed when the reader has stopped
 
 	mu         sync.Mutex
 	err        error
@@ -57,10 +59,9 @@ func dialEcho(ctx context.Context, sw string) (*client, error) {
 		c, err := n.Dial(dctx, guestDataIP+":7")
 		cancel()
 		if err == nil {
-			cl := &client{net: n, c: c, last: time.Now()}
-			cl.wg.Add(2)
+			cl := &client{net: n, c: c, last: time.Now(), wrote: make(chan struct{}), read: make(chan struct{})}
 			go cl.write()
-			go cl.read()
+			go cl.receive()
 			return cl, nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -80,7 +81,7 @@ func (c *client) fail(err error) {
 }
 
 func (c *client) write() {
-	defer c.wg.Done()
+	defer close(c.wrote)
 	t := time.NewTicker(time.Second * clientChunk / clientRate)
 	defer t.Stop()
 	buf := make([]byte, clientChunk)
@@ -101,8 +102,8 @@ func (c *client) write() {
 	}
 }
 
-func (c *client) read() {
-	defer c.wg.Done()
+func (c *client) receive() {
+	defer close(c.read)
 	buf := make([]byte, 64<<10)
 	for {
 		c.c.SetReadDeadline(time.Now().Add(time.Minute))
@@ -124,11 +125,10 @@ func (c *client) read() {
 			c.mu.Unlock()
 			c.got.Add(int64(n))
 		}
-		if c.stop.Load() && c.got.Load() == c.sent.Load() {
-			return
-		}
 		if err != nil {
-			c.fail(fmt.Errorf("receiving byte %d: %w", c.got.Load(), err))
+			if !c.stop.Load() || c.got.Load() != c.sent.Load() {
+				c.fail(fmt.Errorf("receiving byte %d: %w", c.got.Load(), err))
+			}
 			return
 		}
 	}
@@ -147,7 +147,7 @@ func (c *client) report(ctx context.Context) {
 		}
 		got := c.got.Load()
 		prefixed("[client]").Write([]byte(fmt.Sprintf("%s -> %s:7: %.2f MiB echoed back in order, %d KiB in the last second\n",
-			clientDataIP, guestDataIP, float64(got)/(1<<20), (got-prev)>>10)))
+			clientDataAddr, guestDataIP, float64(got)/(1<<20), (got-prev)>>10)))
 		prev = got
 	}
 }
@@ -157,13 +157,22 @@ func (c *client) finish() (string, error) {
 	defer c.net.Close()
 	defer c.c.Close()
 	c.stop.Store(true)
-	done := make(chan struct{})
-	go func() { c.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		c.fail(fmt.Errorf("the last bytes did not come back: sent %d, %d echoed", c.sent.Load(), c.got.Load()))
+	<-c.wrote // at its next tick, or at once if it failed
+	// Every byte sent must come back before the connection is closed
+	// (which ends the reader).
+	for deadline := time.Now().Add(30 * time.Second); c.got.Load() != c.sent.Load(); time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-c.read:
+			deadline = time.Time{} // the reader stopped: it says why
+		default:
+		}
+		if time.Now().After(deadline) {
+			c.fail(fmt.Errorf("the last bytes did not come back: sent %d, %d echoed", c.sent.Load(), c.got.Load()))
+			break
+		}
 	}
+	c.c.Close()
+	<-c.read
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {

@@ -191,7 +191,7 @@ func run(c config) error {
 	}
 	var cl *client
 	if c.data {
-		say("a client on the data segment (%s) connects to the guest's echo service at %s:7", clientDataIP, guestDataIP)
+		say("a client on the data segment (%s) connects to the guest's echo service at %s:7", clientDataAddr, guestDataIP)
 		if cl, err = dialEcho(ctx, dataAddr); err != nil {
 			return exited(err)
 		}
