@@ -283,6 +283,13 @@ func TestTransportRefuses(t *testing.T) {
 	if c.r(vm.RegQueueReady) != 0 || len(c.log) != 1 || !strings.Contains(c.log[0], "queue 1 refused: its descriptor table") {
 		t.Fatalf("ready %d, logged %q", c.r(vm.RegQueueReady), c.log)
 	}
+	// The used ring there (the device would write Ferry's memory), or
+	// running off the end of guest RAM: refused too.
+	c.queue(txQ, c.desc(1), c.avail(1), c.ferry)
+	c.queue(rxQ, c.desc(0), c.base+ramSize-16, c.used(0))
+	if c.r(vm.RegQueueReady) != 0 || len(c.log) != 3 || !strings.Contains(c.log[1], "queue 1 refused: its used ring") || !strings.Contains(c.log[2], "queue 0 refused: its available ring") {
+		t.Fatalf("logged %q", c.log)
+	}
 }
 
 // A migration: the source's device stops with receive buffers in flight
@@ -445,4 +452,59 @@ func TestTransportRecords(t *testing.T) {
 	if n := len(b.tr.State().Queues); n != 2 || len(b.log) != 3 || !strings.Contains(b.log[2], "beyond the 16 Ferry relays") {
 		t.Fatalf("queue %d: %d queues, logged %q", vm.MaxQueues, n, b.log)
 	}
+}
+
+// A hostile driver: any sequence of register writes and reads and of
+// writes to its own RAM, with the device receiving and sending meanwhile,
+// never panics the model, and never gets the device to write Ferry's
+// memory (a canary page) or send it out.
+func FuzzTransportHostile(f *testing.F) {
+	f.Add([]byte{0x70, 0, 0, 0, 3, 0x30, 1, 0, 0, 0, 0x38, 8, 0, 0, 0, 0x80, 0, 0, 0, 0, 0x44, 1, 0, 0, 0, 0x50, 1, 0, 0, 0})
+	regs := []uint64{vm.RegDeviceFeaturesSel, vm.RegDriverFeatures, vm.RegDriverFeaturesSel, vm.RegQueueSel, vm.RegQueueNum,
+		vm.RegQueueReady, vm.RegQueueNotify, vm.RegInterruptACK, vm.RegStatus, vm.RegQueueDescLow, vm.RegQueueDescHigh,
+		vm.RegQueueDriverLow, vm.RegQueueDriverHigh, vm.RegQueueDeviceLow, vm.RegQueueDeviceHigh, vm.RegInterruptStatus}
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		b := newBoard(t)
+		b.tr.Log = nil
+		canary := b.m.At(b.ferry, 4096)
+		for i := range canary {
+			canary[i] = 0xc5
+		}
+		// Addresses the driver may use: guest RAM, Ferry's page, nowhere.
+		addrs := []uint64{b.base, b.base + 0x1000, b.base + 0x2000, b.ferry, b.ferry + 0x800, 0, b.base + ramSize - 8}
+		for len(ops) >= 5 {
+			op, arg := ops[0], binary.LittleEndian.Uint32(ops[1:5])
+			ops = ops[5:]
+			reg := regs[int(op)%len(regs)]
+			switch {
+			case op&0x80 != 0 && reg >= vm.RegQueueDescLow && reg <= vm.RegQueueDeviceHigh:
+				a := addrs[int(arg)%len(addrs)]
+				if reg&4 != 0 {
+					a >>= 32
+				}
+				b.w(reg, uint32(a))
+			case op&0x40 != 0:
+				// The guest writes its own RAM: a descriptor or ring entry.
+				off := uint64(arg>>8) % (ramSize - 16)
+				d := b.m.At(b.base+off, 16)
+				binary.LittleEndian.PutUint64(d, addrs[int(arg)%len(addrs)])
+				binary.LittleEndian.PutUint32(d[8:], arg&0xfff)
+			case reg == vm.RegInterruptStatus:
+				b.r(reg)
+			default:
+				b.w(reg, arg)
+			}
+			b.dev.Receive(frameN(int(op)))
+			for _, fr := range b.dev.Transmitted() {
+				if bytes.Contains(fr, canary[:16]) {
+					t.Fatalf("the device sent Ferry's memory")
+				}
+			}
+		}
+		for _, c := range canary {
+			if c != 0xc5 {
+				t.Fatalf("the device wrote Ferry's memory")
+			}
+		}
+	})
 }
