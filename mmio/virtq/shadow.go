@@ -16,7 +16,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 )
 
 // UsedNoNotify is the used ring's flag that tells the driver not to kick
@@ -105,12 +104,26 @@ type Shadow struct {
 	shAvail   uint16     // the shadow's available index
 	shUsed    uint16     // the shadow's used entries seen
 	busy      []bool     // by descriptor: part of a chain the device holds
-	chains    [][]uint16 // by head: the descriptors of its chain, while the device holds it
-	writable  [][]span   // by head: its device-writable buffers
+	inFlight  []bool     // by head: the device holds the chain at it
+	chains    [][]uint16 // by head: the descriptors of its chain (its storage kept for the next)
+	writable  [][]span   // by head: its device-writable buffers (likewise)
 	readable  []bool     // by head: the chain has a device-readable buffer
-	order     []uint16   // the guest's heads the device holds, in the order they were made available
-	own       int        // the head of Ferry's own chain the device holds (Inject), or -1
-	noNotify  bool       // the guest's used ring says UsedNoNotify
+	// next and prev link the heads in flight in the order they were made
+	// available, from first to last (-1: none).
+	next, prev   []int32
+	first, last  int32
+	held         int  // chains in flight, the guest's
+	heldReadable int  // of them, with a device-readable buffer
+	own          int  // the head of Ferry's own chain the device holds (Inject), or -1
+	noNotify     bool // the guest's used ring says UsedNoNotify
+
+	// Scratch space, so that a relay allocates nothing.
+	word  [2]byte
+	entry [descSize]byte
+	table [tableSize]byte
+	seen  [maxTable]bool
+	slots []uint16
+	spans []span
 }
 
 // span is a buffer in guest RAM.
@@ -138,9 +151,11 @@ func NewShadow(guest Ring, gm Mem, base uint64, sm Mem, at Position, inRAM func(
 	if n := at.Avail - at.Used; int(n) != len(at.InFlight) || n > guest.Num {
 		return nil, fmt.Errorf("%w: positions %d and %d with %d chains in flight in a queue of %d", ErrIndex, at.Avail, at.Used, len(at.InFlight), guest.Num)
 	}
+	n := int(guest.Num)
 	s := &Shadow{guest: guest, shadow: ShadowRing(base, guest.Num), gm: gm, sm: sm, InRAM: inRAM,
-		lastAvail: at.Avail, nextUsed: at.Used, own: -1,
-		busy: make([]bool, guest.Num), chains: make([][]uint16, guest.Num), writable: make([][]span, guest.Num), readable: make([]bool, guest.Num)}
+		lastAvail: at.Avail, nextUsed: at.Used, own: -1, first: -1, last: -1,
+		busy: make([]bool, n), inFlight: make([]bool, n), chains: make([][]uint16, n), writable: make([][]span, n),
+		readable: make([]bool, n), next: make([]int32, n), prev: make([]int32, n)}
 	zero := make([]byte, ShadowSize(guest.Num))
 	if err := sm.Write(base, zero); err != nil {
 		return nil, err
@@ -186,17 +201,18 @@ func (s *Shadow) NoNotify(on bool) error {
 
 // Position is where the queue stands now.
 func (s *Shadow) Position() Position {
-	return Position{Avail: s.lastAvail, Used: s.nextUsed, InFlight: append([]uint16(nil), s.order...)}
+	p := Position{Avail: s.lastAvail, Used: s.nextUsed}
+	for h := s.first; h >= 0; h = s.next[h] {
+		p.InFlight = append(p.InFlight, uint16(h))
+	}
+	return p
 }
 
 // Holding reports how many chains the device holds, and whether one of
 // them (Ferry's own included) has a device-readable buffer: a request the
 // device has yet to carry out, where a receive buffer may wait.
 func (s *Shadow) Holding() (chains int, readable bool) {
-	chains, readable = len(s.order), s.own >= 0
-	for _, h := range s.order {
-		readable = readable || s.readable[h]
-	}
+	chains, readable = s.held, s.heldReadable > 0 || s.own >= 0
 	if s.own >= 0 {
 		chains++
 	}
@@ -207,15 +223,13 @@ func (s *Shadow) Holding() (chains int, readable bool) {
 func (s *Shadow) Ring() Ring { return s.shadow }
 
 func (s *Shadow) u16(m Mem, addr uint64) (uint16, error) {
-	var b [2]byte
-	err := m.Read(addr, b[:])
-	return binary.LittleEndian.Uint16(b[:]), err
+	err := m.Read(addr, s.word[:])
+	return binary.LittleEndian.Uint16(s.word[:]), err
 }
 
 func (s *Shadow) put16(m Mem, addr uint64, v uint16) error {
-	var b [2]byte
-	binary.LittleEndian.PutUint16(b[:], v)
-	return m.Write(addr, b[:])
+	binary.LittleEndian.PutUint16(s.word[:], v)
+	return m.Write(addr, s.word[:])
 }
 
 // Avail copies the chains the guest made available since the last call
@@ -285,7 +299,8 @@ func (s *Shadow) Inject(addr uint64, size uint32) error {
 	if i < 0 {
 		return fmt.Errorf("%w: the device holds every descriptor", ErrWait)
 	}
-	if err := s.sm.Write(s.shadow.Desc+descSize*uint64(i), desc{addr: addr, len: size}.bytes()); err != nil {
+	desc{addr: addr, len: size}.put(s.entry[:])
+	if err := s.sm.Write(s.shadow.Desc+descSize*uint64(i), s.entry[:]); err != nil {
 		return err
 	}
 	if err := s.offer(uint16(i)); err != nil {
@@ -307,24 +322,23 @@ func parseDesc(b []byte) desc {
 	return desc{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint32(b[8:]), binary.LittleEndian.Uint16(b[12:]), binary.LittleEndian.Uint16(b[14:])}
 }
 
-func (d desc) bytes() []byte {
-	b := make([]byte, descSize)
+// put writes d into b, descSize bytes.
+func (d desc) put(b []byte) {
 	binary.LittleEndian.PutUint64(b, d.addr)
 	binary.LittleEndian.PutUint32(b[8:], d.len)
 	binary.LittleEndian.PutUint16(b[12:], d.flags)
 	binary.LittleEndian.PutUint16(b[14:], d.next)
-	return b
 }
 
 // copyChain copies the chain at head into the shadow's table at the same
 // indices (a head's used entry then names the guest's head), an indirect
-// table into the head's own table area, checking every buffer.
+// table into the head's own table area, checking every buffer; and
+// records it in flight, last in the order.
 func (s *Shadow) copyChain(head uint16) error {
 	if head >= s.guest.Num {
 		return fmt.Errorf("%w: head %d of a queue of %d", ErrChain, head, s.guest.Num)
 	}
-	var slots []uint16
-	var wr []span
+	slots, wr := s.slots[:0], s.spans[:0]
 	readable := false
 	i := head
 	for count := uint16(0); ; count++ {
@@ -338,20 +352,19 @@ func (s *Shadow) copyChain(head uint16) error {
 			return fmt.Errorf("%w: descriptor %d made available again before the device used it", ErrChain, i)
 		}
 		slots = append(slots, i)
-		var b [descSize]byte
-		if err := s.gm.Read(s.guest.Desc+descSize*uint64(i), b[:]); err != nil {
+		if err := s.gm.Read(s.guest.Desc+descSize*uint64(i), s.entry[:]); err != nil {
 			return err
 		}
-		d := parseDesc(b[:])
+		d := parseDesc(s.entry[:])
 		if d.flags&DescIndirect != 0 {
 			if d.flags&DescNext != 0 || i != head {
 				return fmt.Errorf("%w: an indirect descriptor inside a chain (at %d)", ErrChain, i)
 			}
-			table, spans, rd, err := s.copyIndirect(head, d)
+			table, spans, rd, err := s.copyIndirect(head, d, wr)
 			if err != nil {
 				return err
 			}
-			d.addr, wr, readable = table, append(wr, spans...), readable || rd
+			d.addr, wr, readable = table, spans, readable || rd
 		} else if err := s.check(d); err != nil {
 			return err
 		} else if d.flags&DescWrite != 0 {
@@ -359,7 +372,8 @@ func (s *Shadow) copyChain(head uint16) error {
 		} else {
 			readable = true
 		}
-		if err := s.sm.Write(s.shadow.Desc+descSize*uint64(i), d.bytes()); err != nil {
+		d.put(s.entry[:])
+		if err := s.sm.Write(s.shadow.Desc+descSize*uint64(i), s.entry[:]); err != nil {
 			return err
 		}
 		if d.flags&DescNext == 0 {
@@ -370,32 +384,69 @@ func (s *Shadow) copyChain(head uint16) error {
 		}
 		i = d.next
 	}
+	s.slots, s.spans = slots, wr // their storage, for the next chain
 	for _, x := range slots {
 		s.busy[x] = true
 	}
-	s.chains[head], s.writable[head], s.readable[head] = slots, wr, readable
-	s.order = append(s.order, head)
+	s.chains[head] = append(s.chains[head][:0], slots...)
+	s.writable[head] = append(s.writable[head][:0], wr...)
+	s.readable[head], s.inFlight[head] = readable, true
+	s.held++
+	if readable {
+		s.heldReadable++
+	}
+	h := int32(head)
+	s.next[h], s.prev[h] = -1, s.last
+	if s.last >= 0 {
+		s.next[s.last] = h
+	} else {
+		s.first = h
+	}
+	s.last = h
 	return nil
 }
 
+// release forgets the chain at head: the device used it.
+func (s *Shadow) release(head uint16) {
+	for _, x := range s.chains[head] {
+		s.busy[x] = false
+	}
+	s.inFlight[head] = false
+	s.held--
+	if s.readable[head] {
+		s.heldReadable--
+	}
+	h := int32(head)
+	if p := s.prev[h]; p >= 0 {
+		s.next[p] = s.next[h]
+	} else {
+		s.first = s.next[h]
+	}
+	if n := s.next[h]; n >= 0 {
+		s.prev[n] = s.prev[h]
+	} else {
+		s.last = s.prev[h]
+	}
+}
+
 // copyIndirect copies an indirect table into head's table area and
-// returns its shadow address, its device-writable buffers and whether it
-// has a device-readable one.
-func (s *Shadow) copyIndirect(head uint16, d desc) (uint64, []span, bool, error) {
+// returns its shadow address, wr with its device-writable buffers added,
+// and whether it has a device-readable one.
+func (s *Shadow) copyIndirect(head uint16, d desc, wr []span) (uint64, []span, bool, error) {
 	if d.len == 0 || d.len%descSize != 0 || d.len > tableSize {
 		return 0, nil, false, fmt.Errorf("%w: an indirect table of %d bytes (at most %d descriptors)", ErrChain, d.len, maxTable)
 	}
 	if !s.InRAM(d.addr, uint64(d.len)) {
 		return 0, nil, false, fmt.Errorf("%w: indirect table [%#x+%#x]", ErrRange, d.addr, d.len)
 	}
-	raw := make([]byte, d.len)
+	raw := s.table[:d.len]
 	if err := s.gm.Read(d.addr, raw); err != nil {
 		return 0, nil, false, err
 	}
-	var wr []span
 	readable := false
 	n := uint16(d.len / descSize)
-	seen := make([]bool, n)
+	seen := s.seen[:n]
+	clear(seen)
 	for i := uint16(0); ; {
 		if seen[i] {
 			return 0, nil, false, fmt.Errorf("%w: the indirect table at %d loops", ErrChain, head)
@@ -447,32 +498,26 @@ func (s *Shadow) Used() (int, error) {
 	}
 	n := 0
 	for ; s.shUsed != idx; s.shUsed++ {
-		var e [usedElem]byte
+		e := s.entry[:usedElem]
 		if err := s.sm.Read(s.shadow.Device+ringHead+usedElem*uint64(s.shUsed%s.shadow.Num), e[:]); err != nil {
 			return n, err
 		}
-		id := binary.LittleEndian.Uint32(e[:])
+		id := binary.LittleEndian.Uint32(e)
 		if int64(id) == int64(s.own) {
 			s.busy[id], s.own = false, -1
 			continue // Ferry's own chain: its used entry is not the guest's
 		}
-		if id >= uint32(s.guest.Num) || s.chains[id] == nil {
+		if id >= uint32(s.guest.Num) || !s.inFlight[id] {
 			return n, fmt.Errorf("%w: the device used head %d, which is not in flight", ErrChain, id)
-		}
-		for _, x := range s.chains[id] {
-			s.busy[x] = false
 		}
 		if s.Wrote != nil {
 			for _, w := range s.writable[id] {
 				s.Wrote(w.addr, w.size)
 			}
 		}
-		s.chains[id], s.writable[id] = nil, nil
-		if i := slices.Index(s.order, uint16(id)); i >= 0 {
-			s.order = slices.Delete(s.order, i, i+1)
-		}
+		s.release(uint16(id))
 		at := s.guest.Device + ringHead + usedElem*uint64(s.nextUsed%s.guest.Num)
-		if err := s.gm.Write(at, e[:]); err != nil {
+		if err := s.gm.Write(at, e); err != nil {
 			return n, err
 		}
 		if s.Wrote != nil {

@@ -7,6 +7,12 @@ import (
 	"testing"
 )
 
+func (d desc) bytes() []byte {
+	b := make([]byte, descSize)
+	d.put(b)
+	return b
+}
+
 // flat is memory at base: the guest's RAM or Ferry's shadow area.
 type flat struct {
 	base uint64
