@@ -2,12 +2,16 @@ package hyp
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/virtiommio"
+	"github.com/ferry-hv/ferry/mmio/virtq"
 	"github.com/ferry-hv/ferry/mmu"
 )
 
@@ -102,5 +106,112 @@ func TestAssembleQEMU(t *testing.T) {
 	// The versions the fingerprint carries are the registry's.
 	if vs := a.reg.Versions(); len(vs) != 4 || vs[0] != (migrate.StateVersion{Name: stateCPU, Version: cpu.StateVersion, Oldest: cpu.StateOldest}) {
 		t.Errorf("versions %+v", vs)
+	}
+}
+
+// flatMem is memory at base, for the guest NIC's model: the guest's RAM
+// or Ferry's shadow areas.
+type flatMem struct {
+	base uint64
+	b    []byte
+}
+
+func (m *flatMem) span(a uint64, n int) ([]byte, error) {
+	if a < m.base || a-m.base+uint64(n) > uint64(len(m.b)) {
+		return nil, fmt.Errorf("[%#x+%#x] outside [%#x+%#x]", a, n, m.base, len(m.b))
+	}
+	return m.b[a-m.base : a-m.base+uint64(n)], nil
+}
+func (m *flatMem) Read(a uint64, p []byte) error  { b, err := m.span(a, len(p)); copy(p, b); return err }
+func (m *flatMem) Write(a uint64, p []byte) error { b, err := m.span(a, len(p)); copy(b, p); return err }
+
+// guestNICMachine assembles the QEMU board with the guest's NIC at
+// 0xa003c00 over fakes, its transport's registers in dev.
+func guestNICMachine(t *testing.T, fake *fakeMachine, dev *mmio.Fake) *assembly {
+	t.Helper()
+	b, _ := qemuBoard(t, "virt-gicv3-1g-2nic.dtb")
+	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, GuestNICs: []string{"/virtio_mmio@a003c00"}, TickINTID: qemuTick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ram := &flatMem{qemuGuestBase, make([]byte, 1<<16)}
+	next := uint64(0x4100_0000) // Ferry's memory
+	hw := fake.hardware()
+	hw.dma = virtiommio.Shadowing{
+		Guest: ram,
+		InRAM: func(a, n uint64) bool { return a >= ram.base && a+n >= a && a+n <= ram.base+uint64(len(ram.b)) },
+		Alloc: func(n uint64) (virtq.Mem, uint64, error) {
+			m := &flatMem{next, make([]byte, n)}
+			next += (n + mmu.PageSize - 1) &^ (mmu.PageSize - 1)
+			return m, m.base, nil
+		},
+	}
+	dev.Write(virtiommio.RegQueueNumMax, 4, 256)
+	a, err := assemble(d, parts{
+		arena: make([]byte, (stage2Pages+2)*mmu.PageSize), arenaPA: 0x1000_0000_0000,
+		dist: fake.gic.Dist(), redist: fake.gic.Redist(),
+		forward: func(base, size uint64) mmio.Device {
+			if base == 0xa003c00 {
+				return dev
+			}
+			return mmio.NewFake(int(size))
+		},
+		hw: hw,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// The guest's NIC is a migratable component of the machine: its model
+// gives the device a shadow ring, not the guest's; the state is captured
+// at the pause (the device reset), and another machine's device is set
+// up from it, with the guest's interrupt made pending there.
+func TestAssembleGuestNIC(t *testing.T) {
+	src, srcDev := sample(t), mmio.NewFake(virtiommio.Size)
+	src.gic = gic.NewFake(64)
+	a := guestNICMachine(t, src, srcDev)
+	const name = "virtio-mmio@a003c00"
+	i := slices.IndexFunc(a.reg, func(c Component) bool { return c.Name == name })
+	if i < 0 || !a.reg[i].AtPause || len(a.nics) != 1 || a.nics[0].Base != 0xa003c00 {
+		t.Fatalf("registry %v, NICs %v", a.reg.Versions(), a.nics)
+	}
+	dev, off, ok := a.bus.Lookup(0xa003c00)
+	if !ok || off != 0xc00 {
+		t.Fatalf("the guest NIC is not on the bus")
+	}
+	w := func(reg uint64, v uint64) { dev.Write(off+reg, 4, v) }
+	w(virtiommio.RegStatus, virtiommio.StatusAcknowledge|virtiommio.StatusDriver)
+	w(virtiommio.RegDriverFeaturesSel, 1)
+	w(virtiommio.RegDriverFeatures, 1)
+	w(virtiommio.RegStatus, virtiommio.StatusAcknowledge|virtiommio.StatusDriver|virtiommio.StatusFeaturesOK)
+	w(virtiommio.RegQueueSel, 0)
+	w(virtiommio.RegQueueNum, 8)
+	w(virtiommio.RegQueueDescLow, qemuGuestBase+0x1000)
+	w(virtiommio.RegQueueDriverLow, qemuGuestBase+0x2000)
+	w(virtiommio.RegQueueDeviceLow, qemuGuestBase+0x3000)
+	w(virtiommio.RegQueueReady, 1)
+	w(virtiommio.RegStatus, virtiommio.StatusAcknowledge|virtiommio.StatusDriver|virtiommio.StatusFeaturesOK|virtiommio.StatusDriverOK)
+	if got := srcDev.Read(virtiommio.RegQueueDescLow, 4); got < 0x4100_0000 || got >= 0x4200_0000 {
+		t.Fatalf("the device's descriptor table is at %#x, not in Ferry's memory", got)
+	}
+
+	states := captureAll(t, a.reg)
+	if srcDev.Read(virtiommio.RegStatus, 4) != 0 {
+		t.Errorf("the source's device was not reset at the pause")
+	}
+	dst, dstDev := newFakeMachine(t), mmio.NewFake(virtiommio.Size)
+	dst.gic = gic.NewFake(64)
+	b := guestNICMachine(t, dst, dstDev)
+	if err := b.reg.Restore(states); err != nil {
+		t.Fatal(err)
+	}
+	if dstDev.Read(virtiommio.RegStatus, 4)&virtiommio.StatusDriverOK == 0 || dstDev.Read(virtiommio.RegQueueReady, 4) != 1 {
+		t.Errorf("the destination's device is not set up")
+	}
+	// QEMU's virt gives the transport at 0xa003c00 SPI 46: INTID 78.
+	if dst.gic.Dist().Read32(gic.GICD_ISPENDRn+4*(78/32))&(1<<(78%32)) == 0 {
+		t.Errorf("the guest NIC's interrupt is not pending on the destination")
 	}
 }
