@@ -122,8 +122,12 @@ func (m *flatMem) span(a uint64, n int) ([]byte, error) {
 	}
 	return m.b[a-m.base : a-m.base+uint64(n)], nil
 }
-func (m *flatMem) Read(a uint64, p []byte) error  { b, err := m.span(a, len(p)); copy(p, b); return err }
-func (m *flatMem) Write(a uint64, p []byte) error { b, err := m.span(a, len(p)); copy(b, p); return err }
+func (m *flatMem) Read(a uint64, p []byte) error { b, err := m.span(a, len(p)); copy(p, b); return err }
+func (m *flatMem) Write(a uint64, p []byte) error {
+	b, err := m.span(a, len(p))
+	copy(b, p)
+	return err
+}
 
 // guestNICMachine assembles the QEMU board with the guest's NIC at
 // 0xa003c00 over fakes, its transport's registers in dev.
