@@ -419,8 +419,23 @@ func TestTransportAnnounces(t *testing.T) {
 	if u := b.usedEntries(txQ, 0); fmt.Sprint(u) != "[0/0]" {
 		t.Fatalf("the guest's used ring %v", u)
 	}
+	// Ferry's frame is on the last descriptor; the guest, which thinks it
+	// free, sends on it meanwhile: its frame waits for Ferry's, and goes
+	// out (once) when the relay sees Ferry's back.
 	if err := b.tr.Announce(txQ, frameN(9)); err != nil {
 		t.Fatalf("a second announcement: %v", err)
+	}
+	b.send(qNum-1, frameN(2))
+	if got := b.dev.Transmitted(); len(got) != 1 || !bytes.Equal(got[0], frameN(9)) {
+		t.Fatalf("transmitted %d frames before the relay", len(got))
+	}
+	b.interrupt()
+	if got := b.dev.Transmitted(); len(got) != 1 || !bytes.Equal(got[0], frameN(2)) {
+		t.Fatalf("the guest's frame on Ferry's descriptor: transmitted %d", len(got))
+	}
+	b.interrupt()
+	if u := b.usedEntries(txQ, 0); fmt.Sprint(u) != fmt.Sprintf("[0/0 %d/0]", qNum-1) {
+		t.Fatalf("the guest's used ring %v", u)
 	}
 	if got := b.tr.Config(0, 6); !bytes.Equal(got, mac[:]) {
 		t.Errorf("Config = % x", got)

@@ -230,7 +230,9 @@ func (t *Transport) Write(off uint64, size int, v uint64) {
 		return
 	case RegQueueNotify:
 		ok := t.relayAvail(w)
-		t.quiet()
+		if int(w) < len(t.shadows) {
+			t.quietOne(int(w))
+		}
 		if !ok {
 			return
 		}
@@ -360,7 +362,8 @@ func (t *Transport) relayAvail(i uint32) bool {
 }
 
 // relayUsed copies every queue's used entries back to the guest, and
-// relays a kick that waited for Ferry's own chain.
+// takes the new chains of the queues the guest does not kick (Unkicked):
+// the interrupt these entries raised is when it expects them taken.
 func (t *Transport) relayUsed() {
 	for i, s := range t.shadows {
 		if s == nil {
@@ -370,11 +373,11 @@ func (t *Transport) relayUsed() {
 			t.stop(i, err)
 			continue
 		}
-		if t.relayAvail(uint32(i)) {
+		if s.Unkicked() && t.relayAvail(uint32(i)) {
 			t.dev.Write(RegQueueNotify, 4, uint64(i))
 		}
+		t.quietOne(i)
 	}
-	t.quiet()
 }
 
 // quiet tells the guest which queues need no kick: those whose device
@@ -383,14 +386,20 @@ func (t *Transport) relayUsed() {
 // takes the guest's new chains then. A single vCPU makes it exact: the
 // guest adds no chain while Ferry runs.
 func (t *Transport) quiet() {
-	for i, s := range t.shadows {
-		if s == nil {
-			continue
-		}
-		n, _ := s.Holding()
-		if err := s.NoNotify(n > 0); err != nil {
-			t.stop(i, err)
-		}
+	for i := range t.shadows {
+		t.quietOne(i)
+	}
+}
+
+// quietOne is quiet for queue i.
+func (t *Transport) quietOne(i int) {
+	s := t.shadows[i]
+	if s == nil {
+		return
+	}
+	n, _ := s.Holding()
+	if err := s.NoNotify(n > 0); err != nil {
+		t.stop(i, err)
 	}
 }
 

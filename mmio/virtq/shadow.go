@@ -116,6 +116,7 @@ type Shadow struct {
 	heldReadable int  // of them, with a device-readable buffer
 	own          int  // the head of Ferry's own chain the device holds (Inject), or -1
 	noNotify     bool // the guest's used ring says UsedNoNotify
+	waited       bool // the last Avail stopped at ErrWait
 
 	// Scratch space, so that a relay allocates nothing.
 	word  [2]byte
@@ -199,6 +200,12 @@ func (s *Shadow) NoNotify(on bool) error {
 	return nil
 }
 
+// Unkicked reports whether the guest may have made chains available
+// that no kick will bring: it was told not to kick (NoNotify), or its
+// last kick's chain waited for Ferry's own (ErrWait). The relay then
+// calls Avail at the guest's interrupt handling too.
+func (s *Shadow) Unkicked() bool { return s.noNotify || s.waited }
+
 // Position is where the queue stands now.
 func (s *Shadow) Position() Position {
 	p := Position{Avail: s.lastAvail, Used: s.nextUsed}
@@ -254,6 +261,7 @@ func (s *Shadow) Avail() (int, error) {
 			err = s.offer(head)
 		}
 		if err != nil {
+			s.waited = errors.Is(err, ErrWait)
 			if n > 0 {
 				err = errors.Join(err, s.publish())
 			}
@@ -261,6 +269,7 @@ func (s *Shadow) Avail() (int, error) {
 		}
 		n++
 	}
+	s.waited = false
 	if n > 0 {
 		return n, s.publish()
 	}
