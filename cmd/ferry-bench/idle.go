@@ -346,15 +346,19 @@ func maxAPI(runs []IdleRun, config string) float64 {
 	return m
 }
 
-func writeIdle(dir string, s IdleSummary) error {
+func writeIdle(dir string, s IdleSummary) error { return writeFigures(dir, "idle", s, renderIdle(s)) }
+
+// writeFigures writes a bench's figures into dir: v as name.json, md as
+// name.md.
+func writeFigures(dir, name string, v any, md string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	j, _ := json.MarshalIndent(s, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "idle.json"), append(j, '\n'), 0o644); err != nil {
+	j, _ := json.MarshalIndent(v, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, name+".json"), append(j, '\n'), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "idle.md"), []byte(renderIdle(s)), 0o644)
+	return os.WriteFile(filepath.Join(dir, name+".md"), []byte(md), 0o644)
 }
 
 func renderIdle(s IdleSummary) string {

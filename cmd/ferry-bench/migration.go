@@ -88,6 +88,35 @@ func printResult(r Result) {
 		r.System, r.GuestMiB, r.Workload, r.Run, r.TotalS, r.DowntimeS*1e3, r.GuestGapS*1e3, float64(r.Bytes)/(1<<20), r.Rounds, r.Progress)
 }
 
+// startPair starts boards a (10.77.0.11, with the guest base boots) and b
+// (10.77.0.12, in the receive role) on the management switch at swAddr,
+// with their keys from keys. The processes it started are returned with
+// an error too (kill them).
+func startPair(ctx context.Context, base qemu.Board, swAddr, keys string) (ps [2]*qemu.Process, err error) {
+	for i, name := range []string{"a", "b"} {
+		b := base
+		b.Switch, b.Name = swAddr, name
+		b.IP, b.MAC = fmt.Sprintf("10.77.0.%d/24", 11+i), fmt.Sprintf("52:54:00:77:00:%02x", 0x11+i)
+		b.Keys = filepath.Join(keys, name+".pem")
+		if name == "b" {
+			b.Kernel, b.Initrd, b.Append = "", "", ""
+		}
+		if ps[i], err = b.Start(ctx, nil); err != nil {
+			return ps, err
+		}
+	}
+	return ps, nil
+}
+
+// killAll kills the boards of ps that were started.
+func killAll(ps []*qemu.Process) {
+	for _, p := range ps {
+		if p != nil {
+			p.Kill()
+		}
+	}
+}
+
 // ferryctlFlags returns the migrate flags to pass for m's settings, if
 // this ferryctl knows them (an older one does stop-and-copy and has none).
 func ferryctlFlags(ferryctl string, m Matrix) []string {
@@ -129,23 +158,12 @@ func ferryMigrate(base qemu.Board, ferryctl, keys string, flags []string, c Cell
 	defer sw.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	for i, name := range []string{"a", "b"} {
-		b := base
-		b.Memory = fmt.Sprintf("%dM", c.GuestMiB+128) // Ferry's carve-out on top
-		b.Switch, b.Name = swAddr, name
-		b.IP, b.MAC = fmt.Sprintf("10.77.0.%d/24", 11+i), fmt.Sprintf("52:54:00:77:00:%02x", 0x11+i)
-		b.Keys = filepath.Join(keys, name+".pem")
-		if name == "a" {
-			b.Append = c.GuestArgs()
-		} else {
-			b.Kernel, b.Initrd, b.Append = "", "", ""
-		}
-		p, err := b.Start(ctx, nil)
-		if err != nil {
-			return fail(err)
-		}
-		defer p.Kill()
-		ps[i] = p
+	base.Memory = fmt.Sprintf("%dM", c.GuestMiB+128) // Ferry's carve-out on top
+	base.Append = c.GuestArgs()
+	ps, err = startPair(ctx, base, swAddr, keys)
+	defer killAll(ps[:])
+	if err != nil {
+		return fail(err)
 	}
 	if _, _, err := ps[0].Expect(readyRe, 0, 5*time.Minute); err != nil {
 		return fail(fmt.Errorf("guest on a not ready: %w", err))

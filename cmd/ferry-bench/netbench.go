@@ -166,22 +166,11 @@ func netFerryRuns(base qemu.Board, ferryctl, keys string, run int) []NetRun {
 	defer data.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	var ps [2]*qemu.Process
-	for i, name := range []string{"a", "b"} {
-		b := base
-		b.Switch, b.Name, b.DataSwitch, b.DataMAC = mgmtAddr, name, dataAddr, guestNetMAC
-		b.IP, b.MAC = fmt.Sprintf("10.77.0.%d/24", 11+i), fmt.Sprintf("52:54:00:77:00:%02x", 0x11+i)
-		b.Keys = filepath.Join(keys, name+".pem")
-		b.Append = netGuest
-		if name == "b" {
-			b.Kernel, b.Initrd, b.Append = "", "", ""
-		}
-		p, err := b.Start(ctx, nil)
-		if err != nil {
-			return fail(err)
-		}
-		defer p.Kill()
-		ps[i] = p
+	base.DataSwitch, base.DataMAC, base.Append = dataAddr, guestNetMAC, netGuest
+	ps, err := startPair(ctx, base, mgmtAddr, keys)
+	defer killAll(ps[:])
+	if err != nil {
+		return fail(err)
 	}
 	if _, _, err := ps[0].Expect(echoUp, 0, 3*time.Minute); err != nil {
 		return fail(err)
@@ -328,16 +317,7 @@ func netMedian(runs []NetRun, config string, f func(NetRun) float64) (float64, i
 	return medianF(v), len(v)
 }
 
-func writeNet(dir string, s NetSummary) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	j, _ := json.MarshalIndent(s, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "net.json"), append(j, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "net.md"), []byte(renderNet(s)), 0o644)
-}
+func writeNet(dir string, s NetSummary) error { return writeFigures(dir, "net", s, renderNet(s)) }
 
 func renderNet(s NetSummary) string {
 	var md strings.Builder

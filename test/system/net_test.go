@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ferry-hv/ferry/internal/echostream"
 	"github.com/ferry-hv/ferry/internal/hostnet"
 	"github.com/ferry-hv/ferry/internal/l2switch"
 	"github.com/ferry-hv/ferry/internal/qemu"
@@ -40,12 +42,31 @@ func dataSegment(t *testing.T) (string, func(*qemu.Board)) {
 	return addr, func(b *qemu.Board) { b.DataSwitch, b.DataMAC = addr, guestMAC }
 }
 
-// numbered is the byte stream the client sends: byte i is i*7 mod 251,
-// so a lost, duplicated or reordered byte shows.
+// dialEcho joins the data segment at data as the client and connects to
+// the guest's echo service; both end with the test.
+func dialEcho(t *testing.T, data string, within time.Duration) net.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	client, err := hostnet.Join(ctx, hostnet.Config{Switch: data, Addr: netip.MustParsePrefix(clientIP), MTU: 1500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	c, err := client.Dial(ctx, guestIP+":"+echoPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// numbered is n bytes of the client's stream from byte from
+// (echostream's: a lost, duplicated or reordered byte shows).
 func numbered(from, n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
-		b[i] = byte((from + i) * 7 % 251)
+		b[i] = echostream.Byte(int64(from + i))
 	}
 	return b
 }
@@ -63,18 +84,7 @@ func TestGuestNetworkEcho(t *testing.T) {
 	expect(t, a, `^FERRY-GUEST: eth0 up `+guestIP+`/24 mac=`+guestMAC, 0, bootTimeout)
 	expect(t, a, `^FERRY-ECHO up port=7`, 0, 30*time.Second)
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	client, err := hostnet.Join(ctx, hostnet.Config{Switch: data, Addr: netip.MustParsePrefix(clientIP), MTU: 1500})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	c, err := client.Dial(ctx, guestIP+":"+echoPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialEcho(t, data, time.Minute)
 	c.SetDeadline(time.Now().Add(time.Minute))
 	want := numbered(0, dataBytes)
 	start := time.Now()
