@@ -2,7 +2,6 @@ package hyp
 
 import (
 	"bytes"
-	"fmt"
 	"slices"
 	"testing"
 
@@ -109,26 +108,6 @@ func TestAssembleQEMU(t *testing.T) {
 	}
 }
 
-// flatMem is memory at base, for the guest NIC's model: the guest's RAM
-// or Ferry's shadow areas.
-type flatMem struct {
-	base uint64
-	b    []byte
-}
-
-func (m *flatMem) span(a uint64, n int) ([]byte, error) {
-	if a < m.base || a-m.base+uint64(n) > uint64(len(m.b)) {
-		return nil, fmt.Errorf("[%#x+%#x] outside [%#x+%#x]", a, n, m.base, len(m.b))
-	}
-	return m.b[a-m.base : a-m.base+uint64(n)], nil
-}
-func (m *flatMem) Read(a uint64, p []byte) error { b, err := m.span(a, len(p)); copy(p, b); return err }
-func (m *flatMem) Write(a uint64, p []byte) error {
-	b, err := m.span(a, len(p))
-	copy(b, p)
-	return err
-}
-
 // guestNICMachine assembles the QEMU board with the guest's NIC at
 // 0xa003c00 over fakes, its transport's registers in dev.
 func guestNICMachine(t *testing.T, fake *fakeMachine, dev *mmio.Fake) *assembly {
@@ -138,16 +117,16 @@ func guestNICMachine(t *testing.T, fake *fakeMachine, dev *mmio.Fake) *assembly 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ram := &flatMem{qemuGuestBase, make([]byte, 1<<16)}
+	ram := &virtq.Region{Base: qemuGuestBase, B: make([]byte, 1<<16)}
 	next := uint64(0x4100_0000) // Ferry's memory
 	hw := fake.hardware()
 	hw.dma = virtiommio.Shadowing{
 		Guest: ram,
-		InRAM: func(a, n uint64) bool { return a >= ram.base && a+n >= a && a+n <= ram.base+uint64(len(ram.b)) },
+		InRAM: func(a, n uint64) bool { return a >= ram.Base && a+n >= a && a+n <= ram.Base+uint64(len(ram.B)) },
 		Alloc: func(n uint64) (virtq.Mem, uint64, error) {
-			m := &flatMem{next, make([]byte, n)}
+			m := &virtq.Region{Base: next, B: make([]byte, n)}
 			next += (n + mmu.PageSize - 1) &^ (mmu.PageSize - 1)
-			return m, m.base, nil
+			return m, m.Base, nil
 		},
 	}
 	dev.Write(virtiommio.RegQueueNumMax, 4, 256)

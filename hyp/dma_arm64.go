@@ -48,40 +48,15 @@ func (m *Machine) inRAMRange(addr, size uint64) bool {
 	return false
 }
 
-// dmaArea is Ferry's memory a guest's device reaches by DMA: Ferry's heap,
+// dmaAlloc is a page-aligned DMA area of size bytes: Ferry's heap,
 // identity-mapped (VA == PA), held for as long as the model keeps it.
-type dmaArea struct {
-	base uint64
-	b    []byte
-}
-
-func (a *dmaArea) span(addr uint64, n int) ([]byte, error) {
-	if addr < a.base || addr-a.base+uint64(n) > uint64(len(a.b)) {
-		return nil, fmt.Errorf("[%#x+%#x] is outside the DMA area [%#x+%#x]", addr, n, a.base, len(a.b))
-	}
-	return a.b[addr-a.base : addr-a.base+uint64(n)], nil
-}
-
-func (a *dmaArea) Read(addr uint64, p []byte) error {
-	b, err := a.span(addr, len(p))
-	copy(p, b)
-	return err
-}
-
-func (a *dmaArea) Write(addr uint64, p []byte) error {
-	b, err := a.span(addr, len(p))
-	copy(b, p)
-	return err
-}
-
-// dmaAlloc is a page-aligned DMA area of size bytes. QEMU's devices are
-// coherent with the CPU's caches; a board whose DMA is not would need
-// this memory non-cacheable.
+// QEMU's devices are coherent with the CPU's caches; a board whose DMA is
+// not would need this memory non-cacheable.
 func dmaAlloc(size uint64) (virtq.Mem, uint64, error) {
 	raw := make([]byte, size+mmu.PageSize)
 	pa := uint64(uintptr(unsafe.Pointer(&raw[0])))
 	skip := (mmu.PageSize - pa%mmu.PageSize) % mmu.PageSize
-	return &dmaArea{pa + skip, raw[skip : skip+size]}, pa + skip, nil
+	return &virtq.Region{Base: pa + skip, B: raw[skip : skip+size]}, pa + skip, nil
 }
 
 // dmaWrote marks guest RAM a guest's device wrote by DMA, or a model

@@ -46,6 +46,35 @@ type Mem interface {
 	Write(addr uint64, p []byte) error
 }
 
+// Region is memory at a physical base held in a byte slice: Ferry's shadow
+// areas on a board (Ferry's heap is identity-mapped), and any memory in
+// tests.
+type Region struct {
+	Base uint64
+	B    []byte
+}
+
+func (m *Region) span(addr uint64, n int) ([]byte, error) {
+	if addr < m.Base || addr-m.Base+uint64(n) > uint64(len(m.B)) {
+		return nil, fmt.Errorf("[%#x+%#x] is outside [%#x+%#x]", addr, n, m.Base, len(m.B))
+	}
+	return m.B[addr-m.Base : addr-m.Base+uint64(n)], nil
+}
+
+// Read implements Mem.
+func (m *Region) Read(addr uint64, p []byte) error {
+	b, err := m.span(addr, len(p))
+	copy(p, b)
+	return err
+}
+
+// Write implements Mem.
+func (m *Region) Write(addr uint64, p []byte) error {
+	b, err := m.span(addr, len(p))
+	copy(b, p)
+	return err
+}
+
 // Ring is one split virtqueue's three areas and its size.
 type Ring struct {
 	Num                  uint16

@@ -14,29 +14,7 @@ func (d desc) bytes() []byte {
 }
 
 // flat is memory at base: the guest's RAM or Ferry's shadow area.
-type flat struct {
-	base uint64
-	b    []byte
-}
-
-func (m *flat) span(addr uint64, n int) ([]byte, error) {
-	if addr < m.base || addr-m.base+uint64(n) > uint64(len(m.b)) {
-		return nil, fmt.Errorf("access [%#x+%#x] outside [%#x+%#x]", addr, n, m.base, len(m.b))
-	}
-	return m.b[addr-m.base : addr-m.base+uint64(n)], nil
-}
-
-func (m *flat) Read(addr uint64, p []byte) error {
-	s, err := m.span(addr, len(p))
-	copy(p, s)
-	return err
-}
-
-func (m *flat) Write(addr uint64, p []byte) error {
-	s, err := m.span(addr, len(p))
-	copy(s, p)
-	return err
-}
+type flat = Region
 
 const (
 	ramBase  = 0x4800_0000
@@ -56,14 +34,14 @@ type rig struct {
 
 func newRig(t *testing.T, at uint16) *rig {
 	t.Helper()
-	r := &rig{t: t, gm: &flat{ramBase, make([]byte, ramSize)}, g: Ring{Num: num, Desc: ramBase + 0x1000, Driver: ramBase + 0x2000, Device: ramBase + 0x3000}}
-	r.sm = &flat{0x4300_0000, make([]byte, ShadowSize(num))}
+	r := &rig{t: t, gm: &flat{Base: ramBase, B: make([]byte, ramSize)}, g: Ring{Num: num, Desc: ramBase + 0x1000, Driver: ramBase + 0x2000, Device: ramBase + 0x3000}}
+	r.sm = &flat{Base: 0x4300_0000, B: make([]byte, ShadowSize(num))}
 	inRAM := func(a, n uint64) bool { return a >= ramBase && a+n <= ramBase+ramSize && a+n >= a }
 	// The guest's rings are at `at`: both indices there, as the source left them.
 	r.avail = at
 	r.put16(r.g.Driver+2, at)
 	r.put16(r.g.Device+2, at)
-	s, err := NewShadow(r.g, r.gm, r.sm.base, r.sm, Position{Avail: at, Used: at}, inRAM)
+	s, err := NewShadow(r.g, r.gm, r.sm.Base, r.sm, Position{Avail: at, Used: at}, inRAM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +138,7 @@ func TestShadowRelays(t *testing.T) {
 			t.Fatalf("at %d: device saw %v %+v", at, heads, chains)
 		}
 		ind := chains[2][0]
-		if ind.flags != DescIndirect || ind.addr == table || ind.addr < r.sm.base || ind.addr >= r.sm.base+uint64(len(r.sm.b)) {
+		if ind.flags != DescIndirect || ind.addr == table || ind.addr < r.sm.Base || ind.addr >= r.sm.Base+uint64(len(r.sm.B)) {
 			t.Fatalf("at %d: the indirect table is not Ferry's copy: %+v", at, ind)
 		}
 		var copied [descSize]byte
@@ -305,7 +283,7 @@ func FuzzShadow(f *testing.F) {
 		_, chains := r.device(0)
 		for _, c := range chains {
 			for _, d := range c {
-				inShadow := d.addr >= r.sm.base && d.addr < r.sm.base+uint64(len(r.sm.b))
+				inShadow := d.addr >= r.sm.Base && d.addr < r.sm.Base+uint64(len(r.sm.B))
 				if d.flags&DescIndirect == 0 && (d.addr < ramBase || d.addr+uint64(d.len) > ramBase+ramSize) || d.flags&DescIndirect != 0 && !inShadow {
 					t.Fatalf("the device got %+v", d)
 				}
@@ -412,9 +390,9 @@ func TestShadowRestart(t *testing.T) {
 		t.Fatalf("Position = %v", at)
 	}
 
-	r.sm = &flat{0x4400_0000, make([]byte, ShadowSize(num))}
+	r.sm = &flat{Base: 0x4400_0000, B: make([]byte, ShadowSize(num))}
 	inRAM := func(a, n uint64) bool { return a >= ramBase && a+n <= ramBase+ramSize && a+n >= a }
-	s, err := NewShadow(r.g, r.gm, r.sm.base, r.sm, at, inRAM)
+	s, err := NewShadow(r.g, r.gm, r.sm.Base, r.sm, at, inRAM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,12 +420,12 @@ func TestShadowRestart(t *testing.T) {
 		"head too big":  {Avail: 103, Used: 102, InFlight: []uint16{num}},
 		"more than fit": {Avail: 102 + num + 1, Used: 102, InFlight: make([]uint16, num+1)},
 	} {
-		if _, err := NewShadow(r.g, r.gm, r.sm.base, r.sm, bad, inRAM); err == nil {
+		if _, err := NewShadow(r.g, r.gm, r.sm.Base, r.sm, bad, inRAM); err == nil {
 			t.Errorf("%s: %v accepted", name, bad)
 		}
 	}
 	r.setDesc(r.gm, r.g.Desc, 0, desc{carveOut, 4096, DescWrite, 0})
-	if _, err := NewShadow(r.g, r.gm, r.sm.base, r.sm, Position{Avail: 101, Used: 100, InFlight: []uint16{0}}, inRAM); !errors.Is(err, ErrRange) {
+	if _, err := NewShadow(r.g, r.gm, r.sm.Base, r.sm, Position{Avail: 101, Used: 100, InFlight: []uint16{0}}, inRAM); !errors.Is(err, ErrRange) {
 		t.Errorf("a chain in flight into Ferry's memory: %v", err)
 	}
 }
