@@ -60,6 +60,11 @@ type Status struct {
 	// ConsoleDropped counts bytes of Ferry's log lost to a UART whose
 	// transmit FIFO stayed full (the guest disabled it, say).
 	ConsoleDropped uint64 `json:"console_dropped"`
+	// NICFaults are what Ferry refused of the guest's NICs' drivers, oldest
+	// first, each after its transport's address: a queue whose rings are
+	// not in guest RAM, a queue stopped for a chain that points elsewhere
+	// or breaks the ring (the device never saw it).
+	NICFaults []string `json:"nic_faults,omitempty"`
 
 	// Migration is the migration in progress on this board, if any, and
 	// Decisions the verdicts of the last ones, newest first.

@@ -366,6 +366,18 @@ func (m *Machine) Run() error {
 	}
 }
 
+// NICFaults are the guest's NICs' faults (virtiommio.Transport.Faults),
+// each after its transport's address.
+func (m *Machine) NICFaults() []string {
+	var out []string
+	for _, n := range m.NICs {
+		for _, f := range n.Transport.Faults() {
+			out = append(out, fmt.Sprintf("%#x: %s", n.Base, f))
+		}
+	}
+	return out
+}
+
 // ExitCauses are the guest's exits so far by cause (Cause's names).
 func (m *Machine) ExitCauses() map[string]uint64 { return m.VCPU.Causes() }
 

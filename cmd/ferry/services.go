@@ -214,6 +214,7 @@ func (s *services) Status() api.Status {
 		ExitWindow: window,
 
 		ConsoleDropped: board.ConsoleDropped(),
+		NICFaults:      s.m.NICFaults(),
 		Migration:      cur,
 		Decisions:      past,
 		CRL:            crlStatus(s.keys.CRL()),

@@ -137,6 +137,7 @@ func statusHandler(calls *int, mu *sync.Mutex) http.Handler {
 			Board: "board1", Address: "10.77.0.11",
 			Role: api.RoleRun, Guest: api.GuestRunning, Uptime: 90 * time.Second, Exits: 1234,
 			ExitCauses: map[string]uint64{"mmio": 1200, "nic": 34}, ExitRates: map[string]float64{"nic": 0.5}, ExitWindow: 2 * time.Second,
+			NICFaults: []string{"0xa003c00: queue 1 stopped: virtq: a buffer outside guest RAM: [0x40000000+0x1000]"},
 		})
 	})
 	return mux
@@ -192,7 +193,8 @@ func TestStatus(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: exit %d", code)
 	}
-	for _, want := range []string{"board        board1", "role         run", "guest        running", "uptime       1m30s", "exits        1234 (mmio 1200, nic 34; per second over 2s: nic 0.5)"} {
+	for _, want := range []string{"board        board1", "role         run", "guest        running", "uptime       1m30s", "exits        1234 (mmio 1200, nic 34; per second over 2s: nic 0.5)",
+		"nic fault    0xa003c00: queue 1 stopped: virtq: a buffer outside guest RAM: [0x40000000+0x1000]"} {
 		if !strings.Contains(strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(want), " ")) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}

@@ -151,6 +151,9 @@ func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
 	fmt.Fprintf(tw, "guest\t%s\n", st.Guest)
 	fmt.Fprintf(tw, "uptime\t%s\n", durationString(st.Uptime))
 	fmt.Fprintf(tw, "exits\t%d%s\n", st.Exits, exitCauses(st))
+	for _, f := range st.NICFaults {
+		fmt.Fprintf(tw, "nic fault\t%s\n", f)
+	}
 	if st.Stopped != "" {
 		fmt.Fprintf(tw, "stopped by\t%s\n", st.Stopped)
 	}

@@ -119,8 +119,15 @@ func TestGuestNICRefusedIntoCarveOut(t *testing.T) {
 	expect(t, a, `^FERRY-DMA buffer-in-target ready=1 used=0`, 0, bootTimeout)
 	_, done := expect(t, a, `^FERRY-DMA done`, 0, bootTimeout)
 	expect(t, a, counterT.String(), done, 30*time.Second)
-	if out, err := l.ferryctl("", "status", "10.77.0.11"); err != nil || !regexp.MustCompile(`guest +running`).MatchString(out) {
+	out, err := l.ferryctl("", "status", "10.77.0.11")
+	if err != nil || !regexp.MustCompile(`guest +running`).MatchString(out) {
 		t.Fatalf("status after the attack: %v\n%s", err, out)
+	}
+	// The operator sees both refusals in the board's status.
+	for _, want := range []string{`nic fault +0xa003c00: queue 1 refused: its descriptor table`, `nic fault +0xa003c00: queue 1 stopped: virtq: a buffer outside guest RAM`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
 	}
 	for _, ln := range a.Lines() {
 		if strings.Contains(ln.Text, "FERRY-DMA BAD") || strings.Contains(ln.Text, "panic") {
