@@ -64,8 +64,9 @@ type board struct {
 	dev   *fakedev.Device
 	tr    *vm.Transport
 	log   []string
-	wrote []string
-	pends int
+	wrote  []string
+	pends  int
+	allocs int
 }
 
 func newBoard(t *testing.T) *board {
@@ -80,6 +81,7 @@ func newBoard(t *testing.T) *board {
 		Guest: mem{b.m},
 		InRAM: func(a, n uint64) bool { return a >= b.base && a+n >= a && a+n <= b.base+ramSize },
 		Alloc: func(n uint64) (virtq.Mem, uint64, error) {
+			b.allocs++
 			_, pa, err := b.m.Alloc(int(n), 4096)
 			return mem{b.m}, pa, err
 		},
@@ -522,4 +524,44 @@ func FuzzTransportHostile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A driver that changes a ready queue, makes it ready twice, or sets it
+// up again without a reset: the device keeps what it was given, and the
+// shadow memory it may still use is never given up (nor grown) before the
+// device is reset.
+func TestTransportReadyAgain(t *testing.T) {
+	b := newBoard(t)
+	b.driver()
+	n := b.allocs
+	b.w(vm.RegQueueSel, txQ)
+	b.w(vm.RegQueueNum, 8)
+	b.w(vm.RegQueueDescLow, uint32(b.ferry))
+	b.w(vm.RegQueueReady, 1)
+	if q := b.tr.State().Queues[txQ]; q.Num != qNum || q.Desc != b.desc(txQ) || b.allocs != n {
+		t.Fatalf("a ready queue changed: %+v, %d more allocations", q, b.allocs-n)
+	}
+	b.send(0, frameN(1))
+	if got := b.dev.Transmitted(); len(got) != 1 {
+		t.Fatalf("transmitted %d", len(got))
+	}
+	// Not ready, then ready again: the same memory, for the same size.
+	b.w(vm.RegQueueReady, 0)
+	b.queue(txQ, b.desc(txQ), b.avail(txQ), b.used(txQ))
+	if b.allocs != n {
+		t.Errorf("set up again: %d more allocations", b.allocs-n)
+	}
+	// Larger, without a reset: refused.
+	b.w(vm.RegQueueReady, 0)
+	b.w(vm.RegQueueSel, txQ)
+	b.w(vm.RegQueueNum, 256)
+	b.w(vm.RegQueueReady, 1)
+	if last := b.log[len(b.log)-1]; !strings.Contains(last, "larger") || b.allocs != n {
+		t.Errorf("logged %q, %d more allocations", last, b.allocs-n)
+	}
+	// After a reset the memory serves again.
+	b.driver()
+	if b.allocs != n {
+		t.Errorf("after a reset: %d more allocations", b.allocs-n)
+	}
 }

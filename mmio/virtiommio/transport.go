@@ -106,7 +106,12 @@ type Transport struct {
 	sh       Shadowing
 	state    State
 	shadows  []*shadow // by queue: the relay of a ready queue (nil: none, or stopped)
-	spare    []area    // by queue: shadow memory kept for the next set-up
+	// areas are, by queue, the shadow memory given to the device since
+	// its last reset: the device may use it until the next, whatever the
+	// relay does, so it is neither freed nor given to another queue.
+	// pool is memory the device was given before its last reset.
+	areas    []area
+	pool     []area
 	frame    area      // Ferry's buffer for Announce
 	devSel   uint32    // DeviceFeaturesSel
 	drvSel   uint32    // DriverFeaturesSel
@@ -196,11 +201,13 @@ func (t *Transport) Write(off uint64, size int, v uint64) {
 	case RegQueueSel:
 		t.queueSel = w
 	case RegQueueNum:
-		if q := t.queue(); q != nil {
-			q.Num = w
+		q := t.queue()
+		if q == nil || q.Ready {
+			return // a ready queue's size stays (4.2.3.2: set before QueueReady)
 		}
+		q.Num = w
 	case RegQueueDescLow, RegQueueDescHigh, RegQueueDriverLow, RegQueueDriverHigh, RegQueueDeviceLow, RegQueueDeviceHigh:
-		if q := t.queue(); q != nil {
+		if q := t.queue(); q != nil && !q.Ready { // a ready queue's rings stay where they are
 			switch off &^ 4 {
 			case RegQueueDescLow:
 				setHalf(&q.Desc, off&4 != 0, w)
@@ -221,6 +228,9 @@ func (t *Transport) Write(off uint64, size int, v uint64) {
 			q.Ready = false
 			t.drop(t.queueSel)
 			return
+		}
+		if q.Ready {
+			return // ready already
 		}
 		if err := t.ready(t.queueSel, q, virtq.Position{}); err != nil {
 			t.fault(fmt.Sprintf("queue %d refused: %v", t.queueSel, err))
@@ -247,6 +257,9 @@ func (t *Transport) Write(off uint64, size int, v uint64) {
 		if w == 0 {
 			t.dev.Write(off, size, v)
 			t.forget()
+			if t.dev.Read(RegStatus, 4) == 0 {
+				t.reclaim() // else the memory stays the device's
+			}
 			return
 		}
 		if w&StatusDriverOK != 0 && t.state.Status&StatusDriverOK == 0 && t.Log != nil {
@@ -293,23 +306,15 @@ func (t *Transport) ready(i uint32, q *Queue, at virtq.Position) error {
 	}
 	g := virtq.Ring{Num: uint16(q.Num), Desc: q.Desc, Driver: q.Driver, Device: q.Device}
 	need := virtq.ShadowSize(g.Num)
-	for uint32(len(t.spare)) <= i {
-		t.spare = append(t.spare, area{})
-	}
-	ar := t.spare[i]
-	if ar.size < need {
-		mem, base, err := t.sh.Alloc(need)
-		if err != nil {
-			return fmt.Errorf("shadow ring: %w", err)
-		}
-		ar = area{mem, base, need}
+	ar, err := t.area(i, need)
+	if err != nil {
+		return err
 	}
 	s, err := virtq.NewShadow(g, t.sh.Guest, ar.base, ar.mem, at, t.sh.InRAM)
 	if err != nil {
 		return err
 	}
 	s.Wrote = t.sh.Wrote
-	t.spare[i] = area{}
 	sr := s.Ring()
 	for _, r := range [...]struct {
 		off  uint64
@@ -326,20 +331,56 @@ func (t *Transport) ready(i uint32, q *Queue, at virtq.Position) error {
 	return nil
 }
 
-// drop forgets queue i's relay, keeping its memory for the next set-up;
-// the device no longer uses it (reset, or the queue not ready).
-func (t *Transport) drop(i uint32) {
-	if int(i) >= len(t.shadows) || t.shadows[i] == nil {
-		return
+// area returns the shadow memory of queue i, of need bytes at least: the
+// queue's own since the device's last reset (a queue set up again), else
+// memory from before it, else new.
+func (t *Transport) area(i uint32, need uint64) (area, error) {
+	for uint32(len(t.areas)) <= i {
+		t.areas = append(t.areas, area{})
 	}
-	t.spare[i] = t.shadows[i].area
-	t.shadows[i] = nil
+	if ar := t.areas[i]; ar.mem != nil {
+		if ar.size < need {
+			return area{}, fmt.Errorf("set up again, larger (%d bytes of shadow, %d before), without a reset of the device", need, ar.size)
+		}
+		return ar, nil
+	}
+	for k, ar := range t.pool {
+		if ar.size >= need {
+			t.pool = append(t.pool[:k], t.pool[k+1:]...)
+			t.areas[i] = ar
+			return ar, nil
+		}
+	}
+	mem, base, err := t.sh.Alloc(need)
+	if err != nil {
+		return area{}, fmt.Errorf("shadow ring: %w", err)
+	}
+	t.areas[i] = area{mem, base, need}
+	return t.areas[i], nil
+}
+
+// reclaim takes the shadow memory back from a device just reset.
+func (t *Transport) reclaim() {
+	for _, ar := range t.areas {
+		if ar.mem != nil {
+			t.pool = append(t.pool, ar)
+		}
+	}
+	t.areas = nil
+}
+
+// drop forgets queue i's relay; its memory stays the device's until the
+// device is reset.
+func (t *Transport) drop(i uint32) {
+	if int(i) < len(t.shadows) {
+		t.shadows[i] = nil
+	}
 }
 
 // stop stops queue i after a relay error: the device is told of no more
 // of its chains, the guest sees no more of its used entries.
 func (t *Transport) stop(i int, err error) {
-	t.shadows[i] = nil // its memory stays the device's
+	t.drop(uint32(i))
 	t.fault(fmt.Sprintf("queue %d stopped: %v", i, err))
 }
 
@@ -473,6 +514,7 @@ func (t *Transport) resetDevice() error {
 		}
 		time.Sleep(10 * time.Microsecond)
 	}
+	t.reclaim()
 	return nil
 }
 
