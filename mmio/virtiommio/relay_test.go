@@ -565,3 +565,16 @@ func TestTransportReadyAgain(t *testing.T) {
 		t.Errorf("after a reset: %d more allocations", b.allocs-n)
 	}
 }
+
+// A driver that keeps failing is logged a bounded number of times, and
+// the last faults are kept.
+func TestTransportFaultsBounded(t *testing.T) {
+	b := newBoard(t)
+	b.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver)
+	for range 40 {
+		b.queue(txQ, b.ferry, b.avail(txQ), b.used(txQ))
+	}
+	if len(b.log) != 17 || !strings.Contains(b.log[16], "no more logged") || len(b.tr.Faults()) != 16 {
+		t.Fatalf("%d lines logged (last %q), %d faults kept", len(b.log), b.log[len(b.log)-1], len(b.tr.Faults()))
+	}
+}

@@ -120,6 +120,7 @@ type Transport struct {
 	used     bool // InterruptStatus shows a used buffer until the guest acknowledges one (Start)
 	stopped  bool // Stop reset the device
 	faults   []string
+	nfaults  int // faults so far
 }
 
 // shadow is one queue's relay and the memory its shadow ring lives in.
@@ -270,11 +271,23 @@ func (t *Transport) Write(off uint64, size int, v uint64) {
 	t.dev.Write(off, size, v)
 }
 
+// maxFaults bounds the faults a Transport keeps and logs: a driver that
+// keeps failing fills neither Ferry's memory nor its console.
+const maxFaults = 16
+
 // fault reports a refused set-up or a stopped queue.
 func (t *Transport) fault(s string) {
-	t.faults = append(t.faults[:min(len(t.faults), 15)], s)
-	if t.Log != nil {
+	t.nfaults++
+	if len(t.faults) == maxFaults {
+		t.faults = t.faults[1:]
+	}
+	t.faults = append(t.faults, s)
+	switch {
+	case t.Log == nil:
+	case t.nfaults <= maxFaults:
 		t.Log(s)
+	case t.nfaults == maxFaults+1:
+		t.Log(fmt.Sprintf("more faults than %d: no more logged (the board's status keeps the last)", maxFaults))
 	}
 }
 
