@@ -29,7 +29,8 @@ func page(ipa uint64) []byte {
 
 // Fingerprint is what a peer must match to take this machine: the CPU's
 // identification and feature registers, guest RAM, the devices the guest
-// sees and how each is treated, and the versions of the machine's states.
+// sees and how each is treated (its NICs with their MACs), and the
+// versions of the machine's states.
 func (m *Machine) Fingerprint() migrate.Fingerprint {
 	f := migrate.Fingerprint{
 		MIDR:     cpu.ReadMIDR_EL1(),
@@ -48,6 +49,12 @@ func (m *Machine) Fingerprint() migrate.Fingerprint {
 	}
 	f.RAM = slices.Clone(m.Desc.RAM)
 	f.Devices = m.Desc.Visible()
+	// The guest's NIC's MAC is the device's, and the guest's driver
+	// keeps it: another one on the destination would filter its frames
+	// out.
+	for _, n := range m.NICs {
+		f.Devices = append(f.Devices, fmt.Sprintf("virtio-net@%#x:mac=%v", n.Base, net.HardwareAddr(n.Transport.Config(0, 6))))
+	}
 	f.States = m.reg.Versions()
 	return f
 }

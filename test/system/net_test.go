@@ -143,3 +143,20 @@ func TestGuestNICRefusedIntoCarveOut(t *testing.T) {
 	expect(t, p, `^FERRY-DMA rings-in-target ready=1`, 0, bootTimeout)
 	expect(t, p, `^FERRY-DMA buffer-in-target ready=1 used=1`, 0, bootTimeout)
 }
+
+// A board whose guest NIC has another MAC cannot take the guest: its
+// driver keeps the MAC it read at boot, and the destination's device
+// would filter its frames out. The migration is refused at the handshake,
+// naming the MACs, and the guest runs on.
+func TestGuestNICOtherMACRefused(t *testing.T) {
+	l := newLink(t)
+	_, nic := dataSegment(t)
+	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", "quiet guest.mode=counter guest.ip="+guestIP+"/24", nic)
+	l.board("b", "10.77.0.12", "52:54:00:77:00:12", "", nic, func(b *qemu.Board) { b.DataMAC = "52:54:00:88:00:99" })
+	expect(t, a, `^FERRY-ECHO up port=7`, 0, bootTimeout)
+	out, err := l.ferryctl("", "migrate", "10.77.0.11", "10.77.0.12")
+	if err == nil || !strings.Contains(out, "virtio-net@0xa003c00:mac=52:54:00:88:00:10") || !strings.Contains(out, "virtio-net@0xa003c00:mac=52:54:00:88:00:99") {
+		t.Fatalf("migrate to a board with another MAC: %v\n%s", err, out)
+	}
+	expect(t, a, counterT.String(), len(a.Lines()), 30*time.Second) // it runs on at a
+}
