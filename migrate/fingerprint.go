@@ -340,7 +340,17 @@ func Compatible(src, dst Fingerprint) error {
 	sd := slices.Sorted(slices.Values(src.Devices))
 	dd := slices.Sorted(slices.Values(dst.Devices))
 	if !slices.Equal(sd, dd) {
-		differ("devices", fmt.Sprintf("%q", sd), fmt.Sprintf("%q", dd))
+		// Only the ones that differ: the lists are long, a reason is not.
+		only := func(a, b []string) string {
+			var o []string
+			for _, x := range a {
+				if !slices.Contains(b, x) {
+					o = append(o, x)
+				}
+			}
+			return fmt.Sprintf("%q", o)
+		}
+		differ("devices", "only "+only(sd, dd), "only "+only(dd, sd))
 	}
 	compatibleStates(src.States, dst.States, differ)
 	return errors.Join(errs...)
