@@ -56,14 +56,14 @@ var mac = [6]byte{0x52, 0x54, 0x00, 0x88, 0x00, 0x10}
 
 // board is one board's guest RAM and device, and the model between them.
 type board struct {
-	t     *testing.T
-	m     *fakedev.Memory
-	ram   []byte
-	base  uint64 // guest RAM's physical base
-	ferry uint64 // an address of Ferry's memory (not guest RAM)
-	dev   *fakedev.Device
-	tr    *vm.Transport
-	log   []string
+	t      *testing.T
+	m      *fakedev.Memory
+	ram    []byte
+	base   uint64 // guest RAM's physical base
+	ferry  uint64 // an address of Ferry's memory (not guest RAM)
+	dev    *fakedev.Device
+	tr     *vm.Transport
+	log    []string
 	wrote  []string
 	pends  int
 	allocs int

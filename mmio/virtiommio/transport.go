@@ -101,21 +101,21 @@ type Transport struct {
 	// beyond MaxQueues (forwarded, not recorded).
 	Log func(string)
 
-	mu       sync.Mutex
-	dev      mmio.Device
-	sh       Shadowing
-	state    State
-	shadows  []*shadow // by queue: the relay of a ready queue (nil: none, or stopped)
+	mu      sync.Mutex
+	dev     mmio.Device
+	sh      Shadowing
+	state   State
+	shadows []*shadow // by queue: the relay of a ready queue (nil: none, or stopped)
 	// areas are, by queue, the shadow memory given to the device since
 	// its last reset: the device may use it until the next, whatever the
 	// relay does, so it is neither freed nor given to another queue.
 	// pool is memory the device was given before its last reset.
 	areas    []area
 	pool     []area
-	frame    area      // Ferry's buffer for Announce
-	devSel   uint32    // DeviceFeaturesSel
-	drvSel   uint32    // DriverFeaturesSel
-	queueSel uint32    // QueueSel
+	frame    area   // Ferry's buffer for Announce
+	devSel   uint32 // DeviceFeaturesSel
+	drvSel   uint32 // DriverFeaturesSel
+	queueSel uint32 // QueueSel
 	warned   bool
 	used     bool // InterruptStatus shows a used buffer until the guest acknowledges one (Start)
 	stopped  bool // Stop reset the device
