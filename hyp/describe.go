@@ -151,6 +151,11 @@ type Options struct {
 	// network device that is the guest's (found by probing at boot): their
 	// registers go to a model that records the driver's set-up.
 	GuestNICs []string
+	// Unrelayed are the node paths of the virtio-mmio transports with
+	// another device (not a virtio-net on a virtio 1.x transport, which
+	// alone the guest's model relays): hidden, for the guest would program
+	// its DMA unchecked.
+	Unrelayed []string
 	// Route is the GICD_IROUTER<n> value that targets Ferry's CPU
 	// (gic.RouteTo of its MPIDR_EL1): where the NIC's SPI goes.
 	Route uint64
@@ -310,6 +315,8 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 			x.Treat, x.Why = Hidden, "DMA to a guest-chosen address without an IOMMU, and the guest does not need it (docs/dma.md)"
 		case o.NIC != "" && dev.Path == o.NIC:
 			x.Treat, x.Why = Own, "Ferry's management NIC"
+		case slices.Contains(o.Unrelayed, dev.Path):
+			x.Treat, x.Why = Hidden, "a virtio device Ferry does not relay (only a virtio-net on a virtio 1.x transport): its DMA would go unchecked, without an IOMMU (docs/dma.md)"
 		case slices.Contains(o.GuestNICs, dev.Path):
 			x.Treat, x.Why = Trapped, "the guest's NIC: its transport's set-up is write-only, so a model records it for a migration"
 			for _, r := range dev.Regs {

@@ -356,3 +356,27 @@ func TestDescribeRefuses(t *testing.T) {
 		})
 	}
 }
+
+// A virtio device Ferry does not relay (a legacy transport, a block
+// device) is hidden: its DMA would go where the guest says. On QEMU's
+// board its part of the shared page is a hole.
+func TestDescribeUnrelayedVirtio(t *testing.T) {
+	const other = "/virtio_mmio@a003c00"
+	b, _ := qemuBoard(t, "virt-gicv3-1g-2nic.dtb")
+	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, Unrelayed: []string{other}, TickINTID: qemuTick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(d.Devices, func(x Device) bool { return x.Path == other })
+	if d.Devices[i].Treat != Hidden || !slices.Contains(d.Patch.RemoveNodes, other) {
+		t.Errorf("%s: %v, removed %v", other, d.Devices[i].Treat, d.Patch.RemoveNodes)
+	}
+	j := slices.IndexFunc(d.Ports, func(p Port) bool { return p.Base == 0xa003000 })
+	want := []Part{{phys.Range{Base: 0xa003c00, Size: 0x200}, ModelHole}, {phys.Range{Base: 0xa003e00, Size: 0x200}, ModelHole}}
+	if j < 0 || !reflect.DeepEqual(d.Ports[j].Parts, want) {
+		t.Fatalf("ports %+v", d.Ports)
+	}
+	if slices.ContainsFunc(d.Visible(), func(s string) bool { return strings.Contains(s, "0xa003c00") }) {
+		t.Errorf("visible: %q", d.Visible())
+	}
+}

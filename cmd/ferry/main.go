@@ -79,11 +79,16 @@ func boot() error {
 		svc.ledger.Log = func(s string) { logf("%s", s) }
 		svc.ledger.Strict = true // only migrations the operator announced
 	}
-	// Every other network device is the guest's: its transport goes to a
-	// model that records the driver's set-up.
-	for _, t := range virtionet.Networks(b.Virtio) {
-		if t.Path != opt.NIC {
-			opt.GuestNICs = append(opt.GuestNICs, t.Path)
+	// Every other modern network device is the guest's: its transport
+	// goes to a model that runs it on shadow rings. Any other device
+	// would DMA where the guest says, unchecked: it is hidden.
+	for _, d := range virtionet.Devices(b.Virtio) {
+		switch {
+		case d.Path == opt.NIC:
+		case d.ModernNetwork():
+			opt.GuestNICs = append(opt.GuestNICs, d.Path)
+		default:
+			opt.Unrelayed = append(opt.Unrelayed, d.Path)
 		}
 	}
 	d, err := hyp.Describe(b, opt)

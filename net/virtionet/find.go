@@ -50,14 +50,27 @@ func FindWith(transports []dtb.VirtioMMIO, regs func(phys.Range) Regs, mac net.H
 	return dtb.VirtioMMIO{}, fmt.Errorf("virtio-net: no network device among %d virtio-mmio transports (QEMU: -device virtio-net-device,netdev=...)", len(transports))
 }
 
-// NetworksWith returns every transport that carries a network device, in
-// address order, reading only their identification registers through
-// regs: Ferry's own NIC among them, and the guest's.
-func NetworksWith(transports []dtb.VirtioMMIO, regs func(phys.Range) Regs) []dtb.VirtioMMIO {
-	var out []dtb.VirtioMMIO
+// Found is a virtio device found behind a transport.
+type Found struct {
+	dtb.VirtioMMIO
+	Version  uint32 // the transport's register layout (vm.VersionModern, vm.VersionLegacy)
+	DeviceID uint32 // virtio 1.2, 5 "Device Types"; DeviceIDNetwork for a NIC
+}
+
+// ModernNetwork reports whether it is a virtio-net on a virtio 1.x
+// transport: the one kind of device the guest's model relays.
+func (d Found) ModernNetwork() bool {
+	return d.DeviceID == DeviceIDNetwork && d.Version == vm.VersionModern
+}
+
+// DevicesWith returns every transport that carries a device, in address
+// order, reading only their identification registers through regs:
+// Ferry's own NIC among them, and the guest's devices.
+func DevicesWith(transports []dtb.VirtioMMIO, regs func(phys.Range) Regs) []Found {
+	var out []Found
 	for _, tr := range transports {
-		if _, id, ok := NewTransport(regs(tr.Reg), tr.Reg.Base).Probe(); ok && id == DeviceIDNetwork {
-			out = append(out, tr)
+		if v, id, ok := NewTransport(regs(tr.Reg), tr.Reg.Base).Probe(); ok && id != 0 {
+			out = append(out, Found{tr, v, id})
 		}
 	}
 	return out

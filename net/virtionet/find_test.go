@@ -55,14 +55,19 @@ func TestFind(t *testing.T) {
 	}
 }
 
-func TestNetworks(t *testing.T) {
+func TestDevices(t *testing.T) {
 	ts, regs := board(map[int]fakedev.Options{31: {}, 30: {DeviceID: 2}, 29: {}, 3: {Version: 1}})
 	var got []string
-	for _, tr := range NetworksWith(ts, regs) {
-		got = append(got, tr.Path)
+	for _, d := range DevicesWith(ts, regs) {
+		got = append(got, fmt.Sprintf("%s id %d v%d modern-net %v", d.Path, d.DeviceID, d.Version, d.ModernNetwork()))
 	}
-	want := []string{"/virtio_mmio@a000600", "/virtio_mmio@a003a00", "/virtio_mmio@a003e00"}
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("NetworksWith = %v, want %v (network devices only, in address order)", got, want)
+	want := []string{
+		"/virtio_mmio@a000600 id 1 v1 modern-net false",
+		"/virtio_mmio@a003a00 id 1 v2 modern-net true",
+		"/virtio_mmio@a003c00 id 2 v2 modern-net false",
+		"/virtio_mmio@a003e00 id 1 v2 modern-net true",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("DevicesWith =\n%s\nwant\n%s (every device, in address order)", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -78,16 +78,16 @@ func Find(transports []dtb.VirtioMMIO, mac net.HardwareAddr) (dtb.VirtioMMIO, er
 	return FindWith(transports, regsAt, mac)
 }
 
-// Networks returns every transport of the board that carries a network
-// device (see NetworksWith).
-func Networks(transports []dtb.VirtioMMIO) []dtb.VirtioMMIO {
+// Devices returns every transport of the board that carries a device
+// (see DevicesWith).
+func Devices(transports []dtb.VirtioMMIO) []Found {
 	var ok []dtb.VirtioMMIO
 	for _, t := range transports {
 		if t.Reg.Size >= transportSize {
 			ok = append(ok, t)
 		}
 	}
-	return NetworksWith(ok, regsAt)
+	return DevicesWith(ok, regsAt)
 }
 
 // Open initialises the network device behind transport t with buffers from
