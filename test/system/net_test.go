@@ -160,3 +160,15 @@ func TestGuestNICOtherMACRefused(t *testing.T) {
 	}
 	expect(t, a, counterT.String(), len(a.Lines()), 30*time.Second) // it runs on at a
 }
+
+// A virtio device Ferry does not relay (here an entropy source, on a
+// legacy transport) is hidden from the guest: its DMA would go where the
+// guest says.
+func TestUnrelayedVirtioHidden(t *testing.T) {
+	l := newLink(t)
+	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", "quiet guest.mode=counter", func(b *qemu.Board) {
+		b.Extra = append(b.Extra, "-device", "virtio-rng-device")
+	})
+	expect(t, a, `ferry: machine: /virtio_mmio@a003[0-9a-f]00 hidden: a virtio device Ferry does not relay`, 0, bootTimeout)
+	expect(t, a, counterT.String(), 0, bootTimeout)
+}
