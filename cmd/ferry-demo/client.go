@@ -77,6 +77,7 @@ func (c *client) finish() (string, error) {
 		return "", fmt.Errorf("the client's TCP stream to the guest: %w", err)
 	}
 	stall, _ := c.s.Stall()
-	return fmt.Sprintf("the client's TCP stream to the guest never broke: %d bytes sent and echoed back in order, the longest wait for an echo %v",
-		c.s.Got(), stall.Round(time.Millisecond)), nil
+	st := c.net.Stats()
+	return fmt.Sprintf("the client's TCP stream to the guest never broke: %d bytes sent and echoed back in order, the longest wait for an echo %v (the client sent %d segments again, %d after a retransmission timeout)",
+		c.s.Got(), stall.Round(time.Millisecond), st.Retransmits, st.Timeouts), nil
 }

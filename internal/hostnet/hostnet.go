@@ -101,6 +101,9 @@ type Stats struct {
 	RxFrames, RxBytes uint64
 	MaxTxFrame        uint64 // largest frame sent, in bytes
 	MaxRxFrame        uint64 // largest frame received
+	// TCP segments sent again, and retransmission timeouts, over every
+	// connection of the stack.
+	Retransmits, Timeouts uint64
 }
 
 // Net is one host stack on the management link.
@@ -231,9 +234,11 @@ func (n *Net) MTU() int { return n.cfg.MTU }
 
 // Stats returns the link counters.
 func (n *Net) Stats() Stats {
+	tcp := n.st.Stats().TCP
 	return Stats{
 		TxFrames: n.txFrames.Load(), TxBytes: n.txBytes.Load(), MaxTxFrame: n.maxTx.Load(),
 		RxFrames: n.rxFrames.Load(), RxBytes: n.rxBytes.Load(), MaxRxFrame: n.maxRx.Load(),
+		Retransmits: tcp.Retransmits.Value(), Timeouts: tcp.Timeouts.Value(),
 	}
 }
 
