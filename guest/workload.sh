@@ -279,7 +279,7 @@ net_up() {
 	[ -n "$_ip" ] || return 0
 	if ip link set eth0 up && ip addr add "$_ip" dev eth0; then
 		echo "FERRY-GUEST: eth0 up $_ip mac=$(cat /sys/class/net/eth0/address)"
-		/bin/ferry-echo &
+		/bin/ferry-echo -listen "${_ip%/*}:7" &
 	else
 		echo "FERRY-GUEST: warning: cannot bring eth0 up with $_ip"
 	fi

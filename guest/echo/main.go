@@ -1,6 +1,7 @@
 // Command echo is the test guest's TCP service on its own network (the
-// data NIC, guest.ip=): it sends back every byte it receives, on every
-// connection, until the peer closes. It prints
+// data NIC, guest.ip=): listening on that address only (-listen), it
+// sends back every byte it receives, on every connection, until the peer
+// closes. It prints
 //
 //	FERRY-ECHO up port=<port>
 //
@@ -17,14 +18,22 @@ import (
 )
 
 func main() {
-	port := flag.Int("port", 7, "TCP port")
+	listen := flag.String("listen", "", "the guest's `address:port` on its own network")
 	flag.Parse()
-	l, err := net.Listen("tcp", fmt.Sprintf(":%d", *port))
+	host, port, err := net.SplitHostPort(*listen)
+	if err == nil && net.ParseIP(host) == nil {
+		err = fmt.Errorf("%q is not an IP address", host)
+	}
+	if err != nil {
+		fmt.Println("FERRY-ECHO BAD -listen:", err)
+		os.Exit(1)
+	}
+	l, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Println("FERRY-ECHO BAD", err)
 		os.Exit(1)
 	}
-	fmt.Printf("FERRY-ECHO up port=%d\n", *port)
+	fmt.Printf("FERRY-ECHO up port=%s\n", port)
 	for {
 		c, err := l.Accept()
 		if err != nil {
