@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferry-hv/ferry/api"
+	"github.com/ferry-hv/ferry/internal/echostream"
 	"github.com/ferry-hv/ferry/internal/hostnet"
 	"github.com/ferry-hv/ferry/internal/l2switch"
 	"github.com/ferry-hv/ferry/internal/pki"
@@ -281,7 +282,7 @@ func measureEcho(r *NetRun, swAddr string, exits func() (uint64, error)) {
 func stream(c net.Conn, n int) (time.Duration, error) {
 	want := make([]byte, n)
 	for i := range want {
-		want[i] = byte(i * 7 % 251)
+		want[i] = echostream.Byte(int64(i))
 	}
 	start := time.Now()
 	werr := make(chan error, 1)

@@ -105,7 +105,7 @@ type Transport struct {
 	dev     mmio.Device
 	sh      Shadowing
 	state   State
-	shadows []*shadow // by queue: the relay of a ready queue (nil: none, or stopped)
+	shadows []*virtq.Shadow // by queue: the relay of a ready queue (nil: none, or stopped)
 	// areas are, by queue, the shadow memory given to the device since
 	// its last reset: the device may use it until the next, whatever the
 	// relay does, so it is neither freed nor given to another queue.
@@ -121,12 +121,6 @@ type Transport struct {
 	stopped  bool // Stop reset the device
 	faults   []string
 	nfaults  int // faults so far
-}
-
-// shadow is one queue's relay and the memory its shadow ring lives in.
-type shadow struct {
-	*virtq.Shadow
-	area
 }
 
 // area is Ferry's memory the device may reach.
@@ -168,7 +162,13 @@ func (t *Transport) Read(off uint64, size int) uint64 {
 		if q == nil {
 			return 0
 		}
-		a := map[uint64]uint64{RegQueueDescLow: q.Desc, RegQueueDriverLow: q.Driver, RegQueueDeviceLow: q.Device}[off&^4]
+		a := q.Desc
+		switch off &^ 4 {
+		case RegQueueDriverLow:
+			a = q.Driver
+		case RegQueueDeviceLow:
+			a = q.Device
+		}
 		return a >> (8 * (off & 4)) & 0xffffffff
 	}
 	return t.dev.Read(off, size)
@@ -302,11 +302,8 @@ func (t *Transport) Faults() []string {
 // and makes it ready at the device (selected there): its rings must lie in
 // guest RAM, its size be one the relay takes.
 func (t *Transport) ready(i uint32, q *Queue, at virtq.Position) error {
-	if q.Num == 0 || q.Num&(q.Num-1) != 0 || q.Num > maxQueueNum {
-		return fmt.Errorf("size %d (want a power of two up to %d)", q.Num, maxQueueNum)
-	}
-	if q.Desc%alignDesc != 0 || q.Driver%alignDriver != 0 || q.Device%alignDevice != 0 {
-		return fmt.Errorf("areas %#x, %#x, %#x are not aligned to %d, %d, %d", q.Desc, q.Driver, q.Device, alignDesc, alignDriver, alignDevice)
+	if err := q.shape(); err != nil {
+		return err
 	}
 	n := uint64(q.Num)
 	for _, a := range [...]struct {
@@ -340,7 +337,7 @@ func (t *Transport) ready(i uint32, q *Queue, at virtq.Position) error {
 	for uint32(len(t.shadows)) <= i {
 		t.shadows = append(t.shadows, nil)
 	}
-	t.shadows[i] = &shadow{s, ar}
+	t.shadows[i] = s
 	return nil
 }
 
@@ -818,6 +815,18 @@ func Decode(version uint16, b []byte) (*State, error) {
 	return s, s.Validate()
 }
 
+// shape checks what a split virtqueue must be: a size that is a power of
+// two up to 32768, its areas aligned as 2.7 requires.
+func (q *Queue) shape() error {
+	if q.Num == 0 || q.Num&(q.Num-1) != 0 || q.Num > maxQueueNum {
+		return fmt.Errorf("size %d (want a power of two up to %d)", q.Num, maxQueueNum)
+	}
+	if q.Desc%alignDesc != 0 || q.Driver%alignDriver != 0 || q.Device%alignDevice != 0 {
+		return fmt.Errorf("areas %#x, %#x, %#x not aligned to %d, %d, %d", q.Desc, q.Driver, q.Device, alignDesc, alignDriver, alignDevice)
+	}
+	return nil
+}
+
 // Validate checks what a device could be set up with: a status of known
 // bits, and every ready queue of a size that is a power of two up to
 // 32768 with its areas aligned as a split virtqueue's must be, and a
@@ -838,12 +847,10 @@ func (s *State) Validate() error {
 			}
 			continue
 		}
-		switch {
-		case q.Num == 0 || q.Num&(q.Num-1) != 0 || q.Num > maxQueueNum:
-			return fmt.Errorf("virtio-mmio: queue %d is ready with size %d (want a power of two up to %d)", i, q.Num, maxQueueNum)
-		case q.Desc%alignDesc != 0 || q.Driver%alignDriver != 0 || q.Device%alignDevice != 0:
-			return fmt.Errorf("virtio-mmio: queue %d areas %#x, %#x, %#x are not aligned to %d, %d, %d", i, q.Desc, q.Driver, q.Device, alignDesc, alignDriver, alignDevice)
-		case int(q.At.Avail-q.At.Used) != len(q.At.InFlight):
+		if err := q.shape(); err != nil {
+			return fmt.Errorf("virtio-mmio: queue %d is ready with %w", i, err)
+		}
+		if int(q.At.Avail-q.At.Used) != len(q.At.InFlight) {
 			return fmt.Errorf("virtio-mmio: queue %d at %d and %d holds %d chains", i, q.At.Avail, q.At.Used, len(q.At.InFlight))
 		}
 		seen := make([]bool, q.Num)
