@@ -191,6 +191,15 @@ func New(conn net.Conn, cfg Config) (*Net, error) {
 	})
 	sack := tcpip.TCPSACKEnabled(true)
 	st.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
+	// Loss is found by duplicate ACKs, SACK and the retransmission timer,
+	// not RACK-TLP: gVisor's tail-loss probe restarts the retransmission
+	// timer whenever the application writes while the congestion window
+	// is full, so a sender that keeps writing never times out. After a
+	// migration's switchover lost a window of segments, the stream then
+	// stalled until the send buffer was full, about 4 s at the demo's
+	// rate (docs/decisions.md).
+	recovery := tcpip.TCPRecovery(0)
+	st.SetTransportProtocolOption(tcp.ProtocolNumber, &recovery)
 
 	link := channel.New(txQueue, uint32(cfg.MTU+header.EthernetMinimumSize), tcpip.LinkAddress(cfg.MAC))
 	if err := st.CreateNIC(nicID, ethernet.New(link)); err != nil {

@@ -295,3 +295,100 @@ func TestDialNobody(t *testing.T) {
 		t.Errorf("dial nobody: %v", err)
 	}
 }
+
+// A sender that keeps writing while a lost window fills its congestion
+// window still times out and sends again: a link cut for a moment (a
+// migration's switchover) costs a retransmission timeout or two, not the
+// time it takes the writes to fill the send buffer (with gVisor's RACK-TLP,
+// whose probe restarts the timer at every write, that was about 5 s here).
+func TestTimesOutWhileWriting(t *testing.T) {
+	swc, sw := startSwitch(t)
+	a := join(t, sw, "10.77.0.2/24", 1500)
+	b := join(t, sw, "10.77.0.3/24", 1500)
+	l, err := b.Listen(7000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan time.Time, 1024) // when each read returned
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+			select {
+			case got <- time.Now():
+			default:
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := a.Dial(ctx, "10.77.0.3:7000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() { // 200 KiB/s: 2 KiB every 10 ms, far from filling the send buffer in a second
+		chunk := make([]byte, 2<<10)
+		for t := time.NewTicker(10 * time.Millisecond); ; {
+			select {
+			case <-t.C:
+				c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c.Write(chunk); err != nil {
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	wait := func(after time.Time, within time.Duration) (time.Time, bool) {
+		deadline := time.After(within)
+		for {
+			select {
+			case at := <-got:
+				if at.After(after) {
+					return at, true
+				}
+			case <-deadline:
+				return time.Time{}, false
+			}
+		}
+	}
+	if _, ok := wait(time.Now(), 5*time.Second); !ok {
+		t.Fatal("no data before the cut")
+	}
+	port, ok := swc.Lookup(l2switch.MAC(a.MAC()))
+	if !ok {
+		t.Fatal("the switch has not learned the sender's port")
+	}
+	if err := swc.SetLink(port, false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the writes fill the congestion window
+	if err := swc.SetLink(port, true); err != nil {
+		t.Fatal(err)
+	}
+	up := time.Now()
+	for len(got) > 0 {
+		<-got
+	}
+	at, ok := wait(up, 2*time.Second)
+	if !ok {
+		t.Fatalf("no data within 2 s of the link coming back (stats %+v)", a.Stats())
+	}
+	st := a.Stats()
+	if st.Timeouts == 0 {
+		t.Errorf("stats %+v: no retransmission timeout", st)
+	}
+	t.Logf("data again %v after the link came back; sender %+v", at.Sub(up).Round(time.Millisecond), st)
+}
