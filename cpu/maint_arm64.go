@@ -13,6 +13,7 @@ func smc(a *[8]uint64)
 func rndr() (v uint64, ok bool)
 func vectorBase() uint64
 func waitForInterrupt()
+func fence()
 
 // dcacheLine is the smallest data cache line, from CTR_EL0.DminLine.
 func dcacheLine() uint64 { return 4 << (ReadCTR_EL0() >> 16 & 0xf) }
@@ -82,3 +83,8 @@ func RNDR() (v uint64, ok bool) { return rndr() }
 
 // WaitForInterrupt executes WFI.
 func WaitForInterrupt() { waitForInterrupt() }
+
+// Fence executes DMB ISH (ARM ARM C6.2.81 DMB): the CPU's memory accesses
+// before it are observed before those after it -- a write to a ring
+// before the read of an index a device moves.
+func Fence() { fence() }

@@ -22,6 +22,11 @@ loop:
 	DSB	$15	// SY
 	RET
 
+// func fence()
+TEXT ·fence(SB),NOSPLIT,$0
+	DMB	$11	// ISH
+	RET
+
 // func invalidateIcache()
 TEXT ·invalidateIcache(SB),NOSPLIT,$0
 	DSB	$15

@@ -15,23 +15,12 @@ import (
 // guest RAM only.
 type guestRAM struct{ m *Machine }
 
-func (g guestRAM) span(addr uint64, n int) ([]byte, error) {
-	if !g.m.inRAMRange(addr, uint64(n)) {
+// Slice implements virtq.Mem.
+func (g guestRAM) Slice(addr uint64, n int) ([]byte, error) {
+	if n < 0 || !g.m.inRAMRange(addr, uint64(n)) {
 		return nil, fmt.Errorf("[%#x+%#x] is not guest RAM", addr, n)
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(uintptr(addr))), n), nil
-}
-
-func (g guestRAM) Read(addr uint64, p []byte) error {
-	b, err := g.span(addr, len(p))
-	copy(p, b)
-	return err
-}
-
-func (g guestRAM) Write(addr uint64, p []byte) error {
-	b, err := g.span(addr, len(p))
-	copy(b, p)
-	return err
 }
 
 // inRAMRange reports whether [addr, addr+size) lies in one range of guest

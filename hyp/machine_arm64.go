@@ -86,6 +86,7 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 				InRAM: m.inRAMRange,
 				Alloc: dmaAlloc,
 				Wrote: m.dmaWrote,
+				Fence: cpu.Fence,
 			},
 			log: log,
 		},

@@ -46,7 +46,7 @@ const (
 const (
 	netNative = "native"
 	// netNoEventIdx is native with the device's VIRTIO_F_EVENT_IDX off:
-	// the guest's driver as it runs under Ferry, which hides the feature.
+	// what the event indices, which Ferry carries, are worth natively.
 	netNoEventIdx = "native-no-event-idx"
 	netFerry      = "ferry"
 	netAfter      = "ferry-after-migration"
@@ -329,8 +329,9 @@ func renderNet(s NetSummary) string {
 	fmt.Fprintf(&md, "segment (a userspace TCP stack on a switch on 127.0.0.1, MTU 1500) times %d sequential round trips of %d bytes,\n", netPings, netPingSize)
 	fmt.Fprintf(&md, "then streams %d MiB through the echo (both ways at once), after a %d MiB warm-up. Natively the guest is alone on\n", netMiB, netWarmMiB)
 	fmt.Fprintf(&md, "the board; under Ferry its NIC runs on Ferry's shadow rings (every kick and interrupt relayed, every buffer checked);\n")
-	fmt.Fprintf(&md, "after a migration, on the destination's device set up at the guest's ring positions. Ferry hides VIRTIO_F_EVENT_IDX\n")
-	fmt.Fprintf(&md, "from the guest (docs/decisions.md); %s is the guest alone with the device's event_idx off, for reference.\n\n", netNoEventIdx)
+	fmt.Fprintf(&md, "after a migration, on the destination's device set up at the guest's ring positions. Ferry carries VIRTIO_F_EVENT_IDX\n")
+	fmt.Fprintf(&md, "between the rings (docs/decisions.md); %s is the guest alone with the device's event_idx off, for reference:\n", netNoEventIdx)
+	fmt.Fprintf(&md, "what the event indices are worth natively.\n\n")
 	fmt.Fprintf(&md, "| | throughput, MiB/s each way (median) | / native | RTT median, ms | / native | RTT p99, ms | runs |\n|---|---|---|---|---|---|---|\n")
 	nt, _ := netMedian(s.Runs, netNative, func(r NetRun) float64 { return r.MiBs })
 	nr, _ := netMedian(s.Runs, netNative, func(r NetRun) float64 { return r.RTTMed })

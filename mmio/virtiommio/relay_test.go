@@ -29,21 +29,12 @@ func (r regs) Write(off uint64, size int, v uint64) { r.d.Write32(uint32(off), u
 // mem is the fake bus memory by physical address.
 type mem struct{ m *fakedev.Memory }
 
-func (m mem) Read(addr uint64, p []byte) error {
-	b := m.m.At(addr, len(p))
+func (m mem) Slice(addr uint64, n int) ([]byte, error) {
+	b := m.m.At(addr, n)
 	if b == nil {
-		return fmt.Errorf("no memory at %#x+%d", addr, len(p))
+		return nil, fmt.Errorf("no memory at %#x+%d", addr, n)
 	}
-	copy(p, b)
-	return nil
-}
-func (m mem) Write(addr uint64, p []byte) error {
-	b := m.m.At(addr, len(p))
-	if b == nil {
-		return fmt.Errorf("no memory at %#x+%d", addr, len(p))
-	}
-	copy(b, p)
-	return nil
+	return b, nil
 }
 
 const (
@@ -67,10 +58,15 @@ type board struct {
 	wrote  []string
 	pends  int
 	allocs int
+	// eventIdx: the driver takes VIRTIO_F_EVENT_IDX, which the device
+	// offers.
+	eventIdx bool
 }
 
-func newBoard(t *testing.T) *board {
-	b := &board{t: t, m: fakedev.NewMemory()}
+func newBoard(t *testing.T) *board { return newBoardWith(t, false) }
+
+func newBoardWith(t *testing.T, eventIdx bool) *board {
+	b := &board{t: t, m: fakedev.NewMemory(), eventIdx: eventIdx}
 	var err error
 	if b.ram, b.base, err = b.m.Alloc(ramSize, 4096); err != nil {
 		t.Fatal(err)
@@ -118,10 +114,13 @@ func (b *board) driver() {
 		b.w(vm.RegDeviceFeaturesSel, sel)
 		offered |= uint64(b.r(vm.RegDeviceFeatures)) << (32 * sel)
 	}
-	if offered&vm.FeatureEventIdx != 0 {
-		b.t.Fatalf("EVENT_IDX offered to the guest: %#x", offered)
+	if offered&vm.FeatureEventIdx == 0 {
+		b.t.Fatalf("EVENT_IDX not offered to the guest: %#x", offered)
 	}
 	want := offered &^ (1 << 17) // no control queue: two queues
+	if !b.eventIdx {
+		want &^= vm.FeatureEventIdx
+	}
 	for sel := uint32(0); sel < 2; sel++ {
 		b.w(vm.RegDriverFeaturesSel, sel)
 		b.w(vm.RegDriverFeatures, uint32(want>>(32*sel)))
@@ -145,6 +144,20 @@ func (b *board) queue(q int, desc, avail, used uint64) {
 	}
 	b.w(vm.RegQueueReady, 1)
 }
+
+// told reports whether the guest is told not to kick queue q: the used
+// ring's VIRTQ_USED_F_NO_NOTIFY, or with EVENT_IDX an avail_event its next
+// chain does not reach.
+func (b *board) told(q int) bool {
+	if b.eventIdx {
+		return b.u16(b.used(q)+4+8*qNum) != b.u16(b.avail(q)+2)
+	}
+	return b.u16(b.used(q)) == virtq.UsedNoNotify
+}
+
+// usedEvent sets the guest's used_event of queue q (EVENT_IDX): interrupt
+// me when you write used entry v.
+func (b *board) usedEvent(q int, v uint16) { b.put16(b.avail(q)+4+2*qNum, v) }
 
 // post makes one buffer available on queue q as descriptor head and
 // kicks.
@@ -189,12 +202,21 @@ func (b *board) usedEntries(q int, from uint16) []string {
 
 func frameN(n int) []byte { return bytes.Repeat([]byte{byte(n)}, 60) }
 
+// eachMode runs f with the driver's EVENT_IDX off and on.
+func eachMode(t *testing.T, f func(t *testing.T, eventIdx bool)) {
+	for _, ev := range []bool{false, true} {
+		t.Run(fmt.Sprintf("event_idx=%v", ev), func(t *testing.T) { f(t, ev) })
+	}
+}
+
 // Frames go out once and come in through the shadow: the device never
 // holds the guest's rings, and what it wrote is reported.
-func TestTransportRelays(t *testing.T) {
-	b := newBoard(t)
+func TestTransportRelays(t *testing.T) { eachMode(t, testTransportRelays) }
+
+func testTransportRelays(t *testing.T, ev bool) {
+	b := newBoardWith(t, ev)
 	b.driver()
-	if got := b.tr.State(); got.DriverFeatures&vm.FeatureEventIdx != 0 || len(got.Queues) != 2 || !got.Queues[txQ].Ready {
+	if got := b.tr.State(); (got.DriverFeatures&vm.FeatureEventIdx != 0) != ev || len(got.Queues) != 2 || !got.Queues[txQ].Ready {
 		t.Fatalf("State %+v", got)
 	}
 	b.w(vm.RegQueueSel, 0)
@@ -206,12 +228,13 @@ func TestTransportRelays(t *testing.T) {
 	}
 	// The device holds receive buffers: their used entries will interrupt
 	// the guest and run the relay, so the guest need not kick to give
-	// more (VIRTQ_USED_F_NO_NOTIFY). Nothing is held for transmit yet.
-	if b.u16(b.used(rxQ)) != virtq.UsedNoNotify || b.u16(b.used(txQ)) != 0 {
-		t.Errorf("used flags rx %d, tx %d", b.u16(b.used(rxQ)), b.u16(b.used(txQ)))
+	// more (VIRTQ_USED_F_NO_NOTIFY, or avail_event). Nothing is held for
+	// transmit yet.
+	if !b.told(rxQ) || b.told(txQ) {
+		t.Errorf("told not to kick: rx %v, tx %v", b.told(rxQ), b.told(txQ))
 	}
 	b.send(8, frameN(1))
-	if b.u16(b.used(txQ)) != virtq.UsedNoNotify {
+	if !b.told(txQ) {
 		t.Errorf("a transmit chain in flight, and the guest is still asked to kick")
 	}
 	// The guest rewrites its descriptor after the kick: the device sends
@@ -228,7 +251,7 @@ func TestTransportRelays(t *testing.T) {
 	if got := b.usedEntries(txQ, 0); fmt.Sprint(got) != "[8/0]" {
 		t.Errorf("transmit used %v", got)
 	}
-	if b.u16(b.used(txQ)) != 0 {
+	if b.told(txQ) {
 		t.Errorf("nothing in flight to transmit, and the guest is told not to kick")
 	}
 	if got := b.usedEntries(rxQ, 0); fmt.Sprint(got) != "[0/72]" {
@@ -297,8 +320,10 @@ func TestTransportRefuses(t *testing.T) {
 // A migration: the source's device stops with receive buffers in flight
 // and a frame not yet sent; the frame goes out once, the destination's
 // device gets the buffers again and carries on at the guest's positions.
-func TestTransportMigrates(t *testing.T) {
-	src := newBoard(t)
+func TestTransportMigrates(t *testing.T) { eachMode(t, testTransportMigrates) }
+
+func testTransportMigrates(t *testing.T, ev bool) {
+	src := newBoardWith(t, ev)
 	src.driver()
 	for h := uint16(0); h < 4; h++ {
 		src.post(rxQ, h, src.buf(h), 0x800, true)
@@ -340,13 +365,13 @@ func TestTransportMigrates(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dst := newBoard(t)
+	dst := newBoardWith(t, ev)
 	copy(dst.ram, src.ram) // the migration moved guest RAM
 	if err := dst.tr.Start(*again); err != nil {
 		t.Fatal(err)
 	}
-	if dst.u16(dst.used(rxQ)) != virtq.UsedNoNotify || dst.u16(dst.used(txQ)) != 0 {
-		t.Errorf("used flags on the destination: rx %d, tx %d", dst.u16(dst.used(rxQ)), dst.u16(dst.used(txQ)))
+	if !dst.told(rxQ) || dst.told(txQ) {
+		t.Errorf("told not to kick on the destination: rx %v, tx %v", dst.told(rxQ), dst.told(txQ))
 	}
 	if dst.pends != 1 || dst.r(vm.RegInterruptStatus)&vm.InterruptUsed == 0 {
 		t.Errorf("the destination shows no used buffer: %d pends", dst.pends)
@@ -406,8 +431,10 @@ func TestTransportStopWaits(t *testing.T) {
 
 // The destination's announcement goes out on a descriptor the guest's
 // chains do not hold, and never reaches the guest's used ring.
-func TestTransportAnnounces(t *testing.T) {
-	b := newBoard(t)
+func TestTransportAnnounces(t *testing.T) { eachMode(t, testTransportAnnounces) }
+
+func testTransportAnnounces(t *testing.T, ev bool) {
+	b := newBoardWith(t, ev)
 	b.driver()
 	b.send(0, frameN(1))
 	if err := b.tr.Announce(txQ, frameN(9)); err != nil {
@@ -430,6 +457,9 @@ func TestTransportAnnounces(t *testing.T) {
 	b.send(qNum-1, frameN(2))
 	if got := b.dev.Transmitted(); len(got) != 1 || !bytes.Equal(got[0], frameN(9)) {
 		t.Fatalf("transmitted %d frames before the relay", len(got))
+	}
+	if high, _ := b.dev.Interrupting(); !high {
+		t.Fatal("Ferry's frame was used without an interrupt: the guest's waits for ever")
 	}
 	b.interrupt()
 	if got := b.dev.Transmitted(); len(got) != 1 || !bytes.Equal(got[0], frameN(2)) {
@@ -576,5 +606,55 @@ func TestTransportFaultsBounded(t *testing.T) {
 	}
 	if len(b.log) != 17 || !strings.Contains(b.log[16], "no more logged") || len(b.tr.Faults()) != 16 {
 		t.Fatalf("%d lines logged (last %q), %d faults kept", len(b.log), b.log[len(b.log)-1], len(b.tr.Faults()))
+	}
+}
+
+// With EVENT_IDX the device interrupts where the guest's used_event says,
+// as a device on the guest's own rings would (Linux's transmit queue asks
+// for three quarters of what is in flight), not at every used entry. An
+// event beyond what the device holds becomes the next entry: the guest,
+// told not to kick, would otherwise wait for ever.
+func TestTransportEventIdx(t *testing.T) {
+	b := newBoardWith(t, true)
+	b.driver()
+	for h := uint16(0); h < 4; h++ {
+		b.post(rxQ, h, b.buf(h), 0x800, true)
+	}
+	b.dev.Receive(frameN(0))
+	b.interrupt()
+	_, before := b.dev.Interrupting()
+
+	// Interrupt me when you write used entry 3: two frames on.
+	b.usedEvent(rxQ, 3)
+	b.post(rxQ, 0, b.buf(0), 0x800, true)
+	b.dev.Receive(frameN(1))
+	b.dev.Receive(frameN(2))
+	if high, n := b.dev.Interrupting(); high || n != before {
+		t.Fatalf("an interrupt at used entry 1 or 2; the guest asked for one at 3")
+	}
+	b.post(rxQ, 4, b.buf(4), 0x800, true) // a kick relays the entries used meanwhile
+	if got := b.usedEntries(rxQ, 1); fmt.Sprint(got) != "[1/72 2/72]" {
+		t.Errorf("used entries relayed at the kick: %v", got)
+	}
+	b.dev.Receive(frameN(3))
+	if high, n := b.dev.Interrupting(); !high || n != before+1 {
+		t.Fatalf("no interrupt at used entry 3 (line %v, raised %d times, %d before)", high, n, before)
+	}
+	b.interrupt()
+	if got := b.usedEntries(rxQ, 1); fmt.Sprint(got) != "[1/72 2/72 3/72]" {
+		t.Fatalf("used %v", got)
+	}
+
+	// An event far beyond the chains in flight: the next used entry
+	// interrupts.
+	b.usedEvent(rxQ, 100)
+	b.post(rxQ, 1, b.buf(1), 0x800, true)
+	b.dev.Receive(frameN(4))
+	if high, _ := b.dev.Interrupting(); !high {
+		t.Fatal("no interrupt, with the guest's event beyond what the device holds")
+	}
+	b.interrupt()
+	if v := b.dev.Violations(); len(v) > 0 {
+		t.Errorf("the device saw %q", v)
 	}
 }

@@ -27,18 +27,19 @@ const (
 	alignDevice = 4
 )
 
-// Feature bits the model hides from the driver (virtio 1.2, 6 "Reserved
-// Feature Bits"): the shadow relays split rings only, carries no
-// notification-suppression index between the two rings (with the guest's
-// event index the device would never see it move), and cannot reset one
-// queue on its own. Without them the driver kicks every new buffer and
-// the device interrupts every used one, through the relay.
+// Feature bits (virtio 1.2, 6 "Reserved Feature Bits"). The model hides
+// those of Hidden from the driver: the shadow relays split rings only,
+// and cannot reset one queue on its own. VIRTIO_F_EVENT_IDX is the
+// guest's and the device's alike, and the relay carries it between the
+// rings: the guest's used_event becomes the shadow's, bounded by what the
+// device holds (virtq.Shadow.Arm), and the guest's avail_event is
+// Ferry's (virtq.Shadow.NoNotify).
 const (
 	FeatureEventIdx         = 1 << 29 // VIRTIO_F_EVENT_IDX
 	FeatureRingPacked       = 1 << 34 // VIRTIO_F_RING_PACKED
 	FeatureNotificationData = 1 << 38 // VIRTIO_F_NOTIFICATION_DATA
 	FeatureRingReset        = 1 << 40 // VIRTIO_F_RING_RESET
-	Hidden                  = FeatureEventIdx | FeatureRingPacked | FeatureNotificationData | FeatureRingReset
+	Hidden                  = FeatureRingPacked | FeatureNotificationData | FeatureRingReset
 )
 
 // InterruptStatus bits (4.2.2).
@@ -82,6 +83,9 @@ type Shadowing struct {
 	// interrupt controller: the device is set up again after a migration
 	// with used buffers the guest may not have seen.
 	Pend func()
+	// Fence, if set, orders the CPU's writes before its reads as the
+	// device sees them (virtq.Shadow.Fence).
+	Fence func()
 }
 
 // Transport is the model of the guest's transport. Every access is
@@ -177,8 +181,9 @@ func (t *Transport) Read(off uint64, size int) uint64 {
 // Write implements mmio.Device: the write is performed and recorded if it
 // is the driver's set-up, but for the queue addresses (the device gets the
 // shadow's when the queue is made ready) and the feature bits the model
-// hides. A kick copies the queue's new chains onto its shadow first; an
-// interrupt acknowledgement relays what the device used.
+// hides. A kick copies the queue's new chains onto its shadow first, and
+// the queue's used entries back after; an interrupt acknowledgement
+// relays what the device used.
 func (t *Transport) Write(off uint64, size int, v uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -240,13 +245,13 @@ func (t *Transport) Write(off uint64, size int, v uint64) {
 		q.Ready = true
 		return
 	case RegQueueNotify:
-		ok := t.relayAvail(w)
+		if t.relayAvail(w) {
+			t.dev.Write(off, size, v)
+		}
 		if int(w) < len(t.shadows) {
-			t.quietOne(int(w))
+			t.relayQueue(int(w))
 		}
-		if !ok {
-			return
-		}
+		return
 	case RegInterruptACK:
 		t.dev.Write(off, size, v)
 		if w&InterruptUsed != 0 {
@@ -324,7 +329,8 @@ func (t *Transport) ready(i uint32, q *Queue, at virtq.Position) error {
 	if err != nil {
 		return err
 	}
-	s.Wrote = t.sh.Wrote
+	s.Wrote, s.Fence = t.sh.Wrote, t.sh.Fence
+	s.EventIdx = t.state.DriverFeatures&FeatureEventIdx != 0
 	sr := s.Ring()
 	for _, r := range [...]struct {
 		off  uint64
@@ -412,22 +418,42 @@ func (t *Transport) relayAvail(i uint32) bool {
 	return n > 0
 }
 
-// relayUsed copies every queue's used entries back to the guest, and
-// takes the new chains of the queues the guest does not kick (Unkicked):
-// the interrupt these entries raised is when it expects them taken.
+// relayUsed relays every queue (relayQueue).
 func (t *Transport) relayUsed() {
-	for i, s := range t.shadows {
+	for i := range t.shadows {
+		t.relayQueue(i)
+	}
+}
+
+// maxRearm bounds the rounds of relayQueue while the device keeps using
+// entries as the relay re-arms it: each round's event is read by the
+// device's next used entry.
+const maxRearm = 8
+
+// relayQueue copies queue i's used entries back to the guest; takes the
+// guest's new chains if it was told not to kick (Unkicked), since the
+// interrupt these entries raised is when it expects them taken; tells it
+// whether to kick; and re-arms the device's interrupt (event indices).
+func (t *Transport) relayQueue(i int) {
+	for range maxRearm {
+		s := t.shadows[i]
 		if s == nil {
-			continue
+			return
 		}
 		if _, err := s.Used(); err != nil {
 			t.stop(i, err)
-			continue
+			return
 		}
 		if s.Unkicked() && t.relayAvail(uint32(i)) {
 			t.dev.Write(RegQueueNotify, 4, uint64(i))
 		}
+		if t.shadows[i] == nil {
+			return
+		}
 		t.quietOne(i)
+		if !s.Arm() {
+			return
+		}
 	}
 }
 
@@ -449,9 +475,7 @@ func (t *Transport) quietOne(i int) {
 		return
 	}
 	n, _ := s.Holding()
-	if err := s.NoNotify(n > 0); err != nil {
-		t.stop(i, err)
-	}
+	s.NoNotify(n > 0)
 }
 
 // forget is the driver's reset: its set-up and the relays go.
@@ -704,10 +728,12 @@ func (t *Transport) Announce(tx int, frame []byte) error {
 		}
 		t.frame = area{mem, base, size}
 	}
-	buf := append(make([]byte, netHeaderSize), frame...)
-	if err := t.frame.mem.Write(t.frame.base, buf); err != nil {
+	buf, err := t.frame.mem.Slice(t.frame.base, netHeaderSize+len(frame))
+	if err != nil {
 		return err
 	}
+	clear(buf[:netHeaderSize])
+	copy(buf[netHeaderSize:], frame)
 	s := t.shadows[tx]
 	if _, err := s.Used(); err != nil {
 		t.stop(tx, err)

@@ -22,6 +22,14 @@ import (
 // (VIRTQ_USED_F_NO_NOTIFY, 2.7.10).
 const UsedNoNotify = 1
 
+// With VIRTIO_F_EVENT_IDX (2.7.7.2, 2.7.10.2) each ring has a word after
+// its entries: used_event after the available ring's (the driver's: signal
+// me when you write this used entry) and avail_event after the used
+// ring's (the device's: notify me when this entry is made available). The
+// flags are then ignored.
+func usedEventAt(num uint16) uint64  { return ringHead + 2*uint64(num) }
+func availEventAt(num uint16) uint64 { return ringHead + usedElem*uint64(num) }
+
 // Descriptor flags (2.7.5 "The Virtqueue Descriptor Table").
 const (
 	DescNext     = 1 // the buffer continues in Next
@@ -39,11 +47,12 @@ const (
 	tableSize = maxTable * descSize
 )
 
-// Mem is memory the relay reads and writes by physical address: the
-// guest's RAM (an address outside it is an error) or Ferry's shadow area.
+// Mem is memory the relay reaches by physical address: the guest's RAM
+// (an address outside it is an error) or Ferry's shadow area. Slice is
+// the n bytes at addr, in place: a relay takes its queue's rings once,
+// when it starts, and reads and writes them there.
 type Mem interface {
-	Read(addr uint64, p []byte) error
-	Write(addr uint64, p []byte) error
+	Slice(addr uint64, n int) ([]byte, error)
 }
 
 // Region is memory at a physical base held in a byte slice: Ferry's shadow
@@ -61,25 +70,34 @@ func (m *Region) span(addr uint64, n int) ([]byte, error) {
 	return m.B[addr-m.Base : addr-m.Base+uint64(n)], nil
 }
 
-// Read implements Mem.
-func (m *Region) Read(addr uint64, p []byte) error {
-	b, err := m.span(addr, len(p))
-	copy(p, b)
-	return err
-}
-
-// Write implements Mem.
-func (m *Region) Write(addr uint64, p []byte) error {
-	b, err := m.span(addr, len(p))
-	copy(b, p)
-	return err
-}
+// Slice implements Mem.
+func (m *Region) Slice(addr uint64, n int) ([]byte, error) { return m.span(addr, n) }
 
 // Ring is one split virtqueue's three areas and its size.
 type Ring struct {
 	Num                  uint16
 	Desc, Driver, Device uint64
 }
+
+// areas are a ring's areas in place: its descriptor table, its available
+// ring and its used ring, each with its event index.
+type areas struct{ desc, avail, used []byte }
+
+// in takes r's areas from m.
+func (r Ring) in(m Mem) (a areas, err error) {
+	n := int(r.Num)
+	if a.desc, err = m.Slice(r.Desc, descSize*n); err != nil {
+		return a, err
+	}
+	if a.avail, err = m.Slice(r.Driver, ringHead+2*n+2); err != nil {
+		return a, err
+	}
+	a.used, err = m.Slice(r.Device, ringHead+usedElem*n+2)
+	return a, err
+}
+
+func get16(b []byte, off uint64) uint16    { return binary.LittleEndian.Uint16(b[off:]) }
+func put16(b []byte, off uint64, v uint16) { binary.LittleEndian.PutUint16(b[off:], v) }
 
 // ShadowSize is the bytes of Ferry's memory a shadow of a queue of num
 // entries needs at its base: the descriptor table, the available and
@@ -119,7 +137,9 @@ var (
 // Shadow relays one queue between the guest's ring and the shadow ring.
 type Shadow struct {
 	guest, shadow Ring
-	gm, sm        Mem
+	gm            Mem
+	g, sh         areas  // the rings in place
+	tables        []byte // the shadow's indirect tables
 	// InRAM reports whether [addr, addr+size) lies in guest RAM.
 	InRAM func(addr, size uint64) bool
 	// Wrote, if set, is told every device-writable buffer of a chain the
@@ -127,6 +147,15 @@ type Shadow struct {
 	// memory written without the CPU, which stage-2 dirty tracking does
 	// not see and a migration must send again.
 	Wrote func(addr, size uint64)
+	// EventIdx is VIRTIO_F_EVENT_IDX, negotiated by the guest and the
+	// device alike; set it before the first relay. The guest is then told
+	// when to kick by avail_event (NoNotify), and the device when to
+	// interrupt by the shadow's used_event (Arm).
+	EventIdx bool
+	// Fence, if set, orders Ferry's writes before its reads as the device
+	// sees them (a DMB): Arm writes used_event, then reads the used index
+	// the device may have moved meanwhile.
+	Fence func()
 
 	lastAvail uint16     // the guest's next available entry to copy
 	nextUsed  uint16     // the guest's next used entry to write
@@ -144,13 +173,14 @@ type Shadow struct {
 	held         int  // chains in flight, the guest's
 	heldReadable int  // of them, with a device-readable buffer
 	own          int  // the head of Ferry's own chain the device holds (Inject), or -1
-	noNotify     bool // the guest's used ring says UsedNoNotify
+	noNotify     bool // the guest is told not to kick (UsedNoNotify, or avail_event behind)
 	waited       bool // the last Avail stopped at ErrWait
+	// The event indices last written (EventIdx): the guest's avail_event,
+	// the shadow's used_event.
+	availEvent, usedEvent     uint16
+	availEventOK, usedEventOK bool
 
 	// Scratch space, so that a relay allocates nothing.
-	word  [2]byte
-	entry [descSize]byte
-	table [tableSize]byte
 	seen  [maxTable]bool
 	slots []uint16
 	spans []span
@@ -182,51 +212,75 @@ func NewShadow(guest Ring, gm Mem, base uint64, sm Mem, at Position, inRAM func(
 		return nil, fmt.Errorf("%w: positions %d and %d with %d chains in flight in a queue of %d", ErrIndex, at.Avail, at.Used, len(at.InFlight), guest.Num)
 	}
 	n := int(guest.Num)
-	s := &Shadow{guest: guest, shadow: ShadowRing(base, guest.Num), gm: gm, sm: sm, InRAM: inRAM,
+	s := &Shadow{guest: guest, shadow: ShadowRing(base, guest.Num), gm: gm, InRAM: inRAM,
 		lastAvail: at.Avail, nextUsed: at.Used, own: -1, first: -1, last: -1,
 		busy: make([]bool, n), inFlight: make([]bool, n), chains: make([][]uint16, n), writable: make([][]span, n),
 		readable: make([]bool, n), next: make([]int32, n), prev: make([]int32, n)}
-	zero := make([]byte, ShadowSize(guest.Num))
-	if err := sm.Write(base, zero); err != nil {
-		return nil, err
-	}
-	flags, err := s.u16(gm, guest.Device)
+	all, err := sm.Slice(base, int(ShadowSize(guest.Num)))
 	if err != nil {
 		return nil, err
 	}
-	s.noNotify = flags&UsedNoNotify != 0 // as a relay before this one left it
+	clear(all)
+	if s.sh, err = s.shadow.in(sm); err != nil {
+		return nil, err
+	}
+	if s.tables, err = sm.Slice(indirectBase(s.shadow), n*tableSize); err != nil {
+		return nil, err
+	}
+	if s.g, err = guest.in(gm); err != nil {
+		return nil, err
+	}
+	s.noNotify = get16(s.g.used, 0)&UsedNoNotify != 0 // as a relay before this one left it
 	for _, head := range at.InFlight {
 		if err := s.copyChain(head); err != nil {
 			return nil, err
 		}
-		if err := s.offer(head); err != nil {
-			return nil, err
-		}
+		s.offer(head)
 	}
-	return s, s.publish()
+	s.publish()
+	return s, nil
 }
 
-// NoNotify sets or clears UsedNoNotify in the guest's used ring (the
-// guest's driver reads it, without VIRTIO_F_EVENT_IDX, before it kicks;
-// the device never sees it). Ferry sets it while the device holds a chain
-// of the queue: that chain's used entry interrupts the guest, and the
-// relay then takes the guest's new chains without a kick.
-func (s *Shadow) NoNotify(on bool) error {
+// NoNotify tells the guest not to kick, or to kick again: UsedNoNotify in
+// its used ring, or with EventIdx its avail_event, which the guest reads
+// before it kicks (the device never sees either). Ferry says so while the
+// device holds a chain of the queue: that chain's used entry interrupts
+// the guest, and the relay then takes the guest's new chains without a
+// kick. It is called after every relay of the queue (avail_event follows
+// the guest's available index).
+func (s *Shadow) NoNotify(on bool) {
+	if s.EventIdx {
+		// Kick at the next chain; or at one the relay has taken, which
+		// the guest never adds -- but for chains the relay took while the
+		// guest was adding them, when it kicks once more than it needs.
+		v := s.lastAvail
+		if on {
+			v--
+		}
+		s.noNotify = on
+		if s.availEventOK && v == s.availEvent {
+			return
+		}
+		at := availEventAt(s.guest.Num)
+		put16(s.g.used, at, v)
+		s.availEvent, s.availEventOK = v, true
+		if s.Wrote != nil {
+			s.Wrote(s.guest.Device+at, 2)
+		}
+		return
+	}
 	if on == s.noNotify {
-		return nil
+		return
 	}
 	v := uint16(0)
 	if on {
 		v = UsedNoNotify
 	}
-	if err := s.put16(s.gm, s.guest.Device, v); err != nil {
-		return err
-	}
+	put16(s.g.used, 0, v)
 	s.noNotify = on
 	if s.Wrote != nil {
 		s.Wrote(s.guest.Device, 2)
 	}
-	return nil
 }
 
 // Unkicked reports whether the guest may have made chains available
@@ -258,65 +312,55 @@ func (s *Shadow) Holding() (chains int, readable bool) {
 // Ring is the shadow ring the device is to be programmed with.
 func (s *Shadow) Ring() Ring { return s.shadow }
 
-func (s *Shadow) u16(m Mem, addr uint64) (uint16, error) {
-	err := m.Read(addr, s.word[:])
-	return binary.LittleEndian.Uint16(s.word[:]), err
-}
-
-func (s *Shadow) put16(m Mem, addr uint64, v uint16) error {
-	binary.LittleEndian.PutUint16(s.word[:], v)
-	return m.Write(addr, s.word[:])
-}
-
 // Avail copies the chains the guest made available since the last call
 // onto the shadow ring, and returns how many. The guest's kick (a
 // QueueNotify write) is the time to call it; the device is notified
 // after. What was copied before an error is on the shadow ring.
 func (s *Shadow) Avail() (int, error) {
-	idx, err := s.u16(s.gm, s.guest.Driver+2)
-	if err != nil {
-		return 0, err
-	}
+	idx := get16(s.g.avail, 2)
 	if pending := idx - s.lastAvail; pending > s.guest.Num {
 		return 0, fmt.Errorf("%w: the guest's avail index %d is %d ahead of %d, the queue holds %d", ErrIndex, idx, pending, s.lastAvail, s.guest.Num)
 	}
 	n := 0
 	for ; s.lastAvail != idx; s.lastAvail++ {
-		head, err := s.u16(s.gm, s.guest.Driver+ringHead+2*uint64(s.lastAvail%s.guest.Num))
-		if err == nil {
-			err = s.copyChain(head)
-		}
-		if err == nil {
-			err = s.offer(head)
-		}
-		if err != nil {
+		head := get16(s.g.avail, ringHead+2*uint64(s.lastAvail%s.guest.Num))
+		if err := s.copyChain(head); err != nil {
 			s.waited = errors.Is(err, ErrWait)
 			if n > 0 {
-				err = errors.Join(err, s.publish())
+				s.publish()
 			}
 			return n, err
 		}
+		s.offer(head)
 		n++
 	}
 	s.waited = false
 	if n > 0 {
-		return n, s.publish()
+		s.publish()
 	}
 	return n, nil
 }
 
 // offer puts head on the shadow's available ring (published by publish).
-func (s *Shadow) offer(head uint16) error {
-	if err := s.put16(s.sm, s.shadow.Driver+ringHead+2*uint64(s.shAvail%s.shadow.Num), head); err != nil {
-		return err
-	}
+func (s *Shadow) offer(head uint16) {
+	put16(s.sh.avail, ringHead+2*uint64(s.shAvail%s.shadow.Num), head)
 	s.shAvail++
-	return nil
 }
 
 // publish writes the shadow's available index: the device may take what
-// was offered.
-func (s *Shadow) publish() error { return s.put16(s.sm, s.shadow.Driver+2, s.shAvail) }
+// was offered. The entries are written before the index (a DMB): a
+// device never reads an entry before it is there.
+func (s *Shadow) publish() {
+	s.fence()
+	put16(s.sh.avail, 2, s.shAvail)
+}
+
+// fence is Fence, if set.
+func (s *Shadow) fence() {
+	if s.Fence != nil {
+		s.Fence()
+	}
+}
 
 // Inject makes a chain of Ferry's own available on the shadow ring: one
 // device-readable buffer of size bytes at addr in Ferry's memory (a frame
@@ -337,15 +381,11 @@ func (s *Shadow) Inject(addr uint64, size uint32) error {
 	if i < 0 {
 		return fmt.Errorf("%w: the device holds every descriptor", ErrWait)
 	}
-	desc{addr: addr, len: size}.put(s.entry[:])
-	if err := s.sm.Write(s.shadow.Desc+descSize*uint64(i), s.entry[:]); err != nil {
-		return err
-	}
-	if err := s.offer(uint16(i)); err != nil {
-		return err
-	}
+	desc{addr: addr, len: size}.put(s.sh.desc[descSize*i:])
+	s.offer(uint16(i))
 	s.busy[i], s.own = true, i
-	return s.publish()
+	s.publish()
+	return nil
 }
 
 // desc is one descriptor.
@@ -390,10 +430,7 @@ func (s *Shadow) copyChain(head uint16) error {
 			return fmt.Errorf("%w: descriptor %d made available again before the device used it", ErrChain, i)
 		}
 		slots = append(slots, i)
-		if err := s.gm.Read(s.guest.Desc+descSize*uint64(i), s.entry[:]); err != nil {
-			return err
-		}
-		d := parseDesc(s.entry[:])
+		d := parseDesc(s.g.desc[descSize*uint64(i):])
 		if d.flags&DescIndirect != 0 {
 			if d.flags&DescNext != 0 || i != head {
 				return fmt.Errorf("%w: an indirect descriptor inside a chain (at %d)", ErrChain, i)
@@ -410,10 +447,7 @@ func (s *Shadow) copyChain(head uint16) error {
 		} else {
 			readable = true
 		}
-		d.put(s.entry[:])
-		if err := s.sm.Write(s.shadow.Desc+descSize*uint64(i), s.entry[:]); err != nil {
-			return err
-		}
+		d.put(s.sh.desc[descSize*uint64(i):])
 		if d.flags&DescNext == 0 {
 			break
 		}
@@ -477,10 +511,13 @@ func (s *Shadow) copyIndirect(head uint16, d desc, wr []span) (uint64, []span, b
 	if !s.InRAM(d.addr, uint64(d.len)) {
 		return 0, nil, false, fmt.Errorf("%w: indirect table [%#x+%#x]", ErrRange, d.addr, d.len)
 	}
-	raw := s.table[:d.len]
-	if err := s.gm.Read(d.addr, raw); err != nil {
+	src, err := s.gm.Slice(d.addr, int(d.len))
+	if err != nil {
 		return 0, nil, false, err
 	}
+	// Copied first, then checked: the device reads the copy.
+	raw := s.tables[uint64(head)*tableSize:][:d.len]
+	copy(raw, src)
 	readable := false
 	n := uint16(d.len / descSize)
 	seen := s.seen[:n]
@@ -510,8 +547,7 @@ func (s *Shadow) copyIndirect(head uint16, d desc, wr []span) (uint64, []span, b
 		}
 		i = x.next
 	}
-	at := indirectBase(s.shadow) + uint64(head)*tableSize
-	return at, wr, readable, s.sm.Write(at, raw)
+	return indirectBase(s.shadow) + uint64(head)*tableSize, wr, readable, nil
 }
 
 // check refuses a buffer outside guest RAM.
@@ -522,24 +558,51 @@ func (s *Shadow) check(d desc) error {
 	return nil
 }
 
+// Arm sets the shadow's used_event (EventIdx) from the guest's own: the
+// device interrupts at the used entry the guest asked for (for its
+// transmit queue, say, when three quarters of what is in flight are
+// used) if that is one of the chains the device holds, and else at the
+// next. The device must interrupt before it has used every chain it
+// holds, or the guest, told not to kick, would wait for ever; and an
+// event the guest's used index has passed means the guest polls its ring,
+// which only the relay fills. Arm reports whether the device used an
+// entry the relay has not seen, and so may have read the old event and
+// not interrupted: Used and Arm must then run again.
+func (s *Shadow) Arm() bool {
+	if !s.EventIdx {
+		return false
+	}
+	g := get16(s.g.avail, usedEventAt(s.guest.Num))
+	held, _ := s.Holding()
+	v := s.shUsed
+	if d := g - s.nextUsed; int(d) < held {
+		v += d
+	}
+	if s.usedEventOK && v == s.usedEvent {
+		return false
+	}
+	put16(s.sh.avail, usedEventAt(s.shadow.Num), v)
+	s.usedEvent, s.usedEventOK = v, true
+	s.fence()
+	return get16(s.sh.used, 2) != s.shUsed
+}
+
 // Used copies the device's new used entries from the shadow ring onto the
 // guest's used ring, and returns how many. The guest's interrupt handler
 // (its InterruptStatus read, its InterruptACK write) is the time to call
-// it: the device interrupts the guest directly.
+// it, since the device interrupts the guest directly; a kick is another.
 func (s *Shadow) Used() (int, error) {
-	idx, err := s.u16(s.sm, s.shadow.Device+2)
-	if err != nil {
-		return 0, err
+	idx := get16(s.sh.used, 2)
+	if idx == s.shUsed {
+		return 0, nil
 	}
 	if pending := idx - s.shUsed; pending > s.shadow.Num {
 		return 0, fmt.Errorf("%w: the device's used index %d is %d ahead of %d", ErrIndex, idx, pending, s.shUsed)
 	}
+	s.fence() // the entries are read after the index that says they are there
 	n := 0
 	for ; s.shUsed != idx; s.shUsed++ {
-		e := s.entry[:usedElem]
-		if err := s.sm.Read(s.shadow.Device+ringHead+usedElem*uint64(s.shUsed%s.shadow.Num), e[:]); err != nil {
-			return n, err
-		}
+		e := s.sh.used[ringHead+usedElem*uint64(s.shUsed%s.shadow.Num):][:usedElem]
 		id := binary.LittleEndian.Uint32(e)
 		if int64(id) == int64(s.own) {
 			s.busy[id], s.own = false, -1
@@ -554,20 +617,16 @@ func (s *Shadow) Used() (int, error) {
 			}
 		}
 		s.release(uint16(id))
-		at := s.guest.Device + ringHead + usedElem*uint64(s.nextUsed%s.guest.Num)
-		if err := s.gm.Write(at, e); err != nil {
-			return n, err
-		}
+		at := ringHead + usedElem*uint64(s.nextUsed%s.guest.Num)
+		copy(s.g.used[at:][:usedElem], e)
 		if s.Wrote != nil {
-			s.Wrote(at, usedElem)
+			s.Wrote(s.guest.Device+at, usedElem)
 		}
 		s.nextUsed++
 		n++
 	}
 	if n > 0 {
-		if err := s.put16(s.gm, s.guest.Device+2, s.nextUsed); err != nil {
-			return n, err
-		}
+		put16(s.g.used, 2, s.nextUsed)
 		if s.Wrote != nil {
 			s.Wrote(s.guest.Device+2, 2)
 		}

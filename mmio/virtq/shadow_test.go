@@ -16,6 +16,20 @@ func (d desc) bytes() []byte {
 // flat is memory at base: the guest's RAM or Ferry's shadow area.
 type flat = Region
 
+// Read copies the bytes at addr into p.
+func (m *Region) Read(addr uint64, p []byte) error {
+	b, err := m.span(addr, len(p))
+	copy(p, b)
+	return err
+}
+
+// Write copies p to addr.
+func (m *Region) Write(addr uint64, p []byte) error {
+	b, err := m.span(addr, len(p))
+	copy(b, p)
+	return err
+}
+
 const (
 	ramBase  = 0x4800_0000
 	ramSize  = 1 << 20
@@ -470,5 +484,65 @@ func TestShadowInject(t *testing.T) {
 	}
 	if p := r.s.Position(); fmt.Sprint(p) != fmt.Sprintf("{8 7 [%d]}", own) {
 		t.Fatalf("Position = %v", p)
+	}
+}
+
+func (r *rig) get16(m *flat, addr uint64) uint16 {
+	var b [2]byte
+	if err := m.Read(addr, b[:]); err != nil {
+		r.t.Fatal(err)
+	}
+	return binary.LittleEndian.Uint16(b[:])
+}
+
+// With event indices, the guest's avail_event says whether to kick, and
+// its used_event, in its own terms (here across the 16-bit wrap), becomes
+// the shadow's in the device's, bounded by what the device holds; a
+// device that uses an entry while Ferry re-arms it is caught.
+func TestShadowEventIdx(t *testing.T) {
+	r := newRig(t, 0xfffe)
+	r.s.EventIdx = true
+	fences := 0
+	r.s.Fence = func() { fences++ }
+	for h := uint16(0); h < 4; h++ {
+		r.setDesc(r.gm, r.g.Desc, h, desc{buf(uint64(h)), 1526, DescWrite, 0})
+		r.post(h)
+	}
+	if n, err := r.s.Avail(); n != 4 || err != nil {
+		t.Fatalf("Avail = %d, %v", n, err)
+	}
+	availEvent := func() uint16 { return r.get16(r.gm, r.g.Device+availEventAt(num)) }
+	if r.s.NoNotify(true); availEvent() != r.avail-1 {
+		t.Fatalf("told not to kick: avail_event %#x, the guest's index %#x", availEvent(), r.avail)
+	}
+	if r.s.NoNotify(false); availEvent() != r.avail {
+		t.Fatalf("told to kick: avail_event %#x, the guest's index %#x", availEvent(), r.avail)
+	}
+
+	usedEvent := func() uint16 { return r.get16(r.sm, r.s.Ring().Driver+usedEventAt(num)) }
+	// Entry 0x0000 of the guest's (the third from 0xfffe): the shadow's 2.
+	r.put16(r.g.Driver+usedEventAt(num), 0x0000)
+	if again := r.s.Arm(); again || usedEvent() != 2 || fences == 0 {
+		t.Fatalf("Arm = %v; used_event %d, %d fences", again, usedEvent(), fences)
+	}
+	// Beyond the four the device holds, or behind the guest's used index:
+	// the next entry.
+	for _, g := range []uint16{0x0002, 0xfffd} {
+		r.put16(r.g.Driver+usedEventAt(num), g)
+		if r.s.Arm(); usedEvent() != 0 {
+			t.Fatalf("the guest's event %#x: used_event %d, want 0", g, usedEvent())
+		}
+	}
+	// The device uses an entry as Ferry re-arms it: Arm says so.
+	r.put16(r.g.Driver+usedEventAt(num), 0xffff)
+	r.use(0)
+	if !r.s.Arm() {
+		t.Fatal("Arm = false with an entry used unseen")
+	}
+	if n, err := r.s.Used(); n != 1 || err != nil {
+		t.Fatalf("Used = %d, %v", n, err)
+	}
+	if again := r.s.Arm(); again || usedEvent() != 1 {
+		t.Fatalf("Arm again = %v; used_event %d, want 1", again, usedEvent())
 	}
 }

@@ -42,6 +42,8 @@ const (
 	descFNext     = 1
 	descFWrite    = 2
 	usedFNoNotify = 1
+
+	featureEventIdx = 1 << 29 // VIRTIO_F_EVENT_IDX
 )
 
 // Options shape the device.
@@ -66,6 +68,10 @@ type vq struct {
 	lastAvail            uint16 // next available index the device reads
 	usedIdx              uint16
 	notifies             int
+	// With VIRTIO_F_EVENT_IDX, the used index at the last check for an
+	// interrupt (QEMU's signalled_used), once there was one.
+	signalled      uint16
+	signalledValid bool
 }
 
 // Device is the fake virtio-net device. All methods are safe for
@@ -86,7 +92,8 @@ type Device struct {
 	// driver posts buffers).
 	pending [][]byte
 	// isr is InterruptStatus: bit 0 set when the device uses a buffer of
-	// a queue whose driver did not set VIRTQ_AVAIL_F_NO_INTERRUPT, bit 1
+	// a queue whose driver did not set VIRTQ_AVAIL_F_NO_INTERRUPT (with
+	// EVENT_IDX: whose used index passed the driver's used_event), bit 1
 	// on a configuration change (DEVICE_NEEDS_RESET); cleared by
 	// InterruptACK. Its interrupt line is high while it is not zero.
 	isr        uint32
@@ -411,6 +418,17 @@ func (d *Device) push(q *vq, head uint16, n uint32) {
 	binary.LittleEndian.PutUint32(e[4:], n)
 	q.usedIdx++
 	d.setUsedFlags(q) // release: the element before the index
+	if d.driverFeatures&featureEventIdx != 0 {
+		// 2.7.7.2, as QEMU's virtio_split_should_notify: interrupt when
+		// the used index passes the driver's used_event, after the ring.
+		ev := binary.LittleEndian.Uint16(d.mem.At(q.driver+4+2*uint64(q.num), 2))
+		old, valid := q.signalled, q.signalledValid
+		q.signalled, q.signalledValid = q.usedIdx, true
+		if !valid || q.usedIdx-ev-1 < q.usedIdx-old {
+			d.raise(isrUsedBuffer)
+		}
+		return
+	}
 	if binary.LittleEndian.Uint16(d.mem.At(q.driver, 2))&availFNoIntr == 0 {
 		d.raise(isrUsedBuffer)
 	}
