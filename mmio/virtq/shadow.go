@@ -152,9 +152,10 @@ type Shadow struct {
 	// when to kick by avail_event (NoNotify), and the device when to
 	// interrupt by the shadow's used_event (Arm).
 	EventIdx bool
-	// Fence, if set, orders Ferry's writes before its reads as the device
-	// sees them (a DMB): Arm writes used_event, then reads the used index
-	// the device may have moved meanwhile.
+	// Fence, if set, orders Ferry's memory accesses as the device sees
+	// them (a DMB): the shadow's available entries before its index, the
+	// device's used index before its entries, and used_event (Arm) before
+	// the used index is read again.
 	Fence func()
 
 	lastAvail uint16     // the guest's next available entry to copy
