@@ -83,8 +83,8 @@ type Shadowing struct {
 	// interrupt controller: the device is set up again after a migration
 	// with used buffers the guest may not have seen.
 	Pend func()
-	// Fence, if set, orders the CPU's writes before its reads as the
-	// device sees them (virtq.Shadow.Fence).
+	// Fence, if set, orders the CPU's memory accesses as the device sees
+	// them (virtq.Shadow.Fence).
 	Fence func()
 }
 
