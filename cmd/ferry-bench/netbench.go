@@ -33,9 +33,9 @@ import (
 // rings, every kick and interrupt relayed), and on the destination after
 // one (set up again there at the guest's ring positions).
 const (
-	netPings    = 300
+	netPings    = 1000
 	netPingSize = 64
-	netMiB      = 16
+	netMiB      = 64
 	netWarmMiB  = 1
 	guestNetIP  = "10.88.0.10"
 	guestNetMAC = "52:54:00:88:00:10"
