@@ -11,15 +11,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-hv/ferry/internal/echostream"
 	"github.com/ferry-hv/ferry/internal/qemu"
 )
 
+// soakStreamRate is the bytes a second the soak's client sends through
+// the guest's echo service.
+const soakStreamRate = 256 << 10
+
 // TestSoak moves a guest that keeps rewriting and verifying its memory
 // a -> b -> a -> ... FERRY_SOAK times (4 by default; `make soak` runs 50
-// and writes docs/bench/soak.md): every report committed and confirmed,
-// every memory verification on the new board passing, no heartbeat lost
-// or duplicated across all the moves, and the downtime of each recorded
-// (percentiles with FERRY_SOAK_OUT).
+// and writes docs/bench/soak.md), while a client on the data segment keeps
+// a TCP stream open through the guest's echo service: every report
+// committed and confirmed, every memory verification on the new board
+// passing, the stream flowing after every move and never broken (every
+// byte back once and in order), no heartbeat lost or duplicated across all
+// the moves, and the downtime of each recorded (percentiles with
+// FERRY_SOAK_OUT).
 func TestSoak(t *testing.T) {
 	n := 4
 	if s := os.Getenv("FERRY_SOAK"); s != "" {
@@ -29,15 +37,20 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	l := newLink(t)
-	a := l.board("a", "10.77.0.11", macA, dirtyArgs)
-	b := l.board("b", "10.77.0.12", macB, "")
+	data, nic := dataSegment(t)
+	a := l.board("a", "10.77.0.11", macA, dirtyArgs+" guest.ip="+guestIP+"/24", nic)
+	b := l.board("b", "10.77.0.12", macB, "", nic)
 	expect(t, a, `^FERRY-DIRTY-CHECK id=\w+ n=\d+ OK`, 0, bootTimeout)
+	expect(t, a, `^FERRY-ECHO up port=7`, 0, bootTimeout)
+	stream := echostream.Start(dialEcho(t, data, time.Minute), soakStreamRate)
+	flowing(t, stream, 64<<10, 30*time.Second)
 	boards := []*qemu.Process{a, b}
 	addrs := []string{"10.77.0.11", "10.77.0.12"}
 	var downs, totals []time.Duration
 	for i := range n {
 		from, to := i%2, (i+1)%2
 		mark := len(boards[to].Lines())
+		echoed := stream.Got()
 		rep, err := l.migrateJSON(t, addrs[from], addrs[to])
 		if err != nil || !rep.OK || !rep.Confirmed {
 			t.Fatalf("migration %d (%s to %s): %v, report ok %v confirmed %v: %s", i+1, addrs[from], addrs[to], err, rep.OK, rep.Confirmed, rep.Error+rep.InDoubt)
@@ -46,6 +59,7 @@ func TestSoak(t *testing.T) {
 		// Its memory verifies where it is now, twice.
 		_, j := expect(t, boards[to], `^FERRY-DIRTY-CHECK id=\w+ n=\d+ OK`, mark, time.Minute)
 		expect(t, boards[to], `^FERRY-DIRTY-CHECK id=\w+ n=\d+ OK`, j+1, time.Minute)
+		flowing(t, stream, echoed+64<<10, time.Minute)
 		t.Logf("migration %d: %s to %s, total %v, downtime %v, %d rounds", i+1, addrs[from], addrs[to], rep.Total, rep.Downtime, len(rep.Rounds))
 	}
 	for _, p := range boards {
@@ -59,11 +73,15 @@ func TestSoak(t *testing.T) {
 	if lost != 0 || dup != 0 {
 		t.Fatalf("heartbeats across %d migrations: %d lost, %d duplicated", n, lost, dup)
 	}
+	if err := stream.Finish(time.Minute); err != nil {
+		t.Fatalf("the client's stream at the end: %v", err)
+	}
+	stall, _ := stream.Stall()
 	p50, p90, p99, worst := percentiles(downs)
-	t.Logf("%d migrations, all committed and confirmed; downtime p50 %v, p90 %v, p99 %v, max %v; heartbeats: none lost or duplicated",
-		n, p50, p90, p99, worst)
+	t.Logf("%d migrations, all committed and confirmed; downtime p50 %v, p90 %v, p99 %v, max %v; heartbeats: none lost or duplicated; the client's stream: %d bytes echoed in order, the longest stall %v",
+		n, p50, p90, p99, worst, stream.Got(), stall.Round(time.Millisecond))
 	if out := os.Getenv("FERRY_SOAK_OUT"); out != "" {
-		writeSoak(t, out, n, downs, totals)
+		writeSoak(t, out, n, downs, totals, stream.Got(), stall)
 	}
 }
 
@@ -136,7 +154,7 @@ func percentiles(ds []time.Duration) (p50, p90, p99, worst time.Duration) {
 }
 
 // writeSoak writes the figures as JSON (out) and a table (out with .md).
-func writeSoak(t *testing.T, out string, n int, downs, totals []time.Duration) {
+func writeSoak(t *testing.T, out string, n int, downs, totals []time.Duration, echoed int64, stall time.Duration) {
 	p50, p90, p99, worst := percentiles(downs)
 	t50, _, _, tworst := percentiles(totals)
 	res := map[string]any{
@@ -144,6 +162,7 @@ func writeSoak(t *testing.T, out string, n int, downs, totals []time.Duration) {
 		"heartbeats_lost": 0, "heartbeats_duplicated": 0,
 		"downtime_ns": downs, "total_ns": totals,
 		"downtime_p50_ns": p50, "downtime_p90_ns": p90, "downtime_p99_ns": p99, "downtime_max_ns": worst,
+		"stream_bytes_echoed": echoed, "stream_longest_stall_ns": stall,
 	}
 	data, _ := json.MarshalIndent(res, "", "  ")
 	if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
@@ -153,9 +172,13 @@ func writeSoak(t *testing.T, out string, n int, downs, totals []time.Duration) {
 
 %d consecutive live migrations a -> b -> a -> ... of one guest (896 MiB,
 rewriting 8 MiB at 8 MiB/s and verifying it, a 16 MiB pattern, a
-heartbeat), on one machine under TCG (`+"`make soak`"+`, %s). Every report
-was committed and confirmed, every memory verification on the new board
-passed, and across all of them no heartbeat was lost or printed twice.
+heartbeat, a TCP echo service on its own NIC), on one machine under TCG
+(`+"`make soak`"+`, %s). Every report was committed and confirmed, every
+memory verification on the new board passed, and across all of them no
+heartbeat was lost or printed twice. A client on the data segment kept
+one TCP stream open through the guest's echo service at %d KiB/s: it
+never broke, %.1f MiB came back once and in order, and the longest the
+client waited for its echo was %v.
 
 | | p50 | p90 | p99 | max |
 |---|---|---|---|---|
@@ -163,7 +186,7 @@ passed, and across all of them no heartbeat was lost or printed twice.
 | total | %v | | | %v |
 
 Figures per migration: soak.json.
-`, n, res["date"], p50.Round(time.Millisecond), p90.Round(time.Millisecond), p99.Round(time.Millisecond), worst.Round(time.Millisecond),
+`, n, res["date"], soakStreamRate>>10, float64(echoed)/(1<<20), stall.Round(time.Millisecond), p50.Round(time.Millisecond), p90.Round(time.Millisecond), p99.Round(time.Millisecond), worst.Round(time.Millisecond),
 		t50.Round(100*time.Millisecond), tworst.Round(100*time.Millisecond))
 	if err := os.WriteFile(strings.TrimSuffix(out, ".json")+".md", []byte(md), 0o644); err != nil {
 		t.Fatal(err)
