@@ -42,8 +42,6 @@ const (
 	descFNext     = 1
 	descFWrite    = 2
 	usedFNoNotify = 1
-
-	featureEventIdx = 1 << 29 // VIRTIO_F_EVENT_IDX
 )
 
 // Options shape the device.
@@ -418,7 +416,7 @@ func (d *Device) push(q *vq, head uint16, n uint32) {
 	binary.LittleEndian.PutUint32(e[4:], n)
 	q.usedIdx++
 	d.setUsedFlags(q) // release: the element before the index
-	if d.driverFeatures&featureEventIdx != 0 {
+	if d.driverFeatures&vm.FeatureEventIdx != 0 {
 		// 2.7.7.2, as QEMU's virtio_split_should_notify: interrupt when
 		// the used index passes the driver's used_event, after the ring.
 		ev := binary.LittleEndian.Uint16(d.mem.At(q.driver+4+2*uint64(q.num), 2))
