@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -19,8 +20,14 @@ const (
 	clientDataAddr = "10.88.0.2"
 	clientDataIP   = clientDataAddr + "/24"
 	clientRate     = 256 << 10 // bytes a second the client sends
-	dialWithin     = 2 * time.Minute
+	// echoWithin is how long after the guest is running its echo service
+	// has to answer. A guest that has none (the user's own) is moved all
+	// the same, without the client.
+	echoWithin = 45 * time.Second
 )
+
+// errNoEcho is a guest whose echo service did not answer in time.
+var errNoEcho = errors.New("the guest's echo service did not answer")
 
 // client is the client's stream through the guest's echo service.
 type client struct {
@@ -29,27 +36,73 @@ type client struct {
 }
 
 // dialEcho joins the data segment and connects to the guest's echo
-// service, trying until dialWithin (the service starts with the guest).
-func dialEcho(ctx context.Context, sw string) (*client, error) {
+// service, trying until deadline (the service starts with the guest); a
+// guest that has not answered by then is errNoEcho.
+func dialEcho(ctx context.Context, sw string, deadline time.Time) (*client, error) {
 	n, err := hostnet.Join(ctx, hostnet.Config{Switch: sw, Addr: netip.MustParsePrefix(clientDataIP), MTU: 1500,
 		Logf: func(string, ...any) {}})
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(dialWithin)
 	for {
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		dctx, cancel := context.WithDeadline(ctx, minTime(deadline, time.Now().Add(5*time.Second)))
 		c, err := n.Dial(dctx, guestDataIP+":7")
 		cancel()
 		if err == nil {
 			return &client{net: n, s: echostream.Start(c, clientRate)}, nil
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			n.Close()
-			return nil, fmt.Errorf("the guest's echo service at %s:7 did not answer within %v (%v); a guest without one: -data=false", guestDataIP, dialWithin, err)
+			return nil, ctx.Err()
 		}
-		time.Sleep(time.Second)
+		if !time.Now().Add(time.Second).Before(deadline) {
+			n.Close()
+			return nil, fmt.Errorf("%w at %s:7 (%v)", errNoEcho, guestDataIP, err)
+		}
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+		}
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// dialing is a dial of the guest's echo service under way while the
+// guest settles.
+type dialing struct {
+	done chan struct{}
+	c    *client
+	err  error
+}
+
+// startDial starts dialEcho; the dial gives up at deadline.
+func startDial(ctx context.Context, sw string, deadline time.Time) *dialing {
+	d := &dialing{done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		d.c, d.err = dialEcho(ctx, sw, deadline)
+	}()
+	return d
+}
+
+// client waits for the dial to end: its client, or nil with the line that
+// says why the client was left out (a guest without an echo service), or
+// an error the demo stops on (the data segment could not be joined).
+func (d *dialing) client() (*client, string, error) {
+	<-d.done
+	switch {
+	case d.err == nil:
+		return d.c, "", nil
+	case errors.Is(d.err, errNoEcho):
+		return nil, fmt.Sprintf("%v within %v of the guest running: the guest is moved without the client (for a guest with no echo service: DEMO_FLAGS=-data=false)", d.err, echoWithin), nil
+	}
+	return nil, "", d.err
 }
 
 // report prints a line a second until ctx ends.

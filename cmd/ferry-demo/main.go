@@ -9,8 +9,11 @@
 //	go run ./cmd/ferry-demo [-kernel build/guest/Image] [-initrd ...] [-append ...] [-m 1G]
 //	    [-quiet 2s] [-settle 5s] [-silent 30s] [-ready REGEXP] [-after 8s] [-enter=true] [-data=true]
 //
-// Any arm64 Linux guest will do (with -data=false unless it serves TCP
-// echo on port 7 of guest.ip=): the demo knows nothing of what it prints.
+// Any arm64 Linux guest will do: the demo knows nothing of what it prints.
+// The client connects while the guest settles; a guest whose echo service
+// (port 7 of guest.ip=) has not answered within 45 s of its running is
+// moved all the same, with a line saying the client was left out
+// (-data=false leaves the data segment out altogether).
 // It asks board a (ferryctl status) until the guest is running, then lets
 // it settle -- until its console has been quiet for -quiet, at most -settle
 // after its first line, or -silent after it was running if it prints
@@ -189,19 +192,28 @@ func run(c config) error {
 	if st.Guest != api.GuestNone && st.Guest != api.GuestMigrated {
 		return fmt.Errorf("board b: has a guest of its own (%s): it cannot take one", st.Guest)
 	}
-	var cl *client
+	var dial *dialing
 	if c.data {
 		say("a client on the data segment (%s) connects to the guest's echo service at %s:7", clientDataAddr, guestDataIP)
-		if cl, err = dialEcho(ctx, dataAddr); err != nil {
-			return exited(err)
-		}
-		rctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go cl.report(rctx)
+		dial = startDial(ctx, dataAddr, running.Add(echoWithin))
 	}
 	why, err := waitSettled(ctx, a, c.settle, running)
 	if err != nil {
 		return exited(fmt.Errorf("board a: %w", err))
+	}
+	var cl *client
+	if dial != nil {
+		var note string
+		if cl, note, err = dial.client(); err != nil {
+			return exited(err)
+		}
+		if cl == nil {
+			say("%s", note)
+		} else {
+			rctx, stop := context.WithCancel(ctx)
+			defer stop()
+			go cl.report(rctx)
+		}
 	}
 
 	say("the guest is running on board a and %s: ferryctl migrate 10.77.0.11 10.77.0.12", why)
