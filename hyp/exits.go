@@ -19,7 +19,7 @@ const (
 	CauseTimer  Cause = iota // Ferry's EL2 timer: a Go timer, a netstack retransmission, a migration's slice
 	CauseNIC                 // the management NIC's interrupt
 	CauseFIQ                 // an FIQ with nothing of Ferry's pending
-	CauseMMIO                // a trapped device page (GIC guard, UART writes, a shared virtio page)
+	CauseMMIO                // a trapped device page (the GIC guard, the guest NIC's model, a page shared with a device Ferry keeps)
 	CauseDirty               // a dirty-tracking fault during a migration
 	CauseSMC                 // PSCI
 	CauseSysReg              // a forwarded system-register write (SGIs)

@@ -4,8 +4,9 @@
 // register file and PC are updated as the load or store would have.
 //
 // It knows the AArch64 load/store syndrome and nothing about any device:
-// device models (gic.Guard, pl011.UART) implement Device. Forward, in
-// forward_arm64.go, is the only code here that touches hardware.
+// device models (gic.Guard, virtiommio.Transport, mmio.Page) implement
+// Device. Forward, in forward_arm64.go, is the only code here that touches
+// hardware.
 package mmio
 
 import (

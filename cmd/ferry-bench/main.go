@@ -14,7 +14,13 @@
 // raw management link (cmd/ferry-nettest), and writes
 // docs/bench/migration.{md,json,png}.
 //
-//	go run ./cmd/ferry-bench [-runs 3] [-out docs/bench] [-thin=false] [-migration=false] [-idle=false]
+// With -net (the default) it measures the guest's own network: a client on
+// the data segment times round trips and streams through the guest's TCP
+// echo service natively, under Ferry and after a migration, to
+// docs/bench/net.{md,json}.
+//
+//	go run ./cmd/ferry-bench [-runs 3] [-out docs/bench] [-thin=false] [-migration=false] [-idle=false] [-net=false]
+//	go run ./cmd/ferry-bench -thin=false -idle=false -migration=false -net-runs 3  # the guest network only
 //	go run ./cmd/ferry-bench -migration=false -thin=false -idle-runs 3  # the idle boards only
 //	go run ./cmd/ferry-bench -thin=false -quick                 # 512 MiB, idle and 8 MiB/s
 //	go run ./cmd/ferry-bench -thin=false -sizes 512 -rates 0 -systems qemu,qemu-30ms
@@ -82,7 +88,7 @@ var (
 
 func main() {
 	runs := flag.Int("runs", 3, "boots of each configuration")
-	out := flag.String("out", "docs/bench", "directory for thin.md and thin.json")
+	out := flag.String("out", "docs/bench", "directory for the figures (thin, idle, migration, net: .md and .json)")
 	b := qemu.Board{QEMU: "qemu-system-aarch64"}
 	flag.StringVar(&b.CPU, "cpu", "max,pauth-impdef=on", "QEMU -cpu")
 	flag.StringVar(&b.Memory, "m", "1G", "board RAM")

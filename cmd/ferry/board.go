@@ -23,5 +23,6 @@ type boardAPI struct {
 	Uptime             func() time.Duration
 	UsesRNDR           func() bool
 	WallClock          func() (now func() time.Time, ok bool)
+	RTC                string // the real-time clock WallClock reads, for the log
 	ConsoleDropped     func() uint64
 }

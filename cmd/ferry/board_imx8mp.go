@@ -12,4 +12,5 @@ var board = boardAPI{
 	RAMBase: imx8mp.RAMBase, GuestBase: imx8mp.GuestBase, HypTimerINTID: imx8mp.HypTimerINTID,
 	Board: imx8mp.Board, FirmwareDTB: imx8mp.FirmwareDTB, PowerOff: el2.PowerOff, Uptime: el2.Uptime,
 	UsesRNDR: el2.UsesRNDR, WallClock: imx8mp.WallClock, ConsoleDropped: el2.ConsoleDropped,
+	RTC: "SNVS",
 }

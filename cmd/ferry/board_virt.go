@@ -12,4 +12,5 @@ var board = boardAPI{
 	RAMBase: virt.RAMBase, GuestBase: virt.GuestBase, HypTimerINTID: virt.HypTimerINTID,
 	Board: virt.Board, FirmwareDTB: virt.FirmwareDTB, PowerOff: el2.PowerOff, Uptime: el2.Uptime,
 	UsesRNDR: el2.UsesRNDR, WallClock: virt.WallClock, ConsoleDropped: el2.ConsoleDropped,
+	RTC: "PL031",
 }

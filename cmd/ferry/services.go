@@ -27,8 +27,14 @@ import (
 )
 
 const (
-	// migrationTimeout bounds a whole migration requested through the API.
+	// migrationTimeout bounds a whole migration requested through the API,
+	// at least (a longer max time extends it: manage.New); an incoming
+	// one is bounded by the max time it was announced with (the ledger's
+	// ExpectFor), every connection to the listener by receiveTimeout.
 	migrationTimeout = 10 * time.Minute
+	// receiveTimeout bounds one connection to the migration listener: the
+	// longest migration the API takes, and its margin.
+	receiveTimeout = manage.MaxMaxTime + manage.TimeoutMargin
 	// exitWindow is the shortest interval Status measures exit rates over.
 	exitWindow = time.Second
 	// stepTimeout is how long a migration waits for its peer to take or
@@ -117,7 +123,7 @@ func (s *services) name() string {
 func (s *services) start() error {
 	wall, ok := board.WallClock()
 	if ok {
-		logf("date %s (PL031); certificates valid %s to %s", wall().UTC().Format(time.RFC3339),
+		logf("date %s (%s); certificates valid %s to %s", wall().UTC().Format(time.RFC3339), board.RTC,
 			s.keys.Cert.NotBefore.Format(time.RFC3339), s.keys.Cert.NotAfter.Format(time.RFC3339))
 	} else {
 		logf("no real-time clock: certificates checked as of %s, this board's certificate's start", s.keys.Cert.NotBefore.Format(time.RFC3339))
@@ -251,11 +257,11 @@ func crlStatus(info pki.CRLInfo) api.CRL {
 
 // Expect implements manage.Machine: the operator announces an incoming
 // migration.
-func (s *services) Expect(id migrate.ID, from string, until time.Time) error {
-	if err := s.ledger.Expect(id, from, until); err != nil {
+func (s *services) Expect(id migrate.ID, from string, until time.Time, lasts time.Duration) error {
+	if err := s.ledger.ExpectFor(id, from, until, lasts); err != nil {
 		return err
 	}
-	logf("migration %s from %q announced, expected within %v", id, from, time.Until(until).Round(time.Second))
+	logf("migration %s from %q announced, expected within %v, to reach its Ack within %v", id, from, time.Until(until).Round(time.Second), lasts)
 	return nil
 }
 
@@ -360,7 +366,7 @@ func (s *services) receive(l net.Listener) {
 
 func (s *services) receiveOne(c *tls.Conn) {
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), migrationTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), receiveTimeout)
 	defer cancel()
 	// The handshake is done (tlsaccept): the peer holds a key of the CA.
 	// The peer's migration listener is on the same address.

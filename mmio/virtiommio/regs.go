@@ -1,9 +1,12 @@
 // Package virtiommio is the virtio-mmio transport (virtio 1.2, 4.2 "Virtio
 // Over MMIO", version 2): its register layout, shared by Ferry's own
 // virtio-net driver (net/virtionet), and the model of the guest's
-// transport that forwards every access to the device and records what
-// cannot be read back (State), for a migration to set the same device up
-// on the destination.
+// transport (Transport). The model gives the device shadow rings in
+// Ferry's memory instead of the guest's (package virtq), relays between
+// them at the guest's kicks and interrupt handling, checking every buffer
+// against guest RAM, and records what cannot be read back (State): a
+// migration stops the device and sets another up on the destination at
+// the guest's ring positions.
 package virtiommio
 
 // Register offsets from the transport's base (4.2.2 "MMIO Device Register
