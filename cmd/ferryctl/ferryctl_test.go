@@ -103,15 +103,26 @@ type board struct {
 
 func startBoard(t *testing.T, sw, ip string, b *pki.Bundle, h http.Handler) *board {
 	t.Helper()
+	bd, err := tryBoard(t, sw, ip, b, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bd
+}
+
+// tryBoard is startBoard for a goroutine other than the test's, which
+// must not call t.Fatal: it returns the error.
+func tryBoard(t *testing.T, sw, ip string, b *pki.Bundle, h http.Handler) (*board, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	n, err := hostnet.Join(ctx, hostnet.Config{Switch: sw, Addr: netip.MustParsePrefix(ip + "/24"), Logf: t.Logf})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	l, err := n.Listen(api.APIPort)
 	if err != nil {
-		t.Fatal(err)
+		n.Close()
+		return nil, err
 	}
 	bd := &board{net: n, errLog: &lockedBuffer{}}
 	bd.srv = &http.Server{
@@ -124,7 +135,7 @@ func startBoard(t *testing.T, sw, ip string, b *pki.Bundle, h http.Handler) *boa
 		bd.srv.Close()
 		n.Close()
 	})
-	return bd
+	return bd, nil
 }
 
 func statusHandler(calls *int, mu *sync.Mutex) http.Handler {
@@ -301,6 +312,7 @@ type fakeMachine struct {
 	req      api.MigrateRequest // what it was asked
 	cause    error              // why its context ended (hang)
 	expected []string           // "id from name" announcements
+	lasts    []time.Duration    // each announcement's bound on the destination
 }
 
 func (m *fakeMachine) Status() api.Status {
@@ -327,10 +339,11 @@ func (m *fakeMachine) SetCRL(pem []byte) (api.CRL, error) {
 	return api.CRL{Number: info.Number.String(), Revoked: info.Revoked}, nil
 }
 
-func (m *fakeMachine) Expect(id migrate.ID, from string, until time.Time) error {
+func (m *fakeMachine) Expect(id migrate.ID, from string, until time.Time, lasts time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expected = append(m.expected, id.String()+" from "+from)
+	m.lasts = append(m.lasts, lasts)
 	return nil
 }
 
@@ -578,6 +591,27 @@ func TestMigrateSettings(t *testing.T) {
 	}
 }
 
+// Every max time ferryctl takes works: the destination is announced the
+// migration for its max time (up to the hour) and bounds it by that and
+// the margin, not by a fixed time of its own.
+func TestMigrateMaxTimeRange(t *testing.T) {
+	m := &fakeMachine{report: okReport}
+	args, _ := migrateRig(t, m)
+	for _, maxTime := range []time.Duration{time.Hour, 59 * time.Minute, 10 * time.Minute, time.Minute} {
+		code, _, errOut := ferryctl(t, append(args, "migrate", "-max-time", maxTime.String(), "-timeout", "30s", "10.77.0.11", "10.77.0.12")...)
+		if code != 0 {
+			t.Errorf("-max-time %v: exit %d %s", maxTime, code, errOut)
+			continue
+		}
+		m.mu.Lock()
+		got := m.lasts[len(m.lasts)-1]
+		m.mu.Unlock()
+		if got != maxTime+manage.TimeoutMargin {
+			t.Errorf("-max-time %v: the destination's bound is %v, want %v", maxTime, got, maxTime+manage.TimeoutMargin)
+		}
+	}
+}
+
 func TestMigrateFailureReport(t *testing.T) {
 	rep := okReport
 	rep.OK, rep.Error, rep.Switch, rep.Rounds = false, "destination refused: Hello: MIDR 0x410fd083 != 0x411fd070", "", nil
@@ -738,11 +772,17 @@ func TestWait(t *testing.T) {
 
 	var calls int
 	var mu sync.Mutex
+	bundle := loadBundle(t, keys, "board1")
+	started := make(chan error, 1)
 	go func() {
 		time.Sleep(time.Second)
-		startBoard(t, sw, "10.77.0.11", loadBundle(t, keys, "board1"), statusHandler(&calls, &mu))
+		_, err := tryBoard(t, sw, "10.77.0.11", bundle, statusHandler(&calls, &mu))
+		started <- err
 	}()
 	code, out, _ := ferryctl(t, append(args, "wait", "-timeout", "30s", "-every", "200ms", "10.77.0.11")...)
+	if err := <-started; err != nil {
+		t.Fatalf("the board did not start: %v", err)
+	}
 	if code != 0 || !strings.Contains(out, "board1") {
 		t.Errorf("wait for a board coming up: exit %d, %q", code, out)
 	}
