@@ -6,11 +6,16 @@
 //
 //	FERRY-DMA rings-in-target ready=<QueueReady read back>
 //	FERRY-DMA buffer-in-target ready=<0|1> used=<the used index>
+//	FERRY-DMA wide ready=<0|1> used=<the used index>
 //	FERRY-DMA done
 //
-// Ferry refuses both before the device sees them (ready=0, then used=0)
-// and reports it on its console. Built for the guest (GOARCH=arm64) by
-// scripts/guest.sh.
+// The third is the second written 64 bits at a time (str x): the ring
+// addresses in one store each, QueueReady through a store of 1<<32 at
+// 0x40, the kick at 0x50. QEMU splits each into two 32-bit register
+// writes, so natively the device takes the rings as with 32-bit stores.
+// Ferry refuses all three before the device sees them (ready=0, then
+// used=0 twice) and reports it on its console. Built for the guest
+// (GOARCH=arm64) by scripts/guest.sh.
 package main
 
 import (
@@ -70,14 +75,7 @@ func main() {
 	}
 	r := regs{unsafe.Pointer(&m[base&(page-1)])}
 
-	r.w(regStatus, 0)
-	r.w(regStatus, statusAck)
-	r.w(regStatus, statusAck|statusDriver)
-	r.w(regDriverFeaturesSel, 1)
-	r.w(regDriverFeatures, 1) // VIRTIO_F_VERSION_1
-	r.w(regDriverFeaturesSel, 0)
-	r.w(regDriverFeatures, 0)
-	r.w(regStatus, statusAck|statusDriver|statusFeaturesOK)
+	r.features()
 
 	// 1. The transmit queue's rings in the target.
 	r.queue(txQueue, to, to+0x100, to+0x200)
@@ -98,7 +96,40 @@ func main() {
 	used := atomic.LoadUint32((*uint32)(unsafe.Pointer(&ring[0x200]))) >> 16
 	fmt.Printf("FERRY-DMA buffer-in-target ready=%d used=%d\n", ready, used)
 	r.w(regStatus, 0)
+
+	// 3. The same with 64-bit stores, one transmit buffer at target+0x2000.
+	r.features()
+	wide, wpa := lockedPage()
+	binary.LittleEndian.PutUint64(wide[0:], to+0x2000)
+	binary.LittleEndian.PutUint32(wide[8:], page)
+	binary.LittleEndian.PutUint16(wide[0x100+4:], 0)
+	binary.LittleEndian.PutUint16(wide[0x100+2:], 1)
+	r.w(regQueueSel, txQueue)
+	r.w(regQueueNum, qSize)
+	r.w64(regQueueDescLow, wpa)
+	r.w64(regQueueDriverLow, wpa+0x100)
+	r.w64(regQueueDeviceLow, wpa+0x200)
+	r.w64(regQueueReady-4, 1<<32) // QueueReady = 1, in the high half
+	ready = r.r(regQueueReady)
+	r.w(regStatus, statusAck|statusDriver|statusFeaturesOK|statusDriverOK)
+	r.w64(regQueueNotify, txQueue)
+	time.Sleep(500 * time.Millisecond)
+	used = atomic.LoadUint32((*uint32)(unsafe.Pointer(&wide[0x200]))) >> 16
+	fmt.Printf("FERRY-DMA wide ready=%d used=%d\n", ready, used)
+	r.w(regStatus, 0)
 	fmt.Println("FERRY-DMA done")
+}
+
+// features resets the device and takes VIRTIO_F_VERSION_1 alone.
+func (r regs) features() {
+	r.w(regStatus, 0)
+	r.w(regStatus, statusAck)
+	r.w(regStatus, statusAck|statusDriver)
+	r.w(regDriverFeaturesSel, 1)
+	r.w(regDriverFeatures, 1) // VIRTIO_F_VERSION_1
+	r.w(regDriverFeaturesSel, 0)
+	r.w(regDriverFeatures, 0)
+	r.w(regStatus, statusAck|statusDriver|statusFeaturesOK)
 }
 
 // regs is the transport's registers, mapped.
@@ -107,6 +138,10 @@ type regs struct{ p unsafe.Pointer }
 func (r regs) at(off uintptr) *uint32  { return (*uint32)(unsafe.Add(r.p, off)) }
 func (r regs) w(off uintptr, v uint32) { atomic.StoreUint32(r.at(off), v) }
 func (r regs) r(off uintptr) uint32    { return atomic.LoadUint32(r.at(off)) }
+
+// w64 is one 64-bit store (str x, as an atomic store-release: one access
+// with a valid syndrome at Ferry's trap).
+func (r regs) w64(off uintptr, v uint64) { atomic.StoreUint64((*uint64)(unsafe.Add(r.p, off)), v) }
 
 // queue sets queue q up with size qSize at the three addresses and makes
 // it ready.

@@ -15,17 +15,6 @@ import (
 	"github.com/ferry-hv/ferry/net/virtionet/fakedev"
 )
 
-// regs is a fake device's register file as the MMIO bus reaches it.
-type regs struct{ d *fakedev.Device }
-
-func (r regs) Read(off uint64, size int) uint64 {
-	if size == 1 {
-		return uint64(r.d.Read8(uint32(off)))
-	}
-	return uint64(r.d.Read32(uint32(off)))
-}
-func (r regs) Write(off uint64, size int, v uint64) { r.d.Write32(uint32(off), uint32(v)) }
-
 // mem is the fake bus memory by physical address.
 type mem struct{ m *fakedev.Memory }
 
@@ -58,6 +47,7 @@ type board struct {
 	wrote  []string
 	pends  int
 	allocs int
+	shadow [][2]uint64 // the shadow memory given out: base, size
 	// eventIdx: the driver takes VIRTIO_F_EVENT_IDX, which the device
 	// offers.
 	eventIdx bool
@@ -73,12 +63,13 @@ func newBoardWith(t *testing.T, eventIdx bool) *board {
 	}
 	_, b.ferry, _ = b.m.Alloc(4096, 4096)
 	b.dev = fakedev.New(b.m, fakedev.Options{MAC: mac})
-	b.tr = vm.New(regs{b.dev}, vm.Shadowing{
+	b.tr = vm.New(fakedev.MMIO{D: b.dev}, vm.Shadowing{
 		Guest: mem{b.m},
 		InRAM: func(a, n uint64) bool { return a >= b.base && a+n >= a && a+n <= b.base+ramSize },
 		Alloc: func(n uint64) (virtq.Mem, uint64, error) {
 			b.allocs++
 			_, pa, err := b.m.Alloc(int(n), 4096)
+			b.shadow = append(b.shadow, [2]uint64{pa, n})
 			return mem{b.m}, pa, err
 		},
 		Wrote: func(a, n uint64) { b.wrote = append(b.wrote, fmt.Sprintf("%#x+%d", a, n)) },
@@ -656,5 +647,123 @@ func TestTransportEventIdx(t *testing.T) {
 	b.interrupt()
 	if v := b.dev.Violations(); len(v) > 0 {
 		t.Errorf("the device saw %q", v)
+	}
+}
+
+// onShadow reports whether [a, a+n) lies in shadow memory the model was
+// given.
+func (b *board) onShadow(a, n uint64) bool {
+	for _, r := range b.shadow {
+		if a >= r[0] && a+n >= a && a+n <= r[0]+r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// deviceOnShadow fails unless every ready queue of the device runs on
+// shadow rings.
+func (b *board) deviceOnShadow(t *testing.T) {
+	t.Helper()
+	for q := range 2 {
+		num, desc, driver, device, ready := b.dev.Queue(q)
+		if !ready {
+			continue
+		}
+		n := uint64(num)
+		if !b.onShadow(desc, 16*n) || !b.onShadow(driver, 6+2*n) || !b.onShadow(device, 6+8*n) {
+			t.Fatalf("the device's queue %d runs on rings at %#x, %#x, %#x: not Ferry's shadow", q, desc, driver, device)
+		}
+	}
+}
+
+// A driver that writes its registers 8 bytes at a time (str x), which
+// QEMU splits into two 32-bit register writes: its ring addresses at
+// 0x80/0x90/0xa0, QueueReady through a store of 1<<32 at 0x40, its queue
+// selection at 0x30, its kick at 0x50. The model sees each half as the
+// device would: the device gets shadow rings, the guest's chains are
+// checked, Ferry's memory is neither sent nor written. 1- and 2-byte
+// accesses to a register do nothing (QEMU ignores them), and the
+// configuration space reads back at every width.
+func TestTransportWideAccess(t *testing.T) {
+	b := newBoard(t)
+	canary := b.m.At(b.ferry, 4096)
+	for i := range canary {
+		canary[i] = 0xc5
+	}
+	b.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver)
+	b.w(vm.RegDriverFeaturesSel, 1)
+	b.w(vm.RegDriverFeatures, 1)
+	b.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver|vm.StatusFeaturesOK)
+	for _, q := range []int{rxQ, txQ} {
+		b.tr.Write(vm.RegQueueSel, 8, uint64(q)) // and 0x34, QueueNumMax: read-only
+		b.w(vm.RegQueueNum, qNum)
+		b.tr.Write(vm.RegQueueDescLow, 8, b.desc(q))
+		b.tr.Write(vm.RegQueueDriverLow, 8, b.avail(q))
+		b.tr.Write(vm.RegQueueDeviceLow, 8, b.used(q))
+		b.tr.Write(0x40, 8, 1<<32) // QueueReady = 1
+		if got := b.tr.Read(vm.RegQueueDescLow, 8); got != b.desc(q) {
+			t.Errorf("queue %d: an 8-byte read of QueueDesc gives %#x, want the guest's %#x", q, got, b.desc(q))
+		}
+	}
+	// Narrow accesses to registers: ignored, as QEMU does.
+	b.tr.Write(vm.RegQueueSel, 1, 0)
+	b.tr.Write(vm.RegQueueReady, 2, 0)
+	b.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver|vm.StatusFeaturesOK|vm.StatusDriverOK)
+	b.deviceOnShadow(t)
+	if st := b.tr.State(); len(st.Queues) != 2 || !st.Queues[rxQ].Ready || !st.Queues[txQ].Ready || st.Queues[txQ].Desc != b.desc(txQ) {
+		t.Fatalf("the model's record: %+v", st)
+	}
+
+	// A receive buffer and a transmit buffer in Ferry's memory, kicked
+	// with 8-byte stores.
+	post := func(q int, head uint16, addr uint64, n uint32, write bool) {
+		d := b.m.At(b.desc(q)+16*uint64(head), 16)
+		binary.LittleEndian.PutUint64(d, addr)
+		binary.LittleEndian.PutUint32(d[8:], n)
+		flags := uint16(0)
+		if write {
+			flags = 2
+		}
+		binary.LittleEndian.PutUint16(d[12:], flags)
+		idx := b.u16(b.avail(q) + 2)
+		b.put16(b.avail(q)+4+2*uint64(idx%qNum), head)
+		b.put16(b.avail(q)+2, idx+1)
+		b.tr.Write(vm.RegQueueNotify, 8, uint64(q))
+	}
+	post(rxQ, 0, b.ferry, 0x800, true)
+	post(txQ, 0, b.ferry+0x800, 0x800, false)
+	b.dev.Receive(frameN(1))
+	for _, fr := range b.dev.Transmitted() {
+		if bytes.Contains(fr, canary[:16]) {
+			t.Fatalf("the device sent Ferry's memory")
+		}
+	}
+	for _, c := range b.m.At(b.ferry, 4096) {
+		if c != 0xc5 {
+			t.Fatalf("the device wrote Ferry's memory")
+		}
+	}
+	if f := b.tr.Faults(); len(f) != 3 || !strings.Contains(f[0], "a 1-byte access (write true) to register 0x30: the registers are 32 bits wide; ignored (reported once)") ||
+		!strings.Contains(f[1], "queue 0 stopped: virtq: a buffer outside guest RAM") || !strings.Contains(f[2], "queue 1 stopped") {
+		t.Errorf("Faults %q", f)
+	}
+
+	// The configuration space at every width: the MAC.
+	if got := b.tr.Read(vm.RegConfig, 1); got != uint64(mac[0]) {
+		t.Errorf("1-byte config read %#x", got)
+	}
+	if got := b.tr.Read(vm.RegConfig+2, 2); got != uint64(binary.LittleEndian.Uint16(mac[2:])) {
+		t.Errorf("2-byte config read %#x", got)
+	}
+	if got := b.tr.Read(vm.RegConfig, 4); got != uint64(binary.LittleEndian.Uint32(mac[:])) {
+		t.Errorf("4-byte config read %#x", got)
+	}
+	if got := b.tr.Read(vm.RegConfig, 8); got != uint64(binary.LittleEndian.Uint32(mac[:]))|uint64(binary.LittleEndian.Uint16(mac[4:]))<<32 {
+		t.Errorf("8-byte config read %#x", got)
+	}
+	// Misaligned: nothing reaches the device.
+	if got := b.tr.Read(vm.RegConfig+1, 4); got != 0 {
+		t.Errorf("a misaligned config read gives %#x", got)
 	}
 }

@@ -97,7 +97,9 @@ type Shadowing struct {
 // device sees it, and the device's ring positions (which virtio-mmio can
 // neither read nor set) are Ferry's: a migration stops the device (Stop)
 // and sets another up at the same positions (Start). The driver's set-up
-// is recorded (State); a reset (Status = 0) forgets it.
+// is recorded (State); a reset (Status = 0) forgets it. Every access
+// width goes through the model, as QEMU's virtio-mmio takes it (access):
+// no access reaches the device behind the model's back.
 type Transport struct {
 	// Log, if set, receives a line when the driver sets DRIVER_OK (what it
 	// set up), when a queue is refused or stopped (a chain outside guest
@@ -121,6 +123,7 @@ type Transport struct {
 	drvSel   uint32 // DriverFeaturesSel
 	queueSel uint32 // QueueSel
 	warned   bool
+	refused  bool // an access of a width or alignment the model refuses was reported
 	used     bool // InterruptStatus shows a used buffer until the guest acknowledges one (Start)
 	stopped  bool // Stop reset the device
 	faults   []string
@@ -140,11 +143,26 @@ func New(dev mmio.Device, sh Shadowing) *Transport { return &Transport{dev: dev,
 // Read implements mmio.Device: the device's registers, but for the
 // feature bits the model hides, the queue addresses the guest wrote (the
 // device holds the shadow's), and InterruptStatus, before which the
-// device's used buffers are relayed.
+// device's used buffers are relayed. Every width goes through the model
+// (access).
 func (t *Transport) Read(off uint64, size int) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if size != 4 {
+	switch t.access(off, size, false) {
+	case accessWide:
+		return t.read32(off) | t.read32(off+4)<<32
+	case accessConfig:
+		return t.dev.Read(off, size)
+	case accessRegister:
+		return t.read32(off)
+	}
+	return 0
+}
+
+// read32 is a 4-byte read at off.
+func (t *Transport) read32(off uint64) uint64 {
+	const size = 4
+	if off >= RegConfig {
 		return t.dev.Read(off, size)
 	}
 	switch off {
@@ -183,12 +201,70 @@ func (t *Transport) Read(off uint64, size int) uint64 {
 // shadow's when the queue is made ready) and the feature bits the model
 // hides. A kick copies the queue's new chains onto its shadow first, and
 // the queue's used entries back after; an interrupt acknowledgement
-// relays what the device used.
+// relays what the device used. A write to a register the model does not
+// know is not performed. Every width goes through the model (access).
 func (t *Transport) Write(off uint64, size int, v uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if size != 4 {
-		t.dev.Write(off, size, v) // the registers are 32 bits wide; the configuration space reads back
+	switch t.access(off, size, true) {
+	case accessWide:
+		t.write32(off, v&0xffffffff)
+		t.write32(off+4, v>>32)
+	case accessConfig:
+		t.dev.Write(off, size, v)
+	case accessRegister:
+		t.write32(off, v)
+	}
+}
+
+// How an access is performed (access).
+const (
+	accessRefused  = iota // not at all: it reads as 0
+	accessRegister        // one 4-byte register access
+	accessWide            // two 4-byte accesses, at off and off+4
+	accessConfig          // as it is, on the configuration space
+)
+
+// access says how the model performs an access of size bytes at off,
+// as QEMU's virtio-mmio would take it (its region implements 4-byte
+// accesses, and the memory core adapts every other width to that): an
+// 8-byte access is two 4-byte ones, the low word first, each through the
+// model -- a register's or the configuration space's; a 1-, 2- or 4-byte
+// access to the configuration space is the device's (it takes every
+// width there, and nothing in it is DMA); a 1- or 2-byte access to a
+// register is refused (QEMU ignores it); so is a misaligned one, or one
+// past the window (a decode error in QEMU). No access reaches the device
+// but through the model. A refusal is reported once.
+func (t *Transport) access(off uint64, size int, write bool) int {
+	n := uint64(size)
+	switch {
+	case n != 1 && n != 2 && n != 4 && n != 8, off%n != 0, off >= Size, Size-off < n:
+		t.refuse(fmt.Sprintf("a %d-byte access (write %v) at %#x: misaligned or outside the %#x-byte window", size, write, off, Size))
+		return accessRefused
+	case n == 8:
+		return accessWide
+	case off >= RegConfig:
+		return accessConfig
+	case n != 4:
+		t.refuse(fmt.Sprintf("a %d-byte access (write %v) to register %#x: the registers are 32 bits wide", size, write, off))
+		return accessRefused
+	}
+	return accessRegister
+}
+
+// refuse reports the first refused access.
+func (t *Transport) refuse(s string) {
+	if !t.refused {
+		t.refused = true
+		t.fault(s + "; ignored (reported once)")
+	}
+}
+
+// write32 is a 4-byte write of v at off.
+func (t *Transport) write32(off uint64, v uint64) {
+	const size = 4
+	if off >= RegConfig {
+		t.dev.Write(off, size, v)
 		return
 	}
 	w := uint32(v)
@@ -272,6 +348,8 @@ func (t *Transport) Write(off uint64, size int, v uint64) {
 			t.Log(fmt.Sprintf("driver ready: features %#x, %d queues", t.state.DriverFeatures, t.readyQueues()))
 		}
 		t.state.Status = w
+	default:
+		return // read-only, unknown, or a legacy transport's (QueuePFN): not the device's business
 	}
 	t.dev.Write(off, size, v)
 }

@@ -28,6 +28,7 @@ const (
 	// carveOutBase is the start of Ferry's carve-out on QEMU's board: its
 	// image, at the base of RAM ("carve-out [0x40000000, 0x48000000)").
 	carveOutBase = "0x40000000"
+	carveOutWide = "0x40002000" // guest/dma's third target: carveOutBase+0x2000
 )
 
 // dataSegment starts the data switch and returns its address and a
@@ -117,6 +118,11 @@ func TestGuestNICRefusedIntoCarveOut(t *testing.T) {
 	expect(t, a, `^FERRY-DMA rings-in-target ready=0`, 0, bootTimeout)
 	expect(t, a, `ferry: guest NIC at 0xa003c00: queue 1 stopped: virtq: a buffer outside guest RAM: \[`+carveOutBase+`\+0x1000\]`, 0, bootTimeout)
 	expect(t, a, `^FERRY-DMA buffer-in-target ready=1 used=0`, 0, bootTimeout)
+	// The same with 64-bit stores (QEMU splits each in two 32-bit
+	// register writes): the model sees both halves, the device gets the
+	// shadow, and the buffer is refused.
+	expect(t, a, `ferry: guest NIC at 0xa003c00: queue 1 stopped: virtq: a buffer outside guest RAM: \[`+carveOutWide+`\+0x1000\]`, 0, bootTimeout)
+	expect(t, a, `^FERRY-DMA wide ready=1 used=0`, 0, bootTimeout)
 	_, done := expect(t, a, `^FERRY-DMA done`, 0, bootTimeout)
 	expect(t, a, counterT.String(), done, 30*time.Second)
 	out, err := l.ferryctl("", "status", "10.77.0.11")
@@ -142,6 +148,7 @@ func TestGuestNICRefusedIntoCarveOut(t *testing.T) {
 	p := start(t, n)
 	expect(t, p, `^FERRY-DMA rings-in-target ready=1`, 0, bootTimeout)
 	expect(t, p, `^FERRY-DMA buffer-in-target ready=1 used=1`, 0, bootTimeout)
+	expect(t, p, `^FERRY-DMA wide ready=1 used=1`, 0, bootTimeout)
 }
 
 // A board whose guest NIC has another MAC cannot take the guest: its
