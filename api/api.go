@@ -62,8 +62,10 @@ type Status struct {
 	ConsoleDropped uint64 `json:"console_dropped"`
 	// NICFaults are what Ferry refused of the guest's NICs' drivers, oldest
 	// first, each after its transport's address: a queue whose rings are
-	// not in guest RAM, a queue stopped for a chain that points elsewhere
-	// or breaks the ring (the device never saw it).
+	// not in guest RAM, or that is larger than the device offers or than
+	// Ferry's shadow memory for the device allows, a queue stopped for a
+	// chain that points elsewhere or breaks the ring (the device never saw
+	// it), a register access of a width the transport does not take.
 	NICFaults []string `json:"nic_faults,omitempty"`
 
 	// Migration is the migration in progress on this board, if any, and

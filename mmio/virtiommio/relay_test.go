@@ -56,13 +56,17 @@ type board struct {
 func newBoard(t *testing.T) *board { return newBoardWith(t, false) }
 
 func newBoardWith(t *testing.T, eventIdx bool) *board {
+	return newBoardOpts(t, eventIdx, fakedev.Options{MAC: mac})
+}
+
+func newBoardOpts(t *testing.T, eventIdx bool, opt fakedev.Options) *board {
 	b := &board{t: t, m: fakedev.NewMemory(), eventIdx: eventIdx}
 	var err error
 	if b.ram, b.base, err = b.m.Alloc(ramSize, 4096); err != nil {
 		t.Fatal(err)
 	}
 	_, b.ferry, _ = b.m.Alloc(4096, 4096)
-	b.dev = fakedev.New(b.m, fakedev.Options{MAC: mac})
+	b.dev = fakedev.New(b.m, opt)
 	b.tr = vm.New(fakedev.MMIO{D: b.dev}, vm.Shadowing{
 		Guest: mem{b.m},
 		InRAM: func(a, n uint64) bool { return a >= b.base && a+n >= a && a+n <= b.base+ramSize },
@@ -765,5 +769,83 @@ func TestTransportWideAccess(t *testing.T) {
 	// Misaligned: nothing reaches the device.
 	if got := b.tr.Read(vm.RegConfig+1, 4); got != 0 {
 		t.Errorf("a misaligned config read gives %#x", got)
+	}
+}
+
+// sized sets queue q up with size n (its rings in guest RAM) and makes it
+// ready.
+func (b *board) sized(q int, n uint32) {
+	b.w(vm.RegQueueSel, uint32(q))
+	b.w(vm.RegQueueNum, n)
+	for _, a := range []struct {
+		off  uint64
+		addr uint64
+	}{{vm.RegQueueDescLow, b.base}, {vm.RegQueueDriverLow, b.base + 16*uint64(n)}, {vm.RegQueueDeviceLow, b.base + 0x80000}} {
+		b.w(a.off, uint32(a.addr))
+		b.w(a.off+4, uint32(a.addr>>32))
+	}
+	b.w(vm.RegQueueReady, 1)
+}
+
+// The guest does not decide how much of Ferry's memory the shadow takes:
+// a queue is refused, and reported, if it is larger than the device
+// offers (QueueNumMax), if the device has no such queue (QueueNumMax 0),
+// or if its shadow would take the device's shadow memory past
+// ShadowBudget; nothing is allocated for it.
+func TestTransportQueueBounds(t *testing.T) {
+	b := newBoard(t) // the device's queues hold 256
+	b.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver)
+	b.w(vm.RegDriverFeaturesSel, 1)
+	b.w(vm.RegDriverFeatures, 1)
+	b.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver|vm.StatusFeaturesOK)
+	b.sized(txQ, 512)
+	for q := 2; q < vm.MaxQueues; q++ {
+		b.sized(q, 32768)
+	}
+	if b.allocs != 0 || b.r(vm.RegQueueReady) != 0 {
+		t.Errorf("%d allocations, the last queue ready %d", b.allocs, b.r(vm.RegQueueReady))
+	}
+	f := b.tr.Faults()
+	if len(f) != vm.MaxQueues-1 || !strings.Contains(f[0], "queue 1 refused: size 512: the device's queue holds at most 256 (QueueNumMax)") ||
+		!strings.Contains(f[1], "queue 2 refused: the device has no queue 2 (its QueueNumMax is 0)") {
+		t.Fatalf("Faults %q", f)
+	}
+
+	// A device that offers the largest split queue: one of 32768 entries
+	// (34 MB of shadow) is past the budget; two of 4096 (4.3 MB each)
+	// are too, together.
+	c := newBoardOpts(t, false, fakedev.Options{MAC: mac, QueueNumMax: 32768})
+	c.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver)
+	c.w(vm.RegDriverFeaturesSel, 1)
+	c.w(vm.RegDriverFeatures, 1)
+	c.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver|vm.StatusFeaturesOK)
+	c.sized(rxQ, 32768)
+	if c.allocs != 0 || c.r(vm.RegQueueReady) != 0 {
+		t.Fatalf("a queue of 32768: %d allocations, ready %d", c.allocs, c.r(vm.RegQueueReady))
+	}
+	c.sized(rxQ, 4096)
+	c.sized(txQ, 4096)
+	var taken uint64
+	for _, r := range c.shadow {
+		taken += r[1]
+	}
+	if c.allocs != 1 || taken > vm.ShadowBudget {
+		t.Errorf("%d allocations, %d bytes: past the budget of %d", c.allocs, taken, vm.ShadowBudget)
+	}
+	f = c.tr.Faults()
+	if len(f) != 2 || !strings.Contains(f[0], "queue 0 refused: shadow ring: 34406416 bytes") || !strings.Contains(f[1], "queue 1 refused: shadow ring: ") || !strings.Contains(f[1], "past the device's budget of 8388608") {
+		t.Fatalf("Faults %q", f)
+	}
+	// After a reset the same set-up takes the memory it had, and a
+	// queue of another size gets the memory of the first back.
+	c.w(vm.RegStatus, 0)
+	c.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver)
+	c.w(vm.RegDriverFeaturesSel, 1)
+	c.w(vm.RegDriverFeatures, 1)
+	c.w(vm.RegStatus, vm.StatusAcknowledge|vm.StatusDriver|vm.StatusFeaturesOK)
+	c.sized(txQ, 2048)
+	c.sized(rxQ, 2048)
+	if got := c.tr.State(); len(c.tr.Faults()) != 2 || !got.Queues[rxQ].Ready || !got.Queues[txQ].Ready {
+		t.Fatalf("after a reset: %+v, faults %q", got, c.tr.Faults())
 	}
 }

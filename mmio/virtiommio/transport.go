@@ -15,6 +15,16 @@ import (
 // queue has three, one with multiqueue a pair per queue.
 const MaxQueues = 16
 
+// ShadowBudget bounds the shadow memory (Ferry's, in its carve-out) one
+// device's model takes: its queues' shadow rings, with memory kept from
+// before a reset, and Announce's buffer. A queue is as large as the guest
+// asks, up to what the device offers (QueueNumMax: QEMU's is 1024), and
+// its shadow takes ShadowSize (1 KiB of indirect table per entry: 1.03
+// MiB for 1024 entries); 8 MiB holds seven such queues (three queue
+// pairs and a control queue). A queue past the budget is refused, and
+// reported, like one outside guest RAM.
+const ShadowBudget = 8 << 20
+
 // maxQueueNum is the largest split virtqueue (virtio 1.2, 2.7: "Queue Size
 // ... a maximum of 32768").
 const maxQueueNum = virtq.MaxSize
@@ -119,6 +129,7 @@ type Transport struct {
 	areas    []area
 	pool     []area
 	frame    area   // Ferry's buffer for Announce
+	taken    uint64 // bytes of shadow memory in areas, pool and frame (ShadowBudget)
 	devSel   uint32 // DeviceFeaturesSel
 	drvSel   uint32 // DriverFeaturesSel
 	queueSel uint32 // QueueSel
@@ -383,10 +394,17 @@ func (t *Transport) Faults() []string {
 
 // ready puts queue i, as the driver set it up in q, on a shadow at at
 // and makes it ready at the device (selected there): its rings must lie in
-// guest RAM, its size be one the relay takes.
+// guest RAM, its size be one the relay takes and the device offers (its
+// QueueNumMax; a queue of 0 does not exist), its shadow fit the budget.
 func (t *Transport) ready(i uint32, q *Queue, at virtq.Position) error {
 	if err := q.shape(); err != nil {
 		return err
+	}
+	switch max := uint32(t.dev.Read(RegQueueNumMax, 4)); {
+	case max == 0:
+		return fmt.Errorf("the device has no queue %d (its QueueNumMax is 0)", i)
+	case q.Num > max:
+		return fmt.Errorf("size %d: the device's queue holds at most %d (QueueNumMax)", q.Num, max)
 	}
 	n := uint64(q.Num)
 	for _, a := range [...]struct {
@@ -445,12 +463,33 @@ func (t *Transport) area(i uint32, need uint64) (area, error) {
 			return ar, nil
 		}
 	}
-	mem, base, err := t.sh.Alloc(need)
+	mem, base, err := t.alloc(need)
 	if err != nil {
 		return area{}, fmt.Errorf("shadow ring: %w", err)
 	}
 	t.areas[i] = area{mem, base, need}
 	return t.areas[i], nil
+}
+
+// alloc takes size bytes of new shadow memory within ShadowBudget,
+// giving up the memory kept from before the device's last reset (pool)
+// if it must.
+func (t *Transport) alloc(size uint64) (virtq.Mem, uint64, error) {
+	if t.taken+size > ShadowBudget {
+		for _, ar := range t.pool {
+			t.taken -= ar.size
+		}
+		t.pool = nil
+	}
+	if t.taken+size > ShadowBudget {
+		return nil, 0, fmt.Errorf("%d bytes more of Ferry's memory, with %d taken, is past the device's budget of %d", size, t.taken, ShadowBudget)
+	}
+	mem, base, err := t.sh.Alloc(size)
+	if err != nil {
+		return nil, 0, err
+	}
+	t.taken += size
+	return mem, base, nil
 }
 
 // reclaim takes the shadow memory back from a device just reset.
@@ -755,9 +794,6 @@ func (t *Transport) setUp(s State) error {
 			continue
 		}
 		w(RegQueueSel, uint32(i))
-		if max := uint32(t.dev.Read(RegQueueNumMax, 4)); max < q.Num {
-			return fmt.Errorf("virtio-mmio: queue %d: the device's holds %d, the driver's %d", i, max, q.Num)
-		}
 		w(RegQueueNum, q.Num)
 		if err := t.ready(uint32(i), &t.state.Queues[i], at); err != nil {
 			return fmt.Errorf("virtio-mmio: queue %d: %w", i, err)
@@ -800,7 +836,7 @@ func (t *Transport) Announce(tx int, frame []byte) error {
 		return fmt.Errorf("virtio-mmio: a frame of %d bytes", len(frame))
 	}
 	if t.frame.mem == nil {
-		mem, base, err := t.sh.Alloc(size)
+		mem, base, err := t.alloc(size)
 		if err != nil {
 			return err
 		}

@@ -233,6 +233,12 @@ func (d *Device) Write32(off uint32, v uint32) {
 	q := &d.q[d.queueSel%2]
 	setupOK := d.status&vm.StatusFeaturesOK != 0 && d.status&vm.StatusDriverOK == 0
 	switch off {
+	case vm.RegQueueNum, vm.RegQueueReady, vm.RegQueueDescLow, vm.RegQueueDescHigh, vm.RegQueueDriverLow, vm.RegQueueDriverHigh, vm.RegQueueDeviceLow, vm.RegQueueDeviceHigh:
+		if d.queueSel > 1 {
+			return // no such queue (QueueNumMax 0): QEMU ignores it
+		}
+	}
+	switch off {
 	case vm.RegDeviceFeaturesSel:
 		d.devSel = v
 	case vm.RegDriverFeaturesSel:
