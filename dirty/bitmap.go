@@ -31,6 +31,24 @@ func (b *Bitmap) Set(i uint64) bool {
 	return old&m == 0
 }
 
+// SetRange marks the n pages from first (those below Len), a word at a
+// time: a device's write of many pages costs a store per 64 of them.
+func (b *Bitmap) SetRange(first, n uint64) {
+	if first >= b.n || n == 0 {
+		return
+	}
+	end := first + min(n, b.n-first) // past the last page to mark
+	for i := first; i < end; {
+		k, j := i/64, i%64
+		m := ^uint64(0) << j
+		if span := end - i; j+span < 64 {
+			m &= 1<<(j+span) - 1
+		}
+		b.w[k] |= m
+		i += 64 - j
+	}
+}
+
 // Clear unmarks page i.
 func (b *Bitmap) Clear(i uint64) {
 	if i < b.n {

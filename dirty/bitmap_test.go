@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestBitmap(t *testing.T) {
@@ -65,5 +66,33 @@ func TestOr(t *testing.T) {
 	a.Harvest(func(i uint64) { got = append(got, i) })
 	if !slices.Equal(got, []uint64{1, 129}) {
 		t.Fatalf("Or: %v", got)
+	}
+}
+
+// SetRange marks what Set page by page would, for ranges across and
+// within words and past the end, and marks all of 1 TiB of pages in
+// one store per 64.
+func TestSetRange(t *testing.T) {
+	const n = 200
+	for _, tc := range [][2]uint64{{0, 0}, {0, 1}, {3, 5}, {0, 64}, {63, 2}, {64, 64}, {5, 130}, {190, 100}, {199, 1}, {200, 5}, {0, 1 << 62}, {10, ^uint64(0)}} {
+		got, want := New(n), New(n)
+		got.SetRange(tc[0], tc[1])
+		for i := tc[0]; i < n && i-tc[0] < tc[1]; i++ {
+			want.Set(i)
+		}
+		for i := uint64(0); i < n; i++ {
+			if got.Test(i) != want.Test(i) {
+				t.Fatalf("SetRange(%d, %d): page %d is %v", tc[0], tc[1], i, got.Test(i))
+			}
+		}
+		if got.Count() != want.Count() {
+			t.Fatalf("SetRange(%d, %d): %d pages marked, want %d", tc[0], tc[1], got.Count(), want.Count())
+		}
+	}
+	big := New(1 << 28) // 1 TiB of 4 KiB pages
+	start := time.Now()
+	big.SetRange(0, big.Len())
+	if d := time.Since(start); big.Count() != big.Len() || d > time.Second {
+		t.Fatalf("all of 1 TiB: %d pages marked in %v", big.Count(), d)
 	}
 }

@@ -50,12 +50,13 @@ func dmaAlloc(size uint64) (virtq.Mem, uint64, error) {
 
 // dmaWrote marks guest RAM a guest's device wrote by DMA, or a model
 // wrote for it, dirty while a migration tracks: stage 2 sees neither.
+// The model reports what the device said it wrote (a used entry's
+// length), and the pages are marked a word of the bitmap at a time.
 func (m *Machine) dmaWrote(addr, size uint64) {
 	if !m.trk.on || size == 0 || !m.inRAMRange(addr, size) {
 		return
 	}
 	base := m.Desc.RAM[0].Base
-	for p := addr &^ (mmu.PageSize - 1); p < addr+size; p += mmu.PageSize {
-		m.trk.log.Set((p - base) / mmu.PageSize)
-	}
+	first, last := (addr-base)/mmu.PageSize, (addr+size-1-base)/mmu.PageSize
+	m.trk.log.SetRange(first, last-first+1)
 }

@@ -255,7 +255,7 @@ func testTransportRelays(t *testing.T, ev bool) {
 	if got := b.m.At(b.buf(0)+12, 60); !bytes.Equal(got, frameN(2)) {
 		t.Errorf("received % x", got[:8])
 	}
-	if !slices.Contains(b.wrote, fmt.Sprintf("%#x+%d", b.buf(0), 0x800)) || !slices.Contains(b.wrote, fmt.Sprintf("%#x+2", b.used(rxQ)+2)) {
+	if !slices.Contains(b.wrote, fmt.Sprintf("%#x+%d", b.buf(0), 72)) || !slices.Contains(b.wrote, fmt.Sprintf("%#x+2", b.used(rxQ)+2)) {
 		t.Errorf("reported writes %v", b.wrote)
 	}
 	if v := b.dev.Violations(); len(v) > 0 {
@@ -349,7 +349,7 @@ func testTransportMigrates(t *testing.T, ev bool) {
 	if got := src.usedEntries(txQ, 0); fmt.Sprint(got) != "[8/0]" {
 		t.Fatalf("transmit used at the stop %v", got)
 	}
-	if !slices.Contains(src.wrote, fmt.Sprintf("%#x+%d", src.buf(0), 0x800)) {
+	if !slices.Contains(src.wrote, fmt.Sprintf("%#x+%d", src.buf(0), 72)) {
 		t.Errorf("the stop's writes were not reported: %v", src.wrote)
 	}
 	if fmt.Sprint(st.Queues[rxQ].At) != "{4 1 [1 2 3]}" || fmt.Sprint(st.Queues[txQ].At) != "{1 1 []}" {

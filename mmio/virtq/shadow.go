@@ -142,10 +142,11 @@ type Shadow struct {
 	tables        []byte // the shadow's indirect tables
 	// InRAM reports whether [addr, addr+size) lies in guest RAM.
 	InRAM func(addr, size uint64) bool
-	// Wrote, if set, is told every device-writable buffer of a chain the
-	// device used, and the guest's used ring entry Ferry wrote: guest
-	// memory written without the CPU, which stage-2 dirty tracking does
-	// not see and a migration must send again.
+	// Wrote, if set, is told what the device wrote of a chain it used
+	// (its device-writable buffers, in order, up to the used entry's
+	// length), and the guest's used ring entry Ferry wrote: guest memory
+	// written without the CPU, which stage-2 dirty tracking does not see
+	// and a migration must send again.
 	Wrote func(addr, size uint64)
 	// EventIdx is VIRTIO_F_EVENT_IDX, negotiated by the guest and the
 	// device alike; set it before the first relay. The guest is then told
@@ -613,8 +614,17 @@ func (s *Shadow) Used() (int, error) {
 			return n, fmt.Errorf("%w: the device used head %d, which is not in flight", ErrChain, id)
 		}
 		if s.Wrote != nil {
+			// What the device says it wrote (len: the bytes written into
+			// the chain's device-writable buffers, in order), not the
+			// buffers' sizes, which are the guest's to choose.
+			n := uint64(binary.LittleEndian.Uint32(e[4:]))
 			for _, w := range s.writable[id] {
-				s.Wrote(w.addr, w.size)
+				if n == 0 {
+					break
+				}
+				k := min(w.size, n)
+				s.Wrote(w.addr, k)
+				n -= k
 			}
 		}
 		s.release(uint16(id))

@@ -307,8 +307,9 @@ func FuzzShadow(f *testing.F) {
 }
 
 // What the device wrote into guest RAM is reported when it is used: the
-// device-writable buffers of the chain (an indirect table's included), and
-// the guest's used ring, which Ferry writes; not what the device only read.
+// device-writable buffers of the chain (an indirect table's included) up
+// to the length the device says it wrote, and the guest's used ring,
+// which Ferry writes; not what the device only read.
 func TestShadowReportsWrites(t *testing.T) {
 	r := newRig(t, 300)
 	var wrote []string
@@ -334,7 +335,7 @@ func TestShadowReportsWrites(t *testing.T) {
 	used := r.g.Device + ringHead
 	want := []string{
 		fmt.Sprintf("%#x+8", used+usedElem*(300%num)),                  // the TX chain's used entry
-		fmt.Sprintf("%#x+12", buf(3)), fmt.Sprintf("%#x+1514", buf(4)), // the RX buffers
+		fmt.Sprintf("%#x+12", buf(3)), fmt.Sprintf("%#x+90", buf(4)), // the RX buffers, up to the used length 102
 		fmt.Sprintf("%#x+8", used+usedElem*(301%num)),
 		fmt.Sprintf("%#x+2", r.g.Device+2), // the used index
 	}
@@ -544,5 +545,28 @@ func TestShadowEventIdx(t *testing.T) {
 	}
 	if again := r.s.Arm(); again || usedEvent() != 1 {
 		t.Fatalf("Arm again = %v; used_event %d, want 1", again, usedEvent())
+	}
+}
+
+// A receive buffer as large as guest RAM, into which the device writes a
+// frame: what is reported (and marked dirty in a migration) is the frame,
+// not the buffer.
+func TestShadowWroteBoundedByUsedLength(t *testing.T) {
+	r := newRig(t, 0)
+	var wrote []string
+	var total uint64
+	r.s.Wrote = func(a, n uint64) { wrote = append(wrote, fmt.Sprintf("%#x+%d", a, n)); total += n }
+	r.setDesc(r.gm, r.g.Desc, 0, desc{ramBase, ramSize / 2, DescWrite | DescNext, 1})
+	r.setDesc(r.gm, r.g.Desc, 1, desc{ramBase + ramSize/2, ramSize / 2, DescWrite, 0})
+	r.post(0)
+	if _, err := r.s.Avail(); err != nil {
+		t.Fatal(err)
+	}
+	r.device(0) // uses head 0 with length 100
+	if _, err := r.s.Used(); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%#x+100", ramBase); len(wrote) != 3 || wrote[0] != want || total != 100+usedElem+2 {
+		t.Errorf("reported %v (%d bytes), want %s and the used ring", wrote, total, want)
 	}
 }
