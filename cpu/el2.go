@@ -72,6 +72,40 @@ const (
 	PMCR_N_Mask  = 0x1f
 )
 
+// PMUVer values from which MDCR_EL2 has the controls below.
+const (
+	PMUVer3p1 = 0x4 // FEAT_PMUv3p1: MDCR_EL2.HPMD
+	PMUVer3p5 = 0x6 // FEAT_PMUv3p5: MDCR_EL2.HCCD
+)
+
+// MDCR_EL2 fields (ARM ARM D23.3 MDCR_EL2, Monitor Debug Configuration
+// Register (EL2)).
+const (
+	MDCR_HPMN_Mask = 0x1f    // HPMN, [4:0]: the event counters EL1 and EL0 use
+	MDCR_HPMD      = 1 << 17 // those counters do not count at EL2 (FEAT_PMUv3p1)
+	MDCR_HCCD      = 1 << 23 // the cycle counter does not count at EL2 (FEAT_PMUv3p5)
+)
+
+// MDCR is MDCR_EL2 for a guest that has the whole PMU, given
+// ID_AA64DFR0_EL1 and PMCR_EL0: every event counter is the guest's (HPMN
+// = PMCR_EL0.N), none traps, and none counts while Ferry runs at EL2 (HPMD
+// and HCCD where the CPU has them), so the guest's PMU sees the guest
+// alone. Without an architected PMU it is 0.
+func MDCR(dfr0, pmcr uint64) uint64 {
+	v := Field(dfr0, DFR0_PMUVer_Shift)
+	if v == PMUVerNone || v == PMUVerImpDef {
+		return 0
+	}
+	mdcr := pmcr >> PMCR_N_Shift & PMCR_N_Mask
+	if v >= PMUVer3p1 {
+		mdcr |= MDCR_HPMD
+	}
+	if v >= PMUVer3p5 {
+		mdcr |= MDCR_HCCD
+	}
+	return mdcr
+}
+
 // Field extracts the 4-bit ID register field at shift.
 func Field(reg uint64, shift uint) uint64 { return reg >> shift & 0xf }
 

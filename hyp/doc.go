@@ -1,7 +1,7 @@
 // Package hyp is Ferry's hypervisor proper: the machine description, the
 // registry of migratable components, the guest vCPU, the run loop (enter
 // the guest, dispatch the exit, repeat), the trap table keyed by exception
-// class, and PSCI.
+// class, and the guest's SMCs (PSCI and the SMCCC architecture calls).
 //
 // Describe reads the board's DTB into one description of the machine the
 // guest gets: each device's treatment (passed through, trapped, hidden,

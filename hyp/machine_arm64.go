@@ -97,15 +97,20 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 	m.Stage2, m.GIC, m.Bus, m.reg, m.NICs = a.stage2, a.guard, a.bus, a.reg, a.nics
 	m.Stage2.SetTLB(cpu.Stage2TLB{})
 	m.written = dirty.New(m.pages())
+	fi := ProbeFirmware(cpu.SMC)
+	if log != nil {
+		log("firmware: " + fi.String())
+	}
 	m.VCPU = VCPU{
-		MPIDR:       cpu.ReadMPIDR_EL1(),
-		Firmware:    cpu.SMC,
-		Log:         log,
-		MMIO:        m.Bus.Handle,
-		WriteFault:  m.writeFault,
-		Idle:        m.guestIdle,
-		WriteSysReg: func(name string, v uint64) { cpu.WriteSysReg(name, v) },
-		FIQ:         m.fiq,
+		MPIDR:        cpu.ReadMPIDR_EL1(),
+		Firmware:     cpu.SMC,
+		FirmwareInfo: fi,
+		Log:          log,
+		MMIO:         m.Bus.Handle,
+		WriteFault:   m.writeFault,
+		Idle:         m.guestIdle,
+		WriteSysReg:  func(name string, v uint64) { cpu.WriteSysReg(name, v) },
+		FIQ:          m.fiq,
 	}
 	if err := m.configureEL2(); err != nil {
 		return nil, err
@@ -165,11 +170,11 @@ func (m *Machine) configureEL2() error {
 		cpu.WriteSMCR_EL2(0)
 	}
 
-	var mdcr uint64
+	var pmcr uint64
 	if v := cpu.Field(cpu.ReadID_AA64DFR0_EL1(), cpu.DFR0_PMUVer_Shift); v != cpu.PMUVerNone && v != cpu.PMUVerImpDef {
-		mdcr = cpu.ReadPMCR_EL0() >> cpu.PMCR_N_Shift & cpu.PMCR_N_Mask // HPMN = PMCR_EL0.N: every counter to the guest
+		pmcr = cpu.ReadPMCR_EL0() // only read with an architected PMU
 	}
-	cpu.WriteMDCR_EL2(mdcr)
+	cpu.WriteMDCR_EL2(cpu.MDCR(cpu.ReadID_AA64DFR0_EL1(), pmcr)) // the guest's PMU, not counting at EL2
 
 	cpu.WriteCNTHCTL_EL2(cpu.CNTHCTL_EL1PCTEN | cpu.CNTHCTL_EL1PCEN)
 	cpu.WriteICC_SRE_EL2(cpu.ICC_SRE_SRE | cpu.ICC_SRE_DFB | cpu.ICC_SRE_DIB | cpu.ICC_SRE_Enable)

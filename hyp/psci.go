@@ -38,7 +38,13 @@ type Firmware func(args [8]uint64) [4]uint64
 var psciForwarded = map[uint32]bool{
 	PSCIVersion: true, PSCICPUSuspend32: true, PSCICPUSuspend64: true,
 	PSCIAffinityInfo32: true, PSCIAffinityInfo64: true, PSCIMigrateInfoType: true,
-	PSCIFeatures: true, PSCISystemOff: true, PSCISystemReset: true,
+	PSCISystemOff: true, PSCISystemReset: true,
+}
+
+// psciOwn are the PSCI calls Ferry answers itself: CPU_ON and CPU_OFF for
+// a one-CPU machine, and PSCI_FEATURES from this table and psciForwarded.
+var psciOwn = map[uint32]bool{
+	PSCICPUOn32: true, PSCICPUOn64: true, PSCICPUOff: true, PSCIFeatures: true,
 }
 
 // psciNotes are the calls worth a line in Ferry's log, written before the
@@ -49,14 +55,19 @@ var psciNotes = map[uint32]string{
 	PSCICPUOff:      "guest asked to turn off its only CPU: denied",
 }
 
-// CallPSCI answers the guest's SMC with function fid and arguments args
-// (x1..x7) on a single-CPU board whose CPU has affinity mpidr, and returns
-// the guest's x0..x3. Calls the firmware answers for a bare-metal OS are
-// forwarded to fw; CPU_ON and CPU_OFF are answered for a one-CPU machine;
-// anything else is SMCCC NOT_SUPPORTED.
-func CallPSCI(fw Firmware, log func(string), fid uint32, args [7]uint64, mpidr uint64) [4]uint64 {
+// CallSMC answers the guest's SMC with function fid and arguments args
+// (x1..x7) on a single-CPU board whose CPU has affinity mpidr and whose
+// firmware fw answered fi at boot, and returns the guest's x0..x3. PSCI
+// calls the firmware answers for a bare-metal OS are forwarded to fw;
+// CPU_ON and CPU_OFF are answered for a one-CPU machine; PSCI_FEATURES
+// advertises only what Ferry serves; the SMCCC architecture calls get the
+// firmware's answers (callSMCCC); anything else is NOT_SUPPORTED.
+func CallSMC(fw Firmware, fi FirmwareInfo, log func(string), fid uint32, args [7]uint64, mpidr uint64) [4]uint64 {
 	if n, ok := psciNotes[fid]; ok && log != nil {
 		log(n)
+	}
+	if out, ok := callSMCCC(fw, fi, fid, args); ok {
+		return out
 	}
 	switch {
 	case psciForwarded[fid]:
@@ -64,6 +75,8 @@ func CallPSCI(fw Firmware, log func(string), fid uint32, args [7]uint64, mpidr u
 		a[0] = uint64(fid)
 		copy(a[1:], args[:])
 		return fw(a)
+	case fid == PSCIFeatures:
+		return [4]uint64{psciFeatures(fw, fi, uint32(args[0]))}
 	case fid == PSCICPUOn32 || fid == PSCICPUOn64:
 		// One CPU: it is on, and there is no other to start.
 		if args[0]&mpidrAffinity == mpidr&mpidrAffinity {
@@ -76,4 +89,22 @@ func CallPSCI(fw Firmware, log func(string), fid uint32, args [7]uint64, mpidr u
 	default:
 		return [4]uint64{NotSupported}
 	}
+}
+
+// psciFeatures answers PSCI_FEATURES(q) (DEN 0022 5.1.14) from what Ferry
+// serves: for a forwarded call, the firmware's answer (CPU_SUSPEND's
+// carries the firmware's power-state format); 0 for a call Ferry answers
+// itself, and for SMCCC_VERSION when the firmware has it; NOT_SUPPORTED
+// for the rest, whatever the firmware implements (a call Ferry would
+// refuse is not advertised).
+func psciFeatures(fw Firmware, fi FirmwareInfo, q uint32) uint64 {
+	switch {
+	case psciForwarded[q] && fi.PSCI >= psci10:
+		return ret32(fw([8]uint64{PSCIFeatures, uint64(q)}))
+	case psciForwarded[q] || psciOwn[q]:
+		return PSCISuccess
+	case q == SMCCCVersion && fi.SMCCC != 0:
+		return PSCISuccess
+	}
+	return NotSupported
 }

@@ -12,7 +12,10 @@ type VCPU struct {
 	Ctx      cpu.Context
 	MPIDR    uint64   // the guest's MPIDR_EL1 (VMPIDR_EL2)
 	Firmware Firmware // the board's SMC conduit
-	Log      func(string)
+	// FirmwareInfo is what the firmware answered at boot
+	// (ProbeFirmware): which SMCCC calls are passed to it.
+	FirmwareInfo FirmwareInfo
+	Log          func(string)
 
 	// MMIO emulates a trapped access to a device page at ipa, returning
 	// false when no device model covers ipa (nil: none trapped).
@@ -128,7 +131,7 @@ func (v *VCPU) smc() error {
 	c := &v.Ctx
 	var args [7]uint64
 	copy(args[:], c.X[1:8])
-	out := CallPSCI(v.Firmware, v.Log, uint32(c.X[0]), args, v.MPIDR)
+	out := CallSMC(v.Firmware, v.FirmwareInfo, v.Log, uint32(c.X[0]), args, v.MPIDR)
 	copy(c.X[0:4], out[:])
 	c.Advance(cpu.ESR(c.ESR))
 	return nil

@@ -19,7 +19,7 @@ func (f *firmware) call(a [8]uint64) [4]uint64 {
 }
 
 func newVCPU(f *firmware, logs *[]string) *VCPU {
-	return &VCPU{MPIDR: 0x80000000, Firmware: f.call, Log: func(s string) { *logs = append(*logs, s) }}
+	return &VCPU{MPIDR: 0x80000000, Firmware: f.call, FirmwareInfo: FirmwareInfo{PSCI: 0x10001}, Log: func(s string) { *logs = append(*logs, s) }}
 }
 
 func trapSMC(v *VCPU, fid uint64, x1 uint64) error {
@@ -37,7 +37,8 @@ func TestPSCIDispatch(t *testing.T) {
 		log       string
 	}{
 		{"version is forwarded", PSCIVersion, 0, true, 0x10001, ""},
-		{"features is forwarded", PSCIFeatures, PSCICPUOn64, true, 0x10001, ""},
+		{"features of a forwarded call is the firmware's", PSCIFeatures, PSCISystemOff, true, 0x10001, ""},
+		{"features of CPU_ON is Ferry's", PSCIFeatures, PSCICPUOn64, false, PSCISuccess, ""},
 		{"migrate info type is forwarded", PSCIMigrateInfoType, 0, true, 0x10001, ""},
 		{"system off is forwarded and logged", PSCISystemOff, 0, true, 0x10001, "SYSTEM_OFF"},
 		{"system reset is forwarded and logged", PSCISystemReset, 0, true, 0x10001, "SYSTEM_RESET"},
@@ -45,7 +46,7 @@ func TestPSCIDispatch(t *testing.T) {
 		{"cpu on of another cpu: invalid", PSCICPUOn64, 1, false, PSCIInvalidParams, ""},
 		{"cpu on (32-bit) of another cpu: invalid", PSCICPUOn32, 0x100, false, PSCIInvalidParams, ""},
 		{"cpu off of the only cpu: denied", PSCICPUOff, 0, false, PSCIDenied, "denied"},
-		{"unknown SMCCC call: not supported", 0x80000001, 0, false, NotSupported, ""},
+		{"unknown SMCCC call: not supported", 0x80000002, 0, false, NotSupported, ""},
 		{"vendor call: not supported", 0xc2000000, 0, false, NotSupported, ""},
 	}
 	for _, c := range cases {
@@ -66,7 +67,7 @@ func TestPSCIDispatch(t *testing.T) {
 			if v.Ctx.X[0] != c.x0 {
 				t.Fatalf("x0 = %#x, want %#x", v.Ctx.X[0], c.x0)
 			}
-			if c.forwarded && v.Ctx.X[3] != 13 {
+			if c.forwarded && c.fid != PSCIFeatures && v.Ctx.X[3] != 13 {
 				t.Fatalf("x3 = %d, want the firmware's 13", v.Ctx.X[3])
 			}
 			if v.Ctx.PC != 0x1004 {
