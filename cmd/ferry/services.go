@@ -12,6 +12,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -43,7 +44,22 @@ const (
 	stepTimeout = 10 * time.Second
 	// handshakeTimeout bounds an incoming connection's TLS handshake (and
 	// its wait to be served): a peer without a key holds nothing longer.
+	// helloTimeout bounds its silence before the first bytes of its
+	// ClientHello, which a real peer sends at once.
 	handshakeTimeout = 5 * time.Second
+	helloTimeout     = 2 * time.Second
+	// Handshake slots (internal/tlsaccept) of each listener: for
+	// addresses the board does not know, and kept for those it does
+	// (peers heard from before, the other board of a migration).
+	openHandshakes  = 4
+	knownHandshakes = 4
+	// Connections each listener keeps open after the handshake; the
+	// migration listener serves at most migrationsPerPeer of them from one
+	// board (the stream, a Commit resent, a stale one), so that another
+	// board's key cannot hold it.
+	apiConns          = 12
+	migrationConns    = 8
+	migrationsPerPeer = 3
 	// apiReceiveBuffer and streamReceiveBuffer bound what one connection
 	// to the API (small requests) or the migration listener (the stream:
 	// a few milliseconds at its rate) holds of Ferry's heap, read or not.
@@ -67,8 +83,9 @@ type services struct {
 	suite    uint16        // the migration stream's TLS suite (0: TLS 1.3's), measured at start
 	measured chan struct{} // closed once suite is set
 
-	nic   hyp.Doorbell  // the NIC poller, waiting for the NIC's interrupt
-	meter hyp.ExitMeter // exit rates for Status
+	nic   hyp.Doorbell     // the NIC poller, waiting for the NIC's interrupt
+	meter hyp.ExitMeter    // exit rates for Status
+	known *tlsaccept.Known // addresses whose handshakes get the slots kept for known peers
 }
 
 // suiteProbe is how much each candidate cipher of the migration stream
@@ -153,16 +170,19 @@ func (s *services) start() error {
 	// The API is the operators', the migration listener the boards'.
 	operators := s.opts
 	operators.PeerRole = pki.RoleOperator
+	s.known = tlsaccept.NewKnown()
+	accept := func(l net.Listener, tc *tls.Config, conns int) net.Listener {
+		return tlsaccept.New(l, tlsaccept.Config{TLS: tc, HelloTimeout: helloTimeout, HandshakeTimeout: handshakeTimeout,
+			MaxHandshakes: openHandshakes, MaxKnownHandshakes: knownHandshakes, MaxConns: conns, Known: s.known, Log: quiet})
+	}
 	go func() {
-		err := srv.Serve(tlsaccept.New(apiL, tlsaccept.Config{TLS: s.keys.ServerConfig(operators),
-			HandshakeTimeout: handshakeTimeout, MaxHandshakes: 4, MaxConns: 16, Log: quiet}))
+		err := srv.Serve(accept(apiL, s.keys.ServerConfig(operators), apiConns))
 		logf("management API stopped: %v", err)
 	}()
 	stream := s.opts
 	stream.Suite = pki.StreamSuites[0] // any: the listener then takes every stream suite
 	stream.PeerRole = pki.RoleBoard
-	go s.receive(tlsaccept.New(migL, tlsaccept.Config{TLS: s.keys.ServerConfig(stream),
-		HandshakeTimeout: handshakeTimeout, MaxHandshakes: 4, MaxConns: 4, Log: quiet}))
+	go s.receive(accept(migL, s.keys.ServerConfig(stream), migrationConns))
 	logf("management network up: %s as %q, API on :%d, migrations on :%d", s.net, s.name(), api.APIPort, api.MigrationPort)
 	return nil
 }
@@ -323,6 +343,15 @@ func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress
 		logf("migration %s to %s failed, the guest runs on here: %v", req.ID, to, err)
 		return api.Report{ID: req.ID, From: s.net.Addr().Addr().String(), To: to, Error: err.Error()}, nil
 	}
+	if ap, err := netip.ParseAddrPort(to); err == nil {
+		// The destination asks this board for the verdict if the stream
+		// is lost: its connections get the slots kept for known peers.
+		until, ok := ctx.Deadline()
+		if !ok {
+			until = time.Now().Add(migrationTimeout)
+		}
+		s.known.Tell(ap.Addr(), until)
+	}
 	dctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
 	tc, err := s.dialBoard(dctx, to, req.Board)
@@ -349,23 +378,19 @@ func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress
 	return rep, nil
 }
 
-// receive serves the migration listener, one connection at a time: an
+// receive serves the migration listener, each connection in its own
+// goroutine (migrate.Serve: a few at once, fewer from one board): an
 // incoming guest (which the ledger takes only while this board has none
 // and no migration is in progress), or the other board of a migration in
 // doubt asking for, or telling, its verdict.
 func (s *services) receive(l net.Listener) {
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			logf("migration listener stopped: %v", err)
-			return
-		}
-		s.receiveOne(c.(*tls.Conn))
-	}
+	err := migrate.Serve(l, migrate.ServeConfig{MaxConns: migrationConns, MaxPerPeer: migrationsPerPeer,
+		Peer: func(c net.Conn) string { return pki.PeerName(c.(*tls.Conn).ConnectionState()) }},
+		func(c net.Conn, _ string) { s.receiveOne(c.(*tls.Conn)) })
+	logf("migration listener stopped: %v", err)
 }
 
 func (s *services) receiveOne(c *tls.Conn) {
-	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), receiveTimeout)
 	defer cancel()
 	// The handshake is done (tlsaccept): the peer holds a key of the CA.

@@ -1,9 +1,20 @@
 // Package tlsaccept accepts TLS connections without letting anyone who
 // connects hold the listener: every handshake runs in its own goroutine
-// under its own short deadline, only a few run at once, and only a few
+// under its own deadlines, only a few run at once, and only a few
 // connections are open at once; whatever comes beyond those is closed at
 // once. A peer needs no key to open a TCP connection, so nothing it can do
 // before its handshake completes may block the next peer or pin memory.
+//
+// Handshakes run in two pools of slots. The known pool is kept for the
+// addresses of a Known set -- peers that completed a handshake before,
+// and addresses the board was told of -- and the open pool takes
+// everyone else (and a known address whose own slots are taken). Each
+// pool bounds the handshakes of one address too. A connection must send
+// the first bytes of its ClientHello within HelloTimeout and complete its
+// handshake within HandshakeTimeout. So a station without a key, however
+// many addresses it takes, holds at most the open pool, each slot for at
+// most HelloTimeout if it stays silent, and never the slots of a peer the
+// board knows.
 package tlsaccept
 
 import (
@@ -15,14 +26,32 @@ import (
 
 // Config bounds a Listener.
 type Config struct {
-	TLS              *tls.Config
-	HandshakeTimeout time.Duration // each handshake, and the wait to be accepted after it
-	MaxHandshakes    int           // handshakes in progress at once
-	MaxConns         int           // connections open at once, handshakes included
+	TLS *tls.Config
+	// HelloTimeout is how long a connection may stay silent before the
+	// first bytes of its ClientHello (default 1 s, at most
+	// HandshakeTimeout): a real peer sends it at once.
+	HelloTimeout time.Duration
+	// HandshakeTimeout bounds each whole handshake, and the wait to be
+	// accepted after it (default 5 s).
+	HandshakeTimeout time.Duration
+	// MaxHandshakes is how many handshakes from addresses not Known run
+	// at once (the open pool; at least 1).
+	MaxHandshakes int
+	// MaxKnownHandshakes is how many handshakes from Known addresses run
+	// at once in the slots kept for them (default MaxHandshakes; none
+	// without Known).
+	MaxKnownHandshakes int
 	// MaxPerPeer is how many handshakes one remote address may have in
-	// progress at once (default 2), so that one station cannot take every
-	// handshake slot from the others.
+	// progress at once in each pool (default 2), so that one station
+	// cannot take every slot from the others.
 	MaxPerPeer int
+	// MaxConns is how many connections whose handshake completed may be
+	// open at once (at least 1). A connection beyond it is closed.
+	MaxConns int
+	// Known, if set, are the addresses that get the known pool; the
+	// listener adds every peer that completes a handshake (Known.Learn,
+	// by its certificate's common name).
+	Known *Known
 	// Log, if set, is told about each connection refused or failed.
 	Log func(format string, args ...any)
 }
@@ -32,34 +61,67 @@ type Config struct {
 type Listener struct {
 	l     net.Listener
 	c     Config
-	shake chan struct{} // a token per handshake in progress
-	open  chan struct{} // a token per open connection
+	open  chan struct{} // a token per open connection, after its handshake
 	ready chan *tls.Conn
 	done  chan struct{}
 	once  sync.Once
 	err   error
 
-	mu    sync.Mutex
-	peers map[string]int // handshakes in progress per remote address
+	mu          sync.Mutex
+	known, anon pool
+}
+
+// pool is a set of handshake slots, bounded in all and per address.
+type pool struct {
+	name  string
+	max   int
+	n     int
+	peers map[string]int
+}
+
+func (p *pool) take(peer string, perPeer int) bool {
+	if p.n >= p.max || p.peers[peer] >= perPeer {
+		return false
+	}
+	p.n++
+	p.peers[peer]++
+	return true
+}
+
+func (p *pool) give(peer string) {
+	p.n--
+	if p.peers[peer]--; p.peers[peer] <= 0 {
+		delete(p.peers, peer)
+	}
 }
 
 // New starts accepting on l.
 func New(l net.Listener, c Config) *Listener {
 	c.MaxHandshakes = max(c.MaxHandshakes, 1)
-	c.MaxConns = max(c.MaxConns, c.MaxHandshakes)
+	c.MaxConns = max(c.MaxConns, 1)
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 5 * time.Second
 	}
+	if c.HelloTimeout <= 0 {
+		c.HelloTimeout = time.Second
+	}
+	c.HelloTimeout = min(c.HelloTimeout, c.HandshakeTimeout)
 	if c.MaxPerPeer <= 0 {
 		c.MaxPerPeer = 2
 	}
+	switch {
+	case c.Known == nil:
+		c.MaxKnownHandshakes = 0
+	case c.MaxKnownHandshakes <= 0:
+		c.MaxKnownHandshakes = c.MaxHandshakes
+	}
 	x := &Listener{
 		l: l, c: c,
-		shake: make(chan struct{}, c.MaxHandshakes),
 		open:  make(chan struct{}, c.MaxConns),
 		ready: make(chan *tls.Conn),
 		done:  make(chan struct{}),
-		peers: map[string]int{},
+		known: pool{name: "known", max: c.MaxKnownHandshakes, peers: map[string]int{}},
+		anon:  pool{name: "open", max: c.MaxHandshakes, peers: map[string]int{}},
 	}
 	go x.loop()
 	return x
@@ -78,31 +140,48 @@ func (x *Listener) loop() {
 			x.once.Do(func() { x.err = err; close(x.done) })
 			return
 		}
-		select {
-		case x.open <- struct{}{}:
-		default:
+		if len(x.open) == cap(x.open) {
 			x.logf("%s: refused: %d connections open", c.RemoteAddr(), x.c.MaxConns)
 			c.Close()
 			continue
 		}
-		peer := host(c.RemoteAddr())
-		if !x.takePeer(peer) {
-			<-x.open
-			x.logf("%s: refused: %d handshakes in progress from that address", c.RemoteAddr(), x.c.MaxPerPeer)
+		p := x.slot(c.RemoteAddr())
+		if p == nil {
+			x.logf("%s: refused: no handshake slot (%d in progress; at most %d per address)", c.RemoteAddr(), x.inProgress(), x.c.MaxPerPeer)
 			c.Close()
 			continue
 		}
-		select {
-		case x.shake <- struct{}{}:
-		default:
-			x.givePeer(peer)
-			<-x.open
-			x.logf("%s: refused: %d handshakes in progress", c.RemoteAddr(), x.c.MaxHandshakes)
-			c.Close()
-			continue
-		}
-		go x.handshake(c, peer)
+		go x.handshake(c, p)
 	}
+}
+
+// slot takes a handshake slot for a connection from a: in the known pool
+// if a is known and a slot is free there, else in the open pool. It
+// returns the pool, or nil if neither has a slot for a.
+func (x *Listener) slot(a net.Addr) *pool {
+	known := x.c.Known.Has(addrOf(a))
+	peer := host(a)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if known && x.known.take(peer, x.c.MaxPerPeer) {
+		return &x.known
+	}
+	if x.anon.take(peer, x.c.MaxPerPeer) {
+		return &x.anon
+	}
+	return nil
+}
+
+func (x *Listener) release(p *pool, a net.Addr) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	p.give(host(a))
+}
+
+func (x *Listener) inProgress() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.known.n + x.anon.n
 }
 
 func host(a net.Addr) string {
@@ -112,38 +191,32 @@ func host(a net.Addr) string {
 	return a.String()
 }
 
-func (x *Listener) takePeer(p string) bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.peers[p] >= x.c.MaxPerPeer {
-		return false
-	}
-	x.peers[p]++
-	return true
-}
-
-func (x *Listener) givePeer(p string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.peers[p]--; x.peers[p] <= 0 {
-		delete(x.peers, p)
-	}
-}
-
-// handshake completes one connection's handshake within the timeout and
-// hands it to Accept within the same timeout again, or closes it.
-func (x *Listener) handshake(raw net.Conn, peer string) {
-	tc := tls.Server(&counted{Conn: raw, x: x}, x.c.TLS)
-	raw.SetDeadline(time.Now().Add(x.c.HandshakeTimeout))
+// handshake completes one connection's handshake within the timeouts and
+// hands it to Accept within HandshakeTimeout again, or closes it.
+func (x *Listener) handshake(raw net.Conn, p *pool) {
+	now := time.Now()
+	cc := &counted{Conn: raw, x: x, shakeBy: now.Add(x.c.HandshakeTimeout)}
+	raw.SetDeadline(now.Add(x.c.HelloTimeout))
+	tc := tls.Server(cc, x.c.TLS)
 	err := tc.Handshake()
-	<-x.shake
-	x.givePeer(peer)
+	x.release(p, raw.RemoteAddr())
+	if err == nil && !cc.hold() {
+		x.logf("%s: closed after its handshake: %d connections open", raw.RemoteAddr(), x.c.MaxConns)
+		tc.Close()
+		return
+	}
 	if err != nil {
-		x.logf("%s: handshake: %v", raw.RemoteAddr(), err)
+		if !cc.heard {
+			err = errSilent{x.c.HelloTimeout, err}
+		}
+		x.logf("%s: handshake (%s slot): %v", raw.RemoteAddr(), p.name, err)
 		tc.Close()
 		return
 	}
 	raw.SetDeadline(time.Time{})
+	if cs := tc.ConnectionState(); x.c.Known != nil && len(cs.PeerCertificates) > 0 {
+		x.c.Known.Learn(cs.PeerCertificates[0].Subject.CommonName, addrOf(raw.RemoteAddr()))
+	}
 	t := time.NewTimer(x.c.HandshakeTimeout)
 	defer t.Stop()
 	select {
@@ -155,6 +228,17 @@ func (x *Listener) handshake(raw net.Conn, peer string) {
 		tc.Close()
 	}
 }
+
+// errSilent is a handshake that failed before the peer sent anything.
+type errSilent struct {
+	d   time.Duration
+	err error
+}
+
+func (e errSilent) Error() string {
+	return "nothing received within " + e.d.String() + ": " + e.err.Error()
+}
+func (e errSilent) Unwrap() error { return e.err }
 
 // Accept returns the next connection whose handshake completed.
 func (x *Listener) Accept() (net.Conn, error) {
@@ -176,15 +260,49 @@ func (x *Listener) Close() error {
 // Addr is the listener's address.
 func (x *Listener) Addr() net.Addr { return x.l.Addr() }
 
-// counted gives its connection's token back when it is closed.
+// counted is a connection during and after its handshake: its first bytes
+// move its deadline from HelloTimeout to the whole handshake's, and once
+// handshaken it holds a place among MaxConns until it is closed.
 type counted struct {
 	net.Conn
-	x    *Listener
-	once sync.Once
+	x       *Listener
+	shakeBy time.Time
+	heard   bool // read its first bytes (only the handshake's goroutine reads until then)
+
+	mu     sync.Mutex
+	held   bool // it holds a place
+	closed bool
+}
+
+func (c *counted) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 && !c.heard {
+		c.heard = true
+		c.Conn.SetDeadline(c.shakeBy)
+	}
+	return n, err
+}
+
+// hold takes a place among the open connections; false if none is free.
+func (c *counted) hold() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case c.x.open <- struct{}{}:
+		c.held = true
+		return true
+	default:
+		return false
+	}
 }
 
 func (c *counted) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { <-c.x.open })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held && !c.closed {
+		<-c.x.open
+	}
+	c.closed = true
 	return err
 }

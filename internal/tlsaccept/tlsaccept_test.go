@@ -186,8 +186,9 @@ func TestNotAcceptedAndClosed(t *testing.T) {
 // One address cannot take every handshake slot: with two silent
 // connections from 127.0.0.1 (its share of 8 slots), a third from it is
 // closed at once; when one of the two goes, the address may handshake
-// again. (Tests connect to 127.0.0.1 only, so "another address" is not
-// tried here; TestHostileConnections does, on the emulated link.)
+// again. (Sockets in tests are 127.0.0.1's; the flood tests take other
+// addresses over a fake listener, TestHostileConnections on the emulated
+// link.)
 func TestPerPeerCap(t *testing.T) {
 	board, ctl := bundles(t)
 	x := listen(t, Config{TLS: board.ServerConfig(pki.Options{}), HandshakeTimeout: 5 * time.Second, MaxHandshakes: 8, MaxConns: 8, MaxPerPeer: 2})
