@@ -118,6 +118,10 @@ type ExpectRequest struct {
 	ID     string        `json:"id"`
 	From   string        `json:"from"`      // the source board's name (its certificate's)
 	Within time.Duration `json:"within_ns"` // how long the announcement holds
+	// MaxTime is the migration's max time (MigrateRequest.MaxTime; 0: the
+	// default): the destination gives up a migration that has not reached
+	// its Ack by then and a margin (manage.TimeoutMargin).
+	MaxTime time.Duration `json:"max_time_ns,omitempty"`
 }
 
 // CRLRequest carries the CA's revocation list (POST PathCRL), PEM: from

@@ -42,8 +42,9 @@ type Machine interface {
 	// Resolve is the operator's verdict for a migration in doubt here (see
 	// migrate.Ledger.Force); it returns the verdict that holds.
 	Resolve(id migrate.ID, v migrate.Verdict) (migrate.Verdict, error)
-	// Expect announces an incoming migration (see migrate.Ledger.Expect).
-	Expect(id migrate.ID, from string, until time.Time) error
+	// Expect announces an incoming migration that may take lasts from its
+	// Hello to its Ack (see migrate.Ledger.ExpectFor).
+	Expect(id migrate.ID, from string, until time.Time, lasts time.Duration) error
 	// SetCRL takes the CA's new revocation list (PEM).
 	SetCRL(pem []byte) (api.CRL, error)
 }
@@ -126,8 +127,10 @@ func (s *Server) crl(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, got)
 }
 
-// MaxExpect is the longest an announced migration waits to start.
-const MaxExpect = MaxMaxTime
+// MaxExpect is the longest an announced migration waits to start: the
+// longest migration and its margin (ferryctl announces a migration for its
+// max time and TimeoutMargin).
+const MaxExpect = MaxMaxTime + TimeoutMargin
 
 // expect announces an incoming migration.
 func (s *Server) expect(w http.ResponseWriter, r *http.Request) {
@@ -143,11 +146,19 @@ func (s *Server) expect(w http.ResponseWriter, r *http.Request) {
 	if err == nil && (req.Within <= 0 || req.Within > MaxExpect) {
 		err = fmt.Errorf("within %v: want more than 0 up to %v", req.Within, MaxExpect)
 	}
+	if err == nil && (req.MaxTime < 0 || req.MaxTime > MaxMaxTime) {
+		err = fmt.Errorf("max time %v: want 0 (the default, %v) up to %v", req.MaxTime, api.DefaultMaxTime, MaxMaxTime)
+	}
 	if err != nil {
 		reply(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
-	if err := s.m.Expect(id, req.From, time.Now().Add(req.Within)); err != nil {
+	if req.MaxTime == 0 {
+		req.MaxTime = api.DefaultMaxTime
+	}
+	// The destination's bound follows the source's: its max time, and the
+	// margin the source itself is given to end.
+	if err := s.m.Expect(id, req.From, time.Now().Add(req.Within), req.MaxTime+s.margin); err != nil {
 		reply(w, http.StatusConflict, apiError{err.Error()})
 		return
 	}

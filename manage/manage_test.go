@@ -35,6 +35,7 @@ type fakeMachine struct {
 	calls    int
 	deadline time.Duration // the context's deadline, from the call
 	cause    error         // context.Cause when it ended
+	lasts    time.Duration // the last announcement's bound (Expect)
 }
 
 func (f *fakeMachine) Status() api.Status {
@@ -82,11 +83,12 @@ func (f *fakeMachine) SetCRL(pem []byte) (api.CRL, error) {
 }
 
 // Expect announces on the machine's ledger, if it has one.
-func (f *fakeMachine) Expect(id migrate.ID, from string, until time.Time) error {
+func (f *fakeMachine) Expect(id migrate.ID, from string, until time.Time, lasts time.Duration) error {
 	if f.ledger == nil {
 		return errors.New("no ledger")
 	}
-	return f.ledger.Expect(id, from, until)
+	f.lasts = lasts
+	return f.ledger.ExpectFor(id, from, until, lasts)
 }
 
 // Resolve decides on the machine's ledger, if it has one.
@@ -448,7 +450,8 @@ func TestResolve(t *testing.T) {
 func TestExpect(t *testing.T) {
 	l := migrate.NewLedger(nil)
 	l.Strict = true
-	h := New(&fakeMachine{ledger: l}, time.Minute).Handler()
+	m := &fakeMachine{ledger: l}
+	h := New(m, time.Minute).Handler()
 	id := migrate.NewID().String()
 	for body, code := range map[string]int{
 		``:                                  http.StatusBadRequest,
@@ -465,8 +468,44 @@ func TestExpect(t *testing.T) {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 	sid, _ := migrate.ParseID(id)
+	if m.lasts != api.DefaultMaxTime+TimeoutMargin {
+		t.Errorf("announced without a max time: the destination's bound is %v, want the default max time and the margin", m.lasts)
+	}
 	if err := l.BeginReceive(migrate.Session{ID: sid, Guest: migrate.NewID()}, "a", func() {}); err != nil {
 		t.Fatalf("the announced migration was refused: %v", err)
+	}
+}
+
+// The destination's bound follows the announced max time, over the whole
+// range a migration may have: an hour (announced for an hour and its
+// margin) is taken and bounds the destination at an hour and a minute;
+// past the range is refused.
+func TestExpectMaxTime(t *testing.T) {
+	for _, c := range []struct {
+		maxTime, within time.Duration
+		code            int
+	}{
+		{time.Hour, time.Hour + TimeoutMargin, http.StatusOK},
+		{59 * time.Minute, 59*time.Minute + TimeoutMargin, http.StatusOK},
+		{time.Minute, 2 * time.Minute, http.StatusOK},
+		{time.Millisecond, time.Second, http.StatusOK},
+		{time.Hour + 1, time.Hour, http.StatusBadRequest},
+		{-1, time.Hour, http.StatusBadRequest},
+		{time.Hour, time.Hour + TimeoutMargin + 1, http.StatusBadRequest},
+	} {
+		l := migrate.NewLedger(nil)
+		l.Strict = true
+		m := &fakeMachine{ledger: l}
+		h := New(m, time.Minute).Handler()
+		body, _ := json.Marshal(api.ExpectRequest{ID: migrate.NewID().String(), From: "a", Within: c.within, MaxTime: c.maxTime})
+		rec := request(t, h, "POST", api.PathExpect, string(body))
+		if rec.Code != c.code {
+			t.Errorf("max time %v within %v: %d %s, want %d", c.maxTime, c.within, rec.Code, rec.Body, c.code)
+			continue
+		}
+		if c.code == http.StatusOK && m.lasts != c.maxTime+TimeoutMargin {
+			t.Errorf("max time %v: the destination's bound is %v, want %v", c.maxTime, m.lasts, c.maxTime+TimeoutMargin)
+		}
 	}
 }
 

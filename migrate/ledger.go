@@ -124,6 +124,7 @@ type expected struct {
 	id    ID
 	from  string
 	until time.Time
+	lasts time.Duration // how long it may take to its Ack once begun (0: no bound of its own)
 }
 
 // maxExpected is how many announced migrations a board keeps.
@@ -134,8 +135,19 @@ const maxExpected = 4
 // announcement replaces an older one for the same ID, and the oldest goes
 // when there are too many.
 func (l *Ledger) Expect(id ID, from string, until time.Time) error {
+	return l.ExpectFor(id, from, until, 0)
+}
+
+// ExpectFor is Expect for a migration that may take at most lasts from
+// its Hello to its Ack (the source's max time and a margin): Receive
+// gives it up, and discards what it took, once that has passed. 0: no
+// bound but the caller's context.
+func (l *Ledger) ExpectFor(id ID, from string, until time.Time, lasts time.Duration) error {
 	if id.IsZero() || from == "" {
 		return errors.New("an expected migration needs an ID and the source board's name")
+	}
+	if lasts < 0 {
+		return fmt.Errorf("an expected migration that lasts %v", lasts)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -146,15 +158,16 @@ func (l *Ledger) Expect(id ID, from string, until time.Time) error {
 	if len(l.want) == maxExpected {
 		l.want = l.want[1:]
 	}
-	l.want = append(l.want, expected{id: id, from: from, until: until})
+	l.want = append(l.want, expected{id: id, from: from, until: until, lasts: lasts})
 	return nil
 }
 
 // announced takes the operator's announcement of s from peer, if there is
-// one (or the ledger is not Strict).
-func (l *Ledger) announced(s Session, peer string) error {
+// one (or the ledger is not Strict), and returns how long the migration
+// may last (0: no bound of its own).
+func (l *Ledger) announced(s Session, peer string) (time.Duration, error) {
 	if !l.Strict {
-		return nil
+		return 0, nil
 	}
 	for i, e := range l.want {
 		if e.id != s.ID {
@@ -162,14 +175,14 @@ func (l *Ledger) announced(s Session, peer string) error {
 		}
 		switch {
 		case time.Now().After(e.until):
-			return fmt.Errorf("migration %s was expected until %s", s.ID, e.until.Format(time.RFC3339))
+			return 0, fmt.Errorf("migration %s was expected until %s", s.ID, e.until.Format(time.RFC3339))
 		case e.from != peer:
-			return fmt.Errorf("migration %s was expected from %q, not %q", s.ID, e.from, peer)
+			return 0, fmt.Errorf("migration %s was expected from %q, not %q", s.ID, e.from, peer)
 		}
 		l.want = slices.Delete(l.want, i, i+1)
-		return nil
+		return e.lasts, nil
 	}
-	return fmt.Errorf("migration %s was not announced to this board by the operator", s.ID)
+	return 0, fmt.Errorf("migration %s was not announced to this board by the operator", s.ID)
 }
 
 type entry struct {
@@ -362,30 +375,38 @@ func (l *Ledger) heard(id ID, v Verdict, peer, note string) (Verdict, error) {
 // can take it: no migration in progress, no guest, a new ID, and a guest
 // epoch newer than any this board has handled for that guest.
 func (l *Ledger) BeginReceive(s Session, peer string, discard func()) error {
+	_, err := l.beginReceive(s, peer, discard)
+	return err
+}
+
+// beginReceive is BeginReceive; it also returns how long the migration
+// may take to its Ack, as the operator announced it (0: no bound).
+func (l *Ledger) beginReceive(s Session, peer string, discard func()) (time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.busy(); err != nil {
-		return err
+		return 0, err
 	}
 	if l.guest != nil {
-		return errors.New("this board already has a guest")
+		return 0, errors.New("this board already has a guest")
 	}
 	if err := s.check(); err != nil {
-		return err
+		return 0, err
 	}
 	if l.seen(s.ID) {
-		return fmt.Errorf("%w: migration id %s was seen before", ErrReplayed, s.ID)
+		return 0, fmt.Errorf("%w: migration id %s was seen before", ErrReplayed, s.ID)
 	}
 	for _, d := range l.past {
 		if d.sess.Guest == s.Guest && d.verdict == Committed && s.Epoch <= d.sess.Epoch {
-			return fmt.Errorf("%w: guest %s at epoch %d, this board has handled it at epoch %d", ErrReplayed, s.Guest, s.Epoch, d.sess.Epoch)
+			return 0, fmt.Errorf("%w: guest %s at epoch %d, this board has handled it at epoch %d", ErrReplayed, s.Guest, s.Epoch, d.sess.Epoch)
 		}
 	}
-	if err := l.announced(s, peer); err != nil {
-		return err
+	lasts, err := l.announced(s, peer)
+	if err != nil {
+		return 0, err
 	}
 	l.cur = &entry{sess: s, phase: Receiving, peer: peer, since: time.Now(), discard: discard}
-	return nil
+	return lasts, nil
 }
 
 // Fail ends an incoming migration that failed before its Ack: the

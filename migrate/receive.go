@@ -79,7 +79,9 @@ type ReceiveReport struct {
 //     verdict again, over a new connection.
 func Receive(ctx context.Context, conn io.ReadWriter, dst Sink, opts ...Option) (ReceiveReport, error) {
 	cfg := newConfig(opts)
-	r := &receiver{dst: dst, st: newStream(ctx, conn, cfg), l: cfg.ledger, peer: cfg.peer, dial: cfg.dial, at: cfg.at}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r := &receiver{dst: dst, st: newStream(ctx, conn, cfg), l: cfg.ledger, peer: cfg.peer, dial: cfg.dial, at: cfg.at, cancel: cancel}
 	if r.l == nil {
 		r.l = NewLedger(nil)
 	}
@@ -105,6 +107,9 @@ type receiver struct {
 	sess Session
 
 	ackErr error // sending the Ack failed: it may or may not have arrived
+
+	cancel context.CancelCauseFunc // ends the stream's context
+	bound  *time.Timer             // the announced time to the Ack running out (nil: none)
 }
 
 // serve reads the first record and serves what it asks for.
@@ -137,6 +142,11 @@ func (r *receiver) migration(hello Record) error {
 	if err := r.hello(hello); err != nil {
 		return err
 	}
+	defer func() {
+		if r.bound != nil {
+			r.bound.Stop()
+		}
+	}()
 	states, err := r.receive()
 	if err == nil {
 		err = r.restore(states)
@@ -163,13 +173,23 @@ func (r *receiver) hello(rec Record) error {
 		local.Protocol = ProtocolVersion
 		err = Compatible(src, local)
 	}
+	var lasts time.Duration
 	if err == nil {
 		r.rep.ID = sess.ID.String()
-		err = r.l.BeginReceive(sess, r.peer, r.dst.Discard)
+		lasts, err = r.l.beginReceive(sess, r.peer, r.dst.Discard)
 	}
 	if err != nil {
 		r.refuse(err.Error())
 		return fmt.Errorf("refusing the source: %w", err)
+	}
+	if lasts > 0 {
+		// The operator announced how long the source may take (its max
+		// time and a margin): past it the stream ends and what came is
+		// discarded. Stopped before the Ack: after it only the verdict
+		// ends the migration.
+		r.bound = time.AfterFunc(lasts, func() {
+			r.cancel(fmt.Errorf("the migration did not reach its Ack within %v, the time announced for it (its max time and a margin)", lasts))
+		})
 	}
 	r.sess = sess
 	r.rep.Pages = src.Pages()
@@ -361,6 +381,9 @@ func (r *receiver) pages(p []byte, ram []phys.Range, next *cursor) error {
 // send it is the start of a doubt (commit's), not an abort.
 func (r *receiver) restore(states []State) error {
 	start := time.Now()
+	if r.bound != nil && !r.bound.Stop() {
+		return fmt.Errorf("before the restore: %w", context.Cause(r.st.ctx))
+	}
 	if err := r.dst.Restore(states); err != nil {
 		return fmt.Errorf("restore failed: %w", err)
 	}

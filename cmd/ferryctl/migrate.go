@@ -76,7 +76,7 @@ var migrateCommand = command{
 			if err := e.record(journalEntry{ID: id, From: from, To: to, Event: "requested"}); err != nil {
 				return err
 			}
-			if req.Board, err = announce(ctx, s, from, to, id, *maxTime+manage.TimeoutMargin); err != nil {
+			if req.Board, err = announce(ctx, s, from, to, id, *maxTime); err != nil {
 				return err
 			}
 			rep, err := migrateOnce(ctx, e, s, from, req, *poll)
@@ -117,10 +117,12 @@ var migrateCommand = command{
 	},
 }
 
-// announce tells the destination to expect migration id from the source
-// and returns the destination's name, which the source then checks: each
-// board is asked who it is (its certificate's name) first.
-func announce(ctx context.Context, s *session, from, to, id string, within time.Duration) (string, error) {
+// announce tells the destination to expect migration id from the source,
+// to start within its max time and the margin and to reach its Ack within
+// the same (the destination gives it up then), and returns the
+// destination's name, which the source then checks: each board is asked
+// who it is (its certificate's name) first.
+func announce(ctx context.Context, s *session, from, to, id string, maxTime time.Duration) (string, error) {
 	c := s.client()
 	defer c.close()
 	host, _, err := net.SplitHostPort(to)
@@ -136,7 +138,7 @@ func announce(ctx context.Context, s *session, from, to, id string, within time.
 	if err != nil {
 		return "", fmt.Errorf("asking the destination who it is: %w", err)
 	}
-	code, data, _, err := c.do(ctx, http.MethodPost, toAPI, api.PathExpect, api.ExpectRequest{ID: id, From: src, Within: within})
+	code, data, _, err := c.do(ctx, http.MethodPost, toAPI, api.PathExpect, api.ExpectRequest{ID: id, From: src, Within: maxTime + manage.TimeoutMargin, MaxTime: maxTime})
 	if err != nil {
 		return "", fmt.Errorf("announcing the migration to the destination: %w", err)
 	}

@@ -1,0 +1,66 @@
+package migrate
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-hv/ferry/api"
+)
+
+// A migration the operator announced with a max time is given up by the
+// destination once that time has passed without its Ack, however slowly
+// and steadily the source sends (each record well within the step
+// timeout): what came is discarded and the source's guest runs on.
+func TestAnnouncedMaxTime(t *testing.T) {
+	a, b := pair(t, smallFingerprint())
+	b.l.Strict = true
+	id := NewID()
+	const lasts = 300 * time.Millisecond
+	if err := b.l.ExpectFor(id, "a", time.Now().Add(time.Minute), lasts); err != nil {
+		t.Fatal(err)
+	}
+	sconn, dconn := net.Pipe()
+	start := time.Now()
+	// 2 MiB at 256 KiB/s: about 8 s, far past the bound, each record in
+	// well under the step timeout.
+	step := WithTimeout(5 * time.Second)
+	s, r := sendReceive(t, context.Background(), api.MigrateRequest{ID: id.String(), Bandwidth: 256 << 10}, sconn, dconn, a.src, b.dst, nil,
+		append(a.opts(), step), append(b.opts(), step))
+	took := time.Since(start)
+	if r.err == nil || !strings.Contains(r.err.Error(), "did not reach its Ack within 300ms") {
+		t.Fatalf("receive: %v, want the announced bound", r.err)
+	}
+	if s.err == nil && s.rep.OK {
+		t.Fatalf("send: %+v", s.rep)
+	}
+	if took > 5*time.Second {
+		t.Errorf("the destination gave up after %v, bound %v", took, lasts)
+	}
+	if _, _, discards := b.dst.counts(); discards != 1 {
+		t.Errorf("%d discards on the destination, want 1", discards)
+	}
+	settled(t, a, b, id.String(), Aborted)
+}
+
+// The bound is the announcement's: a migration that reaches its Ack in
+// time is not cut, and one without an announced bound has none.
+func TestAnnouncedMaxTimeMet(t *testing.T) {
+	a, b := pair(t, smallFingerprint())
+	b.l.Strict = true
+	id := NewID()
+	if err := b.l.ExpectFor(id, "a", time.Now().Add(time.Minute), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.l.ExpectFor(NewID(), "a", time.Now().Add(time.Minute), -time.Second); err == nil {
+		t.Error("a negative bound was taken")
+	}
+	sconn, dconn := net.Pipe()
+	s, r := sendReceive(t, context.Background(), api.MigrateRequest{ID: id.String()}, sconn, dconn, a.src, b.dst, nil, a.opts(), b.opts())
+	if s.err != nil || r.err != nil || !s.rep.Confirmed {
+		t.Fatalf("send %v, receive %v", s.err, r.err)
+	}
+	settled(t, a, b, id.String(), Committed)
+}
