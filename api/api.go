@@ -67,6 +67,11 @@ type Status struct {
 	// chain that points elsewhere or breaks the ring (the device never saw
 	// it), a register access of a width the transport does not take.
 	NICFaults []string `json:"nic_faults,omitempty"`
+	// NICHeld are the guest's NICs' queues whose device has held a
+	// request (a frame to send, say) longer than a migration's pause waits
+	// for one, each after its transport's address: while it does, a
+	// migration fails at the pause, unless MigrateRequest.ResetNIC.
+	NICHeld []string `json:"nic_held,omitempty"`
 
 	// Migration is the migration in progress on this board, if any, and
 	// Decisions the verdicts of the last ones, newest first.
@@ -173,6 +178,11 @@ type MigrateRequest struct {
 	// NoAutoConverge turns auto-converge off: a guest that dirties memory
 	// faster than Ferry sends it is not slowed down.
 	NoAutoConverge bool `json:"no_auto_converge,omitempty"`
+	// ResetNIC: at the pause, a guest NIC whose device still holds
+	// requests (Status.NICHeld) is reset all the same, and those requests
+	// go back to the guest's driver unused (a frame not sent is lost, as
+	// on a wire); without it such a pause fails and the guest runs on.
+	ResetNIC bool `json:"reset_nic,omitempty"`
 }
 
 // Progress is the state of the current or last migration.

@@ -42,7 +42,8 @@ type assembly struct {
 	guard  *gic.Guard
 	bus    mmio.Bus
 	reg    Registry
-	nics   []NIC // the models of the guest's NICs' transports
+	nics   []NIC    // the models of the guest's NICs' transports
+	stop   *nicStop // how the next pause stops their devices
 }
 
 // assemble builds what the machine d describes over p: the guest's stage-2
@@ -50,7 +51,7 @@ type assembly struct {
 // trapped page on the MMIO bus (with a model of each of the guest's NICs'
 // transports), and the registry of migratable components.
 func assemble(d *Description, p parts) (*assembly, error) {
-	var a assembly
+	a := assembly{stop: &nicStop{}}
 	// The stage-2 root table of a 40-bit IPA space is two concatenated
 	// pages aligned to their size (ARM ARM D8.2.8): align the arena so.
 	const align = 2 * mmu.PageSize
@@ -90,7 +91,7 @@ func assemble(d *Description, p parts) (*assembly, error) {
 			t.Log = func(s string) { log(fmt.Sprintf("guest NIC at %#x: %s", r.Base, s)) }
 		}
 		a.nics = append(a.nics, NIC{Base: r.Base, Transport: t})
-		nicComponents = append(nicComponents, nicComponent(r.Base, t))
+		nicComponents = append(nicComponents, nicComponent(r.Base, t, a.stop))
 		return t
 	}
 	if err := d.Bus(&a.bus, a.guard, p.forward, virtio); err != nil {

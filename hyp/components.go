@@ -180,18 +180,30 @@ func components(hw hardware) Registry {
 // in well under a millisecond) before the pause gives up.
 const nicStopWait = 200 * time.Millisecond
 
+// nicStop is how the next pause stops the guest's NICs' devices.
+type nicStop struct {
+	// reset: a device that still holds requests after nicStopWait is
+	// reset all the same, and they go back to the guest unused (the
+	// operator's choice: ferryctl migrate -reset-nic).
+	reset bool
+}
+
+// nicHint is what a pause that a guest NIC's requests held up tells the
+// operator.
+const nicHint = "the guest's NIC holds requests its device has not carried out (ferryctl migrate -reset-nic resets it at the pause and gives them back to the guest unused)"
+
 // nicComponent carries a guest NIC's transport (package
 // mmio/virtiommio): captured at the pause, where its device is stopped
-// and what it wrote into guest RAM reported before the last dirty pages
-// are taken; set up again from it on the destination, after the GIC (its
-// interrupt is made pending there).
-func nicComponent(base uint64, t *virtiommio.Transport) Component {
+// (as stop says) and what it wrote into guest RAM reported before the
+// last dirty pages are taken; set up again from it on the destination,
+// after the GIC (its interrupt is made pending there).
+func nicComponent(base uint64, t *virtiommio.Transport, stop *nicStop) Component {
 	return Component{
 		Name: fmt.Sprintf("virtio-mmio@%x", base), Version: virtiommio.Version, Oldest: virtiommio.Oldest, AtPause: true,
 		Capture: func() ([]byte, error) {
-			s, err := t.Stop(nicStopWait)
+			s, err := t.Stop(nicStopWait, stop.reset)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s: %w", nicHint, err)
 			}
 			return s.Encode(), nil
 		},

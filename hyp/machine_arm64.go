@@ -41,6 +41,7 @@ type Machine struct {
 	NICs []NIC
 
 	reg       Registry // the migratable components
+	nicStop   *nicStop // how the next pause stops the guest's NICs' devices
 	tickINTID uint32
 	nicINTID  uint32 // the management NIC's SPI (0: none)
 	// OnNIC takes the management NIC's interrupt (acknowledges it at the
@@ -94,7 +95,7 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 	if err != nil {
 		return nil, err
 	}
-	m.Stage2, m.GIC, m.Bus, m.reg, m.NICs = a.stage2, a.guard, a.bus, a.reg, a.nics
+	m.Stage2, m.GIC, m.Bus, m.reg, m.NICs, m.nicStop = a.stage2, a.guard, a.bus, a.reg, a.nics, a.stop
 	m.Stage2.SetTLB(cpu.Stage2TLB{})
 	m.written = dirty.New(m.pages())
 	fi := ProbeFirmware(cpu.SMC)
@@ -379,6 +380,20 @@ func (m *Machine) NICFaults() []string {
 	for _, n := range m.NICs {
 		for _, f := range n.Transport.Faults() {
 			out = append(out, fmt.Sprintf("%#x: %s", n.Base, f))
+		}
+	}
+	return out
+}
+
+// NICHeld says, for each of the guest's NICs, the queues whose device
+// has held a request longer than a pause waits for one (nicStopWait):
+// while it does, a migration's pause fails unless the operator resets the
+// NIC (ferryctl migrate -reset-nic).
+func (m *Machine) NICHeld() []string {
+	var out []string
+	for _, n := range m.NICs {
+		for _, h := range n.Transport.Held(nicStopWait) {
+			out = append(out, fmt.Sprintf("%#x: %s", n.Base, h))
 		}
 	}
 	return out

@@ -59,13 +59,18 @@ func (m *Machine) Fingerprint() migrate.Fingerprint {
 	return f
 }
 
-// Source is the machine as the sending side of a migration sees it.
-func (m *Machine) Source() migrate.Source { return source{m} }
+// Source is the machine as the sending side of a migration sees it;
+// resetNIC: the pause resets the guest's NICs' devices even if they still
+// hold requests, which go back to the guest unused (nicStop).
+func (m *Machine) Source(resetNIC bool) migrate.Source { return source{m, resetNIC} }
 
 // Sink is the machine as the receiving side of a migration sees it.
 func (m *Machine) Sink() migrate.Sink { return sink{m} }
 
-type source struct{ m *Machine }
+type source struct {
+	m        *Machine
+	resetNIC bool
+}
 
 func (s source) Fingerprint() migrate.Fingerprint { return s.m.Fingerprint() }
 
@@ -79,7 +84,9 @@ func (s source) Pause() error {
 	if err := s.m.Ctl.Pause(ctx); err != nil {
 		return err
 	}
+	s.m.nicStop.reset = s.resetNIC
 	st, err := s.m.reg.Capture(true)
+	s.m.nicStop.reset = false
 	if err != nil {
 		s.m.restartNICs()
 		s.m.Ctl.Resume()

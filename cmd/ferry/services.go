@@ -241,6 +241,7 @@ func (s *services) Status() api.Status {
 
 		ConsoleDropped: board.ConsoleDropped(),
 		NICFaults:      s.m.NICFaults(),
+		NICHeld:        s.m.NICHeld(),
 		Migration:      cur,
 		Decisions:      past,
 		CRL:            crlStatus(s.keys.CRL()),
@@ -337,8 +338,8 @@ func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress
 	if req.Board == "" {
 		return api.Report{}, errors.New("the request names no destination board (its certificate's name): the guest goes only to the board the operator names")
 	}
-	logf("migration %s to %s requested (downtime limit %v, bandwidth cap %d B/s, max time %v, auto-converge %v)",
-		req.ID, to, req.DowntimeLimit, req.Bandwidth, req.MaxTime, !req.NoAutoConverge)
+	logf("migration %s to %s requested (downtime limit %v, bandwidth cap %d B/s, max time %v, auto-converge %v, NIC reset %v)",
+		req.ID, to, req.DowntimeLimit, req.Bandwidth, req.MaxTime, !req.NoAutoConverge, req.ResetNIC)
 	fail := func(err error) (api.Report, error) {
 		logf("migration %s to %s failed, the guest runs on here: %v", req.ID, to, err)
 		return api.Report{ID: req.ID, From: s.net.Addr().Addr().String(), To: to, Error: err.Error()}, nil
@@ -360,7 +361,7 @@ func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress
 	}
 	defer tc.Close()
 	peer := pki.PeerName(tc.ConnectionState())
-	rep, err := migrate.Send(ctx, tc, s.m.Source(), req, progress, migrate.WithTimeout(stepTimeout), migrate.WithYield(s.m.Yield),
+	rep, err := migrate.Send(ctx, tc, s.m.Source(req.ResetNIC), req, progress, migrate.WithTimeout(stepTimeout), migrate.WithYield(s.m.Yield),
 		migrate.WithLedger(s.ledger), migrate.WithPeer(peer), migrate.WithDial(s.redial(to, peer)), migrate.WithFault(s.fault))
 	rep.From, rep.To = s.net.Addr().Addr().String(), to
 	switch {

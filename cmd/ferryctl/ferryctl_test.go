@@ -149,6 +149,7 @@ func statusHandler(calls *int, mu *sync.Mutex) http.Handler {
 			Role: api.RoleRun, Guest: api.GuestRunning, Uptime: 90 * time.Second, Exits: 1234,
 			ExitCauses: map[string]uint64{"mmio": 1200, "nic": 34}, ExitRates: map[string]float64{"nic": 0.5}, ExitWindow: 2 * time.Second,
 			NICFaults: []string{"0xa003c00: queue 1 stopped: virtq: a buffer outside guest RAM: [0x40000000+0x1000]"},
+			NICHeld:   []string{"0xa003c00: queue 0: the device holds a request (the chain at 3) for 12.5s, 9 chain(s) in all"},
 		})
 	})
 	return mux
@@ -205,7 +206,8 @@ func TestStatus(t *testing.T) {
 		t.Fatalf("status: exit %d", code)
 	}
 	for _, want := range []string{"board        board1", "role         run", "guest        running", "uptime       1m30s", "exits        1234 (mmio 1200, nic 34; per second over 2s: nic 0.5)",
-		"nic fault    0xa003c00: queue 1 stopped: virtq: a buffer outside guest RAM: [0x40000000+0x1000]"} {
+		"nic fault    0xa003c00: queue 1 stopped: virtq: a buffer outside guest RAM: [0x40000000+0x1000]",
+		"nic held     0xa003c00: queue 0: the device holds a request (the chain at 3) for 12.5s, 9 chain(s) in all (a migration's pause fails; migrate -reset-nic gives the requests back to the guest unused)"} {
 		if !strings.Contains(strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(want), " ")) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}

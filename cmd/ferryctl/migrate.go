@@ -39,6 +39,7 @@ var migrateCommand = command{
 		fs.Var(&bandwidth, "bandwidth", "cap the migration stream at `bytes` per second: a number or with KiB, MiB, GiB (50MiB); 0: no cap")
 		maxTime := fs.Duration("max-time", api.DefaultMaxTime, "give up a migration that has not converged by then, at most 1h; the guest runs on at the source")
 		noConverge := fs.Bool("no-auto-converge", false, "do not slow down a guest that dirties memory faster than it is sent")
+		resetNIC := fs.Bool("reset-nic", false, "at the pause, reset a guest NIC whose device still holds requests (status: nic held) and give them back to the guest unused, rather than fail")
 		timeout := fs.Duration("timeout", 0, "give up waiting for the report after `duration` (0: -max-time plus "+durationString(manage.TimeoutMargin+linkMargin)+")")
 		poll := fs.Duration("poll", 250*time.Millisecond, "progress polling `interval`")
 		asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -55,7 +56,7 @@ var migrateCommand = command{
 				return err
 			}
 			id := migrate.NewID().String()
-			req := api.MigrateRequest{To: to, ID: id, DowntimeLimit: *downtime, Bandwidth: uint64(bandwidth), MaxTime: *maxTime, NoAutoConverge: *noConverge}
+			req := api.MigrateRequest{To: to, ID: id, DowntimeLimit: *downtime, Bandwidth: uint64(bandwidth), MaxTime: *maxTime, NoAutoConverge: *noConverge, ResetNIC: *resetNIC}
 			// The board checks the same; a mistake is caught before the link.
 			if _, err := manage.Settings(req); err != nil {
 				return usageError{err.Error()}
@@ -293,8 +294,12 @@ func settingsString(s api.MigrateRequest) string {
 	if s.NoAutoConverge {
 		converge = "off"
 	}
-	return fmt.Sprintf("downtime limit %s, bandwidth %s, max time %s, auto-converge %s",
-		durationString(s.DowntimeLimit), bw, durationString(s.MaxTime), converge)
+	nic := ""
+	if s.ResetNIC {
+		nic = ", guest NIC reset at the pause if its device holds requests"
+	}
+	return fmt.Sprintf("downtime limit %s, bandwidth %s, max time %s, auto-converge %s%s",
+		durationString(s.DowntimeLimit), bw, durationString(s.MaxTime), converge, nic)
 }
 
 // printRounds prints a table of the pre-copy rounds.

@@ -154,6 +154,9 @@ func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
 	for _, f := range st.NICFaults {
 		fmt.Fprintf(tw, "nic fault\t%s\n", f)
 	}
+	for _, h := range st.NICHeld {
+		fmt.Fprintf(tw, "nic held\t%s (a migration's pause fails; migrate -reset-nic gives the requests back to the guest unused)\n", h)
+	}
 	if st.Stopped != "" {
 		fmt.Fprintf(tw, "stopped by\t%s\n", st.Stopped)
 	}

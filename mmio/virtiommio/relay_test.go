@@ -335,7 +335,7 @@ func testTransportMigrates(t *testing.T, ev bool) {
 		}
 	}()
 	src.wrote = nil
-	st, err := src.tr.Stop(time.Second)
+	st, err := src.tr.Stop(time.Second, false)
 	wg.Wait()
 	if err != nil {
 		t.Fatal(err)
@@ -413,7 +413,7 @@ func TestTransportStopWaits(t *testing.T) {
 	b := newBoard(t)
 	b.driver()
 	b.send(0, frameN(1))
-	if _, err := b.tr.Stop(10 * time.Millisecond); err == nil || !strings.Contains(err.Error(), "still holds requests on 1 chains") {
+	if _, err := b.tr.Stop(10*time.Millisecond, false); err == nil || !strings.Contains(err.Error(), "still holds requests after 10ms: queue 1: the device holds a request (the chain at 0) for") {
 		t.Fatalf("Stop = %v", err)
 	}
 	if b.dev.Status()&vm.StatusDriverOK == 0 {
@@ -847,5 +847,104 @@ func TestTransportQueueBounds(t *testing.T) {
 	c.sized(rxQ, 2048)
 	if got := c.tr.State(); len(c.tr.Faults()) != 2 || !got.Queues[rxQ].Ready || !got.Queues[txQ].Ready {
 		t.Fatalf("after a reset: %+v, faults %q", got, c.tr.Faults())
+	}
+}
+
+// A guest that puts a chain with a device-readable buffer on its receive
+// queue, which the device completes only when a frame comes (here never):
+// every pause waits for it and fails, and says so (the board's status
+// names it: Held, and a fault). With the operator's NIC reset the pause
+// resets the device all the same and gives the chain back to the guest
+// unused; the guest moves, its receive buffers with it.
+func TestTransportStopGivesBack(t *testing.T) {
+	src := newBoard(t)
+	src.driver()
+	d := src.m.At(src.desc(rxQ), 32)
+	binary.LittleEndian.PutUint64(d, src.buf(0))
+	binary.LittleEndian.PutUint32(d[8:], 12)
+	binary.LittleEndian.PutUint16(d[12:], 1) // NEXT, device-readable
+	binary.LittleEndian.PutUint16(d[14:], 1)
+	binary.LittleEndian.PutUint64(d[16:], src.buf(1))
+	binary.LittleEndian.PutUint32(d[24:], 0x800)
+	binary.LittleEndian.PutUint16(d[28:], 2) // WRITE
+	src.put16(src.avail(rxQ)+4, 0)
+	src.put16(src.avail(rxQ)+2, 1)
+	src.w(vm.RegQueueNotify, rxQ)
+	src.post(rxQ, 2, src.buf(2), 0x800, true) // a receive buffer
+	time.Sleep(5 * time.Millisecond)
+	if h := src.tr.Held(time.Millisecond); len(h) != 1 || !strings.HasPrefix(h[0], "queue 0: the device holds a request (the chain at 0) for ") || !strings.HasSuffix(h[0], ", 2 chain(s) in all") {
+		t.Fatalf("Held = %q", h)
+	}
+	for range 2 {
+		if _, err := src.tr.Stop(10*time.Millisecond, false); err == nil || !strings.Contains(err.Error(), "queue 0: the device holds a request (the chain at 0)") {
+			t.Fatalf("Stop = %v", err)
+		}
+	}
+	if f := src.tr.Faults(); len(f) != 2 || !strings.HasPrefix(f[0], "a pause failed: the device still holds requests after 10ms: queue 0") {
+		t.Fatalf("Faults %q", f)
+	}
+	if src.dev.Status()&vm.StatusDriverOK == 0 {
+		t.Fatal("a failed pause reset the device")
+	}
+	st, err := src.tr.Stop(10*time.Millisecond, true)
+	if err != nil {
+		t.Fatalf("Stop with the NIC reset: %v", err)
+	}
+	if src.dev.Status() != 0 {
+		t.Fatalf("the device is not reset: %#x", src.dev.Status())
+	}
+	if got := src.usedEntries(rxQ, 0); fmt.Sprint(got) != "[0/0]" {
+		t.Fatalf("the guest's used ring %v", got)
+	}
+	if fmt.Sprint(st.Queues[rxQ].At) != "{2 1 [2]}" {
+		t.Fatalf("position %v", st.Queues[rxQ].At)
+	}
+	dst := newBoard(t)
+	copy(dst.ram, src.ram)
+	if err := dst.tr.Start(st); err != nil {
+		t.Fatal(err)
+	}
+	dst.dev.Receive(frameN(1))
+	dst.interrupt()
+	if got := dst.usedEntries(rxQ, 0); fmt.Sprint(got) != "[0/0 2/72]" {
+		t.Fatalf("receive used on the destination %v", got)
+	}
+}
+
+// A guest that changes the chains its device holds while it is stopped
+// for a migration (two now share a descriptor, one points into Ferry's
+// memory): the destination's device is set up all the same; those chains
+// are given back to the guest unused, and reported.
+func TestTransportRestoreChangedChains(t *testing.T) {
+	src := newBoard(t)
+	src.driver()
+	for h := uint16(0); h < 4; h++ {
+		src.post(rxQ, h, src.buf(h), 0x800, true)
+	}
+	st, err := src.tr.Stop(time.Second, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := newBoard(t)
+	copy(dst.ram, src.ram)
+	d := dst.m.At(dst.desc(rxQ), 64)
+	binary.LittleEndian.PutUint16(d[12:], 3) // 0 -> 1: descriptor 1 is in flight on its own
+	binary.LittleEndian.PutUint16(d[14:], 1)
+	binary.LittleEndian.PutUint64(d[32:], dst.ferry) // 2 into Ferry's memory
+	if err := dst.tr.Start(st); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	f := dst.tr.Faults()
+	if len(f) != 2 || !strings.Contains(f[0], "queue 0: the chain at 1: virtq: a malformed descriptor chain") || !strings.Contains(f[1], "the chain at 2: virtq: a buffer outside guest RAM") {
+		t.Fatalf("Faults %q", f)
+	}
+	if got := dst.usedEntries(rxQ, 0); fmt.Sprint(got) != "[1/0 2/0]" {
+		t.Fatalf("the guest's used ring %v", got)
+	}
+	dst.dev.Receive(frameN(1))
+	dst.dev.Receive(frameN(2))
+	dst.interrupt()
+	if got := dst.usedEntries(rxQ, 0); fmt.Sprint(got) != "[1/0 2/0 0/72 3/72]" {
+		t.Fatalf("receive used on the destination %v", got)
 	}
 }

@@ -3,6 +3,7 @@ package virtiommio
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,6 +97,9 @@ type Shadowing struct {
 	// Fence, if set, orders the CPU's memory accesses as the device sees
 	// them (virtq.Shadow.Fence).
 	Fence func()
+	// Now, if set, is the clock (ns, monotonic) that times the requests
+	// the device holds (Held); else Go's.
+	Now func() int64
 }
 
 // Transport is the model of the guest's transport. Every access is
@@ -149,7 +153,15 @@ type area struct {
 }
 
 // New returns the model over the transport's registers dev.
-func New(dev mmio.Device, sh Shadowing) *Transport { return &Transport{dev: dev, sh: sh} }
+func New(dev mmio.Device, sh Shadowing) *Transport {
+	if sh.Now == nil {
+		sh.Now = func() int64 { return int64(time.Since(epoch)) }
+	}
+	return &Transport{dev: dev, sh: sh}
+}
+
+// epoch is the origin of the default clock.
+var epoch = time.Now()
 
 // Read implements mmio.Device: the device's registers, but for the
 // feature bits the model hides, the queue addresses the guest wrote (the
@@ -425,7 +437,13 @@ func (t *Transport) ready(i uint32, q *Queue, at virtq.Position) error {
 	if err != nil {
 		return err
 	}
-	s.Wrote, s.Fence = t.sh.Wrote, t.sh.Fence
+	for _, e := range s.GivenBack {
+		t.fault(fmt.Sprintf("queue %d: %v, changed while the device held it: given back to the guest unused", i, e))
+	}
+	if len(s.GivenBack) > 0 && t.sh.Wrote != nil {
+		t.sh.Wrote(g.Device, 4+8*n) // the used entries and index NewShadow wrote
+	}
+	s.Wrote, s.Fence, s.Now = t.sh.Wrote, t.sh.Fence, t.sh.Now
 	s.EventIdx = t.state.DriverFeatures&FeatureEventIdx != 0
 	sr := s.Ring()
 	for _, r := range [...]struct {
@@ -676,9 +694,12 @@ func (t *Transport) resetDevice() error {
 // DMA; receive buffers still in flight stay the guest's, given to the
 // next device), relays what it used before the reset, and returns what a
 // device is set up from again, positions included (Start; Restart here).
-// A device still holding a request after wait is an error, and it keeps
-// running.
-func (t *Transport) Stop(wait time.Duration) (State, error) {
+// A device still holding a request after wait is an error (and a fault,
+// naming the queues: Held), and it keeps running -- unless giveBack: the
+// device is then reset all the same, and the requests it still held are
+// given back to the guest as used with nothing written
+// (virtq.Shadow.GiveBack): a frame not sent is lost, as on a wire.
+func (t *Transport) Stop(wait time.Duration, giveBack bool) (State, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.stopped {
@@ -700,7 +721,12 @@ func (t *Transport) Stop(wait time.Duration) (State, error) {
 			break
 		}
 		if time.Since(start) > wait {
-			return State{}, fmt.Errorf("the device still holds requests on %d chains after %v", held, wait)
+			if giveBack {
+				break
+			}
+			err := fmt.Errorf("the device still holds requests after %v: %s", wait, strings.Join(t.held(0), "; "))
+			t.fault("a pause failed: " + err.Error())
+			return State{}, err
 		}
 		t.mu.Unlock()
 		time.Sleep(50 * time.Microsecond)
@@ -712,6 +738,14 @@ func (t *Transport) Stop(wait time.Duration) (State, error) {
 		}
 	}
 	t.relayUsed()
+	for i, s := range t.shadows {
+		if s == nil || !giveBack {
+			continue
+		}
+		if n := s.GiveBack(); n > 0 && t.Log != nil {
+			t.Log(fmt.Sprintf("queue %d: the device, reset, gave %d request(s) back to the guest unused", i, n))
+		}
+	}
 	for i := range t.state.Queues {
 		q := &t.state.Queues[i]
 		q.Ready, q.At = false, virtq.Position{}
@@ -722,6 +756,33 @@ func (t *Transport) Stop(wait time.Duration) (State, error) {
 	}
 	t.stopped = true
 	return t.state.clone(), nil
+}
+
+// Held says, for each queue whose device has held a request (a chain
+// with a device-readable buffer) for at least min, how many it holds and
+// for how long the oldest: a pause waits for them (Stop).
+func (t *Transport) Held(min time.Duration) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.held(min)
+}
+
+func (t *Transport) held(min time.Duration) []string {
+	var out []string
+	now := t.sh.Now()
+	for i, s := range t.shadows {
+		if s == nil {
+			continue
+		}
+		head, since, ok := s.OldestRequest()
+		if !ok || time.Duration(now-since) < min {
+			continue
+		}
+		chains, _ := s.Holding()
+		out = append(out, fmt.Sprintf("queue %d: the device holds a request (the chain at %d) for %v, %d chain(s) in all",
+			i, head, time.Duration(now-since).Round(time.Millisecond), chains))
+	}
+	return out
 }
 
 // Restart sets the device up again as Stop left it: a migration that

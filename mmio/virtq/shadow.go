@@ -16,6 +16,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // UsedNoNotify is the used ring's flag that tells the driver not to kick
@@ -158,6 +159,13 @@ type Shadow struct {
 	// device's used index before its entries, and used_event (Arm) before
 	// the used index is read again.
 	Fence func()
+	// Now, if set, is a clock (ns): each chain records when it was made
+	// available to the device (read once per Avail), for OldestRequest.
+	Now func() int64
+	// GivenBack are the chains in flight that NewShadow could not copy
+	// again (the guest changed them while the device held them): each
+	// was given back to the guest as used with nothing written.
+	GivenBack []error
 
 	lastAvail uint16     // the guest's next available entry to copy
 	nextUsed  uint16     // the guest's next used entry to write
@@ -168,6 +176,7 @@ type Shadow struct {
 	chains    [][]uint16 // by head: the descriptors of its chain (its storage kept for the next)
 	writable  [][]span   // by head: its device-writable buffers (likewise)
 	readable  []bool     // by head: the chain has a device-readable buffer
+	since     []int64    // by head: when it was made available (Now)
 	// next and prev link the heads in flight in the order they were made
 	// available, from first to last (-1: none).
 	next, prev   []int32
@@ -181,6 +190,8 @@ type Shadow struct {
 	// the shadow's used_event.
 	availEvent, usedEvent     uint16
 	availEventOK, usedEventOK bool
+
+	now int64 // Now at the last Avail that took chains
 
 	// Scratch space, so that a relay allocates nothing.
 	seen  [maxTable]bool
@@ -213,11 +224,16 @@ func NewShadow(guest Ring, gm Mem, base uint64, sm Mem, at Position, inRAM func(
 	if n := at.Avail - at.Used; int(n) != len(at.InFlight) || n > guest.Num {
 		return nil, fmt.Errorf("%w: positions %d and %d with %d chains in flight in a queue of %d", ErrIndex, at.Avail, at.Used, len(at.InFlight), guest.Num)
 	}
+	for k, h := range at.InFlight {
+		if h >= guest.Num || slices.Contains(at.InFlight[:k], h) {
+			return nil, fmt.Errorf("%w: head %d in flight twice or beyond a queue of %d", ErrIndex, h, guest.Num)
+		}
+	}
 	n := int(guest.Num)
 	s := &Shadow{guest: guest, shadow: ShadowRing(base, guest.Num), gm: gm, InRAM: inRAM,
 		lastAvail: at.Avail, nextUsed: at.Used, own: -1, first: -1, last: -1,
 		busy: make([]bool, n), inFlight: make([]bool, n), chains: make([][]uint16, n), writable: make([][]span, n),
-		readable: make([]bool, n), next: make([]int32, n), prev: make([]int32, n)}
+		readable: make([]bool, n), since: make([]int64, n), next: make([]int32, n), prev: make([]int32, n)}
 	all, err := sm.Slice(base, int(ShadowSize(guest.Num)))
 	if err != nil {
 		return nil, err
@@ -235,12 +251,75 @@ func NewShadow(guest Ring, gm Mem, base uint64, sm Mem, at Position, inRAM func(
 	s.noNotify = get16(s.g.used, 0)&UsedNoNotify != 0 // as a relay before this one left it
 	for _, head := range at.InFlight {
 		if err := s.copyChain(head); err != nil {
-			return nil, err
+			// The guest changed a chain the device held (a well-behaved
+			// driver never does): it gets it back, and the queue goes on.
+			s.GivenBack = append(s.GivenBack, fmt.Errorf("the chain at %d: %w", head, err))
+			s.giveBack(head)
+			continue
 		}
 		s.offer(head)
 	}
+	if len(s.GivenBack) > 0 {
+		put16(s.g.used, 2, s.nextUsed)
+	}
 	s.publish()
 	return s, nil
+}
+
+// giveBack writes head's used entry on the guest's used ring, with
+// nothing written (its index is written after).
+func (s *Shadow) giveBack(head uint16) {
+	at := ringHead + usedElem*uint64(s.nextUsed%s.guest.Num)
+	e := s.g.used[at:][:usedElem]
+	binary.LittleEndian.PutUint32(e, uint32(head))
+	binary.LittleEndian.PutUint32(e[4:], 0)
+	if s.Wrote != nil {
+		s.Wrote(s.guest.Device+at, usedElem)
+	}
+	s.nextUsed++
+}
+
+// GiveBack gives every chain the device holds with a device-readable
+// buffer back to the guest, as used with nothing written, and returns
+// how many: the device, reset, did not carry them out (a frame to send is
+// lost as on a wire; a receive chain the device never completes comes
+// back empty, which a driver drops as a short frame and refills). Chains
+// with device-writable buffers only stay in flight, and Ferry's own is
+// forgotten. Call it once the device is reset and Used has relayed what
+// it used before.
+func (s *Shadow) GiveBack() int {
+	n := 0
+	for h := s.first; h >= 0; {
+		next := s.next[h]
+		if s.readable[h] {
+			s.release(uint16(h))
+			s.giveBack(uint16(h))
+			n++
+		}
+		h = next
+	}
+	if s.own >= 0 {
+		s.busy[s.own], s.own = false, -1
+	}
+	if n > 0 {
+		put16(s.g.used, 2, s.nextUsed)
+		if s.Wrote != nil {
+			s.Wrote(s.guest.Device+2, 2)
+		}
+	}
+	return n
+}
+
+// OldestRequest is the chain the device has held longest of those with
+// a device-readable buffer (a request it has yet to carry out), and when
+// it was made available (Now; 0 without a clock).
+func (s *Shadow) OldestRequest() (head uint16, since int64, ok bool) {
+	for h := s.first; h >= 0; h = s.next[h] {
+		if s.readable[h] {
+			return uint16(h), s.since[h], true
+		}
+	}
+	return 0, 0, false
 }
 
 // NoNotify tells the guest not to kick, or to kick again: UsedNoNotify in
@@ -324,6 +403,9 @@ func (s *Shadow) Avail() (int, error) {
 		return 0, fmt.Errorf("%w: the guest's avail index %d is %d ahead of %d, the queue holds %d", ErrIndex, idx, pending, s.lastAvail, s.guest.Num)
 	}
 	n := 0
+	if s.Now != nil && s.lastAvail != idx {
+		s.now = s.Now()
+	}
 	for ; s.lastAvail != idx; s.lastAvail++ {
 		head := get16(s.g.avail, ringHead+2*uint64(s.lastAvail%s.guest.Num))
 		if err := s.copyChain(head); err != nil {
@@ -464,7 +546,7 @@ func (s *Shadow) copyChain(head uint16) error {
 	}
 	s.chains[head] = append(s.chains[head][:0], slots...)
 	s.writable[head] = append(s.writable[head][:0], wr...)
-	s.readable[head], s.inFlight[head] = readable, true
+	s.readable[head], s.inFlight[head], s.since[head] = readable, true, s.now
 	s.held++
 	if readable {
 		s.heldReadable++

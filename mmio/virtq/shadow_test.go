@@ -334,7 +334,7 @@ func TestShadowReportsWrites(t *testing.T) {
 	}
 	used := r.g.Device + ringHead
 	want := []string{
-		fmt.Sprintf("%#x+8", used+usedElem*(300%num)),                  // the TX chain's used entry
+		fmt.Sprintf("%#x+8", used+usedElem*(300%num)),                // the TX chain's used entry
 		fmt.Sprintf("%#x+12", buf(3)), fmt.Sprintf("%#x+90", buf(4)), // the RX buffers, up to the used length 102
 		fmt.Sprintf("%#x+8", used+usedElem*(301%num)),
 		fmt.Sprintf("%#x+2", r.g.Device+2), // the used index
@@ -439,9 +439,102 @@ func TestShadowRestart(t *testing.T) {
 			t.Errorf("%s: %v accepted", name, bad)
 		}
 	}
+}
+
+// A guest that changes the chains the device holds before a restart (a
+// well-behaved driver never does): one now points into Ferry's memory,
+// two now share a descriptor. The new relay starts all the same: those
+// chains are given back to the guest as used with nothing written, and
+// reported; the device gets only the ones that still copy.
+func TestShadowRestartGivesBackChangedChains(t *testing.T) {
+	r := newRig(t, 100)
+	for h := uint16(0); h < 4; h++ {
+		r.setDesc(r.gm, r.g.Desc, h, desc{buf(uint64(h)), 1526, DescWrite, 0})
+		r.post(h)
+	}
+	if _, err := r.s.Avail(); err != nil {
+		t.Fatal(err)
+	}
+	at := r.s.Position()
 	r.setDesc(r.gm, r.g.Desc, 0, desc{carveOut, 4096, DescWrite, 0})
-	if _, err := NewShadow(r.g, r.gm, r.sm.Base, r.sm, Position{Avail: 101, Used: 100, InFlight: []uint16{0}}, inRAM); !errors.Is(err, ErrRange) {
-		t.Errorf("a chain in flight into Ferry's memory: %v", err)
+	r.setDesc(r.gm, r.g.Desc, 1, desc{buf(1), 1526, DescWrite | DescNext, 2}) // 1 -> 2, and 2 is in flight too
+	s, err := NewShadow(r.g, r.gm, r.sm.Base, r.sm, at, inRAM)
+	if err != nil {
+		t.Fatalf("NewShadow: %v", err)
+	}
+	if len(s.GivenBack) != 2 || !errors.Is(s.GivenBack[0], ErrRange) || !errors.Is(s.GivenBack[1], ErrChain) {
+		t.Fatalf("given back: %v", s.GivenBack)
+	}
+	r.s = s
+	if heads, _ := r.device(0); fmt.Sprint(heads) != "[1 3]" {
+		t.Errorf("the device got %v", heads)
+	}
+	if got := r.usedEntries(100); fmt.Sprint(got) != "[0/0 2/0]" {
+		t.Errorf("the guest's used ring %v", got)
+	}
+	if p := s.Position(); p.Avail != 104 || p.Used != 102 || fmt.Sprint(p.InFlight) != "[1 3]" {
+		t.Errorf("Position %+v", p)
+	}
+}
+
+// usedEntries is the guest's used ring from entry from: "head/len" each.
+func (r *rig) usedEntries(from uint16) []string {
+	var b [2]byte
+	r.gm.Read(r.g.Device+2, b[:])
+	var out []string
+	for i := from; i != binary.LittleEndian.Uint16(b[:]); i++ {
+		var e [usedElem]byte
+		r.gm.Read(r.g.Device+ringHead+usedElem*uint64(i%num), e[:])
+		out = append(out, fmt.Sprintf("%d/%d", binary.LittleEndian.Uint32(e[:]), binary.LittleEndian.Uint32(e[4:])))
+	}
+	return out
+}
+
+// inRAM is guest RAM of the rig.
+func inRAM(a, n uint64) bool { return a >= ramBase && a+n <= ramBase+ramSize && a+n >= a }
+
+// At a pause with the operator's NIC reset, the device (reset) gives up
+// the requests it holds: they go back to the guest as used with nothing
+// written, Ferry's own chain is forgotten, and receive buffers stay in
+// flight for the next device. The oldest request is known until then.
+func TestShadowGiveBack(t *testing.T) {
+	r := newRig(t, 7)
+	clock := int64(1000)
+	r.s.Now = func() int64 { return clock }
+	r.setDesc(r.gm, r.g.Desc, 0, desc{buf(0), 1526, DescWrite, 0})
+	r.setDesc(r.gm, r.g.Desc, 1, desc{buf(1), 60, 0, 0})           // a frame to send
+	r.setDesc(r.gm, r.g.Desc, 2, desc{buf(2), 12, DescNext, 3})    // a receive chain with a
+	r.setDesc(r.gm, r.g.Desc, 3, desc{buf(3), 1526, DescWrite, 0}) // device-readable part
+	r.post(0)
+	r.post(2)
+	if _, err := r.s.Avail(); err != nil {
+		t.Fatal(err)
+	}
+	clock = 2000
+	r.post(1)
+	if _, err := r.s.Avail(); err != nil {
+		t.Fatal(err)
+	}
+	if h, since, ok := r.s.OldestRequest(); !ok || h != 2 || since != 1000 {
+		t.Fatalf("OldestRequest = %d, %d, %v", h, since, ok)
+	}
+	if err := r.s.Inject(ramBase, 60); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.s.GiveBack(); n != 2 {
+		t.Fatalf("GiveBack = %d", n)
+	}
+	if got := r.usedEntries(7); fmt.Sprint(got) != "[2/0 1/0]" {
+		t.Errorf("the guest's used ring %v", got)
+	}
+	if n, readable := r.s.Holding(); n != 1 || readable {
+		t.Errorf("Holding = %d, %v", n, readable)
+	}
+	if _, _, ok := r.s.OldestRequest(); ok {
+		t.Errorf("a request still held")
+	}
+	if p := r.s.Position(); p.Avail != 10 || p.Used != 9 || fmt.Sprint(p.InFlight) != "[0]" {
+		t.Errorf("Position %+v", p)
 	}
 }
 
