@@ -67,6 +67,14 @@ type Status struct {
 	// chain that points elsewhere or breaks the ring (the device never saw
 	// it), a register access of a width the transport does not take.
 	NICFaults []string `json:"nic_faults,omitempty"`
+	// GuestAborts counts the synchronous external aborts Ferry gave the
+	// guest for an access outside its RAM and every device (a hole in the
+	// memory map, Ferry's carve-out), as a bus answers natively;
+	// GuestUndefined the traps Ferry does not emulate, given back as
+	// undefined instructions. GuestFault is the newest, decoded.
+	GuestAborts    uint64 `json:"guest_aborts,omitempty"`
+	GuestUndefined uint64 `json:"guest_undefined,omitempty"`
+	GuestFault     string `json:"guest_fault,omitempty"`
 	// NICHeld are the guest's NICs' queues whose device has held a
 	// request (a frame to send, say) longer than a migration's pause waits
 	// for one, each after its transport's address: while it does, a
@@ -127,6 +135,11 @@ type ExpectRequest struct {
 	// default): the destination gives up a migration that has not reached
 	// its Ack by then and a margin (manage.TimeoutMargin).
 	MaxTime time.Duration `json:"max_time_ns,omitempty"`
+	// Address is the source board's IP address on the management link
+	// (optional): until the announcement expires, its connections get the
+	// handshake slots the board keeps for peers it knows, which a station
+	// without a key cannot take.
+	Address string `json:"address,omitempty"`
 }
 
 // CRLRequest carries the CA's revocation list (POST PathCRL), PEM: from

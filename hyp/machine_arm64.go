@@ -112,6 +112,8 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 		Idle:         m.guestIdle,
 		WriteSysReg:  func(name string, v uint64) { cpu.WriteSysReg(name, v) },
 		FIQ:          m.fiq,
+		InRAM:        func(ipa uint64) bool { return m.inRAMRange(ipa, 1) },
+		EL1:          cpu.LiveEL1{},
 	}
 	if err := m.configureEL2(); err != nil {
 		return nil, err

@@ -35,9 +35,17 @@ type VCPU struct {
 	// FIQ handles Ferry's own interrupts (its EL2 timer, its NIC) and
 	// says which it was.
 	FIQ func() Cause
+	// InRAM reports an IPA in guest RAM (nil: none is). A stage-2 abort
+	// outside it, that no device model takes, is the guest's (inject.go).
+	InRAM func(ipa uint64) bool
+	// EL1 reads and writes the guest's EL1 exception registers, for an
+	// exception Ferry gives it (nil: it cannot, and such a trap stops
+	// the guest).
+	EL1 cpu.EL1Access
 
 	exits  [64]uint64 // exits per exception class
 	causes exitCounts
+	faults faultLog
 }
 
 // Causes returns the exits so far by cause (Cause's names).
@@ -116,6 +124,11 @@ func (v *VCPU) Dispatch(reason uint64) error {
 	v.causes.add(c)
 	h, ok := handlers[esr.EC()]
 	if !ok {
+		// An exception class Ferry does not handle: the guest gets an
+		// undefined instruction, reported (the trap's decoded syndrome).
+		if v.undefined() {
+			return nil
+		}
 		return v.trapError(reason)
 	}
 	return h(v)
@@ -157,6 +170,11 @@ func (v *VCPU) sysReg() error {
 	a := cpu.DecodeSysReg(cpu.ESR(v.Ctx.ESR))
 	name, ok := forwardedSysRegs[[5]uint32{a.Op0, a.Op1, a.CRn, a.CRm, a.Op2}]
 	if !ok || a.Read || v.WriteSysReg == nil {
+		// A register Ferry traps and does not emulate (ICC_SGI0R_EL1,
+		// Group 0's SGIs, say): undefined for the guest, as KVM does.
+		if v.undefined() {
+			return nil
+		}
 		return v.trapError(cpu.ExitSync)
 	}
 	var val uint64
@@ -182,29 +200,37 @@ func (v *VCPU) dirtyFault(ipa uint64) bool {
 	return da.IsPermissionFault() && (da.Write || da.S1PTW) && v.WriteFault(ipa, v.Ctx.FAR, da.FARValid && !da.S1PTW)
 }
 
-// instructionAbort is fatal: Ferry maps every page of guest RAM executable,
-// and the one instruction abort it expects -- a fetch whose stage-1 walk
-// met a write-protected descriptor page (the MMU updating its access
-// flag) -- Dispatch has already given to dirty tracking.
+// instructionAbort takes a fetch outside guest RAM -- from a hole, a
+// device, Ferry's carve-out -- as the guest's: it gets an external abort.
+// Ferry maps every page of guest RAM executable, and the one instruction
+// abort it expects there -- a fetch whose stage-1 walk met a
+// write-protected descriptor page (the MMU updating its access flag) --
+// Dispatch has already given to dirty tracking; any other in RAM is
+// Ferry's and stops the guest.
 func (v *VCPU) instructionAbort() error {
+	if v.externalAbort(cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)) {
+		return nil
+	}
 	return v.trapError(cpu.ExitSync)
 }
 
 // dataAbort hands a stage-2 fault that dirty tracking did not take (in
 // Dispatch: a write to a write-protected RAM page, the guest's own or its
 // MMU's updating a descriptor) to the trapped-MMIO devices; a fault
-// neither covers is fatal.
+// neither covers is the guest's when it is outside guest RAM (an external
+// abort), else Ferry's (fatal). An access a device model cannot emulate
+// stops the guest, reported.
 func (v *VCPU) dataAbort() error {
 	ipa := cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)
-	if v.MMIO == nil {
-		return v.trapError(cpu.ExitSync)
+	handled := false
+	if v.MMIO != nil {
+		var err error
+		if handled, err = v.MMIO(&v.Ctx, cpu.ESR(v.Ctx.ESR), ipa); err != nil {
+			return fmt.Errorf("%w (%v)", err, v.trapError(cpu.ExitSync))
+		}
 	}
-	handled, err := v.MMIO(&v.Ctx, cpu.ESR(v.Ctx.ESR), ipa)
-	if err != nil {
-		return fmt.Errorf("%w (%v)", err, v.trapError(cpu.ExitSync))
+	if handled || v.externalAbort(ipa) {
+		return nil
 	}
-	if !handled {
-		return v.trapError(cpu.ExitSync)
-	}
-	return nil
+	return v.trapError(cpu.ExitSync)
 }

@@ -225,6 +225,7 @@ func (s *services) Status() api.Status {
 	up := board.Uptime()
 	causes := s.m.ExitCauses()
 	rates, window := s.meter.Rates(up, causes)
+	faults := s.m.VCPU.Faults()
 	return api.Status{
 		Board:   s.name(),
 		Address: s.net.Addr().Addr().String(),
@@ -241,6 +242,9 @@ func (s *services) Status() api.Status {
 
 		ConsoleDropped: board.ConsoleDropped(),
 		NICFaults:      s.m.NICFaults(),
+		GuestAborts:    faults.Aborts,
+		GuestUndefined: faults.Undefined,
+		GuestFault:     faults.Last,
 		NICHeld:        s.m.NICHeld(),
 		Migration:      cur,
 		Decisions:      past,

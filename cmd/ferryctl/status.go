@@ -157,6 +157,10 @@ func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
 	for _, h := range st.NICHeld {
 		fmt.Fprintf(tw, "nic held\t%s (a migration's pause fails; migrate -reset-nic gives the requests back to the guest unused)\n", h)
 	}
+	if st.GuestAborts > 0 || st.GuestUndefined > 0 {
+		fmt.Fprintf(tw, "guest faults\t%d external abort(s), %d undefined instruction(s) given to the guest; newest: %s\n",
+			st.GuestAborts, st.GuestUndefined, st.GuestFault)
+	}
 	if st.Stopped != "" {
 		fmt.Fprintf(tw, "stopped by\t%s\n", st.Stopped)
 	}
