@@ -195,6 +195,10 @@ type entry struct {
 	giveUp, takeBack func()       // source, Committing
 	resume           func() error // destination, Prepared
 	discard          func()       // destination, Receiving and Prepared
+	// stop ends the Receive that takes the stream (destination,
+	// Receiving; nil: none). An abort while it runs leaves the discard to
+	// it (Fail), once it has stopped touching the machine.
+	stop func()
 }
 
 type decision struct {
@@ -205,6 +209,9 @@ type decision struct {
 	confirmed bool   // source: the destination said the guest runs there
 	note      string // how it was decided
 	at        time.Time
+	// discard, until called: an incoming machine aborted while Receive
+	// was taking it, which Receive discards when it stops (Fail).
+	discard func()
 }
 
 // NewLedger returns the ledger of a board that holds guest (a random
@@ -375,13 +382,14 @@ func (l *Ledger) heard(id ID, v Verdict, peer, note string) (Verdict, error) {
 // can take it: no migration in progress, no guest, a new ID, and a guest
 // epoch newer than any this board has handled for that guest.
 func (l *Ledger) BeginReceive(s Session, peer string, discard func()) error {
-	_, err := l.beginReceive(s, peer, discard)
+	_, err := l.beginReceive(s, peer, discard, nil)
 	return err
 }
 
-// beginReceive is BeginReceive; it also returns how long the migration
-// may take to its Ack, as the operator announced it (0: no bound).
-func (l *Ledger) beginReceive(s Session, peer string, discard func()) (time.Duration, error) {
+// beginReceive is BeginReceive for a Receive that stop ends; it also
+// returns how long the migration may take to its Ack, as the operator
+// announced it (0: no bound).
+func (l *Ledger) beginReceive(s Session, peer string, discard, stop func()) (time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.busy(); err != nil {
@@ -405,18 +413,26 @@ func (l *Ledger) beginReceive(s Session, peer string, discard func()) (time.Dura
 	if err != nil {
 		return 0, err
 	}
-	l.cur = &entry{sess: s, phase: Receiving, peer: peer, since: time.Now(), discard: discard}
+	l.cur = &entry{sess: s, phase: Receiving, peer: peer, since: time.Now(), discard: discard, stop: stop}
 	return lasts, nil
 }
 
 // Fail ends an incoming migration that failed before its Ack: the
-// destination discards what it took.
+// destination discards what it took -- also when it was aborted (by the
+// operator, or the source's answer to a Query) while Receive was still
+// taking it, and Receive calls Fail once it has stopped: what it restored
+// meanwhile is discarded then, not left live.
 func (l *Ledger) Fail(id ID, why string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e := l.current(id, Operator, Receiving); e != nil {
 		e.discard()
 		l.record(e, Aborted, false, why)
+		return
+	}
+	if d := l.find(id, RoleDestination); d != nil && d.discard != nil {
+		d.discard()
+		d.discard = nil
 	}
 }
 
@@ -448,8 +464,18 @@ func (l *Ledger) Resolve(id ID, v Verdict, peer, note string) (Verdict, error) {
 // resolve is Resolve with the lock held.
 func (l *Ledger) resolve(id ID, v Verdict, peer, note string) (Verdict, error) {
 	if e := l.current(id, peer, Receiving); e != nil && v == Aborted {
-		e.discard()
+		if e.stop == nil {
+			e.discard()
+			l.record(e, Aborted, false, note)
+			return Aborted, nil
+		}
+		// Receive is taking the stream, and may be writing pages or
+		// restoring the state right now: it is stopped, and discards
+		// the machine itself once it has (Fail), so that nothing it
+		// restores after this stays live.
 		l.record(e, Aborted, false, note)
+		l.past[len(l.past)-1].discard = e.discard
+		e.stop()
 		return Aborted, nil
 	}
 	e := l.current(id, peer, Prepared)

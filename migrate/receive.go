@@ -96,6 +96,10 @@ func Receive(ctx context.Context, conn io.ReadWriter, dst Sink, opts ...Option) 
 	return r.rep, nil
 }
 
+// errAbortedHere ends a Receive whose migration was aborted on this board
+// while the stream was coming in (the operator's abort).
+var errAbortedHere = errors.New("the migration was aborted on this board")
+
 type receiver struct {
 	dst  Sink
 	st   *stream
@@ -176,7 +180,7 @@ func (r *receiver) hello(rec Record) error {
 	var lasts time.Duration
 	if err == nil {
 		r.rep.ID = sess.ID.String()
-		lasts, err = r.l.beginReceive(sess, r.peer, r.dst.Discard)
+		lasts, err = r.l.beginReceive(sess, r.peer, r.dst.Discard, func() { r.cancel(errAbortedHere) })
 	}
 	if err != nil {
 		r.refuse(err.Error())
@@ -194,7 +198,9 @@ func (r *receiver) hello(rec Record) error {
 	r.sess = sess
 	r.rep.Pages = src.Pages()
 	if err := r.st.send(TypeHelloReply, EncodeHelloReply(true, "")); err != nil {
-		return fmt.Errorf("accepting hello: %w", err)
+		err = fmt.Errorf("accepting hello: %w", err)
+		r.l.Fail(sess.ID, err.Error())
+		return err
 	}
 	r.at("receiving")
 	return nil
