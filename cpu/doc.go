@@ -1,5 +1,6 @@
 // Package cpu is Ferry's EL2 CPU support: system-register accessors, the
-// world switch into the guest and back, exception syndrome decoding, cache
+// world switch into the guest and back, exception syndrome decoding, the
+// exception entry of an exception Ferry gives the guest (inject.go), cache
 // and TLB maintenance, and the generic timer as seen from EL2. (The boot
 // entry point is the board's: boot/virt.)
 //

@@ -1,7 +1,8 @@
 // Package hyp is Ferry's hypervisor proper: the machine description, the
 // registry of migratable components, the guest vCPU, the run loop (enter
 // the guest, dispatch the exit, repeat), the trap table keyed by exception
-// class, and the guest's SMCs (PSCI and the SMCCC architecture calls).
+// class, the guest's SMCs (PSCI and the SMCCC architecture calls), and the
+// exceptions Ferry gives the guest for its own faults (inject.go).
 //
 // Describe reads the board's DTB into one description of the machine the
 // guest gets: each device's treatment (passed through, trapped, hidden,
@@ -12,8 +13,8 @@
 // component with its versions, capture and restore.
 //
 // All of that is host-testable, as is dispatch (it works on a cpu.Context
-// and a firmware call function, so tests drive it with synthetic
-// syndromes) and Control (pausing and resuming the guest between exits,
+// a firmware call function and the guest's EL1 registers as a value, so
+// tests drive it with synthetic syndromes) and Control (pausing and resuming the guest between exits,
 // plain Go). The _arm64.go files touch the hardware: the Machine (EL2
 // controls, Ferry's interrupts, the idle hook, the run loop, dirty
 // tracking) and the machine as a migration source and sink.
