@@ -38,12 +38,13 @@ type NIC struct {
 
 // assembly is a machine's EL2 state, built from its description.
 type assembly struct {
-	stage2 *mmu.Stage2
-	guard  *gic.Guard
-	bus    mmio.Bus
-	reg    Registry
-	nics   []NIC    // the models of the guest's NICs' transports
-	stop   *nicStop // how the next pause stops their devices
+	stage2  *mmu.Stage2
+	guard   *gic.Guard
+	bus     mmio.Bus
+	reg     Registry
+	nics    []NIC      // the models of the guest's NICs' transports
+	stop    *nicStop   // how the next pause stops their devices
+	discard *discarder // forgets an incoming guest that will not run here
 }
 
 // assemble builds what the machine d describes over p: the guest's stage-2
@@ -99,5 +100,8 @@ func assemble(d *Description, p parts) (*assembly, error) {
 	}
 	p.hw.gic = a.guard
 	a.reg = append(components(p.hw), nicComponents...)
+	if a.discard, err = newDiscarder(&a, p.hw); err != nil {
+		return nil, err
+	}
 	return &a, nil
 }

@@ -112,6 +112,13 @@ func TestAssembleQEMU(t *testing.T) {
 // 0xa003c00 over fakes, its transport's registers in dev.
 func guestNICMachine(t *testing.T, fake *fakeMachine, dev *mmio.Fake) *assembly {
 	t.Helper()
+	return guestNICMachineWith(t, fake, dev, nil)
+}
+
+// guestNICMachineWith is guestNICMachine with the hardware adjusted by
+// adjust (if not nil) before the machine is assembled.
+func guestNICMachineWith(t *testing.T, fake *fakeMachine, dev *mmio.Fake, adjust func(*hardware)) *assembly {
+	t.Helper()
 	b, _ := qemuBoard(t, "virt-gicv3-1g-2nic.dtb")
 	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, GuestNICs: []string{"/virtio_mmio@a003c00"}, TickINTID: qemuTick})
 	if err != nil {
@@ -130,6 +137,9 @@ func guestNICMachine(t *testing.T, fake *fakeMachine, dev *mmio.Fake) *assembly 
 		},
 	}
 	dev.Write(virtiommio.RegQueueNumMax, 4, 256)
+	if adjust != nil {
+		adjust(&hw)
+	}
 	a, err := assemble(d, parts{
 		arena: make([]byte, (stage2Pages+2)*mmu.PageSize), arenaPA: 0x1000_0000_0000,
 		dist: fake.gic.Dist(), redist: fake.gic.Redist(),

@@ -126,6 +126,9 @@ type hardware struct {
 	// dma is how a model of the guest's NIC reaches guest RAM and Ferry's
 	// memory for its shadow rings (Pend is set per NIC).
 	dma virtiommio.Shadowing
+	// quiesce turns the guest's timers and the CPU interface's Group 1
+	// enable off (nil: nothing to do), for a guest that will not run here.
+	quiesce func()
 	log func(string)
 }
 

@@ -57,6 +57,7 @@ type Machine struct {
 	arena    []byte          // backs the stage-2 tables (identity-mapped: VA == PA)
 	written  *dirty.Bitmap   // guest pages an incoming migration wrote
 	captured []migrate.State // the guest's state at the last pause
+	discard  *discarder      // forgets an incoming guest that will not run here
 	trk      tracking        // dirty tracking and CPU sharing while migrating
 }
 
@@ -79,6 +80,7 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 			restoreCPU:   func(s *cpu.State) error { return cpu.Restore(s, &m.VCPU.Ctx) },
 			captureTimer: cpu.CaptureTimer,
 			restoreTimer: cpu.RestoreTimer,
+			quiesce:      quiesce,
 			gicCPU:       gic.SysRegs{},
 			uart:         mmio.NewForward(d.UART.Base, mmu.PageSize),
 			console:      d.Console,
@@ -96,6 +98,7 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 		return nil, err
 	}
 	m.Stage2, m.GIC, m.Bus, m.reg, m.NICs, m.nicStop = a.stage2, a.guard, a.bus, a.reg, a.nics, a.stop
+	m.discard = a.discard
 	m.Stage2.SetTLB(cpu.Stage2TLB{})
 	m.written = dirty.New(m.pages())
 	fi := ProbeFirmware(cpu.SMC)

@@ -227,22 +227,11 @@ func (m *Machine) announce(n NIC) {
 // txQueue is virtio-net's transmitq1 (virtio 1.2, 5.1.2).
 const txQueue = 1
 
-// Discard forgets a partial or refused incoming guest. Restore may have
-// applied its state to the hardware already: its timers and the CPU
-// interface's Group 1 enable are turned off again, as for a guest given
-// away, so that nothing of it wakes Ferry's idle, and its NICs' devices
-// are reset (no DMA into the RAM of a guest that is not here); the GIC's other state
-// stays until the next guest's Restore overwrites it, inert without
-// Group 1. The pages it wrote are marked written, so a later guest's zero
-// pages clear them.
-func (s sink) Discard() {
-	quiesce()
-	for _, n := range s.m.NICs {
-		if err := n.Transport.Reset(); err != nil && s.m.VCPU.Log != nil {
-			s.m.VCPU.Log(fmt.Sprintf("guest NIC at %#x: %v", n.Base, err))
-		}
-	}
-}
+// Discard forgets a partial, refused or aborted incoming guest, whatever
+// Restore had applied to the hardware already: its NICs' devices reset,
+// its timers and Group 1 off, the GIC's guest part as before any guest
+// (discarder). The board waits for a guest as before.
+func (s sink) Discard() { s.m.discard.discard() }
 
 // ClearRAM zeroes guest RAM and cleans it to the point of coherency, on a
 // board that waits for its first guest: the firmware may have left data in
