@@ -20,6 +20,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,15 @@ type Machine interface {
 	Expect(id migrate.ID, from string, until time.Time, lasts time.Duration) error
 	// SetCRL takes the CA's new revocation list (PEM).
 	SetCRL(pem []byte) (api.CRL, error)
+}
+
+// PeerBook is a Machine that keeps handshake slots for the addresses of
+// peers it was told of (internal/tlsaccept.Known): an announcement that
+// gives the source's address (api.ExpectRequest.Address) puts it there
+// until the announcement expires, so that the source gets through to the
+// migration listener whatever a station without a key does meanwhile.
+type PeerBook interface {
+	KnowPeer(addr netip.Addr, until time.Time)
 }
 
 // ErrCancelled is the cause of a migration's context when the operator
@@ -149,6 +159,12 @@ func (s *Server) expect(w http.ResponseWriter, r *http.Request) {
 	if err == nil && (req.MaxTime < 0 || req.MaxTime > MaxMaxTime) {
 		err = fmt.Errorf("max time %v: want 0 (the default, %v) up to %v", req.MaxTime, api.DefaultMaxTime, MaxMaxTime)
 	}
+	var addr netip.Addr
+	if err == nil && req.Address != "" {
+		if addr, err = netip.ParseAddr(req.Address); err != nil {
+			err = fmt.Errorf("the source's address %q: want an IP address", req.Address)
+		}
+	}
 	if err != nil {
 		reply(w, http.StatusBadRequest, apiError{err.Error()})
 		return
@@ -158,9 +174,13 @@ func (s *Server) expect(w http.ResponseWriter, r *http.Request) {
 	}
 	// The destination's bound follows the source's: its max time, and the
 	// margin the source itself is given to end.
-	if err := s.m.Expect(id, req.From, time.Now().Add(req.Within), req.MaxTime+s.margin); err != nil {
+	until := time.Now().Add(req.Within)
+	if err := s.m.Expect(id, req.From, until, req.MaxTime+s.margin); err != nil {
 		reply(w, http.StatusConflict, apiError{err.Error()})
 		return
+	}
+	if b, ok := s.m.(PeerBook); ok && addr.IsValid() {
+		b.KnowPeer(addr, until)
 	}
 	reply(w, http.StatusOK, req)
 }

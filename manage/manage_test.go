@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -558,4 +559,38 @@ func FuzzAPI(f *testing.F) {
 			t.Fatalf("a refused body reached the machine: %q", body)
 		}
 	})
+}
+
+// booked is a machine that keeps slots for the peers it is told of.
+type booked struct {
+	*fakeMachine
+	told []netip.Addr
+}
+
+func (b *booked) KnowPeer(a netip.Addr, until time.Time) {
+	if time.Until(until) > 0 {
+		b.told = append(b.told, a)
+	}
+}
+
+// An announcement that gives the source's address has the board keep
+// handshake slots for it; a bad address is refused, and so is nothing.
+func TestExpectAddress(t *testing.T) {
+	m := &booked{fakeMachine: &fakeMachine{ledger: migrate.NewLedger(nil)}}
+	h := New(m, time.Minute).Handler()
+	body := func(addr string) string {
+		return `{"id": "` + migrate.NewID().String() + `", "from": "a", "within_ns": 60000000000, "address": "` + addr + `"}`
+	}
+	if rec := request(t, h, "POST", api.PathExpect, body("10.77.0.11")); rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if rec := request(t, h, "POST", api.PathExpect, body("10.77.0.11:7001")); rec.Code != http.StatusBadRequest {
+		t.Fatalf("an address with a port: %d %s", rec.Code, rec.Body)
+	}
+	if rec := request(t, h, "POST", api.PathExpect, body("")); rec.Code != http.StatusOK {
+		t.Fatalf("no address: %d %s", rec.Code, rec.Body)
+	}
+	if len(m.told) != 1 || m.told[0] != netip.MustParseAddr("10.77.0.11") {
+		t.Fatalf("told %v", m.told)
+	}
 }

@@ -290,6 +290,13 @@ func (s *services) Expect(id migrate.ID, from string, until time.Time, lasts tim
 	return nil
 }
 
+// KnowPeer implements manage.PeerBook: the source of an announced
+// migration gets the handshake slots kept for known peers until the
+// announcement expires.
+func (s *services) KnowPeer(addr netip.Addr, until time.Time) { s.known.Tell(addr, until) }
+
+var _ manage.PeerBook = (*services)(nil)
+
 // dialBoard opens a mutual-TLS migration connection to the board at addr,
 // which must present the certificate of want (if not empty), with the
 // stream's suite.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -139,7 +140,15 @@ func announce(ctx context.Context, s *session, from, to, id string, maxTime time
 	if err != nil {
 		return "", fmt.Errorf("asking the destination who it is: %w", err)
 	}
-	code, data, _, err := c.do(ctx, http.MethodPost, toAPI, api.PathExpect, api.ExpectRequest{ID: id, From: src, Within: maxTime + manage.TimeoutMargin, MaxTime: maxTime})
+	srcHost, _, err := net.SplitHostPort(from)
+	if err != nil {
+		srcHost = from
+	}
+	req := api.ExpectRequest{ID: id, From: src, Within: maxTime + manage.TimeoutMargin, MaxTime: maxTime}
+	if a, err := netip.ParseAddr(srcHost); err == nil {
+		req.Address = a.String() // its connections get the slots kept for known peers
+	}
+	code, data, _, err := c.do(ctx, http.MethodPost, toAPI, api.PathExpect, req)
 	if err != nil {
 		return "", fmt.Errorf("announcing the migration to the destination: %w", err)
 	}
