@@ -1,8 +1,10 @@
 package migrate
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"time"
@@ -199,6 +201,11 @@ type entry struct {
 	// Receiving; nil: none). An abort while it runs leaves the discard to
 	// it (Fail), once it has stopped touching the machine.
 	stop func()
+	// dial reaches the peer's migration listener (nil: not known here),
+	// within timeout: the operator's verdict is checked with the peer
+	// first (Force).
+	dial    func(context.Context) (io.ReadWriteCloser, error)
+	timeout time.Duration
 }
 
 type decision struct {
@@ -504,39 +511,104 @@ func (l *Ledger) resolve(id ID, v Verdict, peer, note string) (Verdict, error) {
 	return Unknown, nil
 }
 
+// maxCheck bounds Force's check of the operator's verdict with the peer.
+const maxCheck = 5 * time.Second
+
+// reach records how to reach the peer of migration id (Send and Receive
+// give it, WithDial), for Force to check the operator's verdict with it.
+func (l *Ledger) reach(id ID, dial func(context.Context) (io.ReadWriteCloser, error), timeout time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.cur; e != nil && e.sess.ID == id {
+		e.dial, e.timeout = dial, min(timeout, maxCheck)
+	}
+}
+
 // Force is the operator's decision for a migration in doubt on this
 // board, whichever its role: a source in Committing gives the guest up
 // (Committed: the operator knows it runs on the destination) or takes it
 // back (Aborted: the operator knows the destination does not run it and
 // never will); a destination resumes or discards it (Resolve).
+//
+// The operator may be wrong (a board it could not reach, or thought gone,
+// may be running the guest), so a board that can reach its peer asks it
+// first, once, as its own loops would (a committing source sends Commit,
+// a prepared destination sends Query), and the peer's answer settles the
+// migration: an operator's verdict that contradicts it is refused, with
+// the verdict that holds. Only when the peer does not answer, or does not
+// know the migration (it restarted and lost the guest), is the operator's
+// verdict applied.
 func (l *Ledger) Force(id ID, v Verdict) (Verdict, error) {
 	const note = "resolved by the operator"
 	if v != Committed && v != Aborted {
 		return Unknown, fmt.Errorf("verdict %v: want committed or aborted", v)
 	}
 	l.mu.Lock()
+	var check func() error
+	if e := l.cur; e != nil && e.sess.ID == id && e.dial != nil {
+		dial, peer, timeout := e.dial, e.peer, e.timeout
+		switch e.phase {
+		case Committing:
+			check = func() error { return tellOnce(l, id, peer, dial, timeout) }
+		case Prepared:
+			check = func() error { return askOnce(l, id, peer, dial, timeout) }
+		}
+	}
+	l.mu.Unlock()
+	var checked error
+	if check != nil {
+		checked = check()
+	}
+	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e := l.cur; e != nil && e.sess.ID == id {
 		switch {
 		case e.phase == Committing:
-			return l.heard(id, v, Operator, note)
+			return l.heard(id, v, Operator, noteChecked(note, checked))
 		case e.phase == Sending && v == Aborted:
 			l.record(e, Aborted, false, note)
 			return Aborted, nil
 		case e.phase == Sending:
 			return Unknown, fmt.Errorf("migration %s is still sending: only its Ack can commit it", id)
 		}
-		return l.resolve(id, v, Operator, note)
+		return l.resolve(id, v, Operator, noteChecked(note, checked))
 	}
 	for _, role := range []Role{RoleSource, RoleDestination} {
 		if d := l.find(id, role); d != nil {
 			if d.verdict != v {
+				if check != nil && checked == nil {
+					return d.verdict, fmt.Errorf("refused: migration %s is %s here: its peer %q, asked first, answered so (%s); the operator's %s would have %s",
+						id, d.verdict, d.peer, d.note, v, contrary(role, v))
+				}
 				return d.verdict, fmt.Errorf("migration %s was already %s here (%s)", id, d.verdict, d.note)
 			}
 			return v, nil
 		}
 	}
 	return Unknown, fmt.Errorf("%w: %s", ErrUnknown, id)
+}
+
+// noteChecked is how an operator's verdict was decided: after the peer
+// could not be asked, if it was tried.
+func noteChecked(note string, checked error) string {
+	if checked != nil {
+		return note + "; its peer did not settle it: " + checked.Error()
+	}
+	return note
+}
+
+// contrary says what a verdict contrary to the peer's would have done on
+// a board of role.
+func contrary(role Role, v Verdict) string {
+	switch {
+	case role == RoleSource && v == Aborted:
+		return "resumed the guest here while the destination runs it"
+	case role == RoleSource:
+		return "given up a guest the destination does not run"
+	case v == Committed:
+		return "resumed the guest here while the source runs it"
+	}
+	return "discarded the only copy of the guest"
 }
 
 // Doubt records why the verdict for id is not known here yet.

@@ -59,9 +59,15 @@ func exchange(dial func(context.Context) (io.ReadWriteCloser, error), timeout ti
 // resolves the migration.
 func tell(l *Ledger, id ID, peer string, dial func(context.Context) (io.ReadWriteCloser, error), timeout time.Duration) {
 	retry(l, id, Committing, "telling the destination the migration is committed", func() error {
-		return exchange(dial, timeout, TypeCommit, encodeID(id), func(_ *stream, r Record) error {
-			return sourceHeard(l, id, peer, r)
-		})
+		return tellOnce(l, id, peer, dial, timeout)
+	})
+}
+
+// tellOnce is one of tell's attempts: Commit(id) on a new connection, and
+// the source acts on the destination's answer.
+func tellOnce(l *Ledger, id ID, peer string, dial func(context.Context) (io.ReadWriteCloser, error), timeout time.Duration) error {
+	return exchange(dial, timeout, TypeCommit, encodeID(id), func(_ *stream, r Record) error {
+		return sourceHeard(l, id, peer, r)
 	})
 }
 
@@ -106,31 +112,37 @@ func sourceHeard(l *Ledger, id ID, peer string, r Record) error {
 // discard), or the operator resolves the migration.
 func ask(l *Ledger, id ID, peer string, dial func(context.Context) (io.ReadWriteCloser, error), timeout time.Duration) {
 	retry(l, id, Prepared, "asking the source for the verdict", func() error {
-		return exchange(dial, timeout, TypeQuery, encodeID(id), func(st *stream, r Record) error {
-			if r.Type != TypeOutcome {
-				return unexpected(r, "Outcome")
-			}
-			got, v, err := DecodeOutcome(r.Payload)
-			if err != nil {
-				return err
-			}
-			if got != id {
-				return fmt.Errorf("%w: Outcome for migration %s, want %s", ErrProtocol, got, id)
-			}
-			if v == Unknown {
-				return fmt.Errorf("the source does not know migration %s (did it restart?)", id)
-			}
-			start := time.Now()
-			v, err = l.Resolve(id, v, peer, "verdict asked from the source after the stream was lost")
-			if err != nil {
-				st.abort(err.Error())
-				return nil // decided: the source hears it was discarded
-			}
-			if v == Committed {
-				st.send(TypeResumed, EncodeResumed(id, 0, time.Since(start)))
-			}
-			return nil
-		})
+		return askOnce(l, id, peer, dial, timeout)
+	})
+}
+
+// askOnce is one of ask's attempts: Query(id) on a new connection, and the
+// destination acts on the source's verdict.
+func askOnce(l *Ledger, id ID, peer string, dial func(context.Context) (io.ReadWriteCloser, error), timeout time.Duration) error {
+	return exchange(dial, timeout, TypeQuery, encodeID(id), func(st *stream, r Record) error {
+		if r.Type != TypeOutcome {
+			return unexpected(r, "Outcome")
+		}
+		got, v, err := DecodeOutcome(r.Payload)
+		if err != nil {
+			return err
+		}
+		if got != id {
+			return fmt.Errorf("%w: Outcome for migration %s, want %s", ErrProtocol, got, id)
+		}
+		if v == Unknown {
+			return fmt.Errorf("the source does not know migration %s (did it restart?)", id)
+		}
+		start := time.Now()
+		v, err = l.Resolve(id, v, peer, "verdict asked from the source after the stream was lost")
+		if err != nil {
+			st.abort(err.Error())
+			return nil // decided: the source hears it was discarded
+		}
+		if v == Committed {
+			st.send(TypeResumed, EncodeResumed(id, 0, time.Since(start)))
+		}
+		return nil
 	})
 }
 

@@ -196,6 +196,9 @@ func (r *receiver) hello(rec Record) error {
 		})
 	}
 	r.sess = sess
+	if r.dial != nil {
+		r.l.reach(sess.ID, r.dial, r.st.timeout)
+	}
 	r.rep.Pages = src.Pages()
 	if err := r.st.send(TypeHelloReply, EncodeHelloReply(true, "")); err != nil {
 		err = fmt.Errorf("accepting hello: %w", err)

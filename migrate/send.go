@@ -214,6 +214,9 @@ func (s *sender) run() error {
 	if err != nil {
 		return err
 	}
+	if s.dial != nil {
+		s.l.reach(id, s.dial, s.st.timeout)
+	}
 	s.sess = sess
 	s.report(PhaseHandshake, nil)
 	if err := s.hello(); err != nil {

@@ -939,7 +939,7 @@ func TestResolveSourceUnreachable(t *testing.T) {
 func TestResolveSourceGone(t *testing.T) {
 	d := newInDoubt(t)
 	args := resolveRig(t, d, false, true)
-	code, out, _ := ferryctl(t, append(args, "resolve", "-gone", "10.77.0.11", "10.77.0.11", "10.77.0.12")...)
+	code, out, _ := ferryctl(t, append(args, "resolve", "-timeout", "1s", "-gone", "10.77.0.11", "10.77.0.11", "10.77.0.12")...)
 	if code != 0 || !strings.Contains(out, "the destination holds the only copy") || d.resumes != 1 || d.drops != 0 {
 		t.Fatalf("resolve -gone source: exit %d\n%s\n%+v", code, out, d)
 	}
@@ -956,11 +956,36 @@ func TestResolveDestinationGone(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "keeps the guest parked") || d.takeBacks+d.giveUps != 0 {
 		t.Fatalf("resolve: exit %d %q %+v", code, errOut, d)
 	}
-	code, out, _ := ferryctl(t, append(args, "resolve", "-gone", "10.77.0.12", "10.77.0.11", "10.77.0.12")...)
+	code, out, _ := ferryctl(t, append(args, "resolve", "-timeout", "1s", "-gone", "10.77.0.12", "10.77.0.11", "10.77.0.12")...)
 	if code != 0 || d.takeBacks != 1 || d.giveUps != 0 || !strings.Contains(out, "the source resumed it") {
 		t.Fatalf("resolve -gone destination: exit %d\n%s\n%+v", code, out, d)
 	}
 	journal(t, args, d.id.String(), "resolved aborted")
+}
+
+// Both boards are up and the destination runs the guest (Commit arrived,
+// its Resumed was lost); the operator says the destination is gone.
+// ferryctl asks it first: it answers, so -gone is refused, with what it
+// said, and the source keeps the guest parked rather than resume a second
+// copy. (-gone made the source take the guest back: it ran twice.)
+func TestResolveGoneButAnswering(t *testing.T) {
+	d := newInDoubt(t)
+	if v, err := d.dst.Resolve(d.id, migrate.Committed, "board1", "Commit arrived, Resumed lost"); v != migrate.Committed || err != nil {
+		t.Fatal(v, err)
+	}
+	args := resolveRig(t, d, true, true)
+	code, _, errOut := ferryctl(t, append(args, "resolve", "-timeout", "2s", "-gone", "10.77.0.12", "10.77.0.11", "10.77.0.12")...)
+	if code != 1 || !strings.Contains(errOut, "-gone 10.77.0.12:7000: the board answers") || !strings.Contains(errOut, "destination, committed") {
+		t.Fatalf("resolve -gone with the destination up: exit %d %q", code, errOut)
+	}
+	if d.takeBacks != 0 || d.resumes != 1 {
+		t.Fatalf("the guest runs twice: %+v", d)
+	}
+	// Without -gone the source's verdict stands and it lets go.
+	code, out, _ := ferryctl(t, append(args, "resolve", "-timeout", "2s", "10.77.0.11", "10.77.0.12")...)
+	if code != 0 || d.giveUps != 1 || d.takeBacks != 0 || d.resumes != 1 {
+		t.Fatalf("resolve: exit %d\n%s\n%+v", code, out, d)
+	}
 }
 
 // ferryctl speaks for an operator: a board's key is refused before the

@@ -18,7 +18,8 @@ var resolveCommand = command{
 		"           else ferryctl's journal's; -gone says a board is down for good and the other keeps the guest",
 	flags: func(fs *flag.FlagSet, e *env) func([]string) error {
 		id := fs.String("id", "", "the migration (default: the one in doubt on the boards)")
-		gone := fs.String("gone", "", "the `address` of a board of the migration that is down for good and will never run the guest")
+		gone := fs.String("gone", "", "the `address` of a board of the migration that is down for good and will never run the guest;\n"+
+			"refused if it answers (within -timeout), and each board checks a verdict with its peer before applying it")
 		timeout := fs.Duration("timeout", 10*time.Second, "give up on a board that does not answer after `duration`")
 		return func(args []string) error {
 			if len(args) < 1 || len(args) > 2 {
@@ -105,6 +106,25 @@ func (b seen) decided(id string) string {
 	return ""
 }
 
+// describe says what a board's status shows of migration id (or of the
+// migration in progress, id ""): for the operator told it answers.
+func describe(st api.Status, id string) string {
+	what := fmt.Sprintf("board %q, guest %s", st.Board, st.Guest)
+	if m := st.Migration; m != nil && (id == "" || m.ID == id) {
+		what += fmt.Sprintf("; migration %s: %s, %s with %q", m.ID, m.Role, m.Phase, m.Peer)
+		if m.InDoubt != "" {
+			what += " (in doubt: " + m.InDoubt + ")"
+		}
+		return what
+	}
+	for _, d := range st.Decisions {
+		if id == "" || d.ID == id {
+			return what + fmt.Sprintf("; migration %s: %s, %s with %q", d.ID, d.Role, d.Verdict, d.Peer)
+		}
+	}
+	return what + "; no migration in progress"
+}
+
 func (r *resolver) status(addr string) seen {
 	ctx, cancel := context.WithTimeout(r.e.ctx, r.timeout)
 	defer cancel()
@@ -140,18 +160,28 @@ func (r *resolver) post(addr, id, verdict string) (string, error) {
 //   - The source, committing, lets the guest go once the destination says
 //     it runs there; if the destination is -gone, it takes the guest back.
 //     A source whose destination does not answer keeps it parked.
+//   - -gone names a board that does not answer: one that does is asked
+//     first and the resolve refused. Each board, told a verdict, checks it
+//     with its peer too (migrate.Ledger.Force).
 func (r *resolver) run(addrs []string) error {
 	if r.gone != "" && r.gone != addrs[0] && (len(addrs) == 1 || r.gone != addrs[1]) {
 		return usageError{fmt.Sprintf("-gone %s: not one of the boards named", r.gone)}
 	}
 	var boards []seen
 	for _, a := range addrs {
+		b := r.status(a)
 		if a == r.gone {
+			// -gone is the operator's word that a board will never run
+			// the guest: taken only from a board that does not answer.
+			// One that does says for itself what it holds.
+			if b.st != nil {
+				return fmt.Errorf("-gone %s: the board answers (%s): it is not gone, and what it holds decides; resolve without -gone",
+					a, describe(*b.st, r.id))
+			}
 			fmt.Fprintf(r.e.stdout, "%s: down for good (-gone)\n", a)
-			boards = append(boards, seen{addr: a})
-			continue
+			b = seen{addr: a}
 		}
-		boards = append(boards, r.status(a))
+		boards = append(boards, b)
 	}
 	id := r.id
 	if id == "" {
