@@ -981,8 +981,17 @@ func TestResolveGoneButAnswering(t *testing.T) {
 	if d.takeBacks != 0 || d.resumes != 1 {
 		t.Fatalf("the guest runs twice: %+v", d)
 	}
+	// A destination that restarted answers without knowing the migration:
+	// it holds no copy, and -gone it is.
+	r := newInDoubt(t)
+	r.dst = migrate.NewLedger(nil)
+	rargs := resolveRig(t, r, true, true)
+	code, out, _ := ferryctl(t, append(rargs, "resolve", "-timeout", "2s", "-gone", "10.77.0.12", "10.77.0.11", "10.77.0.12")...)
+	if code != 0 || !strings.Contains(out, "does not know migration") || r.takeBacks != 1 || r.giveUps != 0 {
+		t.Fatalf("resolve -gone, the destination restarted: exit %d\n%s\n%+v", code, out, r)
+	}
 	// Without -gone the source's verdict stands and it lets go.
-	code, out, _ := ferryctl(t, append(args, "resolve", "-timeout", "2s", "10.77.0.11", "10.77.0.12")...)
+	code, out, _ = ferryctl(t, append(args, "resolve", "-timeout", "2s", "10.77.0.11", "10.77.0.12")...)
 	if code != 0 || d.giveUps != 1 || d.takeBacks != 0 || d.resumes != 1 {
 		t.Fatalf("resolve: exit %d\n%s\n%+v", code, out, d)
 	}

@@ -169,19 +169,7 @@ func (r *resolver) run(addrs []string) error {
 	}
 	var boards []seen
 	for _, a := range addrs {
-		b := r.status(a)
-		if a == r.gone {
-			// -gone is the operator's word that a board will never run
-			// the guest: taken only from a board that does not answer.
-			// One that does says for itself what it holds.
-			if b.st != nil {
-				return fmt.Errorf("-gone %s: the board answers (%s): it is not gone, and what it holds decides; resolve without -gone",
-					a, describe(*b.st, r.id))
-			}
-			fmt.Fprintf(r.e.stdout, "%s: down for good (-gone)\n", a)
-			b = seen{addr: a}
-		}
-		boards = append(boards, b)
+		boards = append(boards, r.status(a))
 	}
 	id := r.id
 	if id == "" {
@@ -197,6 +185,25 @@ func (r *resolver) run(addrs []string) error {
 	}
 	if _, err := migrate.ParseID(id); err != nil {
 		return usageError{err.Error()}
+	}
+	// -gone is the operator's word that a board will never run the guest:
+	// taken only from a board that does not answer, or answers without
+	// knowing the migration (it restarted: it holds no copy). One that
+	// knows it says for itself what it holds.
+	for i, b := range boards {
+		if b.addr != r.gone {
+			continue
+		}
+		if b.st != nil && b.role(id) != "" {
+			return fmt.Errorf("-gone %s: the board answers (%s): it is not gone, and what it holds decides; resolve without -gone",
+				b.addr, describe(*b.st, id))
+		}
+		if b.st != nil {
+			fmt.Fprintf(r.e.stdout, "%s: answers but does not know migration %s (did it restart?): it holds no copy; down for good (-gone)\n", b.addr, id)
+		} else {
+			fmt.Fprintf(r.e.stdout, "%s: down for good (-gone)\n", b.addr)
+		}
+		boards[i] = seen{addr: b.addr}
 	}
 	var src, dst *seen
 	var other *seen // the board that did not answer, if one did not
