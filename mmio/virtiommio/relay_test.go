@@ -496,59 +496,133 @@ func TestTransportRecords(t *testing.T) {
 	}
 }
 
-// A hostile driver: any sequence of register writes and reads and of
-// writes to its own RAM, with the device receiving and sending meanwhile,
-// never panics the model, and never gets the device to write Ferry's
-// memory (a canary page) or send it out.
+// A hostile driver: any sequence of register accesses of any width and
+// alignment (an 8-byte one split in two by the device's bus, as QEMU's),
+// of writes to its own RAM, of a well-behaved driver's set-up and kicks,
+// with the device receiving and sending meanwhile, and a migration's
+// stop (with or without the NIC reset), restart, restore onto another
+// board, and announcement at any point. The model never panics; the
+// device never runs on rings outside Ferry's shadow memory, never writes
+// Ferry's memory (a canary page) nor sends it out; the shadow memory
+// stays within ShadowBudget; and what the model reports written is
+// bounded by what the device wrote, not by what the guest's descriptors
+// say.
 func FuzzTransportHostile(f *testing.F) {
 	f.Add([]byte{0x70, 0, 0, 0, 3, 0x30, 1, 0, 0, 0, 0x38, 8, 0, 0, 0, 0x80, 0, 0, 0, 0, 0x44, 1, 0, 0, 0, 0x50, 1, 0, 0, 0})
-	regs := []uint64{vm.RegDeviceFeaturesSel, vm.RegDriverFeatures, vm.RegDriverFeaturesSel, vm.RegQueueSel, vm.RegQueueNum,
-		vm.RegQueueReady, vm.RegQueueNotify, vm.RegInterruptACK, vm.RegStatus, vm.RegQueueDescLow, vm.RegQueueDescHigh,
-		vm.RegQueueDriverLow, vm.RegQueueDriverHigh, vm.RegQueueDeviceLow, vm.RegQueueDeviceHigh, vm.RegInterruptStatus}
-	f.Fuzz(func(t *testing.T, ops []byte) {
-		b := newBoard(t)
-		b.tr.Log = nil
-		canary := b.m.At(b.ferry, 4096)
-		for i := range canary {
-			canary[i] = 0xc5
+	f.Add([]byte{10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		6, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(hostile)
+}
+
+var widths = []int{1, 2, 4, 8}
+
+// hostile is FuzzTransportHostile's run of ops.
+func hostile(t *testing.T, ops []byte) {
+	b := newBoard(t)
+	b.tr.Log = nil
+	canary := b.m.At(b.ferry, 4096)
+	for i := range canary {
+		canary[i] = 0xc5
+	}
+	maxWrote := uint64(4 + 8*256) // a used ring of QueueNumMax entries, written whole at a restore
+	check := func(b *board) {
+		b.deviceOnShadow(t)
+		if n := b.tr.ShadowMemory(); n > vm.ShadowBudget {
+			t.Fatalf("%d bytes of shadow memory, past the budget of %d", n, vm.ShadowBudget)
 		}
-		// Addresses the driver may use: guest RAM, Ferry's page, nowhere.
-		addrs := []uint64{b.base, b.base + 0x1000, b.base + 0x2000, b.ferry, b.ferry + 0x800, 0, b.base + ramSize - 8}
-		for len(ops) >= 5 {
-			op, arg := ops[0], binary.LittleEndian.Uint32(ops[1:5])
-			ops = ops[5:]
-			reg := regs[int(op)%len(regs)]
-			switch {
-			case op&0x80 != 0 && reg >= vm.RegQueueDescLow && reg <= vm.RegQueueDeviceHigh:
-				a := addrs[int(arg)%len(addrs)]
-				if reg&4 != 0 {
-					a >>= 32
-				}
-				b.w(reg, uint32(a))
-			case op&0x40 != 0:
-				// The guest writes its own RAM: a descriptor or ring entry.
-				off := uint64(arg>>8) % (ramSize - 16)
-				d := b.m.At(b.base+off, 16)
-				binary.LittleEndian.PutUint64(d, addrs[int(arg)%len(addrs)])
-				binary.LittleEndian.PutUint32(d[8:], arg&0xfff)
-			case reg == vm.RegInterruptStatus:
-				b.r(reg)
-			default:
-				b.w(reg, arg)
-			}
-			b.dev.Receive(frameN(int(op)))
-			for _, fr := range b.dev.Transmitted() {
-				if bytes.Contains(fr, canary[:16]) {
-					t.Fatalf("the device sent Ferry's memory")
-				}
+		for _, fr := range b.dev.Transmitted() {
+			if bytes.Contains(fr, canary[:16]) {
+				t.Fatalf("the device sent Ferry's memory")
 			}
 		}
-		for _, c := range canary {
-			if c != 0xc5 {
-				t.Fatalf("the device wrote Ferry's memory")
+		for _, w := range b.wrote {
+			var a, n uint64
+			fmt.Sscanf(w, "%v+%d", &a, &n)
+			if n > maxWrote {
+				t.Fatalf("reported written: %s, more than the device writes", w)
 			}
 		}
-	})
+		b.wrote = b.wrote[:0]
+	}
+	// Addresses the driver may use: guest RAM, Ferry's page, nowhere.
+	addrs := []uint64{b.base, b.base + 0x1000, b.base + 0x2000, b.used(0), b.buf(1), b.ferry, b.ferry + 0x800, 0, b.base + ramSize - 8, 1 << 40}
+	for len(ops) >= 12 {
+		op, arg, v := ops[0], binary.LittleEndian.Uint16(ops[1:3]), binary.LittleEndian.Uint64(ops[3:11])
+		w := widths[ops[11]%4]
+		ops = ops[12:]
+		switch op % 14 {
+		case 0, 1, 2: // a register write, often of a queue address
+			off := uint64(arg) % vm.Size
+			if op&0x80 != 0 {
+				off &^= uint64(w - 1)
+			}
+			if op&0x40 != 0 {
+				v = addrs[int(v%uint64(len(addrs)))]
+			}
+			b.tr.Write(off, w, v)
+		case 3: // a register read
+			b.tr.Read(uint64(arg)%vm.Size, w)
+		case 4: // the guest writes its own RAM: a descriptor or ring entry
+			off := uint64(arg)<<4%(ramSize-16) | uint64(v>>60)
+			d := b.m.At(b.base+off, 16)
+			binary.LittleEndian.PutUint64(d, addrs[int(v%uint64(len(addrs)))])
+			binary.LittleEndian.PutUint32(d[8:], uint32(v>>8)&0xfff)
+			binary.LittleEndian.PutUint16(d[12:], uint16(v>>24)&7)
+			binary.LittleEndian.PutUint16(d[14:], uint16(v>>32)%qNum)
+		case 5: // the guest's ring index
+			b.put16(b.avail(int(arg)%2)+2, uint16(v))
+		case 6:
+			b.dev.Receive(frameN(int(v % 0x80)))
+		case 7:
+			b.interrupt()
+		case 8: // a pause, with or without the NIC reset; the guest runs on here
+			b.tr.Stop(0, v&1 != 0)
+			b.tr.Restart()
+		case 9: // a migration: the guest runs on on another board
+			st, err := b.tr.Stop(0, v&1 != 0)
+			if err != nil {
+				break
+			}
+			check(b)
+			// The destination, on the same bus (guest RAM moved in
+			// place; the canary page is the same): a new device.
+			d := &board{t: t, m: b.m, ram: b.ram, base: b.base, ferry: b.ferry, eventIdx: b.eventIdx}
+			d.dev = fakedev.New(b.m, fakedev.Options{MAC: mac})
+			d.tr = vm.New(fakedev.MMIO{D: d.dev}, vm.Shadowing{
+				Guest: mem{b.m},
+				InRAM: func(a, n uint64) bool { return a >= b.base && a+n >= a && a+n <= b.base+ramSize },
+				Alloc: func(n uint64) (virtq.Mem, uint64, error) {
+					_, pa, err := b.m.Alloc(int(n), 4096)
+					d.shadow = append(d.shadow, [2]uint64{pa, n})
+					return mem{b.m}, pa, err
+				},
+				Wrote: func(a, n uint64) { d.wrote = append(d.wrote, fmt.Sprintf("%#x+%d", a, n)) },
+			})
+			if d.tr.Start(st) == nil {
+				b = d
+			}
+		case 10: // a well-behaved driver's set-up
+			b.driver()
+		case 11: // a well-behaved driver's receive buffer or frame
+			h := uint16(v % qNum)
+			if v&0x100 != 0 {
+				b.send(h, frameN(int(v%0x80)))
+			} else {
+				b.post(rxQ, h, b.buf(h), 0x800, true)
+			}
+		case 12:
+			b.tr.Announce(txQ, frameN(9))
+		case 13:
+			b.tr.Held(0)
+			b.tr.Faults()
+		}
+		check(b)
+	}
+	for _, c := range canary {
+		if c != 0xc5 {
+			t.Fatalf("the device wrote Ferry's memory")
+		}
+	}
 }
 
 // A driver that changes a ready queue, makes it ready twice, or sets it
@@ -946,5 +1020,34 @@ func TestTransportRestoreChangedChains(t *testing.T) {
 	dst.interrupt()
 	if got := dst.usedEntries(rxQ, 0); fmt.Sprint(got) != "[1/0 2/0 0/72 3/72]" {
 		t.Fatalf("receive used on the destination %v", got)
+	}
+}
+
+// After a migration the device's selectors are where the model's are
+// (0, as a reset leaves them), not where the set-up left them: the guest's
+// next DriverFeatures write (which the model takes as the low word, where
+// no bit is hidden) must not set a hidden feature in the high word
+// (VIRTIO_F_RING_PACKED, which would make the device read the shadow's
+// descriptors as a packed ring), and its next queue register writes must
+// reach the queue the model records them for.
+func TestTransportStartSelectors(t *testing.T) {
+	src := newBoard(t)
+	src.driver()
+	st, err := src.tr.Stop(time.Second, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := newBoard(t)
+	copy(dst.ram, src.ram)
+	if err := dst.tr.Start(st); err != nil {
+		t.Fatal(err)
+	}
+	dst.w(vm.RegDriverFeatures, uint32(vm.FeatureRingPacked>>32))
+	if f := dst.dev.DriverFeatures(); f&vm.Hidden != 0 {
+		t.Errorf("the device took features %#x, which the model hides", f&vm.Hidden)
+	}
+	dst.w(vm.RegQueueReady, 0) // queue 0, for the model and the device
+	if _, _, _, _, ready := dst.dev.Queue(txQ); !ready || dst.tr.State().Queues[rxQ].Ready {
+		t.Errorf("the transmit queue's readiness at the device %v; the model's receive queue ready %v", ready, dst.tr.State().Queues[rxQ].Ready)
 	}
 }

@@ -489,6 +489,14 @@ func (t *Transport) area(i uint32, need uint64) (area, error) {
 	return t.areas[i], nil
 }
 
+// ShadowMemory is the shadow memory the model holds for its device
+// (at most ShadowBudget).
+func (t *Transport) ShadowMemory() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.taken
+}
+
 // alloc takes size bytes of new shadow memory within ShadowBudget,
 // giving up the memory kept from before the device's last reset (pool)
 // if it must.
@@ -863,6 +871,12 @@ func (t *Transport) setUp(s State) error {
 	}
 	w(RegStatus, s.Status)
 	t.state.Status = s.Status
+	// The selectors back where the model's are (0, as after a reset):
+	// the driver's next feature or queue write then reaches, at the
+	// device, the word and the queue the model checks and records it for.
+	w(RegDeviceFeaturesSel, t.devSel)
+	w(RegDriverFeaturesSel, t.drvSel)
+	w(RegQueueSel, t.queueSel)
 	t.quiet()
 	for i, sh := range t.shadows {
 		if sh != nil {
