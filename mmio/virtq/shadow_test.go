@@ -283,27 +283,177 @@ func TestShadowIndexChecks(t *testing.T) {
 	}
 }
 
-// FuzzShadow feeds the relay a guest whose rings and descriptors are
-// arbitrary bytes: it never panics, never loops, and never hands the
-// device a buffer outside guest RAM.
+// FuzzShadow runs the relay through any sequence of what a guest and a
+// device do -- the guest writes descriptors, indirect tables, ring
+// entries and indices as it likes and posts chains; Avail, the device
+// using what it was offered (in any order, with any length), Used, Arm,
+// NoNotify, Inject, GiveBack, and a restart at the queue's position on a
+// fresh shadow (a migration). It never panics, never loops; the device is
+// never offered a buffer outside guest RAM (nor an indirect table outside
+// the shadow's); what is reported written lies in guest RAM and is
+// bounded by the lengths the device gave; the position always holds as
+// many chains as it says, and a restart from it always starts.
 func FuzzShadow(f *testing.F) {
-	f.Add(uint16(3), []byte{0, 0, 1, 0}, make([]byte, num*descSize))
-	f.Fuzz(func(t *testing.T, avail uint16, ring, table []byte) {
-		r := newRig(t, 0)
-		r.gm.Write(r.g.Desc, table[:min(len(table), num*descSize)])
-		r.gm.Write(r.g.Driver+ringHead, ring[:min(len(ring), 2*num)])
-		r.put16(r.g.Driver+2, avail)
-		r.s.Avail() // an error stops the queue; either way:
-		_, chains := r.device(0)
-		for _, c := range chains {
-			for _, d := range c {
-				inShadow := d.addr >= r.sm.Base && d.addr < r.sm.Base+uint64(len(r.sm.B))
-				if d.flags&DescIndirect == 0 && (d.addr < ramBase || d.addr+uint64(d.len) > ramBase+ramSize) || d.flags&DescIndirect != 0 && !inShadow {
-					t.Fatalf("the device got %+v", d)
+	f.Add([]byte{0, 0, 1, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 5, 0, 60, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{0, 1, 2, 0, 0, 0, 2, 0, 2, 1, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 9, 1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		start := uint16(0)
+		if len(ops) >= 2 {
+			start, ops = binary.LittleEndian.Uint16(ops), ops[2:]
+		}
+		r := newRig(t, start)
+		table := uint64(ramBase + 0x8000) // where the guest's indirect tables go
+		addrs := []uint64{buf(0), buf(1), table, table + 4*descSize, ramBase + ramSize - 16, ramBase, carveOut, r.sm.Base, 0, ^uint64(0) - 8}
+		var wrote, lens uint64
+		clock := int64(0)
+		shadowAvail := uint16(0) // the device's next entry of the shadow's available ring
+		var taken []uint16       // heads the device took and has not used
+		setup := func(s *Shadow) {
+			s.Wrote = func(a, n uint64) {
+				if a < ramBase || a+n > ramBase+ramSize || a+n < a {
+					t.Fatalf("reported written [%#x+%d]: not guest RAM", a, n)
+				}
+				wrote += n
+			}
+			s.Now = func() int64 { return clock }
+		}
+		setup(r.s)
+		// device checks what the device may take from the shadow: every
+		// buffer in guest RAM, every indirect table the shadow's.
+		device := func() {
+			sh := r.s.Ring()
+			var b [2]byte
+			r.sm.Read(sh.Driver+2, b[:])
+			for ; shadowAvail != binary.LittleEndian.Uint16(b[:]); shadowAvail++ {
+				var h [2]byte
+				r.sm.Read(sh.Driver+ringHead+2*uint64(shadowAvail%num), h[:])
+				head := binary.LittleEndian.Uint16(h[:])
+				taken = append(taken, head)
+				j := head
+				for n := 0; ; n++ {
+					if j >= num || n > num {
+						t.Fatalf("the device was offered a chain from %d that runs off (at %d)", head, j)
+					}
+					var dd [descSize]byte
+					r.sm.Read(sh.Desc+descSize*uint64(j), dd[:])
+					d := parseDesc(dd[:])
+					if d.flags&DescIndirect != 0 {
+						if d.addr < r.sm.Base || d.addr+uint64(d.len) > r.sm.Base+uint64(len(r.sm.B)) {
+							t.Fatalf("the device was offered an indirect table at [%#x+%d]", d.addr, d.len)
+						}
+						tb := make([]byte, d.len)
+						r.sm.Read(d.addr, tb)
+						for k := 0; k+descSize <= len(tb); k += descSize {
+							x := parseDesc(tb[k:])
+							if x.addr < ramBase || x.addr+uint64(x.len) > ramBase+ramSize {
+								t.Fatalf("the device was offered %+v in an indirect table", x)
+							}
+						}
+					} else if d.addr < ramBase || d.addr+uint64(d.len) > ramBase+ramSize {
+						if int(j) != r.s.own {
+							t.Fatalf("the device was offered %+v", d)
+						}
+					}
+					if d.flags&DescNext == 0 {
+						break
+					}
+					j = d.next
 				}
 			}
 		}
+		for len(ops) >= 8 {
+			op, a, v, x := ops[0], ops[1], binary.LittleEndian.Uint32(ops[2:6]), binary.LittleEndian.Uint16(ops[6:8])
+			ops = ops[8:]
+			var err error
+			switch op % 12 {
+			case 0: // a descriptor in the guest's table
+				r.setDesc(r.gm, r.g.Desc, uint16(a)%num, desc{addrs[v%uint32(len(addrs))], v >> 20, x & 7, x >> 8})
+			case 1: // an entry of an indirect table
+				r.setDesc(r.gm, table, uint16(a)%maxTable, desc{addrs[v%uint32(len(addrs))], v >> 20, x & 3, x >> 8})
+			case 2:
+				r.post(uint16(a) % num)
+			case 3: // the guest's avail index, or a used_event
+				if a&1 != 0 {
+					r.put16(r.g.Driver+ringHead+2*num, x)
+				} else {
+					r.avail = x
+					r.put16(r.g.Driver+2, x)
+				}
+			case 4:
+				clock++
+				_, err = r.s.Avail()
+				if errors.Is(err, ErrWait) {
+					err = nil
+				}
+				device()
+			case 5: // the device uses a chain it took, with a length
+				device()
+				if len(taken) == 0 {
+					break
+				}
+				k := int(a) % len(taken)
+				head := taken[k]
+				taken = append(taken[:k], taken[k+1:]...)
+				sh := r.s.Ring()
+				var b [2]byte
+				r.sm.Read(sh.Device+2, b[:])
+				used := binary.LittleEndian.Uint16(b[:])
+				var e [usedElem]byte
+				binary.LittleEndian.PutUint32(e[:], uint32(head))
+				binary.LittleEndian.PutUint32(e[4:], v%4096)
+				r.sm.Write(sh.Device+ringHead+usedElem*uint64(used%num), e[:])
+				binary.LittleEndian.PutUint16(b[:], used+1)
+				r.sm.Write(sh.Device+2, b[:])
+				lens += uint64(v % 4096)
+			case 6:
+				wrote = 0
+				var n int
+				n, err = r.s.Used()
+				if limit := lens + usedElem*uint64(n) + 2 + 2; wrote > limit {
+					t.Fatalf("%d bytes reported written for %d used entries of %d bytes in all", wrote, n, lens)
+				}
+				lens = 0
+			case 7:
+				r.s.Arm()
+				r.s.NoNotify(a&1 != 0)
+			case 8:
+				r.s.Inject(buf(7), v%2000+1)
+				device()
+			case 9: // a migration: the device reset (what it held is lost
+				// to it), perhaps the requests given back, a new relay at
+				// the position on a fresh shadow
+				if a&1 != 0 {
+					r.s.GiveBack()
+				}
+				at := r.s.Position()
+				r.sm = &flat{Base: r.sm.Base + 0x100000, B: make([]byte, ShadowSize(num))}
+				s, err := NewShadow(r.g, r.gm, r.sm.Base, r.sm, at, inRAM)
+				if err != nil {
+					t.Fatalf("a restart at %+v: %v", at, err)
+				}
+				r.s, shadowAvail, taken, lens = s, 0, nil, 0
+				setup(s)
+				device()
+			case 10, 11:
+				r.s.OldestRequest()
+			}
+			if err != nil {
+				return // the queue stops: nothing more of it reaches the device
+			}
+			p := r.s.Position()
+			chains, _ := r.s.Holding()
+			if own := r.s.own >= 0; int(p.Avail-p.Used) != len(p.InFlight) || len(p.InFlight)+b2i(own) != chains {
+				t.Fatalf("position %+v, holding %d chains", p, chains)
+			}
+		}
 	})
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // What the device wrote into guest RAM is reported when it is used: the
