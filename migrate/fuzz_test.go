@@ -3,14 +3,17 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
-	"github.com/ferry-hv/ferry/phys"
+	"hash/crc32"
 	"io"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ferry-hv/ferry/phys"
 )
 
 // The decoders take hostile bytes: they must return an error, never panic,
@@ -143,6 +146,74 @@ func FuzzReceive(f *testing.F) {
 			t.Fatal("hung")
 		}
 	})
+}
+
+// FuzzReceiveDigest is FuzzReceive with End's digest recomputed over the
+// mutated stream (withDigest), so that mutations before End get past
+// the digest to End's own checks (the stopped round complete), the
+// restore and the commit: the same rules hold.
+func FuzzReceiveDigest(f *testing.F) {
+	fp := Fingerprint{MIDR: 1, PageSize: PageSize, RAM: []phys.Range{{0x4000_0000, 3 * PageSize}}}
+	f.Add(validStream(f, fp, true))
+	f.Add(validStream(f, fp, false))
+	var b bytes.Buffer
+	sc := newScript(&b) // End before the stopped round: refused by End's own check
+	sc.hello(f, fp)
+	sc.pages(f, fp.RAM)
+	sc.end(f)
+	sc.commit(f)
+	f.Add(b.Bytes())
+	f.Fuzz(func(t *testing.T, in []byte) {
+		in = withDigest(in)
+		dst := &fakeSink{fp: fp, mem: newMemory(fp.RAM, 0xaa)}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := Receive(ctx, fuzzConn{bytes.NewReader(in)}, dst)
+		if dst.outside != 0 {
+			t.Fatal("wrote outside guest RAM")
+		}
+		if dst.restores > 1 || dst.resumes > 1 {
+			t.Fatalf("%d restores, %d resumes", dst.restores, dst.resumes)
+		}
+		if err == nil && (dst.resumes != 1 || dst.restores != 1) {
+			t.Fatal("accepted without restore and resume")
+		}
+		if err != nil && dst.resumes != 0 {
+			t.Fatal("resumed on a failed stream")
+		}
+		if dst.resumes == 1 && dst.discards != 0 {
+			t.Fatal("discarded a resumed guest")
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Fatal("hung")
+		}
+	})
+}
+
+// withDigest returns in with every End record's payload replaced by the
+// CRC32C of the digested records before it, as a source computes it; what
+// does not parse as records is left as it is.
+func withDigest(in []byte) []byte {
+	var out bytes.Buffer
+	sum := crc32.New(castagnoli)
+	r := bytes.NewReader(in)
+	for r.Len() > 0 {
+		off := len(in) - r.Len()
+		rec, err := ReadRecord(r, nil)
+		if err != nil {
+			out.Write(in[off:])
+			break
+		}
+		switch {
+		case rec.Type == TypeEnd:
+			rec.Payload = binary.LittleEndian.AppendUint32(nil, sum.Sum32())
+		case inDigest(rec.Type):
+			sum.Write(appendHeader(nil, rec.Type, rec.Version, len(rec.Payload)))
+			sum.Write(rec.Payload)
+		}
+		WriteRecord(&out, rec)
+	}
+	return out.Bytes()
 }
 
 // validStream is what a source sends for fp: Hello, round 0, a round of
