@@ -143,8 +143,9 @@ func TestBootWithoutOptionalFeatures(t *testing.T) {
 // guest takes a fault outside its RAM and devices stays up with its guest
 // running, and the board's API counts the aborts given to the guest. (A
 // trap Ferry cannot give back -- an access a device model cannot emulate,
-// a fault on guest RAM -- stops the guest with the board serving its API:
-// hyp's TestUnexpectedTrapIsReported and manage's tests.)
+// a fault on guest RAM -- still stops the guest with the board serving its
+// API, but no shell command reaches one any more; hyp's
+// TestUnexpectedTrapIsReported checks its report.)
 func TestGuestTrapLeavesBoardUp(t *testing.T) {
 	l := newLink(t)
 	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", "guest.mode=shell")
