@@ -140,6 +140,11 @@ type ExpectRequest struct {
 	// handshake slots the board keeps for peers it knows, which a station
 	// without a key cannot take.
 	Address string `json:"address,omitempty"`
+	// CRL is the number of the newest revocation list the operator has
+	// (decimal; "": none): the board refuses the announcement while its
+	// own is older -- it restarted and forgot a pushed one (POST PathCRL
+	// first; ferryctl does).
+	CRL string `json:"crl,omitempty"`
 }
 
 // CRLRequest carries the CA's revocation list (POST PathCRL), PEM: from
@@ -196,6 +201,10 @@ type MigrateRequest struct {
 	// go back to the guest's driver unused (a frame not sent is lost, as
 	// on a wire); without it such a pause fails and the guest runs on.
 	ResetNIC bool `json:"reset_nic,omitempty"`
+	// CRL is the number of the newest revocation list the operator has
+	// (decimal; "": none): the board refuses to move the guest while its
+	// own list is older (see ExpectRequest.CRL).
+	CRL string `json:"crl,omitempty"`
 }
 
 // Progress is the state of the current or last migration.

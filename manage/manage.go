@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -174,6 +175,10 @@ func (s *Server) expect(w http.ResponseWriter, r *http.Request) {
 	}
 	// The destination's bound follows the source's: its max time, and the
 	// margin the source itself is given to end.
+	if err := s.crlCurrent(req.CRL); err != nil {
+		reply(w, http.StatusConflict, apiError{err.Error()})
+		return
+	}
 	until := time.Now().Add(req.Within)
 	if err := s.m.Expect(id, req.From, until, req.MaxTime+s.margin); err != nil {
 		reply(w, http.StatusConflict, apiError{err.Error()})
@@ -183,6 +188,28 @@ func (s *Server) expect(w http.ResponseWriter, r *http.Request) {
 		b.KnowPeer(addr, until)
 	}
 	reply(w, http.StatusOK, req)
+}
+
+// crlCurrent refuses a migration while this board's revocation list is
+// older than want, the newest the operator has (a decimal number; "": the
+// operator has none): a board forgets a pushed list when it restarts, and
+// must not move a guest to or from a key withdrawn meanwhile.
+func (s *Server) crlCurrent(want string) error {
+	if want == "" {
+		return nil
+	}
+	n, ok := new(big.Int).SetString(want, 10)
+	if !ok || n.Sign() < 0 {
+		return fmt.Errorf("crl %q: want the number of the operator's newest revocation list", want)
+	}
+	have := s.m.Status().CRL.Number
+	if h, ok := new(big.Int).SetString(have, 10); ok && h.Cmp(n) >= 0 {
+		return nil
+	}
+	if have == "" {
+		have = "none"
+	}
+	return fmt.Errorf("this board's revocation list is %s, older than the operator's %s (it restarted?): push it first (ferryctl crl)", have, n)
 }
 
 // resolve takes the operator's verdict for a migration in doubt.
@@ -262,6 +289,10 @@ func (s *Server) migrate(w http.ResponseWriter, r *http.Request) {
 	req, err := Settings(req)
 	if err != nil {
 		reply(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	if err := s.crlCurrent(req.CRL); err != nil {
+		reply(w, http.StatusConflict, apiError{err.Error()})
 		return
 	}
 	// Not r.Context(): the client going away does not stop a migration.

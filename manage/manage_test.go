@@ -40,7 +40,13 @@ type fakeMachine struct {
 }
 
 func (f *fakeMachine) Status() api.Status {
-	return api.Status{Board: "a", Role: api.RoleRun, Guest: api.GuestRunning}
+	st := api.Status{Board: "a", Role: api.RoleRun, Guest: api.GuestRunning}
+	if f.keys != nil {
+		if info := f.keys.CRL(); info.Number != nil {
+			st.CRL = api.CRL{Number: info.Number.String(), Revoked: info.Revoked}
+		}
+	}
+	return st
 }
 
 func (f *fakeMachine) Migrate(ctx context.Context, req api.MigrateRequest, progress func(api.Progress)) (api.Report, error) {
@@ -536,6 +542,50 @@ func TestCRL(t *testing.T) {
 	}
 	if rec := request(t, h, "POST", api.PathCRL, `{"pem": "`+strings.Repeat("x", maxCRL)+`"}`); rec.Code != http.StatusBadRequest {
 		t.Fatalf("too large: %d", rec.Code)
+	}
+}
+
+// A board that restarted has forgotten the list pushed to it: it refuses
+// a migration, either way, whose request names a newer list than its own,
+// until the list is pushed again.
+func TestCRLGate(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := pki.Provision(dir, "CA", "board1", "operator:lost"); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "board1.pem"))
+	keys, _ := pki.LoadBundle(data) // as after a restart: no list
+	l := migrate.NewLedger(nil)
+	l.Strict = true
+	m := &fakeMachine{keys: keys, ledger: l, report: api.Report{OK: true}}
+	h := New(m, time.Minute).Handler()
+	if _, err := pki.Revoke(dir, []string{"lost"}, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	id := migrate.NewID().String()
+	expect := `{"id": "` + id + `", "from": "b", "within_ns": 60000000000, "crl": "1"}`
+	move := `{"to": "10.77.0.12", "board": "b", "crl": "1"}`
+	for path, body := range map[string]string{api.PathExpect: expect, api.PathMigrate: move} {
+		rec := request(t, h, "POST", path, body)
+		if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "revocation list is none, older than the operator's 1") {
+			t.Fatalf("%s without the list: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	if m.calls != 0 {
+		t.Fatal("a migration started without the list")
+	}
+	crl, _ := os.ReadFile(filepath.Join(dir, "crl.pem"))
+	body, _ := json.Marshal(api.CRLRequest{PEM: string(crl)})
+	if rec := request(t, h, "POST", api.PathCRL, string(body)); rec.Code != http.StatusOK {
+		t.Fatalf("push: %d %s", rec.Code, rec.Body)
+	}
+	for path, body := range map[string]string{api.PathExpect: expect, api.PathMigrate: move} {
+		if rec := request(t, h, "POST", path, body); rec.Code != http.StatusOK {
+			t.Fatalf("%s with the list: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	if rec := request(t, h, "POST", api.PathMigrate, `{"to": "10.77.0.12", "crl": "x"}`); rec.Code != http.StatusConflict {
+		t.Fatalf("a bad number: %d %s", rec.Code, rec.Body)
 	}
 }
 

@@ -143,9 +143,13 @@ func (s *services) start() error {
 		logf("date %s (%s); certificates valid %s to %s", wall().UTC().Format(time.RFC3339), board.RTC,
 			s.keys.Cert.NotBefore.Format(time.RFC3339), s.keys.Cert.NotAfter.Format(time.RFC3339))
 	} else {
-		logf("no real-time clock: certificates checked as of %s, this board's certificate's start", s.keys.Cert.NotBefore.Format(time.RFC3339))
+		logf("no real-time clock: certificates checked as of %s (the newest time this board knows has passed: its certificate's start, or its revocation list's issue), moving on as it runs and as it verifies newer ones",
+			s.keys.Floor().Format(time.RFC3339))
 	}
-	s.opts = pki.Options{Time: pki.BoardClock(wall, s.keys.Cert.NotBefore)}
+	// A clock that reads earlier than the newest time the board knows has
+	// passed gives way to it (pki.Bundle.Clock): an expired certificate is
+	// refused even without a real-time clock.
+	s.opts = pki.Options{Time: s.keys.Clock(wall)}
 	s.measured = make(chan struct{})
 	s.meter.Window = exitWindow
 	go s.measureSuite()

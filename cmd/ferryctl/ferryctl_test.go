@@ -1055,3 +1055,57 @@ func TestRevokeAndPush(t *testing.T) {
 		t.Fatalf("the same list twice: %d %s", code, out)
 	}
 }
+
+// A board that restarted has forgotten the revocation list pushed to it
+// (the withdrawn key opened its API again). ferryctl keeps the newest list
+// beside its keys and gives it back to a board whose status shows an
+// older one before it asks it to move a guest; the request names the list
+// so the board refuses it without.
+func TestCRLAfterRestart(t *testing.T) {
+	sw := startSwitch(t)
+	dir := t.TempDir()
+	if code, _, _ := ferryctl(t, "keys", "-out", dir, "-ca", "CA", "board1=10.77.0.11", "board2=10.77.0.12", "operator:ctl", "operator:lost"); code != 0 {
+		t.Fatal("keys")
+	}
+	if code, _, _ := ferryctl(t, "revoke", "-dir", dir, "lost"); code != 0 {
+		t.Fatal("revoke")
+	}
+	// Both boards just restarted: their bundles have no list.
+	m := &fakeMachine{report: okReport, keys: loadBundle(t, dir, "board1"), stop: make(chan struct{})}
+	defer close(m.stop)
+	startBoard(t, sw, "10.77.0.11", m.keys, manage.New(m, time.Minute).Handler())
+	m2 := &fakeMachine{keys: loadBundle(t, dir, "board2"), stop: make(chan struct{})}
+	defer close(m2.stop)
+	startBoard(t, sw, "10.77.0.12", m2.keys, manage.New(m2, time.Minute).Handler())
+	as := func(key string, args ...string) (int, string, string) {
+		return ferryctl(t, append([]string{"-switch", sw, "-keys", filepath.Join(dir, key+".pem"), "-journal", filepath.Join(dir, "journal.jsonl")}, args...)...)
+	}
+	if code, _, _ := as("lost", "status", "10.77.0.11"); code != 0 {
+		t.Fatal("the withdrawn key is refused by a board without the list: the test shows nothing")
+	}
+	code, _, errOut := as("ctl", "migrate", "10.77.0.11", "10.77.0.12")
+	if code != 0 || !strings.Contains(errOut, "10.77.0.11:7000: had revocation list none; pushed 1") || !strings.Contains(errOut, "10.77.0.12:7000: had revocation list none; pushed 1") {
+		t.Fatalf("migrate: exit %d\n%s", code, errOut)
+	}
+	if req, _ := m.got(); req.CRL != "1" {
+		t.Errorf("the request names list %q, want 1", req.CRL)
+	}
+	for _, b := range []*pki.Bundle{m.keys, m2.keys} {
+		if n := b.CRL().Number; n == nil || n.Int64() != 1 {
+			t.Errorf("board %s has list %v", b.Name, n)
+		}
+	}
+	if code, _, _ := as("lost", "status", "10.77.0.11"); code == 0 {
+		t.Fatal("the withdrawn key still opens the API")
+	}
+	// Up to date: nothing is pushed again.
+	code, _, errOut = as("ctl", "migrate", "10.77.0.11", "10.77.0.12")
+	if code != 0 || strings.Contains(errOut, "pushed") {
+		t.Fatalf("second migrate: exit %d\n%s", code, errOut)
+	}
+	// A fresh list, nothing more revoked, goes out with the next resolve
+	// or migrate the same way.
+	if code, out, _ := as("ctl", "revoke", "-dir", dir); code != 0 || !strings.Contains(out, "revocation list 2, 1 certificate(s) revoked") {
+		t.Fatalf("a fresh list: exit %d %s", code, out)
+	}
+}

@@ -78,7 +78,12 @@ var migrateCommand = command{
 			if err := e.record(journalEntry{ID: id, From: from, To: to, Event: "requested"}); err != nil {
 				return err
 			}
-			if req.Board, err = announce(ctx, s, from, to, id, *maxTime); err != nil {
+			crl, err := e.newestCRL(s.bundle)
+			if err != nil {
+				return err
+			}
+			req.CRL = crl.number()
+			if req.Board, err = announce(ctx, e, s, from, to, id, *maxTime, crl); err != nil {
 				return err
 			}
 			rep, err := migrateOnce(ctx, e, s, from, req, *poll)
@@ -124,7 +129,11 @@ var migrateCommand = command{
 // the same (the destination gives it up then), and returns the
 // destination's name, which the source then checks: each board is asked
 // who it is (its certificate's name) first.
-func announce(ctx context.Context, s *session, from, to, id string, maxTime time.Duration) (string, error) {
+//
+// Each board whose revocation list is older than ferryctl's newest (crl)
+// is given it first: it restarted and forgot it, and refuses the
+// migration until it has it.
+func announce(ctx context.Context, e *env, s *session, from, to, id string, maxTime time.Duration, crl crlSync) (string, error) {
 	c := s.client()
 	defer c.close()
 	host, _, err := net.SplitHostPort(to)
@@ -132,19 +141,25 @@ func announce(ctx context.Context, s *session, from, to, id string, maxTime time
 		host = to
 	}
 	toAPI := net.JoinHostPort(host, strconv.Itoa(api.APIPort))
-	_, src, err := c.status(ctx, from)
+	srcSt, src, err := c.status(ctx, from)
 	if err != nil {
 		return "", fmt.Errorf("asking the source who it is: %w", err)
 	}
-	_, dst, err := c.status(ctx, toAPI)
+	dstSt, dst, err := c.status(ctx, toAPI)
 	if err != nil {
 		return "", fmt.Errorf("asking the destination who it is: %w", err)
+	}
+	if err := crl.push(ctx, c, e.stderr, from, srcSt, crlPushTimeout); err != nil {
+		return "", err
+	}
+	if err := crl.push(ctx, c, e.stderr, toAPI, dstSt, crlPushTimeout); err != nil {
+		return "", err
 	}
 	srcHost, _, err := net.SplitHostPort(from)
 	if err != nil {
 		srcHost = from
 	}
-	req := api.ExpectRequest{ID: id, From: src, Within: maxTime + manage.TimeoutMargin, MaxTime: maxTime}
+	req := api.ExpectRequest{ID: id, From: src, Within: maxTime + manage.TimeoutMargin, MaxTime: maxTime, CRL: crl.number()}
 	if a, err := netip.ParseAddr(srcHost); err == nil {
 		req.Address = a.String() // its connections get the slots kept for known peers
 	}

@@ -48,7 +48,11 @@ var resolveCommand = command{
 			defer s.close()
 			c := s.client()
 			defer c.close()
-			r := &resolver{e: e, c: c, timeout: *timeout, id: *id, gone: goneAddr}
+			crl, err := e.newestCRL(s.bundle)
+			if err != nil {
+				return err
+			}
+			r := &resolver{e: e, c: c, timeout: *timeout, id: *id, gone: goneAddr, crl: crl}
 			return r.run(addrs)
 		}
 	},
@@ -59,7 +63,8 @@ type resolver struct {
 	c       *client
 	timeout time.Duration
 	id      string
-	gone    string // -gone: a board down for good
+	gone    string  // -gone: a board down for good
+	crl     crlSync // ferryctl's newest revocation list, pushed to a board with an older one
 }
 
 // seen is one board as resolve found it.
@@ -169,7 +174,13 @@ func (r *resolver) run(addrs []string) error {
 	}
 	var boards []seen
 	for _, a := range addrs {
-		boards = append(boards, r.status(a))
+		b := r.status(a)
+		if b.st != nil {
+			if err := r.crl.push(r.e.ctx, r.c, r.e.stdout, a, *b.st, r.timeout); err != nil {
+				return err
+			}
+		}
+		boards = append(boards, b)
 	}
 	id := r.id
 	if id == "" {

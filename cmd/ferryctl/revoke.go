@@ -4,8 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
+	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,15 +20,14 @@ import (
 )
 
 var revokeCommand = command{
-	usage: "-dir DIR NAME...",
+	usage: "-dir DIR [NAME...]",
 	help: "withdraw the keys of boards or operators: add their certificates to DIR/crl.pem, the CA's revocation list\n" +
-		"           (signed with DIR/ca-key.pem); then push it to every board with ferryctl crl",
+		"           (signed with DIR/ca-key.pem); then push it to every board with ferryctl crl (migrate and resolve push it\n" +
+		"           to a board that has an older one). No NAME: a fresh list, nothing more revoked, issued now\n" +
+		"           (a board without a real-time clock takes its issue as the earliest time it checks certificates at)",
 	flags: func(fs *flag.FlagSet, e *env) func([]string) error {
 		dir := fs.String("dir", "build/keys", "the keys `directory` ferryctl keys wrote")
 		return func(args []string) error {
-			if len(args) == 0 {
-				return usageError{"want the names of the keys to revoke"}
-			}
 			rl, err := pki.Revoke(*dir, args, rand.Reader)
 			if err != nil {
 				return err
@@ -90,4 +93,72 @@ func pushCRL(ctx context.Context, c *client, addr string, pem []byte, timeout ti
 		return api.CRL{}, answerError("POST", addr, api.PathCRL, code, data)
 	}
 	return got, nil
+}
+
+// crlPushTimeout bounds pushing a board its missing revocation list.
+const crlPushTimeout = 10 * time.Second
+
+// crlSync is ferryctl's newest revocation list -- crl.pem beside its keys,
+// where ferryctl revoke writes it -- pushed to every board whose status
+// shows an older one before ferryctl asks it to move or resolve a guest: a
+// board forgets a pushed list when it restarts, and ferryctl puts it back
+// in the first call after. Boards also refuse a migration whose request
+// names a newer list than their own (api.MigrateRequest.CRL).
+type crlSync struct {
+	pem  []byte
+	info pki.CRLInfo // Number nil: ferryctl has no list
+}
+
+// newestCRL reads ferryctl's list, checked against its CA; none is no
+// error (nothing was ever revoked).
+func (e *env) newestCRL(b *pki.Bundle) (crlSync, error) {
+	path := filepath.Join(filepath.Dir(e.g.keys), "crl.pem")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return crlSync{}, nil
+	}
+	if err != nil {
+		return crlSync{}, err
+	}
+	info, err := b.ReadCRL(data)
+	if err != nil {
+		return crlSync{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return crlSync{pem: data, info: info}, nil
+}
+
+// number is the list's number as the API says it ("" if none).
+func (s crlSync) number() string {
+	if s.info.Number == nil {
+		return ""
+	}
+	return s.info.Number.String()
+}
+
+// push gives the board at addr, whose status is st, ferryctl's list if
+// the board's is older, and says so on w.
+func (s crlSync) push(ctx context.Context, c *client, w io.Writer, addr string, st api.Status, timeout time.Duration) error {
+	if s.info.Number == nil || !olderCRL(st.CRL.Number, s.info.Number) {
+		return nil
+	}
+	had := st.CRL.Number
+	if had == "" {
+		had = "none"
+	}
+	got, err := pushCRL(ctx, c, addr, s.pem, timeout)
+	if err != nil {
+		return fmt.Errorf("%s has revocation list %s, older than ferryctl's %v (did it restart?); pushing it: %w", addr, had, s.info.Number, err)
+	}
+	fmt.Fprintf(w, "%s: had revocation list %s; pushed %s (%d revoked)\n", addr, had, got.Number, got.Revoked)
+	return nil
+}
+
+// olderCRL says whether a board's list number (decimal, "" for none) is
+// older than n.
+func olderCRL(have string, n *big.Int) bool {
+	if have == "" {
+		return true
+	}
+	h, ok := new(big.Int).SetString(have, 10)
+	return !ok || h.Cmp(n) < 0
 }

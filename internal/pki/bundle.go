@@ -11,13 +11,16 @@
 //
 // Keys are ECDSA P-256 (see Generate for why). Certificates are valid for
 // a window (a year unless asked, from an hour before they were made); a
-// board without a real-time clock checks them as of its own certificate's
-// start (BoardClock).
+// board checks them against its real-time clock, or -- when that reads
+// earlier, or there is none -- against the newest time it knows has passed
+// (Bundle.Clock: its own certificate's start or the revocation list's
+// issue, and the time it has run since it learned it).
 //
 // LoadBundle and the tls.Config constructors are used by the hypervisor
 // too, so this package must build for GOOS=tamago: crypto and encoding
-// only, no files, no network. It is not a general CA: no revocation, no
-// intermediates, no renewal -- re-provision every node to change anything.
+// only, no files, no network. It is not a general CA: no intermediates,
+// no renewal -- re-provision every node to change anything; one key is
+// withdrawn with a revocation list (Revoke, SetCRL).
 package pki
 
 import (
@@ -45,7 +48,8 @@ type Bundle struct {
 	Name string            // this node's name: Cert's common name
 	Role string            // RoleBoard or RoleOperator (Cert's organizational unit)
 
-	crl atomic.Pointer[revocations] // the CA's latest revocation list (SetCRL)
+	crl   atomic.Pointer[revocations] // the CA's latest revocation list (SetCRL)
+	floor floor                       // the newest time this node knows has passed (Clock)
 }
 
 // Roles: what a certificate's holder may do. Boards serve the management
@@ -158,6 +162,8 @@ func LoadBundle(data []byte) (*Bundle, error) {
 			cert.Subject.CommonName, cert.Subject.OrganizationalUnit, RoleBoard, RoleOperator)
 	}
 	bundle := &Bundle{CA: ca, Cert: cert, Key: key, Name: cert.Subject.CommonName, Role: role}
+	bundle.floor.raise(ca.NotBefore)
+	bundle.floor.raise(cert.NotBefore)
 	if crl != nil {
 		if _, err := bundle.SetCRL(pem.EncodeToMemory(crl)); err != nil {
 			return nil, fmt.Errorf("pki: bundle: block 4: %w", err)

@@ -37,22 +37,9 @@ type CRLInfo struct {
 // revocation list data (PEM or DER) names. The list must be signed by the
 // bundle's CA and be newer (a larger number) than the one the bundle has.
 func (b *Bundle) SetCRL(data []byte) (CRLInfo, error) {
-	der := data
-	if blk, _ := pem.Decode(data); blk != nil {
-		if blk.Type != blockCRL {
-			return CRLInfo{}, fmt.Errorf("pki: a %q PEM block, want %q", blk.Type, blockCRL)
-		}
-		der = blk.Bytes
-	}
-	rl, err := x509.ParseRevocationList(der)
+	rl, err := b.parseCRL(data)
 	if err != nil {
-		return CRLInfo{}, fmt.Errorf("pki: revocation list: %v", err)
-	}
-	if err := rl.CheckSignatureFrom(b.CA); err != nil {
-		return CRLInfo{}, fmt.Errorf("pki: revocation list not signed by the CA %q: %v", b.CA.Subject.CommonName, err)
-	}
-	if rl.Number == nil {
-		return CRLInfo{}, errors.New("pki: revocation list without a number")
+		return CRLInfo{}, err
 	}
 	r := &revocations{number: rl.Number, serials: map[string]bool{}}
 	for _, e := range rl.RevokedCertificateEntries {
@@ -64,9 +51,45 @@ func (b *Bundle) SetCRL(data []byte) (CRLInfo, error) {
 			return CRLInfo{}, fmt.Errorf("pki: revocation list %v is not newer than the one in use, %v", rl.Number, cur.number)
 		}
 		if b.crl.CompareAndSwap(cur, r) {
+			// The CA signed it at ThisUpdate: that time has passed.
+			b.floor.raise(rl.ThisUpdate)
 			return CRLInfo{Number: rl.Number, Revoked: len(r.serials)}, nil
 		}
 	}
+}
+
+// ReadCRL checks that data (PEM or DER) is a numbered revocation list
+// signed by the bundle's CA, without taking it; ferryctl reads its newest
+// list so to push it to a board that has an older one.
+func (b *Bundle) ReadCRL(data []byte) (CRLInfo, error) {
+	rl, err := b.parseCRL(data)
+	if err != nil {
+		return CRLInfo{}, err
+	}
+	return CRLInfo{Number: rl.Number, Revoked: len(rl.RevokedCertificateEntries)}, nil
+}
+
+// parseCRL parses a revocation list (PEM or DER) and checks that it is
+// signed by the bundle's CA and numbered.
+func (b *Bundle) parseCRL(data []byte) (*x509.RevocationList, error) {
+	der := data
+	if blk, _ := pem.Decode(data); blk != nil {
+		if blk.Type != blockCRL {
+			return nil, fmt.Errorf("pki: a %q PEM block, want %q", blk.Type, blockCRL)
+		}
+		der = blk.Bytes
+	}
+	rl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return nil, fmt.Errorf("pki: revocation list: %v", err)
+	}
+	if err := rl.CheckSignatureFrom(b.CA); err != nil {
+		return nil, fmt.Errorf("pki: revocation list not signed by the CA %q: %v", b.CA.Subject.CommonName, err)
+	}
+	if rl.Number == nil {
+		return nil, errors.New("pki: revocation list without a number")
+	}
+	return rl, nil
 }
 
 // CRL says which revocation list the bundle checks against (Number nil:

@@ -181,10 +181,11 @@ func PeerName(cs tls.ConnectionState) string {
 
 // BoardClock adapts a clock that may be unset (a board without a
 // real-time clock reads 1970) for Options.Time: it returns now(), or
-// earliest when now() is before it. earliest is a time the board knows has
-// passed -- its own certificate's NotBefore -- so certificates are still
-// checked (chain, usage, names, and expiry as of that time) rather than
-// all refused as not yet valid. now nil means time.Now.
+// earliest when now() is before it, so certificates are still checked
+// (chain, usage, names, and expiry as of that time) rather than all
+// refused as not yet valid. now nil means time.Now. A board uses
+// Bundle.Clock, whose earliest time moves on with what it verifies and
+// the time it runs.
 func BoardClock(now func() time.Time, earliest time.Time) func() time.Time {
 	if now == nil {
 		now = time.Now
