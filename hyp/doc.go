@@ -15,7 +15,8 @@
 // All of that is host-testable, as is dispatch (it works on a cpu.Context
 // a firmware call function and the guest's EL1 registers as a value, so
 // tests drive it with synthetic syndromes) and Control (pausing and resuming the guest between exits,
-// plain Go). The _arm64.go files touch the hardware: the Machine (EL2
+// plain Go), and so is Share, the policy that bounds Ferry's share of the
+// CPU outside a migration. The _arm64.go files touch the hardware: the Machine (EL2
 // controls, Ferry's interrupts, the idle hook, the run loop, dirty
 // tracking) and the machine as a migration source and sink.
 package hyp

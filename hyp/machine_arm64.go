@@ -50,6 +50,8 @@ type Machine struct {
 	OnNIC    func()
 	idle     Doorbell // the vCPU goroutine, waiting for Ferry's goroutines to be idle
 	idleWait bool     // it waits there
+	busy     bool     // Yield ended its wait: Ferry's share was used, its goroutines not idle
+	share    Share    // Ferry's share of the CPU outside a migration (share.go)
 	deadline int64    // the next Go timer when the scheduler last went idle (Nanotime; 0: none)
 	fired    bool     // the last FIQ included the EL2 timer's
 	rearm    bool     // Idle armed the timer for its own sleep since the guest's deadline was set
@@ -274,17 +276,25 @@ func (m *Machine) Idle(until int64) {
 	m.fiq()
 }
 
-// waitIdle lends the CPU to Ferry's goroutines until none can run, then
-// arms the EL2 timer for Ferry's next deadline.
+// waitIdle lends the CPU to Ferry's goroutines until none can run, or
+// until they used their share (Yield), then arms the EL2 timer for
+// Ferry's next deadline, or the end of the guest's slice (share.go).
 func (m *Machine) waitIdle() {
-	m.idleWait = true
+	m.idleWait, m.busy = true, false
+	m.share.Wait(cpu.Nanotime())
 	m.idle.Wait()
 	m.rearm = false
 	if m.trk.on {
 		m.armSlice()
 		return
 	}
-	arm(m.deadline)
+	until, slice := m.share.Enter(cpu.Nanotime(), !m.busy, m.deadline)
+	// In a slice the guest's WFI traps (guestIdle), to give the CPU
+	// back early; otherwise it is the guest's own.
+	if hcr := cpu.ReadHCR_EL2(); slice != (hcr&cpu.HCR_TWI != 0) {
+		cpu.WriteHCR_EL2(hcr ^ cpu.HCR_TWI)
+	}
+	arm(until)
 }
 
 // armSlice arms the guest's slice while tracking.
@@ -365,14 +375,14 @@ func (m *Machine) Run() error {
 			return err
 		}
 		switch {
-		case reason != cpu.ExitFIQ:
-		case m.trk.on && m.fired:
-			// The guest's slice is over.
-			m.slice(ferrySlice)
 		case m.trk.on:
+			if reason == cpu.ExitFIQ && m.fired {
+				// The guest's slice is over.
+				m.slice(ferrySlice)
+			}
 			// The NIC, during the guest's slice: its goroutine runs in
 			// Ferry's next slice.
-		default:
+		case m.share.Exit(cpu.Nanotime(), reason == cpu.ExitFIQ, m.fired):
 			m.waitIdle()
 		}
 	}

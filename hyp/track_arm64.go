@@ -143,10 +143,22 @@ func (m *Machine) cpuTimes() (guest, ferry time.Duration) {
 }
 
 // Yield gives the CPU back to the guest when Ferry's slice is over; a
-// migration calls it between two pieces of work. Without tracking (the
-// guest is stopped, or there is none) it does nothing.
+// migration calls it between two pieces of work, and so does every
+// goroutine of Ferry's that loops while work keeps coming (the NIC
+// poller). While tracking, that is the end of Ferry's slice; otherwise,
+// while the guest waits for Ferry's goroutines to be idle, the end of
+// Ferry's share (share.go): the vCPU goroutine then runs next and enters
+// the guest for its slice. With the guest stopped, or none, it does
+// nothing.
 func (m *Machine) Yield() {
-	if m.trk.on && cpu.Nanotime() >= m.trk.sliceEnd {
+	switch {
+	case m.trk.on:
+		if cpu.Nanotime() >= m.trk.sliceEnd {
+			runtime.Gosched()
+		}
+	case m.idleWait && m.share.Due(cpu.Nanotime()):
+		m.idleWait, m.busy, m.deadline = false, true, 0
+		m.idle.Ring()
 		runtime.Gosched()
 	}
 }
@@ -175,8 +187,15 @@ const (
 // let it sleep through time the migration needs. An idle guest then gives
 // the migration nearly all of the CPU and loses nothing: it is woken when
 // it asked to be. With an interrupt already pending it returns at once.
+//
+// Outside a migration a WFI traps only in a slice the guest was owed
+// (share.go): it ends the slice, and Ferry's goroutines have the CPU.
 func (m *Machine) guestIdle() {
-	if !m.trk.on || cpu.Group1Pending() {
+	if cpu.Group1Pending() {
+		return
+	}
+	if !m.trk.on {
+		m.share.Idled()
 		return
 	}
 	now := cpu.ReadCNTPCT_EL0()

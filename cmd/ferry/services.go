@@ -192,10 +192,13 @@ func (s *services) start() error {
 }
 
 // poll moves the NIC's frames while there are any, then sleeps until the
-// NIC's interrupt: a quiet link costs no CPU.
+// NIC's interrupt: a quiet link costs no CPU. Between two rounds it lets
+// the guest have its slice once Ferry has used its share of the CPU
+// (hyp.Machine.Yield), so that a flood of frames cannot starve the guest.
 func (s *services) poll() {
 	for {
 		for s.net.Poll() {
+			s.m.Yield()
 			runtime.Gosched()
 		}
 		if !s.net.Arm() {
