@@ -10,7 +10,7 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do
 	for fn in $(grep -o '^func Fuzz[A-Za-z0-9]*' "$f" | cut -d' ' -f2); do
 		echo "== $pkg $fn ($t)"
 		extra=()
-		[ "$fn" = FuzzReceive ] && extra=(-fuzzminimizetime 2s)
+		case $fn in FuzzReceive | FuzzReceiveDigest) extra=(-fuzzminimizetime 2s) ;; esac
 		go test -run '^$' -fuzz "^$fn\$" -fuzztime "$t" "${extra[@]}" "$pkg"
 	done
 done
