@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package api is the contract between Ferry's management API (served by the
 // hypervisor on its management NIC, HTTPS with mutual TLS) and ferryctl. It
 // is types and paths only: JSON bodies, no behaviour.

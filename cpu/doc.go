@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package cpu is Ferry's EL2 CPU support: system-register accessors, the
 // world switch into the guest and back, exception syndrome decoding, the
 // exception entry of an exception Ferry gives the guest (inject.go), cache

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package dirty is the dirty log of guest RAM: one bit per 4 KiB page,
 // set by the stage-2 write fault that the page's first write since the
 // last harvest takes, and harvested (read and cleared, in page order) by

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package gic is Ferry's view of the GICv3 (ARM IHI 0069): the distributor
 // and redistributor register map, the guest's interrupt state captured and
 // restored for migration (State), and the Guard that sits on the pages the

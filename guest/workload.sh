@@ -1,4 +1,7 @@
 #!/bin/sh
+# Copyright (c) 2026 The Ferry Authors. All rights reserved.
+# Use of this source code is governed by a BSD-style licence that can be
+# found in the LICENSE file.
 # Ferry test guest workload (busybox ash), run by /init with FERRY_ID set.
 # The mode comes from guest.mode= on the kernel command line. See guest/README.md.
 

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package hyp is Ferry's hypervisor proper: the machine description, the
 // registry of migratable components, the guest vCPU, the run loop (enter
 // the guest, dispatch the exit, repeat), the trap table keyed by exception

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package manage is Ferry's management API: the HTTP handlers ferryctl talks
 // to over mutual TLS on the management network (see package api for the
 // contract). It knows the API's rules -- one migration at a time, a request

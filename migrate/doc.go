@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package migrate is Ferry's migration protocol and its live (pre-copy)
 // engine: the records that cross the wire between two boards, their
 // encoders and decoders, the Hello fingerprint and its compatibility check,

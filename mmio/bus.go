@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package mmio emulates the guest's accesses to trapped device pages: a
 // stage-2 data abort on a page Ferry left unmapped is decoded once into an
 // Access, performed on the Device that owns the address, and the guest's

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package mmu builds ARMv8-A translation tables: the stage-2 tables that give
 // the guest its intermediate physical address space, and the EL2 stage-1
 // identity map Ferry itself runs on. Tables live in an Arena, so the same

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package phys is the one address-range type: a range of physical
 // addresses, or of guest intermediate physical addresses (Ferry maps the
 // guest identity, IPA == PA, so the two are the same numbers). The device

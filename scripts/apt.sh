@@ -1,3 +1,7 @@
+# Copyright (c) 2026 The Ferry Authors. All rights reserved.
+# Use of this source code is governed by a BSD-style licence that can be
+# found in the LICENSE file.
+
 # shellcheck shell=bash
 # Debian-package helpers shared by scripts/guest.sh and scripts/dtbs.sh: the
 # arm64 .debs Ferry's tests use are fetched with `apt-get download` (never

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026 The Ferry Authors. All rights reserved.
+# Use of this source code is governed by a BSD-style licence that can be
+# found in the LICENSE file.
 # Fetches the board device trees Debian's generic arm64 kernel ships, for the
 # host test that runs Ferry's machine description over every one of them
 # (hyp/boards_test.go, docs/boards.md):

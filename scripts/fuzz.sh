@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026 The Ferry Authors. All rights reserved.
+# Use of this source code is governed by a BSD-style licence that can be
+# found in the LICENSE file.
 # Runs every fuzz target of the project for FUZZTIME each (default 10s):
 # the decoders of everything that comes from the wire or the firmware, and
 # the page-table builder.

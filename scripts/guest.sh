@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026 The Ferry Authors. All rights reserved.
+# Use of this source code is governed by a BSD-style licence that can be
+# found in the LICENSE file.
 # Builds Ferry's test guest from Debian packages (no other downloads):
 #
 #   build/guest/Image            uncompressed arm64 Linux Image (Debian 6.1 cloud kernel)

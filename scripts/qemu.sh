@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026 The Ferry Authors. All rights reserved.
+# Use of this source code is governed by a BSD-style licence that can be
+# found in the LICENSE file.
 # Makes sure qemu-system-aarch64 (Debian package qemu-system-arm) is here:
 # installs it with apt-get when running as root, else says what to do.
 set -euo pipefail

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026 The Ferry Authors. All rights reserved.
+# Use of this source code is governed by a BSD-style licence that can be
+# found in the LICENSE file.
 # Provisions the TamaGo Go distribution that builds Ferry's image, offline when it can.
 #
 # Ferry's distribution is tamago-go with scripts/tamago-go-cpu.patch applied

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package config is Ferry's configuration: the ferry.<key>=<value> words of
 // the board's command line (/chosen/bootargs, QEMU's -append), split from
 // the guest's and parsed in one place, with one set of rules for every

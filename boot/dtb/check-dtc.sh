@@ -1,4 +1,7 @@
 #!/bin/sh
+# Copyright (c) 2026 The Ferry Authors. All rights reserved.
+# Use of this source code is governed by a BSD-style licence that can be
+# found in the LICENSE file.
 # Hand check (not part of go test): write the DTBs TestApply produces and
 # make dtc decode them, then show how each differs from the firmware's DTB.
 # Needs dtc (apt-get install -y device-tree-compiler).

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package dtb reads the firmware's flattened device tree (FDT/DTB) into a
 // Board description and produces the patched DTB Ferry hands to the guest.
 //

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package el2 is the board-independent part of bringing Ferry up at EL2,
 // shared by the board packages (boot/virt, boot/imx8mp): the EL2 identity
 // map, the runtime's randomness and clock hooks, reading the firmware's

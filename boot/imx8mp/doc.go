@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package imx8mp brings Ferry up at EL2 on a board with an NXP i.MX8M Plus
 // (Cortex-A53, GICv3; the 8MPLUSLPD4-EVK and its kin), started by U-Boot
 // after TF-A: the entry point, the Go runtime hooks (memory, console), the

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package virt brings Ferry up on QEMU's arm64 "virt" board
 // (-M virt,virtualization=on,gic-version=3) at EL2: the entry point, the Go
 // runtime hooks (memory, console), the RTC, and the board

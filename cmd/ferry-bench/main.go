@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Command ferry-bench measures how thin Ferry is: it boots the same guest on
 // the same board natively and under Ferry, alternately, runs the guest's CPU
 // and memory benchmark (guest.mode=bench: a busybox arithmetic loop and

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Command ferry-board starts one QEMU virt board running Ferry and a guest
 // (or, with -native, the guest kernel directly at EL2, for comparison), with
 // the board's console on standard output.

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Command ferry-demo is `make run`: two QEMU boards running Ferry on a
 // management link over loopback, a guest booted on the first, then moved to
 // the second with ferryctl, both consoles interleaved on standard output

@@ -1,4 +1,7 @@
 #!/bin/bash
+# Copyright (c) 2026 The Ferry Authors. All rights reserved.
+# Use of this source code is governed by a BSD-style licence that can be
+# found in the LICENSE file.
 # Two QEMU virt boards running build/nettest.elf, linked only by QEMU's
 # socket netdev over 127.0.0.1 (no user-mode networking, nothing else bound):
 # board A (server, 10.77.0.11) listens, board B (client, 10.77.0.12) connects

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Command ferry-switch runs the management link's Ethernet switch on the
 // host (package l2switch): QEMU boards and ferryctl connect to it on a
 // loopback TCP port, each connection one switch port.

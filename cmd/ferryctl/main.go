@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Command ferryctl is the operator's tool for Ferry's management network.
 //
 //	ferryctl keys -out build/keys -ca ferry board1=10.77.0.11 board2=10.77.0.12 ctl

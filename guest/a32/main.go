@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Command a32 is the test guest's 32-bit process (guest.mode=a32): built
 // for GOARCH=arm (AArch32, A32/T32 at EL0 under the guest's 64-bit
 // kernel), it keeps the CPU busy in user space, where a migration's pause

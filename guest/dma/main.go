@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Command ferry-dma is the test guest's hostile driver (guest.mode=dma):
 // it takes the guest's NIC from Linux's driver and programs its
 // virtio-mmio transport itself through /dev/mem, to make the device read

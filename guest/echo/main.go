@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Command echo is the test guest's TCP service on its own network (the
 // data NIC, guest.ip=): listening on that address only (-listen), it
 // sends back every byte it receives, on every connection, until the peer

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package echostream is a client's TCP stream through a TCP echo service
 // (the test guest's, guest/echo): it sends numbered bytes at a steady
 // rate, checks every byte that comes back -- a byte lost, repeated or

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package hostnet puts the host on Ferry's management link: a gVisor
 // userspace TCP/IP stack (IPv4, ARP, TCP) whose only NIC is a port on the
 // management switch (package l2switch), reached over a 127.0.0.1 stream

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package l2switch is the host side of Ferry's management link: a small
 // learning Ethernet switch whose ports are stream connections carrying
 // QEMU's socket/stream netdev framing (a 4-byte big-endian length, then the

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package pki provisions and loads the keys of Ferry's management link:
 // one certificate authority, and per node (board or operator) a
 // certificate and private key, used for mutual TLS 1.3 on the management

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package qemu turns a board description (CPU model, memory, the Ferry
 // image, the guest kernel, initramfs and command line) into the
 // qemu-system-aarch64 command line that runs it, with or without Ferry, and

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package tlsaccept accepts TLS connections without letting anyone who
 // connects hold the listener: every handshake runs in its own goroutine
 // under its own deadlines, only a few run at once, and only a few

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package wire is the little-endian binary encoding every piece of
 // migratable state uses: a Writer that appends fixed-size fields, and a
 // Reader that reads them back with a sticky error, bounds-checked, so a

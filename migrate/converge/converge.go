@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package converge is the pre-copy convergence policy: after each round it
 // decides, from numbers only, whether to send another round, to stop the
 // guest and send the rest (the switch to stop-and-copy), to slow the guest

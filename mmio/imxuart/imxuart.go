@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package imxuart is the migratable state of the guest's console when it
 // is an i.MX UART (devicetree "fsl,imx6q-uart": the i.MX6 to i.MX8M SoCs,
 // the i.MX8M Plus among them). Like the PL011 (package mmio/pl011) it is

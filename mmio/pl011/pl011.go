@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package pl011 is the migratable state of the guest's console UART, an
 // ARM PrimeCell UART (PL011). The UART is passed through: the guest
 // drives it directly, and since every configuration register reads back,

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package regfile is the migratable state of a device whose configuration
 // is a handful of 32-bit registers that read back what was written (the
 // console UARTs): read from the device at the pause, carried as u32s in a

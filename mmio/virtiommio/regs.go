@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package virtiommio is the virtio-mmio transport (virtio 1.2, 4.2 "Virtio
 // Over MMIO", version 2): its register layout, shared by Ferry's own
 // virtio-net driver (net/virtionet), and the model of the guest's

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package virtq is the split virtqueue (virtio 1.2, 2.7 "Split
 // Virtqueues") as Ferry's shadow relays it: a device whose own position in
 // a queue cannot be set (a fresh virtio-mmio device starts at 0, the

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package announce is a migrated guest's self-announcement: the frame the
 // destination sends in the guest's name so that the switches of its
 // segment learn its MAC address on the new port before the first packet

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package mgmt brings up Ferry's management network: its own virtio-net
 // NIC (package virtionet), a gVisor TCP/IP stack over it (IPv4, ARP, TCP,
 // ICMP echo) with one address on one link, and Go net.Listener/net.Conn

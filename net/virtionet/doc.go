@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package virtionet is Ferry's driver for its management NIC: a virtio 1.x
 // network device (virtio-net, device ID 1) behind a virtio-mmio transport
 // (Version 2, non-legacy), polled while there is work and interrupt-driven

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package system holds Ferry's system tests: the real image under QEMU with
 // a real arm64 Linux guest. They run when FERRY_SYSTEM=1 (make test sets it
 // after building the image and the guest) and are skipped otherwise, so a

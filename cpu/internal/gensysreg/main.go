@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Command gensysreg writes the cpu package's system-register accessors
 // (sysreg_arm64.s, sysreg_arm64.go, sysreg_arm64.h) from the table in cpu/internal/sysregtab.
 // It runs from `go generate` in the cpu package directory.

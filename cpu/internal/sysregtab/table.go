@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package sysregtab is the table of AArch64 system registers Ferry accesses,
 // with their MRS/MSR encodings, and the renderer that turns it into the cpu
 // package's assembly accessors. The Go assembler knows no EL2 system

@@ -1,3 +1,7 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
 // Package fakedev is a software model of a virtio-net device behind a
 // virtio-mmio transport (virtio 1.2, 4.2 and 5.1), for host tests of
 // package virtionet and of what is built on it. It plays QEMU's part: it
