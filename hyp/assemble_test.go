@@ -178,18 +178,7 @@ func TestAssembleGuestNIC(t *testing.T) {
 	if !ok || off != 0xc00 {
 		t.Fatalf("the guest NIC is not on the bus")
 	}
-	w := func(reg uint64, v uint64) { dev.Write(off+reg, 4, v) }
-	w(virtiommio.RegStatus, virtiommio.StatusAcknowledge|virtiommio.StatusDriver)
-	w(virtiommio.RegDriverFeaturesSel, 1)
-	w(virtiommio.RegDriverFeatures, 1)
-	w(virtiommio.RegStatus, virtiommio.StatusAcknowledge|virtiommio.StatusDriver|virtiommio.StatusFeaturesOK)
-	w(virtiommio.RegQueueSel, 0)
-	w(virtiommio.RegQueueNum, 8)
-	w(virtiommio.RegQueueDescLow, qemuGuestBase+0x1000)
-	w(virtiommio.RegQueueDriverLow, qemuGuestBase+0x2000)
-	w(virtiommio.RegQueueDeviceLow, qemuGuestBase+0x3000)
-	w(virtiommio.RegQueueReady, 1)
-	w(virtiommio.RegStatus, virtiommio.StatusAcknowledge|virtiommio.StatusDriver|virtiommio.StatusFeaturesOK|virtiommio.StatusDriverOK)
+	driveGuestNIC(dev, off)
 	if got := srcDev.Read(virtiommio.RegQueueDescLow, 4); got < 0x4100_0000 || got >= 0x4200_0000 {
 		t.Fatalf("the device's descriptor table is at %#x, not in Ferry's memory", got)
 	}
@@ -211,4 +200,21 @@ func TestAssembleGuestNIC(t *testing.T) {
 	if dst.gic.Dist().Read32(gic.GICD_ISPENDRn+4*(78/32))&(1<<(78%32)) == 0 {
 		t.Errorf("the guest NIC's interrupt is not pending on the destination")
 	}
+}
+
+// driveGuestNIC sets the guest NIC at off of dev up as a driver does:
+// features (VERSION_1), queue 0 of 8 entries in guest RAM, DRIVER_OK.
+func driveGuestNIC(dev mmio.Device, off uint64) {
+	w := func(reg uint64, v uint64) { dev.Write(off+reg, 4, v) }
+	w(virtiommio.RegStatus, virtiommio.StatusAcknowledge|virtiommio.StatusDriver)
+	w(virtiommio.RegDriverFeaturesSel, 1)
+	w(virtiommio.RegDriverFeatures, 1)
+	w(virtiommio.RegStatus, virtiommio.StatusAcknowledge|virtiommio.StatusDriver|virtiommio.StatusFeaturesOK)
+	w(virtiommio.RegQueueSel, 0)
+	w(virtiommio.RegQueueNum, 8)
+	w(virtiommio.RegQueueDescLow, qemuGuestBase+0x1000)
+	w(virtiommio.RegQueueDriverLow, qemuGuestBase+0x2000)
+	w(virtiommio.RegQueueDeviceLow, qemuGuestBase+0x3000)
+	w(virtiommio.RegQueueReady, 1)
+	w(virtiommio.RegStatus, virtiommio.StatusAcknowledge|virtiommio.StatusDriver|virtiommio.StatusFeaturesOK|virtiommio.StatusDriverOK)
 }

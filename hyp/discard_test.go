@@ -27,18 +27,7 @@ func TestDiscardRestored(t *testing.T) {
 	if !ok {
 		t.Fatal("the guest NIC is not on the bus")
 	}
-	w := func(reg uint64, v uint64) { dev.Write(off+reg, 4, v) }
-	w(virtiommio.RegStatus, virtiommio.StatusAcknowledge|virtiommio.StatusDriver)
-	w(virtiommio.RegDriverFeaturesSel, 1)
-	w(virtiommio.RegDriverFeatures, 1)
-	w(virtiommio.RegStatus, virtiommio.StatusAcknowledge|virtiommio.StatusDriver|virtiommio.StatusFeaturesOK)
-	w(virtiommio.RegQueueSel, 0)
-	w(virtiommio.RegQueueNum, 8)
-	w(virtiommio.RegQueueDescLow, qemuGuestBase+0x1000)
-	w(virtiommio.RegQueueDriverLow, qemuGuestBase+0x2000)
-	w(virtiommio.RegQueueDeviceLow, qemuGuestBase+0x3000)
-	w(virtiommio.RegQueueReady, 1)
-	w(virtiommio.RegStatus, virtiommio.StatusAcknowledge|virtiommio.StatusDriver|virtiommio.StatusFeaturesOK|virtiommio.StatusDriverOK)
+	driveGuestNIC(dev, off)
 	const nicSPI = 78 // QEMU's virt gives the transport at 0xa003c00 SPI 46
 	sd := src.gic.Dist() // the guest's driver enabled Group 1 and the NIC's SPI
 	sd.Write32(gic.GICD_CTLR, sd.Read32(gic.GICD_CTLR)|gic.CTLR_EnableGrp1)
