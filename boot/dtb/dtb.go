@@ -90,6 +90,11 @@ type Board struct {
 	Devices  []Device
 	Bootargs string // /chosen/bootargs, "" if absent
 	RNGSeed  []byte // /chosen/rng-seed, nil if absent
+	// InitrdStart and InitrdEnd are /chosen linux,initrd-start and
+	// linux,initrd-end: where the loader put an initramfs it was given
+	// (QEMU's -initrd, U-Boot's booti <kernel> <initrd> <fdt>), both zero
+	// if none.
+	InitrdStart, InitrdEnd uint64
 	// AddressCells and SizeCells are the root #address-cells / #size-cells.
 	AddressCells, SizeCells uint32
 }
@@ -183,10 +188,20 @@ func rootCells(t *tree) (ac, sc uint32, err error) {
 	return ac, sc, nil
 }
 
+// available reports a node's status "okay" (or absent, or the older
+// "ok"). A memory node that is not -- the secure RAM a firmware with a
+// secure world describes (status "disabled", secure-status "okay", as QEMU's
+// virt with secure=on does) -- is not the OS's, as Linux reads it
+// (of_fdt_device_is_available).
+func available(n *dt.Node) bool {
+	s, ok := propString(n, "status")
+	return !ok || s == "okay" || s == "ok"
+}
+
 func (b *Board) parseMemory(t *tree) error {
 	var mems []*dt.Node
 	t.root.Walk(func(n *dt.Node) error {
-		if n != t.root && isMemory(n) {
+		if n != t.root && isMemory(n) && available(n) {
 			mems = append(mems, n)
 		}
 		return nil
@@ -309,6 +324,38 @@ func (t *tree) spi(n, gic *dt.Node) (uint32, error) {
 	return binary.BigEndian.Uint32(spec[4:]), nil
 }
 
+// parseInitrd reads /chosen's initramfs: both properties or neither, each
+// 32 or 64 bits (loaders write either), end after start.
+func (b *Board) parseInitrd(chosen *dt.Node) error {
+	start, okS := chosen.LookProperty("linux,initrd-start")
+	end, okE := chosen.LookProperty("linux,initrd-end")
+	if !okS && !okE {
+		return nil
+	}
+	if !okS || !okE {
+		return fmt.Errorf("dtb: /chosen has one of linux,initrd-start and linux,initrd-end without the other")
+	}
+	num := func(v []byte) (uint64, bool) {
+		switch len(v) {
+		case 4:
+			return uint64(binary.BigEndian.Uint32(v)), true
+		case 8:
+			return binary.BigEndian.Uint64(v), true
+		}
+		return 0, false
+	}
+	s, ok1 := num(start.Value)
+	e, ok2 := num(end.Value)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("dtb: /chosen linux,initrd-start/-end: want 4 or 8 bytes each, got %d and %d", len(start.Value), len(end.Value))
+	}
+	if e <= s {
+		return fmt.Errorf("dtb: /chosen initramfs [%#x, %#x) is empty or reversed", s, e)
+	}
+	b.InitrdStart, b.InitrdEnd = s, e
+	return nil
+}
+
 func (b *Board) parseChosen(t *tree) error {
 	chosen := exactChild(t.root, "chosen")
 	if chosen == nil {
@@ -320,6 +367,9 @@ func (b *Board) parseChosen(t *tree) error {
 		if b.RNGSeed == nil {
 			b.RNGSeed = []byte{}
 		}
+	}
+	if err := b.parseInitrd(chosen); err != nil {
+		return err
 	}
 	sp, ok := propString(chosen, "stdout-path")
 	if !ok {

@@ -285,9 +285,13 @@ func TestApply(t *testing.T) {
 			if !bytes.Equal(after.RNGSeed, seed) {
 				t.Errorf("RNGSeed = %x", after.RNGSeed)
 			}
+			if after.InitrdStart != p.InitrdStart || after.InitrdEnd != p.InitrdEnd {
+				t.Errorf("initrd [%#x, %#x), want [%#x, %#x)", after.InitrdStart, after.InitrdEnd, p.InitrdStart, p.InitrdEnd)
+			}
 			// Everything else is unchanged.
 			same := *after
 			same.Memory, same.Virtio, same.Bootargs, same.RNGSeed = before.Memory, before.Virtio, before.Bootargs, before.RNGSeed
+			same.InitrdStart, same.InitrdEnd = before.InitrdStart, before.InitrdEnd
 			same.Devices = slices.DeleteFunc(slices.Clone(before.Devices), func(d Device) bool { return d.Path == removed })
 			if len(same.Devices) != len(before.Devices)-1 || !reflect.DeepEqual(same.Devices, after.Devices) {
 				t.Errorf("Devices after the patch = %+v, want the firmware's without %s", after.Devices, removed)
@@ -445,6 +449,51 @@ func TestApplySeeds(t *testing.T) {
 	}
 }
 
+// TestParseChosenInitrd: the initramfs a loader put in /chosen (QEMU's
+// -initrd, U-Boot's booti) is read in 32 or 64 bits; one property without
+// the other, an empty or reversed range and another width are errors.
+func TestParseChosenInitrd(t *testing.T) {
+	blob := readDTB(t, "virt-gicv3-1g.dtb")
+	if b, err := Parse(blob); err != nil || b.InitrdStart != 0 || b.InitrdEnd != 0 {
+		t.Fatalf("no initrd: %v %v", b, err)
+	}
+	with := func(props map[string][]byte) []byte {
+		return mutate(t, blob, func(f *dt.FDT) {
+			c := findNode(f.RootNode, "/chosen")
+			for k, v := range props {
+				setProp(c, k, v)
+			}
+		})
+	}
+	u32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+	u64 := func(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+	for name, tc := range map[string]struct {
+		props      map[string][]byte
+		start, end uint64
+	}{
+		"64-bit": {map[string][]byte{"linux,initrd-start": u64(0x48200000), "linux,initrd-end": u64(0x48306f5a)}, 0x48200000, 0x48306f5a},
+		"32-bit": {map[string][]byte{"linux,initrd-start": u32(0x48200000), "linux,initrd-end": u32(0x48300000)}, 0x48200000, 0x48300000},
+		"mixed":  {map[string][]byte{"linux,initrd-start": u32(0x48200000), "linux,initrd-end": u64(0x1_0000_0000)}, 0x48200000, 0x1_0000_0000},
+	} {
+		b, err := Parse(with(tc.props))
+		if err != nil || b.InitrdStart != tc.start || b.InitrdEnd != tc.end {
+			t.Errorf("%s: [%#x, %#x) %v, want [%#x, %#x)", name, b.InitrdStart, b.InitrdEnd, err, tc.start, tc.end)
+		}
+	}
+	for name, props := range map[string]map[string][]byte{
+		"start only": {"linux,initrd-start": u64(0x48200000)},
+		"end only":   {"linux,initrd-end": u64(0x48200000)},
+		"empty":      {"linux,initrd-start": u64(0x48200000), "linux,initrd-end": u64(0x48200000)},
+		"reversed":   {"linux,initrd-start": u64(0x48200000), "linux,initrd-end": u64(0x48100000)},
+		"3 bytes":    {"linux,initrd-start": {0x48, 0x20, 0}, "linux,initrd-end": u64(0x48300000)},
+		"16 bytes":   {"linux,initrd-start": u64(0x48200000), "linux,initrd-end": append(u64(0), u64(0x48300000)...)},
+	} {
+		if b, err := Parse(with(props)); err == nil {
+			t.Errorf("%s: accepted as [%#x, %#x)", name, b.InitrdStart, b.InitrdEnd)
+		}
+	}
+}
+
 func TestApplyInitrdRemovedAndChosenCreated(t *testing.T) {
 	blob := readDTB(t, "virt-gicv3-1g.dtb")
 	withInitrd, err := Apply(blob, Patch{InitrdStart: 0x50000000, InitrdEnd: 0x51000000, Bootargs: "x"})
@@ -515,6 +564,26 @@ func TestApplyErrors(t *testing.T) {
 	if out, err := Apply(clash, Patch{Memory: []phys.Range{{0x50000000, 0x1000}}}); err == nil || out != nil ||
 		!strings.Contains(err.Error(), "dtb: cannot add /memory@50000000") {
 		t.Errorf("name clash: err = %v", err)
+	}
+}
+
+// TestParseSkipsDisabledMemory: the secure RAM QEMU's virt describes with
+// secure=on (as firmware with a secure world does: device_type "memory",
+// status "disabled", secure-status "okay") is not the OS's RAM.
+func TestParseSkipsDisabledMemory(t *testing.T) {
+	blob := readDTB(t, "virt-gicv3-1g.dtb")
+	reg := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 0x0e000000), 0x01000000)
+	secure := mutate(t, blob, func(f *dt.FDT) {
+		f.RootNode.Children = append(f.RootNode.Children, dt.NewNode("secure-ram@e000000", dt.WithProperty(
+			dt.PropertyString("device_type", "memory"), dt.Property{Name: "reg", Value: reg},
+			dt.PropertyString("status", "disabled"), dt.PropertyString("secure-status", "okay"))))
+	})
+	b, err := Parse(secure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []phys.Range{{0x40000000, 0x40000000}}; !reflect.DeepEqual(b.Memory, want) {
+		t.Fatalf("Memory = %v, want %v (the secure RAM left out)", b.Memory, want)
 	}
 }
 
