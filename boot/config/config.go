@@ -35,7 +35,7 @@ const (
 type Config struct {
 	Kernel     uint64 // ferry.kernel=<addr>: where the loader put the kernel Image
 	InitrdBase uint64 // ferry.initrd=<addr>,<size>: where the loader put the initramfs
-	InitrdSize uint64
+	InitrdSize uint64 // (or /chosen's initramfs: WithChosenInitrd)
 	Guest      string // the guest's command line
 
 	Name     string       // ferry.name=<name>: the board's name in logs and status
@@ -102,6 +102,31 @@ func Parse(bootargs string, own ...string) (Config, error) {
 	}
 	c.Guest = strings.Join(guest, " ")
 	return c, nil
+}
+
+// WithChosenInitrd takes the initramfs the loader handed Ferry in its
+// DTB's /chosen (linux,initrd-start, -end: QEMU's -initrd, U-Boot's booti
+// <kernel> <initrd> <fdt>) as the guest's when no ferry.initrd= word says
+// otherwise: a word wins, and the loader's is left unused. end == 0: the
+// loader passed none. It says which one the guest gets, for the log.
+// Whether the initramfs lies in guest RAM, clear of Ferry's carve-out, the
+// kernel and the guest DTB's slot, is the boot plan's check (guest.Plan).
+func (c Config) WithChosenInitrd(start, end uint64) (Config, string, error) {
+	switch {
+	case end == 0 && start == 0:
+		if c.InitrdSize != 0 {
+			return c, "ferry.initrd=", nil
+		}
+		return c, "none", nil
+	case end <= start:
+		return Config{}, "", fmt.Errorf("config: the loader's initramfs [%#x, %#x) in /chosen is empty or reversed", start, end)
+	case c.InitrdSize != 0:
+		return c, fmt.Sprintf("ferry.initrd= (the loader's [%#x, %#x) in /chosen left unused)", start, end), nil
+	case c.Receive():
+		return Config{}, "", fmt.Errorf("config: the loader passed an initramfs [%#x, %#x) (/chosen) but there is no ferry.kernel=<addr>: where was the kernel Image loaded?", start, end)
+	}
+	c.InitrdBase, c.InitrdSize = start, end-start
+	return c, "the loader's, from /chosen", nil
 }
 
 func owned(key string, own []string) bool {

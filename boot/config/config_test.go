@@ -21,6 +21,34 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestChosenInitrd: without a ferry.initrd= word the initramfs the loader
+// put in /chosen is the guest's; with one the word wins; a receiving
+// board (no kernel) given one is an error, as is an empty range.
+func TestChosenInitrd(t *testing.T) {
+	c, _ := Parse("ferry.kernel=0x48400000 -- console=ttyAMA0")
+	got, from, err := c.WithChosenInitrd(0x48200000, 0x48306f5a)
+	if err != nil || got.InitrdBase != 0x48200000 || got.InitrdSize != 0x106f5a || !strings.Contains(from, "/chosen") {
+		t.Fatalf("chosen initrd: %+v %q %v", got, from, err)
+	}
+	if got, from, err := c.WithChosenInitrd(0, 0); err != nil || got.InitrdSize != 0 || from != "none" {
+		t.Fatalf("none: %+v %q %v", got, from, err)
+	}
+	w, _ := Parse("ferry.kernel=0x48400000 ferry.initrd=0x49e00000,0x1234")
+	if got, from, err := w.WithChosenInitrd(0x48200000, 0x48306f5a); err != nil || got.InitrdBase != 0x49e00000 || got.InitrdSize != 0x1234 || !strings.Contains(from, "unused") {
+		t.Fatalf("word and chosen: %+v %q %v", got, from, err)
+	}
+	if got, from, err := w.WithChosenInitrd(0, 0); err != nil || got.InitrdBase != 0x49e00000 || from != "ferry.initrd=" {
+		t.Fatalf("word only: %+v %q %v", got, from, err)
+	}
+	r, _ := Parse("ferry.ip=10.77.0.12/24")
+	if _, _, err := r.WithChosenInitrd(0x48200000, 0x48306f5a); err == nil || !strings.Contains(err.Error(), "ferry.kernel") {
+		t.Fatalf("receive role with an initramfs: %v", err)
+	}
+	if _, _, err := c.WithChosenInitrd(0x48200000, 0x48200000); err == nil {
+		t.Fatal("empty range accepted")
+	}
+}
+
 func TestParseReceiveRole(t *testing.T) {
 	c, err := Parse("ferry.name=b ferry.ip=10.77.0.12/24 ferry.mac=52:54:00:77:00:12 ferry.mtu=9000 ferry.keys=0x47f00000,0x300")
 	if err != nil {
