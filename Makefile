@@ -20,15 +20,19 @@ MEM    ?= 1G
 # NXP i.MX8M Plus board, build/ferry-imx8mp.elf; the imx8mp build tag
 # selects boot/imx8mp in cmd/ferry). Ferry's image is linked 2 MiB into RAM,
 # inside its carve-out, on both (boot/virt, boot/imx8mp: RAMBase + 2 MiB;
-# the firmware's DTB sits below it).
+# the firmware's DTB sits below it). Each ELF also becomes an arm64 boot
+# image (build/ferry.img, build/ferry-imx8mp.img: cmd/ferry-mkimage), which
+# any loader that boots Linux boots.
 BOARD ?= virt
 IMAGE_LDFLAGS := -T 0x40200000 -R 0x1000
 TAMAGO_ENV := GOOS=tamago GOARCH=arm64 GOOSPKG=github.com/usbarmory/tamago
 ifeq ($(BOARD),virt)
 IMAGE_ELF  := build/ferry.elf
+IMAGE_IMG  := build/ferry.img
 IMAGE_TAGS :=
 else ifeq ($(BOARD),imx8mp)
 IMAGE_ELF  := build/ferry-imx8mp.elf
+IMAGE_IMG  := build/ferry-imx8mp.img
 IMAGE_TAGS := -tags imx8mp
 else
 $(error BOARD=$(BOARD): want virt or imx8mp)
@@ -48,6 +52,7 @@ image:
 	@tg=$$(bash scripts/toolchain.sh) && \
 		$(TAMAGO_ENV) $$tg build -trimpath $(IMAGE_TAGS) -ldflags "$(IMAGE_LDFLAGS)" -o $(IMAGE_ELF) ./cmd/ferry
 	@echo "built $(IMAGE_ELF)"
+	@go run ./cmd/ferry-mkimage -board $(BOARD) $(IMAGE_ELF) $(IMAGE_IMG)
 
 guest:
 	@bash scripts/guest.sh

@@ -25,8 +25,14 @@ func FirmwareDTB() []byte { return firmwareDTB }
 // Board is the machine as the firmware's DTB describes it.
 func Board() *dtb.Board { return board }
 
+// X0 is x0 at entry: the DTB's address U-Boot passed.
+func X0() uint64 { return dtbAddr }
+
+// DTB is where the firmware's DTB was read: x0.
+func DTB() uint64 { return dtbAddr }
+
 func readBoard() error {
-	blob, b, err := el2.ReadDTB(uintptr(dtbAddr), "U-Boot passes the DTB's address in x0 (booti, bootm); put it below the image (fdt_addr_r=0x40000000)")
+	blob, b, err := el2.ReadDTB(uintptr(dtbAddr), ImageBase, GuestBase, "U-Boot passes the DTB's address in x0 (booti, bootm); put it below the image (fdt_addr_r=0x40000000)")
 	if err != nil {
 		return err
 	}

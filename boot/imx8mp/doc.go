@@ -23,19 +23,23 @@ package imx8mp
 // runs whatever the board's RAM size:
 //
 //	0x4000_0000  below the image: where U-Boot should put the DTB (fdt_addr_r)
-//	0x4020_0000  Ferry's image (LinkAddress), then its heap; stack at the top
+//	0x401f_f000  the arm64 Image (build/ferry-imx8mp.img): its header page, ImageBase
+//	0x4020_0000  Ferry's text (LinkAddress), data, bss, then its heap; stack at the top
 //	0x4800_0000  guest RAM: patched DTB, kernel, initramfs, the OS's memory
 //	RAM end      (6 GiB on the EVK, in two ranges)
 //
 // Entry follows the arm64 Linux boot protocol, as U-Boot's booti and bootm
 // enter a kernel: at EL2, MMU and data cache off, x0 the DTB's physical
-// address (Documentation/arch/arm64/booting.rst). The DTB must lie outside
-// the image and its heap, i.e. below LinkAddress or in guest RAM, and is
-// copied before anything else is allocated.
+// address (Documentation/arch/arm64/booting.rst); booti places the Image at
+// DRAM base + text_offset (flags bit 3 clear), where it was linked, and
+// Ferry checks that it runs there. The DTB must lie outside the image and
+// its heap, i.e. below ImageBase or in guest RAM, and is copied before
+// anything else is allocated.
 const (
 	RAMBase      = 0x40000000 // first byte of DRAM
 	LinkAddress  = RAMBase + 2<<20
-	CarveOutSize = 128 << 20 // Ferry's own memory, never mapped for the guest
+	ImageBase    = LinkAddress - 0x1000 // first byte of the Image: the ELF's header page
+	CarveOutSize = 128 << 20            // Ferry's own memory, never mapped for the guest
 	GuestBase    = RAMBase + CarveOutSize
 
 	// earlyUART is the console before the DTB is read: UART2, the EVK's

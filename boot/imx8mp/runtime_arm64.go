@@ -26,7 +26,8 @@ var (
 	ramStackOffset uint64 = 0x100
 )
 
-// dtbAddr is x0 at entry (entry_arm64.s): where U-Boot put the DTB.
+// dtbAddr is x0 at entry (entry_arm64.s, stored after bss is cleared):
+// where U-Boot put the DTB.
 var dtbAddr uint64
 
 // hwinit0 runs before the Go runtime is set up: no allocation. It installs

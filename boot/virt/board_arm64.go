@@ -24,8 +24,21 @@ func FirmwareDTB() []byte { return firmwareDTB }
 // Board is the machine as the firmware's DTB describes it.
 func Board() *dtb.Board { return board }
 
+// X0 is x0 at entry: the DTB's address from a Linux loader, 0 from
+// QEMU's ELF loader.
+func X0() uint64 { return dtbAddr }
+
+// DTB is where the firmware's DTB was read: x0 at entry, or DTBAddr
+// when x0 was 0 (QEMU's ELF loader).
+func DTB() uint64 {
+	if dtbAddr == 0 {
+		return DTBAddr
+	}
+	return dtbAddr
+}
+
 func readBoard() error {
-	blob, b, err := el2.ReadDTB(DTBAddr, "start Ferry as an ELF -kernel so QEMU places its DTB there")
+	blob, b, err := el2.ReadDTB(uintptr(DTB()), ImageBase, GuestBase, "QEMU passes it in x0 to an arm64 Image (-kernel build/ferry.img) and leaves it at the base of RAM for an ELF (x0 = 0)")
 	if err != nil {
 		return err
 	}

@@ -14,18 +14,25 @@
 // runtime up; cmd/ferry selects it by build tag (board_virt.go).
 package virt
 
-// Memory layout. QEMU loads Ferry's ELF at its link address and the DTB it
-// generates at the base of RAM; Ferry's carve-out is the bottom of RAM, so
-// the image's link address does not depend on how much RAM the board has.
+// Memory layout. QEMU loads Ferry at its link address: the ELF
+// (build/ferry.elf) with the DTB it generates at the base of RAM and x0 =
+// 0; the arm64 Image (build/ferry.img, the same bytes from ImageBase with
+// the Image header over the ELF header) at DRAM base + text_offset, with
+// x0 = the DTB, which QEMU puts after the Image's image_size (and after
+// an -initrd, which it puts there first). Ferry's carve-out is the bottom
+// of RAM, so the image's link address does not depend on how much RAM
+// the board has.
 //
-//	0x4000_0000  firmware DTB (QEMU's, read once at start)
-//	0x4020_0000  Ferry's image (text, data, bss), then its heap; stack at the top
+//	0x4000_0000  firmware DTB for an ELF (QEMU's, read once at start)
+//	0x401f_f000  the Image's header page (ImageBase; text_offset 0x1ff000)
+//	0x4020_0000  Ferry's text, data, bss, then its heap; stack at the top
 //	0x4800_0000  guest RAM: patched DTB, kernel, initramfs, the OS's memory
 //	RAM end
 const (
-	RAMBase      = 0x40000000 // first byte of RAM on virt
-	DTBAddr      = RAMBase    // where QEMU leaves its DTB for an ELF -kernel
-	CarveOutSize = 128 << 20  // Ferry's own memory, never mapped for the guest
+	RAMBase      = 0x40000000         // first byte of RAM on virt
+	DTBAddr      = RAMBase            // where QEMU leaves its DTB for an ELF -kernel
+	ImageBase    = RAMBase + 0x1ff000 // first byte of the Image (and of the ELF's first segment)
+	CarveOutSize = 128 << 20          // Ferry's own memory, never mapped for the guest
 	GuestBase    = RAMBase + CarveOutSize
 
 	earlyUART = 0x09000000 // PL011 before the DTB is read (the board's default)

@@ -26,6 +26,11 @@ var (
 	ramStackOffset uint64 = 0x100
 )
 
+// dtbAddr is x0 at entry (entry_arm64.s): the DTB's address from a Linux
+// loader (-kernel build/ferry.img), 0 from QEMU's ELF loader, whose DTB is
+// at DTBAddr.
+var dtbAddr uint64
+
 // hwinit0 runs before the Go runtime is set up: no allocation. It installs
 // the EL2 vectors and turns on the EL2 MMU with an identity map, without
 // which every access is Device memory and unaligned accesses fault.

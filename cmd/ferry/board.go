@@ -20,13 +20,19 @@ type boardAPI struct {
 	// RAMBase is the base of RAM and of Ferry's carve-out, GuestBase its
 	// end: guest RAM is the board's above it.
 	RAMBase, GuestBase uint64
-	HypTimerINTID      uint32
-	Board              func() *dtb.Board
-	FirmwareDTB        func() []byte
-	PowerOff           func()
-	Uptime             func() time.Duration
-	UsesRNDR           func() bool
-	WallClock          func() (now func() time.Time, ok bool)
-	RTC                string // the real-time clock WallClock reads, for the log
-	ConsoleDropped     func() uint64
+	// ImageBase is the first byte of Ferry's image (the arm64 Image's
+	// header), where it was linked and checked to run (entry_arm64.s).
+	ImageBase uint64
+	// X0 is x0 at entry (0 from QEMU's ELF loader), DTB where the
+	// firmware's DTB was read.
+	X0, DTB        func() uint64
+	HypTimerINTID  uint32
+	Board          func() *dtb.Board
+	FirmwareDTB    func() []byte
+	PowerOff       func()
+	Uptime         func() time.Duration
+	UsesRNDR       func() bool
+	WallClock      func() (now func() time.Time, ok bool)
+	RTC            string // the real-time clock WallClock reads, for the log
+	ConsoleDropped func() uint64
 }

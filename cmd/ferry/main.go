@@ -13,7 +13,9 @@
 // The guest kernel and initramfs are placed in RAM by the loader (QEMU's
 // generic loader on the virt board); where they are, the board's name,
 // address and keys, and the guest's command line come from the board's
-// command line (see boot/config.Config).
+// command line (see boot/config.Config). An initramfs the loader that
+// started Ferry put in /chosen (QEMU's -initrd with -kernel ferry.img,
+// U-Boot's booti) is the guest's when there is no ferry.initrd= word.
 package main
 
 import (
@@ -56,7 +58,12 @@ func boot() error {
 	if err := runtimeCheck(); err != nil {
 		return err
 	}
+	logf("image at %#x (where it was linked), firmware DTB at %#x (%s)", board.ImageBase, board.DTB(), dtbFrom())
 	cfg, err := config.Parse(b.Bootargs)
+	if err != nil {
+		return err
+	}
+	cfg, initrdFrom, err := cfg.WithChosenInitrd(b.InitrdStart, b.InitrdEnd)
 	if err != nil {
 		return err
 	}
@@ -114,7 +121,7 @@ func boot() error {
 			return err
 		}
 		logf("no guest of its own: guest RAM %v cleared in %v; waiting for one to be migrated here", d.RAM, m.ClearRAM().Round(time.Millisecond))
-	} else if m, err = bootGuest(cfg, d); err != nil {
+	} else if m, err = bootGuest(cfg, d, initrdFrom); err != nil {
 		return err
 	}
 	m.InstallIdle()
@@ -140,14 +147,14 @@ func boot() error {
 
 // bootGuest loads the guest the board's loader placed in RAM: it checks the
 // kernel, writes the patched DTB and points the vCPU at the kernel.
-func bootGuest(cfg config.Config, d *hyp.Description) (*hyp.Machine, error) {
+func bootGuest(cfg config.Config, d *hyp.Description, initrdFrom string) (*hyp.Machine, error) {
 	hdr, err := guest.ParseImageHeader(mem(cfg.Kernel, guest.ImageHeaderSize))
 	if err != nil {
 		return nil, fmt.Errorf("at ferry.kernel=%#x: %w", cfg.Kernel, err)
 	}
 	l, err := guest.Plan(d.RAM, cfg, hdr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (initramfs: %s)", err, initrdFrom)
 	}
 	patch := l.Patch(d.Patch)
 	patch.RNGSeed = make([]byte, 32)
@@ -172,9 +179,17 @@ func bootGuest(cfg config.Config, d *hyp.Description) (*hyp.Machine, error) {
 		return nil, err
 	}
 	m.Boot(l)
-	logf("guest RAM %v, kernel [%#x, %#x), initrd %v, DTB at %#x (%d bytes), %d stage-2 regions",
-		d.RAM, l.Kernel, l.KernelEnd, l.Initrd, l.DTB, len(blob), len(d.Stage2))
+	logf("guest RAM %v, kernel [%#x, %#x), initrd %v (%s), DTB at %#x (%d bytes), %d stage-2 regions",
+		d.RAM, l.Kernel, l.KernelEnd, l.Initrd, initrdFrom, l.DTB, len(blob), len(d.Stage2))
 	return m, nil
+}
+
+// dtbFrom says how the firmware's DTB was found, for the log.
+func dtbFrom() string {
+	if board.X0() == 0 {
+		return "x0 = 0: QEMU's ELF loader leaves it at the base of RAM"
+	}
+	return "x0, as the arm64 boot protocol passes it"
 }
 
 // runtimeCheck makes sure the Go runtime works at EL2 before anything
