@@ -8,7 +8,9 @@
 // starts it. It is the one place that knows how the guest is handed over:
 // QEMU's generic loader places the kernel Image and the initramfs in guest
 // RAM, and -append carries ferry.kernel/ferry.initrd and, after "--", the
-// guest's command line.
+// guest's command line. Ferry itself is its ELF by default, or its arm64
+// Image booted by QEMU's Linux loader (LinuxLoader), which can also hand
+// the initramfs over in /chosen (ChosenInitrd).
 //
 // It also starts what launchers run (StartChild, in process.go) so that no
 // child outlives its launcher: a parent-death signal, and SIGTERM then
@@ -34,7 +36,7 @@ type Board struct {
 	QEMU   string // qemu-system-aarch64 binary
 	CPU    string // -cpu model, e.g. "max,pauth-impdef=on"
 	Memory string // -m size, e.g. "1G"
-	Image  string // Ferry's ELF; "" boots the kernel natively (no Ferry)
+	Image  string // Ferry's ELF (or its arm64 Image, LinuxLoader); "" boots the kernel natively (no Ferry)
 	Kernel string // arm64 Linux Image
 	Initrd string // initramfs, may be ""
 	Append string // the guest's command line
@@ -58,6 +60,18 @@ type Board struct {
 	// DataOptions are more properties of that virtio-net-device, each
 	// after a comma (",event_idx=off").
 	DataOptions string
+
+	// LinuxLoader boots Image as an arm64 Linux Image (build/ferry.img)
+	// through QEMU's Linux loader, as firmware boots a kernel: QEMU
+	// enters it at EL2 with x0 = the DTB, which it places after the
+	// Image's image_size (and after an -initrd, which goes there first);
+	// the guest's kernel and initramfs then go after QEMU's DTB. Default:
+	// Image is an ELF, QEMU's DTB at the base of RAM.
+	LinuxLoader bool
+	// ChosenInitrd hands the guest's initramfs over with QEMU's -initrd,
+	// which the Linux loader writes into /chosen, instead of the generic
+	// loader and ferry.initrd= (LinuxLoader only).
+	ChosenInitrd bool
 
 	// Words are more of Ferry's own words (ferry.<key>=<value>, space
 	// separated), e.g. a test's "ferry.fault=acked".
@@ -147,11 +161,21 @@ func (b Board) Args() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	kernel := kernelAddr + h.TextOffset
+	base := uint64(kernelAddr)
+	if b.LinuxLoader {
+		var initrd []string
+		if base, initrd, err = b.afterLinuxLoader(); err != nil {
+			return nil, err
+		}
+		args = append(args, initrd...)
+	} else if b.ChosenInitrd {
+		return nil, fmt.Errorf("an initramfs in /chosen (-initrd) needs Ferry booted by the Linux loader")
+	}
+	kernel := base + h.TextOffset
 	kernelEnd := kernel + h.ImageSize
 	ferryArgs += fmt.Sprintf("ferry.kernel=%#x", kernel)
 	args = append(args, "-device", fmt.Sprintf("loader,file=%s,addr=%#x,force-raw=on", b.Kernel, kernel))
-	if b.Initrd != "" {
+	if b.Initrd != "" && !b.ChosenInitrd {
 		st, err := os.Stat(b.Initrd)
 		if err != nil {
 			return nil, err
@@ -165,6 +189,35 @@ func (b Board) Args() ([]string, error) {
 	}
 	args = append(args, "-append", ferryArgs+" -- "+b.Append)
 	return append(args, b.Extra...), nil
+}
+
+// afterLinuxLoader returns where the guest's kernel may go when QEMU's
+// Linux loader boots Ferry's Image (hw/arm/boot.c): the Image at RAM base
+// + text_offset (2 MiB more if text_offset is under 4 KiB, QEMU's own
+// boot code being there), an -initrd at the first page after image_size,
+// QEMU's DTB (up to DTBMaxSize) at the first 2 MiB boundary after that.
+// With ChosenInitrd it also returns the -initrd argument.
+func (b Board) afterLinuxLoader() (uint64, []string, error) {
+	h, err := readImageHeader(b.Image)
+	if err != nil {
+		return 0, nil, err
+	}
+	load := virt.RAMBase + h.TextOffset
+	if h.TextOffset < 4096 {
+		load += alignBlock
+	}
+	high := (load + h.ImageSize + 4095) &^ 4095
+	var args []string
+	if b.ChosenInitrd && b.Initrd != "" {
+		st, err := os.Stat(b.Initrd)
+		if err != nil {
+			return 0, nil, err
+		}
+		args = []string{"-initrd", b.Initrd}
+		high += uint64(st.Size())
+	}
+	dtb := (high + alignBlock - 1) &^ (alignBlock - 1)
+	return max(kernelAddr, dtb+guest.DTBMaxSize), args, nil
 }
 
 // mgmtArgs returns the QEMU arguments and Ferry words of the management

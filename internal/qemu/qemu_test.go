@@ -64,6 +64,58 @@ func TestArgsUnderFerry(t *testing.T) {
 	}
 }
 
+// TestArgsLinuxLoader: Ferry's Image goes to QEMU's Linux loader; the
+// guest's kernel after QEMU's DTB, which QEMU puts at the first 2 MiB
+// boundary after Ferry's image_size (0x48200000), or after an -initrd
+// that goes first.
+func TestArgsLinuxLoader(t *testing.T) {
+	img := make([]byte, 4096)
+	guest.ImageHeader{TextOffset: 0x1ff000, ImageSize: 0x48200000 - 0x401ff000, Flags: guest.FlagPage4K}.Put(img)
+	ferry := filepath.Join(t.TempDir(), "ferry.img")
+	os.WriteFile(ferry, img, 0o644)
+	initrd := filepath.Join(t.TempDir(), "initrd")
+	os.WriteFile(initrd, make([]byte, 0x32fcf6), 0o644)
+	b := Board{CPU: "max", Memory: "1G", Image: ferry, LinuxLoader: true, Kernel: writeKernel(t, 0x1ab0000), Initrd: initrd, Append: "console=ttyAMA0"}
+	for _, tc := range []struct {
+		chosen     bool
+		want, lack []string
+	}{
+		{false, []string{
+			"-M virt,virtualization=on,gic-version=3 ", "-kernel " + ferry,
+			"loader,file=" + b.Kernel + ",addr=0x48400000,force-raw=on",
+			"loader,file=" + initrd + ",addr=0x4a000000,force-raw=on",
+			"ferry.kernel=0x48400000 ferry.initrd=0x4a000000,0x32fcf6 -- console=ttyAMA0",
+		}, []string{"-initrd"}},
+		// The initramfs at 0x48200000, QEMU's DTB at 0x48600000.
+		{true, []string{
+			"-kernel " + ferry, "-initrd " + initrd,
+			"loader,file=" + b.Kernel + ",addr=0x48800000,force-raw=on",
+			"-append ferry.kernel=0x48800000 -- console=ttyAMA0",
+		}, []string{"ferry.initrd", "loader,file=" + initrd}},
+	} {
+		b.ChosenInitrd = tc.chosen
+		args, err := b.Args()
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := strings.Join(args, " ")
+		for _, w := range tc.want {
+			if !strings.Contains(line, w) {
+				t.Errorf("chosen %v: command line lacks %q:\n%s", tc.chosen, w, line)
+			}
+		}
+		for _, w := range tc.lack {
+			if strings.Contains(line, w) {
+				t.Errorf("chosen %v: command line has %q:\n%s", tc.chosen, w, line)
+			}
+		}
+	}
+	b.LinuxLoader = false
+	if _, err := b.Args(); err == nil {
+		t.Error("-initrd for Ferry's ELF accepted: QEMU's ELF loader fills no /chosen")
+	}
+}
+
 func TestArgsNative(t *testing.T) {
 	b := Board{CPU: "max", Memory: "512M", Kernel: "Image", Initrd: "initrd", Append: "console=ttyAMA0"}
 	args, err := b.Args()
