@@ -133,7 +133,7 @@ type hardware struct {
 	// quiesce turns the guest's timers and the CPU interface's Group 1
 	// enable off (nil: nothing to do), for a guest that will not run here.
 	quiesce func()
-	log func(string)
+	log     func(string)
 }
 
 // components is the machine's registry.

@@ -28,7 +28,7 @@ func TestDiscardRestored(t *testing.T) {
 		t.Fatal("the guest NIC is not on the bus")
 	}
 	driveGuestNIC(dev, off)
-	const nicSPI = 78 // QEMU's virt gives the transport at 0xa003c00 SPI 46
+	const nicSPI = 78    // QEMU's virt gives the transport at 0xa003c00 SPI 46
 	sd := src.gic.Dist() // the guest's driver enabled Group 1 and the NIC's SPI
 	sd.Write32(gic.GICD_CTLR, sd.Read32(gic.GICD_CTLR)|gic.CTLR_EnableGrp1)
 	sd.Write32(gic.GICD_ISENABLERn+4*(nicSPI/32), 1<<(nicSPI%32))
