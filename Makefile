@@ -84,10 +84,13 @@ board: image guest qemu build/ferry-board
 # Host unit tests, then the system tests against the real image and guest.
 test: unit system
 
-# The board DTBs of Debian's arm64 kernel (scripts/dtbs.sh) are fetched once
+# go vet, every Go file gofmt'ed, then the host tests. The board DTBs of
+# Debian's arm64 kernel (scripts/dtbs.sh) are fetched once
 # into the user's cache for the test that describes every one of them.
 unit:
 	go vet -composites=false ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		[ -z "$$unformatted" ] || { echo "not gofmt'ed: $$unformatted"; exit 1; }
 	@dtbs=$$(bash scripts/dtbs.sh) && echo "FERRY_DTBS=$$dtbs go test ./..." && FERRY_DTBS=$$dtbs go test ./...
 
 system: image guest qemu
