@@ -94,7 +94,9 @@ const (
 // ID_AA64DFR0_EL1 and PMCR_EL0: every event counter is the guest's (HPMN
 // = PMCR_EL0.N), none traps, and none counts while Ferry runs at EL2 (HPMD
 // and HCCD where the CPU has them), so the guest's PMU sees the guest
-// alone. Without an architected PMU it is 0.
+// alone. Without an architected PMU it is 0. (The guest's ID registers
+// hide the PMU, whose state is not moved: docs/state.md; a guest that
+// uses it all the same finds it as this leaves it.)
 func MDCR(dfr0, pmcr uint64) uint64 {
 	v := Field(dfr0, DFR0_PMUVer_Shift)
 	if v == PMUVerNone || v == PMUVerImpDef {

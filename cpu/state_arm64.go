@@ -13,20 +13,17 @@ func sveVL() uint64
 func svePredSave(buf *byte)
 func svePredLoad(buf *byte)
 
-// HostFeatures reports the optional register sets this CPU has.
-func HostFeatures() Features {
-	var f Features
-	if HasPAuth(ReadID_AA64ISAR1_EL1(), ReadID_AA64ISAR2_EL1()) {
-		f |= FeatPAuth
-	}
-	if Field(ReadID_AA64PFR0_EL1(), PFR0_SVE_Shift) != 0 {
-		f |= FeatSVE
-	}
-	if Field(ReadID_AA64PFR1_EL1(), PFR1_SME_Shift) != 0 {
-		f |= FeatSME
-	}
-	return f
+// ReadGuestIDs reads this CPU's ID registers and returns the guest's view
+// of them (idregs.go).
+func ReadGuestIDs() *IDView {
+	return GuestIDs(func(name string) uint64 { return sysRegReaders[name]() })
 }
+
+// GuestFeatures reports the optional register sets of this CPU the guest
+// sees, the ones its State carries: SME is hidden (ReadGuestIDs), and its
+// SMCR_EL1 is then Ferry's to leave alone (CPTR_EL2.TSM traps it, at EL2
+// too).
+func GuestFeatures() Features { return ReadGuestIDs().Features() }
 
 func readAll(names []string) []uint64 {
 	v := make([]uint64, len(names))
@@ -45,7 +42,7 @@ func writeAll(names []string, v []uint64) {
 // Capture reads the guest's CPU state. The guest must be stopped at an exit
 // (c is its register block): its EL1 registers are then still in the CPU.
 func Capture(c *Context) *State {
-	s := &State{Ctx: *c, Features: HostFeatures(), MIDR: ReadVPIDR_EL2(), MPIDR: ReadVMPIDR_EL2()}
+	s := &State{Ctx: *c, Features: GuestFeatures(), MIDR: ReadVPIDR_EL2(), MPIDR: ReadVMPIDR_EL2()}
 	s.Ctx.ESR, s.Ctx.FAR, s.Ctx.HPFAR, s.Ctx.host = 0, 0, 0, [4]uint64{}
 	s.SysRegs = readAll(SysRegNames)
 	if s.Features&FeatPAuth != 0 {
@@ -90,7 +87,7 @@ func RestoreTimer(t Timer) {
 
 // Restore loads s into this CPU and the guest's register block c.
 func Restore(s *State, c *Context) error {
-	if miss := s.Features &^ HostFeatures(); miss != 0 {
+	if miss := s.Features &^ GuestFeatures(); miss != 0 {
 		return fmt.Errorf("cpu state needs features %#x this CPU lacks", uint32(miss))
 	}
 	host := c.host

@@ -560,6 +560,477 @@ func WriteICC_SGI1R_EL1(v uint64)
 // WriteICC_ASGI1R_EL1 writes ICC_ASGI1R_EL1 (GICv3 12 ICC_ASGI1R_EL1, Interrupt Controller Alias Software Generated Interrupt Group 1 Register).
 func WriteICC_ASGI1R_EL1(v uint64)
 
+// ReadID_PFR0_EL1 reads ID_PFR0_EL1 (ARM ARM D23.2 ID_PFR0_EL1, AArch32 Processor Feature Register 0).
+func ReadID_PFR0_EL1() uint64
+
+// ReadID_PFR1_EL1 reads ID_PFR1_EL1 (ARM ARM D23.2 ID_PFR1_EL1, AArch32 Processor Feature Register 1).
+func ReadID_PFR1_EL1() uint64
+
+// ReadID_DFR0_EL1 reads ID_DFR0_EL1 (ARM ARM D23.2 ID_DFR0_EL1, AArch32 Debug Feature Register 0).
+func ReadID_DFR0_EL1() uint64
+
+// ReadID_MMFR0_EL1 reads ID_MMFR0_EL1 (ARM ARM D23.2 ID_MMFR0_EL1, AArch32 Memory Model Feature Register 0).
+func ReadID_MMFR0_EL1() uint64
+
+// ReadID_MMFR1_EL1 reads ID_MMFR1_EL1 (ARM ARM D23.2 ID_MMFR1_EL1, AArch32 Memory Model Feature Register 1).
+func ReadID_MMFR1_EL1() uint64
+
+// ReadID_MMFR2_EL1 reads ID_MMFR2_EL1 (ARM ARM D23.2 ID_MMFR2_EL1, AArch32 Memory Model Feature Register 2).
+func ReadID_MMFR2_EL1() uint64
+
+// ReadID_MMFR3_EL1 reads ID_MMFR3_EL1 (ARM ARM D23.2 ID_MMFR3_EL1, AArch32 Memory Model Feature Register 3).
+func ReadID_MMFR3_EL1() uint64
+
+// ReadID_ISAR0_EL1 reads ID_ISAR0_EL1 (ARM ARM D23.2 ID_ISAR0_EL1, AArch32 Instruction Set Attribute Register 0).
+func ReadID_ISAR0_EL1() uint64
+
+// ReadID_ISAR1_EL1 reads ID_ISAR1_EL1 (ARM ARM D23.2 ID_ISAR1_EL1, AArch32 Instruction Set Attribute Register 1).
+func ReadID_ISAR1_EL1() uint64
+
+// ReadID_ISAR2_EL1 reads ID_ISAR2_EL1 (ARM ARM D23.2 ID_ISAR2_EL1, AArch32 Instruction Set Attribute Register 2).
+func ReadID_ISAR2_EL1() uint64
+
+// ReadID_ISAR3_EL1 reads ID_ISAR3_EL1 (ARM ARM D23.2 ID_ISAR3_EL1, AArch32 Instruction Set Attribute Register 3).
+func ReadID_ISAR3_EL1() uint64
+
+// ReadID_ISAR4_EL1 reads ID_ISAR4_EL1 (ARM ARM D23.2 ID_ISAR4_EL1, AArch32 Instruction Set Attribute Register 4).
+func ReadID_ISAR4_EL1() uint64
+
+// ReadID_ISAR5_EL1 reads ID_ISAR5_EL1 (ARM ARM D23.2 ID_ISAR5_EL1, AArch32 Instruction Set Attribute Register 5).
+func ReadID_ISAR5_EL1() uint64
+
+// ReadID_MMFR4_EL1 reads ID_MMFR4_EL1 (ARM ARM D23.2 ID_MMFR4_EL1, AArch32 Memory Model Feature Register 4).
+func ReadID_MMFR4_EL1() uint64
+
+// ReadID_ISAR6_EL1 reads ID_ISAR6_EL1 (ARM ARM D23.2 ID_ISAR6_EL1, AArch32 Instruction Set Attribute Register 6).
+func ReadID_ISAR6_EL1() uint64
+
+// ReadMVFR0_EL1 reads MVFR0_EL1 (ARM ARM D23.2 MVFR0_EL1, AArch32 Media and VFP Feature Register 0).
+func ReadMVFR0_EL1() uint64
+
+// ReadMVFR1_EL1 reads MVFR1_EL1 (ARM ARM D23.2 MVFR1_EL1, AArch32 Media and VFP Feature Register 1).
+func ReadMVFR1_EL1() uint64
+
+// ReadMVFR2_EL1 reads MVFR2_EL1 (ARM ARM D23.2 MVFR2_EL1, AArch32 Media and VFP Feature Register 2).
+func ReadMVFR2_EL1() uint64
+
+// ReadID_PFR2_EL1 reads ID_PFR2_EL1 (ARM ARM D23.2 ID_PFR2_EL1, AArch32 Processor Feature Register 2).
+func ReadID_PFR2_EL1() uint64
+
+// ReadID_AA64ZFR0_EL1 reads ID_AA64ZFR0_EL1 (ARM ARM D23.2 ID_AA64ZFR0_EL1, SVE Feature ID Register 0).
+func ReadID_AA64ZFR0_EL1() uint64
+
+// ReadDBGBVR0_EL1 reads DBGBVR0_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR0_EL1() uint64
+
+// WriteDBGBVR0_EL1 writes DBGBVR0_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR0_EL1(v uint64)
+
+// ReadDBGBCR0_EL1 reads DBGBCR0_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR0_EL1() uint64
+
+// WriteDBGBCR0_EL1 writes DBGBCR0_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR0_EL1(v uint64)
+
+// ReadDBGWVR0_EL1 reads DBGWVR0_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR0_EL1() uint64
+
+// WriteDBGWVR0_EL1 writes DBGWVR0_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR0_EL1(v uint64)
+
+// ReadDBGWCR0_EL1 reads DBGWCR0_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR0_EL1() uint64
+
+// WriteDBGWCR0_EL1 writes DBGWCR0_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR0_EL1(v uint64)
+
+// ReadDBGBVR1_EL1 reads DBGBVR1_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR1_EL1() uint64
+
+// WriteDBGBVR1_EL1 writes DBGBVR1_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR1_EL1(v uint64)
+
+// ReadDBGBCR1_EL1 reads DBGBCR1_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR1_EL1() uint64
+
+// WriteDBGBCR1_EL1 writes DBGBCR1_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR1_EL1(v uint64)
+
+// ReadDBGWVR1_EL1 reads DBGWVR1_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR1_EL1() uint64
+
+// WriteDBGWVR1_EL1 writes DBGWVR1_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR1_EL1(v uint64)
+
+// ReadDBGWCR1_EL1 reads DBGWCR1_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR1_EL1() uint64
+
+// WriteDBGWCR1_EL1 writes DBGWCR1_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR1_EL1(v uint64)
+
+// ReadDBGBVR2_EL1 reads DBGBVR2_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR2_EL1() uint64
+
+// WriteDBGBVR2_EL1 writes DBGBVR2_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR2_EL1(v uint64)
+
+// ReadDBGBCR2_EL1 reads DBGBCR2_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR2_EL1() uint64
+
+// WriteDBGBCR2_EL1 writes DBGBCR2_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR2_EL1(v uint64)
+
+// ReadDBGWVR2_EL1 reads DBGWVR2_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR2_EL1() uint64
+
+// WriteDBGWVR2_EL1 writes DBGWVR2_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR2_EL1(v uint64)
+
+// ReadDBGWCR2_EL1 reads DBGWCR2_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR2_EL1() uint64
+
+// WriteDBGWCR2_EL1 writes DBGWCR2_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR2_EL1(v uint64)
+
+// ReadDBGBVR3_EL1 reads DBGBVR3_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR3_EL1() uint64
+
+// WriteDBGBVR3_EL1 writes DBGBVR3_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR3_EL1(v uint64)
+
+// ReadDBGBCR3_EL1 reads DBGBCR3_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR3_EL1() uint64
+
+// WriteDBGBCR3_EL1 writes DBGBCR3_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR3_EL1(v uint64)
+
+// ReadDBGWVR3_EL1 reads DBGWVR3_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR3_EL1() uint64
+
+// WriteDBGWVR3_EL1 writes DBGWVR3_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR3_EL1(v uint64)
+
+// ReadDBGWCR3_EL1 reads DBGWCR3_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR3_EL1() uint64
+
+// WriteDBGWCR3_EL1 writes DBGWCR3_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR3_EL1(v uint64)
+
+// ReadDBGBVR4_EL1 reads DBGBVR4_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR4_EL1() uint64
+
+// WriteDBGBVR4_EL1 writes DBGBVR4_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR4_EL1(v uint64)
+
+// ReadDBGBCR4_EL1 reads DBGBCR4_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR4_EL1() uint64
+
+// WriteDBGBCR4_EL1 writes DBGBCR4_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR4_EL1(v uint64)
+
+// ReadDBGWVR4_EL1 reads DBGWVR4_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR4_EL1() uint64
+
+// WriteDBGWVR4_EL1 writes DBGWVR4_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR4_EL1(v uint64)
+
+// ReadDBGWCR4_EL1 reads DBGWCR4_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR4_EL1() uint64
+
+// WriteDBGWCR4_EL1 writes DBGWCR4_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR4_EL1(v uint64)
+
+// ReadDBGBVR5_EL1 reads DBGBVR5_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR5_EL1() uint64
+
+// WriteDBGBVR5_EL1 writes DBGBVR5_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR5_EL1(v uint64)
+
+// ReadDBGBCR5_EL1 reads DBGBCR5_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR5_EL1() uint64
+
+// WriteDBGBCR5_EL1 writes DBGBCR5_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR5_EL1(v uint64)
+
+// ReadDBGWVR5_EL1 reads DBGWVR5_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR5_EL1() uint64
+
+// WriteDBGWVR5_EL1 writes DBGWVR5_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR5_EL1(v uint64)
+
+// ReadDBGWCR5_EL1 reads DBGWCR5_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR5_EL1() uint64
+
+// WriteDBGWCR5_EL1 writes DBGWCR5_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR5_EL1(v uint64)
+
+// ReadDBGBVR6_EL1 reads DBGBVR6_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR6_EL1() uint64
+
+// WriteDBGBVR6_EL1 writes DBGBVR6_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR6_EL1(v uint64)
+
+// ReadDBGBCR6_EL1 reads DBGBCR6_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR6_EL1() uint64
+
+// WriteDBGBCR6_EL1 writes DBGBCR6_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR6_EL1(v uint64)
+
+// ReadDBGWVR6_EL1 reads DBGWVR6_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR6_EL1() uint64
+
+// WriteDBGWVR6_EL1 writes DBGWVR6_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR6_EL1(v uint64)
+
+// ReadDBGWCR6_EL1 reads DBGWCR6_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR6_EL1() uint64
+
+// WriteDBGWCR6_EL1 writes DBGWCR6_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR6_EL1(v uint64)
+
+// ReadDBGBVR7_EL1 reads DBGBVR7_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR7_EL1() uint64
+
+// WriteDBGBVR7_EL1 writes DBGBVR7_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR7_EL1(v uint64)
+
+// ReadDBGBCR7_EL1 reads DBGBCR7_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR7_EL1() uint64
+
+// WriteDBGBCR7_EL1 writes DBGBCR7_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR7_EL1(v uint64)
+
+// ReadDBGWVR7_EL1 reads DBGWVR7_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR7_EL1() uint64
+
+// WriteDBGWVR7_EL1 writes DBGWVR7_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR7_EL1(v uint64)
+
+// ReadDBGWCR7_EL1 reads DBGWCR7_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR7_EL1() uint64
+
+// WriteDBGWCR7_EL1 writes DBGWCR7_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR7_EL1(v uint64)
+
+// ReadDBGBVR8_EL1 reads DBGBVR8_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR8_EL1() uint64
+
+// WriteDBGBVR8_EL1 writes DBGBVR8_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR8_EL1(v uint64)
+
+// ReadDBGBCR8_EL1 reads DBGBCR8_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR8_EL1() uint64
+
+// WriteDBGBCR8_EL1 writes DBGBCR8_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR8_EL1(v uint64)
+
+// ReadDBGWVR8_EL1 reads DBGWVR8_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR8_EL1() uint64
+
+// WriteDBGWVR8_EL1 writes DBGWVR8_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR8_EL1(v uint64)
+
+// ReadDBGWCR8_EL1 reads DBGWCR8_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR8_EL1() uint64
+
+// WriteDBGWCR8_EL1 writes DBGWCR8_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR8_EL1(v uint64)
+
+// ReadDBGBVR9_EL1 reads DBGBVR9_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR9_EL1() uint64
+
+// WriteDBGBVR9_EL1 writes DBGBVR9_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR9_EL1(v uint64)
+
+// ReadDBGBCR9_EL1 reads DBGBCR9_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR9_EL1() uint64
+
+// WriteDBGBCR9_EL1 writes DBGBCR9_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR9_EL1(v uint64)
+
+// ReadDBGWVR9_EL1 reads DBGWVR9_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR9_EL1() uint64
+
+// WriteDBGWVR9_EL1 writes DBGWVR9_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR9_EL1(v uint64)
+
+// ReadDBGWCR9_EL1 reads DBGWCR9_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR9_EL1() uint64
+
+// WriteDBGWCR9_EL1 writes DBGWCR9_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR9_EL1(v uint64)
+
+// ReadDBGBVR10_EL1 reads DBGBVR10_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR10_EL1() uint64
+
+// WriteDBGBVR10_EL1 writes DBGBVR10_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR10_EL1(v uint64)
+
+// ReadDBGBCR10_EL1 reads DBGBCR10_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR10_EL1() uint64
+
+// WriteDBGBCR10_EL1 writes DBGBCR10_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR10_EL1(v uint64)
+
+// ReadDBGWVR10_EL1 reads DBGWVR10_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR10_EL1() uint64
+
+// WriteDBGWVR10_EL1 writes DBGWVR10_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR10_EL1(v uint64)
+
+// ReadDBGWCR10_EL1 reads DBGWCR10_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR10_EL1() uint64
+
+// WriteDBGWCR10_EL1 writes DBGWCR10_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR10_EL1(v uint64)
+
+// ReadDBGBVR11_EL1 reads DBGBVR11_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR11_EL1() uint64
+
+// WriteDBGBVR11_EL1 writes DBGBVR11_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR11_EL1(v uint64)
+
+// ReadDBGBCR11_EL1 reads DBGBCR11_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR11_EL1() uint64
+
+// WriteDBGBCR11_EL1 writes DBGBCR11_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR11_EL1(v uint64)
+
+// ReadDBGWVR11_EL1 reads DBGWVR11_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR11_EL1() uint64
+
+// WriteDBGWVR11_EL1 writes DBGWVR11_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR11_EL1(v uint64)
+
+// ReadDBGWCR11_EL1 reads DBGWCR11_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR11_EL1() uint64
+
+// WriteDBGWCR11_EL1 writes DBGWCR11_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR11_EL1(v uint64)
+
+// ReadDBGBVR12_EL1 reads DBGBVR12_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR12_EL1() uint64
+
+// WriteDBGBVR12_EL1 writes DBGBVR12_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR12_EL1(v uint64)
+
+// ReadDBGBCR12_EL1 reads DBGBCR12_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR12_EL1() uint64
+
+// WriteDBGBCR12_EL1 writes DBGBCR12_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR12_EL1(v uint64)
+
+// ReadDBGWVR12_EL1 reads DBGWVR12_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR12_EL1() uint64
+
+// WriteDBGWVR12_EL1 writes DBGWVR12_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR12_EL1(v uint64)
+
+// ReadDBGWCR12_EL1 reads DBGWCR12_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR12_EL1() uint64
+
+// WriteDBGWCR12_EL1 writes DBGWCR12_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR12_EL1(v uint64)
+
+// ReadDBGBVR13_EL1 reads DBGBVR13_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR13_EL1() uint64
+
+// WriteDBGBVR13_EL1 writes DBGBVR13_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR13_EL1(v uint64)
+
+// ReadDBGBCR13_EL1 reads DBGBCR13_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR13_EL1() uint64
+
+// WriteDBGBCR13_EL1 writes DBGBCR13_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR13_EL1(v uint64)
+
+// ReadDBGWVR13_EL1 reads DBGWVR13_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR13_EL1() uint64
+
+// WriteDBGWVR13_EL1 writes DBGWVR13_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR13_EL1(v uint64)
+
+// ReadDBGWCR13_EL1 reads DBGWCR13_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR13_EL1() uint64
+
+// WriteDBGWCR13_EL1 writes DBGWCR13_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR13_EL1(v uint64)
+
+// ReadDBGBVR14_EL1 reads DBGBVR14_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR14_EL1() uint64
+
+// WriteDBGBVR14_EL1 writes DBGBVR14_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR14_EL1(v uint64)
+
+// ReadDBGBCR14_EL1 reads DBGBCR14_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR14_EL1() uint64
+
+// WriteDBGBCR14_EL1 writes DBGBCR14_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR14_EL1(v uint64)
+
+// ReadDBGWVR14_EL1 reads DBGWVR14_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR14_EL1() uint64
+
+// WriteDBGWVR14_EL1 writes DBGWVR14_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR14_EL1(v uint64)
+
+// ReadDBGWCR14_EL1 reads DBGWCR14_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR14_EL1() uint64
+
+// WriteDBGWCR14_EL1 writes DBGWCR14_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR14_EL1(v uint64)
+
+// ReadDBGBVR15_EL1 reads DBGBVR15_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func ReadDBGBVR15_EL1() uint64
+
+// WriteDBGBVR15_EL1 writes DBGBVR15_EL1 (ARM ARM D23.3 DBGBVR<n>_EL1, Debug Breakpoint Value Registers).
+func WriteDBGBVR15_EL1(v uint64)
+
+// ReadDBGBCR15_EL1 reads DBGBCR15_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func ReadDBGBCR15_EL1() uint64
+
+// WriteDBGBCR15_EL1 writes DBGBCR15_EL1 (ARM ARM D23.3 DBGBCR<n>_EL1, Debug Breakpoint Control Registers).
+func WriteDBGBCR15_EL1(v uint64)
+
+// ReadDBGWVR15_EL1 reads DBGWVR15_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func ReadDBGWVR15_EL1() uint64
+
+// WriteDBGWVR15_EL1 writes DBGWVR15_EL1 (ARM ARM D23.3 DBGWVR<n>_EL1, Debug Watchpoint Value Registers).
+func WriteDBGWVR15_EL1(v uint64)
+
+// ReadDBGWCR15_EL1 reads DBGWCR15_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func ReadDBGWCR15_EL1() uint64
+
+// WriteDBGWCR15_EL1 writes DBGWCR15_EL1 (ARM ARM D23.3 DBGWCR<n>_EL1, Debug Watchpoint Control Registers).
+func WriteDBGWCR15_EL1(v uint64)
+
+// ReadMDCCINT_EL1 reads MDCCINT_EL1 (ARM ARM D23.3 MDCCINT_EL1, Monitor DCC Interrupt Enable Register).
+func ReadMDCCINT_EL1() uint64
+
+// WriteMDCCINT_EL1 writes MDCCINT_EL1 (ARM ARM D23.3 MDCCINT_EL1, Monitor DCC Interrupt Enable Register).
+func WriteMDCCINT_EL1(v uint64)
+
+// WriteOSLAR_EL1 writes OSLAR_EL1 (ARM ARM D23.3 OSLAR_EL1, OS Lock Access Register).
+func WriteOSLAR_EL1(v uint64)
+
+// ReadOSLSR_EL1 reads OSLSR_EL1 (ARM ARM D23.3 OSLSR_EL1, OS Lock Status Register).
+func ReadOSLSR_EL1() uint64
+
+// ReadOSDLR_EL1 reads OSDLR_EL1 (ARM ARM D23.3 OSDLR_EL1, OS Double Lock Register).
+func ReadOSDLR_EL1() uint64
+
+// WriteOSDLR_EL1 writes OSDLR_EL1 (ARM ARM D23.3 OSDLR_EL1, OS Double Lock Register).
+func WriteOSDLR_EL1(v uint64)
+
+// WriteDBGCLAIMSET_EL1 writes DBGCLAIMSET_EL1 (ARM ARM D23.3 DBGCLAIMSET_EL1, Debug CLAIM Tag Set Register).
+func WriteDBGCLAIMSET_EL1(v uint64)
+
+// ReadDBGCLAIMCLR_EL1 reads DBGCLAIMCLR_EL1 (ARM ARM D23.3 DBGCLAIMCLR_EL1, Debug CLAIM Tag Clear Register).
+func ReadDBGCLAIMCLR_EL1() uint64
+
+// WriteDBGCLAIMCLR_EL1 writes DBGCLAIMCLR_EL1 (ARM ARM D23.3 DBGCLAIMCLR_EL1, Debug CLAIM Tag Clear Register).
+func WriteDBGCLAIMCLR_EL1(v uint64)
+
 // sysRegReaders and sysRegWriters access a register by name.
 var sysRegReaders = map[string]func() uint64{
 	"MIDR_EL1":         ReadMIDR_EL1,
@@ -663,6 +1134,94 @@ var sysRegReaders = map[string]func() uint64{
 	"ICC_AP1R1_EL1":    ReadICC_AP1R1_EL1,
 	"ICC_AP1R2_EL1":    ReadICC_AP1R2_EL1,
 	"ICC_AP1R3_EL1":    ReadICC_AP1R3_EL1,
+	"ID_PFR0_EL1":      ReadID_PFR0_EL1,
+	"ID_PFR1_EL1":      ReadID_PFR1_EL1,
+	"ID_DFR0_EL1":      ReadID_DFR0_EL1,
+	"ID_MMFR0_EL1":     ReadID_MMFR0_EL1,
+	"ID_MMFR1_EL1":     ReadID_MMFR1_EL1,
+	"ID_MMFR2_EL1":     ReadID_MMFR2_EL1,
+	"ID_MMFR3_EL1":     ReadID_MMFR3_EL1,
+	"ID_ISAR0_EL1":     ReadID_ISAR0_EL1,
+	"ID_ISAR1_EL1":     ReadID_ISAR1_EL1,
+	"ID_ISAR2_EL1":     ReadID_ISAR2_EL1,
+	"ID_ISAR3_EL1":     ReadID_ISAR3_EL1,
+	"ID_ISAR4_EL1":     ReadID_ISAR4_EL1,
+	"ID_ISAR5_EL1":     ReadID_ISAR5_EL1,
+	"ID_MMFR4_EL1":     ReadID_MMFR4_EL1,
+	"ID_ISAR6_EL1":     ReadID_ISAR6_EL1,
+	"MVFR0_EL1":        ReadMVFR0_EL1,
+	"MVFR1_EL1":        ReadMVFR1_EL1,
+	"MVFR2_EL1":        ReadMVFR2_EL1,
+	"ID_PFR2_EL1":      ReadID_PFR2_EL1,
+	"ID_AA64ZFR0_EL1":  ReadID_AA64ZFR0_EL1,
+	"DBGBVR0_EL1":      ReadDBGBVR0_EL1,
+	"DBGBCR0_EL1":      ReadDBGBCR0_EL1,
+	"DBGWVR0_EL1":      ReadDBGWVR0_EL1,
+	"DBGWCR0_EL1":      ReadDBGWCR0_EL1,
+	"DBGBVR1_EL1":      ReadDBGBVR1_EL1,
+	"DBGBCR1_EL1":      ReadDBGBCR1_EL1,
+	"DBGWVR1_EL1":      ReadDBGWVR1_EL1,
+	"DBGWCR1_EL1":      ReadDBGWCR1_EL1,
+	"DBGBVR2_EL1":      ReadDBGBVR2_EL1,
+	"DBGBCR2_EL1":      ReadDBGBCR2_EL1,
+	"DBGWVR2_EL1":      ReadDBGWVR2_EL1,
+	"DBGWCR2_EL1":      ReadDBGWCR2_EL1,
+	"DBGBVR3_EL1":      ReadDBGBVR3_EL1,
+	"DBGBCR3_EL1":      ReadDBGBCR3_EL1,
+	"DBGWVR3_EL1":      ReadDBGWVR3_EL1,
+	"DBGWCR3_EL1":      ReadDBGWCR3_EL1,
+	"DBGBVR4_EL1":      ReadDBGBVR4_EL1,
+	"DBGBCR4_EL1":      ReadDBGBCR4_EL1,
+	"DBGWVR4_EL1":      ReadDBGWVR4_EL1,
+	"DBGWCR4_EL1":      ReadDBGWCR4_EL1,
+	"DBGBVR5_EL1":      ReadDBGBVR5_EL1,
+	"DBGBCR5_EL1":      ReadDBGBCR5_EL1,
+	"DBGWVR5_EL1":      ReadDBGWVR5_EL1,
+	"DBGWCR5_EL1":      ReadDBGWCR5_EL1,
+	"DBGBVR6_EL1":      ReadDBGBVR6_EL1,
+	"DBGBCR6_EL1":      ReadDBGBCR6_EL1,
+	"DBGWVR6_EL1":      ReadDBGWVR6_EL1,
+	"DBGWCR6_EL1":      ReadDBGWCR6_EL1,
+	"DBGBVR7_EL1":      ReadDBGBVR7_EL1,
+	"DBGBCR7_EL1":      ReadDBGBCR7_EL1,
+	"DBGWVR7_EL1":      ReadDBGWVR7_EL1,
+	"DBGWCR7_EL1":      ReadDBGWCR7_EL1,
+	"DBGBVR8_EL1":      ReadDBGBVR8_EL1,
+	"DBGBCR8_EL1":      ReadDBGBCR8_EL1,
+	"DBGWVR8_EL1":      ReadDBGWVR8_EL1,
+	"DBGWCR8_EL1":      ReadDBGWCR8_EL1,
+	"DBGBVR9_EL1":      ReadDBGBVR9_EL1,
+	"DBGBCR9_EL1":      ReadDBGBCR9_EL1,
+	"DBGWVR9_EL1":      ReadDBGWVR9_EL1,
+	"DBGWCR9_EL1":      ReadDBGWCR9_EL1,
+	"DBGBVR10_EL1":     ReadDBGBVR10_EL1,
+	"DBGBCR10_EL1":     ReadDBGBCR10_EL1,
+	"DBGWVR10_EL1":     ReadDBGWVR10_EL1,
+	"DBGWCR10_EL1":     ReadDBGWCR10_EL1,
+	"DBGBVR11_EL1":     ReadDBGBVR11_EL1,
+	"DBGBCR11_EL1":     ReadDBGBCR11_EL1,
+	"DBGWVR11_EL1":     ReadDBGWVR11_EL1,
+	"DBGWCR11_EL1":     ReadDBGWCR11_EL1,
+	"DBGBVR12_EL1":     ReadDBGBVR12_EL1,
+	"DBGBCR12_EL1":     ReadDBGBCR12_EL1,
+	"DBGWVR12_EL1":     ReadDBGWVR12_EL1,
+	"DBGWCR12_EL1":     ReadDBGWCR12_EL1,
+	"DBGBVR13_EL1":     ReadDBGBVR13_EL1,
+	"DBGBCR13_EL1":     ReadDBGBCR13_EL1,
+	"DBGWVR13_EL1":     ReadDBGWVR13_EL1,
+	"DBGWCR13_EL1":     ReadDBGWCR13_EL1,
+	"DBGBVR14_EL1":     ReadDBGBVR14_EL1,
+	"DBGBCR14_EL1":     ReadDBGBCR14_EL1,
+	"DBGWVR14_EL1":     ReadDBGWVR14_EL1,
+	"DBGWCR14_EL1":     ReadDBGWCR14_EL1,
+	"DBGBVR15_EL1":     ReadDBGBVR15_EL1,
+	"DBGBCR15_EL1":     ReadDBGBCR15_EL1,
+	"DBGWVR15_EL1":     ReadDBGWVR15_EL1,
+	"DBGWCR15_EL1":     ReadDBGWCR15_EL1,
+	"MDCCINT_EL1":      ReadMDCCINT_EL1,
+	"OSLSR_EL1":        ReadOSLSR_EL1,
+	"OSDLR_EL1":        ReadOSDLR_EL1,
+	"DBGCLAIMCLR_EL1":  ReadDBGCLAIMCLR_EL1,
 }
 
 var sysRegWriters = map[string]func(uint64){
@@ -749,4 +1308,73 @@ var sysRegWriters = map[string]func(uint64){
 	"ICC_AP1R3_EL1":   WriteICC_AP1R3_EL1,
 	"ICC_SGI1R_EL1":   WriteICC_SGI1R_EL1,
 	"ICC_ASGI1R_EL1":  WriteICC_ASGI1R_EL1,
+	"DBGBVR0_EL1":     WriteDBGBVR0_EL1,
+	"DBGBCR0_EL1":     WriteDBGBCR0_EL1,
+	"DBGWVR0_EL1":     WriteDBGWVR0_EL1,
+	"DBGWCR0_EL1":     WriteDBGWCR0_EL1,
+	"DBGBVR1_EL1":     WriteDBGBVR1_EL1,
+	"DBGBCR1_EL1":     WriteDBGBCR1_EL1,
+	"DBGWVR1_EL1":     WriteDBGWVR1_EL1,
+	"DBGWCR1_EL1":     WriteDBGWCR1_EL1,
+	"DBGBVR2_EL1":     WriteDBGBVR2_EL1,
+	"DBGBCR2_EL1":     WriteDBGBCR2_EL1,
+	"DBGWVR2_EL1":     WriteDBGWVR2_EL1,
+	"DBGWCR2_EL1":     WriteDBGWCR2_EL1,
+	"DBGBVR3_EL1":     WriteDBGBVR3_EL1,
+	"DBGBCR3_EL1":     WriteDBGBCR3_EL1,
+	"DBGWVR3_EL1":     WriteDBGWVR3_EL1,
+	"DBGWCR3_EL1":     WriteDBGWCR3_EL1,
+	"DBGBVR4_EL1":     WriteDBGBVR4_EL1,
+	"DBGBCR4_EL1":     WriteDBGBCR4_EL1,
+	"DBGWVR4_EL1":     WriteDBGWVR4_EL1,
+	"DBGWCR4_EL1":     WriteDBGWCR4_EL1,
+	"DBGBVR5_EL1":     WriteDBGBVR5_EL1,
+	"DBGBCR5_EL1":     WriteDBGBCR5_EL1,
+	"DBGWVR5_EL1":     WriteDBGWVR5_EL1,
+	"DBGWCR5_EL1":     WriteDBGWCR5_EL1,
+	"DBGBVR6_EL1":     WriteDBGBVR6_EL1,
+	"DBGBCR6_EL1":     WriteDBGBCR6_EL1,
+	"DBGWVR6_EL1":     WriteDBGWVR6_EL1,
+	"DBGWCR6_EL1":     WriteDBGWCR6_EL1,
+	"DBGBVR7_EL1":     WriteDBGBVR7_EL1,
+	"DBGBCR7_EL1":     WriteDBGBCR7_EL1,
+	"DBGWVR7_EL1":     WriteDBGWVR7_EL1,
+	"DBGWCR7_EL1":     WriteDBGWCR7_EL1,
+	"DBGBVR8_EL1":     WriteDBGBVR8_EL1,
+	"DBGBCR8_EL1":     WriteDBGBCR8_EL1,
+	"DBGWVR8_EL1":     WriteDBGWVR8_EL1,
+	"DBGWCR8_EL1":     WriteDBGWCR8_EL1,
+	"DBGBVR9_EL1":     WriteDBGBVR9_EL1,
+	"DBGBCR9_EL1":     WriteDBGBCR9_EL1,
+	"DBGWVR9_EL1":     WriteDBGWVR9_EL1,
+	"DBGWCR9_EL1":     WriteDBGWCR9_EL1,
+	"DBGBVR10_EL1":    WriteDBGBVR10_EL1,
+	"DBGBCR10_EL1":    WriteDBGBCR10_EL1,
+	"DBGWVR10_EL1":    WriteDBGWVR10_EL1,
+	"DBGWCR10_EL1":    WriteDBGWCR10_EL1,
+	"DBGBVR11_EL1":    WriteDBGBVR11_EL1,
+	"DBGBCR11_EL1":    WriteDBGBCR11_EL1,
+	"DBGWVR11_EL1":    WriteDBGWVR11_EL1,
+	"DBGWCR11_EL1":    WriteDBGWCR11_EL1,
+	"DBGBVR12_EL1":    WriteDBGBVR12_EL1,
+	"DBGBCR12_EL1":    WriteDBGBCR12_EL1,
+	"DBGWVR12_EL1":    WriteDBGWVR12_EL1,
+	"DBGWCR12_EL1":    WriteDBGWCR12_EL1,
+	"DBGBVR13_EL1":    WriteDBGBVR13_EL1,
+	"DBGBCR13_EL1":    WriteDBGBCR13_EL1,
+	"DBGWVR13_EL1":    WriteDBGWVR13_EL1,
+	"DBGWCR13_EL1":    WriteDBGWCR13_EL1,
+	"DBGBVR14_EL1":    WriteDBGBVR14_EL1,
+	"DBGBCR14_EL1":    WriteDBGBCR14_EL1,
+	"DBGWVR14_EL1":    WriteDBGWVR14_EL1,
+	"DBGWCR14_EL1":    WriteDBGWCR14_EL1,
+	"DBGBVR15_EL1":    WriteDBGBVR15_EL1,
+	"DBGBCR15_EL1":    WriteDBGBCR15_EL1,
+	"DBGWVR15_EL1":    WriteDBGWVR15_EL1,
+	"DBGWCR15_EL1":    WriteDBGWCR15_EL1,
+	"MDCCINT_EL1":     WriteMDCCINT_EL1,
+	"OSLAR_EL1":       WriteOSLAR_EL1,
+	"OSDLR_EL1":       WriteOSDLR_EL1,
+	"DBGCLAIMSET_EL1": WriteDBGCLAIMSET_EL1,
+	"DBGCLAIMCLR_EL1": WriteDBGCLAIMCLR_EL1,
 }

@@ -1194,3 +1194,1014 @@ TEXT ·WriteICC_ASGI1R_EL1(SB),NOSPLIT,$0-8
 	WORD	$0xd518cbc0	// msr icc_asgi1r_el1, x0
 	ISB	$15
 	RET
+
+// func ReadID_PFR0_EL1() uint64
+TEXT ·ReadID_PFR0_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380100	// mrs x0, id_pfr0_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_PFR1_EL1() uint64
+TEXT ·ReadID_PFR1_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380120	// mrs x0, id_pfr1_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_DFR0_EL1() uint64
+TEXT ·ReadID_DFR0_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380140	// mrs x0, id_dfr0_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_MMFR0_EL1() uint64
+TEXT ·ReadID_MMFR0_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380180	// mrs x0, id_mmfr0_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_MMFR1_EL1() uint64
+TEXT ·ReadID_MMFR1_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53801a0	// mrs x0, id_mmfr1_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_MMFR2_EL1() uint64
+TEXT ·ReadID_MMFR2_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53801c0	// mrs x0, id_mmfr2_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_MMFR3_EL1() uint64
+TEXT ·ReadID_MMFR3_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53801e0	// mrs x0, id_mmfr3_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_ISAR0_EL1() uint64
+TEXT ·ReadID_ISAR0_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380200	// mrs x0, id_isar0_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_ISAR1_EL1() uint64
+TEXT ·ReadID_ISAR1_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380220	// mrs x0, id_isar1_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_ISAR2_EL1() uint64
+TEXT ·ReadID_ISAR2_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380240	// mrs x0, id_isar2_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_ISAR3_EL1() uint64
+TEXT ·ReadID_ISAR3_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380260	// mrs x0, id_isar3_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_ISAR4_EL1() uint64
+TEXT ·ReadID_ISAR4_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380280	// mrs x0, id_isar4_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_ISAR5_EL1() uint64
+TEXT ·ReadID_ISAR5_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53802a0	// mrs x0, id_isar5_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_MMFR4_EL1() uint64
+TEXT ·ReadID_MMFR4_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53802c0	// mrs x0, id_mmfr4_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_ISAR6_EL1() uint64
+TEXT ·ReadID_ISAR6_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53802e0	// mrs x0, id_isar6_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadMVFR0_EL1() uint64
+TEXT ·ReadMVFR0_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380300	// mrs x0, mvfr0_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadMVFR1_EL1() uint64
+TEXT ·ReadMVFR1_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380320	// mrs x0, mvfr1_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadMVFR2_EL1() uint64
+TEXT ·ReadMVFR2_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380340	// mrs x0, mvfr2_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_PFR2_EL1() uint64
+TEXT ·ReadID_PFR2_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380380	// mrs x0, id_pfr2_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadID_AA64ZFR0_EL1() uint64
+TEXT ·ReadID_AA64ZFR0_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5380480	// mrs x0, id_aa64zfr0_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadDBGBVR0_EL1() uint64
+TEXT ·ReadDBGBVR0_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300080	// mrs x0, dbgbvr0_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR0_EL1(v uint64)
+TEXT ·WriteDBGBVR0_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100080	// msr dbgbvr0_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR0_EL1() uint64
+TEXT ·ReadDBGBCR0_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53000a0	// mrs x0, dbgbcr0_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR0_EL1(v uint64)
+TEXT ·WriteDBGBCR0_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51000a0	// msr dbgbcr0_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR0_EL1() uint64
+TEXT ·ReadDBGWVR0_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53000c0	// mrs x0, dbgwvr0_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR0_EL1(v uint64)
+TEXT ·WriteDBGWVR0_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51000c0	// msr dbgwvr0_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR0_EL1() uint64
+TEXT ·ReadDBGWCR0_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53000e0	// mrs x0, dbgwcr0_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR0_EL1(v uint64)
+TEXT ·WriteDBGWCR0_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51000e0	// msr dbgwcr0_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR1_EL1() uint64
+TEXT ·ReadDBGBVR1_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300180	// mrs x0, dbgbvr1_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR1_EL1(v uint64)
+TEXT ·WriteDBGBVR1_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100180	// msr dbgbvr1_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR1_EL1() uint64
+TEXT ·ReadDBGBCR1_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53001a0	// mrs x0, dbgbcr1_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR1_EL1(v uint64)
+TEXT ·WriteDBGBCR1_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51001a0	// msr dbgbcr1_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR1_EL1() uint64
+TEXT ·ReadDBGWVR1_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53001c0	// mrs x0, dbgwvr1_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR1_EL1(v uint64)
+TEXT ·WriteDBGWVR1_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51001c0	// msr dbgwvr1_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR1_EL1() uint64
+TEXT ·ReadDBGWCR1_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53001e0	// mrs x0, dbgwcr1_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR1_EL1(v uint64)
+TEXT ·WriteDBGWCR1_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51001e0	// msr dbgwcr1_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR2_EL1() uint64
+TEXT ·ReadDBGBVR2_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300280	// mrs x0, dbgbvr2_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR2_EL1(v uint64)
+TEXT ·WriteDBGBVR2_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100280	// msr dbgbvr2_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR2_EL1() uint64
+TEXT ·ReadDBGBCR2_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53002a0	// mrs x0, dbgbcr2_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR2_EL1(v uint64)
+TEXT ·WriteDBGBCR2_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51002a0	// msr dbgbcr2_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR2_EL1() uint64
+TEXT ·ReadDBGWVR2_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53002c0	// mrs x0, dbgwvr2_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR2_EL1(v uint64)
+TEXT ·WriteDBGWVR2_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51002c0	// msr dbgwvr2_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR2_EL1() uint64
+TEXT ·ReadDBGWCR2_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53002e0	// mrs x0, dbgwcr2_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR2_EL1(v uint64)
+TEXT ·WriteDBGWCR2_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51002e0	// msr dbgwcr2_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR3_EL1() uint64
+TEXT ·ReadDBGBVR3_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300380	// mrs x0, dbgbvr3_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR3_EL1(v uint64)
+TEXT ·WriteDBGBVR3_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100380	// msr dbgbvr3_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR3_EL1() uint64
+TEXT ·ReadDBGBCR3_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53003a0	// mrs x0, dbgbcr3_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR3_EL1(v uint64)
+TEXT ·WriteDBGBCR3_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51003a0	// msr dbgbcr3_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR3_EL1() uint64
+TEXT ·ReadDBGWVR3_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53003c0	// mrs x0, dbgwvr3_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR3_EL1(v uint64)
+TEXT ·WriteDBGWVR3_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51003c0	// msr dbgwvr3_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR3_EL1() uint64
+TEXT ·ReadDBGWCR3_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53003e0	// mrs x0, dbgwcr3_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR3_EL1(v uint64)
+TEXT ·WriteDBGWCR3_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51003e0	// msr dbgwcr3_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR4_EL1() uint64
+TEXT ·ReadDBGBVR4_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300480	// mrs x0, dbgbvr4_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR4_EL1(v uint64)
+TEXT ·WriteDBGBVR4_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100480	// msr dbgbvr4_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR4_EL1() uint64
+TEXT ·ReadDBGBCR4_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53004a0	// mrs x0, dbgbcr4_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR4_EL1(v uint64)
+TEXT ·WriteDBGBCR4_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51004a0	// msr dbgbcr4_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR4_EL1() uint64
+TEXT ·ReadDBGWVR4_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53004c0	// mrs x0, dbgwvr4_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR4_EL1(v uint64)
+TEXT ·WriteDBGWVR4_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51004c0	// msr dbgwvr4_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR4_EL1() uint64
+TEXT ·ReadDBGWCR4_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53004e0	// mrs x0, dbgwcr4_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR4_EL1(v uint64)
+TEXT ·WriteDBGWCR4_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51004e0	// msr dbgwcr4_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR5_EL1() uint64
+TEXT ·ReadDBGBVR5_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300580	// mrs x0, dbgbvr5_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR5_EL1(v uint64)
+TEXT ·WriteDBGBVR5_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100580	// msr dbgbvr5_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR5_EL1() uint64
+TEXT ·ReadDBGBCR5_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53005a0	// mrs x0, dbgbcr5_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR5_EL1(v uint64)
+TEXT ·WriteDBGBCR5_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51005a0	// msr dbgbcr5_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR5_EL1() uint64
+TEXT ·ReadDBGWVR5_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53005c0	// mrs x0, dbgwvr5_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR5_EL1(v uint64)
+TEXT ·WriteDBGWVR5_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51005c0	// msr dbgwvr5_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR5_EL1() uint64
+TEXT ·ReadDBGWCR5_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53005e0	// mrs x0, dbgwcr5_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR5_EL1(v uint64)
+TEXT ·WriteDBGWCR5_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51005e0	// msr dbgwcr5_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR6_EL1() uint64
+TEXT ·ReadDBGBVR6_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300680	// mrs x0, dbgbvr6_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR6_EL1(v uint64)
+TEXT ·WriteDBGBVR6_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100680	// msr dbgbvr6_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR6_EL1() uint64
+TEXT ·ReadDBGBCR6_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53006a0	// mrs x0, dbgbcr6_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR6_EL1(v uint64)
+TEXT ·WriteDBGBCR6_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51006a0	// msr dbgbcr6_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR6_EL1() uint64
+TEXT ·ReadDBGWVR6_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53006c0	// mrs x0, dbgwvr6_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR6_EL1(v uint64)
+TEXT ·WriteDBGWVR6_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51006c0	// msr dbgwvr6_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR6_EL1() uint64
+TEXT ·ReadDBGWCR6_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53006e0	// mrs x0, dbgwcr6_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR6_EL1(v uint64)
+TEXT ·WriteDBGWCR6_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51006e0	// msr dbgwcr6_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR7_EL1() uint64
+TEXT ·ReadDBGBVR7_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300780	// mrs x0, dbgbvr7_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR7_EL1(v uint64)
+TEXT ·WriteDBGBVR7_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100780	// msr dbgbvr7_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR7_EL1() uint64
+TEXT ·ReadDBGBCR7_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53007a0	// mrs x0, dbgbcr7_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR7_EL1(v uint64)
+TEXT ·WriteDBGBCR7_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51007a0	// msr dbgbcr7_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR7_EL1() uint64
+TEXT ·ReadDBGWVR7_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53007c0	// mrs x0, dbgwvr7_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR7_EL1(v uint64)
+TEXT ·WriteDBGWVR7_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51007c0	// msr dbgwvr7_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR7_EL1() uint64
+TEXT ·ReadDBGWCR7_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53007e0	// mrs x0, dbgwcr7_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR7_EL1(v uint64)
+TEXT ·WriteDBGWCR7_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51007e0	// msr dbgwcr7_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR8_EL1() uint64
+TEXT ·ReadDBGBVR8_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300880	// mrs x0, dbgbvr8_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR8_EL1(v uint64)
+TEXT ·WriteDBGBVR8_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100880	// msr dbgbvr8_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR8_EL1() uint64
+TEXT ·ReadDBGBCR8_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53008a0	// mrs x0, dbgbcr8_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR8_EL1(v uint64)
+TEXT ·WriteDBGBCR8_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51008a0	// msr dbgbcr8_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR8_EL1() uint64
+TEXT ·ReadDBGWVR8_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53008c0	// mrs x0, dbgwvr8_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR8_EL1(v uint64)
+TEXT ·WriteDBGWVR8_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51008c0	// msr dbgwvr8_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR8_EL1() uint64
+TEXT ·ReadDBGWCR8_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53008e0	// mrs x0, dbgwcr8_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR8_EL1(v uint64)
+TEXT ·WriteDBGWCR8_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51008e0	// msr dbgwcr8_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR9_EL1() uint64
+TEXT ·ReadDBGBVR9_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300980	// mrs x0, dbgbvr9_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR9_EL1(v uint64)
+TEXT ·WriteDBGBVR9_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100980	// msr dbgbvr9_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR9_EL1() uint64
+TEXT ·ReadDBGBCR9_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53009a0	// mrs x0, dbgbcr9_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR9_EL1(v uint64)
+TEXT ·WriteDBGBCR9_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51009a0	// msr dbgbcr9_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR9_EL1() uint64
+TEXT ·ReadDBGWVR9_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53009c0	// mrs x0, dbgwvr9_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR9_EL1(v uint64)
+TEXT ·WriteDBGWVR9_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51009c0	// msr dbgwvr9_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR9_EL1() uint64
+TEXT ·ReadDBGWCR9_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53009e0	// mrs x0, dbgwcr9_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR9_EL1(v uint64)
+TEXT ·WriteDBGWCR9_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51009e0	// msr dbgwcr9_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR10_EL1() uint64
+TEXT ·ReadDBGBVR10_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300a80	// mrs x0, dbgbvr10_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR10_EL1(v uint64)
+TEXT ·WriteDBGBVR10_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100a80	// msr dbgbvr10_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR10_EL1() uint64
+TEXT ·ReadDBGBCR10_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300aa0	// mrs x0, dbgbcr10_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR10_EL1(v uint64)
+TEXT ·WriteDBGBCR10_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100aa0	// msr dbgbcr10_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR10_EL1() uint64
+TEXT ·ReadDBGWVR10_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300ac0	// mrs x0, dbgwvr10_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR10_EL1(v uint64)
+TEXT ·WriteDBGWVR10_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100ac0	// msr dbgwvr10_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR10_EL1() uint64
+TEXT ·ReadDBGWCR10_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300ae0	// mrs x0, dbgwcr10_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR10_EL1(v uint64)
+TEXT ·WriteDBGWCR10_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100ae0	// msr dbgwcr10_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR11_EL1() uint64
+TEXT ·ReadDBGBVR11_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300b80	// mrs x0, dbgbvr11_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR11_EL1(v uint64)
+TEXT ·WriteDBGBVR11_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100b80	// msr dbgbvr11_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR11_EL1() uint64
+TEXT ·ReadDBGBCR11_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300ba0	// mrs x0, dbgbcr11_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR11_EL1(v uint64)
+TEXT ·WriteDBGBCR11_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100ba0	// msr dbgbcr11_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR11_EL1() uint64
+TEXT ·ReadDBGWVR11_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300bc0	// mrs x0, dbgwvr11_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR11_EL1(v uint64)
+TEXT ·WriteDBGWVR11_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100bc0	// msr dbgwvr11_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR11_EL1() uint64
+TEXT ·ReadDBGWCR11_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300be0	// mrs x0, dbgwcr11_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR11_EL1(v uint64)
+TEXT ·WriteDBGWCR11_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100be0	// msr dbgwcr11_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR12_EL1() uint64
+TEXT ·ReadDBGBVR12_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300c80	// mrs x0, dbgbvr12_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR12_EL1(v uint64)
+TEXT ·WriteDBGBVR12_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100c80	// msr dbgbvr12_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR12_EL1() uint64
+TEXT ·ReadDBGBCR12_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300ca0	// mrs x0, dbgbcr12_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR12_EL1(v uint64)
+TEXT ·WriteDBGBCR12_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100ca0	// msr dbgbcr12_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR12_EL1() uint64
+TEXT ·ReadDBGWVR12_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300cc0	// mrs x0, dbgwvr12_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR12_EL1(v uint64)
+TEXT ·WriteDBGWVR12_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100cc0	// msr dbgwvr12_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR12_EL1() uint64
+TEXT ·ReadDBGWCR12_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300ce0	// mrs x0, dbgwcr12_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR12_EL1(v uint64)
+TEXT ·WriteDBGWCR12_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100ce0	// msr dbgwcr12_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR13_EL1() uint64
+TEXT ·ReadDBGBVR13_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300d80	// mrs x0, dbgbvr13_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR13_EL1(v uint64)
+TEXT ·WriteDBGBVR13_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100d80	// msr dbgbvr13_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR13_EL1() uint64
+TEXT ·ReadDBGBCR13_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300da0	// mrs x0, dbgbcr13_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR13_EL1(v uint64)
+TEXT ·WriteDBGBCR13_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100da0	// msr dbgbcr13_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR13_EL1() uint64
+TEXT ·ReadDBGWVR13_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300dc0	// mrs x0, dbgwvr13_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR13_EL1(v uint64)
+TEXT ·WriteDBGWVR13_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100dc0	// msr dbgwvr13_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR13_EL1() uint64
+TEXT ·ReadDBGWCR13_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300de0	// mrs x0, dbgwcr13_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR13_EL1(v uint64)
+TEXT ·WriteDBGWCR13_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100de0	// msr dbgwcr13_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR14_EL1() uint64
+TEXT ·ReadDBGBVR14_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300e80	// mrs x0, dbgbvr14_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR14_EL1(v uint64)
+TEXT ·WriteDBGBVR14_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100e80	// msr dbgbvr14_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR14_EL1() uint64
+TEXT ·ReadDBGBCR14_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300ea0	// mrs x0, dbgbcr14_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR14_EL1(v uint64)
+TEXT ·WriteDBGBCR14_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100ea0	// msr dbgbcr14_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR14_EL1() uint64
+TEXT ·ReadDBGWVR14_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300ec0	// mrs x0, dbgwvr14_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR14_EL1(v uint64)
+TEXT ·WriteDBGWVR14_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100ec0	// msr dbgwvr14_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR14_EL1() uint64
+TEXT ·ReadDBGWCR14_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300ee0	// mrs x0, dbgwcr14_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR14_EL1(v uint64)
+TEXT ·WriteDBGWCR14_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100ee0	// msr dbgwcr14_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBVR15_EL1() uint64
+TEXT ·ReadDBGBVR15_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300f80	// mrs x0, dbgbvr15_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBVR15_EL1(v uint64)
+TEXT ·WriteDBGBVR15_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100f80	// msr dbgbvr15_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGBCR15_EL1() uint64
+TEXT ·ReadDBGBCR15_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300fa0	// mrs x0, dbgbcr15_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGBCR15_EL1(v uint64)
+TEXT ·WriteDBGBCR15_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100fa0	// msr dbgbcr15_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWVR15_EL1() uint64
+TEXT ·ReadDBGWVR15_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300fc0	// mrs x0, dbgwvr15_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWVR15_EL1(v uint64)
+TEXT ·WriteDBGWVR15_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100fc0	// msr dbgwvr15_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGWCR15_EL1() uint64
+TEXT ·ReadDBGWCR15_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300fe0	// mrs x0, dbgwcr15_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGWCR15_EL1(v uint64)
+TEXT ·WriteDBGWCR15_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100fe0	// msr dbgwcr15_el1, x0
+	ISB	$15
+	RET
+
+// func ReadMDCCINT_EL1() uint64
+TEXT ·ReadMDCCINT_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5300200	// mrs x0, mdccint_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteMDCCINT_EL1(v uint64)
+TEXT ·WriteMDCCINT_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5100200	// msr mdccint_el1, x0
+	ISB	$15
+	RET
+
+// func WriteOSLAR_EL1(v uint64)
+TEXT ·WriteOSLAR_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5101080	// msr oslar_el1, x0
+	ISB	$15
+	RET
+
+// func ReadOSLSR_EL1() uint64
+TEXT ·ReadOSLSR_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5301180	// mrs x0, oslsr_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadOSDLR_EL1() uint64
+TEXT ·ReadOSDLR_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd5301380	// mrs x0, osdlr_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteOSDLR_EL1(v uint64)
+TEXT ·WriteOSDLR_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd5101380	// msr osdlr_el1, x0
+	ISB	$15
+	RET
+
+// func WriteDBGCLAIMSET_EL1(v uint64)
+TEXT ·WriteDBGCLAIMSET_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51078c0	// msr dbgclaimset_el1, x0
+	ISB	$15
+	RET
+
+// func ReadDBGCLAIMCLR_EL1() uint64
+TEXT ·ReadDBGCLAIMCLR_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd53079c0	// mrs x0, dbgclaimclr_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteDBGCLAIMCLR_EL1(v uint64)
+TEXT ·WriteDBGCLAIMCLR_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51079c0	// msr dbgclaimclr_el1, x0
+	ISB	$15
+	RET

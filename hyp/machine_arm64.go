@@ -152,7 +152,8 @@ func (m *Machine) Boot(l *guest.Layout) {
 
 // configureEL2 programs the trap and translation controls for a thin
 // guest: stage 2 on, SMC trapped, the guest's interrupts, timers, FP/SIMD,
-// pointer authentication and the GIC CPU interface left to it; FIQs
+// pointer authentication and the GIC CPU interface left to it, its reads
+// of the ID registers trapped and answered (TID3: hyp/idregs.go); FIQs
 // (Group 0: only Ferry's timer and NIC) come to EL2.
 func (m *Machine) configureEL2() error {
 	pa, err := mmu.PARangeBits(cpu.ReadID_AA64MMFR0_EL1())
@@ -163,12 +164,14 @@ func (m *Machine) configureEL2() error {
 		return fmt.Errorf("the CPU's physical address range is %d bits; Ferry needs %d", pa, ipaBits)
 	}
 
+	// The CPU the guest sees (TID3 below): what Ferry runs and moves.
+	m.VCPU.IDs = cpu.ReadGuestIDs()
 	cptr := uint64(cpu.CPTR_RES1)
 	if cpu.Field(cpu.ReadID_AA64PFR0_EL1(), cpu.PFR0_SVE_Shift) == 0 {
 		cptr |= cpu.CPTR_TZ // RES1 without SVE
 	}
-	if cpu.Field(cpu.ReadID_AA64PFR1_EL1(), cpu.PFR1_SME_Shift) == 0 {
-		cptr |= cpu.CPTR_TSM // RES1 without SME
+	if m.VCPU.IDs.Features()&cpu.FeatSME == 0 {
+		cptr |= cpu.CPTR_TSM // hidden from the guest, so trapped (RES1 without SME)
 	}
 	cpu.WriteCPTR_EL2(cptr)
 	// With SVE or SME the guest's vector length is capped at 128 bits
@@ -201,7 +204,7 @@ func (m *Machine) configureEL2() error {
 	cpu.WriteVTTBR_EL2(m.Stage2.Root())
 	cpu.FlushStage2()
 
-	hcr := uint64(cpu.HCR_VM | cpu.HCR_SWIO | cpu.HCR_TSC | cpu.HCR_RW | cpu.HCR_FMO)
+	hcr := uint64(cpu.HCR_VM | cpu.HCR_SWIO | cpu.HCR_TSC | cpu.HCR_RW | cpu.HCR_FMO | cpu.HCR_TID3)
 	if cpu.HasPAuth(cpu.ReadID_AA64ISAR1_EL1(), cpu.ReadID_AA64ISAR2_EL1()) {
 		hcr |= cpu.HCR_API | cpu.HCR_APK
 	}

@@ -32,24 +32,16 @@ func page(ipa uint64) []byte {
 }
 
 // Fingerprint is what a peer must match to take this machine: the CPU's
-// identification and feature registers, guest RAM, the devices the guest
+// identification and feature registers as the guest sees them, guest RAM, the devices the guest
 // sees and how each is treated (its NICs with their MACs), and the
 // versions of the machine's states.
 func (m *Machine) Fingerprint() migrate.Fingerprint {
 	f := migrate.Fingerprint{
 		MIDR:     cpu.ReadMIDR_EL1(),
 		PageSize: mmu.PageSize,
-		Features: map[string]uint64{
-			"ID_AA64PFR0_EL1":  cpu.ReadID_AA64PFR0_EL1(),
-			"ID_AA64PFR1_EL1":  cpu.ReadID_AA64PFR1_EL1(),
-			"ID_AA64ISAR0_EL1": cpu.ReadID_AA64ISAR0_EL1(),
-			"ID_AA64ISAR1_EL1": cpu.ReadID_AA64ISAR1_EL1(),
-			"ID_AA64ISAR2_EL1": cpu.ReadID_AA64ISAR2_EL1(),
-			"ID_AA64MMFR0_EL1": cpu.ReadID_AA64MMFR0_EL1(),
-			"ID_AA64MMFR1_EL1": cpu.ReadID_AA64MMFR1_EL1(),
-			"ID_AA64MMFR2_EL1": cpu.ReadID_AA64MMFR2_EL1(),
-			"ID_AA64DFR0_EL1":  cpu.ReadID_AA64DFR0_EL1(),
-		},
+		// The ID registers as the guest reads them (TID3): what it may
+		// have seen and rely on, whatever else the CPUs differ in.
+		Features: m.VCPU.IDs.Named(),
 	}
 	f.RAM = slices.Clone(m.Desc.RAM)
 	f.Devices = m.Desc.Visible()

@@ -46,6 +46,9 @@ type VCPU struct {
 	// exception Ferry gives it (nil: it cannot, and such a trap stops
 	// the guest).
 	EL1 cpu.EL1Access
+	// IDs is the CPU as the guest sees it, answering its trapped ID
+	// register reads (idregs.go; nil: none are trapped).
+	IDs *cpu.IDView
 
 	exits  [64]uint64 // exits per exception class
 	causes exitCounts
@@ -172,6 +175,9 @@ var forwardedSysRegs = map[[5]uint32]string{
 
 func (v *VCPU) sysReg() error {
 	a := cpu.DecodeSysReg(cpu.ESR(v.Ctx.ESR))
+	if v.idRead(a) {
+		return nil
+	}
 	name, ok := forwardedSysRegs[[5]uint32{a.Op0, a.Op1, a.CRn, a.CRm, a.Op2}]
 	if !ok || a.Read || v.WriteSysReg == nil {
 		// A register Ferry traps and does not emulate (ICC_SGI0R_EL1,

@@ -48,7 +48,7 @@ func ro(name string, op0, op1, crn, crm, op2 uint32, doc string) SysReg {
 // are those of the ARM ARM for A-profile (DDI 0487), chapter D23 (AArch64
 // system registers) and D24 (generic timer), and chapter 12 of the GICv3
 // specification (IHI 0069) for ICC_ and ICH_ registers.
-var SysRegs = []SysReg{
+var SysRegs = merge([]SysReg{
 	// Identification.
 	ro("MIDR_EL1", 3, 0, 0, 0, 0, "ARM ARM D23.2 MIDR_EL1, Main ID Register"),
 	ro("MPIDR_EL1", 3, 0, 0, 0, 5, "ARM ARM D23.2 MPIDR_EL1, Multiprocessor Affinity Register"),
@@ -165,4 +165,4 @@ var SysRegs = []SysReg{
 	rw("ICC_AP1R3_EL1", 3, 0, 12, 9, 3, "GICv3 12 ICC_AP1R<n>_EL1, Interrupt Controller Active Priorities Group 1 Registers"),
 	{"ICC_SGI1R_EL1", 3, 0, 12, 11, 5, false, true, "GICv3 12 ICC_SGI1R_EL1, Interrupt Controller Software Generated Interrupt Group 1 Register"},
 	{"ICC_ASGI1R_EL1", 3, 0, 12, 11, 6, false, true, "GICv3 12 ICC_ASGI1R_EL1, Interrupt Controller Alias Software Generated Interrupt Group 1 Register"},
-}
+}, IDRegs(), DebugRegs())

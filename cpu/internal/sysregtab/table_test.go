@@ -26,19 +26,25 @@ func TestKnownEncodings(t *testing.T) {
 		mrs  bool
 		want uint32
 	}{
-		{"HCR_EL2", true, 0xd53c1100},    // mrs x0, hcr_el2
-		{"HCR_EL2", false, 0xd51c1100},   // msr hcr_el2, x0
-		{"VTTBR_EL2", false, 0xd51c2100}, // msr vttbr_el2, x0
-		{"ESR_EL2", true, 0xd53c5200},    // mrs x0, esr_el2
-		{"ELR_EL2", true, 0xd53c4020},    // mrs x0, elr_el2
-		{"FAR_EL2", true, 0xd53c6000},    // mrs x0, far_el2
-		{"SCTLR_EL1", true, 0xd5381000},  // mrs x0, sctlr_el1
-		{"CNTPCT_EL0", true, 0xd53be020}, // mrs x0, cntpct_el0
-		{"CNTFRQ_EL0", true, 0xd53be000}, // mrs x0, cntfrq_el0
-		{"MDSCR_EL1", true, 0xd5300240},  // mrs x0, mdscr_el1
-		{"SP_EL1", false, 0xd51c4100},    // msr sp_el1, x0
-		{"CurrentEL", true, 0xd5384240},  // mrs x0, currentel
-		{"RNDR", true, 0xd53b2400},       // mrs x0, rndr
+		{"HCR_EL2", true, 0xd53c1100},         // mrs x0, hcr_el2
+		{"HCR_EL2", false, 0xd51c1100},        // msr hcr_el2, x0
+		{"VTTBR_EL2", false, 0xd51c2100},      // msr vttbr_el2, x0
+		{"ESR_EL2", true, 0xd53c5200},         // mrs x0, esr_el2
+		{"ELR_EL2", true, 0xd53c4020},         // mrs x0, elr_el2
+		{"FAR_EL2", true, 0xd53c6000},         // mrs x0, far_el2
+		{"SCTLR_EL1", true, 0xd5381000},       // mrs x0, sctlr_el1
+		{"CNTPCT_EL0", true, 0xd53be020},      // mrs x0, cntpct_el0
+		{"CNTFRQ_EL0", true, 0xd53be000},      // mrs x0, cntfrq_el0
+		{"MDSCR_EL1", true, 0xd5300240},       // mrs x0, mdscr_el1
+		{"SP_EL1", false, 0xd51c4100},         // msr sp_el1, x0
+		{"CurrentEL", true, 0xd5384240},       // mrs x0, currentel
+		{"RNDR", true, 0xd53b2400},            // mrs x0, rndr
+		{"DBGBVR0_EL1", true, 0xd5300080},     // mrs x0, dbgbvr0_el1
+		{"DBGWCR15_EL1", false, 0xd5100fe0},   // msr dbgwcr15_el1, x0
+		{"OSLAR_EL1", false, 0xd5101080},      // msr oslar_el1, x0
+		{"OSLSR_EL1", true, 0xd5301180},       // mrs x0, oslsr_el1
+		{"ID_AA64ZFR0_EL1", true, 0xd5380480}, // mrs x0, id_aa64zfr0_el1
+		{"MVFR0_EL1", true, 0xd5380300},       // mrs x0, mvfr0_el1
 	}
 	for _, c := range cases {
 		r, ok := byName[c.reg]
