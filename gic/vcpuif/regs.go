@@ -97,10 +97,11 @@ const (
 	HCR_TDIR          = 1 << 14 // trap ICC_DIR_EL1
 	HCR_EOIcountShift = 27      // [31:27] deactivations that matched no list register
 	HCR_EOIcount      = 0x1f << 27
-	// hcrKept are the bits a migration moves: the enable, the maintenance
-	// requests Ferry makes (UIE) and the count of unmatched deactivations.
-	// The traps and the other maintenance requests Ferry never sets.
-	hcrKept = HCR_En | HCR_UIE | HCR_EOIcount
+	// hcrKept are the bits a migration moves: the enable and the count of
+	// unmatched deactivations. UIE follows from the queue (Restore sets it
+	// again); the traps and the other maintenance requests Ferry never
+	// sets.
+	hcrKept = HCR_En | HCR_EOIcount
 )
 
 // IHI 0069 12, ICH_MISR_EL2, Interrupt Controller Maintenance Interrupt
