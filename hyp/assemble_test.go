@@ -107,7 +107,7 @@ func TestAssembleQEMU(t *testing.T) {
 		t.Error("CPU state differs after the move")
 	}
 	// The versions the fingerprint carries are the registry's.
-	if vs := a.reg.Versions(); len(vs) != 4 || vs[0] != (migrate.StateVersion{Name: stateCPU, Version: cpu.StateVersion, Oldest: cpu.StateOldest}) {
+	if vs := a.reg.Versions(); len(vs) != 5 || vs[0] != (migrate.StateVersion{Name: stateCPU, Version: cpu.StateVersion, Oldest: cpu.StateOldest}) {
 		t.Errorf("versions %+v", vs)
 	}
 }

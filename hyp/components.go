@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/gic/vcpuif"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/mmio"
 	"github.com/ferry-hv/ferry/mmio/imxuart"
@@ -111,6 +112,7 @@ const (
 	stateCPU   = "cpu"
 	stateTimer = "timer"
 	stateGIC   = "gic"
+	stateVIF   = "gic-vif"  // the GIC's virtual CPU interface: list registers, queue, VMCR, APRs
 	stateUART  = "uart"     // a PL011 console
 	stateIMX   = "uart-imx" // an i.MX UART console: another state, never decoded as a PL011's
 )
@@ -125,8 +127,11 @@ type hardware struct {
 	restoreTimer func(cpu.Timer)
 	gic          *gic.Guard
 	gicCPU       gic.CPUIfaceRegs
-	uart         mmio.Device
-	console      Console // the kind of UART uart is
+	// vif is the guest's virtual CPU interface (package gic/vcpuif), nil
+	// while the guest's interrupts reach it through the physical one.
+	vif     *vcpuif.VIF
+	uart    mmio.Device
+	console Console // the kind of UART uart is
 	// dma is how a model of the guest's NIC reaches guest RAM and Ferry's
 	// memory for its shadow rings (Pend is set per NIC).
 	dma virtiommio.Shadowing
@@ -138,7 +143,10 @@ type hardware struct {
 
 // components is the machine's registry.
 func components(hw hardware) Registry {
-	return Registry{
+	// The distributor's state the stream carries, once decoded: the
+	// virtual interface's HW entries are checked against it.
+	var gicState *gic.State
+	r := Registry{
 		{
 			Name: stateCPU, Version: cpu.StateVersion, Oldest: cpu.StateOldest, AtPause: true,
 			Capture: func() ([]byte, error) { return hw.captureCPU().Encode(), nil },
@@ -175,11 +183,51 @@ func components(hw hardware) Registry {
 				if err != nil {
 					return nil, err
 				}
+				gicState = s
 				return func() error { return hw.gic.Restore(s, hw.gicCPU) }, nil
 			},
 		},
-		consoleComponent(hw),
 	}
+	if hw.vif != nil {
+		r = append(r, vifComponent(hw.vif, &gicState))
+	}
+	return append(r, consoleComponent(hw))
+}
+
+// vifComponent carries the guest's virtual CPU interface, loaded after
+// the distributor: a HW entry (listed or queued) is an interrupt Ferry
+// acknowledged for the guest, so the distributor's state in the same
+// stream must have it active -- checked when decoding (the registry
+// decodes in its order, so *gicState is the stream's by then), with
+// nothing loaded if not.
+func vifComponent(vif *vcpuif.VIF, gicState **gic.State) Component {
+	return Component{
+		Name: stateVIF, Version: vcpuif.Version, Oldest: vcpuif.Oldest,
+		Capture: func() ([]byte, error) { return vif.Capture().Encode(), nil },
+		Decode: func(v uint16, b []byte) (func() error, error) {
+			s, err := vcpuif.Decode(v, b)
+			if err != nil {
+				return nil, err
+			}
+			g := *gicState
+			if g == nil {
+				return nil, fmt.Errorf("no %q state before it", stateGIC)
+			}
+			if err := s.CheckPhysical(func(id uint32) bool { return gicActive(g, id) }); err != nil {
+				return nil, err
+			}
+			return func() error { return vif.Restore(s) }, nil
+		},
+	}
+}
+
+// gicActive reports whether the guest's INTID id is active in s.
+func gicActive(s *gic.State, id uint32) bool {
+	if id < gic.NumPrivate {
+		return s.Redist.Active&(1<<id) != 0
+	}
+	w := int(id-gic.FirstSPI) / 32
+	return w < len(s.Dist.Active) && s.Dist.Active[w]&(1<<((id-gic.FirstSPI)%32)) != 0
 }
 
 // nicStopWait bounds how long a guest NIC's device may take, the guest

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/gic/vcpuif"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/mmio"
 	"github.com/ferry-hv/ferry/mmio/imxuart"
@@ -34,6 +35,8 @@ type fakeMachine struct {
 	gic   *gic.Fake
 	guard *gic.Guard
 	gcpu  *gic.FakeCPU
+	vfake *vcpuif.Fake // the virtual CPU interface's registers
+	vif   *vcpuif.VIF
 	uart  *mmio.Fake
 	loads []string
 }
@@ -46,6 +49,9 @@ func newFakeMachine(t *testing.T) *fakeMachine {
 		t.Fatal(err)
 	}
 	f.guard = g
+	f.vfake = vcpuif.NewFake(4)
+	f.vif = vcpuif.New(f.vfake)
+	f.vif.Enable()
 	return f
 }
 
@@ -57,6 +63,7 @@ func (f *fakeMachine) hardware() hardware {
 		restoreTimer: func(t cpu.Timer) { f.timer = t; f.loads = append(f.loads, stateTimer) },
 		gic:          f.guard,
 		gicCPU:       f.gcpu,
+		vif:          f.vif,
 		uart:         f.uart,
 	}
 }
@@ -75,6 +82,17 @@ func sample(t *testing.T) *fakeMachine {
 	for i := range cpu.SysRegNames {
 		s.SysRegs = append(s.SysRegs, 0x1000+uint64(i))
 	}
+	// A guest debugging itself: 6 breakpoints and 4 watchpoints set
+	// (QEMU's -cpu max has that many), the OS lock unlocked.
+	for n := range 6 {
+		s.Debug.BVR = append(s.Debug.BVR, 0xffff_8000_0810_0000+uint64(n)*0x40)
+		s.Debug.BCR = append(s.Debug.BCR, 0x1e7)
+	}
+	for n := range 4 {
+		s.Debug.WVR = append(s.Debug.WVR, 0xffff_0000_4a00_0000+uint64(n)*8)
+		s.Debug.WCR = append(s.Debug.WCR, 0x1ff7)
+	}
+	s.Debug.Claim = 0x3
 	f.cpu = s
 	f.timer = cpu.Timer{VirtCount: 1 << 40, CNTV_CTL: 1, CNTV_CVAL: 1<<40 + 62500, CNTP_Delta: 7}
 	d, r := f.gic.Dist(), f.gic.Redist()
@@ -84,6 +102,12 @@ func sample(t *testing.T) *fakeMachine {
 	r.Write32(gic.GICR_IGROUPR0, 0xffff_ffff)
 	r.Write32(gic.GICR_ISENABLER0, 1<<27) // the guest's virtual timer
 	f.gcpu.IGRPEN1, f.gcpu.BPR1, f.gcpu.VMCR = 1, 2, 0xf0<<24
+	// The guest handles a virtual SGI and has another pending (HW entries:
+	// TestVIFNeedsPhysicalActive).
+	f.vfake.Vmcr = vcpuif.VMCR_VENG1 | 0xf0<<vcpuif.VMCR_VPMRShift
+	f.vif.Inject(vcpuif.IRQ{INTID: 1, Priority: 0xa0})
+	f.vfake.GuestAck()
+	f.vif.Inject(vcpuif.IRQ{INTID: 2, Priority: 0xa0})
 	for off, v := range map[uint64]uint64{pl011.UARTIBRD: 13, pl011.UARTFBRD: 1, pl011.UARTLCR_H: 0x70, pl011.UARTCR: 0x301, pl011.UARTIMSC: 0x50} {
 		f.uart.Write(off, 4, v)
 	}
@@ -111,7 +135,7 @@ func TestComponentsRoundTrip(t *testing.T) {
 	for _, s := range states {
 		names = append(names, s.Name)
 	}
-	if want := []string{stateCPU, stateTimer, stateGIC, stateUART}; !slices.Equal(names, want) {
+	if want := []string{stateCPU, stateTimer, stateGIC, stateVIF, stateUART}; !slices.Equal(names, want) {
 		t.Fatalf("captured %v, want %v (CPU and timer at the pause, first)", names, want)
 	}
 	dst := newFakeMachine(t)
@@ -231,6 +255,39 @@ func TestComponentsGolden(t *testing.T) {
 	}
 }
 
+// The guest's timer interrupt, acknowledged by Ferry and listed HW-linked,
+// moves only with its physical active state: a stream whose distributor
+// state does not have it active is refused with nothing loaded.
+func TestVIFNeedsPhysicalActive(t *testing.T) {
+	for _, active := range []bool{false, true} {
+		src := sample(t)
+		if active {
+			src.gic.Redist().Write32(gic.GICR_ISACTIVER0, 1<<27)
+		}
+		src.vfake.Ack(27)
+		if got := src.vif.Inject(vcpuif.IRQ{INTID: 27, Priority: 0xa0, HW: true}); got != vcpuif.Listed {
+			t.Fatalf("timer: %v", got)
+		}
+		dst := newFakeMachine(t)
+		err := components(dst.hardware()).Restore(captureAll(t, components(src.hardware())))
+		if active {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := vcpuif.DecodeLR(dst.vfake.LRs[1]); !got.HW || got.VINTID != 27 || got.State != vcpuif.Pending {
+				t.Errorf("destination LR1 %+v, want the timer's HW entry", got)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "gic-vif") || !strings.Contains(err.Error(), "INTID 27, which is not active") {
+			t.Fatalf("err = %v", err)
+		}
+		if len(dst.loads) != 0 || len(dst.gic.Writes) != 0 || dst.vfake.Accesses != 3 { // VTR, and HCR read and written by Enable
+			t.Errorf("something was loaded: %v, %d GIC writes, %d VIF accesses", dst.loads, len(dst.gic.Writes), dst.vfake.Accesses)
+		}
+	}
+}
+
 func TestRegistryRefuses(t *testing.T) {
 	good := captureAll(t, components(sample(t).hardware()))
 	mod := func(f func([]migrate.State) []migrate.State) []migrate.State {
@@ -241,12 +298,13 @@ func TestRegistryRefuses(t *testing.T) {
 		want   string
 	}{
 		"newer":   {mod(func(s []migrate.State) []migrate.State { s[2].Version = gic.Version + 1; return s }), "gic state version 3; this Ferry reads 2 to 2"},
-		"missing": {mod(func(s []migrate.State) []migrate.State { return s[:3] }), `no "uart" state`},
+		"missing": {mod(func(s []migrate.State) []migrate.State { return s[:len(s)-1] }), `no "uart" state`},
 		"twice":   {mod(func(s []migrate.State) []migrate.State { return append(s, s[0]) }), `"cpu" twice`},
 		"unknown": {mod(func(s []migrate.State) []migrate.State {
 			return append(s, migrate.State{Name: "virtio-net", Version: 1})
 		}), `"virtio-net" belongs to no component`},
-		"garbage":  {mod(func(s []migrate.State) []migrate.State { s[3].Data = []byte{1}; return s }), "restore: uart:"},
+		"garbage":  {mod(func(s []migrate.State) []migrate.State { s[len(s)-1].Data = []byte{1}; return s }), "restore: uart:"},
+		"bad VIF":  {mod(func(s []migrate.State) []migrate.State { s[3].Data = s[3].Data[:5]; return s }), "restore: gic-vif:"},
 		"bad CPU":  {mod(func(s []migrate.State) []migrate.State { s[0].Data = s[0].Data[:10]; return s }), "restore: cpu:"},
 		"timer v0": {mod(func(s []migrate.State) []migrate.State { s[1].Version = 0; return s }), "timer state version 0"},
 	} {
