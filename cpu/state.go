@@ -13,9 +13,12 @@ import (
 // StateVersion is the version of State's encoding this package writes;
 // it reads every version from StateOldest. Version 2 dropped the version
 // the payload carried (the migration record's is the one) and moved the
-// timer to its own component (TimerVersion).
+// timer to its own component (TimerVersion); version 3 added the guest's
+// self-hosted debug state (Debug). A version 2 state decodes with a zero
+// Debug: no breakpoint or watchpoint set and the OS lock unlocked, as a
+// Linux guest leaves them after its boot.
 const (
-	StateVersion = 2
+	StateVersion = 3
 	StateOldest  = 2
 )
 
@@ -76,6 +79,103 @@ var PAuthKeyNames = []string{
 	"APGAKeyLo_EL1", "APGAKeyHi_EL1",
 }
 
+// MaxBreakpoints is the most breakpoints, and the most watchpoints, a CPU
+// has (ID_AA64DFR0_EL1.BRPs and WRPs are 4-bit counts less one; more than
+// 16 need FEAT_Debugv8p9, hidden from the guest).
+const MaxBreakpoints = 16
+
+// OSLSR_EL1 and OSLAR_EL1 fields (ARM ARM D23.3 OSLSR_EL1, OSLAR_EL1).
+const (
+	OSLSR_OSLK = 1 << 1 // OSLSR_EL1.OSLK: the OS lock is locked
+	OSLAR_OSLK = 1 << 0 // OSLAR_EL1.OSLK: lock (1) or unlock (0) it
+	// ClaimMask covers the claim tags DBGCLAIMSET/CLR_EL1 may hold
+	// (bits [7:0]; the CPU may implement fewer).
+	ClaimMask = 0xff
+)
+
+// Debug is the guest's self-hosted debug state (ARM ARM D2, "AArch64
+// Self-hosted Debug"), what gdb, perf and kgdb set: the breakpoint and
+// watchpoint registers of every one the CPU has, the OS lock (a locked one
+// disables them all, and a CPU comes out of reset locked), the OS double
+// lock with FEAT_DoubleLock, the claim tags and the DCC interrupt enable.
+// MDSCR_EL1, which enables them, is one of SysRegNames. MDCR_EL2 traps
+// none of these registers: the guest's accesses are the CPU's.
+type Debug struct {
+	BVR, BCR []uint64 // DBGBVR<n>_EL1, DBGBCR<n>_EL1, n < the CPU's breakpoints
+	WVR, WCR []uint64 // DBGWVR<n>_EL1, DBGWCR<n>_EL1, n < its watchpoints
+	MDCCINT  uint64   // MDCCINT_EL1
+	Claim    uint64   // the claim tags set (DBGCLAIMCLR_EL1 as read)
+	OSDLR    uint64   // OSDLR_EL1, with FEAT_DoubleLock
+	OSLK     bool     // OSLSR_EL1.OSLK
+}
+
+// RegWrite is one system-register write of a restore, by name.
+type RegWrite struct {
+	Name  string
+	Value uint64
+}
+
+// DebugReadNames are the breakpoint and watchpoint registers a capture
+// reads on a CPU with brps breakpoints and wrps watchpoints: DBGBVR<n>,
+// DBGBCR<n> for each breakpoint, then DBGWVR<n>, DBGWCR<n> for each
+// watchpoint (SetDebugRegs takes their values in this order).
+func DebugReadNames(brps, wrps int) []string {
+	var names []string
+	for n := range brps {
+		names = append(names, fmt.Sprintf("DBGBVR%d_EL1", n), fmt.Sprintf("DBGBCR%d_EL1", n))
+	}
+	for n := range wrps {
+		names = append(names, fmt.Sprintf("DBGWVR%d_EL1", n), fmt.Sprintf("DBGWCR%d_EL1", n))
+	}
+	return names
+}
+
+// SetDebugRegs fills d's breakpoints and watchpoints from the values of
+// DebugReadNames(brps, wrps), in its order.
+func (d *Debug) SetDebugRegs(brps, wrps int, v []uint64) {
+	d.BVR, d.BCR, d.WVR, d.WCR = nil, nil, nil, nil
+	for n := range brps {
+		d.BVR, d.BCR = append(d.BVR, v[2*n]), append(d.BCR, v[2*n+1])
+	}
+	for n := range wrps {
+		d.WVR, d.WCR = append(d.WVR, v[2*brps+2*n]), append(d.WCR, v[2*brps+2*n+1])
+	}
+}
+
+// DebugWrites returns the writes that load d into a CPU with brps
+// breakpoints and wrps watchpoints (and FEAT_DoubleLock if doubleLock), in
+// order: every breakpoint and watchpoint the CPU has (zero past d's, so
+// that nothing another guest left there fires), the DCC enable, the claim
+// tags (cleared, then d's set), the double lock, and the OS lock last. A
+// CPU with fewer breakpoints or watchpoints than d is an error.
+func (d *Debug) DebugWrites(brps, wrps int, doubleLock bool) ([]RegWrite, error) {
+	if len(d.BVR) > brps || len(d.WVR) > wrps {
+		return nil, fmt.Errorf("cpu state: %d breakpoints and %d watchpoints; this CPU has %d and %d", len(d.BVR), len(d.WVR), brps, wrps)
+	}
+	at := func(v []uint64, n int) uint64 {
+		if n < len(v) {
+			return v[n]
+		}
+		return 0
+	}
+	var w []RegWrite
+	for n := range brps {
+		w = append(w, RegWrite{fmt.Sprintf("DBGBVR%d_EL1", n), at(d.BVR, n)}, RegWrite{fmt.Sprintf("DBGBCR%d_EL1", n), at(d.BCR, n)})
+	}
+	for n := range wrps {
+		w = append(w, RegWrite{fmt.Sprintf("DBGWVR%d_EL1", n), at(d.WVR, n)}, RegWrite{fmt.Sprintf("DBGWCR%d_EL1", n), at(d.WCR, n)})
+	}
+	w = append(w, RegWrite{"MDCCINT_EL1", d.MDCCINT}, RegWrite{"DBGCLAIMCLR_EL1", ClaimMask}, RegWrite{"DBGCLAIMSET_EL1", d.Claim & ClaimMask})
+	if doubleLock {
+		w = append(w, RegWrite{"OSDLR_EL1", d.OSDLR})
+	}
+	var oslk uint64
+	if d.OSLK {
+		oslk = OSLAR_OSLK
+	}
+	return append(w, RegWrite{"OSLAR_EL1", oslk}), nil
+}
+
 // Timer is the guest's generic-timer state, a migratable component of
 // its own. The guest's virtual count is
 // carried rather than CNTVOFF_EL2, because the boards' physical counters
@@ -94,8 +194,8 @@ type Timer struct {
 
 // State is everything of the guest's CPU Ferry moves but its timer: the
 // register block of the world switch, the EL1 system registers, the
-// optional register sets of Features and the identity the guest sees
-// (VPIDR/VMPIDR).
+// optional register sets of Features, the identity the guest sees
+// (VPIDR/VMPIDR) and its self-hosted debug state.
 //
 // The guest's EL0 may run AArch32 (a 32-bit process under a 64-bit
 // kernel): its R0-R14 are then X0-X14 of the register block, its CPSR is
@@ -112,6 +212,7 @@ type State struct {
 	SMCR     uint64   // when FeatSME
 	MIDR     uint64   // VPIDR_EL2
 	MPIDR    uint64   // VMPIDR_EL2
+	Debug    Debug    // from version 3
 }
 
 // Encode returns the encoding of s (version StateVersion).
@@ -136,6 +237,18 @@ func (s *State) Encode() []byte {
 	w.U64(s.SMCR)
 	w.U64(s.MIDR)
 	w.U64(s.MPIDR)
+	d := &s.Debug
+	for _, v := range [][]uint64{d.BVR, d.BCR, d.WVR, d.WCR} {
+		w.U64s(v)
+	}
+	w.U64(d.MDCCINT)
+	w.U64(d.Claim)
+	w.U64(d.OSDLR)
+	if d.OSLK {
+		w.U8(1)
+	} else {
+		w.U8(0)
+	}
 	return w.Bytes()
 }
 
@@ -165,6 +278,24 @@ func DecodeState(version uint16, b []byte) (*State, error) {
 	s.SMCR = r.U64()
 	s.MIDR = r.U64()
 	s.MPIDR = r.U64()
+	if version >= 3 {
+		d := &s.Debug
+		for _, p := range []*[]uint64{&d.BVR, &d.BCR, &d.WVR, &d.WCR} {
+			if *p = r.U64s(MaxBreakpoints); len(*p) == 0 {
+				*p = nil
+			}
+		}
+		d.MDCCINT = r.U64()
+		d.Claim = r.U64()
+		d.OSDLR = r.U64()
+		switch r.U8() {
+		case 0:
+		case 1:
+			d.OSLK = true
+		default:
+			r.Fail(fmt.Errorf("OS lock neither locked nor unlocked"))
+		}
+	}
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("cpu state: %w", err)
 	}
@@ -190,6 +321,11 @@ func (s *State) validate() error {
 		return fmt.Errorf("cpu state: SVE vector length %d with %d bytes of predicates", s.SVEVL, len(s.SVEPred))
 	case s.Features&FeatSVE == 0 && (s.SVEVL != 0 || len(s.SVEPred) != 0):
 		return fmt.Errorf("cpu state: SVE predicates without the feature")
+	case len(s.Debug.BVR) != len(s.Debug.BCR) || len(s.Debug.WVR) != len(s.Debug.WCR):
+		return fmt.Errorf("cpu state: %d breakpoint values for %d controls, %d watchpoint values for %d controls",
+			len(s.Debug.BVR), len(s.Debug.BCR), len(s.Debug.WVR), len(s.Debug.WCR))
+	case s.Debug.Claim&^ClaimMask != 0:
+		return fmt.Errorf("cpu state: claim tags %#x beyond the 8 there are", s.Debug.Claim)
 	case s.Ctx.PSTATE&pstateNRW != 0 && s.Ctx.PSTATE&pstateMode != pstateUser32:
 		return fmt.Errorf("cpu state: PSTATE %#x is an AArch32 mode other than User (%#x); Ferry guests run AArch64 at EL1", s.Ctx.PSTATE, s.Ctx.PSTATE&pstateAArch32M)
 	case s.Ctx.PSTATE&pstateNRW == 0 && s.Ctx.PSTATE&pstateMode != SPSR_EL1h && s.Ctx.PSTATE&pstateMode != pstateEL1t && s.Ctx.PSTATE&pstateMode != pstateEL0t:

@@ -58,7 +58,23 @@ func Capture(c *Context) *State {
 	if s.Features&FeatSME != 0 {
 		s.SMCR = ReadSMCR_EL1()
 	}
+	s.Debug = captureDebug()
 	return s
+}
+
+// captureDebug reads the guest's self-hosted debug state (Debug).
+func captureDebug() Debug {
+	brps, wrps, doubleLock := Breakpoints(ReadID_AA64DFR0_EL1())
+	d := Debug{
+		MDCCINT: ReadMDCCINT_EL1(),
+		Claim:   ReadDBGCLAIMCLR_EL1() & ClaimMask,
+		OSLK:    ReadOSLSR_EL1()&OSLSR_OSLK != 0,
+	}
+	d.SetDebugRegs(brps, wrps, readAll(DebugReadNames(brps, wrps)))
+	if doubleLock {
+		d.OSDLR = ReadOSDLR_EL1()
+	}
+	return d
 }
 
 // CaptureTimer reads the guest's generic timer, stopped at an exit.
@@ -90,6 +106,10 @@ func Restore(s *State, c *Context) error {
 	if miss := s.Features &^ GuestFeatures(); miss != 0 {
 		return fmt.Errorf("cpu state needs features %#x this CPU lacks", uint32(miss))
 	}
+	debug, err := s.Debug.DebugWrites(Breakpoints(ReadID_AA64DFR0_EL1()))
+	if err != nil {
+		return err
+	}
 	host := c.host
 	*c = s.Ctx
 	c.host = host
@@ -111,6 +131,9 @@ func Restore(s *State, c *Context) error {
 	}
 	WriteVPIDR_EL2(s.MIDR)
 	WriteVMPIDR_EL2(s.MPIDR)
+	for _, w := range debug {
+		sysRegWriters[w.Name](w.Value)
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@
 package cpu
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -31,7 +32,24 @@ func sampleState() *State {
 	for range PAuthKeyNames {
 		s.PAuth = append(s.PAuth, uint64(len(s.PAuth))*3)
 	}
+	s.Debug = sampleDebug()
 	return s
+}
+
+// sampleDebug is a guest's debug state on a CPU like QEMU's -cpu max (6
+// breakpoints, 4 watchpoints), each set: enabled (E), EL0 and EL1 (PMC),
+// a watchpoint of 8 bytes (BAS) for loads and stores (LSC).
+func sampleDebug() Debug {
+	d := Debug{MDCCINT: 1 << 29, Claim: 0x5}
+	for n := range 6 {
+		d.BVR = append(d.BVR, 0x400000+uint64(n)*0x40)
+		d.BCR = append(d.BCR, 0xf<<5|0b11<<1|1)
+	}
+	for n := range 4 {
+		d.WVR = append(d.WVR, 0x4a0000+uint64(n)*8)
+		d.WCR = append(d.WCR, 0xff<<5|0b11<<3|0b11<<1|1)
+	}
+	return d
 }
 
 func TestStateRoundTrip(t *testing.T) {
@@ -66,6 +84,13 @@ func TestDecodeStateRejects(t *testing.T) {
 		"AArch32 SVC":      {mutate(func(s *State) { s.Ctx.PSTATE = 0x13 }), "AArch32 mode other than User"},
 		"AArch32 IRQ":      {mutate(func(s *State) { s.Ctx.PSTATE = 0x1d2 }), "AArch32 mode other than User"},
 		"EL2 mode":         {mutate(func(s *State) { s.Ctx.PSTATE = 0x9 }), "not EL0t"},
+		"breakpoints":      {mutate(func(s *State) { s.Debug.BCR = s.Debug.BCR[:5] }), "breakpoint values"},
+		"watchpoints":      {mutate(func(s *State) { s.Debug.WVR = nil }), "watchpoint values"},
+		"17 breakpoints": {mutate(func(s *State) {
+			s.Debug.BVR, s.Debug.BCR = make([]uint64, 17), make([]uint64, 17)
+		}), "over the limit"},
+		"claim tags": {mutate(func(s *State) { s.Debug.Claim = 0x100 }), "claim tags"},
+		"OS lock":    {append(good[:len(good)-1:len(good)-1], 2), "OS lock"},
 	}
 	for name, c := range cases {
 		if _, err := DecodeState(StateVersion, c.b); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -147,12 +172,129 @@ func TestStateRegistersExist(t *testing.T) {
 
 func FuzzDecodeState(f *testing.F) {
 	f.Add(sampleState().Encode())
+	v2 := sampleState()
+	v2.Debug = Debug{}
+	b := v2.Encode()
+	f.Add(b[:len(b)-(4*4+3*8+1)])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, err := DecodeState(StateVersion, b)
-		if err == nil {
-			if _, err := DecodeState(StateVersion, s.Encode()); err != nil {
-				t.Fatalf("re-encoding a valid state fails: %v", err)
+		// Every version this Ferry reads; a state read at any of them
+		// re-encodes at the current one.
+		for v := uint16(StateOldest); v <= StateVersion; v++ {
+			s, err := DecodeState(v, b)
+			if err == nil {
+				again, err := DecodeState(StateVersion, s.Encode())
+				if err != nil {
+					t.Fatalf("version %d: re-encoding a valid state fails: %v", v, err)
+				}
+				if !reflect.DeepEqual(again, s) {
+					t.Fatalf("version %d: re-encoding changes the state", v)
+				}
 			}
 		}
 	})
+}
+
+// A version 2 state (before the debug registers) still decodes, with no
+// breakpoint set and the OS lock unlocked; one version's encoding is not
+// taken for the other's.
+func TestDecodeStateVersion2(t *testing.T) {
+	s := sampleState()
+	s.Debug = Debug{}
+	v3 := s.Encode()
+	v2 := v3[:len(v3)-(4*4+3*8+1)] // the debug tail of an empty Debug
+	got, err := DecodeState(2, v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, s) {
+		t.Fatalf("version 2 decodes as %+v", got.Debug)
+	}
+	if _, err := DecodeState(3, v2); err == nil {
+		t.Error("a version 2 encoding taken for version 3")
+	}
+	if _, err := DecodeState(2, sampleState().Encode()); err == nil || !strings.Contains(err.Error(), "trailing") {
+		t.Errorf("a version 3 encoding read as version 2: %v", err)
+	}
+}
+
+// TestDebugWrites: the restore writes every breakpoint and watchpoint the
+// CPU has -- the guest's, then zeros -- and unlocks or locks the OS lock
+// last (a CPU comes out of reset with it locked, which disables them all);
+// a CPU with fewer than the guest used is refused before anything is
+// written.
+func TestDebugWrites(t *testing.T) {
+	d := sampleDebug()
+	w, err := d.DebugWrites(6, 4, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]uint64{}
+	for _, x := range w {
+		got[x.Name] = x.Value
+	}
+	if len(w) != 6*2+4*2+4 || len(got) != len(w) {
+		t.Fatalf("%d writes (%d registers): %v", len(w), len(got), w)
+	}
+	for n := range 6 {
+		if got[fmt.Sprintf("DBGBVR%d_EL1", n)] != d.BVR[n] || got[fmt.Sprintf("DBGBCR%d_EL1", n)] != d.BCR[n] {
+			t.Errorf("breakpoint %d not written", n)
+		}
+	}
+	for n := range 4 {
+		if got[fmt.Sprintf("DBGWVR%d_EL1", n)] != d.WVR[n] || got[fmt.Sprintf("DBGWCR%d_EL1", n)] != d.WCR[n] {
+			t.Errorf("watchpoint %d not written", n)
+		}
+	}
+	if last := w[len(w)-1]; last != (RegWrite{"OSLAR_EL1", 0}) {
+		t.Errorf("last write %+v, want the OS lock unlocked", last)
+	}
+	if got["DBGCLAIMSET_EL1"] != 0x5 || got["MDCCINT_EL1"] != d.MDCCINT {
+		t.Errorf("claim %#x, MDCCINT %#x", got["DBGCLAIMSET_EL1"], got["MDCCINT_EL1"])
+	}
+
+	// A capture reads the same registers back into the same places.
+	var vals []uint64
+	for _, n := range DebugReadNames(6, 4) {
+		vals = append(vals, got[n])
+	}
+	var back Debug
+	back.SetDebugRegs(6, 4, vals)
+	if !reflect.DeepEqual(back.BVR, d.BVR) || !reflect.DeepEqual(back.BCR, d.BCR) || !reflect.DeepEqual(back.WVR, d.WVR) || !reflect.DeepEqual(back.WCR, d.WCR) {
+		t.Errorf("captured back as %+v", back)
+	}
+
+	d.OSLK, d.OSDLR = true, 1
+	w, _ = d.DebugWrites(16, 16, true)
+	if len(w) != 16*4+5 || w[len(w)-1] != (RegWrite{"OSLAR_EL1", OSLAR_OSLK}) || w[len(w)-2] != (RegWrite{"OSDLR_EL1", 1}) {
+		t.Fatalf("16/16 with the double lock: %d writes, ending %v", len(w), w[len(w)-2:])
+	}
+	for _, x := range w {
+		if x.Name == "DBGBCR15_EL1" && x.Value != 0 {
+			t.Errorf("a breakpoint the guest did not have is written %#x", x.Value)
+		}
+	}
+	if _, err := d.DebugWrites(2, 4, false); err == nil || !strings.Contains(err.Error(), "this CPU has 2") {
+		t.Errorf("6 breakpoints on a CPU with 2: %v", err)
+	}
+}
+
+// Every debug register a restore writes has a writer in the generated
+// table, and every one a capture reads a reader.
+func TestDebugRegistersExist(t *testing.T) {
+	have := map[string]sysregtab.SysReg{}
+	for _, r := range sysregtab.SysRegs {
+		have[r.Name] = r
+	}
+	d := Debug{OSLK: true}
+	w, _ := d.DebugWrites(MaxBreakpoints, MaxBreakpoints, true)
+	for _, x := range w {
+		if r, ok := have[x.Name]; !ok || !r.Write {
+			t.Errorf("%s: no writer", x.Name)
+		}
+	}
+	for _, n := range append(DebugReadNames(MaxBreakpoints, MaxBreakpoints), "OSLSR_EL1", "DBGCLAIMCLR_EL1", "OSDLR_EL1", "MDCCINT_EL1") {
+		if r, ok := have[n]; !ok || !r.Read {
+			t.Errorf("%s: no reader", n)
+		}
+	}
 }
