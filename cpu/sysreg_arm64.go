@@ -560,6 +560,27 @@ func WriteICC_SGI1R_EL1(v uint64)
 // WriteICC_ASGI1R_EL1 writes ICC_ASGI1R_EL1 (GICv3 12 ICC_ASGI1R_EL1, Interrupt Controller Alias Software Generated Interrupt Group 1 Register).
 func WriteICC_ASGI1R_EL1(v uint64)
 
+// ReadICC_IAR1_EL1 reads ICC_IAR1_EL1 (GICv3 12 ICC_IAR1_EL1, Interrupt Controller Interrupt Acknowledge Register 1).
+func ReadICC_IAR1_EL1() uint64
+
+// WriteICC_EOIR1_EL1 writes ICC_EOIR1_EL1 (GICv3 12 ICC_EOIR1_EL1, Interrupt Controller End Of Interrupt Register 1).
+func WriteICC_EOIR1_EL1(v uint64)
+
+// WriteICC_DIR_EL1 writes ICC_DIR_EL1 (GICv3 12 ICC_DIR_EL1, Interrupt Controller Deactivate Interrupt Register).
+func WriteICC_DIR_EL1(v uint64)
+
+// ReadICH_VTR_EL2 reads ICH_VTR_EL2 (GICv3 12 ICH_VTR_EL2, Interrupt Controller VGIC Type Register).
+func ReadICH_VTR_EL2() uint64
+
+// ReadICH_MISR_EL2 reads ICH_MISR_EL2 (GICv3 12 ICH_MISR_EL2, Interrupt Controller Maintenance Interrupt State Register).
+func ReadICH_MISR_EL2() uint64
+
+// ReadICH_EISR_EL2 reads ICH_EISR_EL2 (GICv3 12 ICH_EISR_EL2, Interrupt Controller End of Interrupt Status Register).
+func ReadICH_EISR_EL2() uint64
+
+// ReadICH_ELRSR_EL2 reads ICH_ELRSR_EL2 (GICv3 12 ICH_ELRSR_EL2, Interrupt Controller Empty List Register Status Register).
+func ReadICH_ELRSR_EL2() uint64
+
 // ReadID_PFR0_EL1 reads ID_PFR0_EL1 (ARM ARM D23.2 ID_PFR0_EL1, AArch32 Processor Feature Register 0).
 func ReadID_PFR0_EL1() uint64
 
@@ -1031,6 +1052,150 @@ func ReadDBGCLAIMCLR_EL1() uint64
 // WriteDBGCLAIMCLR_EL1 writes DBGCLAIMCLR_EL1 (ARM ARM D23.3 DBGCLAIMCLR_EL1, Debug CLAIM Tag Clear Register).
 func WriteDBGCLAIMCLR_EL1(v uint64)
 
+// ReadICH_LR0_EL2 reads ICH_LR0_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR0_EL2() uint64
+
+// WriteICH_LR0_EL2 writes ICH_LR0_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR0_EL2(v uint64)
+
+// ReadICH_LR1_EL2 reads ICH_LR1_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR1_EL2() uint64
+
+// WriteICH_LR1_EL2 writes ICH_LR1_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR1_EL2(v uint64)
+
+// ReadICH_LR2_EL2 reads ICH_LR2_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR2_EL2() uint64
+
+// WriteICH_LR2_EL2 writes ICH_LR2_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR2_EL2(v uint64)
+
+// ReadICH_LR3_EL2 reads ICH_LR3_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR3_EL2() uint64
+
+// WriteICH_LR3_EL2 writes ICH_LR3_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR3_EL2(v uint64)
+
+// ReadICH_LR4_EL2 reads ICH_LR4_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR4_EL2() uint64
+
+// WriteICH_LR4_EL2 writes ICH_LR4_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR4_EL2(v uint64)
+
+// ReadICH_LR5_EL2 reads ICH_LR5_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR5_EL2() uint64
+
+// WriteICH_LR5_EL2 writes ICH_LR5_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR5_EL2(v uint64)
+
+// ReadICH_LR6_EL2 reads ICH_LR6_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR6_EL2() uint64
+
+// WriteICH_LR6_EL2 writes ICH_LR6_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR6_EL2(v uint64)
+
+// ReadICH_LR7_EL2 reads ICH_LR7_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR7_EL2() uint64
+
+// WriteICH_LR7_EL2 writes ICH_LR7_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR7_EL2(v uint64)
+
+// ReadICH_LR8_EL2 reads ICH_LR8_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR8_EL2() uint64
+
+// WriteICH_LR8_EL2 writes ICH_LR8_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR8_EL2(v uint64)
+
+// ReadICH_LR9_EL2 reads ICH_LR9_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR9_EL2() uint64
+
+// WriteICH_LR9_EL2 writes ICH_LR9_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR9_EL2(v uint64)
+
+// ReadICH_LR10_EL2 reads ICH_LR10_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR10_EL2() uint64
+
+// WriteICH_LR10_EL2 writes ICH_LR10_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR10_EL2(v uint64)
+
+// ReadICH_LR11_EL2 reads ICH_LR11_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR11_EL2() uint64
+
+// WriteICH_LR11_EL2 writes ICH_LR11_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR11_EL2(v uint64)
+
+// ReadICH_LR12_EL2 reads ICH_LR12_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR12_EL2() uint64
+
+// WriteICH_LR12_EL2 writes ICH_LR12_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR12_EL2(v uint64)
+
+// ReadICH_LR13_EL2 reads ICH_LR13_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR13_EL2() uint64
+
+// WriteICH_LR13_EL2 writes ICH_LR13_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR13_EL2(v uint64)
+
+// ReadICH_LR14_EL2 reads ICH_LR14_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR14_EL2() uint64
+
+// WriteICH_LR14_EL2 writes ICH_LR14_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR14_EL2(v uint64)
+
+// ReadICH_LR15_EL2 reads ICH_LR15_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func ReadICH_LR15_EL2() uint64
+
+// WriteICH_LR15_EL2 writes ICH_LR15_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
+func WriteICH_LR15_EL2(v uint64)
+
+// ReadICH_AP0R0_EL2 reads ICH_AP0R0_EL2 (GICv3 12 ICH_AP0R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 0 Registers).
+func ReadICH_AP0R0_EL2() uint64
+
+// WriteICH_AP0R0_EL2 writes ICH_AP0R0_EL2 (GICv3 12 ICH_AP0R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 0 Registers).
+func WriteICH_AP0R0_EL2(v uint64)
+
+// ReadICH_AP0R1_EL2 reads ICH_AP0R1_EL2 (GICv3 12 ICH_AP0R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 0 Registers).
+func ReadICH_AP0R1_EL2() uint64
+
+// WriteICH_AP0R1_EL2 writes ICH_AP0R1_EL2 (GICv3 12 ICH_AP0R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 0 Registers).
+func WriteICH_AP0R1_EL2(v uint64)
+
+// ReadICH_AP0R2_EL2 reads ICH_AP0R2_EL2 (GICv3 12 ICH_AP0R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 0 Registers).
+func ReadICH_AP0R2_EL2() uint64
+
+// WriteICH_AP0R2_EL2 writes ICH_AP0R2_EL2 (GICv3 12 ICH_AP0R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 0 Registers).
+func WriteICH_AP0R2_EL2(v uint64)
+
+// ReadICH_AP0R3_EL2 reads ICH_AP0R3_EL2 (GICv3 12 ICH_AP0R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 0 Registers).
+func ReadICH_AP0R3_EL2() uint64
+
+// WriteICH_AP0R3_EL2 writes ICH_AP0R3_EL2 (GICv3 12 ICH_AP0R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 0 Registers).
+func WriteICH_AP0R3_EL2(v uint64)
+
+// ReadICH_AP1R0_EL2 reads ICH_AP1R0_EL2 (GICv3 12 ICH_AP1R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 1 Registers).
+func ReadICH_AP1R0_EL2() uint64
+
+// WriteICH_AP1R0_EL2 writes ICH_AP1R0_EL2 (GICv3 12 ICH_AP1R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 1 Registers).
+func WriteICH_AP1R0_EL2(v uint64)
+
+// ReadICH_AP1R1_EL2 reads ICH_AP1R1_EL2 (GICv3 12 ICH_AP1R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 1 Registers).
+func ReadICH_AP1R1_EL2() uint64
+
+// WriteICH_AP1R1_EL2 writes ICH_AP1R1_EL2 (GICv3 12 ICH_AP1R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 1 Registers).
+func WriteICH_AP1R1_EL2(v uint64)
+
+// ReadICH_AP1R2_EL2 reads ICH_AP1R2_EL2 (GICv3 12 ICH_AP1R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 1 Registers).
+func ReadICH_AP1R2_EL2() uint64
+
+// WriteICH_AP1R2_EL2 writes ICH_AP1R2_EL2 (GICv3 12 ICH_AP1R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 1 Registers).
+func WriteICH_AP1R2_EL2(v uint64)
+
+// ReadICH_AP1R3_EL2 reads ICH_AP1R3_EL2 (GICv3 12 ICH_AP1R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 1 Registers).
+func ReadICH_AP1R3_EL2() uint64
+
+// WriteICH_AP1R3_EL2 writes ICH_AP1R3_EL2 (GICv3 12 ICH_AP1R<n>_EL2, Interrupt Controller Hyp Active Priorities Group 1 Registers).
+func WriteICH_AP1R3_EL2(v uint64)
+
 // sysRegReaders and sysRegWriters access a register by name.
 var sysRegReaders = map[string]func() uint64{
 	"MIDR_EL1":         ReadMIDR_EL1,
@@ -1134,6 +1299,11 @@ var sysRegReaders = map[string]func() uint64{
 	"ICC_AP1R1_EL1":    ReadICC_AP1R1_EL1,
 	"ICC_AP1R2_EL1":    ReadICC_AP1R2_EL1,
 	"ICC_AP1R3_EL1":    ReadICC_AP1R3_EL1,
+	"ICC_IAR1_EL1":     ReadICC_IAR1_EL1,
+	"ICH_VTR_EL2":      ReadICH_VTR_EL2,
+	"ICH_MISR_EL2":     ReadICH_MISR_EL2,
+	"ICH_EISR_EL2":     ReadICH_EISR_EL2,
+	"ICH_ELRSR_EL2":    ReadICH_ELRSR_EL2,
 	"ID_PFR0_EL1":      ReadID_PFR0_EL1,
 	"ID_PFR1_EL1":      ReadID_PFR1_EL1,
 	"ID_DFR0_EL1":      ReadID_DFR0_EL1,
@@ -1222,6 +1392,30 @@ var sysRegReaders = map[string]func() uint64{
 	"OSLSR_EL1":        ReadOSLSR_EL1,
 	"OSDLR_EL1":        ReadOSDLR_EL1,
 	"DBGCLAIMCLR_EL1":  ReadDBGCLAIMCLR_EL1,
+	"ICH_LR0_EL2":      ReadICH_LR0_EL2,
+	"ICH_LR1_EL2":      ReadICH_LR1_EL2,
+	"ICH_LR2_EL2":      ReadICH_LR2_EL2,
+	"ICH_LR3_EL2":      ReadICH_LR3_EL2,
+	"ICH_LR4_EL2":      ReadICH_LR4_EL2,
+	"ICH_LR5_EL2":      ReadICH_LR5_EL2,
+	"ICH_LR6_EL2":      ReadICH_LR6_EL2,
+	"ICH_LR7_EL2":      ReadICH_LR7_EL2,
+	"ICH_LR8_EL2":      ReadICH_LR8_EL2,
+	"ICH_LR9_EL2":      ReadICH_LR9_EL2,
+	"ICH_LR10_EL2":     ReadICH_LR10_EL2,
+	"ICH_LR11_EL2":     ReadICH_LR11_EL2,
+	"ICH_LR12_EL2":     ReadICH_LR12_EL2,
+	"ICH_LR13_EL2":     ReadICH_LR13_EL2,
+	"ICH_LR14_EL2":     ReadICH_LR14_EL2,
+	"ICH_LR15_EL2":     ReadICH_LR15_EL2,
+	"ICH_AP0R0_EL2":    ReadICH_AP0R0_EL2,
+	"ICH_AP0R1_EL2":    ReadICH_AP0R1_EL2,
+	"ICH_AP0R2_EL2":    ReadICH_AP0R2_EL2,
+	"ICH_AP0R3_EL2":    ReadICH_AP0R3_EL2,
+	"ICH_AP1R0_EL2":    ReadICH_AP1R0_EL2,
+	"ICH_AP1R1_EL2":    ReadICH_AP1R1_EL2,
+	"ICH_AP1R2_EL2":    ReadICH_AP1R2_EL2,
+	"ICH_AP1R3_EL2":    ReadICH_AP1R3_EL2,
 }
 
 var sysRegWriters = map[string]func(uint64){
@@ -1308,6 +1502,8 @@ var sysRegWriters = map[string]func(uint64){
 	"ICC_AP1R3_EL1":   WriteICC_AP1R3_EL1,
 	"ICC_SGI1R_EL1":   WriteICC_SGI1R_EL1,
 	"ICC_ASGI1R_EL1":  WriteICC_ASGI1R_EL1,
+	"ICC_EOIR1_EL1":   WriteICC_EOIR1_EL1,
+	"ICC_DIR_EL1":     WriteICC_DIR_EL1,
 	"DBGBVR0_EL1":     WriteDBGBVR0_EL1,
 	"DBGBCR0_EL1":     WriteDBGBCR0_EL1,
 	"DBGWVR0_EL1":     WriteDBGWVR0_EL1,
@@ -1377,4 +1573,28 @@ var sysRegWriters = map[string]func(uint64){
 	"OSDLR_EL1":       WriteOSDLR_EL1,
 	"DBGCLAIMSET_EL1": WriteDBGCLAIMSET_EL1,
 	"DBGCLAIMCLR_EL1": WriteDBGCLAIMCLR_EL1,
+	"ICH_LR0_EL2":     WriteICH_LR0_EL2,
+	"ICH_LR1_EL2":     WriteICH_LR1_EL2,
+	"ICH_LR2_EL2":     WriteICH_LR2_EL2,
+	"ICH_LR3_EL2":     WriteICH_LR3_EL2,
+	"ICH_LR4_EL2":     WriteICH_LR4_EL2,
+	"ICH_LR5_EL2":     WriteICH_LR5_EL2,
+	"ICH_LR6_EL2":     WriteICH_LR6_EL2,
+	"ICH_LR7_EL2":     WriteICH_LR7_EL2,
+	"ICH_LR8_EL2":     WriteICH_LR8_EL2,
+	"ICH_LR9_EL2":     WriteICH_LR9_EL2,
+	"ICH_LR10_EL2":    WriteICH_LR10_EL2,
+	"ICH_LR11_EL2":    WriteICH_LR11_EL2,
+	"ICH_LR12_EL2":    WriteICH_LR12_EL2,
+	"ICH_LR13_EL2":    WriteICH_LR13_EL2,
+	"ICH_LR14_EL2":    WriteICH_LR14_EL2,
+	"ICH_LR15_EL2":    WriteICH_LR15_EL2,
+	"ICH_AP0R0_EL2":   WriteICH_AP0R0_EL2,
+	"ICH_AP0R1_EL2":   WriteICH_AP0R1_EL2,
+	"ICH_AP0R2_EL2":   WriteICH_AP0R2_EL2,
+	"ICH_AP0R3_EL2":   WriteICH_AP0R3_EL2,
+	"ICH_AP1R0_EL2":   WriteICH_AP1R0_EL2,
+	"ICH_AP1R1_EL2":   WriteICH_AP1R1_EL2,
+	"ICH_AP1R2_EL2":   WriteICH_AP1R2_EL2,
+	"ICH_AP1R3_EL2":   WriteICH_AP1R3_EL2,
 }

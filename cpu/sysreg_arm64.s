@@ -1195,6 +1195,50 @@ TEXT ·WriteICC_ASGI1R_EL1(SB),NOSPLIT,$0-8
 	ISB	$15
 	RET
 
+// func ReadICC_IAR1_EL1() uint64
+TEXT ·ReadICC_IAR1_EL1(SB),NOSPLIT,$0-8
+	WORD	$0xd538cc00	// mrs x0, icc_iar1_el1
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICC_EOIR1_EL1(v uint64)
+TEXT ·WriteICC_EOIR1_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd518cc20	// msr icc_eoir1_el1, x0
+	ISB	$15
+	RET
+
+// func WriteICC_DIR_EL1(v uint64)
+TEXT ·WriteICC_DIR_EL1(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd518cb20	// msr icc_dir_el1, x0
+	ISB	$15
+	RET
+
+// func ReadICH_VTR_EL2() uint64
+TEXT ·ReadICH_VTR_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccb20	// mrs x0, ich_vtr_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadICH_MISR_EL2() uint64
+TEXT ·ReadICH_MISR_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccb40	// mrs x0, ich_misr_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadICH_EISR_EL2() uint64
+TEXT ·ReadICH_EISR_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccb60	// mrs x0, ich_eisr_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func ReadICH_ELRSR_EL2() uint64
+TEXT ·ReadICH_ELRSR_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccba0	// mrs x0, ich_elrsr_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
 // func ReadID_PFR0_EL1() uint64
 TEXT ·ReadID_PFR0_EL1(SB),NOSPLIT,$0-8
 	WORD	$0xd5380100	// mrs x0, id_pfr0_el1
@@ -2203,5 +2247,317 @@ TEXT ·ReadDBGCLAIMCLR_EL1(SB),NOSPLIT,$0-8
 TEXT ·WriteDBGCLAIMCLR_EL1(SB),NOSPLIT,$0-8
 	MOVD	v+0(FP), R0
 	WORD	$0xd51079c0	// msr dbgclaimclr_el1, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR0_EL2() uint64
+TEXT ·ReadICH_LR0_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccc00	// mrs x0, ich_lr0_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR0_EL2(v uint64)
+TEXT ·WriteICH_LR0_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccc00	// msr ich_lr0_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR1_EL2() uint64
+TEXT ·ReadICH_LR1_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccc20	// mrs x0, ich_lr1_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR1_EL2(v uint64)
+TEXT ·WriteICH_LR1_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccc20	// msr ich_lr1_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR2_EL2() uint64
+TEXT ·ReadICH_LR2_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccc40	// mrs x0, ich_lr2_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR2_EL2(v uint64)
+TEXT ·WriteICH_LR2_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccc40	// msr ich_lr2_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR3_EL2() uint64
+TEXT ·ReadICH_LR3_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccc60	// mrs x0, ich_lr3_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR3_EL2(v uint64)
+TEXT ·WriteICH_LR3_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccc60	// msr ich_lr3_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR4_EL2() uint64
+TEXT ·ReadICH_LR4_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccc80	// mrs x0, ich_lr4_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR4_EL2(v uint64)
+TEXT ·WriteICH_LR4_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccc80	// msr ich_lr4_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR5_EL2() uint64
+TEXT ·ReadICH_LR5_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccca0	// mrs x0, ich_lr5_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR5_EL2(v uint64)
+TEXT ·WriteICH_LR5_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccca0	// msr ich_lr5_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR6_EL2() uint64
+TEXT ·ReadICH_LR6_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53cccc0	// mrs x0, ich_lr6_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR6_EL2(v uint64)
+TEXT ·WriteICH_LR6_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51cccc0	// msr ich_lr6_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR7_EL2() uint64
+TEXT ·ReadICH_LR7_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccce0	// mrs x0, ich_lr7_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR7_EL2(v uint64)
+TEXT ·WriteICH_LR7_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccce0	// msr ich_lr7_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR8_EL2() uint64
+TEXT ·ReadICH_LR8_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccd00	// mrs x0, ich_lr8_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR8_EL2(v uint64)
+TEXT ·WriteICH_LR8_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccd00	// msr ich_lr8_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR9_EL2() uint64
+TEXT ·ReadICH_LR9_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccd20	// mrs x0, ich_lr9_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR9_EL2(v uint64)
+TEXT ·WriteICH_LR9_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccd20	// msr ich_lr9_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR10_EL2() uint64
+TEXT ·ReadICH_LR10_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccd40	// mrs x0, ich_lr10_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR10_EL2(v uint64)
+TEXT ·WriteICH_LR10_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccd40	// msr ich_lr10_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR11_EL2() uint64
+TEXT ·ReadICH_LR11_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccd60	// mrs x0, ich_lr11_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR11_EL2(v uint64)
+TEXT ·WriteICH_LR11_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccd60	// msr ich_lr11_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR12_EL2() uint64
+TEXT ·ReadICH_LR12_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccd80	// mrs x0, ich_lr12_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR12_EL2(v uint64)
+TEXT ·WriteICH_LR12_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccd80	// msr ich_lr12_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR13_EL2() uint64
+TEXT ·ReadICH_LR13_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccda0	// mrs x0, ich_lr13_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR13_EL2(v uint64)
+TEXT ·WriteICH_LR13_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccda0	// msr ich_lr13_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR14_EL2() uint64
+TEXT ·ReadICH_LR14_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccdc0	// mrs x0, ich_lr14_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR14_EL2(v uint64)
+TEXT ·WriteICH_LR14_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccdc0	// msr ich_lr14_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_LR15_EL2() uint64
+TEXT ·ReadICH_LR15_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53ccde0	// mrs x0, ich_lr15_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_LR15_EL2(v uint64)
+TEXT ·WriteICH_LR15_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51ccde0	// msr ich_lr15_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_AP0R0_EL2() uint64
+TEXT ·ReadICH_AP0R0_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53cc800	// mrs x0, ich_ap0r0_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_AP0R0_EL2(v uint64)
+TEXT ·WriteICH_AP0R0_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51cc800	// msr ich_ap0r0_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_AP0R1_EL2() uint64
+TEXT ·ReadICH_AP0R1_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53cc820	// mrs x0, ich_ap0r1_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_AP0R1_EL2(v uint64)
+TEXT ·WriteICH_AP0R1_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51cc820	// msr ich_ap0r1_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_AP0R2_EL2() uint64
+TEXT ·ReadICH_AP0R2_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53cc840	// mrs x0, ich_ap0r2_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_AP0R2_EL2(v uint64)
+TEXT ·WriteICH_AP0R2_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51cc840	// msr ich_ap0r2_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_AP0R3_EL2() uint64
+TEXT ·ReadICH_AP0R3_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53cc860	// mrs x0, ich_ap0r3_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_AP0R3_EL2(v uint64)
+TEXT ·WriteICH_AP0R3_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51cc860	// msr ich_ap0r3_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_AP1R0_EL2() uint64
+TEXT ·ReadICH_AP1R0_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53cc900	// mrs x0, ich_ap1r0_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_AP1R0_EL2(v uint64)
+TEXT ·WriteICH_AP1R0_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51cc900	// msr ich_ap1r0_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_AP1R1_EL2() uint64
+TEXT ·ReadICH_AP1R1_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53cc920	// mrs x0, ich_ap1r1_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_AP1R1_EL2(v uint64)
+TEXT ·WriteICH_AP1R1_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51cc920	// msr ich_ap1r1_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_AP1R2_EL2() uint64
+TEXT ·ReadICH_AP1R2_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53cc940	// mrs x0, ich_ap1r2_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_AP1R2_EL2(v uint64)
+TEXT ·WriteICH_AP1R2_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51cc940	// msr ich_ap1r2_el2, x0
+	ISB	$15
+	RET
+
+// func ReadICH_AP1R3_EL2() uint64
+TEXT ·ReadICH_AP1R3_EL2(SB),NOSPLIT,$0-8
+	WORD	$0xd53cc960	// mrs x0, ich_ap1r3_el2
+	MOVD	R0, ret+0(FP)
+	RET
+
+// func WriteICH_AP1R3_EL2(v uint64)
+TEXT ·WriteICH_AP1R3_EL2(SB),NOSPLIT,$0-8
+	MOVD	v+0(FP), R0
+	WORD	$0xd51cc960	// msr ich_ap1r3_el2, x0
 	ISB	$15
 	RET

@@ -165,4 +165,14 @@ var SysRegs = merge([]SysReg{
 	rw("ICC_AP1R3_EL1", 3, 0, 12, 9, 3, "GICv3 12 ICC_AP1R<n>_EL1, Interrupt Controller Active Priorities Group 1 Registers"),
 	{"ICC_SGI1R_EL1", 3, 0, 12, 11, 5, false, true, "GICv3 12 ICC_SGI1R_EL1, Interrupt Controller Software Generated Interrupt Group 1 Register"},
 	{"ICC_ASGI1R_EL1", 3, 0, 12, 11, 6, false, true, "GICv3 12 ICC_ASGI1R_EL1, Interrupt Controller Alias Software Generated Interrupt Group 1 Register"},
-}, IDRegs(), DebugRegs())
+	// The physical CPU interface's Group 1 acknowledge, priority drop and
+	// deactivation, and the virtual CPU interface's control registers
+	// (package gic/vcpuif; its numbered registers: ICHRegs).
+	ro("ICC_IAR1_EL1", 3, 0, 12, 12, 0, "GICv3 12 ICC_IAR1_EL1, Interrupt Controller Interrupt Acknowledge Register 1"),
+	{"ICC_EOIR1_EL1", 3, 0, 12, 12, 1, false, true, "GICv3 12 ICC_EOIR1_EL1, Interrupt Controller End Of Interrupt Register 1"},
+	{"ICC_DIR_EL1", 3, 0, 12, 11, 1, false, true, "GICv3 12 ICC_DIR_EL1, Interrupt Controller Deactivate Interrupt Register"},
+	ro("ICH_VTR_EL2", 3, 4, 12, 11, 1, "GICv3 12 ICH_VTR_EL2, Interrupt Controller VGIC Type Register"),
+	ro("ICH_MISR_EL2", 3, 4, 12, 11, 2, "GICv3 12 ICH_MISR_EL2, Interrupt Controller Maintenance Interrupt State Register"),
+	ro("ICH_EISR_EL2", 3, 4, 12, 11, 3, "GICv3 12 ICH_EISR_EL2, Interrupt Controller End of Interrupt Status Register"),
+	ro("ICH_ELRSR_EL2", 3, 4, 12, 11, 5, "GICv3 12 ICH_ELRSR_EL2, Interrupt Controller Empty List Register Status Register"),
+}, IDRegs(), DebugRegs(), ICHRegs())

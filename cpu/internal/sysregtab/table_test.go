@@ -45,6 +45,22 @@ func TestKnownEncodings(t *testing.T) {
 		{"OSLSR_EL1", true, 0xd5301180},       // mrs x0, oslsr_el1
 		{"ID_AA64ZFR0_EL1", true, 0xd5380480}, // mrs x0, id_aa64zfr0_el1
 		{"MVFR0_EL1", true, 0xd5380300},       // mrs x0, mvfr0_el1
+		// llvm-mc -triple=aarch64 -show-encoding
+		{"ICH_VTR_EL2", true, 0xd53ccb20},    // mrs x0, ich_vtr_el2
+		{"ICH_MISR_EL2", true, 0xd53ccb40},   // mrs x0, ich_misr_el2
+		{"ICH_EISR_EL2", true, 0xd53ccb60},   // mrs x0, ich_eisr_el2
+		{"ICH_ELRSR_EL2", true, 0xd53ccba0},  // mrs x0, ich_elrsr_el2
+		{"ICH_LR0_EL2", false, 0xd51ccc00},   // msr ich_lr0_el2, x0
+		{"ICH_LR7_EL2", true, 0xd53ccce0},    // mrs x0, ich_lr7_el2
+		{"ICH_LR8_EL2", false, 0xd51ccd00},   // msr ich_lr8_el2, x0
+		{"ICH_LR15_EL2", true, 0xd53ccde0},   // mrs x0, ich_lr15_el2
+		{"ICH_AP0R0_EL2", false, 0xd51cc800}, // msr ich_ap0r0_el2, x0
+		{"ICH_AP0R3_EL2", true, 0xd53cc860},  // mrs x0, ich_ap0r3_el2
+		{"ICH_AP1R0_EL2", false, 0xd51cc900}, // msr ich_ap1r0_el2, x0
+		{"ICH_AP1R3_EL2", true, 0xd53cc960},  // mrs x0, ich_ap1r3_el2
+		{"ICC_IAR1_EL1", true, 0xd538cc00},   // mrs x0, icc_iar1_el1
+		{"ICC_EOIR1_EL1", false, 0xd518cc20}, // msr icc_eoir1_el1, x0
+		{"ICC_DIR_EL1", false, 0xd518cb20},   // msr icc_dir_el1, x0
 	}
 	for _, c := range cases {
 		r, ok := byName[c.reg]
