@@ -17,6 +17,7 @@ import "fmt"
 // is not a GIC emulator.
 type Fake struct {
 	spis   int
+	twoSec bool // GICD_CTLR.DS = 0, seen from Non-secure: NewFakeTwoSecurity
 	dctlr  uint32
 	rctlr  uint32
 	waker  uint32
@@ -53,6 +54,16 @@ func NewFake(spis int) *Fake {
 	for i := range FirstPPI {
 		f.edge[i] = true
 	}
+	return f
+}
+
+// NewFakeTwoSecurity returns a GIC as a Non-secure hypervisor sees one that
+// firmware (TF-A) left with two Security states: GICD_CTLR.DS reads 0,
+// bits 1 and 4 of GICD_CTLR are EnableGrp1A and ARE_NS, and the group and
+// group-modifier registers are Secure-only (RAZ/WI).
+func NewFakeTwoSecurity(spis int) *Fake {
+	f := NewFake(spis)
+	f.twoSec, f.dctlr = true, CTLR_ARE
 	return f
 }
 
@@ -124,7 +135,7 @@ func (f *Fake) access(off uint64, write bool, v uint32, lo, hi int) uint32 {
 	case off >= GICD_IGROUPRn && off < GICD_IPRIORITYRn:
 		base := off &^ 0x7f
 		first := int(off-base) * 8
-		if first < lo || first >= hi || !f.implemented(first) {
+		if first < lo || first >= hi || !f.implemented(first) || f.twoSec && base == GICD_IGROUPRn {
 			return 0
 		}
 		b := f.bitmaps()[base]
@@ -166,7 +177,7 @@ func (f *Fake) access(off uint64, write bool, v uint32, lo, hi int) uint32 {
 		return r
 	case off >= GICD_IGRPMODRn && off < GICD_IGRPMODRn+0x80:
 		first := int(off-GICD_IGRPMODRn) * 8
-		if first < lo || first >= hi || !f.implemented(first) {
+		if first < lo || first >= hi || !f.implemented(first) || f.twoSec {
 			return 0
 		}
 		if write {
@@ -199,6 +210,8 @@ func (d fakeDist) Read32(off uint64) uint32 {
 func (d fakeDist) Write32(off uint64, v uint32) {
 	d.f.Writes = append(d.f.Writes, FakeWrite{"GICD", off, uint64(v)})
 	switch {
+	case off == GICD_CTLR && d.f.twoSec:
+		d.f.dctlr = CTLR_ARE | v&(CTLR_EnableGrp0|CTLR_EnableGrp1) // EnableGrp1, EnableGrp1A
 	case off == GICD_CTLR:
 		d.f.dctlr = CTLR_DS | CTLR_ARE | v&(CTLR_EnableGrp0|CTLR_EnableGrp1)
 	case off%4 == 0 && off >= GICD_IROUTERn:

@@ -18,8 +18,10 @@ import (
 // of RD_base (GICR_WAKER). Every guest access is performed on the real
 // registers, except that Ferry's bits are protected:
 //
-//   - GICD_CTLR: EnableGrp0 (and ARE) keep their hardware value;
-//   - GICR_IGROUPR0, GICR_IGRPMODR0: Ferry's PPIs stay as they are (Group 0);
+//   - GICD_CTLR: the enable of Ferry's group (EnableGrp0, or EnableGrp1
+//     with Owned.Group1) and ARE keep their hardware value;
+//   - GICR_IGROUPR0, GICR_IGRPMODR0: Ferry's PPIs stay as they are (Group 0,
+//     or Group 1);
 //   - GICR_IS/ICENABLER0, IS/ICPENDR0, IS/ICACTIVER0: Ferry's bits are
 //     cleared from the written value, so the guest can neither enable,
 //     disable, pend nor activate them;
@@ -62,7 +64,7 @@ type Guard struct {
 
 // view is the guest's picture of Ferry's bits.
 type view struct {
-	grp0                  bool      // GICD_CTLR.EnableGrp0
+	grp0                  bool      // GICD_CTLR's enable of Ferry's group (ownMasks.enable)
 	group, grpmod, enable uint32    // owned bits only
 	prio                  [8]uint32 // owned byte lanes only
 	cfg                   uint32    // owned ICFGR1 fields only
@@ -86,7 +88,7 @@ func NewGuard(d, r Regs, own Owned) (*Guard, error) {
 	}
 	g := &Guard{d: d, r: r, own: own, m: m, logged: map[logKey]bool{}}
 	g.view = view{
-		grp0:   d.Read32(GICD_CTLR)&CTLR_EnableGrp0 != 0,
+		grp0:   d.Read32(GICD_CTLR)&m.enable != 0,
 		group:  r.Read32(GICR_IGROUPR0) & m.bits,
 		grpmod: r.Read32(GICR_IGRPMODR0) & m.bits,
 		enable: r.Read32(GICR_ISENABLER0) & m.bits,
@@ -210,7 +212,7 @@ func (g *Guard) Capture(cpu CPUIfaceRegs) (*State, error) {
 	}
 	v := &g.view
 	if v.grp0 {
-		s.Dist.CTLR |= CTLR_EnableGrp0
+		s.Dist.CTLR |= g.m.enable
 	}
 	rs := &s.Redist
 	rs.Group |= v.group
@@ -244,7 +246,7 @@ func (g *Guard) Restore(s *State, cpu CPUIfaceRegs) error {
 	}
 	m, rs := &g.m, &s.Redist
 	g.view = view{
-		grp0:   s.Dist.CTLR&CTLR_EnableGrp0 != 0,
+		grp0:   s.Dist.CTLR&m.enable != 0,
 		group:  rs.Group & m.bits,
 		grpmod: rs.GrpMod & m.bits,
 		enable: rs.Enable & m.bits,
@@ -320,16 +322,16 @@ func (g *Guard) distTable() map[uint64]reg {
 				if !g.m.any() {
 					return v
 				}
-				v &^= CTLR_EnableGrp0
+				v &^= g.m.enable
 				if g.view.grp0 {
-					v |= CTLR_EnableGrp0
+					v |= g.m.enable
 				}
 				return v
 			},
 			func(off uint64, v uint32) {
 				if g.m.any() {
-					g.view.grp0 = v&CTLR_EnableGrp0 != 0
-					v = keep(v, d.Read32(off), CTLR_EnableGrp0|CTLR_ARE)
+					g.view.grp0 = v&g.m.enable != 0
+					v = keep(v, d.Read32(off), g.m.enable|CTLR_ARE)
 				}
 				d.Write32(off, v)
 			}},

@@ -82,7 +82,8 @@ func lastMask(w, n, width int) uint32 {
 
 // Capture reads the guest's interrupt state. d is the distributor, r the
 // guest CPU's redistributor (RD_base), cpu its CPU interface; own's bits are
-// left out (zero), as is CTLR.EnableGrp0 when own is not empty. The guest
+// left out (zero), as is the enable of Ferry's group in CTLR (EnableGrp0,
+// or EnableGrp1 with own.Group1) when own is not empty. The guest
 // must not be running. A redistributor with LPIs enabled is refused: LPI
 // tables are not captured.
 func Capture(d, r Regs, cpu CPUIfaceRegs, own Owned) (*State, error) {
@@ -95,7 +96,7 @@ func Capture(d, r Regs, cpu CPUIfaceRegs, own Owned) (*State, error) {
 		return nil, err
 	}
 	if m.any() {
-		s.Dist.CTLR &^= CTLR_EnableGrp0
+		s.Dist.CTLR &^= m.enable
 	}
 	s.Dist.hide(m)
 	if err := s.Redist.capture(r, m); err != nil {
@@ -270,7 +271,8 @@ func (c *CPUIface) capture(cpu CPUIfaceRegs) error {
 // Restore programs the state into a GIC (d, r, cpu as for Capture) whose
 // distributor implements at least s.Dist.NumSPIs SPIs; SPIs beyond those
 // are left disabled, inactive and not pending. Own's bits are never
-// written, and GICD_CTLR.EnableGrp0 stays set when own is not empty. The
+// written, and GICD_CTLR's enable of Ferry's group stays set when own is
+// not empty. The
 // guest must not be running.
 //
 // Order: Group 1 off in the CPU interface and the distributor; everything
@@ -290,7 +292,7 @@ func (s *State) Restore(d, r Regs, cpu CPUIfaceRegs, own Owned) error {
 	}
 	cpu.WriteIGRPEN1(0)
 	ctlr := d.Read32(GICD_CTLR)
-	keepGrp0 := ctlr & CTLR_EnableGrp0
+	keepGrp0 := ctlr & m.enable
 	if !m.any() {
 		keepGrp0 = 0
 	}
@@ -304,11 +306,11 @@ func (s *State) Restore(d, r Regs, cpu CPUIfaceRegs, own Owned) error {
 	if err := s.Redist.restore(r, m); err != nil {
 		return err
 	}
-	grp0 := s.Dist.CTLR & CTLR_EnableGrp0
+	ferry := uint32(0)
 	if m.any() {
-		grp0 = CTLR_EnableGrp0
+		ferry = m.enable
 	}
-	d.Write32(GICD_CTLR, s.Dist.CTLR&(CTLR_EnableGrp1|CTLR_ARE)|grp0|ctlr&CTLR_ARE)
+	d.Write32(GICD_CTLR, s.Dist.CTLR&(CTLR_EnableGrp0|CTLR_EnableGrp1|CTLR_ARE)|ferry|ctlr&CTLR_ARE)
 	if err := waitRWP(d, GICD_CTLR, CTLR_RWP, "GICD_CTLR"); err != nil {
 		return err
 	}
