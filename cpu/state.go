@@ -88,23 +88,22 @@ const MaxBreakpoints = 16
 const (
 	OSLSR_OSLK = 1 << 1 // OSLSR_EL1.OSLK: the OS lock is locked
 	OSLAR_OSLK = 1 << 0 // OSLAR_EL1.OSLK: lock (1) or unlock (0) it
-	// ClaimMask covers the claim tags DBGCLAIMSET/CLR_EL1 may hold
-	// (bits [7:0]; the CPU may implement fewer).
-	ClaimMask = 0xff
 )
 
 // Debug is the guest's self-hosted debug state (ARM ARM D2, "AArch64
 // Self-hosted Debug"), what gdb, perf and kgdb set: the breakpoint and
 // watchpoint registers of every one the CPU has, the OS lock (a locked one
 // disables them all, and a CPU comes out of reset locked), the OS double
-// lock with FEAT_DoubleLock, the claim tags and the DCC interrupt enable.
-// MDSCR_EL1, which enables them, is one of SysRegNames. MDCR_EL2 traps
-// none of these registers: the guest's accesses are the CPU's.
+// lock with FEAT_DoubleLock and the DCC interrupt enable. MDSCR_EL1, which
+// enables them, is one of SysRegNames. MDCR_EL2 traps none of these
+// registers: the guest's accesses are the CPU's. (The claim tags,
+// DBGCLAIMSET/CLR_EL1, are left out: they coordinate with an external
+// debugger, Linux does not use them, and QEMU 7.2 does not implement them,
+// so reading them at EL2 there would stop Ferry.)
 type Debug struct {
 	BVR, BCR []uint64 // DBGBVR<n>_EL1, DBGBCR<n>_EL1, n < the CPU's breakpoints
 	WVR, WCR []uint64 // DBGWVR<n>_EL1, DBGWCR<n>_EL1, n < its watchpoints
 	MDCCINT  uint64   // MDCCINT_EL1
-	Claim    uint64   // the claim tags set (DBGCLAIMCLR_EL1 as read)
 	OSDLR    uint64   // OSDLR_EL1, with FEAT_DoubleLock
 	OSLK     bool     // OSLSR_EL1.OSLK
 }
@@ -145,8 +144,8 @@ func (d *Debug) SetDebugRegs(brps, wrps int, v []uint64) {
 // DebugWrites returns the writes that load d into a CPU with brps
 // breakpoints and wrps watchpoints (and FEAT_DoubleLock if doubleLock), in
 // order: every breakpoint and watchpoint the CPU has (zero past d's, so
-// that nothing another guest left there fires), the DCC enable, the claim
-// tags (cleared, then d's set), the double lock, and the OS lock last. A
+// that nothing another guest left there fires), the DCC enable, the double
+// lock, and the OS lock last. A
 // CPU with fewer breakpoints or watchpoints than d is an error.
 func (d *Debug) DebugWrites(brps, wrps int, doubleLock bool) ([]RegWrite, error) {
 	if len(d.BVR) > brps || len(d.WVR) > wrps {
@@ -165,7 +164,7 @@ func (d *Debug) DebugWrites(brps, wrps int, doubleLock bool) ([]RegWrite, error)
 	for n := range wrps {
 		w = append(w, RegWrite{fmt.Sprintf("DBGWVR%d_EL1", n), at(d.WVR, n)}, RegWrite{fmt.Sprintf("DBGWCR%d_EL1", n), at(d.WCR, n)})
 	}
-	w = append(w, RegWrite{"MDCCINT_EL1", d.MDCCINT}, RegWrite{"DBGCLAIMCLR_EL1", ClaimMask}, RegWrite{"DBGCLAIMSET_EL1", d.Claim & ClaimMask})
+	w = append(w, RegWrite{"MDCCINT_EL1", d.MDCCINT})
 	if doubleLock {
 		w = append(w, RegWrite{"OSDLR_EL1", d.OSDLR})
 	}
@@ -242,7 +241,6 @@ func (s *State) Encode() []byte {
 		w.U64s(v)
 	}
 	w.U64(d.MDCCINT)
-	w.U64(d.Claim)
 	w.U64(d.OSDLR)
 	if d.OSLK {
 		w.U8(1)
@@ -286,7 +284,6 @@ func DecodeState(version uint16, b []byte) (*State, error) {
 			}
 		}
 		d.MDCCINT = r.U64()
-		d.Claim = r.U64()
 		d.OSDLR = r.U64()
 		switch r.U8() {
 		case 0:
@@ -324,8 +321,6 @@ func (s *State) validate() error {
 	case len(s.Debug.BVR) != len(s.Debug.BCR) || len(s.Debug.WVR) != len(s.Debug.WCR):
 		return fmt.Errorf("cpu state: %d breakpoint values for %d controls, %d watchpoint values for %d controls",
 			len(s.Debug.BVR), len(s.Debug.BCR), len(s.Debug.WVR), len(s.Debug.WCR))
-	case s.Debug.Claim&^ClaimMask != 0:
-		return fmt.Errorf("cpu state: claim tags %#x beyond the 8 there are", s.Debug.Claim)
 	case s.Ctx.PSTATE&pstateNRW != 0 && s.Ctx.PSTATE&pstateMode != pstateUser32:
 		return fmt.Errorf("cpu state: PSTATE %#x is an AArch32 mode other than User (%#x); Ferry guests run AArch64 at EL1", s.Ctx.PSTATE, s.Ctx.PSTATE&pstateAArch32M)
 	case s.Ctx.PSTATE&pstateNRW == 0 && s.Ctx.PSTATE&pstateMode != SPSR_EL1h && s.Ctx.PSTATE&pstateMode != pstateEL1t && s.Ctx.PSTATE&pstateMode != pstateEL0t:

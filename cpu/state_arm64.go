@@ -67,7 +67,6 @@ func captureDebug() Debug {
 	brps, wrps, doubleLock := Breakpoints(ReadID_AA64DFR0_EL1())
 	d := Debug{
 		MDCCINT: ReadMDCCINT_EL1(),
-		Claim:   ReadDBGCLAIMCLR_EL1() & ClaimMask,
 		OSLK:    ReadOSLSR_EL1()&OSLSR_OSLK != 0,
 	}
 	d.SetDebugRegs(brps, wrps, readAll(DebugReadNames(brps, wrps)))

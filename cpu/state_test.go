@@ -40,7 +40,7 @@ func sampleState() *State {
 // breakpoints, 4 watchpoints), each set: enabled (E), EL0 and EL1 (PMC),
 // a watchpoint of 8 bytes (BAS) for loads and stores (LSC).
 func sampleDebug() Debug {
-	d := Debug{MDCCINT: 1 << 29, Claim: 0x5}
+	d := Debug{MDCCINT: 1 << 29}
 	for n := range 6 {
 		d.BVR = append(d.BVR, 0x400000+uint64(n)*0x40)
 		d.BCR = append(d.BCR, 0xf<<5|0b11<<1|1)
@@ -89,8 +89,7 @@ func TestDecodeStateRejects(t *testing.T) {
 		"17 breakpoints": {mutate(func(s *State) {
 			s.Debug.BVR, s.Debug.BCR = make([]uint64, 17), make([]uint64, 17)
 		}), "over the limit"},
-		"claim tags": {mutate(func(s *State) { s.Debug.Claim = 0x100 }), "claim tags"},
-		"OS lock":    {append(good[:len(good)-1:len(good)-1], 2), "OS lock"},
+		"OS lock": {append(good[:len(good)-1:len(good)-1], 2), "OS lock"},
 	}
 	for name, c := range cases {
 		if _, err := DecodeState(StateVersion, c.b); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -175,7 +174,7 @@ func FuzzDecodeState(f *testing.F) {
 	v2 := sampleState()
 	v2.Debug = Debug{}
 	b := v2.Encode()
-	f.Add(b[:len(b)-(4*4+3*8+1)])
+	f.Add(b[:len(b)-(4*4+2*8+1)])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// Every version this Ferry reads; a state read at any of them
 		// re-encodes at the current one.
@@ -201,7 +200,7 @@ func TestDecodeStateVersion2(t *testing.T) {
 	s := sampleState()
 	s.Debug = Debug{}
 	v3 := s.Encode()
-	v2 := v3[:len(v3)-(4*4+3*8+1)] // the debug tail of an empty Debug
+	v2 := v3[:len(v3)-(4*4+2*8+1)] // the debug tail of an empty Debug
 	got, err := DecodeState(2, v2)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +231,7 @@ func TestDebugWrites(t *testing.T) {
 	for _, x := range w {
 		got[x.Name] = x.Value
 	}
-	if len(w) != 6*2+4*2+4 || len(got) != len(w) {
+	if len(w) != 6*2+4*2+2 || len(got) != len(w) {
 		t.Fatalf("%d writes (%d registers): %v", len(w), len(got), w)
 	}
 	for n := range 6 {
@@ -248,8 +247,8 @@ func TestDebugWrites(t *testing.T) {
 	if last := w[len(w)-1]; last != (RegWrite{"OSLAR_EL1", 0}) {
 		t.Errorf("last write %+v, want the OS lock unlocked", last)
 	}
-	if got["DBGCLAIMSET_EL1"] != 0x5 || got["MDCCINT_EL1"] != d.MDCCINT {
-		t.Errorf("claim %#x, MDCCINT %#x", got["DBGCLAIMSET_EL1"], got["MDCCINT_EL1"])
+	if got["MDCCINT_EL1"] != d.MDCCINT {
+		t.Errorf("MDCCINT %#x", got["MDCCINT_EL1"])
 	}
 
 	// A capture reads the same registers back into the same places.
@@ -265,7 +264,7 @@ func TestDebugWrites(t *testing.T) {
 
 	d.OSLK, d.OSDLR = true, 1
 	w, _ = d.DebugWrites(16, 16, true)
-	if len(w) != 16*4+5 || w[len(w)-1] != (RegWrite{"OSLAR_EL1", OSLAR_OSLK}) || w[len(w)-2] != (RegWrite{"OSDLR_EL1", 1}) {
+	if len(w) != 16*4+3 || w[len(w)-1] != (RegWrite{"OSLAR_EL1", OSLAR_OSLK}) || w[len(w)-2] != (RegWrite{"OSDLR_EL1", 1}) {
 		t.Fatalf("16/16 with the double lock: %d writes, ending %v", len(w), w[len(w)-2:])
 	}
 	for _, x := range w {
@@ -292,7 +291,7 @@ func TestDebugRegistersExist(t *testing.T) {
 			t.Errorf("%s: no writer", x.Name)
 		}
 	}
-	for _, n := range append(DebugReadNames(MaxBreakpoints, MaxBreakpoints), "OSLSR_EL1", "DBGCLAIMCLR_EL1", "OSDLR_EL1", "MDCCINT_EL1") {
+	for _, n := range append(DebugReadNames(MaxBreakpoints, MaxBreakpoints), "OSLSR_EL1", "OSDLR_EL1", "MDCCINT_EL1") {
 		if r, ok := have[n]; !ok || !r.Read {
 			t.Errorf("%s: no reader", n)
 		}

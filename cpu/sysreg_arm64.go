@@ -1043,15 +1043,6 @@ func ReadOSDLR_EL1() uint64
 // WriteOSDLR_EL1 writes OSDLR_EL1 (ARM ARM D23.3 OSDLR_EL1, OS Double Lock Register).
 func WriteOSDLR_EL1(v uint64)
 
-// WriteDBGCLAIMSET_EL1 writes DBGCLAIMSET_EL1 (ARM ARM D23.3 DBGCLAIMSET_EL1, Debug CLAIM Tag Set Register).
-func WriteDBGCLAIMSET_EL1(v uint64)
-
-// ReadDBGCLAIMCLR_EL1 reads DBGCLAIMCLR_EL1 (ARM ARM D23.3 DBGCLAIMCLR_EL1, Debug CLAIM Tag Clear Register).
-func ReadDBGCLAIMCLR_EL1() uint64
-
-// WriteDBGCLAIMCLR_EL1 writes DBGCLAIMCLR_EL1 (ARM ARM D23.3 DBGCLAIMCLR_EL1, Debug CLAIM Tag Clear Register).
-func WriteDBGCLAIMCLR_EL1(v uint64)
-
 // ReadICH_LR0_EL2 reads ICH_LR0_EL2 (GICv3 12 ICH_LR<n>_EL2, Interrupt Controller List Registers).
 func ReadICH_LR0_EL2() uint64
 
@@ -1391,7 +1382,6 @@ var sysRegReaders = map[string]func() uint64{
 	"MDCCINT_EL1":      ReadMDCCINT_EL1,
 	"OSLSR_EL1":        ReadOSLSR_EL1,
 	"OSDLR_EL1":        ReadOSDLR_EL1,
-	"DBGCLAIMCLR_EL1":  ReadDBGCLAIMCLR_EL1,
 	"ICH_LR0_EL2":      ReadICH_LR0_EL2,
 	"ICH_LR1_EL2":      ReadICH_LR1_EL2,
 	"ICH_LR2_EL2":      ReadICH_LR2_EL2,
@@ -1571,8 +1561,6 @@ var sysRegWriters = map[string]func(uint64){
 	"MDCCINT_EL1":     WriteMDCCINT_EL1,
 	"OSLAR_EL1":       WriteOSLAR_EL1,
 	"OSDLR_EL1":       WriteOSDLR_EL1,
-	"DBGCLAIMSET_EL1": WriteDBGCLAIMSET_EL1,
-	"DBGCLAIMCLR_EL1": WriteDBGCLAIMCLR_EL1,
 	"ICH_LR0_EL2":     WriteICH_LR0_EL2,
 	"ICH_LR1_EL2":     WriteICH_LR1_EL2,
 	"ICH_LR2_EL2":     WriteICH_LR2_EL2,

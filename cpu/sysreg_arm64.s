@@ -2230,26 +2230,6 @@ TEXT ·WriteOSDLR_EL1(SB),NOSPLIT,$0-8
 	ISB	$15
 	RET
 
-// func WriteDBGCLAIMSET_EL1(v uint64)
-TEXT ·WriteDBGCLAIMSET_EL1(SB),NOSPLIT,$0-8
-	MOVD	v+0(FP), R0
-	WORD	$0xd51078c0	// msr dbgclaimset_el1, x0
-	ISB	$15
-	RET
-
-// func ReadDBGCLAIMCLR_EL1() uint64
-TEXT ·ReadDBGCLAIMCLR_EL1(SB),NOSPLIT,$0-8
-	WORD	$0xd53079c0	// mrs x0, dbgclaimclr_el1
-	MOVD	R0, ret+0(FP)
-	RET
-
-// func WriteDBGCLAIMCLR_EL1(v uint64)
-TEXT ·WriteDBGCLAIMCLR_EL1(SB),NOSPLIT,$0-8
-	MOVD	v+0(FP), R0
-	WORD	$0xd51079c0	// msr dbgclaimclr_el1, x0
-	ISB	$15
-	RET
-
 // func ReadICH_LR0_EL2() uint64
 TEXT ·ReadICH_LR0_EL2(SB),NOSPLIT,$0-8
 	WORD	$0xd53ccc00	// mrs x0, ich_lr0_el2

@@ -92,7 +92,6 @@ func sample(t *testing.T) *fakeMachine {
 		s.Debug.WVR = append(s.Debug.WVR, 0xffff_0000_4a00_0000+uint64(n)*8)
 		s.Debug.WCR = append(s.Debug.WCR, 0x1ff7)
 	}
-	s.Debug.Claim = 0x3
 	f.cpu = s
 	f.timer = cpu.Timer{VirtCount: 1 << 40, CNTV_CTL: 1, CNTV_CVAL: 1<<40 + 62500, CNTP_Delta: 7}
 	d, r := f.gic.Dist(), f.gic.Redist()

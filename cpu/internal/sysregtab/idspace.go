@@ -46,7 +46,7 @@ func IDRegs() []SysReg {
 // DebugRegs are the self-hosted debug registers of a guest (ARM ARM D23.3,
 // "Debug registers"): DBGBVR<n>/DBGBCR<n>_EL1 and DBGWVR<n>/DBGWCR<n>_EL1
 // for n up to 15 (ID_AA64DFR0_EL1.BRPs and WRPs say how many the CPU has),
-// the OS lock and double lock, the claim tags and the DCC interrupt enable.
+// the OS lock and double lock and the DCC interrupt enable.
 func DebugRegs() []SysReg {
 	var v []SysReg
 	for n := uint32(0); n < 16; n++ {
@@ -61,8 +61,6 @@ func DebugRegs() []SysReg {
 		SysReg{"OSLAR_EL1", 2, 0, 1, 0, 4, false, true, "ARM ARM D23.3 OSLAR_EL1, OS Lock Access Register"},
 		ro("OSLSR_EL1", 2, 0, 1, 1, 4, "ARM ARM D23.3 OSLSR_EL1, OS Lock Status Register"),
 		rw("OSDLR_EL1", 2, 0, 1, 3, 4, "ARM ARM D23.3 OSDLR_EL1, OS Double Lock Register"),
-		SysReg{"DBGCLAIMSET_EL1", 2, 0, 7, 8, 6, false, true, "ARM ARM D23.3 DBGCLAIMSET_EL1, Debug CLAIM Tag Set Register"},
-		rw("DBGCLAIMCLR_EL1", 2, 0, 7, 9, 6, "ARM ARM D23.3 DBGCLAIMCLR_EL1, Debug CLAIM Tag Clear Register"),
 	)
 }
 
