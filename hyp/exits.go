@@ -26,7 +26,7 @@ const (
 	CauseMMIO                // a trapped device page (the GIC guard, the guest NIC's model, a page shared with a device Ferry keeps)
 	CauseDirty               // a dirty-tracking fault during a migration
 	CauseSMC                 // PSCI
-	CauseSysReg              // a forwarded system-register write (SGIs)
+	CauseSysReg              // a trapped system register: a forwarded write (SGIs), an ID register read (TID3)
 	CauseWFI                 // a WFI trapped during a migration
 	CauseHVC                 // a hypercall
 	CauseOther               // anything else (it stops the guest)
