@@ -51,7 +51,12 @@ type Stats struct {
 // the queue and a list register in the pending state; no queued interrupt
 // is more urgent than a listed one that is only pending (after a refill:
 // the guest ending a Pending-and-Active virtual interrupt leaves it pending
-// on its own); ICH_HCR_EL2.UIE is set exactly when the queue is not empty.
+// on its own); ICH_HCR_EL2.UIE is set exactly when the queue is not empty
+// and at least two list registers are valid. (With at most one valid --
+// one list register, or queued entries all waiting for an INTID the guest
+// has active -- the underflow condition would hold at once and the
+// maintenance interrupt would fire on every entry, the guest never
+// running: those entries wait for the next exit's Refill instead.)
 type VIF struct {
 	r    Regs
 	n    int    // list registers
@@ -139,6 +144,7 @@ func (v *VIF) Inject(irq IRQ) Outcome {
 // Refill moves queued interrupts into free list registers (and into those
 // of less urgent pending ones). The run loop calls it before each entry
 // into the guest; with the queue empty it reads no register.
+// (An empty queue always has UIE clear: fill leaves it so.)
 func (v *VIF) Refill() {
 	if v.nq != 0 {
 		v.fill()
@@ -153,9 +159,6 @@ func (v *VIF) Maintenance() uint64 {
 	misr := v.r.MISR()
 	v.Stats.Maintenance++
 	v.fill()
-	if v.nq == 0 && v.uie { // a stale request
-		v.setUIE(false)
-	}
 	return misr
 }
 
@@ -226,7 +229,7 @@ func (v *VIF) fill() {
 			v.Stats.Evicted++
 		}
 	}
-	v.setUIE(v.nq != 0)
+	v.setUIE(v.nq != 0 && bits.OnesCount64(v.mask&^free) >= 2)
 }
 
 // listed reports whether intid is in a valid list register.

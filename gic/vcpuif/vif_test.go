@@ -254,6 +254,34 @@ func TestResetDeactivatesWhatFerryAcknowledged(t *testing.T) {
 	}
 }
 
+// The maintenance interrupt never fires when it cannot help: with one list
+// register, or with every queued entry waiting for an INTID the guest has
+// active, the underflow condition would hold at every entry and the guest
+// would never run.
+func TestNoMaintenanceStorm(t *testing.T) {
+	f, v := guestOn(1)
+	hw(f, v, 40, 0xa0)
+	hw(f, v, 41, 0xa0)
+	if v.Pending() != 1 || f.Hcr&HCR_UIE != 0 || f.Asserted() {
+		t.Fatalf("one list register: queue %d, HCR %#x, asserted %v", v.Pending(), f.Hcr, f.Asserted())
+	}
+	f.GuestEOI(f.GuestAck())
+	v.Refill() // the next exit
+	if got := handle(t, f, v); !slices.Equal(got, []uint32{41}) {
+		t.Fatalf("then %v", got)
+	}
+
+	f, v = guestOn(4)
+	hw(f, v, 33, 0xa0)
+	f.GuestAck()
+	if got := hw(f, v, 33, 0xa0); got != Queued { // its next instance
+		t.Fatalf("33 again: %v", got)
+	}
+	if f.Hcr&HCR_UIE != 0 || f.Asserted() {
+		t.Fatalf("only a blocked entry queued: HCR %#x, asserted %v", f.Hcr, f.Asserted())
+	}
+}
+
 func TestRefillEmptyQueueReadsNothing(t *testing.T) {
 	f, v := guestOn(4)
 	hw(f, v, 27, 0xa0)
@@ -296,8 +324,17 @@ func checkInvariants(t *testing.T, f *Fake, v *VIF, filled bool) {
 			t.Fatalf("queued %#x more urgent than a listed pending entry (priority %#x)", e, worstPending)
 		}
 	}
-	if (f.Hcr&HCR_UIE != 0) != (v.nq != 0) {
-		t.Fatalf("UIE %v with %d queued", f.Hcr&HCR_UIE != 0, v.nq)
+	valid := 0
+	for i := range f.N {
+		if !empty(f.LRs[i]) {
+			valid++
+		}
+	}
+	if filled && (f.Hcr&HCR_UIE != 0) != (v.nq != 0 && valid >= 2) {
+		t.Fatalf("UIE %v with %d queued and %d valid list registers", f.Hcr&HCR_UIE != 0, v.nq, valid)
+	}
+	if v.nq == 0 && f.Hcr&HCR_UIE != 0 {
+		t.Fatal("UIE with nothing queued")
 	}
 }
 
@@ -336,6 +373,9 @@ func TestRandomKeepsInvariants(t *testing.T) {
 			if f.Asserted() {
 				v.Maintenance()
 				filled = true
+				if f.Asserted() {
+					t.Fatalf("seed %d: the maintenance interrupt still asserted after Maintenance: it would fire at every entry", seed)
+				}
 			}
 			checkInvariants(t, f, v, filled)
 		}
