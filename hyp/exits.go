@@ -16,13 +16,17 @@ import (
 // API's status (api.Status.ExitCauses).
 type Cause int
 
-// Exit causes. FIQ exits are Ferry's own interrupts: its EL2 timer (armed
-// only for its deadlines), its management NIC, or neither (spurious);
-// the rest are the guest's traps.
+// Exit causes. Interrupt exits are Ferry's own interrupts: its EL2 timer
+// (armed only for its deadlines), its management NIC, or neither
+// (spurious); with the virtual CPU interface (irq.go) also the guest's
+// interrupts and the interface's maintenance interrupt; the rest are the
+// guest's traps.
 const (
 	CauseTimer  Cause = iota // Ferry's EL2 timer: a Go timer, a netstack retransmission, a migration's slice
 	CauseNIC                 // the management NIC's interrupt
 	CauseFIQ                 // an FIQ with nothing of Ferry's pending
+	CauseIRQ                 // the guest's interrupt, taken at EL2 and listed for it (the virtual CPU interface)
+	CauseMaint               // the virtual CPU interface's maintenance interrupt: list registers refilled
 	CauseMMIO                // a trapped device page (the GIC guard, the guest NIC's model, a page shared with a device Ferry keeps)
 	CauseDirty               // a dirty-tracking fault during a migration
 	CauseSMC                 // PSCI
@@ -33,7 +37,7 @@ const (
 	numCauses
 )
 
-var causeNames = [numCauses]string{"timer", "nic", "fiq", "mmio", "dirty", "smc", "sysreg", "wfi", "hvc", "other"}
+var causeNames = [numCauses]string{"timer", "nic", "fiq", "irq", "maint", "mmio", "dirty", "smc", "sysreg", "wfi", "hvc", "other"}
 
 func (c Cause) String() string { return causeNames[c] }
 
