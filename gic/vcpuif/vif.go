@@ -141,6 +141,27 @@ func (v *VIF) Inject(irq IRQ) Outcome {
 	return Listed
 }
 
+// GuestPending reports whether the guest has an interrupt to take: one
+// queued, or one listed pending at a priority its mask (ICV_PMR_EL1) lets
+// through, with its Group 1 enabled (a WFI of the guest's would not sleep).
+func (v *VIF) GuestPending() bool {
+	if v.nq != 0 {
+		return true
+	}
+	vmcr := v.r.VMCR()
+	if vmcr&VMCR_VENG1 == 0 {
+		return false
+	}
+	pmr := uint8(vmcr >> VMCR_VPMRShift)
+	for b := v.mask &^ v.r.ELRSR(); b != 0; b &= b - 1 {
+		lr := v.r.LR(bits.TrailingZeros64(b))
+		if s := lrState(lr); (s == Pending || s == PendingActive) && lrPrio(lr) < pmr {
+			return true
+		}
+	}
+	return false
+}
+
 // Refill moves queued interrupts into free list registers (and into those
 // of less urgent pending ones). The run loop calls it before each entry
 // into the guest; with the queue empty it reads no register.

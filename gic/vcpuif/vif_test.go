@@ -435,3 +435,33 @@ func BenchmarkInjectHW(b *testing.B) {
 		f.GuestDeactivated = f.GuestDeactivated[:0]
 	}
 }
+
+func TestGuestPending(t *testing.T) {
+	f, v := guestOn(2)
+	if v.GuestPending() {
+		t.Fatal("nothing listed, pending")
+	}
+	hw(f, v, 33, 0xa0)
+	if !v.GuestPending() {
+		t.Fatal("33 listed, not pending")
+	}
+	f.Vmcr = VMCR_VENG1 | 0xa0<<VMCR_VPMRShift // masks 0xa0
+	if v.GuestPending() {
+		t.Fatal("masked by the priority mask, pending")
+	}
+	f.Vmcr = 0xff << VMCR_VPMRShift // Group 1 off
+	if v.GuestPending() {
+		t.Fatal("Group 1 disabled, pending")
+	}
+	f.Vmcr = VMCR_VENG1 | 0xff<<VMCR_VPMRShift
+	f.GuestAck()
+	if v.GuestPending() {
+		t.Fatal("active only, pending")
+	}
+	hw(f, v, 34, 0xa0)
+	hw(f, v, 35, 0xa0) // queued
+	f.GuestAck()
+	if !v.GuestPending() {
+		t.Fatal("one queued, not pending")
+	}
+}
