@@ -183,6 +183,24 @@ func (v *VIF) Maintenance() uint64 {
 	return misr
 }
 
+// Clear puts the interface in its empty state at boot, when the list and
+// active-priority registers hold UNKNOWN values (IHI 0069: their reset
+// values are architecturally UNKNOWN): all zero, nothing deactivated,
+// the queue empty, UIE clear.
+func (v *VIF) Clear() {
+	for i := range v.n {
+		v.r.SetLR(i, 0)
+	}
+	for i := range v.apr {
+		v.r.SetAP0R(i, 0)
+		v.r.SetAP1R(i, 0)
+	}
+	v.r.SetVMCR(0)
+	v.nq, v.queued = 0, [queueWords]uint64{}
+	v.uie = false
+	v.r.SetHCR(v.r.HCR() &^ (HCR_UIE | HCR_EOIcount))
+}
+
 // Reset forgets every interrupt of the guest's, for a guest that will not
 // run here again (reset, or migrated away): each physical interrupt Ferry
 // acknowledged for it, listed or queued, is deactivated (it would

@@ -465,3 +465,21 @@ func TestGuestPending(t *testing.T) {
 		t.Fatal("one queued, not pending")
 	}
 }
+
+func TestClear(t *testing.T) {
+	f := NewFake(4)
+	f.PREbits = 6
+	for i := range f.LRs {
+		f.LRs[i] = 0x7fff_ffff_ffff_ffff // garbage
+	}
+	f.Ap0r, f.Ap1r, f.Vmcr, f.Hcr = [4]uint64{1, 2}, [4]uint64{3, 4}, 0xff, HCR_UIE|HCR_EOIcount
+	v := New(f)
+	v.Clear()
+	v.Enable()
+	if [4]uint64(f.LRs[:4]) != ([4]uint64{}) || f.Ap0r != ([4]uint64{}) || f.Ap1r != ([4]uint64{}) || f.Vmcr != 0 || f.Hcr != HCR_En {
+		t.Fatalf("LRs %#x AP0R %v AP1R %v VMCR %#x HCR %#x", f.LRs[:4], f.Ap0r, f.Ap1r, f.Vmcr, f.Hcr)
+	}
+	if len(f.Deactivated) != 0 {
+		t.Errorf("Clear deactivated %v", f.Deactivated)
+	}
+}
