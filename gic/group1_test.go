@@ -103,3 +103,62 @@ func TestGuardKeepsGroup1(t *testing.T) {
 		t.Errorf("the guest's own Group 1 enable reads %#x", got)
 	}
 }
+
+// With Group 1, no interrupt can be made Group 0 through the Guard (it
+// would be an FIQ Ferry never takes), and a state carries every interrupt
+// as Group 1 whatever kind of GIC it came from: one captured where the
+// group registers are Secure-only (zero to Ferry) restores on a GIC with
+// one Security state with nothing in Group 0.
+func TestGroup1EveryInterrupt(t *testing.T) {
+	f := NewFake(224)
+	g, _ := NewGuard(f.Dist(), f.Redist(), ferryGroup1())
+	if err := g.SetupOwned(); err != nil {
+		t.Fatal(err)
+	}
+	guest := newViaGuard(g, f.Dist())
+	guest.dw(GICD_IGROUPRn+4, 0)    // SPIs 32-63 (the NIC's 48 among them) to Group 0
+	guest.sw(sgi(GICR_IGROUPR0), 0) // SGIs and PPIs, Ferry's tick among them
+	if got := f.Dist().Read32(GICD_IGROUPRn + 4); got != ^uint32(0) {
+		t.Errorf("GICD_IGROUPR1 %#x after the guest wrote 0", got)
+	}
+	if got := f.Redist().Read32(GICR_IGROUPR0); got != ^uint32(0) {
+		t.Errorf("GICR_IGROUPR0 %#x after the guest wrote 0", got)
+	}
+	if got, want := guest.dr(GICD_IGROUPRn+4), ^uint32(0)&^(1<<(nic%32)); got != want {
+		t.Errorf("the guest reads GICD_IGROUPR1 %#x, want %#x (its own as Group 1, Ferry's as it wrote)", got, want)
+	}
+
+	src := NewFakeTwoSecurity(224)
+	gs, _ := NewGuard(src.Dist(), src.Redist(), ferryGroup1())
+	if err := gs.SetupOwned(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := gs.Capture(NoCPU{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w, v := range s.Dist.Group {
+		if w == int(nic/32)-1 {
+			v |= 1 << (nic % 32) // Ferry's NIC: as the guest last wrote it (it never did)
+		}
+		if v != ^uint32(0) {
+			t.Errorf("captured Dist.Group[%d] %#x, want every SPI in Group 1", w, v)
+		}
+	}
+	dst := NewFake(224)
+	gd, _ := NewGuard(dst.Dist(), dst.Redist(), ferryGroup1())
+	if err := gd.SetupOwned(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gd.Restore(s, NoCPU{}); err != nil {
+		t.Fatal(err)
+	}
+	for w := 1; w <= 7; w++ {
+		if got := dst.Dist().Read32(GICD_IGROUPRn + uint64(4*w)); got != ^uint32(0) {
+			t.Errorf("restored GICD_IGROUPR%d %#x: interrupts in Group 0", w, got)
+		}
+	}
+	if got := dst.Redist().Read32(GICR_IGROUPR0); got != ^uint32(0) {
+		t.Errorf("restored GICR_IGROUPR0 %#x", got)
+	}
+}

@@ -21,7 +21,11 @@ import (
 //   - GICD_CTLR: the enable of Ferry's group (EnableGrp0, or EnableGrp1
 //     with Owned.Group1) and ARE keep their hardware value;
 //   - GICR_IGROUPR0, GICR_IGRPMODR0: Ferry's PPIs stay as they are (Group 0,
-//     or Group 1);
+//     or Group 1); with Owned.Group1 every interrupt stays Non-secure Group
+//     1 (the guest's too, in GICD_IGROUPR<n> as well: a guest interrupt
+//     made Group 0 would be an FIQ that Ferry, taking Group 1 IRQs, never
+//     acknowledges -- a GIC with two Security states makes these registers
+//     Secure-only anyway), and the guest reads its own as Group 1;
 //   - GICR_IS/ICENABLER0, IS/ICPENDR0, IS/ICACTIVER0: Ferry's bits are
 //     cleared from the written value, so the guest can neither enable,
 //     disable, pend nor activate them;
@@ -336,6 +340,12 @@ func (g *Guard) distTable() map[uint64]reg {
 				d.Write32(off, v)
 			}},
 	}
+	if g.m.group1 {
+		for w := 1; w < maxLines+1; w++ {
+			off := GICD_IGROUPRn + uint64(4*w)
+			t[off] = group1(fmt.Sprintf("GICD_IGROUPR%d", w), d, g.m.dist[off], g.spiShadow(off))
+		}
+	}
 	if len(g.m.spis) == 0 {
 		return t
 	}
@@ -357,11 +367,36 @@ func (g *Guard) distTable() map[uint64]reg {
 			t[off] = reg{name,
 				func(off uint64) uint32 { return d.Read32(off) &^ mask },
 				func(off uint64, v uint32) { d.Write32(off, v&^mask) }}
+		case GICD_IGROUPRn:
+			if !g.m.group1 {
+				t[off] = shadowed(name, d, mask, g.spiView[off])
+			}
 		default:
 			t[off] = shadowed(name, d, mask, g.spiView[off])
 		}
 	}
 	return t
+}
+
+// spiShadow is the guest's view of Ferry's SPI bits in the word at off, or
+// a fresh zero when Ferry has none there.
+func (g *Guard) spiShadow(off uint64) *uint32 {
+	if sh := g.spiView[off]; sh != nil {
+		return sh
+	}
+	return new(uint32)
+}
+
+// group1 is an IGROUPR register with Owned.Group1: every interrupt stays
+// Group 1 (all ones written, whatever the guest wrote); the guest reads
+// its own bits as 1 and Ferry's as it last wrote them.
+func group1(name string, r Regs, owned uint32, shadow *uint32) reg {
+	return reg{name,
+		func(off uint64) uint32 { return r.Read32(off)&^owned | *shadow },
+		func(off uint64, v uint32) {
+			*shadow = v & owned
+			r.Write32(off, ^uint32(0))
+		}}
 }
 
 // routeTable guards the GICD_IROUTER<n> of Ferry's SPIs on the page at
@@ -385,8 +420,12 @@ func (g *Guard) routeTable(base uint64) map[uint64]reg {
 
 func (g *Guard) sgiTable() map[uint64]reg {
 	r, m, v := g.r, &g.m, &g.view
+	igroupr := shadowed("GICR_IGROUPR0", r, m.bits, &v.group)
+	if m.group1 {
+		igroupr = group1("GICR_IGROUPR0", r, m.bits, &v.group)
+	}
 	t := map[uint64]reg{
-		GICR_IGROUPR0:   shadowed("GICR_IGROUPR0", r, m.bits, &v.group),
+		GICR_IGROUPR0:   igroupr,
 		GICR_IGRPMODR0:  shadowed("GICR_IGRPMODR0", r, m.bits, &v.grpmod),
 		GICR_ICFGR1:     shadowed("GICR_ICFGR1", r, m.cfg, &v.cfg),
 		GICR_ISENABLER0: enabler("GICR_ISENABLER0", r, m.bits, &v.enable, true),

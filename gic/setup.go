@@ -81,6 +81,16 @@ func SetupOwned(d, r Regs, own Owned) error {
 	return nil
 }
 
+// groupOf is the IGROUPR value to write for v: with Group 1, all ones
+// (every interrupt stays Non-secure Group 1: a guest's made Group 0 would
+// be an FIQ Ferry never takes), else v.
+func (m ownMasks) groupOf(v uint32) uint32 {
+	if m.group1 {
+		return ^uint32(0)
+	}
+	return v
+}
+
 // group is an IGROUPR value v with the bits put in Ferry's group: clear
 // for Group 0, set for Group 1.
 func (m ownMasks) group(v, bits uint32) uint32 {

@@ -98,6 +98,14 @@ func Capture(d, r Regs, cpu CPUIfaceRegs, own Owned) (*State, error) {
 	if m.any() {
 		s.Dist.CTLR &^= m.enable
 	}
+	if m.group1 {
+		// Every interrupt is Non-secure Group 1, whatever the group
+		// registers read (with two Security states they are Secure-only:
+		// zero to Ferry): the state is the same from either kind of GIC.
+		for w := range s.Dist.Group {
+			s.Dist.Group[w] = lastMask(w, int(s.Dist.NumSPIs), 1)
+		}
+	}
 	s.Dist.hide(m)
 	if err := s.Redist.capture(r, m); err != nil {
 		return nil, err
@@ -238,6 +246,9 @@ func (rs *Redist) capture(r Regs, m ownMasks) error {
 	rs.CTLR = ctlr & redistCTLRKept
 	rs.WAKER = r.Read32(GICR_WAKER) & WAKER_ProcessorSleep
 	rs.Group = r.Read32(GICR_IGROUPR0) &^ m.bits
+	if m.group1 {
+		rs.Group = ^m.bits // all Group 1, as for the distributor's
+	}
 	rs.Enable = r.Read32(GICR_ISENABLER0) &^ m.bits
 	rs.Pending = r.Read32(GICR_ISPENDR0) &^ m.bits
 	rs.Active = r.Read32(GICR_ISACTIVER0) &^ m.bits
@@ -353,7 +364,11 @@ func (ds *Dist) restore(d Regs, m ownMasks) error {
 			v    uint32
 		}{{GICD_IGROUPRn, ds.Group[w]}, {GICD_IGRPMODRn, ds.GrpMod[w]}} {
 			off := r.base + uint64(4*(w+1))
-			d.Write32(off, keep(r.v, d.Read32(off), m.dist[off]))
+			v := keep(r.v, d.Read32(off), m.dist[off])
+			if r.base == GICD_IGROUPRn {
+				v = m.groupOf(v)
+			}
+			d.Write32(off, v)
 		}
 	}
 	for w := range ds.Config {
@@ -393,7 +408,7 @@ func (rs *Redist) restore(r Regs, m ownMasks) error {
 	if err := waitRWP(r, GICR_CTLR, GICR_CTLR_RWP, "GICR_CTLR"); err != nil {
 		return err
 	}
-	r.Write32(GICR_IGROUPR0, keep(rs.Group, r.Read32(GICR_IGROUPR0), m.bits))
+	r.Write32(GICR_IGROUPR0, m.groupOf(keep(rs.Group, r.Read32(GICR_IGROUPR0), m.bits)))
 	r.Write32(GICR_IGRPMODR0, keep(rs.GrpMod, r.Read32(GICR_IGRPMODR0), m.bits))
 	r.Write32(GICR_ICFGR1, keep(rs.Config[1], r.Read32(GICR_ICFGR1), m.cfg))
 	for w := range 8 {
