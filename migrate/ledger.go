@@ -515,8 +515,10 @@ func (l *Ledger) resolve(id ID, v Verdict, peer, note string) (Verdict, error) {
 	return Unknown, nil
 }
 
-// maxCheck bounds Force's check of the operator's verdict with the peer.
-const maxCheck = 5 * time.Second
+// MaxCheck bounds Force's check of the operator's verdict with the peer:
+// a board told a verdict may take this long more to answer (ferryctl
+// resolve waits for it).
+const MaxCheck = 5 * time.Second
 
 // reach records how to reach the peer of migration id (Send and Receive
 // give it, WithDial), for Force to check the operator's verdict with it.
@@ -524,7 +526,7 @@ func (l *Ledger) reach(id ID, dial func(context.Context) (io.ReadWriteCloser, er
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e := l.cur; e != nil && e.sess.ID == id {
-		e.dial, e.timeout = dial, min(timeout, maxCheck)
+		e.dial, e.timeout = dial, min(timeout, MaxCheck)
 	}
 }
 

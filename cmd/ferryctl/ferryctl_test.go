@@ -950,6 +950,29 @@ func TestResolveSourceGone(t *testing.T) {
 	journal(t, args, d.id.String(), "resolved committed")
 }
 
+// A board told a verdict checks it with its peer first, which may take
+// migrate.MaxCheck (a dead peer's dial runs out): resolve waits that long
+// more than -timeout for the answer (it gave up after -timeout, and the
+// fault tests' resolve -gone of a dead source failed).
+func TestResolveWaitsForTheBoardsCheck(t *testing.T) {
+	d := newInDoubt(t)
+	sw := startSwitch(t)
+	keys := makeKeys(t, "test CA")
+	h := manage.New(&fakeMachine{ledger: d.dst}, time.Minute).Handler()
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == api.PathResolve {
+			time.Sleep(1500 * time.Millisecond) // the board asking its dead peer
+		}
+		h.ServeHTTP(w, r)
+	})
+	startBoard(t, sw, "10.77.0.12", loadBundle(t, keys, "board2"), slow)
+	args := []string{"-switch", sw, "-keys", filepath.Join(keys, "ctl.pem"), "-journal", filepath.Join(t.TempDir(), "journal.jsonl")}
+	code, out, _ := ferryctl(t, append(args, "resolve", "-timeout", "1s", "-gone", "10.77.0.11", "10.77.0.11", "10.77.0.12")...)
+	if code != 0 || d.resumes != 1 {
+		t.Fatalf("resolve -gone source with a board that checks first: exit %d\n%s\n%+v", code, out, d)
+	}
+}
+
 // The destination does not answer: the source keeps the guest parked
 // until the operator says the destination is down for good; then it
 // resumes it.

@@ -24,7 +24,7 @@ var resolveCommand = command{
 		id := fs.String("id", "", "the migration (default: the one in doubt on the boards)")
 		gone := fs.String("gone", "", "the `address` of a board of the migration that is down for good and will never run the guest;\n"+
 			"refused if it answers (within -timeout), and each board checks a verdict with its peer before applying it")
-		timeout := fs.Duration("timeout", 10*time.Second, "give up on a board that does not answer after `duration`")
+		timeout := fs.Duration("timeout", 10*time.Second, "give up on a board that does not answer after `duration` (one told a verdict gets 5s more: it checks the verdict with its peer first)")
 		return func(args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return usageError{"want the addresses of the migration's boards (one if the other is gone)"}
@@ -145,8 +145,10 @@ func (r *resolver) status(addr string) seen {
 	return seen{addr: addr, st: &st}
 }
 
+// post tells the board at addr the verdict; the board first checks it
+// with its peer, which may take migrate.MaxCheck more than the answer.
 func (r *resolver) post(addr, id, verdict string) (string, error) {
-	ctx, cancel := context.WithTimeout(r.e.ctx, r.timeout)
+	ctx, cancel := context.WithTimeout(r.e.ctx, r.timeout+migrate.MaxCheck)
 	defer cancel()
 	code, data, _, err := r.c.do(ctx, http.MethodPost, addr, api.PathResolve, api.ResolveRequest{ID: id, Verdict: verdict})
 	if err != nil {
