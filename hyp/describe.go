@@ -151,6 +151,12 @@ type Options struct {
 	NIC string
 	// TickINTID is the PPI of Ferry's EL2 timer.
 	TickINTID uint32
+	// MaintINTID is the PPI of the GIC's virtual-CPU-interface maintenance
+	// interrupt. Set, the guest's interrupts go through the virtual CPU
+	// interface and Ferry's are Non-secure Group 1 (gic.Owned.Group1);
+	// zero, Ferry's are Group 0 FIQs and the guest drives the physical
+	// CPU interface.
+	MaintINTID uint32
 	// GuestNICs are the node paths of the virtio-mmio transports with a
 	// network device that is the guest's (found by probing at boot): their
 	// registers go to a model that records the driver's set-up.
@@ -179,10 +185,13 @@ type Description struct {
 	Patch dtb.Patch
 	// Owned are the interrupts Ferry keeps (the GIC guard enforces them):
 	// Tick, its EL2 timer's PPI, and NIC, its management NIC's SPI (an
-	// INTID; 0 without a NIC), which Ferry takes itself as a Group 0 FIQ.
+	// INTID; 0 without a NIC), which Ferry takes itself (Non-secure Group 1
+	// IRQs with the virtual CPU interface, with Maint, the interface's
+	// maintenance PPI; else Group 0 FIQs).
 	Owned gic.Owned
 	Tick  uint32
 	NIC   uint32
+	Maint uint32 // the maintenance PPI with the virtual CPU interface (0: none)
 	// GICD and GICR are the GIC's distributor and first redistributor
 	// region.
 	GICD, GICR phys.Range
@@ -291,6 +300,11 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 		}
 	}
 	d.Owned, d.Tick = gic.Owned{PPIs: []uint32{o.TickINTID}, Route: o.Route}, o.TickINTID
+	if o.MaintINTID != 0 {
+		d.Maint = o.MaintINTID
+		d.Owned.PPIs = append(d.Owned.PPIs, o.MaintINTID)
+		d.Owned.Group1 = true
+	}
 	if o.NIC != "" {
 		i := slices.IndexFunc(b.Virtio, func(v dtb.VirtioMMIO) bool { return v.Path == o.NIC })
 		if i < 0 {

@@ -384,3 +384,18 @@ func TestDescribeUnrelayedVirtio(t *testing.T) {
 		t.Errorf("visible: %q", d.Visible())
 	}
 }
+
+// With a maintenance interrupt, the guest's interrupts go through the
+// virtual CPU interface: Ferry keeps that PPI too, and its interrupts are
+// Non-secure Group 1.
+func TestDescribeVirtualInterface(t *testing.T) {
+	b, _ := qemuBoard(t, "virt-gicv3-1g.dtb")
+	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, TickINTID: qemuTick, MaintINTID: 25, Route: qemuRoute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := gic.Owned{PPIs: []uint32{qemuTick, 25}, SPIs: []uint32{d.NIC}, Route: qemuRoute, Group1: true}
+	if !reflect.DeepEqual(d.Owned, want) || d.Maint != 25 {
+		t.Errorf("Owned %+v, Maint %d; want %+v, 25", d.Owned, d.Maint, want)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/dirty"
 	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/gic/vcpuif"
 	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/mmio"
 	"github.com/ferry-hv/ferry/mmio/virtiommio"
@@ -58,7 +59,14 @@ type Machine struct {
 	share    Share    // Ferry's share of the CPU outside a migration (share.go)
 	deadline int64    // the next Go timer when the scheduler last went idle (Nanotime; 0: none)
 	fired    bool     // the last FIQ included the EL2 timer's
-	rearm    bool     // Idle armed the timer for its own sleep since the guest's deadline was set
+	ferryIRQ bool     // the last interrupt exit included one of Ferry's (its timer, its NIC)
+	// vif is the guest's virtual CPU interface and irq the interrupt path
+	// through it (irq.go), when the description has a maintenance
+	// interrupt (Description.Maint); nil, the guest drives the physical
+	// CPU interface and Ferry's interrupts are Group 0 FIQs (fiq).
+	vif      *vcpuif.VIF
+	irq      irqPath
+	rearm    bool // Idle armed the timer for its own sleep since the guest's deadline was set
 	exits    atomic.Uint64
 	arena    []byte          // backs the stage-2 tables (identity-mapped: VA == PA)
 	written  *dirty.Bitmap   // guest pages an incoming migration wrote
@@ -75,6 +83,15 @@ type Machine struct {
 func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, error) {
 	m := &Machine{Desc: d, Ctl: NewControl(state), tickINTID: d.Tick, nicINTID: d.NIC}
 	m.arena = make([]byte, (stage2Pages+2)*mmu.PageSize)
+	var gicCPU gic.CPUIfaceRegs = gic.SysRegs{}
+	if d.Maint != 0 {
+		// The ICH_*_EL2 registers need the system-register interface
+		// (New reads ICH_VTR_EL2); configureEL2 sets the rest.
+		cpu.WriteICC_SRE_EL2(cpu.ICC_SRE_SRE | cpu.ICC_SRE_DFB | cpu.ICC_SRE_DIB | cpu.ICC_SRE_Enable)
+		cpu.ISB()
+		m.vif = vcpuif.New(vifRegs{})
+		gicCPU = gic.NoCPU{}
+	}
 	a, err := assemble(d, parts{
 		arena:   m.arena,
 		arenaPA: uint64(uintptr(unsafe.Pointer(&m.arena[0]))), // Ferry's heap is identity-mapped: VA == PA
@@ -86,8 +103,9 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 			restoreCPU:   func(s *cpu.State) error { return cpu.Restore(s, &m.VCPU.Ctx) },
 			captureTimer: cpu.CaptureTimer,
 			restoreTimer: cpu.RestoreTimer,
-			quiesce:      quiesce,
-			gicCPU:       gic.SysRegs{},
+			quiesce:      m.quiesce,
+			gicCPU:       gicCPU,
+			vif:          m.vif,
 			uart:         mmio.NewForward(d.UART.Base, mmu.PageSize),
 			console:      d.Console,
 			dma: virtiommio.Shadowing{
@@ -105,6 +123,19 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 	}
 	m.Stage2, m.GIC, m.Bus, m.reg, m.NICs, m.nicStop = a.stage2, a.guard, a.bus, a.reg, a.nics, a.stop
 	m.discard = a.discard
+	if m.vif != nil {
+		m.irq = irqPath{
+			phys: physRegs{}, vif: m.vif,
+			priority: m.GIC.Priority, enabled: m.GIC.Enabled,
+			tick: d.Tick, nic: d.NIC, maint: d.Maint,
+			onTick: cpu.DisarmHypTimer,
+			onNIC: func() {
+				if m.OnNIC != nil {
+					m.OnNIC()
+				}
+			},
+		}
+	}
 	m.Stage2.SetTLB(cpu.Stage2TLB{})
 	m.written = dirty.New(m.pages())
 	fi := ProbeFirmware(cpu.SMC)
@@ -120,9 +151,12 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 		WriteFault:   m.writeFault,
 		Idle:         m.guestIdle,
 		WriteSysReg:  func(name string, v uint64) { cpu.WriteSysReg(name, v) },
-		FIQ:          m.fiq,
+		FIQ:          m.interrupt,
 		InRAM:        func(ipa uint64) bool { return m.inRAMRange(ipa, 1) },
 		EL1:          cpu.LiveEL1{},
+	}
+	if m.vif != nil {
+		m.VCPU.SGI = func(v uint64) { m.irq.sgi(v, m.VCPU.MPIDR) }
 	}
 	if err := m.configureEL2(); err != nil {
 		return nil, err
@@ -151,10 +185,12 @@ func (m *Machine) Boot(l *guest.Layout) {
 }
 
 // configureEL2 programs the trap and translation controls for a thin
-// guest: stage 2 on, SMC trapped, the guest's interrupts, timers, FP/SIMD,
-// pointer authentication and the GIC CPU interface left to it, its reads
-// of the ID registers trapped and answered (TID3: hyp/idregs.go); FIQs
-// (Group 0: only Ferry's timer and NIC) come to EL2.
+// guest: stage 2 on, SMC trapped, its timers, FP/SIMD and pointer
+// authentication left to it, its reads of the ID registers trapped and
+// answered (TID3: hyp/idregs.go). With the virtual CPU interface every
+// physical IRQ comes to EL2 (IMO) and the guest's CPU-interface registers
+// are the virtual ones; without it the physical one is the guest's and
+// FIQs (Group 0: only Ferry's timer and NIC) come to EL2.
 func (m *Machine) configureEL2() error {
 	pa, err := mmu.PARangeBits(cpu.ReadID_AA64MMFR0_EL1())
 	if err != nil {
@@ -194,17 +230,31 @@ func (m *Machine) configureEL2() error {
 	cpu.WriteCNTHCTL_EL2(cpu.CNTHCTL_EL1PCTEN | cpu.CNTHCTL_EL1PCEN)
 	cpu.WriteICC_SRE_EL2(cpu.ICC_SRE_SRE | cpu.ICC_SRE_DFB | cpu.ICC_SRE_DIB | cpu.ICC_SRE_Enable)
 	cpu.WriteICH_HCR_EL2(0)
-	// The physical CPU interface's priority mask and Group 0 enable are
-	// Ferry's: with HCR_EL2.FMO set the guest writes the virtual ones.
 	cpu.WriteICC_PMR_EL1(pmrAll)
-	cpu.WriteICC_CTLR_EL1(cpu.ReadICC_CTLR_EL1() &^ gic.ICC_CTLR_EOImode)
-	cpu.WriteICC_IGRPEN0_EL1(1)
+	imo := uint64(0)
+	if m.vif != nil {
+		// The physical CPU interface is Ferry's alone: its Group 1 on,
+		// priority drop and deactivation apart (the guest's deactivation
+		// of a HW-linked interrupt ends it); the guest's ICC_* accesses
+		// reach the virtual interface (HCR_EL2.IMO and FMO).
+		cpu.WriteICC_CTLR_EL1(cpu.ReadICC_CTLR_EL1() | gic.ICC_CTLR_EOImode)
+		cpu.WriteICC_IGRPEN1_EL1(1)
+		m.vif.Clear()
+		m.vif.Enable()
+		imo = cpu.HCR_IMO
+	} else {
+		// The physical CPU interface's priority mask and Group 0 enable
+		// are Ferry's: with HCR_EL2.FMO set the guest writes the virtual
+		// ones.
+		cpu.WriteICC_CTLR_EL1(cpu.ReadICC_CTLR_EL1() &^ gic.ICC_CTLR_EOImode)
+		cpu.WriteICC_IGRPEN0_EL1(1)
+	}
 
 	cpu.WriteVTCR_EL2(m.Stage2.VTCR(vtcrPS40))
 	cpu.WriteVTTBR_EL2(m.Stage2.Root())
 	cpu.FlushStage2()
 
-	hcr := uint64(cpu.HCR_VM | cpu.HCR_SWIO | cpu.HCR_TSC | cpu.HCR_RW | cpu.HCR_FMO | cpu.HCR_TID3)
+	hcr := uint64(cpu.HCR_VM|cpu.HCR_SWIO|cpu.HCR_TSC|cpu.HCR_RW|cpu.HCR_FMO|cpu.HCR_TID3) | imo
 	if cpu.HasPAuth(cpu.ReadID_AA64ISAR1_EL1(), cpu.ReadID_AA64ISAR2_EL1()) {
 		hcr |= cpu.HCR_API | cpu.HCR_APK
 	}
@@ -226,6 +276,20 @@ func arm(until int64) {
 	}
 	d := min(max(until-cpu.Nanotime(), 0), maxDeadline)
 	cpu.ArmHypTimer(cpu.ReadCNTPCT_EL0() + cpu.Ticks(d))
+}
+
+// interrupt takes an interrupt exit, or the interrupts pending when
+// Ferry's idle WFI ends: through the virtual CPU interface's path (irq.go)
+// when the machine has one, else as Ferry's Group 0 FIQs.
+func (m *Machine) interrupt() Cause {
+	if m.vif == nil {
+		m.ferryIRQ = true
+		return m.fiq()
+	}
+	c := m.irq.take()
+	m.fired = m.irq.fired
+	m.ferryIRQ = c == CauseTimer || c == CauseNIC
+	return c
 }
 
 // fiq takes Ferry's Group 0 interrupts: each is acknowledged, its cause
@@ -280,7 +344,7 @@ func (m *Machine) Idle(until int64) {
 	m.rearm = true
 	arm(until)
 	cpu.WaitForInterrupt()
-	m.fiq()
+	m.interrupt()
 }
 
 // waitIdle lends the CPU to Ferry's goroutines until none can run, or
@@ -340,9 +404,16 @@ func (m *Machine) InstallIdle() { goos.Idle = m.Idle }
 
 // quiesce silences a guest that will not run here again: its timers and
 // its Group 1 interrupts no longer wake the CPU from Ferry's idle WFI.
-func quiesce() {
+// With the virtual CPU interface, the physical interface is Ferry's:
+// instead, every interrupt Ferry acknowledged for the guest is ended and
+// the interface emptied (vcpuif.VIF.Reset), ready for another guest.
+func (m *Machine) quiesce() {
 	cpu.WriteCNTV_CTL_EL0(0)
 	cpu.WriteCNTP_CTL_EL0(0)
+	if m.vif != nil {
+		m.vif.Reset()
+		return
+	}
 	cpu.WriteICC_IGRPEN1_EL1(0)
 }
 
@@ -364,32 +435,37 @@ func (m *Machine) Run() error {
 			// Given up: it runs elsewhere now. Its memory here is stale, so
 			// a guest migrated back must have every page written, zero
 			// pages included.
-			quiesce()
+			m.quiesce()
 			m.written.SetAll()
 			m.Ctl.WaitForGuest()
 			m.waitIdle()
 			continue
 		}
 		m.rearmGuest()
+		if m.vif != nil {
+			m.vif.Refill()
+		}
 		reason := cpu.Enter(&m.VCPU.Ctx)
 		m.exits.Add(1)
 		if err := m.VCPU.Dispatch(reason); err != nil {
 			if m.trk.on {
 				m.untrack()
 			}
-			quiesce()
+			m.quiesce()
 			m.Ctl.Stop(err)
 			return err
 		}
+		ferry := (reason == cpu.ExitFIQ || reason == cpu.ExitIRQ) && m.ferryIRQ
+		m.ferryIRQ = false
 		switch {
 		case m.trk.on:
-			if reason == cpu.ExitFIQ && m.fired {
+			if ferry && m.fired {
 				// The guest's slice is over.
 				m.slice(ferrySlice)
 			}
 			// The NIC, during the guest's slice: its goroutine runs in
 			// Ferry's next slice.
-		case m.share.Exit(cpu.Nanotime(), reason == cpu.ExitFIQ, m.fired):
+		case m.share.Exit(cpu.Nanotime(), ferry, m.fired):
 			m.waitIdle()
 		}
 	}

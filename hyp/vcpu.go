@@ -36,9 +36,13 @@ type VCPU struct {
 	Idle func()
 	// WriteSysReg performs a forwarded system-register write at EL2.
 	WriteSysReg func(name string, v uint64)
-	// FIQ handles Ferry's own interrupts (its EL2 timer, its NIC) and
-	// says which it was.
+	// FIQ handles an interrupt exit (an IRQ, with the virtual CPU
+	// interface; an FIQ, Ferry's Group 0 interrupts without it) and says
+	// what it was.
 	FIQ func() Cause
+	// SGI takes the guest's trapped ICC_SGI1R_EL1/ICC_ASGI1R_EL1 write
+	// (nil: performed on the physical CPU interface, WriteSysReg).
+	SGI func(v uint64)
 	// InRAM reports an IPA in guest RAM (nil: none is). A stage-2 abort
 	// outside it, that no device model takes, is the guest's (inject.go).
 	InRAM func(ipa uint64) bool
@@ -114,7 +118,7 @@ func (v *VCPU) wfx() error {
 // cannot go on.
 func (v *VCPU) Dispatch(reason uint64) error {
 	esr := cpu.ESR(v.Ctx.ESR)
-	if reason == cpu.ExitFIQ && v.FIQ != nil {
+	if (reason == cpu.ExitFIQ || reason == cpu.ExitIRQ) && v.FIQ != nil {
 		v.causes.add(v.FIQ())
 		return nil
 	}
@@ -191,7 +195,11 @@ func (v *VCPU) sysReg() error {
 	if a.Reg != cpu.RegZR {
 		val = v.Ctx.X[a.Reg]
 	}
-	v.WriteSysReg(name, val)
+	if v.SGI != nil {
+		v.SGI(val)
+	} else {
+		v.WriteSysReg(name, val)
+	}
 	v.Ctx.Advance(cpu.ESR(v.Ctx.ESR))
 	return nil
 }

@@ -56,4 +56,7 @@ const (
 	// HypTimerINTID is the EL2 physical timer's interrupt: PPI 10, the
 	// fourth entry of the DTB's /timer interrupts (imx8mp.dtsi).
 	HypTimerINTID = 26
+	// MaintINTID is the GIC's virtual-CPU-interface maintenance interrupt:
+	// PPI 9, the interrupts property of the EVK DTB's GIC node.
+	MaintINTID = 25
 )

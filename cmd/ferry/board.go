@@ -27,6 +27,7 @@ type boardAPI struct {
 	// firmware's DTB was read.
 	X0, DTB        func() uint64
 	HypTimerINTID  uint32
+	MaintINTID     uint32 // the GIC's virtual-interface maintenance PPI (hyp.Options.MaintINTID)
 	Board          func() *dtb.Board
 	FirmwareDTB    func() []byte
 	PowerOff       func()

@@ -13,7 +13,7 @@ import (
 
 // board is QEMU's virt board (the default; make image).
 var board = boardAPI{
-	RAMBase: virt.RAMBase, GuestBase: virt.GuestBase, ImageBase: virt.ImageBase, X0: virt.X0, DTB: virt.DTB, HypTimerINTID: virt.HypTimerINTID,
+	RAMBase: virt.RAMBase, GuestBase: virt.GuestBase, ImageBase: virt.ImageBase, X0: virt.X0, DTB: virt.DTB, HypTimerINTID: virt.HypTimerINTID, MaintINTID: virt.MaintINTID,
 	Board: virt.Board, FirmwareDTB: virt.FirmwareDTB, PowerOff: el2.PowerOff, Uptime: el2.Uptime,
 	UsesRNDR: el2.UsesRNDR, WallClock: virt.WallClock, ConsoleDropped: el2.ConsoleDropped,
 	RTC: "PL031",

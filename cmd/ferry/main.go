@@ -72,7 +72,7 @@ func boot() error {
 	}
 
 	var svc *services
-	opt := hyp.Options{GuestBase: board.GuestBase, TickINTID: board.HypTimerINTID, Route: gic.RouteTo(cpu.ReadMPIDR_EL1())}
+	opt := hyp.Options{GuestBase: board.GuestBase, TickINTID: board.HypTimerINTID, MaintINTID: board.MaintINTID, Route: gic.RouteTo(cpu.ReadMPIDR_EL1())}
 	if cfg.IP.IsValid() {
 		keys, err := keyBundle(cfg)
 		if err != nil {
