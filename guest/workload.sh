@@ -274,6 +274,13 @@ mode_dma() {
 	counter
 }
 
+# hwbreak: a process debugging itself with hardware breakpoints and
+# watchpoints (guest/hwbreak) in the foreground, counting their hits.
+mode_hwbreak() {
+	/bin/ferry-hwbreak -bp "$(param guest.hw_bp 6)" -wp "$(param guest.hw_wp 4)"
+	echo "FERRY-GUEST: /bin/ferry-hwbreak exited with $?"
+}
+
 # net_up: with guest.ip=<addr>/<bits>, the guest's own NIC (eth0, the
 # board's data NIC; Ferry's management NIC is not the guest's) gets the
 # address and the echo service runs on it, whatever the mode.
@@ -304,6 +311,7 @@ bench) mode_bench ;;
 shell) mode_shell ;;
 a32) mode_a32 ;;
 dma) mode_dma ;;
+hwbreak) mode_hwbreak ;;
 *)
 	echo "FERRY-GUEST: unknown mode $mode"
 	mode_counter

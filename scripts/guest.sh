@@ -230,14 +230,17 @@ done
 log "modules (load order): ${load_order[*]:-none}"
 
 # The 32-bit test process (guest.mode=a32), the TCP echo service of the
-# guest's own network (guest.ip=) and the hostile NIC driver (guest.mode=dma),
-# cross-built by the host's Go.
+# guest's own network (guest.ip=), the hostile NIC driver (guest.mode=dma)
+# and the self-debugging process (guest.mode=hwbreak), cross-built by the
+# host's Go.
 (cd "$here" && CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 go build -trimpath -ldflags=-s -o "$stage/bin/a32" ./guest/a32) ||
 	die "building guest/a32 for GOARCH=arm failed"
 (cd "$here" && CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -ldflags=-s -o "$stage/bin/ferry-echo" ./guest/echo) ||
 	die "building guest/echo for GOARCH=arm64 failed"
 (cd "$here" && CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -ldflags=-s -o "$stage/bin/ferry-dma" ./guest/dma) ||
 	die "building guest/dma for GOARCH=arm64 failed"
+(cd "$here" && CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -ldflags=-s -o "$stage/bin/ferry-hwbreak" ./guest/hwbreak) ||
+	die "building guest/hwbreak for GOARCH=arm64 failed"
 install -m 755 "$here/guest/init" "$stage/init"
 install -m 755 "$here/guest/workload.sh" "$stage/etc/ferry/workload.sh"
 echo "$kabi" >"$stage/etc/ferry/kernel.version"
