@@ -6,18 +6,33 @@
 
 package cpu
 
-import "fmt"
+import (
+	"fmt"
+	"runtime"
+)
 
 // Halt is called after an exception Ferry took at EL2 has been reported; the
 // board sets it to power the machine off. It must not return.
 var Halt func()
 
 // hypFault is called by the vectors for an exception taken at EL2: a bug in
-// Ferry. It prints the decoded syndrome and stops the machine.
-func hypFault(kind, esr, elr, far uint64) {
-	print(fmt.Sprintf("ferry: FATAL exception at EL2 (vector %d): ESR_EL2 %#x EC %#x (%s), ELR_EL2 %#x, FAR_EL2 %#x\n",
-		kind, esr, ESR(esr).EC(), ESR(esr).ECName(), elr, far))
+// Ferry. It prints the decoded syndrome, the functions at ELR_EL2 and at
+// the link register (a call through a nil function value branches to 0:
+// the caller is at LR), and stops the machine.
+func hypFault(kind, esr, elr, far, lr uint64) {
+	print(fmt.Sprintf("ferry: FATAL exception at EL2 (vector %d): ESR_EL2 %#x EC %#x (%s), ELR_EL2 %#x (%s), FAR_EL2 %#x, LR %#x (%s)\n",
+		kind, esr, ESR(esr).EC(), ESR(esr).ECName(), elr, funcAt(elr), far, lr, funcAt(lr)))
 	if Halt != nil {
 		Halt()
 	}
+}
+
+// funcAt names the Go function holding pc, with its file and line.
+func funcAt(pc uint64) string {
+	f := runtime.FuncForPC(uintptr(pc))
+	if f == nil {
+		return "?"
+	}
+	file, line := f.FileLine(uintptr(pc))
+	return fmt.Sprintf("%s %s:%d", f.Name(), file, line)
 }

@@ -177,6 +177,7 @@ TEXT ·hypFaultEntry(SB),NOSPLIT|NOFRAME,$0
 	MOVD	R1, 16(RSP)
 	MOVD	R2, 24(RSP)
 	MOVD	R3, 32(RSP)
+	MOVD	R30, 40(RSP) // the link register: who branched, if ELR_EL2 is garbage
 	CALL	·hypFault(SB)
 halt:
 	WFI

@@ -419,9 +419,15 @@ func (s *services) receiveOne(c *tls.Conn) {
 	// The handshake is done (tlsaccept): the peer holds a key of the CA.
 	// The peer's migration listener is on the same address.
 	peer := pki.PeerName(c.ConnectionState())
-	host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+	ra := c.RemoteAddr() // nil once the peer has reset the connection (gVisor's gonet)
+	if ra == nil {
+		logf("migration listener: %s: gone before it was served", peer)
+		c.Close()
+		return
+	}
+	host, _, _ := net.SplitHostPort(ra.String())
 	back := net.JoinHostPort(host, strconv.Itoa(api.MigrationPort))
-	logf("migration listener: %s (%s) connected", peer, c.RemoteAddr())
+	logf("migration listener: %s (%s) connected", peer, ra)
 	rep, err := migrate.Receive(ctx, c, s.m.Sink(), migrate.WithTimeout(stepTimeout),
 		migrate.WithLedger(s.ledger), migrate.WithPeer(peer), migrate.WithDial(s.redial(back, peer)), migrate.WithFault(s.fault))
 	switch {

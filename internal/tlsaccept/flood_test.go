@@ -5,6 +5,7 @@
 package tlsaccept
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -281,5 +282,60 @@ func TestFloodTotalBound(t *testing.T) {
 	io.Copy(io.Discard, talker)
 	if d := time.Since(start); d < 3500*time.Millisecond || d > 6*time.Second {
 		t.Fatalf("the connection that spoke was closed after %v, want HandshakeTimeout's 4 s", d)
+	}
+}
+
+// forgetful is a connection that no longer knows its peer's address once
+// it has been asked for it: gVisor's gonet answers RemoteAddr with nil
+// after the peer has reset the connection.
+type forgetful struct {
+	*fromConn
+	asked atomic.Bool
+}
+
+func (c *forgetful) RemoteAddr() net.Addr {
+	if c.asked.Swap(true) {
+		return nil
+	}
+	return c.fromConn.RemoteAddr()
+}
+
+// A peer that resets its connection during the handshake (a client that
+// refuses the board's certificate) leaves the listener serving, its slot
+// given back. The listener asked the connection for the address again
+// after the handshake, got nil, and called a method of it: the board
+// stopped at EL2 (a call through a nil interface), for any keyless
+// station that rejects its certificate.
+func TestPeerGoneDuringHandshake(t *testing.T) {
+	board, _ := bundles(t)
+	k, err := pki.Generate("another CA", []pki.Node{{Name: "ctl"}}, pki.NewWindow(time.Now(), time.Hour), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := pki.LoadBundle(k.Bundles[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newFakeListener(4)
+	x := New(l, Config{TLS: board.ServerConfig(pki.Options{}), HandshakeTimeout: time.Second, MaxHandshakes: 1, MaxConns: 4, MaxPerPeer: 1, Known: NewKnown()})
+	defer x.Close()
+	for i := range 3 { // one slot: each must be given back for the next
+		x0, y := net.Pipe()
+		c := &forgetful{fromConn: &fromConn{Conn: y, remote: &net.TCPAddr{IP: net.ParseIP("10.77.0.66"), Port: 4000 + i}, l: l}}
+		l.open.Add(1)
+		l.conns <- c
+		tc := tls.Client(x0, stranger.ClientConfig(pki.Options{}))
+		tc.SetDeadline(time.Now().Add(5 * time.Second))
+		go func() {
+			tc.Handshake() // then gone, as a client that refuses the board
+			x0.Close()
+		}()
+		deadline := time.Now().Add(5 * time.Second)
+		for x.inProgress() != 0 || l.open.Load() != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("connection %d: %d handshakes in progress, %d connections open", i, x.inProgress(), l.open.Load())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

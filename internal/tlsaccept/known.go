@@ -134,6 +134,9 @@ func addrOf(a net.Addr) netip.Addr {
 		ip, _ := netip.AddrFromSlice(t.IP)
 		return ip.Unmap()
 	}
+	if a == nil {
+		return netip.Addr{}
+	}
 	ap, err := netip.ParseAddrPort(a.String())
 	if err != nil {
 		return netip.Addr{}

@@ -144,18 +144,26 @@ func (x *Listener) loop() {
 			x.once.Do(func() { x.err = err; close(x.done) })
 			return
 		}
+		// The peer's address, once: a netstack's connection may no longer
+		// know it once the peer has reset it (gVisor's gonet answers
+		// nil), and the slot taken for it must be given back for it.
+		ra := c.RemoteAddr()
+		if ra == nil {
+			c.Close()
+			continue
+		}
 		if len(x.open) == cap(x.open) {
-			x.logf("%s: refused: %d connections open", c.RemoteAddr(), x.c.MaxConns)
+			x.logf("%s: refused: %d connections open", ra, x.c.MaxConns)
 			c.Close()
 			continue
 		}
-		p := x.slot(c.RemoteAddr())
+		p := x.slot(ra)
 		if p == nil {
-			x.logf("%s: refused: no handshake slot (%d in progress; at most %d per address)", c.RemoteAddr(), x.inProgress(), x.c.MaxPerPeer)
+			x.logf("%s: refused: no handshake slot (%d in progress; at most %d per address)", ra, x.inProgress(), x.c.MaxPerPeer)
 			c.Close()
 			continue
 		}
-		go x.handshake(c, p)
+		go x.handshake(c, ra, p)
 	}
 }
 
@@ -189,6 +197,9 @@ func (x *Listener) inProgress() int {
 }
 
 func host(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
 	if h, _, err := net.SplitHostPort(a.String()); err == nil {
 		return h
 	}
@@ -197,15 +208,15 @@ func host(a net.Addr) string {
 
 // handshake completes one connection's handshake within the timeouts and
 // hands it to Accept within HandshakeTimeout again, or closes it.
-func (x *Listener) handshake(raw net.Conn, p *pool) {
+func (x *Listener) handshake(raw net.Conn, ra net.Addr, p *pool) {
 	now := time.Now()
 	cc := &counted{Conn: raw, x: x, shakeBy: now.Add(x.c.HandshakeTimeout)}
 	raw.SetDeadline(now.Add(x.c.HelloTimeout))
 	tc := tls.Server(cc, x.c.TLS)
 	err := tc.Handshake()
-	x.release(p, raw.RemoteAddr())
+	x.release(p, ra)
 	if err == nil && !cc.hold() {
-		x.logf("%s: closed after its handshake: %d connections open", raw.RemoteAddr(), x.c.MaxConns)
+		x.logf("%s: closed after its handshake: %d connections open", ra, x.c.MaxConns)
 		tc.Close()
 		return
 	}
@@ -213,20 +224,20 @@ func (x *Listener) handshake(raw net.Conn, p *pool) {
 		if !cc.heard {
 			err = errSilent{x.c.HelloTimeout, err}
 		}
-		x.logf("%s: handshake (%s slot): %v", raw.RemoteAddr(), p.name, err)
+		x.logf("%s: handshake (%s slot): %v", ra, p.name, err)
 		tc.Close()
 		return
 	}
 	raw.SetDeadline(time.Time{})
 	if cs := tc.ConnectionState(); x.c.Known != nil && len(cs.PeerCertificates) > 0 {
-		x.c.Known.Learn(cs.PeerCertificates[0].Subject.CommonName, addrOf(raw.RemoteAddr()))
+		x.c.Known.Learn(cs.PeerCertificates[0].Subject.CommonName, addrOf(ra))
 	}
 	t := time.NewTimer(x.c.HandshakeTimeout)
 	defer t.Stop()
 	select {
 	case x.ready <- tc:
 	case <-t.C:
-		x.logf("%s: not taken within %v: closed", raw.RemoteAddr(), x.c.HandshakeTimeout)
+		x.logf("%s: not taken within %v: closed", ra, x.c.HandshakeTimeout)
 		tc.Close()
 	case <-x.done:
 		tc.Close()
