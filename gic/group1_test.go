@@ -15,6 +15,20 @@ func ferryGroup1() Owned {
 	return Owned{PPIs: []uint32{tick, 25}, SPIs: []uint32{nic}, Route: ferryRoute, Group1: true}
 }
 
+// group1Guard is a guard of f's GIC with Ferry's interrupts in Group 1,
+// set up, and the guest's view through it.
+func group1Guard(t *testing.T, f *Fake) (*Guard, viaGuard) {
+	t.Helper()
+	g, err := NewGuard(f.Dist(), f.Redist(), ferryGroup1())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.SetupOwned(); err != nil {
+		t.Fatal(err)
+	}
+	return g, newViaGuard(g, f.Dist())
+}
+
 // With Group 1, Ferry's interrupts are in Group 1 and the distributor's
 // Group 1 is on, on a GIC with one Security state and on one with two
 // (where the group registers are the firmware's); Group 0 on the latter
@@ -64,14 +78,7 @@ func TestSetupOwnedGroup1(t *testing.T) {
 // carries the guest's view, not Ferry's enable.
 func TestGuardKeepsGroup1(t *testing.T) {
 	f := NewFakeTwoSecurity(224)
-	g, err := NewGuard(f.Dist(), f.Redist(), ferryGroup1())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.SetupOwned(); err != nil {
-		t.Fatal(err)
-	}
-	guest := newViaGuard(g, f.Dist())
+	g, guest := group1Guard(t, f)
 	guest.dw(GICD_CTLR, 0)
 	if got := f.Dist().Read32(GICD_CTLR); got&(CTLR_EnableGrp1|CTLR_ARE) != CTLR_EnableGrp1|CTLR_ARE {
 		t.Fatalf("the guest turned Ferry's Group 1 off: GICD_CTLR %#x", got)

@@ -8,14 +8,7 @@ import "testing"
 
 func TestGuardPriorityEnabled(t *testing.T) {
 	f := NewFake(224)
-	g, err := NewGuard(f.Dist(), f.Redist(), ferryGroup1())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.SetupOwned(); err != nil {
-		t.Fatal(err)
-	}
-	guest := newViaGuard(g, f.Dist())
+	g, guest := group1Guard(t, f)
 	guest.sw(sgi(GICR_IPRIORITYRn+24), 0xa0<<24) // PPI 27: the guest's timer
 	guest.sw(sgi(GICR_ISENABLER0), 1<<27|1<<5)
 	guest.dw(GICD_IPRIORITYRn+32, 0x90<<8) // SPI 33
