@@ -69,13 +69,14 @@ type IdleRun struct {
 
 // IdleSummary is idle.json.
 type IdleSummary struct {
-	Date   string    `json:"date"`
-	QEMU   string    `json:"qemu"`
-	CPU    string    `json:"cpu"`
-	Memory string    `json:"memory"`
-	Kernel string    `json:"kernel"`
-	Image  string    `json:"image"`
-	Runs   []IdleRun `json:"runs"`
+	Date    string    `json:"date"`
+	QEMU    string    `json:"qemu"`
+	CPU     string    `json:"cpu"`
+	Machine string    `json:"machine"`
+	Memory  string    `json:"memory"`
+	Kernel  string    `json:"kernel"`
+	Image   string    `json:"image"`
+	Runs    []IdleRun `json:"runs"`
 }
 
 // cpuTicks is a process's user+system time in clock ticks (proc(5):
@@ -287,7 +288,7 @@ func idleBench(base qemu.Board, out string, runs int, modes []string) error {
 	if _, err := pki.Provision(keys, "ferry-bench", "a=10.77.0.11", "operator:ctl"); err != nil {
 		return err
 	}
-	s := IdleSummary{Date: time.Now().UTC().Format(time.RFC3339), QEMU: qemuVersion(base.QEMU), CPU: base.CPU,
+	s := IdleSummary{Date: time.Now().UTC().Format(time.RFC3339), QEMU: qemuVersion(base.QEMU), CPU: base.CPU, Machine: base.Machine(),
 		Memory: base.Memory, Kernel: kernelVersion(base.Kernel), Image: imageID(base.Image)}
 	type cfg struct{ config, mode string }
 	var cfgs []cfg
@@ -369,7 +370,7 @@ func renderIdle(s IdleSummary) string {
 	var md strings.Builder
 	fmt.Fprintf(&md, "# Thin when idle: host CPU and exits of an idle board\n\n")
 	fmt.Fprintf(&md, "Written by `make bench` (`go run ./cmd/ferry-bench`) on %s, image %s.\n\n", s.Date, s.Image)
-	fmt.Fprintf(&md, "Board: %s, `-M virt,virtualization=on,gic-version=3 -cpu %s -m %s`, guest kernel %s. ", s.QEMU, s.CPU, s.Memory, s.Kernel)
+	fmt.Fprintf(&md, "Board: %s, `-M %s -cpu %s -m %s`, guest kernel %s. ", s.QEMU, s.Machine, s.CPU, s.Memory, s.Kernel)
 	fmt.Fprintf(&md, "Each boot waits %v after the guest's userspace (or the receive board's network) is up, then the QEMU process's "+
 		"user+system time over %v (/proc/<pid>/stat) is its host CPU; configurations alternate. ", idleSettle, idleWindow)
 	fmt.Fprintf(&md, "`ferry+nic` is Ferry with its management NIC and API on an in-process switch; its exits per second come from "+

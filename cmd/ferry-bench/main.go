@@ -68,6 +68,7 @@ type Summary struct {
 	Date        string  `json:"date"`
 	QEMU        string  `json:"qemu"`
 	CPU         string  `json:"cpu"`
+	Machine     string  `json:"machine"`
 	Memory      string  `json:"memory"`
 	Kernel      string  `json:"kernel"`
 	Runs        []Run   `json:"runs"`
@@ -96,7 +97,8 @@ func main() {
 	b := qemu.Board{QEMU: "qemu-system-aarch64"}
 	flag.StringVar(&b.CPU, "cpu", "max,pauth-impdef=on", "QEMU -cpu")
 	flag.StringVar(&b.Memory, "m", "1G", "board RAM")
-	flag.StringVar(&b.Image, "image", "build/ferry.elf", "Ferry image")
+	flag.StringVar(&b.Image, "image", "build/ferry.img", "Ferry's arm64 Image (or its ELF with -insecure)")
+	flag.BoolVar(&b.Insecure, "insecure", false, "boards without the GIC's security states or EL3 (secure=off), natively and under Ferry")
 	flag.StringVar(&b.Kernel, "kernel", "build/guest/Image", "guest kernel")
 	flag.StringVar(&b.Initrd, "initrd", "build/guest/initrd.cpio.gz", "guest initramfs")
 	thin := flag.Bool("thin", true, "measure thin-ness (native vs Ferry)")
@@ -182,7 +184,7 @@ func main() {
 	}
 	b.Append = "console=ttyAMA0 quiet guest.mode=bench"
 
-	s := Summary{Date: time.Now().UTC().Format(time.RFC3339), CPU: b.CPU, Memory: b.Memory, QEMU: qemuVersion(b.QEMU)}
+	s := Summary{Date: time.Now().UTC().Format(time.RFC3339), CPU: b.CPU, Machine: b.Machine(), Memory: b.Memory, QEMU: qemuVersion(b.QEMU)}
 	if v, err := os.ReadFile(filepath.Join(filepath.Dir(b.Kernel), "kernel.version")); err == nil {
 		s.Kernel = strings.TrimSpace(string(v))
 	}
@@ -299,7 +301,7 @@ func write(dir string, s Summary) error {
 	var md strings.Builder
 	fmt.Fprintf(&md, "# Thin-ness: the guest benchmark natively and under Ferry\n\n")
 	fmt.Fprintf(&md, "Written by `make bench` (`go run ./cmd/ferry-bench`) on %s.\n\n", s.Date)
-	fmt.Fprintf(&md, "Board: %s, `-M virt,virtualization=on,gic-version=3 -cpu %s -m %s`, guest kernel %s,\n", s.QEMU, s.CPU, s.Memory, s.Kernel)
+	fmt.Fprintf(&md, "Board: %s, `-M %s -cpu %s -m %s`, guest kernel %s,\n", s.QEMU, s.Machine, s.CPU, s.Memory, s.Kernel)
 	fmt.Fprintf(&md, "`guest.mode=bench` (busybox arithmetic loop, then md5sum of a tmpfs file); native and Ferry boots alternate.\n\n")
 	fmt.Fprintf(&md, "| | native (kernel at EL2) | under Ferry (kernel at EL1) | native / Ferry |\n|---|---|---|---|\n")
 	fmt.Fprintf(&md, "| benchmark, guest clock (median ms) | %.0f | %.0f | **%.4f** |\n", s.NativeMS, s.FerryMS, s.Ratio)

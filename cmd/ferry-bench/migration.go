@@ -33,7 +33,7 @@ import (
 // does not measure (other systems or cells) are kept beside the new ones.
 func migrationBench(base qemu.Board, ferryctl, out string, m Matrix, link LinkResult, command string, keep bool) error {
 	s := MigrationSummary{
-		Date: time.Now().UTC().Format(time.RFC3339), QEMU: qemuVersion(base.QEMU), CPU: base.CPU,
+		Date: time.Now().UTC().Format(time.RFC3339), QEMU: qemuVersion(base.QEMU), CPU: base.CPU, Machine: base.Machine(),
 		Kernel: kernelVersion(base.Kernel), Command: command, Matrix: m, Link: link,
 	}
 	if keep {

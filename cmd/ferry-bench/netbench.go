@@ -72,19 +72,20 @@ type NetRun struct {
 
 // NetSummary is net.json.
 type NetSummary struct {
-	Date   string   `json:"date"`
-	QEMU   string   `json:"qemu"`
-	CPU    string   `json:"cpu"`
-	Memory string   `json:"memory"`
-	Kernel string   `json:"kernel"`
-	Image  string   `json:"image"`
-	Runs   []NetRun `json:"runs"`
+	Date    string   `json:"date"`
+	QEMU    string   `json:"qemu"`
+	CPU     string   `json:"cpu"`
+	Machine string   `json:"machine"`
+	Memory  string   `json:"memory"`
+	Kernel  string   `json:"kernel"`
+	Image   string   `json:"image"`
+	Runs    []NetRun `json:"runs"`
 }
 
 // netBench runs runs rounds of the three configurations and writes
 // docs/bench/net.{md,json}.
 func netBench(base qemu.Board, ferryctl, out string, runs int) error {
-	s := NetSummary{Date: time.Now().UTC().Format(time.RFC3339), QEMU: qemuVersion(base.QEMU), CPU: base.CPU,
+	s := NetSummary{Date: time.Now().UTC().Format(time.RFC3339), QEMU: qemuVersion(base.QEMU), CPU: base.CPU, Machine: base.Machine(),
 		Memory: base.Memory, Kernel: kernelVersion(base.Kernel), Image: imageID(base.Image)}
 	keys, err := os.MkdirTemp("", "ferry-bench-keys")
 	if err != nil {
@@ -328,7 +329,7 @@ func renderNet(s NetSummary) string {
 	var md strings.Builder
 	fmt.Fprintf(&md, "# The guest's own network: natively, under Ferry, after a migration\n\n")
 	fmt.Fprintf(&md, "Written by `make bench` (`go run ./cmd/ferry-bench -net`) on %s.\n\n", s.Date)
-	fmt.Fprintf(&md, "Board: %s, `-M virt,virtualization=on,gic-version=3 -cpu %s -m %s`, guest kernel %s, Ferry %s.\n", s.QEMU, s.CPU, s.Memory, s.Kernel, s.Image)
+	fmt.Fprintf(&md, "Board: %s, `-M %s -cpu %s -m %s`, guest kernel %s, Ferry %s.\n", s.QEMU, s.Machine, s.CPU, s.Memory, s.Kernel, s.Image)
 	fmt.Fprintf(&md, "The guest (`guest.mode=idle`, `guest.ip=`) runs its TCP echo service on its own virtio-net; a client on the data\n")
 	fmt.Fprintf(&md, "segment (a userspace TCP stack on a switch on 127.0.0.1, MTU 1500) times %d sequential round trips of %d bytes,\n", netPings, netPingSize)
 	fmt.Fprintf(&md, "then streams %d MiB through the echo (both ways at once), after a %d MiB warm-up. Natively the guest is alone on\n", netMiB, netWarmMiB)

@@ -18,6 +18,7 @@ type MigrationSummary struct {
 	Date    string     `json:"date"`
 	QEMU    string     `json:"qemu"`
 	CPU     string     `json:"cpu"`
+	Machine string     `json:"machine"`
 	Kernel  string     `json:"kernel"`
 	Image   string     `json:"ferry_image,omitempty"` // path, size, time and SHA-256 prefix of the Ferry image used
 	Command string     `json:"command"`
@@ -339,7 +340,7 @@ func renderMigration(s MigrationSummary) string {
 		fmt.Fprintf(&b, "Results it did not measure are kept from the run of %s.\n", k)
 	}
 	fmt.Fprintf(&b, "\n")
-	fmt.Fprintf(&b, "Boards: %s, `-M virt,virtualization=on,gic-version=3 -cpu %s`, TCG, one vCPU, a 2-core host; guest kernel %s.\n", s.QEMU, s.CPU, s.Kernel)
+	fmt.Fprintf(&b, "Boards: %s, `-M %s -cpu %s`, TCG, one vCPU, a 2-core host; guest kernel %s.\n", s.QEMU, s.Machine, s.CPU, s.Kernel)
 	fmt.Fprintf(&b, "The guest runs `guest.mode=migrate guest.pattern_mb=64 guest.hb=1` (guest/README.md), dirtying a %d MiB tmpfs region\n", m.DirtyMiB)
 	fmt.Fprintf(&b, "(`guest.dirty_mb=%d guest.dirty_rate=<r>`) in the dirtying cells; \"max\" asks %d MiB/s, i.e. as fast as the guest can.\n\n", m.DirtyMiB, maxRate)
 	fmt.Fprintf(&b, "- **Ferry**: two Ferry boards (guest RAM + 128 MiB carve-out) on a ferry-switch on 127.0.0.1, `ferryctl migrate -json`")

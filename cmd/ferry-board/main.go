@@ -7,7 +7,7 @@
 // the board's console on standard output.
 //
 //	ferry-board -kernel build/guest/Image -initrd build/guest/initrd.cpio.gz \
-//	    -append "console=ttyAMA0" [-image build/ferry.elf] [-cpu max] [-m 1G]
+//	    -append "console=ttyAMA0" [-image build/ferry.img] [-cpu max] [-m 1G]
 //
 // On a management network (see ferry-switch, ferryctl):
 //
@@ -37,7 +37,8 @@ func main() {
 	flag.StringVar(&b.QEMU, "qemu", "qemu-system-aarch64", "QEMU binary")
 	flag.StringVar(&b.CPU, "cpu", "max,pauth-impdef=on", "QEMU -cpu model")
 	flag.StringVar(&b.Memory, "m", "1G", "board RAM (QEMU -m)")
-	flag.StringVar(&b.Image, "image", "build/ferry.elf", "Ferry image (ELF)")
+	flag.StringVar(&b.Image, "image", "build/ferry.img", "Ferry's arm64 Image (or its ELF with -insecure)")
+	flag.BoolVar(&b.Insecure, "insecure", false, "a board without the GIC's security states or EL3 (secure=off), as no real firmware leaves one")
 	flag.StringVar(&b.Kernel, "kernel", "build/guest/Image", "guest arm64 Linux Image")
 	flag.StringVar(&b.Initrd, "initrd", "build/guest/initrd.cpio.gz", "guest initramfs (\"\" for none)")
 	flag.StringVar(&b.Append, "append", "console=ttyAMA0", "guest kernel command line")

@@ -85,7 +85,8 @@ func main() {
 	c := config{base: qemu.Board{QEMU: "qemu-system-aarch64"}}
 	flag.StringVar(&c.base.CPU, "cpu", "max,pauth-impdef=on", "QEMU -cpu")
 	flag.StringVar(&c.base.Memory, "m", "1G", "RAM of each board")
-	flag.StringVar(&c.base.Image, "image", "build/ferry.elf", "Ferry image")
+	flag.StringVar(&c.base.Image, "image", "build/ferry.img", "Ferry's arm64 Image (or its ELF with -insecure)")
+	flag.BoolVar(&c.base.Insecure, "insecure", false, "boards without the GIC's security states or EL3 (secure=off)")
 	flag.StringVar(&c.kernel, "kernel", "build/guest/Image", "guest kernel (any arm64 Linux Image)")
 	flag.StringVar(&c.initrd, "initrd", "build/guest/initrd.cpio.gz", "guest initramfs")
 	flag.StringVar(&c.append, "append", "console=ttyAMA0 quiet guest.mode=migrate guest.pattern_mb=32", "guest command line")

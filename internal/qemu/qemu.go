@@ -8,9 +8,13 @@
 // starts it. It is the one place that knows how the guest is handed over:
 // QEMU's generic loader places the kernel Image and the initramfs in guest
 // RAM, and -append carries ferry.kernel/ferry.initrd and, after "--", the
-// guest's command line. Ferry itself is its ELF by default, or its arm64
-// Image booted by QEMU's Linux loader (LinuxLoader), which can also hand
-// the initramfs over in /chosen (ChosenInitrd).
+// guest's command line. The board is the one a real board's firmware
+// leaves: secure=on, so the GIC keeps its two security states and PSCI is
+// an SMC to the secure firmware, and Ferry is its arm64 Image
+// (build/ferry.img) booted by QEMU's Linux loader at Non-secure EL2, which
+// can also hand the initramfs over in /chosen (ChosenInitrd). Insecure
+// keeps the board without security states, on which QEMU also enters
+// Ferry's ELF at EL2.
 //
 // It also starts what launchers run (StartChild, in process.go) so that no
 // child outlives its launcher: a parent-death signal, and SIGTERM then
@@ -21,7 +25,10 @@
 package qemu
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -36,7 +43,7 @@ type Board struct {
 	QEMU   string // qemu-system-aarch64 binary
 	CPU    string // -cpu model, e.g. "max,pauth-impdef=on"
 	Memory string // -m size, e.g. "1G"
-	Image  string // Ferry's ELF (or its arm64 Image, LinuxLoader); "" boots the kernel natively (no Ferry)
+	Image  string // Ferry's arm64 Image (or its ELF, Insecure only); "" boots the kernel natively (no Ferry)
 	Kernel string // arm64 Linux Image
 	Initrd string // initramfs, may be ""
 	Append string // the guest's command line
@@ -61,16 +68,18 @@ type Board struct {
 	// after a comma (",event_idx=off").
 	DataOptions string
 
-	// LinuxLoader boots Image as an arm64 Linux Image (build/ferry.img)
-	// through QEMU's Linux loader, as firmware boots a kernel: QEMU
-	// enters it at EL2 with x0 = the DTB, which it places after the
+	// Insecure runs the board without the GIC's security states and
+	// without EL3 (secure=off), as no real board's firmware leaves it;
+	// QEMU then also enters an ELF at EL2. By default (secure=on) QEMU
+	// enters an ELF at EL3, so Image must be an arm64 Image: QEMU's Linux
+	// loader enters it at EL2 with x0 = the DTB, which it places after the
 	// Image's image_size (and after an -initrd, which goes there first);
-	// the guest's kernel and initramfs then go after QEMU's DTB. Default:
-	// Image is an ELF, QEMU's DTB at the base of RAM.
-	LinuxLoader bool
+	// the guest's kernel and initramfs then go after QEMU's DTB. An ELF
+	// has QEMU's DTB at the base of RAM.
+	Insecure bool
 	// ChosenInitrd hands the guest's initramfs over with QEMU's -initrd,
 	// which the Linux loader writes into /chosen, instead of the generic
-	// loader and ferry.initrd= (LinuxLoader only).
+	// loader and ferry.initrd= (Ferry as an arm64 Image only).
 	ChosenInitrd bool
 
 	// Words are more of Ferry's own words (ferry.<key>=<value>, space
@@ -114,6 +123,15 @@ func MemoryBytes(s string) (uint64, error) {
 	return v * mult, nil
 }
 
+// Machine returns the board's -M: QEMU's virt machine with EL2 and a
+// GICv3, and EL3 with the GIC's security states unless Insecure.
+func (b Board) Machine() string {
+	if b.Insecure {
+		return "virt,virtualization=on,gic-version=3"
+	}
+	return "virt,secure=on,virtualization=on,gic-version=3"
+}
+
 // Args returns QEMU's arguments for the board (without the binary).
 func (b Board) Args() ([]string, error) {
 	ram, err := MemoryBytes(b.Memory)
@@ -123,8 +141,7 @@ func (b Board) Args() ([]string, error) {
 	if b.Kernel == "" && b.Image == "" {
 		return nil, fmt.Errorf("no guest kernel given")
 	}
-	machine := "virt,virtualization=on,gic-version=3"
-	args := []string{"-M", machine, "-cpu", b.CPU, "-m", b.Memory, "-smp", "1",
+	args := []string{"-M", b.Machine(), "-cpu", b.CPU, "-m", b.Memory, "-smp", "1",
 		"-nodefaults", "-nic", "none", "-display", "none", "-monitor", "none", "-serial", "stdio"}
 	if b.Image == "" {
 		// Native: the guest alone, with its own NIC if it has one (the
@@ -138,6 +155,13 @@ func (b Board) Args() ([]string, error) {
 			return nil, err
 		}
 		return append(append(args, data...), b.Extra...), nil
+	}
+	linuxLoader, err := isImage(b.Image)
+	if err != nil {
+		return nil, err
+	}
+	if !linuxLoader && !b.Insecure {
+		return nil, fmt.Errorf("%s: not an arm64 Image; QEMU enters an ELF at EL3 on the board with security states (use build/ferry.img, or Insecure)", b.Image)
 	}
 	args = append(args, "-kernel", b.Image)
 	mgmt, ferryArgs, err := b.mgmtArgs()
@@ -162,14 +186,14 @@ func (b Board) Args() ([]string, error) {
 		return nil, err
 	}
 	base := uint64(kernelAddr)
-	if b.LinuxLoader {
+	if linuxLoader {
 		var initrd []string
 		if base, initrd, err = b.afterLinuxLoader(); err != nil {
 			return nil, err
 		}
 		args = append(args, initrd...)
 	} else if b.ChosenInitrd {
-		return nil, fmt.Errorf("an initramfs in /chosen (-initrd) needs Ferry booted by the Linux loader")
+		return nil, fmt.Errorf("an initramfs in /chosen (-initrd) needs Ferry as an arm64 Image, booted by the Linux loader")
 	}
 	kernel := base + h.TextOffset
 	kernelEnd := kernel + h.ImageSize
@@ -277,6 +301,24 @@ func (b Board) dataArgs() ([]string, error) {
 		"-netdev", "socket,id=data,connect=" + b.DataSwitch,
 		"-device", "virtio-net-device,netdev=data,mac=" + b.DataMAC + b.DataOptions,
 	}, nil
+}
+
+// isImage tells an arm64 Image (its magic at offset 56) from anything
+// else, such as an ELF.
+func isImage(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	hdr := make([]byte, guest.ImageHeaderSize)
+	if _, err := f.ReadAt(hdr, 0); err != nil {
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	return binary.LittleEndian.Uint32(hdr[56:]) == guest.ImageMagic, nil
 }
 
 func readImageHeader(path string) (guest.ImageHeader, error) {

@@ -38,10 +38,37 @@ func writeKernel(t *testing.T, size uint64) string {
 	return p
 }
 
+// writeELF writes the start of an ELF (what QEMU's -kernel enters at EL3
+// on the board with security states).
+func writeELF(t *testing.T) string {
+	b := make([]byte, 4096)
+	copy(b, "\x7fELF")
+	p := filepath.Join(t.TempDir(), "ferry.elf")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// writeFerryImage writes the header of Ferry's arm64 Image as
+// cmd/ferry-mkimage does (linked 0x1ff000 into RAM, image_size up to
+// 0x48200000).
+func writeFerryImage(t *testing.T) string {
+	img := make([]byte, 4096)
+	guest.ImageHeader{TextOffset: 0x1ff000, ImageSize: 0x48200000 - 0x401ff000, Flags: guest.FlagPage4K}.Put(img)
+	p := filepath.Join(t.TempDir(), "ferry.img")
+	if err := os.WriteFile(p, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestArgsUnderFerry: the board without security states (Insecure), on
+// which QEMU enters Ferry's ELF at EL2 with its DTB at the base of RAM.
 func TestArgsUnderFerry(t *testing.T) {
 	initrd := filepath.Join(t.TempDir(), "initrd")
 	os.WriteFile(initrd, make([]byte, 0x1234), 0o644)
-	b := Board{CPU: "max", Memory: "1G", Image: "ferry.elf", Kernel: writeKernel(t, 0x1ab0000), Initrd: initrd, Append: "console=ttyAMA0 quiet"}
+	b := Board{CPU: "max", Memory: "1G", Image: writeELF(t), Insecure: true, Kernel: writeKernel(t, 0x1ab0000), Initrd: initrd, Append: "console=ttyAMA0 quiet"}
 	args, err := b.Args()
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +76,7 @@ func TestArgsUnderFerry(t *testing.T) {
 	line := strings.Join(args, " ")
 	for _, want := range []string{
 		"-M virt,virtualization=on,gic-version=3", "-cpu max", "-m 1G", "-nodefaults", "-nic none",
-		"-kernel ferry.elf",
+		"-kernel " + b.Image,
 		"loader,file=" + b.Kernel + ",addr=0x48200000,force-raw=on",
 		// initrd at the first 2 MiB boundary after the kernel's 0x1ab0000 bytes
 		"loader,file=" + initrd + ",addr=0x49e00000,force-raw=on",
@@ -64,24 +91,21 @@ func TestArgsUnderFerry(t *testing.T) {
 	}
 }
 
-// TestArgsLinuxLoader: Ferry's Image goes to QEMU's Linux loader; the
-// guest's kernel after QEMU's DTB, which QEMU puts at the first 2 MiB
-// boundary after Ferry's image_size (0x48200000), or after an -initrd
-// that goes first.
+// TestArgsLinuxLoader: by default the board has its security states and
+// Ferry's Image goes to QEMU's Linux loader; the guest's kernel after
+// QEMU's DTB, which QEMU puts at the first 2 MiB boundary after Ferry's
+// image_size (0x48200000), or after an -initrd that goes first.
 func TestArgsLinuxLoader(t *testing.T) {
-	img := make([]byte, 4096)
-	guest.ImageHeader{TextOffset: 0x1ff000, ImageSize: 0x48200000 - 0x401ff000, Flags: guest.FlagPage4K}.Put(img)
-	ferry := filepath.Join(t.TempDir(), "ferry.img")
-	os.WriteFile(ferry, img, 0o644)
+	ferry := writeFerryImage(t)
 	initrd := filepath.Join(t.TempDir(), "initrd")
 	os.WriteFile(initrd, make([]byte, 0x32fcf6), 0o644)
-	b := Board{CPU: "max", Memory: "1G", Image: ferry, LinuxLoader: true, Kernel: writeKernel(t, 0x1ab0000), Initrd: initrd, Append: "console=ttyAMA0"}
+	b := Board{CPU: "max", Memory: "1G", Image: ferry, Kernel: writeKernel(t, 0x1ab0000), Initrd: initrd, Append: "console=ttyAMA0"}
 	for _, tc := range []struct {
 		chosen     bool
 		want, lack []string
 	}{
 		{false, []string{
-			"-M virt,virtualization=on,gic-version=3 ", "-kernel " + ferry,
+			"-M virt,secure=on,virtualization=on,gic-version=3 ", "-kernel " + ferry,
 			"loader,file=" + b.Kernel + ",addr=0x48400000,force-raw=on",
 			"loader,file=" + initrd + ",addr=0x4a000000,force-raw=on",
 			"ferry.kernel=0x48400000 ferry.initrd=0x4a000000,0x32fcf6 -- console=ttyAMA0",
@@ -110,9 +134,13 @@ func TestArgsLinuxLoader(t *testing.T) {
 			}
 		}
 	}
-	b.LinuxLoader = false
+	b.Image, b.Insecure = writeELF(t), true
 	if _, err := b.Args(); err == nil {
 		t.Error("-initrd for Ferry's ELF accepted: QEMU's ELF loader fills no /chosen")
+	}
+	b.ChosenInitrd, b.Insecure = false, false
+	if _, err := b.Args(); err == nil || !strings.Contains(err.Error(), "EL3") {
+		t.Errorf("Ferry's ELF on the board with security states: %v, want a refusal (QEMU enters an ELF at EL3 there)", err)
 	}
 }
 
@@ -123,7 +151,7 @@ func TestArgsNative(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := strings.Join(args, " ")
-	if !strings.Contains(line, "-kernel Image -append console=ttyAMA0 -initrd initrd") || strings.Contains(line, "ferry.") {
+	if !strings.Contains(line, "-M virt,secure=on,") || !strings.Contains(line, "-kernel Image -append console=ttyAMA0 -initrd initrd") || strings.Contains(line, "ferry.") {
 		t.Fatalf("native command line: %s", line)
 	}
 }
@@ -133,12 +161,15 @@ func TestArgsRejects(t *testing.T) {
 	os.WriteFile(initrd, make([]byte, 600<<20), 0o644)
 	notImage := filepath.Join(t.TempDir(), "vmlinuz.gz")
 	os.WriteFile(notImage, make([]byte, 4096), 0o644)
+	f := writeFerryImage(t)
 	for name, b := range map[string]Board{
 		"bad memory":     {Memory: "lots", Kernel: "k"},
 		"no kernel":      {Memory: "1G"},
-		"not an Image":   {Memory: "1G", Image: "f", Kernel: notImage},
-		"initrd too big": {Memory: "512M", Image: "f", Kernel: writeKernel(t, 0x1ab0000), Initrd: initrd},
-		"missing kernel": {Memory: "1G", Image: "f", Kernel: "/nonexistent/Image"},
+		"not an Image":   {Memory: "1G", Image: f, Kernel: notImage},
+		"initrd too big": {Memory: "512M", Image: f, Kernel: writeKernel(t, 0x1ab0000), Initrd: initrd},
+		"missing kernel": {Memory: "1G", Image: f, Kernel: "/nonexistent/Image"},
+		"missing Ferry":  {Memory: "1G", Image: "/nonexistent/ferry.img", Kernel: writeKernel(t, 0x1ab0000)},
+		"ELF, secure":    {Memory: "1G", Image: writeELF(t), Kernel: writeKernel(t, 0x1ab0000)},
 	} {
 		if _, err := b.Args(); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -149,7 +180,7 @@ func TestArgsRejects(t *testing.T) {
 func TestArgsManagementNetwork(t *testing.T) {
 	keys := filepath.Join(t.TempDir(), "a.pem")
 	os.WriteFile(keys, make([]byte, 0x2a0), 0o644)
-	b := Board{CPU: "max", Memory: "1G", Image: "ferry.elf", Kernel: writeKernel(t, 0x1ab0000), Append: "console=ttyAMA0",
+	b := Board{CPU: "max", Memory: "1G", Image: writeELF(t), Insecure: true, Kernel: writeKernel(t, 0x1ab0000), Append: "console=ttyAMA0",
 		Switch: "127.0.0.1:7777", Name: "a", IP: "10.77.0.11/24", MAC: "52:54:00:77:00:11", Keys: keys}
 	args, err := b.Args()
 	if err != nil {
@@ -186,7 +217,7 @@ func TestArgsManagementNetwork(t *testing.T) {
 func TestArgsDataNetwork(t *testing.T) {
 	keys := filepath.Join(t.TempDir(), "a.pem")
 	os.WriteFile(keys, make([]byte, 0x2a0), 0o644)
-	b := Board{CPU: "max", Memory: "1G", Image: "ferry.elf", Kernel: writeKernel(t, 0x1ab0000), Append: "console=ttyAMA0",
+	b := Board{CPU: "max", Memory: "1G", Image: writeELF(t), Insecure: true, Kernel: writeKernel(t, 0x1ab0000), Append: "console=ttyAMA0",
 		Switch: "127.0.0.1:7777", Name: "a", IP: "10.77.0.11/24", MAC: "52:54:00:77:00:11", Keys: keys,
 		DataSwitch: "127.0.0.1:7778", DataMAC: "52:54:00:88:00:10"}
 	args, err := b.Args()

@@ -24,9 +24,8 @@ import (
 // junk a Ferry that forgot to clear its bss would pass).
 func imageBoard(t *testing.T, appendArgs string) qemu.Board {
 	b := board(t, false, appendArgs)
-	b.Image = artefact(t, "FERRY_IMG", "../../build/ferry.img")
-	b.LinuxLoader = true
-	f, err := elf.Open(artefact(t, "FERRY_IMAGE", "../../build/ferry.elf"))
+	b.Image, b.Insecure = artefact(t, "FERRY_IMAGE", "../../build/ferry.img"), false
+	f, err := elf.Open(artefact(t, "FERRY_ELF", "../../build/ferry.elf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +91,8 @@ func TestImageBoot(t *testing.T) {
 // stops at entry with a line on the early UART, before any Go runs.
 func TestImageMisplaced(t *testing.T) {
 	b := board(t, false, "")
-	img, err := os.ReadFile(artefact(t, "FERRY_IMG", "../../build/ferry.img"))
+	b.Insecure = false
+	img, err := os.ReadFile(artefact(t, "FERRY_IMAGE", "../../build/ferry.img"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,6 @@ func TestImageMisplaced(t *testing.T) {
 	if err := os.WriteFile(b.Image, img, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b.LinuxLoader = true
 	p := start(t, b)
 	expect(t, p, `^ferry: not running where linked \(Image at DRAM base \+ text_offset 0x1ff000 wanted\), stopping`, 0, 30*time.Second)
 	if _, _, err := p.Expect(regexp.MustCompile(`^ferry: EL2`), 0, 2*time.Second); err == nil {

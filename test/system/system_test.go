@@ -34,7 +34,11 @@ func artefact(t *testing.T, env, def string) string {
 	return p
 }
 
-// board returns a board running the built guest, with Ferry unless native.
+// board returns a board running the built guest, with Ferry unless native:
+// the board a real board's firmware leaves (GIC security states, PSCI
+// over SMC to EL3) with Ferry's arm64 Image booted by QEMU's Linux loader
+// at EL2, or with FERRY_INSECURE=1 the board without security states and
+// Ferry's ELF.
 func board(t *testing.T, native bool, appendArgs string) qemu.Board {
 	t.Helper()
 	if os.Getenv("FERRY_SYSTEM") != "1" {
@@ -48,8 +52,11 @@ func board(t *testing.T, native bool, appendArgs string) qemu.Board {
 		Initrd: artefact(t, "FERRY_INITRD", "../../build/guest/initrd.cpio.gz"),
 		Append: "console=ttyAMA0 " + appendArgs,
 	}
-	if !native {
-		b.Image = artefact(t, "FERRY_IMAGE", "../../build/ferry.elf")
+	b.Insecure = os.Getenv("FERRY_INSECURE") == "1"
+	if !native && b.Insecure {
+		b.Image = artefact(t, "FERRY_ELF", "../../build/ferry.elf")
+	} else if !native {
+		b.Image = artefact(t, "FERRY_IMAGE", "../../build/ferry.img")
 	}
 	return b
 }
