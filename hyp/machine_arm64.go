@@ -150,6 +150,7 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 		MMIO:         m.Bus.Handle,
 		WriteFault:   m.writeFault,
 		Idle:         m.guestIdle,
+		Standby:      m.guestStandby,
 		WriteSysReg:  func(name string, v uint64) { cpu.WriteSysReg(name, v) },
 		FIQ:          m.interrupt,
 		InRAM:        func(ipa uint64) bool { return m.inRAMRange(ipa, 1) },
@@ -396,6 +397,24 @@ func (m *Machine) rearmGuest() {
 		m.armSlice()
 	default:
 		m.waitIdle()
+	}
+}
+
+// guestStandby is the wait of the guest's CPU_SUSPEND, which Ferry serves
+// as a standby (psci.go): the CPU waits as at the guest's WFI. Where that
+// WFI traps (HCR_EL2.TWI: a migration, a slice the guest was owed) it is
+// the trapped WFI's (guestIdle); otherwise the CPU waits in WFI at EL2,
+// which any physical interrupt ends -- the guest's (taken at its next
+// entry), Ferry's EL2 timer (armed for Ferry's next deadline when the
+// guest was entered), its NIC -- unless the guest already has a virtual
+// interrupt to take (one listed wakes only a WFI at EL1).
+func (m *Machine) guestStandby() {
+	switch {
+	case cpu.ReadHCR_EL2()&cpu.HCR_TWI != 0:
+		m.guestIdle()
+	case m.vif != nil && m.vif.GuestPending():
+	default:
+		cpu.WaitForInterrupt()
 	}
 }
 

@@ -30,6 +30,10 @@ const (
 	PSCIAlreadyOn     = ^uint64(3) // -4
 )
 
+// psciExtendedStateID is PSCI_FEATURES(CPU_SUSPEND)'s bit saying the
+// power_state parameter has the extended format (DEN 0022 5.1.14).
+const psciExtendedStateID = 1 << 1
+
 // mpidrAffinity masks MPIDR_EL1's Aff3..Aff0 fields.
 const mpidrAffinity = 0xff00ffffff
 
@@ -40,16 +44,25 @@ type Firmware func(args [8]uint64) [4]uint64
 // psciForwarded are the calls the firmware answers for the guest as it
 // would for a bare-metal OS.
 var psciForwarded = map[uint32]bool{
-	PSCIVersion: true, PSCICPUSuspend32: true, PSCICPUSuspend64: true,
-	PSCIAffinityInfo32: true, PSCIAffinityInfo64: true, PSCIMigrateInfoType: true,
+	PSCIVersion: true, PSCIAffinityInfo32: true, PSCIAffinityInfo64: true, PSCIMigrateInfoType: true,
 	PSCISystemOff: true, PSCISystemReset: true,
 }
 
 // psciOwn are the PSCI calls Ferry answers itself: CPU_ON and CPU_OFF for
-// a one-CPU machine, and PSCI_FEATURES from this table and psciForwarded.
+// a one-CPU machine, CPU_SUSPEND as a standby (isSuspend), and
+// PSCI_FEATURES from this table and psciForwarded.
 var psciOwn = map[uint32]bool{
 	PSCICPUOn32: true, PSCICPUOn64: true, PSCICPUOff: true, PSCIFeatures: true,
+	PSCICPUSuspend32: true, PSCICPUSuspend64: true,
 }
+
+// isSuspend reports CPU_SUSPEND, which Ferry serves itself, whatever the
+// power state: the core waits as at the guest's WFI (VCPU.Standby) and the
+// guest gets SUCCESS, a power-down request served as a standby (DEN 0022
+// 5.4.2; docs/decisions.md, "The guest's CPU_SUSPEND is a standby Ferry
+// serves"). Forwarded, a power-down state would have the firmware wake the
+// core at the guest's entry point at the caller's exception level: EL2.
+func isSuspend(fid uint32) bool { return fid == PSCICPUSuspend32 || fid == PSCICPUSuspend64 }
 
 // psciNotes are the calls worth a line in Ferry's log, written before the
 // call is carried out (SYSTEM_OFF and SYSTEM_RESET do not return).
@@ -81,6 +94,9 @@ func CallSMC(fw Firmware, fi FirmwareInfo, log func(string), fid uint32, args [7
 		return fw(a)
 	case fid == PSCIFeatures:
 		return [4]uint64{psciFeatures(fw, fi, uint32(args[0]))}
+	case isSuspend(fid):
+		// The wait is the VCPU's (Standby), after the answer.
+		return [4]uint64{PSCISuccess}
 	case fid == PSCICPUOn32 || fid == PSCICPUOn64:
 		// One CPU: it is on, and there is no other to start.
 		if args[0]&mpidrAffinity == mpidr&mpidrAffinity {
@@ -96,13 +112,20 @@ func CallSMC(fw Firmware, fi FirmwareInfo, log func(string), fid uint32, args [7
 }
 
 // psciFeatures answers PSCI_FEATURES(q) (DEN 0022 5.1.14) from what Ferry
-// serves: for a forwarded call, the firmware's answer (CPU_SUSPEND's
-// carries the firmware's power-state format); 0 for a call Ferry answers
-// itself, and for SMCCC_VERSION when the firmware has it; NOT_SUPPORTED
-// for the rest, whatever the firmware implements (a call Ferry would
-// refuse is not advertised).
+// serves: for a forwarded call, the firmware's answer; for CPU_SUSPEND
+// the firmware's power-state format (bit 1: the guest's DTB gives its idle
+// states in it) without OS-initiated mode (bit 0: Ferry does not serve
+// SET_SUSPEND_MODE), the original format if the firmware cannot say; 0
+// for another call Ferry answers itself, and for SMCCC_VERSION when the
+// firmware has it; NOT_SUPPORTED for the rest, whatever the firmware
+// implements (a call Ferry would refuse is not advertised).
 func psciFeatures(fw Firmware, fi FirmwareInfo, q uint32) uint64 {
 	switch {
+	case isSuspend(q) && fi.PSCI >= psci10:
+		if f := ret32(fw([8]uint64{PSCIFeatures, uint64(q)})); int32(f) > 0 {
+			return f & psciExtendedStateID
+		}
+		return PSCISuccess
 	case psciForwarded[q] && fi.PSCI >= psci10:
 		return ret32(fw([8]uint64{PSCIFeatures, uint64(q)}))
 	case psciForwarded[q] || psciOwn[q]:

@@ -34,6 +34,10 @@ type VCPU struct {
 	// Idle takes a WFI the guest executed while Ferry traps them
 	// (HCR_EL2.TWI, during a migration); the guest resumes after it.
 	Idle func()
+	// Standby waits, after the guest's CPU_SUSPEND, as its WFI would: until
+	// an interrupt it would take, or one of Ferry's (nil: the suspend ends
+	// at once, as a standby may).
+	Standby func()
 	// WriteSysReg performs a forwarded system-register write at EL2.
 	WriteSysReg func(name string, v uint64)
 	// FIQ handles an interrupt exit (an IRQ, with the virtual CPU
@@ -155,9 +159,13 @@ func (v *VCPU) smc() error {
 	c := &v.Ctx
 	var args [7]uint64
 	copy(args[:], c.X[1:8])
-	out := CallSMC(v.Firmware, v.FirmwareInfo, v.Log, uint32(c.X[0]), args, v.MPIDR)
+	fid := uint32(c.X[0])
+	out := CallSMC(v.Firmware, v.FirmwareInfo, v.Log, fid, args, v.MPIDR)
 	copy(c.X[0:4], out[:])
 	c.Advance(cpu.ESR(c.ESR))
+	if isSuspend(fid) && v.Standby != nil {
+		v.Standby()
+	}
 	return nil
 }
 
