@@ -21,6 +21,7 @@ import (
 	"gvisor.dev/gvisor/pkg/waiter"
 
 	"github.com/ferry-hv/ferry/boot/dtb"
+	"github.com/ferry-hv/ferry/net/link"
 	"github.com/ferry-hv/ferry/net/virtionet"
 )
 
@@ -30,7 +31,7 @@ const nicID tcpip.NICID = 1
 // Net is the live management network.
 type Net struct {
 	s         *stack.Stack
-	ep        *virtionet.Endpoint
+	ep        *link.Endpoint
 	dev       *virtionet.Device
 	transport dtb.VirtioMMIO
 	addr      netip.Prefix
@@ -54,7 +55,7 @@ func New(dev *virtionet.Device, t dtb.VirtioMMIO, cfg Config) (*Net, error) {
 		s.Close()
 		return nil, err
 	}
-	ep := virtionet.NewEndpoint(dev)
+	ep := link.NewEndpoint(dev)
 	if tun.TrustLinkChecksums {
 		ep.TrustChecksums()
 	}
@@ -83,11 +84,11 @@ func (n *Net) configure() error {
 }
 
 // Poll does one round of NIC work without blocking and reports whether
-// anything moved (see virtionet.Endpoint.Poll). Call it from one
+// anything moved (see link.Endpoint.Poll). Call it from one
 // goroutine, again at once while it reports true.
 func (n *Net) Poll() (busy bool) { return n.ep.Poll() }
 
-// Interrupt takes the NIC's interrupt (virtionet.Endpoint.Interrupt): it
+// Interrupt takes the NIC's interrupt (link.Endpoint.Interrupt): it
 // acknowledges it at the device and reports whether it was the NIC's (its
 // status bits). Call it from the interrupt path, then wake the goroutine
 // that polls.
@@ -173,7 +174,7 @@ func (n *Net) Err() error { return n.ep.Err() }
 
 // Stats counts the management network's traffic.
 type Stats struct {
-	virtionet.Stats // frames and bytes in and out, drops, at the NIC
+	link.Stats // frames and bytes in and out, drops, at the NIC
 
 	TCPSegmentsSent     uint64
 	TCPRetransmits      uint64

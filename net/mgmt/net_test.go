@@ -50,9 +50,9 @@ func newBoardQ(t *testing.T, last byte, cfg Config, qmax uint32) board {
 	return board{fd, n}
 }
 
-// link plays QEMU's socket netdev between two boards and polls both, as
+// wire plays QEMU's socket netdev between two boards and polls both, as
 // the hypervisor's poll goroutine would, until stop is closed.
-func link(a, b board, stop chan struct{}, wg *sync.WaitGroup) {
+func wire(a, b board, stop chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
 	for {
 		select {
@@ -87,7 +87,7 @@ func pairQ(t *testing.T, mtu int, qmax uint32) (a, b board) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go link(a, b, stop, &wg)
+	go wire(a, b, stop, &wg)
 	t.Cleanup(func() { close(stop); wg.Wait() })
 	return a, b
 }

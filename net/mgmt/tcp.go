@@ -22,7 +22,7 @@ type TCPTuning struct {
 	SACK                  bool
 	CongestionControl     string // "cubic" or "reno"
 	// TrustLinkChecksums skips verifying received IP/TCP checksums
-	// (virtionet.Endpoint.TrustChecksums).
+	// (link.Endpoint.TrustChecksums).
 	TrustLinkChecksums bool
 }
 

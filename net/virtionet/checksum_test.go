@@ -18,6 +18,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/waiter"
 
+	"github.com/ferry-hv/ferry/net/link"
 	"github.com/ferry-hv/ferry/net/virtionet/fakedev"
 )
 
@@ -44,7 +45,7 @@ func tcpFrame(flags header.TCPFlags, bad bool) []byte {
 
 // pollFor polls until the device has taken want frames or d has passed:
 // TCP answers from the stack's own goroutines.
-func pollFor(ep *Endpoint, fd *fakedev.Device, want int, d time.Duration) [][]byte {
+func pollFor(ep *link.Endpoint, fd *fakedev.Device, want int, d time.Duration) [][]byte {
 	var got [][]byte
 	for end := time.Now().Add(d); len(got) < want && time.Now().Before(end); {
 		ep.Poll()
@@ -85,7 +86,7 @@ func TestChecksumsStayInSoftware(t *testing.T) {
 	if _, acc := d.Features(); acc&(featureNetCSUM|featureNetGuestCSUM) != 0 {
 		t.Fatalf("driver accepted %s", DescribeFeatures(acc))
 	}
-	ep := NewEndpoint(d)
+	ep := link.NewEndpoint(d)
 	if c := ep.Capabilities(); c&(stack.CapabilityTXChecksumOffload|stack.CapabilityRXChecksumOffload) != 0 {
 		t.Fatalf("link claims checksum offload: capabilities %#x", c)
 	}

@@ -8,8 +8,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	vm "github.com/ferry-hv/ferry/mmio/virtiommio"
 	"net"
+
+	vm "github.com/ferry-hv/ferry/mmio/virtiommio"
+	"github.com/ferry-hv/ferry/net/link"
 )
 
 // Network device layout (5.1 "Network Device").
@@ -69,18 +71,14 @@ type Options struct {
 	QueueBytes int
 }
 
-// Stats counts a device's traffic. Bytes are Ethernet frame bytes (header
-// included, virtio header excluded).
-type Stats struct {
-	RxFrames, RxBytes uint64
-	TxFrames, TxBytes uint64
-	// RxDrops counts frames received but not delivered (runt or no
-	// consumer); TxDrops frames not sent (too large, or no room).
-	RxDrops, TxDrops uint64
-	// RxNotifies and TxNotifies count the queue notifications sent to
-	// the device (each a register write, costly under emulation).
-	RxNotifies, TxNotifies uint64
-}
+// Stats counts a device's traffic (link.Stats). Bytes are Ethernet frame
+// bytes (header included, virtio header excluded); the notifies are queue
+// notifications sent to the device.
+type Stats = link.Stats
+
+// checkEvery is how many idle polls pass between device status checks
+// (Idle).
+const checkEvery = 4096
 
 // Device is a live virtio-net device: the receive queue full of empty
 // buffers, the transmit queue with buffers free for frames. It is not safe
@@ -97,7 +95,10 @@ type Device struct {
 	stats    Stats
 	err      error // sticky: the device broke the protocol
 	checkDue bool  // a configuration-change interrupt came: Check at the next chance
+	idle     uint  // idle polls, for checkEvery
 }
+
+var _ link.Device = (*Device)(nil)
 
 // InterruptStatus bits (4.2.2 "MMIO Device Register Layout").
 const (
@@ -106,8 +107,8 @@ const (
 )
 
 // ErrQueueFull is returned by Transmit when every transmit buffer is with
-// the device.
-var ErrQueueFull = errors.New("virtio-net: transmit queue full")
+// the device (link.ErrQueueFull).
+var ErrQueueFull = link.ErrQueueFull
 
 // New initialises the network device behind r (base is its physical
 // address, for messages), taking DMA memory from dma: reset, feature
@@ -373,6 +374,16 @@ func (d *Device) Arm(txWait bool) (used bool) {
 	d.rx.setInterrupt(true)
 	d.tx.setInterrupt(txWait)
 	return d.rx.returned() || txWait && d.tx.returned() || d.checkDue
+}
+
+// Idle is called when a poll moved nothing (link.Device): a register read
+// is a trip into the device model (under QEMU, its global lock), so it
+// looks for DEVICE_NEEDS_RESET only every checkEvery idle polls, or when a
+// configuration interrupt said so.
+func (d *Device) Idle() {
+	if d.idle++; d.idle%checkEvery == 0 || d.checkDue {
+		d.Check()
+	}
 }
 
 // Check reads the device status and stops the device if it has asked to

@@ -2,10 +2,11 @@
 // Use of this source code is governed by a BSD-style licence that can be
 // found in the LICENSE file.
 
-// Package virtionet is Ferry's driver for its management NIC: a virtio 1.x
-// network device (virtio-net, device ID 1) behind a virtio-mmio transport
-// (Version 2, non-legacy), polled while there is work and interrupt-driven
-// when idle, and a gVisor stack.LinkEndpoint over it.
+// Package virtionet is Ferry's driver for its management NIC on QEMU's
+// board: a virtio 1.x network device (virtio-net, device ID 1) behind a
+// virtio-mmio transport (Version 2, non-legacy), polled while there is work
+// and interrupt-driven when idle. Its Device is a link.Device: package
+// link's gVisor stack.LinkEndpoint runs it.
 //
 // It follows the OASIS Virtual I/O Device (VIRTIO) specification, version
 // 1.2: section 2 "Basic Facilities of a Virtio Device" (status, feature bits,
@@ -17,8 +18,7 @@
 //	Regs, DMA     the transport's register file and DMA-able memory (interfaces)
 //	Transport     virtio-mmio: probe, reset, feature negotiation, queue set-up
 //	queue         one split virtqueue of fixed buffers (descriptor i <-> buffer i)
-//	Device        virtio-net: receive and transmit queues, MAC, statistics
-//	Endpoint      gVisor stack.LinkEndpoint carrying raw Ethernet frames
+//	Device        virtio-net: receive and transmit queues, MAC, statistics (a link.Device)
 //
 // Everything above Regs and DMA is plain Go over byte slices and is tested on
 // the host against a software device model (package fakedev). The real

@@ -9,7 +9,6 @@ import (
 	"net"
 	"testing"
 
-	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
@@ -18,6 +17,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 
+	"github.com/ferry-hv/ferry/net/link"
 	"github.com/ferry-hv/ferry/net/virtionet/fakedev"
 )
 
@@ -27,7 +27,7 @@ var (
 	peerMAC = tcpip.LinkAddress([]byte{0x52, 0x54, 0, 0x77, 0, 0x12})
 )
 
-func newStack(t *testing.T, ep *Endpoint) *stack.Stack {
+func newStack(t *testing.T, ep *link.Endpoint) *stack.Stack {
 	t.Helper()
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
@@ -56,7 +56,7 @@ func arpRequest() []byte {
 	return f
 }
 
-func pollUntil(ep *Endpoint, fd *fakedev.Device, want int) [][]byte {
+func pollUntil(ep *link.Endpoint, fd *fakedev.Device, want int) [][]byte {
 	var got [][]byte
 	for i := 0; i < 100 && len(got) < want; i++ {
 		ep.Poll()
@@ -69,7 +69,7 @@ func pollUntil(ep *Endpoint, fd *fakedev.Device, want int) [][]byte {
 // through the transmit queue.
 func TestEndpointARP(t *testing.T) {
 	d, fd := newDev(t, fakedev.Options{}, Options{})
-	ep := NewEndpoint(d)
+	ep := link.NewEndpoint(d)
 	newStack(t, ep)
 	fd.Receive(arpRequest())
 	got := pollUntil(ep, fd, 1)
@@ -91,54 +91,9 @@ func TestEndpointARP(t *testing.T) {
 	checkClean(t, fd)
 }
 
-// Frames the stack writes while the transmit queue is full wait in the
-// backlog and go out in order as the device frees buffers.
-func TestEndpointBacklog(t *testing.T) {
-	d, fd := newDev(t, fakedev.Options{QueueNumMax: 8}, Options{})
-	ep := NewEndpoint(d)
-	var pkts stack.PacketBufferList
-	const n = 30
-	for i := 0; i < n; i++ {
-		pkts.PushBack(stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame(100, i))}))
-	}
-	if got, err := ep.WritePackets(pkts); got != n || err != nil {
-		t.Fatalf("WritePackets = %d, %v", got, err)
-	}
-	pkts.DecRef()
-	var got [][]byte
-	for i := 0; i < 10 && len(got) < n; i++ {
-		got = append(got, fd.Transmitted()...)
-		ep.Poll()
-	}
-	if len(got) != n {
-		t.Fatalf("device got %d frames, want %d", len(got), n)
-	}
-	for i := range got {
-		if !bytes.Equal(got[i], frame(100, i)) {
-			t.Fatalf("frame %d out of order or corrupt", i)
-		}
-	}
-	if s := ep.Stats(); s.TxFrames != n || s.TxDrops != 0 {
-		t.Errorf("stats %+v", s)
-	}
-	// Past the backlog's bound, frames are dropped and counted.
-	ep.backlogMax = 10 * 100
-	pkts = stack.PacketBufferList{}
-	for i := 0; i < 8+10+5; i++ {
-		pkts.PushBack(stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame(100, i))}))
-	}
-	ep.WritePackets(pkts)
-	pkts.DecRef()
-	if s := ep.Stats(); s.TxDrops != 5 {
-		t.Errorf("TxDrops %d, want 5", s.TxDrops)
-	}
-	ep.Close()
-	checkClean(t, fd)
-}
-
 func TestEndpointLinkAttributes(t *testing.T) {
 	d, _ := newDev(t, fakedev.Options{}, Options{MTU: 9000})
-	ep := NewEndpoint(d)
+	ep := link.NewEndpoint(d)
 	eth := ethernet.New(ep)
 	if eth.MTU() != 9000 {
 		t.Errorf("IP MTU %d, want 9000", eth.MTU())
@@ -165,7 +120,7 @@ func TestEndpointLinkAttributes(t *testing.T) {
 // needs a reset) interrupts too and stops the device at the next Poll.
 func TestEndpointInterrupts(t *testing.T) {
 	d, fd := newDev(t, fakedev.Options{}, Options{})
-	ep := NewEndpoint(d)
+	ep := link.NewEndpoint(d)
 	newStack(t, ep)
 	line := func() bool { high, _ := fd.Interrupting(); return high }
 

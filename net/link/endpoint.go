@@ -2,7 +2,7 @@
 // Use of this source code is governed by a BSD-style licence that can be
 // found in the LICENSE file.
 
-package virtionet
+package link
 
 import (
 	"errors"
@@ -26,9 +26,6 @@ const (
 	// backlog holds several send buffers' worth (mgmt sets 4 MiB). Its
 	// frames share their memory with TCP's retransmission queue.
 	backlogBytes = 16 << 20
-	// checkEvery is how many idle polls pass between device status
-	// checks.
-	checkEvery = 4096
 )
 
 // Endpoint is a gVisor stack.LinkEndpoint over a Device. It carries whole
@@ -45,10 +42,9 @@ const (
 type Endpoint struct {
 	pollMu sync.Mutex // serialises Poll
 	batch  []*stack.PacketBuffer
-	idle   uint // idle polls, for checkEvery
 
 	mu           sync.Mutex // guards everything below and the device
-	dev          *Device
+	dev          Device
 	dispatcher   stack.NetworkDispatcher
 	linkAddr     tcpip.LinkAddress
 	mtu          uint32 // frame MTU: IP MTU + Ethernet header
@@ -63,7 +59,7 @@ type Endpoint struct {
 var _ stack.LinkEndpoint = (*Endpoint)(nil)
 
 // NewEndpoint returns the link endpoint for d.
-func NewEndpoint(d *Device) *Endpoint {
+func NewEndpoint(d Device) *Endpoint {
 	return &Endpoint{
 		dev:        d,
 		linkAddr:   tcpip.LinkAddress(d.MAC()),
@@ -76,7 +72,7 @@ func NewEndpoint(d *Device) *Endpoint {
 // TrustChecksums makes the stack skip verifying the IP and TCP checksums of
 // received packets (stack.CapabilityRXChecksumOffload). Only sound on an
 // emulated link that cannot corrupt frames (QEMU's socket netdev over
-// loopback); outbound checksums are still computed.
+// loopback), never on a wire; outbound checksums are still computed.
 func (e *Endpoint) TrustChecksums() {
 	e.mu.Lock()
 	e.caps |= stack.CapabilityRXChecksumOffload
@@ -102,12 +98,7 @@ func (e *Endpoint) Poll() (busy bool) {
 		}))
 	})
 	if moved == 0 && len(batch) == 0 {
-		// A register read is a trip into the device model (under
-		// QEMU, its global lock): look for DEVICE_NEEDS_RESET only
-		// now and then, or when a configuration interrupt said so.
-		if e.idle++; e.idle%checkEvery == 0 || e.dev.checkDue {
-			e.dev.Check()
-		}
+		e.dev.Idle()
 	}
 	d := e.dispatcher
 	if d == nil {
@@ -240,8 +231,7 @@ func (e *Endpoint) LinkAddress() tcpip.LinkAddress {
 }
 
 // SetLinkAddress implements stack.LinkEndpoint. The device keeps
-// receiving for its own address (no VIRTIO_NET_F_CTRL_MAC_ADDR); QEMU's
-// device is promiscuous by default.
+// receiving for its own address (the drivers do not change it).
 func (e *Endpoint) SetLinkAddress(addr tcpip.LinkAddress) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
