@@ -36,6 +36,7 @@ const (
 	GuestPaused   = "paused"   // stopped for a migration
 	GuestMigrated = "migrated" // handed to another board; this board has none and may take one
 	GuestStopped  = "stopped"  // halted after an error
+	GuestOff      = "off"      // powered itself off (PSCI SYSTEM_OFF); the board stays up, and no migration takes it
 )
 
 // Status is a board's answer to GET /v1/status.
@@ -48,9 +49,12 @@ type Status struct {
 	Exits   uint64        `json:"exits"` // guest exits to Ferry since boot
 	// ExitCauses are those exits by cause: "timer" (Ferry's EL2 timer,
 	// armed only for its own deadlines), "nic" (its management NIC's
-	// interrupt), "mmio" (a trapped device page), "dirty" (a migration's
-	// dirty tracking), "smc" (PSCI), "sysreg", "wfi", "hvc", "fiq"
-	// (spurious), "other". An idle guest nobody talks to has none.
+	// interrupt), "irq" (the guest's interrupt, listed for it in the
+	// virtual CPU interface), "maint" (the interface's maintenance
+	// interrupt), "spurious" (an interrupt exit with nothing pending),
+	// "mmio" (a trapped device page), "dirty" (a migration's dirty
+	// tracking), "smc" (PSCI), "sysreg", "wfi", "hvc", "other". An idle
+	// guest nobody talks to has none.
 	ExitCauses map[string]uint64 `json:"exit_causes,omitempty"`
 	// ExitRates are exits per second by cause over ExitWindow: since the
 	// status asked for at least a second before this one (since boot for
@@ -61,6 +65,16 @@ type Status struct {
 	// Ferry could not handle, decoded.
 	Stopped string `json:"stopped,omitempty"`
 	Heap    uint64 `json:"heap_bytes"` // Ferry's Go heap in use (runtime HeapInuse)
+
+	// GuestResets counts the times the guest restarted itself on this
+	// board (PSCI SYSTEM_RESET or SYSTEM_RESET2: Ferry booted it again, the
+	// board, its API and its ledger stayed up); GuestPower is its last
+	// power call ("SYSTEM_RESET", "SYSTEM_OFF", ...) and GuestPowerAgo how
+	// long ago it made it.
+	GuestResets   uint64        `json:"guest_resets,omitempty"`
+	GuestPower    string        `json:"guest_power,omitempty"`
+	GuestPowerAgo time.Duration `json:"guest_power_ago_ns,omitempty"`
+
 	// ConsoleDropped counts bytes of Ferry's log lost to a UART whose
 	// transmit FIFO stayed full (the guest disabled it, say).
 	ConsoleDropped uint64 `json:"console_dropped"`

@@ -28,27 +28,13 @@ func ArmHypTimer(at uint64) {
 // clear): its interrupt, a level, drops.
 func DisarmHypTimer() { WriteCNTHP_CTL_EL2(0) }
 
-// spuriousINTID is the first INTID ICC_IAR0_EL1 returns when nothing of
-// Group 0 is pending (GICv3 2.2.1, "Special INTIDs").
+// spuriousINTID is the first special INTID (GICv3 2.2.1, "Special
+// INTIDs"): ICC_HPPIR1_EL1 reads one when nothing of Group 1 is pending.
 const spuriousINTID = 1020
-
-// AckGroup0 acknowledges the highest-priority pending Group 0 interrupt (an
-// FIQ taken at EL2, since HCR_EL2.FMO is set) and returns its INTID, at
-// least 1020 when there was none. The caller removes the interrupt's cause
-// (a level-triggered source stays asserted) and then calls EndGroup0.
-func AckGroup0() uint32 { return uint32(ReadICC_IAR0_EL1() & 0xffffff) }
 
 // Group1Pending reports whether a Group 1 interrupt (the guest's) is
 // pending at the CPU interface: ICC_HPPIR1_EL1 holds a real INTID.
 func Group1Pending() bool { return uint32(ReadICC_HPPIR1_EL1()&0xffffff) < spuriousINTID }
-
-// EndGroup0 ends an interrupt AckGroup0 returned (EOImode 0: priority drop
-// and deactivation); special INTIDs need no end.
-func EndGroup0(id uint32) {
-	if id < spuriousINTID {
-		WriteICC_EOIR0_EL1(uint64(id))
-	}
-}
 
 // Ticks converts a duration in nanoseconds (not negative) to counter
 // ticks, without overflow for any duration an int64 holds (an hour at

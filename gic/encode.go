@@ -18,7 +18,16 @@ import (
 //	        Config (ceil(NumSPIs/16) u32) | Route (NumSPIs u64)
 //	Redist: CTLR u32 | WAKER u32 | Group, Enable, Pending, Active, GrpMod u32 |
 //	        Priority 32 u8 | Config 2 u32
+//
+// Version 2 had the physical CPU interface's part after Redist:
+//
 //	CPU:    IGRPEN1 u64 | BPR1 u64 | NumAP1R u8 | AP1R 4 u64 | VMCR u64
+//
+// The Ferry that last wrote version 2 gave its guest the virtual CPU
+// interface and wrote that part as zero, NumAP1R 1 (nothing of the
+// physical interface was the guest's). Decode reads a version 2 state only
+// so: one with anything else there came from a Ferry whose guest drove the
+// physical CPU interface and had no virtual interface state to go with it.
 //
 // The only count on the wire is NumSPIs; every length follows from it, and
 // it is checked before anything is allocated.
@@ -60,14 +69,6 @@ func (s *State) Encode() []byte {
 	}
 	w.U32(rs.Config[0])
 	w.U32(rs.Config[1])
-	c := &s.CPU
-	w.U64(c.IGRPEN1)
-	w.U64(c.BPR1)
-	w.U8(c.NumAP1R)
-	for _, v := range c.AP1R {
-		w.U64(v)
-	}
-	w.U64(c.VMCR)
 	return w.Bytes()
 }
 
@@ -114,14 +115,11 @@ func Decode(version uint16, b []byte) (*State, error) {
 	}
 	rs.Config[0] = r.U32()
 	rs.Config[1] = r.U32()
-	c := &s.CPU
-	c.IGRPEN1 = r.U64()
-	c.BPR1 = r.U64()
-	c.NumAP1R = r.U8()
-	for i := range c.AP1R {
-		c.AP1R[i] = r.U64()
+	if version == 2 {
+		if err := decodeV2CPU(r); err != nil {
+			return nil, err
+		}
 	}
-	c.VMCR = r.U64()
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("gic: decode: %w", err)
 	}
@@ -129,6 +127,23 @@ func Decode(version uint16, b []byte) (*State, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// decodeV2CPU reads version 2's CPU part, which must be as the last Ferry
+// to write version 2 wrote it: zero, NumAP1R 1.
+func decodeV2CPU(r *wire.Reader) error {
+	igrpen1, bpr1, napr := r.U64(), r.U64(), r.U8()
+	var apr [4]uint64
+	for i := range apr {
+		apr[i] = r.U64()
+	}
+	vmcr := r.U64()
+	if r.Err() != nil || igrpen1 == 0 && bpr1 == 0 && napr == 1 && apr == [4]uint64{} && vmcr == 0 {
+		return nil
+	}
+	return fmt.Errorf("gic: version 2 CPU part IGRPEN1 %#x BPR1 %#x NumAP1R %d AP1R %#x VMCR %#x: "+
+		"the guest drove the physical CPU interface, whose state has no place here (its CPU interface is the virtual one)",
+		igrpen1, bpr1, napr, apr, vmcr)
 }
 
 func checkNumSPIs(n uint32) error {
@@ -186,22 +201,6 @@ func (s *State) Validate() error {
 		return fmt.Errorf("gic: Redist.WAKER is %#x: only ProcessorSleep is kept", rs.WAKER)
 	case rs.Config[0]&^cfgEdgeBits != 0 || rs.Config[1]&^cfgEdgeBits != 0:
 		return fmt.Errorf("gic: Redist.Config is %#x %#x: RES0 bits set", rs.Config[0], rs.Config[1])
-	}
-	c := &s.CPU
-	switch {
-	case c.NumAP1R != 1 && c.NumAP1R != 2 && c.NumAP1R != 4:
-		return fmt.Errorf("gic: CPU.NumAP1R is %d: want 1, 2 or 4", c.NumAP1R)
-	case c.IGRPEN1&^IGRPEN1_Enable != 0:
-		return fmt.Errorf("gic: CPU.IGRPEN1 is %#x: only Enable is defined", c.IGRPEN1)
-	case c.BPR1&^BPR1_Mask != 0:
-		return fmt.Errorf("gic: CPU.BPR1 is %#x: only BinaryPoint [2:0] is defined", c.BPR1)
-	case c.VMCR&^VMCR_Mask != 0:
-		return fmt.Errorf("gic: CPU.VMCR is %#x: RES0 bits set (mask %#x)", c.VMCR, uint64(VMCR_Mask))
-	}
-	for i, v := range c.AP1R {
-		if v>>32 != 0 || (i >= int(c.NumAP1R) && v != 0) {
-			return fmt.Errorf("gic: CPU.AP1R[%d] is %#x with NumAP1R %d", i, v, c.NumAP1R)
-		}
 	}
 	return nil
 }

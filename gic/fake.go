@@ -283,27 +283,3 @@ func (r fakeRedist) Read64(off uint64) uint64 { return 0 }
 func (r fakeRedist) Write64(off uint64, v uint64) {
 	r.f.Writes = append(r.f.Writes, FakeWrite{"GICR", off, v})
 }
-
-// FakeCPU is a CPU interface for tests: plain storage.
-type FakeCPU struct {
-	IGRPEN1, BPR1, VMCR uint64
-	AP1R                [4]uint64
-	APRs                int // NumAP1R; 0 means 1
-}
-
-func (c *FakeCPU) ReadIGRPEN1() uint64       { return c.IGRPEN1 }
-func (c *FakeCPU) WriteIGRPEN1(v uint64)     { c.IGRPEN1 = v }
-func (c *FakeCPU) ReadBPR1() uint64          { return c.BPR1 }
-func (c *FakeCPU) WriteBPR1(v uint64)        { c.BPR1 = v }
-func (c *FakeCPU) ReadVMCR() uint64          { return c.VMCR }
-func (c *FakeCPU) WriteVMCR(v uint64)        { c.VMCR = v }
-func (c *FakeCPU) ReadAP1R(n int) uint64     { return c.AP1R[n] }
-func (c *FakeCPU) WriteAP1R(n int, v uint64) { c.AP1R[n] = v }
-
-// NumAP1R returns APRs, or 1 when it is zero.
-func (c *FakeCPU) NumAP1R() int {
-	if c.APRs == 0 {
-		return 1
-	}
-	return c.APRs
-}

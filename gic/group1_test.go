@@ -5,18 +5,17 @@
 package gic
 
 import (
-	"strings"
 	"testing"
 )
 
-// ferryGroup1 is Ferry's EL2 timer and NIC as Non-secure Group 1, with the
-// virtual interface's maintenance interrupt (PPI 25).
+// ferryGroup1 is Ferry's EL2 timer and NIC with the virtual interface's
+// maintenance interrupt (PPI 25), as Ferry's machines own them.
 func ferryGroup1() Owned {
-	return Owned{PPIs: []uint32{tick, 25}, SPIs: []uint32{nic}, Route: ferryRoute, Group1: true}
+	return Owned{PPIs: []uint32{tick, 25}, SPIs: []uint32{nic}, Route: ferryRoute}
 }
 
-// group1Guard is a guard of f's GIC with Ferry's interrupts in Group 1,
-// set up, and the guest's view through it.
+// group1Guard is a guard of f's GIC with Ferry's interrupts set up, and
+// the guest's view through it.
 func group1Guard(t *testing.T, f *Fake) (*Guard, viaGuard) {
 	t.Helper()
 	g, err := NewGuard(f.Dist(), f.Redist(), ferryGroup1())
@@ -29,20 +28,15 @@ func group1Guard(t *testing.T, f *Fake) (*Guard, viaGuard) {
 	return g, newViaGuard(g, f.Dist())
 }
 
-// With Group 1, Ferry's interrupts are in Group 1 and the distributor's
-// Group 1 is on, on a GIC with one Security state and on one with two
-// (where the group registers are the firmware's); Group 0 on the latter
-// is still refused.
+// Ferry's interrupts are in Group 1 and the distributor's Group 1 is on,
+// on a GIC with one Security state and on one with two (where the group
+// registers are the firmware's), which a Ferry taking its interrupts as
+// Group 0 FIQs refused.
 func TestSetupOwnedGroup1(t *testing.T) {
 	for _, two := range []bool{false, true} {
 		f := NewFake(224)
 		if two {
 			f = NewFakeTwoSecurity(224)
-		}
-		if two {
-			if err := SetupOwned(f.Dist(), f.Redist(), Owned{PPIs: []uint32{tick}}); err == nil || !strings.Contains(err.Error(), "DS is 0") {
-				t.Fatalf("Group 0 on a GIC with two Security states: %v", err)
-			}
 		}
 		g, err := NewGuard(f.Dist(), f.Redist(), ferryGroup1())
 		if err != nil {
@@ -86,7 +80,7 @@ func TestGuardKeepsGroup1(t *testing.T) {
 	if got := guest.dr(GICD_CTLR); got&CTLR_EnableGrp1 != 0 {
 		t.Errorf("the guest reads %#x after writing 0", got)
 	}
-	s, err := g.Capture(&FakeCPU{})
+	s, err := g.Capture()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +93,7 @@ func TestGuardKeepsGroup1(t *testing.T) {
 	if err := g2.SetupOwned(); err != nil {
 		t.Fatal(err)
 	}
-	if err := g2.Restore(s, &FakeCPU{}); err != nil {
+	if err := g2.Restore(s); err != nil {
 		t.Fatal(err)
 	}
 	if got := f2.Dist().Read32(GICD_CTLR); got&CTLR_EnableGrp1 == 0 {
@@ -111,7 +105,7 @@ func TestGuardKeepsGroup1(t *testing.T) {
 	}
 }
 
-// With Group 1, no interrupt can be made Group 0 through the Guard (it
+// No interrupt can be made Group 0 through the Guard (it
 // would be an FIQ Ferry never takes), and a state carries every interrupt
 // as Group 1 whatever kind of GIC it came from: one captured where the
 // group registers are Secure-only (zero to Ferry) restores on a GIC with
@@ -140,7 +134,7 @@ func TestGroup1EveryInterrupt(t *testing.T) {
 	if err := gs.SetupOwned(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := gs.Capture(NoCPU{})
+	s, err := gs.Capture()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +151,7 @@ func TestGroup1EveryInterrupt(t *testing.T) {
 	if err := gd.SetupOwned(); err != nil {
 		t.Fatal(err)
 	}
-	if err := gd.Restore(s, NoCPU{}); err != nil {
+	if err := gd.Restore(s); err != nil {
 		t.Fatal(err)
 	}
 	for w := 1; w <= 7; w++ {

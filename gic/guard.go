@@ -18,14 +18,14 @@ import (
 // of RD_base (GICR_WAKER). Every guest access is performed on the real
 // registers, except that Ferry's bits are protected:
 //
-//   - GICD_CTLR: the enable of Ferry's group (EnableGrp0, or EnableGrp1
-//     with Owned.Group1) and ARE keep their hardware value;
-//   - GICR_IGROUPR0, GICR_IGRPMODR0: Ferry's PPIs stay as they are (Group 0,
-//     or Group 1); with Owned.Group1 every interrupt stays Non-secure Group
-//     1 (the guest's too, in GICD_IGROUPR<n> as well: a guest interrupt
-//     made Group 0 would be an FIQ that Ferry, taking Group 1 IRQs, never
-//     acknowledges -- a GIC with two Security states makes these registers
-//     Secure-only anyway), and the guest reads its own as Group 1;
+//   - GICD_CTLR: the enable of Ferry's group (EnableGrp1) and ARE keep
+//     their hardware value;
+//   - GICR_IGROUPR0, GICD_IGROUPR<n>: every interrupt stays Non-secure
+//     Group 1, Ferry's and the guest's (a guest interrupt made Group 0
+//     would be an FIQ that Ferry, taking Group 1 IRQs, never acknowledges
+//     -- a GIC with two Security states makes these registers Secure-only
+//     anyway), and the guest reads its own as Group 1;
+//   - GICR_IGRPMODR0: Ferry's PPIs stay as they are;
 //   - GICR_IS/ICENABLER0, IS/ICPENDR0, IS/ICACTIVER0: Ferry's bits are
 //     cleared from the written value, so the guest can neither enable,
 //     disable, pend nor activate them;
@@ -68,7 +68,7 @@ type Guard struct {
 
 // view is the guest's picture of Ferry's bits.
 type view struct {
-	grp0                  bool      // GICD_CTLR's enable of Ferry's group (ownMasks.enable)
+	grp1                  bool      // GICD_CTLR's enable of Ferry's group (ferryEnable)
 	group, grpmod, enable uint32    // owned bits only
 	prio                  [8]uint32 // owned byte lanes only
 	cfg                   uint32    // owned ICFGR1 fields only
@@ -92,7 +92,7 @@ func NewGuard(d, r Regs, own Owned) (*Guard, error) {
 	}
 	g := &Guard{d: d, r: r, own: own, m: m, logged: map[logKey]bool{}}
 	g.view = view{
-		grp0:   d.Read32(GICD_CTLR)&m.enable != 0,
+		grp1:   d.Read32(GICD_CTLR)&ferryEnable != 0,
 		group:  r.Read32(GICR_IGROUPR0) & m.bits,
 		grpmod: r.Read32(GICR_IGRPMODR0) & m.bits,
 		enable: r.Read32(GICR_ISENABLER0) & m.bits,
@@ -207,16 +207,16 @@ func (g *Guard) Pend(intid uint32) error {
 
 // Capture is the package's Capture with the guest's view of Ferry's bits
 // put back in: the state of the GIC as the guest sees it.
-func (g *Guard) Capture(cpu CPUIfaceRegs) (*State, error) {
+func (g *Guard) Capture() (*State, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	s, err := Capture(g.d, g.r, cpu, g.own)
+	s, err := Capture(g.d, g.r, g.own)
 	if err != nil || !g.m.any() {
 		return s, err
 	}
 	v := &g.view
-	if v.grp0 {
-		s.Dist.CTLR |= g.m.enable
+	if v.grp1 {
+		s.Dist.CTLR |= ferryEnable
 	}
 	rs := &s.Redist
 	rs.Group |= v.group
@@ -242,15 +242,15 @@ func (g *Guard) Capture(cpu CPUIfaceRegs) (*State, error) {
 
 // Restore is State.Restore for the Guard's GIC and Owned, then the guest's
 // view of Ferry's bits is taken from s.
-func (g *Guard) Restore(s *State, cpu CPUIfaceRegs) error {
+func (g *Guard) Restore(s *State) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if err := s.Restore(g.d, g.r, cpu, g.own); err != nil {
+	if err := s.Restore(g.d, g.r, g.own); err != nil {
 		return err
 	}
 	m, rs := &g.m, &s.Redist
 	g.view = view{
-		grp0:   s.Dist.CTLR&m.enable != 0,
+		grp1:   s.Dist.CTLR&ferryEnable != 0,
 		group:  rs.Group & m.bits,
 		grpmod: rs.GrpMod & m.bits,
 		enable: rs.Enable & m.bits,
@@ -326,25 +326,23 @@ func (g *Guard) distTable() map[uint64]reg {
 				if !g.m.any() {
 					return v
 				}
-				v &^= g.m.enable
-				if g.view.grp0 {
-					v |= g.m.enable
+				v &^= ferryEnable
+				if g.view.grp1 {
+					v |= ferryEnable
 				}
 				return v
 			},
 			func(off uint64, v uint32) {
 				if g.m.any() {
-					g.view.grp0 = v&g.m.enable != 0
-					v = keep(v, d.Read32(off), g.m.enable|CTLR_ARE)
+					g.view.grp1 = v&ferryEnable != 0
+					v = keep(v, d.Read32(off), ferryEnable|CTLR_ARE)
 				}
 				d.Write32(off, v)
 			}},
 	}
-	if g.m.group1 {
-		for w := 1; w < maxLines+1; w++ {
-			off := GICD_IGROUPRn + uint64(4*w)
-			t[off] = group1(fmt.Sprintf("GICD_IGROUPR%d", w), d, g.m.dist[off], g.spiShadow(off))
-		}
+	for w := 1; w < maxLines+1; w++ {
+		off := GICD_IGROUPRn + uint64(4*w)
+		t[off] = group1(fmt.Sprintf("GICD_IGROUPR%d", w), d, g.m.dist[off], g.spiShadow(off))
 	}
 	if len(g.m.spis) == 0 {
 		return t
@@ -368,9 +366,7 @@ func (g *Guard) distTable() map[uint64]reg {
 				func(off uint64) uint32 { return d.Read32(off) &^ mask },
 				func(off uint64, v uint32) { d.Write32(off, v&^mask) }}
 		case GICD_IGROUPRn:
-			if !g.m.group1 {
-				t[off] = shadowed(name, d, mask, g.spiView[off])
-			}
+			// group1 above.
 		default:
 			t[off] = shadowed(name, d, mask, g.spiView[off])
 		}
@@ -387,15 +383,15 @@ func (g *Guard) spiShadow(off uint64) *uint32 {
 	return new(uint32)
 }
 
-// group1 is an IGROUPR register with Owned.Group1: every interrupt stays
-// Group 1 (all ones written, whatever the guest wrote); the guest reads
-// its own bits as 1 and Ferry's as it last wrote them.
+// group1 is an IGROUPR register: every interrupt stays Group 1 (all ones
+// written, whatever the guest wrote); the guest reads its own bits as 1
+// and Ferry's as it last wrote them.
 func group1(name string, r Regs, owned uint32, shadow *uint32) reg {
 	return reg{name,
 		func(off uint64) uint32 { return r.Read32(off)&^owned | *shadow },
 		func(off uint64, v uint32) {
 			*shadow = v & owned
-			r.Write32(off, ^uint32(0))
+			r.Write32(off, allGroup1)
 		}}
 }
 
@@ -420,12 +416,8 @@ func (g *Guard) routeTable(base uint64) map[uint64]reg {
 
 func (g *Guard) sgiTable() map[uint64]reg {
 	r, m, v := g.r, &g.m, &g.view
-	igroupr := shadowed("GICR_IGROUPR0", r, m.bits, &v.group)
-	if m.group1 {
-		igroupr = group1("GICR_IGROUPR0", r, m.bits, &v.group)
-	}
 	t := map[uint64]reg{
-		GICR_IGROUPR0:   igroupr,
+		GICR_IGROUPR0:   group1("GICR_IGROUPR0", r, m.bits, &v.group),
 		GICR_IGRPMODR0:  shadowed("GICR_IGRPMODR0", r, m.bits, &v.grpmod),
 		GICR_ICFGR1:     shadowed("GICR_ICFGR1", r, m.cfg, &v.cfg),
 		GICR_ISENABLER0: enabler("GICR_ISENABLER0", r, m.bits, &v.enable, true),

@@ -167,6 +167,7 @@ func hostile(g guestGIC) {
 	g.sb(sgi(GICR_IPRIORITYRn)+27, 0x90)
 	g.sw(sgi(GICR_ICFGR1), g.sr(sgi(GICR_ICFGR1))|2<<(2*(tick-16))) // edge
 	g.dw(GICD_CTLR, 0x12)                                           // Group 0 off
+	g.dw(GICD_CTLR, 0x10)                                           // Group 1 off: Ferry's
 	g.dw(GICD_CTLR, 0x02)
 	g.rw(GICR_WAKER, WAKER_ProcessorSleep) // CPU PM: redistributor to sleep
 }
@@ -193,7 +194,7 @@ func hostileSPI(g guestGIC) {
 // on a GIC with an SPI for the NIC.
 func ownedMasks() (dist, redist map[uint64]uint32) {
 	bit := uint32(1) << tick
-	dist = map[uint64]uint32{GICD_CTLR: CTLR_EnableGrp0,
+	dist = map[uint64]uint32{GICD_CTLR: CTLR_EnableGrp1,
 		GICD_IPRIORITYRn + nic&^3: 0xff << (8 * (nic % 4)),
 		GICD_ICFGRn + 4*(nic/16):  3 << (2 * (nic % 16)),
 	}
@@ -212,8 +213,9 @@ func ownedMasks() (dist, redist map[uint64]uint32) {
 
 // ferryValues is what Ferry's bits hold after SetupOwned.
 var ferryValues = map[uint64]uint32{
-	GICD_CTLR: CTLR_EnableGrp0, GICR_IGROUPR0: 0, GICR_IGRPMODR0: 0,
-	GICR_ISENABLER0: 1 << tick, GICR_ICENABLER0: 1 << tick,
+	GICD_CTLR: CTLR_EnableGrp1, GICR_IGROUPR0: 1 << tick, GICR_IGRPMODR0: 0,
+	GICD_IGROUPRn + 4*(nic/32): 1 << (nic % 32),
+	GICR_ISENABLER0:            1 << tick, GICR_ICENABLER0: 1 << tick,
 	GICR_ISPENDR0: 0, GICR_ICPENDR0: 0, GICR_ISACTIVER0: 0, GICR_ICACTIVER0: 0,
 	GICR_IPRIORITYRn + tick&^3: OwnedPriority << (8 * (tick % 4)),
 	GICR_ICFGR1:                0, GICR_WAKER: 0,
@@ -249,8 +251,8 @@ func TestSetupOwned(t *testing.T) {
 	d, r := f.Dist(), f.Redist()
 	bit := uint32(1) << tick
 	switch {
-	case r.Read32(GICR_IGROUPR0)&bit != 0, r.Read32(GICR_IGRPMODR0)&bit != 0:
-		t.Error("PPI 26 not in Group 0")
+	case r.Read32(GICR_IGROUPR0)&bit == 0, r.Read32(GICR_IGRPMODR0)&bit != 0:
+		t.Error("PPI 26 not in Non-secure Group 1")
 	case r.Read32(GICR_ISENABLER0) != bit:
 		t.Errorf("ISENABLER0 %#x, want only PPI 26", r.Read32(GICR_ISENABLER0))
 	case r.Read32(GICR_IPRIORITYRn+24) != OwnedPriority<<16:
@@ -259,13 +261,13 @@ func TestSetupOwned(t *testing.T) {
 		t.Error("PPI 26 not level-sensitive")
 	case r.Read32(GICR_WAKER) != 0:
 		t.Errorf("WAKER %#x: redistributor asleep", r.Read32(GICR_WAKER))
-	case d.Read32(GICD_CTLR) != CTLR_EnableGrp0|CTLR_ARE|CTLR_DS:
+	case d.Read32(GICD_CTLR) != CTLR_EnableGrp1|CTLR_ARE|CTLR_DS:
 		t.Errorf("GICD_CTLR %#x", d.Read32(GICD_CTLR))
 	}
 	spi := uint32(1) << (nic % 32)
 	switch w := uint64(4 * (nic / 32)); {
-	case d.Read32(GICD_IGROUPRn+w)&spi != 0, d.Read32(GICD_IGRPMODRn+w)&spi != 0:
-		t.Error("SPI 48 not in Group 0")
+	case d.Read32(GICD_IGROUPRn+w)&spi == 0, d.Read32(GICD_IGRPMODRn+w)&spi != 0:
+		t.Error("SPI 48 not in Non-secure Group 1")
 	case d.Read32(GICD_ISENABLERn+w) != spi:
 		t.Errorf("GICD_ISENABLER1 %#x, want only INTID 48", d.Read32(GICD_ISENABLERn+w))
 	case d.Read32(GICD_IPRIORITYRn+nic) != OwnedPriority:
@@ -308,15 +310,15 @@ func TestGuardLinuxBoot(t *testing.T) {
 			// The headline facts, spelled out.
 			r := f.Redist()
 			bit := uint32(1) << tick
-			if r.Read32(GICR_IGROUPR0)&bit != 0 || r.Read32(GICR_ISENABLER0)&bit == 0 ||
-				r.Read32(GICR_IPRIORITYRn+24)>>16&0xff != OwnedPriority || f.Dist().Read32(GICD_CTLR)&CTLR_EnableGrp0 == 0 {
-				t.Fatal("PPI 26 lost: group, enable, priority or EnableGrp0 changed")
+			if r.Read32(GICR_IGROUPR0)&bit == 0 || r.Read32(GICR_ISENABLER0)&bit == 0 ||
+				r.Read32(GICR_IPRIORITYRn+24)>>16&0xff != OwnedPriority || f.Dist().Read32(GICD_CTLR)&CTLR_EnableGrp1 == 0 {
+				t.Fatal("PPI 26 lost: group, enable, priority or EnableGrp1 changed")
 			}
-			if r.Read32(GICR_IGROUPR0) != ^bit || r.Read32(GICR_ISENABLER0) != bit|1<<27|0xff {
+			if r.Read32(GICR_IGROUPR0) != ^uint32(0) || r.Read32(GICR_ISENABLER0) != bit|1<<27|0xff {
 				t.Fatalf("guest's bits: IGROUPR0 %#x ISENABLER0 %#x", r.Read32(GICR_IGROUPR0), r.Read32(GICR_ISENABLER0))
 			}
 			d, spi := f.Dist(), uint32(1)<<(nic%32)
-			if d.Read32(GICD_IGROUPRn+4)&spi != 0 || d.Read32(GICD_ISENABLERn+4)&spi == 0 ||
+			if d.Read32(GICD_IGROUPRn+4)&spi == 0 || d.Read32(GICD_ISENABLERn+4)&spi == 0 ||
 				d.Read32(GICD_IPRIORITYRn+nic)&0xff != OwnedPriority || d.Read32(GICD_ICFGRn+12)&3 != 0 {
 				t.Fatal("SPI 48 lost: group, enable, priority or configuration changed")
 			}
@@ -467,14 +469,6 @@ func (s secure) Read32(off uint64) uint32 {
 		v &^= CTLR_DS
 	}
 	return v
-}
-
-func TestSetupOwnedNeedsDS(t *testing.T) {
-	f := NewFake(32)
-	err := SetupOwned(secure{f.Dist()}, f.Redist(), ferry)
-	if err == nil || !strings.Contains(err.Error(), "DS is 0") {
-		t.Fatalf("got %v", err)
-	}
 }
 
 func TestNoOwnedIsPassThrough(t *testing.T) {

@@ -35,21 +35,3 @@ func (g *Guard) Enabled(id uint32) bool {
 	}
 	return false
 }
-
-// NoCPU is the CPU interface of a guest whose interrupts go through the
-// virtual CPU interface (Owned.Group1): nothing of the physical one is the
-// guest's -- its Group 1 enable, binary point and active priorities are
-// Ferry's -- so State's CPU part reads as zero and restoring it writes
-// nothing. The guest's own CPU-interface state moves with package
-// gic/vcpuif's State.
-type NoCPU struct{}
-
-func (NoCPU) ReadIGRPEN1() uint64   { return 0 }
-func (NoCPU) WriteIGRPEN1(uint64)   {}
-func (NoCPU) ReadBPR1() uint64      { return 0 }
-func (NoCPU) WriteBPR1(uint64)      {}
-func (NoCPU) NumAP1R() int          { return 1 }
-func (NoCPU) ReadAP1R(int) uint64   { return 0 }
-func (NoCPU) WriteAP1R(int, uint64) {}
-func (NoCPU) ReadVMCR() uint64      { return 0 }
-func (NoCPU) WriteVMCR(uint64)      {}

@@ -26,19 +26,3 @@ func TestGuardPriorityEnabled(t *testing.T) {
 		}
 	}
 }
-
-// A guest with the virtual interface has nothing in the physical one: its
-// State's CPU part is zero, and restoring it writes nothing there.
-func TestNoCPU(t *testing.T) {
-	f := NewFake(64)
-	s, err := Capture(f.Dist(), f.Redist(), NoCPU{}, ferryGroup1())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.CPU != (CPUIface{NumAP1R: 1}) {
-		t.Errorf("CPU part %+v", s.CPU)
-	}
-	if err := s.Restore(f.Dist(), f.Redist(), NoCPU{}, ferryGroup1()); err != nil {
-		t.Fatal(err)
-	}
-}

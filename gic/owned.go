@@ -11,9 +11,13 @@ import (
 
 // Owned lists the interrupts Ferry keeps for itself: PPIs (INTIDs 16-31, in
 // the redistributor), e.g. 26, the EL2 physical timer, and SPIs (INTIDs
-// 32-1019, in the distributor), e.g. its management NIC's. Restore never
-// changes them, Capture leaves them out of the guest's state, and the
-// Guard stops the guest from regrouping, disabling, pending, retargeting,
+// 32-1019, in the distributor), e.g. its management NIC's. They are
+// Non-secure Group 1, like the guest's, taken as IRQs at EL2
+// (HCR_EL2.IMO = 1) while the guest's go through the virtual CPU
+// interface (package gic/vcpuif), so the GIC may have two Security states
+// (GICD_CTLR.DS = 0, as TF-A leaves it) or one. Restore never changes
+// them, Capture leaves them out of the guest's state, and the Guard stops
+// the guest from regrouping, disabling, pending, retargeting,
 // reprioritising or reconfiguring them.
 type Owned struct {
 	PPIs []uint32
@@ -22,12 +26,6 @@ type Owned struct {
 	// Ferry's CPU's affinity (MPIDR_EL1 Aff3-Aff0 in the register's
 	// layout, see RouteTo) with Interrupt_Routing_Mode 0.
 	Route uint64
-	// Group1: Ferry's interrupts are Non-secure Group 1, taken as IRQs at
-	// EL2 (HCR_EL2.IMO = 1) while the guest's go through the virtual CPU
-	// interface (package gic/vcpuif); the GIC may have two Security states
-	// (GICD_CTLR.DS = 0, as TF-A leaves it). Otherwise they are Group 0,
-	// FIQs, which needs DS = 1.
-	Group1 bool
 }
 
 // RouteTo is the GICD_IROUTER<n> value that targets the CPU whose
@@ -46,10 +44,11 @@ type ownMasks struct {
 
 	spis []uint32          // owned SPIs, ascending
 	dist map[uint64]uint32 // distributor word offset -> owned bits (bitmaps, IPRIORITYR, ICFGR)
-
-	group1 bool   // Owned.Group1
-	enable uint32 // the GICD_CTLR enable of Ferry's group: CTLR_EnableGrp0, or CTLR_EnableGrp1
 }
+
+// ferryEnable is GICD_CTLR's enable of Ferry's group, Non-secure Group 1
+// (EnableGrp1, or EnableGrp1A with two Security states: the same bit).
+const ferryEnable = CTLR_EnableGrp1
 
 func (m ownMasks) any() bool { return m.bits != 0 || len(m.spis) != 0 }
 
@@ -84,10 +83,7 @@ func RoutePage(id uint32) uint64 { return routeOff(id) &^ (pageSize - 1) }
 
 // masks checks o and returns its register masks.
 func (o Owned) masks() (ownMasks, error) {
-	m := ownMasks{group1: o.Group1, enable: CTLR_EnableGrp0}
-	if o.Group1 {
-		m.enable = CTLR_EnableGrp1
-	}
+	var m ownMasks
 	for i, id := range o.PPIs {
 		if id < FirstPPI || id >= NumPrivate {
 			return m, fmt.Errorf("gic: Owned.PPIs[%d] = %d: not a PPI (16..31)", i, id)

@@ -113,33 +113,13 @@ const (
 	WAKER_ChildrenAsleep = 1 << 2 // read only
 )
 
-// ICC_CTLR_EL1.PRIbits, [10:8]: priority bits implemented, minus one
-// (IHI 0069 12.2, ICC_CTLR_EL1). The number of ICC_AP1R<n>_EL1 registers
-// follows from it: 5 bits or fewer -> AP1R0; 6 -> AP1R0-1; 7 or 8 -> AP1R0-3
-// (IHI 0069 12.2, ICC_AP1R<n>_EL1; 8 priority bits give 7 preemption bits).
-// Reading an unimplemented one is UNDEFINED, so nothing here touches them.
-const (
-	ICC_CTLR_PRIbitsShift = 8
-	ICC_CTLR_PRIbitsMask  = 7
-)
-
 // ICC_CTLR_EOImode is ICC_CTLR_EL1.EOImode (IHI 0069 12.2, ICC_CTLR_EL1,
 // bit 1): 0, a write to ICC_EOIR<n>_EL1 both drops the priority and
-// deactivates. With HCR_EL2.FMO = 1 the guest's ICC_CTLR_EL1 is the
-// virtual one (ICH_VMCR_EL2.VEOIM), so the physical bit is Ferry's; yet it
-// governs the guest's Group 1 EOIs on the physical interface too, and the
-// guest's driver (EOImode 0 at EL1) relies on it being 0.
+// deactivates; 1, it only drops the priority, and ICC_DIR_EL1 (or, for a
+// HW-linked interrupt, the guest's virtual deactivation) deactivates.
+// Ferry sets it: the physical CPU interface is Ferry's alone (HCR_EL2.IMO
+// = 1: the guest's ICC_* accesses reach the virtual one).
 const ICC_CTLR_EOImode = 1 << 1
-
-// Field masks of the guest's CPU-interface registers that State keeps
-// (IHI 0069 12.2 ICC_IGRPEN1_EL1, ICC_BPR1_EL1; IHI 0069 12 ICH_VMCR_EL2: VENG0 [0],
-// VENG1 [1], VAckCtl [2], VFIQEn [3], VCBPR [4], VEOIM [9], VBPR1 [20:18],
-// VBPR0 [23:21], VPMR [31:24]).
-const (
-	IGRPEN1_Enable = 1 << 0
-	BPR1_Mask      = 0x7
-	VMCR_Mask      = 0xff_fc_02_1f
-)
 
 // Interrupt ID ranges (IHI 0069 2.2, "INTIDs").
 const (
@@ -166,33 +146,6 @@ type Regs interface {
 	Write32(off uint64, v uint32)
 	Read64(off uint64) uint64
 	Write64(off uint64, v uint64)
-}
-
-// CPUIfaceRegs is the part of the CPU interface that belongs to the guest.
-// SysRegs implements it with the system registers (at EL2 the ICC_*_EL1
-// names reach the physical interface); FakeCPU for tests.
-type CPUIfaceRegs interface {
-	ReadIGRPEN1() uint64 // ICC_IGRPEN1_EL1
-	WriteIGRPEN1(v uint64)
-	ReadBPR1() uint64 // ICC_BPR1_EL1
-	WriteBPR1(v uint64)
-	NumAP1R() int              // ICC_AP1R<n>_EL1 implemented: 1, 2 or 4
-	ReadAP1R(n int) uint64     // ICC_AP1R<n>_EL1, n < NumAP1R()
-	WriteAP1R(n int, v uint64) // likewise
-	ReadVMCR() uint64          // ICH_VMCR_EL2: the guest's virtual PMR, BPR0, Group 0 enable, EOImode
-	WriteVMCR(v uint64)
-}
-
-// numAP1R is how many ICC_AP1R<n>_EL1 exist for a given ICC_CTLR_EL1.
-func numAP1R(iccCTLR uint64) int {
-	switch bits := int(iccCTLR>>ICC_CTLR_PRIbitsShift&ICC_CTLR_PRIbitsMask) + 1; {
-	case bits >= 7:
-		return 4
-	case bits == 6:
-		return 2
-	default:
-		return 1
-	}
 }
 
 // spisOf is the number of SPIs a distributor implements, from GICD_TYPER.

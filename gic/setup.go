@@ -7,46 +7,35 @@ package gic
 import "fmt"
 
 // SetupOwned programs Ferry's own PPIs and SPIs (d the distributor, r the
-// redistributor of Ferry's CPU at RD_base): each is disabled, made Group 0
-// (IGROUPR and IGRPMODR bits clear) or, with own.Group1, Non-secure Group 1
-// (IGROUPR set, IGRPMODR clear), given OwnedPriority, made
-// level-sensitive, its pending and active state cleared, an SPI routed to
-// own.Route, and enabled; the redistributor is woken
-// (GICR_WAKER.ProcessorSleep cleared) and the distributor's Group 0 (or
-// Group 1) and affinity routing enabled. An SPI the distributor does not
-// implement (GICD_TYPER.ITLinesNumber) is refused. Group 0 needs a GIC
-// with a single Security state (GICD_CTLR.DS = 1), as on QEMU's virt board
-// without EL3; anything else is refused. Group 1 works with either: with
-// DS = 0 the group registers are Secure-only (RAZ/WI to Ferry) and the
-// firmware has already made every interrupt it does not keep Non-secure
-// Group 1 (TF-A does), and GICD_CTLR's bits 1 and 4 are EnableGrp1A and
-// ARE_NS, where a DS = 1 GIC has EnableGrp1 and ARE.
+// redistributor of Ferry's CPU at RD_base): each is disabled, made
+// Non-secure Group 1 (IGROUPR set, IGRPMODR clear), given OwnedPriority,
+// made level-sensitive, its pending and active state cleared, an SPI
+// routed to own.Route, and enabled; the redistributor is woken
+// (GICR_WAKER.ProcessorSleep cleared) and the distributor's Group 1 and
+// affinity routing enabled. An SPI the distributor does not implement
+// (GICD_TYPER.ITLinesNumber) is refused. The GIC may have one Security
+// state (GICD_CTLR.DS = 1, as on QEMU's virt board without EL3) or two:
+// with DS = 0 the group registers are Secure-only (RAZ/WI to Ferry) and
+// the firmware has already made every interrupt it does not keep
+// Non-secure Group 1 (TF-A does), and GICD_CTLR's bits 1 and 4 are
+// EnableGrp1A and ARE_NS, where a DS = 1 GIC has EnableGrp1 and ARE.
 //
-// With Group 1, the CPU-interface half is ICC_SRE_EL2.SRE = 1, ICC_PMR_EL1
-// = 0xff, ICC_IGRPEN1_EL1 = 1, ICC_CTLR_EL1.EOImode = 1 (priority drop
-// and deactivation apart, so the guest's deactivation of a HW-linked
-// interrupt ends it) and HCR_EL2.IMO = 1. With Group 0:
-//
-// The CPU-interface half is Ferry's own and is not done here: at EL2,
-// ICC_SRE_EL2.SRE = 1, ICC_PMR_EL1 = 0xff, ICC_IGRPEN0_EL1 = 1,
-// ICC_CTLR_EL1.EOImode = 0 (ICC_CTLR_EOImode: it governs the guest's
-// Group 1 EOIs too), and HCR_EL2.FMO = 1 so the Group 0 FIQ is taken to
-// EL2 (hyp's configureEL2).
+// The CPU-interface half is hyp's (configureEL2): ICC_SRE_EL2.SRE = 1,
+// ICC_PMR_EL1 = 0xff, ICC_IGRPEN1_EL1 = 1, ICC_CTLR_EL1.EOImode = 1
+// (priority drop and deactivation apart, so the guest's deactivation of a
+// HW-linked interrupt ends it) and HCR_EL2.IMO = 1.
 func SetupOwned(d, r Regs, own Owned) error {
 	m, err := own.masks()
 	if err != nil {
 		return err
 	}
 	ctlr := d.Read32(GICD_CTLR)
-	if ctlr&CTLR_DS == 0 && !m.group1 {
-		return fmt.Errorf("gic: GICD_CTLR is %#x: DS is 0, so Group 0 is Secure and Ferry cannot own it", ctlr)
-	}
 	if m.bits != 0 {
 		r.Write32(GICR_ICENABLER0, m.bits)
 		if err := waitRWP(r, GICR_CTLR, GICR_CTLR_RWP, "GICR_CTLR"); err != nil {
 			return err
 		}
-		r.Write32(GICR_IGROUPR0, m.group(r.Read32(GICR_IGROUPR0), m.bits))
+		r.Write32(GICR_IGROUPR0, r.Read32(GICR_IGROUPR0)|m.bits)
 		r.Write32(GICR_IGRPMODR0, r.Read32(GICR_IGRPMODR0)&^m.bits)
 		for w, lanes := range m.prio {
 			if lanes != 0 {
@@ -71,34 +60,20 @@ func SetupOwned(d, r Regs, own Owned) error {
 		off, bit := bitWord(GICD_ISENABLERn, id)
 		d.Write32(off, bit)
 	}
-	d.Write32(GICD_CTLR, ctlr&(CTLR_EnableGrp0|CTLR_EnableGrp1|CTLR_DS)|m.enable|CTLR_ARE)
+	d.Write32(GICD_CTLR, ctlr&(CTLR_EnableGrp0|CTLR_EnableGrp1|CTLR_DS)|ferryEnable|CTLR_ARE)
 	if err := waitRWP(d, GICD_CTLR, CTLR_RWP, "GICD_CTLR"); err != nil {
 		return err
 	}
-	if got := d.Read32(GICD_CTLR); got&(m.enable|CTLR_ARE) != m.enable|CTLR_ARE {
-		return fmt.Errorf("gic: GICD_CTLR reads %#x after enabling Ferry's group (%#x) and affinity routing", got, m.enable)
+	if got := d.Read32(GICD_CTLR); got&(ferryEnable|CTLR_ARE) != ferryEnable|CTLR_ARE {
+		return fmt.Errorf("gic: GICD_CTLR reads %#x after enabling Group 1 (%#x) and affinity routing", got, ferryEnable)
 	}
 	return nil
 }
 
-// groupOf is the IGROUPR value to write for v: with Group 1, all ones
-// (every interrupt stays Non-secure Group 1: a guest's made Group 0 would
-// be an FIQ Ferry never takes), else v.
-func (m ownMasks) groupOf(v uint32) uint32 {
-	if m.group1 {
-		return ^uint32(0)
-	}
-	return v
-}
-
-// group is an IGROUPR value v with the bits put in Ferry's group: clear
-// for Group 0, set for Group 1.
-func (m ownMasks) group(v, bits uint32) uint32 {
-	if m.group1 {
-		return v | bits
-	}
-	return v &^ bits
-}
+// allGroup1 is the IGROUPR value Ferry writes whatever the guest asked
+// for: every interrupt stays Non-secure Group 1 (a guest's made Group 0
+// would be an FIQ Ferry never takes).
+const allGroup1 = ^uint32(0)
 
 // wake clears GICR_WAKER.ProcessorSleep and waits, a bounded number of
 // reads, for ChildrenAsleep to clear (IHI 0069 12.11, GICR_WAKER).
@@ -130,7 +105,7 @@ func setupSPIs(d Regs, m ownMasks, route uint64) error {
 	}
 	for _, id := range m.spis {
 		off, bit := bitWord(GICD_IGROUPRn, id)
-		d.Write32(off, m.group(d.Read32(off), bit))
+		d.Write32(off, d.Read32(off)|bit)
 		off, bit = bitWord(GICD_IGRPMODRn, id)
 		d.Write32(off, d.Read32(off)&^bit)
 		off, lane := prioWord(id)

@@ -11,19 +11,23 @@ import (
 // Version is the version of State's encoding this package writes; it
 // reads every version from Oldest. Version 2 dropped the magic and version
 // the payload carried (the migration record's state version is the one).
+// Version 3 dropped the CPU interface's part: the guest's CPU interface is
+// the virtual one, whose state package gic/vcpuif moves; version 2's is
+// read only as the Ferry that wrote it last wrote it, all zero (see
+// Decode).
 const (
-	Version = 2
+	Version = 3
 	Oldest  = 2
 )
 
 // State is the guest's interrupt state: what its GIC driver programmed in
-// the distributor, its redistributor and its CPU interface. Ferry's own
-// interrupts are not in it (Capture zeroes their bits; Guard.Capture puts
-// back what the guest last wrote to them, as the guest sees them).
+// the distributor and its redistributor. Ferry's own interrupts are not in
+// it (Capture zeroes their bits; Guard.Capture puts back what the guest
+// last wrote to them, as the guest sees them). Its CPU interface is the
+// virtual one (package gic/vcpuif), whose state is a record of its own.
 type State struct {
 	Dist   Dist
 	Redist Redist
-	CPU    CPUIface
 }
 
 // Dist is the distributor: GICD_CTLR and every implemented SPI. Bitmaps
@@ -57,16 +61,6 @@ type Redist struct {
 	Config   [2]uint32 // GICR_ICFGR0 (SGIs, read only), GICR_ICFGR1 (PPIs)
 }
 
-// CPUIface is the CPU interface as the guest sees it: the physical Group 1
-// registers (HCR_EL2.IMO = 0) and the virtual rest (HCR_EL2.FMO = 1).
-type CPUIface struct {
-	IGRPEN1 uint64    // ICC_IGRPEN1_EL1
-	BPR1    uint64    // ICC_BPR1_EL1
-	NumAP1R uint8     // how many ICC_AP1R<n>_EL1 the source implements: 1, 2 or 4
-	AP1R    [4]uint64 // ICC_AP1R<n>_EL1; those past NumAP1R are zero
-	VMCR    uint64    // ICH_VMCR_EL2
-}
-
 // words is the number of 32-bit words for n items of width bits each.
 func words(n, width int) int { return (n*width + 31) / 32 }
 
@@ -81,12 +75,14 @@ func lastMask(w, n, width int) uint32 {
 }
 
 // Capture reads the guest's interrupt state. d is the distributor, r the
-// guest CPU's redistributor (RD_base), cpu its CPU interface; own's bits are
-// left out (zero), as is the enable of Ferry's group in CTLR (EnableGrp0,
-// or EnableGrp1 with own.Group1) when own is not empty. The guest
+// guest CPU's redistributor (RD_base); own's bits are left out (zero), as
+// is the enable of Ferry's group (EnableGrp1) when own is not empty. Every
+// interrupt is reported as Non-secure Group 1, whatever the group
+// registers read (with two Security states they are Secure-only: zero to
+// Ferry), so the state is the same from either kind of GIC. The guest
 // must not be running. A redistributor with LPIs enabled is refused: LPI
 // tables are not captured.
-func Capture(d, r Regs, cpu CPUIfaceRegs, own Owned) (*State, error) {
+func Capture(d, r Regs, own Owned) (*State, error) {
 	m, err := own.masks()
 	if err != nil {
 		return nil, err
@@ -96,21 +92,13 @@ func Capture(d, r Regs, cpu CPUIfaceRegs, own Owned) (*State, error) {
 		return nil, err
 	}
 	if m.any() {
-		s.Dist.CTLR &^= m.enable
+		s.Dist.CTLR &^= ferryEnable
 	}
-	if m.group1 {
-		// Every interrupt is Non-secure Group 1, whatever the group
-		// registers read (with two Security states they are Secure-only:
-		// zero to Ferry): the state is the same from either kind of GIC.
-		for w := range s.Dist.Group {
-			s.Dist.Group[w] = lastMask(w, int(s.Dist.NumSPIs), 1)
-		}
+	for w := range s.Dist.Group {
+		s.Dist.Group[w] = lastMask(w, int(s.Dist.NumSPIs), 1)
 	}
 	s.Dist.hide(m)
 	if err := s.Redist.capture(r, m); err != nil {
-		return nil, err
-	}
-	if err := s.CPU.capture(cpu); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -245,10 +233,7 @@ func (rs *Redist) capture(r Regs, m ownMasks) error {
 	}
 	rs.CTLR = ctlr & redistCTLRKept
 	rs.WAKER = r.Read32(GICR_WAKER) & WAKER_ProcessorSleep
-	rs.Group = r.Read32(GICR_IGROUPR0) &^ m.bits
-	if m.group1 {
-		rs.Group = ^m.bits // all Group 1, as for the distributor's
-	}
+	rs.Group = ^m.bits // all Group 1, as for the distributor's
 	rs.Enable = r.Read32(GICR_ISENABLER0) &^ m.bits
 	rs.Pending = r.Read32(GICR_ISPENDR0) &^ m.bits
 	rs.Active = r.Read32(GICR_ISACTIVER0) &^ m.bits
@@ -264,33 +249,18 @@ func (rs *Redist) capture(r Regs, m ownMasks) error {
 	return nil
 }
 
-func (c *CPUIface) capture(cpu CPUIfaceRegs) error {
-	n := cpu.NumAP1R()
-	if n != 1 && n != 2 && n != 4 {
-		return fmt.Errorf("gic: the CPU interface reports %d ICC_AP1R<n>_EL1 registers, want 1, 2 or 4", n)
-	}
-	c.NumAP1R = uint8(n)
-	c.IGRPEN1 = cpu.ReadIGRPEN1() & IGRPEN1_Enable
-	c.BPR1 = cpu.ReadBPR1() & BPR1_Mask
-	for i := range n {
-		c.AP1R[i] = cpu.ReadAP1R(i) & 0xffff_ffff
-	}
-	c.VMCR = cpu.ReadVMCR() & VMCR_Mask
-	return nil
-}
-
-// Restore programs the state into a GIC (d, r, cpu as for Capture) whose
+// Restore programs the state into a GIC (d, r as for Capture) whose
 // distributor implements at least s.Dist.NumSPIs SPIs; SPIs beyond those
 // are left disabled, inactive and not pending. Own's bits are never
-// written, and GICD_CTLR's enable of Ferry's group stays set when own is
-// not empty. The
-// guest must not be running.
+// written, every interrupt is left in Group 1 (IGROUPR all ones), and
+// GICD_CTLR's enable of Ferry's group stays set when own is not empty.
+// The guest must not be running.
 //
-// Order: Group 1 off in the CPU interface and the distributor; everything
-// disabled; then groups, configuration, priorities and routing; pending
-// and active state through the clear/set register pairs; then the enables,
-// the control registers, and last the CPU interface.
-func (s *State) Restore(d, r Regs, cpu CPUIfaceRegs, own Owned) error {
+// Order: the guest's Group 1 off in the distributor; everything disabled;
+// then groups, configuration, priorities and routing; pending and active
+// state through the clear/set register pairs; then the enables and the
+// control registers.
+func (s *State) Restore(d, r Regs, own Owned) error {
 	m, err := own.masks()
 	if err != nil {
 		return err
@@ -298,16 +268,15 @@ func (s *State) Restore(d, r Regs, cpu CPUIfaceRegs, own Owned) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	if err := s.checkFits(d, cpu); err != nil {
+	if err := s.checkFits(d); err != nil {
 		return err
 	}
-	cpu.WriteIGRPEN1(0)
 	ctlr := d.Read32(GICD_CTLR)
-	keepGrp0 := ctlr & m.enable
-	if !m.any() {
-		keepGrp0 = 0
+	ferry := uint32(0)
+	if m.any() {
+		ferry = ferryEnable
 	}
-	d.Write32(GICD_CTLR, ctlr&CTLR_ARE|keepGrp0)
+	d.Write32(GICD_CTLR, ctlr&CTLR_ARE|ctlr&ferry)
 	if err := waitRWP(d, GICD_CTLR, CTLR_RWP, "GICD_CTLR"); err != nil {
 		return err
 	}
@@ -317,33 +286,18 @@ func (s *State) Restore(d, r Regs, cpu CPUIfaceRegs, own Owned) error {
 	if err := s.Redist.restore(r, m); err != nil {
 		return err
 	}
-	ferry := uint32(0)
-	if m.any() {
-		ferry = m.enable
-	}
 	d.Write32(GICD_CTLR, s.Dist.CTLR&(CTLR_EnableGrp0|CTLR_EnableGrp1|CTLR_ARE)|ferry|ctlr&CTLR_ARE)
-	if err := waitRWP(d, GICD_CTLR, CTLR_RWP, "GICD_CTLR"); err != nil {
-		return err
-	}
-	s.CPU.restore(cpu)
-	return nil
+	return waitRWP(d, GICD_CTLR, CTLR_RWP, "GICD_CTLR")
 }
 
 // checkFits refuses a state the destination GIC cannot hold.
-func (s *State) checkFits(d Regs, cpu CPUIfaceRegs) error {
+func (s *State) checkFits(d Regs) error {
 	typer := d.Read32(GICD_TYPER)
 	if have := spisOf(typer); int(s.Dist.NumSPIs) > have {
 		return fmt.Errorf("gic: Dist.NumSPIs is %d, the destination distributor has %d (GICD_TYPER %#x)", s.Dist.NumSPIs, have, typer)
 	}
 	if s.Dist.CTLR&CTLR_DS != 0 && d.Read32(GICD_CTLR)&CTLR_DS == 0 {
 		return fmt.Errorf("gic: Dist.CTLR.DS: the source GIC had security disabled, the destination's has not")
-	}
-	have := cpu.NumAP1R()
-	for i, v := range s.CPU.AP1R {
-		if v != 0 && int(s.CPU.NumAP1R) != have {
-			return fmt.Errorf("gic: CPU.AP1R[%d] is %#x with %d active-priority registers, the destination has %d (another priority layout)",
-				i, v, s.CPU.NumAP1R, have)
-		}
 	}
 	return nil
 }
@@ -366,7 +320,7 @@ func (ds *Dist) restore(d Regs, m ownMasks) error {
 			off := r.base + uint64(4*(w+1))
 			v := keep(r.v, d.Read32(off), m.dist[off])
 			if r.base == GICD_IGROUPRn {
-				v = m.groupOf(v)
+				v = allGroup1
 			}
 			d.Write32(off, v)
 		}
@@ -408,7 +362,7 @@ func (rs *Redist) restore(r Regs, m ownMasks) error {
 	if err := waitRWP(r, GICR_CTLR, GICR_CTLR_RWP, "GICR_CTLR"); err != nil {
 		return err
 	}
-	r.Write32(GICR_IGROUPR0, m.groupOf(keep(rs.Group, r.Read32(GICR_IGROUPR0), m.bits)))
+	r.Write32(GICR_IGROUPR0, allGroup1)
 	r.Write32(GICR_IGRPMODR0, keep(rs.GrpMod, r.Read32(GICR_IGRPMODR0), m.bits))
 	r.Write32(GICR_ICFGR1, keep(rs.Config[1], r.Read32(GICR_ICFGR1), m.cfg))
 	for w := range 8 {
@@ -428,15 +382,6 @@ func (rs *Redist) restore(r Regs, m ownMasks) error {
 		r.Write32(GICR_WAKER, w&^WAKER_ProcessorSleep|rs.WAKER)
 	}
 	return nil
-}
-
-func (c *CPUIface) restore(cpu CPUIfaceRegs) {
-	cpu.WriteBPR1(c.BPR1)
-	for i := range cpu.NumAP1R() {
-		cpu.WriteAP1R(i, c.AP1R[i])
-	}
-	cpu.WriteVMCR(c.VMCR)
-	cpu.WriteIGRPEN1(c.IGRPEN1)
 }
 
 // waitRWP polls a register until bit clears, a bounded number of times:

@@ -23,11 +23,13 @@ import (
 
 // The survey's stand-ins for what a board package gives Describe: a
 // 128 MiB carve-out at the bottom of RAM (as boot/virt and boot/imx8mp
-// have it) and the EL2 physical timer's PPI 10, the interrupt the Arm Base
-// System Architecture (DEN 0094, "PPI assignments") gives it.
+// have it), the EL2 physical timer's PPI 10 and the GIC's maintenance
+// interrupt, PPI 9, the interrupts the Arm Base System Architecture (DEN
+// 0094, "PPI assignments") gives them.
 const (
 	surveyCarveOut = 128 << 20
 	surveyTick     = 26
+	surveyMaint    = 25
 )
 
 // boardDTBs is the directory of Debian's kernel's board DTBs: $FERRY_DTBS
@@ -100,7 +102,7 @@ func surveyBoard(t *testing.T, blob []byte) (s survey, d *Description, guest []b
 		}
 	}
 	if err == nil {
-		d, err = Describe(b, Options{GuestBase: b.Memory[0].Base + surveyCarveOut, TickINTID: surveyTick})
+		d, err = Describe(b, Options{GuestBase: b.Memory[0].Base + surveyCarveOut, TickINTID: surveyTick, MaintINTID: surveyMaint})
 	}
 	if err != nil {
 		s.err = err

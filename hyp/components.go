@@ -126,17 +126,16 @@ type hardware struct {
 	captureTimer func() cpu.Timer
 	restoreTimer func(cpu.Timer)
 	gic          *gic.Guard
-	gicCPU       gic.CPUIfaceRegs
-	// vif is the guest's virtual CPU interface (package gic/vcpuif), nil
-	// while the guest's interrupts reach it through the physical one.
+	// vif is the guest's CPU interface, the GIC's virtual one (package
+	// gic/vcpuif).
 	vif     *vcpuif.VIF
 	uart    mmio.Device
 	console Console // the kind of UART uart is
 	// dma is how a model of the guest's NIC reaches guest RAM and Ferry's
 	// memory for its shadow rings (Pend is set per NIC).
 	dma virtiommio.Shadowing
-	// quiesce turns the guest's timers and the CPU interface's Group 1
-	// enable off (nil: nothing to do), for a guest that will not run here.
+	// quiesce turns the guest's timers off and empties its virtual CPU
+	// interface (nil: nothing to do), for a guest that will not run here.
 	quiesce func()
 	log     func(string)
 }
@@ -172,7 +171,7 @@ func components(hw hardware) Registry {
 		{
 			Name: stateGIC, Version: gic.Version, Oldest: gic.Oldest,
 			Capture: func() ([]byte, error) {
-				s, err := hw.gic.Capture(hw.gicCPU)
+				s, err := hw.gic.Capture()
 				if err != nil {
 					return nil, err
 				}
@@ -184,12 +183,10 @@ func components(hw hardware) Registry {
 					return nil, err
 				}
 				gicState = s
-				return func() error { return hw.gic.Restore(s, hw.gicCPU) }, nil
+				return func() error { return hw.gic.Restore(s) }, nil
 			},
 		},
-	}
-	if hw.vif != nil {
-		r = append(r, vifComponent(hw.vif, &gicState))
+		vifComponent(hw.vif, &gicState),
 	}
 	return append(r, consoleComponent(hw))
 }

@@ -34,7 +34,6 @@ type fakeMachine struct {
 	timer cpu.Timer
 	gic   *gic.Fake
 	guard *gic.Guard
-	gcpu  *gic.FakeCPU
 	vfake *vcpuif.Fake // the virtual CPU interface's registers
 	vif   *vcpuif.VIF
 	uart  *mmio.Fake
@@ -43,7 +42,7 @@ type fakeMachine struct {
 
 func newFakeMachine(t *testing.T) *fakeMachine {
 	t.Helper()
-	f := &fakeMachine{gic: gic.NewFake(64), gcpu: &gic.FakeCPU{}, uart: mmio.NewFake(0x1000)}
+	f := &fakeMachine{gic: gic.NewFake(64), uart: mmio.NewFake(0x1000)}
 	g, err := gic.NewGuard(f.gic.Dist(), f.gic.Redist(), gic.Owned{PPIs: []uint32{qemuTick}})
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +61,6 @@ func (f *fakeMachine) hardware() hardware {
 		captureTimer: func() cpu.Timer { return f.timer },
 		restoreTimer: func(t cpu.Timer) { f.timer = t; f.loads = append(f.loads, stateTimer) },
 		gic:          f.guard,
-		gicCPU:       f.gcpu,
 		vif:          f.vif,
 		uart:         f.uart,
 	}
@@ -100,7 +98,6 @@ func sample(t *testing.T) *fakeMachine {
 	d.Write32(gic.GICD_ISENABLERn+4, 0x0000_0202) // SPIs 33 and 41: the UART's and a virtio transport's
 	r.Write32(gic.GICR_IGROUPR0, 0xffff_ffff)
 	r.Write32(gic.GICR_ISENABLER0, 1<<27) // the guest's virtual timer
-	f.gcpu.IGRPEN1, f.gcpu.BPR1, f.gcpu.VMCR = 1, 2, 0xf0<<24
 	// The guest handles a virtual SGI and has another pending (HW entries:
 	// TestVIFNeedsPhysicalActive).
 	f.vfake.Vmcr = vcpuif.VMCR_VENG1 | 0xf0<<vcpuif.VMCR_VPMRShift
@@ -296,7 +293,7 @@ func TestRegistryRefuses(t *testing.T) {
 		states []migrate.State
 		want   string
 	}{
-		"newer":   {mod(func(s []migrate.State) []migrate.State { s[2].Version = gic.Version + 1; return s }), "gic state version 3; this Ferry reads 2 to 2"},
+		"newer":   {mod(func(s []migrate.State) []migrate.State { s[2].Version = gic.Version + 1; return s }), "gic state version 4; this Ferry reads 2 to 3"},
 		"missing": {mod(func(s []migrate.State) []migrate.State { return s[:len(s)-1] }), `no "uart" state`},
 		"twice":   {mod(func(s []migrate.State) []migrate.State { return append(s, s[0]) }), `"cpu" twice`},
 		"unknown": {mod(func(s []migrate.State) []migrate.State {

@@ -25,6 +25,7 @@ import (
 const (
 	qemuGuestBase = 0x48000000
 	qemuTick      = 26
+	qemuMaint     = 25                     // PPI 9, the interrupts property of QEMU's GIC node
 	qemuNIC       = "/virtio_mmio@a003e00" // the last transport: the first -device on QEMU's command line
 	qemuRoute     = 0x80000000             // GICD_IROUTER for MPIDR 0x80000000 (CPU 0): affinity 0
 )
@@ -72,7 +73,7 @@ func TestDescribeQEMU(t *testing.T) {
 	} {
 		t.Run(tc.file+tc.nic, func(t *testing.T) {
 			b, blob := qemuBoard(t, tc.file)
-			d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: tc.nic, TickINTID: qemuTick, Route: qemuRoute})
+			d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: tc.nic, TickINTID: qemuTick, Route: qemuRoute, MaintINTID: qemuMaint})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,9 +105,10 @@ func TestDescribeQEMU(t *testing.T) {
 					t.Errorf("%s: %v (listed %v), want %v", path, got, ok, w)
 				}
 			}
-			// Ferry's interrupts: its timer, and its NIC's SPI (the
-			// transport's, SPI 16 + its index) routed to its CPU.
-			owned := gic.Owned{PPIs: []uint32{qemuTick}, Route: qemuRoute}
+			// Ferry's interrupts: its timer, the maintenance interrupt,
+			// and its NIC's SPI (the transport's, SPI 16 + its index)
+			// routed to its CPU.
+			owned := gic.Owned{PPIs: []uint32{qemuTick, qemuMaint}, Route: qemuRoute}
 			if tc.nic != "" {
 				var base uint64 // the transport's index from its address
 				fmt.Sscanf(tc.nic, "/virtio_mmio@%x", &base)
@@ -225,7 +227,7 @@ func TestDescribeQEMU(t *testing.T) {
 					t.Errorf("guest DTB still has %s", dev.Path)
 				}
 			}
-			again, err := Describe(gb, Options{GuestBase: qemuGuestBase, TickINTID: qemuTick})
+			again, err := Describe(gb, Options{GuestBase: qemuGuestBase, TickINTID: qemuTick, MaintINTID: qemuMaint})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -274,7 +276,7 @@ func TestDescribeGuestNIC(t *testing.T) {
 		{qemuNIC, []Part{{phys.Range{Base: 0xa003c00, Size: 0x200}, ModelVirtio}, {phys.Range{Base: 0xa003e00, Size: 0x200}, ModelHole}}},
 		{"", []Part{{phys.Range{Base: 0xa003c00, Size: 0x200}, ModelVirtio}}},
 	} {
-		d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: tc.nic, GuestNICs: []string{guestNIC}, TickINTID: qemuTick})
+		d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: tc.nic, GuestNICs: []string{guestNIC}, TickINTID: qemuTick, MaintINTID: qemuMaint})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -330,28 +332,29 @@ func TestDescribeRefuses(t *testing.T) {
 		o    Options
 		want string
 	}{
-		"no RAM above the carve-out": {func() *dtb.Board { return b }, Options{GuestBase: 0x80000000}, "leaves nothing above"},
-		"no such NIC":                {func() *dtb.Board { return b }, Options{GuestBase: qemuGuestBase, NIC: "/virtio_mmio@bad"}, "not a virtio-mmio transport of the board"},
+		"no RAM above the carve-out": {func() *dtb.Board { return b }, Options{GuestBase: 0x80000000, MaintINTID: qemuMaint}, "leaves nothing above"},
+		"no maintenance interrupt":   {func() *dtb.Board { return b }, Options{GuestBase: qemuGuestBase, TickINTID: qemuTick}, "no maintenance interrupt"},
+		"no such NIC":                {func() *dtb.Board { return b }, Options{GuestBase: qemuGuestBase, NIC: "/virtio_mmio@bad", MaintINTID: qemuMaint}, "not a virtio-mmio transport of the board"},
 		"two kept devices overlap": {func() *dtb.Board {
 			c := *b
 			c.Devices = append(slices.Clone(b.Devices), dtb.Device{Path: "/fw-cfg2", Compatible: []string{"qemu,fw-cfg-mmio"}, Regs: []phys.Range{{Base: 0xa003e10, Size: 0x18}}})
 			return &c
-		}, Options{GuestBase: qemuGuestBase, NIC: qemuNIC}, "overlap in page"},
+		}, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, MaintINTID: qemuMaint}, "overlap in page"},
 		"a page kept whole and in part": {func() *dtb.Board {
 			c := *b
 			c.Devices = append(slices.Clone(b.Devices), dtb.Device{Path: "/fw-cfg2", Compatible: []string{"qemu,fw-cfg-mmio"}, Regs: []phys.Range{{Base: 0x8000100, Size: 0x18}}})
 			return &c
-		}, Options{GuestBase: qemuGuestBase}, "kept twice"},
+		}, Options{GuestBase: qemuGuestBase, MaintINTID: qemuMaint}, "kept twice"},
 		"console not a supported UART": {func() *dtb.Board {
 			c := *b
 			c.UARTPath, c.UARTCompatible = "/pl031@9010000", []string{"arm,pl031", "arm,primecell"}
 			return &c
-		}, Options{GuestBase: qemuGuestBase}, "console /pl031@9010000 (arm,pl031, arm,primecell) is not a UART Ferry supports (arm,pl011, fsl,imx6q-uart)"},
+		}, Options{GuestBase: qemuGuestBase, MaintINTID: qemuMaint}, "console /pl031@9010000 (arm,pl031, arm,primecell) is not a UART Ferry supports (arm,pl011, fsl,imx6q-uart)"},
 		"RAM over a device": {func() *dtb.Board {
 			c := *b
 			c.Memory = []phys.Range{{Base: 0x40000000, Size: 0x40000000}, {Base: 0x9000000, Size: 0x1000}}
 			return &c
-		}, Options{GuestBase: 0x9000000}, "overlaps a device"},
+		}, Options{GuestBase: 0x9000000, MaintINTID: qemuMaint}, "overlaps a device"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Describe(tc.b(), tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -367,7 +370,7 @@ func TestDescribeRefuses(t *testing.T) {
 func TestDescribeUnrelayedVirtio(t *testing.T) {
 	const other = "/virtio_mmio@a003c00"
 	b, _ := qemuBoard(t, "virt-gicv3-1g-2nic.dtb")
-	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, Unrelayed: []string{other}, TickINTID: qemuTick})
+	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, Unrelayed: []string{other}, TickINTID: qemuTick, MaintINTID: qemuMaint})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,16 +388,15 @@ func TestDescribeUnrelayedVirtio(t *testing.T) {
 	}
 }
 
-// With a maintenance interrupt, the guest's interrupts go through the
-// virtual CPU interface: Ferry keeps that PPI too, and its interrupts are
-// Non-secure Group 1.
+// The guest's interrupts go through the virtual CPU interface: Ferry keeps
+// its maintenance PPI with its timer's and its NIC's SPI.
 func TestDescribeVirtualInterface(t *testing.T) {
 	b, _ := qemuBoard(t, "virt-gicv3-1g.dtb")
-	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, TickINTID: qemuTick, MaintINTID: 25, Route: qemuRoute})
+	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, TickINTID: qemuTick, MaintINTID: qemuMaint, Route: qemuRoute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := gic.Owned{PPIs: []uint32{qemuTick, 25}, SPIs: []uint32{d.NIC}, Route: qemuRoute, Group1: true}
+	want := gic.Owned{PPIs: []uint32{qemuTick, 25}, SPIs: []uint32{d.NIC}, Route: qemuRoute}
 	if !reflect.DeepEqual(d.Owned, want) || d.Maint != 25 {
 		t.Errorf("Owned %+v, Maint %d; want %+v, 25", d.Owned, d.Maint, want)
 	}

@@ -18,12 +18,14 @@ import (
 //   - each guest NIC's device is reset and its model forgets the driver's
 //     set-up (virtiommio.Transport.Reset: no DMA into the RAM of a guest
 //     that is not here, the shadow rings dropped for the collector);
-//   - the guest's timers and the CPU interface's Group 1 enable are
-//     turned off (hardware.quiesce), so nothing of it wakes Ferry's idle;
+//   - the guest's timers are turned off and its virtual CPU interface
+//     emptied, each interrupt Ferry acknowledged for it ended
+//     (hardware.quiesce), so nothing of it wakes Ferry's idle;
 //   - the GIC's guest part goes back to the state it had before any guest
 //     (blank, captured when the machine was assembled): the guest's
 //     interrupts disabled, none pending or active, the distributor's
-//     Group 1 off, Ferry's own bits as they are.
+//     Group 1 off as the guest sees it (it stays on for Ferry's own),
+//     Ferry's own bits as they are.
 //
 // The pages it wrote stay marked written (Machine.written), so a later
 // guest's zero pages clear them.
@@ -36,7 +38,7 @@ type discarder struct {
 
 // newDiscarder captures the GIC with no guest on it, for discard.
 func newDiscarder(a *assembly, hw hardware) (*discarder, error) {
-	blank, err := a.guard.Capture(hw.gicCPU)
+	blank, err := a.guard.Capture()
 	if err != nil {
 		return nil, fmt.Errorf("the GIC with no guest: %w", err)
 	}
@@ -54,7 +56,7 @@ func (d *discarder) discard() {
 	if d.hw.quiesce != nil {
 		d.hw.quiesce()
 	}
-	if err := d.guard.Restore(d.blank, d.hw.gicCPU); err != nil {
+	if err := d.guard.Restore(d.blank); err != nil {
 		d.logf("discarding the incoming guest's GIC state: %v", err)
 	}
 }

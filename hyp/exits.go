@@ -16,28 +16,27 @@ import (
 // API's status (api.Status.ExitCauses).
 type Cause int
 
-// Exit causes. Interrupt exits are Ferry's own interrupts: its EL2 timer
-// (armed only for its deadlines), its management NIC, or neither
-// (spurious); with the virtual CPU interface (irq.go) also the guest's
-// interrupts and the interface's maintenance interrupt; the rest are the
-// guest's traps.
+// Exit causes. Interrupt exits (irq.go) are Ferry's own interrupts -- its
+// EL2 timer (armed only for its deadlines), its management NIC --, the
+// guest's interrupts, the virtual CPU interface's maintenance interrupt,
+// or none of them (spurious); the rest are the guest's traps.
 const (
-	CauseTimer  Cause = iota // Ferry's EL2 timer: a Go timer, a netstack retransmission, a migration's slice
-	CauseNIC                 // the management NIC's interrupt
-	CauseFIQ                 // an FIQ with nothing of Ferry's pending
-	CauseIRQ                 // the guest's interrupt, taken at EL2 and listed for it (the virtual CPU interface)
-	CauseMaint               // the virtual CPU interface's maintenance interrupt: list registers refilled
-	CauseMMIO                // a trapped device page (the GIC guard, the guest NIC's model, a page shared with a device Ferry keeps)
-	CauseDirty               // a dirty-tracking fault during a migration
-	CauseSMC                 // PSCI
-	CauseSysReg              // a trapped system register: a forwarded write (SGIs), an ID register read (TID3)
-	CauseWFI                 // a WFI trapped during a migration
-	CauseHVC                 // a hypercall
-	CauseOther               // anything else (it stops the guest)
+	CauseTimer    Cause = iota // Ferry's EL2 timer: a Go timer, a netstack retransmission, a migration's slice
+	CauseNIC                   // the management NIC's interrupt
+	CauseSpurious              // an interrupt exit with nothing pending
+	CauseIRQ                   // the guest's interrupt, taken at EL2 and listed for it (the virtual CPU interface)
+	CauseMaint                 // the virtual CPU interface's maintenance interrupt: list registers refilled
+	CauseMMIO                  // a trapped device page (the GIC guard, the guest NIC's model, a page shared with a device Ferry keeps)
+	CauseDirty                 // a dirty-tracking fault during a migration
+	CauseSMC                   // PSCI
+	CauseSysReg                // a trapped system register: a forwarded write (SGIs), an ID register read (TID3)
+	CauseWFI                   // a WFI trapped during a migration
+	CauseHVC                   // a hypercall
+	CauseOther                 // anything else (it stops the guest)
 	numCauses
 )
 
-var causeNames = [numCauses]string{"timer", "nic", "fiq", "irq", "maint", "mmio", "dirty", "smc", "sysreg", "wfi", "hvc", "other"}
+var causeNames = [numCauses]string{"timer", "nic", "spurious", "irq", "maint", "mmio", "dirty", "smc", "sysreg", "wfi", "hvc", "other"}
 
 func (c Cause) String() string { return causeNames[c] }
 

@@ -52,10 +52,10 @@ type irqPath struct {
 }
 
 // take acknowledges what is pending and reports the exit's cause: the NIC
-// over the timer over the guest's over the maintenance interrupt; CauseFIQ
-// ("spurious") when nothing was.
+// over the timer over the guest's over the maintenance interrupt;
+// CauseSpurious when nothing was.
 func (p *irqPath) take() Cause {
-	c := CauseFIQ
+	c := CauseSpurious
 	p.fired = false
 	for range maxAcks {
 		id := p.phys.Ack()
@@ -79,7 +79,7 @@ func (p *irqPath) take() Cause {
 			c = CauseNIC
 		case id == p.maint:
 			p.vif.Maintenance()
-			if c == CauseFIQ {
+			if c == CauseSpurious {
 				c = CauseMaint
 			}
 		default:
@@ -90,7 +90,7 @@ func (p *irqPath) take() Cause {
 			// active.
 			hw := id >= vcpuif.FirstPPI
 			out := p.vif.Inject(vcpuif.IRQ{INTID: id, Priority: p.priority(id), HW: hw})
-			if out != vcpuif.Refused && (c == CauseFIQ || c == CauseMaint) {
+			if out != vcpuif.Refused && (c == CauseSpurious || c == CauseMaint) {
 				c = CauseIRQ
 			}
 			if hw && out != vcpuif.Refused {

@@ -104,7 +104,7 @@ func TestIRQPathCauses(t *testing.T) {
 		pending []uint32
 		want    Cause
 	}{
-		{nil, CauseFIQ},
+		{nil, CauseSpurious},
 		{[]uint32{27}, CauseIRQ},
 		{[]uint32{testMaint}, CauseMaint},
 		{[]uint32{testMaint, 27}, CauseIRQ},

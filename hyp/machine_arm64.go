@@ -40,15 +40,16 @@ type Machine struct {
 	Stage2 *mmu.Stage2
 	Bus    mmio.Bus
 	GIC    *gic.Guard
+	// FirmwareDTB is the board's DTB, from which the guest's is made again
+	// when it restarts (power_arm64.go).
+	FirmwareDTB []byte
 
 	// NICs are the guest's NICs, each behind Ferry's model of its
 	// transport.
 	NICs []NIC
 
-	reg       Registry // the migratable components
-	nicStop   *nicStop // how the next pause stops the guest's NICs' devices
-	tickINTID uint32
-	nicINTID  uint32 // the management NIC's SPI (0: none)
+	reg     Registry // the migratable components
+	nicStop *nicStop // how the next pause stops the guest's NICs' devices
 	// OnNIC takes the management NIC's interrupt (acknowledges it at the
 	// device, wakes the NIC's goroutine); it runs on the vCPU goroutine or
 	// in the idle hook, so it must not block.
@@ -58,12 +59,10 @@ type Machine struct {
 	busy     bool     // Yield ended its wait: Ferry's share was used, its goroutines not idle
 	share    Share    // Ferry's share of the CPU outside a migration (share.go)
 	deadline int64    // the next Go timer when the scheduler last went idle (Nanotime; 0: none)
-	fired    bool     // the last FIQ included the EL2 timer's
+	fired    bool     // the last interrupt exit included the EL2 timer's
 	ferryIRQ bool     // the last interrupt exit included one of Ferry's (its timer, its NIC)
 	// vif is the guest's virtual CPU interface and irq the interrupt path
-	// through it (irq.go), when the description has a maintenance
-	// interrupt (Description.Maint); nil, the guest drives the physical
-	// CPU interface and Ferry's interrupts are Group 0 FIQs (fiq).
+	// through it (irq.go).
 	vif      *vcpuif.VIF
 	irq      irqPath
 	rearm    bool // Idle armed the timer for its own sleep since the guest's deadline was set
@@ -81,17 +80,13 @@ type Machine struct {
 // components. A machine with no guest yet (the receive role) waits for
 // one: Run returns only once one is restored and started.
 func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, error) {
-	m := &Machine{Desc: d, Ctl: NewControl(state), tickINTID: d.Tick, nicINTID: d.NIC}
+	m := &Machine{Desc: d, Ctl: NewControl(state)}
 	m.arena = make([]byte, (stage2Pages+2)*mmu.PageSize)
-	var gicCPU gic.CPUIfaceRegs = gic.SysRegs{}
-	if d.Maint != 0 {
-		// The ICH_*_EL2 registers need the system-register interface
-		// (New reads ICH_VTR_EL2); configureEL2 sets the rest.
-		cpu.WriteICC_SRE_EL2(cpu.ICC_SRE_SRE | cpu.ICC_SRE_DFB | cpu.ICC_SRE_DIB | cpu.ICC_SRE_Enable)
-		cpu.ISB()
-		m.vif = vcpuif.New(vifRegs{})
-		gicCPU = gic.NoCPU{}
-	}
+	// The ICH_*_EL2 registers need the system-register interface (New
+	// reads ICH_VTR_EL2); configureEL2 sets the rest.
+	cpu.WriteICC_SRE_EL2(cpu.ICC_SRE_SRE | cpu.ICC_SRE_DFB | cpu.ICC_SRE_DIB | cpu.ICC_SRE_Enable)
+	cpu.ISB()
+	m.vif = vcpuif.New(vifRegs{})
 	a, err := assemble(d, parts{
 		arena:   m.arena,
 		arenaPA: uint64(uintptr(unsafe.Pointer(&m.arena[0]))), // Ferry's heap is identity-mapped: VA == PA
@@ -104,7 +99,6 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 			captureTimer: cpu.CaptureTimer,
 			restoreTimer: cpu.RestoreTimer,
 			quiesce:      m.quiesce,
-			gicCPU:       gicCPU,
 			vif:          m.vif,
 			uart:         mmio.NewForward(d.UART.Base, mmu.PageSize),
 			console:      d.Console,
@@ -123,18 +117,16 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 	}
 	m.Stage2, m.GIC, m.Bus, m.reg, m.NICs, m.nicStop = a.stage2, a.guard, a.bus, a.reg, a.nics, a.stop
 	m.discard = a.discard
-	if m.vif != nil {
-		m.irq = irqPath{
-			phys: physRegs{}, vif: m.vif,
-			priority: m.GIC.Priority, enabled: m.GIC.Enabled,
-			tick: d.Tick, nic: d.NIC, maint: d.Maint,
-			onTick: cpu.DisarmHypTimer,
-			onNIC: func() {
-				if m.OnNIC != nil {
-					m.OnNIC()
-				}
-			},
-		}
+	m.irq = irqPath{
+		phys: physRegs{}, vif: m.vif,
+		priority: m.GIC.Priority, enabled: m.GIC.Enabled,
+		tick: d.Tick, nic: d.NIC, maint: d.Maint,
+		onTick: cpu.DisarmHypTimer,
+		onNIC: func() {
+			if m.OnNIC != nil {
+				m.OnNIC()
+			}
+		},
 	}
 	m.Stage2.SetTLB(cpu.Stage2TLB{})
 	m.written = dirty.New(m.pages())
@@ -151,14 +143,11 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 		WriteFault:   m.writeFault,
 		Idle:         m.guestIdle,
 		Standby:      m.guestStandby,
-		WriteSysReg:  func(name string, v uint64) { cpu.WriteSysReg(name, v) },
-		FIQ:          m.interrupt,
+		IRQ:          m.interrupt,
 		InRAM:        func(ipa uint64) bool { return m.inRAMRange(ipa, 1) },
 		EL1:          cpu.LiveEL1{},
 	}
-	if m.vif != nil {
-		m.VCPU.SGI = func(v uint64) { m.irq.sgi(v, m.VCPU.MPIDR) }
-	}
+	m.VCPU.SGI = func(v uint64) { m.irq.sgi(v, m.VCPU.MPIDR) }
 	if err := m.configureEL2(); err != nil {
 		return nil, err
 	}
@@ -188,10 +177,9 @@ func (m *Machine) Boot(l *guest.Layout) {
 // configureEL2 programs the trap and translation controls for a thin
 // guest: stage 2 on, SMC trapped, its timers, FP/SIMD and pointer
 // authentication left to it, its reads of the ID registers trapped and
-// answered (TID3: hyp/idregs.go). With the virtual CPU interface every
-// physical IRQ comes to EL2 (IMO) and the guest's CPU-interface registers
-// are the virtual ones; without it the physical one is the guest's and
-// FIQs (Group 0: only Ferry's timer and NIC) come to EL2.
+// answered (TID3: hyp/idregs.go). Every physical interrupt comes to EL2
+// (IMO, FMO) and the guest's CPU-interface registers are the virtual
+// ones.
 func (m *Machine) configureEL2() error {
 	pa, err := mmu.PARangeBits(cpu.ReadID_AA64MMFR0_EL1())
 	if err != nil {
@@ -232,30 +220,20 @@ func (m *Machine) configureEL2() error {
 	cpu.WriteICC_SRE_EL2(cpu.ICC_SRE_SRE | cpu.ICC_SRE_DFB | cpu.ICC_SRE_DIB | cpu.ICC_SRE_Enable)
 	cpu.WriteICH_HCR_EL2(0)
 	cpu.WriteICC_PMR_EL1(pmrAll)
-	imo := uint64(0)
-	if m.vif != nil {
-		// The physical CPU interface is Ferry's alone: its Group 1 on,
-		// priority drop and deactivation apart (the guest's deactivation
-		// of a HW-linked interrupt ends it); the guest's ICC_* accesses
-		// reach the virtual interface (HCR_EL2.IMO and FMO).
-		cpu.WriteICC_CTLR_EL1(cpu.ReadICC_CTLR_EL1() | gic.ICC_CTLR_EOImode)
-		cpu.WriteICC_IGRPEN1_EL1(1)
-		m.vif.Clear()
-		m.vif.Enable()
-		imo = cpu.HCR_IMO
-	} else {
-		// The physical CPU interface's priority mask and Group 0 enable
-		// are Ferry's: with HCR_EL2.FMO set the guest writes the virtual
-		// ones.
-		cpu.WriteICC_CTLR_EL1(cpu.ReadICC_CTLR_EL1() &^ gic.ICC_CTLR_EOImode)
-		cpu.WriteICC_IGRPEN0_EL1(1)
-	}
+	// The physical CPU interface is Ferry's alone: its Group 1 on,
+	// priority drop and deactivation apart (the guest's deactivation of a
+	// HW-linked interrupt ends it); the guest's ICC_* accesses reach the
+	// virtual interface (HCR_EL2.IMO and FMO).
+	cpu.WriteICC_CTLR_EL1(cpu.ReadICC_CTLR_EL1() | gic.ICC_CTLR_EOImode)
+	cpu.WriteICC_IGRPEN1_EL1(1)
+	m.vif.Clear()
+	m.vif.Enable()
 
 	cpu.WriteVTCR_EL2(m.Stage2.VTCR(vtcrPS40))
 	cpu.WriteVTTBR_EL2(m.Stage2.Root())
 	cpu.FlushStage2()
 
-	hcr := uint64(cpu.HCR_VM|cpu.HCR_SWIO|cpu.HCR_TSC|cpu.HCR_RW|cpu.HCR_FMO|cpu.HCR_TID3) | imo
+	hcr := uint64(cpu.HCR_VM | cpu.HCR_SWIO | cpu.HCR_TSC | cpu.HCR_RW | cpu.HCR_IMO | cpu.HCR_FMO | cpu.HCR_TID3)
 	if cpu.HasPAuth(cpu.ReadID_AA64ISAR1_EL1(), cpu.ReadID_AA64ISAR2_EL1()) {
 		hcr |= cpu.HCR_API | cpu.HCR_APK
 	}
@@ -280,51 +258,13 @@ func arm(until int64) {
 }
 
 // interrupt takes an interrupt exit, or the interrupts pending when
-// Ferry's idle WFI ends: through the virtual CPU interface's path (irq.go)
-// when the machine has one, else as Ferry's Group 0 FIQs.
+// Ferry's idle WFI ends (irq.go).
 func (m *Machine) interrupt() Cause {
-	if m.vif == nil {
-		m.ferryIRQ = true
-		return m.fiq()
-	}
 	c := m.irq.take()
 	m.fired = m.irq.fired
 	m.ferryIRQ = c == CauseTimer || c == CauseNIC
 	return c
 }
-
-// fiq takes Ferry's Group 0 interrupts: each is acknowledged, its cause
-// removed (the timer is turned off, the NIC acknowledged at the device:
-// both are levels) and ended. It reports the exit's cause: the NIC over
-// the timer when both were pending.
-func (m *Machine) fiq() Cause {
-	c := CauseFIQ
-	m.fired = false
-	for range 4 { // both of Ferry's interrupts and a spare; never spin on a stuck one
-		id := cpu.AckGroup0()
-		switch {
-		case id == m.tickINTID:
-			cpu.DisarmHypTimer()
-			m.fired = true
-			if c == CauseFIQ {
-				c = CauseTimer
-			}
-		case id == m.nicINTID && id != 0:
-			if m.OnNIC != nil {
-				m.OnNIC()
-			}
-			c = CauseNIC
-		case id >= spuriousINTID:
-			return c
-		}
-		cpu.EndGroup0(id)
-	}
-	return c
-}
-
-// spuriousINTID is the first special INTID (IHI 0069 2.2.1): nothing of
-// Group 0 is pending.
-const spuriousINTID = 1020
 
 // Idle is the Go scheduler's idle hook (goos.Idle): it runs when no
 // goroutine of Ferry's can run, with until the next Go timer (0: none).
@@ -412,7 +352,7 @@ func (m *Machine) guestStandby() {
 	switch {
 	case cpu.ReadHCR_EL2()&cpu.HCR_TWI != 0:
 		m.guestIdle()
-	case m.vif != nil && m.vif.GuestPending():
+	case m.vif.GuestPending():
 	default:
 		cpu.WaitForInterrupt()
 	}
@@ -421,19 +361,14 @@ func (m *Machine) guestStandby() {
 // InstallIdle makes Idle the Go scheduler's idle hook.
 func (m *Machine) InstallIdle() { goos.Idle = m.Idle }
 
-// quiesce silences a guest that will not run here again: its timers and
-// its Group 1 interrupts no longer wake the CPU from Ferry's idle WFI.
-// With the virtual CPU interface, the physical interface is Ferry's:
-// instead, every interrupt Ferry acknowledged for the guest is ended and
-// the interface emptied (vcpuif.VIF.Reset), ready for another guest.
+// quiesce silences a guest that will not run here again: its timers no
+// longer wake the CPU from Ferry's idle WFI, every interrupt Ferry
+// acknowledged for it is ended and its virtual CPU interface emptied
+// (vcpuif.VIF.Reset), ready for another guest.
 func (m *Machine) quiesce() {
 	cpu.WriteCNTV_CTL_EL0(0)
 	cpu.WriteCNTP_CTL_EL0(0)
-	if m.vif != nil {
-		m.vif.Reset()
-		return
-	}
-	cpu.WriteICC_IGRPEN1_EL1(0)
+	m.vif.Reset()
 }
 
 // Run runs the guest: enter it, handle the exit, repeat, letting Ferry's
@@ -461,12 +396,16 @@ func (m *Machine) Run() error {
 			continue
 		}
 		m.rearmGuest()
-		if m.vif != nil {
-			m.vif.Refill()
-		}
+		m.vif.Refill()
 		reason := cpu.Enter(&m.VCPU.Ctx)
 		m.exits.Add(1)
 		if err := m.VCPU.Dispatch(reason); err != nil {
+			if p, ok := err.(*PowerRequest); ok {
+				if err := m.power(p); err != nil { // power_arm64.go
+					return err
+				}
+				continue // restarted
+			}
 			if m.trk.on {
 				m.untrack()
 			}

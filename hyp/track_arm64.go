@@ -195,7 +195,7 @@ const (
 // Outside a migration a WFI traps only in a slice the guest was owed
 // (share.go): it ends the slice, and Ferry's goroutines have the CPU.
 func (m *Machine) guestIdle() {
-	if cpu.Group1Pending() || m.vif != nil && m.vif.GuestPending() {
+	if cpu.Group1Pending() || m.vif.GuestPending() {
 		return
 	}
 	if !m.trk.on {

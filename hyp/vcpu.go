@@ -38,14 +38,11 @@ type VCPU struct {
 	// an interrupt it would take, or one of Ferry's (nil: the suspend ends
 	// at once, as a standby may).
 	Standby func()
-	// WriteSysReg performs a forwarded system-register write at EL2.
-	WriteSysReg func(name string, v uint64)
-	// FIQ handles an interrupt exit (an IRQ, with the virtual CPU
-	// interface; an FIQ, Ferry's Group 0 interrupts without it) and says
-	// what it was.
-	FIQ func() Cause
+	// IRQ handles an interrupt exit (every physical interrupt is taken at
+	// EL2: HCR_EL2.IMO) and says what it was.
+	IRQ func() Cause
 	// SGI takes the guest's trapped ICC_SGI1R_EL1/ICC_ASGI1R_EL1 write
-	// (nil: performed on the physical CPU interface, WriteSysReg).
+	// (nil: the write is undefined for the guest).
 	SGI func(v uint64)
 	// InRAM reports an IPA in guest RAM (nil: none is). A stage-2 abort
 	// outside it, that no device model takes, is the guest's (inject.go).
@@ -122,8 +119,8 @@ func (v *VCPU) wfx() error {
 // cannot go on.
 func (v *VCPU) Dispatch(reason uint64) error {
 	esr := cpu.ESR(v.Ctx.ESR)
-	if (reason == cpu.ExitFIQ || reason == cpu.ExitIRQ) && v.FIQ != nil {
-		v.causes.add(v.FIQ())
+	if (reason == cpu.ExitFIQ || reason == cpu.ExitIRQ) && v.IRQ != nil {
+		v.causes.add(v.IRQ())
 		return nil
 	}
 	if reason != cpu.ExitSync {
@@ -176,11 +173,11 @@ func (v *VCPU) hvc() error {
 	return nil
 }
 
-// forwardedSysRegs are the guest's system-register writes that trap only
-// because Ferry sets HCR_EL2.FMO (the GICv3 SGI generation registers:
-// IHI 0069 12.2, "ICC_SGI1R_EL1 ... trapped to EL2 when HCR_EL2.FMO or IMO
-// is 1"). Ferry performs them unchanged.
-var forwardedSysRegs = map[[5]uint32]string{
+// sgiSysRegs are the guest's Group 1 SGI generation registers, whose
+// writes trap because Ferry sets HCR_EL2.IMO (IHI 0069 12.2,
+// "ICC_SGI1R_EL1 ... trapped to EL2 when HCR_EL2.FMO or IMO is 1"): Ferry
+// takes them (VCPU.SGI).
+var sgiSysRegs = map[[5]uint32]string{
 	{3, 0, 12, 11, 5}: "ICC_SGI1R_EL1",
 	{3, 0, 12, 11, 6}: "ICC_ASGI1R_EL1",
 }
@@ -190,8 +187,8 @@ func (v *VCPU) sysReg() error {
 	if v.idRead(a) {
 		return nil
 	}
-	name, ok := forwardedSysRegs[[5]uint32{a.Op0, a.Op1, a.CRn, a.CRm, a.Op2}]
-	if !ok || a.Read || v.WriteSysReg == nil {
+	_, ok := sgiSysRegs[[5]uint32{a.Op0, a.Op1, a.CRn, a.CRm, a.Op2}]
+	if !ok || a.Read || v.SGI == nil {
 		// A register Ferry traps and does not emulate (ICC_SGI0R_EL1,
 		// Group 0's SGIs, say): undefined for the guest, as KVM does.
 		if v.undefined() {
@@ -203,11 +200,7 @@ func (v *VCPU) sysReg() error {
 	if a.Reg != cpu.RegZR {
 		val = v.Ctx.X[a.Reg]
 	}
-	if v.SGI != nil {
-		v.SGI(val)
-	} else {
-		v.WriteSysReg(name, val)
-	}
+	v.SGI(val)
 	v.Ctx.Advance(cpu.ESR(v.Ctx.ESR))
 	return nil
 }

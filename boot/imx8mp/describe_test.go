@@ -35,8 +35,9 @@ func evk(t *testing.T) ([]byte, *dtb.Board) {
 
 // The board package's facts agree with the board's own DTB: RAM starts
 // where the carve-out does, the console is an i.MX UART at earlyUART,
-// PSCI is by SMC, there is an SNVS for the RTC, and the EL2 timer is the
-// /timer node's fourth interrupt.
+// PSCI is by SMC, there is an SNVS for the RTC, the EL2 timer is the
+// /timer node's fourth interrupt, and the virtual CPU interface's
+// maintenance interrupt the GIC node's.
 func TestEVKBoardFacts(t *testing.T) {
 	blob, b := evk(t)
 	if want := []phys.Range{{Base: RAMBase, Size: 0xc0000000}, {Base: 0x100000000, Size: 0xc0000000}}; !reflect.DeepEqual(b.Memory, want) {
@@ -71,6 +72,23 @@ func TestEVKBoardFacts(t *testing.T) {
 	if typ != 1 || ppi+16 != HypTimerINTID {
 		t.Errorf("/timer's fourth interrupt is type %d number %d (INTID %d), HypTimerINTID is %d", typ, ppi, ppi+16, HypTimerINTID)
 	}
+
+	soc, ok := f.RootNode.LookupChildByName("soc@0")
+	if !ok {
+		t.Fatal("no /soc@0")
+	}
+	gicNode, ok := soc.LookupChildByName("interrupt-controller@38800000")
+	if !ok {
+		t.Fatal("no GIC node /soc@0/interrupt-controller@38800000")
+	}
+	p, ok = gicNode.LookProperty("interrupts")
+	if !ok || len(p.Value) != 12 {
+		t.Fatalf("the GIC's interrupts (the maintenance interrupt): %v", p)
+	}
+	typ, ppi = binary.BigEndian.Uint32(p.Value[0:]), binary.BigEndian.Uint32(p.Value[4:])
+	if typ != 1 || ppi+16 != MaintINTID {
+		t.Errorf("the GIC's maintenance interrupt is type %d number %d (INTID %d), MaintINTID is %d", typ, ppi, ppi+16, MaintINTID)
+	}
 }
 
 // The machine the EVK's guest gets: the GIC trapped, everything else
@@ -79,9 +97,14 @@ func TestEVKBoardFacts(t *testing.T) {
 // has the guest's RAM and describes the same machine again.
 func TestDescribeEVK(t *testing.T) {
 	blob, b := evk(t)
-	d, err := hyp.Describe(b, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID})
+	d, err := hyp.Describe(b, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID, MaintINTID: MaintINTID})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Ferry keeps its timer and the maintenance interrupt; the guest's
+	// interrupts go through the virtual CPU interface.
+	if !slices.Equal(d.Owned.PPIs, []uint32{HypTimerINTID, MaintINTID}) || d.Maint != MaintINTID || d.Tick != HypTimerINTID {
+		t.Errorf("Ferry's PPIs %v, tick %d, maintenance %d; want [%d %d]", d.Owned.PPIs, d.Tick, d.Maint, HypTimerINTID, MaintINTID)
 	}
 	if d.Console != hyp.ConsoleIMX || d.UART != (phys.Range{Base: 0x30890000, Size: 0x10000}) {
 		t.Errorf("console %v at %v, want the i.MX UART2", d.Console, d.UART)
@@ -170,7 +193,7 @@ func TestDescribeEVK(t *testing.T) {
 	if !reflect.DeepEqual(g.Memory, d.RAM) {
 		t.Errorf("guest DTB memory %v, want %v", g.Memory, d.RAM)
 	}
-	again, err := hyp.Describe(g, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID})
+	again, err := hyp.Describe(g, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID, MaintINTID: MaintINTID})
 	if err != nil {
 		t.Fatal(err)
 	}
