@@ -31,7 +31,7 @@ type parts struct {
 	// forward reaches a device page the guest keeps part of.
 	forward func(base, size uint64) mmio.Device
 	// hw is where the components live; assemble fills in its GIC.
-	hw hardware
+	hw stateHW
 }
 
 // NIC is a guest NIC: its transport's base and Ferry's model of it.

@@ -29,7 +29,7 @@ func qemuMachine(t *testing.T, fake *fakeMachine) (*assembly, *mmio.Fake) {
 		t.Fatal(err)
 	}
 	page := mmio.NewFake(mmu.PageSize)
-	hw := fake.hardware()
+	hw := fake.stateHW()
 	a, err := assemble(d, parts{
 		arena:   make([]byte, (stage2Pages+2)*mmu.PageSize),
 		arenaPA: 0x1000_0000_1000, // page- but not 8 KiB-aligned: the root table needs the skip
@@ -121,7 +121,7 @@ func guestNICMachine(t *testing.T, fake *fakeMachine, dev *mmio.Fake) *assembly 
 
 // guestNICMachineWith is guestNICMachine with the hardware adjusted by
 // adjust (if not nil) before the machine is assembled.
-func guestNICMachineWith(t *testing.T, fake *fakeMachine, dev *mmio.Fake, adjust func(*hardware)) *assembly {
+func guestNICMachineWith(t *testing.T, fake *fakeMachine, dev *mmio.Fake, adjust func(*stateHW)) *assembly {
 	t.Helper()
 	b, _ := qemuBoard(t, "virt-gicv3-1g-2nic.dtb")
 	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, GuestNICs: []string{"/virtio_mmio@a003c00"}, TickINTID: qemuTick, MaintINTID: qemuMaint})
@@ -130,7 +130,7 @@ func guestNICMachineWith(t *testing.T, fake *fakeMachine, dev *mmio.Fake, adjust
 	}
 	ram := &virtq.Region{Base: qemuGuestBase, B: make([]byte, 1<<16)}
 	next := uint64(0x4100_0000) // Ferry's memory
-	hw := fake.hardware()
+	hw := fake.stateHW()
 	hw.dma = virtiommio.Shadowing{
 		Guest: ram,
 		InRAM: func(a, n uint64) bool { return a >= ram.Base && a+n >= a && a+n <= ram.Base+uint64(len(ram.B)) },

@@ -117,10 +117,10 @@ const (
 	stateIMX   = "uart-imx" // an i.MX UART console: another state, never decoded as a PL011's
 )
 
-// hardware is where the machine's components live: the vCPU's registers
+// stateHW is where the machine's components live: the vCPU's registers
 // and timer (package cpu, at EL2), the GIC behind its guard, and the
 // console UART's registers. Host tests give fakes.
-type hardware struct {
+type stateHW struct {
 	captureCPU   func() *cpu.State
 	restoreCPU   func(*cpu.State) error
 	captureTimer func() cpu.Timer
@@ -141,7 +141,7 @@ type hardware struct {
 }
 
 // components is the machine's registry.
-func components(hw hardware) Registry {
+func components(hw stateHW) Registry {
 	// The distributor's state the stream carries, once decoded: the
 	// virtual interface's HW entries are checked against it.
 	var gicState *gic.State
@@ -274,7 +274,7 @@ type replayer interface{ Replay(mmio.Device) error }
 
 // consoleComponent carries the console UART's configuration, by its kind:
 // a PL011's (package mmio/pl011) or an i.MX UART's (package mmio/imxuart).
-func consoleComponent(hw hardware) Component {
+func consoleComponent(hw stateHW) Component {
 	c := Component{Name: stateUART, Version: pl011.Version, Oldest: pl011.Oldest}
 	capture := func() []byte { return pl011.Capture(hw.uart).Encode() }
 	decode := func(v uint16, b []byte) (replayer, error) { return pl011.Decode(v, b) }

@@ -54,8 +54,8 @@ func newFakeMachine(t *testing.T) *fakeMachine {
 	return f
 }
 
-func (f *fakeMachine) hardware() hardware {
-	return hardware{
+func (f *fakeMachine) stateHW() stateHW {
+	return stateHW{
 		captureCPU:   func() *cpu.State { return f.cpu },
 		restoreCPU:   func(s *cpu.State) error { f.cpu = s; f.loads = append(f.loads, stateCPU); return nil },
 		captureTimer: func() cpu.Timer { return f.timer },
@@ -126,7 +126,7 @@ func captureAll(t *testing.T, r Registry) []migrate.State {
 // What one machine captures, another restores: the same state, read back.
 func TestComponentsRoundTrip(t *testing.T) {
 	src := sample(t)
-	states := captureAll(t, components(src.hardware()))
+	states := captureAll(t, components(src.stateHW()))
 	var names []string
 	for _, s := range states {
 		names = append(names, s.Name)
@@ -135,7 +135,7 @@ func TestComponentsRoundTrip(t *testing.T) {
 		t.Fatalf("captured %v, want %v (CPU and timer at the pause, first)", names, want)
 	}
 	dst := newFakeMachine(t)
-	if err := components(dst.hardware()).Restore(states); err != nil {
+	if err := components(dst.stateHW()).Restore(states); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(dst.cpu.Encode(), src.cpu.Encode()) || dst.timer != src.timer {
@@ -144,7 +144,7 @@ func TestComponentsRoundTrip(t *testing.T) {
 	if !slices.Equal(dst.loads, []string{stateCPU, stateTimer}) {
 		t.Errorf("loads %v", dst.loads)
 	}
-	again := captureAll(t, components(dst.hardware()))
+	again := captureAll(t, components(dst.stateHW()))
 	for i := range states {
 		if !bytes.Equal(again[i].Data, states[i].Data) {
 			t.Errorf("%s: captured after restore differs from what was restored", states[i].Name)
@@ -163,8 +163,8 @@ func sampleIMX(t *testing.T) *fakeMachine {
 }
 
 // withConsole is f's hardware with a console of kind c.
-func withConsole(f *fakeMachine, c Console) hardware {
-	hw := f.hardware()
+func withConsole(f *fakeMachine, c Console) stateHW {
+	hw := f.stateHW()
 	hw.console = c
 	return hw
 }
@@ -265,7 +265,7 @@ func TestVIFNeedsPhysicalActive(t *testing.T) {
 			t.Fatalf("timer: %v", got)
 		}
 		dst := newFakeMachine(t)
-		err := components(dst.hardware()).Restore(captureAll(t, components(src.hardware())))
+		err := components(dst.stateHW()).Restore(captureAll(t, components(src.stateHW())))
 		if active {
 			if err != nil {
 				t.Fatal(err)
@@ -285,7 +285,7 @@ func TestVIFNeedsPhysicalActive(t *testing.T) {
 }
 
 func TestRegistryRefuses(t *testing.T) {
-	good := captureAll(t, components(sample(t).hardware()))
+	good := captureAll(t, components(sample(t).stateHW()))
 	mod := func(f func([]migrate.State) []migrate.State) []migrate.State {
 		return f(slices.Clone(good))
 	}
@@ -306,7 +306,7 @@ func TestRegistryRefuses(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			dst := newFakeMachine(t)
-			err := components(dst.hardware()).Restore(tc.states)
+			err := components(dst.stateHW()).Restore(tc.states)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
@@ -320,7 +320,7 @@ func TestRegistryRefuses(t *testing.T) {
 // An i.MX UART console is its own component: its configuration moves
 // between two i.MX boards, and a PL011's state is not taken for it.
 func TestComponentsIMXConsole(t *testing.T) {
-	imx := func(f *fakeMachine) hardware { return withConsole(f, ConsoleIMX) }
+	imx := func(f *fakeMachine) stateHW { return withConsole(f, ConsoleIMX) }
 	src := sampleIMX(t)
 	states := captureAll(t, components(imx(src)))
 	if got := states[len(states)-1]; got.Name != stateIMX || got.Version != imxuart.Version {
@@ -334,7 +334,7 @@ func TestComponentsIMXConsole(t *testing.T) {
 	if got, want := imxuart.Capture(dst.uart), imxuart.Capture(src.uart); *got != *want {
 		t.Errorf("destination UART %+v, want %+v", *got, *want)
 	}
-	pl := captureAll(t, components(sample(t).hardware()))
+	pl := captureAll(t, components(sample(t).stateHW()))
 	if err := components(imx(newFakeMachine(t))).Restore(pl); err == nil || !strings.Contains(err.Error(), `no "uart-imx" state`) {
 		t.Errorf("a PL011 board's states restored on an i.MX one: %v", err)
 	}

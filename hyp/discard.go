@@ -20,7 +20,7 @@ import (
 //     that is not here, the shadow rings dropped for the collector);
 //   - the guest's timers are turned off and its virtual CPU interface
 //     emptied, each interrupt Ferry acknowledged for it ended
-//     (hardware.quiesce), so nothing of it wakes Ferry's idle;
+//     (stateHW.quiesce), so nothing of it wakes Ferry's idle;
 //   - the GIC's guest part goes back to the state it had before any guest
 //     (blank, captured when the machine was assembled): the guest's
 //     interrupts disabled, none pending or active, the distributor's
@@ -33,11 +33,11 @@ type discarder struct {
 	nics  []NIC
 	guard *gic.Guard
 	blank *gic.State // the GIC's guest part with no guest
-	hw    hardware
+	hw    stateHW
 }
 
 // newDiscarder captures the GIC with no guest on it, for discard.
-func newDiscarder(a *assembly, hw hardware) (*discarder, error) {
+func newDiscarder(a *assembly, hw stateHW) (*discarder, error) {
 	blank, err := a.guard.Capture()
 	if err != nil {
 		return nil, fmt.Errorf("the GIC with no guest: %w", err)

@@ -37,7 +37,7 @@ func TestDiscardRestored(t *testing.T) {
 	dst, dstDev := newFakeMachine(t), mmio.NewFake(virtiommio.Size)
 	dst.gic = gic.NewFake(64)
 	quiesced := 0
-	b := guestNICMachineWith(t, dst, dstDev, func(hw *hardware) { hw.quiesce = func() { quiesced++ } })
+	b := guestNICMachineWith(t, dst, dstDev, func(hw *stateHW) { hw.quiesce = func() { quiesced++ } })
 	blank, err := b.guard.Capture()
 	if err != nil {
 		t.Fatal(err)

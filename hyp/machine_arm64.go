@@ -93,7 +93,7 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 		dist:    gic.NewMMIO(d.GICD.Base, d.GICD.Size),
 		redist:  gic.NewMMIO(d.GICR.Base, gic.GICR_FrameSize),
 		forward: func(base, size uint64) mmio.Device { return mmio.NewForward(base, size) },
-		hw: hardware{
+		hw: stateHW{
 			captureCPU:   func() *cpu.State { return cpu.Capture(&m.VCPU.Ctx) },
 			restoreCPU:   func(s *cpu.State) error { return cpu.Restore(s, &m.VCPU.Ctx) },
 			captureTimer: cpu.CaptureTimer,
