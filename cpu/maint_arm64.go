@@ -18,6 +18,7 @@ func rndr() (v uint64, ok bool)
 func vectorBase() uint64
 func waitForInterrupt()
 func fence()
+func dmaFence()
 
 // dcacheLine is the smallest data cache line, from CTR_EL0.DminLine.
 func dcacheLine() uint64 { return 4 << (ReadCTR_EL0() >> 16 & 0xf) }
@@ -92,3 +93,11 @@ func WaitForInterrupt() { waitForInterrupt() }
 // before it are observed before those after it -- a write to a ring
 // before the read of an index a device moves.
 func Fence() { fence() }
+
+// DMAFence executes DMB OSH: the same, as observed by the outer shareable
+// domain, where a bus master that does not snoop the CPU's caches sits (the
+// i.MX8M Plus ENET): a frame written to Non-cacheable memory before the
+// descriptor that hands it over, both before the doorbell register write
+// (Linux's dma_wmb and __iowmb), a descriptor read before its buffer
+// (dma_rmb).
+func DMAFence() { dmaFence() }

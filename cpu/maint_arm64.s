@@ -31,6 +31,11 @@ TEXT ·fence(SB),NOSPLIT,$0
 	DMB	$11	// ISH
 	RET
 
+// func dmaFence()
+TEXT ·dmaFence(SB),NOSPLIT,$0
+	DMB	$3	// OSH
+	RET
+
 // func invalidateIcache()
 TEXT ·invalidateIcache(SB),NOSPLIT,$0
 	DSB	$15
