@@ -87,7 +87,10 @@ type Board struct {
 	// children (addressed in PCI space) are not listed. Disabled nodes are
 	// included. How Ferry treats each is the machine description's
 	// business (package hyp).
-	Devices  []Device
+	Devices []Device
+	// Ethernet are the board's Ethernet MAC nodes, in tree order
+	// (disabled ones too), with what a driver needs of them.
+	Ethernet []Ethernet
 	Bootargs string // /chosen/bootargs, "" if absent
 	RNGSeed  []byte // /chosen/rng-seed, nil if absent
 	// InitrdStart and InitrdEnd are /chosen linux,initrd-start and
@@ -145,6 +148,7 @@ func Parse(blob []byte) (b *Board, err error) {
 	if err := b.parseDevices(t); err != nil {
 		return nil, err
 	}
+	b.parseEthernet(t, gic)
 	if n, ok := t.root.Find(func(n *dt.Node) bool { return compatible(n, "arm,pl031") }); ok {
 		if rs, err := t.mmio(n); err == nil && len(rs) > 0 {
 			b.RTC = rs[0]
