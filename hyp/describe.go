@@ -249,10 +249,56 @@ func console(b *dtb.Board) (Console, error) {
 		b.UARTPath, strings.Join(b.UARTCompatible, ", "), strings.Join(names, ", "))
 }
 
-// hiddenDMA are the devices that DMA to a guest-chosen address, unchecked,
-// and that a guest does not need: hidden, or a guest could write into
-// Ferry's carve-out (docs/dma.md).
-var hiddenDMA = []string{"qemu,fw-cfg-mmio"}
+// busMasters are the devices that read and write memory by themselves
+// (DMA, bus mastering) at physical addresses the guest programs, by
+// compatible string, each with what masters the bus. No board Ferry plans
+// has an IOMMU Ferry programs between them and memory, so a guest given
+// one could point it at Ferry's carve-out -- its stage-2 tables, its keys
+// -- and what one wrote during a migration's pre-copy would not be
+// tracked. Ferry relays none of them (only the guest's virtio-net, through
+// mmio/virtq): each is hidden, unless it is Ferry's own (its management
+// NIC). A device inside a hidden one goes with it. docs/dma.md has the
+// table, and what relaying each would take.
+var busMasters = []struct{ compat, dma string }{
+	{"qemu,fw-cfg-mmio", "QEMU's fw-cfg: its DMA register takes a physical address"},
+	// PCIe host bridges: every device behind one masters the bus.
+	{"fsl,imx8mq-pcie", "PCIe host bridge: every device behind it masters the bus, and MSIs are writes to an address the guest programs"},
+	{"fsl,imx8mm-pcie", "PCIe host bridge: every device behind it masters the bus, and MSIs are writes to an address the guest programs"},
+	{"fsl,imx8mp-pcie", "PCIe host bridge: every device behind it masters the bus, and MSIs are writes to an address the guest programs"},
+	{"fsl,lx2160a-pcie", "PCIe host bridge: every device behind it masters the bus"},
+	// i.MX8M (Quad, Mini, Nano, Plus).
+	{"fsl,imx7d-usdhc", "SD/eMMC host (uSDHC): ADMA2 descriptor tables and data at physical addresses"},
+	{"fsl,imx8mq-sdma", "Smart DMA engine (SDMA): a RISC core running scripts from memory, moving any buffer"},
+	{"fsl,imx28-dma-apbh", "APBH DMA (the NAND's): command chains and data in memory"},
+	{"fsl,imx7d-gpmi-nand", "NAND controller (GPMI) and its BCH engine: data and ECC at physical addresses"},
+	{"fsl,imx6sx-fec", "Ethernet (FEC/ENET): descriptor rings and buffers"},
+	{"snps,dwmac-5.10a", "Ethernet (EQOS, Synopsys DWMAC): descriptor rings and buffers"},
+	{"snps,dwc3", "USB 3 controller (DWC3, xHCI): rings, contexts and buffers"},
+	{"fsl,imx7d-usb", "USB 2 controller (ChipIdea): queue heads, descriptors and buffers"},
+	{"vivante,gc", "GPU (Vivante GC): command buffers, and its MMU's tables, at physical addresses"},
+	{"nxp,imx8mq-vpu-g1", "video decoder (Hantro G1): bitstreams and frames"},
+	{"nxp,imx8mq-vpu-g2", "video decoder (Hantro G2): bitstreams and frames"},
+	{"nxp,imx8mm-vpu-g1", "video decoder (Hantro G1): bitstreams and frames"},
+	{"fsl,imx28-lcdif", "display controller (LCDIF): reads its framebuffer wherever the guest puts it"},
+	{"fsl,imx7-csi", "camera interface (CSI): writes frames"},
+	{"fsl,imx8mp-dsp", "HiFi4 DSP: a processor of its own, running from DRAM and reaching all of it"},
+	{"fsl,sec-v4.0", "crypto engine (CAAM): job rings, descriptors and data at physical addresses"},
+	// Layerscape LX2160A (its SMMU is not Ferry's: the guest's or the firmware's).
+	{"fsl,esdhc", "SD/eMMC host (eSDHC): DMA descriptors and data"},
+	{"fsl,lx2160a-ahci", "SATA (AHCI): command lists, tables and data"},
+	{"fsl,qoriq-mc", "DPAA2 management complex: network and DMA objects over all of memory"},
+	{"pci-host-ecam-generic", "PCIe host bridge: every device behind it masters the bus"},
+}
+
+// busMaster returns what of dev masters the bus, "" if it does not.
+func busMaster(dev dtb.Device) string {
+	for _, m := range busMasters {
+		if dev.Is(m.compat) {
+			return m.dma
+		}
+	}
+	return ""
+}
 
 // Compatible strings the description acts on.
 const (
@@ -327,10 +373,10 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 			}
 		case dev.Is(compatITS):
 			x.Treat, x.Why = Hidden, "its tables live in guest memory and its caches cannot be read back: not migratable, so the guest gets no LPIs"
-		case slices.ContainsFunc(hiddenDMA, dev.Is):
-			x.Treat, x.Why = Hidden, "DMA to a guest-chosen address without an IOMMU, and the guest does not need it (docs/dma.md)"
 		case o.NIC != "" && dev.Path == o.NIC:
 			x.Treat, x.Why = Own, "Ferry's management NIC"
+		case busMaster(dev) != "":
+			x.Treat, x.Why = Hidden, "a bus master: "+busMaster(dev)+"; unchecked without an IOMMU, and not relayed (docs/dma.md)"
 		case slices.Contains(o.Unrelayed, dev.Path):
 			x.Treat, x.Why = Hidden, "a virtio device Ferry does not relay (only a virtio-net on a virtio 1.x transport): its DMA would go unchecked, without an IOMMU (docs/dma.md)"
 		case slices.Contains(o.GuestNICs, dev.Path):
@@ -342,6 +388,21 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 			x.Treat, x.Why = PassThrough, "nothing of it is Ferry's, and its state reads back"
 		}
 		d.Devices = append(d.Devices, x)
+	}
+	// A device inside a hidden one goes with it: a node below it (removed
+	// with it), or one whose registers all lie in its (the LX2160A's DPAA2
+	// console, in its management complex's). Tree order: ancestors first.
+	for i := range d.Devices {
+		x := &d.Devices[i]
+		if x.Treat == Hidden || x.Treat == Own {
+			continue
+		}
+		for _, y := range d.Devices {
+			if (y.Treat == Hidden || y.Treat == Own) && y.Path != x.Path && (strings.HasPrefix(x.Path, y.Path+"/") || within(x.Regs, y.Regs)) {
+				x.Treat, x.Why, x.Traps, x.Parts = Hidden, "inside "+y.Path+", hidden with it", nil, nil
+				break
+			}
+		}
 	}
 	if err := d.derive(); err != nil {
 		return nil, err
@@ -434,11 +495,24 @@ func (d *Description) derive() error {
 	return nil
 }
 
+// within reports whether every range of rs lies in one of in (false for
+// none).
+func within(rs, in []phys.Range) bool {
+	for _, r := range rs {
+		if !slices.ContainsFunc(in, func(o phys.Range) bool { return o.Contains(r) }) {
+			return false
+		}
+	}
+	return len(rs) > 0
+}
+
 // shares reports whether a device other than x that the guest keeps has
-// registers in pages.
+// registers in pages. A bus x is on does not count: its reg is the window
+// its devices are decoded in (the i.MX AIPS buses'), and x's part of it is
+// x's.
 func (d *Description) shares(x Device, pages phys.Range) bool {
 	for _, y := range d.Devices {
-		if y.Path == x.Path || y.Treat == Hidden || y.Treat == Own {
+		if y.Path == x.Path || y.Treat == Hidden || y.Treat == Own || strings.HasPrefix(x.Path, y.Path+"/") {
 			continue
 		}
 		if slices.ContainsFunc(y.Regs, pages.Overlaps) {

@@ -94,7 +94,7 @@ func TestDescribeQEMU(t *testing.T) {
 				"/pl011@9000000":            PassThrough,
 				"/pl031@9010000":            PassThrough,
 				"/virtio_mmio@a003a00":      PassThrough,
-				"/pcie@10000000":            PassThrough,
+				"/pcie@10000000":            Hidden, // a bus master's bridge, though nothing is behind it
 				"/flash@0":                  PassThrough,
 			}
 			if tc.nic != "" {
@@ -129,21 +129,21 @@ func TestDescribeQEMU(t *testing.T) {
 				{tc.ram.End() - 1, true, mmu.S2Normal},
 				{qemuGuestBase - 1, false, 0}, // Ferry's carve-out
 				{0x40000000, false, 0},
-				{0x9000000, true, mmu.S2Device},  // the UART, passed through
-				{0x9000ffc, true, mmu.S2Device},  //   all of its page
-				{0x9010000, true, mmu.S2Device},  // the RTC
-				{0x9020000, false, 0},            // fw-cfg: hidden
-				{0x8000000, false, 0},            // GICD_CTLR's page: trapped
-				{0x8001000, true, mmu.S2Device},  // the rest of the distributor
-				{0x80a0000, false, 0},            // RD_base: trapped
-				{0x80b0000, false, 0},            // SGI_base: trapped
-				{0x80a1000, true, mmu.S2Device},  // the rest of the frame
-				{0x80c0000, true, mmu.S2Device},  // the next redistributor
-				{0x8080000, false, 0},            // the ITS: hidden
-				{0x809f000, false, 0},            //   all of it
-				{0xa002000, true, mmu.S2Device},  // virtio transports the guest keeps
-				{0x10000000, true, mmu.S2Device}, // PCIe MMIO
-				{0x8000000000, true, mmu.S2Device},
+				{0x9000000, true, mmu.S2Device}, // the UART, passed through
+				{0x9000ffc, true, mmu.S2Device}, //   all of its page
+				{0x9010000, true, mmu.S2Device}, // the RTC
+				{0x9020000, false, 0},           // fw-cfg: hidden
+				{0x8000000, false, 0},           // GICD_CTLR's page: trapped
+				{0x8001000, true, mmu.S2Device}, // the rest of the distributor
+				{0x80a0000, false, 0},           // RD_base: trapped
+				{0x80b0000, false, 0},           // SGI_base: trapped
+				{0x80a1000, true, mmu.S2Device}, // the rest of the frame
+				{0x80c0000, true, mmu.S2Device}, // the next redistributor
+				{0x8080000, false, 0},           // the ITS: hidden
+				{0x809f000, false, 0},           //   all of it
+				{0xa002000, true, mmu.S2Device}, // virtio transports the guest keeps
+				{0x10000000, false, 0},          // PCIe MMIO: the host bridge is hidden
+				{0x8000000000, false, 0},
 				{0xc000000, false, 0}, // the platform bus: no device
 			} {
 				pa, attr, writable, _, ok := s.Lookup(c.ipa)
