@@ -77,3 +77,21 @@ func check(ram []phys.Range, what string, r phys.Range, others ...phys.Range) er
 	}
 	return nil
 }
+
+// DeviceTree is the guest's device tree for the boot l: the firmware's (fw) with
+// the machine's patch p (the devices it removes), l's initramfs and
+// command line, the guest's memory mem (guest RAM less the boot stash) and
+// a fresh rng-seed. It is at most DTBMaxSize bytes, the boot protocol's
+// limit.
+func (l *Layout) DeviceTree(fw []byte, p dtb.Patch, mem []phys.Range, seed []byte) ([]byte, error) {
+	p = l.Patch(p)
+	p.Memory, p.RNGSeed = mem, seed
+	blob, err := dtb.Apply(fw, p)
+	if err != nil {
+		return nil, err
+	}
+	if len(blob) > DTBMaxSize {
+		return nil, fmt.Errorf("patched DTB is %d bytes, over the boot protocol's %d", len(blob), DTBMaxSize)
+	}
+	return blob, nil
+}
