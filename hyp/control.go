@@ -21,6 +21,7 @@ const (
 	GuestPaused                     // stopped for a migration
 	GuestMigrated                   // handed to another board; this board has none and may take one
 	GuestStopped                    // halted after an error
+	GuestOff                        // powered itself off (PSCI SYSTEM_OFF): power.go
 )
 
 func (s GuestState) String() string {
@@ -35,6 +36,8 @@ func (s GuestState) String() string {
 		return "migrated"
 	case GuestStopped:
 		return "stopped"
+	case GuestOff:
+		return "off"
 	}
 	return fmt.Sprintf("GuestState(%d)", uint8(s))
 }
@@ -53,6 +56,8 @@ type Control struct {
 	start chan struct{}
 
 	pending chan struct{} // a pause Rest took, for the next Checkpoint
+
+	power PowerLog // what the guest did with its power here (power.go)
 }
 
 // NewControl returns a Control for a guest in the given state (running, or

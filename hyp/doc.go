@@ -5,8 +5,11 @@
 // Package hyp is Ferry's hypervisor proper: the machine description, the
 // registry of migratable components, the guest vCPU, the run loop (enter
 // the guest, dispatch the exit, repeat), the trap table keyed by exception
-// class, the guest's SMCs (PSCI and the SMCCC architecture calls), and the
-// exceptions Ferry gives the guest for its own faults (inject.go).
+// class, the guest's SMCs (PSCI and the SMCCC architecture calls), the
+// guest's own power calls -- a SYSTEM_RESET restarts it on this board from
+// its boot stash, a SYSTEM_OFF stops it, the board staying up (power.go,
+// restart.go) -- and the exceptions Ferry gives the guest for its own
+// faults (inject.go).
 //
 // Describe reads the board's DTB into one description of the machine the
 // guest gets: each device's treatment (passed through, trapped, hidden,

@@ -42,10 +42,10 @@ const mpidrAffinity = 0xff00ffffff
 type Firmware func(args [8]uint64) [4]uint64
 
 // psciForwarded are the calls the firmware answers for the guest as it
-// would for a bare-metal OS.
+// would for a bare-metal OS. (SYSTEM_OFF and SYSTEM_RESET are Ferry's:
+// power.go.)
 var psciForwarded = map[uint32]bool{
 	PSCIVersion: true, PSCIAffinityInfo32: true, PSCIAffinityInfo64: true, PSCIMigrateInfoType: true,
-	PSCISystemOff: true, PSCISystemReset: true,
 }
 
 // psciOwn are the PSCI calls Ferry answers itself: CPU_ON and CPU_OFF for
@@ -65,18 +65,18 @@ var psciOwn = map[uint32]bool{
 func isSuspend(fid uint32) bool { return fid == PSCICPUSuspend32 || fid == PSCICPUSuspend64 }
 
 // psciNotes are the calls worth a line in Ferry's log, written before the
-// call is carried out (SYSTEM_OFF and SYSTEM_RESET do not return).
+// call is carried out (the power calls' lines are the run loop's:
+// power.go).
 var psciNotes = map[uint32]string{
-	PSCISystemOff:   "guest asked for SYSTEM_OFF: powering the board off",
-	PSCISystemReset: "guest asked for SYSTEM_RESET: resetting the board",
-	PSCICPUOff:      "guest asked to turn off its only CPU: denied",
+	PSCICPUOff: "guest asked to turn off its only CPU: denied",
 }
 
 // CallSMC answers the guest's SMC with function fid and arguments args
 // (x1..x7) on a single-CPU board whose CPU has affinity mpidr and whose
 // firmware fw answered fi at boot, and returns the guest's x0..x3. PSCI
 // calls the firmware answers for a bare-metal OS are forwarded to fw;
-// CPU_ON and CPU_OFF are answered for a one-CPU machine; PSCI_FEATURES
+// CPU_ON and CPU_OFF are answered for a one-CPU machine (the system power
+// calls never get here: VCPU.power); PSCI_FEATURES
 // advertises only what Ferry serves; the SMCCC architecture calls get the
 // firmware's answers (callSMCCC); anything else is NOT_SUPPORTED.
 func CallSMC(fw Firmware, fi FirmwareInfo, log func(string), fid uint32, args [7]uint64, mpidr uint64) [4]uint64 {
@@ -120,6 +120,9 @@ func CallSMC(fw Firmware, fi FirmwareInfo, log func(string), fid uint32, args [7
 // firmware has it; NOT_SUPPORTED for the rest, whatever the firmware
 // implements (a call Ferry would refuse is not advertised).
 func psciFeatures(fw Firmware, fi FirmwareInfo, q uint32) uint64 {
+	if f, ok := powerFeature(fi, q); ok {
+		return f
+	}
 	switch {
 	case isSuspend(q) && fi.PSCI >= psci10:
 		if f := ret32(fw([8]uint64{PSCIFeatures, uint64(q)})); int32(f) > 0 {

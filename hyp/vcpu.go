@@ -157,6 +157,9 @@ func (v *VCPU) smc() error {
 	var args [7]uint64
 	copy(args[:], c.X[1:8])
 	fid := uint32(c.X[0])
+	if done, err := v.power(fid, args); done {
+		return err // SYSTEM_OFF, SYSTEM_RESET: the run loop's (power.go)
+	}
 	out := CallSMC(v.Firmware, v.FirmwareInfo, v.Log, fid, args, v.MPIDR)
 	copy(c.X[0:4], out[:])
 	c.Advance(cpu.ESR(c.ESR))
