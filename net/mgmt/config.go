@@ -30,19 +30,27 @@ type Config struct {
 	// Transports are the board's virtio-mmio transports
 	// (dtb.Board.Virtio); the network device is found by probing them.
 	Transports []dtb.VirtioMMIO
-	// MAC picks the network device by MAC address ("" = the first
-	// -device virtio-net-device on QEMU's command line).
+	// MAC picks the virtio network device by MAC address ("" = the first
+	// -device virtio-net-device on QEMU's command line); on a NIC that
+	// takes any address (the ENET: UpENET), it is the address to use.
 	MAC string
 	// Addr is Ferry's address and the link's prefix, e.g. 10.77.0.11/24.
 	Addr netip.Prefix
-	// MTU is the IP MTU (0 = DefaultMTU).
+	// MTU is the IP MTU (0 = DefaultMTU on virtio-net, the NIC's
+	// largest on another).
 	MTU int
 	// TCP tunes the stack's TCP (nil = DefaultTCP()).
 	TCP *TCPTuning
 }
 
-// check validates a Config as Up receives it.
+// check validates a Config as Up receives it, the MTU defaulting to
+// DefaultMTU.
 func (c Config) check() (mac net.HardwareAddr, mtu int, err error) {
+	return c.checkMTU(DefaultMTU)
+}
+
+// checkMTU is check with the NIC's default MTU.
+func (c Config) checkMTU(defaultMTU int) (mac net.HardwareAddr, mtu int, err error) {
 	if err := config.CheckIP(c.Addr); err != nil {
 		return nil, 0, fmt.Errorf("mgmt: address %v: %w", c.Addr, err)
 	}
@@ -53,7 +61,7 @@ func (c Config) check() (mac net.HardwareAddr, mtu int, err error) {
 	}
 	mtu = c.MTU
 	if mtu == 0 {
-		mtu = DefaultMTU
+		mtu = defaultMTU
 	}
 	if err := config.CheckMTU(mtu); err != nil {
 		return nil, 0, fmt.Errorf("mgmt: %w", err)

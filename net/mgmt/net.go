@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
+	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
@@ -22,25 +24,49 @@ import (
 
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/net/link"
-	"github.com/ferry-hv/ferry/net/virtionet"
+	"github.com/ferry-hv/ferry/phys"
 )
 
 // nicID is the stack's only NIC.
 const nicID tcpip.NICID = 1
 
-// Net is the live management network.
-type Net struct {
-	s         *stack.Stack
-	ep        *link.Endpoint
-	dev       *virtionet.Device
-	transport dtb.VirtioMMIO
-	addr      netip.Prefix
+// Driver is what the management network needs of its NIC's driver
+// (virtionet.Device, enet.Device).
+type Driver interface {
+	link.Device
+	MTU() int       // the largest IP packet it carries
+	String() string // for logs
 }
 
-// New builds the stack over an initialised device dev behind transport t.
-// Up is New on the board's hardware; tests pass a device over a fake.
-func New(dev *virtionet.Device, t dtb.VirtioMMIO, cfg Config) (*Net, error) {
-	if _, _, err := cfg.check(); err != nil {
+// NIC is the device Ferry took for its management network, as the
+// machine description needs it: its node (hidden from the guest, its
+// registers unmapped) and its interrupt (Ferry's).
+type NIC struct {
+	Path string
+	Reg  phys.Range
+	SPI  uint32 // an SPI number: its GIC INTID is SPI + 32
+}
+
+// VirtioNIC is a virtio-mmio transport as a NIC.
+func VirtioNIC(t dtb.VirtioMMIO) NIC { return NIC{Path: t.Path, Reg: t.Reg, SPI: t.SPI} }
+
+// Net is the live management network.
+type Net struct {
+	s    *stack.Stack
+	ep   *link.Endpoint
+	dev  Driver
+	nic  NIC
+	addr netip.Prefix
+
+	stopOnce sync.Once
+	stop     chan struct{} // ends watch
+}
+
+// New builds the stack over an initialised driver dev of nic. Up and
+// UpENET are New on the board's hardware; tests pass a driver over a
+// fake.
+func New(dev Driver, nic NIC, cfg Config) (*Net, error) {
+	if _, _, err := cfg.checkMTU(dev.MTU()); err != nil {
 		return nil, err
 	}
 	tun := DefaultTCP()
@@ -59,7 +85,7 @@ func New(dev *virtionet.Device, t dtb.VirtioMMIO, cfg Config) (*Net, error) {
 	if tun.TrustLinkChecksums {
 		ep.TrustChecksums()
 	}
-	n := &Net{s: s, ep: ep, dev: dev, transport: t, addr: cfg.Addr}
+	n := &Net{s: s, ep: ep, dev: dev, nic: nic, addr: cfg.Addr, stop: make(chan struct{})}
 	if err := n.configure(); err != nil {
 		s.Close()
 		return nil, err
@@ -100,7 +126,25 @@ func (n *Net) Arm() bool { return n.ep.Arm() }
 
 // SPI is the NIC's interrupt from the DTB: an SPI number (its GIC INTID
 // is SPI + 32).
-func (n *Net) SPI() uint32 { return n.transport.SPI }
+func (n *Net) SPI() uint32 { return n.nic.SPI }
+
+// watch polls once every period from a goroutine of its own, until Close:
+// a NIC whose link changes without an interrupt (the ENET's PHY) is
+// looked at (its Idle) even while the poller sleeps.
+func (n *Net) watch(every time.Duration) {
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.stop:
+				return
+			case <-t.C:
+				n.Poll()
+			}
+		}
+	}()
+}
 
 // listenBacklog is how many connections may wait to be accepted: Ferry's
 // listeners accept at once (internal/tlsaccept), so a few suffice, and each
@@ -150,13 +194,19 @@ func (n *Net) local(port uint16) tcpip.FullAddress {
 	return tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(n.addr.Addr().As4()), Port: port}
 }
 
-// Transport is the virtio-mmio transport Ferry took: the machine
-// description makes it Ferry's own (hidden from the guest).
-func (n *Net) Transport() dtb.VirtioMMIO { return n.transport }
+// NIC is the device Ferry took: the machine description makes it Ferry's
+// own (hidden from the guest).
+func (n *Net) NIC() NIC { return n.nic }
 
-// String describes the network for logs: address, transport, device.
+// Transport is NIC in the form of a virtio-mmio transport (QEMU's board,
+// where the NIC is one).
+func (n *Net) Transport() dtb.VirtioMMIO {
+	return dtb.VirtioMMIO{Path: n.nic.Path, Reg: n.nic.Reg, SPI: n.nic.SPI}
+}
+
+// String describes the network for logs: address, NIC, driver.
 func (n *Net) String() string {
-	return fmt.Sprintf("%v on %s: %v", n.addr, n.transport.Path, n.dev)
+	return fmt.Sprintf("%v on %s: %v", n.addr, n.nic.Path, n.dev)
 }
 
 // Addr is Ferry's address and the link's prefix.
@@ -204,4 +254,7 @@ func (n *Net) Stats() Stats {
 
 // Close tears the stack down (connections are reset); the NIC stays
 // Ferry's.
-func (n *Net) Close() { n.s.Close() }
+func (n *Net) Close() {
+	n.stopOnce.Do(func() { close(n.stop) })
+	n.s.Close()
+}

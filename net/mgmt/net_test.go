@@ -42,7 +42,7 @@ func newBoardQ(t *testing.T, last byte, cfg Config, qmax uint32) board {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(dev, tr, cfg)
+	n, err := New(dev, VirtioNIC(tr), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

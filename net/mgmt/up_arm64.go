@@ -6,7 +6,14 @@
 
 package mgmt
 
-import "github.com/ferry-hv/ferry/net/virtionet"
+import (
+	"time"
+
+	"github.com/ferry-hv/ferry/boot/dtb"
+	"github.com/ferry-hv/ferry/net/enet"
+	"github.com/ferry-hv/ferry/net/virtionet"
+	"github.com/ferry-hv/ferry/phys"
+)
 
 // Up finds Ferry's NIC among cfg.Transports (virtionet.Find), initialises
 // it and builds the stack over it.
@@ -23,5 +30,25 @@ func Up(cfg Config) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(dev, t, cfg)
+	return New(dev, VirtioNIC(t), cfg)
+}
+
+// UpENET brings the management network up on the ENET e (FindENET), its
+// rings and buffers in dma, a window of Ferry's carve-out mapped Normal
+// Non-cacheable (the board's).
+func UpENET(cfg Config, e dtb.Ethernet, dma phys.Range) (*Net, error) {
+	opt, err := enetOptions(cfg, e)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := enet.OpenAt(e.Reg, dma, opt)
+	if err != nil {
+		return nil, err
+	}
+	n, err := New(dev, NICOf(e), cfg)
+	if err != nil {
+		return nil, err
+	}
+	n.watch(time.Second)
+	return n, nil
 }
