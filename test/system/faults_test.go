@@ -50,7 +50,9 @@ func newCell(t *testing.T, holder, step string) *cell {
 	c.b = l.board("b", "10.77.0.12", macB, "", words("b"))
 	expect(t, c.a, `^FERRY-PATTERN-CHECK id=\w+ n=\d+ OK`, 0, bootTimeout)
 	go func() {
-		out, _ := l.ferryctl("", "migrate", "-timeout", "40s", "10.77.0.11", "10.77.0.12")
+		// The report's wait covers a slow pre-copy on a busy 2-core host
+		// (38 s measured under load) plus the steps after the fault.
+		out, _ := l.ferryctl("", "migrate", "-timeout", "90s", "10.77.0.11", "10.77.0.12")
 		c.out <- out
 	}()
 	holding := c.a
