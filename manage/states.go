@@ -26,6 +26,8 @@ func Guest(s hyp.GuestState) string {
 		return api.GuestMigrated
 	case hyp.GuestStopped:
 		return api.GuestStopped
+	case hyp.GuestOff:
+		return api.GuestOff
 	}
 	return s.String()
 }

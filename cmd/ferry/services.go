@@ -237,6 +237,11 @@ func (s *services) Status() api.Status {
 	causes := s.m.ExitCauses()
 	rates, window := s.meter.Rates(up, causes)
 	faults := s.m.VCPU.Faults()
+	power := s.m.Ctl.Power()
+	var powerAgo time.Duration
+	if power.Last != "" {
+		powerAgo = time.Since(power.At)
+	}
 	return api.Status{
 		Board:   s.name(),
 		Address: s.net.Addr().Addr().String(),
@@ -246,6 +251,10 @@ func (s *services) Status() api.Status {
 		Exits:   s.m.Exits(),
 		Stopped: s.m.Ctl.Why(),
 		Heap:    heapInUse(),
+
+		GuestResets:   power.Resets,
+		GuestPower:    power.Last,
+		GuestPowerAgo: powerAgo,
 
 		ExitCauses: causes,
 		ExitRates:  rates,
@@ -351,7 +360,11 @@ func (s *services) redial(addr, peer string) func(context.Context) (io.ReadWrite
 // board listening at req.To, with req's settings.
 func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress func(api.Progress)) (api.Report, error) {
 	to := req.To
-	if st := s.m.Ctl.State(); st != hyp.GuestRunning {
+	switch st := s.m.Ctl.State(); st {
+	case hyp.GuestRunning:
+	case hyp.GuestOff:
+		return api.Report{}, fmt.Errorf("the guest powered itself off (%s): there is no running guest to move", s.m.Ctl.Power().Last)
+	default:
 		return api.Report{}, fmt.Errorf("no running guest to move (guest is %s)", st)
 	}
 	if req.ID == "" {

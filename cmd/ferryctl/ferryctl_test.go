@@ -315,6 +315,7 @@ type fakeMachine struct {
 
 	ledger *migrate.Ledger // Status shows it, Resolve decides on it
 	keys   *pki.Bundle     // SetCRL takes lists into it
+	guest  string          // the guest's state Status shows (api.GuestRunning if empty)
 
 	mu       sync.Mutex
 	req      api.MigrateRequest // what it was asked
@@ -325,6 +326,9 @@ type fakeMachine struct {
 
 func (m *fakeMachine) Status() api.Status {
 	st := api.Status{Board: "board1", Address: "10.77.0.11", Role: api.RoleRun, Guest: api.GuestRunning}
+	if m.guest != "" {
+		st.Guest, st.GuestPower = m.guest, "SYSTEM_OFF"
+	}
 	if m.ledger != nil {
 		st.Migration, st.Decisions = manage.Migration(m.ledger.Status())
 	}
@@ -650,6 +654,22 @@ func TestMigrateRefused(t *testing.T) {
 	code, _, errOut = ferryctl(t, append(args, "migrate", "10.77.0.11", "10.77.0.12:99999")...)
 	if code != 2 {
 		t.Errorf("bad destination: exit %d, %q", code, errOut)
+	}
+}
+
+// A source whose guest powered itself off is refused before anything is
+// announced: there is nothing to move.
+func TestMigrateGuestOff(t *testing.T) {
+	m := &fakeMachine{guest: api.GuestOff, report: okReport}
+	args, _ := migrateRig(t, m)
+	code, _, errOut := ferryctl(t, append(args, "migrate", "10.77.0.11", "10.77.0.12")...)
+	if code != 1 || !strings.Contains(errOut, "the source's guest powered itself off (SYSTEM_OFF): there is nothing to move") {
+		t.Errorf("migration of a guest that is off: exit %d, %q", code, errOut)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.expected) != 0 || m.req.To != "" {
+		t.Errorf("announced %v, asked to migrate %+v", m.expected, m.req)
 	}
 }
 

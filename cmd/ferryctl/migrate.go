@@ -149,6 +149,9 @@ func announce(ctx context.Context, e *env, s *session, from, to, id string, maxT
 	if err != nil {
 		return "", fmt.Errorf("asking the source who it is: %w", err)
 	}
+	if srcSt.Guest == api.GuestOff {
+		return "", fmt.Errorf("the source's guest powered itself off (%s): there is nothing to move", srcSt.GuestPower)
+	}
 	dstSt, dst, err := c.status(ctx, toAPI)
 	if err != nil {
 		return "", fmt.Errorf("asking the destination who it is: %w", err)

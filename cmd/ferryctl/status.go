@@ -152,7 +152,7 @@ func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
 	}
 	fmt.Fprintf(tw, "address\t%s\n", st.Address)
 	fmt.Fprintf(tw, "role\t%s\n", st.Role)
-	fmt.Fprintf(tw, "guest\t%s\n", st.Guest)
+	fmt.Fprintf(tw, "guest\t%s\n", guestState(st))
 	fmt.Fprintf(tw, "uptime\t%s\n", durationString(st.Uptime))
 	fmt.Fprintf(tw, "exits\t%d%s\n", st.Exits, exitCauses(st))
 	for _, f := range st.NICFaults {
@@ -194,6 +194,33 @@ func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
 		fmt.Fprintf(tw, "decided\t%s: %s%s (%s, peer %q), %s ago%s\n", d.ID, d.Verdict, confirmed, d.Role, d.Peer, durationString(d.Ago), note)
 	}
 	return tw.Flush()
+}
+
+// guestState is status's guest line: the guest's state, and what it did
+// with its power on the board -- "running (reset 2 times by itself, last
+// SYSTEM_RESET 14s ago)", "off (powered off by itself: SYSTEM_OFF 3s
+// ago)".
+func guestState(st api.Status) string {
+	s := st.Guest
+	var what []string
+	if st.Guest == api.GuestOff {
+		what = append(what, fmt.Sprintf("powered off by itself: %s %s ago", st.GuestPower, durationString(st.GuestPowerAgo.Round(time.Second))))
+	}
+	if n := st.GuestResets; n > 0 {
+		times := "times"
+		if n == 1 {
+			times = "time"
+		}
+		r := fmt.Sprintf("reset %d %s by itself", n, times)
+		if st.Guest != api.GuestOff {
+			r += fmt.Sprintf(", last %s %s ago", st.GuestPower, durationString(st.GuestPowerAgo.Round(time.Second)))
+		}
+		what = append(what, r)
+	}
+	if len(what) > 0 {
+		s += " (" + strings.Join(what, "; ") + ")"
+	}
+	return s
 }
 
 // exitCauses is the exits' breakdown: " (timer 12, nic 3; per second over

@@ -223,3 +223,25 @@ func TestProgressViewTerminal(t *testing.T) {
 		t.Errorf("finish: %q", b.String())
 	}
 }
+
+// status's guest line says what the guest did with its power on the
+// board: restarts it asked for, a power-off.
+func TestGuestState(t *testing.T) {
+	for _, c := range []struct {
+		st   api.Status
+		want string
+	}{
+		{api.Status{Guest: api.GuestRunning}, "running"},
+		{api.Status{Guest: api.GuestRunning, GuestResets: 1, GuestPower: "SYSTEM_RESET", GuestPowerAgo: 14200 * time.Millisecond},
+			"running (reset 1 time by itself, last SYSTEM_RESET 14s ago)"},
+		{api.Status{Guest: api.GuestRunning, GuestResets: 3, GuestPower: "SYSTEM_RESET2 (warm)", GuestPowerAgo: 2 * time.Minute},
+			"running (reset 3 times by itself, last SYSTEM_RESET2 (warm) 2m0s ago)"},
+		{api.Status{Guest: api.GuestOff, GuestPower: "SYSTEM_OFF", GuestPowerAgo: 3 * time.Second}, "off (powered off by itself: SYSTEM_OFF 3s ago)"},
+		{api.Status{Guest: api.GuestOff, GuestResets: 2, GuestPower: "SYSTEM_OFF", GuestPowerAgo: 3 * time.Second},
+			"off (powered off by itself: SYSTEM_OFF 3s ago; reset 2 times by itself)"},
+	} {
+		if got := guestState(c.st); got != c.want {
+			t.Errorf("%q, want %q", got, c.want)
+		}
+	}
+}
