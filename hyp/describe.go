@@ -147,7 +147,9 @@ type Options struct {
 	// GuestBase is the end of Ferry's carve-out: guest RAM is the board's
 	// RAM above it.
 	GuestBase uint64
-	// NIC is the node path of Ferry's management NIC ("" if none).
+	// NIC is the node path of Ferry's management NIC ("" if none): a
+	// virtio-mmio transport (QEMU's board) or an Ethernet MAC with GIC
+	// SPIs (the i.MX8M Plus's FEC), whose first interrupt is Ferry's.
 	NIC string
 	// TickINTID is the PPI of Ferry's EL2 timer.
 	TickINTID uint32
@@ -306,6 +308,18 @@ const (
 	compatITS   = "arm,gic-v3-its"
 )
 
+// nicSPI is the SPI of the management NIC at path: a virtio-mmio
+// transport's, or an Ethernet MAC's first (dtb.Ethernet).
+func nicSPI(b *dtb.Board, path string) (uint32, error) {
+	if i := slices.IndexFunc(b.Virtio, func(v dtb.VirtioMMIO) bool { return v.Path == path }); i >= 0 {
+		return b.Virtio[i].SPI, nil
+	}
+	if i := slices.IndexFunc(b.Ethernet, func(e dtb.Ethernet) bool { return e.Path == path }); i >= 0 && len(b.Ethernet[i].SPIs) > 0 {
+		return b.Ethernet[i].SPIs[0], nil
+	}
+	return 0, fmt.Errorf("machine: management NIC %s is not a virtio-mmio transport of the board, nor an Ethernet MAC with GIC SPIs", path)
+}
+
 // Describe classifies every device of the board and derives the machine.
 // A board whose console is not a UART Ferry supports, or without RAM
 // above GuestBase, is refused (dtb.Parse already refused a board without
@@ -350,11 +364,11 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 	d.Owned = gic.Owned{PPIs: []uint32{o.TickINTID, o.MaintINTID}, Route: o.Route}
 	d.Tick, d.Maint = o.TickINTID, o.MaintINTID
 	if o.NIC != "" {
-		i := slices.IndexFunc(b.Virtio, func(v dtb.VirtioMMIO) bool { return v.Path == o.NIC })
-		if i < 0 {
-			return nil, fmt.Errorf("machine: management NIC %s is not a virtio-mmio transport of the board", o.NIC)
+		spi, err := nicSPI(b, o.NIC)
+		if err != nil {
+			return nil, err
 		}
-		d.NIC = b.Virtio[i].SPI + gic.FirstSPI
+		d.NIC = spi + gic.FirstSPI
 		d.Owned.SPIs = []uint32{d.NIC}
 	}
 

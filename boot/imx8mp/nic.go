@@ -1,0 +1,17 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
+package imx8mp
+
+// Ferry's management NIC on this board: the ENET (FEC, ENET1) -- the
+// block TamaGo and U-Boot drive with legacy descriptors, package enet's --
+// leaving the EQOS, the port with the TSN features, to the guest
+// (docs/decisions.md, "The i.MX8M Plus management NIC"). The EVK's DTB has
+// it at 0x30be0000, its PHY (a Realtek RTL8211F) at MDIO address 1 on its
+// own MDIO bus.
+//
+// Ferry takes the port as U-Boot left it: clocks, pin mux, the IOMUXC
+// GPR bits and the PHY's reset line and RGMII delays set up, as they are
+// when U-Boot used the port (a dhcp, tftp or ping on it before booti).
+const FECCompatible = "fsl,imx8mp-fec"
