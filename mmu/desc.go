@@ -32,6 +32,7 @@ const (
 // TCR_EL2 and VTCR_EL2.
 const (
 	shInner   uint64 = 0b11 // Inner Shareable
+	shOuter   uint64 = 0b10 // Outer Shareable
 	cacheWBWA uint64 = 0b01 // Normal, Write-Back Read-Allocate Write-Allocate
 )
 

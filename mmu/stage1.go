@@ -14,15 +14,20 @@ import (
 const (
 	mairDeviceNGnRnE uint64 = 0x00 // Device-nGnRnE
 	mairNormalWB     uint64 = 0xff // Normal, Inner and Outer WB non-transient RAWA
+	mairNormalNC     uint64 = 0x44 // Normal, Inner and Outer Non-cacheable
 	mairAttrBits            = 8    // each Attr<n> is a byte
 	s1AttrDevice     uint64 = 0    // AttrIndx of Device-nGnRnE
 	s1AttrNormal     uint64 = 1    // AttrIndx of Normal WB
+	s1AttrNC         uint64 = 2    // AttrIndx of Normal Non-cacheable
 )
 
 // MAIREL2 is MAIR_EL2 for IdentityEL2's map: Attr0 = 0x00 (Device-nGnRnE),
-// Attr1 = 0xff (Normal, Write-Back Read/Write-Allocate, inner and outer).
+// Attr1 = 0xff (Normal, Write-Back Read/Write-Allocate, inner and outer),
+// Attr2 = 0x44 (Normal Non-cacheable: the DMA window of a bus master that
+// does not snoop the CPU's caches, EL2Level2).
 const MAIREL2 uint64 = mairDeviceNGnRnE<<(s1AttrDevice*mairAttrBits) |
-	mairNormalWB<<(s1AttrNormal*mairAttrBits)
+	mairNormalWB<<(s1AttrNormal*mairAttrBits) |
+	mairNormalNC<<(s1AttrNC*mairAttrBits)
 
 // Stage 1 block attribute fields for the EL2 (single Exception level)
 // regime (ARM ARM D8.3).

@@ -17,8 +17,8 @@ func TestTCREL2(t *testing.T) {
 			t.Errorf("TCREL2 = %#x, want %#x", TCREL2, want)
 		}
 	}
-	if MAIREL2 != 0xff<<8 {
-		t.Errorf("MAIREL2 = %#x, want 0xff00", MAIREL2)
+	if MAIREL2 != 0x44<<16|0xff<<8 {
+		t.Errorf("MAIREL2 = %#x, want 0x44ff00", MAIREL2)
 	}
 }
 
