@@ -451,6 +451,12 @@ func (g *Guard) rdTable() map[uint64]reg {
 		}}
 	}
 	return map[uint64]reg{
+		// The guest's redistributor is the last it may look at: the other
+		// cores' frames are not the guest's (hyp.Describe leaves them
+		// unmapped), and software walks a region's frames until one says
+		// Last. GICR_TYPER is read-only: the guest's writes go nowhere.
+		GICR_TYPER:     {"GICR_TYPER", func(off uint64) uint32 { return r.Read32(off) | GICR_TYPER_Last }, func(uint64, uint32) {}},
+		GICR_TYPER + 4: {"GICR_TYPER[63:32]", r.Read32, func(uint64, uint32) {}},
 		GICR_CTLR: {"GICR_CTLR", r.Read32, func(off uint64, v uint32) {
 			if v&GICR_CTLR_EnableLPIs != 0 {
 				g.warn(logKey{"GICR RD_base", off, 4, true}, "gic: guest set GICR_CTLR.EnableLPIs: ignored, the guest has no LPIs")

@@ -72,6 +72,9 @@ const (
 	GICR_CTLR  = 0x0000 // Redistributor Control Register
 	GICR_TYPER = 0x0008 // Redistributor Type Register (64 bits)
 	GICR_WAKER = 0x0014 // Redistributor Wake Register
+	// GICR_TYPER_Last says the redistributor is its region's last (IHI
+	// 0069 12.11.35): software walking the frames stops there.
+	GICR_TYPER_Last = 1 << 4
 	// GICR_PROPBASER and GICR_PENDBASER (64 bits each) point the
 	// redistributor at the LPI configuration and pending tables in memory,
 	// which it reads and writes itself (IHI 0069 12.11).

@@ -74,6 +74,10 @@ type Device struct {
 	// transport).
 	Traps []Port
 	Parts []Part
+	// Unmapped are ranges of a Trapped device that no model serves: not
+	// mapped, the guest's access to them is its own external abort (the
+	// other cores' redistributors).
+	Unmapped []phys.Range
 	// Why is the rule that decided the treatment, for logs and docs.
 	Why string
 }
@@ -385,6 +389,14 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 			for _, id := range d.Owned.SPIs {
 				x.Traps = append(x.Traps, Port{Range: phys.Range{Base: b.GICD.Base + gic.RoutePage(id), Size: mmu.PageSize}, Model: ModelGICRoute})
 			}
+			// The other cores' redistributors are not the guest's: their
+			// RD_base would take the LPI tables' addresses from it
+			// (GICR_PROPBASER, GICR_PENDBASER) and read and write there,
+			// past stage 2. Unmapped; the guest's own says it is the last
+			// (the guard's GICR_TYPER.Last), so the guest never looks.
+			if b.GICR.Size > gic.GICR_FrameSize {
+				x.Unmapped = []phys.Range{{Base: b.GICR.Base + gic.GICR_FrameSize, Size: b.GICR.Size - gic.GICR_FrameSize}}
+			}
 		case dev.Is(compatITS):
 			x.Treat, x.Why = Hidden, "its tables live in guest memory and its caches cannot be read back: not migratable, so the guest gets no LPIs"
 		case o.NIC != "" && dev.Path == o.NIC:
@@ -450,6 +462,7 @@ func (d *Description) derive() error {
 		}
 		switch x.Treat {
 		case Trapped:
+			kept = append(kept, x.Unmapped...)
 			for _, p := range x.Traps {
 				kept = append(kept, p.Range)
 				d.Ports = append(d.Ports, p)

@@ -138,7 +138,7 @@ func TestDescribeQEMU(t *testing.T) {
 				{0x80a0000, false, 0},           // RD_base: trapped
 				{0x80b0000, false, 0},           // SGI_base: trapped
 				{0x80a1000, true, mmu.S2Device}, // the rest of the frame
-				{0x80c0000, true, mmu.S2Device}, // the next redistributor
+				{0x80c0000, false, 0},           // the next redistributor: not the guest's
 				{0x8080000, false, 0},           // the ITS: hidden
 				{0x809f000, false, 0},           //   all of it
 				{0xa002000, true, mmu.S2Device}, // virtio transports the guest keeps

@@ -173,7 +173,7 @@ func TestDescribeEVK(t *testing.T) {
 		{0x38801000, true, mmu.S2Device}, // the rest of the distributor
 		{0x38880000, false, 0},           // RD_base: trapped
 		{0x38890000, false, 0},           // SGI_base: trapped
-		{0x388a0000, true, mmu.S2Device}, // the second core's redistributor
+		{0x388a0000, false, 0},           // the second core's redistributor: not the guest's
 		{0x30890000, true, mmu.S2Device}, // the console UART, passed through
 		{0x30370000, true, mmu.S2Device}, // the SNVS
 		{0x30be0000, false, 0},           // the Ethernet (FEC): a bus master, hidden
