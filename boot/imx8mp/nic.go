@@ -15,3 +15,14 @@ package imx8mp
 // GPR bits and the PHY's reset line and RGMII delays set up, as they are
 // when U-Boot used the port (a dhcp, tftp or ping on it before booti).
 const FECCompatible = "fsl,imx8mp-fec"
+
+// The ENET's DMA window: its descriptor rings and frame buffers, the top
+// 2 MiB of the carve-out, outside the Go runtime's memory (which is the
+// carve-out below it: RuntimeSize) and mapped Normal Non-cacheable at EL2
+// (el2.EnableMMUWithDMA): the i.MX8M Plus ENET does not snoop the CPU's
+// caches. The guest never maps it (it is carve-out).
+const (
+	DMASize     = 2 << 20
+	DMABase     = GuestBase - DMASize
+	RuntimeSize = CarveOutSize - DMASize
+)

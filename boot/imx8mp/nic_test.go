@@ -11,6 +11,8 @@ import (
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/hyp"
+	"github.com/ferry-hv/ferry/mmu"
+	"github.com/ferry-hv/ferry/net/enet"
 	"github.com/ferry-hv/ferry/phys"
 )
 
@@ -68,5 +70,32 @@ func TestEVKManagementNIC(t *testing.T) {
 	// GIC SPIs is refused, naming it.
 	if _, err := hyp.Describe(b, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID, MaintINTID: MaintINTID, NIC: "/soc@0/bus@30800000/spba-bus@30800000/serial@30890000"}); err == nil {
 		t.Error("a UART accepted as the management NIC")
+	}
+}
+
+// The DMA window: the carve-out's top 2 MiB, right above the runtime's
+// memory, a window EnableMMUWithDMA accepts (2 MiB blocks in Ferry's
+// GiB), and large enough for the ENET's rings at their largest.
+func TestEVKDMAWindow(t *testing.T) {
+	if DMABase != RAMBase+RuntimeSize || DMABase+DMASize != GuestBase {
+		t.Errorf("DMA window [%#x, %#x): not between the runtime's memory [%#x, %#x) and guest RAM at %#x",
+			DMABase, DMABase+DMASize, RAMBase, RAMBase+RuntimeSize, GuestBase)
+	}
+	var l2 [512]uint64
+	if err := mmu.EL2Level2(&l2, RAMBase&^(1<<30-1), phys.Range{Base: DMABase, Size: DMASize}); err != nil {
+		t.Errorf("EnableMMUWithDMA would refuse the window: %v", err)
+	}
+	mem := make([]byte, DMASize)
+	r, err := enet.NewRegion(mem, DMABase, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 * enet.MaxRing {
+		if _, _, err := r.Alloc(1536, 64); err != nil {
+			t.Fatalf("buffer %d of %d: %v", i, 2*enet.MaxRing, err)
+		}
+	}
+	if _, _, err := r.Alloc(2*enet.MaxRing*8, 64); err != nil {
+		t.Fatalf("the rings: %v", err)
 	}
 }
