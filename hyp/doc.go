@@ -21,9 +21,17 @@
 //
 // All of that is host-testable, as is dispatch (it works on a cpu.Context
 // a firmware call function and the guest's EL1 registers as a value, so
-// tests drive it with synthetic syndromes) and Control (pausing and resuming the guest between exits,
-// plain Go), and so is Share, the policy that bounds Ferry's share of the
-// CPU outside a migration. The _arm64.go files touch the hardware: the Machine (EL2
-// controls, Ferry's interrupts, the idle hook, the run loop, dirty
-// tracking) and the machine as a migration source and sink.
+// tests drive it with synthetic syndromes), Control (pausing and resuming
+// the guest between exits) and the Machine's whole run-time policy: the
+// run loop and Ferry's idle hook (machine.go), the interrupt path through
+// the guest's virtual CPU interface (irq.go), Ferry's share of the CPU and
+// a migration's slices (share.go, track.go), dirty tracking's bookkeeping
+// (track.go) and the machine as a migration source and sink (migrate.go).
+// They run over Hardware, the CPU's operations -- its clock and EL2
+// timer, acknowledging and ending an interrupt, HCR_EL2.TWI, TLB and
+// cache maintenance, entering the guest -- and the guest's list registers
+// (vcpuif.Regs); the host tests give fakes (hardware_test.go). The
+// _arm64.go files are the binding: those operations on the registers,
+// NewMachine and the EL2 controls it programs (machine_arm64.go), the
+// doorbell and the DMA allocator.
 package hyp

@@ -18,7 +18,7 @@ import "time"
 // guest's own WFI ends early: a guest with nothing to do gives the CPU
 // back. So under any load Ferry takes at most shareFerry / (shareFerry +
 // shareGuest) of the CPU from a busy guest, and all of it from an idle
-// one. During a migration the slices of tracking (track_arm64.go) apply
+// one. During a migration the slices of tracking (track.go) apply
 // instead.
 const (
 	shareFerry = 5 * time.Millisecond
@@ -26,7 +26,7 @@ const (
 )
 
 // Share is the vCPU goroutine's state of that policy, on the Nanotime
-// clock: host-tested, driven by the run loop (machine_arm64.go). Its zero
+// clock: host-tested, driven by the run loop (machine.go). Its zero
 // value has the slices above.
 type Share struct {
 	Ferry, Guest time.Duration // 0: shareFerry, shareGuest

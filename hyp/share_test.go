@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// sim drives Share as the run loop does (machine_arm64.go's Run,
+// sim drives Share as the run loop does (machine.go's Run,
 // waitIdle, guestIdle and the NIC poller's Yield), over a fake clock:
 // Ferry's goroutines work in steps of 100 us while work says they have
 // some, calling Yield between steps; the guest computes (busy) or

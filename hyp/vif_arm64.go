@@ -152,10 +152,3 @@ func (vifRegs) SetAP1R(n int, v uint64) {
 		cpu.WriteICH_AP1R3_EL2(v)
 	}
 }
-
-// physRegs is the physical CPU interface's Group 1 operations (physIface).
-type physRegs struct{}
-
-func (physRegs) Ack() uint32          { return cpu.AckGroup1() }
-func (physRegs) Drop(id uint32)       { cpu.DropGroup1(id) }
-func (physRegs) Deactivate(id uint32) { cpu.DeactivateInterrupt(id) }

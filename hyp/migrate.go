@@ -2,8 +2,6 @@
 // Use of this source code is governed by a BSD-style licence that can be
 // found in the LICENSE file.
 
-//go:build tamago && arm64
-
 package hyp
 
 import (
@@ -12,7 +10,6 @@ import (
 	"net"
 	"slices"
 	"time"
-	"unsafe"
 
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/dirty"
@@ -27,9 +24,8 @@ import (
 // Ferry had the CPU).
 const pauseTimeout = 5 * time.Second
 
-func page(ipa uint64) []byte {
-	return unsafe.Slice((*byte)(unsafe.Pointer(uintptr(ipa))), mmu.PageSize)
-}
+// page is the guest's page at ipa, in place.
+func (m *Machine) page(ipa uint64) []byte { return m.hw.RAM(ipa, mmu.PageSize) }
 
 // Fingerprint is what a peer must match to take this machine: the CPU's
 // identification and feature registers as the guest sees them, guest RAM, the devices the guest
@@ -37,7 +33,7 @@ func page(ipa uint64) []byte {
 // versions of the machine's states.
 func (m *Machine) Fingerprint() migrate.Fingerprint {
 	f := migrate.Fingerprint{
-		MIDR:     cpu.ReadMIDR_EL1(),
+		MIDR:     m.midr,
 		PageSize: mmu.PageSize,
 		// The ID registers as the guest reads them (TID3): what it may
 		// have seen and rely on, whatever else the CPUs differ in.
@@ -151,7 +147,7 @@ func (s sink) WritePage(ipa uint64, data []byte) error {
 		return fmt.Errorf("page %#x is outside guest RAM", ipa)
 	}
 	i := (ipa - s.m.Desc.RAM[0].Base) / mmu.PageSize
-	p := page(ipa)
+	p := s.m.page(ipa)
 	switch {
 	case data != nil:
 		copy(p, data)
@@ -161,7 +157,7 @@ func (s sink) WritePage(ipa uint64, data []byte) error {
 	default:
 		return nil
 	}
-	cpu.CleanDcache(ipa, mmu.PageSize)
+	s.m.hw.CleanDcache(ipa, mmu.PageSize)
 	return nil
 }
 
@@ -170,7 +166,7 @@ func (s sink) PageView(ipa uint64) []byte {
 	if !s.m.inRAM(ipa) {
 		return nil
 	}
-	return page(ipa)
+	return s.m.page(ipa)
 }
 
 // Restore loads every component's state (Registry.Restore: all checked
@@ -180,8 +176,8 @@ func (s sink) Restore(states []migrate.State) error {
 	if err := s.m.reg.Restore(states); err != nil {
 		return err
 	}
-	cpu.InvalidateIcache()
-	cpu.FlushStage2()
+	s.m.hw.InvalidateIcache()
+	s.m.hw.FlushStage2()
 	return nil
 }
 
@@ -237,8 +233,8 @@ func (s sink) Discard() { s.m.discard.discard() }
 func (m *Machine) ClearRAM() time.Duration {
 	start := time.Now()
 	for _, r := range m.Desc.RAM {
-		clear(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(r.Base))), r.Size))
-		cpu.CleanDcache(r.Base, r.Size)
+		clear(m.hw.RAM(r.Base, r.Size))
+		m.hw.CleanDcache(r.Base, r.Size)
 	}
 	return time.Since(start)
 }
@@ -253,4 +249,4 @@ func (m *Machine) inRAM(ipa uint64) bool {
 }
 
 // PageView shows a guest page in place (migrate.PageViewer).
-func (s source) PageView(ipa uint64) []byte { return page(ipa) }
+func (s source) PageView(ipa uint64) []byte { return s.m.page(ipa) }

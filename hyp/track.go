@@ -2,8 +2,6 @@
 // Use of this source code is governed by a BSD-style licence that can be
 // found in the LICENSE file.
 
-//go:build tamago && arm64
-
 package hyp
 
 import (
@@ -11,7 +9,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/dirty"
 	"github.com/ferry-hv/ferry/mmu"
 )
@@ -49,22 +46,22 @@ func (m *Machine) writeFault(ipa, va uint64, vaValid bool) bool {
 	if !t.on || !m.inRAM(ipa&^(mmu.PageSize-1)) {
 		return false
 	}
-	start := cpu.Nanotime()
+	start := m.hw.Now()
 	was, err := m.Stage2.SetPageWritable(ipa, true)
 	if err != nil {
 		return false
 	}
 	if vaValid && !was {
-		cpu.InvalidateGuestWrite(ipa, va)
+		m.hw.InvalidateGuestWrite(ipa, va)
 	} else {
 		// A walk's descriptor update, or a stale entry of another VA of a
 		// page already writable: everything.
-		cpu.InvalidateGuestPage(ipa)
+		m.hw.InvalidateGuestPage(ipa)
 	}
 	if t.log.Set((ipa - m.Desc.RAM[0].Base) / mmu.PageSize) {
 		t.faults++
 	}
-	t.faultNS += cpu.Nanotime() - start
+	t.faultNS += m.hw.Now() - start
 	return true
 }
 
@@ -80,9 +77,10 @@ func (m *Machine) track() error {
 			return fmt.Errorf("write-protecting guest RAM %#x+%#x: %w", r.Base, r.Size, err)
 		}
 	}
-	cpu.FlushStage2()
-	cpu.WriteHCR_EL2(cpu.ReadHCR_EL2() | cpu.HCR_TWI)
-	m.trk = tracking{on: true, log: dirty.New(m.pages()), guest: guestSlice, start: cpu.Nanotime(), sliceEnd: cpu.Nanotime() + int64(ferrySlice)}
+	m.hw.FlushStage2()
+	m.hw.TrapWFI(true)
+	now := m.hw.Now()
+	m.trk = tracking{on: true, log: dirty.New(m.pages()), guest: guestSlice, start: now, sliceEnd: now + int64(ferrySlice)}
 	m.rearm = true // the guest's first slice is armed when it is next entered
 	m.wake()
 	return nil
@@ -103,14 +101,14 @@ func (m *Machine) harvest() (*dirty.Bitmap, error) {
 			err = e
 		}
 	})
-	cpu.FlushStage2()
+	m.hw.FlushStage2()
 	return h, err
 }
 
 // untrack ends tracking: blocks again, the guest's full slices back.
 func (m *Machine) untrack() {
 	merged, blocks := m.merge()
-	cpu.WriteHCR_EL2(cpu.ReadHCR_EL2() &^ cpu.HCR_TWI)
+	m.hw.TrapWFI(false)
 	m.trk.on = false
 	if m.VCPU.Log != nil {
 		m.VCPU.Log(fmt.Sprintf("dirty tracking off: guest RAM back on 2 MiB blocks (%d of %d merged), %d dirty faults taken", merged, blocks, m.trk.faults))
@@ -128,7 +126,7 @@ func (m *Machine) merge() (merged, blocks int) {
 		merged += n
 		blocks += int(r.Size / mmu.BlockSize)
 	}
-	cpu.FlushStage2()
+	m.hw.FlushStage2()
 	return merged, blocks
 }
 
@@ -142,7 +140,7 @@ func (m *Machine) cpuTimes() (guest, ferry time.Duration) {
 	if m.trk.start == 0 {
 		return 0, 0
 	}
-	wall := cpu.Nanotime() - m.trk.start
+	wall := m.hw.Now() - m.trk.start
 	return time.Duration(wall - m.trk.ferry), time.Duration(m.trk.ferry)
 }
 
@@ -157,10 +155,10 @@ func (m *Machine) cpuTimes() (guest, ferry time.Duration) {
 func (m *Machine) Yield() {
 	switch {
 	case m.trk.on:
-		if cpu.Nanotime() >= m.trk.sliceEnd {
+		if m.hw.Now() >= m.trk.sliceEnd {
 			runtime.Gosched()
 		}
-	case m.idleWait && m.share.Due(cpu.Nanotime()):
+	case m.idleWait && m.share.Due(m.hw.Now()):
 		m.idleWait, m.busy, m.deadline = false, true, 0
 		m.idle.Ring()
 		runtime.Gosched()
@@ -171,19 +169,13 @@ func (m *Machine) Yield() {
 // goroutine rests (others run) until the slice is over or the guest is to
 // stop, and the timer then gives the guest its own slice.
 func (m *Machine) slice(d time.Duration) {
-	start := cpu.Nanotime()
+	start := m.hw.Now()
 	m.trk.sliceEnd = start + int64(d)
 	m.Ctl.Rest(d)
-	m.trk.ferry += cpu.Nanotime() - start
+	m.trk.ferry += m.hw.Now() - start
 	m.rearm = false
 	m.armSlice()
 }
-
-// Generic timer control bits (ARM ARM D24.8, CNTV_CTL_EL0 / CNTP_CTL_EL0).
-const (
-	timerEnable = 1 << 0
-	timerIMask  = 1 << 1
-)
 
 // guestIdle takes a WFI of the guest during a migration (HCR_EL2.TWI): the
 // guest has nothing to do until its next interrupt, so Ferry uses the CPU
@@ -195,26 +187,23 @@ const (
 // Outside a migration a WFI traps only in a slice the guest was owed
 // (share.go): it ends the slice, and Ferry's goroutines have the CPU.
 func (m *Machine) guestIdle() {
-	if cpu.Group1Pending() || m.vif.GuestPending() {
+	if m.hw.Pending() || m.vif.GuestPending() {
 		return
 	}
 	if !m.trk.on {
 		m.share.Idled()
 		return
 	}
-	now := cpu.ReadCNTPCT_EL0()
+	now := m.hw.Now()
 	d := ferrySlice
-	for _, t := range [...]struct{ ctl, at uint64 }{
-		{cpu.ReadCNTV_CTL_EL0(), cpu.ReadCNTV_CVAL_EL0() + cpu.ReadCNTVOFF_EL2()},
-		{cpu.ReadCNTP_CTL_EL0(), cpu.ReadCNTP_CVAL_EL0()},
-	} {
-		if t.ctl&(timerEnable|timerIMask) != timerEnable {
+	for _, t := range m.hw.GuestTimers() {
+		if !t.fires() {
 			continue
 		}
-		if t.at <= now {
+		if t.At <= now {
 			return
 		}
-		d = min(d, time.Duration((t.at-now)*1e9/cpu.ReadCNTFRQ_EL0()))
+		d = min(d, time.Duration(t.At-now))
 	}
 	m.slice(d)
 }
