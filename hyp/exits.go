@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/ferry-hv/ferry/cpu"
 )
 
 // Cause is why the guest exited to Ferry, as counted for the management
@@ -39,24 +37,6 @@ const (
 var causeNames = [numCauses]string{"timer", "nic", "spurious", "irq", "maint", "mmio", "dirty", "smc", "sysreg", "wfi", "hvc", "other"}
 
 func (c Cause) String() string { return causeNames[c] }
-
-// ecCause is the cause of a synchronous exit by exception class (a data
-// or instruction abort is MMIO unless dirty tracking took it).
-func ecCause(ec uint32) Cause {
-	switch ec {
-	case cpu.ECSMC64:
-		return CauseSMC
-	case cpu.ECHVC64:
-		return CauseHVC
-	case cpu.ECSysReg:
-		return CauseSysReg
-	case cpu.ECDAbortLow, cpu.ECIAbortLow:
-		return CauseMMIO
-	case cpu.ECWFx:
-		return CauseWFI
-	}
-	return CauseOther
-}
 
 // exitCounts counts exits by cause; Counts may be read from any goroutine.
 type exitCounts [numCauses]atomic.Uint64

@@ -93,14 +93,25 @@ func (e *TrapError) Error() string {
 		e.ESR, uint64(e.ESR), e.FAR, e.HPFAR, e.PC, e.PSTATE)
 }
 
-// handlers is the trap table: one entry per exception class Ferry handles.
-var handlers = map[uint32]func(v *VCPU) error{
-	cpu.ECSMC64:     (*VCPU).smc,
-	cpu.ECHVC64:     (*VCPU).hvc,
-	cpu.ECSysReg:    (*VCPU).sysReg,
-	cpu.ECDAbortLow: (*VCPU).dataAbort,
-	cpu.ECIAbortLow: (*VCPU).instructionAbort,
-	cpu.ECWFx:       (*VCPU).wfx,
+// trap is how Ferry takes one exception class of the guest's
+// synchronous exits: the cause they are counted under (exits.go) and the
+// handler.
+type trap struct {
+	cause  Cause
+	handle func(v *VCPU) error
+}
+
+// traps is the trap table, indexed by exception class (ESR_EL2.EC, six
+// bits). A class without a handler is one Ferry does not take: counted as
+// CauseOther, it is an undefined instruction for the guest. An abort is
+// dirty tracking's before it is its handler's (Dispatch).
+var traps = [64]trap{
+	cpu.ECWFx:       {CauseWFI, (*VCPU).wfx},
+	cpu.ECHVC64:     {CauseHVC, (*VCPU).hvc},
+	cpu.ECSMC64:     {CauseSMC, (*VCPU).smc},
+	cpu.ECSysReg:    {CauseSysReg, (*VCPU).sysReg},
+	cpu.ECIAbortLow: {CauseMMIO, (*VCPU).instructionAbort},
+	cpu.ECDAbortLow: {CauseMMIO, (*VCPU).dataAbort},
 }
 
 // wfx handles a trapped WFI: the guest has nothing to do until its next
@@ -127,23 +138,24 @@ func (v *VCPU) Dispatch(reason uint64) error {
 		v.causes.add(CauseOther)
 		return v.trapError(reason)
 	}
-	v.exits[esr.EC()]++
-	c := ecCause(esr.EC())
-	if c == CauseMMIO && v.dirtyFault(cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)) {
-		v.causes.add(CauseDirty)
-		return nil
-	}
-	v.causes.add(c)
-	h, ok := handlers[esr.EC()]
-	if !ok {
+	ec := esr.EC() % uint32(len(traps))
+	v.exits[ec]++
+	t := traps[ec]
+	if t.handle == nil {
 		// An exception class Ferry does not handle: the guest gets an
 		// undefined instruction, reported (the trap's decoded syndrome).
+		v.causes.add(CauseOther)
 		if v.undefined() {
 			return nil
 		}
 		return v.trapError(reason)
 	}
-	return h(v)
+	if (ec == cpu.ECDAbortLow || ec == cpu.ECIAbortLow) && v.dirtyFault(cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)) {
+		v.causes.add(CauseDirty)
+		return nil
+	}
+	v.causes.add(t.cause)
+	return t.handle(v)
 }
 
 func (v *VCPU) trapError(reason uint64) error {

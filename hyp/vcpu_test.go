@@ -300,3 +300,37 @@ func TestTrappedWFI(t *testing.T) {
 		t.Fatalf("WFE: %v, %d idles", err, idles)
 	}
 }
+
+// One trap table: every exception class Ferry handles is counted under
+// its own cause, never "other", and is taken by its handler; every other
+// class is counted as "other" and is an undefined instruction for the
+// guest, which goes on at its vector.
+func TestTrapTable(t *testing.T) {
+	handled := map[uint32]string{cpu.ECWFx: "wfi", cpu.ECHVC64: "hvc", cpu.ECSMC64: "smc", cpu.ECSysReg: "sysreg", cpu.ECIAbortLow: "mmio", cpu.ECDAbortLow: "mmio"}
+	for ec := range uint32(64) {
+		var logs []string
+		v, e := faultVCPU(&logs)
+		v.Idle = func() {}
+		v.SGI = func(uint64) {}
+		v.Ctx.PC, v.Ctx.PSTATE = 0x5000, 0x3c5
+		v.Ctx.ESR = uint64(ec)<<26 | 1<<25
+		switch ec {
+		case cpu.ECSysReg: // msr icc_sgi1r_el1, x3
+			v.Ctx.ESR |= 3<<20 | 5<<17 | 12<<10 | 3<<5 | 11<<1
+		case cpu.ECIAbortLow, cpu.ECDAbortLow: // a translation fault at a device model's page
+			v.Ctx.ESR |= 0x6
+			v.Ctx.HPFAR = 0x9000 << 4
+		}
+		err := v.Dispatch(cpu.ExitSync)
+		got := v.Causes()
+		if want, ok := handled[ec]; ok {
+			if got[want] != 1 || len(got) != 1 || err != nil {
+				t.Errorf("EC %#x: causes %v (%v); want %s, the trap taken", ec, got, err, want)
+			}
+			continue
+		}
+		if err != nil || got["other"] != 1 || len(got) != 1 || e.writes != 1 || v.Ctx.PC != testVBAR+0x200 {
+			t.Errorf("EC %#x: %v, causes %v, EL1 written %d times, PC %#x; want an undefined instruction at the guest's vector", ec, err, got, e.writes, v.Ctx.PC)
+		}
+	}
+}
