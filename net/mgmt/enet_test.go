@@ -116,10 +116,14 @@ type enetBoard struct {
 }
 
 func newENETBoard(t *testing.T, last byte, ring int) enetBoard {
+	return newENETBoardWith(t, last, ring, fakeenet.Options{PHY: 1}, nil)
+}
+
+func newENETBoardWith(t *testing.T, last byte, ring int, fo fakeenet.Options, now func() time.Time) enetBoard {
 	t.Helper()
 	mem := make([]byte, 2<<20)
 	const base = 0x47e00000
-	fd := fakeenet.New(mem, base, fakeenet.Options{PHY: 1})
+	fd := fakeenet.New(mem, base, fo)
 	reg, err := enet.NewRegion(mem, base, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +135,9 @@ func newENETBoard(t *testing.T, last byte, ring int) enetBoard {
 		t.Fatal(err)
 	}
 	opt.RxRing, opt.TxRing = ring, ring
+	if now != nil {
+		opt.Now, opt.LinkWait = now, -1
+	}
 	dev, err := enet.Open(fd, e.Reg.Base, reg, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -256,3 +263,31 @@ func TestTCPStreamENET(t *testing.T) {
 		})
 	}
 }
+
+// A cable plugged in while nothing else polls (the poller asleep, no
+// interrupt for it) is seen by the watch poll: the link comes up and the
+// MAC is set up for it.
+func TestENETWatchSeesTheLink(t *testing.T) {
+	var mu sync.Mutex
+	clock := time.Unix(1e9, 0)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	b := newENETBoardWith(t, 0x11, 8, fakeenet.Options{PHY: 1, Unplugged: true}, now)
+	if linkUp(b) {
+		t.Fatal("MAC set up for 100 Mbit/s with the cable out")
+	}
+	b.fd.SetLink(true, 100, false)
+	mu.Lock()
+	clock = clock.Add(2 * time.Second)
+	mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for !linkUp(b) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if c := b.fd.Config(); !linkUp(b) || c.Speed != 100 {
+		t.Fatalf("after the cable came: MAC %+v", c)
+	}
+}
+
+// linkUp: the MAC is set up for the 100 Mbit/s partner (read from the
+// model: the driver's own state is the watch goroutine's).
+func linkUp(b enetBoard) bool { return b.fd.Config().Speed == 100 }
