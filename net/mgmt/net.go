@@ -110,8 +110,9 @@ func (n *Net) configure() error {
 }
 
 // Poll does one round of NIC work without blocking and reports whether
-// anything moved (see link.Endpoint.Poll). Call it from one
-// goroutine, again at once while it reports true.
+// anything moved (see link.Endpoint.Poll). Call it from one goroutine
+// (the poller), again at once while it reports true; the watch poll's
+// calls from its own are serialised with it.
 func (n *Net) Poll() (busy bool) { return n.ep.Poll() }
 
 // Interrupt takes the NIC's interrupt (link.Endpoint.Interrupt): it
