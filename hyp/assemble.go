@@ -21,8 +21,8 @@ import (
 // NewMachine); on the host, fakes.
 type parts struct {
 	// arena backs the stage-2 tables; arenaPA is its physical address
-	// (the tables hold physical addresses). It must hold stage2Pages plus
-	// two pages, for alignment.
+	// (the tables hold physical addresses). It must hold the description's
+	// Stage2Pages plus two pages, for alignment.
 	arena   []byte
 	arenaPA uint64
 	// dist and redist reach the GIC's distributor and the redistributor
@@ -35,7 +35,7 @@ type parts struct {
 }
 
 // NIC is a guest NIC: its transport's base and Ferry's model of it.
-type NIC struct {
+type GuestNIC struct {
 	Base      uint64
 	Transport *virtiommio.Transport
 }
@@ -46,8 +46,8 @@ type assembly struct {
 	guard   *gic.Guard
 	bus     mmio.Bus
 	reg     Registry
-	nics    []NIC      // the models of the guest's NICs' transports
-	stop    *nicStop   // how the next pause stops their devices
+	guestNICs    []GuestNIC      // the models of the guest's NICs' transports
+	stop    *guestNICStop   // how the next pause stops their devices
 	discard *discarder // forgets an incoming guest that will not run here
 }
 
@@ -56,12 +56,16 @@ type assembly struct {
 // trapped page on the MMIO bus (with a model of each of the guest's NICs'
 // transports), and the registry of migratable components.
 func assemble(d *Description, p parts) (*assembly, error) {
-	a := assembly{stop: &nicStop{}}
+	a := assembly{stop: &guestNICStop{}}
 	// The stage-2 root table of a 40-bit IPA space is two concatenated
 	// pages aligned to their size (ARM ARM D8.2.8): align the arena so.
 	const align = 2 * mmu.PageSize
 	skip := (align - p.arenaPA%align) % align
-	ar, err := mmu.NewArena(p.arena[skip:skip+stage2Pages*mmu.PageSize], p.arenaPA+skip)
+	n := d.Stage2Pages()
+	if uint64(len(p.arena)) < skip+uint64(n)*mmu.PageSize {
+		return nil, fmt.Errorf("machine: a stage-2 arena of %d pages, the description needs %d and two for alignment", len(p.arena)/mmu.PageSize, n)
+	}
+	ar, err := mmu.NewArena(p.arena[skip:skip+uint64(n)*mmu.PageSize], p.arenaPA+skip)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +84,7 @@ func assemble(d *Description, p parts) (*assembly, error) {
 	if err := a.guard.SetupOwned(); err != nil {
 		return nil, err
 	}
-	var nicComponents []Component
+	var guestNICComponents []Component
 	virtio := func(r phys.Range) mmio.Device {
 		sh := p.hw.dma
 		if i := slices.IndexFunc(d.GuestNICs, func(v dtb.VirtioMMIO) bool { return v.Reg.Base == r.Base }); i >= 0 {
@@ -95,15 +99,15 @@ func assemble(d *Description, p parts) (*assembly, error) {
 		if log := p.hw.log; log != nil {
 			t.Log = func(s string) { log(fmt.Sprintf("guest NIC at %#x: %s", r.Base, s)) }
 		}
-		a.nics = append(a.nics, NIC{Base: r.Base, Transport: t})
-		nicComponents = append(nicComponents, nicComponent(r.Base, t, a.stop))
+		a.guestNICs = append(a.guestNICs, GuestNIC{Base: r.Base, Transport: t})
+		guestNICComponents = append(guestNICComponents, guestNICComponent(r.Base, t, a.stop))
 		return t
 	}
 	if err := d.Bus(&a.bus, a.guard, p.forward, virtio); err != nil {
 		return nil, err
 	}
 	p.hw.gic = a.guard
-	a.reg = append(components(p.hw), nicComponents...)
+	a.reg = append(components(p.hw), guestNICComponents...)
 	if a.discard, err = newDiscarder(&a, p.hw); err != nil {
 		return nil, err
 	}

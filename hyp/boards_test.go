@@ -218,7 +218,7 @@ func checkPlan(t *testing.T, d *Description, blob []byte) error {
 	if err != nil {
 		return err
 	}
-	a, err := mmu.NewArena(make([]byte, stage2Pages*mmu.PageSize), 0x1000_0000_0000)
+	a, err := mmu.NewArena(make([]byte, d.Stage2Pages()*mmu.PageSize), 0x1000_0000_0000)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,8 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 	if log != nil {
 		log("firmware: " + fi.String())
 	}
-	arena := make([]byte, (stage2Pages+2)*mmu.PageSize)
+	// The stage-2 arena, sized by the board's RAM and devices.
+	arena := make([]byte, (d.Stage2Pages()+2)*mmu.PageSize)
 	var m *Machine // the components reach the vCPU's registers through it
 	m, err := newMachine(d, state, log, machineParts{
 		parts: parts{

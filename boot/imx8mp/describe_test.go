@@ -143,7 +143,7 @@ func TestDescribeEVK(t *testing.T) {
 		t.Errorf("trapped pages %v, want %v (GICD_CTLR's, RD_base, SGI_base)", ports, wantPorts)
 	}
 
-	a, err := mmu.NewArena(make([]byte, 2048*mmu.PageSize), 0x1000_0000_0000)
+	a, err := mmu.NewArena(make([]byte, d.Stage2Pages()*mmu.PageSize), 0x1000_0000_0000)
 	if err != nil {
 		t.Fatal(err)
 	}

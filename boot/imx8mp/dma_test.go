@@ -131,7 +131,7 @@ func TestEVKBusMasters(t *testing.T) {
 // evkStage2 maps d's stage 2 in an arena the size the board's RAM needs.
 func evkStage2(t *testing.T, d *hyp.Description) *mmu.Stage2 {
 	t.Helper()
-	a, err := mmu.NewArena(make([]byte, 2048*mmu.PageSize), 0x1000_0000_0000)
+	a, err := mmu.NewArena(make([]byte, d.Stage2Pages()*mmu.PageSize), 0x1000_0000_0000)
 	if err != nil {
 		t.Fatal(err)
 	}
