@@ -25,9 +25,10 @@ func TestCPUSuspendServedByFerry(t *testing.T) {
 		fid   uint32
 		state uint64
 	}{
-		// imx8mp-evk.dtb's cpu-pd-wait idle state (arm,psci-suspend-param,
-		// original format: StateType bit 16, power-down).
-		{"the EVK's idle state: power-down", PSCICPUSuspend64, 0x0010033},
+		// The i.MX8M boards' cpu-pd-wait idle state (imx8mm-evk.dtb's
+		// arm,psci-suspend-param, original format: StateType bit 16,
+		// power-down).
+		{"the i.MX8M's idle state: power-down", PSCICPUSuspend64, 0x0010033},
 		{"power-down, extended format (StateType bit 30)", PSCICPUSuspend64, 1<<30 | 0x33},
 		{"standby", PSCICPUSuspend64, 0},
 		{"SMC32 power-down", PSCICPUSuspend32, 0x0010033},
