@@ -48,13 +48,13 @@ type Status struct {
 	Uptime  time.Duration `json:"uptime_ns"`
 	Exits   uint64        `json:"exits"` // guest exits to Ferry since boot
 	// ExitCauses are those exits by cause: "timer" (Ferry's EL2 timer,
-	// armed only for its own deadlines), "nic" (its management NIC's
+	// armed only for its own deadlines), "mgmt-nic" (its management NIC's
 	// interrupt), "irq" (the guest's interrupt, listed for it in the
 	// virtual CPU interface), "maint" (the interface's maintenance
 	// interrupt), "spurious" (an interrupt exit with nothing pending),
-	// "mmio" (a trapped device page), "dirty" (a migration's dirty
-	// tracking), "smc" (PSCI), "sysreg", "wfi", "hvc", "other". An idle
-	// guest nobody talks to has none.
+	// "mmio" (a trapped device page: the guest NICs' models among them),
+	// "dirty" (a migration's dirty tracking), "smc" (PSCI), "sysreg",
+	// "wfi", "hvc", "other". An idle guest nobody talks to has none.
 	ExitCauses map[string]uint64 `json:"exit_causes,omitempty"`
 	// ExitRates are exits per second by cause over ExitWindow: since the
 	// status asked for at least a second before this one (since boot for

@@ -57,9 +57,9 @@ func exactArena(t *testing.T, name string, d *Description) {
 // with all of guest RAM tracked, with and without Ferry's NIC.
 func TestStage2PagesQEMU(t *testing.T) {
 	for _, file := range []string{"virt-gicv3-1g.dtb", "virt-gicv3-512m.dtb", "virt-gicv3-1g-2nic.dtb"} {
-		for _, nic := range []string{"", qemuNIC} {
+		for _, nic := range []string{"", qemuMgmtNIC} {
 			b, _ := qemuBoard(t, file)
-			d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: nic, TickINTID: qemuTick, MaintINTID: qemuMaint, Route: qemuRoute})
+			d, err := Describe(b, Options{GuestBase: qemuGuestBase, MgmtNIC: nic, TickINTID: qemuTick, MaintINTID: qemuMaint, Route: qemuRoute})
 			if err != nil {
 				t.Fatal(err)
 			}

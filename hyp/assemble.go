@@ -34,21 +34,21 @@ type parts struct {
 	hw stateHW
 }
 
-// NIC is a guest NIC: its transport's base and Ferry's model of it.
-type NIC struct {
+// GuestNIC is a guest NIC: its transport's base and Ferry's model of it.
+type GuestNIC struct {
 	Base      uint64
 	Transport *virtiommio.Transport
 }
 
 // assembly is a machine's EL2 state, built from its description.
 type assembly struct {
-	stage2  *mmu.Stage2
-	guard   *gic.Guard
-	bus     mmio.Bus
-	reg     Registry
-	nics    []NIC      // the models of the guest's NICs' transports
-	stop    *nicStop   // how the next pause stops their devices
-	discard *discarder // forgets an incoming guest that will not run here
+	stage2    *mmu.Stage2
+	guard     *gic.Guard
+	bus       mmio.Bus
+	reg       Registry
+	guestNICs []GuestNIC    // the models of the guest's NICs' transports
+	stop      *guestNICStop // how the next pause stops their devices
+	discard   *discarder    // forgets an incoming guest that will not run here
 }
 
 // assemble builds what the machine d describes over p: the guest's stage-2
@@ -56,7 +56,7 @@ type assembly struct {
 // trapped page on the MMIO bus (with a model of each of the guest's NICs'
 // transports), and the registry of migratable components.
 func assemble(d *Description, p parts) (*assembly, error) {
-	a := assembly{stop: &nicStop{}}
+	a := assembly{stop: &guestNICStop{}}
 	// The stage-2 root table of a 40-bit IPA space is two concatenated
 	// pages aligned to their size (ARM ARM D8.2.8): align the arena so.
 	const align = 2 * mmu.PageSize
@@ -84,7 +84,7 @@ func assemble(d *Description, p parts) (*assembly, error) {
 	if err := a.guard.SetupOwned(); err != nil {
 		return nil, err
 	}
-	var nicComponents []Component
+	var guestNICComponents []Component
 	virtio := func(r phys.Range) mmio.Device {
 		sh := p.hw.dma
 		if i := slices.IndexFunc(d.GuestNICs, func(v dtb.VirtioMMIO) bool { return v.Reg.Base == r.Base }); i >= 0 {
@@ -99,15 +99,15 @@ func assemble(d *Description, p parts) (*assembly, error) {
 		if log := p.hw.log; log != nil {
 			t.Log = func(s string) { log(fmt.Sprintf("guest NIC at %#x: %s", r.Base, s)) }
 		}
-		a.nics = append(a.nics, NIC{Base: r.Base, Transport: t})
-		nicComponents = append(nicComponents, nicComponent(r.Base, t, a.stop))
+		a.guestNICs = append(a.guestNICs, GuestNIC{Base: r.Base, Transport: t})
+		guestNICComponents = append(guestNICComponents, guestNICComponent(r.Base, t, a.stop))
 		return t
 	}
 	if err := d.Bus(&a.bus, a.guard, p.forward, virtio); err != nil {
 		return nil, err
 	}
 	p.hw.gic = a.guard
-	a.reg = append(components(p.hw), nicComponents...)
+	a.reg = append(components(p.hw), guestNICComponents...)
 	if a.discard, err = newDiscarder(&a, p.hw); err != nil {
 		return nil, err
 	}

@@ -19,12 +19,12 @@ import (
 )
 
 // qemuMachine assembles the machine of the QEMU board's DTB (management
-// NIC at qemuNIC) over fakes: a GIC, the NIC's shared page, the UART, and
+// NIC at qemuMgmtNIC) over fakes: a GIC, the NIC's shared page, the UART, and
 // the CPU and timer of fake.
 func qemuMachine(t *testing.T, fake *fakeMachine) (*assembly, *mmio.Fake) {
 	t.Helper()
 	b, _ := qemuBoard(t, "virt-gicv3-1g.dtb")
-	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, TickINTID: qemuTick, MaintINTID: qemuMaint})
+	d, err := Describe(b, Options{GuestBase: qemuGuestBase, MgmtNIC: qemuMgmtNIC, TickINTID: qemuTick, MaintINTID: qemuMaint})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func guestNICMachine(t *testing.T, fake *fakeMachine, dev *mmio.Fake) *assembly 
 func guestNICMachineWith(t *testing.T, fake *fakeMachine, dev *mmio.Fake, adjust func(*stateHW)) *assembly {
 	t.Helper()
 	b, _ := qemuBoard(t, "virt-gicv3-1g-2nic.dtb")
-	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, GuestNICs: []string{"/virtio_mmio@a003c00"}, TickINTID: qemuTick, MaintINTID: qemuMaint})
+	d, err := Describe(b, Options{GuestBase: qemuGuestBase, MgmtNIC: qemuMgmtNIC, GuestNICs: []string{"/virtio_mmio@a003c00"}, TickINTID: qemuTick, MaintINTID: qemuMaint})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +171,8 @@ func TestAssembleGuestNIC(t *testing.T) {
 	a := guestNICMachine(t, src, srcDev)
 	const name = "virtio-mmio@a003c00"
 	i := slices.IndexFunc(a.reg, func(c Component) bool { return c.Name == name })
-	if i < 0 || !a.reg[i].AtPause || len(a.nics) != 1 || a.nics[0].Base != 0xa003c00 {
-		t.Fatalf("registry %v, NICs %v", a.reg.Versions(), a.nics)
+	if i < 0 || !a.reg[i].AtPause || len(a.guestNICs) != 1 || a.guestNICs[0].Base != 0xa003c00 {
+		t.Fatalf("registry %v, NICs %v", a.reg.Versions(), a.guestNICs)
 	}
 	dev, off, ok := a.bus.Lookup(0xa003c00)
 	if !ok || off != 0xc00 {

@@ -227,14 +227,14 @@ func gicActive(s *gic.State, id uint32) bool {
 	return w < len(s.Dist.Active) && s.Dist.Active[w]&(1<<((id-gic.FirstSPI)%32)) != 0
 }
 
-// nicStopWait bounds how long a guest NIC's device may take, the guest
+// guestNICStopWait bounds how long a guest NIC's device may take, the guest
 // paused, to carry out the requests it holds (frames handed to it, sent
 // in well under a millisecond) before the pause gives up.
-const nicStopWait = 200 * time.Millisecond
+const guestNICStopWait = 200 * time.Millisecond
 
-// nicStop is how the next pause stops the guest's NICs' devices.
-type nicStop struct {
-	// reset: a device that still holds requests after nicStopWait is
+// guestNICStop is how the next pause stops the guest's NICs' devices.
+type guestNICStop struct {
+	// reset: a device that still holds requests after guestNICStopWait is
 	// reset all the same, and they go back to the guest unused (the
 	// operator's choice: ferryctl migrate -reset-nic).
 	reset bool
@@ -244,16 +244,16 @@ type nicStop struct {
 // operator.
 const nicHint = "the guest's NIC holds requests its device has not carried out (ferryctl migrate -reset-nic resets it at the pause and gives them back to the guest unused)"
 
-// nicComponent carries a guest NIC's transport (package
+// guestNICComponent carries a guest NIC's transport (package
 // mmio/virtiommio): captured at the pause, where its device is stopped
 // (as stop says) and what it wrote into guest RAM reported before the
 // last dirty pages are taken; set up again from it on the destination,
 // after the GIC (its interrupt is made pending there).
-func nicComponent(base uint64, t *virtiommio.Transport, stop *nicStop) Component {
+func guestNICComponent(base uint64, t *virtiommio.Transport, stop *guestNICStop) Component {
 	return Component{
 		Name: fmt.Sprintf("virtio-mmio@%x", base), Version: virtiommio.Version, Oldest: virtiommio.Oldest, AtPause: true,
 		Capture: func() ([]byte, error) {
-			s, err := t.Stop(nicStopWait, stop.reset)
+			s, err := t.Stop(guestNICStopWait, stop.reset)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", nicHint, err)
 			}

@@ -148,10 +148,10 @@ type Options struct {
 	// GuestBase is the end of Ferry's carve-out: guest RAM is the board's
 	// RAM above it.
 	GuestBase uint64
-	// NIC is the node path of Ferry's management NIC ("" if none): a
+	// MgmtNIC is the node path of Ferry's management NIC ("" if none): a
 	// virtio-mmio transport (QEMU's board) or an Ethernet MAC with GIC
 	// SPIs (the i.MX8M Plus's FEC), whose first interrupt is Ferry's.
-	NIC string
+	MgmtNIC string
 	// TickINTID is the PPI of Ferry's EL2 timer.
 	TickINTID uint32
 	// MaintINTID is the PPI of the GIC's virtual-CPU-interface maintenance
@@ -169,7 +169,7 @@ type Options struct {
 	// its DMA unchecked.
 	Unrelayed []string
 	// Route is the GICD_IROUTER<n> value that targets Ferry's CPU
-	// (gic.RouteTo of its MPIDR_EL1): where the NIC's SPI goes.
+	// (gic.RouteTo of its MPIDR_EL1): where the management NIC's SPI goes.
 	Route uint64
 }
 
@@ -186,14 +186,14 @@ type Description struct {
 	// gives it RAM; a boot adds the kernel's part (guest.Layout).
 	Patch dtb.Patch
 	// Owned are the interrupts Ferry keeps (the GIC guard enforces them):
-	// Tick, its EL2 timer's PPI, NIC, its management NIC's SPI (an INTID;
-	// 0 without a NIC), and Maint, the virtual CPU interface's maintenance
-	// PPI, which Ferry takes itself as Non-secure Group 1 IRQs; the
-	// guest's go through the virtual CPU interface.
-	Owned gic.Owned
-	Tick  uint32
-	NIC   uint32
-	Maint uint32
+	// Tick, its EL2 timer's PPI, MgmtNIC, its management NIC's SPI (an
+	// INTID; 0 without one), and Maint, the virtual CPU interface's
+	// maintenance PPI, which Ferry takes itself as Non-secure Group 1
+	// IRQs; the guest's go through the virtual CPU interface.
+	Owned   gic.Owned
+	Tick    uint32
+	MgmtNIC uint32
+	Maint   uint32
 	// GICD and GICR are the GIC's distributor and first redistributor
 	// region.
 	GICD, GICR phys.Range
@@ -309,9 +309,9 @@ const (
 	compatITS   = "arm,gic-v3-its"
 )
 
-// nicSPI is the SPI of the management NIC at path: a virtio-mmio
+// mgmtNICSPI is the SPI of the management NIC at path: a virtio-mmio
 // transport's, or an Ethernet MAC's first (dtb.Ethernet).
-func nicSPI(b *dtb.Board, path string) (uint32, error) {
+func mgmtNICSPI(b *dtb.Board, path string) (uint32, error) {
 	if i := slices.IndexFunc(b.Virtio, func(v dtb.VirtioMMIO) bool { return v.Path == path }); i >= 0 {
 		return b.Virtio[i].SPI, nil
 	}
@@ -364,13 +364,13 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 	}
 	d.Owned = gic.Owned{PPIs: []uint32{o.TickINTID, o.MaintINTID}, Route: o.Route}
 	d.Tick, d.Maint = o.TickINTID, o.MaintINTID
-	if o.NIC != "" {
-		spi, err := nicSPI(b, o.NIC)
+	if o.MgmtNIC != "" {
+		spi, err := mgmtNICSPI(b, o.MgmtNIC)
 		if err != nil {
 			return nil, err
 		}
-		d.NIC = spi + gic.FirstSPI
-		d.Owned.SPIs = []uint32{d.NIC}
+		d.MgmtNIC = spi + gic.FirstSPI
+		d.Owned.SPIs = []uint32{d.MgmtNIC}
 	}
 
 	for _, dev := range b.Devices {
@@ -396,7 +396,7 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 			}
 		case dev.Is(compatITS):
 			x.Treat, x.Why = Hidden, "its tables live in guest memory and its caches cannot be read back: not migratable, so the guest gets no LPIs"
-		case o.NIC != "" && dev.Path == o.NIC:
+		case o.MgmtNIC != "" && dev.Path == o.MgmtNIC:
 			x.Treat, x.Why = Own, "Ferry's management NIC"
 		case busMaster(dev) != "":
 			x.Treat, x.Why = Hidden, "a bus master: "+busMaster(dev)+"; unchecked without an IOMMU, and not relayed (docs/dma.md)"

@@ -26,7 +26,7 @@ const (
 	qemuGuestBase = 0x48000000
 	qemuTick      = 26
 	qemuMaint     = 25                     // PPI 9, the interrupts property of QEMU's GIC node
-	qemuNIC       = "/virtio_mmio@a003e00" // the last transport: the first -device on QEMU's command line
+	qemuMgmtNIC   = "/virtio_mmio@a003e00" // the last transport: the first -device on QEMU's command line
 	qemuRoute     = 0x80000000             // GICD_IROUTER for MPIDR 0x80000000 (CPU 0): affinity 0
 )
 
@@ -66,14 +66,14 @@ func TestDescribeQEMU(t *testing.T) {
 		file, nic string
 		ram       phys.Range
 	}{
-		{"virt-gicv3-1g.dtb", qemuNIC, phys.Range{Base: qemuGuestBase, Size: 0x38000000}},
-		{"virt-gicv3-512m.dtb", qemuNIC, phys.Range{Base: qemuGuestBase, Size: 0x18000000}},
+		{"virt-gicv3-1g.dtb", qemuMgmtNIC, phys.Range{Base: qemuGuestBase, Size: 0x38000000}},
+		{"virt-gicv3-512m.dtb", qemuMgmtNIC, phys.Range{Base: qemuGuestBase, Size: 0x18000000}},
 		{"virt-gicv3-1g-2nic.dtb", "/virtio_mmio@a003c00", phys.Range{Base: qemuGuestBase, Size: 0x38000000}},
 		{"virt-gicv3-1g.dtb", "", phys.Range{Base: qemuGuestBase, Size: 0x38000000}}, // no management network
 	} {
 		t.Run(tc.file+tc.nic, func(t *testing.T) {
 			b, blob := qemuBoard(t, tc.file)
-			d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: tc.nic, TickINTID: qemuTick, Route: qemuRoute, MaintINTID: qemuMaint})
+			d, err := Describe(b, Options{GuestBase: qemuGuestBase, MgmtNIC: tc.nic, TickINTID: qemuTick, Route: qemuRoute, MaintINTID: qemuMaint})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,8 +114,8 @@ func TestDescribeQEMU(t *testing.T) {
 				fmt.Sscanf(tc.nic, "/virtio_mmio@%x", &base)
 				owned.SPIs = []uint32{gic.FirstSPI + 16 + uint32((base-0xa000000)/0x200)}
 			}
-			if !reflect.DeepEqual(d.Owned, owned) || (tc.nic != "" && d.NIC != owned.SPIs[0]) {
-				t.Errorf("Owned = %+v, NIC %d; want %+v", d.Owned, d.NIC, owned)
+			if !reflect.DeepEqual(d.Owned, owned) || (tc.nic != "" && d.MgmtNIC != owned.SPIs[0]) {
+				t.Errorf("Owned = %+v, NIC %d; want %+v", d.Owned, d.MgmtNIC, owned)
 			}
 
 			// Stage 2: what the guest reaches, and how.
@@ -197,7 +197,7 @@ func TestDescribeQEMU(t *testing.T) {
 			if tc.nic != "" {
 				dev, _, _ := bus.Lookup(0xa003000)
 				nicOff := uint64(0)
-				if tc.nic == qemuNIC {
+				if tc.nic == qemuMgmtNIC {
 					nicOff = 0xe00
 				} else {
 					nicOff = 0xc00
@@ -273,10 +273,10 @@ func TestDescribeGuestNIC(t *testing.T) {
 		nic   string
 		parts []Part
 	}{
-		{qemuNIC, []Part{{phys.Range{Base: 0xa003c00, Size: 0x200}, ModelVirtio}, {phys.Range{Base: 0xa003e00, Size: 0x200}, ModelHole}}},
+		{qemuMgmtNIC, []Part{{phys.Range{Base: 0xa003c00, Size: 0x200}, ModelVirtio}, {phys.Range{Base: 0xa003e00, Size: 0x200}, ModelHole}}},
 		{"", []Part{{phys.Range{Base: 0xa003c00, Size: 0x200}, ModelVirtio}}},
 	} {
-		d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: tc.nic, GuestNICs: []string{guestNIC}, TickINTID: qemuTick, MaintINTID: qemuMaint})
+		d, err := Describe(b, Options{GuestBase: qemuGuestBase, MgmtNIC: tc.nic, GuestNICs: []string{guestNIC}, TickINTID: qemuTick, MaintINTID: qemuMaint})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -334,12 +334,12 @@ func TestDescribeRefuses(t *testing.T) {
 	}{
 		"no RAM above the carve-out": {func() *dtb.Board { return b }, Options{GuestBase: 0x80000000, MaintINTID: qemuMaint}, "leaves nothing above"},
 		"no maintenance interrupt":   {func() *dtb.Board { return b }, Options{GuestBase: qemuGuestBase, TickINTID: qemuTick}, "no maintenance interrupt"},
-		"no such NIC":                {func() *dtb.Board { return b }, Options{GuestBase: qemuGuestBase, NIC: "/virtio_mmio@bad", MaintINTID: qemuMaint}, "not a virtio-mmio transport of the board"},
+		"no such NIC":                {func() *dtb.Board { return b }, Options{GuestBase: qemuGuestBase, MgmtNIC: "/virtio_mmio@bad", MaintINTID: qemuMaint}, "not a virtio-mmio transport of the board"},
 		"two kept devices overlap": {func() *dtb.Board {
 			c := *b
 			c.Devices = append(slices.Clone(b.Devices), dtb.Device{Path: "/fw-cfg2", Compatible: []string{"qemu,fw-cfg-mmio"}, Regs: []phys.Range{{Base: 0xa003e10, Size: 0x18}}})
 			return &c
-		}, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, MaintINTID: qemuMaint}, "overlap in page"},
+		}, Options{GuestBase: qemuGuestBase, MgmtNIC: qemuMgmtNIC, MaintINTID: qemuMaint}, "overlap in page"},
 		"a page kept whole and in part": {func() *dtb.Board {
 			c := *b
 			c.Devices = append(slices.Clone(b.Devices), dtb.Device{Path: "/fw-cfg2", Compatible: []string{"qemu,fw-cfg-mmio"}, Regs: []phys.Range{{Base: 0x8000100, Size: 0x18}}})
@@ -370,7 +370,7 @@ func TestDescribeRefuses(t *testing.T) {
 func TestDescribeUnrelayedVirtio(t *testing.T) {
 	const other = "/virtio_mmio@a003c00"
 	b, _ := qemuBoard(t, "virt-gicv3-1g-2nic.dtb")
-	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, Unrelayed: []string{other}, TickINTID: qemuTick, MaintINTID: qemuMaint})
+	d, err := Describe(b, Options{GuestBase: qemuGuestBase, MgmtNIC: qemuMgmtNIC, Unrelayed: []string{other}, TickINTID: qemuTick, MaintINTID: qemuMaint})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,11 +392,11 @@ func TestDescribeUnrelayedVirtio(t *testing.T) {
 // its maintenance PPI with its timer's and its NIC's SPI.
 func TestDescribeVirtualInterface(t *testing.T) {
 	b, _ := qemuBoard(t, "virt-gicv3-1g.dtb")
-	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, TickINTID: qemuTick, MaintINTID: qemuMaint, Route: qemuRoute})
+	d, err := Describe(b, Options{GuestBase: qemuGuestBase, MgmtNIC: qemuMgmtNIC, TickINTID: qemuTick, MaintINTID: qemuMaint, Route: qemuRoute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := gic.Owned{PPIs: []uint32{qemuTick, 25}, SPIs: []uint32{d.NIC}, Route: qemuRoute}
+	want := gic.Owned{PPIs: []uint32{qemuTick, 25}, SPIs: []uint32{d.MgmtNIC}, Route: qemuRoute}
 	if !reflect.DeepEqual(d.Owned, want) || d.Maint != 25 {
 		t.Errorf("Owned %+v, Maint %d; want %+v, 25", d.Owned, d.Maint, want)
 	}

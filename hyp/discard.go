@@ -30,10 +30,10 @@ import (
 // The pages it wrote stay marked written (Machine.written), so a later
 // guest's zero pages clear them.
 type discarder struct {
-	nics  []NIC
-	guard *gic.Guard
-	blank *gic.State // the GIC's guest part with no guest
-	hw    stateHW
+	guestNICs []GuestNIC
+	guard     *gic.Guard
+	blank     *gic.State // the GIC's guest part with no guest
+	hw        stateHW
 }
 
 // newDiscarder captures the GIC with no guest on it, for discard.
@@ -42,13 +42,13 @@ func newDiscarder(a *assembly, hw stateHW) (*discarder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the GIC with no guest: %w", err)
 	}
-	return &discarder{nics: a.nics, guard: a.guard, blank: blank, hw: hw}, nil
+	return &discarder{guestNICs: a.guestNICs, guard: a.guard, blank: blank, hw: hw}, nil
 }
 
 // discard makes the board as it was waiting for a guest (see discarder).
 // What fails is logged; the rest is done all the same.
 func (d *discarder) discard() {
-	for _, n := range d.nics {
+	for _, n := range d.guestNICs {
 		if err := n.Transport.Reset(); err != nil {
 			d.logf("guest NIC at %#x: resetting its device: %v", n.Base, err)
 		}

@@ -20,7 +20,7 @@ type Cause int
 // or none of them (spurious); the rest are the guest's traps.
 const (
 	CauseTimer    Cause = iota // Ferry's EL2 timer: a Go timer, a netstack retransmission, a migration's slice
-	CauseNIC                   // the management NIC's interrupt
+	CauseMgmtNIC               // the management NIC's interrupt
 	CauseSpurious              // an interrupt exit with nothing pending
 	CauseIRQ                   // the guest's interrupt, taken at EL2 and listed for it (the virtual CPU interface)
 	CauseMaint                 // the virtual CPU interface's maintenance interrupt: list registers refilled
@@ -34,7 +34,7 @@ const (
 	numCauses
 )
 
-var causeNames = [numCauses]string{"timer", "nic", "spurious", "irq", "maint", "mmio", "dirty", "smc", "sysreg", "wfi", "hvc", "other"}
+var causeNames = [numCauses]string{"timer", "mgmt-nic", "spurious", "irq", "maint", "mmio", "dirty", "smc", "sysreg", "wfi", "hvc", "other"}
 
 func (c Cause) String() string { return causeNames[c] }
 

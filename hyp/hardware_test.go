@@ -185,19 +185,19 @@ const (
 // GIC and virtual interface, and fakeHW.
 type testMachine struct {
 	*Machine
-	hw    *fakeHW
-	bell  *testBell
-	fake  *fakeMachine
-	vfake *vcpuif.Fake
-	done  chan error // Run's result, once started
-	nics  int        // OnNIC calls
+	hw       *fakeHW
+	bell     *testBell
+	fake     *fakeMachine
+	vfake    *vcpuif.Fake
+	done     chan error // Run's result, once started
+	mgmtIRQs int        // OnMgmtNIC calls
 }
 
 func newTestMachine(t *testing.T, state GuestState) *testMachine {
 	t.Helper()
 	b, _ := qemuBoard(t, "virt-gicv3-1g.dtb")
 	b.Memory = []phys.Range{{Base: 0x40000000, Size: testRAMBase + testRAMSize - 0x40000000}}
-	d, err := Describe(b, Options{GuestBase: qemuGuestBase, NIC: qemuNIC, TickINTID: qemuTick, MaintINTID: qemuMaint, Route: qemuRoute})
+	d, err := Describe(b, Options{GuestBase: qemuGuestBase, MgmtNIC: qemuMgmtNIC, TickINTID: qemuTick, MaintINTID: qemuMaint, Route: qemuRoute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func newTestMachine(t *testing.T, state GuestState) *testMachine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.OnNIC = func() { tm.nics++ }
+	m.OnMgmtNIC = func() { tm.mgmtIRQs++ }
 	m.VCPU.IDs = cpu.GuestIDs(func(string) uint64 { return 0 })
 	m.vif.Enable()
 	vf.Vmcr = vcpuif.VMCR_VENG1 | 0xf0<<vcpuif.VMCR_VPMRShift // the guest's Group 1 on, its priority mask open

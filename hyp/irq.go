@@ -40,10 +40,10 @@ type irqPath struct {
 	// priority is the guest's priority for its INTID (its
 	// GICD/GICR_IPRIORITYR<n> byte).
 	priority func(intid uint32) uint8
-	// Ferry's INTIDs: its EL2 timer's PPI, its NIC's SPI (0: none) and
-	// the maintenance PPI.
-	tick, nic, maint uint32
-	onTick, onNIC    func() // remove the cause of a level (nil: nothing to do)
+	// Ferry's INTIDs: its EL2 timer's PPI, its management NIC's SPI (0:
+	// none) and the maintenance PPI.
+	tick, mgmtNIC, maint uint32
+	onTick, onMgmtNIC    func() // remove the cause of a level (nil: nothing to do)
 	// enabled reports whether the guest enabled its INTID (for its SGIs:
 	// GICR_ISENABLER0, which the guest programs behind the Guard).
 	enabled func(intid uint32) bool
@@ -51,7 +51,7 @@ type irqPath struct {
 	fired bool // the last take included the EL2 timer's interrupt
 }
 
-// take acknowledges what is pending and reports the exit's cause: the NIC
+// take acknowledges what is pending and reports the exit's cause: the management NIC
 // over the timer over the guest's over the maintenance interrupt;
 // CauseSpurious when nothing was.
 func (p *irqPath) take() Cause {
@@ -69,14 +69,14 @@ func (p *irqPath) take() Cause {
 				p.onTick()
 			}
 			p.fired = true
-			if c != CauseNIC {
+			if c != CauseMgmtNIC {
 				c = CauseTimer
 			}
-		case id == p.nic && id != 0:
-			if p.onNIC != nil {
-				p.onNIC()
+		case id == p.mgmtNIC && id != 0:
+			if p.onMgmtNIC != nil {
+				p.onMgmtNIC()
 			}
-			c = CauseNIC
+			c = CauseMgmtNIC
 		case id == p.maint:
 			p.vif.Maintenance()
 			if c == CauseSpurious {

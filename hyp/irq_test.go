@@ -39,9 +39,9 @@ func (f *fakePhys) Deactivate(id uint32) {
 }
 
 const (
-	testTick  = 26
-	testNIC   = 48
-	testMaint = 25
+	testTick    = 26
+	testMgmtNIC = 48
+	testMaint   = 25
 )
 
 func newIRQPath(lrs int) (*irqPath, *fakePhys, *vcpuif.Fake) {
@@ -53,7 +53,7 @@ func newIRQPath(lrs int) (*irqPath, *fakePhys, *vcpuif.Fake) {
 	p := &irqPath{
 		phys: phys, vif: vif,
 		priority: func(id uint32) uint8 { return uint8(0x80 + id%8*0x10) },
-		tick:     testTick, nic: testNIC, maint: testMaint,
+		tick:     testTick, mgmtNIC: testMgmtNIC, maint: testMaint,
 		enabled: func(id uint32) bool { return id != 7 },
 	}
 	return p, phys, vf
@@ -65,15 +65,15 @@ func newIRQPath(lrs int) (*irqPath, *fakePhys, *vcpuif.Fake) {
 func TestIRQPath(t *testing.T) {
 	p, phys, vf := newIRQPath(4)
 	ticks, nics := 0, 0
-	p.onTick, p.onNIC = func() { ticks++ }, func() { nics++ }
-	phys.pending = []uint32{testTick, 27, testNIC, 33}
-	if c := p.take(); c != CauseNIC || !p.fired || ticks != 1 || nics != 1 {
+	p.onTick, p.onMgmtNIC = func() { ticks++ }, func() { nics++ }
+	phys.pending = []uint32{testTick, 27, testMgmtNIC, 33}
+	if c := p.take(); c != CauseMgmtNIC || !p.fired || ticks != 1 || nics != 1 {
 		t.Fatalf("cause %v, fired %v, ticks %d, NIC %d", c, p.fired, ticks, nics)
 	}
-	if !slices.Equal(phys.dropped, []uint32{testTick, 27, testNIC, 33}) {
+	if !slices.Equal(phys.dropped, []uint32{testTick, 27, testMgmtNIC, 33}) {
 		t.Errorf("dropped %v: every acknowledged interrupt's priority", phys.dropped)
 	}
-	if !slices.Equal(phys.deactivated, []uint32{testTick, testNIC}) {
+	if !slices.Equal(phys.deactivated, []uint32{testTick, testMgmtNIC}) {
 		t.Errorf("deactivated %v: Ferry's only", phys.deactivated)
 	}
 	for _, id := range []uint32{27, 33} {
@@ -109,7 +109,7 @@ func TestIRQPathCauses(t *testing.T) {
 		{[]uint32{testMaint}, CauseMaint},
 		{[]uint32{testMaint, 27}, CauseIRQ},
 		{[]uint32{testTick, 27}, CauseTimer},
-		{[]uint32{testNIC, testTick}, CauseNIC},
+		{[]uint32{testMgmtNIC, testTick}, CauseMgmtNIC},
 	} {
 		p, phys, _ := newIRQPath(4)
 		phys.pending = tc.pending

@@ -35,18 +35,18 @@ type Machine struct {
 	// when it restarts (power_arm64.go).
 	FirmwareDTB []byte
 
-	// NICs are the guest's NICs, each behind Ferry's model of its
+	// GuestNICs are the guest's NICs, each behind Ferry's model of its
 	// transport.
-	NICs []NIC
+	GuestNICs []GuestNIC
 
-	hw      Hardware
-	midr    uint64   // the CPU's MIDR_EL1, for the fingerprint
-	reg     Registry // the migratable components
-	nicStop *nicStop // how the next pause stops the guest's NICs' devices
-	// OnNIC takes the management NIC's interrupt (acknowledges it at the
-	// device, wakes the NIC's goroutine); it runs on the vCPU goroutine or
+	hw           Hardware
+	midr         uint64        // the CPU's MIDR_EL1, for the fingerprint
+	reg          Registry      // the migratable components
+	guestNICStop *guestNICStop // how the next pause stops the guest's NICs' devices
+	// OnMgmtNIC takes the management NIC's interrupt (acknowledges it at the
+	// device, wakes its poller); it runs on the vCPU goroutine or
 	// in the idle hook, so it must not block.
-	OnNIC func()
+	OnMgmtNIC func()
 	// onPower carries out the guest's system power call (power_arm64.go):
 	// nil, the run loop restarted the guest; else what Run returns.
 	onPower  func(*PowerRequest) error
@@ -56,7 +56,7 @@ type Machine struct {
 	share    Share // Ferry's share of the CPU outside a migration (share.go)
 	deadline int64 // the next Go timer when the scheduler last went idle (Now; 0: none)
 	fired    bool  // the last interrupt exit included the EL2 timer's
-	ferryIRQ bool  // the last interrupt exit included one of Ferry's (its timer, its NIC)
+	ferryIRQ bool  // the last interrupt exit included one of Ferry's (its timer, its management NIC)
 	// vif is the guest's virtual CPU interface and irq the interrupt path
 	// through it (irq.go).
 	vif      *vcpuif.VIF
@@ -109,16 +109,16 @@ func newMachine(d *Description, state GuestState, log func(string), p machinePar
 	if err != nil {
 		return nil, err
 	}
-	m.Stage2, m.GIC, m.Bus, m.reg, m.NICs, m.nicStop = a.stage2, a.guard, a.bus, a.reg, a.nics, a.stop
+	m.Stage2, m.GIC, m.Bus, m.reg, m.GuestNICs, m.guestNICStop = a.stage2, a.guard, a.bus, a.reg, a.guestNICs, a.stop
 	m.discard = a.discard
 	m.irq = irqPath{
 		phys: p.hw, vif: m.vif,
 		priority: m.GIC.Priority, enabled: m.GIC.Enabled,
-		tick: d.Tick, nic: d.NIC, maint: d.Maint,
+		tick: d.Tick, mgmtNIC: d.MgmtNIC, maint: d.Maint,
 		onTick: func() { m.hw.SetTimer(0) },
-		onNIC: func() {
-			if m.OnNIC != nil {
-				m.OnNIC()
+		onMgmtNIC: func() {
+			if m.OnMgmtNIC != nil {
+				m.OnMgmtNIC()
 			}
 		},
 	}
@@ -159,7 +159,7 @@ func (m *Machine) arm(until int64) {
 func (m *Machine) interrupt() Cause {
 	c := m.irq.take()
 	m.fired = m.irq.fired
-	m.ferryIRQ = c == CauseTimer || c == CauseNIC
+	m.ferryIRQ = c == CauseTimer || c == CauseMgmtNIC
 	return c
 }
 
@@ -168,7 +168,7 @@ func (m *Machine) interrupt() Cause {
 // If the vCPU goroutine is waiting for that moment it is woken to enter
 // the guest with the EL2 timer armed for until: the guest has the CPU
 // until Ferry has something to do. Otherwise (no guest yet, a paused one,
-// a migration's slice) the CPU sleeps in WFI until until or Ferry's NIC.
+// a migration's slice) the CPU sleeps in WFI until until or Ferry's management NIC.
 func (m *Machine) Idle(until int64) {
 	if m.idleWait {
 		m.idleWait = false
@@ -239,7 +239,7 @@ func (m *Machine) rearmGuest() {
 // the trapped WFI's (guestIdle); otherwise the CPU waits in WFI at EL2,
 // which any physical interrupt ends -- the guest's (taken at its next
 // entry), Ferry's EL2 timer (armed for Ferry's next deadline when the
-// guest was entered), its NIC -- unless the guest already has a virtual
+// guest was entered), its management NIC -- unless the guest already has a virtual
 // interrupt to take (one listed wakes only a WFI at EL1).
 func (m *Machine) guestStandby() {
 	switch {
@@ -323,11 +323,11 @@ func (m *Machine) step() error {
 	return nil
 }
 
-// NICFaults are the guest's NICs' faults (virtiommio.Transport.Faults),
+// GuestNICFaults are the guest's NICs' faults (virtiommio.Transport.Faults),
 // each after its transport's address.
-func (m *Machine) NICFaults() []string {
+func (m *Machine) GuestNICFaults() []string {
 	var out []string
-	for _, n := range m.NICs {
+	for _, n := range m.GuestNICs {
 		for _, f := range n.Transport.Faults() {
 			out = append(out, fmt.Sprintf("%#x: %s", n.Base, f))
 		}
@@ -335,14 +335,14 @@ func (m *Machine) NICFaults() []string {
 	return out
 }
 
-// NICHeld says, for each of the guest's NICs, the queues whose device
-// has held a request longer than a pause waits for one (nicStopWait):
+// GuestNICHeld says, for each of the guest's NICs, the queues whose device
+// has held a request longer than a pause waits for one (guestNICStopWait):
 // while it does, a migration's pause fails unless the operator resets the
 // NIC (ferryctl migrate -reset-nic).
-func (m *Machine) NICHeld() []string {
+func (m *Machine) GuestNICHeld() []string {
 	var out []string
-	for _, n := range m.NICs {
-		for _, h := range n.Transport.Held(nicStopWait) {
+	for _, n := range m.GuestNICs {
+		for _, h := range n.Transport.Held(guestNICStopWait) {
 			out = append(out, fmt.Sprintf("%#x: %s", n.Base, h))
 		}
 	}

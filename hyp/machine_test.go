@@ -67,10 +67,10 @@ func TestRunEntersWhenFerryIsIdle(t *testing.T) {
 func TestIdleInterruptIsNotTheNextExit(t *testing.T) {
 	tm := newTestMachine(t, GuestRunning)
 	h := tm.hw
-	h.wfi = func(h *fakeHW) { h.pend = append(h.pend, tm.Desc.NIC) }
+	h.wfi = func(h *fakeHW) { h.pend = append(h.pend, tm.Desc.MgmtNIC) }
 	tm.Idle(h.now + int64(time.Millisecond))
-	if tm.nics != 1 || h.wfis != 1 || h.timer != h.now+int64(time.Millisecond) {
-		t.Fatalf("idle: NIC taken %d times, %d WFIs, timer %d", tm.nics, h.wfis, h.timer-h.now)
+	if tm.mgmtIRQs != 1 || h.wfis != 1 || h.timer != h.now+int64(time.Millisecond) {
+		t.Fatalf("idle: NIC taken %d times, %d WFIs, timer %d", tm.mgmtIRQs, h.wfis, h.timer-h.now)
 	}
 	h.script = append(h.script, hvcExit)
 	done := make(chan error, 1)
@@ -102,7 +102,7 @@ func TestIdleInterruptIsNotTheNextExit(t *testing.T) {
 func TestRunSliceWhenFerryIsBusy(t *testing.T) {
 	tm := newTestMachine(t, GuestRunning)
 	h := tm.hw
-	h.script = append(h.script, irqExit(tm.Desc.NIC), after(time.Millisecond, wfiExit))
+	h.script = append(h.script, irqExit(tm.Desc.MgmtNIC), after(time.Millisecond, wfiExit))
 	tm.start()
 	tm.waited(t)
 	tm.Yield() // not yet: Ferry has not used its share
@@ -125,8 +125,8 @@ func TestRunSliceWhenFerryIsBusy(t *testing.T) {
 	if e[2].twi || e[2].timer != 0 {
 		t.Errorf("after the slice: WFI trapped %v, timer %d; want the guest's own WFI, no deadline", e[2].twi, e[2].timer)
 	}
-	if tm.nics != 1 {
-		t.Errorf("NIC interrupt taken %d times", tm.nics)
+	if tm.mgmtIRQs != 1 {
+		t.Errorf("NIC interrupt taken %d times", tm.mgmtIRQs)
 	}
 }
 

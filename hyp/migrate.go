@@ -44,7 +44,7 @@ func (m *Machine) Fingerprint() migrate.Fingerprint {
 	// The guest's NIC's MAC is the device's, and the guest's driver
 	// keeps it: another one on the destination would filter its frames
 	// out.
-	for _, n := range m.NICs {
+	for _, n := range m.GuestNICs {
 		f.Devices = append(f.Devices, fmt.Sprintf("virtio-net@%#x:mac=%v", n.Base, net.HardwareAddr(n.Transport.Config(0, 6))))
 	}
 	f.States = m.reg.Versions()
@@ -52,16 +52,16 @@ func (m *Machine) Fingerprint() migrate.Fingerprint {
 }
 
 // Source is the machine as the sending side of a migration sees it;
-// resetNIC: the pause resets the guest's NICs' devices even if they still
-// hold requests, which go back to the guest unused (nicStop).
-func (m *Machine) Source(resetNIC bool) migrate.Source { return source{m, resetNIC} }
+// resetGuestNICs: the pause resets the guest's NICs' devices even if they still
+// hold requests, which go back to the guest unused (guestNICStop).
+func (m *Machine) Source(resetGuestNICs bool) migrate.Source { return source{m, resetGuestNICs} }
 
 // Sink is the machine as the receiving side of a migration sees it.
 func (m *Machine) Sink() migrate.Sink { return sink{m} }
 
 type source struct {
-	m        *Machine
-	resetNIC bool
+	m              *Machine
+	resetGuestNICs bool
 }
 
 func (s source) Fingerprint() migrate.Fingerprint { return s.m.Fingerprint() }
@@ -76,11 +76,11 @@ func (s source) Pause() error {
 	if err := s.m.Ctl.Pause(ctx); err != nil {
 		return err
 	}
-	s.m.nicStop.reset = s.resetNIC
+	s.m.guestNICStop.reset = s.resetGuestNICs
 	st, err := s.m.reg.Capture(true)
-	s.m.nicStop.reset = false
+	s.m.guestNICStop.reset = false
 	if err != nil {
-		s.m.restartNICs()
+		s.m.restartGuestNICs()
 		s.m.Ctl.Resume()
 		return err
 	}
@@ -96,14 +96,14 @@ func (s source) Pause() error {
 // devices (stopped at the pause) set up again.
 func (s source) Resume() {
 	s.m.captured = nil
-	s.m.restartNICs()
+	s.m.restartGuestNICs()
 	s.m.Ctl.Resume()
 }
 
-// restartNICs sets up again the devices of the guest's NICs that a pause
+// restartGuestNICs sets up again the devices of the guest's NICs that a pause
 // stopped. One that fails is reported; the guest runs on without it.
-func (m *Machine) restartNICs() {
-	for _, n := range m.NICs {
+func (m *Machine) restartGuestNICs() {
+	for _, n := range m.GuestNICs {
 		if err := n.Transport.Restart(); err != nil && m.VCPU.Log != nil {
 			m.VCPU.Log(fmt.Sprintf("guest NIC at %#x: setting its device up again: %v", n.Base, err))
 		}
@@ -185,7 +185,7 @@ func (s sink) Restore(states []migrate.State) error {
 // from here (package announce).
 func (s sink) Resume() error {
 	s.m.Ctl.Start()
-	for _, n := range s.m.NICs {
+	for _, n := range s.m.GuestNICs {
 		go s.m.announce(n)
 	}
 	return nil
@@ -193,7 +193,7 @@ func (s sink) Resume() error {
 
 // announce sends the guest's RARP announcements on n, in its rounds, and
 // says how many went out.
-func (m *Machine) announce(n NIC) {
+func (m *Machine) announce(n GuestNIC) {
 	mac := net.HardwareAddr(n.Transport.Config(0, 6))
 	frame := announce.Frame(mac)
 	sent := 0

@@ -28,7 +28,7 @@ func (b busMem) Slice(addr uint64, n int) ([]byte, error) {
 // A guest NIC whose device holds a request it never carries out (a
 // receive chain with a device-readable buffer, completed only by a frame
 // that never comes): the pause fails and says what the operator can do;
-// with the operator's NIC reset (nicStop.reset, from ferryctl migrate
+// with the operator's NIC reset (guestNICStop.reset, from ferryctl migrate
 // -reset-nic) it succeeds, the request given back to the guest.
 func TestNICComponentReset(t *testing.T) {
 	m := fakedev.NewMemory()
@@ -67,8 +67,8 @@ func TestNICComponentReset(t *testing.T) {
 	binary.LittleEndian.PutUint16(m.At(avail+2, 2), 1) // head 0 available
 	w(virtiommio.RegQueueNotify, 0)
 
-	stop := &nicStop{}
-	c := nicComponent(0xa003c00, tr, stop)
+	stop := &guestNICStop{}
+	c := guestNICComponent(0xa003c00, tr, stop)
 	if _, err := c.Capture(); err == nil || !strings.Contains(err.Error(), "ferryctl migrate -reset-nic") || !strings.Contains(err.Error(), "queue 0: the device holds a request (the chain at 0)") {
 		t.Fatalf("Capture = %v", err)
 	}

@@ -13,8 +13,9 @@ import "time"
 // management link) would keep them from ever being idle, so a goroutine
 // that loops on such work calls Yield between rounds, and once Ferry has
 // held the CPU for shareFerry the guest is entered all the same, for a
-// slice of shareGuest that Ferry's interrupts do not cut short (the NIC's
-// only wakes its goroutine, which runs after the slice) and only the
+// slice of shareGuest that Ferry's interrupts do not cut short (the
+// management NIC's only wakes its poller, which runs after the slice) and
+// only the
 // guest's own WFI ends early: a guest with nothing to do gives the CPU
 // back. So under any load Ferry takes at most shareFerry / (shareFerry +
 // shareGuest) of the CPU from a busy guest, and all of it from an idle

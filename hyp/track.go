@@ -18,7 +18,7 @@ import (
 // goroutines for ferrySlice: the EL2 timer takes the CPU back from the
 // guest, the vCPU goroutine rests, and the migration yields when its slice
 // is over (Yield). The guest's own interrupts and timers are untouched. A
-// NIC interrupt during the guest's slice only wakes the NIC's goroutine,
+// management NIC's interrupt during the guest's slice only wakes its poller,
 // which runs in Ferry's next slice.
 const (
 	ferrySlice    = 5 * time.Millisecond
@@ -146,8 +146,8 @@ func (m *Machine) cpuTimes() (guest, ferry time.Duration) {
 
 // Yield gives the CPU back to the guest when Ferry's slice is over; a
 // migration calls it between two pieces of work, and so does every
-// goroutine of Ferry's that loops while work keeps coming (the NIC
-// poller). While tracking, that is the end of Ferry's slice; otherwise,
+// goroutine of Ferry's that loops while work keeps coming (the
+// management NIC's poller). While tracking, that is the end of Ferry's slice; otherwise,
 // while the guest waits for Ferry's goroutines to be idle, the end of
 // Ferry's share (share.go): the vCPU goroutine then runs next and enters
 // the guest for its slice. With the guest stopped, or none, it does

@@ -177,15 +177,15 @@ func TestInterruptExit(t *testing.T) {
 	irqs := 0
 	v.IRQ = func() Cause {
 		irqs++
-		return []Cause{CauseTimer, CauseNIC}[irqs%2]
+		return []Cause{CauseTimer, CauseMgmtNIC}[irqs%2]
 	}
 	for _, reason := range []uint64{cpu.ExitIRQ, cpu.ExitFIQ, cpu.ExitIRQ} {
 		if err := v.Dispatch(reason); err != nil {
 			t.Fatalf("interrupt exit %d: %v", reason, err)
 		}
 	}
-	if got := v.Causes(); irqs != 3 || got["nic"] != 2 || got["timer"] != 1 || len(got) != 2 {
-		t.Fatalf("%d interrupts, causes %v; want nic 2, timer 1", irqs, got)
+	if got := v.Causes(); irqs != 3 || got["mgmt-nic"] != 2 || got["timer"] != 1 || len(got) != 2 {
+		t.Fatalf("%d interrupts, causes %v; want mgmt-nic 2, timer 1", irqs, got)
 	}
 }
 

@@ -82,7 +82,7 @@ func boot() error {
 		if err != nil {
 			return fmt.Errorf("management network: %w", err)
 		}
-		opt.NIC = n.Transport().Path
+		opt.MgmtNIC = n.Transport().Path
 		svc = &services{cfg: cfg, net: n, keys: keys, ledger: migrate.NewLedger(nil)}
 		if !cfg.Receive() {
 			svc.ledger = migrate.NewLedger(migrate.NewGuest())
@@ -95,7 +95,7 @@ func boot() error {
 	// would DMA where the guest says, unchecked: it is hidden.
 	for _, d := range virtionet.Devices(b.Virtio) {
 		switch {
-		case d.Path == opt.NIC:
+		case d.Path == opt.MgmtNIC:
 		case d.ModernNetwork():
 			opt.GuestNICs = append(opt.GuestNICs, d.Path)
 		default:
@@ -127,7 +127,7 @@ func boot() error {
 	m.InstallIdle()
 	if svc != nil {
 		svc.m = m
-		m.OnNIC = svc.interrupt
+		m.OnMgmtNIC = svc.mgmtInterrupt
 		if err := svc.start(); err != nil {
 			return err
 		}

@@ -74,8 +74,8 @@ const (
 	faultHold = 3 * time.Second
 )
 
-// services are what Ferry runs on its management network: the NIC
-// poller, the HTTPS API and the migration listener, all mutual TLS.
+// services are what Ferry runs on its management network: the management
+// NIC's poller, the HTTPS API and the migration listener, all mutual TLS.
 type services struct {
 	cfg    config.Config
 	net    *mgmt.Net
@@ -87,9 +87,9 @@ type services struct {
 	suite    uint16        // the migration stream's TLS suite (0: TLS 1.3's), measured at start
 	measured chan struct{} // closed once suite is set
 
-	nic   hyp.Doorbell     // the NIC poller, waiting for the NIC's interrupt
-	meter hyp.ExitMeter    // exit rates for Status
-	known *tlsaccept.Known // addresses whose handshakes get the slots kept for known peers
+	mgmtIRQ hyp.Doorbell     // the management NIC's poller, waiting for its interrupt
+	meter   hyp.ExitMeter    // exit rates for Status
+	known   *tlsaccept.Known // addresses whose handshakes get the slots kept for known peers
 }
 
 // suiteProbe is how much each candidate cipher of the migration stream
@@ -195,8 +195,8 @@ func (s *services) start() error {
 	return nil
 }
 
-// poll moves the NIC's frames while there are any, then sleeps until the
-// NIC's interrupt: a quiet link costs no CPU. Between two rounds it lets
+// poll moves the management NIC's frames while there are any, then sleeps
+// until its interrupt: a quiet link costs no CPU. Between two rounds it lets
 // the guest have its slice once Ferry has used its share of the CPU
 // (hyp.Machine.Yield), so that a flood of frames cannot starve the guest.
 func (s *services) poll() {
@@ -206,16 +206,17 @@ func (s *services) poll() {
 			runtime.Gosched()
 		}
 		if !s.net.Arm() {
-			s.nic.Wait()
+			s.mgmtIRQ.Wait()
 		}
 	}
 }
 
-// interrupt takes the NIC's interrupt (hyp.Machine.OnNIC: on the vCPU
-// goroutine or in the idle hook, never blocking) and wakes the poller.
-func (s *services) interrupt() {
+// mgmtInterrupt takes the management NIC's interrupt
+// (hyp.Machine.OnMgmtNIC: on the vCPU goroutine or in the idle hook, never
+// blocking) and wakes the poller.
+func (s *services) mgmtInterrupt() {
 	if s.net.Interrupt() {
-		s.nic.Ring()
+		s.mgmtIRQ.Ring()
 	}
 }
 
@@ -261,11 +262,11 @@ func (s *services) Status() api.Status {
 		ExitWindow: window,
 
 		ConsoleDropped: board.ConsoleDropped(),
-		NICFaults:      s.m.NICFaults(),
+		NICFaults:      s.m.GuestNICFaults(),
 		GuestAborts:    faults.Aborts,
 		GuestUndefined: faults.Undefined,
 		GuestFault:     faults.Last,
-		NICHeld:        s.m.NICHeld(),
+		NICHeld:        s.m.GuestNICHeld(),
 		Migration:      cur,
 		Decisions:      past,
 		CRL:            crlStatus(s.keys.CRL()),
