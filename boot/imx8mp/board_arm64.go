@@ -7,44 +7,28 @@
 package imx8mp
 
 import (
-	"fmt"
-	"slices"
+	_ "unsafe" // go:linkname
 
-	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/boot/el2"
 )
 
+// The Go runtime's memory: Ferry's carve-out, with the image at its link
+// address inside it and the boot stack at the top.
 var (
-	firmwareDTB []byte
-	board       *dtb.Board
+	//go:linkname ramStart runtime/goos.RamStart
+	ramStart uint64 = RAMBase
+
+	//go:linkname ramSize runtime/goos.RamSize
+	ramSize uint64 = CarveOutSize
 )
 
-// FirmwareDTB is a copy of the DTB U-Boot passed.
-func FirmwareDTB() []byte { return firmwareDTB }
-
-// Board is the machine as the firmware's DTB describes it.
-func Board() *dtb.Board { return board }
-
-// X0 is x0 at entry: the DTB's address U-Boot passed.
-func X0() uint64 { return dtbAddr }
-
-// DTB is where the firmware's DTB was read: x0.
-func DTB() uint64 { return dtbAddr }
-
-func readBoard() error {
-	blob, b, err := el2.ReadDTB(uintptr(dtbAddr), ImageBase, GuestBase, "U-Boot passes the DTB's address in x0 (booti, bootm); put it below the image (fdt_addr_r=0x40000000)")
-	if err != nil {
-		return err
-	}
-	if len(b.Memory) == 0 || b.Memory[0].Base != RAMBase {
-		return fmt.Errorf("firmware device tree: RAM %v does not start at %#x", b.Memory, RAMBase)
-	}
-	if !slices.Contains(b.UARTCompatible, consoleCompatible) {
-		return fmt.Errorf("firmware device tree: console %s (%v) is not an i.MX UART (%s)", b.UARTPath, b.UARTCompatible, consoleCompatible)
-	}
-	firmwareDTB, board = blob, b
-	console.Base = uintptr(b.UART.Base)
-	el2.MapRAM(b.Memory)
-	el2.SeedRNG(b.RNGSeed)
-	return nil
+// facts are what boot/el2 needs of the board to bring Ferry up; cpuinit
+// (entry_arm64.s) hands them to its entry. The DTB comes only in x0.
+var facts = el2.Facts{
+	Console:           el2.Console{Base: earlyUART, Status: uartUTS, Data: uartUTXD, Full: uartTXFULL},
+	ConsoleCompatible: consoleCompatible,
+	RAMBase:           RAMBase,
+	ImageBase:         ImageBase,
+	GuestBase:         GuestBase,
+	DTBHint:           "U-Boot passes the DTB's address in x0 (booti, bootm); put it below the image (fdt_addr_r=0x40000000)",
 }

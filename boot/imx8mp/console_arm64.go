@@ -6,16 +6,13 @@
 
 package imx8mp
 
-import "github.com/ferry-hv/ferry/boot/el2"
-
 // i.MX UART registers Ferry's console writes use (IMX8MPRM, the UART
 // chapter's "UART Memory Map/Register Definition"; the configuration
-// registers the guest programs are package mmio/imxuart's).
+// registers the guest programs are package mmio/imxuart's):
+// facts.Console, the i.MX UART at earlyUART until the DTB names the
+// console.
 const (
 	uartUTXD   = 0x40   // UART Transmitter Register
 	uartUTS    = 0xB4   // UART Test Register
 	uartTXFULL = 1 << 4 // UTS: the transmit FIFO is full
 )
-
-// console is the i.MX UART Ferry prints its own messages on.
-var console = el2.Console{Base: earlyUART, Status: uartUTS, Data: uartUTXD, Full: uartTXFULL}

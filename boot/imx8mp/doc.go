@@ -2,12 +2,14 @@
 // Use of this source code is governed by a BSD-style licence that can be
 // found in the LICENSE file.
 
-// Package imx8mp brings Ferry up at EL2 on a board with an NXP i.MX8M Plus
-// (Cortex-A53, GICv3; the 8MPLUSLPD4-EVK and its kin), started by U-Boot
-// after TF-A: the entry point, the Go runtime hooks (memory, console), the
-// SNVS real-time clock, and the board description read from the DTB U-Boot
-// passes. The EL2 identity map, the clock, randomness and power-off (PSCI
-// to TF-A) are package el2's, shared with boot/virt.
+// Package imx8mp is a board with an NXP i.MX8M Plus (Cortex-A53, GICv3;
+// the 8MPLUSLPD4-EVK and its kin), started by U-Boot after TF-A, to Ferry:
+// its facts (memory layout, interrupts, the DTB in x0), its console (an
+// i.MX UART) and its clock (the SNVS real-time counter). Bringing Ferry up
+// at EL2 from them -- the entry, the Go runtime's hooks, reading the DTB
+// U-Boot passes, the EL2 identity map, randomness and power-off (PSCI to
+// TF-A) -- is package el2's, shared with boot/virt; cpuinit
+// (entry_arm64.s) hands el2 this board's facts (board_arm64.go).
 //
 // Everything specific to this board lives here; the machine itself --
 // which devices the guest gets, what traps, what migrates -- is described

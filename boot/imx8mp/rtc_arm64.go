@@ -29,11 +29,12 @@ const (
 // SNVS node, or its counter reads zero or unstable (never set: the Go
 // runtime's own clock starts at 1970).
 func WallClock() (now func() time.Time, ok bool) {
-	if board == nil {
+	b := el2.Board()
+	if b == nil {
 		return nil, false
 	}
 	var base uintptr
-	for _, d := range board.Devices {
+	for _, d := range b.Devices {
 		if d.Is(snvsCompatible) && len(d.Regs) > 0 {
 			base = uintptr(d.Regs[0].Base)
 			break

@@ -7,47 +7,29 @@
 package virt
 
 import (
-	"errors"
+	_ "unsafe" // go:linkname
 
-	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/boot/el2"
 )
 
+// The Go runtime's memory: Ferry's carve-out, with the image at its link
+// address inside it and the boot stack at the top.
 var (
-	firmwareDTB []byte
-	board       *dtb.Board
+	//go:linkname ramStart runtime/goos.RamStart
+	ramStart uint64 = RAMBase
+
+	//go:linkname ramSize runtime/goos.RamSize
+	ramSize uint64 = CarveOutSize
 )
 
-// FirmwareDTB is a copy of the DTB QEMU generated for this board.
-func FirmwareDTB() []byte { return firmwareDTB }
-
-// Board is the machine as the firmware's DTB describes it.
-func Board() *dtb.Board { return board }
-
-// X0 is x0 at entry: the DTB's address from a Linux loader, 0 from
-// QEMU's ELF loader.
-func X0() uint64 { return dtbAddr }
-
-// DTB is where the firmware's DTB was read: x0 at entry, or DTBAddr
-// when x0 was 0 (QEMU's ELF loader).
-func DTB() uint64 {
-	if dtbAddr == 0 {
-		return DTBAddr
-	}
-	return dtbAddr
-}
-
-func readBoard() error {
-	blob, b, err := el2.ReadDTB(uintptr(DTB()), ImageBase, GuestBase, "QEMU passes it in x0 to an arm64 Image (-kernel build/ferry.img) and leaves it at the base of RAM for an ELF (x0 = 0)")
-	if err != nil {
-		return err
-	}
-	if len(b.Memory) == 0 || b.Memory[0].Base != RAMBase {
-		return errors.New("firmware device tree: RAM does not start at 0x40000000")
-	}
-	firmwareDTB, board = blob, b
-	console.Base = uintptr(b.UART.Base)
-	el2.MapRAM(b.Memory)
-	el2.SeedRNG(b.RNGSeed)
-	return nil
+// facts are what boot/el2 needs of virt to bring Ferry up; cpuinit
+// (entry_arm64.s) hands them to its entry.
+var facts = el2.Facts{
+	Console:           el2.Console{Base: earlyUART, Status: uartFR, Data: uartDR, Full: uartTXFF},
+	ConsoleCompatible: consoleCompatible,
+	RAMBase:           RAMBase,
+	ImageBase:         ImageBase,
+	GuestBase:         GuestBase,
+	DTBIfNoX0:         DTBAddr,
+	DTBHint:           "QEMU passes it in x0 to an arm64 Image (-kernel build/ferry.img) and leaves it at the base of RAM for an ELF (x0 = 0)",
 }

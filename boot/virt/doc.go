@@ -2,12 +2,14 @@
 // Use of this source code is governed by a BSD-style licence that can be
 // found in the LICENSE file.
 
-// Package virt brings Ferry up on QEMU's arm64 "virt" board
-// (-M virt,virtualization=on,gic-version=3) at EL2: the entry point, the Go
-// runtime hooks (memory, console), the RTC, and the board
-// description read from the DTB QEMU leaves at the base of RAM. The EL2
-// identity map, the clock, randomness and power-off are package el2's, shared with
-// the other boards.
+// Package virt is QEMU's arm64 "virt" board
+// (-M virt,virtualization=on,gic-version=3) to Ferry: its facts (memory
+// layout, interrupts, where QEMU leaves the DTB), its console (a PL011)
+// and its clock (the PL031 RTC). Bringing Ferry up at EL2 from them -- the
+// entry, the Go runtime's hooks, reading the DTB, the EL2 identity map,
+// randomness and power-off -- is package el2's, shared with the other
+// boards; cpuinit (entry_arm64.s) hands el2 this board's facts
+// (board_arm64.go).
 //
 // Everything board-specific lives here; a real board is another package
 // beside this one (boot/imx8mp). Importing the package is what brings the
@@ -36,6 +38,8 @@ const (
 	GuestBase    = RAMBase + CarveOutSize
 
 	earlyUART = 0x09000000 // PL011 before the DTB is read (the board's default)
+	// consoleCompatible is the UART Ferry's console (console.go) drives.
+	consoleCompatible = "arm,pl011"
 
 	// HypTimerINTID is the EL2 physical timer's interrupt: PPI 10, the
 	// fourth entry of the DTB's /timer interrupts on virt.

@@ -22,10 +22,11 @@ const rtcDR = 0x000
 // on by the generic timer, or ok false if the board has no RTC (the Go
 // runtime's own clock starts at 1970 on the board).
 func WallClock() (now func() time.Time, ok bool) {
-	if board == nil || board.RTC.Size == 0 {
+	b := el2.Board()
+	if b == nil || b.RTC.Size == 0 {
 		return nil, false
 	}
-	sec := *(*uint32)(unsafe.Pointer(uintptr(board.RTC.Base + rtcDR)))
+	sec := *(*uint32)(unsafe.Pointer(uintptr(b.RTC.Base + rtcDR)))
 	if sec == 0 {
 		return nil, false
 	}

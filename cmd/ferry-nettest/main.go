@@ -41,7 +41,7 @@ import (
 	"time"
 
 	"github.com/ferry-hv/ferry/boot/el2"
-	"github.com/ferry-hv/ferry/boot/virt"
+	_ "github.com/ferry-hv/ferry/boot/virt" // the board: brings the runtime up
 	"github.com/ferry-hv/ferry/net/mgmt"
 )
 
@@ -60,7 +60,7 @@ func main() {
 }
 
 func run() error {
-	b := virt.Board()
+	b := el2.Board()
 	c, err := config.Parse(b.Bootargs, "nettest")
 	if err != nil {
 		return err

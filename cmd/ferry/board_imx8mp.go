@@ -13,8 +13,8 @@ import (
 
 // board is an NXP i.MX8M Plus board (make image BOARD=imx8mp).
 var board = boardAPI{
-	RAMBase: imx8mp.RAMBase, GuestBase: imx8mp.GuestBase, ImageBase: imx8mp.ImageBase, X0: imx8mp.X0, DTB: imx8mp.DTB, HypTimerINTID: imx8mp.HypTimerINTID, MaintINTID: imx8mp.MaintINTID,
-	Board: imx8mp.Board, FirmwareDTB: imx8mp.FirmwareDTB, PowerOff: el2.PowerOff, Uptime: el2.Uptime,
+	RAMBase: imx8mp.RAMBase, GuestBase: imx8mp.GuestBase, ImageBase: imx8mp.ImageBase, X0: el2.X0, DTB: el2.DTB, HypTimerINTID: imx8mp.HypTimerINTID, MaintINTID: imx8mp.MaintINTID,
+	Board: el2.Board, FirmwareDTB: el2.FirmwareDTB, PowerOff: el2.PowerOff, Uptime: el2.Uptime,
 	UsesRNDR: el2.UsesRNDR, WallClock: imx8mp.WallClock, ConsoleDropped: el2.ConsoleDropped,
 	RTC: "SNVS",
 }

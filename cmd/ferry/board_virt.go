@@ -13,8 +13,8 @@ import (
 
 // board is QEMU's virt board (the default; make image).
 var board = boardAPI{
-	RAMBase: virt.RAMBase, GuestBase: virt.GuestBase, ImageBase: virt.ImageBase, X0: virt.X0, DTB: virt.DTB, HypTimerINTID: virt.HypTimerINTID, MaintINTID: virt.MaintINTID,
-	Board: virt.Board, FirmwareDTB: virt.FirmwareDTB, PowerOff: el2.PowerOff, Uptime: el2.Uptime,
+	RAMBase: virt.RAMBase, GuestBase: virt.GuestBase, ImageBase: virt.ImageBase, X0: el2.X0, DTB: el2.DTB, HypTimerINTID: virt.HypTimerINTID, MaintINTID: virt.MaintINTID,
+	Board: el2.Board, FirmwareDTB: el2.FirmwareDTB, PowerOff: el2.PowerOff, Uptime: el2.Uptime,
 	UsesRNDR: el2.UsesRNDR, WallClock: virt.WallClock, ConsoleDropped: el2.ConsoleDropped,
 	RTC: "PL031",
 }
