@@ -221,7 +221,7 @@ func newTestMachine(t *testing.T, state GuestState) *testMachine {
 			forward: func(base, size uint64) mmio.Device { return page },
 			hw:      sh,
 		},
-		hw: h, vif: vf, idle: tm.bell, midr: 0x410fd083, mpidr: 0x80000000,
+		hw: h, vif: vf, idle: tm.bell, mgmt: newTestBell(), midr: 0x410fd083, mpidr: 0x80000000,
 		firmware: func(args [8]uint64) [4]uint64 { return [4]uint64{NotSupported} },
 	})
 	if err != nil {

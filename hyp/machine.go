@@ -44,9 +44,10 @@ type Machine struct {
 	reg          Registry      // the migratable components
 	guestNICStop *guestNICStop // how the next pause stops the guest's NICs' devices
 	// OnMgmtNIC takes the management NIC's interrupt (acknowledges it at the
-	// device, wakes its poller); it runs on the vCPU goroutine or
-	// in the idle hook, so it must not block.
+	// device, wakes its poller: ServeMgmtNIC); it runs on the vCPU
+	// goroutine or in the idle hook, so it must not block.
 	OnMgmtNIC func()
+	mgmtIRQ   bell // the management NIC's poller, waiting for its interrupt
 	// onPower carries out the guest's system power call (power_arm64.go):
 	// nil, the run loop restarted the guest; else what Run returns.
 	onPower  func(*PowerRequest) error
@@ -84,7 +85,8 @@ type machineParts struct {
 	parts             // the stage-2 arena, the GIC, device pages and where the components live
 	hw    Hardware    // the CPU's operations
 	vif   vcpuif.Regs // the guest's virtual CPU interface's registers
-	idle  bell
+	idle  bell        // the vCPU goroutine's, waiting for Ferry to be idle
+	mgmt  bell        // the management NIC's poller's (mgmtpoll.go)
 	midr  uint64
 	// The vCPU's: its MPIDR_EL1, the board's firmware and what it
 	// answered at boot, its EL1 exception registers (VCPU).
@@ -100,7 +102,7 @@ type machineParts struct {
 // interrupt path through the guest's virtual CPU interface and the vCPU's
 // handlers. The CPU's EL2 controls are the caller's (configureEL2).
 func newMachine(d *Description, state GuestState, log func(string), p machineParts) (*Machine, error) {
-	m := &Machine{Desc: d, Ctl: NewControl(state), hw: p.hw, idle: p.idle, midr: p.midr, arena: p.arena}
+	m := &Machine{Desc: d, Ctl: NewControl(state), hw: p.hw, idle: p.idle, mgmtIRQ: p.mgmt, midr: p.midr, arena: p.arena}
 	m.vif = vcpuif.New(p.vif)
 	sh := &p.parts.hw
 	sh.quiesce, sh.vif, sh.log = m.quiesce, m.vif, log

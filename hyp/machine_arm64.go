@@ -62,6 +62,7 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 		hw:       cpuHardware{},
 		vif:      vifRegs{},
 		idle:     &Doorbell{},
+		mgmt:     &Doorbell{},
 		midr:     cpu.ReadMIDR_EL1(),
 		mpidr:    cpu.ReadMPIDR_EL1(),
 		firmware: cpu.SMC,

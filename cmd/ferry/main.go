@@ -127,7 +127,7 @@ func boot() error {
 	m.InstallIdle()
 	if svc != nil {
 		svc.m = m
-		m.OnMgmtNIC = svc.mgmtInterrupt
+		svc.poll = m.ServeMgmtNIC(svc.net)
 		if err := svc.start(); err != nil {
 			return err
 		}

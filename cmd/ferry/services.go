@@ -87,9 +87,9 @@ type services struct {
 	suite    uint16        // the migration stream's TLS suite (0: TLS 1.3's), measured at start
 	measured chan struct{} // closed once suite is set
 
-	mgmtIRQ hyp.Doorbell     // the management NIC's poller, waiting for its interrupt
-	meter   hyp.ExitMeter    // exit rates for Status
-	known   *tlsaccept.Known // addresses whose handshakes get the slots kept for known peers
+	poll  func()           // the management NIC's poller (hyp.Machine.ServeMgmtNIC)
+	meter hyp.ExitMeter    // exit rates for Status
+	known *tlsaccept.Known // addresses whose handshakes get the slots kept for known peers
 }
 
 // suiteProbe is how much each candidate cipher of the migration stream
@@ -193,31 +193,6 @@ func (s *services) start() error {
 	go s.receive(accept(migL, s.keys.ServerConfig(stream), migrationConns))
 	logf("management network up: %s as %q, API on :%d, migrations on :%d", s.net, s.name(), api.APIPort, api.MigrationPort)
 	return nil
-}
-
-// poll moves the management NIC's frames while there are any, then sleeps
-// until its interrupt: a quiet link costs no CPU. Between two rounds it lets
-// the guest have its slice once Ferry has used its share of the CPU
-// (hyp.Machine.Yield), so that a flood of frames cannot starve the guest.
-func (s *services) poll() {
-	for {
-		for s.net.Poll() {
-			s.m.Yield()
-			runtime.Gosched()
-		}
-		if !s.net.Arm() {
-			s.mgmtIRQ.Wait()
-		}
-	}
-}
-
-// mgmtInterrupt takes the management NIC's interrupt
-// (hyp.Machine.OnMgmtNIC: on the vCPU goroutine or in the idle hook, never
-// blocking) and wakes the poller.
-func (s *services) mgmtInterrupt() {
-	if s.net.Interrupt() {
-		s.mgmtIRQ.Ring()
-	}
 }
 
 // heapInUse is Ferry's Go heap in use.
