@@ -44,16 +44,15 @@ func el2L1() *[512]uint64 { return aligned(&el2Table) }
 // GiB of RAM at ramBase (which holds Ferry) as Normal memory, everything
 // else as Device memory until the DTB says where the rest of RAM is. It
 // runs before the Go runtime is set up (Hwinit0): no allocation.
-func EnableMMU(ramBase uint64) { EnableMMUWithDMA(ramBase, phys.Range{}) }
-
-// EnableMMUWithDMA is EnableMMU with dma, a window of Ferry's GiB in 2 MiB
-// blocks, mapped Normal Non-cacheable (mmu.EL2Level2): the memory Ferry
-// shares with a bus master that does not snoop its caches (the i.MX8M
-// Plus ENET's rings and buffers). That GiB is then mapped by a level-2
-// table, 2 MiB blocks, from the start: no live block is ever split. The
-// board's host test checks dma (a bad window would fail here, before the
-// runtime can report it).
-func EnableMMUWithDMA(ramBase uint64, dma phys.Range) {
+//
+// dma, if not empty, is a window of Ferry's GiB in 2 MiB blocks mapped
+// Normal Non-cacheable (mmu.EL2Level2): the memory Ferry shares with a bus
+// master that does not snoop its caches (the i.MX8M Plus ENET's rings and
+// buffers, Facts.DMA). That GiB is then mapped by a level-2 table of 2 MiB
+// blocks from the start: no live block is ever split. The board's host
+// test checks its window (a bad one would be mapped Write-Back here, the
+// runtime not yet there to report it).
+func EnableMMU(ramBase uint64, dma phys.Range) {
 	t := el2L1()
 	for i := range t {
 		t[i] = mmu.EL2Block(uint64(i)<<30, false)
@@ -78,7 +77,7 @@ func EnableMMUWithDMA(ramBase uint64, dma phys.Range) {
 }
 
 // MapRAM marks every 1 GiB block that holds RAM as Normal memory; Ferry's
-// own GiB, if a level-2 table maps it (EnableMMUWithDMA), stays so.
+// own GiB, if a level-2 table maps it (EnableMMU's dma), stays so.
 func MapRAM(ram []phys.Range) {
 	t := el2L1()
 	for _, r := range ram {

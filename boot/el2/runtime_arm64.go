@@ -10,6 +10,7 @@ import (
 	_ "unsafe" // go:linkname
 
 	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/phys"
 )
 
 // Facts are what bringing Ferry up needs of its board. A board package
@@ -38,6 +39,12 @@ type Facts struct {
 	// DTBHint says how the board's firmware should pass the DTB, for the
 	// error when it did not.
 	DTBHint string
+
+	// DMA is a window of the carve-out, outside the runtime's memory,
+	// mapped Normal Non-cacheable (EnableMMU): the rings and
+	// buffers of a management NIC that does not snoop the CPU's caches
+	// (the i.MX8M Plus ENET); empty on a board without one.
+	DMA phys.Range
 }
 
 // facts are the board package's, stored by the entry.
@@ -56,7 +63,7 @@ var ramStackOffset uint64 = 0x100
 //go:linkname hwinit0 runtime/goos.Hwinit0
 func hwinit0() {
 	cpu.InstallVectors()
-	EnableMMU(facts.RAMBase)
+	EnableMMU(facts.RAMBase, facts.DMA)
 }
 
 // printk writes one byte of the runtime's standard output to the console.

@@ -10,16 +10,18 @@ import (
 	_ "unsafe" // go:linkname
 
 	"github.com/ferry-hv/ferry/boot/el2"
+	"github.com/ferry-hv/ferry/phys"
 )
 
-// The Go runtime's memory: Ferry's carve-out, with the image at its link
-// address inside it and the boot stack at the top.
+// The Go runtime's memory: Ferry's carve-out below the ENET's DMA window
+// (nic.go), with the image at its link address inside it and the boot
+// stack at the top.
 var (
 	//go:linkname ramStart runtime/goos.RamStart
 	ramStart uint64 = RAMBase
 
 	//go:linkname ramSize runtime/goos.RamSize
-	ramSize uint64 = CarveOutSize
+	ramSize uint64 = RuntimeSize
 )
 
 // facts are what boot/el2 needs of the board to bring Ferry up; cpuinit
@@ -31,4 +33,5 @@ var facts = el2.Facts{
 	ImageBase:         ImageBase,
 	GuestBase:         GuestBase,
 	DTBHint:           "U-Boot passes the DTB's address in x0 (booti, bootm); put it below the image (fdt_addr_r=0x40000000)",
+	DMA:               phys.Range{Base: DMABase, Size: DMASize},
 }

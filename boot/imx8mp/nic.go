@@ -19,8 +19,14 @@ const FECCompatible = "fsl,imx8mp-fec"
 // The ENET's DMA window: its descriptor rings and frame buffers, the top
 // 2 MiB of the carve-out, outside the Go runtime's memory (which is the
 // carve-out below it: RuntimeSize) and mapped Normal Non-cacheable at EL2
-// (el2.EnableMMUWithDMA): the i.MX8M Plus ENET does not snoop the CPU's
+// (el2.EnableMMU): the i.MX8M Plus ENET does not snoop the CPU's
 // caches. The guest never maps it (it is carve-out).
+// GuestArgs go on the guest's command line when the FEC is Ferry's: the
+// guest keeps the clock controller (CCM), and Linux turns off, at the end
+// of its boot, every clock no driver holds (clk_disable_unused) -- with the
+// FEC's node gone, every clock of Ferry's NIC.
+const GuestArgs = "clk_ignore_unused"
+
 const (
 	DMASize     = 2 << 20
 	DMABase     = GuestBase - DMASize

@@ -33,13 +33,13 @@ func TestEVKManagementNIC(t *testing.T) {
 	if len(fec) != 1 || fec[0].Reg.Base != 0x30be0000 || len(fec[0].SPIs) == 0 || fec[0].SPIs[0] != 118 {
 		t.Fatalf("%s nodes: %+v, want one at 0x30be0000 with SPI 118 first", FECCompatible, fec)
 	}
-	d, err := hyp.Describe(b, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID, MaintINTID: MaintINTID, NIC: fec[0].Path})
+	d, err := hyp.Describe(b, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID, MaintINTID: MaintINTID, MgmtNIC: fec[0].Path})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const intid = 118 + gic.FirstSPI
-	if d.NIC != intid || !slices.Equal(d.Owned.SPIs, []uint32{intid}) {
-		t.Errorf("NIC INTID %d, Ferry's SPIs %v; want %d", d.NIC, d.Owned.SPIs, intid)
+	if d.MgmtNIC != intid || !slices.Equal(d.Owned.SPIs, []uint32{intid}) {
+		t.Errorf("NIC INTID %d, Ferry's SPIs %v; want %d", d.MgmtNIC, d.Owned.SPIs, intid)
 	}
 	for _, x := range d.Devices {
 		switch x.Path {
@@ -68,13 +68,13 @@ func TestEVKManagementNIC(t *testing.T) {
 	}
 	// A NIC that is neither a virtio transport nor an Ethernet MAC with
 	// GIC SPIs is refused, naming it.
-	if _, err := hyp.Describe(b, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID, MaintINTID: MaintINTID, NIC: "/soc@0/bus@30800000/spba-bus@30800000/serial@30890000"}); err == nil {
+	if _, err := hyp.Describe(b, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID, MaintINTID: MaintINTID, MgmtNIC: "/soc@0/bus@30800000/spba-bus@30800000/serial@30890000"}); err == nil {
 		t.Error("a UART accepted as the management NIC")
 	}
 }
 
 // The DMA window: the carve-out's top 2 MiB, right above the runtime's
-// memory, a window EnableMMUWithDMA accepts (2 MiB blocks in Ferry's
+// memory, a window EnableMMU accepts (2 MiB blocks in Ferry's
 // GiB), and large enough for the ENET's rings at their largest.
 func TestEVKDMAWindow(t *testing.T) {
 	if DMABase != RAMBase+RuntimeSize || DMABase+DMASize != GuestBase {
@@ -83,7 +83,7 @@ func TestEVKDMAWindow(t *testing.T) {
 	}
 	var l2 [512]uint64
 	if err := mmu.EL2Level2(&l2, RAMBase&^(1<<30-1), phys.Range{Base: DMABase, Size: DMASize}); err != nil {
-		t.Errorf("EnableMMUWithDMA would refuse the window: %v", err)
+		t.Errorf("EnableMMU would refuse the window: %v", err)
 	}
 	mem := make([]byte, DMASize)
 	r, err := enet.NewRegion(mem, DMABase, nil)
