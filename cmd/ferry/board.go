@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ferry-hv/ferry/boot/dtb"
+	"github.com/ferry-hv/ferry/net/mgmt"
 )
 
 // boardAPI is what main needs of the board package the image is built for
@@ -36,4 +37,12 @@ type boardAPI struct {
 	WallClock      func() (now func() time.Time, ok bool)
 	RTC            string // the real-time clock WallClock reads, for the log
 	ConsoleDropped func() uint64
+	// ManagementNIC brings the management network up on the board's NIC
+	// (c without the NIC's own fields): QEMU's virtio-net, the i.MX8M
+	// Plus's FEC.
+	ManagementNIC func(b *dtb.Board, c mgmt.Config) (*mgmt.Net, error)
+	// GuestArgs are added to the guest's command line when Ferry has a
+	// management network: what the guest's kernel must do to leave
+	// Ferry's NIC alone ("" for nothing).
+	GuestArgs string
 }

@@ -22,6 +22,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -78,11 +79,14 @@ func boot() error {
 		if err != nil {
 			return err
 		}
-		n, err := mgmt.Up(mgmt.Config{Transports: b.Virtio, MAC: cfg.MAC, Addr: cfg.IP, MTU: cfg.MTU})
+		n, err := board.ManagementNIC(b, mgmt.Config{MAC: cfg.MAC, Addr: cfg.IP, MTU: cfg.MTU})
 		if err != nil {
 			return fmt.Errorf("management network: %w", err)
 		}
-		opt.MgmtNIC = n.Transport().Path
+		opt.MgmtNIC = n.NIC().Path
+		if board.GuestArgs != "" {
+			cfg.Guest = strings.TrimSpace(cfg.Guest + " " + board.GuestArgs)
+		}
 		svc = &services{cfg: cfg, net: n, keys: keys, ledger: migrate.NewLedger(nil)}
 		if !cfg.Receive() {
 			svc.ledger = migrate.NewLedger(migrate.NewGuest())
