@@ -56,6 +56,12 @@ type Status struct {
 	// "dirty" (a migration's dirty tracking), "smc" (PSCI), "sysreg",
 	// "wfi", "hvc", "other". An idle guest nobody talks to has none.
 	ExitCauses map[string]uint64 `json:"exit_causes,omitempty"`
+	// ExitNanos are the nanoseconds Ferry spent handling those exits, by
+	// cause: from the exit to the end of its handling (for "irq": the
+	// acknowledge, the list register and the priority drop; the guest's
+	// own EOI then deactivates the physical interrupt without an exit),
+	// not the world switch nor the slices Ferry's goroutines run.
+	ExitNanos map[string]uint64 `json:"exit_ns,omitempty"`
 	// ExitRates are exits per second by cause over ExitWindow: since the
 	// status asked for at least a second before this one (since boot for
 	// the first).

@@ -38,17 +38,33 @@ var causeNames = [numCauses]string{"timer", "mgmt-nic", "spurious", "irq", "main
 
 func (c Cause) String() string { return causeNames[c] }
 
-// exitCounts counts exits by cause; Counts may be read from any goroutine.
-type exitCounts [numCauses]atomic.Uint64
+// exitCounts counts exits by cause, and the time Ferry took to handle
+// them; Counts and Times may be read from any goroutine.
+type exitCounts struct {
+	n, ns [numCauses]atomic.Uint64
+	last  Cause // the cause of the latest exit (the vCPU's goroutine only)
+}
 
-func (e *exitCounts) add(c Cause) { e[c].Add(1) }
+func (e *exitCounts) add(c Cause) { e.n[c].Add(1); e.last = c }
+
+// took adds the time the latest exit took to handle to its cause's.
+func (e *exitCounts) took(ns int64) {
+	if ns > 0 {
+		e.ns[e.last].Add(uint64(ns))
+	}
+}
 
 // Counts returns the exits so far by cause name; causes with none are
 // left out.
-func (e *exitCounts) Counts() map[string]uint64 {
+func (e *exitCounts) Counts() map[string]uint64 { return nonZero(&e.n) }
+
+// Times returns the nanoseconds spent handling those exits by cause name.
+func (e *exitCounts) Times() map[string]uint64 { return nonZero(&e.ns) }
+
+func nonZero(a *[numCauses]atomic.Uint64) map[string]uint64 {
 	m := map[string]uint64{}
 	for c := range numCauses {
-		if n := e[c].Load(); n > 0 {
+		if n := a[c].Load(); n > 0 {
 			m[c.String()] = n
 		}
 	}

@@ -29,7 +29,9 @@ type fakeHW struct {
 	pend        []uint32 // physical interrupts pending, in the order Ack takes them
 	dropped     []uint32
 	deactivated []uint32
-	pending     bool // Pending's answer
+	pending     bool  // Pending's answer
+	ackCost     int64 // how far each Ack moves the clock
+	acks        int
 
 	guestTimers [2]GuestTimer
 	timersOff   int // StopGuestTimers calls
@@ -86,6 +88,8 @@ func (h *fakeHW) Enter(c *cpu.Context) uint64 {
 }
 
 func (h *fakeHW) Ack() uint32 {
+	h.acks++
+	h.now += h.ackCost
 	if len(h.pend) == 0 {
 		return 1023
 	}

@@ -298,7 +298,10 @@ func (m *Machine) step() error {
 	m.vif.Refill()
 	reason := m.hw.Enter(&m.VCPU.Ctx)
 	m.exits.Add(1)
-	if err := m.VCPU.Dispatch(reason); err != nil {
+	exited := m.hw.Now()
+	err := m.VCPU.Dispatch(reason)
+	m.VCPU.Took(m.hw.Now() - exited)
+	if err != nil {
 		if p, ok := err.(*PowerRequest); ok && m.onPower != nil {
 			return m.onPower(p) // nil: restarted
 		}
@@ -353,6 +356,12 @@ func (m *Machine) GuestNICHeld() []string {
 
 // ExitCauses are the guest's exits so far by cause (Cause's names).
 func (m *Machine) ExitCauses() map[string]uint64 { return m.VCPU.Causes() }
+
+// ExitTimes are the nanoseconds Ferry spent handling those exits, by
+// cause: from the exit to the end of its handling (the acknowledge, list
+// and priority drop of an interrupt; a device model; a firmware call), not
+// the world switch itself nor the slices Ferry's goroutines then run.
+func (m *Machine) ExitTimes() map[string]uint64 { return m.VCPU.CauseTimes() }
 
 // Exits is how many times the guest exited to Ferry.
 func (m *Machine) Exits() uint64 { return m.exits.Load() }

@@ -412,3 +412,28 @@ func TestSourcePauseResumeGiveUp(t *testing.T) {
 		}
 	}
 }
+
+// TestExitTimes: the time Ferry takes to handle an exit is counted under
+// its cause -- here the acknowledges of two of the guest's interrupts,
+// each taking the fake's clock 3 µs further, and a hypercall that takes
+// none of it.
+func TestExitTimes(t *testing.T) {
+	tm := newTestMachine(t, GuestRunning)
+	h := tm.hw
+	h.ackCost = int64(3 * time.Microsecond)
+	const guestTimer = 27
+	h.script = append(h.script, irqExit(guestTimer), hvcExit, irqExit(guestTimer))
+	tm.start()
+	tm.idle(t, 0)
+	tm.end(t)
+	times, causes := tm.ExitTimes(), tm.ExitCauses()
+	if causes["irq"] != 2 || causes["hvc"] != 1 {
+		t.Fatalf("causes %v", causes)
+	}
+	if want := uint64(h.acks) * uint64(h.ackCost); h.acks < 2 || times["irq"] != want {
+		t.Errorf("irq exits took %d ns, want %d (%d acknowledges of %d ns)", times["irq"], want, h.acks, h.ackCost)
+	}
+	if times["hvc"] != 0 || len(times) != 1 {
+		t.Errorf("times %v: only the interrupts took any", times)
+	}
+}

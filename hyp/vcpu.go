@@ -63,6 +63,13 @@ type VCPU struct {
 // Causes returns the exits so far by cause (Cause's names).
 func (v *VCPU) Causes() map[string]uint64 { return v.causes.Counts() }
 
+// CauseTimes returns the nanoseconds Ferry spent handling those exits, by
+// cause (Dispatch, as its caller times it with Took).
+func (v *VCPU) CauseTimes() map[string]uint64 { return v.causes.Times() }
+
+// Took adds ns, the time the latest exit took to handle, to its cause's.
+func (v *VCPU) Took(ns int64) { v.causes.took(ns) }
+
 // Exits returns how many synchronous exits each exception class caused.
 func (v *VCPU) Exits() map[uint32]uint64 {
 	m := map[uint32]uint64{}

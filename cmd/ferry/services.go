@@ -233,6 +233,7 @@ func (s *services) Status() api.Status {
 		GuestPowerAgo: powerAgo,
 
 		ExitCauses: causes,
+		ExitNanos:  s.m.ExitTimes(),
 		ExitRates:  rates,
 		ExitWindow: window,
 

@@ -151,7 +151,7 @@ func statusHandler(calls *int, mu *sync.Mutex) http.Handler {
 		json.NewEncoder(w).Encode(api.Status{
 			Board: "board1", Address: "10.77.0.11",
 			Role: api.RoleRun, Guest: api.GuestRunning, Uptime: 90 * time.Second, Exits: 1234,
-			ExitCauses: map[string]uint64{"mmio": 1200, "nic": 34}, ExitRates: map[string]float64{"nic": 0.5}, ExitWindow: 2 * time.Second,
+			ExitCauses: map[string]uint64{"mmio": 1200, "nic": 34}, ExitNanos: map[string]uint64{"mmio": 1200 * 8500}, ExitRates: map[string]float64{"nic": 0.5}, ExitWindow: 2 * time.Second,
 			GuestAborts: 2, GuestFault: "external abort: read at IPA 0xb000000",
 			NICFaults: []string{"0xa003c00: queue 1 stopped: virtq: a buffer outside guest RAM: [0x40000000+0x1000]"},
 			NICHeld:   []string{"0xa003c00: queue 0: the device holds a request (the chain at 3) for 12.5s, 9 chain(s) in all"},
@@ -210,7 +210,7 @@ func TestStatus(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: exit %d", code)
 	}
-	for _, want := range []string{"board        board1", "role         run", "guest        running", "uptime       1m30s", "exits        1234 (mmio 1200, nic 34; per second over 2s: nic 0.5)",
+	for _, want := range []string{"board        board1", "role         run", "guest        running", "uptime       1m30s", "exits        1234 (mmio 1200 at 8.5µs, nic 34; per second over 2s: nic 0.5)",
 		"nic fault    0xa003c00: queue 1 stopped: virtq: a buffer outside guest RAM: [0x40000000+0x1000]",
 		"guest faults 2 external abort(s), 0 undefined instruction(s) given to the guest; newest: external abort: read at IPA 0xb000000",
 		"nic held     0xa003c00: queue 0: the device holds a request (the chain at 3) for 12.5s, 9 chain(s) in all (a migration's pause fails; migrate -reset-nic gives the requests back to the guest unused)"} {
