@@ -209,6 +209,11 @@ mode_bench() {
 	iters=$(num_param guest.bench_iters 200000)
 	mb=$(num_param guest.bench_mb 64)
 	rounds=$(num_param guest.bench_rounds 5)
+	# A wait before the benchmark, in which a harness may look at the
+	# board (ferry-bench asks Ferry's API for its exits).
+	if [ -n "$(param guest.bench_wait '')" ]; then
+		sleep "$(num_param guest.bench_wait 1)"
+	fi
 	echo "FERRY-BENCH start"
 	echo "FERRY-BENCH params iters=$iters mb=$mb rounds=$rounds"
 

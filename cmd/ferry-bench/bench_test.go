@@ -341,11 +341,18 @@ func TestParseStatTicks(t *testing.T) {
 	}
 }
 
-func TestExitRates(t *testing.T) {
-	a := api.Status{Uptime: 10 * time.Second, ExitCauses: map[string]uint64{"timer": 10, "mmio": 500}}
-	b := api.Status{Uptime: 20 * time.Second, ExitCauses: map[string]uint64{"timer": 30, "mmio": 500, "nic": 5}}
-	total, by := exitRates(a, b)
-	if total != 2.5 || by["timer"] != 2 || by["nic"] != 0.5 || len(by) != 2 {
-		t.Fatalf("%v exits/s, %v", total, by)
+func TestExitsBetween(t *testing.T) {
+	a := api.Status{Uptime: 10 * time.Second, ExitCauses: map[string]uint64{"timer": 10, "mmio": 500}, ExitNanos: map[string]uint64{"timer": 1000, "mmio": 9000}}
+	b := api.Status{Uptime: 20 * time.Second, ExitCauses: map[string]uint64{"timer": 30, "mmio": 500, "mgmt-nic": 5}, ExitNanos: map[string]uint64{"timer": 81000, "mmio": 9000}}
+	e := exitsBetween(a, b)
+	if e.PerSecond != 2.5 || e.Count != 25 || e.Rates["timer"] != 2 || e.Rates["mgmt-nic"] != 0.5 || len(e.Rates) != 2 {
+		t.Fatalf("%+v", e)
+	}
+	// 80 µs over the 20 timer exits; the NIC's exits were not timed.
+	if e.MeanUS["timer"] != 4 || len(e.MeanUS) != 1 {
+		t.Fatalf("means %v", e.MeanUS)
+	}
+	if got, want := e.String(), "mgmt-nic 0.50/s, timer 2.00/s at 4.0µs"; got != want {
+		t.Fatalf("%q, want %q", got, want)
 	}
 }

@@ -56,15 +56,15 @@ const (
 
 // IdleRun is one boot of the idle bench.
 type IdleRun struct {
-	Config    string             `json:"config"`
-	Guest     string             `json:"guest"` // guest.mode, "" for the receive role
-	CPU       float64            `json:"cpu_core_fraction"`
-	WindowS   float64            `json:"window_s"`
-	Exits     float64            `json:"exits_per_s"` // Ferry with its NIC only: -1 when not measured
-	ExitRates map[string]float64 `json:"exit_rates,omitempty"`
-	APIms     []float64          `json:"api_ms,omitempty"` // status answers on a kept-alive connection
-	Handshake float64            `json:"api_handshake_ms,omitempty"`
-	Error     string             `json:"error,omitempty"`
+	Config    string    `json:"config"`
+	Guest     string    `json:"guest"` // guest.mode, "" for the receive role
+	CPU       float64   `json:"cpu_core_fraction"`
+	WindowS   float64   `json:"window_s"`
+	Exits     float64   `json:"exits_per_s"` // Ferry with its NIC only: -1 when not measured
+	ByCause   Exits     `json:"exits"`
+	APIms     []float64 `json:"api_ms,omitempty"` // status answers on a kept-alive connection
+	Handshake float64   `json:"api_handshake_ms,omitempty"`
+	Error     string    `json:"error,omitempty"`
 }
 
 // IdleSummary is idle.json.
@@ -173,22 +173,6 @@ func (c *apiClient) status(addr string) (api.Status, time.Duration, error) {
 	return st, took, json.Unmarshal(body, &st)
 }
 
-// exitRates are the exits per second by cause between two statuses.
-func exitRates(a, b api.Status) (total float64, by map[string]float64) {
-	dt := (b.Uptime - a.Uptime).Seconds()
-	by = map[string]float64{}
-	if dt <= 0 {
-		return 0, by
-	}
-	for k, n := range b.ExitCauses {
-		if d := n - a.ExitCauses[k]; n > a.ExitCauses[k] {
-			by[k] = float64(d) / dt
-			total += by[k]
-		}
-	}
-	return total, by
-}
-
 var (
 	idleReady    = regexp.MustCompile(`^FERRY-GUEST: boot_id=`)
 	receiveReady = regexp.MustCompile(`ferry: management network up`)
@@ -263,7 +247,8 @@ func idleRun(base qemu.Board, keys, config, mode string) (r IdleRun) {
 	if err != nil {
 		return fail(err)
 	}
-	r.Exits, r.ExitRates = exitRates(before, after)
+	r.ByCause = exitsBetween(before, after)
+	r.Exits = r.ByCause.PerSecond
 	for range apiProbes {
 		time.Sleep(apiGap)
 		_, took, err := c.status("10.77.0.11")
@@ -304,7 +289,7 @@ func idleBench(base qemu.Board, out string, runs int, modes []string) error {
 			r := idleRun(base, keys, c.config, c.mode)
 			fmt.Printf("idle run %d %-9s %-7s cpu %5.1f%% of a core", i+1, r.Config, r.Guest, 100*r.CPU)
 			if r.Exits >= 0 {
-				fmt.Printf(", %.2f exits/s %v, API %v ms", r.Exits, r.ExitRates, r.APIms)
+				fmt.Printf(", %.2f exits/s (%v), API %v ms", r.Exits, r.ByCause, r.APIms)
 			}
 			if r.Error != "" {
 				fmt.Printf(" ERROR %s", r.Error)
@@ -404,12 +389,7 @@ func renderIdle(s IdleSummary) string {
 	for i, r := range s.Runs {
 		ex, by := "", ""
 		if r.Exits >= 0 {
-			ex = fmt.Sprintf("%.2f", r.Exits)
-			var parts []string
-			for _, k := range sortedKeys(r.ExitRates) {
-				parts = append(parts, fmt.Sprintf("%s %.2f", k, r.ExitRates[k]))
-			}
-			by = strings.Join(parts, ", ")
+			ex, by = fmt.Sprintf("%.2f", r.Exits), r.ByCause.String()
 		}
 		var apis []string
 		for _, v := range r.APIms {

@@ -49,6 +49,8 @@ import (
 	"time"
 
 	"github.com/ferry-hv/ferry/api"
+	"github.com/ferry-hv/ferry/internal/l2switch"
+	"github.com/ferry-hv/ferry/internal/pki"
 	"github.com/ferry-hv/ferry/internal/qemu"
 )
 
@@ -61,6 +63,9 @@ type Run struct {
 	TotalMS int     `json:"total_ms"`            // guest-measured
 	HostS   float64 `json:"bench_host_s"`        // host time from "FERRY-BENCH start" to "done"
 	Check   string  `json:"check"`               // the guest's result line: must agree across runs
+	// Exits are Ferry's over the benchmark, from its API (Ferry runs
+	// with their management NIC only).
+	Exits *Exits `json:"exits,omitempty"`
 }
 
 // Summary is what thin.json holds.
@@ -80,6 +85,7 @@ type Summary struct {
 	HostRatio   float64 `json:"host_ratio_native_over_ferry"`
 	NativeBootS float64 `json:"native_median_boot_s"`
 	FerryBootS  float64 `json:"ferry_median_boot_s"`
+	FerryExits  float64 `json:"ferry_median_exits_per_s"`
 }
 
 // settle is the pause between two boots, so that one board's teardown does
@@ -182,7 +188,19 @@ func main() {
 	if !*thin {
 		return
 	}
-	b.Append = "console=ttyAMA0 quiet guest.mode=bench"
+	// The wait lets the harness take Ferry's exit counts before the
+	// benchmark starts; native runs wait the same.
+	b.Append = fmt.Sprintf("console=ttyAMA0 quiet guest.mode=bench guest.bench_wait=%d", int(benchWait.Seconds()))
+	keys, err := os.MkdirTemp("", "ferry-bench-thin-keys")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ferry-bench:", err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(keys)
+	if _, err := pki.Provision(keys, "ferry-bench", "a=10.77.0.11", "operator:ctl"); err != nil {
+		fmt.Fprintln(os.Stderr, "ferry-bench:", err)
+		os.Exit(1)
+	}
 
 	s := Summary{Date: time.Now().UTC().Format(time.RFC3339), CPU: b.CPU, Machine: b.Machine(), Memory: b.Memory, QEMU: qemuVersion(b.QEMU)}
 	if v, err := os.ReadFile(filepath.Join(filepath.Dir(b.Kernel), "kernel.version")); err == nil {
@@ -191,13 +209,17 @@ func main() {
 	for i := 0; i < *runs; i++ {
 		for _, ferry := range []bool{false, true} {
 			time.Sleep(settle) // let the previous board's QEMU finish exiting
-			r, err := run(b, ferry)
+			r, err := run(b, ferry, keys)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "ferry-bench: run %d (ferry=%v): %v\n", i+1, ferry, err)
 				os.Exit(1)
 			}
-			fmt.Printf("run %d ferry=%-5v boot %.2fs loop %dms md5 %dms total %dms (host %.2fs)\n",
+			fmt.Printf("run %d ferry=%-5v boot %.2fs loop %dms md5 %dms total %dms (host %.2fs)",
 				i+1, ferry, r.BootS, r.LoopMS, r.MD5MS, r.TotalMS, r.HostS)
+			if r.Exits != nil {
+				fmt.Printf(", %.1f exits/s (%v)", r.Exits.PerSecond, r.Exits)
+			}
+			fmt.Println()
 			s.Runs = append(s.Runs, r)
 		}
 	}
@@ -213,6 +235,12 @@ func main() {
 	s.FerryHostS = median(s.Runs, true, func(r Run) float64 { return r.HostS })
 	s.NativeBootS = median(s.Runs, false, func(r Run) float64 { return r.BootS })
 	s.FerryBootS = median(s.Runs, true, func(r Run) float64 { return r.BootS })
+	s.FerryExits = median(s.Runs, true, func(r Run) float64 {
+		if r.Exits == nil {
+			return 0
+		}
+		return r.Exits.PerSecond
+	})
 	s.Ratio = s.NativeMS / s.FerryMS
 	s.HostRatio = s.NativeHostS / s.FerryHostS
 	if err := write(*out, s); err != nil {
@@ -223,9 +251,27 @@ func main() {
 		s.Ratio, s.HostRatio, s.NativeBootS, s.FerryBootS)
 }
 
-func run(b qemu.Board, ferry bool) (Run, error) {
+// benchWait is how long the benchmark guest waits before it starts.
+const benchWait = 5 * time.Second
+
+// run boots the benchmark guest once, natively or under Ferry; Ferry
+// with its management NIC on a switch of its own, its exits taken from
+// its API before and after the benchmark.
+func run(b qemu.Board, ferry bool, keys string) (Run, error) {
+	var c *apiClient
 	if !ferry {
 		b.Image = ""
+	} else {
+		sw, swAddr, err := l2switch.Start()
+		if err != nil {
+			return Run{}, err
+		}
+		defer sw.Close()
+		b.Switch, b.Name, b.IP, b.MAC, b.Keys = swAddr, "a", "10.77.0.11/24", "52:54:00:77:00:11", filepath.Join(keys, "a.pem")
+		if c, err = newAPIClient(swAddr, keys); err != nil {
+			return Run{}, err
+		}
+		defer c.close()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -240,28 +286,52 @@ func run(b qemu.Board, ferry bool) (Run, error) {
 		return r, err
 	}
 	r.BootS = up.At.Sub(p.Started()).Seconds()
+	var before api.Status
+	var asked time.Time
+	if c != nil {
+		if before, _, err = c.status("10.77.0.11"); err != nil {
+			return r, fmt.Errorf("Ferry's status before the benchmark: %w", err)
+		}
+		asked = time.Now()
+	}
 	start, i, err := p.Expect(regexp.MustCompile(`^FERRY-BENCH start`), i, time.Minute)
 	if err != nil {
 		return r, err
+	}
+	if c != nil && start.At.Before(asked) {
+		return r, fmt.Errorf("the benchmark started before Ferry's status was in (guest.bench_wait=%v is too short)", benchWait)
 	}
 	l, i, err := p.Expect(figures, i, 5*time.Minute)
 	if err != nil {
 		return r, err
 	}
+	if c != nil {
+		after, _, err := c.status("10.77.0.11")
+		if err != nil {
+			return r, fmt.Errorf("Ferry's status after the benchmark: %w", err)
+		}
+		e := exitsBetween(before, after)
+		r.Exits = &e
+	}
 	m := figures.FindStringSubmatch(l.Text)
 	r.LoopMS, _ = strconv.Atoi(m[1])
 	r.MD5MS, _ = strconv.Atoi(m[2])
 	r.TotalMS, _ = strconv.Atoi(m[3])
-	c, i, err := p.Expect(check, i, time.Minute)
+	cl, i, err := p.Expect(check, i, time.Minute)
 	if err != nil {
 		return r, err
 	}
-	r.Check = check.FindStringSubmatch(c.Text)[1]
+	r.Check = check.FindStringSubmatch(cl.Text)[1]
 	done, _, err := p.Expect(regexp.MustCompile(`^FERRY-BENCH done`), i, time.Minute)
 	if err != nil {
 		return r, err
 	}
 	r.HostS = done.At.Sub(start.At).Seconds()
+	if ferry {
+		// The guest's SYSTEM_OFF stops the guest; Ferry, its API and the
+		// board stay up.
+		return r, nil
+	}
 	if err := p.Wait(time.Minute); err != nil {
 		return r, fmt.Errorf("board did not power off cleanly: %w", err)
 	}
@@ -302,18 +372,25 @@ func write(dir string, s Summary) error {
 	fmt.Fprintf(&md, "# Thin-ness: the guest benchmark natively and under Ferry\n\n")
 	fmt.Fprintf(&md, "Written by `make bench` (`go run ./cmd/ferry-bench`) on %s.\n\n", s.Date)
 	fmt.Fprintf(&md, "Board: %s, `-M %s -cpu %s -m %s`, guest kernel %s,\n", s.QEMU, s.Machine, s.CPU, s.Memory, s.Kernel)
-	fmt.Fprintf(&md, "`guest.mode=bench` (busybox arithmetic loop, then md5sum of a tmpfs file); native and Ferry boots alternate.\n\n")
+	fmt.Fprintf(&md, "`guest.mode=bench` (busybox arithmetic loop, then md5sum of a tmpfs file); native and Ferry boots alternate.\n")
+	fmt.Fprintf(&md, "Ferry runs with its management NIC and API up; its exits over the benchmark come from its status before and after\n")
+	fmt.Fprintf(&md, "(per second by cause, and the mean time Ferry took to handle one: from the exit to the end of its handling).\n\n")
 	fmt.Fprintf(&md, "| | native (kernel at EL2) | under Ferry (kernel at EL1) | native / Ferry |\n|---|---|---|---|\n")
 	fmt.Fprintf(&md, "| benchmark, guest clock (median ms) | %.0f | %.0f | **%.4f** |\n", s.NativeMS, s.FerryMS, s.Ratio)
 	fmt.Fprintf(&md, "| benchmark, host clock (median s) | %.2f | %.2f | %.4f |\n", s.NativeHostS, s.FerryHostS, s.HostRatio)
-	fmt.Fprintf(&md, "| boot to userspace, host clock (median s) | %.2f | %.2f | |\n\n", s.NativeBootS, s.FerryBootS)
-	fmt.Fprintf(&md, "Target: native / Ferry >= 0.99.\n\n| run | config | boot s | loop ms | md5 ms | total ms | host s |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&md, "| boot to userspace, host clock (median s) | %.2f | %.2f | |\n", s.NativeBootS, s.FerryBootS)
+	fmt.Fprintf(&md, "| exits per second over the benchmark (median) | | %.1f | |\n\n", s.FerryExits)
+	fmt.Fprintf(&md, "Target: native / Ferry >= 0.99.\n\n| run | config | boot s | loop ms | md5 ms | total ms | host s | exits/s | by cause |\n|---|---|---|---|---|---|---|---|---|\n")
 	for i, r := range s.Runs {
 		cfg := "native"
 		if r.Ferry {
 			cfg = "Ferry"
 		}
-		fmt.Fprintf(&md, "| %d | %s | %.2f | %d | %d | %d | %.2f |\n", i/2+1, cfg, r.BootS, r.LoopMS, r.MD5MS, r.TotalMS, r.HostS)
+		ex, by := "", ""
+		if r.Exits != nil {
+			ex, by = fmt.Sprintf("%.1f", r.Exits.PerSecond), r.Exits.String()
+		}
+		fmt.Fprintf(&md, "| %d | %s | %.2f | %d | %d | %d | %.2f | %s | %s |\n", i/2+1, cfg, r.BootS, r.LoopMS, r.MD5MS, r.TotalMS, r.HostS, ex, by)
 	}
 	return os.WriteFile(filepath.Join(dir, "thin.md"), []byte(md.String()), 0o644)
 }

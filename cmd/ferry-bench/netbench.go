@@ -67,7 +67,9 @@ type NetRun struct {
 	// interrupt handling) per MiB echoed in the throughput run; -1
 	// natively.
 	ExitsPerMiB float64 `json:"exits_per_mib"`
-	Error       string  `json:"error,omitempty"`
+	// Exits are those of the throughput run by cause, per second.
+	Exits Exits  `json:"exits"`
+	Error string `json:"error,omitempty"`
 }
 
 // NetSummary is net.json.
@@ -189,14 +191,10 @@ func netFerryRuns(base qemu.Board, ferryctl, keys string, run int) []NetRun {
 		return fail(err)
 	}
 	defer ac.close()
-	exits := func(addr string) func() (uint64, error) {
-		return func() (uint64, error) {
+	exits := func(addr string) func() (api.Status, error) {
+		return func() (api.Status, error) {
 			st, _, err := ac.status(addr)
-			n := uint64(0)
-			for _, v := range st.ExitCauses {
-				n += v
-			}
-			return n, err
+			return st, err
 		}
 	}
 	measureEcho(&before, dataAddr, exits("10.77.0.11"))
@@ -220,7 +218,7 @@ func netFerryRuns(base qemu.Board, ferryctl, keys string, run int) []NetRun {
 // measureEcho fills r from a client on the data switch at swAddr: after a
 // warm-up, the round trips, then the throughput, with the board's exits
 // counted around it when exits is set.
-func measureEcho(r *NetRun, swAddr string, exits func() (uint64, error)) {
+func measureEcho(r *NetRun, swAddr string, exits func() (api.Status, error)) {
 	r.ExitsPerMiB = -1
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -259,7 +257,7 @@ func measureEcho(r *NetRun, swAddr string, exits func() (uint64, error)) {
 	}
 	sort.Float64s(rtts)
 	r.RTTMed, r.RTTP99 = rtts[len(rtts)/2], rtts[len(rtts)*99/100]
-	var e0 uint64
+	var e0 api.Status
 	if exits != nil {
 		if e0, err = exits(); err != nil {
 			r.Error = err.Error()
@@ -278,7 +276,8 @@ func measureEcho(r *NetRun, swAddr string, exits func() (uint64, error)) {
 			r.Error = err.Error()
 			return
 		}
-		r.ExitsPerMiB = float64(e1-e0) / netMiB
+		r.Exits = exitsBetween(e0, e1)
+		r.ExitsPerMiB = float64(totalExits(e1)-totalExits(e0)) / netMiB
 	}
 }
 
@@ -352,9 +351,9 @@ func renderNet(s NetSummary) string {
 	ar, _ := netMedian(s.Runs, netAfter, func(r NetRun) float64 { return r.RTTMed })
 	ok := nt > 0 && min(ft, at) >= 0.95*nt && max(fr, ar) <= 1.05*nr
 	fmt.Fprintf(&md, "\nTarget: within 5%% of native throughput and latency when not migrating (before and after): %s.\n\n", map[bool]string{true: "**met**", false: "**not met**"}[ok])
-	fmt.Fprintf(&md, "| run | config | MiB/s | RTT median ms | RTT p99 ms | exits per MiB | error |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&md, "| run | config | MiB/s | RTT median ms | RTT p99 ms | exits per MiB | exits while streaming, by cause | error |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range s.Runs {
-		fmt.Fprintf(&md, "| %d | %s | %.2f | %.2f | %.2f | %s | %s |\n", r.Run, r.Config, r.MiBs, r.RTTMed, r.RTTP99, exitsStr(r.ExitsPerMiB), mdEscape(r.Error))
+		fmt.Fprintf(&md, "| %d | %s | %.2f | %.2f | %.2f | %s | %s | %s |\n", r.Run, r.Config, r.MiBs, r.RTTMed, r.RTTP99, exitsStr(r.ExitsPerMiB), r.Exits, mdEscape(r.Error))
 	}
 	return md.String()
 }
