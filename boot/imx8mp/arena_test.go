@@ -46,7 +46,7 @@ func trackAll(d *hyp.Description, pages int) (int, error) {
 func TestEVKTracksAllRAM(t *testing.T) {
 	_, b := evk(t)
 	for _, nic := range []string{"", "/soc@0/bus@30800000/ethernet@30be0000"} {
-		d, err := hyp.Describe(b, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID, MaintINTID: MaintINTID, NIC: nic})
+		d, err := hyp.Describe(b, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID, MaintINTID: MaintINTID, MgmtNIC: nic})
 		if err != nil {
 			t.Fatal(err)
 		}

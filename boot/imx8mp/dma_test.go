@@ -117,11 +117,11 @@ func TestEVKBusMasters(t *testing.T) {
 
 	// With the FEC as Ferry's management NIC it is Ferry's, not hidden:
 	// the management NIC's treatment wins over the bus-master rule.
-	own := hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID, MaintINTID: MaintINTID, NIC: "/soc@0/bus@30800000/ethernet@30be0000"}
+	own := hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID, MaintINTID: MaintINTID, MgmtNIC: "/soc@0/bus@30800000/ethernet@30be0000"}
 	if d, err := hyp.Describe(b, own); err == nil {
-		i := slices.IndexFunc(d.Devices, func(x hyp.Device) bool { return x.Path == own.NIC })
+		i := slices.IndexFunc(d.Devices, func(x hyp.Device) bool { return x.Path == own.MgmtNIC })
 		if d.Devices[i].Treat != hyp.Own {
-			t.Errorf("the management NIC %s: %v, want Ferry's", own.NIC, d.Devices[i].Treat)
+			t.Errorf("the management NIC %s: %v, want Ferry's", own.MgmtNIC, d.Devices[i].Treat)
 		}
 	} else if !strings.Contains(err.Error(), "management NIC") {
 		t.Errorf("Describe with the FEC as the management NIC: %v", err)
