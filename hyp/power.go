@@ -5,11 +5,14 @@
 package hyp
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/ferry-hv/ferry/boot/guest"
 	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/phys"
 )
 
 // The guest's own power calls. Forwarded to the firmware, a guest's
@@ -160,4 +163,78 @@ func (c *Control) Power() PowerLog {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.power
+}
+
+// carryOut carries out the guest's system power call p, resetCPU putting
+// the CPU in its power-on state and pointing it at a boot's kernel (the
+// board's: Machine.power). A reset restarts the guest here (restart.go)
+// and returns nil: the run loop enters it at its kernel. A power-off, or
+// a reset that cannot restart it, stops it for good -- dirty tracking
+// ended if a migration was tracking (its next step fails and the guest is
+// not resumed), its devices reset -- and returns what Run returns.
+func (m *Machine) carryOut(p *PowerRequest, resetCPU func(*guest.Layout) error) error {
+	if p.Power == PowerReset {
+		start := m.hw.Now()
+		l, err := m.restarter(resetCPU).run()
+		if err == nil {
+			m.Ctl.Restarted(p.Call, time.Now())
+			m.logf("guest asked for %s: restarted in %v at its kernel %#x (DTB %#x, initramfs %v), its NICs' devices reset, GIC, timers and CPU as at power-on; this board, its API and its migration ledger stay up",
+				p.Call, time.Duration(m.hw.Now()-start).Round(time.Microsecond), l.Kernel, l.DTB, l.Initrd)
+			return nil
+		}
+		err = fmt.Errorf("guest asked for %s and cannot be started again: %w", p.Call, err)
+		m.halt()
+		m.Ctl.Stop(err)
+		return err
+	}
+	m.halt()
+	m.Ctl.PoweredOff(p.Call, time.Now())
+	m.logf("guest asked for %s: it is powered off, its NICs' devices reset; this board, its API and its migration ledger stay up", p.Call)
+	return fmt.Errorf("%w (%s)", ErrPoweredOff, p.Call)
+}
+
+// halt leaves a guest that will not run again: dirty tracking ended, its
+// NICs' devices reset, its timers off, the GIC's guest part blank.
+func (m *Machine) halt() {
+	if m.trk.on {
+		m.untrack()
+	}
+	m.discard.discard()
+}
+
+// restarter is the guest's restart (restart.go) on this machine.
+func (m *Machine) restarter(resetCPU func(*guest.Layout) error) *restart {
+	return &restart{
+		ram:          guestRAM{m},
+		guestRAM:     m.Desc.RAM,
+		patch:        m.Desc.Patch,
+		firmwareDTB:  m.FirmwareDTB,
+		seed:         func() []byte { b := make([]byte, 32); rand.Read(b); return b },
+		resetDevices: m.discard.discard,
+		wrote: func(w phys.Range) {
+			m.hw.CleanDcache(w.Base, w.Size)
+			m.dmaWrote(w.Base, w.Size) // stage 2 sees no write of Ferry's
+		},
+		sync: func() {
+			m.hw.InvalidateIcache()
+			m.hw.FlushStage2()
+		},
+		resetCPU: resetCPU,
+	}
+}
+
+// KeepBoot keeps the guest's boot in its stash (package guest) before it
+// first runs, and says how long that took.
+func (m *Machine) KeepBoot(s *guest.Stash) (time.Duration, error) {
+	start := m.hw.Now()
+	if err := s.Keep(guestRAM{m}); err != nil {
+		return 0, err
+	}
+	return time.Duration(m.hw.Now() - start), nil
+}
+
+func (m *Machine) logf(format string, args ...any) {
+	if m.VCPU.Log != nil {
+		m.VCPU.Log(fmt.Sprintf(format, args...))
+	}
 }

@@ -20,6 +20,7 @@ package main
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -27,7 +28,6 @@ import (
 	"unsafe"
 
 	"github.com/ferry-hv/ferry/boot/config"
-	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/boot/guest"
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/gic"
@@ -128,6 +128,7 @@ func boot() error {
 	} else if m, err = bootGuest(cfg, d, initrdFrom); err != nil {
 		return err
 	}
+	m.FirmwareDTB = board.FirmwareDTB() // the guest's DTB is made again from it when it resets itself
 	m.InstallIdle()
 	if svc != nil {
 		svc.m = m
@@ -140,8 +141,16 @@ func boot() error {
 		logf("entering guest at EL1, %v after reset", board.Uptime())
 	}
 	err = m.Run()
+	if errors.Is(err, hyp.ErrPoweredOff) && svc == nil {
+		logf("%v; no management network: powering the board off", err)
+		return nil
+	}
 	if svc == nil {
 		return err // nobody could ask: report and power off
+	}
+	if errors.Is(err, hyp.ErrPoweredOff) {
+		logf("%v; Ferry keeps serving its management API", err)
+		select {}
 	}
 	// The board stays up and answers its API: the guest is "stopped",
 	// with the trap, for the operator to see.
@@ -160,15 +169,17 @@ func bootGuest(cfg config.Config, d *hyp.Description, initrdFrom string) (*hyp.M
 	if err != nil {
 		return nil, fmt.Errorf("%w (initramfs: %s)", err, initrdFrom)
 	}
-	patch := l.Patch(d.Patch)
-	patch.RNGSeed = make([]byte, 32)
-	rand.Read(patch.RNGSeed)
-	blob, err := dtb.Apply(board.FirmwareDTB(), patch)
+	// What the guest is booted from again when it resets itself: kept at
+	// the top of guest RAM, outside the memory its DTB gives it.
+	stash, err := guest.PlanStash(d.RAM, l)
 	if err != nil {
 		return nil, err
 	}
-	if len(blob) > guest.DTBMaxSize {
-		return nil, fmt.Errorf("patched DTB is %d bytes, over the boot protocol's %d", len(blob), guest.DTBMaxSize)
+	seed := make([]byte, 32)
+	rand.Read(seed)
+	blob, err := l.DeviceTree(board.FirmwareDTB(), d.Patch, stash.Memory(d.RAM), seed)
+	if err != nil {
+		return nil, err
 	}
 	copy(mem(l.DTB, uint64(len(blob))), blob)
 	// The kernel starts with its MMU and caches off: what it reads must be
@@ -182,6 +193,12 @@ func bootGuest(cfg config.Config, d *hyp.Description, initrdFrom string) (*hyp.M
 	if err != nil {
 		return nil, err
 	}
+	took, err := m.KeepBoot(stash)
+	if err != nil {
+		return nil, err
+	}
+	logf("boot stash %v (%d MiB, outside the guest's memory): its kernel and initramfs, to boot it again when it resets itself (kept in %v)",
+		stash.Range, stash.Range.Size>>20, took.Round(time.Millisecond))
 	m.Boot(l)
 	logf("guest RAM %v, kernel [%#x, %#x), initrd %v (%s), DTB at %#x (%d bytes), %d stage-2 regions",
 		d.RAM, l.Kernel, l.KernelEnd, l.Initrd, initrdFrom, l.DTB, len(blob), len(d.Stage2))

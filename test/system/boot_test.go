@@ -19,11 +19,19 @@ var (
 	counter  = regexp.MustCompile(`FERRY-COUNTER id=(\w+) n=(\d+)`)
 )
 
+// stashSize reads the size of the boot stash Ferry keeps from its log.
+var stashSize = regexp.MustCompile(`ferry: boot stash \[0x[0-9a-f]+-0x[0-9a-f]+\) \((\d+) MiB`)
+
 // bootToCounter boots the counter workload and checks the guest reaches
 // userspace, started at the given exception level, and counts. It returns
-// the guest's MemTotal in KiB.
-func bootToCounter(t *testing.T, native bool, el string) int {
+// the guest's MemTotal in KiB, and under Ferry the size of the boot stash
+// Ferry keeps outside the guest's memory, in KiB.
+func bootToCounter(t *testing.T, native bool, el string) (memKB, stashKB int) {
 	p := start(t, board(t, native, "guest.mode=counter"))
+	if !native {
+		l, _ := expect(t, p, stashSize.String(), 0, bootTimeout)
+		stashKB = atoi(t, stashSize.FindStringSubmatch(l.Text)[1]) << 10
+	}
 	_, i := expect(t, p, `CPU: All CPU\(s\) started at EL\d`, 0, bootTimeout)
 	if l := p.Lines()[i].Text; !regexp.MustCompile(`started at ` + el + `$`).MatchString(l) {
 		t.Fatalf("want the guest kernel started at %s, got %q", el, l)
@@ -37,51 +45,66 @@ func bootToCounter(t *testing.T, native bool, el string) int {
 	if m1[1] != m2[1] || atoi(t, m2[2]) != atoi(t, m1[2])+1 {
 		t.Fatalf("counter does not count: %q then %q", l1.Text, l2.Text)
 	}
-	return kb
+	return kb, stashKB
 }
 
 // TestBoot boots the same kernel on the same board natively (at EL2) and
 // under Ferry (at EL1), and checks that under Ferry the guest has lost
-// exactly Ferry's 128 MiB carve-out.
+// exactly Ferry's 128 MiB carve-out and the boot stash (its kernel and
+// initramfs, kept to boot it again when it resets itself).
 func TestBoot(t *testing.T) {
-	var native, ferry int
-	t.Run("native", func(t *testing.T) { native = bootToCounter(t, true, "EL2") })
-	t.Run("ferry", func(t *testing.T) { ferry = bootToCounter(t, false, "EL1") })
+	var native, ferry, stash int
+	t.Run("native", func(t *testing.T) { native, _ = bootToCounter(t, true, "EL2") })
+	t.Run("ferry", func(t *testing.T) { ferry, stash = bootToCounter(t, false, "EL1") })
 	if native == 0 || ferry == 0 {
 		t.Skip("a boot failed")
 	}
 	const carveOutKB = 128 << 10
-	if d := native - ferry; d < carveOutKB-4096 || d > carveOutKB+4096 {
-		t.Fatalf("MemTotal native %d KiB, under Ferry %d KiB: difference %d KiB, want the %d KiB carve-out",
-			native, ferry, d, carveOutKB)
+	if d := native - ferry; d < carveOutKB+stash-4096 || d > carveOutKB+stash+4096 {
+		t.Fatalf("MemTotal native %d KiB, under Ferry %d KiB: difference %d KiB, want the %d KiB carve-out and the %d KiB stash",
+			native, ferry, d, carveOutKB, stash)
 	}
 }
 
 // TestSystemOff: the guest powers off through PSCI SYSTEM_OFF, which Ferry
-// forwards to the firmware, and QEMU exits cleanly by itself.
+// takes; on a board without a management network nobody could use the
+// board any more, so Ferry powers it off, and QEMU exits cleanly by
+// itself.
 func TestSystemOff(t *testing.T) {
 	p := start(t, board(t, false, "guest.mode=bench guest.bench_iters=1000 guest.bench_mb=1 guest.bench_rounds=1"))
 	expect(t, p, `^FERRY-BENCH done`, 0, bootTimeout)
-	expect(t, p, `ferry: guest asked for SYSTEM_OFF`, 0, 30*time.Second)
+	expect(t, p, `ferry: guest asked for SYSTEM_OFF: it is powered off`, 0, 30*time.Second)
+	expect(t, p, `no management network: powering the board off`, 0, 30*time.Second)
 	if err := p.Wait(30 * time.Second); err != nil {
 		t.Fatalf("QEMU did not exit cleanly after SYSTEM_OFF: %v", err)
 	}
 }
 
-// TestSystemReset: the guest reboots through PSCI SYSTEM_RESET; with
-// -no-reboot QEMU exits instead of restarting.
+// TestSystemReset: the guest reboots through PSCI SYSTEM_RESET and Ferry
+// restarts it on the same board, which is never reset (with -no-reboot
+// QEMU would exit at a board reset): the guest comes back to userspace
+// with a new boot id and its shell answers; then it powers off.
 func TestSystemReset(t *testing.T) {
 	b := board(t, false, "guest.mode=shell")
 	b.Extra = []string{"-no-reboot"}
 	p := start(t, b)
-	expect(t, p, `^FERRY-GUEST: userspace up`, 0, bootTimeout)
+	l, _ := expect(t, p, bootID.String(), 0, bootTimeout)
+	first := bootID.FindStringSubmatch(l.Text)[1]
 	time.Sleep(2 * time.Second) // let the shell come up
-	if err := p.Send("reboot -f\n"); err != nil {
+	second, i := rebootGuest(t, p, "reboot -f", `ferry: guest asked for SYSTEM_RESET: restarted in`, first)
+	if err := p.Send("echo alive-$((6*7))\n"); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, p, `ferry: guest asked for SYSTEM_RESET`, 0, 60*time.Second)
+	expect(t, p, `^alive-42`, i, 30*time.Second)
+	select {
+	case <-p.Done():
+		t.Fatal("QEMU exited: the board was reset")
+	default:
+	}
+	t.Logf("boot ids %s, then %s", first, second)
+	rebootGuest(t, p, "poweroff -f", `ferry: guest asked for SYSTEM_OFF: it is powered off`, "")
 	if err := p.Wait(30 * time.Second); err != nil {
-		t.Fatalf("QEMU did not exit cleanly after SYSTEM_RESET: %v", err)
+		t.Fatalf("QEMU did not exit cleanly after SYSTEM_OFF: %v", err)
 	}
 }
 
