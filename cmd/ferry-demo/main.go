@@ -284,6 +284,8 @@ func waitRunning(ctx context.Context, ctl ctl, addr string) (time.Time, error) {
 			return time.Now(), nil
 		case api.GuestStopped:
 			return time.Time{}, fmt.Errorf("its guest stopped before it could be moved (see its console)")
+		case api.GuestOff:
+			return time.Time{}, fmt.Errorf("its guest powered itself off (%s) before it could be moved", st.GuestPower)
 		}
 		select {
 		case <-time.After(time.Second):
