@@ -14,7 +14,8 @@
 // (build/ferry.img) booted by QEMU's Linux loader at Non-secure EL2, which
 // can also hand the initramfs over in /chosen (ChosenInitrd). Insecure
 // keeps the board without security states, on which QEMU also enters
-// Ferry's ELF at EL2.
+// Ferry's ELF at EL2. Firmware runs a boot firmware first, U-Boot, whose
+// booti boots the Image (uboot.go: its environment).
 //
 // It also starts what launchers run (StartChild, in process.go) so that no
 // child outlives its launcher: a parent-death signal, and SIGTERM then
@@ -78,9 +79,21 @@ type Board struct {
 	// has QEMU's DTB at the base of RAM.
 	Insecure bool
 	// ChosenInitrd hands the guest's initramfs over with QEMU's -initrd,
-	// which the Linux loader writes into /chosen, instead of the generic
-	// loader and ferry.initrd= (Ferry as an arm64 Image only).
+	// which the Linux loader (or the Firmware's booti) writes into
+	// /chosen, instead of the generic loader and ferry.initrd= (Ferry as
+	// an arm64 Image only).
 	ChosenInitrd bool
+
+	// Firmware, when set, is a boot firmware QEMU runs first (-bios) in
+	// place of its own Linux loader: U-Boot's qemu_arm64 build (Debian's
+	// u-boot-qemu). QEMU hands it -kernel (Ferry's Image), -initrd and
+	// -append through fw_cfg, and U-Boot boots the Image with booti as it
+	// boots Linux, which moves it to DRAM base + text_offset and passes
+	// U-Boot's DTB in x0 with -append as /chosen/bootargs. FirmwareEnv is
+	// U-Boot's environment, the second flash bank (WriteUBootEnv of
+	// UBootVars), which says where things go.
+	Firmware    string
+	FirmwareEnv string
 
 	// Words are more of Ferry's own words (ferry.<key>=<value>, space
 	// separated), e.g. a test's "ferry.fault=acked".
@@ -160,8 +173,17 @@ func (b Board) Args() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !linuxLoader && b.Firmware != "" {
+		return nil, fmt.Errorf("%s: not an arm64 Image; the firmware's booti boots only that (use build/ferry.img)", b.Image)
+	}
 	if !linuxLoader && !b.Insecure {
 		return nil, fmt.Errorf("%s: not an arm64 Image; QEMU enters an ELF at EL3 on the board with security states (use build/ferry.img, or Insecure)", b.Image)
+	}
+	if b.Firmware != "" {
+		args = append(args, "-bios", b.Firmware)
+		if b.FirmwareEnv != "" {
+			args = append(args, "-drive", "if=pflash,unit=1,format=raw,readonly=on,file="+strings.ReplaceAll(b.FirmwareEnv, ",", ",,"))
+		}
 	}
 	args = append(args, "-kernel", b.Image)
 	mgmt, ferryArgs, err := b.mgmtArgs()
@@ -186,13 +208,21 @@ func (b Board) Args() ([]string, error) {
 		return nil, err
 	}
 	base := uint64(kernelAddr)
-	if linuxLoader {
+	switch {
+	case b.Firmware != "":
+		// booti moves the Image below guest RAM, and the firmware's DTB
+		// is its own: the kernel goes where it goes on an ELF board.
+		// The firmware places an -initrd (UBootVars: ramdisk_addr_r).
+		if b.ChosenInitrd && b.Initrd != "" {
+			args = append(args, "-initrd", b.Initrd)
+		}
+	case linuxLoader:
 		var initrd []string
 		if base, initrd, err = b.afterLinuxLoader(); err != nil {
 			return nil, err
 		}
 		args = append(args, initrd...)
-	} else if b.ChosenInitrd {
+	case b.ChosenInitrd:
 		return nil, fmt.Errorf("an initramfs in /chosen (-initrd) needs Ferry as an arm64 Image, booted by the Linux loader")
 	}
 	kernel := base + h.TextOffset
