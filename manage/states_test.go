@@ -16,7 +16,7 @@ import (
 func TestGuestStates(t *testing.T) {
 	want := map[hyp.GuestState]string{
 		hyp.GuestNone: api.GuestNone, hyp.GuestRunning: api.GuestRunning, hyp.GuestPaused: api.GuestPaused,
-		hyp.GuestMigrated: api.GuestMigrated, hyp.GuestStopped: api.GuestStopped,
+		hyp.GuestMigrated: api.GuestMigrated, hyp.GuestStopped: api.GuestStopped, hyp.GuestOff: api.GuestOff,
 	}
 	seen := map[string]bool{}
 	for s, w := range want {
