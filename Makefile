@@ -40,7 +40,7 @@ endif
 
 GUEST := build/guest/Image build/guest/initrd.cpio.gz
 
-.PHONY: soak all image guest qemu run board test unit system bench fuzz clean
+.PHONY: soak all image guest qemu uboot run board test unit system bench fuzz clean
 
 all: image guest
 
@@ -59,6 +59,10 @@ guest:
 
 qemu:
 	@bash scripts/qemu.sh
+
+# U-Boot for QEMU's virt board, which TestUBootBooti boots Ferry with.
+uboot:
+	@bash scripts/uboot.sh
 
 HOST_GO := $(shell find cmd internal boot api -name '*.go' 2>/dev/null) go.mod
 
@@ -93,7 +97,7 @@ unit:
 		[ -z "$$unformatted" ] || { echo "not gofmt'ed: $$unformatted"; exit 1; }
 	@dtbs=$$(bash scripts/dtbs.sh) && echo "FERRY_DTBS=$$dtbs go test ./..." && FERRY_DTBS=$$dtbs go test ./...
 
-system: image guest qemu
+system: image guest qemu uboot
 	@mkdir -p build; FERRY_SYSTEM=1 go test -count=1 -timeout 40m -v ./test/system/ > build/system-test.log 2>&1; rc=$$?; \
 		grep -E '^( *--- |PASS|FAIL|ok )' build/system-test.log; \
 		[ $$rc = 0 ] || { echo "--- end of build/system-test.log:"; tail -80 build/system-test.log; }; exit $$rc
