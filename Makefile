@@ -22,7 +22,7 @@ MEM    ?= 1G
 # inside its carve-out, on both (boot/virt, boot/imx8mp: RAMBase + 2 MiB;
 # the firmware's DTB sits below it). Each ELF also becomes an arm64 boot
 # image (build/ferry.img, build/ferry-imx8mp.img: cmd/ferry-mkimage), which
-# any loader that boots Linux boots.
+# a loader of Linux Images boots (QEMU's, U-Boot's booti).
 BOARD ?= virt
 IMAGE_LDFLAGS := -T 0x40200000 -R 0x1000
 TAMAGO_ENV := GOOS=tamago GOARCH=arm64 GOOSPKG=github.com/usbarmory/tamago
