@@ -330,6 +330,18 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b.PSCIMethod != "smc" {
+		// Ferry asks the firmware for PSCI and SMCCC over SMC at boot and
+		// forwards the guest's calls it serves: without firmware that
+		// answers (no /psci, as QEMU leaves it under a -bios at EL3 such
+		// as U-Boot without its own PSCI), its first SMC would be an
+		// undefined instruction at EL2.
+		method := "no /psci node"
+		if b.PSCIMethod != "" {
+			method = fmt.Sprintf("/psci method %q", b.PSCIMethod)
+		}
+		return nil, fmt.Errorf("machine: the DTB has %s: Ferry needs the firmware's PSCI over SMC (TF-A, or QEMU's own with -kernel)", method)
+	}
 	d := &Description{GICD: b.GICD, GICR: b.GICR, UART: b.UART, Console: kind}
 	for _, v := range b.Virtio {
 		if slices.Contains(o.GuestNICs, v.Path) {

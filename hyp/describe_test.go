@@ -350,6 +350,16 @@ func TestDescribeRefuses(t *testing.T) {
 			c.UARTPath, c.UARTCompatible = "/pl031@9010000", []string{"arm,pl031", "arm,primecell"}
 			return &c
 		}, Options{GuestBase: qemuGuestBase, MaintINTID: qemuMaint}, "console /pl031@9010000 (arm,pl031, arm,primecell) is not a UART Ferry supports (arm,pl011, fsl,imx6q-uart)"},
+		"no PSCI (U-Boot at EL3 without its own)": {func() *dtb.Board {
+			c := *b
+			c.PSCIMethod = ""
+			return &c
+		}, Options{GuestBase: qemuGuestBase, MaintINTID: qemuMaint}, "the DTB has no /psci node: Ferry needs the firmware's PSCI over SMC"},
+		"PSCI over HVC": {func() *dtb.Board {
+			c := *b
+			c.PSCIMethod = "hvc"
+			return &c
+		}, Options{GuestBase: qemuGuestBase, MaintINTID: qemuMaint}, `/psci method "hvc"`},
 		"RAM over a device": {func() *dtb.Board {
 			c := *b
 			c.Memory = []phys.Range{{Base: 0x40000000, Size: 0x40000000}, {Base: 0x9000000, Size: 0x1000}}
