@@ -20,12 +20,28 @@ var Halt func()
 // the link register (a call through a nil function value branches to 0:
 // the caller is at LR), and stops the machine.
 func hypFault(kind, esr, elr, far, lr uint64) {
+	if faulting {
+		// An exception while one is reported or the machine stopped
+		// (Halt's SMC on firmware that has none, say): the report is
+		// out, so stop here rather than take it again and again.
+		print("ferry: FATAL exception at EL2 while stopping after one (ESR_EL2 ", hex(esr), ", ELR_EL2 ", hex(elr), "): halted\n")
+		for {
+			waitForInterrupt()
+		}
+	}
+	faulting = true
 	print(fmt.Sprintf("ferry: FATAL exception at EL2 (vector %d): ESR_EL2 %#x EC %#x (%s), ELR_EL2 %#x (%s), FAR_EL2 %#x, LR %#x (%s)\n",
 		kind, esr, ESR(esr).EC(), ESR(esr).ECName(), elr, funcAt(elr), far, lr, funcAt(lr)))
 	if Halt != nil {
 		Halt()
 	}
 }
+
+// faulting is set once hypFault has begun to report an exception.
+var faulting bool
+
+// hex is v as the runtime's print writes a hexadecimal number.
+type hex = uintptr
 
 // funcAt names the Go function holding pc, with its file and line.
 func funcAt(pc uint64) string {

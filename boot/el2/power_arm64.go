@@ -14,9 +14,15 @@ import "github.com/ferry-hv/ferry/cpu"
 const psciSystemOff = 0x84000008
 
 // PowerOff asks the firmware, through an SMC, to turn the board off. It
-// spins if the firmware returns.
+// spins if the firmware returns, or at once if the board's DTB, once
+// read, names no PSCI over SMC (firmware that has none makes SMC
+// undefined).
 func PowerOff() {
-	cpu.SMC([8]uint64{psciSystemOff})
+	if b := Board(); b == nil || b.PSCIMethod == "smc" {
+		cpu.SMC([8]uint64{psciSystemOff})
+	} else {
+		print("ferry: no PSCI over SMC to power the board off with: halted\n")
+	}
 	for {
 		cpu.WaitForInterrupt()
 	}

@@ -29,28 +29,7 @@ import (
 // and drops to EL2 for booti with SMC disabled and no PSCI of its own
 // (docs/decisions.md, "Ferry is an arm64 boot image").
 func TestUBootBooti(t *testing.T) {
-	b := board(t, false, "guest.mode=counter")
-	fw := envOr("FERRY_UBOOT", "/usr/lib/u-boot/qemu_arm64/u-boot.bin")
-	if _, err := os.Stat(fw); err != nil {
-		t.Skipf("U-Boot for QEMU's virt board: %v (apt-get install u-boot-qemu; make system installs it)", err)
-	}
-	b.Image = artefact(t, "FERRY_IMAGE", "../../build/ferry.img")
-	b.Insecure, b.Firmware, b.ChosenInitrd = true, fw, true
-	vars, err := b.UBootVars()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ramdisk string
-	for _, v := range vars {
-		if a, ok := strings.CutPrefix(v, "ramdisk_addr_r="); ok {
-			ramdisk = a
-		}
-	}
-	b.FirmwareEnv = filepath.Join(t.TempDir(), "uboot-env.img")
-	if err := qemu.WriteUBootEnv(b.FirmwareEnv, vars); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("U-Boot's environment: %q", vars)
+	b, ramdisk := ubootBoard(t, true)
 	p := start(t, b)
 	expect(t, p, `^U-Boot \d{4}\.\d{2}`, 0, 30*time.Second)
 	expect(t, p, `^Loading Environment from Flash\.\.\. OK`, 0, 30*time.Second)
@@ -71,4 +50,57 @@ func TestUBootBooti(t *testing.T) {
 		t.Fatalf("counter does not count: %q then %q", l1.Text, l2.Text)
 	}
 	t.Logf("U-Boot to the guest's second count: %v", l2.At.Sub(p.Started()).Round(100*time.Millisecond))
+}
+
+// ubootBoard is the guest's board with Ferry's Image booted by U-Boot (its
+// environment written), and where U-Boot puts the initramfs.
+func ubootBoard(t *testing.T, insecure bool) (qemu.Board, string) {
+	b := board(t, false, "guest.mode=counter")
+	fw := envOr("FERRY_UBOOT", "/usr/lib/u-boot/qemu_arm64/u-boot.bin")
+	if _, err := os.Stat(fw); err != nil {
+		t.Skipf("U-Boot for QEMU's virt board: %v (apt-get install u-boot-qemu; make system installs it)", err)
+	}
+	b.Image = artefact(t, "FERRY_IMAGE", "../../build/ferry.img")
+	b.Insecure, b.Firmware, b.ChosenInitrd = insecure, fw, true
+	vars, err := b.UBootVars()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ramdisk string
+	for _, v := range vars {
+		if a, ok := strings.CutPrefix(v, "ramdisk_addr_r="); ok {
+			ramdisk = a
+		}
+	}
+	b.FirmwareEnv = filepath.Join(t.TempDir(), "uboot-env.img")
+	if err := qemu.WriteUBootEnv(b.FirmwareEnv, vars); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("U-Boot's environment: %q", vars)
+	return b, ramdisk
+}
+
+// TestUBootSecureRefused: on secure=on U-Boot itself runs at EL3, with no
+// PSCI of its own and SMC disabled below it, and QEMU leaves /psci out of
+// the DTB. Ferry, booted at EL2 all the same, says why it cannot run there
+// and halts -- it neither executes an SMC (UNDEFINED there: a fatal
+// exception at EL2, taken again by the power-off's own SMC) nor starts the
+// guest.
+func TestUBootSecureRefused(t *testing.T) {
+	b, _ := ubootBoard(t, false)
+	p := start(t, b)
+	expect(t, p, `^ferry: EL2, `, 0, 30*time.Second)
+	expect(t, p, `machine: the DTB has no /psci node: Ferry needs the firmware's PSCI over SMC`, 0, 30*time.Second)
+	_, i := expect(t, p, `^ferry: no PSCI over SMC to power the board off with: halted`, 0, 30*time.Second)
+	time.Sleep(time.Second)
+	for _, l := range p.Lines()[i:] {
+		if strings.Contains(l.Text, "FATAL") || strings.Contains(l.Text, "Booting Linux") {
+			t.Fatalf("after the refusal: %q", l.Text)
+		}
+	}
+	for _, l := range p.Lines() {
+		if strings.Contains(l.Text, "FATAL exception") {
+			t.Fatalf("an exception at EL2: %q", l.Text)
+		}
+	}
 }
