@@ -26,6 +26,10 @@ type Patch struct {
 	// a path that does not exist is an error naming it. Paths are resolved
 	// in the firmware's tree, before anything else is changed.
 	RemoveNodes []string
+	// RemoveProps removes properties from nodes (full paths, resolved in
+	// the firmware's tree; a path that does not exist is an error, a
+	// property the node does not have is not).
+	RemoveProps []NodeProp
 	// When InitrdEnd > InitrdStart, /chosen linux,initrd-start and
 	// linux,initrd-end are set (as 64-bit values); when InitrdEnd == 0 any
 	// existing ones are removed. Anything else is an error.
@@ -42,6 +46,9 @@ type Patch struct {
 	// Reserve is added to the /memreserve/ block.
 	Reserve []phys.Range
 }
+
+// NodeProp names a property of the node at Path.
+type NodeProp struct{ Path, Name string }
 
 // Apply returns a new DTB: blob with p applied. blob is not modified.
 // /chosen is created if missing. On error no blob is returned.
@@ -76,6 +83,18 @@ func Apply(blob []byte, p Patch) (out []byte, err error) {
 			return nil, fmt.Errorf("dtb: remove %s: cannot remove the root node", path)
 		}
 		victims = append(victims, n)
+	}
+	holders := make([]*dt.Node, 0, len(p.RemoveProps))
+	for _, np := range p.RemoveProps {
+		n := t.lookup(np.Path, true)
+		if n == nil {
+			return nil, fmt.Errorf("dtb: remove %s from %s: no such node", np.Name, np.Path)
+		}
+		holders = append(holders, n)
+	}
+	for i, n := range holders {
+		name := p.RemoveProps[i].Name
+		n.Properties = slices.DeleteFunc(n.Properties, func(q dt.Property) bool { return q.Name == name })
 	}
 
 	if len(p.Memory) > 0 {

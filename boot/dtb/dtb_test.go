@@ -542,6 +542,7 @@ func TestApplyErrors(t *testing.T) {
 		{"unit address required", Patch{RemoveNodes: []string{"/virtio_mmio"}}, "dtb: remove /virtio_mmio: no such node"},
 		{"relative path", Patch{RemoveNodes: []string{"chosen"}}, "dtb: remove chosen: no such node"},
 		{"root", Patch{RemoveNodes: []string{"/"}}, "dtb: remove /: cannot remove the root node"},
+		{"property of a missing node", Patch{RemoveProps: []NodeProp{{"/virtio_mmio@b000000", "reg"}}}, "dtb: remove reg from /virtio_mmio@b000000: no such node"},
 		{"initrd backwards", Patch{InitrdStart: 0x5000, InitrdEnd: 0x4000}, "dtb: initrd end 0x4000 is not after start 0x5000"},
 		{"empty memreserve", Patch{Reserve: []phys.Range{{0x48000000, 0}}}, "dtb: bad memreserve range [0x48000000-0x48000000)"},
 		{"empty memory", Patch{Memory: []phys.Range{{0x48000000, 0}}}, "dtb: bad memory range [0x48000000-0x48000000)"},
@@ -564,6 +565,40 @@ func TestApplyErrors(t *testing.T) {
 	if out, err := Apply(clash, Patch{Memory: []phys.Range{{0x50000000, 0x1000}}}); err == nil || out != nil ||
 		!strings.Contains(err.Error(), "dtb: cannot add /memory@50000000") {
 		t.Errorf("name clash: err = %v", err)
+	}
+}
+
+// RemoveProps removes a node's properties and nothing else; one the node
+// does not have is no error.
+func TestApplyRemoveProps(t *testing.T) {
+	blob := readDTB(t, "virt-gicv3-1g.dtb")
+	const node = "/virtio_mmio@a000000"
+	out, err := Apply(blob, Patch{RemoveProps: []NodeProp{{node, "dma-coherent"}, {node, "no-such-property"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := func(b []byte) map[string]bool {
+		f, err := dt.ReadFDT(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, ok := f.NodeByName("virtio_mmio@a000000")
+		if !ok {
+			t.Fatalf("no %s", node)
+		}
+		m := map[string]bool{}
+		for _, p := range n.Properties {
+			m[p.Name] = true
+		}
+		return m
+	}
+	before, after := props(blob), props(out)
+	if !before["dma-coherent"] || after["dma-coherent"] {
+		t.Errorf("dma-coherent before %v, after %v", before["dma-coherent"], after["dma-coherent"])
+	}
+	delete(before, "dma-coherent")
+	if !reflect.DeepEqual(before, after) {
+		t.Errorf("properties after %v, want %v", after, before)
 	}
 }
 
