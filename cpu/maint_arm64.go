@@ -7,6 +7,7 @@
 package cpu
 
 func cleanDcacheRange(start, end, line uint64)
+func cleanInvalidateDcacheRange(start, end, line uint64)
 func invalidateIcache()
 func flushStage2()
 func flushEL2()
@@ -31,6 +32,19 @@ func CleanDcache(start, size uint64) {
 		return
 	}
 	cleanDcacheRange(start, start+size, dcacheLine())
+}
+
+// CleanInvalidateDcache cleans and invalidates [start, start+size) to the
+// point of coherency (DC CIVAC, ARM ARM C5.3), so that Ferry's next read
+// through its cacheable map sees what an observer that bypasses the
+// caches wrote there since: a guest's descriptor ring it maps
+// Non-cacheable (for a device that does not snoop), read by the relay.
+// Clean first, so nothing Ferry wrote there is lost.
+func CleanInvalidateDcache(start, size uint64) {
+	if size == 0 {
+		return
+	}
+	cleanInvalidateDcacheRange(start, start+size, dcacheLine())
 }
 
 // InvalidateIcache invalidates all instruction caches to the point of

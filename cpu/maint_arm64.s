@@ -26,6 +26,21 @@ loop:
 	DSB	$15	// SY
 	RET
 
+// func cleanInvalidateDcacheRange(start, end, line uint64)
+TEXT ·cleanInvalidateDcacheRange(SB),NOSPLIT,$0-24
+	MOVD	start+0(FP), R0
+	MOVD	end+8(FP), R1
+	MOVD	line+16(FP), R2
+	SUB	$1, R2, R3
+	BIC	R3, R0, R0
+loop:
+	DC_CIVAC(0)
+	ADD	R2, R0, R0
+	CMP	R1, R0
+	BLO	loop
+	DSB	$15	// SY
+	RET
+
 // func fence()
 TEXT ·fence(SB),NOSPLIT,$0
 	DMB	$11	// ISH
