@@ -11,6 +11,7 @@ import (
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/eqos"
 	"github.com/ferry-hv/ferry/mmio/virtiommio"
 	"github.com/ferry-hv/ferry/mmu"
 	"github.com/ferry-hv/ferry/phys"
@@ -32,6 +33,8 @@ type parts struct {
 	forward func(base, size uint64) mmio.Device
 	// hw is where the components live; assemble fills in its GIC.
 	hw stateHW
+	// relay is what the models of relayed bus masters need (the EQOS's).
+	relay relayParts
 }
 
 // GuestNIC is a guest NIC: its transport's base and Ferry's model of it.
@@ -47,6 +50,7 @@ type assembly struct {
 	bus       mmio.Bus
 	reg       Registry
 	guestNICs []GuestNIC    // the models of the guest's NICs' transports
+	eqos      []GuestEQOS   // the models of the relayed EQOSes' DMA pages
 	stop      *guestNICStop // how the next pause stops their devices
 	discard   *discarder    // forgets an incoming guest that will not run here
 }
@@ -54,7 +58,8 @@ type assembly struct {
 // assemble builds what the machine d describes over p: the guest's stage-2
 // tables, the guard over the GIC with Ferry's interrupts programmed, every
 // trapped page on the MMIO bus (with a model of each of the guest's NICs'
-// transports), and the registry of migratable components.
+// transports, and of each relayed EQOS's DMA page), and the registry of
+// migratable components.
 func assemble(d *Description, p parts) (*assembly, error) {
 	a := assembly{stop: &guestNICStop{}}
 	// The stage-2 root table of a 40-bit IPA space is two concatenated
@@ -103,7 +108,16 @@ func assemble(d *Description, p parts) (*assembly, error) {
 		guestNICComponents = append(guestNICComponents, guestNICComponent(r.Base, t, a.stop))
 		return t
 	}
-	if err := d.Bus(&a.bus, a.guard, p.forward, virtio); err != nil {
+	relay := func(x Relayed) (mmio.Device, error) {
+		g, err := newGuestEQOS(x, p.forward(x.Base+eqos.Page, eqos.PageSize), p.hw, p.relay)
+		if err != nil {
+			return nil, err
+		}
+		a.eqos = append(a.eqos, g)
+		guestNICComponents = append(guestNICComponents, eqosComponent(g))
+		return g.Model, nil
+	}
+	if err := d.Bus(&a.bus, a.guard, p.forward, virtio, relay); err != nil {
 		return nil, err
 	}
 	p.hw.gic = a.guard

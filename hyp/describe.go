@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmio/eqos"
 	"github.com/ferry-hv/ferry/mmu"
 	"github.com/ferry-hv/ferry/phys"
 )
@@ -102,6 +103,9 @@ const (
 	// guest's virtio-mmio transport (virtiommio.Transport), which records
 	// the driver's set-up.
 	ModelVirtio
+	// ModelEQOS is the DMA page of an EQOS Ferry relays (eqos.Model):
+	// its descriptor rings run on shadow rings in Ferry's memory.
+	ModelEQOS
 )
 
 func (m Model) String() string {
@@ -120,6 +124,8 @@ func (m Model) String() string {
 		return "hole"
 	case ModelVirtio:
 		return "virtio-mmio transport model"
+	case ModelEQOS:
+		return "EQOS DMA relay"
 	}
 	return fmt.Sprintf("Model(%d)", m)
 }
@@ -171,6 +177,21 @@ type Options struct {
 	// Route is the GICD_IROUTER<n> value that targets Ferry's CPU
 	// (gic.RouteTo of its MPIDR_EL1): where the management NIC's SPI goes.
 	Route uint64
+	// RelayDMA is Ferry's memory for the shadow rings of the bus masters
+	// it relays (relayed; the i.MX8M Plus's EQOS), which the devices reach
+	// by DMA: Non-cacheable where they do not snoop the CPU's caches,
+	// below 4 GiB. Each relayed device takes eqos.ShadowSize of it; one
+	// that finds none left, or a board without it, is hidden as the
+	// other bus masters are.
+	RelayDMA phys.Range
+}
+
+// Relayed is a bus master Ferry relays: its node, the base of its
+// registers, and its part of Options.RelayDMA.
+type Relayed struct {
+	Path   string
+	Base   uint64
+	Shadow phys.Range
 }
 
 // Description is the machine Ferry gives its guest, derived from the
@@ -205,6 +226,8 @@ type Description struct {
 	// with their interrupts: a transport set up again after a migration
 	// makes its interrupt pending.
 	GuestNICs []dtb.VirtioMMIO
+	// Relayed are the bus masters Ferry relays (the EQOS).
+	Relayed []Relayed
 }
 
 // Console is the kind of the console UART. The guest drives it, passed
@@ -258,10 +281,10 @@ func console(b *dtb.Board) (Console, error) {
 // has an IOMMU Ferry programs between them and memory, so a guest given
 // one could point it at Ferry's carve-out -- its stage-2 tables, its keys
 // -- and what one wrote during a migration's pre-copy would not be
-// tracked. Ferry relays none of them (only the guest's virtio-net, through
-// mmio/virtq): each is hidden, unless it is Ferry's own (its management
-// NIC). A device inside a hidden one goes with it. docs/dma.md has the
-// table, and what relaying each would take.
+// tracked. Each is hidden, unless it is Ferry's own (its management NIC)
+// or one Ferry relays (compatEQOS, through mmio/eqos, as the guest's
+// virtio-net is through mmio/virtq). A device inside a hidden one goes
+// with it. docs/dma.md has the table, and what relaying each would take.
 var busMasters = []struct{ compat, dma string }{
 	{"qemu,fw-cfg-mmio", "QEMU's fw-cfg: its DMA register takes a physical address"},
 	// PCIe host bridges: every device behind one masters the bus.
@@ -307,7 +330,24 @@ func busMaster(dev dtb.Device) string {
 const (
 	compatGICv3 = "arm,gic-v3"
 	compatITS   = "arm,gic-v3-its"
+	// compatEQOS is the i.MX8M Plus's EQOS, which Ferry relays (package
+	// mmio/eqos: channel 0, normal descriptors, the SoC's 40-bit mode).
+	// Another SoC's DWMAC stays hidden.
+	compatEQOS = "nxp,imx8mp-dwmac-eqos"
 )
+
+// relayEQOS says whether dev, an EQOS, can be relayed with what is left
+// of the relay window, and takes its shadow memory from it if so.
+func relayEQOS(dev dtb.Device, window *phys.Range) (Relayed, bool) {
+	if len(dev.Regs) == 0 || dev.Regs[0].Size < eqos.Page+eqos.PageSize || window.Size < eqos.ShadowSize ||
+		window.Base%mmu.PageSize != 0 || window.Base+eqos.ShadowSize > 1<<32 {
+		return Relayed{}, false
+	}
+	x := Relayed{Path: dev.Path, Base: dev.Regs[0].Base, Shadow: phys.Range{Base: window.Base, Size: eqos.ShadowSize}}
+	window.Base += eqos.ShadowSize
+	window.Size -= eqos.ShadowSize
+	return x, true
+}
 
 // mgmtNICSPI is the SPI of the management NIC at path: a virtio-mmio
 // transport's, or an Ethernet MAC's first (dtb.Ethernet).
@@ -385,8 +425,14 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 		d.Owned.SPIs = []uint32{d.MgmtNIC}
 	}
 
+	window := o.RelayDMA
 	for _, dev := range b.Devices {
 		x := Device{Device: dev}
+		var relayed Relayed
+		relay := false
+		if dev.Is(compatEQOS) && dev.Path != o.MgmtNIC {
+			relayed, relay = relayEQOS(dev, &window)
+		}
 		switch {
 		case dev.Is(compatGICv3):
 			x.Treat, x.Why = Trapped, "its control pages trap to the guard, which keeps Ferry's interrupts Ferry's; the rest is passed through"
@@ -410,6 +456,14 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 			x.Treat, x.Why = Hidden, "its tables live in guest memory and its caches cannot be read back: not migratable, so the guest gets no LPIs"
 		case o.MgmtNIC != "" && dev.Path == o.MgmtNIC:
 			x.Treat, x.Why = Own, "Ferry's management NIC"
+		case relay:
+			x.Treat, x.Why = Trapped, "a bus master Ferry relays: its DMA page traps to a model that runs its descriptor rings on shadow rings in Ferry's memory, every buffer checked against guest RAM (mmio/eqos); the rest is passed through, and the guest's DTB says one queue each way"
+			x.Traps = []Port{{Range: phys.Range{Base: relayed.Base + eqos.Page, Size: eqos.PageSize}, Model: ModelEQOS}}
+			d.Relayed = append(d.Relayed, relayed)
+			// Without its MTL configuration, Linux's stmmac takes one
+			// transmit and one receive queue: DMA channel 0, the one
+			// relayed (the others take no write).
+			d.Patch.RemoveProps = append(d.Patch.RemoveProps, dtb.NodeProp{Path: dev.Path, Name: "snps,mtl-rx-config"}, dtb.NodeProp{Path: dev.Path, Name: "snps,mtl-tx-config"})
 		case busMaster(dev) != "":
 			x.Treat, x.Why = Hidden, "a bus master: "+busMaster(dev)+"; unchecked without an IOMMU, and not relayed (docs/dma.md)"
 		case slices.Contains(o.Unrelayed, dev.Path):
@@ -605,11 +659,21 @@ type GICPages interface {
 // Bus puts every trapped page of the description on b: the GIC's behind
 // g, a page with kept parts behind forward (the real device page at a
 // base) with each part's model: a hole, or virtio(r), the model of the
-// guest's transport at r.
-func (d *Description) Bus(b *mmio.Bus, g GICPages, forward func(base, size uint64) mmio.Device, virtio func(r phys.Range) mmio.Device) error {
+// guest's transport at r; a relayed EQOS's DMA page behind relay(x), the
+// model of x's.
+func (d *Description) Bus(b *mmio.Bus, g GICPages, forward func(base, size uint64) mmio.Device, virtio func(r phys.Range) mmio.Device, relay func(x Relayed) (mmio.Device, error)) error {
 	for _, p := range d.Ports {
 		var dev mmio.Device
 		switch p.Model {
+		case ModelEQOS:
+			i := slices.IndexFunc(d.Relayed, func(x Relayed) bool { return x.Base+eqos.Page == p.Base })
+			if i < 0 || relay == nil {
+				return fmt.Errorf("machine: port %v: no relayed device there", p.Range)
+			}
+			var err error
+			if dev, err = relay(d.Relayed[i]); err != nil {
+				return fmt.Errorf("machine: %s: %w", d.Relayed[i].Path, err)
+			}
 		case ModelGICD:
 			dev = g.DistPage()
 		case ModelGICRD:

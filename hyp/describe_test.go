@@ -175,7 +175,7 @@ func TestDescribeQEMU(t *testing.T) {
 			}, func(r phys.Range) mmio.Device {
 				t.Errorf("a transport model at %v without a guest NIC", r)
 				return nil
-			}); err != nil {
+			}, nil); err != nil {
 				t.Fatal(err)
 			}
 			for ipa, want := range map[uint64]mmio.Device{0x8000000: g.DistPage(), 0x80a0000: g.RDPage(), 0x80b0000: g.SGIPage()} {
@@ -305,7 +305,7 @@ func TestDescribeGuestNIC(t *testing.T) {
 			m := mmio.NewFake(0x200)
 			models = append(models, m)
 			return m
-		}); err != nil {
+		}, nil); err != nil {
 			t.Fatal(err)
 		}
 		dev, _, _ := bus.Lookup(0xa003000)

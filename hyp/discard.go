@@ -17,7 +17,9 @@ import (
 //
 //   - each guest NIC's device is reset and its model forgets the driver's
 //     set-up (virtiommio.Transport.Reset: no DMA into the RAM of a guest
-//     that is not here, the shadow rings dropped for the collector);
+//     that is not here, the shadow rings dropped for the collector); each
+//     relayed EQOS's DMA is stopped and its relay's rings forgotten
+//     (eqos.Model.Reset);
 //   - the guest's timers are turned off and its virtual CPU interface
 //     emptied, each interrupt Ferry acknowledged for it ended
 //     (stateHW.quiesce), so nothing of it wakes Ferry's idle;
@@ -31,6 +33,7 @@ import (
 // guest's zero pages clear them.
 type discarder struct {
 	guestNICs []GuestNIC
+	eqos      []GuestEQOS
 	guard     *gic.Guard
 	blank     *gic.State // the GIC's guest part with no guest
 	hw        stateHW
@@ -42,7 +45,7 @@ func newDiscarder(a *assembly, hw stateHW) (*discarder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the GIC with no guest: %w", err)
 	}
-	return &discarder{guestNICs: a.guestNICs, guard: a.guard, blank: blank, hw: hw}, nil
+	return &discarder{guestNICs: a.guestNICs, eqos: a.eqos, guard: a.guard, blank: blank, hw: hw}, nil
 }
 
 // discard makes the board as it was waiting for a guest (see discarder).
@@ -52,6 +55,9 @@ func (d *discarder) discard() {
 		if err := n.Transport.Reset(); err != nil {
 			d.logf("guest NIC at %#x: resetting its device: %v", n.Base, err)
 		}
+	}
+	for _, n := range d.eqos {
+		n.Model.Reset()
 	}
 	if d.hw.quiesce != nil {
 		d.hw.quiesce()

@@ -9,8 +9,11 @@ package hyp
 import (
 	"unsafe"
 
+	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/mmio/eqos"
 	"github.com/ferry-hv/ferry/mmio/virtq"
 	"github.com/ferry-hv/ferry/mmu"
+	"github.com/ferry-hv/ferry/phys"
 )
 
 // dmaAlloc is a page-aligned DMA area of size bytes: Ferry's heap,
@@ -23,3 +26,17 @@ func dmaAlloc(size uint64) (virtq.Mem, uint64, error) {
 	skip := (mmu.PageSize - pa%mmu.PageSize) % mmu.PageSize
 	return &virtq.Region{Base: pa + skip, B: raw[skip : skip+size]}, pa + skip, nil
 }
+
+// relayMem is r, a range of the board's relay window (Options.RelayDMA):
+// Ferry's carve-out outside the Go heap, identity-mapped and Normal
+// Non-cacheable at EL2 (el2.EnableMMU's DMA window), which the guest never
+// maps. The conversion from an integer is sound: it is a physical address
+// the EL2 map holds (go vet cannot know).
+func relayMem(r phys.Range) (eqos.Mem, error) {
+	return &virtq.Region{Base: r.Base, B: unsafe.Slice((*byte)(unsafe.Pointer(uintptr(r.Base))), r.Size)}, nil
+}
+
+// relayHW is what a relay needs of this CPU: its shadow memory, DMB OSH
+// (the device does not snoop the caches), and cache maintenance of guest
+// RAM, which the guest's driver maps Non-cacheable for such a device.
+var relayHW = relayParts{Mem: relayMem, Fence: cpu.DMAFence, Invalidate: cpu.CleanInvalidateDcache, Clean: cpu.CleanDcache}

@@ -36,8 +36,10 @@ type Machine struct {
 	FirmwareDTB []byte
 
 	// GuestNICs are the guest's NICs, each behind Ferry's model of its
-	// transport.
+	// transport; GuestEQOS the guest's EQOSes, each behind Ferry's relay
+	// of its DMA.
 	GuestNICs []GuestNIC
+	GuestEQOS []GuestEQOS
 
 	hw           Hardware
 	midr         uint64        // the CPU's MIDR_EL1, for the fingerprint
@@ -112,6 +114,7 @@ func newMachine(d *Description, state GuestState, log func(string), p machinePar
 		return nil, err
 	}
 	m.Stage2, m.GIC, m.Bus, m.reg, m.GuestNICs, m.guestNICStop = a.stage2, a.guard, a.bus, a.reg, a.guestNICs, a.stop
+	m.GuestEQOS = a.eqos
 	m.discard = a.discard
 	m.irq = irqPath{
 		phys: p.hw, vif: m.vif,
@@ -328,12 +331,17 @@ func (m *Machine) step() error {
 	return nil
 }
 
-// GuestNICFaults are the guest's NICs' faults (virtiommio.Transport.Faults),
-// each after its transport's address.
+// GuestNICFaults are the guest's NICs' faults (virtiommio.Transport.Faults,
+// eqos.Model.Faults), each after its device's address.
 func (m *Machine) GuestNICFaults() []string {
 	var out []string
 	for _, n := range m.GuestNICs {
 		for _, f := range n.Transport.Faults() {
+			out = append(out, fmt.Sprintf("%#x: %s", n.Base, f))
+		}
+	}
+	for _, n := range m.GuestEQOS {
+		for _, f := range n.Model.Faults() {
 			out = append(out, fmt.Sprintf("%#x: %s", n.Base, f))
 		}
 	}

@@ -58,6 +58,7 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 				console:      d.Console,
 				dma:          virtiommio.Shadowing{Alloc: dmaAlloc, Fence: cpu.Fence},
 			},
+			relay: relayHW,
 		},
 		hw:       cpuHardware{},
 		vif:      vifRegs{},

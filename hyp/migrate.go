@@ -108,6 +108,9 @@ func (m *Machine) restartGuestNICs() {
 			m.VCPU.Log(fmt.Sprintf("guest NIC at %#x: setting its device up again: %v", n.Base, err))
 		}
 	}
+	for _, n := range m.GuestEQOS {
+		n.Model.Restart()
+	}
 }
 
 func (s source) Track() error                      { return s.m.track() }

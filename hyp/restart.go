@@ -22,7 +22,8 @@ import (
 //   - its NICs' devices are reset and their models forget the driver's
 //     set-up, first, so that no DMA of the old guest's continues into the
 //     new one's memory (the shadow rings are dropped; the new driver sets
-//     the device up again);
+//     the device up again); a relayed EQOS's channels are stopped and its
+//     relay forgets their rings;
 //   - its timers are turned off and the GIC's guest part goes back to the
 //     state before any guest: its interrupts disabled, none pending or
 //     active, every interrupt Ferry acknowledged for it ended and the

@@ -92,13 +92,14 @@ func TestEVKBoardFacts(t *testing.T) {
 }
 
 // The machine the EVK's guest gets: the GIC trapped, the bus masters
-// hidden (TestEVKBusMasters), everything else passed through; the
+// hidden (TestEVKBusMasters) but the EQOS, whose DMA page traps to its
+// relay (TestEVKRelayedEQOS), everything else passed through; the
 // carve-out and the GIC's control pages unmapped at stage 2, RAM mapped
 // as RAM, devices as Device memory; the guest's DTB has the guest's RAM
 // and describes the same machine again.
 func TestDescribeEVK(t *testing.T) {
 	blob, b := evk(t)
-	d, err := hyp.Describe(b, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID, MaintINTID: MaintINTID})
+	d, err := hyp.Describe(b, evkOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestDescribeEVK(t *testing.T) {
 	for _, x := range d.Devices {
 		want := hyp.PassThrough
 		switch {
-		case x.Path == "/soc@0/interrupt-controller@38800000":
+		case x.Path == "/soc@0/interrupt-controller@38800000", x.Path == evkRelayed:
 			want = hyp.Trapped
 		case evkBusMasters[x.Path] != "":
 			want = hyp.Hidden
@@ -134,13 +135,13 @@ func TestDescribeEVK(t *testing.T) {
 	if len(d.Devices) != len(b.Devices) || len(d.Patch.RemoveNodes) != len(evkBusMasters) {
 		t.Errorf("%d devices of %d, removed %v", len(d.Devices), len(b.Devices), d.Patch.RemoveNodes)
 	}
-	wantPorts := []phys.Range{{Base: 0x38800000, Size: 0x1000}, {Base: 0x38880000, Size: 0x1000}, {Base: 0x38890000, Size: 0x1000}}
+	wantPorts := []phys.Range{{Base: 0x30bf1000, Size: 0x1000}, {Base: 0x38800000, Size: 0x1000}, {Base: 0x38880000, Size: 0x1000}, {Base: 0x38890000, Size: 0x1000}}
 	var ports []phys.Range
 	for _, p := range d.Ports {
 		ports = append(ports, p.Range)
 	}
 	if !reflect.DeepEqual(ports, wantPorts) {
-		t.Errorf("trapped pages %v, want %v (GICD_CTLR's, RD_base, SGI_base)", ports, wantPorts)
+		t.Errorf("trapped pages %v, want %v (the EQOS's DMA page, GICD_CTLR's, RD_base, SGI_base)", ports, wantPorts)
 	}
 
 	a, err := mmu.NewArena(make([]byte, d.Stage2Pages()*mmu.PageSize), 0x1000_0000_0000)
@@ -177,6 +178,9 @@ func TestDescribeEVK(t *testing.T) {
 		{0x30890000, true, mmu.S2Device}, // the console UART, passed through
 		{0x30370000, true, mmu.S2Device}, // the SNVS
 		{0x30be0000, false, 0},           // the Ethernet (FEC): a bus master, hidden
+		{0x30bf0000, true, mmu.S2Device}, // the EQOS's MAC and MTL: the guest's
+		{0x30bf1000, false, 0},           // its DMA page: trapped, relayed
+		{0x30bf2000, true, mmu.S2Device},
 		{0x30000000, true, mmu.S2Device}, // the AIPS1 bus's own registers (fsl,aips-bus)
 		{0x20000000, false, 0},           // no device there
 	} {
@@ -197,7 +201,7 @@ func TestDescribeEVK(t *testing.T) {
 	if !reflect.DeepEqual(g.Memory, d.RAM) {
 		t.Errorf("guest DTB memory %v, want %v", g.Memory, d.RAM)
 	}
-	again, err := hyp.Describe(g, hyp.Options{GuestBase: GuestBase, TickINTID: HypTimerINTID, MaintINTID: MaintINTID})
+	again, err := hyp.Describe(g, evkOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +210,8 @@ func TestDescribeEVK(t *testing.T) {
 	if !reflect.DeepEqual(withHoles(again.Stage2, hiddenPages(d)), d.Stage2) || !slices.Equal(again.Visible(), d.Visible()) {
 		t.Errorf("the guest's DTB describes another machine")
 	}
-	if !slices.Contains(d.Visible(), "fsl,imx8mp-uart@0x30890000:passthrough") || !slices.Contains(d.Visible(), "arm,gic-v3@0x38800000:trapped") {
+	if !slices.Contains(d.Visible(), "fsl,imx8mp-uart@0x30890000:passthrough") || !slices.Contains(d.Visible(), "arm,gic-v3@0x38800000:trapped") ||
+		!slices.Contains(d.Visible(), "nxp,imx8mp-dwmac-eqos@0x30bf0000:trapped") {
 		t.Errorf("visible: %q", d.Visible())
 	}
 }

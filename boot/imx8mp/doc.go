@@ -27,7 +27,8 @@ package imx8mp
 //	0x4000_0000  below the image: where U-Boot should put the DTB (fdt_addr_r)
 //	0x401f_f000  the arm64 Image (build/ferry-imx8mp.img): its header page, ImageBase
 //	0x4020_0000  Ferry's text (LinkAddress), data, bss, then its heap; stack at the top
-//	0x47e0_0000  the ENET's DMA window (DMABase, 2 MiB, Non-cacheable at EL2: nic.go)
+//	0x47e0_0000  the DMA window (DMABase, 2 MiB, Non-cacheable at EL2: nic.go): the ENET's,
+//	0x47ff_0000  and in its top 64 KiB the shadow rings of the guest's EQOS (RelayBase)
 //	0x4800_0000  guest RAM: patched DTB, kernel, initramfs, the OS's memory
 //	RAM end      (6 GiB on the EVK, in two ranges)
 //

@@ -31,4 +31,12 @@ const (
 	DMASize     = 2 << 20
 	DMABase     = GuestBase - DMASize
 	RuntimeSize = CarveOutSize - DMASize
+
+	// The top of the DMA window holds the shadow rings of the guest's
+	// EQOS (package mmio/eqos, eqos.ShadowSize: 32 KiB), which does not
+	// snoop the caches either: RelayBase, RelaySize (hyp.Options.RelayDMA).
+	// The ENET's rings and buffers take the rest, ENETSize from DMABase.
+	RelaySize = 64 << 10
+	RelayBase = GuestBase - RelaySize
+	ENETSize  = DMASize - RelaySize
 )

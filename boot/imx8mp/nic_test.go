@@ -11,6 +11,7 @@ import (
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/hyp"
+	"github.com/ferry-hv/ferry/mmio/eqos"
 	"github.com/ferry-hv/ferry/mmu"
 	"github.com/ferry-hv/ferry/net/enet"
 	"github.com/ferry-hv/ferry/phys"
@@ -75,8 +76,13 @@ func TestEVKManagementNIC(t *testing.T) {
 
 // The DMA window: the carve-out's top 2 MiB, right above the runtime's
 // memory, a window EnableMMU accepts (2 MiB blocks in Ferry's
-// GiB), and large enough for the ENET's rings at their largest.
+// GiB); the ENET's part large enough for its rings at their largest,
+// the relay's, above it, for the EQOS's shadow rings.
 func TestEVKDMAWindow(t *testing.T) {
+	if DMABase+ENETSize != RelayBase || RelayBase+RelaySize != GuestBase || RelaySize < eqos.ShadowSize {
+		t.Errorf("the ENET's part [%#x, %#x) and the relay's [%#x, %#x) do not split the window, or the relay's holds less than %#x bytes",
+			DMABase, DMABase+ENETSize, RelayBase, RelayBase+RelaySize, eqos.ShadowSize)
+	}
 	if DMABase != RAMBase+RuntimeSize || DMABase+DMASize != GuestBase {
 		t.Errorf("DMA window [%#x, %#x): not between the runtime's memory [%#x, %#x) and guest RAM at %#x",
 			DMABase, DMABase+DMASize, RAMBase, RAMBase+RuntimeSize, GuestBase)
@@ -85,7 +91,7 @@ func TestEVKDMAWindow(t *testing.T) {
 	if err := mmu.EL2Level2(&l2, RAMBase&^(1<<30-1), phys.Range{Base: DMABase, Size: DMASize}); err != nil {
 		t.Errorf("EnableMMU would refuse the window: %v", err)
 	}
-	mem := make([]byte, DMASize)
+	mem := make([]byte, ENETSize)
 	r, err := enet.NewRegion(mem, DMABase, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/net/mgmt"
+	"github.com/ferry-hv/ferry/phys"
 )
 
 // boardAPI is what main needs of the board package the image is built for
@@ -45,4 +46,8 @@ type boardAPI struct {
 	// management network: what the guest's kernel must do to leave
 	// Ferry's NIC alone ("" for nothing).
 	GuestArgs string
+	// RelayDMA is the board's memory for the shadow rings of the bus
+	// masters Ferry relays (hyp.Options.RelayDMA; the i.MX8M Plus's EQOS):
+	// none on QEMU's board.
+	RelayDMA phys.Range
 }

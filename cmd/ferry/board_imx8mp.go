@@ -20,14 +20,15 @@ var board = boardAPI{
 	Board: el2.Board, FirmwareDTB: el2.FirmwareDTB, PowerOff: el2.PowerOff, Uptime: el2.Uptime,
 	UsesRNDR: el2.UsesRNDR, WallClock: imx8mp.WallClock, ConsoleDropped: el2.ConsoleDropped,
 	RTC: "SNVS", ManagementNIC: fecNIC, GuestArgs: imx8mp.GuestArgs,
+	RelayDMA: phys.Range{Base: imx8mp.RelayBase, Size: imx8mp.RelaySize},
 }
 
 // fecNIC is the management network on the FEC (package enet), its rings in
-// the board's Non-cacheable DMA window.
+// its part of the board's Non-cacheable DMA window.
 func fecNIC(b *dtb.Board, c mgmt.Config) (*mgmt.Net, error) {
 	e, err := mgmt.FindENET(b.Ethernet, imx8mp.FECCompatible)
 	if err != nil {
 		return nil, err
 	}
-	return mgmt.UpENET(c, e, phys.Range{Base: imx8mp.DMABase, Size: imx8mp.DMASize})
+	return mgmt.UpENET(c, e, phys.Range{Base: imx8mp.DMABase, Size: imx8mp.ENETSize})
 }

@@ -73,7 +73,7 @@ func boot() error {
 	}
 
 	var svc *services
-	opt := hyp.Options{GuestBase: board.GuestBase, TickINTID: board.HypTimerINTID, MaintINTID: board.MaintINTID, Route: gic.RouteTo(cpu.ReadMPIDR_EL1())}
+	opt := hyp.Options{GuestBase: board.GuestBase, TickINTID: board.HypTimerINTID, MaintINTID: board.MaintINTID, Route: gic.RouteTo(cpu.ReadMPIDR_EL1()), RelayDMA: board.RelayDMA}
 	if cfg.IP.IsValid() {
 		keys, err := keyBundle(cfg)
 		if err != nil {
