@@ -329,3 +329,50 @@ func FuzzLoadStash(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStashRecord: a record the guest forged with its checksums right --
+// any stash, kernel and initramfs ranges, any command line -- is refused
+// unless everything it says lies where a boot may put it; LoadStash never
+// panics and never writes.
+func FuzzStashRecord(f *testing.F) {
+	m := newRAM(smallRAM...)
+	l := &Layout{DTB: 0x48000000, Kernel: 0x48200000, KernelEnd: 0x48400000, Initrd: phys.Range{Base: 0x48600000, Size: 5000}, Bootargs: "x"}
+	s, err := PlanStash(m.ranges, l)
+	if err != nil {
+		f.Fatal(err)
+	}
+	copy(m.at(0x48200000, ImageHeaderSize), image(0, 0x200000, 0xa))
+	if err := s.Keep(m); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(s.Range.Base, s.Range.Size, s.Kernel.Base, s.Kernel.Size, s.Initrd.Base, s.Initrd.Size, s.Sum, "x")
+	f.Add(s.Range.Base, s.Range.Size, uint64(0x48000000), s.Kernel.Size, uint64(0), uint64(0), s.Sum, "")
+	page := m.at(s.record().Base, pageSize)
+	// Where a restart from this stash would write: the DTB's area, the
+	// kernel's and the initramfs's places.
+	watched := func() []byte { return m.b[0][:l.Initrd.End()-smallRAM[0].Base] }
+	before := bytes.Clone(watched())
+	f.Fuzz(func(t *testing.T, sb, ss, kb, ks, ib, is uint64, sum uint32, args string) {
+		if len(args) > MaxBootargs {
+			return
+		}
+		forged := Stash{Range: phys.Range{Base: sb, Size: ss}, Kernel: phys.Range{Base: kb, Size: ks}, Initrd: phys.Range{Base: ib, Size: is}, Bootargs: args, Sum: sum}
+		clear(page)
+		copy(page, forged.encode())
+		got, err := LoadStash(m, m.ranges)
+		if !bytes.Equal(before, watched()) {
+			t.Fatal("LoadStash wrote to guest RAM")
+		}
+		if err != nil {
+			return
+		}
+		mem := got.Memory(m.ranges)
+		in := func(r phys.Range) bool {
+			return slices.ContainsFunc(mem, func(x phys.Range) bool { return x.Contains(r) })
+		}
+		dtbArea := phys.Range{Base: smallRAM[0].Base, Size: DTBMaxSize}
+		if !in(got.Kernel) || got.Kernel.Overlaps(dtbArea) || got.Initrd.Size > 0 && (!in(got.Initrd) || got.Initrd.Overlaps(got.Kernel) || got.Initrd.Overlaps(dtbArea)) {
+			t.Fatalf("accepted %+v", got)
+		}
+	})
+}
