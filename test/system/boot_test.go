@@ -80,18 +80,21 @@ func TestSystemOff(t *testing.T) {
 	}
 }
 
-// TestSystemReset: the guest reboots through PSCI SYSTEM_RESET and Ferry
-// restarts it on the same board, which is never reset (with -no-reboot
-// QEMU would exit at a board reset): the guest comes back to userspace
-// with a new boot id and its shell answers; then it powers off.
+// TestSystemReset: the guest reboots and Ferry restarts it on the same
+// board, which is never reset (with -no-reboot QEMU would exit at a board
+// reset): the guest comes back to userspace with a new boot id and its
+// shell answers; then it powers off. With reboot=warm Linux reboots
+// through PSCI SYSTEM_RESET2, which Ferry advertises on QEMU's PSCI 1.1
+// (TestGuestResetKeepsBoard has the SYSTEM_RESET of the default cold
+// reboot).
 func TestSystemReset(t *testing.T) {
-	b := board(t, false, "guest.mode=shell")
+	b := board(t, false, "guest.mode=shell reboot=warm")
 	b.Extra = []string{"-no-reboot"}
 	p := start(t, b)
 	l, _ := expect(t, p, bootID.String(), 0, bootTimeout)
 	first := bootID.FindStringSubmatch(l.Text)[1]
 	time.Sleep(2 * time.Second) // let the shell come up
-	second, i := rebootGuest(t, p, "reboot -f", `ferry: guest asked for SYSTEM_RESET: restarted in`, first)
+	second, i := rebootGuest(t, p, "reboot -f", `ferry: guest asked for SYSTEM_RESET2 \(warm\): restarted in`, first)
 	if err := p.Send("echo alive-$((6*7))\n"); err != nil {
 		t.Fatal(err)
 	}
