@@ -123,6 +123,33 @@ func fuzzOps(t *testing.T, data []byte) {
 	e.dev.RunTX(0)
 	e.dev.Receive(frame(0, 1500))
 	e.checkBus()
+	// After a pause every byte of guest RAM the device wrote is marked.
+	e.dev.Hang = false
+	if err := e.model.Stop(time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range e.bus.Log {
+		if a.Write && inRAM(a.Addr, uint64(a.Size)) && !covered(e.wrote, a.Addr, uint64(a.Size)) {
+			t.Errorf("the device wrote [%#x+%#x], not all of it marked", a.Addr, a.Size)
+		}
+	}
+}
+
+// covered reports whether the ranges ws cover [addr, addr+n).
+func covered(ws [][2]uint64, addr, n uint64) bool {
+	for at := addr; at < addr+n; {
+		next := at
+		for _, w := range ws {
+			if w[0] <= at && at < w[0]+w[1] {
+				next = max(next, w[0]+w[1])
+			}
+		}
+		if next == at {
+			return false
+		}
+		at = next
+	}
+	return true
 }
 
 func FuzzRelay(f *testing.F) {

@@ -157,7 +157,9 @@ func New(dev mmio.Device, rl Relaying) (*Model, error) {
 		r.s = s
 		r.given, r.bufs, r.busy = make([]desc, MaxRing), make([][2]buffer, MaxRing), make([]bool, MaxRing)
 	}
+	m.mu.Lock()
 	m.quiesce() // whatever the firmware left running reads rings nobody checked
+	m.mu.Unlock()
 	return m, nil
 }
 
@@ -265,6 +267,12 @@ func (m *Model) write32(off uint64, v uint32) {
 	ch, reg, isChan := chanReg(off)
 	switch {
 	case off == RegMode:
+		if v&ModeSWR != 0 {
+			// What the device gave back before the reset is copied back
+			// first (as it wrote it, natively), and what it received
+			// marked written.
+			m.reapAll()
+		}
 		m.devWrite(off, v)
 		if v&ModeSWR != 0 {
 			m.forget() // every register of the block is reset
@@ -356,10 +364,23 @@ func (m *Model) control(d direction, v uint32) {
 	}
 	m.devWrite(chan0(c.control), v)
 	if !start && r.running {
+		// The device finishes the frame it is on, then stops. A driver
+		// frees its ring after this (stmmac_release): the relay waits,
+		// briefly, until the device says it has stopped and copies back
+		// what it gave back now, not at some later access, when the
+		// ring's memory may be something else.
 		r.running = false
+		for start := m.now(); !m.processStopped(d) && time.Duration(m.now()-start) < stopWait; {
+			m.wait()
+		}
 		r.reap(&m.rl)
 	}
 }
+
+// stopWait bounds how long a guest's stop of a ring waits for the
+// device's process to stop: a frame in flight, 1.2 ms for a full frame
+// at 10 Mbit/s.
+const stopWait = 5 * time.Millisecond
 
 // keepRBSZ keeps the receive buffer size the receive ring's buffers were
 // checked for while it holds any: the device would write past them.

@@ -121,7 +121,14 @@ func (m *Model) Reset() {
 	m.forget()
 }
 
-// quiesce clears ST and SR on every channel of the device.
+// resetWait bounds how long quiesce waits for channel 0 to stop: the
+// frame in flight at 10 Mbit/s, with room.
+const resetWait = 20 * time.Millisecond
+
+// quiesce clears ST and SR on every channel of the device, and waits a
+// little (resetWait) for channel 0's processes to say they stopped: a
+// new guest's memory is not to take the old one's frame in flight.
+// Channels 1 to 4 only the firmware may have started; they get no wait.
 func (m *Model) quiesce() {
 	for ch := range NumChannels {
 		at := ChanBase + uint64(ch)*ChanStride
@@ -131,5 +138,8 @@ func (m *Model) quiesce() {
 		if v := m.devRead(at + ChRxControl); v&RxControlSR != 0 {
 			m.devWrite(at+ChRxControl, v&^RxControlSR)
 		}
+	}
+	for start := m.now(); (!m.processStopped(dirTx) || !m.processStopped(dirRx)) && time.Duration(m.now()-start) < resetWait; {
+		m.wait()
 	}
 }

@@ -352,3 +352,41 @@ func BenchmarkRelaySend(b *testing.B) {
 		d.clean()
 	}
 }
+
+// A guest that stops a ring (before freeing it, as stmmac_release does)
+// has what the device gave back copied back before the stop returns,
+// the relay waiting for the device to say it stopped; a reset of the
+// block (SWR) copies back and marks what the device gave back before it.
+func TestGuestStop(t *testing.T) {
+	var clock int64
+	e := newEnvWith(t, func(rl *eqos.Relaying) {
+		rl.Now = func() int64 { return clock }
+		rl.Sleep = func(d time.Duration) { clock += int64(d) }
+	})
+	d := e.driver(e.model, 8, ramBase, false)
+	d.open()
+	e.dev.StopLag = 3
+	if !e.dev.Receive(frame(1, 200)) {
+		t.Fatal("not received")
+	}
+	d.w(ch(eqos.ChRxControl), d.r(ch(eqos.ChRxControl))&^eqos.RxControlSR)
+	if st := e.dev.Read(eqos.RegDebugStatus0-eqos.Page, 4); st>>eqos.DebugRPS0Shift&0xf != 0 {
+		t.Errorf("the stop returned with the device's receive process at %#x", st)
+	}
+	if w3 := word(d.desc(d.rxBase, 0), 3); w3&eqos.RDES3OWN != 0 || w3&eqos.RDES3PLMask != 200 {
+		t.Errorf("descriptor 0 not copied back at the stop: RDES3 %#x", w3)
+	}
+
+	e = newEnv(t)
+	d = e.driver(e.model, 8, ramBase, false)
+	d.open()
+	if !e.dev.Receive(frame(2, 300)) {
+		t.Fatal("not received")
+	}
+	e.wrote = nil
+	d.w(eqos.RegMode, eqos.ModeSWR)
+	if !slices.Contains(e.wrote, [2]uint64{d.rxBuf(0), 300}) {
+		t.Errorf("the reset marked %x, want the frame received before it", e.wrote)
+	}
+	e.checkBus()
+}
