@@ -312,6 +312,7 @@ type fakeMachine struct {
 	script []api.Progress
 	hang   bool // Migrate runs until its context ends
 	stop   chan struct{}
+	polls  func() int // the progress polls begun so far (nil: not counted)
 
 	ledger *migrate.Ledger // Status shows it, Resolve decides on it
 	keys   *pki.Bundle     // SetCRL takes lists into it
@@ -387,6 +388,14 @@ func (m *fakeMachine) Migrate(ctx context.Context, req api.MigrateRequest, progr
 	for _, p := range m.script {
 		progress(p)
 		time.Sleep(100 * time.Millisecond)
+		if m.polls != nil {
+			// Until a poll that began after this step has been served
+			// (on a loaded machine 100 ms may pass without one), for at
+			// most 10 s.
+			for n, end := m.polls(), time.Now().Add(10*time.Second); m.polls() < n+2 && time.Now().Before(end); {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
 	}
 	return m.report, nil
 }
@@ -415,6 +424,14 @@ type connLog struct {
 	mu     sync.Mutex
 	conns  map[string]map[string]bool // "METHOD path" -> remote addresses
 	bodies map[string][]string        // "POST path" -> bodies
+	n      map[string]int             // "METHOD path" -> requests begun
+}
+
+// count is how many requests for "METHOD path" have begun.
+func (l *connLog) count(k string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n[k]
 }
 
 func (l *connLog) wrap(h http.Handler) http.Handler {
@@ -426,13 +443,14 @@ func (l *connLog) wrap(h http.Handler) http.Handler {
 		}
 		l.mu.Lock()
 		if l.conns == nil {
-			l.conns, l.bodies = map[string]map[string]bool{}, map[string][]string{}
+			l.conns, l.bodies, l.n = map[string]map[string]bool{}, map[string][]string{}, map[string]int{}
 		}
 		k := r.Method + " " + r.URL.Path
 		if l.conns[k] == nil {
 			l.conns[k] = map[string]bool{}
 		}
 		l.conns[k][r.RemoteAddr] = true
+		l.n[k]++
 		if body != nil {
 			l.bodies[k] = append(l.bodies[k], string(body))
 		}
@@ -452,6 +470,7 @@ func migrateRig(t *testing.T, m *fakeMachine) ([]string, *connLog) {
 	keys := makeKeys(t, "test CA")
 	cl := &connLog{}
 	m.stop = make(chan struct{})
+	m.polls = func() int { return cl.count("GET " + api.PathMigration) }
 	t.Cleanup(func() { close(m.stop) })
 	startBoard(t, sw, "10.77.0.11", loadBundle(t, keys, "board1"), cl.wrap(manage.New(m, time.Minute).Handler()))
 	startBoard(t, sw, "10.77.0.12", loadBundle(t, keys, "board2"), manage.New(m, time.Minute).Handler())
@@ -680,7 +699,7 @@ func TestMigrateTwice(t *testing.T) {
 	args, _ := migrateRig(t, m)
 	first := make(chan int, 1)
 	go func() {
-		code, _, _ := ferryctl(t, append(args, "migrate", "10.77.0.11", "10.77.0.12")...)
+		code, _, _ := ferryctl(t, append(args, "migrate", "-poll", "20ms", "10.77.0.11", "10.77.0.12")...)
 		first <- code
 	}()
 	time.Sleep(400 * time.Millisecond)
