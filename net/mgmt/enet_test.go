@@ -6,10 +6,7 @@ package mgmt
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -202,60 +199,14 @@ func TestTCPStreamENET(t *testing.T) {
 			go enetWire(a, b, tc.lose, stop, &wg)
 			t.Cleanup(func() { close(stop); wg.Wait() })
 
-			l, err := b.n.Listen(7100, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			data := make([]byte, 2<<20)
-			for i := range data {
-				data[i] = byte(i * 7 / 5)
-			}
-			want := sha256.Sum256(data)
-			done := make(chan error, 1)
-			go func() {
-				c, err := l.Accept()
-				if err != nil {
-					done <- err
-					return
-				}
-				defer c.Close()
-				h := sha256.New()
-				if _, err := io.Copy(h, c); err != nil {
-					done <- err
-					return
-				}
-				_, err = c.Write(h.Sum(nil))
-				done <- err
-			}()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			c, err := a.n.Dial(ctx, "10.77.0.18:7100")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(60 * time.Second))
-			if _, err := c.Write(data); err != nil {
-				t.Fatal(err)
-			}
-			c.(interface{ CloseWrite() error }).CloseWrite()
-			got, err := io.ReadAll(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want[:]) {
-				t.Fatalf("peer's digest %x, want %x", got, want)
-			}
-			sa, st := a.n.Stats(), a.n.Stats()
-			if sa.TxBytes < uint64(len(data)) || sa.TxFrames < uint64(len(data))/1460 || sa.TxDrops != 0 {
+			const size = 2 << 20
+			streamDigest(t, a.n, b.n, "10.77.0.18", size)
+			sa := a.n.Stats()
+			if sa.TxBytes < size || sa.TxFrames < size/1460 || sa.TxDrops != 0 {
 				t.Errorf("stats %+v", sa)
 			}
-			if tc.lose > 0 && st.TCPRetransmits == 0 {
-				t.Errorf("a lossy cable and no retransmission: %+v", st)
+			if tc.lose > 0 && sa.TCPRetransmits == 0 {
+				t.Errorf("a lossy cable and no retransmission: %+v", sa)
 			}
 			if !strings.Contains(a.n.String(), "ENET at 0x30be0000") {
 				t.Errorf("String() = %q", a.n.String())

@@ -104,55 +104,8 @@ func TestTCPStream(t *testing.T) {
 		mtu := tc.mtu
 		t.Run(fmt.Sprintf("mtu%d-queue%d", tc.mtu, tc.qmax), func(t *testing.T) {
 			a, b := pairQ(t, tc.mtu, tc.qmax)
-			l, err := b.n.Listen(7100, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
 			const size = 4 << 20
-			data := make([]byte, size)
-			for i := range data {
-				data[i] = byte(i * 7 / 5)
-			}
-			want := sha256.Sum256(data)
-			done := make(chan error, 1)
-			go func() {
-				c, err := l.Accept()
-				if err != nil {
-					done <- err
-					return
-				}
-				defer c.Close()
-				h := sha256.New()
-				if _, err := io.Copy(h, c); err != nil {
-					done <- err
-					return
-				}
-				_, err = c.Write(h.Sum(nil))
-				done <- err
-			}()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			c, err := a.n.Dial(ctx, "10.77.0.12:7100")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(60 * time.Second))
-			if _, err := c.Write(data); err != nil {
-				t.Fatal(err)
-			}
-			c.(interface{ CloseWrite() error }).CloseWrite()
-			got, err := io.ReadAll(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want[:]) {
-				t.Fatalf("peer's digest %x, want %x", got, want)
-			}
+			streamDigest(t, a.n, b.n, "10.77.0.12", size)
 			sa, sb := a.n.Stats(), b.n.Stats()
 			if sa.TxBytes < size || sb.RxBytes < size || sa.TxDrops+sb.RxDrops != 0 {
 				t.Errorf("stats: a %+v, b %+v", sa, sb)
@@ -188,5 +141,59 @@ func TestTransport(t *testing.T) {
 	}
 	if a.n.MAC().String() != "52:54:00:77:00:11" || a.n.MTU() != 1500 || a.n.Addr().String() != "10.77.0.11/24" {
 		t.Errorf("MAC %v MTU %d Addr %v", a.n.MAC(), a.n.MTU(), a.n.Addr())
+	}
+}
+
+// streamDigest sends size bytes over TCP from a to to's port 7100 (at
+// addr, its address), which answers with their SHA-256: it must be theirs.
+func streamDigest(t *testing.T, from, to *Net, addr string, size int) {
+	t.Helper()
+	l, err := to.Listen(7100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7 / 5)
+	}
+	want := sha256.Sum256(data)
+	done := make(chan error, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, c); err != nil {
+			done <- err
+			return
+		}
+		_, err = c.Write(h.Sum(nil))
+		done <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := from.Dial(ctx, addr+":7100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	if _, err := c.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	c.(interface{ CloseWrite() error }).CloseWrite()
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want[:]) {
+		t.Fatalf("peer's digest %x, want %x", got, want)
 	}
 }
