@@ -150,21 +150,9 @@ func (s *Stash) Layout(ram []phys.Range) *Layout {
 // Keep copies the kernel and initramfs from where the loader put them into
 // the stash and writes its record, before the guest first runs.
 func (s *Stash) Keep(m Memory) error {
-	sum := uint32(0)
-	for _, p := range [][2]phys.Range{{s.Kernel, s.kernelCopy()}, {s.Initrd, s.initrdCopy()}} {
-		if p[0].Size == 0 {
-			continue
-		}
-		from, err := m.Slice(p[0].Base, int(p[0].Size))
-		if err != nil {
-			return fmt.Errorf("stash: %w", err)
-		}
-		to, err := m.Slice(p[1].Base, int(p[1].Size))
-		if err != nil {
-			return fmt.Errorf("stash: %w", err)
-		}
-		copy(to, from)
-		sum = crc32.Update(sum, castagnoli, to)
+	sum, err := copyPairs(m, [][2]phys.Range{{s.Kernel, s.kernelCopy()}, {s.Initrd, s.initrdCopy()}})
+	if err != nil {
+		return err
 	}
 	s.Sum = sum
 	page, err := m.Slice(s.record().Base, pageSize)
@@ -314,19 +302,28 @@ func (s *Stash) checkImage(b []byte) error {
 // Restore copies the kernel and initramfs from the stash back to where
 // they go. s must come from LoadStash.
 func (s *Stash) Restore(m Memory) error {
-	for _, p := range [][2]phys.Range{{s.kernelCopy(), s.Kernel}, {s.initrdCopy(), s.Initrd}} {
+	_, err := copyPairs(m, [][2]phys.Range{{s.kernelCopy(), s.Kernel}, {s.initrdCopy(), s.Initrd}})
+	return err
+}
+
+// copyPairs copies each pair's first range to its second (an empty one is
+// skipped) and returns the CRC32C of what it wrote, in order.
+func copyPairs(m Memory, pairs [][2]phys.Range) (uint32, error) {
+	sum := uint32(0)
+	for _, p := range pairs {
 		if p[0].Size == 0 {
 			continue
 		}
 		from, err := m.Slice(p[0].Base, int(p[0].Size))
 		if err != nil {
-			return fmt.Errorf("stash: %w", err)
+			return 0, fmt.Errorf("stash: %w", err)
 		}
 		to, err := m.Slice(p[1].Base, int(p[1].Size))
 		if err != nil {
-			return fmt.Errorf("stash: %w", err)
+			return 0, fmt.Errorf("stash: %w", err)
 		}
 		copy(to, from)
+		sum = crc32.Update(sum, castagnoli, to)
 	}
-	return nil
+	return sum, nil
 }
