@@ -6,6 +6,7 @@ package qemu
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,21 +119,7 @@ func TestArgsLinuxLoader(t *testing.T) {
 		}, []string{"ferry.initrd", "loader,file=" + initrd}},
 	} {
 		b.ChosenInitrd = tc.chosen
-		args, err := b.Args()
-		if err != nil {
-			t.Fatal(err)
-		}
-		line := strings.Join(args, " ")
-		for _, w := range tc.want {
-			if !strings.Contains(line, w) {
-				t.Errorf("chosen %v: command line lacks %q:\n%s", tc.chosen, w, line)
-			}
-		}
-		for _, w := range tc.lack {
-			if strings.Contains(line, w) {
-				t.Errorf("chosen %v: command line has %q:\n%s", tc.chosen, w, line)
-			}
-		}
+		checkArgs(t, b, fmt.Sprintf("chosen %v", tc.chosen), tc.want, tc.lack)
 	}
 	b.Image, b.Insecure = writeELF(t), true
 	if _, err := b.Args(); err == nil {
@@ -239,6 +226,27 @@ func TestArgsDataNetwork(t *testing.T) {
 		b.DataSwitch, b.DataMAC, b.DataOptions = tc.sw, tc.mac, tc.opts
 		if _, err := b.Args(); err == nil {
 			t.Errorf("data switch %q, MAC %q, options %q accepted", tc.sw, tc.mac, tc.opts)
+		}
+	}
+}
+
+// checkArgs checks that b's command line has each of want and none of
+// lack.
+func checkArgs(t *testing.T, b Board, name string, want, lack []string) {
+	t.Helper()
+	args, err := b.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	for _, w := range want {
+		if !strings.Contains(line, w) {
+			t.Errorf("%s: command line lacks %q:\n%s", name, w, line)
+		}
+	}
+	for _, w := range lack {
+		if strings.Contains(line, w) {
+			t.Errorf("%s: command line has %q:\n%s", name, w, line)
 		}
 	}
 }

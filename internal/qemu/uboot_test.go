@@ -7,6 +7,7 @@ package qemu
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -102,21 +103,7 @@ func TestArgsUBoot(t *testing.T) {
 		}},
 	} {
 		b.ChosenInitrd = tc.chosen
-		args, err := b.Args()
-		if err != nil {
-			t.Fatal(err)
-		}
-		line := strings.Join(args, " ")
-		for _, w := range tc.want {
-			if !strings.Contains(line, w) {
-				t.Errorf("chosen %v: command line lacks %q:\n%s", tc.chosen, w, line)
-			}
-		}
-		for _, w := range tc.lack {
-			if strings.Contains(line, w) {
-				t.Errorf("chosen %v: command line has %q:\n%s", tc.chosen, w, line)
-			}
-		}
+		checkArgs(t, b, fmt.Sprintf("chosen %v", tc.chosen), tc.want, tc.lack)
 		vars, err := b.UBootVars()
 		if err != nil {
 			t.Fatal(err)
