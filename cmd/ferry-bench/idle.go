@@ -69,14 +69,9 @@ type IdleRun struct {
 
 // IdleSummary is idle.json.
 type IdleSummary struct {
-	Date    string    `json:"date"`
-	QEMU    string    `json:"qemu"`
-	CPU     string    `json:"cpu"`
-	Machine string    `json:"machine"`
-	Memory  string    `json:"memory"`
-	Kernel  string    `json:"kernel"`
-	Image   string    `json:"image"`
-	Runs    []IdleRun `json:"runs"`
+	Setup
+	Image string    `json:"image"`
+	Runs  []IdleRun `json:"runs"`
 }
 
 // cpuTicks is a process's user+system time in clock ticks (proc(5):
@@ -273,8 +268,7 @@ func idleBench(base qemu.Board, out string, runs int, modes []string) error {
 	if _, err := pki.Provision(keys, "ferry-bench", "a=10.77.0.11", "operator:ctl"); err != nil {
 		return err
 	}
-	s := IdleSummary{Date: time.Now().UTC().Format(time.RFC3339), QEMU: qemuVersion(base.QEMU), CPU: base.CPU, Machine: base.Machine(),
-		Memory: base.Memory, Kernel: kernelVersion(base.Kernel), Image: imageID(base.Image)}
+	s := IdleSummary{Setup: setupOf(base), Image: imageID(base.Image)}
 	type cfg struct{ config, mode string }
 	var cfgs []cfg
 	for _, m := range modes {

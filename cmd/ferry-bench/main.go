@@ -70,12 +70,7 @@ type Run struct {
 
 // Summary is what thin.json holds.
 type Summary struct {
-	Date        string  `json:"date"`
-	QEMU        string  `json:"qemu"`
-	CPU         string  `json:"cpu"`
-	Machine     string  `json:"machine"`
-	Memory      string  `json:"memory"`
-	Kernel      string  `json:"kernel"`
+	Setup
 	Runs        []Run   `json:"runs"`
 	NativeMS    float64 `json:"native_median_total_ms"`
 	FerryMS     float64 `json:"ferry_median_total_ms"`
@@ -202,10 +197,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	s := Summary{Date: time.Now().UTC().Format(time.RFC3339), CPU: b.CPU, Machine: b.Machine(), Memory: b.Memory, QEMU: qemuVersion(b.QEMU)}
-	if v, err := os.ReadFile(filepath.Join(filepath.Dir(b.Kernel), "kernel.version")); err == nil {
-		s.Kernel = strings.TrimSpace(string(v))
-	}
+	s := Summary{Setup: setupOf(b)}
 	for i := 0; i < *runs; i++ {
 		for _, ferry := range []bool{false, true} {
 			time.Sleep(settle) // let the previous board's QEMU finish exiting
@@ -350,6 +342,22 @@ func median(runs []Run, ferry bool, f func(Run) float64) float64 {
 		return v[len(v)/2]
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// Setup is what every report says of the boards it ran.
+type Setup struct {
+	Date    string `json:"date"`
+	QEMU    string `json:"qemu"`
+	CPU     string `json:"cpu"`
+	Machine string `json:"machine"`
+	Memory  string `json:"memory"`
+	Kernel  string `json:"kernel"`
+}
+
+// setupOf is b's Setup, now.
+func setupOf(b qemu.Board) Setup {
+	return Setup{Date: time.Now().UTC().Format(time.RFC3339), QEMU: qemuVersion(b.QEMU), CPU: b.CPU, Machine: b.Machine(),
+		Memory: b.Memory, Kernel: kernelVersion(b.Kernel)}
 }
 
 func qemuVersion(bin string) string {

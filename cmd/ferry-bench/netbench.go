@@ -74,21 +74,15 @@ type NetRun struct {
 
 // NetSummary is net.json.
 type NetSummary struct {
-	Date    string   `json:"date"`
-	QEMU    string   `json:"qemu"`
-	CPU     string   `json:"cpu"`
-	Machine string   `json:"machine"`
-	Memory  string   `json:"memory"`
-	Kernel  string   `json:"kernel"`
-	Image   string   `json:"image"`
-	Runs    []NetRun `json:"runs"`
+	Setup
+	Image string   `json:"image"`
+	Runs  []NetRun `json:"runs"`
 }
 
 // netBench runs runs rounds of the three configurations and writes
 // docs/bench/net.{md,json}.
 func netBench(base qemu.Board, ferryctl, out string, runs int) error {
-	s := NetSummary{Date: time.Now().UTC().Format(time.RFC3339), QEMU: qemuVersion(base.QEMU), CPU: base.CPU, Machine: base.Machine(),
-		Memory: base.Memory, Kernel: kernelVersion(base.Kernel), Image: imageID(base.Image)}
+	s := NetSummary{Setup: setupOf(base), Image: imageID(base.Image)}
 	keys, err := os.MkdirTemp("", "ferry-bench-keys")
 	if err != nil {
 		return err
