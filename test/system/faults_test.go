@@ -37,6 +37,14 @@ type cell struct {
 }
 
 func newCell(t *testing.T, holder, step string) *cell {
+	// The report's wait covers a slow pre-copy on a busy 2-core host
+	// (38 s measured under load) plus the steps after the fault.
+	return newCellWait(t, holder, step, 90*time.Second)
+}
+
+// newCellWait is newCell with ferryctl migrate's -timeout: a cell whose
+// source is killed gets no report, so ferryctl waits all of it.
+func newCellWait(t *testing.T, holder, step string, wait time.Duration) *cell {
 	l := newLink(t)
 	words := func(name string) func(*qemu.Board) {
 		return func(b *qemu.Board) {
@@ -50,9 +58,7 @@ func newCell(t *testing.T, holder, step string) *cell {
 	c.b = l.board("b", "10.77.0.12", macB, "", words("b"))
 	expect(t, c.a, `^FERRY-PATTERN-CHECK id=\w+ n=\d+ OK`, 0, bootTimeout)
 	go func() {
-		// The report's wait covers a slow pre-copy on a busy 2-core host
-		// (38 s measured under load) plus the steps after the fault.
-		out, _ := l.ferryctl("", "migrate", "-timeout", "90s", "10.77.0.11", "10.77.0.12")
+		out, _ := l.ferryctl("", "migrate", "-timeout", wait.String(), "10.77.0.11", "10.77.0.12")
 		c.out <- out
 	}()
 	holding := c.a
@@ -162,7 +168,7 @@ func TestFaultPartitionAfterAck(t *testing.T) {
 // and asks a in vain. ferryctl resolve will not guess without a verdict;
 // told a is gone for good, it has b resume the guest.
 func TestFaultSourceDiesAfterAck(t *testing.T) {
-	c := newCell(t, "a", "acked")
+	c := newCellWait(t, "a", "acked", 20*time.Second)
 	c.a.Kill()
 	out := c.report()
 	if strings.Contains(out, "migration     ok") {
@@ -258,7 +264,7 @@ func TestFaultCutWhenStopped(t *testing.T) {
 // a is killed after sending Commit, before b's Resumed arrives: b had the
 // Commit and runs the guest; nothing to resolve.
 func TestFaultSourceDiesAfterCommit(t *testing.T) {
-	c := newCell(t, "a", "committed")
+	c := newCellWait(t, "a", "committed", 20*time.Second)
 	c.a.Kill()
 	c.report()
 	expect(t, c.b, `ferry: guest received from a`, 0, time.Minute)
