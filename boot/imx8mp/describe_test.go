@@ -144,17 +144,7 @@ func TestDescribeEVK(t *testing.T) {
 		t.Errorf("trapped pages %v, want %v (the EQOS's DMA page, GICD_CTLR's, RD_base, SGI_base)", ports, wantPorts)
 	}
 
-	a, err := mmu.NewArena(make([]byte, d.Stage2Pages()*mmu.PageSize), 0x1000_0000_0000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := mmu.NewStage2(a, 40)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.MapStage2(s); err != nil {
-		t.Fatal(err)
-	}
+	s := evkStage2(t, d)
 	for _, c := range []struct {
 		ipa    uint64
 		mapped bool
