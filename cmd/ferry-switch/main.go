@@ -13,8 +13,7 @@
 //	-netdev socket,id=m,connect=127.0.0.1:7777 -device virtio-net-device,netdev=m,mac=52:54:00:77:00:11
 //
 // Per-port statistics are printed to stdout on SIGUSR1 and at exit
-// (SIGINT, SIGTERM). It refuses to listen on anything but a loopback
-// address.
+// (SIGINT, SIGTERM). It refuses to listen on anything but 127.0.0.1.
 package main
 
 import (
@@ -30,7 +29,7 @@ import (
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:7777", "loopback `address` to accept switch ports on")
+	listen := flag.String("listen", "127.0.0.1:7777", "`address` on 127.0.0.1 to accept switch ports on")
 	queue := flag.Int("queue", l2switch.DefaultQueueLen, "output queue length per port, in `frames`; frames to a full queue are dropped")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: ferry-switch [-listen 127.0.0.1:7777] [-queue N]\n")

@@ -37,9 +37,9 @@ func command(args string) *exec.Cmd {
 }
 
 func TestRefusesNonLoopback(t *testing.T) {
-	for _, addr := range []string{"0.0.0.0:7777", ":7777", "10.77.0.1:7777"} {
+	for _, addr := range []string{"0.0.0.0:7777", ":7777", "10.77.0.1:7777", "[::1]:7777", "127.0.0.2:7777"} {
 		out, err := command("-listen " + addr).CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !bytes.Contains(out, []byte("not a loopback IP address")) {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !bytes.Contains(out, []byte("is not 127.0.0.1")) {
 			t.Errorf("-listen %s: %v\n%s", addr, err, out)
 		}
 	}

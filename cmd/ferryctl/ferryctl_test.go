@@ -857,7 +857,7 @@ func TestUsageAndSetupErrors(t *testing.T) {
 		{2, "want a board's IPv4 address", []string{"status", "board1"}},
 		{2, "-ip", []string{"-ip", "nonsense", "-keys", ctl, "status", "10.77.0.11"}},
 		{2, "want the source and the destination", []string{"migrate", "10.77.0.11"}},
-		{1, "not a loopback IP address", []string{"-switch", "10.77.0.1:7777", "-keys", ctl, "status", "10.77.0.11"}},
+		{1, "is not 127.0.0.1", []string{"-switch", "10.77.0.1:7777", "-keys", ctl, "status", "10.77.0.11"}},
 		{1, "cannot reach the management switch", []string{"-switch", free, "-keys", ctl, "status", "10.77.0.11"}},
 		{1, "-keys", []string{"-switch", free, "-keys", filepath.Join(keys, "nope.pem"), "status", "10.77.0.11"}},
 		{1, "-keys", []string{"-switch", free, "-keys", filepath.Join(keys, "ca.pem"), "status", "10.77.0.11"}},

@@ -67,7 +67,7 @@ const closeDrain = 200 * time.Millisecond
 // Config says where and how the host joins the link. The zero value joins
 // 127.0.0.1:7777 as 10.77.0.2/24, MTU 1500.
 type Config struct {
-	// Switch is the switch's address; it must be a loopback IP and port.
+	// Switch is the switch's address; it must be 127.0.0.1 and a port.
 	Switch string
 	// Addr is this stack's address and subnet on the link.
 	Addr netip.Prefix

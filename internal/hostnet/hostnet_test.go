@@ -219,8 +219,10 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("Join(%+v) succeeded", cfg)
 		}
 	}
-	if _, err := Join(ctx, Config{Switch: "10.77.0.1:7777"}); err == nil || !strings.Contains(err.Error(), "loopback") {
-		t.Errorf("non-loopback switch: %v, want a loopback refusal", err)
+	for _, sw := range []string{"10.77.0.1:7777", "[::1]:7777", "127.0.0.2:7777"} {
+		if _, err := Join(ctx, Config{Switch: sw}); err == nil || !strings.Contains(err.Error(), "is not 127.0.0.1") {
+			t.Errorf("switch %s: %v, want a refusal (127.0.0.1 only)", sw, err)
+		}
 	}
 }
 

@@ -91,27 +91,29 @@ func New(cfg Config) *Switch {
 // ErrClosed is returned by Attach after Close.
 var ErrClosed = errors.New("l2switch: switch closed")
 
-// CheckLoopback returns an error unless addr ("host:port") has a loopback
-// IP literal as its host: the management link must never be reachable from
-// outside this machine.
+// CheckLoopback returns an error unless addr ("host:port") has 127.0.0.1
+// as its host: the management link must never be reachable from outside
+// this machine, and the project's host sockets use that one address only
+// (not another loopback address, not ::1).
 func CheckLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("address %q: %v", addr, err)
 	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil || !ip.IsLoopback() {
-		return fmt.Errorf("address %q: host %q is not a loopback IP address (use 127.0.0.1)", addr, host)
+	if ip, err := netip.ParseAddr(host); err != nil || ip != netip.AddrFrom4([4]byte{127, 0, 0, 1}) {
+		return fmt.Errorf("address %q: host %q is not 127.0.0.1", addr, host)
 	}
 	return nil
 }
 
 // Serve accepts connections on l and attaches each as a new port, until l
 // fails or the switch is closed (then it returns nil). A TCP listener must
-// be on a loopback address.
+// be on 127.0.0.1 (CheckLoopback).
 func (s *Switch) Serve(l net.Listener) error {
-	if a, ok := l.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
-		return fmt.Errorf("l2switch: refusing to serve on %v: not a loopback address", a)
+	if a, ok := l.Addr().(*net.TCPAddr); ok {
+		if err := CheckLoopback(a.String()); err != nil {
+			return fmt.Errorf("l2switch: refusing to serve: %v", err)
+		}
 	}
 	s.mu.Lock()
 	if s.closed {
