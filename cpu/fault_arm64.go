@@ -24,7 +24,8 @@ func hypFault(kind, esr, elr, far, lr uint64) {
 		// An exception while one is reported or the machine stopped
 		// (Halt's SMC on firmware that has none, say): the report is
 		// out, so stop here rather than take it again and again.
-		print("ferry: FATAL exception at EL2 while stopping after one (ESR_EL2 ", hex(esr), ", ELR_EL2 ", hex(elr), "): halted\n")
+		// (print writes a uintptr in hexadecimal)
+		print("ferry: FATAL exception at EL2 while stopping after one (ESR_EL2 ", uintptr(esr), ", ELR_EL2 ", uintptr(elr), "): halted\n")
 		for {
 			waitForInterrupt()
 		}
@@ -39,9 +40,6 @@ func hypFault(kind, esr, elr, far, lr uint64) {
 
 // faulting is set once hypFault has begun to report an exception.
 var faulting bool
-
-// hex is v as the runtime's print writes a hexadecimal number.
-type hex = uintptr
 
 // funcAt names the Go function holding pc, with its file and line.
 func funcAt(pc uint64) string {
