@@ -349,9 +349,15 @@ func TestSourcePauseResumeGiveUp(t *testing.T) {
 		tm := newTestMachine(t, GuestRunning)
 		h := tm.hw
 		tm.fake.cpu, tm.fake.timer = sample(t).cpu, cpu.Timer{VirtCount: 1 << 40}
-		for range 100 {
-			h.script = append(h.script, irqExit(qemuTick))
+		// Ferry's tick, again and again until the pause stops the guest
+		// (a fixed number of them could run out first on a loaded
+		// machine, and the guest stop at the script's end).
+		var tick func(h *fakeHW, c *cpu.Context) uint64
+		tick = func(h *fakeHW, c *cpu.Context) uint64 {
+			h.script = append(h.script, tick)
+			return irqExit(qemuTick)(h, c)
 		}
+		h.script = append(h.script, tick)
 		tm.start()
 		src := tm.Source(false)
 		paused := make(chan error, 1)
