@@ -64,6 +64,14 @@ type Guard struct {
 	spiView   map[uint64]*uint32 // the guest's picture of Ferry's SPI bits, by GICD word offset (IROUTER halves included)
 	rdGuarded bool
 	logged    map[logKey]bool
+	// prio caches the guest's priority bytes Priority read from the GIC,
+	// for the interrupt path, which asks at every interrupt exit: an entry
+	// is good while its generation is gen, which every write Ferry makes
+	// through the Guard (a guest's store, Restore, SetupOwned) moves on.
+	// Nothing else writes the GIC.
+	prio    [FirstSPI + MaxSPIs]uint8
+	prioGen [FirstSPI + MaxSPIs]uint64
+	gen     uint64
 }
 
 // view is the guest's picture of Ferry's bits.
@@ -90,7 +98,7 @@ func NewGuard(d, r Regs, own Owned) (*Guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Guard{d: d, r: r, own: own, m: m, logged: map[logKey]bool{}}
+	g := &Guard{d: d, r: r, own: own, m: m, logged: map[logKey]bool{}, gen: 1}
 	g.view = view{
 		grp1:   d.Read32(GICD_CTLR)&ferryEnable != 0,
 		group:  r.Read32(GICR_IGROUPR0) & m.bits,
@@ -148,6 +156,7 @@ func regBase(off uint64) uint64 {
 func (g *Guard) SetupOwned() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.gen++
 	return SetupOwned(g.d, g.r, g.own)
 }
 
@@ -245,6 +254,7 @@ func (g *Guard) Capture() (*State, error) {
 func (g *Guard) Restore(s *State) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.gen++
 	if err := s.Restore(g.d, g.r, g.own); err != nil {
 		return err
 	}
@@ -567,6 +577,7 @@ func (p *page) Write(off uint64, size int, v uint64) {
 	g := p.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.gen++
 	if !p.supported(off, size) {
 		g.warn(logKey{p.name, off, size, true}, "gic: guest %d-byte write of %#x at %s+%#x not supported: ignored", size, v, p.name, off)
 		return

@@ -6,19 +6,30 @@ package gic
 
 // Priority is the priority the guest gave its INTID id, read from the GIC:
 // GICR_IPRIORITYR<n> for an SGI or PPI, GICD_IPRIORITYR<n> for an SPI (0
-// for an INTID the GIC does not have). The interrupt path lists the
+// for an INTID the GIC does not have) -- once: the byte is kept until a
+// write through the Guard, so an interrupt exit makes no MMIO read of the
+// distributor (a slow access on any board; under QEMU one that waits for
+// its I/O thread). The interrupt path lists the
 // guest's interrupts at it.
 func (g *Guard) Priority(id uint32) uint8 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	switch {
-	case id < NumPrivate:
-		return uint8(g.r.Read32(GICR_IPRIORITYRn+uint64(id&^3)) >> (8 * (id % 4)))
-	case id < FirstSPI+MaxSPIs:
-		off, _ := prioWord(id)
-		return uint8(g.d.Read32(off) >> (8 * (id % 4)))
+	if id >= FirstSPI+MaxSPIs {
+		return 0
 	}
-	return 0
+	if g.prioGen[id] == g.gen {
+		return g.prio[id]
+	}
+	var w uint32
+	if id < NumPrivate {
+		w = g.r.Read32(GICR_IPRIORITYRn + uint64(id&^3))
+	} else {
+		off, _ := prioWord(id)
+		w = g.d.Read32(off)
+	}
+	p := uint8(w >> (8 * (id % 4)))
+	g.prio[id], g.prioGen[id] = p, g.gen
+	return p
 }
 
 // Enabled reports whether INTID id is enabled at the GIC (GICR_ISENABLER0
