@@ -303,7 +303,8 @@ func (m *Machine) step() error {
 	m.exits.Add(1)
 	exited := m.hw.Now()
 	err := m.VCPU.Dispatch(reason)
-	m.VCPU.Took(m.hw.Now() - exited)
+	done := m.hw.Now()
+	m.VCPU.Took(done - exited)
 	if err != nil {
 		if p, ok := err.(*PowerRequest); ok && m.onPower != nil {
 			return m.onPower(p) // nil: restarted
@@ -325,7 +326,7 @@ func (m *Machine) step() error {
 		}
 		// The NIC, during the guest's slice: its goroutine runs in
 		// Ferry's next slice.
-	case m.share.Exit(m.hw.Now(), ferry, m.fired):
+	case m.share.Exit(done, ferry, m.fired):
 		m.waitIdle()
 	}
 	return nil
