@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-hv/ferry/mmio"
 	vm "github.com/ferry-hv/ferry/mmio/virtiommio"
 	"github.com/ferry-hv/ferry/mmio/virtq"
 	"github.com/ferry-hv/ferry/net/virtionet/fakedev"
@@ -47,7 +46,6 @@ type board struct {
 	base   uint64 // guest RAM's physical base
 	ferry  uint64 // an address of Ferry's memory (not guest RAM)
 	dev    *fakedev.Device
-	acc    *countAccess // the model's accesses to dev
 	tr     *vm.Transport
 	log    []string
 	wrote  []string
@@ -73,8 +71,7 @@ func newBoardOpts(t *testing.T, eventIdx bool, opt fakedev.Options) *board {
 	}
 	_, b.ferry, _ = b.m.Alloc(4096, 4096)
 	b.dev = fakedev.New(b.m, opt)
-	b.acc = &countAccess{Device: fakedev.MMIO{D: b.dev}}
-	b.tr = vm.New(b.acc, vm.Shadowing{
+	b.tr = vm.New(fakedev.MMIO{D: b.dev}, vm.Shadowing{
 		Guest: mem{b.m},
 		InRAM: func(a, n uint64) bool { return a >= b.base && a+n >= a && a+n <= b.base+ramSize },
 		Alloc: func(n uint64) (virtq.Mem, uint64, error) {
@@ -88,18 +85,6 @@ func newBoardOpts(t *testing.T, eventIdx bool, opt fakedev.Options) *board {
 	})
 	b.tr.Log = func(s string) { b.log = append(b.log, s) }
 	return b
-}
-
-// countAccess counts the accesses made to a device.
-type countAccess struct {
-	mmio.Device
-	n int
-}
-
-func (c *countAccess) Read(off uint64, size int) uint64 { c.n++; return c.Device.Read(off, size) }
-func (c *countAccess) Write(off uint64, size int, v uint64) {
-	c.n++
-	c.Device.Write(off, size, v)
 }
 
 // Guest RAM layout: each queue's rings, then buffers.
@@ -1068,63 +1053,5 @@ func TestTransportStartSelectors(t *testing.T) {
 	dst.w(vm.RegQueueReady, 0) // queue 0, for the model and the device
 	if _, _, _, _, ready := dst.dev.Queue(txQ); !ready || dst.tr.State().Queues[rxQ].Ready {
 		t.Errorf("the transmit queue's readiness at the device %v; the model's receive queue ready %v", ready, dst.tr.State().Queues[rxQ].Ready)
-	}
-}
-
-// The guest's interrupt handler reads InterruptStatus, which the model
-// acknowledges at the device as it relays, and acknowledges what it read:
-// that costs no device access. A buffer the device uses after the read
-// raises its interrupt again, and the next handler relays it; an
-// acknowledgement of a bit the guest did not read reaches the device.
-func TestTransportAcknowledges(t *testing.T) { eachMode(t, testTransportAcknowledges) }
-
-func testTransportAcknowledges(t *testing.T, ev bool) {
-	b := newBoardWith(t, ev)
-	b.driver()
-	for h := uint16(0); h < 4; h++ {
-		b.post(rxQ, h, b.buf(h), 0x800, true)
-	}
-	b.dev.Receive(frameN(1))
-	if high, _ := b.dev.Interrupting(); !high {
-		t.Fatal("the device does not interrupt for a received frame")
-	}
-	if v := b.r(vm.RegInterruptStatus); v != vm.InterruptUsed {
-		t.Fatalf("InterruptStatus %#x", v)
-	}
-	if high, _ := b.dev.Interrupting(); high {
-		t.Error("the device still interrupts once the guest read InterruptStatus")
-	}
-	if got := b.usedEntries(rxQ, 0); fmt.Sprint(got) != "[0/72]" {
-		t.Fatalf("receive used %v at the read", got)
-	}
-	if v := b.r(vm.RegInterruptStatus); v != vm.InterruptUsed {
-		t.Errorf("InterruptStatus %#x read again before the acknowledgement", v)
-	}
-	// A frame between the guest's read and its acknowledgement.
-	b.usedEvent(rxQ, 1)
-	b.dev.Receive(frameN(2))
-	b.acc.n = 0
-	b.w(vm.RegInterruptACK, vm.InterruptUsed)
-	if b.acc.n != 0 {
-		t.Errorf("the acknowledgement of what the guest read made %d device accesses", b.acc.n)
-	}
-	if high, _ := b.dev.Interrupting(); !high {
-		t.Fatal("a frame after the read does not interrupt the guest again")
-	}
-	if v := b.interrupt(); v != vm.InterruptUsed {
-		t.Fatalf("InterruptStatus %#x at the next interrupt", v)
-	}
-	if got := b.usedEntries(rxQ, 0); fmt.Sprint(got) != "[0/72 1/72]" {
-		t.Fatalf("receive used %v", got)
-	}
-	if v := b.r(vm.RegInterruptStatus); v != 0 {
-		t.Errorf("InterruptStatus %#x with nothing new", v)
-	}
-	// A configuration change the guest acknowledges without reading it.
-	b.dev.SetNeedsReset()
-	b.acc.n = 0
-	b.w(vm.RegInterruptACK, 3)
-	if high, _ := b.dev.Interrupting(); high || b.acc.n == 0 {
-		t.Errorf("an acknowledgement of a bit not read: device interrupting %v after %d accesses", high, b.acc.n)
 	}
 }

@@ -107,12 +107,11 @@ type Shadowing struct {
 }
 
 // Transport is the model of the guest's transport. Every access is
-// performed on the device but the queue addresses and the guest's
-// acknowledgement of the interrupt it read: the device is given shadow
-// rings in Ferry's memory instead (package virtq), and the model relays
-// between them and the guest's at the accesses that tell it to -- a kick
-// (QueueNotify), the guest's interrupt handler (InterruptStatus; an
-// InterruptACK of bits it did not read). So every buffer is checked against guest RAM before the
+// performed on the device but the queue addresses: the device is given
+// shadow rings in Ferry's memory instead (package virtq), and the model
+// relays between them and the guest's at the accesses that tell it to --
+// a kick (QueueNotify), the guest's interrupt handler (InterruptStatus,
+// InterruptACK). So every buffer is checked against guest RAM before the
 // device sees it, and the device's ring positions (which virtio-mmio can
 // neither read nor set) are Ferry's: a migration stops the device (Stop)
 // and sets another up at the same positions (Start). The driver's set-up
@@ -144,13 +143,10 @@ type Transport struct {
 	queueSel uint32 // QueueSel
 	warned   bool
 	refused  bool // an access of a width or alignment the model refuses was reported
-	// shown are the InterruptStatus bits the model acknowledged at the
-	// device when the guest read them, and shows it until it acknowledges
-	// them; after a migration, a used buffer (Start).
-	shown   uint32
-	stopped bool // Stop reset the device
-	faults  []string
-	nfaults int // faults so far
+	used     bool // InterruptStatus shows a used buffer until the guest acknowledges one (Start)
+	stopped  bool // Stop reset the device
+	faults   []string
+	nfaults  int // faults so far
 }
 
 // area is Ferry's memory the device may reach.
@@ -173,11 +169,9 @@ var epoch = time.Now()
 
 // Read implements mmio.Device: the device's registers, but for the
 // feature bits the model hides, the queue addresses the guest wrote (the
-// device holds the shadow's), and InterruptStatus: what the device shows
-// is acknowledged there and kept for the guest until it acknowledges it
-// (the handler's next access then costs no device access and no relay),
-// and the device's used buffers relayed after. Every width goes through
-// the model (access).
+// device holds the shadow's), and InterruptStatus, before which the
+// device's used buffers are relayed. Every width goes through the model
+// (access).
 func (t *Transport) Read(off uint64, size int) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -206,16 +200,12 @@ func (t *Transport) read32(off uint64) uint64 {
 		}
 		return v
 	case RegInterruptStatus:
-		// What the device shows is acknowledged there at once, then what
-		// it used relayed: a buffer it uses after that raises its
-		// interrupt again. The guest's acknowledgement of what it read,
-		// the next thing its handler does, is then the model's alone.
-		if v := uint32(t.dev.Read(off, size)); v != 0 {
-			t.dev.Write(RegInterruptACK, size, uint64(v))
-			t.shown |= v
-		}
 		t.relayUsed()
-		return uint64(t.shown)
+		v := t.dev.Read(off, size)
+		if t.used {
+			v |= InterruptUsed
+		}
+		return v
 	case RegQueueDescLow, RegQueueDescHigh, RegQueueDriverLow, RegQueueDriverHigh, RegQueueDeviceLow, RegQueueDeviceHigh:
 		q := t.queue()
 		if q == nil {
@@ -238,8 +228,7 @@ func (t *Transport) read32(off uint64) uint64 {
 // shadow's when the queue is made ready) and the feature bits the model
 // hides. A kick copies the queue's new chains onto its shadow first, and
 // the queue's used entries back after; an interrupt acknowledgement
-// clears what the guest read, and performs the rest on the device, then
-// relays what it used. A write to a register the model does not
+// relays what the device used. A write to a register the model does not
 // know is not performed. Every width goes through the model (access).
 func (t *Transport) Write(off uint64, size int, v uint64) {
 	t.mu.Lock()
@@ -367,14 +356,11 @@ func (t *Transport) write32(off uint64, v uint64) {
 		}
 		return
 	case RegInterruptACK:
-		rest := w &^ t.shown
-		t.shown &^= w
-		if rest != 0 {
-			// Bits the guest did not read: the device's to clear, and
-			// what it used relayed after.
-			t.dev.Write(off, size, uint64(rest))
-			t.relayUsed()
+		t.dev.Write(off, size, v)
+		if w&InterruptUsed != 0 {
+			t.used = false
 		}
+		t.relayUsed()
 		return
 	case RegStatus:
 		if w == 0 {
@@ -644,7 +630,7 @@ func (t *Transport) forget() {
 	for i := range t.shadows {
 		t.drop(uint32(i))
 	}
-	t.state, t.devSel, t.drvSel, t.queueSel, t.shown = State{}, 0, 0, 0, 0
+	t.state, t.devSel, t.drvSel, t.queueSel, t.used = State{}, 0, 0, 0, false
 }
 
 // readyQueues counts the ready queues.
@@ -903,7 +889,7 @@ func (t *Transport) setUp(s State) error {
 			}
 		}
 	}
-	t.shown = InterruptUsed
+	t.used = true
 	if t.sh.Pend != nil {
 		t.sh.Pend()
 	}
