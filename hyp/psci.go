@@ -23,12 +23,21 @@ const (
 
 // PSCI return codes (DEN 0022, 5.2.2) and SMCCC's NOT_SUPPORTED.
 const (
-	PSCISuccess       = 0
-	NotSupported      = ^uint64(0) // -1
-	PSCIInvalidParams = ^uint64(1) // -2
-	PSCIDenied        = ^uint64(2) // -3
-	PSCIAlreadyOn     = ^uint64(3) // -4
+	PSCISuccess        = 0
+	NotSupported       = ^uint64(0) // -1
+	PSCIInvalidParams  = ^uint64(1) // -2
+	PSCIDenied         = ^uint64(2) // -3
+	PSCIAlreadyOn      = ^uint64(3) // -4
+	PSCIOnPending      = ^uint64(4) // -5
+	PSCIInvalidAddress = ^uint64(8) // -9
 )
+
+// psciTOSNotPresent is MIGRATE_INFO_TYPE's answer that no Trusted OS
+// needs migrating (DEN 0022 5.1.7: 2, "not present or does not require
+// migration"): the guest's CPUs are Ferry's vCPUs, and a firmware's
+// uniprocessor Trusted OS lives on a physical CPU Ferry never turns off
+// for the guest.
+const psciTOSNotPresent = 2
 
 // psciExtendedStateID is PSCI_FEATURES(CPU_SUSPEND)'s bit saying the
 // power_state parameter has the extended format (DEN 0022 5.1.14).
@@ -44,15 +53,15 @@ type Firmware func(args [8]uint64) [4]uint64
 // psciForwarded are the calls the firmware answers for the guest as it
 // would for a bare-metal OS. (SYSTEM_OFF and SYSTEM_RESET are Ferry's:
 // power.go.)
-var psciForwarded = map[uint32]bool{
-	PSCIVersion: true, PSCIAffinityInfo32: true, PSCIAffinityInfo64: true, PSCIMigrateInfoType: true,
-}
+var psciForwarded = map[uint32]bool{PSCIVersion: true}
 
-// psciOwn are the PSCI calls Ferry answers itself: CPU_ON and CPU_OFF for
-// a one-CPU machine, CPU_SUSPEND as a standby (isSuspend), and
+// psciOwn are the PSCI calls Ferry answers itself: CPU_ON, CPU_OFF and
+// AFFINITY_INFO from the vCPUs' power states (cpupower.go),
+// MIGRATE_INFO_TYPE, CPU_SUSPEND as a standby (isSuspend), and
 // PSCI_FEATURES from this table and psciForwarded.
 var psciOwn = map[uint32]bool{
 	PSCICPUOn32: true, PSCICPUOn64: true, PSCICPUOff: true, PSCIFeatures: true,
+	PSCIAffinityInfo32: true, PSCIAffinityInfo64: true, PSCIMigrateInfoType: true,
 	PSCICPUSuspend32: true, PSCICPUSuspend64: true,
 }
 
@@ -64,27 +73,24 @@ var psciOwn = map[uint32]bool{
 // core at the guest's entry point at the caller's exception level: EL2.
 func isSuspend(fid uint32) bool { return fid == PSCICPUSuspend32 || fid == PSCICPUSuspend64 }
 
-// psciNotes are the calls worth a line in Ferry's log, written before the
-// call is carried out (the power calls' lines are the run loop's:
-// power.go).
-var psciNotes = map[uint32]string{
-	PSCICPUOff: "guest asked to turn off its only CPU: denied",
-}
-
-// CallSMC answers the guest's SMC with function fid and arguments args
-// (x1..x7) on a single-CPU board whose CPU has affinity mpidr and whose
-// firmware fw answered fi at boot, and returns the guest's x0..x3. PSCI
-// calls the firmware answers for a bare-metal OS are forwarded to fw;
-// CPU_ON and CPU_OFF are answered for a one-CPU machine (the system power
-// calls never get here: VCPU.power); PSCI_FEATURES
-// advertises only what Ferry serves; the SMCCC architecture calls get the
-// firmware's answers (callSMCCC); anything else is NOT_SUPPORTED.
-func CallSMC(fw Firmware, fi FirmwareInfo, log func(string), fid uint32, args [7]uint64, mpidr uint64) [4]uint64 {
-	if n, ok := psciNotes[fid]; ok && log != nil {
-		log(n)
-	}
+// callSMC answers the guest's SMC with function fid and arguments args
+// (x1..x7) from vCPU v, and returns the guest's x0..x3. PSCI calls the
+// firmware answers for a bare-metal OS are forwarded to the board's
+// firmware; the vCPUs' power calls are answered from their power states
+// (cpupower.go; the system power calls never get here: VCPU.power);
+// PSCI_FEATURES advertises only what Ferry serves; the SMCCC architecture
+// calls get the firmware's answers (callSMCCC); anything else is
+// NOT_SUPPORTED. The arguments of an SMC32 call are 32 bits (DEN 0028
+// 3.1: the upper halves are ignored).
+func (v *VCPU) callSMC(fid uint32, args [7]uint64) [4]uint64 {
+	fw, fi := v.Firmware, v.FirmwareInfo
 	if out, ok := callSMCCC(fw, fi, fid, args); ok {
 		return out
+	}
+	if fid&smc64 == 0 {
+		for i := range args {
+			args[i] &= 0xffffffff
+		}
 	}
 	switch {
 	case psciForwarded[fid]:
@@ -98,17 +104,31 @@ func CallSMC(fw Firmware, fi FirmwareInfo, log func(string), fid uint32, args [7
 		// The wait is the VCPU's (Standby), after the answer.
 		return [4]uint64{PSCISuccess}
 	case fid == PSCICPUOn32 || fid == PSCICPUOn64:
-		// One CPU: it is on, and there is no other to start.
-		if args[0]&mpidrAffinity == mpidr&mpidrAffinity {
-			return [4]uint64{PSCIAlreadyOn}
-		}
-		return [4]uint64{PSCIInvalidParams}
+		return [4]uint64{v.powers().on(args[0], args[1], args[2], v.InRAM)}
 	case fid == PSCICPUOff:
-		// Turning off the only CPU would lose the machine.
-		return [4]uint64{PSCIDenied}
+		r := v.powers().off(v.Index)
+		if r == PSCIDenied && v.Log != nil {
+			v.Log("guest asked to turn off its last CPU: denied")
+		}
+		return [4]uint64{r}
+	case fid == PSCIAffinityInfo32 || fid == PSCIAffinityInfo64:
+		return [4]uint64{v.powers().affinityInfo(args[0], args[1])}
+	case fid == PSCIMigrateInfoType:
+		return [4]uint64{psciTOSNotPresent}
 	default:
 		return [4]uint64{NotSupported}
 	}
+}
+
+// smc64 is the SMC64 bit of a function ID (DEN 0028 2.5: bit 30).
+const smc64 = 1 << 30
+
+// power is the vCPUs' power states: Power, or this vCPU alone, on.
+func (v *VCPU) powers() *vcpuPowers {
+	if v.Powers == nil {
+		v.Powers, _ = newVCPUPowers([]uint64{v.MPIDR})
+	}
+	return v.Powers
 }
 
 // psciFeatures answers PSCI_FEATURES(q) (DEN 0022 5.1.14) from what Ferry

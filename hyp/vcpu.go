@@ -10,11 +10,16 @@ import (
 	"github.com/ferry-hv/ferry/cpu"
 )
 
-// VCPU is the guest's one virtual CPU: its register block and what Ferry
-// needs to answer its traps.
+// VCPU is one of the guest's virtual CPUs (today the only one): its
+// register block and what Ferry needs to answer its traps.
 type VCPU struct {
-	Ctx      cpu.Context
-	MPIDR    uint64   // the guest's MPIDR_EL1 (VMPIDR_EL2)
+	Ctx   cpu.Context
+	MPIDR uint64 // the guest's MPIDR_EL1 (VMPIDR_EL2)
+	// Index is the vCPU's number, and Power the power states of the
+	// machine's vCPUs, which answer the guest's CPU_ON, CPU_OFF and
+	// AFFINITY_INFO (nil: this vCPU alone, on).
+	Index    int
+	Powers   *vcpuPowers
 	Firmware Firmware // the board's SMC conduit
 	// FirmwareInfo is what the firmware answered at boot
 	// (ProbeFirmware): which SMCCC calls are passed to it.
@@ -179,7 +184,7 @@ func (v *VCPU) smc() error {
 	if done, err := v.power(fid, args); done {
 		return err // SYSTEM_OFF, SYSTEM_RESET: the run loop's (power.go)
 	}
-	out := CallSMC(v.Firmware, v.FirmwareInfo, v.Log, fid, args, v.MPIDR)
+	out := v.callSMC(fid, args)
 	copy(c.X[0:4], out[:])
 	c.Advance(cpu.ESR(c.ESR))
 	if isSuspend(fid) && v.Standby != nil {

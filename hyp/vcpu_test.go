@@ -41,13 +41,15 @@ func TestPSCIDispatch(t *testing.T) {
 		log       string
 	}{
 		{"version is forwarded", PSCIVersion, 0, true, 0x10001, ""},
-		{"features of a forwarded call is the firmware's", PSCIFeatures, PSCIMigrateInfoType, true, 0x10001, ""},
+		{"features of a forwarded call is the firmware's", PSCIFeatures, PSCIVersion, true, 0x10001, ""},
 		{"features of CPU_ON is Ferry's", PSCIFeatures, PSCICPUOn64, false, PSCISuccess, ""},
-		{"migrate info type is forwarded", PSCIMigrateInfoType, 0, true, 0x10001, ""},
+		{"migrate info type is Ferry's: no Trusted OS to migrate", PSCIMigrateInfoType, 0, false, 2, ""},
+		{"affinity info of this cpu: on", PSCIAffinityInfo64, 0x80000000 & mpidrAffinity, false, 0, ""},
+		{"affinity info of another cpu: invalid", PSCIAffinityInfo64, 1, false, PSCIInvalidParams, ""},
 		{"cpu on of this cpu: already on", PSCICPUOn64, 0x80000000 & mpidrAffinity, false, PSCIAlreadyOn, ""},
 		{"cpu on of another cpu: invalid", PSCICPUOn64, 1, false, PSCIInvalidParams, ""},
 		{"cpu on (32-bit) of another cpu: invalid", PSCICPUOn32, 0x100, false, PSCIInvalidParams, ""},
-		{"cpu off of the only cpu: denied", PSCICPUOff, 0, false, PSCIDenied, "denied"},
+		{"cpu off of the only cpu: denied", PSCICPUOff, 0, false, PSCIDenied, "last CPU: denied"},
 		{"unknown SMCCC call: not supported", 0x80000002, 0, false, NotSupported, ""},
 		{"vendor call: not supported", 0xc2000000, 0, false, NotSupported, ""},
 	}
