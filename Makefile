@@ -96,6 +96,8 @@ unit:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		[ -z "$$unformatted" ] || { echo "not gofmt'ed: $$unformatted"; exit 1; }
 	@dtbs=$$(bash scripts/dtbs.sh) && echo "FERRY_DTBS=$$dtbs go test ./..." && FERRY_DTBS=$$dtbs go test ./...
+	@if command -v gcc >/dev/null; then echo "go test -race ./dirty/"; go test -race ./dirty/; \
+		else echo "unit: no C compiler (gcc), so the dirty log's concurrent test runs without the race detector"; fi
 
 system: image guest qemu uboot
 	@mkdir -p build; FERRY_SYSTEM=1 go test -count=1 -timeout 40m -v ./test/system/ > build/system-test.log 2>&1; rc=$$?; \

@@ -5,20 +5,25 @@
 // Package dirty is the dirty log of guest RAM: one bit per 4 KiB page,
 // set by the stage-2 write fault that the page's first write since the
 // last harvest takes, and harvested (read and cleared, in page order) by
-// each pre-copy round. It is plain data: the hypervisor's single CPU runs
-// the fault handler and the harvest one after the other, never at once.
+// each pre-copy round. Every word is read and written atomically, so
+// the write faults of several CPUs mark pages while another harvests: a
+// word is taken and cleared in one atomic swap, and a page marked during
+// a harvest is in this one or the next, never lost.
 package dirty
 
-import "math/bits"
+import (
+	"math/bits"
+	"sync/atomic"
+)
 
-// Bitmap is a set of page numbers 0..Len()-1.
+// Bitmap is a set of page numbers 0..Len()-1, safe for concurrent use.
 type Bitmap struct {
-	w []uint64
+	w []atomic.Uint64
 	n uint64
 }
 
 // New returns an empty bitmap of n pages.
-func New(n uint64) *Bitmap { return &Bitmap{w: make([]uint64, (n+63)/64), n: n} }
+func New(n uint64) *Bitmap { return &Bitmap{w: make([]atomic.Uint64, (n+63)/64), n: n} }
 
 // Len is the number of pages the bitmap covers.
 func (b *Bitmap) Len() uint64 { return b.n }
@@ -30,9 +35,7 @@ func (b *Bitmap) Set(i uint64) bool {
 		return false
 	}
 	m := uint64(1) << (i % 64)
-	old := b.w[i/64]
-	b.w[i/64] = old | m
-	return old&m == 0
+	return b.w[i/64].Or(m)&m == 0
 }
 
 // SetRange marks the n pages from first (those below Len), a word at a
@@ -48,7 +51,7 @@ func (b *Bitmap) SetRange(first, n uint64) {
 		if span := end - i; j+span < 64 {
 			m &= 1<<(j+span) - 1
 		}
-		b.w[k] |= m
+		b.w[k].Or(m)
 		i += 64 - j
 	}
 }
@@ -56,42 +59,43 @@ func (b *Bitmap) SetRange(first, n uint64) {
 // Clear unmarks page i.
 func (b *Bitmap) Clear(i uint64) {
 	if i < b.n {
-		b.w[i/64] &^= 1 << (i % 64)
+		b.w[i/64].And(^(uint64(1) << (i % 64)))
 	}
 }
 
 // Test reports whether page i is marked.
-func (b *Bitmap) Test(i uint64) bool { return i < b.n && b.w[i/64]&(1<<(i%64)) != 0 }
+func (b *Bitmap) Test(i uint64) bool { return i < b.n && b.w[i/64].Load()&(1<<(i%64)) != 0 }
 
 // SetAll marks every page.
 func (b *Bitmap) SetAll() {
 	for i := range b.w {
-		b.w[i] = ^uint64(0)
+		b.w[i].Store(^uint64(0))
 	}
 	if r := b.n % 64; r != 0 {
-		b.w[len(b.w)-1] = 1<<r - 1
+		b.w[len(b.w)-1].Store(1<<r - 1)
 	}
 }
 
 // Count is the number of marked pages.
 func (b *Bitmap) Count() uint64 {
 	var c int
-	for _, w := range b.w {
-		c += bits.OnesCount64(w)
+	for i := range b.w {
+		c += bits.OnesCount64(b.w[i].Load())
 	}
 	return uint64(c)
 }
 
 // Harvest clears every marked page and calls fn for it, in increasing
-// order. fn must not change the bitmap. It returns how many pages it
-// visited.
+// order, taking each word of 64 pages in one atomic swap: a page another
+// goroutine marks meanwhile is in this harvest or left for the next. fn
+// must not change the bitmap. It returns how many pages it visited.
 func (b *Bitmap) Harvest(fn func(i uint64)) uint64 {
 	var n uint64
-	for k, w := range b.w {
-		if w == 0 {
+	for k := range b.w {
+		if b.w[k].Load() == 0 {
 			continue
 		}
-		b.w[k] = 0
+		w := b.w[k].Swap(0)
 		for w != 0 {
 			j := uint64(bits.TrailingZeros64(w))
 			w &^= 1 << j
@@ -104,10 +108,12 @@ func (b *Bitmap) Harvest(fn func(i uint64)) uint64 {
 
 // Or marks every page o marks (pages past Len are ignored).
 func (b *Bitmap) Or(o *Bitmap) {
-	for i := range min(len(b.w), len(o.w)) {
-		b.w[i] |= o.w[i]
-	}
-	if r := b.n % 64; r != 0 && len(b.w) > 0 {
-		b.w[len(b.w)-1] &= 1<<r - 1
+	last := uint64(len(b.w)) - 1
+	for i := range uint64(min(len(b.w), len(o.w))) {
+		v := o.w[i].Load()
+		if r := b.n % 64; i == last && r != 0 {
+			v &= 1<<r - 1
+		}
+		b.w[i].Or(v)
 	}
 }
