@@ -16,14 +16,11 @@ const (
 	VCPUOnPending VCPUPower = 2
 )
 
+var vcpuPowerNames = [...]string{VCPUOn: "on", VCPUOff: "off", VCPUOnPending: "on-pending"}
+
 func (s VCPUPower) String() string {
-	switch s {
-	case VCPUOn:
-		return "on"
-	case VCPUOff:
-		return "off"
-	case VCPUOnPending:
-		return "on-pending"
+	if int(s) < len(vcpuPowerNames) {
+		return vcpuPowerNames[s]
 	}
 	return fmt.Sprintf("VCPUPower(%d)", uint8(s))
 }
