@@ -5,6 +5,7 @@
 package hyp
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/ferry-hv/ferry/cpu"
@@ -134,4 +135,76 @@ func TestCPUOnSMC32(t *testing.T) {
 	if s, _ := p.Started(3); s.Entry != onEntry {
 		t.Errorf("vCPU 3 starts at %#x, want %#x", s.Entry, uint64(onEntry))
 	}
+}
+
+// A guest's power calls in any order, with any arguments and either
+// calling convention's width, through its SMC: every answer is one PSCI
+// defines for the call, AFFINITY_INFO of each vCPU says its state, and
+// the guest is never left with no vCPU on or about to be.
+func FuzzPowerCalls(f *testing.F) {
+	f.Add([]byte{0, 1, 0x10, 2, 1, 3, 1})
+	f.Add([]byte{1, 0, 0, 2, 0xff, 4, 2})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := newVCPUPowers(fourCPUs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(b) >= 3 {
+			op, x1, x2 := b[0], uint64(b[1]), uint64(b[2])
+			b = b[3:]
+			self := int(op>>4) % len(fourCPUs)
+			if p.State(self) != VCPUOn {
+				continue // only a running vCPU calls
+			}
+			v := &VCPU{MPIDR: fourCPUs[self], Index: self, Powers: p, InRAM: inTestRAM, Firmware: (&firmware{}).call}
+			v.Ctx.ESR = cpu.ECSMC64<<26 | 1<<25
+			// x1: a vCPU's affinity, or junk in the upper half; x2: an
+			// entry point in RAM or not, or a level.
+			target := x1 % 8
+			if x1&0x80 != 0 {
+				target |= 0xffff_ffff_0000_0000
+			}
+			entry := uint64(onEntry)
+			if x2&1 != 0 {
+				entry = x2 << 4
+			}
+			var fid uint32
+			var allowed []uint64
+			switch op % 4 {
+			case 0:
+				fid, allowed = PSCICPUOn64, []uint64{PSCISuccess, PSCIInvalidParams, PSCIAlreadyOn, PSCIOnPending, PSCIInvalidAddress}
+				if op&8 != 0 {
+					fid = PSCICPUOn32
+				}
+			case 1:
+				fid, allowed = PSCICPUOff, []uint64{PSCISuccess, PSCIDenied}
+			case 2:
+				fid, allowed = PSCIAffinityInfo64, []uint64{0, 1, 2, PSCIInvalidParams}
+				entry = x2 % 6
+			case 3:
+				p.Started(int(x2) % len(fourCPUs)) // a vCPU's first entry
+				continue
+			}
+			v.Ctx.X[0], v.Ctx.X[1], v.Ctx.X[2], v.Ctx.X[3] = uint64(fid), target, entry, 0
+			if err := v.Dispatch(cpu.ExitSync); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(allowed, v.Ctx.X[0]) {
+				t.Fatalf("call %#x(%#x, %#x) answered %#x", fid, target, entry, v.Ctx.X[0])
+			}
+			live := 0
+			for i, m := range fourCPUs {
+				s := p.State(i)
+				if got := p.affinityInfo(m&mpidrAffinity, 0); got != uint64(s) {
+					t.Fatalf("vCPU %d is %v, AFFINITY_INFO says %#x", i, s, got)
+				}
+				if s != VCPUOff {
+					live++
+				}
+			}
+			if live == 0 {
+				t.Fatal("every vCPU is off")
+			}
+		}
+	})
 }

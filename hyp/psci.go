@@ -123,7 +123,7 @@ func (v *VCPU) callSMC(fid uint32, args [7]uint64) [4]uint64 {
 // smc64 is the SMC64 bit of a function ID (DEN 0028 2.5: bit 30).
 const smc64 = 1 << 30
 
-// power is the vCPUs' power states: Power, or this vCPU alone, on.
+// powers is the vCPUs' power states: Powers, or this vCPU alone, on.
 func (v *VCPU) powers() *vcpuPowers {
 	if v.Powers == nil {
 		v.Powers, _ = newVCPUPowers([]uint64{v.MPIDR})

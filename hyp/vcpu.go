@@ -15,7 +15,7 @@ import (
 type VCPU struct {
 	Ctx   cpu.Context
 	MPIDR uint64 // the guest's MPIDR_EL1 (VMPIDR_EL2)
-	// Index is the vCPU's number, and Power the power states of the
+	// Index is the vCPU's number, and Powers the power states of the
 	// machine's vCPUs, which answer the guest's CPU_ON, CPU_OFF and
 	// AFFINITY_INFO (nil: this vCPU alone, on).
 	Index    int
