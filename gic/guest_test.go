@@ -4,7 +4,11 @@
 
 package gic
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/ferry-hv/ferry/mmio"
+)
 
 func TestGuardPriorityEnabled(t *testing.T) {
 	f := NewFake(224)
@@ -73,4 +77,47 @@ func TestGuardPriorityCached(t *testing.T) {
 	}
 	ask(33, 0x70, 1)
 	ask(33, 0x70, 0)
+}
+
+// The guest's stores to its distributor and SGI pages, at any width and
+// offset, interleaved with the interrupt path's reads: Priority always
+// says what the GIC holds.
+func FuzzGuardPriority(f *testing.F) {
+	f.Add([]byte{0, 1, 0x20, 0x90, 2, 7, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fk := NewFake(224)
+		g, err := NewGuard(fk.Dist(), fk.Redist(), ferryGroup1())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.SetupOwned(); err != nil {
+			t.Fatal(err)
+		}
+		pages := []mmio.Device{g.DistPage(), g.SGIPage()}
+		for len(b) >= 4 {
+			op, off, v := b[0], uint64(b[1])<<2|uint64(b[0]>>6), uint64(b[2])|uint64(b[3])<<8
+			b = b[4:]
+			id := uint32(off) % (FirstSPI + 224)
+			if op&1 == 0 {
+				// A store of 1, 2, 4 or 8 bytes around the priority registers.
+				size := 1 << (op >> 1 & 3)
+				p := int(op>>3&1) % len(pages)
+				base := uint64(GICD_IPRIORITYRn)
+				if p == 1 {
+					base = GICR_IPRIORITYRn - GICR_SGIBase
+				}
+				pages[p].Write(base+off%0x400, size, v*0x01010101)
+				continue
+			}
+			var w uint32
+			if id < NumPrivate {
+				w = fk.Redist().Read32(GICR_IPRIORITYRn + uint64(id&^3))
+			} else {
+				w = fk.Dist().Read32(GICD_IPRIORITYRn + uint64(id&^3))
+			}
+			if got, want := g.Priority(id), uint8(w>>(8*(id%4))); got != want {
+				t.Fatalf("INTID %d: Priority %#x, the GIC holds %#x", id, got, want)
+			}
+		}
+	})
 }
