@@ -171,16 +171,14 @@ type Shadow struct {
 	// was given back to the guest as used with nothing written.
 	GivenBack []error
 
-	lastAvail uint16     // the guest's next available entry to copy
-	nextUsed  uint16     // the guest's next used entry to write
-	shAvail   uint16     // the shadow's available index
-	shUsed    uint16     // the shadow's used entries seen
-	busy      []bool     // by descriptor: part of a chain the device holds
-	inFlight  []bool     // by head: the device holds the chain at it
-	chains    [][]uint16 // by head: the descriptors of its chain (its storage kept for the next)
-	writable  [][]span   // by head: its device-writable buffers (likewise)
-	readable  []bool     // by head: the chain has a device-readable buffer
-	since     []int64    // by head: when it was made available (Now)
+	lastAvail uint16  // the guest's next available entry to copy
+	nextUsed  uint16  // the guest's next used entry to write
+	shAvail   uint16  // the shadow's available index
+	shUsed    uint16  // the shadow's used entries seen
+	busy      []bool  // by descriptor: part of a chain the device holds
+	inFlight  []bool  // by head: the device holds the chain at it
+	readable  []bool  // by head: the chain has a device-readable buffer
+	since     []int64 // by head: when it was made available (Now)
 	// next and prev link the heads in flight in the order they were made
 	// available, from first to last (-1: none).
 	next, prev   []int32
@@ -198,13 +196,8 @@ type Shadow struct {
 	now int64 // Now at the last Avail that took chains
 
 	// Scratch space, so that a relay allocates nothing.
-	seen  [maxTable]bool
-	slots []uint16
-	spans []span
+	seen [maxTable]bool
 }
-
-// span is a buffer in guest RAM.
-type span struct{ addr, size uint64 }
 
 // Position is where a queue stands, in the guest's terms: the next entry
 // of its available ring to take, the next entry of its used ring to
@@ -236,8 +229,7 @@ func NewShadow(guest Ring, gm Mem, base uint64, sm Mem, at Position, inRAM func(
 	n := int(guest.Num)
 	s := &Shadow{guest: guest, shadow: ShadowRing(base, guest.Num), gm: gm, InRAM: inRAM,
 		lastAvail: at.Avail, nextUsed: at.Used, own: -1, first: -1, last: -1,
-		busy: make([]bool, n), inFlight: make([]bool, n), chains: make([][]uint16, n), writable: make([][]span, n),
-		readable: make([]bool, n), since: make([]int64, n), next: make([]int32, n), prev: make([]int32, n)}
+		busy: make([]bool, n), inFlight: make([]bool, n), readable: make([]bool, n), since: make([]int64, n), next: make([]int32, n), prev: make([]int32, n)}
 	all, err := sm.Slice(base, int(ShadowSize(guest.Num)))
 	if err != nil {
 		return nil, err
@@ -499,12 +491,14 @@ func (d desc) put(b []byte) {
 // copyChain copies the chain at head into the shadow's table at the same
 // indices (a head's used entry then names the guest's head), an indirect
 // table into the head's own table area, checking every buffer; and
-// records it in flight, last in the order.
+// records it in flight, last in the order. Each descriptor is copied
+// first and checked in the copy, which the device reads: the guest cannot
+// change it after the check. The shadow's table is then the chain's
+// record (mark, wrote): Ferry wrote it, and the device only reads it.
 func (s *Shadow) copyChain(head uint16) error {
 	if head >= s.guest.Num {
 		return fmt.Errorf("%w: head %d of a queue of %d", ErrChain, head, s.guest.Num)
 	}
-	slots, wr := s.slots[:0], s.spans[:0]
 	readable := false
 	i := head
 	for count := uint16(0); ; count++ {
@@ -517,25 +511,25 @@ func (s *Shadow) copyChain(head uint16) error {
 		if s.busy[i] {
 			return fmt.Errorf("%w: descriptor %d made available again before the device used it", ErrChain, i)
 		}
-		slots = append(slots, i)
-		d := parseDesc(s.g.desc[descSize*uint64(i):])
+		at := descSize * uint64(i)
+		sd := (*[descSize]byte)(s.sh.desc[at:])
+		*sd = *(*[descSize]byte)(s.g.desc[at:])
+		d := parseDesc(sd[:])
 		if d.flags&DescIndirect != 0 {
 			if d.flags&DescNext != 0 || i != head {
 				return fmt.Errorf("%w: an indirect descriptor inside a chain (at %d)", ErrChain, i)
 			}
-			table, spans, rd, err := s.copyIndirect(head, d, wr)
+			table, rd, err := s.copyIndirect(head, d)
 			if err != nil {
 				return err
 			}
-			d.addr, wr, readable = table, spans, readable || rd
+			binary.LittleEndian.PutUint64(sd[:], table)
+			readable = readable || rd
 		} else if err := s.check(d); err != nil {
 			return err
-		} else if d.flags&DescWrite != 0 {
-			wr = append(wr, span{d.addr, uint64(d.len)})
-		} else {
+		} else if d.flags&DescWrite == 0 {
 			readable = true
 		}
-		d.put(s.sh.desc[descSize*uint64(i):])
 		if d.flags&DescNext == 0 {
 			break
 		}
@@ -544,12 +538,7 @@ func (s *Shadow) copyChain(head uint16) error {
 		}
 		i = d.next
 	}
-	s.slots, s.spans = slots, wr // their storage, for the next chain
-	for _, x := range slots {
-		s.busy[x] = true
-	}
-	s.chains[head] = append(s.chains[head][:0], slots...)
-	s.writable[head] = append(s.writable[head][:0], wr...)
+	s.mark(head, true)
 	s.readable[head], s.inFlight[head], s.since[head] = readable, true, s.now
 	s.held++
 	if readable {
@@ -566,11 +555,51 @@ func (s *Shadow) copyChain(head uint16) error {
 	return nil
 }
 
+// mark sets the busy state of the descriptors of the chain at head, as
+// the shadow's table links them.
+func (s *Shadow) mark(head uint16, busy bool) {
+	i := head
+	for range s.guest.Num {
+		s.busy[i] = busy
+		d := s.sh.desc[descSize*uint64(i):]
+		if get16(d, 12)&DescNext == 0 {
+			return
+		}
+		if i = get16(d, 14); i >= s.guest.Num {
+			return
+		}
+	}
+}
+
+// wrote tells Wrote what the device wrote into the chain at head: its
+// device-writable buffers in order, n bytes in all (a used entry's
+// length), as the shadow's tables hold them.
+func (s *Shadow) wrote(head uint16, n uint64) {
+	d := parseDesc(s.sh.desc[descSize*uint64(head):])
+	table, num, i := s.sh.desc, uint64(s.guest.Num), uint64(head)
+	if d.flags&DescIndirect != 0 {
+		table, num, i = s.tables[uint64(head)*tableSize:][:tableSize], min(uint64(d.len)/descSize, maxTable), 0
+	}
+	for range num {
+		if n == 0 || i >= num {
+			return
+		}
+		d = parseDesc(table[descSize*i:])
+		if d.flags&DescWrite != 0 {
+			k := min(uint64(d.len), n)
+			s.Wrote(d.addr, k)
+			n -= k
+		}
+		if d.flags&DescNext == 0 {
+			return
+		}
+		i = uint64(d.next)
+	}
+}
+
 // release forgets the chain at head: the device used it.
 func (s *Shadow) release(head uint16) {
-	for _, x := range s.chains[head] {
-		s.busy[x] = false
-	}
+	s.mark(head, false)
 	s.inFlight[head] = false
 	s.held--
 	if s.readable[head] {
@@ -590,18 +619,18 @@ func (s *Shadow) release(head uint16) {
 }
 
 // copyIndirect copies an indirect table into head's table area and
-// returns its shadow address, wr with its device-writable buffers added,
-// and whether it has a device-readable one.
-func (s *Shadow) copyIndirect(head uint16, d desc, wr []span) (uint64, []span, bool, error) {
+// returns its shadow address and whether it has a device-readable
+// buffer.
+func (s *Shadow) copyIndirect(head uint16, d desc) (uint64, bool, error) {
 	if d.len == 0 || d.len%descSize != 0 || d.len > tableSize {
-		return 0, nil, false, fmt.Errorf("%w: an indirect table of %d bytes (at most %d descriptors)", ErrChain, d.len, maxTable)
+		return 0, false, fmt.Errorf("%w: an indirect table of %d bytes (at most %d descriptors)", ErrChain, d.len, maxTable)
 	}
 	if !s.InRAM(d.addr, uint64(d.len)) {
-		return 0, nil, false, fmt.Errorf("%w: indirect table [%#x+%#x]", ErrRange, d.addr, d.len)
+		return 0, false, fmt.Errorf("%w: indirect table [%#x+%#x]", ErrRange, d.addr, d.len)
 	}
 	src, err := s.gm.Slice(d.addr, int(d.len))
 	if err != nil {
-		return 0, nil, false, err
+		return 0, false, err
 	}
 	// Copied first, then checked: the device reads the copy.
 	raw := s.tables[uint64(head)*tableSize:][:d.len]
@@ -612,30 +641,28 @@ func (s *Shadow) copyIndirect(head uint16, d desc, wr []span) (uint64, []span, b
 	clear(seen)
 	for i := uint16(0); ; {
 		if seen[i] {
-			return 0, nil, false, fmt.Errorf("%w: the indirect table at %d loops", ErrChain, head)
+			return 0, false, fmt.Errorf("%w: the indirect table at %d loops", ErrChain, head)
 		}
 		seen[i] = true
 		x := parseDesc(raw[descSize*uint64(i):])
 		if x.flags&DescIndirect != 0 {
-			return 0, nil, false, fmt.Errorf("%w: an indirect descriptor in an indirect table", ErrChain)
+			return 0, false, fmt.Errorf("%w: an indirect descriptor in an indirect table", ErrChain)
 		}
 		if err := s.check(x); err != nil {
-			return 0, nil, false, err
+			return 0, false, err
 		}
-		if x.flags&DescWrite != 0 {
-			wr = append(wr, span{x.addr, uint64(x.len)})
-		} else {
+		if x.flags&DescWrite == 0 {
 			readable = true
 		}
 		if x.flags&DescNext == 0 {
 			break
 		}
 		if x.next >= n {
-			return 0, nil, false, fmt.Errorf("%w: next %d in an indirect table of %d", ErrChain, x.next, n)
+			return 0, false, fmt.Errorf("%w: next %d in an indirect table of %d", ErrChain, x.next, n)
 		}
 		i = x.next
 	}
-	return indirectBase(s.shadow) + uint64(head)*tableSize, wr, readable, nil
+	return indirectBase(s.shadow) + uint64(head)*tableSize, readable, nil
 }
 
 // check refuses a buffer outside guest RAM.
@@ -688,40 +715,31 @@ func (s *Shadow) Used() (int, error) {
 		return 0, fmt.Errorf("%w: the device's used index %d is %d ahead of %d", ErrIndex, idx, pending, s.shUsed)
 	}
 	s.fence() // the entries are read after the index that says they are there
+	from := s.nextUsed
 	n := 0
 	for ; s.shUsed != idx; s.shUsed++ {
-		e := s.sh.used[ringHead+usedElem*uint64(s.shUsed%s.shadow.Num):][:usedElem]
-		id := binary.LittleEndian.Uint32(e)
+		e := (*[usedElem]byte)(s.sh.used[ringHead+usedElem*uint64(s.shUsed%s.shadow.Num):])
+		id := binary.LittleEndian.Uint32(e[:])
 		if int64(id) == int64(s.own) {
 			s.busy[id], s.own = false, -1
 			continue // Ferry's own chain: its used entry is not the guest's
 		}
 		if id >= uint32(s.guest.Num) || !s.inFlight[id] {
+			s.usedWrote(from)
 			return n, fmt.Errorf("%w: the device used head %d, which is not in flight", ErrChain, id)
 		}
 		if s.Wrote != nil {
 			// What the device says it wrote (len: the bytes written into
 			// the chain's device-writable buffers, in order), not the
 			// buffers' sizes, which are the guest's to choose.
-			n := uint64(binary.LittleEndian.Uint32(e[4:]))
-			for _, w := range s.writable[id] {
-				if n == 0 {
-					break
-				}
-				k := min(w.size, n)
-				s.Wrote(w.addr, k)
-				n -= k
-			}
+			s.wrote(uint16(id), uint64(binary.LittleEndian.Uint32(e[4:])))
 		}
 		s.release(uint16(id))
-		at := ringHead + usedElem*uint64(s.nextUsed%s.guest.Num)
-		copy(s.g.used[at:][:usedElem], e)
-		if s.Wrote != nil {
-			s.Wrote(s.guest.Device+at, usedElem)
-		}
+		*(*[usedElem]byte)(s.g.used[ringHead+usedElem*uint64(s.nextUsed%s.guest.Num):]) = *e
 		s.nextUsed++
 		n++
 	}
+	s.usedWrote(from)
 	if n > 0 {
 		put16(s.g.used, 2, s.nextUsed)
 		if s.Wrote != nil {
@@ -729,4 +747,18 @@ func (s *Shadow) Used() (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// usedWrote tells Wrote of the guest's used entries written since from:
+// one range, or two where the ring wraps.
+func (s *Shadow) usedWrote(from uint16) {
+	if s.Wrote == nil || from == s.nextUsed {
+		return
+	}
+	k, first := uint64(s.nextUsed-from), uint64(from%s.guest.Num)
+	n1 := min(k, uint64(s.guest.Num)-first)
+	s.Wrote(s.guest.Device+ringHead+usedElem*first, usedElem*n1)
+	if k > n1 {
+		s.Wrote(s.guest.Device+ringHead, usedElem*(k-n1))
+	}
 }

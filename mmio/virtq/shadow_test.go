@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -300,6 +301,9 @@ func TestShadowIndexChecks(t *testing.T) {
 func FuzzShadow(f *testing.F) {
 	f.Add([]byte{0, 0, 1, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 5, 0, 60, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{0, 1, 2, 0, 0, 0, 2, 0, 2, 1, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 9, 1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0})
+	// From entry 7 of 8: two receive chains used, their entries wrap.
+	f.Add([]byte{7, 0, 0, 0, 0, 0, 0x40, 6, 2, 0, 0, 1, 1, 0, 0x40, 6, 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0,
+		4, 0, 0, 0, 0, 0, 0, 0, 5, 0, 10, 0, 0, 0, 0, 0, 5, 0, 10, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		start := uint16(0)
 		if len(ops) >= 2 {
@@ -309,6 +313,7 @@ func FuzzShadow(f *testing.F) {
 		table := uint64(ramBase + 0x8000) // where the guest's indirect tables go
 		addrs := []uint64{buf(0), buf(1), table, table + 4*descSize, ramBase + ramSize - 16, ramBase, carveOut, r.sm.Base, 0, ^uint64(0) - 8}
 		var wrote, lens uint64
+		var ranges [][2]uint64 // what Wrote was told, since the last Used
 		clock := int64(0)
 		shadowAvail := uint16(0) // the device's next entry of the shadow's available ring
 		var taken []uint16       // heads the device took and has not used
@@ -318,6 +323,7 @@ func FuzzShadow(f *testing.F) {
 					t.Fatalf("reported written [%#x+%d]: not guest RAM", a, n)
 				}
 				wrote += n
+				ranges = append(ranges, [2]uint64{a, n})
 			}
 			s.Now = func() int64 { return clock }
 		}
@@ -410,13 +416,23 @@ func FuzzShadow(f *testing.F) {
 				r.sm.Write(sh.Device+2, b[:])
 				lens += uint64(v % 4096)
 			case 6:
-				wrote = 0
+				wrote, ranges = 0, nil
+				ring := r.g.Device - ramBase
+				before := slices.Clone(r.gm.B[ring : ring+ringHead+usedElem*num+2])
 				var n int
 				n, err = r.s.Used()
 				if limit := lens + usedElem*uint64(n) + 2 + 2; wrote > limit {
 					t.Fatalf("%d bytes reported written for %d used entries of %d bytes in all", wrote, n, lens)
 				}
 				lens = 0
+				// Every byte of the guest's used ring that changed was
+				// reported, wrapped or not, even when Used stopped.
+				for k, b := range r.gm.B[ring : ring+uint64(len(before))] {
+					at := r.g.Device + uint64(k)
+					if b != before[k] && !slices.ContainsFunc(ranges, func(w [2]uint64) bool { return at >= w[0] && at < w[0]+w[1] }) {
+						t.Fatalf("the used ring's byte at %#x changed, not reported (reported %v)", at, ranges)
+					}
+				}
 			case 7:
 				r.s.Arm()
 				r.s.NoNotify(a&1 != 0)
@@ -488,10 +504,9 @@ func TestShadowReportsWrites(t *testing.T) {
 	}
 	used := r.g.Device + ringHead
 	want := []string{
-		fmt.Sprintf("%#x+8", used+usedElem*(300%num)),                // the TX chain's used entry
 		fmt.Sprintf("%#x+12", buf(3)), fmt.Sprintf("%#x+90", buf(4)), // the RX buffers, up to the used length 102
-		fmt.Sprintf("%#x+8", used+usedElem*(301%num)),
-		fmt.Sprintf("%#x+2", r.g.Device+2), // the used index
+		fmt.Sprintf("%#x+16", used+usedElem*(300%num)), // both used entries, in one range
+		fmt.Sprintf("%#x+2", r.g.Device+2),             // the used index
 	}
 	if fmt.Sprint(wrote) != fmt.Sprint(want) {
 		t.Errorf("reported %v\nwant %v", wrote, want)
