@@ -103,7 +103,7 @@ func (v *VIF) Restore(s *State) error {
 	}
 	v.uie = false
 	v.r.SetHCR(v.r.HCR()&^(hcrKept|HCR_UIE) | s.HCR)
-	v.fill()
+	v.fill(v.r.ELRSR())
 	return nil
 }
 

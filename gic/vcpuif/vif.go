@@ -111,8 +111,8 @@ func (v *VIF) Inject(irq IRQ) Outcome {
 		v.Stats.Already++
 		return Already
 	}
-	valid := v.mask &^ v.r.ELRSR()
-	for b := valid; b != 0; b &= b - 1 {
+	elrsr := v.r.ELRSR()
+	for b := v.mask &^ elrsr; b != 0; b &= b - 1 {
 		i := bits.TrailingZeros64(b)
 		lr := v.r.LR(i)
 		if lrINTID(lr) != irq.INTID {
@@ -132,7 +132,7 @@ func (v *VIF) Inject(irq IRQ) Outcome {
 		break // active and HW: queued until the guest ends it
 	}
 	v.insert(irq.lr(), false)
-	v.fill()
+	v.fill(elrsr) // no list register changed since it was read
 	if v.isQueued(irq.INTID) {
 		v.Stats.Queued++
 		return Queued
@@ -168,7 +168,7 @@ func (v *VIF) GuestPending() bool {
 // (An empty queue always has UIE clear: fill leaves it so.)
 func (v *VIF) Refill() {
 	if v.nq != 0 {
-		v.fill()
+		v.fill(v.r.ELRSR())
 	}
 }
 
@@ -179,7 +179,7 @@ func (v *VIF) Refill() {
 func (v *VIF) Maintenance() uint64 {
 	misr := v.r.MISR()
 	v.Stats.Maintenance++
-	v.fill()
+	v.fill(v.r.ELRSR())
 	return misr
 }
 
@@ -235,9 +235,11 @@ func (v *VIF) Reset() {
 // is free or holds a less urgent, only pending interrupt (evicted back to
 // the queue). An INTID already listed (active, its next instance queued)
 // stays queued. It keeps UIE set exactly while the queue is not empty.
-func (v *VIF) fill() {
+// elrsr is ICH_ELRSR_EL2 as the caller read it, with no list register
+// written since.
+func (v *VIF) fill(elrsr uint64) {
 	var lrs [MaxLRs]uint64
-	free := v.r.ELRSR() & v.mask
+	free := elrsr & v.mask
 	for b := v.mask &^ free; b != 0; b &= b - 1 {
 		i := bits.TrailingZeros64(b)
 		lrs[i] = v.r.LR(i)

@@ -292,6 +292,20 @@ func TestRefillEmptyQueueReadsNothing(t *testing.T) {
 	}
 }
 
+// The common injection -- the list registers empty, the UIE bit as it
+// was -- reads ICH_ELRSR_EL2 once and writes one list register: each
+// access to the interface is a system register access on the exit path.
+func TestInjectAccesses(t *testing.T) {
+	f, v := guestOn(4)
+	n := f.Accesses
+	if got := hw(f, v, 27, 0xa0); got != Listed {
+		t.Fatalf("27: %v", got)
+	}
+	if f.Accesses-n != 2 {
+		t.Errorf("an injection into empty list registers made %d register accesses, want 2 (ELRSR, the LR)", f.Accesses-n)
+	}
+}
+
 // checkInvariants checks VIF's documented invariants against the model;
 // the one on priorities only after a refill (filled): the guest ending a
 // Pending-and-Active virtual interrupt leaves it pending on its own.
