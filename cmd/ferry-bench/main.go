@@ -125,6 +125,7 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the results of the existing migration.json that this run does not measure (e.g. QEMU's while Ferry's are re-run)")
 	netb := flag.Bool("net", true, "measure the guest's own network (TCP throughput and round trips to a client) natively, under Ferry and after a migration")
 	netRuns := flag.Int("net-runs", 3, "rounds of the network bench")
+	tcgInsns := flag.Bool("tcg-insns", false, "count each board's instructions in the network bench with a TCG plugin (scripts/tcg-insns, built with gcc)")
 	flag.StringVar(&logDir, "logs", logDir, "directory for the consoles of failed migrations (\"\": none)")
 	render := flag.Bool("render", false, "only re-render migration.md and migration.png from the migration.json in -out")
 	flag.Parse()
@@ -169,7 +170,7 @@ func main() {
 		}
 	}
 	if *netb {
-		if err := netBench(b, *ferryctl, *out, *netRuns); err != nil {
+		if err := netBench(b, *ferryctl, *out, *netRuns, *tcgInsns); err != nil {
 			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
 			os.Exit(1)
 		}

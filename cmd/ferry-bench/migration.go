@@ -95,10 +95,11 @@ func printResult(r Result) {
 // startPair starts boards a (10.77.0.11, with the guest base boots) and b
 // (10.77.0.12, in the receive role) on the management switch at swAddr,
 // with their keys from keys. The processes it started are returned with
-// an error too (kill them).
-func startPair(ctx context.Context, base qemu.Board, swAddr, keys string) (ps [2]*qemu.Process, err error) {
+// an error too (kill them). extra are more QEMU arguments, by board name.
+func startPair(ctx context.Context, base qemu.Board, swAddr, keys string, extra map[string][]string) (ps [2]*qemu.Process, err error) {
 	for i, name := range []string{"a", "b"} {
 		b := base
+		b.Extra = append(append([]string(nil), base.Extra...), extra[name]...)
 		b.Switch, b.Name = swAddr, name
 		b.IP, b.MAC = fmt.Sprintf("10.77.0.%d/24", 11+i), fmt.Sprintf("52:54:00:77:00:%02x", 0x11+i)
 		b.Keys = filepath.Join(keys, name+".pem")
@@ -164,7 +165,7 @@ func ferryMigrate(base qemu.Board, ferryctl, keys string, flags []string, c Cell
 	defer cancel()
 	base.Memory = fmt.Sprintf("%dM", c.GuestMiB+128) // Ferry's carve-out on top
 	base.Append = c.GuestArgs()
-	ps, err = startPair(ctx, base, swAddr, keys)
+	ps, err = startPair(ctx, base, swAddr, keys, nil)
 	defer killAll(ps[:])
 	if err != nil {
 		return fail(err)
