@@ -384,7 +384,7 @@ func TestSourcePauseResumeGiveUp(t *testing.T) {
 		if err != nil || len(states) != 5 || states[0].Name != stateCPU || states[2].Name != stateGIC {
 			t.Fatalf("states: %v, %d", err, len(states))
 		}
-		if f := src.Fingerprint(); f.MIDR != 0x410fd083 || len(f.RAM) != 1 {
+		if f := src.Fingerprint(); f.MIDR != 0x410fd083 || len(f.RAM) != 1 || !slices.Equal(f.CPUs, []uint64{0x80000000}) {
 			t.Errorf("fingerprint %+v", f)
 		}
 		h.script = nil

@@ -29,8 +29,8 @@ func (m *Machine) page(ipa uint64) []byte { return m.hw.RAM(ipa, mmu.PageSize) }
 
 // Fingerprint is what a peer must match to take this machine: the CPU's
 // identification and feature registers as the guest sees them, guest RAM, the devices the guest
-// sees and how each is treated (its NICs with their MACs), and the
-// versions of the machine's states.
+// sees and how each is treated (its NICs with their MACs), the
+// versions of the machine's states, and the guest's CPUs.
 func (m *Machine) Fingerprint() migrate.Fingerprint {
 	f := migrate.Fingerprint{
 		MIDR:     m.midr,
@@ -48,6 +48,7 @@ func (m *Machine) Fingerprint() migrate.Fingerprint {
 		f.Devices = append(f.Devices, fmt.Sprintf("virtio-net@%#x:mac=%v", n.Base, net.HardwareAddr(n.Transport.Config(0, 6))))
 	}
 	f.States = m.reg.Versions()
+	f.CPUs = []uint64{m.VCPU.MPIDR} // one vCPU
 	return f
 }
 

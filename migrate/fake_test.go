@@ -358,6 +358,7 @@ func testFingerprint() Fingerprint {
 		Devices:  []string{"arm,pl011@9000000", "arm,gic-v3@8000000", "virtio,mmio@a000000"},
 		PageSize: PageSize,
 		States:   []StateVersion{{"cpu", 1, 1}, {"gic", 2, 1}, {"uart", 1, 1}},
+		CPUs:     []uint64{0x80000000, 0x80000001},
 	}
 }
 

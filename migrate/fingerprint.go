@@ -21,8 +21,8 @@ import (
 // pre-copy rounds (Round, Dirty) and the CRC32C digest in End; version 3
 // the session in Hello and the commit protocol (Commit and Resumed naming
 // the migration, Query and Outcome); version 4 the state versions in
-// Hello.
-const ProtocolVersion = 4
+// Hello; version 5 the guest's CPUs in Hello.
+const ProtocolVersion = 5
 
 // Magic opens every Hello payload: "FRRY" as it appears in the stream.
 const Magic uint32 = 'F' | 'R'<<8 | 'R'<<16 | 'Y'<<24
@@ -37,7 +37,12 @@ const (
 	MaxRanges      = 64  // guest RAM ranges
 	MaxDevices     = 256 // devices
 	MaxDeviceName  = 128 // bytes of a device name
+	MaxCPUs        = 512 // the guest's CPUs
 )
+
+// mpidrAffinity are MPIDR_EL1's affinity fields (Aff3, Aff2..Aff0; ARM
+// ARM D23.2.101): what tells two CPUs apart.
+const mpidrAffinity = 0xff00ffffff
 
 // maxHello is the Hello cap: a fingerprint at every limit, and the
 // session.
@@ -45,7 +50,8 @@ const maxHello = sessionSize + 4 + 2 + 8 + 4 +
 	4 + MaxFeatures*(4+MaxFeatureName+8) +
 	4 + MaxRanges*16 +
 	4 + MaxDevices*(4+MaxDeviceName) +
-	4 + MaxStates*(4+MaxStateName+2+2)
+	4 + MaxStates*(4+MaxStateName+2+2) +
+	4 + MaxCPUs*8
 
 // Fingerprint is what the destination needs to know about the source's
 // machine to accept its guest. The source sends it in Hello.
@@ -69,6 +75,12 @@ type Fingerprint struct {
 	// records will be; the destination's what it reads. Compatible checks
 	// them in Hello, before any RAM moves.
 	States []StateVersion
+	// CPUs are the guest's CPUs, each by the MPIDR_EL1 it reads
+	// (VMPIDR_EL2), in the order of its vCPUs: a guest's kernel keeps
+	// its CPUs' identities (their affinities, which its interrupt
+	// routing and scheduler topology use), so the destination gives it
+	// the same CPUs or refuses in Hello. Each affinity once.
+	CPUs []uint64
 }
 
 // StateVersion is one migratable component's state version: a source
@@ -102,6 +114,9 @@ func (f Fingerprint) Encode() ([]byte, error) {
 	if err := checkStates(f.States); err != nil {
 		return nil, fmt.Errorf("fingerprint: %w", err)
 	}
+	if err := checkCPUs(f.CPUs); err != nil {
+		return nil, fmt.Errorf("fingerprint: %w", err)
+	}
 	var w wire.Writer
 	w.U32(Magic)
 	w.U16(f.Protocol)
@@ -127,6 +142,10 @@ func (f Fingerprint) Encode() ([]byte, error) {
 		w.Blob([]byte(st.Name))
 		w.U16(st.Version)
 		w.U16(st.Oldest)
+	}
+	w.U32(uint32(len(f.CPUs)))
+	for _, c := range f.CPUs {
+		w.U64(c)
 	}
 	return w.Bytes(), nil
 }
@@ -179,6 +198,12 @@ func decodeFingerprint(r *wire.Reader) (Fingerprint, error) {
 			f.States[i] = StateVersion{Name: string(r.Blob(MaxStateName)), Version: r.U16(), Oldest: r.U16()}
 		}
 	}
+	if n := count(r, "CPUs", MaxCPUs); n > 0 {
+		f.CPUs = make([]uint64, n)
+		for i := range f.CPUs {
+			f.CPUs[i] = r.U64()
+		}
+	}
 	if err := r.Err(); err != nil {
 		return Fingerprint{}, fmt.Errorf("hello: %w", err)
 	}
@@ -186,6 +211,9 @@ func decodeFingerprint(r *wire.Reader) (Fingerprint, error) {
 		return Fingerprint{}, fmt.Errorf("hello: %w: state names not in sorted order", ErrInvalid)
 	}
 	if err := checkStates(f.States); err != nil {
+		return Fingerprint{}, fmt.Errorf("hello: %w", err)
+	}
+	if err := checkCPUs(f.CPUs); err != nil {
 		return Fingerprint{}, fmt.Errorf("hello: %w", err)
 	}
 	if !slices.IsSorted(names) || !slices.IsSorted(f.Devices) {
@@ -262,6 +290,21 @@ func checkStates(states []StateVersion) error {
 	return nil
 }
 
+// checkCPUs checks the guest's CPUs: at most MaxCPUs, no affinity twice.
+func checkCPUs(cpus []uint64) error {
+	if len(cpus) > MaxCPUs {
+		return fmt.Errorf("%w: %d CPUs, limit %d", ErrInvalid, len(cpus), MaxCPUs)
+	}
+	seen := make(map[uint64]int, len(cpus))
+	for i, c := range cpus {
+		if j, dup := seen[c&mpidrAffinity]; dup {
+			return fmt.Errorf("%w: CPUs %d and %d share the affinity %#x", ErrInvalid, j, i, c&mpidrAffinity)
+		}
+		seen[c&mpidrAffinity] = i
+	}
+	return nil
+}
+
 func checkRAM(ram []phys.Range) error {
 	for i, r := range ram {
 		switch {
@@ -308,7 +351,8 @@ func (m *Mismatch) Unwrap() error { return ErrIncompatible }
 //
 // The checks are strict equality: the same protocol version, page size
 // (and it must be PageSize), MIDR, every feature register present on either
-// side with the same value, the same RAM ranges and the same device set.
+// side with the same value, the same RAM ranges, the same device set and
+// the same CPUs in the same order.
 // Strict equality of the ID registers is deliberately conservative for now:
 // a destination whose features are a superset of the source's could in
 // principle take the guest, but deciding that needs per-field rules (the ID
@@ -356,8 +400,20 @@ func Compatible(src, dst Fingerprint) error {
 		}
 		differ("devices", "only "+only(sd, dd), "only "+only(dd, sd))
 	}
+	if !slices.Equal(src.CPUs, dst.CPUs) {
+		differ("CPUs", cpuList(src.CPUs), cpuList(dst.CPUs))
+	}
 	compatibleStates(src.States, dst.States, differ)
 	return errors.Join(errs...)
+}
+
+// cpuList is "2 (MPIDR 0x80000000 0x80000001)".
+func cpuList(cpus []uint64) string {
+	ids := make([]string, len(cpus))
+	for i, c := range cpus {
+		ids[i] = hexU64(c)
+	}
+	return fmt.Sprintf("%d (MPIDR %s)", len(cpus), strings.Join(ids, " "))
 }
 
 // compatibleStates checks that the destination reads every state the

@@ -50,6 +50,9 @@ func TestFingerprintLargest(t *testing.T) {
 	for i := range MaxStates {
 		f.States = append(f.States, StateVersion{Name: fmt.Sprintf("%0*d", MaxStateName, i), Version: 9, Oldest: 1})
 	}
+	for i := range MaxCPUs {
+		f.CPUs = append(f.CPUs, 0x80000000|uint64(i>>4)<<8|uint64(i&15)) // QEMU virt's packing: 16 to a cluster
+	}
 	p, err := EncodeHello(f, testSession())
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +69,11 @@ func TestFingerprintLargest(t *testing.T) {
 	}
 	f.States = f.States[:MaxStates]
 	f.Devices = append(f.Devices, "one-too-many")
+	if _, err := f.Encode(); !errors.Is(err, ErrInvalid) {
+		t.Fatal(err)
+	}
+	f.Devices = f.Devices[:MaxDevices]
+	f.CPUs = append(f.CPUs, 0x80ff0000)
 	if _, err := f.Encode(); !errors.Is(err, ErrInvalid) {
 		t.Fatal(err)
 	}
@@ -196,6 +204,8 @@ func TestDecodeFingerprintRefuses(t *testing.T) {
 		"RAM wraps":        func(h *rawHello) { h.ram = []phys.Range{{1<<64 - 1<<20, 2 << 20}} },
 		"RAM overlaps":     func(h *rawHello) { h.ram = []phys.Range{{0x4000_0000, 2 << 20}, {0x4010_0000, 1 << 20}} },
 		"RAM descending":   func(h *rawHello) { h.ram = []phys.Range{{0x8000_0000, 1 << 20}, {0x4000_0000, 1 << 20}} },
+		"CPU twice":        func(h *rawHello) { h.cpus = []uint64{0x80000001, 0x81000001} }, // the same affinity
+		"CPU count":        func(h *rawHello) { h.cpus = make([]uint64, MaxCPUs+1) },
 	} {
 		h := rawHello{features: []string{"A"}, ram: []phys.Range{{0x4000_0000, 1 << 20}}, devices: []string{"d"}}
 		f(&h)
@@ -217,6 +227,7 @@ type rawHello struct {
 	features []string
 	ram      []phys.Range
 	devices  []string
+	cpus     []uint64
 }
 
 func (h rawHello) bytes() []byte {
@@ -241,6 +252,11 @@ func (h rawHello) bytes() []byte {
 		p = le.AppendUint32(p, uint32(len(d)))
 		p = append(p, d...)
 	}
+	p = le.AppendUint32(p, 0) // states
+	p = le.AppendUint32(p, uint32(len(h.cpus)))
+	for _, c := range h.cpus {
+		p = le.AppendUint64(p, c)
+	}
 	s := testSession()
 	p = append(p, s.ID[:]...)
 	p = append(p, s.Guest[:]...)
@@ -264,6 +280,9 @@ func TestCompatible(t *testing.T) {
 		{"devices", func(f *Fingerprint) { f.Devices = []string{"arm,pl011@9000000"} }, `devices: source only ["arm,gic-v3@8000000" "virtio,mmio@a000000"], destination only []`},
 		{"page size", func(f *Fingerprint) { f.PageSize = 16384 }, "page size: source 4096, destination 16384"},
 		{"protocol", func(f *Fingerprint) { f.Protocol = 7 }, fmt.Sprintf("protocol version: source %d, destination 7", ProtocolVersion)},
+		{"CPU count", func(f *Fingerprint) { f.CPUs = f.CPUs[:1] }, "CPUs: source 2 (MPIDR 0x80000000 0x80000001), destination 1 (MPIDR 0x80000000)"},
+		{"CPU identity", func(f *Fingerprint) { f.CPUs = []uint64{0x80000000, 0x80000100} }, "destination 2 (MPIDR 0x80000000 0x80000100)"},
+		{"CPU order", func(f *Fingerprint) { f.CPUs = []uint64{0x80000001, 0x80000000} }, "destination 2 (MPIDR 0x80000001 0x80000000)"},
 	}
 	for _, c := range cases {
 		dst := base

@@ -80,7 +80,7 @@ func TestTypeNumbersAndCaps(t *testing.T) {
 	// The numbers and caps are the wire format: a change here is a new
 	// protocol version.
 	want := map[RecordType]int{
-		TypeHello:      41034,
+		TypeHello:      45134, // 41034 + the CPUs (4 + 512*8), protocol 5
 		TypeHelloReply: 517,
 		TypePages:      2097228,
 		TypeState:      262186,
