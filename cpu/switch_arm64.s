@@ -9,7 +9,8 @@
 // enter(c) saves what the Go caller needs back (RSP, g, R29, R30 -- Go's
 // ABI0 treats every other register as clobbered by a call), loads the guest's
 // FP/SIMD registers, FPCR/FPSR, ELR_EL2 and SPSR_EL2, sets SP_EL2 to c and
-// TPIDR_EL2 to c, loads x0..x30 and ERETs.
+// TPIDR_EL2 to c (each system register only where it differs), loads
+// x0..x30 and ERETs.
 //
 // While the guest runs SP_EL2 is the Context pointer, so an exception from
 // the guest finds its context in RSP without needing a scratch register: the
@@ -46,15 +47,37 @@ TEXT ·enter(SB),NOSPLIT|NOFRAME,$0-16
 	VLD1.P	64(R1), [V20.D2, V21.D2, V22.D2, V23.D2]
 	VLD1.P	64(R1), [V24.D2, V25.D2, V26.D2, V27.D2]
 	VLD1.P	64(R1), [V28.D2, V29.D2, V30.D2, V31.D2]
+	// Each system register is written only if it changed: under TCG a
+	// write ends the translation block and rebuilds the CPU's cached
+	// state, a cost per world switch the guest's interrupts pay on
+	// their path (docs/bench/README.md). Reads do not. After an exit
+	// ELR_EL2, SPSR_EL2 and TPIDR_EL2 still hold what the exception and
+	// the last entry left there, and Ferry's Go code leaves FPCR and
+	// usually FPSR alone.
 	MOVD	Context_FPCR(R0), R2
+	MRS	FPCR, R3
+	CMP	R2, R3
+	BEQ	2(PC)
 	MSR	R2, FPCR
 	MOVD	Context_FPSR(R0), R2
+	MRS	FPSR, R3
+	CMP	R2, R3
+	BEQ	2(PC)
 	MSR	R2, FPSR
 
 	MOVD	Context_PC(R0), R2
+	MRS_ELR_EL2(3)
+	CMP	R2, R3
+	BEQ	2(PC)
 	MSR_ELR_EL2(2)
 	MOVD	Context_PSTATE(R0), R2
+	MRS_SPSR_EL2(3)
+	CMP	R2, R3
+	BEQ	2(PC)
 	MSR_SPSR_EL2(2)
+	MRS_TPIDR_EL2(3)
+	CMP	R0, R3
+	BEQ	2(PC)
 	MSR_TPIDR_EL2(0)
 	MOVD	R0, RSP
 
