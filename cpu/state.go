@@ -191,6 +191,10 @@ type Timer struct {
 	CNTP_Delta uint64
 }
 
+// MPIDRAffinity masks MPIDR_EL1's affinity fields, Aff3 and Aff2..Aff0
+// (ARM ARM D23.2 MPIDR_EL1): what tells one CPU from another.
+const MPIDRAffinity = 0xff00ffffff
+
 // State is everything of the guest's CPU Ferry moves but its timer: the
 // register block of the world switch, the EL1 system registers, the
 // optional register sets of Features, the identity the guest sees
@@ -210,7 +214,7 @@ type State struct {
 	SVEPred  []byte   // when FeatSVE: P0..P15 then FFR, SVEVL/8 bytes each
 	SMCR     uint64   // when FeatSME
 	MIDR     uint64   // VPIDR_EL2
-	MPIDR    uint64   // VMPIDR_EL2
+	MPIDR    uint64   // VMPIDR_EL2 (its affinity: MPIDRAffinity)
 	Debug    Debug    // from version 3
 }
 

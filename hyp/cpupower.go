@@ -4,7 +4,11 @@
 
 package hyp
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/ferry-hv/ferry/cpu"
+)
 
 // VCPUPower is a vCPU's PSCI power state, as AFFINITY_INFO reports it
 // (DEN 0022 5.1.5: ON 0, OFF 1, ON_PENDING 2).
@@ -55,7 +59,7 @@ func newVCPUPowers(mpidrs []uint64) (*vcpuPowers, error) {
 	}
 	p := &vcpuPowers{mpidr: make([]uint64, len(mpidrs)), state: make([]VCPUPower, len(mpidrs)), start: make([]CPUStart, len(mpidrs))}
 	for i, m := range mpidrs {
-		p.mpidr[i] = m & mpidrAffinity
+		p.mpidr[i] = m & cpu.MPIDRAffinity
 		for j := range i {
 			if p.mpidr[j] == p.mpidr[i] {
 				return nil, fmt.Errorf("psci: CPUs %d and %d share the affinity %#x", j, i, p.mpidr[i])
@@ -71,7 +75,7 @@ func newVCPUPowers(mpidrs []uint64) (*vcpuPowers, error) {
 // -1 for none).
 func (p *vcpuPowers) find(target uint64) int {
 	for i, m := range p.mpidr {
-		if m == target&mpidrAffinity {
+		if m == target&cpu.MPIDRAffinity {
 			return i
 		}
 	}
@@ -85,7 +89,7 @@ func (p *vcpuPowers) find(target uint64) int {
 // SUCCESS with the vCPU ON_PENDING until Started.
 func (p *vcpuPowers) on(target, entry, context uint64, inRAM func(uint64) bool) uint64 {
 	i := p.find(target)
-	if i < 0 || target&^mpidrAffinity != 0 {
+	if i < 0 || target&^cpu.MPIDRAffinity != 0 {
 		return PSCIInvalidParams
 	}
 	switch p.state[i] {
@@ -116,14 +120,14 @@ func (p *vcpuPowers) off(self int) uint64 {
 
 // affinityMask is the part of an MPIDR that AFFINITY_INFO compares at
 // each lowest affinity level (DEN 0022 5.1.5: level n ignores Aff0..Aff(n-1)).
-var affinityMask = [4]uint64{mpidrAffinity, 0xff00ffff00, 0xff00ff0000, 0xff00000000}
+var affinityMask = [4]uint64{cpu.MPIDRAffinity, 0xff00ffff00, 0xff00ff0000, 0xff00000000}
 
 // affinityInfo is AFFINITY_INFO (DEN 0022 5.1.5) of the affinity
 // instance target at lowest level: ON if a vCPU in it is on, ON_PENDING if
 // one is about to be, OFF if all are off; INVALID_PARAMETERS for a level
 // beyond 3 or an instance with no vCPU.
 func (p *vcpuPowers) affinityInfo(target, level uint64) uint64 {
-	if level >= uint64(len(affinityMask)) || target&^mpidrAffinity != 0 {
+	if level >= uint64(len(affinityMask)) || target&^cpu.MPIDRAffinity != 0 {
 		return PSCIInvalidParams
 	}
 	mask := affinityMask[level]

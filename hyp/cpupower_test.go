@@ -34,7 +34,7 @@ func TestVCPUPowers(t *testing.T) {
 		if got := p.State(i); got != s {
 			t.Fatalf("vCPU %d %v, want %v", i, got, s)
 		}
-		if got := p.affinityInfo(fourCPUs[i]&mpidrAffinity, 0); got != uint64(s) {
+		if got := p.affinityInfo(fourCPUs[i]&cpu.MPIDRAffinity, 0); got != uint64(s) {
 			t.Fatalf("AFFINITY_INFO(vCPU %d) = %#x, want %v", i, got, s)
 		}
 	}
@@ -195,7 +195,7 @@ func FuzzPowerCalls(f *testing.F) {
 			live := 0
 			for i, m := range fourCPUs {
 				s := p.State(i)
-				if got := p.affinityInfo(m&mpidrAffinity, 0); got != uint64(s) {
+				if got := p.affinityInfo(m&cpu.MPIDRAffinity, 0); got != uint64(s) {
 					t.Fatalf("vCPU %d is %v, AFFINITY_INFO says %#x", i, s, got)
 				}
 				if s != VCPUOff {

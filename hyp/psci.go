@@ -43,9 +43,6 @@ const psciTOSNotPresent = 2
 // power_state parameter has the extended format (DEN 0022 5.1.14).
 const psciExtendedStateID = 1 << 1
 
-// mpidrAffinity masks MPIDR_EL1's Aff3..Aff0 fields.
-const mpidrAffinity = 0xff00ffffff
-
 // Firmware issues an SMC to the board's firmware with x0..x7 and returns
 // x0..x3.
 type Firmware func(args [8]uint64) [4]uint64

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/internal/wire"
 )
 
@@ -39,10 +40,6 @@ const (
 	MaxDeviceName  = 128 // bytes of a device name
 	MaxCPUs        = 512 // the guest's CPUs
 )
-
-// mpidrAffinity are MPIDR_EL1's affinity fields (Aff3, Aff2..Aff0; ARM
-// ARM D23.2.101): what tells two CPUs apart.
-const mpidrAffinity = 0xff00ffffff
 
 // maxHello is the Hello cap: a fingerprint at every limit, and the
 // session.
@@ -297,10 +294,10 @@ func checkCPUs(cpus []uint64) error {
 	}
 	seen := make(map[uint64]int, len(cpus))
 	for i, c := range cpus {
-		if j, dup := seen[c&mpidrAffinity]; dup {
-			return fmt.Errorf("%w: CPUs %d and %d share the affinity %#x", ErrInvalid, j, i, c&mpidrAffinity)
+		if j, dup := seen[c&cpu.MPIDRAffinity]; dup {
+			return fmt.Errorf("%w: CPUs %d and %d share the affinity %#x", ErrInvalid, j, i, c&cpu.MPIDRAffinity)
 		}
-		seen[c&mpidrAffinity] = i
+		seen[c&cpu.MPIDRAffinity] = i
 	}
 	return nil
 }
