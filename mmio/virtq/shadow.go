@@ -576,24 +576,24 @@ func (s *Shadow) mark(head uint16, busy bool) {
 // length), as the shadow's tables hold them.
 func (s *Shadow) wrote(head uint16, n uint64) {
 	d := parseDesc(s.sh.desc[descSize*uint64(head):])
-	table, num, i := s.sh.desc, uint64(s.guest.Num), uint64(head)
+	table, num := s.sh.desc, uint64(s.guest.Num)
 	if d.flags&DescIndirect != 0 {
-		table, num, i = s.tables[uint64(head)*tableSize:][:tableSize], min(uint64(d.len)/descSize, maxTable), 0
+		table, num = s.tables[uint64(head)*tableSize:][:tableSize], min(uint64(d.len)/descSize, maxTable)
+		d = parseDesc(table)
 	}
 	for range num {
-		if n == 0 || i >= num {
+		if n == 0 {
 			return
 		}
-		d = parseDesc(table[descSize*i:])
 		if d.flags&DescWrite != 0 {
 			k := min(uint64(d.len), n)
 			s.Wrote(d.addr, k)
 			n -= k
 		}
-		if d.flags&DescNext == 0 {
+		if d.flags&DescNext == 0 || uint64(d.next) >= num {
 			return
 		}
-		i = uint64(d.next)
+		d = parseDesc(table[descSize*uint64(d.next):])
 	}
 }
 
