@@ -36,15 +36,14 @@ func insnsPlugin(dir string) (string, error) {
 // insnProbe is the plugin on one board.
 type insnProbe struct {
 	trigger, out string
-	n            int // dumps taken
-	sum          insnDump
-	calls        map[uint64]uint64 // executions of each Ferry block, summed
+	n            int      // dumps taken
+	sum          insnDump // what ran between the pairs of dumps added
 }
 
 // newInsnProbe returns a probe writing under dir as name, and the QEMU
 // arguments that load it; text is Ferry's text [lo, hi), or zero.
 func newInsnProbe(plugin, dir, name string, text [2]uint64) (*insnProbe, []string) {
-	p := &insnProbe{trigger: filepath.Join(dir, name+".trigger"), out: filepath.Join(dir, name), calls: map[uint64]uint64{}}
+	p := &insnProbe{trigger: filepath.Join(dir, name+".trigger"), out: filepath.Join(dir, name)}
 	arg := fmt.Sprintf("%s,trigger=%s,out=%s,lo=%x,hi=%x", plugin, p.trigger, p.out, text[0], text[1])
 	return p, []string{"-plugin", arg}
 }
@@ -98,19 +97,19 @@ func (p *insnProbe) dump() (insnDump, error) {
 }
 
 // reset zeroes the sums: a new measurement begins.
-func (p *insnProbe) reset() { p.sum, p.calls = insnDump{}, map[uint64]uint64{} }
+func (p *insnProbe) reset() { p.sum = insnDump{} }
 
 // add adds what ran between dumps a and b.
 func (p *insnProbe) add(a, b insnDump) {
 	if p.sum.insns == nil {
-		p.sum.insns = map[uint64]uint64{}
+		p.sum.insns, p.sum.execs = map[uint64]uint64{}, map[uint64]uint64{}
 	}
 	p.sum.kern += b.kern - a.kern
 	p.sum.user += b.user - a.user
 	p.sum.ferry += b.ferry - a.ferry
 	for va, n := range b.insns {
 		p.sum.insns[va] += n - a.insns[va]
-		p.calls[va] += b.execs[va] - a.execs[va]
+		p.sum.execs[va] += b.execs[va] - a.execs[va]
 	}
 }
 
@@ -143,7 +142,7 @@ func (p *insnProbe) count(mib float64, syms []elf.Symbol) *InsnCount {
 		}
 		byFunc[syms[k].Name] += n
 		if syms[k].Value == va {
-			calls[syms[k].Name] += p.calls[va]
+			calls[syms[k].Name] += p.sum.execs[va]
 		}
 	}
 	for name, n := range byFunc {
