@@ -88,3 +88,14 @@ func TestAdvance(t *testing.T) {
 		t.Fatalf("16-bit: PC %#x", c.PC)
 	}
 }
+
+// PAR_EL1 after AT gives the output page with va's offset, or no address
+// when F is set.
+func TestPARToIPA(t *testing.T) {
+	if ipa, ok := PARToIPA(0x0b00_0000_4812_3f80, 0xffff80000a0b0c44); !ok || ipa != 0x48123c44 {
+		t.Fatalf("translated: %#x %v", ipa, ok)
+	}
+	if _, ok := PARToIPA(0x809, 0x1000); ok {
+		t.Fatal("an aborted translation gave an address")
+	}
+}

@@ -110,6 +110,7 @@ func (m *Machine) configureEL2() error {
 
 	// The CPU the guest sees (TID3 below): what Ferry runs and moves.
 	m.VCPU.IDs = cpu.ReadGuestIDs()
+	m.VCPU.Translate = cpu.TranslateEL1Read
 	cptr := uint64(cpu.CPTR_RES1)
 	if cpu.Field(cpu.ReadID_AA64PFR0_EL1(), cpu.PFR0_SVE_Shift) == 0 {
 		cptr |= cpu.CPTR_TZ // RES1 without SVE

@@ -59,10 +59,17 @@ type VCPU struct {
 	// IDs is the CPU as the guest sees it, answering its trapped ID
 	// register reads (idregs.go; nil: none are trapped).
 	IDs *cpu.IDView
+	// Translate is the guest's own stage-1 translation of a virtual
+	// address it read (AT S1E1R), with ok false when it does not
+	// translate: the IPA of a stage-2 permission fault, for which the ARM
+	// ARM leaves HPFAR_EL2 UNKNOWN (faultIPA). Nil: HPFAR_EL2 is taken as
+	// it is (QEMU's TCG writes it for every stage-2 fault).
+	Translate func(va uint64) (ipa uint64, ok bool)
 
-	exits  [64]uint64 // exits per exception class
-	causes exitCounts
-	faults faultLog
+	abortIPA uint64     // the IPA of the abort being handled (faultIPA)
+	exits    [64]uint64 // exits per exception class
+	causes   exitCounts
+	faults   faultLog
 }
 
 // Causes returns the exits so far by cause (Cause's names).
@@ -162,12 +169,38 @@ func (v *VCPU) Dispatch(reason uint64) error {
 		}
 		return v.trapError(reason)
 	}
-	if (ec == cpu.ECDAbortLow || ec == cpu.ECIAbortLow) && v.dirtyFault(cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)) {
-		v.causes.add(CauseDirty)
-		return nil
+	if ec == cpu.ECDAbortLow || ec == cpu.ECIAbortLow {
+		ipa, ok := v.faultIPA()
+		switch {
+		case !ok:
+			// The guest's tables no longer translate the address:
+			// it retries the access, and faults again if it must.
+			v.causes.add(t.cause)
+			return nil
+		case v.dirtyFault(ipa):
+			v.causes.add(CauseDirty)
+			return nil
+		}
+		v.abortIPA = ipa
 	}
 	v.causes.add(t.cause)
 	return t.handle(v)
+}
+
+// faultIPA is the IPA a stage-2 abort faulted at. HPFAR_EL2 holds it for
+// a translation, access flag or address size fault, and for any fault on
+// a stage-1 table walk; for a permission fault elsewhere the ARM ARM
+// leaves HPFAR_EL2 UNKNOWN (D23.2 HPFAR_EL2), so the IPA is the guest's
+// own stage-1 translation of FAR_EL2, as KVM's __get_fault_info finds it.
+// Dirty tracking (write-protected RAM) and read-only device pages fault
+// so. ok false: the guest's tables no longer translate FAR_EL2 (the
+// guest retries).
+func (v *VCPU) faultIPA() (ipa uint64, ok bool) {
+	da := cpu.DecodeDataAbort(cpu.ESR(v.Ctx.ESR)) // the same bits for an instruction abort
+	if v.Translate == nil || !da.IsPermissionFault() || da.S1PTW || !da.FARValid {
+		return cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR), true
+	}
+	return v.Translate(v.Ctx.FAR)
 }
 
 func (v *VCPU) trapError(reason uint64) error {
@@ -254,7 +287,7 @@ func (v *VCPU) dirtyFault(ipa uint64) bool {
 // Dispatch has already given to dirty tracking; any other in RAM is
 // Ferry's and stops the guest.
 func (v *VCPU) instructionAbort() error {
-	if v.externalAbort(cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)) {
+	if v.externalAbort(v.abortIPA) {
 		return nil
 	}
 	return v.trapError(cpu.ExitSync)
@@ -267,7 +300,7 @@ func (v *VCPU) instructionAbort() error {
 // abort), else Ferry's (fatal). An access a device model cannot emulate
 // stops the guest, reported.
 func (v *VCPU) dataAbort() error {
-	ipa := cpu.HPFARToIPA(v.Ctx.HPFAR, v.Ctx.FAR)
+	ipa := v.abortIPA
 	handled := false
 	if v.MMIO != nil {
 		var err error

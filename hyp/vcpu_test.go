@@ -336,3 +336,56 @@ func TestTrapTable(t *testing.T) {
 		}
 	}
 }
+
+// A permission fault outside a stage-1 walk leaves HPFAR_EL2 UNKNOWN: its
+// IPA is the guest's translation of FAR_EL2, for dirty tracking and the
+// devices alike; a fault on a walk keeps HPFAR_EL2's; an address that no
+// longer translates sends the guest back to retry, nothing done.
+func TestPermissionFaultIPAFromFAR(t *testing.T) {
+	var logs []string
+	v := newVCPU(&firmware{}, &logs)
+	var dirty, mmio []uint64
+	v.WriteFault = func(ipa, va uint64, vaValid bool) bool {
+		if ipa>>21 != 0x4800_0000>>21 {
+			return false
+		}
+		dirty = append(dirty, ipa)
+		return true
+	}
+	v.MMIO = func(c *cpu.Context, esr cpu.ESR, ipa uint64) (bool, error) {
+		mmio = append(mmio, ipa)
+		c.Advance(esr)
+		return true, nil
+	}
+	translated := map[uint64]uint64{0xffff000000001123: 0x48005123, 0xffff000000002010: 0x9000010}
+	v.Translate = func(va uint64) (uint64, bool) { ipa, ok := translated[va]; return ipa, ok }
+	const write, walk = 0x93c0804f, 0x93c0804f | 1<<7
+	for _, tc := range []struct {
+		esr, far, hpfar uint64
+		dirty, mmio     uint64 // the IPA each is given (0: not called)
+	}{
+		{write, 0xffff000000001123, 0xdead0 << 4, 0x48005123, 0},    // HPFAR_EL2 garbage: FAR's translation
+		{write, 0xffff000000002010, 0xdead0 << 4, 0, 0x9000010},     // a read-only device page
+		{walk, 0xffff000000001123, 0x48007 << 4, 0x48007123, 0},     // a walk's: HPFAR_EL2 holds it
+		{write, 0xffff000000003000, 0x48001 << 4, 0, 0},             // unmapped since: retried
+		{0x93c08047, 0xffff000000001123, 0x9000 << 4, 0, 0x9000123}, // translation fault: HPFAR_EL2's
+	} {
+		dirty, mmio = nil, nil
+		v.Ctx.ESR, v.Ctx.FAR, v.Ctx.HPFAR, v.Ctx.PC = tc.esr, tc.far, tc.hpfar, 0x1000
+		if err := v.Dispatch(cpu.ExitSync); err != nil {
+			t.Fatalf("ESR %#x FAR %#x: %v", tc.esr, tc.far, err)
+		}
+		got := func(s []uint64) uint64 {
+			if len(s) == 0 {
+				return 0
+			}
+			return s[0]
+		}
+		if len(dirty) > 1 || len(mmio) > 1 || got(dirty) != tc.dirty || got(mmio) != tc.mmio {
+			t.Errorf("ESR %#x FAR %#x HPFAR %#x: dirty %#x, mmio %#x; want %#x, %#x", tc.esr, tc.far, tc.hpfar, dirty, mmio, tc.dirty, tc.mmio)
+		}
+		if tc.mmio == 0 && v.Ctx.PC != 0x1000 {
+			t.Errorf("ESR %#x FAR %#x: PC %#x, want the access retried", tc.esr, tc.far, v.Ctx.PC)
+		}
+	}
+}
