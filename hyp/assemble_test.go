@@ -94,7 +94,7 @@ func TestAssembleQEMU(t *testing.T) {
 	states := captureAll(t, a.reg)
 	dst := newFakeMachine(t)
 	b, _ := qemuMachine(t, dst)
-	if err := b.reg.Restore(states); err != nil {
+	if err := b.reg.Restore(states, nil); err != nil {
 		t.Fatal(err)
 	}
 	again := captureAll(t, b.reg)
@@ -190,7 +190,7 @@ func TestAssembleGuestNIC(t *testing.T) {
 	dst, dstDev := newFakeMachine(t), mmio.NewFake(virtiommio.Size)
 	dst.gic = gic.NewFake(64)
 	b := guestNICMachine(t, dst, dstDev)
-	if err := b.reg.Restore(states); err != nil {
+	if err := b.reg.Restore(states, nil); err != nil {
 		t.Fatal(err)
 	}
 	if dstDev.Read(virtiommio.RegStatus, 4)&virtiommio.StatusDriverOK == 0 || dstDev.Read(virtiommio.RegQueueReady, 4) != 1 {

@@ -6,6 +6,7 @@ package hyp
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ferry-hv/ferry/cpu"
@@ -51,20 +52,67 @@ func (r Registry) Versions() []migrate.StateVersion {
 }
 
 // Capture captures the components captured at the pause (atPause) or the
-// others.
-func (r Registry) Capture(atPause bool) ([]migrate.State, error) {
+// others, adding the time each took to t (nil: not timed).
+func (r Registry) Capture(atPause bool, t *Timings) ([]migrate.State, error) {
 	var out []migrate.State
 	for _, c := range r {
 		if c.AtPause != atPause {
 			continue
 		}
+		start := time.Now()
 		data, err := c.Capture()
 		if err != nil {
 			return nil, fmt.Errorf("capture %s: %w", c.Name, err)
 		}
+		t.add(c.Name, time.Since(start))
 		out = append(out, migrate.State{Name: c.Name, Version: c.Version, Data: data})
 	}
 	return out, nil
+}
+
+// Timings are the parts of a switchover, in the order they ran: each
+// component's capture on the source, its decode and load on the
+// destination. Kept in a buffer sized once, so timing takes nothing from
+// the switchover it measures; written down after it (String).
+type Timings struct {
+	parts []timing
+}
+
+type timing struct {
+	name   string
+	decode bool // the destination's decode, not the load
+	d      time.Duration
+}
+
+// Reset empties t, keeping room for n parts.
+func (t *Timings) Reset(n int) {
+	if cap(t.parts) < n {
+		t.parts = make([]timing, 0, n)
+	}
+	t.parts = t.parts[:0]
+}
+
+func (t *Timings) add(name string, d time.Duration) { t.put(timing{name: name, d: d}) }
+
+func (t *Timings) put(p timing) {
+	if t != nil {
+		t.parts = append(t.parts, p)
+	}
+}
+
+// String is the parts as "name 1.234ms, ...".
+func (t *Timings) String() string {
+	var b strings.Builder
+	for i, p := range t.parts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if p.decode {
+			b.WriteString("decode ")
+		}
+		fmt.Fprintf(&b, "%s %v", p.name, p.d.Round(time.Microsecond))
+	}
+	return b.String()
 }
 
 // Restore checks that states hold exactly one state of every component at
@@ -72,7 +120,8 @@ func (r Registry) Capture(atPause bool) ([]migrate.State, error) {
 // registry's order. A state that is missing, unknown, repeated, of a
 // version the component does not read, or that does not decode, is an
 // error naming it, with nothing loaded.
-func (r Registry) Restore(states []migrate.State) error {
+// Each decode and load is timed into t (nil: not timed).
+func (r Registry) Restore(states []migrate.State, t *Timings) error {
 	by := map[string]migrate.State{}
 	for _, st := range states {
 		if _, dup := by[st.Name]; dup {
@@ -90,19 +139,23 @@ func (r Registry) Restore(states []migrate.State) error {
 		if st.Version < c.Oldest || st.Version > c.Version {
 			return fmt.Errorf("restore: %s state version %d; this Ferry reads %d to %d", c.Name, st.Version, c.Oldest, c.Version)
 		}
+		start := time.Now()
 		load, err := c.Decode(st.Version, st.Data)
 		if err != nil {
 			return fmt.Errorf("restore: %s: %w", c.Name, err)
 		}
+		t.put(timing{name: c.Name, decode: true, d: time.Since(start)})
 		loads = append(loads, load)
 	}
 	for name := range by {
 		return fmt.Errorf("restore: state %q belongs to no component of this machine", name)
 	}
 	for i, load := range loads {
+		start := time.Now()
 		if err := load(); err != nil {
 			return fmt.Errorf("restore: %s: %w", r[i].Name, err)
 		}
+		t.add(r[i].Name, time.Since(start))
 	}
 	return nil
 }

@@ -112,15 +112,25 @@ func sample(t *testing.T) *fakeMachine {
 
 func captureAll(t *testing.T, r Registry) []migrate.State {
 	t.Helper()
-	early, err := r.Capture(true)
+	var tm Timings
+	early, err := r.Capture(true, &tm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	late, err := r.Capture(false)
+	late, err := r.Capture(false, &tm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(early, late...)
+	all := append(early, late...)
+	if len(tm.parts) != len(all) {
+		t.Fatalf("%d captures timed (%s), %d states", len(tm.parts), tm.String(), len(all))
+	}
+	for i, p := range tm.parts {
+		if p.name != all[i].Name || p.decode {
+			t.Fatalf("capture %d timed as %q (%s), captured %q", i, p.name, tm.String(), all[i].Name)
+		}
+	}
+	return all
 }
 
 // What one machine captures, another restores: the same state, read back.
@@ -135,8 +145,13 @@ func TestComponentsRoundTrip(t *testing.T) {
 		t.Fatalf("captured %v, want %v (CPU and timer at the pause, first)", names, want)
 	}
 	dst := newFakeMachine(t)
-	if err := components(dst.stateHW()).Restore(states); err != nil {
+	var tm Timings
+	if err := components(dst.stateHW()).Restore(states, &tm); err != nil {
 		t.Fatal(err)
+	}
+	// Every component's decode, then every load, in restore order.
+	if got, want := tm.String(), "decode cpu , decode timer , decode gic , decode gic-vif , decode uart , cpu , timer , gic , gic-vif , uart "; stripDurations(got) != want {
+		t.Fatalf("restore timed as %q, want the parts %q", got, want)
 	}
 	if !bytes.Equal(dst.cpu.Encode(), src.cpu.Encode()) || dst.timer != src.timer {
 		t.Errorf("CPU or timer differ after restore")
@@ -232,7 +247,7 @@ func TestComponentsGolden(t *testing.T) {
 				}
 				dst := newFakeMachine(t)
 				dst.uart.OnRead = func(off uint64, size int) (uint64, bool) { return imxuart.USR2_TXDC, off == imxuart.USR2 }
-				err = components(withConsole(dst, m.console)).Restore(states)
+				err = components(withConsole(dst, m.console)).Restore(states, nil)
 				switch {
 				case uint16(v) < c.Oldest:
 					if err == nil {
@@ -265,7 +280,7 @@ func TestVIFNeedsPhysicalActive(t *testing.T) {
 			t.Fatalf("timer: %v", got)
 		}
 		dst := newFakeMachine(t)
-		err := components(dst.stateHW()).Restore(captureAll(t, components(src.stateHW())))
+		err := components(dst.stateHW()).Restore(captureAll(t, components(src.stateHW())), nil)
 		if active {
 			if err != nil {
 				t.Fatal(err)
@@ -306,7 +321,7 @@ func TestRegistryRefuses(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			dst := newFakeMachine(t)
-			err := components(dst.stateHW()).Restore(tc.states)
+			err := components(dst.stateHW()).Restore(tc.states, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
@@ -328,14 +343,27 @@ func TestComponentsIMXConsole(t *testing.T) {
 	}
 	dst := newFakeMachine(t)
 	dst.uart.OnRead = func(off uint64, size int) (uint64, bool) { return imxuart.USR2_TXDC, off == imxuart.USR2 }
-	if err := components(imx(dst)).Restore(states); err != nil {
+	if err := components(imx(dst)).Restore(states, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := imxuart.Capture(dst.uart), imxuart.Capture(src.uart); *got != *want {
 		t.Errorf("destination UART %+v, want %+v", *got, *want)
 	}
 	pl := captureAll(t, components(sample(t).stateHW()))
-	if err := components(imx(newFakeMachine(t))).Restore(pl); err == nil || !strings.Contains(err.Error(), `no "uart-imx" state`) {
+	if err := components(imx(newFakeMachine(t))).Restore(pl, nil); err == nil || !strings.Contains(err.Error(), `no "uart-imx" state`) {
 		t.Errorf("a PL011 board's states restored on an i.MX one: %v", err)
 	}
+}
+
+// stripDurations leaves the names of a Timings string.
+func stripDurations(s string) string {
+	var b strings.Builder
+	for _, p := range strings.Split(s, ", ") {
+		name := p[:strings.LastIndexByte(p, ' ')+1]
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(name)
+	}
+	return b.String()
 }

@@ -42,7 +42,7 @@ func TestDiscardRestored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.reg.Restore(states); err != nil {
+	if err := b.reg.Restore(states, nil); err != nil {
 		t.Fatal(err)
 	}
 	d := dst.gic.Dist()
@@ -82,7 +82,7 @@ func TestDiscardRestored(t *testing.T) {
 	}
 
 	// The board takes the next guest as it took this one.
-	if err := b.reg.Restore(states); err != nil {
+	if err := b.reg.Restore(states, nil); err != nil {
 		t.Fatal(err)
 	}
 	if dstDev.Read(virtiommio.RegStatus, 4)&virtiommio.StatusDriverOK == 0 || !bit(gic.GICD_ISENABLERn) {

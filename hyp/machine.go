@@ -69,8 +69,14 @@ type Machine struct {
 	arena    []byte          // backs the stage-2 tables (identity-mapped: VA == PA)
 	written  *dirty.Bitmap   // guest pages an incoming migration wrote
 	captured []migrate.State // the guest's state at the last pause
-	discard  *discarder      // forgets an incoming guest that will not run here
-	trk      tracking        // dirty tracking and CPU sharing while migrating
+	// switchTimes are the last switchover's parts on this board, and
+	// pausedMode and pausedPC where it paused its guest if it was the
+	// source (paused): Switchover.
+	switchTimes          Timings
+	paused               bool
+	pausedMode, pausedPC uint64
+	discard              *discarder // forgets an incoming guest that will not run here
+	trk                  tracking   // dirty tracking and CPU sharing while migrating
 }
 
 // bell wakes one waiting goroutine: Wait returns after Ring, at once if
@@ -114,6 +120,7 @@ func newMachine(d *Description, state GuestState, log func(string), p machinePar
 		return nil, err
 	}
 	m.Stage2, m.GIC, m.Bus, m.reg, m.GuestNICs, m.guestNICStop = a.stage2, a.guard, a.bus, a.reg, a.guestNICs, a.stop
+	m.switchTimes.Reset(2*len(m.reg) + 2) // sized once: the switchover allocates nothing for it
 	m.GuestEQOS = a.eqos
 	m.discard = a.discard
 	m.irq = irqPath{

@@ -377,12 +377,15 @@ func TestSourcePauseResumeGiveUp(t *testing.T) {
 				t.Fatal("the pause did not stop the guest")
 			}
 		}
-		if tm.Ctl.State() != GuestPaused || !slices.ContainsFunc(h.log, func(s string) bool { return strings.HasPrefix(s, "guest paused in") }) {
-			t.Fatalf("state %v, log %q", tm.Ctl.State(), h.log)
+		if tm.Ctl.State() != GuestPaused || slices.ContainsFunc(h.log, func(s string) bool { return strings.HasPrefix(s, "guest paused in") }) {
+			t.Fatalf("state %v, log %q (nothing is logged inside the switchover)", tm.Ctl.State(), h.log)
 		}
 		states, err := src.States()
 		if err != nil || len(states) != 5 || states[0].Name != stateCPU || states[2].Name != stateGIC {
 			t.Fatalf("states: %v, %d", err, len(states))
+		}
+		if s := tm.Switchover(); !strings.HasPrefix(s, "guest paused in AArch64 EL0t at PC 0x0; ") || stripDurations(s[strings.Index(s, "captured ")+len("captured "):]) != "cpu , timer , gic , gic-vif , uart " {
+			t.Fatalf("switchover %q: want where the guest paused and every capture", s)
 		}
 		if f := src.Fingerprint(); f.MIDR != 0x410fd083 || len(f.RAM) != 1 || !slices.Equal(f.CPUs, []uint64{0x80000000}) {
 			t.Errorf("fingerprint %+v", f)

@@ -78,7 +78,8 @@ func (s source) Pause() error {
 		return err
 	}
 	s.m.guestNICStop.reset = s.resetGuestNICs
-	st, err := s.m.reg.Capture(true)
+	s.m.switchTimes.Reset(2 * len(s.m.reg))
+	st, err := s.m.reg.Capture(true, &s.m.switchTimes)
 	s.m.guestNICStop.reset = false
 	if err != nil {
 		s.m.restartGuestNICs()
@@ -86,11 +87,20 @@ func (s source) Pause() error {
 		return err
 	}
 	s.m.captured = st
-	if log := s.m.VCPU.Log; log != nil {
-		c := &s.m.VCPU.Ctx
-		log(fmt.Sprintf("guest paused in %s at PC %#x", cpu.Mode(c.PSTATE), c.PC))
-	}
+	c := &s.m.VCPU.Ctx
+	s.m.paused, s.m.pausedMode, s.m.pausedPC = true, c.PSTATE, c.PC
 	return nil
+}
+
+// Switchover says where the last switchover's time went on this board,
+// for the log after it (nothing is logged inside it): on a source, where
+// the guest was paused and each component's capture; on a destination,
+// each component's decode and load and the cache and TLB maintenance.
+func (m *Machine) Switchover() string {
+	if m.paused {
+		return fmt.Sprintf("guest paused in %s at PC %#x; captured %s", cpu.Mode(m.pausedMode), m.pausedPC, m.switchTimes.String())
+	}
+	return "restored " + m.switchTimes.String()
 }
 
 // Resume lets the guest run on here after a failed migration, its NICs'
@@ -128,7 +138,7 @@ func (s source) States() ([]migrate.State, error) {
 	if s.m.captured == nil {
 		return nil, fmt.Errorf("no captured state: the guest was not paused")
 	}
-	rest, err := s.m.reg.Capture(false)
+	rest, err := s.m.reg.Capture(false, &s.m.switchTimes)
 	if err != nil {
 		return nil, err
 	}
@@ -177,11 +187,17 @@ func (s sink) PageView(ipa uint64) []byte {
 // and decoded before any is loaded), then does the cache and TLB
 // maintenance the written RAM needs.
 func (s sink) Restore(states []migrate.State) error {
-	if err := s.m.reg.Restore(states); err != nil {
+	s.m.paused = false
+	s.m.switchTimes.Reset(2*len(s.m.reg) + 2)
+	if err := s.m.reg.Restore(states, &s.m.switchTimes); err != nil {
 		return err
 	}
+	start := time.Now()
 	s.m.hw.InvalidateIcache()
+	s.m.switchTimes.add("icache", time.Since(start))
+	start = time.Now()
 	s.m.hw.FlushStage2()
+	s.m.switchTimes.add("stage-2 TLB", time.Since(start))
 	return nil
 }
 

@@ -187,7 +187,7 @@ func TestRelayedEQOSMachine(t *testing.T) {
 	if i < 0 || !em.reg[i].AtPause {
 		t.Fatalf("registry %v: no EQOS captured at the pause", em.reg.Versions())
 	}
-	states, err := em.reg.Capture(true)
+	states, err := em.reg.Capture(true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,14 +198,14 @@ func TestRelayedEQOSMachine(t *testing.T) {
 	if em.dev.Reg(eqos.ChanBase-eqos.Page+eqos.ChRxControl)&eqos.RxControlSR == 0 || !em.dev.Receive(make([]byte, 60)) {
 		t.Error("the EQOS does not receive after a failed migration")
 	}
-	rest, err := em.reg.Capture(false)
+	rest, err := em.reg.Capture(false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	dst := newEVKRelayMachine(t, GuestNone)
 	dst.open() // a relay that knew rings: the incoming guest's are not these
-	if err := dst.reg.Restore(append(states, rest...)); err != nil {
+	if err := dst.reg.Restore(append(states, rest...), nil); err != nil {
 		t.Fatal(err)
 	}
 	if dst.dev.Reg(eqos.ChanBase-eqos.Page+eqos.ChRxControl)&eqos.RxControlSR != 0 {
@@ -223,7 +223,7 @@ func TestRelayedEQOSMachine(t *testing.T) {
 			states[k].Data = []byte{1}
 		}
 	}
-	if err := dst.reg.Restore(append(states, rest...)); err == nil || !strings.Contains(err.Error(), "eqos") {
+	if err := dst.reg.Restore(append(states, rest...), nil); err == nil || !strings.Contains(err.Error(), "eqos") {
 		t.Errorf("a state of one byte: %v", err)
 	}
 }

@@ -376,6 +376,11 @@ func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress
 	rep, err := migrate.Send(ctx, tc, s.m.Source(req.ResetNIC), req, progress, migrate.WithTimeout(stepTimeout), migrate.WithYield(s.m.Yield),
 		migrate.WithLedger(s.ledger), migrate.WithPeer(peer), migrate.WithDial(s.redial(to, peer)), migrate.WithFault(s.fault))
 	rep.From, rep.To = s.net.Addr().Addr().String(), to
+	if rep.Parts.Stop > 0 {
+		p := rep.Parts
+		logf("migration %s switchover: stop %v, last pages %v, state %v, ack %v (the destination's restore %v), commit %v; %s",
+			rep.ID, p.Stop, p.Pages, p.State, p.Ack, p.Restore, p.Commit, s.m.Switchover())
+	}
 	switch {
 	case err != nil:
 		if rep.Error == "" {
@@ -428,8 +433,8 @@ func (s *services) receiveOne(c *tls.Conn) {
 	case err != nil:
 		logf("incoming migration %s from %s failed, nothing was started here: %v", rep.ID, peer, err)
 	default:
-		logf("guest received from %s (migration %s): %d bytes, %d pages (%d zero), restored in %v; it runs here now",
-			peer, rep.ID, rep.Bytes, rep.Pages, rep.ZeroPages, rep.RestoreTime)
+		logf("guest received from %s (migration %s): %d bytes, %d pages (%d zero), restored in %v (%s); it runs here now",
+			peer, rep.ID, rep.Bytes, rep.Pages, rep.ZeroPages, rep.RestoreTime, s.m.Switchover())
 	}
 }
 
