@@ -53,7 +53,11 @@ type irqPath struct {
 
 // take acknowledges what is pending and reports the exit's cause: the management NIC
 // over the timer over the guest's over the maintenance interrupt;
-// CauseSpurious when nothing was.
+// CauseSpurious when nothing was. It stops at the first of the guest's
+// interrupts it lists: Ferry's come first (higher priority), and one of
+// the guest's still pending is taken at once on the next entry -- which
+// is rarer than the IAR read that would look for it on every exit, an
+// access QEMU's TCG serves under its big lock (docs/bench/README.md).
 func (p *irqPath) take() Cause {
 	c := CauseSpurious
 	p.fired = false
@@ -94,7 +98,7 @@ func (p *irqPath) take() Cause {
 				c = CauseIRQ
 			}
 			if hw && out != vcpuif.Refused {
-				continue
+				return c
 			}
 		}
 		p.phys.Deactivate(id)

@@ -423,24 +423,31 @@ func TestSourcePauseResumeGiveUp(t *testing.T) {
 }
 
 // TestExitTimes: the time Ferry takes to handle an exit is counted under
-// its cause -- here the acknowledges of two of the guest's interrupts,
-// each taking the fake's clock 3 µs further, and a hypercall that takes
-// none of it.
+// its cause, one exit in timeEvery timed and counted for timeEvery -- here
+// the 16th, a hypercall that takes none of it, and the 32nd, an
+// acknowledge of one of the guest's interrupts, which takes the fake's
+// clock 3 µs further.
 func TestExitTimes(t *testing.T) {
 	tm := newTestMachine(t, GuestRunning)
 	h := tm.hw
 	h.ackCost = int64(3 * time.Microsecond)
 	const guestTimer = 27
-	h.script = append(h.script, irqExit(guestTimer), hvcExit, irqExit(guestTimer))
+	for i := 1; i <= 2*timeEvery; i++ {
+		if i == timeEvery {
+			h.script = append(h.script, hvcExit)
+			continue
+		}
+		h.script = append(h.script, irqExit(guestTimer))
+	}
 	tm.start()
 	tm.idle(t, 0)
 	tm.end(t)
 	times, causes := tm.ExitTimes(), tm.ExitCauses()
-	if causes["irq"] != 2 || causes["hvc"] != 1 {
+	if causes["irq"] != 2*timeEvery-1 || causes["hvc"] != 1 {
 		t.Fatalf("causes %v", causes)
 	}
-	if want := uint64(h.acks) * uint64(h.ackCost); h.acks < 2 || times["irq"] != want {
-		t.Errorf("irq exits took %d ns, want %d (%d acknowledges of %d ns)", times["irq"], want, h.acks, h.ackCost)
+	if want := uint64(timeEvery * h.ackCost); h.acks != 2*timeEvery-1 || times["irq"] != want {
+		t.Errorf("irq exits took %d ns, want %d (one of %d acknowledges of %d ns, timed, for %d)", times["irq"], want, h.acks, h.ackCost, timeEvery)
 	}
 	if times["hvc"] != 0 || len(times) != 1 {
 		t.Errorf("times %v: only the interrupts took any", times)
