@@ -319,7 +319,10 @@ func (m *Machine) step() error {
 		exited = m.hw.Now()
 	}
 	err := m.VCPU.Dispatch(reason)
-	done := m.hw.Now()
+	var done int64 // read only where it is used: a timed exit, a slice's end
+	if timed || m.share.slice {
+		done = m.hw.Now()
+	}
 	if timed {
 		m.VCPU.Took(timeEvery * (done - exited))
 	}
