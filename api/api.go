@@ -300,15 +300,18 @@ type Report struct {
 	Settings MigrateRequest `json:"settings"`         // what the migration ran with, defaults filled in
 	Rounds   []Round        `json:"rounds,omitempty"` // every round, the stopped one last
 	Parts    Downtime       `json:"downtime_parts"`   // the downtime's parts
-	Switch   string         `json:"switch,omitempty"` // why pre-copy ended: "fits", "stalled", or empty if it never did
-	Throttle float64        `json:"throttle"`         // auto-converge's last cut of the guest's CPU time
-	Tracking time.Duration  `json:"tracking_ns"`      // splitting and write-protecting RAM at the start
-	Sync     time.Duration  `json:"sync_ns"`          // before the stop, the guest running: waiting for the destination to write all sent so far
-	Untrack  time.Duration  `json:"untrack_ns"`       // back on 2 MiB blocks at the end
-	Faults   uint64         `json:"dirty_faults"`     // write faults taken for dirty tracking
-	FaultNS  float64        `json:"fault_ns"`         // Ferry's time per dirty fault, mean (exception entry and return not included)
-	GuestCPU float64        `json:"guest_cpu"`        // the guest's share of the CPU during pre-copy (1: not slowed)
-	Costs    StreamCosts    `json:"costs"`            // where the source's time went
+	// Overrun, when the downtime passed the limit, says by how much and
+	// which part overran what the switch expected of it.
+	Overrun  string        `json:"overrun,omitempty"`
+	Switch   string        `json:"switch,omitempty"` // why pre-copy ended: "fits", "stalled", or empty if it never did
+	Throttle float64       `json:"throttle"`         // auto-converge's last cut of the guest's CPU time
+	Tracking time.Duration `json:"tracking_ns"`      // splitting and write-protecting RAM at the start
+	Sync     time.Duration `json:"sync_ns"`          // before the stop, the guest running: waiting for the destination to write all sent so far
+	Untrack  time.Duration `json:"untrack_ns"`       // back on 2 MiB blocks at the end
+	Faults   uint64        `json:"dirty_faults"`     // write faults taken for dirty tracking
+	FaultNS  float64       `json:"fault_ns"`         // Ferry's time per dirty fault, mean (exception entry and return not included)
+	GuestCPU float64       `json:"guest_cpu"`        // the guest's share of the CPU during pre-copy (1: not slowed)
+	Costs    StreamCosts   `json:"costs"`            // where the source's time went
 }
 
 // StreamCosts is where the source's time went while it sent the stream

@@ -68,3 +68,25 @@ func TestAnnouncedMaxTimeMet(t *testing.T) {
 	}
 	settled(t, a, b, id.String(), Committed)
 }
+
+// A downtime past the limit is reported with the part that overran: the
+// last pages against what the switch expected of them, the rest against
+// the fixed estimate; nothing within the limit.
+func TestOverrun(t *testing.T) {
+	const ms = time.Millisecond
+	parts := api.Downtime{Stop: 2 * ms, Pages: 19 * ms, State: 3 * ms, Ack: 15 * ms, Restore: 10 * ms, Commit: ms}
+	rep := api.Report{Downtime: 40 * ms, Parts: parts}
+	if got := overrun(api.Report{Downtime: 30 * ms, Parts: parts}, 30*ms, 28*ms, 12*ms); got != "" {
+		t.Fatalf("within the limit: %q", got)
+	}
+	got := overrun(rep, 30*ms, 28*ms, 12*ms)
+	for _, want := range []string{"downtime 40ms, 10ms over the 30ms limit (expected 28ms)", "the last pages took 19ms, 3ms more than expected", "stop, state, ack and commit took 21ms, 9ms more than the 12ms expected (stop 2ms, state 3ms, ack 15ms with the destination's restore 10ms, commit 1ms)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("overrun %q lacks %q", got, want)
+		}
+	}
+	// Pages as expected: only the rest overran.
+	if got := overrun(api.Report{Downtime: 40 * ms, Parts: api.Downtime{Pages: 10 * ms}}, 30*ms, 28*ms, 12*ms); strings.Contains(got, "last pages") || !strings.Contains(got, "30ms, 18ms more than the 12ms expected") {
+		t.Errorf("overrun %q: want the rest only", got)
+	}
+}

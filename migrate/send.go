@@ -138,8 +138,30 @@ func Send(ctx context.Context, conn io.ReadWriter, src Source, set api.MigrateRe
 		return s.rep, err
 	}
 	s.rep.OK = true
+	s.rep.Overrun = overrun(s.rep, s.set.DowntimeLimit, s.expected, fixedDowntime)
 	s.report(PhaseDone, nil)
 	return s.rep, nil
+}
+
+// overrun says, for a downtime past limit, by how much and which part
+// overran what the switch expected: the last pages (the expected downtime
+// less the fixed estimate), or the rest -- stop, state, ack and commit --
+// against the fixed estimate. Empty when the downtime was within limit.
+func overrun(rep api.Report, limit, expected, fixed time.Duration) string {
+	if rep.Downtime <= limit {
+		return ""
+	}
+	p := rep.Parts
+	ms := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
+	out := fmt.Sprintf("downtime %s, %s over the %s limit (expected %s)", ms(rep.Downtime), ms(rep.Downtime-limit), ms(limit), ms(expected))
+	if pages := max(expected-fixed, 0); p.Pages > pages {
+		out += fmt.Sprintf("; the last pages took %s, %s more than expected", ms(p.Pages), ms(p.Pages-pages))
+	}
+	if rest := rep.Downtime - p.Pages; rest > fixed {
+		out += fmt.Sprintf("; stop, state, ack and commit took %s, %s more than the %s expected (stop %s, state %s, ack %s with the destination's restore %s, commit %s)",
+			ms(rest), ms(rest-fixed), ms(fixed), ms(p.Stop), ms(p.State), ms(p.Ack), ms(p.Restore), ms(p.Commit))
+	}
+	return out
 }
 
 type sender struct {

@@ -380,6 +380,9 @@ func (s *services) Migrate(ctx context.Context, req api.MigrateRequest, progress
 		p := rep.Parts
 		logf("migration %s switchover: stop %v, last pages %v, state %v, ack %v (the destination's restore %v), commit %v; %s",
 			rep.ID, p.Stop, p.Pages, p.State, p.Ack, p.Restore, p.Commit, s.m.Switchover())
+		if rep.Overrun != "" {
+			logf("migration %s: %s", rep.ID, rep.Overrun)
+		}
 	}
 	switch {
 	case err != nil:

@@ -295,6 +295,9 @@ func printReport(w io.Writer, r api.Report) {
 			fmt.Fprintf(tw, "%s\t%s\t(%s)\n", part.name, durationString(part.d), part.note)
 		}
 	}
+	if r.Overrun != "" {
+		fmt.Fprintf(tw, "overrun\t%s\n", r.Overrun)
+	}
 	reason, ok := switchReasons[r.Switch]
 	if !ok {
 		reason = r.Switch
