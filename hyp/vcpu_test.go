@@ -242,21 +242,7 @@ func TestExitMeter(t *testing.T) {
 // returns to the guest without advancing it (the write is retried); a read
 // fault, or a page tracking does not know, still goes to the devices.
 func TestWriteFaultGoesToDirtyTracking(t *testing.T) {
-	var logs []string
-	v := newVCPU(&firmware{}, &logs)
-	var dirty, mmio []uint64
-	v.WriteFault = func(ipa, va uint64, vaValid bool) bool {
-		if ipa>>21 != 0x4800_0000>>21 {
-			return false
-		}
-		dirty = append(dirty, ipa)
-		return true
-	}
-	v.MMIO = func(c *cpu.Context, esr cpu.ESR, ipa uint64) (bool, error) {
-		mmio = append(mmio, ipa)
-		c.Advance(esr)
-		return true, nil
-	}
+	v, dirty, mmio := trackingVCPU()
 	// str to a page with a level-3 permission fault: EC 0x24, IL, ISV, WnR, DFSC 0x0f.
 	const write, read = 0x93c0804f, 0x93c0800f
 	for _, tc := range []struct {
@@ -271,17 +257,17 @@ func TestWriteFaultGoesToDirtyTracking(t *testing.T) {
 		{write, 0x9000 << 4, false},        // the UART's read-only page: its model
 		{0x93c08047, 0x48004 << 4, false},  // a translation fault, not permission
 	} {
-		dirty, mmio = nil, nil
+		*dirty, *mmio = nil, nil
 		v.Ctx.ESR, v.Ctx.HPFAR, v.Ctx.FAR, v.Ctx.PC = tc.esr, tc.hpfar, 0xffff000000000123, 0x1000
 		if err := v.Dispatch(cpu.ExitSync); err != nil {
 			t.Fatalf("ESR %#x: %v", tc.esr, err)
 		}
 		ipa := tc.hpfar<<8 | 0x123
 		switch {
-		case tc.dirty && (len(dirty) != 1 || dirty[0] != ipa || len(mmio) != 0 || v.Ctx.PC != 0x1000):
-			t.Errorf("ESR %#x at %#x: dirty %#x, mmio %#x, PC %#x; want dirty tracking, PC unchanged", tc.esr, ipa, dirty, mmio, v.Ctx.PC)
-		case !tc.dirty && (len(dirty) != 0 || len(mmio) != 1):
-			t.Errorf("ESR %#x at %#x: dirty %#x, mmio %#x; want the devices", tc.esr, ipa, dirty, mmio)
+		case tc.dirty && (len(*dirty) != 1 || (*dirty)[0] != ipa || len(*mmio) != 0 || v.Ctx.PC != 0x1000):
+			t.Errorf("ESR %#x at %#x: dirty %#x, mmio %#x, PC %#x; want dirty tracking, PC unchanged", tc.esr, ipa, *dirty, *mmio, v.Ctx.PC)
+		case !tc.dirty && (len(*dirty) != 0 || len(*mmio) != 1):
+			t.Errorf("ESR %#x at %#x: dirty %#x, mmio %#x; want the devices", tc.esr, ipa, *dirty, *mmio)
 		}
 	}
 }
@@ -342,21 +328,7 @@ func TestTrapTable(t *testing.T) {
 // devices alike; a fault on a walk keeps HPFAR_EL2's; an address that no
 // longer translates sends the guest back to retry, nothing done.
 func TestPermissionFaultIPAFromFAR(t *testing.T) {
-	var logs []string
-	v := newVCPU(&firmware{}, &logs)
-	var dirty, mmio []uint64
-	v.WriteFault = func(ipa, va uint64, vaValid bool) bool {
-		if ipa>>21 != 0x4800_0000>>21 {
-			return false
-		}
-		dirty = append(dirty, ipa)
-		return true
-	}
-	v.MMIO = func(c *cpu.Context, esr cpu.ESR, ipa uint64) (bool, error) {
-		mmio = append(mmio, ipa)
-		c.Advance(esr)
-		return true, nil
-	}
+	v, dirty, mmio := trackingVCPU()
 	translated := map[uint64]uint64{0xffff000000001123: 0x48005123, 0xffff000000002010: 0x9000010}
 	v.Translate = func(va uint64) (uint64, bool) { ipa, ok := translated[va]; return ipa, ok }
 	const write, walk = 0x93c0804f, 0x93c0804f | 1<<7
@@ -370,7 +342,7 @@ func TestPermissionFaultIPAFromFAR(t *testing.T) {
 		{write, 0xffff000000003000, 0x48001 << 4, 0, 0},             // unmapped since: retried
 		{0x93c08047, 0xffff000000001123, 0x9000 << 4, 0, 0x9000123}, // translation fault: HPFAR_EL2's
 	} {
-		dirty, mmio = nil, nil
+		*dirty, *mmio = nil, nil
 		v.Ctx.ESR, v.Ctx.FAR, v.Ctx.HPFAR, v.Ctx.PC = tc.esr, tc.far, tc.hpfar, 0x1000
 		if err := v.Dispatch(cpu.ExitSync); err != nil {
 			t.Fatalf("ESR %#x FAR %#x: %v", tc.esr, tc.far, err)
@@ -381,11 +353,33 @@ func TestPermissionFaultIPAFromFAR(t *testing.T) {
 			}
 			return s[0]
 		}
-		if len(dirty) > 1 || len(mmio) > 1 || got(dirty) != tc.dirty || got(mmio) != tc.mmio {
-			t.Errorf("ESR %#x FAR %#x HPFAR %#x: dirty %#x, mmio %#x; want %#x, %#x", tc.esr, tc.far, tc.hpfar, dirty, mmio, tc.dirty, tc.mmio)
+		if len(*dirty) > 1 || len(*mmio) > 1 || got(*dirty) != tc.dirty || got(*mmio) != tc.mmio {
+			t.Errorf("ESR %#x FAR %#x HPFAR %#x: dirty %#x, mmio %#x; want %#x, %#x", tc.esr, tc.far, tc.hpfar, *dirty, *mmio, tc.dirty, tc.mmio)
 		}
 		if tc.mmio == 0 && v.Ctx.PC != 0x1000 {
 			t.Errorf("ESR %#x FAR %#x: PC %#x, want the access retried", tc.esr, tc.far, v.Ctx.PC)
 		}
 	}
+}
+
+// trackingVCPU is a vCPU whose dirty tracking takes the 2 MiB block at
+// 0x48000000 and whose device models take every other abort (stepping
+// over it), each recording the IPAs it was given.
+func trackingVCPU() (v *VCPU, dirty, mmio *[]uint64) {
+	var logs []string
+	v = newVCPU(&firmware{}, &logs)
+	dirty, mmio = new([]uint64), new([]uint64)
+	v.WriteFault = func(ipa, va uint64, vaValid bool) bool {
+		if ipa>>21 != 0x4800_0000>>21 {
+			return false
+		}
+		*dirty = append(*dirty, ipa)
+		return true
+	}
+	v.MMIO = func(c *cpu.Context, esr cpu.ESR, ipa uint64) (bool, error) {
+		*mmio = append(*mmio, ipa)
+		c.Advance(esr)
+		return true, nil
+	}
+	return v, dirty, mmio
 }
