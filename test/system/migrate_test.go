@@ -392,7 +392,7 @@ func TestMigrateAArch32Task(t *testing.T) {
 		if out, err := l.ferryctl("", "migrate", ips[i%2], ips[(i+1)%2]); err != nil || !regexp.MustCompile(`(?m)^migration +ok`).MatchString(out) {
 			t.Fatalf("migration %d: %v", i+1, err)
 		}
-		ln, _ := expect(t, src, `ferry: guest paused in `, mark, time.Minute)
+		ln, _ := expect(t, src, `ferry: migration \w+ switchover: .*; guest paused in `, mark, time.Minute)
 		t.Logf("migration %d: %s", i+1, ln.Text)
 		if strings.Contains(ln.Text, "in AArch32 User") {
 			in32++
