@@ -84,13 +84,12 @@ type timing struct {
 	d      time.Duration
 }
 
-// Reset empties t, keeping room for n parts.
-func (t *Timings) Reset(n int) {
-	if cap(t.parts) < n {
-		t.parts = make([]timing, 0, n)
-	}
-	t.parts = t.parts[:0]
-}
+// newTimings has room for the parts of a switchover of r's components:
+// a capture, or a decode and a load, each, and the two maintenance steps.
+func newTimings(r Registry) Timings { return Timings{parts: make([]timing, 0, 2*len(r)+2)} }
+
+// Reset empties t, keeping its room.
+func (t *Timings) Reset() { t.parts = t.parts[:0] }
 
 func (t *Timings) add(name string, d time.Duration) { t.put(timing{name: name, d: d}) }
 

@@ -120,7 +120,7 @@ func newMachine(d *Description, state GuestState, log func(string), p machinePar
 		return nil, err
 	}
 	m.Stage2, m.GIC, m.Bus, m.reg, m.GuestNICs, m.guestNICStop = a.stage2, a.guard, a.bus, a.reg, a.guestNICs, a.stop
-	m.switchTimes.Reset(2*len(m.reg) + 2) // sized once: the switchover allocates nothing for it
+	m.switchTimes = newTimings(m.reg) // sized once: the switchover allocates nothing for it
 	m.GuestEQOS = a.eqos
 	m.discard = a.discard
 	m.irq = irqPath{

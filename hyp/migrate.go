@@ -78,7 +78,7 @@ func (s source) Pause() error {
 		return err
 	}
 	s.m.guestNICStop.reset = s.resetGuestNICs
-	s.m.switchTimes.Reset(2 * len(s.m.reg))
+	s.m.switchTimes.Reset()
 	st, err := s.m.reg.Capture(true, &s.m.switchTimes)
 	s.m.guestNICStop.reset = false
 	if err != nil {
@@ -100,7 +100,7 @@ func (m *Machine) Switchover() string {
 	if m.paused {
 		return fmt.Sprintf("guest paused in %s at PC %#x; captured %s", cpu.Mode(m.pausedMode), m.pausedPC, m.switchTimes.String())
 	}
-	return "restored " + m.switchTimes.String()
+	return m.switchTimes.String()
 }
 
 // Resume lets the guest run on here after a failed migration, its NICs'
@@ -188,7 +188,7 @@ func (s sink) PageView(ipa uint64) []byte {
 // maintenance the written RAM needs.
 func (s sink) Restore(states []migrate.State) error {
 	s.m.paused = false
-	s.m.switchTimes.Reset(2*len(s.m.reg) + 2)
+	s.m.switchTimes.Reset()
 	if err := s.m.reg.Restore(states, &s.m.switchTimes); err != nil {
 		return err
 	}
