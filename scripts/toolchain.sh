@@ -4,18 +4,25 @@
 # found in the LICENSE file.
 # Provisions the TamaGo Go distribution that builds Ferry's image, offline when it can.
 #
-# Ferry's distribution is tamago-go with scripts/tamago-go-cpu.patch applied
-# (internal/cpu reads ID_AA64ISAR0_EL1/ID_AA64PFR0_EL1, so Go's crypto and
-# hash/crc32 use the ARMv8 AES/PMULL/SHA2/CRC32 instructions; docs/decisions.md).
+# Ferry's distribution is tamago-go with scripts/tamago-go-*.patch applied,
+# in name order (docs/decisions.md gives each one's reasons):
+#   - tamago-go-cpu.patch: internal/cpu reads ID_AA64ISAR0_EL1/ID_AA64PFR0_EL1,
+#     so Go's crypto and hash/crc32 use the ARMv8 AES/PMULL/SHA2/CRC32
+#     instructions;
+#   - tamago-go-smp.patch: the runtime's hooks for Ms on several CPUs (an M
+#     that waits hands its CPU on; a raised semaphore and a preemption
+#     request wake the CPU that carries the M).
 # It lives in $(os.UserCacheDir)/tamago-go/$TAG-ferry-<patch id>, where the
-# patch id is the first 12 hex digits of the patch's SHA-256, and the tree
-# holds a stamp file (.ferry-patch) with that id. An unpatched tree, or one
-# built with another version of the patch, is never taken for it.
+# patch id is the first 12 hex digits of the SHA-256 of the patches one
+# after the other, and the tree holds a stamp file (.ferry-patch) with that
+# id. An unpatched tree, or one built with other patches, is never taken
+# for it.
 #
 # TAMAGO_CPU_PATCH=0 selects the unpatched distribution instead, in
 # $(os.UserCacheDir)/tamago-go/$TAG (where `go tool tamago` puts it), for
-# comparisons: under QEMU TCG the patch makes TLS 1.3 and CRC32C slower
-# (docs/decisions.md has the figures).
+# comparisons: under QEMU TCG the CPU patch makes TLS 1.3 and CRC32C slower
+# (docs/decisions.md has the figures). Without the SMP patch Ferry runs on
+# the boot CPU only.
 #
 # Order of preference:
 #   1. The patched distribution already built, stamp matching: nothing to do.
@@ -30,8 +37,8 @@ set -euo pipefail
 TAG=${TAMAGO_TAG:-tamago-go1.26.0}
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=$(go run "$here/scripts/usercachedir.go")
-patchfile="$here/scripts/tamago-go-cpu.patch"
-pid=$(sha256sum "$patchfile" | cut -c1-12)
+patches=("$here"/scripts/tamago-go-*.patch)
+pid=$(cat "${patches[@]}" | sha256sum | cut -c1-12)
 root="$cache/tamago-go/$TAG-ferry-$pid"
 stamp="$root/.ferry-patch"
 plain="$cache/tamago-go/$TAG" # where `go tool tamago` puts the unpatched distribution
@@ -41,7 +48,7 @@ if [ "${TAMAGO_CPU_PATCH:-1}" = 0 ]; then
 	echo "toolchain: TAMAGO_CPU_PATCH=0: the unpatched $TAG (Go's crypto and hash/crc32 see no CPU features)" >&2
 	root=$plain stamp=/dev/null pid=
 fi
-with=${pid:+ with $(basename "$patchfile") ($pid)}
+with=${pid:+ with $(cd "$here/scripts" && echo tamago-go-*.patch) ($pid)}
 
 ready() { [ -x "$root/bin/go" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pid" ]; }
 
@@ -66,7 +73,7 @@ if [ -f "$tarball" ]; then
 	tar -xzf "$tarball" -C "$tmp"
 	[ -d "$tmp/$TAG/src" ] || { echo "toolchain: $tarball does not hold $TAG/src" >&2; exit 1; }
 else
-	echo "toolchain: no $tarball; letting 'go tool tamago' fetch $TAG (it cannot apply $(basename "$patchfile"); it is applied to a copy afterwards)" >&2
+	echo "toolchain: no $tarball; letting 'go tool tamago' fetch $TAG (it cannot apply Ferry's patches; they are applied to a copy afterwards)" >&2
 	(cd "$here" && go tool tamago version >&2)
 	[ -d "$plain/src" ] || { echo "toolchain: 'go tool tamago' did not leave $plain/src" >&2; exit 1; }
 	if [ -z "$pid" ]; then
@@ -78,8 +85,10 @@ else
 	cp -a "$plain" "$tmp/$TAG"
 fi
 if [ -n "$pid" ]; then
-	(cd "$tmp/$TAG" && patch -p1 --forward --batch <"$patchfile" >&2) ||
-		{ echo "toolchain: $(basename "$patchfile") does not apply to $TAG" >&2; exit 1; }
+	for patchfile in "${patches[@]}"; do
+		(cd "$tmp/$TAG" && patch -p1 --forward --batch <"$patchfile" >&2) ||
+			{ echo "toolchain: $(basename "$patchfile") does not apply to $TAG" >&2; exit 1; }
+	done
 fi
 (cd "$tmp/$TAG/src" && GOROOT_BOOTSTRAP=$(go env GOROOT) ./make.bash >&2)
 [ -z "$pid" ] || echo "$pid" >"$tmp/$TAG/.ferry-patch"

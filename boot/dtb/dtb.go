@@ -100,6 +100,8 @@ type Board struct {
 	InitrdStart, InitrdEnd uint64
 	// AddressCells and SizeCells are the root #address-cells / #size-cells.
 	AddressCells, SizeCells uint32
+	// CPUs are the cpu nodes of /cpus, in tree order (cpus.go).
+	CPUs []CPU
 }
 
 // Parse reads the firmware's DTB.
@@ -137,6 +139,9 @@ func Parse(blob []byte) (b *Board, err error) {
 		return nil, err
 	}
 	if err := b.parseNoMap(t); err != nil {
+		return nil, err
+	}
+	if err := b.parseCPUs(t); err != nil {
 		return nil, err
 	}
 	if psci := t.lookup("/psci", false); psci != nil {

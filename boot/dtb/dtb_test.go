@@ -828,3 +828,35 @@ func TestParseSynthetic(t *testing.T) {
 		t.Errorf("64-bit memory in 1-cell root: err = %v", err)
 	}
 }
+
+func TestParseCPUs(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		mpidrs []uint64
+		method string
+	}{
+		{"testdata/virt-gicv3-1g.dtb", []uint64{0}, ""},
+		{"testdata/virt-gicv3-1g-smp4.dtb", []uint64{0, 1, 2, 3}, "psci"},
+		{"../imx8mp/testdata/imx8mp-evk.dtb", []uint64{0, 1, 2, 3}, "psci"},
+	} {
+		blob, err := os.ReadFile(tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Parse(blob)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		if len(b.CPUs) != len(tc.mpidrs) {
+			t.Fatalf("%s: %d CPUs %+v, want %d", tc.file, len(b.CPUs), b.CPUs, len(tc.mpidrs))
+		}
+		for i, c := range b.CPUs {
+			if c.MPIDR != tc.mpidrs[i] || c.EnableMethod != tc.method || !strings.HasPrefix(c.Path, "/cpus/cpu@") {
+				t.Errorf("%s: CPU %d = %+v, want MPIDR %#x, enable-method %q", tc.file, i, c, tc.mpidrs[i], tc.method)
+			}
+			if got, ok := b.CPUOf(c.MPIDR | 1<<31); !ok || got != c {
+				t.Errorf("%s: CPUOf(%#x) = %+v, %v", tc.file, c.MPIDR|1<<31, got, ok)
+			}
+		}
+	}
+}
