@@ -8,9 +8,9 @@
 //
 // enter(c) saves what the Go caller needs back (RSP, g, R29, R30 -- Go's
 // ABI0 treats every other register as clobbered by a call), loads the guest's
-// FP/SIMD registers, FPCR/FPSR, ELR_EL2 and SPSR_EL2, sets SP_EL2 to c and
-// TPIDR_EL2 to c (each system register only where it differs), loads
-// x0..x30 and ERETs.
+// FP/SIMD registers, FPCR/FPSR, ELR_EL2 and SPSR_EL2 (each system
+// register only where it differs), sets SP_EL2 to c, loads x0..x30 and
+// ERETs. TPIDR_EL2 is the CPU's index (boot/el2's procID), not touched.
 //
 // While the guest runs SP_EL2 is the Context pointer, so an exception from
 // the guest finds its context in RSP without needing a scratch register: the
@@ -51,9 +51,9 @@ TEXT ·enter(SB),NOSPLIT|NOFRAME,$0-16
 	// write ends the translation block and rebuilds the CPU's cached
 	// state, a cost per world switch the guest's interrupts pay on
 	// their path (docs/bench/README.md). Reads do not. After an exit
-	// ELR_EL2, SPSR_EL2 and TPIDR_EL2 still hold what the exception and
-	// the last entry left there, and Ferry's Go code leaves FPCR and
-	// usually FPSR alone.
+	// ELR_EL2 and SPSR_EL2 still hold what the exception and the last
+	// entry left there, and Ferry's Go code leaves FPCR and usually FPSR
+	// alone.
 	MOVD	Context_FPCR(R0), R2
 	MRS	FPCR, R3
 	CMP	R2, R3
@@ -75,10 +75,6 @@ TEXT ·enter(SB),NOSPLIT|NOFRAME,$0-16
 	CMP	R2, R3
 	BEQ	2(PC)
 	MSR_SPSR_EL2(2)
-	MRS_TPIDR_EL2(3)
-	CMP	R0, R3
-	BEQ	2(PC)
-	MSR_TPIDR_EL2(0)
 	MOVD	R0, RSP
 
 	LDP	(Context_X+16)(R0), (R2, R3)

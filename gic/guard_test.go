@@ -277,6 +277,24 @@ func TestSetupOwned(t *testing.T) {
 	case d.Read64(routeOff(nic)) != ferryRoute:
 		t.Errorf("GICD_IROUTER48 %#x, want %#x", d.Read64(routeOff(nic)), ferryRoute)
 	}
+	// An owned SGI (the kick between Ferry's CPUs) is Group 1 and enabled
+	// too; the guest cannot disable it.
+	g := NewFake(32)
+	own := Owned{SGIs: []uint32{7}, PPIs: []uint32{tick}}
+	guard, err := NewGuard(g.Dist(), g.Redist(), own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := guard.SetupOwned(); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Redist().Read32(GICR_ISENABLER0); got != 1<<7|bit || g.Redist().Read32(GICR_IGROUPR0)&(1<<7) == 0 || g.Redist().Read32(GICR_IPRIORITYRn+4)>>24 != OwnedPriority {
+		t.Errorf("owned SGI 7: ISENABLER0 %#x, IGROUPR0 %#x, IPRIORITYR1 %#x", got, g.Redist().Read32(GICR_IGROUPR0), g.Redist().Read32(GICR_IPRIORITYRn+4))
+	}
+	guard.SGIPage().Write(GICR_ICENABLER0, 4, 0xffff)
+	if g.Redist().Read32(GICR_ISENABLER0)&(1<<7) == 0 {
+		t.Error("the guest disabled the owned SGI 7")
+	}
 	// An SPI the distributor does not have is refused.
 	small := NewFake(32)
 	if err := SetupOwned(small.Dist(), small.Redist(), Owned{SPIs: []uint32{64}}); err == nil || !strings.Contains(err.Error(), "SPI 64") {
@@ -456,6 +474,8 @@ func TestOwnedValidation(t *testing.T) {
 		{Owned{SPIs: []uint32{31}}, "Owned.SPIs[0] = 31: not an SPI"},
 		{Owned{SPIs: []uint32{48, 1020}}, "Owned.SPIs[1] = 1020: not an SPI"},
 		{Owned{SPIs: []uint32{48, 48}}, "Owned.SPIs[1] = 48: listed twice"},
+		{Owned{SGIs: []uint32{16}}, "Owned.SGIs[0] = 16: not an SGI"},
+		{Owned{SGIs: []uint32{7, 7}}, "Owned.SGIs[1] = 7: listed twice"},
 	} {
 		if _, err := NewGuard(f.Dist(), f.Redist(), tc.own); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.own, err, tc.want)

@@ -20,6 +20,9 @@ import (
 // the guest from regrouping, disabling, pending, retargeting,
 // reprioritising or reconfiguring them.
 type Owned struct {
+	// SGIs (INTIDs 0-15, in the redistributor) are Ferry's own between
+	// its CPUs: the kick that wakes the boot CPU (boot/el2).
+	SGIs []uint32
 	PPIs []uint32
 	SPIs []uint32
 	// Route is the GICD_IROUTER<n> value SetupOwned gives the owned SPIs:
@@ -40,7 +43,7 @@ const irouterAffinity = 0xff_0000_0000 | 0xff_ffff
 type ownMasks struct {
 	bits uint32    // one bit per INTID 0-31: IGROUPR0, I[SC]ENABLER0, ...
 	prio [8]uint32 // per GICR_IPRIORITYR<n>: the byte lanes of owned INTIDs
-	cfg  uint32    // GICR_ICFGR1: the Int_config[1] (edge) bits of owned PPIs; [0] is RES0
+	cfg  uint32    // GICR_ICFGR1: the Int_config[1] (edge) bits of owned PPIs; [0] is RES0 (SGIs have none: always edge)
 
 	spis []uint32          // owned SPIs, ascending
 	dist map[uint64]uint32 // distributor word offset -> owned bits (bitmaps, IPRIORITYR, ICFGR)
@@ -84,6 +87,16 @@ func RoutePage(id uint32) uint64 { return routeOff(id) &^ (pageSize - 1) }
 // masks checks o and returns its register masks.
 func (o Owned) masks() (ownMasks, error) {
 	var m ownMasks
+	for i, id := range o.SGIs {
+		if id >= FirstPPI {
+			return m, fmt.Errorf("gic: Owned.SGIs[%d] = %d: not an SGI (0..15)", i, id)
+		}
+		if m.bits&(1<<id) != 0 {
+			return m, fmt.Errorf("gic: Owned.SGIs[%d] = %d: listed twice", i, id)
+		}
+		m.bits |= 1 << id
+		m.prio[id/4] |= 0xff << (8 * (id % 4))
+	}
 	for i, id := range o.PPIs {
 		if id < FirstPPI || id >= NumPrivate {
 			return m, fmt.Errorf("gic: Owned.PPIs[%d] = %d: not a PPI (16..31)", i, id)

@@ -160,6 +160,9 @@ type Options struct {
 	MgmtNIC string
 	// TickINTID is the PPI of Ferry's EL2 timer.
 	TickINTID uint32
+	// Kick is the SGI (0-15) by which Ferry's other CPUs wake the boot
+	// CPU (boot/el2's Wake), 0 for none (Ferry on one CPU).
+	Kick uint32
 	// MaintINTID is the PPI of the GIC's virtual-CPU-interface maintenance
 	// interrupt (the interrupts property of the DTB's GIC node): the
 	// guest's interrupts go through the virtual CPU interface, and Ferry
@@ -211,10 +214,13 @@ type Description struct {
 	// INTID; 0 without one), and Maint, the virtual CPU interface's
 	// maintenance PPI, which Ferry takes itself as Non-secure Group 1
 	// IRQs; the guest's go through the virtual CPU interface.
+	// Kick, if not 0, is the SGI by which Ferry's other CPUs wake this
+	// one (Options.Kick).
 	Owned   gic.Owned
 	Tick    uint32
 	MgmtNIC uint32
 	Maint   uint32
+	Kick    uint32
 	// GICD and GICR are the GIC's distributor and first redistributor
 	// region.
 	GICD, GICR phys.Range
@@ -416,6 +422,10 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 	}
 	d.Owned = gic.Owned{PPIs: []uint32{o.TickINTID, o.MaintINTID}, Route: o.Route}
 	d.Tick, d.Maint = o.TickINTID, o.MaintINTID
+	if o.Kick != 0 {
+		d.Owned.SGIs, d.Kick = []uint32{o.Kick}, o.Kick
+	}
+	d.Patch.RemoveNodes = append(d.Patch.RemoveNodes, otherCPUs(b, o.Route)...)
 	if o.MgmtNIC != "" {
 		spi, err := mgmtNICSPI(b, o.MgmtNIC)
 		if err != nil {
@@ -583,6 +593,27 @@ func (d *Description) derive() error {
 	slices.SortFunc(d.Stage2, func(a, b Mapping) int { return phys.Compare(a.Range, b.Range) })
 	d.Patch.Memory = d.RAM
 	return nil
+}
+
+// otherCPUs are the guest DTB's nodes of the CPUs that are not the boot
+// CPU's (affinity route): the guest has one vCPU, on the boot CPU, and
+// would ask PSCI to start the others. Their topology (cpu-map) names
+// them, and goes too. None if the DTB does not list the boot CPU.
+func otherCPUs(b *dtb.Board, route uint64) []string {
+	boot, ok := b.CPUOf(route)
+	if !ok || len(b.CPUs) < 2 {
+		return nil
+	}
+	var paths []string
+	for _, c := range b.CPUs {
+		if c != boot {
+			paths = append(paths, c.Path)
+		}
+	}
+	if b.CPUMap != "" {
+		paths = append(paths, b.CPUMap)
+	}
+	return paths
 }
 
 // within reports whether every range of rs lies in one of in (false for

@@ -411,3 +411,40 @@ func TestDescribeVirtualInterface(t *testing.T) {
 		t.Errorf("Owned %+v, Maint %d; want %+v, 25", d.Owned, d.Maint, want)
 	}
 }
+
+// TestDescribeCPUs: on a board with four CPUs the guest's DTB keeps only
+// the boot CPU's node (the guest has one vCPU, there), and drops the
+// topology that names the others; the kick SGI is Ferry's.
+func TestDescribeCPUs(t *testing.T) {
+	b, blob := qemuBoard(t, "virt-gicv3-1g-smp4.dtb")
+	d, err := Describe(b, Options{GuestBase: qemuGuestBase, TickINTID: qemuTick, Route: qemuRoute | 2, MaintINTID: qemuMaint, Kick: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/cpus/cpu@0", "/cpus/cpu@1", "/cpus/cpu@3", "/cpus/cpu-map"} {
+		if !slices.Contains(d.Patch.RemoveNodes, p) {
+			t.Errorf("%s kept in the guest's DTB (removed: %v)", p, d.Patch.RemoveNodes)
+		}
+	}
+	if slices.Contains(d.Patch.RemoveNodes, "/cpus/cpu@2") {
+		t.Error("the boot CPU's node removed")
+	}
+	if !slices.Equal(d.Owned.SGIs, []uint32{7}) || d.Kick != 7 {
+		t.Errorf("owned SGIs %v, kick %d", d.Owned.SGIs, d.Kick)
+	}
+	out, err := dtb.Apply(blob, d.Patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := dtb.Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.CPUs) != 1 || g.CPUs[0].MPIDR != 2 || g.CPUMap != "" {
+		t.Errorf("guest's CPUs %+v, cpu-map %q", g.CPUs, g.CPUMap)
+	}
+	one, _ := qemuBoard(t, "virt-gicv3-1g.dtb")
+	if d, err := Describe(one, Options{GuestBase: qemuGuestBase, TickINTID: qemuTick, Route: qemuRoute, MaintINTID: qemuMaint}); err != nil || slices.ContainsFunc(d.Patch.RemoveNodes, func(p string) bool { return strings.HasPrefix(p, "/cpus") }) || d.Owned.SGIs != nil {
+		t.Errorf("one CPU: removed %v, owned SGIs %v, %v", d.Patch.RemoveNodes, d.Owned.SGIs, err)
+	}
+}

@@ -31,10 +31,11 @@ const (
 	CauseWFI                   // a WFI trapped during a migration
 	CauseHVC                   // a hypercall
 	CauseOther                 // anything else (it stops the guest)
+	CauseKick                  // another of Ferry's CPUs woke this one (its kick SGI)
 	numCauses
 )
 
-var causeNames = [numCauses]string{"timer", "mgmt-nic", "spurious", "irq", "maint", "mmio", "dirty", "smc", "sysreg", "wfi", "hvc", "other"}
+var causeNames = [numCauses]string{"timer", "mgmt-nic", "spurious", "irq", "maint", "mmio", "dirty", "smc", "sysreg", "wfi", "hvc", "other", "kick"}
 
 func (c Cause) String() string { return causeNames[c] }
 

@@ -41,9 +41,10 @@ type irqPath struct {
 	// GICD/GICR_IPRIORITYR<n> byte).
 	priority func(intid uint32) uint8
 	// Ferry's INTIDs: its EL2 timer's PPI, its management NIC's SPI (0:
-	// none) and the maintenance PPI.
-	tick, mgmtNIC, maint uint32
-	onTick, onMgmtNIC    func() // remove the cause of a level (nil: nothing to do)
+	// none), the maintenance PPI and the kick SGI from its other CPUs (0:
+	// none).
+	tick, mgmtNIC, maint, kick uint32
+	onTick, onMgmtNIC          func() // remove the cause of a level (nil: nothing to do)
 	// enabled reports whether the guest enabled its INTID (for its SGIs:
 	// GICR_ISENABLER0, which the guest programs behind the Guard).
 	enabled func(intid uint32) bool
@@ -81,6 +82,13 @@ func (p *irqPath) take() Cause {
 				p.onMgmtNIC()
 			}
 			c = CauseMgmtNIC
+		case id == p.kick && id != 0:
+			// Another CPU woke this one: Ferry's goroutines have work
+			// here (a thread the runtime placed or woke, a preemption
+			// request) and run before the guest goes on.
+			if c == CauseSpurious || c == CauseMaint || c == CauseIRQ {
+				c = CauseKick
+			}
 		case id == p.maint:
 			p.vif.Maintenance()
 			if c == CauseSpurious {

@@ -42,6 +42,7 @@ const (
 	testTick    = 26
 	testMgmtNIC = 48
 	testMaint   = 25
+	testKick    = 7
 )
 
 func newIRQPath(lrs int) (*irqPath, *fakePhys, *vcpuif.Fake) {
@@ -53,7 +54,7 @@ func newIRQPath(lrs int) (*irqPath, *fakePhys, *vcpuif.Fake) {
 	p := &irqPath{
 		phys: phys, vif: vif,
 		priority: func(id uint32) uint8 { return uint8(0x80 + id%8*0x10) },
-		tick:     testTick, mgmtNIC: testMgmtNIC, maint: testMaint,
+		tick:     testTick, mgmtNIC: testMgmtNIC, maint: testMaint, kick: testKick,
 		enabled: func(id uint32) bool { return id != 7 },
 	}
 	return p, phys, vf
@@ -115,6 +116,9 @@ func TestIRQPathCauses(t *testing.T) {
 		{[]uint32{testMaint, 27}, CauseIRQ},
 		{[]uint32{testTick, 27}, CauseTimer},
 		{[]uint32{testMgmtNIC, testTick}, CauseMgmtNIC},
+		{[]uint32{testKick}, CauseKick},
+		{[]uint32{testKick, 27}, CauseKick},
+		{[]uint32{testTick, testKick}, CauseTimer},
 	} {
 		p, phys, _ := newIRQPath(4)
 		phys.pending = tc.pending

@@ -52,8 +52,12 @@ type Machine struct {
 	mgmtIRQ   bell // the management NIC's poller, waiting for its interrupt
 	// onPower carries out the guest's system power call (power_arm64.go):
 	// nil, the run loop restarted the guest; else what Run returns.
-	onPower  func(*PowerRequest) error
-	idle     bell  // the vCPU goroutine, waiting for Ferry's goroutines to be idle
+	onPower func(*PowerRequest) error
+	idle    bell // the vCPU goroutine, waiting for Ferry's goroutines to be idle
+	// active is set while the vCPU goroutine runs or is runnable: between
+	// the waits where it lends the CPU (waitIdle, a paused or absent
+	// guest, a migration's slice). See VCPUActive.
+	active   atomic.Bool
 	idleWait bool  // it waits there
 	busy     bool  // Yield ended its wait: Ferry's share was used, its goroutines not idle
 	share    Share // Ferry's share of the CPU outside a migration (share.go)
@@ -126,7 +130,7 @@ func newMachine(d *Description, state GuestState, log func(string), p machinePar
 	m.irq = irqPath{
 		phys: p.hw, vif: m.vif,
 		priority: m.GIC.Priority, enabled: m.GIC.Enabled,
-		tick: d.Tick, mgmtNIC: d.MgmtNIC, maint: d.Maint,
+		tick: d.Tick, mgmtNIC: d.MgmtNIC, maint: d.Maint, kick: d.Kick,
 		onTick: func() { m.hw.SetTimer(0) },
 		onMgmtNIC: func() {
 			if m.OnMgmtNIC != nil {
@@ -171,7 +175,7 @@ func (m *Machine) arm(until int64) {
 func (m *Machine) interrupt() Cause {
 	c := m.irq.take()
 	m.fired = m.irq.fired
-	m.ferryIRQ = c == CauseTimer || c == CauseMgmtNIC
+	m.ferryIRQ = c == CauseTimer || c == CauseMgmtNIC || c == CauseKick
 	return c
 }
 
@@ -203,7 +207,7 @@ func (m *Machine) Idle(until int64) {
 func (m *Machine) waitIdle() {
 	m.idleWait, m.busy = true, false
 	m.share.Wait(m.hw.Now())
-	m.idle.Wait()
+	m.lend(m.idle.Wait)
 	m.rearm = false
 	if m.trk.on {
 		m.armSlice()
@@ -281,18 +285,20 @@ func (m *Machine) quiesce() {
 // for the next one to be migrated here. It returns only when the guest
 // cannot go on.
 func (m *Machine) Run() error {
+	m.active.Store(true)
+	defer m.active.Store(false)
 	if m.Ctl.State() == GuestNone {
-		m.Ctl.WaitForGuest()
+		m.lend(m.Ctl.WaitForGuest)
 	}
 	m.waitIdle()
 	for {
-		if !m.Ctl.Checkpoint() {
+		if !m.checkpoint() {
 			// Given up: it runs elsewhere now. Its memory here is stale, so
 			// a guest migrated back must have every page written, zero
 			// pages included.
 			m.quiesce()
 			m.written.SetAll()
-			m.Ctl.WaitForGuest()
+			m.lend(m.Ctl.WaitForGuest)
 			m.waitIdle()
 			continue
 		}
@@ -301,6 +307,30 @@ func (m *Machine) Run() error {
 		}
 	}
 }
+
+// lend runs wait, where the vCPU goroutine blocks and lends the CPU to
+// Ferry's goroutines and its idle hook.
+func (m *Machine) lend(wait func()) {
+	m.active.Store(false)
+	wait()
+	m.active.Store(true)
+}
+
+// checkpoint is Ctl.Checkpoint, where a paused guest's goroutine waits
+// (between every two exits: no closure).
+func (m *Machine) checkpoint() bool {
+	m.active.Store(false)
+	ok := m.Ctl.Checkpoint()
+	m.active.Store(true)
+	return ok
+}
+
+// VCPUActive reports whether the vCPU goroutine is running or runnable,
+// not at one of the waits where it lends the CPU. With several of the
+// runtime's Ms on this CPU (boot/el2) one may idle while the vCPU
+// goroutine's M waits mid-exit (for a lock another CPU holds): Idle's
+// wait and interrupts must not run then, in the middle of its exit.
+func (m *Machine) VCPUActive() bool { return m.active.Load() }
 
 // timeEvery: one exit in timeEvery is timed, and counts for timeEvery in
 // ExitTimes (an unbiased sample of the mean). Reading the counter is an

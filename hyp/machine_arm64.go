@@ -8,7 +8,6 @@ package hyp
 
 import (
 	"fmt"
-	"runtime/goos"
 	"unsafe"
 
 	"github.com/ferry-hv/ferry/boot/guest"
@@ -62,8 +61,8 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 		},
 		hw:       cpuHardware{},
 		vif:      vifRegs{},
-		idle:     &Doorbell{},
-		mgmt:     &Doorbell{},
+		idle:     NewDoorbell(),
+		mgmt:     NewDoorbell(),
 		midr:     cpu.ReadMIDR_EL1(),
 		mpidr:    cpu.ReadMPIDR_EL1(),
 		firmware: cpu.SMC,
@@ -161,6 +160,3 @@ func (m *Machine) configureEL2() error {
 	cpu.DisarmHypTimer() // armed for Ferry's deadlines only
 	return nil
 }
-
-// InstallIdle makes Idle the Go scheduler's idle hook.
-func (m *Machine) InstallIdle() { goos.Idle = m.Idle }

@@ -171,7 +171,7 @@ func (m *Machine) Yield() {
 func (m *Machine) slice(d time.Duration) {
 	start := m.hw.Now()
 	m.trk.sliceEnd = start + int64(d)
-	m.Ctl.Rest(d)
+	m.lend(func() { m.Ctl.Rest(d) })
 	m.trk.ferry += m.hw.Now() - start
 	m.rearm = false
 	m.armSlice()

@@ -51,6 +51,16 @@ type Config struct {
 	// link or kill it there.
 	Fault string
 
+	// CPUs is ferry.cpus=<n>|all: how many of the board's CPUs Ferry
+	// runs on, the boot CPU counted; 0 (all) is every one its DTB lists.
+	// The default is 1, the boot CPU alone, until Ferry's SMP is whole
+	// (docs/smp.md).
+	CPUs int
+	// SelfTest is ferry.selftest=<check>: a check run at boot for tests;
+	// "smp" has every secondary CPU allocate and drop memory while the
+	// guest boots, so that the runtime stops the world across CPUs.
+	SelfTest string
+
 	// Extra holds the words of the key prefixes Parse was told another
 	// program owns (e.g. ferry-nettest's "nettest"), by key.
 	Extra map[string]string
@@ -60,7 +70,7 @@ type Config struct {
 func (c Config) Receive() bool { return c.Kernel == 0 }
 
 // known are Ferry's keys, for the error naming them.
-const known = "kernel, initrd, keys, name, mac, mtu, ip, fault"
+const known = "kernel, initrd, keys, name, mac, mtu, ip, fault, cpus, selftest"
 
 // Parse splits bootargs into Ferry's configuration and the guest's command
 // line. A key that starts with one of own (another program's, e.g.
@@ -68,7 +78,7 @@ const known = "kernel, initrd, keys, name, mac, mtu, ip, fault"
 // other unknown key, a malformed value, a ferry.<key> without "=" and a
 // key given twice are errors naming the word.
 func Parse(bootargs string, own ...string) (Config, error) {
-	c := Config{Extra: map[string]string{}}
+	c := Config{Extra: map[string]string{}, CPUs: 1}
 	var guest []string
 	seen := map[string]bool{}
 	words := strings.Fields(bootargs)
@@ -154,6 +164,17 @@ func (c *Config) set(key, val string) error {
 		c.MAC = val
 	case "fault":
 		c.Fault = val
+	case "cpus":
+		if val == "all" {
+			c.CPUs = 0
+		} else if c.CPUs, err = strconv.Atoi(val); err != nil || c.CPUs < 1 {
+			return fmt.Errorf("want a number of CPUs, 1 or more, or all")
+		}
+	case "selftest":
+		if val != "smp" {
+			return fmt.Errorf("want smp")
+		}
+		c.SelfTest = val
 	case "mtu":
 		if c.MTU, err = strconv.Atoi(val); err != nil {
 			return fmt.Errorf("not a number")

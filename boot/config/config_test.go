@@ -104,3 +104,23 @@ func TestParseRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestParseCPUs: ferry.cpus= takes a count of 1 or more, ferry.selftest=
+// only the checks it knows.
+func TestParseCPUs(t *testing.T) {
+	c, err := Parse("ferry.cpus=2 ferry.selftest=smp ferry.kernel=0x48200000")
+	if err != nil || c.CPUs != 2 || c.SelfTest != "smp" {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	if c, err := Parse("ferry.kernel=0x48200000"); err != nil || c.CPUs != 1 || c.SelfTest != "" {
+		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+	if c, err := Parse("ferry.kernel=0x48200000 ferry.cpus=all"); err != nil || c.CPUs != 0 {
+		t.Fatalf("all: %+v, %v", c, err)
+	}
+	for _, w := range []string{"ferry.cpus=0", "ferry.cpus=-1", "ferry.cpus=two", "ferry.selftest=gc"} {
+		if _, err := Parse(w + " ferry.kernel=0x48200000"); err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: %v", w, err)
+		}
+	}
+}

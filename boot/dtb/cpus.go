@@ -44,6 +44,9 @@ func (b *Board) parseCPUs(t *tree) error {
 		return fmt.Errorf("dtb: /cpus #address-cells %d unsupported (want 1 or 2)", ac)
 	}
 	for _, n := range cpus.Children {
+		if n.Name == "cpu-map" {
+			b.CPUMap = t.path(n)
+		}
 		if dt, _ := propString(n, "device_type"); dt != "cpu" {
 			continue // cpu-map, idle-states, l2-cache
 		}

@@ -100,8 +100,11 @@ type Board struct {
 	InitrdStart, InitrdEnd uint64
 	// AddressCells and SizeCells are the root #address-cells / #size-cells.
 	AddressCells, SizeCells uint32
-	// CPUs are the cpu nodes of /cpus, in tree order (cpus.go).
-	CPUs []CPU
+	// CPUs are the cpu nodes of /cpus, in tree order (cpus.go); CPUMap
+	// is the path of /cpus/cpu-map, the topology that names them ("" if
+	// none).
+	CPUs   []CPU
+	CPUMap string
 }
 
 // Parse reads the firmware's DTB.

@@ -834,10 +834,11 @@ func TestParseCPUs(t *testing.T) {
 		file   string
 		mpidrs []uint64
 		method string
+		cpuMap string
 	}{
-		{"testdata/virt-gicv3-1g.dtb", []uint64{0}, ""},
-		{"testdata/virt-gicv3-1g-smp4.dtb", []uint64{0, 1, 2, 3}, "psci"},
-		{"../imx8mp/testdata/imx8mp-evk.dtb", []uint64{0, 1, 2, 3}, "psci"},
+		{"testdata/virt-gicv3-1g.dtb", []uint64{0}, "", "/cpus/cpu-map"},
+		{"testdata/virt-gicv3-1g-smp4.dtb", []uint64{0, 1, 2, 3}, "psci", "/cpus/cpu-map"},
+		{"../imx8mp/testdata/imx8mp-evk.dtb", []uint64{0, 1, 2, 3}, "psci", ""},
 	} {
 		blob, err := os.ReadFile(tc.file)
 		if err != nil {
@@ -846,6 +847,9 @@ func TestParseCPUs(t *testing.T) {
 		b, err := Parse(blob)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.file, err)
+		}
+		if b.CPUMap != tc.cpuMap {
+			t.Errorf("%s: cpu-map %q", tc.file, b.CPUMap)
 		}
 		if len(b.CPUs) != len(tc.mpidrs) {
 			t.Fatalf("%s: %d CPUs %+v, want %d", tc.file, len(b.CPUs), b.CPUs, len(tc.mpidrs))

@@ -62,6 +62,7 @@ var ramStackOffset uint64 = 0x100
 //
 //go:linkname hwinit0 runtime/goos.Hwinit0
 func hwinit0() {
+	cpu.WriteTPIDR_EL2(0) // the boot CPU's index (procID)
 	cpu.InstallVectors()
 	EnableMMU(facts.RAMBase, facts.DMA)
 }
@@ -76,7 +77,8 @@ func printk(c byte) {
 
 // hwinit1 runs once the runtime can allocate: it reads the board from the
 // DTB, moves the console to the UART the DTB names, maps the rest of RAM
-// for EL2 and seeds the random number generator.
+// for EL2, seeds the random number generator and sets the runtime's
+// thread hooks (smp_arm64.go).
 //
 //go:linkname hwinit1 runtime/goos.Hwinit1
 func hwinit1() {
@@ -85,4 +87,5 @@ func hwinit1() {
 		print("ferry: ", err.Error(), "\n")
 		PowerOff()
 	}
+	installThreads()
 }

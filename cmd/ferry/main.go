@@ -28,6 +28,7 @@ import (
 	"unsafe"
 
 	"github.com/ferry-hv/ferry/boot/config"
+	"github.com/ferry-hv/ferry/boot/el2"
 	"github.com/ferry-hv/ferry/boot/guest"
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/gic"
@@ -71,9 +72,17 @@ func boot() error {
 	if cfg.Fault != "" && !slices.Contains(migrate.FaultPoints, cfg.Fault) {
 		return fmt.Errorf("ferry.fault=%s: want one of %v", cfg.Fault, migrate.FaultPoints)
 	}
+	// The other CPUs come up before any of Ferry's goroutines exist.
+	ncpu, err := startCPUs(b, cfg)
+	if err != nil {
+		return err
+	}
 
 	var svc *services
 	opt := hyp.Options{GuestBase: board.GuestBase, TickINTID: board.HypTimerINTID, MaintINTID: board.MaintINTID, Route: gic.RouteTo(cpu.ReadMPIDR_EL1()), RelayDMA: board.RelayDMA}
+	if ncpu > 1 {
+		opt.Kick = kickSGI
+	}
 	if cfg.IP.IsValid() {
 		keys, err := keyBundle(cfg)
 		if err != nil {
@@ -129,7 +138,10 @@ func boot() error {
 		return err
 	}
 	m.FirmwareDTB = board.FirmwareDTB() // the guest's DTB is made again from it when it resets itself
-	m.InstallIdle()
+	el2.SetIdle(m.Idle, m.VCPUActive)
+	if ncpu > 1 {
+		el2.EnableKicks(kickSGI) // its GIC takes them now (hyp.NewMachine set up Ferry's interrupts)
+	}
 	if svc != nil {
 		svc.m = m
 		svc.poll = m.ServeMgmtNIC(svc.net)

@@ -44,6 +44,7 @@ type Board struct {
 	QEMU   string // qemu-system-aarch64 binary
 	CPU    string // -cpu model, e.g. "max,pauth-impdef=on"
 	Memory string // -m size, e.g. "1G"
+	SMP    int    // -smp: the board's CPUs (0: 1)
 	Image  string // Ferry's arm64 Image (or its ELF, Insecure only); "" boots the kernel natively (no Ferry)
 	Kernel string // arm64 Linux Image
 	Initrd string // initramfs, may be ""
@@ -154,7 +155,7 @@ func (b Board) Args() ([]string, error) {
 	if b.Kernel == "" && b.Image == "" {
 		return nil, fmt.Errorf("no guest kernel given")
 	}
-	args := []string{"-M", b.Machine(), "-cpu", b.CPU, "-m", b.Memory, "-smp", "1",
+	args := []string{"-M", b.Machine(), "-cpu", b.CPU, "-m", b.Memory, "-smp", strconv.Itoa(max(b.SMP, 1)),
 		"-nodefaults", "-nic", "none", "-display", "none", "-monitor", "none", "-serial", "stdio"}
 	if b.Image == "" {
 		// Native: the guest alone, with its own NIC if it has one (the
