@@ -138,7 +138,8 @@ func (c *percpu) switchTo(me, k int, st uint32) {
 }
 
 // park is the runtime's goosPark: the current M waits for *wait to be
-// non-zero (wait nil: it yields) or for deadline. Another thread of this
+// non-zero (wait nil: it yields, at a scheduling point or in a spin) or
+// for deadline. Another thread of this
 // CPU runs if one may; else a secondary waits for an event (a Wake's
 // SEV, or the event stream), and the boot CPU returns at once -- what its
 // threads wait for comes from its own interrupts, which Idle takes.
@@ -156,7 +157,10 @@ func park(wait *uint32, deadline int64) {
 	me := c.cur
 	t := &c.thr[me]
 	t.wait, t.deadline = uintptr(unsafe.Pointer(wait)), deadline
-	if k := pick(c.thr[:], me, nanotime(), false, load32); k >= 0 {
+	// A yield (wait nil: osyield, which the runtime also calls at every
+	// scheduling point) goes to a thread that waits for something it
+	// now has, never to an idle one.
+	if k := pick(c.thr[:], me, nanotime, wait == nil, load32); k >= 0 {
 		c.switchTo(me, k, threadWaiting)
 		return
 	}
@@ -218,7 +222,7 @@ func idle(until int64) {
 	c := &cpus[id]
 	shared := atomic.LoadUint32(&c.nthr) > 1
 	if shared {
-		if k := pick(c.thr[:], c.cur, nanotime(), true, load32); k >= 0 {
+		if k := pick(c.thr[:], c.cur, nanotime, true, load32); k >= 0 {
 			c.switchTo(c.cur, k, threadIdle)
 			return
 		}

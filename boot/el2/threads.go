@@ -52,18 +52,18 @@ type thread struct {
 	deadline          int64   // when it runs again anyway (nanotime); -1: never
 }
 
-// ready reports whether t may run at now, and whether it is a thread that
+// ready reports whether t may run at now(), and whether it is a thread that
 // waits for something the CPU has (rather than an idle one). Like every
 // function a switch goes through, it is nosplit: the runtime parks an M
 // where it may have no g (osyield_no_g).
 //
 //go:nosplit
-func (t *thread) ready(now int64, load func(uintptr) uint32) (ok, wanted bool) {
+func (t *thread) ready(now func() int64, load func(uintptr) uint32) (ok, wanted bool) {
 	switch atomic.LoadUint32(&t.state) {
 	case threadNew:
 		return true, true
 	case threadWaiting:
-		if t.wait == 0 || load(t.wait) != 0 || (t.deadline >= 0 && now >= t.deadline) {
+		if t.wait == 0 || load(t.wait) != 0 || (t.deadline >= 0 && now() >= t.deadline) {
 			return true, true
 		}
 	case threadIdle:
@@ -74,12 +74,14 @@ func (t *thread) ready(now int64, load func(uintptr) uint32) (ok, wanted bool) {
 
 // pick returns the thread of ts to run after cur, round robin, or -1: the
 // first one a wait of which is met (or new), else, unless idling (the
-// caller is an idle thread itself, which would only hand the CPU to
-// another idle one and back), the first idle one -- an idle M holds a P
-// and must see a stop-the-world request.
+// caller idles, or only yields: it would hand the CPU to an idle thread
+// and straight back), the first idle one -- an idle M holds a P and must
+// see a stop-the-world request. now is the clock, read only for a thread
+// with a deadline (under QEMU's TCG a counter read waits for its big
+// lock).
 //
 //go:nosplit
-func pick(ts []thread, cur int, now int64, idling bool, load func(uintptr) uint32) int {
+func pick(ts []thread, cur int, now func() int64, idling bool, load func(uintptr) uint32) int {
 	idle := -1
 	for i := 1; i < len(ts); i++ {
 		k := (cur + i) % len(ts)

@@ -43,7 +43,7 @@ func TestPick(t *testing.T) {
 		{"a wanted one before an idle one", []thread{{state: threadRunning}, {state: threadIdle}, waitOn(&sem, -1)}, 0, true, 2},
 		{"the current is never picked", []thread{{state: threadNew}}, 0, false, -1},
 	} {
-		if got := pick(tc.ts, tc.cur, 75, tc.idling, loadWord); got != tc.want {
+		if got := pick(tc.ts, tc.cur, func() int64 { return 75 }, tc.idling, loadWord); got != tc.want {
 			t.Errorf("%s: pick = %d, want %d", tc.name, got, tc.want)
 		}
 	}
