@@ -63,6 +63,7 @@ type Guard struct {
 	view      view
 	spiView   map[uint64]*uint32 // the guest's picture of Ferry's SPI bits, by GICD word offset (IROUTER halves included)
 	rdGuarded bool
+	notLast   bool // GICR_TYPER.Last reads clear (NotLast)
 	logged    map[logKey]bool
 	// prio caches the guest's priority bytes Priority read from the GIC,
 	// for the interrupt path, which asks at every interrupt exit: an entry
@@ -158,6 +159,25 @@ func (g *Guard) SetupOwned() error {
 	defer g.mu.Unlock()
 	g.gen++
 	return SetupOwned(g.d, g.r, g.own)
+}
+
+// SetupPrivate programs Ferry's SGIs and PPIs in the guard's
+// redistributor alone: see the function SetupPrivate. It is another
+// CPU's Guard (NotLast) once the boot CPU's SetupOwned ran.
+func (g *Guard) SetupPrivate() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gen++
+	return SetupPrivate(g.r, g.own)
+}
+
+// NotLast makes the guard's redistributor say it is not the last of its
+// region (GICR_TYPER.Last clear), for a guest with a vCPU on a later
+// frame too; by default it says it is.
+func (g *Guard) NotLast() {
+	g.mu.Lock()
+	g.notLast = true
+	g.mu.Unlock()
 }
 
 // DistPage is the device for GICD page 0 (GICD_base + 0x000-0xFFF).
@@ -461,11 +481,17 @@ func (g *Guard) rdTable() map[uint64]reg {
 		}}
 	}
 	return map[uint64]reg{
-		// The guest's redistributor is the last it may look at: the other
-		// cores' frames are not the guest's (hyp.Describe leaves them
-		// unmapped), and software walks a region's frames until one says
-		// Last. GICR_TYPER is read-only: the guest's writes go nowhere.
-		GICR_TYPER:     {"GICR_TYPER", func(off uint64) uint32 { return r.Read32(off) | GICR_TYPER_Last }, func(uint64, uint32) {}},
+		// The guest's last vCPU's redistributor is the last it may look
+		// at: the other cores' frames are not the guest's (hyp.Describe
+		// leaves them unmapped), and software walks a region's frames
+		// until one says Last. GICR_TYPER is read-only: the guest's
+		// writes go nowhere.
+		GICR_TYPER: {"GICR_TYPER", func(off uint64) uint32 {
+			if g.notLast {
+				return r.Read32(off) &^ GICR_TYPER_Last
+			}
+			return r.Read32(off) | GICR_TYPER_Last
+		}, func(uint64, uint32) {}},
 		GICR_TYPER + 4: {"GICR_TYPER[63:32]", r.Read32, func(uint64, uint32) {}},
 		GICR_CTLR: {"GICR_CTLR", r.Read32, func(off uint64, v uint32) {
 			if v&GICR_CTLR_EnableLPIs != 0 {

@@ -583,3 +583,34 @@ func TestGuardPend(t *testing.T) {
 		t.Fatalf("GICD_ISPENDR1 = %#x after the refusals", got)
 	}
 }
+
+// TestSetupPrivate: another CPU's redistributor gets Ferry's SGI and PPIs
+// and is woken, the distributor untouched; its guard says its frame is not
+// the last when told so.
+func TestSetupPrivate(t *testing.T) {
+	other := NewFake(32)
+	own := Owned{SGIs: []uint32{7}, PPIs: []uint32{tick}, SPIs: []uint32{nic}}
+	g, err := NewGuard(other.Dist(), other.Redist(), own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctlr := other.Dist().Read32(GICD_CTLR)
+	if err := g.SetupPrivate(); err != nil {
+		t.Fatal(err)
+	}
+	r := other.Redist()
+	if got := r.Read32(GICR_ISENABLER0); got != 1<<7|1<<tick || r.Read32(GICR_WAKER)&WAKER_ProcessorSleep != 0 {
+		t.Errorf("ISENABLER0 %#x, WAKER %#x", got, r.Read32(GICR_WAKER))
+	}
+	if w := uint64(4 * (nic / 32)); other.Dist().Read32(GICD_ISENABLERn+w) != 0 || other.Dist().Read32(GICD_CTLR) != ctlr {
+		t.Error("SetupPrivate touched the distributor")
+	}
+	rd := g.RDPage()
+	if rd.Read(GICR_TYPER, 4)&GICR_TYPER_Last == 0 {
+		t.Error("a guard's frame is the last by default")
+	}
+	g.NotLast()
+	if rd.Read(GICR_TYPER, 4)&GICR_TYPER_Last != 0 {
+		t.Error("NotLast: GICR_TYPER.Last still set")
+	}
+}

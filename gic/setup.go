@@ -30,22 +30,8 @@ func SetupOwned(d, r Regs, own Owned) error {
 		return err
 	}
 	ctlr := d.Read32(GICD_CTLR)
-	if m.bits != 0 {
-		r.Write32(GICR_ICENABLER0, m.bits)
-		if err := waitRWP(r, GICR_CTLR, GICR_CTLR_RWP, "GICR_CTLR"); err != nil {
-			return err
-		}
-		r.Write32(GICR_IGROUPR0, r.Read32(GICR_IGROUPR0)|m.bits)
-		r.Write32(GICR_IGRPMODR0, r.Read32(GICR_IGRPMODR0)&^m.bits)
-		for w, lanes := range m.prio {
-			if lanes != 0 {
-				off := GICR_IPRIORITYRn + uint64(4*w)
-				r.Write32(off, r.Read32(off)&^lanes|OwnedPriority*0x01010101&lanes)
-			}
-		}
-		r.Write32(GICR_ICFGR1, r.Read32(GICR_ICFGR1)&^m.cfg) // 0b00: level-sensitive
-		r.Write32(GICR_ICPENDR0, m.bits)
-		r.Write32(GICR_ICACTIVER0, m.bits)
+	if err := setupPrivate(r, m); err != nil {
+		return err
 	}
 	if err := setupSPIs(d, m, own.Route); err != nil {
 		return err
@@ -66,6 +52,49 @@ func SetupOwned(d, r Regs, own Owned) error {
 	}
 	if got := d.Read32(GICD_CTLR); got&(ferryEnable|CTLR_ARE) != ferryEnable|CTLR_ARE {
 		return fmt.Errorf("gic: GICD_CTLR reads %#x after enabling Group 1 (%#x) and affinity routing", got, ferryEnable)
+	}
+	return nil
+}
+
+// SetupPrivate is SetupOwned's redistributor half, for another CPU's
+// redistributor r once SetupOwned ran for the boot CPU's: Ferry's SGIs and
+// PPIs programmed and enabled there, the redistributor woken. own's SPIs
+// are the distributor's, left alone.
+func SetupPrivate(r Regs, own Owned) error {
+	m, err := own.masks()
+	if err != nil {
+		return err
+	}
+	if err := setupPrivate(r, m); err != nil {
+		return err
+	}
+	if err := wake(r); err != nil {
+		return err
+	}
+	if m.bits != 0 {
+		r.Write32(GICR_ISENABLER0, m.bits)
+	}
+	return nil
+}
+
+// setupPrivate programs the owned SGIs and PPIs of r, all but the enable.
+func setupPrivate(r Regs, m ownMasks) error {
+	if m.bits != 0 {
+		r.Write32(GICR_ICENABLER0, m.bits)
+		if err := waitRWP(r, GICR_CTLR, GICR_CTLR_RWP, "GICR_CTLR"); err != nil {
+			return err
+		}
+		r.Write32(GICR_IGROUPR0, r.Read32(GICR_IGROUPR0)|m.bits)
+		r.Write32(GICR_IGRPMODR0, r.Read32(GICR_IGRPMODR0)&^m.bits)
+		for w, lanes := range m.prio {
+			if lanes != 0 {
+				off := GICR_IPRIORITYRn + uint64(4*w)
+				r.Write32(off, r.Read32(off)&^lanes|OwnedPriority*0x01010101&lanes)
+			}
+		}
+		r.Write32(GICR_ICFGR1, r.Read32(GICR_ICFGR1)&^m.cfg) // 0b00: level-sensitive
+		r.Write32(GICR_ICPENDR0, m.bits)
+		r.Write32(GICR_ICACTIVER0, m.bits)
 	}
 	return nil
 }
