@@ -27,8 +27,11 @@ type parts struct {
 	arena   []byte
 	arenaPA uint64
 	// dist and redist reach the GIC's distributor and the redistributor
-	// frames of Ferry's CPU.
+	// frames of Ferry's CPU; frame, the frames of the redistributor
+	// region by index (a vCPU's: its CPU's), for a guest with more than
+	// one vCPU.
 	dist, redist gic.Regs
+	frame        func(k int) gic.Regs
 	// forward reaches a device page the guest keeps part of.
 	forward func(base, size uint64) mmio.Device
 	// hw is where the components live; assemble fills in its GIC.
@@ -47,6 +50,7 @@ type GuestNIC struct {
 type assembly struct {
 	stage2    *mmu.Stage2
 	guard     *gic.Guard
+	frames    []*gic.Guard // by vCPU: the guard of its redistributor frame (frames[0] is guard)
 	bus       mmio.Bus
 	reg       Registry
 	guestNICs []GuestNIC    // the models of the guest's NICs' transports
@@ -89,6 +93,29 @@ func assemble(d *Description, p parts) (*assembly, error) {
 	if err := a.guard.SetupOwned(); err != nil {
 		return nil, err
 	}
+	// The other vCPUs' frames: their own guards (Ferry's SGI and PPIs on
+	// each; the SPIs are the distributor's, kept by the first). Each CPU
+	// programs its own redistributor when it starts its vCPU.
+	a.frames = []*gic.Guard{a.guard}
+	private := gic.Owned{SGIs: d.Owned.SGIs, PPIs: d.Owned.PPIs}
+	for k := 1; k < len(d.VCPUs); k++ {
+		if p.frame == nil {
+			return nil, fmt.Errorf("machine: %d vCPUs and no way to reach their redistributors", len(d.VCPUs))
+		}
+		g, err := gic.NewGuard(p.dist, p.frame(k), private)
+		if err != nil {
+			return nil, err
+		}
+		g.Log = a.guard.Log
+		a.frames = append(a.frames, g)
+	}
+	for _, g := range a.frames[:len(a.frames)-1] {
+		g.NotLast()
+	}
+	pages := make([]GICPages, len(a.frames))
+	for k, g := range a.frames {
+		pages[k] = g
+	}
 	var guestNICComponents []Component
 	virtio := func(r phys.Range) mmio.Device {
 		sh := p.hw.dma
@@ -117,7 +144,7 @@ func assemble(d *Description, p parts) (*assembly, error) {
 		guestNICComponents = append(guestNICComponents, eqosComponent(g))
 		return g.Model, nil
 	}
-	if err := d.Bus(&a.bus, a.guard, p.forward, virtio, relay); err != nil {
+	if err := d.Bus(&a.bus, pages, p.forward, virtio, relay); err != nil {
 		return nil, err
 	}
 	p.hw.gic = a.guard

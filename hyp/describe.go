@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ferry-hv/ferry/boot/dtb"
+	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/mmio"
 	"github.com/ferry-hv/ferry/mmio/eqos"
@@ -135,6 +136,9 @@ type Port struct {
 	phys.Range
 	Model Model
 	Parts []Part // ModelPage: the kept ranges, in address order
+	// Frame is, for ModelGICRD and ModelGICSGI, the redistributor's frame
+	// in its region: the vCPU's index.
+	Frame int
 }
 
 // Part is a range of a ModelPage port (absolute addresses) and its model.
@@ -163,6 +167,10 @@ type Options struct {
 	// Kick is the SGI (0-15) by which Ferry's other CPUs wake the boot
 	// CPU (boot/el2's Wake), 0 for none (Ferry on one CPU).
 	Kick uint32
+	// VCPUs are the affinities (MPIDR_EL1) of the CPUs the guest gets a
+	// vCPU on, the boot CPU's first, in the order of their redistributor
+	// frames; empty: the boot CPU alone (Route's).
+	VCPUs []uint64
 	// MaintINTID is the PPI of the GIC's virtual-CPU-interface maintenance
 	// interrupt (the interrupts property of the DTB's GIC node): the
 	// guest's interrupts go through the virtual CPU interface, and Ferry
@@ -221,6 +229,9 @@ type Description struct {
 	MgmtNIC uint32
 	Maint   uint32
 	Kick    uint32
+	// VCPUs are the guest's vCPUs' affinities (Options.VCPUs), vCPU i on
+	// redistributor frame i; at least the boot CPU's.
+	VCPUs []uint64
 	// GICD and GICR are the GIC's distributor and first redistributor
 	// region.
 	GICD, GICR phys.Range
@@ -425,7 +436,22 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 	if o.Kick != 0 {
 		d.Owned.SGIs, d.Kick = []uint32{o.Kick}, o.Kick
 	}
-	d.Patch.RemoveNodes = append(d.Patch.RemoveNodes, otherCPUs(b, o.Route)...)
+	d.VCPUs = o.VCPUs
+	if len(d.VCPUs) == 0 {
+		d.VCPUs = []uint64{o.Route & cpu.MPIDRAffinity}
+	}
+	if d.VCPUs[0] != o.Route&cpu.MPIDRAffinity {
+		return nil, fmt.Errorf("machine: vCPU 0 has affinity %#x, not the boot CPU's %#x", d.VCPUs[0], o.Route&cpu.MPIDRAffinity)
+	}
+	for i, a := range d.VCPUs {
+		if slices.Contains(d.VCPUs[:i], a) {
+			return nil, fmt.Errorf("machine: vCPUs %d and %d both have affinity %#x", slices.Index(d.VCPUs, a), i, a)
+		}
+	}
+	if n := uint64(len(d.VCPUs)); n*gic.GICR_FrameSize > b.GICR.Size {
+		return nil, fmt.Errorf("machine: %d vCPUs, but the redistributor region %v holds %d frames", n, b.GICR, b.GICR.Size/gic.GICR_FrameSize)
+	}
+	d.Patch.RemoveNodes = append(d.Patch.RemoveNodes, otherCPUs(b, d.VCPUs)...)
 	if o.MgmtNIC != "" {
 		spi, err := mgmtNICSPI(b, o.MgmtNIC)
 		if err != nil {
@@ -446,21 +472,24 @@ func Describe(b *dtb.Board, o Options) (*Description, error) {
 		switch {
 		case dev.Is(compatGICv3):
 			x.Treat, x.Why = Trapped, "its control pages trap to the guard, which keeps Ferry's interrupts Ferry's; the rest is passed through"
-			x.Traps = []Port{
-				{Range: phys.Range{Base: b.GICD.Base, Size: mmu.PageSize}, Model: ModelGICD},
-				{Range: phys.Range{Base: b.GICR.Base, Size: mmu.PageSize}, Model: ModelGICRD},
-				{Range: phys.Range{Base: b.GICR.Base + gic.GICR_SGIBase, Size: mmu.PageSize}, Model: ModelGICSGI},
+			x.Traps = []Port{{Range: phys.Range{Base: b.GICD.Base, Size: mmu.PageSize}, Model: ModelGICD}}
+			for k := range d.VCPUs {
+				rd := b.GICR.Base + uint64(k)*gic.GICR_FrameSize
+				x.Traps = append(x.Traps,
+					Port{Range: phys.Range{Base: rd, Size: mmu.PageSize}, Model: ModelGICRD, Frame: k},
+					Port{Range: phys.Range{Base: rd + gic.GICR_SGIBase, Size: mmu.PageSize}, Model: ModelGICSGI, Frame: k})
 			}
 			for _, id := range d.Owned.SPIs {
 				x.Traps = append(x.Traps, Port{Range: phys.Range{Base: b.GICD.Base + gic.RoutePage(id), Size: mmu.PageSize}, Model: ModelGICRoute})
 			}
-			// The other cores' redistributors are not the guest's: their
-			// RD_base would take the LPI tables' addresses from it
-			// (GICR_PROPBASER, GICR_PENDBASER) and read and write there,
-			// past stage 2. Unmapped; the guest's own says it is the last
-			// (the guard's GICR_TYPER.Last), so the guest never looks.
-			if b.GICR.Size > gic.GICR_FrameSize {
-				x.Unmapped = []phys.Range{{Base: b.GICR.Base + gic.GICR_FrameSize, Size: b.GICR.Size - gic.GICR_FrameSize}}
+			// The redistributors of cores that are no vCPU's are not the
+			// guest's: their RD_base would take the LPI tables' addresses
+			// from it (GICR_PROPBASER, GICR_PENDBASER) and read and write
+			// there, past stage 2. Unmapped; the last vCPU's says it is
+			// the last (the guard's GICR_TYPER.Last), so the guest never
+			// looks.
+			if used := uint64(len(d.VCPUs)) * gic.GICR_FrameSize; b.GICR.Size > used {
+				x.Unmapped = []phys.Range{{Base: b.GICR.Base + used, Size: b.GICR.Size - used}}
 			}
 		case dev.Is(compatITS):
 			x.Treat, x.Why = Hidden, "its tables live in guest memory and its caches cannot be read back: not migratable, so the guest gets no LPIs"
@@ -595,22 +624,21 @@ func (d *Description) derive() error {
 	return nil
 }
 
-// otherCPUs are the guest DTB's nodes of the CPUs that are not the boot
-// CPU's (affinity route): the guest has one vCPU, on the boot CPU, and
-// would ask PSCI to start the others. Their topology (cpu-map) names
-// them, and goes too. None if the DTB does not list the boot CPU.
-func otherCPUs(b *dtb.Board, route uint64) []string {
-	boot, ok := b.CPUOf(route)
-	if !ok || len(b.CPUs) < 2 {
+// otherCPUs are the guest DTB's nodes of the CPUs that are no vCPU's
+// (vcpus, the first the boot CPU's): the guest would ask PSCI to start
+// them. The topology (cpu-map) names them, and goes too. None if the DTB
+// does not list the boot CPU.
+func otherCPUs(b *dtb.Board, vcpus []uint64) []string {
+	if _, ok := b.CPUOf(vcpus[0]); !ok {
 		return nil
 	}
 	var paths []string
 	for _, c := range b.CPUs {
-		if c != boot {
+		if !slices.Contains(vcpus, c.MPIDR) {
 			paths = append(paths, c.Path)
 		}
 	}
-	if b.CPUMap != "" {
+	if b.CPUMap != "" && len(paths) > 0 {
 		paths = append(paths, b.CPUMap)
 	}
 	return paths
@@ -680,6 +708,8 @@ func (d *Description) MapStage2(s *mmu.Stage2) error {
 }
 
 // GICPages are the guard's pages a bus is built from.
+// GICPages are a GIC guard's pages (gic.Guard): the distributor's, and
+// those of one redistributor frame.
 type GICPages interface {
 	DistPage() mmio.Device
 	RDPage() mmio.Device
@@ -692,7 +722,8 @@ type GICPages interface {
 // base) with each part's model: a hole, or virtio(r), the model of the
 // guest's transport at r; a relayed EQOS's DMA page behind relay(x), the
 // model of x's.
-func (d *Description) Bus(b *mmio.Bus, g GICPages, forward func(base, size uint64) mmio.Device, virtio func(r phys.Range) mmio.Device, relay func(x Relayed) (mmio.Device, error)) error {
+func (d *Description) Bus(b *mmio.Bus, guards []GICPages, forward func(base, size uint64) mmio.Device, virtio func(r phys.Range) mmio.Device, relay func(x Relayed) (mmio.Device, error)) error {
+	g := guards[0]
 	for _, p := range d.Ports {
 		var dev mmio.Device
 		switch p.Model {
@@ -707,10 +738,15 @@ func (d *Description) Bus(b *mmio.Bus, g GICPages, forward func(base, size uint6
 			}
 		case ModelGICD:
 			dev = g.DistPage()
-		case ModelGICRD:
-			dev = g.RDPage()
-		case ModelGICSGI:
-			dev = g.SGIPage()
+		case ModelGICRD, ModelGICSGI:
+			if p.Frame < 0 || p.Frame >= len(guards) {
+				return fmt.Errorf("machine: port %v: no guard for redistributor frame %d", p.Range, p.Frame)
+			}
+			if p.Model == ModelGICRD {
+				dev = guards[p.Frame].RDPage()
+			} else {
+				dev = guards[p.Frame].SGIPage()
+			}
 		case ModelGICRoute:
 			if dev = g.RoutePages()[p.Base-d.GICD.Base]; dev == nil {
 				return fmt.Errorf("machine: port %v: the GIC guard keeps no route there", p.Range)

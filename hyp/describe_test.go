@@ -167,7 +167,7 @@ func TestDescribeQEMU(t *testing.T) {
 			g := fakeGIC{mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize)}
 			page := mmio.NewFake(mmu.PageSize)
 			var bus mmio.Bus
-			if err := d.Bus(&bus, g, func(base, size uint64) mmio.Device {
+			if err := d.Bus(&bus, []GICPages{g}, func(base, size uint64) mmio.Device {
 				if base != 0xa003000 || size != mmu.PageSize {
 					t.Errorf("forward(%#x, %#x)", base, size)
 				}
@@ -298,7 +298,7 @@ func TestDescribeGuestNIC(t *testing.T) {
 		var models []*mmio.Fake
 		var bus mmio.Bus
 		g := fakeGIC{mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize), mmio.NewFake(mmu.PageSize)}
-		if err := d.Bus(&bus, g, func(base, size uint64) mmio.Device { return page }, func(r phys.Range) mmio.Device {
+		if err := d.Bus(&bus, []GICPages{g}, func(base, size uint64) mmio.Device { return page }, func(r phys.Range) mmio.Device {
 			if r != (phys.Range{Base: 0xa003c00, Size: 0x200}) {
 				t.Errorf("model at %v", r)
 			}
@@ -446,5 +446,64 @@ func TestDescribeCPUs(t *testing.T) {
 	one, _ := qemuBoard(t, "virt-gicv3-1g.dtb")
 	if d, err := Describe(one, Options{GuestBase: qemuGuestBase, TickINTID: qemuTick, Route: qemuRoute, MaintINTID: qemuMaint}); err != nil || slices.ContainsFunc(d.Patch.RemoveNodes, func(p string) bool { return strings.HasPrefix(p, "/cpus") }) || d.Owned.SGIs != nil {
 		t.Errorf("one CPU: removed %v, owned SGIs %v, %v", d.Patch.RemoveNodes, d.Owned.SGIs, err)
+	}
+}
+
+// TestDescribeTwoVCPUs: a guest with vCPUs on CPUs 0 and 1 of four keeps
+// their nodes, has both their redistributor frames trapped (RD_base and
+// SGI_base pages, by frame) and the other two unmapped.
+func TestDescribeTwoVCPUs(t *testing.T) {
+	b, _ := qemuBoard(t, "virt-gicv3-1g-smp4.dtb")
+	d, err := Describe(b, Options{GuestBase: qemuGuestBase, TickINTID: qemuTick, Route: qemuRoute, MaintINTID: qemuMaint, Kick: 7, VCPUs: []uint64{0, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/cpus/cpu@2", "/cpus/cpu@3", "/cpus/cpu-map"}
+	for _, p := range want {
+		if !slices.Contains(d.Patch.RemoveNodes, p) {
+			t.Errorf("%s kept (removed: %v)", p, d.Patch.RemoveNodes)
+		}
+	}
+	for _, p := range []string{"/cpus/cpu@0", "/cpus/cpu@1"} {
+		if slices.Contains(d.Patch.RemoveNodes, p) {
+			t.Errorf("%s removed", p)
+		}
+	}
+	frames := map[uint64]int{}
+	for _, p := range d.Ports {
+		if p.Model == ModelGICRD || p.Model == ModelGICSGI {
+			frames[p.Base] = p.Frame
+		}
+	}
+	wantFrames := map[uint64]int{0x80a0000: 0, 0x80b0000: 0, 0x80c0000: 1, 0x80d0000: 1}
+	if !reflect.DeepEqual(frames, wantFrames) {
+		t.Errorf("redistributor ports %#v, want %#v", frames, wantFrames)
+	}
+	var gicDev Device
+	for _, x := range d.Devices {
+		if x.Path == "/intc@8000000" {
+			gicDev = x
+		}
+	}
+	if want := []phys.Range{{Base: b.GICR.Base + 2*gic.GICR_FrameSize, Size: b.GICR.Size - 2*gic.GICR_FrameSize}}; !reflect.DeepEqual(gicDev.Unmapped, want) {
+		t.Errorf("unmapped %v, want %v", gicDev.Unmapped, want)
+	}
+	for _, tc := range []struct {
+		vcpus []uint64
+		want  string
+	}{
+		{[]uint64{1, 0}, "not the boot CPU's"},
+		{[]uint64{0, 1, 1}, "both have affinity 0x1"},
+		{func() []uint64 {
+			v := make([]uint64, 200)
+			for i := range v {
+				v[i] = uint64(i)
+			}
+			return v
+		}(), "holds 123 frames"},
+	} {
+		if _, err := Describe(b, Options{GuestBase: qemuGuestBase, TickINTID: qemuTick, Route: qemuRoute, MaintINTID: qemuMaint, VCPUs: tc.vcpus}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("vCPUs %v: %v, want %q", tc.vcpus, err, tc.want)
+		}
 	}
 }
