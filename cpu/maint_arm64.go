@@ -18,6 +18,7 @@ func smc(a *[8]uint64)
 func rndr() (v uint64, ok bool)
 func vectorBase() uint64
 func waitForInterrupt()
+func waitForEvent()
 func fence()
 func dmaFence()
 
@@ -102,6 +103,10 @@ func RNDR() (v uint64, ok bool) { return rndr() }
 
 // WaitForInterrupt executes WFI.
 func WaitForInterrupt() { waitForInterrupt() }
+
+// WaitForEvent executes WFE: until an event (another CPU's SEV, the
+// event stream) or an interrupt. Under QEMU's TCG it only yields.
+func WaitForEvent() { waitForEvent() }
 
 // Fence executes DMB ISH (ARM ARM C6.2.81 DMB): the CPU's memory accesses
 // before it are observed before those after it -- a write to a ring

@@ -103,6 +103,11 @@ TEXT ·vectorBase(SB),NOSPLIT,$0-8
 	MOVD	R0, ret+0(FP)
 	RET
 
+// func waitForEvent()
+TEXT ·waitForEvent(SB),NOSPLIT,$0
+	WFE
+	RET
+
 // func waitForInterrupt()
 TEXT ·waitForInterrupt(SB),NOSPLIT,$0
 	WFI

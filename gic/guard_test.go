@@ -614,3 +614,25 @@ func TestSetupPrivate(t *testing.T) {
 		t.Error("NotLast: GICR_TYPER.Last still set")
 	}
 }
+
+// typerRegs is a redistributor whose GICR_TYPER reads typer.
+type typerRegs struct {
+	Regs
+	typer uint64
+}
+
+func (r typerRegs) Read64(off uint64) uint64 {
+	if off == GICR_TYPER {
+		return r.typer
+	}
+	return r.Regs.Read64(off)
+}
+
+// TestFrameAffinity: GICR_TYPER's Aff3.Aff2.Aff1.Aff0 in MPIDR_EL1's
+// layout.
+func TestFrameAffinity(t *testing.T) {
+	r := typerRegs{NewFake(32).Redist(), 0x01020304_00000010}
+	if got := FrameAffinity(r); got != 0x01_00020304 {
+		t.Errorf("FrameAffinity = %#x, want 0x100020304", got)
+	}
+}

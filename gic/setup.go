@@ -149,3 +149,11 @@ func setupSPIs(d Regs, m ownMasks, route uint64) error {
 	}
 	return nil
 }
+
+// FrameAffinity is the affinity of the CPU whose redistributor r is
+// (GICR_TYPER.Affinity_Value, IHI 0069 12.11.35: bits [63:32], Aff3 to
+// Aff0), in MPIDR_EL1's layout (Aff3 in [39:32], Aff2-Aff0 in [23:0]).
+func FrameAffinity(r Regs) uint64 {
+	a := r.Read64(GICR_TYPER) >> 32
+	return a>>24<<32 | a&0xff_ffff
+}

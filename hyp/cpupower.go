@@ -6,6 +6,7 @@ package hyp
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/ferry-hv/ferry/cpu"
 )
@@ -43,10 +44,15 @@ type CPUStart struct {
 // is ON, OFF, or ON_PENDING between a CPU_ON that named it and its first
 // entry (Started). The vCPUs are the board's CPUs, by index, each known by
 // the affinity of its MPIDR_EL1 (VMPIDR_EL2).
+// Every vCPU calls them, each from its own CPU: they hold a lock.
 type vcpuPowers struct {
+	mu    sync.Mutex
 	mpidr []uint64
 	state []VCPUPower
 	start []CPUStart // by vCPU: the pending CPU_ON's, while ON_PENDING
+	// onStart, if set, is told that vCPU i is now ON_PENDING (after the
+	// lock is let go): whoever runs it starts it.
+	onStart func(i int)
 }
 
 // newVCPUPowers returns the power state of vCPUs with the affinities
@@ -88,27 +94,44 @@ func (p *vcpuPowers) find(target uint64) int {
 // INVALID_ADDRESS for an entry point outside guest RAM (inRAM), else
 // SUCCESS with the vCPU ON_PENDING until Started.
 func (p *vcpuPowers) on(target, entry, context uint64, inRAM func(uint64) bool) uint64 {
+	r, i := p.turnOn(target, entry, context, inRAM)
+	if r == PSCISuccess && p.onStart != nil {
+		p.onStart(i)
+	}
+	return r
+}
+
+func (p *vcpuPowers) turnOn(target, entry, context uint64, inRAM func(uint64) bool) (uint64, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	i := p.find(target)
 	if i < 0 || target&^cpu.MPIDRAffinity != 0 {
-		return PSCIInvalidParams
+		return PSCIInvalidParams, i
 	}
 	switch p.state[i] {
 	case VCPUOn:
-		return PSCIAlreadyOn
+		return PSCIAlreadyOn, i
 	case VCPUOnPending:
-		return PSCIOnPending
+		return PSCIOnPending, i
 	}
 	if inRAM == nil || !inRAM(entry) {
-		return PSCIInvalidAddress
+		return PSCIInvalidAddress, i
 	}
 	p.state[i], p.start[i] = VCPUOnPending, CPUStart{Entry: entry, Context: context}
-	return PSCISuccess
+	return PSCISuccess, i
 }
 
 // off is CPU_OFF (DEN 0022 5.1.3) of vCPU self: SUCCESS, the vCPU OFF,
 // unless no other vCPU is on or about to be (ON_PENDING), when it is
-// DENIED -- the guest would have no CPU left, and no way back.
+// DENIED -- the guest would have no CPU left, and no way back -- or self
+// is vCPU 0, the boot vCPU, which stays on: its CPU runs Ferry's own
+// goroutines, and Linux never takes it down.
 func (p *vcpuPowers) off(self int) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if self == 0 {
+		return PSCIDenied
+	}
 	for i, s := range p.state {
 		if i != self && s != VCPUOff {
 			p.state[self] = VCPUOff
@@ -127,6 +150,8 @@ var affinityMask = [4]uint64{cpu.MPIDRAffinity, 0xff00ffff00, 0xff00ff0000, 0xff
 // one is about to be, OFF if all are off; INVALID_PARAMETERS for a level
 // beyond 3 or an instance with no vCPU.
 func (p *vcpuPowers) affinityInfo(target, level uint64) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if level >= uint64(len(affinityMask)) || target&^cpu.MPIDRAffinity != 0 {
 		return PSCIInvalidParams
 	}
@@ -156,6 +181,8 @@ func (p *vcpuPowers) affinityInfo(target, level uint64) uint64 {
 // Started takes vCPU i's pending CPU_ON: it is ON from now, and begins at
 // what the CPU_ON gave it. false if it was not ON_PENDING.
 func (p *vcpuPowers) Started(i int) (CPUStart, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if i < 0 || i >= len(p.state) || p.state[i] != VCPUOnPending {
 		return CPUStart{}, false
 	}
@@ -166,4 +193,16 @@ func (p *vcpuPowers) Started(i int) (CPUStart, bool) {
 }
 
 // State is vCPU i's power state.
-func (p *vcpuPowers) State(i int) VCPUPower { return p.state[i] }
+func (p *vcpuPowers) State(i int) VCPUPower {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state[i]
+}
+
+// Off turns vCPU i off whatever its state: Ferry stopped it (the guest
+// restarts, or its CPU failed).
+func (p *vcpuPowers) Off(i int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state[i], p.start[i] = VCPUOff, CPUStart{}
+}

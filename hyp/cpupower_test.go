@@ -66,13 +66,20 @@ func TestVCPUPowers(t *testing.T) {
 		t.Fatal("vCPU 1 started twice")
 	}
 	call("CPU_ON(vCPU 1) once it runs", p.on(1, onEntry, onContext, inTestRAM), PSCIAlreadyOn)
-	call("CPU_OFF(vCPU 0)", p.off(0), PSCISuccess)
-	want(0, VCPUOff)
-	call("CPU_OFF(vCPU 1), the last", p.off(1), PSCIDenied)
-	want(1, VCPUOn)
-	call("CPU_ON(vCPU 2)", p.on(2, onEntry, onContext, inTestRAM), PSCISuccess)
-	call("CPU_OFF(vCPU 1) with vCPU 2 on its way", p.off(1), PSCISuccess)
+	call("CPU_OFF(vCPU 0), the boot vCPU", p.off(0), PSCIDenied)
+	want(0, VCPUOn)
+	call("CPU_OFF(vCPU 1)", p.off(1), PSCISuccess)
 	want(1, VCPUOff)
+	call("CPU_ON(vCPU 2)", p.on(2, onEntry, onContext, inTestRAM), PSCISuccess)
+	p.Off(0) // as if the boot vCPU were gone
+	call("CPU_OFF(vCPU 2), on its way, the last", p.off(2), PSCIDenied)
+	var started []int
+	p.onStart = func(i int) { started = append(started, i) }
+	call("CPU_ON(vCPU 1) told", p.on(1, onEntry, onContext, inTestRAM), PSCISuccess)
+	call("CPU_ON(vCPU 1) again, not told", p.on(1, onEntry, onContext, inTestRAM), PSCIOnPending)
+	if !slices.Equal(started, []int{1}) {
+		t.Errorf("onStart told %v, want [1]", started)
+	}
 }
 
 // AFFINITY_INFO at each lowest affinity level: an instance is ON if any of

@@ -24,6 +24,9 @@ type Hardware interface {
 	SetTimer(at int64)
 	// WaitForInterrupt executes WFI at EL2: until a physical interrupt.
 	WaitForInterrupt()
+	// WaitForEvent executes WFE at EL2: until an event (another CPU's
+	// SEV, the event stream) or sooner.
+	WaitForEvent()
 	// Enter runs the guest from c until its next exit, and returns the
 	// exit's kind (cpu.ExitSync, cpu.ExitIRQ...), c holding its state.
 	Enter(c *cpu.Context) uint64

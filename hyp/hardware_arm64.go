@@ -27,6 +27,7 @@ func (cpuHardware) SetTimer(at int64) {
 }
 
 func (cpuHardware) WaitForInterrupt()           { cpu.WaitForInterrupt() }
+func (cpuHardware) WaitForEvent()               { cpu.WaitForEvent() }
 func (cpuHardware) Enter(c *cpu.Context) uint64 { return cpu.Enter(c) }
 func (cpuHardware) Ack() uint32                 { return cpu.AckGroup1() }
 func (cpuHardware) Drop(id uint32)              { cpu.DropGroup1(id) }

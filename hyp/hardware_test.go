@@ -6,6 +6,7 @@ package hyp
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -59,6 +60,7 @@ type entry struct {
 
 func (h *fakeHW) Now() int64        { return h.now }
 func (h *fakeHW) SetTimer(at int64) { h.timer = max(at, 0) }
+func (h *fakeHW) WaitForEvent()     { runtime.Gosched() }
 func (h *fakeHW) WaitForInterrupt() {
 	h.wfis++
 	if h.wfi != nil {

@@ -6,6 +6,7 @@ package hyp
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,6 +82,19 @@ type Machine struct {
 	pausedMode, pausedPC uint64
 	discard              *discarder // forgets an incoming guest that will not run here
 	trk                  tracking   // dirty tracking and CPU sharing while migrating
+
+	// The guest's other vCPUs (secondary.go): cpus[k] for k > 0 (nil
+	// with one vCPU), the SGIs queued for each vCPU, and the lock of the
+	// device models every vCPU's trapped accesses go to.
+	cpus   []*secondary
+	sgis   []atomic.Uint32
+	mmioMu sync.Mutex
+	// Kick wakes vCPU k's CPU out of the guest (its kick SGI), to list
+	// the SGIs queued for it; nil with one vCPU.
+	Kick func(k int)
+	// resetEL1 puts the CPU's EL1 and virtualisation registers as a
+	// CPU_ON leaves them for vCPU v, on v's CPU (nil on the host).
+	resetEL1 func(v *VCPU)
 }
 
 // bell wakes one waiting goroutine: Wait returns after Ring, at once if
@@ -124,6 +138,7 @@ func newMachine(d *Description, state GuestState, log func(string), p machinePar
 		return nil, err
 	}
 	m.Stage2, m.GIC, m.Bus, m.reg, m.GuestNICs, m.guestNICStop = a.stage2, a.guard, a.bus, a.reg, a.guestNICs, a.stop
+	m.newSecondaries(p, a.frames, log)
 	m.switchTimes = newTimings(m.reg) // sized once: the switchover allocates nothing for it
 	m.GuestEQOS = a.eqos
 	m.discard = a.discard
@@ -142,9 +157,9 @@ func newMachine(d *Description, state GuestState, log func(string), p machinePar
 	m.written = dirty.New(m.pages())
 	v := &m.VCPU
 	v.MPIDR, v.Firmware, v.FirmwareInfo, v.EL1 = p.mpidr, p.firmware, p.fwInfo, p.el1
-	v.Log, v.MMIO, v.WriteFault, v.Idle, v.Standby = log, m.Bus.Handle, m.writeFault, m.guestIdle, m.guestStandby
+	v.Log, v.MMIO, v.WriteFault, v.Idle, v.Standby = log, m.mmio, m.writeFault, m.guestIdle, m.guestStandby
 	v.IRQ, v.InRAM = m.interrupt, func(ipa uint64) bool { return m.inRAMRange(ipa, 1) }
-	v.SGI = func(val uint64) { m.irq.sgi(val, m.VCPU.MPIDR) }
+	v.SGI = func(val uint64) { m.sendSGI(0, val) }
 	return m, nil
 }
 
@@ -174,6 +189,7 @@ func (m *Machine) arm(until int64) {
 // Ferry's idle WFI ends (irq.go).
 func (m *Machine) interrupt() Cause {
 	c := m.irq.take()
+	m.takeSGIs(0, m.vif, m.irq)
 	m.fired = m.irq.fired
 	m.ferryIRQ = c == CauseTimer || c == CauseMgmtNIC || c == CauseKick
 	return c

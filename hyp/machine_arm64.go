@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-hv/ferry/boot/guest"
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/gic/vcpuif"
 	"github.com/ferry-hv/ferry/mmio"
 	"github.com/ferry-hv/ferry/mmio/virtiommio"
 	"github.com/ferry-hv/ferry/mmu"
@@ -47,6 +48,9 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 			arenaPA: uint64(uintptr(unsafe.Pointer(&arena[0]))), // Ferry's heap is identity-mapped: VA == PA
 			dist:    gic.NewMMIO(d.GICD.Base, d.GICD.Size),
 			redist:  gic.NewMMIO(d.GICR.Base, gic.GICR_FrameSize),
+			frame: func(k int) gic.Regs {
+				return gic.NewMMIO(d.GICR.Base+uint64(k)*gic.GICR_FrameSize, gic.GICR_FrameSize)
+			},
 			forward: func(base, size uint64) mmio.Device { return mmio.NewForward(base, size) },
 			hw: stateHW{
 				captureCPU:   func() *cpu.State { return cpu.Capture(&m.VCPU.Ctx) },
@@ -76,7 +80,35 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 	if err := m.configureEL2(); err != nil {
 		return nil, err
 	}
+	// Each vCPU on the CPU whose redistributor frame its index is (the
+	// frames' order is the region's, which need not be the DTB's).
+	for k, a := range d.VCPUs {
+		r := gic.NewMMIO(d.GICR.Base+uint64(k)*gic.GICR_FrameSize, gic.GICR_FrameSize)
+		if got := gic.FrameAffinity(r); got != a {
+			return nil, fmt.Errorf("machine: vCPU %d is the CPU with affinity %#x, but redistributor frame %d is %#x's", k, a, k, got)
+		}
+	}
+	m.resetEL1 = func(v *VCPU) {
+		cpu.WriteSCTLR_EL1(cpu.SCTLR_EL1Reset)
+		cpu.WriteCNTVOFF_EL2(0) // as vCPU 0's (Boot): one virtual count for the machine
+		cpu.WriteVPIDR_EL2(cpu.ReadMIDR_EL1())
+		cpu.WriteVMPIDR_EL2(v.MPIDR | m.VCPU.MPIDR&^cpu.MPIDRAffinity)
+	}
 	return m, nil
+}
+
+// SetupCPU sets up the calling CPU for a vCPU other than the first
+// (RunVCPU): its EL2 controls as the boot CPU's (configureCPU), its
+// redistributor with Ferry's SGI and PPIs (guard's frame), its virtual
+// interface vif emptied and on.
+func (m *Machine) SetupCPU(vif *vcpuif.VIF, guard *gic.Guard) error {
+	cpu.WriteICC_SRE_EL2(cpu.ICC_SRE_SRE | cpu.ICC_SRE_DFB | cpu.ICC_SRE_DIB | cpu.ICC_SRE_Enable)
+	cpu.ISB()
+	if err := guard.SetupPrivate(); err != nil {
+		return err
+	}
+	m.configureCPU(vif)
+	return nil
 }
 
 // Boot points the vCPU at a freshly loaded kernel (arm64 boot protocol:
@@ -110,6 +142,16 @@ func (m *Machine) configureEL2() error {
 	// The CPU the guest sees (TID3 below): what Ferry runs and moves.
 	m.VCPU.IDs = cpu.ReadGuestIDs()
 	m.VCPU.Translate = cpu.TranslateEL1Read
+	for _, s := range m.cpus[min(1, len(m.cpus)):] {
+		s.vcpu.IDs, s.vcpu.Translate = m.VCPU.IDs, cpu.TranslateEL1Read
+	}
+	m.configureCPU(m.vif)
+	return nil
+}
+
+// configureCPU programs the calling CPU's EL2 controls for a vCPU whose
+// virtual interface is vif: every CPU of the guest's the same.
+func (m *Machine) configureCPU(vif *vcpuif.VIF) {
 	cptr := uint64(cpu.CPTR_RES1)
 	if cpu.Field(cpu.ReadID_AA64PFR0_EL1(), cpu.PFR0_SVE_Shift) == 0 {
 		cptr |= cpu.CPTR_TZ // RES1 without SVE
@@ -145,8 +187,8 @@ func (m *Machine) configureEL2() error {
 	// virtual interface (HCR_EL2.IMO and FMO).
 	cpu.WriteICC_CTLR_EL1(cpu.ReadICC_CTLR_EL1() | gic.ICC_CTLR_EOImode)
 	cpu.WriteICC_IGRPEN1_EL1(1)
-	m.vif.Clear()
-	m.vif.Enable()
+	vif.Clear()
+	vif.Enable()
 
 	cpu.WriteVTCR_EL2(m.Stage2.VTCR(vtcrPS40))
 	cpu.WriteVTTBR_EL2(m.Stage2.Root())
@@ -158,5 +200,4 @@ func (m *Machine) configureEL2() error {
 	}
 	cpu.WriteHCR_EL2(hcr)
 	cpu.DisarmHypTimer() // armed for Ferry's deadlines only
-	return nil
 }

@@ -48,7 +48,12 @@ func (m *Machine) Fingerprint() migrate.Fingerprint {
 		f.Devices = append(f.Devices, fmt.Sprintf("virtio-net@%#x:mac=%v", n.Base, net.HardwareAddr(n.Transport.Config(0, 6))))
 	}
 	f.States = m.reg.Versions()
-	f.CPUs = []uint64{m.VCPU.MPIDR} // one vCPU
+	// The guest's vCPUs' MPIDR_EL1s: vCPU 0's as it reads it, the others'
+	// affinities with the same other bits.
+	f.CPUs = []uint64{m.VCPU.MPIDR}
+	for _, a := range m.Desc.VCPUs[min(1, len(m.Desc.VCPUs)):] {
+		f.CPUs = append(f.CPUs, a|m.VCPU.MPIDR&^cpu.MPIDRAffinity)
+	}
 	return f
 }
 

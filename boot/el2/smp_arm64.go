@@ -205,12 +205,17 @@ var (
 // goroutine's to order); the idle thread then returns to the scheduler.
 func SetIdle(f func(until int64), busy func() bool) { idleHook, busyHook = f, busy }
 
-// EnableKicks makes Wake send SGI intid to the boot CPU, whose GIC now
-// takes it (its redistributor enables it as one of Ferry's own).
-func EnableKicks(intid uint32) {
+// EnableKicks makes Wake send SGI intid to CPU i, whose GIC now takes it
+// (its redistributor enables it as one of Ferry's own): the boot CPU once
+// hyp set up the GIC, a secondary once it runs a vCPU and so may be in
+// the guest or in WFI.
+func EnableKicks(intid uint32, i int) {
 	kickINTID = intid
-	atomic.StoreUint32(&cpus[0].kick, 1)
+	atomic.StoreUint32(&cpus[i].kick, 1)
 }
+
+// Kick wakes CPU i (Wake): out of the guest, once its kicks are enabled.
+func Kick(i int) { wake(uint64(i)) }
 
 // idle is goos.Idle: an M with nothing to run. Another thread of this CPU
 // that waits for something it now has runs first. Otherwise the boot CPU

@@ -14,6 +14,9 @@ import (
 	"github.com/ferry-hv/ferry/boot/config"
 	"github.com/ferry-hv/ferry/boot/dtb"
 	"github.com/ferry-hv/ferry/boot/el2"
+	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/gic/vcpuif"
+	"github.com/ferry-hv/ferry/hyp"
 )
 
 // kickSGI is the SGI by which Ferry's other CPUs wake the boot CPU (from
@@ -35,10 +38,11 @@ var cpuWork []chan func()
 // The runtime then has a P per CPU. The calling goroutine stays on the
 // boot CPU meanwhile (it is locked there until every secondary's M is
 // locked to its own goroutine; after that every M that is not runs on
-// the boot CPU, el2.EndBringUp). It returns how many CPUs Ferry runs on.
-func startCPUs(b *dtb.Board, cfg config.Config) (int, error) {
+// the boot CPU, el2.EndBringUp). It returns the secondaries that are up,
+// by index (el2.CPU's numbering).
+func startCPUs(b *dtb.Board, cfg config.Config) ([]int, error) {
 	if cfg.CPUs == 1 {
-		return 1, nil
+		return nil, nil
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -48,7 +52,7 @@ func startCPUs(b *dtb.Board, cfg config.Config) (int, error) {
 		logf("cpu: %v", err)
 	}
 	if len(up) == 0 {
-		return 1, nil
+		return nil, nil
 	}
 	start := time.Now()
 	runtime.GOMAXPROCS(1 + len(up))
@@ -62,7 +66,7 @@ func startCPUs(b *dtb.Board, cfg config.Config) (int, error) {
 		if err := <-locked; err != nil {
 			// Its M would run any of Ferry's goroutines, on the wrong
 			// CPU's registers.
-			return 0, fmt.Errorf("cpu: %w (ferry.cpus=1 runs Ferry on the boot CPU alone)", err)
+			return nil, fmt.Errorf("cpu: %w (ferry.cpus=1 runs Ferry on the boot CPU alone)", err)
 		}
 	}
 	for _, i := range up {
@@ -74,7 +78,37 @@ func startCPUs(b *dtb.Board, cfg config.Config) (int, error) {
 			cpuWork[i] <- func() { churn(i) }
 		}
 	}
-	return 1 + len(up), nil
+	return up, nil
+}
+
+// runVCPUs gives each secondary up[k-1] the guest's vCPU k: the guest has
+// a vCPU on every CPU Ferry runs on, each run on its own CPU (hyp.RunVCPU)
+// from the guest's CPU_ON of it.
+func runVCPUs(m *hyp.Machine, up []int) {
+	if len(up) == 0 {
+		return
+	}
+	m.Kick = func(k int) { el2.Kick(cpuOf(up, k)) }
+	for k, i := range up {
+		cpuWork[i] <- func() {
+			err := m.RunVCPU(k+1, func(vif *vcpuif.VIF, g *gic.Guard) error {
+				if err := m.SetupCPU(vif, g); err != nil {
+					return err
+				}
+				el2.EnableKicks(kickSGI, i)
+				return nil
+			})
+			logf("vcpu %d on cpu %d stopped: %v", k+1, i, err)
+		}
+	}
+}
+
+// cpuOf is the CPU of vCPU k: the boot CPU's 0, the others' up[k-1].
+func cpuOf(up []int, k int) int {
+	if k == 0 {
+		return 0
+	}
+	return up[k-1]
 }
 
 // serveCPU locks itself to CPU i's M, says so, and runs CPU i's work for

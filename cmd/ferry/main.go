@@ -73,15 +73,20 @@ func boot() error {
 		return fmt.Errorf("ferry.fault=%s: want one of %v", cfg.Fault, migrate.FaultPoints)
 	}
 	// The other CPUs come up before any of Ferry's goroutines exist.
-	ncpu, err := startCPUs(b, cfg)
+	up, err := startCPUs(b, cfg)
 	if err != nil {
 		return err
 	}
 
 	var svc *services
 	opt := hyp.Options{GuestBase: board.GuestBase, TickINTID: board.HypTimerINTID, MaintINTID: board.MaintINTID, Route: gic.RouteTo(cpu.ReadMPIDR_EL1()), RelayDMA: board.RelayDMA}
-	if ncpu > 1 {
+	if len(up) > 0 {
+		// A vCPU on every CPU Ferry runs on, the boot CPU's first.
 		opt.Kick = kickSGI
+		opt.VCPUs = []uint64{cpu.ReadMPIDR_EL1() & cpu.MPIDRAffinity}
+		for _, i := range up {
+			opt.VCPUs = append(opt.VCPUs, el2.MPIDR(i))
+		}
 	}
 	if cfg.IP.IsValid() {
 		keys, err := keyBundle(cfg)
@@ -139,8 +144,9 @@ func boot() error {
 	}
 	m.FirmwareDTB = board.FirmwareDTB() // the guest's DTB is made again from it when it resets itself
 	el2.SetIdle(m.Idle, m.VCPUActive)
-	if ncpu > 1 {
-		el2.EnableKicks(kickSGI) // its GIC takes them now (hyp.NewMachine set up Ferry's interrupts)
+	if len(up) > 0 {
+		el2.EnableKicks(kickSGI, 0) // its GIC takes them now (hyp.NewMachine set up Ferry's interrupts)
+		runVCPUs(m, up)
 	}
 	if svc != nil {
 		svc.m = m

@@ -44,3 +44,23 @@ func DecodeSGI1R(v, mpidr uint64) (intid uint32, self bool) {
 	}
 	return intid, v&SGI1R_TargetList&(1<<(aff0%16)) != 0
 }
+
+// SGITargets reads a write of v to ICC_SGI1R_EL1 by vCPU sender of a guest
+// whose vCPUs have the affinities vcpus (at most 64): the SGI it raises and
+// the vCPUs it targets, a bit per index. With IRM = 1 that is every vCPU
+// but the sender.
+func SGITargets(v uint64, sender int, vcpus []uint64) (intid uint32, targets uint64) {
+	intid = uint32(v>>SGI1R_INTIDShift) & 0xf
+	for i, mpidr := range vcpus[:min(len(vcpus), 64)] {
+		if v&SGI1R_IRM != 0 {
+			if i != sender {
+				targets |= 1 << i
+			}
+			continue
+		}
+		if _, self := DecodeSGI1R(v, mpidr); self {
+			targets |= 1 << i
+		}
+	}
+	return intid, targets
+}

@@ -31,3 +31,25 @@ func TestDecodeSGI1R(t *testing.T) {
 		}
 	}
 }
+
+func TestSGITargets(t *testing.T) {
+	vcpus := []uint64{0, 1, 2, 0x100}
+	for _, tc := range []struct {
+		v      uint64
+		sender int
+		id     uint32
+		want   uint64
+	}{
+		{3<<SGI1R_INTIDShift | 0b110, 0, 3, 0b0110},                // Aff0 1 and 2 of cluster 0
+		{5<<SGI1R_INTIDShift | 1, 1, 5, 0b0001},                    // vCPU 0
+		{SGI1R_IRM | 1<<SGI1R_INTIDShift, 2, 1, 0b1011},            // every vCPU but the sender
+		{1<<SGI1R_Aff1Shift | 1, 0, 0, 0b1000},                     // cluster 1, Aff0 0
+		{1<<SGI1R_Aff1Shift | 2, 0, 0, 0},                          // a CPU that is no vCPU
+		{1<<SGI1R_RSShift | 0xffff | 6<<SGI1R_INTIDShift, 0, 6, 0}, // Aff0 16-31: none here
+	} {
+		id, got := SGITargets(tc.v, tc.sender, vcpus)
+		if id != tc.id || got != tc.want {
+			t.Errorf("%#x from %d: SGI %d to %#b, want SGI %d to %#b", tc.v, tc.sender, id, got, tc.id, tc.want)
+		}
+	}
+}

@@ -1,0 +1,225 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
+package hyp
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"sync/atomic"
+
+	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/gic/vcpuif"
+)
+
+// The guest's other vCPUs (docs/smp.md). vCPU 0 is the Machine's own
+// (VCPU, vif, irq: the run loop of machine.go, on the boot CPU, sharing it
+// with Ferry's goroutines). vCPU k > 0 runs on a CPU of its own, on the
+// goroutine locked there (RunVCPU), with nothing else to share it with:
+// from the guest's CPU_ON of it to its CPU_OFF it is entered again at once
+// after every exit. Its interrupts come to that CPU (the guest routes its
+// SPIs by affinity, its PPIs are that CPU's) and go through that CPU's
+// virtual interface; its SGIs to another vCPU are queued for it and its
+// CPU kicked (Kick); the trapped pages of the machine's devices are
+// emulated under one lock (mmio).
+
+// secondary is vCPU k > 0.
+type secondary struct {
+	vcpu  VCPU
+	guard *gic.Guard // its redistributor frame's
+	vif   *vcpuif.VIF
+	irq   irqPath
+	// started is set by a CPU_ON of it (Powers has where it starts).
+	// Its CPU's goroutine waits for it in WFE, never blocking: the
+	// goroutine that blocks would have to be scheduled by the boot CPU
+	// to run again, which may be in the guest for long.
+	started atomic.Bool
+}
+
+// ErrStopped is RunVCPU's when the machine stopped its vCPU for good.
+var ErrStopped = errors.New("vCPU stopped")
+
+// NVCPUs is the number of the guest's vCPUs.
+func (m *Machine) NVCPUs() int { return len(m.Desc.VCPUs) }
+
+// newSecondaries builds vCPUs 1..n-1 of m over p (newMachine): each with
+// the machine's handlers of the pages, its own interrupt path over its
+// CPU's interface and frame, all sharing vCPU 0's power states.
+func (m *Machine) newSecondaries(p machineParts, frames []*gic.Guard, log func(string)) {
+	n := len(m.Desc.VCPUs)
+	m.sgis = make([]atomic.Uint32, n)
+	if n == 1 {
+		return
+	}
+	powers, err := newVCPUPowers(m.Desc.VCPUs)
+	if err != nil {
+		panic(err) // Describe refused duplicates
+	}
+	m.VCPU.Powers = powers
+	m.VCPU.Index = 0
+	m.cpus = make([]*secondary, n)
+	for k := 1; k < n; k++ {
+		s := &secondary{guard: frames[k], vif: vcpuif.New(p.vif)}
+		g, g0 := s.guard, m.GIC
+		s.irq = irqPath{
+			phys: p.hw, vif: s.vif,
+			// Its SGIs' and PPIs' state is its frame's; the SPIs' the
+			// distributor's, which the first guard keeps.
+			priority: func(id uint32) uint8 {
+				if id < gic.FirstSPI {
+					return g.Priority(id)
+				}
+				return g0.Priority(id)
+			},
+			enabled: func(id uint32) bool {
+				if id < gic.FirstSPI {
+					return g.Enabled(id)
+				}
+				return g0.Enabled(id)
+			},
+			tick: m.Desc.Tick, maint: m.Desc.Maint, kick: m.Desc.Kick,
+		}
+		v := &s.vcpu
+		v.Index, v.MPIDR, v.Powers = k, m.Desc.VCPUs[k], powers
+		v.Firmware, v.FirmwareInfo, v.EL1, v.Log = p.firmware, p.fwInfo, p.el1, log
+		v.MMIO = m.mmio
+		// A write fault is dirty tracking's, which a guest with more
+		// than one vCPU never has (Track refuses it): unexpected here.
+		v.WriteFault = func(ipa, va uint64, vaValid bool) bool { return false }
+		v.Idle = func() {} // its WFI does not trap (HCR_EL2.TWI clear)
+		v.Standby = func() {
+			if !s.vif.GuestPending() {
+				p.hw.WaitForInterrupt()
+			}
+		}
+		v.IRQ = func() Cause {
+			c := s.irq.take()
+			m.takeSGIs(k, s.vif, s.irq)
+			return c
+		}
+		v.SGI = func(val uint64) { m.sendSGI(k, val) }
+		v.InRAM = func(ipa uint64) bool { return m.inRAMRange(ipa, 1) }
+		m.cpus[k] = s
+	}
+	powers.onStart = func(i int) {
+		if s := m.cpus[i]; s != nil {
+			s.started.Store(true)
+			if m.Kick != nil {
+				m.Kick(i)
+			}
+		}
+	}
+}
+
+// mmio is every vCPU's handler of a trapped page: one at a time, the
+// models being the machine's.
+func (m *Machine) mmio(c *cpu.Context, esr cpu.ESR, ipa uint64) (bool, error) {
+	m.mmioMu.Lock()
+	defer m.mmioMu.Unlock()
+	return m.Bus.Handle(c, esr, ipa)
+}
+
+// sendSGI takes vCPU from's trapped ICC_SGI1R_EL1 write v: its own SGI
+// is listed for it at once (irqPath.sgi), one for another vCPU queued for
+// that vCPU, whose CPU is kicked out of the guest to list it.
+func (m *Machine) sendSGI(from int, v uint64) {
+	if m.cpus == nil {
+		m.irq.sgi(v, m.VCPU.MPIDR) // the guest's only vCPU
+		return
+	}
+	id, targets := vcpuif.SGITargets(v, from, m.Desc.VCPUs)
+	for targets != 0 {
+		k := bits.TrailingZeros64(targets)
+		targets &^= 1 << k
+		if k == from {
+			if from == 0 {
+				m.irq.sgi(v, m.VCPU.MPIDR)
+			} else {
+				s := m.cpus[from]
+				s.irq.sgi(v, s.vcpu.MPIDR)
+			}
+			continue
+		}
+		m.sgis[k].Or(1 << id)
+		if m.Kick != nil {
+			m.Kick(k)
+		}
+	}
+}
+
+// takeSGIs lists, on vCPU k's own CPU, the SGIs other vCPUs queued for it
+// that it enabled.
+func (m *Machine) takeSGIs(k int, vif *vcpuif.VIF, p irqPath) {
+	if len(m.sgis) <= k {
+		return
+	}
+	pending := m.sgis[k].Swap(0)
+	for pending != 0 {
+		id := uint32(bits.TrailingZeros32(pending))
+		pending &^= 1 << id
+		if p.enabled(id) {
+			vif.Inject(vcpuif.IRQ{INTID: id, Priority: p.priority(id)})
+		}
+	}
+}
+
+// RunVCPU runs vCPU k > 0 on the calling goroutine, which must be locked
+// to that vCPU's CPU (the one whose affinity is Desc.VCPUs[k]) and must
+// never return while the machine runs: it waits for the guest's CPU_ON of
+// the vCPU, sets the CPU up for it (setup: its EL2 controls, its
+// redistributor, its virtual interface), enters it at the CPU_ON's entry
+// point and takes its exits until its CPU_OFF, then waits again. It
+// returns the error that stopped the vCPU (the vCPU is then off).
+func (m *Machine) RunVCPU(k int, setup func(vif *vcpuif.VIF, guard *gic.Guard) error) error {
+	if k <= 0 || k >= len(m.cpus) || m.cpus[k] == nil {
+		return fmt.Errorf("no vCPU %d", k)
+	}
+	s := m.cpus[k]
+	if err := setup(s.vif, s.guard); err != nil {
+		s.vcpu.Powers.Off(k)
+		return fmt.Errorf("vCPU %d: %w", k, err)
+	}
+	for {
+		for !s.started.Swap(false) {
+			m.hw.WaitForEvent()
+		}
+		start, ok := s.vcpu.Powers.Started(k)
+		if !ok {
+			continue
+		}
+		m.bootVCPU(&s.vcpu, start)
+		for s.vcpu.Powers.State(k) == VCPUOn {
+			reason := m.hw.Enter(&s.vcpu.Ctx)
+			if err := s.vcpu.Dispatch(reason); err != nil {
+				s.vcpu.Powers.Off(k)
+				s.vif.Reset()
+				return fmt.Errorf("vCPU %d: %w", k, err)
+			}
+		}
+		m.hw.StopGuestTimers()
+		s.vif.Reset()
+	}
+}
+
+// bootVCPU points v at a CPU_ON's entry point (DEN 0022 6.4.3: at EL1h
+// with the MMU and caches off, interrupts masked, x0 the context).
+func (m *Machine) bootVCPU(v *VCPU, s CPUStart) {
+	v.Ctx = cpu.Context{}
+	v.Ctx.PC = s.Entry
+	v.Ctx.PSTATE = cpu.SPSR_EL1h | cpu.SPSR_DAIF
+	v.Ctx.X[0] = s.Context
+	if m.resetEL1 != nil {
+		m.resetEL1(v)
+	}
+}
+
+// VCPUCauses are vCPU k's exits by cause (k 0: the machine's VCPU).
+func (m *Machine) VCPUCauses(k int) map[string]uint64 {
+	if k == 0 {
+		return m.VCPU.Causes()
+	}
+	return m.cpus[k].vcpu.Causes()
+}

@@ -1,0 +1,142 @@
+// Copyright (c) 2026 The Ferry Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style licence that can be
+// found in the LICENSE file.
+
+package hyp
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-hv/ferry/cpu"
+	"github.com/ferry-hv/ferry/gic"
+	"github.com/ferry-hv/ferry/gic/vcpuif"
+	"github.com/ferry-hv/ferry/mmio"
+	"github.com/ferry-hv/ferry/mmu"
+	"github.com/ferry-hv/ferry/phys"
+)
+
+// newTwoVCPUMachine is a machine whose guest has vCPUs on CPUs 0 and 1
+// (QEMU's board with four), each CPU's redistributor a fake of its own.
+func newTwoVCPUMachine(t *testing.T) (*Machine, *vcpuif.Fake, *gic.Fake, *[]int) {
+	t.Helper()
+	b, _ := qemuBoard(t, "virt-gicv3-1g-smp4.dtb")
+	b.Memory = []phys.Range{{Base: 0x40000000, Size: testRAMBase + testRAMSize - 0x40000000}}
+	d, err := Describe(b, Options{GuestBase: qemuGuestBase, TickINTID: qemuTick, MaintINTID: qemuMaint, Route: qemuRoute, Kick: 7, VCPUs: []uint64{0, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g0, g1 := gic.NewFake(64), gic.NewFake(64)
+	vf := vcpuif.NewFake(4)
+	h := &fakeHW{now: int64(time.Second), ramBase: testRAMBase, ram: make([]byte, testRAMSize), vfake: vf}
+	fake := newFakeMachine(t)
+	sh := fake.stateHW()
+	sh.gic = nil
+	page := mmio.NewFake(mmu.PageSize)
+	m, err := newMachine(d, GuestRunning, nil, machineParts{
+		parts: parts{
+			arena: make([]byte, (d.Stage2Pages()+2)*mmu.PageSize), arenaPA: 0x1000_0000_0000,
+			dist: g0.Dist(), redist: g0.Redist(),
+			frame:   func(k int) gic.Regs { return g1.Redist() },
+			forward: func(base, size uint64) mmio.Device { return page },
+			hw:      sh,
+		},
+		hw: h, vif: vf, idle: newTestBell(), mgmt: newTestBell(), midr: 0x410fd083, mpidr: 0x80000000,
+		firmware: func(args [8]uint64) [4]uint64 { return [4]uint64{NotSupported} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.VCPU.IDs = cpu.GuestIDs(func(string) uint64 { return 0 })
+	var kicked []int
+	m.Kick = func(k int) { kicked = append(kicked, k) }
+	return m, vf, g1, &kicked
+}
+
+// TestSecondarySGIs: vCPU 0's SGI to vCPU 1 is queued for it and its CPU
+// kicked; vCPU 1 lists it on its CPU if it enabled it, and only then; a
+// broadcast from vCPU 1 reaches vCPU 0 alone.
+func TestSecondarySGIs(t *testing.T) {
+	m, vf, g1, kicked := newTwoVCPUMachine(t)
+	listed := func(id uint64) bool {
+		return slices.ContainsFunc(vf.LRs[:], func(lr uint64) bool { return lr&0xffffffff == id && lr>>62 != 0 })
+	}
+	if m.NVCPUs() != 2 || m.cpus[1] == nil || m.cpus[1].vcpu.MPIDR != 1 {
+		t.Fatalf("%d vCPUs, secondary %+v", m.NVCPUs(), m.cpus)
+	}
+	if got := m.cpus[1].guard.RDPage().Read(gic.GICR_TYPER, 4) & gic.GICR_TYPER_Last; got == 0 {
+		t.Error("vCPU 1's frame does not say it is the last")
+	}
+	if got := m.GIC.RDPage().Read(gic.GICR_TYPER, 4) & gic.GICR_TYPER_Last; got != 0 {
+		t.Error("vCPU 0's frame says it is the last")
+	}
+	const sgi3to1 = 3<<vcpuif.SGI1R_INTIDShift | 1<<1 // Aff0 1
+	m.sendSGI(0, sgi3to1)
+	if !slices.Equal(*kicked, []int{1}) || m.sgis[1].Load() != 1<<3 {
+		t.Fatalf("kicked %v, queued for vCPU 1 %#b", *kicked, m.sgis[1].Load())
+	}
+	s := m.cpus[1]
+	m.takeSGIs(1, s.vif, s.irq)
+	if listed(3) || s.vif.Pending() != 0 || m.sgis[1].Load() != 0 {
+		t.Fatalf("a disabled SGI listed: %d queued in the interface, %#b left", s.vif.Pending(), m.sgis[1].Load())
+	}
+	s.guard.SGIPage().Write(gic.GICR_ISENABLER0-gic.GICR_SGIBase, 4, 1<<3)
+	if g1.Redist().Read32(gic.GICR_ISENABLER0)&(1<<3) == 0 {
+		t.Fatal("vCPU 1's enable of SGI 3 did not reach its redistributor")
+	}
+	m.sendSGI(0, sgi3to1)
+	m.takeSGIs(1, s.vif, s.irq)
+	if !listed(3) {
+		t.Fatal("SGI 3 not listed for vCPU 1")
+	}
+	*kicked = nil
+	m.sendSGI(1, vcpuif.SGI1R_IRM|5<<vcpuif.SGI1R_INTIDShift)
+	if !slices.Equal(*kicked, []int{0}) || m.sgis[0].Load() != 1<<5 || m.sgis[1].Load() != 0 {
+		t.Fatalf("broadcast: kicked %v, queued %#b %#b", *kicked, m.sgis[0].Load(), m.sgis[1].Load())
+	}
+}
+
+// TestSecondaryCPUOn: vCPU 0's CPU_ON of vCPU 1 wakes its runner with the
+// entry point; its CPU_OFF turns it off; vCPU 0 cannot be turned off.
+func TestSecondaryCPUOn(t *testing.T) {
+	m, _, _, kicked := newTwoVCPUMachine(t)
+	entry := uint64(qemuGuestBase + 0x10000)
+	if r := m.VCPU.callSMC(PSCICPUOn64, [7]uint64{1, entry, 0x42}); r[0] != PSCISuccess {
+		t.Fatalf("CPU_ON(1) = %#x", r[0])
+	}
+	if !m.cpus[1].started.Load() || !slices.Equal(*kicked, []int{1}) {
+		t.Fatalf("vCPU 1's runner not told (started %v), kicked %v", m.cpus[1].started.Load(), *kicked)
+	}
+	st, ok := m.VCPU.Powers.Started(1)
+	if !ok || st != (CPUStart{Entry: entry, Context: 0x42}) {
+		t.Fatalf("started %+v %v", st, ok)
+	}
+	v := &m.cpus[1].vcpu
+	m.bootVCPU(v, st)
+	if v.Ctx.PC != entry || v.Ctx.X[0] != 0x42 || v.Ctx.PSTATE != cpu.SPSR_EL1h|cpu.SPSR_DAIF {
+		t.Errorf("vCPU 1 enters at %#x with x0 %#x, PSTATE %#x", v.Ctx.PC, v.Ctx.X[0], v.Ctx.PSTATE)
+	}
+	if r := m.VCPU.callSMC(PSCICPUOff, [7]uint64{}); r[0] != PSCIDenied {
+		t.Errorf("CPU_OFF of vCPU 0 = %#x, want DENIED", r[0])
+	}
+	if r := v.callSMC(PSCICPUOff, [7]uint64{}); r[0] != PSCISuccess || v.Powers.State(1) != VCPUOff {
+		t.Errorf("CPU_OFF of vCPU 1 = %#x, state %v", r[0], v.Powers.State(1))
+	}
+	if r := m.VCPU.callSMC(PSCIAffinityInfo64, [7]uint64{1, 0}); r[0] != uint64(VCPUOff) {
+		t.Errorf("AFFINITY_INFO(1) = %#x, want OFF", r[0])
+	}
+}
+
+// TestSecondaryNotMoved: a guest with two vCPUs is not tracked for a
+// migration (their move is not built), and its fingerprint names both.
+func TestSecondaryNotMoved(t *testing.T) {
+	m, _, _, _ := newTwoVCPUMachine(t)
+	if err := m.track(); err == nil || !strings.Contains(err.Error(), "2 vCPUs") {
+		t.Errorf("track: %v", err)
+	}
+	if f := m.Fingerprint(); !slices.Equal(f.CPUs, []uint64{0x80000000, 0x80000001}) {
+		t.Errorf("fingerprint CPUs %#x", f.CPUs)
+	}
+}
