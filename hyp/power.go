@@ -173,6 +173,13 @@ func (c *Control) Power() PowerLog {
 // ended if a migration was tracking (its next step fails and the guest is
 // not resumed), its devices reset -- and returns what Run returns.
 func (m *Machine) carryOut(p *PowerRequest, resetCPU func(*guest.Layout) error) error {
+	// The other vCPUs stop first: they would go on running the old
+	// guest's code in the new one's memory.
+	if err := m.stopSecondaries(); err != nil {
+		m.halt()
+		m.Ctl.Stop(err)
+		return err
+	}
 	if p.Power == PowerReset {
 		start := m.hw.Now()
 		l, err := m.restarter(resetCPU).run()

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/gic"
@@ -32,6 +34,9 @@ type secondary struct {
 	guard *gic.Guard // its redistributor frame's
 	vif   *vcpuif.VIF
 	irq   irqPath
+	// stop asks its CPU to stop it at its next exit (stopSecondaries),
+	// which says so in stopped.
+	stop, stopped atomic.Bool
 	// started is set by a CPU_ON of it (Powers has where it starts).
 	// Its CPU's goroutine waits for it in WFE, never blocking: the
 	// goroutine that blocks would have to be scheduled by the boot CPU
@@ -191,7 +196,7 @@ func (m *Machine) RunVCPU(k int, setup func(vif *vcpuif.VIF, guard *gic.Guard) e
 			continue
 		}
 		m.bootVCPU(&s.vcpu, start)
-		for s.vcpu.Powers.State(k) == VCPUOn {
+		for s.vcpu.Powers.State(k) == VCPUOn && !s.stop.Load() {
 			reason := m.hw.Enter(&s.vcpu.Ctx)
 			if err := s.vcpu.Dispatch(reason); err != nil {
 				s.vcpu.Powers.Off(k)
@@ -201,7 +206,46 @@ func (m *Machine) RunVCPU(k int, setup func(vif *vcpuif.VIF, guard *gic.Guard) e
 		}
 		m.hw.StopGuestTimers()
 		s.vif.Reset()
+		if s.stop.Swap(false) {
+			s.vcpu.Powers.Off(k)
+			s.stopped.Store(true)
+		}
 	}
+}
+
+// stopWait bounds how long a vCPU's CPU takes to stop it: the next exit
+// after a kick.
+const stopWait = time.Second
+
+// stopSecondaries stops every other vCPU that is on or about to be, and
+// waits for each (bounded): they are off after it, as at power-on. Called
+// on vCPU 0's goroutine (the guest restarts or powers off).
+func (m *Machine) stopSecondaries() error {
+	for k, s := range m.cpus {
+		if s == nil || s.vcpu.Powers.State(k) == VCPUOff {
+			continue
+		}
+		s.stopped.Store(false)
+		s.stop.Store(true)
+		s.started.Store(false)
+		if m.Kick != nil {
+			m.Kick(k)
+		}
+		deadline := time.Now().Add(stopWait)
+		for !s.stopped.Load() {
+			if s.vcpu.Powers.State(k) == VCPUOnPending {
+				// Never entered: nothing runs there to stop.
+				s.vcpu.Powers.Off(k)
+				s.stop.Store(false)
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("vCPU %d did not stop within %v", k, stopWait)
+			}
+			runtime.Gosched()
+		}
+	}
+	return nil
 }
 
 // bootVCPU points v at a CPU_ON's entry point (DEN 0022 6.4.3: at EL1h

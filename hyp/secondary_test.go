@@ -140,3 +140,37 @@ func TestSecondaryNotMoved(t *testing.T) {
 		t.Errorf("fingerprint CPUs %#x", f.CPUs)
 	}
 }
+
+// TestStopSecondaries: a restart turns every other vCPU off first: one
+// that was only about to start at once; one that runs once its CPU says
+// it stopped; one whose CPU never answers is an error, not a hang.
+func TestStopSecondaries(t *testing.T) {
+	m, _, _, kicked := newTwoVCPUMachine(t)
+	p := m.VCPU.Powers
+	if r := p.on(1, qemuGuestBase, 0, m.VCPU.InRAM); r != PSCISuccess {
+		t.Fatalf("CPU_ON: %#x", r)
+	}
+	if err := m.stopSecondaries(); err != nil || p.State(1) != VCPUOff {
+		t.Fatalf("pending: %v, state %v", err, p.State(1))
+	}
+	p.on(1, qemuGuestBase, 0, m.VCPU.InRAM)
+	p.Started(1)
+	s := m.cpus[1]
+	go func() { // its CPU: stops at its next exit
+		for !s.stop.Load() {
+			time.Sleep(time.Millisecond)
+		}
+		s.stop.Store(false)
+		p.Off(1)
+		s.stopped.Store(true)
+	}()
+	*kicked = nil
+	if err := m.stopSecondaries(); err != nil || p.State(1) != VCPUOff || !slices.Equal(*kicked, []int{1}) {
+		t.Fatalf("running: %v, state %v, kicked %v", err, p.State(1), *kicked)
+	}
+	p.on(1, qemuGuestBase, 0, m.VCPU.InRAM)
+	p.Started(1)
+	if err := m.stopSecondaries(); err == nil || !strings.Contains(err.Error(), "did not stop") {
+		t.Fatalf("a CPU that never answers: %v", err)
+	}
+}

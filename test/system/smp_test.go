@@ -22,7 +22,8 @@ const smpCPU = "max,pauth=off,sve=off,sme=off"
 // first, so collections stop the world across both CPUs (and kick the
 // boot CPU out of the guest). The guest gets a vCPU on each CPU: it sees
 // two, runs a task pinned to each, takes CPU 1 offline (PSCI CPU_OFF,
-// AFFINITY_INFO) and back online (CPU_ON again), and runs on it again.
+// AFFINITY_INFO) and back online (CPU_ON again), and runs on it again;
+// rebooted, it comes back with both.
 func TestSecondaryCPUs(t *testing.T) {
 	b := board(t, false, "guest.mode=shell")
 	b.SMP, b.CPU = 2, smpCPU
@@ -48,4 +49,10 @@ func TestSecondaryCPUs(t *testing.T) {
 	run(`echo 0 > /sys/devices/system/cpu/cpu1/online; echo online-$(cat /sys/devices/system/cpu/online)`, `^online-0$`)
 	run(`echo 1 > /sys/devices/system/cpu/cpu1/online; echo online-$(cat /sys/devices/system/cpu/online)`, `^online-0-1$`)
 	run(`taskset -c 1 sh -c 'echo again-on-$(cat /proc/self/stat | cut -d" " -f39)'`, `^again-on-1$`)
+	// A reboot stops vCPU 1 before the guest starts again, which then
+	// brings it up anew.
+	run(`reboot -f`, `^ferry: guest asked for SYSTEM_RESET: restarted in `)
+	_, at = expect(t, p, `smp: Brought up 1 node, 2 CPUs`, at, bootTimeout)
+	_, at = expect(t, p, bootID.String(), at, bootTimeout)
+	run(`echo cpus-$(nproc)`, `^cpus-2$`)
 }
