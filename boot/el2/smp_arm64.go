@@ -36,7 +36,7 @@ type percpu struct {
 	taken  uint32 // a secondary: Task placed its one thread
 	kick   uint32 // Wake sends it the kick SGI (it takes interrupts: the boot CPU)
 	nthr   uint32 // threads placed on it, the first included
-	cur    int // its current thread
+	cur    int    // its current thread
 	stack  [bootStackSize / 8]uint64
 }
 
