@@ -19,6 +19,7 @@ func rndr() (v uint64, ok bool)
 func vectorBase() uint64
 func waitForInterrupt()
 func waitForEvent()
+func sendEvent()
 func fence()
 func dmaFence()
 
@@ -105,8 +106,17 @@ func RNDR() (v uint64, ok bool) { return rndr() }
 func WaitForInterrupt() { waitForInterrupt() }
 
 // WaitForEvent executes WFE: until an event (another CPU's SEV, the
-// event stream) or an interrupt. Under QEMU's TCG it only yields.
+// event stream) or an interrupt. Under QEMU's TCG it only yields. It is
+// nosplit: boot/el2's thread switch calls it where an M may have no g.
+//
+//go:nosplit
 func WaitForEvent() { waitForEvent() }
+
+// SendEvent makes what this CPU wrote visible to the others (DSB ISH) and
+// sends them an event (SEV): a CPU in WaitForEvent looks again.
+//
+//go:nosplit
+func SendEvent() { sendEvent() }
 
 // Fence executes DMB ISH (ARM ARM C6.2.81 DMB): the CPU's memory accesses
 // before it are observed before those after it -- a write to a ring

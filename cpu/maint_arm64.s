@@ -108,6 +108,12 @@ TEXT ·waitForEvent(SB),NOSPLIT,$0
 	WFE
 	RET
 
+// func sendEvent()
+TEXT ·sendEvent(SB),NOSPLIT,$0
+	DSB	$11 // ISH
+	SEV
+	RET
+
 // func waitForInterrupt()
 TEXT ·waitForInterrupt(SB),NOSPLIT,$0
 	WFI

@@ -211,14 +211,7 @@ func TestDescribeQEMU(t *testing.T) {
 
 			// The guest's DTB: the hidden and owned nodes go, RAM is the
 			// guest's; and describing it again gives the same machine.
-			out, err := dtb.Apply(blob, d.Patch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gb, err := dtb.Parse(out)
-			if err != nil {
-				t.Fatal(err)
-			}
+			gb := guestBoard(t, blob, d.Patch)
 			if !reflect.DeepEqual(gb.Memory, d.RAM) {
 				t.Errorf("guest DTB memory %v, want %v", gb.Memory, d.RAM)
 			}
@@ -432,14 +425,7 @@ func TestDescribeCPUs(t *testing.T) {
 	if !slices.Equal(d.Owned.SGIs, []uint32{7}) || d.Kick != 7 {
 		t.Errorf("owned SGIs %v, kick %d", d.Owned.SGIs, d.Kick)
 	}
-	out, err := dtb.Apply(blob, d.Patch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := dtb.Parse(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := guestBoard(t, blob, d.Patch)
 	if len(g.CPUs) != 1 || g.CPUs[0].MPIDR != 2 || g.CPUMap != "" {
 		t.Errorf("guest's CPUs %+v, cpu-map %q", g.CPUs, g.CPUMap)
 	}
@@ -506,4 +492,19 @@ func TestDescribeTwoVCPUs(t *testing.T) {
 			t.Errorf("vCPUs %v: %v, want %q", tc.vcpus, err, tc.want)
 		}
 	}
+}
+
+// guestBoard is the board the guest's DTB (the firmware's blob with p)
+// describes.
+func guestBoard(t *testing.T, blob []byte, p dtb.Patch) *dtb.Board {
+	t.Helper()
+	out, err := dtb.Apply(blob, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := dtb.Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

@@ -64,8 +64,6 @@ func threadStart()
 func threadStartPC() uintptr
 func threadExit()
 func swtch(from, to *thread)
-func sev()
-func wfe()
 
 // The runtime's hooks of scripts/tamago-go-smp.patch.
 //
@@ -150,7 +148,7 @@ func park(wait *uint32, deadline int64) {
 	if atomic.LoadUint32(&c.nthr) <= 1 {
 		// The only thread here: nothing to switch to.
 		if wait != nil && c != &cpus[0] {
-			wfe()
+			cpu.WaitForEvent()
 		}
 		return
 	}
@@ -165,7 +163,7 @@ func park(wait *uint32, deadline int64) {
 		return
 	}
 	if wait != nil && c != &cpus[0] {
-		wfe()
+		cpu.WaitForEvent()
 	}
 }
 
@@ -180,7 +178,7 @@ func wake(procid uint64) {
 	if ncpus.Load() == 1 || procid >= maxCPUs || procid == procID() {
 		return
 	}
-	sev()
+	cpu.SendEvent()
 	if atomic.LoadUint32(&cpus[procid].kick) != 0 {
 		cpu.WriteICC_SGI1R_EL1(sgi1r(cpus[procid].mpidr, kickINTID))
 	}
@@ -233,7 +231,7 @@ func idle(until int64) {
 		}
 	}
 	if id != 0 {
-		wfe()
+		cpu.WaitForEvent()
 		return
 	}
 	if shared && busyHook != nil && busyHook() {

@@ -139,14 +139,3 @@ TEXT ·secondaryEntryPC(SB),NOSPLIT,$0-8
 	MOVD	$·secondaryEntry(SB), R0
 	MOVD	R0, ret+0(FP)
 	RET
-
-// func sev()
-TEXT ·sev(SB),NOSPLIT,$0
-	DSB	$11 // ISH: what the woken CPU looks at is visible first
-	SEV
-	RET
-
-// func wfe()
-TEXT ·wfe(SB),NOSPLIT,$0
-	WFE
-	RET
