@@ -116,6 +116,7 @@ bench: image guest qemu build/ferryctl
 	@tg=$$(bash scripts/toolchain.sh) && \
 		$(TAMAGO_ENV) $$tg build -trimpath -ldflags "$(IMAGE_LDFLAGS)" -o build/nettest.elf ./cmd/ferry-nettest
 	go run ./cmd/ferry-bench -out docs/bench -runs 5 $(BENCH_FLAGS)
+	go run ./cmd/ferry-bench -out docs/bench -runs 3 -smp 2 -migration=false -idle=false -net=false
 
 # SOAK (default 50) consecutive live migrations a->b->a... of a guest that
 # keeps rewriting and verifying its memory; figures to docs/bench/soak.md.

@@ -205,49 +205,86 @@ mode_migrate() {
 	counter check
 }
 
-mode_bench() {
-	iters=$(num_param guest.bench_iters 200000)
-	mb=$(num_param guest.bench_mb 64)
-	rounds=$(num_param guest.bench_rounds 5)
-	# A wait before the benchmark, in which a harness may look at the
-	# board (ferry-bench asks Ferry's API for its exits).
-	if [ -n "$(param guest.bench_wait '')" ]; then
-		sleep "$(num_param guest.bench_wait 1)"
-	fi
-	echo "FERRY-BENCH start"
-	echo "FERRY-BENCH params iters=$iters mb=$mb rounds=$rounds"
-
-	# (a) shell arithmetic
+# bench_one TAG ITERS MB ROUNDS: the benchmark's body on this CPU -- (a)
+# shell arithmetic, (b) md5 of a deterministic file (its content does not
+# depend on the boot, so the sum is the same on every run: a cheap
+# correctness check of the CPU) -- printing "loop_ms md5_ms loop_sum md5
+# rounds_agree".
+bench_one() {
 	now_ms
 	t0=$ms
 	i=0
 	s=0
-	while [ $i -lt "$iters" ]; do
+	while [ $i -lt "$2" ]; do
 		i=$((i + 1))
 		s=$(((s + i * i) % 1000003))
 	done
 	now_ms
 	loop_ms=$((ms - t0))
 
-	# (b) md5 of a deterministic file (its content does not depend on the boot, so the
-	# sum is the same on every run: a cheap correctness check of the CPU).
-	make_file /tmp/bench "$mb" bench
+	make_file "/tmp/bench$1" "$3" bench
 	now_ms
 	t0=$ms
 	r=0
 	sum=
 	same=yes
-	while [ $r -lt "$rounds" ]; do
-		x=$(md5_of /tmp/bench)
+	while [ $r -lt "$4" ]; do
+		x=$(md5_of "/tmp/bench$1")
 		[ -z "$sum" ] || [ "$x" = "$sum" ] || same=no
 		sum=$x
 		r=$((r + 1))
 	done
 	now_ms
 	md5_ms=$((ms - t0))
-	rm -f /tmp/bench
+	rm -f "/tmp/bench$1" "/tmp/bench$1.blk"
+	echo "$loop_ms $md5_ms $s $sum $same"
+}
 
-	echo "FERRY-BENCH loop_ms=$loop_ms md5_ms=$md5_ms total_ms=$((loop_ms + md5_ms))"
+mode_bench() {
+	iters=$(num_param guest.bench_iters 200000)
+	mb=$(num_param guest.bench_mb 64)
+	rounds=$(num_param guest.bench_rounds 5)
+	# guest.bench_cpus=N runs the benchmark on CPUs 0..N-1 at once, each
+	# copy pinned to its CPU (taskset); the figures are the slowest
+	# copy's, and the total the wall time of them all.
+	cpus=$(num_param guest.bench_cpus 1)
+	# A wait before the benchmark, in which a harness may look at the
+	# board (ferry-bench asks Ferry's API for its exits).
+	if [ -n "$(param guest.bench_wait '')" ]; then
+		sleep "$(num_param guest.bench_wait 1)"
+	fi
+	echo "FERRY-BENCH start"
+	echo "FERRY-BENCH params iters=$iters mb=$mb rounds=$rounds cpus=$cpus"
+
+	if [ "$cpus" -eq 1 ]; then
+		set -- $(bench_one "" "$iters" "$mb" "$rounds")
+		loop_ms=$1 md5_ms=$2 s=$3 sum=$4 same=$5
+		total_ms=$((loop_ms + md5_ms))
+	else
+		now_ms
+		w0=$ms
+		c=0
+		while [ $c -lt "$cpus" ]; do
+			taskset -c "$c" /etc/ferry/workload.sh bench_one ".$c" "$iters" "$mb" "$rounds" >"/tmp/bench.out$c" &
+			c=$((c + 1))
+		done
+		wait
+		now_ms
+		total_ms=$((ms - w0))
+		loop_ms=0 md5_ms=0 same=yes s= sum=
+		c=0
+		while [ $c -lt "$cpus" ]; do
+			set -- $(cat /tmp/bench.out$c)
+			echo "FERRY-BENCH cpu=$c loop_ms=$1 md5_ms=$2"
+			[ "$1" -gt "$loop_ms" ] && loop_ms=$1
+			[ "$2" -gt "$md5_ms" ] && md5_ms=$2
+			{ [ -z "$s" ] || [ "$3" = "$s" ]; } && { [ -z "$sum" ] || [ "$4" = "$sum" ]; } && [ "$5" = yes ] || same=no
+			s=$3 sum=$4
+			c=$((c + 1))
+		done
+	fi
+
+	echo "FERRY-BENCH loop_ms=$loop_ms md5_ms=$md5_ms total_ms=$total_ms"
 	echo "FERRY-BENCH check loop_sum=$s md5=$sum rounds_agree=$same"
 	echo "FERRY-BENCH done"
 	sync
@@ -301,6 +338,14 @@ net_up() {
 }
 
 net_up
+# "workload.sh bench_one ...": one copy of the benchmark, run pinned to
+# its CPU by mode_bench.
+if [ "$1" = bench_one ]; then
+	shift
+	bench_one "$@"
+	exit
+fi
+
 mode=$(param guest.mode counter)
 echo "FERRY-GUEST: boot_id=$id mode=$mode"
 case $mode in

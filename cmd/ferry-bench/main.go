@@ -6,7 +6,8 @@
 // the same board natively and under Ferry, alternately, runs the guest's CPU
 // and memory benchmark (guest.mode=bench: a busybox arithmetic loop and
 // md5sum over a tmpfs file), and writes the figures and the ratio
-// native/Ferry to docs/bench/thin.md and thin.json.
+// native/Ferry to docs/bench/thin.md and thin.json; with -smp 2, on a board
+// with two CPUs, a copy of the benchmark on each (docs/bench/thin-smp2.md).
 //
 // With -idle (the default) it measures idle boards: the host CPU of an idle
 // guest's board natively and under Ferry (with and without its management
@@ -30,6 +31,7 @@
 //	go run ./cmd/ferry-bench -thin=false -sizes 512 -rates 0 -systems qemu,qemu-30ms
 //	go run ./cmd/ferry-bench -thin=false -systems ferry -keep  # re-run Ferry, keep QEMU's figures
 //	go run ./cmd/ferry-bench -render                           # re-draw migration.md/png from the json
+//	go run ./cmd/ferry-bench -migration=false -idle=false -net=false -smp 2  # thin-ness on two CPUs
 //
 // docs/bench/README.md says how each figure is measured.
 package main
@@ -103,6 +105,7 @@ func main() {
 	flag.StringVar(&b.Kernel, "kernel", "build/guest/Image", "guest kernel")
 	flag.StringVar(&b.Initrd, "initrd", "build/guest/initrd.cpio.gz", "guest initramfs")
 	thin := flag.Bool("thin", true, "measure thin-ness (native vs Ferry)")
+	smp := flag.Int("smp", 1, "thin-ness on a board with this many CPUs, the benchmark on each at once (Ferry with ferry.cpus=all; figures to thin-smp<n>.md)")
 	idle := flag.Bool("idle", true, "measure idle boards: host CPU and exits of an idle guest natively and under Ferry, and of a receive-role board")
 	idleRuns := flag.Int("idle-runs", 3, "boots of each idle configuration")
 	idleGuests := flag.String("idle-guests", "counter,idle", "guest.mode of the idle guests")
@@ -187,6 +190,16 @@ func main() {
 	// The wait lets the harness take Ferry's exit counts before the
 	// benchmark starts; native runs wait the same.
 	b.Append = fmt.Sprintf("console=ttyAMA0 quiet guest.mode=bench guest.bench_wait=%d", int(benchWait.Seconds()))
+	name := "thin"
+	if *smp > 1 {
+		// QEMU's built-in PSCI starts CPUs without SVE, SME and pointer
+		// authentication at EL3 (docs/smp.md): the native board gets the
+		// same CPU.
+		b.SMP, b.CPU = *smp, smpCPU
+		b.Words = strings.TrimSpace(b.Words + " ferry.cpus=all")
+		b.Append += fmt.Sprintf(" guest.bench_cpus=%d", *smp)
+		name = fmt.Sprintf("thin-smp%d", *smp)
+	}
 	keys, err := os.MkdirTemp("", "ferry-bench-thin-keys")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ferry-bench:", err)
@@ -236,7 +249,7 @@ func main() {
 	})
 	s.Ratio = s.NativeMS / s.FerryMS
 	s.HostRatio = s.NativeHostS / s.FerryHostS
-	if err := write(*out, s); err != nil {
+	if err := write(*out, name, s); err != nil {
 		fmt.Fprintln(os.Stderr, "ferry-bench:", err)
 		os.Exit(1)
 	}
@@ -352,13 +365,14 @@ type Setup struct {
 	CPU     string `json:"cpu"`
 	Machine string `json:"machine"`
 	Memory  string `json:"memory"`
+	SMP     int    `json:"smp"`
 	Kernel  string `json:"kernel"`
 }
 
 // setupOf is b's Setup, now.
 func setupOf(b qemu.Board) Setup {
 	return Setup{Date: time.Now().UTC().Format(time.RFC3339), QEMU: qemuVersion(b.QEMU), CPU: b.CPU, Machine: b.Machine(),
-		Memory: b.Memory, Kernel: kernelVersion(b.Kernel)}
+		Memory: b.Memory, SMP: max(b.SMP, 1), Kernel: kernelVersion(b.Kernel)}
 }
 
 func qemuVersion(bin string) string {
@@ -369,16 +383,23 @@ func qemuVersion(bin string) string {
 	return strings.SplitN(string(out), "\n", 2)[0]
 }
 
-func write(dir string, s Summary) error {
+// smpCPU is the -cpu of a board with several CPUs: QEMU's built-in PSCI
+// starts a CPU that traps SVE, SME and pointer authentication to EL3.
+const smpCPU = "max,pauth=off,sve=off,sme=off"
+
+func write(dir, name string, s Summary) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	j, _ := json.MarshalIndent(s, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "thin.json"), append(j, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".json"), append(j, '\n'), 0o644); err != nil {
 		return err
 	}
 	var md strings.Builder
 	fmt.Fprintf(&md, "# Thin-ness: the guest benchmark natively and under Ferry\n\n")
+	if s.SMP > 1 {
+		fmt.Fprintf(&md, "On %d CPUs: a copy of the benchmark pinned to each at once (`guest.bench_cpus=%d`), the slowest copy's figures, the wall time as total; Ferry with `ferry.cpus=all`, a vCPU on each CPU.\n\n", s.SMP, s.SMP)
+	}
 	fmt.Fprintf(&md, "Written by `make bench` (`go run ./cmd/ferry-bench`) on %s.\n\n", s.Date)
 	fmt.Fprintf(&md, "Board: %s, `-M %s -cpu %s -m %s`, guest kernel %s,\n", s.QEMU, s.Machine, s.CPU, s.Memory, s.Kernel)
 	fmt.Fprintf(&md, "`guest.mode=bench` (busybox arithmetic loop, then md5sum of a tmpfs file); native and Ferry boots alternate.\n")
@@ -401,5 +422,5 @@ func write(dir string, s Summary) error {
 		}
 		fmt.Fprintf(&md, "| %d | %s | %.2f | %d | %d | %d | %.2f | %s | %s |\n", i/2+1, cfg, r.BootS, r.LoopMS, r.MD5MS, r.TotalMS, r.HostS, ex, by)
 	}
-	return os.WriteFile(filepath.Join(dir, "thin.md"), []byte(md.String()), 0o644)
+	return os.WriteFile(filepath.Join(dir, name+".md"), []byte(md.String()), 0o644)
 }
