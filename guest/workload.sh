@@ -240,6 +240,31 @@ bench_one() {
 	echo "$loop_ms $md5_ms $s $sum $same"
 }
 
+# pingpong N: N round trips of a line between a shell on CPU 0 and one on
+# CPU 1 through two FIFOs: every message wakes the other CPU (Linux's
+# reschedule IPI when it idles), the IPI-heavy benchmark.
+pingpong() {
+	rm -f /tmp/ping /tmp/pong
+	mkfifo /tmp/ping /tmp/pong
+	taskset -c 1 sh -c 'exec 3</tmp/ping 4>/tmp/pong; while read -r x <&3; do echo "$x" >&4; done' &
+	echoer=$!
+	exec 5>/tmp/ping 6</tmp/pong
+	now_ms
+	t0=$ms
+	taskset -p -c 0 $$ >/dev/null
+	i=0
+	while [ $i -lt "$1" ]; do
+		echo "$i" >&5
+		read -r y <&6
+		i=$((i + 1))
+	done
+	now_ms
+	exec 5>&- 6<&-
+	wait "$echoer"
+	rm -f /tmp/ping /tmp/pong
+	echo "FERRY-BENCH pingpong n=$1 ms=$((ms - t0)) last=$y"
+}
+
 mode_bench() {
 	iters=$(num_param guest.bench_iters 200000)
 	mb=$(num_param guest.bench_mb 64)
@@ -286,6 +311,9 @@ mode_bench() {
 
 	echo "FERRY-BENCH loop_ms=$loop_ms md5_ms=$md5_ms total_ms=$total_ms"
 	echo "FERRY-BENCH check loop_sum=$s md5=$sum rounds_agree=$same"
+	if [ "$cpus" -gt 1 ]; then
+		pingpong "$(num_param guest.bench_pingpong 500)"
+	fi
 	echo "FERRY-BENCH done"
 	sync
 	poweroff -f

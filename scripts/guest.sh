@@ -26,7 +26,7 @@ modules_wanted=(virtio_mmio virtio_net)
 applets_required=(
 	sh mount mkdir echo cat sleep usleep md5sum dd date insmod poweroff seq head tr
 	awk printf uname grep cut od hexdump wc rm cp mv ln setsid cttyhack test '[' true
-	kill sync taskset
+	kill sync taskset mkfifo
 )
 
 log() { printf 'guest: %s\n' "$*" >&2; }

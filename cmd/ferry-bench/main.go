@@ -68,6 +68,11 @@ type Run struct {
 	// Exits are Ferry's over the benchmark, from its API (Ferry runs
 	// with their management NIC only).
 	Exits *Exits `json:"exits,omitempty"`
+	// With several CPUs: the pipe ping-pong between CPU 0 and CPU 1 (its
+	// round trips and the guest-measured time), and vCPU 0's exits over it.
+	PingPongN  int    `json:"pingpong_round_trips,omitempty"`
+	PingPongMS int    `json:"pingpong_ms,omitempty"`
+	PingExits  *Exits `json:"pingpong_exits,omitempty"`
 }
 
 // Summary is what thin.json holds.
@@ -83,6 +88,12 @@ type Summary struct {
 	NativeBootS float64 `json:"native_median_boot_s"`
 	FerryBootS  float64 `json:"ferry_median_boot_s"`
 	FerryExits  float64 `json:"ferry_median_exits_per_s"`
+	// With several CPUs: the ping-pong's round trips per second, and
+	// vCPU 0's exits per second over it (medians).
+	NativePingPS   float64 `json:"native_median_pingpong_round_trips_per_s,omitempty"`
+	FerryPingPS    float64 `json:"ferry_median_pingpong_round_trips_per_s,omitempty"`
+	PingRatio      float64 `json:"pingpong_ratio_ferry_over_native,omitempty"`
+	FerryPingExits float64 `json:"ferry_median_pingpong_vcpu0_exits_per_s,omitempty"`
 }
 
 // settle is the pause between two boots, so that one board's teardown does
@@ -90,7 +101,8 @@ type Summary struct {
 const settle = 3 * time.Second
 
 var (
-	figures = regexp.MustCompile(`^FERRY-BENCH loop_ms=(\d+) md5_ms=(\d+) total_ms=(\d+)`)
+	figures  = regexp.MustCompile(`^FERRY-BENCH loop_ms=(\d+) md5_ms=(\d+) total_ms=(\d+)`)
+	pingpong = regexp.MustCompile(`^FERRY-BENCH pingpong n=(\d+) ms=(\d+)`)
 	check   = regexp.MustCompile(`^FERRY-BENCH check (.*)`)
 )
 
@@ -222,6 +234,9 @@ func main() {
 			}
 			fmt.Printf("run %d ferry=%-5v boot %.2fs loop %dms md5 %dms total %dms (host %.2fs)",
 				i+1, ferry, r.BootS, r.LoopMS, r.MD5MS, r.TotalMS, r.HostS)
+			if r.PingPongN > 0 {
+				fmt.Printf(", ping-pong %d in %dms", r.PingPongN, r.PingPongMS)
+			}
 			if r.Exits != nil {
 				fmt.Printf(", %.1f exits/s (%v)", r.Exits.PerSecond, r.Exits)
 			}
@@ -248,6 +263,17 @@ func main() {
 		return r.Exits.PerSecond
 	})
 	s.Ratio = s.NativeMS / s.FerryMS
+	if *smp > 1 {
+		perS := func(r Run) float64 { return float64(r.PingPongN) / (float64(r.PingPongMS) / 1000) }
+		s.NativePingPS, s.FerryPingPS = median(s.Runs, false, perS), median(s.Runs, true, perS)
+		s.PingRatio = s.FerryPingPS / s.NativePingPS
+		s.FerryPingExits = median(s.Runs, true, func(r Run) float64 {
+			if r.PingExits == nil {
+				return 0
+			}
+			return r.PingExits.PerSecond
+		})
+	}
 	s.HostRatio = s.NativeHostS / s.FerryHostS
 	if err := write(*out, name, s); err != nil {
 		fmt.Fprintln(os.Stderr, "ferry-bench:", err)
@@ -311,9 +337,9 @@ func run(b qemu.Board, ferry bool, keys string) (Run, error) {
 	if err != nil {
 		return r, err
 	}
+	var after api.Status
 	if c != nil {
-		after, _, err := c.status("10.77.0.11")
-		if err != nil {
+		if after, _, err = c.status("10.77.0.11"); err != nil {
 			return r, fmt.Errorf("Ferry's status after the benchmark: %w", err)
 		}
 		e := exitsBetween(before, after)
@@ -328,6 +354,24 @@ func run(b qemu.Board, ferry bool, keys string) (Run, error) {
 		return r, err
 	}
 	r.Check = check.FindStringSubmatch(cl.Text)[1]
+	if b.SMP > 1 {
+		pl, j, err := p.Expect(pingpong, i, 5*time.Minute)
+		if err != nil {
+			return r, err
+		}
+		i = j
+		pm := pingpong.FindStringSubmatch(pl.Text)
+		r.PingPongN, _ = strconv.Atoi(pm[1])
+		r.PingPongMS, _ = strconv.Atoi(pm[2])
+		if c != nil {
+			end, _, err := c.status("10.77.0.11")
+			if err != nil {
+				return r, fmt.Errorf("Ferry's status after the ping-pong: %w", err)
+			}
+			e := exitsBetween(after, end)
+			r.PingExits = &e
+		}
+	}
 	done, _, err := p.Expect(regexp.MustCompile(`^FERRY-BENCH done`), i, time.Minute)
 	if err != nil {
 		return r, err
@@ -409,7 +453,12 @@ func write(dir, name string, s Summary) error {
 	fmt.Fprintf(&md, "| benchmark, guest clock (median ms) | %.0f | %.0f | **%.4f** |\n", s.NativeMS, s.FerryMS, s.Ratio)
 	fmt.Fprintf(&md, "| benchmark, host clock (median s) | %.2f | %.2f | %.4f |\n", s.NativeHostS, s.FerryHostS, s.HostRatio)
 	fmt.Fprintf(&md, "| boot to userspace, host clock (median s) | %.2f | %.2f | |\n", s.NativeBootS, s.FerryBootS)
-	fmt.Fprintf(&md, "| exits per second over the benchmark (median) | | %.1f | |\n\n", s.FerryExits)
+	fmt.Fprintf(&md, "| exits per second over the benchmark (median) | | %.1f | |\n", s.FerryExits)
+	if s.SMP > 1 {
+		fmt.Fprintf(&md, "| pipe ping-pong CPU 0 <-> CPU 1, round trips/s (median) | %.0f | %.0f | %.4f (Ferry / native) |\n", s.NativePingPS, s.FerryPingPS, s.PingRatio)
+		fmt.Fprintf(&md, "| vCPU 0's exits per second over the ping-pong (median) | | %.1f | |\n", s.FerryPingExits)
+	}
+	fmt.Fprintf(&md, "\n")
 	fmt.Fprintf(&md, "Target: native / Ferry >= 0.99.\n\n| run | config | boot s | loop ms | md5 ms | total ms | host s | exits/s | by cause |\n|---|---|---|---|---|---|---|---|---|\n")
 	for i, r := range s.Runs {
 		cfg := "native"
