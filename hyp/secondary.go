@@ -65,6 +65,7 @@ func (m *Machine) newSecondaries(p machineParts, frames []*gic.Guard, log func(s
 	}
 	m.VCPU.Powers = powers
 	m.VCPU.Index = 0
+	m.power = new(atomic.Pointer[PowerRequest])
 	m.cpus = make([]*secondary, n)
 	for k := 1; k < n; k++ {
 		s := &secondary{guard: frames[k], vif: vcpuif.New(p.vif)}
@@ -198,7 +199,19 @@ func (m *Machine) RunVCPU(k int, setup func(vif *vcpuif.VIF, guard *gic.Guard) e
 		m.bootVCPU(&s.vcpu, start)
 		for s.vcpu.Powers.State(k) == VCPUOn && !s.stop.Load() {
 			reason := m.hw.Enter(&s.vcpu.Ctx)
-			if err := s.vcpu.Dispatch(reason); err != nil {
+			err := s.vcpu.Dispatch(reason)
+			var p *PowerRequest
+			if errors.As(err, &p) {
+				// The machine's power is vCPU 0's to carry out (it
+				// stops this one first): this vCPU waits for it.
+				m.power.Store(p)
+				if m.Kick != nil {
+					m.Kick(0)
+				}
+				s.stop.Store(true)
+				break
+			}
+			if err != nil {
 				s.vcpu.Powers.Off(k)
 				s.vif.Reset()
 				return fmt.Errorf("vCPU %d: %w", k, err)

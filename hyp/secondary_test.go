@@ -5,8 +5,10 @@
 package hyp
 
 import (
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +23,11 @@ import (
 // newTwoVCPUMachine is a machine whose guest has vCPUs on CPUs 0 and 1
 // (QEMU's board with four), each CPU's redistributor a fake of its own.
 func newTwoVCPUMachine(t *testing.T) (*Machine, *vcpuif.Fake, *gic.Fake, *[]int) {
+	m, vf, g1, kicked, _ := newTwoVCPUMachineHW(t)
+	return m, vf, g1, kicked
+}
+
+func newTwoVCPUMachineHW(t *testing.T) (*Machine, *vcpuif.Fake, *gic.Fake, *[]int, *fakeHW) {
 	t.Helper()
 	b, _ := qemuBoard(t, "virt-gicv3-1g-smp4.dtb")
 	b.Memory = []phys.Range{{Base: 0x40000000, Size: testRAMBase + testRAMSize - 0x40000000}}
@@ -51,8 +58,13 @@ func newTwoVCPUMachine(t *testing.T) (*Machine, *vcpuif.Fake, *gic.Fake, *[]int)
 	}
 	m.VCPU.IDs = cpu.GuestIDs(func(string) uint64 { return 0 })
 	var kicked []int
-	m.Kick = func(k int) { kicked = append(kicked, k) }
-	return m, vf, g1, &kicked
+	var mu sync.Mutex // vCPUs kick from their own goroutines
+	m.Kick = func(k int) {
+		mu.Lock()
+		kicked = append(kicked, k)
+		mu.Unlock()
+	}
+	return m, vf, g1, &kicked, h
 }
 
 // TestSecondarySGIs: vCPU 0's SGI to vCPU 1 is queued for it and its CPU
@@ -172,5 +184,36 @@ func TestStopSecondaries(t *testing.T) {
 	p.Started(1)
 	if err := m.stopSecondaries(); err == nil || !strings.Contains(err.Error(), "did not stop") {
 		t.Fatalf("a CPU that never answers: %v", err)
+	}
+}
+
+// TestSecondaryPowerCall: vCPU 1's SYSTEM_RESET is vCPU 0's to carry out:
+// vCPU 1 posts it, kicks CPU 0 and stops; vCPU 0's next exit takes it.
+func TestSecondaryPowerCall(t *testing.T) {
+	m, _, _, kicked, h := newTwoVCPUMachineHW(t)
+	h.script = []func(*fakeHW, *cpu.Context) uint64{smcExit(PSCISystemReset)}
+	parked := make(chan struct{})
+	var once sync.Once
+	h.wfe = func() {
+		if m.cpus[1].stopped.Load() {
+			once.Do(func() { close(parked) })
+			runtime.Goexit() // the vCPU's CPU would wait here for ever
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.RunVCPU(1, func(*vcpuif.VIF, *gic.Guard) error { return nil }) }()
+	if r := m.VCPU.Powers.on(1, qemuGuestBase, 0, m.VCPU.InRAM); r != PSCISuccess {
+		t.Fatalf("CPU_ON: %#x", r)
+	}
+	select {
+	case <-parked:
+	case err := <-done:
+		t.Fatalf("RunVCPU returned %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("vCPU 1 did not stop after its SYSTEM_RESET")
+	}
+	p := m.power.Load()
+	if p == nil || p.Call != "SYSTEM_RESET" || m.VCPU.Powers.State(1) != VCPUOff || !slices.Contains(*kicked, 0) {
+		t.Fatalf("posted %v, vCPU 1 %v, kicked %v", p, m.VCPU.Powers.State(1), *kicked)
 	}
 }
