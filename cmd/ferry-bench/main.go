@@ -103,7 +103,7 @@ const settle = 3 * time.Second
 var (
 	figures  = regexp.MustCompile(`^FERRY-BENCH loop_ms=(\d+) md5_ms=(\d+) total_ms=(\d+)`)
 	pingpong = regexp.MustCompile(`^FERRY-BENCH pingpong n=(\d+) ms=(\d+)`)
-	check   = regexp.MustCompile(`^FERRY-BENCH check (.*)`)
+	check    = regexp.MustCompile(`^FERRY-BENCH check (.*)`)
 )
 
 func main() {
