@@ -89,9 +89,9 @@ type Machine struct {
 	cpus   []*secondary
 	sgis   []atomic.Uint32
 	mmioMu sync.Mutex
-	// power is a system power call (SYSTEM_OFF, SYSTEM_RESET) another
+	// postedPower is a system power call (SYSTEM_OFF, SYSTEM_RESET) another
 	// vCPU made, for vCPU 0's run loop to carry out (nil with one vCPU).
-	power *atomic.Pointer[PowerRequest]
+	postedPower *atomic.Pointer[PowerRequest]
 	// Kick wakes vCPU k's CPU out of the guest (its kick SGI), to list
 	// the SGIs queued for it; nil with one vCPU.
 	Kick func(k int)
@@ -368,9 +368,9 @@ func (m *Machine) step() error {
 		exited = m.hw.Now()
 	}
 	err := m.VCPU.Dispatch(reason)
-	if err == nil && m.power != nil {
+	if err == nil && m.postedPower != nil {
 		// Another vCPU's system power call, carried out here.
-		if p := m.power.Swap(nil); p != nil {
+		if p := m.postedPower.Swap(nil); p != nil {
 			err = p
 		}
 	}

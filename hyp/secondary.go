@@ -65,7 +65,7 @@ func (m *Machine) newSecondaries(p machineParts, frames []*gic.Guard, log func(s
 	}
 	m.VCPU.Powers = powers
 	m.VCPU.Index = 0
-	m.power = new(atomic.Pointer[PowerRequest])
+	m.postedPower = new(atomic.Pointer[PowerRequest])
 	m.cpus = make([]*secondary, n)
 	for k := 1; k < n; k++ {
 		s := &secondary{guard: frames[k], vif: vcpuif.New(p.vif)}
@@ -204,7 +204,7 @@ func (m *Machine) RunVCPU(k int, setup func(vif *vcpuif.VIF, guard *gic.Guard) e
 			if errors.As(err, &p) {
 				// The machine's power is vCPU 0's to carry out (it
 				// stops this one first): this vCPU waits for it.
-				m.power.Store(p)
+				m.postedPower.Store(p)
 				if m.Kick != nil {
 					m.Kick(0)
 				}

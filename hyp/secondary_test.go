@@ -212,7 +212,7 @@ func TestSecondaryPowerCall(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("vCPU 1 did not stop after its SYSTEM_RESET")
 	}
-	p := m.power.Load()
+	p := m.postedPower.Load()
 	if p == nil || p.Call != "SYSTEM_RESET" || m.VCPU.Powers.State(1) != VCPUOff || !slices.Contains(*kicked, 0) {
 		t.Fatalf("posted %v, vCPU 1 %v, kicked %v", p, m.VCPU.Powers.State(1), *kicked)
 	}
