@@ -67,6 +67,9 @@ type Status struct {
 	// the first).
 	ExitRates  map[string]float64 `json:"exit_rates,omitempty"`
 	ExitWindow time.Duration      `json:"exit_window_ns,omitempty"`
+	// VCPUs are the guest's vCPUs when it has more than one, vCPU i on
+	// the board's CPU with that MPIDR (the exits above are vCPU 0's).
+	VCPUs []VCPU `json:"vcpus,omitempty"`
 	// Stopped says why the guest stopped (guest "stopped"): the trap
 	// Ferry could not handle, decoded.
 	Stopped string `json:"stopped,omitempty"`
@@ -110,6 +113,15 @@ type Status struct {
 	Migration *Migration `json:"migration,omitempty"`
 	Decisions []Decision `json:"decisions,omitempty"`
 	CRL       CRL        `json:"crl"`
+}
+
+// VCPU is one of the guest's vCPUs: the affinity of the CPU it runs on,
+// its PSCI power state ("on", "off", "on-pending") and its exits since
+// boot.
+type VCPU struct {
+	MPIDR uint64 `json:"mpidr"`
+	Power string `json:"power"`
+	Exits uint64 `json:"exits"`
 }
 
 // Roles of a board in a migration.

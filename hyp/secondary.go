@@ -273,10 +273,29 @@ func (m *Machine) bootVCPU(v *VCPU, s CPUStart) {
 	}
 }
 
-// VCPUCauses are vCPU k's exits by cause (k 0: the machine's VCPU).
-func (m *Machine) VCPUCauses(k int) map[string]uint64 {
-	if k == 0 {
-		return m.VCPU.Causes()
+// VCPUInfo is one vCPU as the API shows it.
+type VCPUInfo struct {
+	MPIDR uint64
+	Power VCPUPower
+	Exits uint64
+}
+
+// VCPUs are the guest's vCPUs, none with only one.
+func (m *Machine) VCPUs() []VCPUInfo {
+	if m.cpus == nil {
+		return nil
 	}
-	return m.cpus[k].vcpu.Causes()
+	out := make([]VCPUInfo, len(m.cpus))
+	for k := range m.cpus {
+		v := &m.VCPU
+		if k > 0 {
+			v = &m.cpus[k].vcpu
+		}
+		var n uint64
+		for _, c := range v.Causes() {
+			n += c
+		}
+		out[k] = VCPUInfo{MPIDR: m.Desc.VCPUs[k], Power: v.Powers.State(k), Exits: n}
+	}
+	return out
 }

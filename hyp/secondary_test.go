@@ -217,3 +217,20 @@ func TestSecondaryPowerCall(t *testing.T) {
 		t.Fatalf("posted %v, vCPU 1 %v, kicked %v", p, m.VCPU.Powers.State(1), *kicked)
 	}
 }
+
+// TestSecondaryStatus: the API's picture of the vCPUs: their CPUs, power
+// states and exits; none with one vCPU.
+func TestSecondaryStatus(t *testing.T) {
+	m, _, _, _ := newTwoVCPUMachine(t)
+	m.VCPU.Powers.on(1, qemuGuestBase, 0, m.VCPU.InRAM)
+	m.cpus[1].vcpu.causes.add(CauseIRQ)
+	m.cpus[1].vcpu.causes.add(CauseKick)
+	got := m.VCPUs()
+	want := []VCPUInfo{{MPIDR: 0, Power: VCPUOn}, {MPIDR: 1, Power: VCPUOnPending, Exits: 2}}
+	if !slices.Equal(got, want) {
+		t.Errorf("VCPUs() = %+v, want %+v", got, want)
+	}
+	if one := newTestMachine(t, GuestRunning); one.VCPUs() != nil {
+		t.Errorf("one vCPU: %+v", one.VCPUs())
+	}
+}

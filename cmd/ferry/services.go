@@ -236,6 +236,7 @@ func (s *services) Status() api.Status {
 		ExitNanos:  s.m.ExitTimes(),
 		ExitRates:  rates,
 		ExitWindow: window,
+		VCPUs:      vcpus(s.m.VCPUs()),
 
 		ConsoleDropped: board.ConsoleDropped(),
 		NICFaults:      s.m.GuestNICFaults(),
@@ -446,4 +447,13 @@ func errOrNil(err error) string {
 		return ""
 	}
 	return "(" + err.Error() + ")"
+}
+
+// vcpus are the guest's vCPUs as the API shows them.
+func vcpus(vs []hyp.VCPUInfo) []api.VCPU {
+	var out []api.VCPU
+	for _, v := range vs {
+		out = append(out, api.VCPU{MPIDR: v.MPIDR, Power: v.Power.String(), Exits: v.Exits})
+	}
+	return out
 }

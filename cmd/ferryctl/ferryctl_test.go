@@ -155,6 +155,7 @@ func statusHandler(calls *int, mu *sync.Mutex) http.Handler {
 			GuestAborts: 2, GuestFault: "external abort: read at IPA 0xb000000",
 			NICFaults: []string{"0xa003c00: queue 1 stopped: virtq: a buffer outside guest RAM: [0x40000000+0x1000]"},
 			NICHeld:   []string{"0xa003c00: queue 0: the device holds a request (the chain at 3) for 12.5s, 9 chain(s) in all"},
+			VCPUs:     []api.VCPU{{MPIDR: 0, Power: "on", Exits: 1234}, {MPIDR: 1, Power: "off", Exits: 56}},
 		})
 	})
 	return mux
@@ -212,6 +213,7 @@ func TestStatus(t *testing.T) {
 	}
 	for _, want := range []string{"board        board1", "role         run", "guest        running", "uptime       1m30s", "exits        1234 (mmio 1200 at 8.5µs, nic 34; per second over 2s: nic 0.5)",
 		"nic fault    0xa003c00: queue 1 stopped: virtq: a buffer outside guest RAM: [0x40000000+0x1000]",
+		"vcpus        0 on (MPIDR 0x0, 1234 exits), 1 off (MPIDR 0x1, 56 exits)",
 		"guest faults 2 external abort(s), 0 undefined instruction(s) given to the guest; newest: external abort: read at IPA 0xb000000",
 		"nic held     0xa003c00: queue 0: the device holds a request (the chain at 3) for 12.5s, 9 chain(s) in all (a migration's pause fails; migrate -reset-nic gives the requests back to the guest unused)"} {
 		if !strings.Contains(strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(want), " ")) {

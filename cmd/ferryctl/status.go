@@ -155,6 +155,13 @@ func printStatus(w io.Writer, st api.Status, peer string, asJSON bool) error {
 	fmt.Fprintf(tw, "guest\t%s\n", guestState(st))
 	fmt.Fprintf(tw, "uptime\t%s\n", durationString(st.Uptime))
 	fmt.Fprintf(tw, "exits\t%d%s\n", st.Exits, exitCauses(st))
+	if len(st.VCPUs) > 0 {
+		var vs []string
+		for i, v := range st.VCPUs {
+			vs = append(vs, fmt.Sprintf("%d %s (MPIDR %#x, %d exits)", i, v.Power, v.MPIDR, v.Exits))
+		}
+		fmt.Fprintf(tw, "vcpus\t%s\n", strings.Join(vs, ", "))
+	}
 	for _, f := range st.NICFaults {
 		fmt.Fprintf(tw, "nic fault\t%s\n", f)
 	}
