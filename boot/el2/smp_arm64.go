@@ -339,19 +339,24 @@ var ErrNoCPU = errors.New("no M of the runtime on that CPU")
 
 // LockToCPU locks the calling goroutine to secondary CPU i's M, for good:
 // it waits (a bounded while) until the scheduler runs it there, trying
-// again on every other CPU. A goroutine locked to a secondary must never
-// return (its M would exit).
+// again on every other CPU. It yields between tries (runtime.Gosched: the
+// global run queue, which every M with nothing to do looks at, where a
+// sleep's timer would wake it only on the P it slept on). A goroutine
+// locked to a secondary must never return (its M would exit).
 func LockToCPU(i int, within time.Duration) error {
 	deadline := time.Now().Add(within)
-	for {
+	for try := 1; ; try++ {
 		runtime.LockOSThread()
 		if CPU() == i {
 			return nil
 		}
 		runtime.UnlockOSThread()
 		if time.Now().After(deadline) {
-			return fmt.Errorf("cpu %d: %w after %v", i, ErrNoCPU, within)
+			return fmt.Errorf("cpu %d: %w after %v (%d tries)", i, ErrNoCPU, within, try)
 		}
-		time.Sleep(50 * time.Microsecond)
+		runtime.Gosched()
+		if try%64 == 0 {
+			time.Sleep(time.Millisecond)
+		}
 	}
 }

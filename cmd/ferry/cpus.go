@@ -27,7 +27,7 @@ const kickSGI = 7
 
 // lockWithin bounds how long a secondary's goroutine waits for the
 // scheduler to run it on that CPU.
-const lockWithin = 2 * time.Second
+const lockWithin = 10 * time.Second
 
 // cpuWork are the secondaries' work queues, by CPU index (nil for the
 // boot CPU and any CPU that is not up): what runs there.

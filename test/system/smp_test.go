@@ -56,3 +56,25 @@ func TestSecondaryCPUs(t *testing.T) {
 	_, at = expect(t, p, bootID.String(), at, bootTimeout)
 	run(`echo cpus-$(nproc)`, `^cpus-2$`)
 }
+
+// TestFourCPUs: on a board with four CPUs every one comes up, runs Go and
+// a vCPU of the guest's, which sees four and runs on the last.
+func TestFourCPUs(t *testing.T) {
+	b := board(t, false, "guest.mode=shell")
+	b.SMP, b.CPU = 4, smpCPU
+	b.Words = "ferry.cpus=all"
+	p := start(t, b)
+	expect(t, p, `^ferry: cpu 3 up: MPIDR 0x3$`, 0, bootTimeout)
+	expect(t, p, `^ferry: cpus: 4, Go on each \(GOMAXPROCS 4\)`, 0, 20*time.Second)
+	expect(t, p, `smp: Brought up 1 node, 4 CPUs`, 0, bootTimeout)
+	_, at := expect(t, p, bootID.String(), 0, bootTimeout)
+	for _, c := range []struct{ cmd, want string }{
+		{`echo cpus-$(nproc) online-$(cat /sys/devices/system/cpu/online)`, `^cpus-4 online-0-3$`},
+		{`taskset -c 3 sh -c 'echo on-$(cat /proc/self/stat | cut -d" " -f39)'`, `^on-3$`},
+	} {
+		if err := p.Send(c.cmd + "\n"); err != nil {
+			t.Fatal(err)
+		}
+		_, at = expect(t, p, c.want, at, time.Minute)
+	}
+}
