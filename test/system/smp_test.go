@@ -5,8 +5,12 @@
 package system
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-hv/ferry/internal/qemu"
 )
 
 // smpCPU is the -cpu of a board whose CPUs Ferry starts: QEMU's built-in
@@ -76,5 +80,29 @@ func TestFourCPUs(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, at = expect(t, p, c.want, at, time.Minute)
+	}
+}
+
+// TestTwoVCPUGuestNotMoved: a board whose guest has two vCPUs reports
+// them in its status, and a migration of that guest -- moving more than
+// one vCPU is not built yet -- is refused with the reason, the guest
+// running on where it was.
+func TestTwoVCPUGuestNotMoved(t *testing.T) {
+	smp := func(b *qemu.Board) { b.SMP, b.CPU, b.Words = 2, smpCPU, "ferry.cpus=all" }
+	l := newLink(t)
+	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", "guest.mode=shell", smp)
+	l.board("b", "10.77.0.12", "52:54:00:77:00:12", "", smp)
+	expect(t, a, `smp: Brought up 1 node, 2 CPUs`, 0, bootTimeout)
+	expect(t, a, `^FERRY-GUEST: userspace up`, 0, bootTimeout)
+	out, err := l.ferryctl("", "status", "10.77.0.11")
+	if err != nil || !regexp.MustCompile(`vcpus +0 on \(MPIDR 0x0, \d+ exits\), 1 on \(MPIDR 0x1, \d+ exits\)`).MatchString(out) {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	out, err = l.ferryctl("", "migrate", "10.77.0.11", "10.77.0.12")
+	if err == nil || !strings.Contains(out, "the guest has 2 vCPUs") {
+		t.Fatalf("migration of a two-vCPU guest: %v\n%s", err, out)
+	}
+	if out, err := l.ferryctl("", "status", "10.77.0.11"); err != nil || !regexp.MustCompile(`guest +running`).MatchString(out) {
+		t.Fatalf("status after the refusal: %v\n%s", err, out)
 	}
 }
