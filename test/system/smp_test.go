@@ -40,13 +40,7 @@ func TestSecondaryCPUs(t *testing.T) {
 	expect(t, p, `CPU1: Booted secondary processor 0x0000000001`, 0, bootTimeout)
 	expect(t, p, `smp: Brought up 1 node, 2 CPUs`, 0, bootTimeout)
 	_, at := expect(t, p, bootID.String(), 0, bootTimeout)
-	run := func(cmd, want string) {
-		t.Helper()
-		if err := p.Send(cmd + "\n"); err != nil {
-			t.Fatal(err)
-		}
-		_, at = expect(t, p, want, at, time.Minute)
-	}
+	run := func(cmd, want string) { at = shell(t, p, at, cmd, want) }
 	run(`echo cpus-$(nproc)`, `^cpus-2$`)
 	for _, c := range []string{"0", "1"} {
 		run(`taskset -c `+c+` sh -c 'i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; echo spun-on-`+c+`-$(cat /proc/self/stat | cut -d" " -f39)'`, `^spun-on-`+c+`-`+c+`$`)
@@ -82,15 +76,19 @@ func TestFourCPUs(t *testing.T) {
 	expect(t, p, `^ferry: cpus: 4, Go on each \(GOMAXPROCS 4\)`, 0, 20*time.Second)
 	expect(t, p, `smp: Brought up 1 node, 4 CPUs`, 0, bootTimeout)
 	_, at := expect(t, p, bootID.String(), 0, bootTimeout)
-	for _, c := range []struct{ cmd, want string }{
-		{`echo cpus-$(nproc) online-$(cat /sys/devices/system/cpu/online)`, `^cpus-4 online-0-3$`},
-		{`taskset -c 3 sh -c 'echo on-$(cat /proc/self/stat | cut -d" " -f39)'`, `^on-3$`},
-	} {
-		if err := p.Send(c.cmd + "\n"); err != nil {
-			t.Fatal(err)
-		}
-		_, at = expect(t, p, c.want, at, time.Minute)
+	at = shell(t, p, at, `echo cpus-$(nproc) online-$(cat /sys/devices/system/cpu/online)`, `^cpus-4 online-0-3$`)
+	shell(t, p, at, `taskset -c 3 sh -c 'echo on-$(cat /proc/self/stat | cut -d" " -f39)'`, `^on-3$`)
+}
+
+// shell types cmd into the guest's shell and waits for a line matching
+// want after line at; it returns where that line is.
+func shell(t *testing.T, p *qemu.Process, at int, cmd, want string) int {
+	t.Helper()
+	if err := p.Send(cmd + "\n"); err != nil {
+		t.Fatal(err)
 	}
+	_, at = expect(t, p, want, at, time.Minute)
+	return at
 }
 
 // TestTwoVCPUGuestNotMoved: a board whose guest has two vCPUs reports
