@@ -35,6 +35,7 @@ type percpu struct {
 	online uint32 // set by the CPU itself once its MMU is on
 	taken  uint32 // a secondary: Task placed its one thread
 	kick   uint32 // Wake sends it the kick SGI (it takes interrupts: the boot CPU)
+	pokes  uint32 // Wakes of it so far: an idle thread poked since it idled runs (threads.go)
 	nthr   uint32 // threads placed on it, the first included
 	cur    int    // its current thread
 	stack  [bootStackSize / 8]uint64
@@ -158,7 +159,7 @@ func park(wait *uint32, deadline int64) {
 	// A yield (wait nil: osyield, which the runtime also calls at every
 	// scheduling point) goes to a thread that waits for something it
 	// now has, never to an idle one.
-	if k := pick(c.thr[:], me, nanotime, wait == nil, load32); k >= 0 {
+	if k := pick(c.thr[:], me, nanotime, wait == nil, load32, atomic.LoadUint32(&c.pokes)); k >= 0 {
 		c.switchTo(me, k, threadWaiting)
 		return
 	}
@@ -168,14 +169,23 @@ func park(wait *uint32, deadline int64) {
 }
 
 // wake is the runtime's goosWake: CPU procid looks again at what its
-// threads wait for. Its own CPU has nothing to do (the waiter runs when
-// the caller parks or idles); another is sent an event (it may be in
-// WFE), and the boot CPU, once it takes them, the kick SGI (it may be in
-// WFI, or running the guest).
+// threads wait for, its idle ones included (pokes). On the caller's own
+// CPU that is all (they run when the caller parks or idles); another is
+// sent an event (it may be in WFE), and the boot CPU, once it takes them,
+// the kick SGI (it may be in WFI, or running the guest).
 //
 //go:nosplit
 func wake(procid uint64) {
-	if ncpus.Load() == 1 || procid >= maxCPUs || procid == procID() {
+	if procid >= maxCPUs {
+		return
+	}
+	// Its idle threads look again: an M idling there holds a P the
+	// runtime needs at a safe point (forEachP, a stop), or that has work.
+	// Without it, with the caller on that CPU, they never would: the
+	// runtime's wait for them spins in a yield, which never picks an idle
+	// thread.
+	atomic.AddUint32(&cpus[procid].pokes, 1)
+	if ncpus.Load() == 1 || procid == procID() {
 		return
 	}
 	cpu.SendEvent()
@@ -225,7 +235,8 @@ func idle(until int64) {
 	c := &cpus[id]
 	shared := atomic.LoadUint32(&c.nthr) > 1
 	if shared {
-		if k := pick(c.thr[:], c.cur, nanotime, true, load32); k >= 0 {
+		atomic.StoreUint32(&c.thr[c.cur].seen, atomic.LoadUint32(&c.pokes))
+		if k := pick(c.thr[:], c.cur, nanotime, true, load32, atomic.LoadUint32(&c.pokes)); k >= 0 {
 			c.switchTo(c.cur, k, threadIdle)
 			return
 		}

@@ -43,7 +43,9 @@ const (
 // the runtime allows no write barriers.
 type thread struct {
 	state uint32
-	_     uint32
+	// seen is the CPU's pokes when the thread went idle: a poke since
+	// (Wake of its CPU) makes it wanted again.
+	seen uint32
 	// The context a switch saves and loads (smp_arm64.s): the stack
 	// pointer, g (R28), the frame pointer (R29), the link register (R30),
 	// and for a new thread the function it starts in (mstart).
@@ -53,12 +55,15 @@ type thread struct {
 }
 
 // ready reports whether t may run at now(), and whether it is a thread that
-// waits for something the CPU has (rather than an idle one). Like every
+// waits for something the CPU has (rather than an idle one). An idle
+// thread is wanted once its CPU was poked (pokes moved on since it
+// idled): its M holds a P that the runtime asks something of -- a
+// goroutine to run, a safe point for forEachP, a stop -- and it must look. Like every
 // function a switch goes through, it is nosplit: the runtime parks an M
 // where it may have no g (osyield_no_g).
 //
 //go:nosplit
-func (t *thread) ready(now func() int64, load func(uintptr) uint32) (ok, wanted bool) {
+func (t *thread) ready(now func() int64, load func(uintptr) uint32, pokes uint32) (ok, wanted bool) {
 	switch atomic.LoadUint32(&t.state) {
 	case threadNew:
 		return true, true
@@ -67,13 +72,14 @@ func (t *thread) ready(now func() int64, load func(uintptr) uint32) (ok, wanted 
 			return true, true
 		}
 	case threadIdle:
-		return true, false
+		return true, atomic.LoadUint32(&t.seen) != pokes
 	}
 	return false, false
 }
 
 // pick returns the thread of ts to run after cur, round robin, or -1: the
-// first one a wait of which is met (or new), else, unless idling (the
+// first one a wait of which is met (or new, or idle and poked since: pokes
+// is the CPU's), else, unless idling (the
 // caller idles, or only yields: it would hand the CPU to an idle thread
 // and straight back), the first idle one -- an idle M holds a P and must
 // see a stop-the-world request. now is the clock, read only for a thread
@@ -81,11 +87,11 @@ func (t *thread) ready(now func() int64, load func(uintptr) uint32) (ok, wanted 
 // lock).
 //
 //go:nosplit
-func pick(ts []thread, cur int, now func() int64, idling bool, load func(uintptr) uint32) int {
+func pick(ts []thread, cur int, now func() int64, idling bool, load func(uintptr) uint32, pokes uint32) int {
 	idle := -1
 	for i := 1; i < len(ts); i++ {
 		k := (cur + i) % len(ts)
-		ok, wanted := ts[k].ready(now, load)
+		ok, wanted := ts[k].ready(now, load, pokes)
 		switch {
 		case ok && wanted:
 			return k

@@ -48,11 +48,13 @@ func TestPick(t *testing.T) {
 		{"round robin from the current", []thread{{state: threadNew}, {state: threadRunning}, {state: threadNew}}, 1, false, 2},
 		{"round robin wraps", []thread{{state: threadNew}, {state: threadNew}, {state: threadRunning}}, 2, false, 0},
 		{"a waiter wakes an idle thread", []thread{{state: threadRunning}, {state: threadIdle}}, 0, false, 1},
-		{"an idle thread does not", []thread{{state: threadRunning}, {state: threadIdle}}, 0, true, -1},
-		{"a wanted one before an idle one", []thread{{state: threadRunning}, {state: threadIdle}, waitOn(&sem, -1)}, 0, true, 2},
+		{"an idle thread does not", []thread{{state: threadRunning}, {state: threadIdle, seen: 7}}, 0, true, -1},
+		{"a wanted one before an idle one", []thread{{state: threadRunning}, {state: threadIdle, seen: 7}, waitOn(&sem, -1)}, 0, true, 2},
 		{"the current is never picked", []thread{{state: threadNew}}, 0, false, -1},
+		{"an idle thread poked since it idled", []thread{{state: threadRunning}, {state: threadIdle, seen: 6}}, 0, true, 1},
+		{"a poked idle one in its turn", []thread{{state: threadRunning}, {state: threadIdle, seen: 7}, {state: threadIdle, seen: 6}, waitOn(&sem, -1)}, 0, true, 2},
 	} {
-		if got := pick(tc.ts, tc.cur, func() int64 { return 75 }, tc.idling, loadWord); got != tc.want {
+		if got := pick(tc.ts, tc.cur, func() int64 { return 75 }, tc.idling, loadWord, 7); got != tc.want {
 			t.Errorf("%s: pick = %d, want %d", tc.name, got, tc.want)
 		}
 	}
