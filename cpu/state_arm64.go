@@ -91,9 +91,14 @@ func CaptureTimer() Timer {
 // RestoreTimer loads t into this CPU. The guest's virtual counter
 // continues from t.VirtCount: it does not see the time the machine spent
 // moving.
-func RestoreTimer(t Timer) {
+func RestoreTimer(t Timer) { RestoreTimerAt(t, ReadCNTPCT_EL0()-t.VirtCount) }
+
+// RestoreTimerAt loads t into this CPU with the virtual offset voff
+// (CNTVOFF_EL2): a guest's other CPUs take the offset its first one's
+// RestoreTimer set, so that every CPU reads one virtual count.
+func RestoreTimerAt(t Timer, voff uint64) {
 	pct := ReadCNTPCT_EL0()
-	WriteCNTVOFF_EL2(pct - t.VirtCount)
+	WriteCNTVOFF_EL2(voff)
 	WriteCNTV_CVAL_EL0(t.CNTV_CVAL)
 	WriteCNTV_CTL_EL0(t.CNTV_CTL)
 	WriteCNTP_CVAL_EL0(pct + t.CNTP_Delta)

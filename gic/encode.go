@@ -60,7 +60,11 @@ func (s *State) Encode() []byte {
 	for _, v := range ds.Route {
 		w.U64(v)
 	}
-	rs := &s.Redist
+	s.Redist.encode(&w)
+	return w.Bytes()
+}
+
+func (rs *Redist) encode(w *wire.Writer) {
 	for _, v := range []uint32{rs.CTLR, rs.WAKER, rs.Group, rs.Enable, rs.Pending, rs.Active, rs.GrpMod} {
 		w.U32(v)
 	}
@@ -69,7 +73,45 @@ func (s *State) Encode() []byte {
 	}
 	w.U32(rs.Config[0])
 	w.U32(rs.Config[1])
+}
+
+func (rs *Redist) decode(r *wire.Reader) {
+	for _, p := range []*uint32{&rs.CTLR, &rs.WAKER, &rs.Group, &rs.Enable, &rs.Pending, &rs.Active, &rs.GrpMod} {
+		*p = r.U32()
+	}
+	for i := range rs.Priority {
+		rs.Priority[i] = r.U8()
+	}
+	rs.Config[0] = r.U32()
+	rs.Config[1] = r.U32()
+}
+
+// Encode returns the redistributor's state alone in its wire form (as in
+// a State's): the state of another vCPU's redistributor than the one a
+// State holds.
+func (rs *Redist) Encode() []byte {
+	var w wire.Writer
+	rs.encode(&w)
 	return w.Bytes()
+}
+
+// DecodeRedist reads a redistributor's state as Redist.Encode writes it,
+// of a version from Oldest to Version (its layout is the same in each),
+// and validates it.
+func DecodeRedist(version uint16, b []byte) (*Redist, error) {
+	if version < Oldest || version > Version {
+		return nil, fmt.Errorf("%w: version %d; this Ferry reads %d to %d", ErrVersion, version, Oldest, Version)
+	}
+	r := wire.NewReader(b)
+	rs := &Redist{}
+	rs.decode(r)
+	if err := r.Done(); err != nil {
+		return nil, fmt.Errorf("gic: redistributor: decode: %w", err)
+	}
+	if err := rs.Validate(); err != nil {
+		return nil, err
+	}
+	return rs, nil
 }
 
 // Decode reads a state of a version from Oldest to Version, as Encode
@@ -106,15 +148,7 @@ func Decode(version uint16, b []byte) (*State, error) {
 	for i := range ds.Route {
 		ds.Route[i] = r.U64()
 	}
-	rs := &s.Redist
-	for _, p := range []*uint32{&rs.CTLR, &rs.WAKER, &rs.Group, &rs.Enable, &rs.Pending, &rs.Active, &rs.GrpMod} {
-		*p = r.U32()
-	}
-	for i := range rs.Priority {
-		rs.Priority[i] = r.U8()
-	}
-	rs.Config[0] = r.U32()
-	rs.Config[1] = r.U32()
+	s.Redist.decode(r)
 	if version == 2 {
 		if err := decodeV2CPU(r); err != nil {
 			return nil, err
@@ -193,7 +227,11 @@ func (s *State) Validate() error {
 			return fmt.Errorf("gic: Dist.Route[%d] (INTID %d) is %#x: RES0 bits set", i, FirstSPI+i, v)
 		}
 	}
-	rs := &s.Redist
+	return s.Redist.Validate()
+}
+
+// Validate checks that no bit outside a register's defined fields is set.
+func (rs *Redist) Validate() error {
 	switch {
 	case rs.CTLR&^redistCTLRKept != 0:
 		return fmt.Errorf("gic: Redist.CTLR is %#x: only the DPG bits are kept (LPIs are never enabled)", rs.CTLR)

@@ -243,11 +243,31 @@ func (g *Guard) Capture() (*State, error) {
 	if err != nil || !g.m.any() {
 		return s, err
 	}
-	v := &g.view
-	if v.grp1 {
+	if g.view.grp1 {
 		s.Dist.CTLR |= ferryEnable
 	}
-	rs := &s.Redist
+	g.redistView(&s.Redist)
+	g.spiCapture(&s.Dist)
+	return s, nil
+}
+
+// CaptureRedist is the package's CaptureRedist of the Guard's
+// redistributor with the guest's view of Ferry's bits put back in (a
+// Guard over another vCPU's frame: package hyp).
+func (g *Guard) CaptureRedist() (*Redist, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	rs, err := CaptureRedist(g.r, g.own)
+	if err != nil || !g.m.any() {
+		return rs, err
+	}
+	g.redistView(rs)
+	return rs, nil
+}
+
+// redistView puts the guest's view of Ferry's redistributor bits into rs.
+func (g *Guard) redistView(rs *Redist) {
+	v := &g.view
 	rs.Group |= v.group
 	rs.GrpMod |= v.grpmod
 	rs.Enable |= v.enable
@@ -259,14 +279,12 @@ func (g *Guard) Capture() (*State, error) {
 			}
 		}
 	}
-	g.spiCapture(&s.Dist)
 	if g.rdGuarded {
 		rs.WAKER = 0
 		if v.sleep {
 			rs.WAKER = WAKER_ProcessorSleep
 		}
 	}
-	return s, nil
 }
 
 // Restore is State.Restore for the Guard's GIC and Owned, then the guest's
@@ -278,9 +296,29 @@ func (g *Guard) Restore(s *State) error {
 	if err := s.Restore(g.d, g.r, g.own); err != nil {
 		return err
 	}
-	m, rs := &g.m, &s.Redist
+	g.takeView(&s.Redist, s.Dist.CTLR&ferryEnable != 0)
+	g.spiRestore(&s.Dist)
+	return nil
+}
+
+// RestoreRedist is Redist.Restore for the Guard's redistributor, then
+// the guest's view of Ferry's redistributor bits is taken from rs.
+func (g *Guard) RestoreRedist(rs *Redist) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gen++
+	if err := rs.Restore(g.r, g.own); err != nil {
+		return err
+	}
+	g.takeView(rs, g.view.grp1)
+	return nil
+}
+
+// takeView makes rs's bits of Ferry's, and grp1, the guest's view.
+func (g *Guard) takeView(rs *Redist, grp1 bool) {
+	m := &g.m
 	g.view = view{
-		grp1:   s.Dist.CTLR&ferryEnable != 0,
+		grp1:   grp1,
 		group:  rs.Group & m.bits,
 		grpmod: rs.GrpMod & m.bits,
 		enable: rs.Enable & m.bits,
@@ -291,8 +329,6 @@ func (g *Guard) Restore(s *State) error {
 		p := rs.Priority[4*w : 4*w+4]
 		g.view.prio[w] = (uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16 | uint32(p[3])<<24) & m.prio[w]
 	}
-	g.spiRestore(&s.Dist)
-	return nil
 }
 
 // spiCapture puts the guest's view of Ferry's SPIs into ds.

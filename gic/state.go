@@ -104,6 +104,34 @@ func Capture(d, r Regs, own Owned) (*State, error) {
 	return s, nil
 }
 
+// CaptureRedist reads the guest's state of the redistributor r alone, as
+// Capture does its part: the redistributor of another of the guest's
+// vCPUs than the one a State holds.
+func CaptureRedist(r Regs, own Owned) (*Redist, error) {
+	m, err := own.masks()
+	if err != nil {
+		return nil, err
+	}
+	rs := &Redist{}
+	if err := rs.capture(r, m); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// Restore programs the redistributor's state alone into r, as
+// State.Restore does its part. The vCPU must not be running.
+func (rs *Redist) Restore(r Regs, own Owned) error {
+	m, err := own.masks()
+	if err != nil {
+		return err
+	}
+	if err := rs.Validate(); err != nil {
+		return err
+	}
+	return rs.restore(r, m)
+}
+
 func (ds *Dist) capture(d Regs) error {
 	ds.CTLR = d.Read32(GICD_CTLR) & distCTLRKept
 	n := spisOf(d.Read32(GICD_TYPER))

@@ -7,6 +7,7 @@ package hyp
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-hv/ferry/cpu"
@@ -177,7 +178,20 @@ type stateHW struct {
 	restoreCPU   func(*cpu.State) error
 	captureTimer func() cpu.Timer
 	restoreTimer func(cpu.Timer)
-	gic          *gic.Guard
+	// The other vCPUs' (secondarymove.go), on their own CPUs: the CPU's
+	// registers into or from that vCPU's register block, and its timer
+	// loaded with the machine's virtual offset.
+	captureVCPU    func(*cpu.Context) *cpu.State
+	restoreVCPU    func(*cpu.State, *cpu.Context) error
+	restoreTimerAt func(t cpu.Timer, voff uint64)
+	// timerOffset reads the CPU's virtual offset (CNTVOFF_EL2) after
+	// restoreTimer, which the other vCPUs take (nil: not read).
+	timerOffset func() uint64
+	vtimeOff    *atomic.Uint64
+	// gicState is the distributor's state the stream carries, once
+	// decoded: the virtual interfaces' HW entries are checked against it.
+	gicState **gic.State
+	gic      *gic.Guard
 	// vif is the guest's CPU interface, the GIC's virtual one (package
 	// gic/vcpuif).
 	vif     *vcpuif.VIF
@@ -194,9 +208,9 @@ type stateHW struct {
 
 // components is the machine's registry.
 func components(hw stateHW) Registry {
-	// The distributor's state the stream carries, once decoded: the
-	// virtual interface's HW entries are checked against it.
-	var gicState *gic.State
+	if hw.gicState == nil {
+		hw.gicState = new(*gic.State)
+	}
 	r := Registry{
 		{
 			Name: stateCPU, Version: cpu.StateVersion, Oldest: cpu.StateOldest, AtPause: true,
@@ -217,7 +231,13 @@ func components(hw stateHW) Registry {
 				if err != nil {
 					return nil, err
 				}
-				return func() error { hw.restoreTimer(t); return nil }, nil
+				return func() error {
+					hw.restoreTimer(t)
+					if hw.timerOffset != nil && hw.vtimeOff != nil {
+						hw.vtimeOff.Store(hw.timerOffset())
+					}
+					return nil
+				}, nil
 			},
 		},
 		{
@@ -234,11 +254,11 @@ func components(hw stateHW) Registry {
 				if err != nil {
 					return nil, err
 				}
-				gicState = s
+				*hw.gicState = s
 				return func() error { return hw.gic.Restore(s) }, nil
 			},
 		},
-		vifComponent(hw.vif, &gicState),
+		vifComponent(hw.vif, hw.gicState),
 	}
 	return append(r, consoleComponent(hw))
 }

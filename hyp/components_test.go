@@ -32,12 +32,15 @@ var update = flag.Bool("update", false, "write testdata/states/<name>-v<current 
 type fakeMachine struct {
 	cpu   *cpu.State
 	timer cpu.Timer
-	gic   *gic.Fake
-	guard *gic.Guard
-	vfake *vcpuif.Fake // the virtual CPU interface's registers
-	vif   *vcpuif.VIF
-	uart  *mmio.Fake
-	loads []string
+	// Another vCPU's timer as loaded, and the virtual offset it was given.
+	timerAt cpu.Timer
+	voff    uint64
+	gic     *gic.Fake
+	guard   *gic.Guard
+	vfake   *vcpuif.Fake // the virtual CPU interface's registers
+	vif     *vcpuif.VIF
+	uart    *mmio.Fake
+	loads   []string
 }
 
 func newFakeMachine(t *testing.T) *fakeMachine {
@@ -60,11 +63,22 @@ func (f *fakeMachine) stateHW() stateHW {
 		restoreCPU:   func(s *cpu.State) error { f.cpu = s; f.loads = append(f.loads, stateCPU); return nil },
 		captureTimer: func() cpu.Timer { return f.timer },
 		restoreTimer: func(t cpu.Timer) { f.timer = t; f.loads = append(f.loads, stateTimer) },
-		gic:          f.guard,
-		vif:          f.vif,
-		uart:         f.uart,
+		// Another vCPU's CPU: its register block, and the sample's
+		// system registers.
+		captureVCPU: func(c *cpu.Context) *cpu.State {
+			return &cpu.State{MIDR: 0x410fd083, MPIDR: 0x80000001, Ctx: *c, SysRegs: make([]uint64, len(cpu.SysRegNames))}
+		},
+		restoreVCPU:    func(s *cpu.State, c *cpu.Context) error { *c = s.Ctx; return nil },
+		restoreTimerAt: func(t cpu.Timer, voff uint64) { f.timerAt, f.voff = t, voff },
+		timerOffset:    func() uint64 { return f.timer.VirtCount + 1 }, // any function of the timer loaded
+		gic:            f.guard,
+		vif:            f.vif,
+		uart:           f.uart,
 	}
 }
+
+// sampleVirtCount is the sample's virtual count.
+const sampleVirtCount uint64 = 1 << 40
 
 // sample is a machine in a known, non-trivial state.
 func sample(t *testing.T) *fakeMachine {
@@ -91,7 +105,7 @@ func sample(t *testing.T) *fakeMachine {
 		s.Debug.WCR = append(s.Debug.WCR, 0x1ff7)
 	}
 	f.cpu = s
-	f.timer = cpu.Timer{VirtCount: 1 << 40, CNTV_CTL: 1, CNTV_CVAL: 1<<40 + 62500, CNTP_Delta: 7}
+	f.timer = cpu.Timer{VirtCount: sampleVirtCount, CNTV_CTL: 1, CNTV_CVAL: 1<<40 + 62500, CNTP_Delta: 7}
 	d, r := f.gic.Dist(), f.gic.Redist()
 	d.Write32(gic.GICD_CTLR, gic.CTLR_EnableGrp1|gic.CTLR_ARE|gic.CTLR_DS)
 	d.Write32(gic.GICD_IGROUPRn+4, 0xffff_ffff)

@@ -199,6 +199,27 @@ func (p *vcpuPowers) State(i int) VCPUPower {
 	return p.state[i]
 }
 
+// get is vCPU i's power state and, ON_PENDING, its CPU_ON's start.
+func (p *vcpuPowers) get(i int) (VCPUPower, CPUStart) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state[i], p.start[i]
+}
+
+// set makes vCPU i's power state st, with start if ON_PENDING: a
+// migration's (vCPU 0 stays on).
+func (p *vcpuPowers) set(i int, st VCPUPower, start CPUStart) {
+	if i == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st != VCPUOnPending {
+		start = CPUStart{}
+	}
+	p.state[i], p.start[i] = st, start
+}
+
 // Off turns vCPU i off whatever its state: Ferry stopped it (the guest
 // restarts, or its CPU failed).
 func (p *vcpuPowers) Off(i int) {

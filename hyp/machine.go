@@ -98,6 +98,12 @@ type Machine struct {
 	// resetEL1 puts the CPU's EL1 and virtualisation registers as a
 	// CPU_ON leaves them for vCPU v, on v's CPU (nil on the host).
 	resetEL1 func(v *VCPU)
+	// vtimeOff is the machine's virtual offset (CNTVOFF_EL2), every
+	// vCPU's: zero from boot, a migration's once one arrived.
+	vtimeOff atomic.Uint64
+	// gicState is the distributor's state of the stream being restored
+	// (components).
+	gicState *gic.State
 }
 
 // bell wakes one waiting goroutine: Wait returns after Ring, at once if
@@ -135,6 +141,7 @@ func newMachine(d *Description, state GuestState, log func(string), p machinePar
 	m.vif = vcpuif.New(p.vif)
 	sh := &p.parts.hw
 	sh.quiesce, sh.vif, sh.log = m.quiesce, m.vif, log
+	sh.vtimeOff, sh.gicState = &m.vtimeOff, &m.gicState
 	sh.dma.Guest, sh.dma.InRAM, sh.dma.Wrote = guestRAM{m}, m.inRAMRange, m.dmaWrote
 	a, err := assemble(d, p.parts)
 	if err != nil {
@@ -142,6 +149,9 @@ func newMachine(d *Description, state GuestState, log func(string), p machinePar
 	}
 	m.Stage2, m.GIC, m.Bus, m.reg, m.GuestNICs, m.guestNICStop = a.stage2, a.guard, a.bus, a.reg, a.guestNICs, a.stop
 	m.newSecondaries(p, a.frames, log)
+	for k := 1; k < len(m.cpus); k++ {
+		m.reg = append(m.reg, m.vcpuComponent(k, *sh))
+	}
 	m.switchTimes = newTimings(m.reg) // sized once: the switchover allocates nothing for it
 	m.GuestEQOS = a.eqos
 	m.discard = a.discard

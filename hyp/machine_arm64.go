@@ -53,13 +53,17 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 			},
 			forward: func(base, size uint64) mmio.Device { return mmio.NewForward(base, size) },
 			hw: stateHW{
-				captureCPU:   func() *cpu.State { return cpu.Capture(&m.VCPU.Ctx) },
-				restoreCPU:   func(s *cpu.State) error { return cpu.Restore(s, &m.VCPU.Ctx) },
-				captureTimer: cpu.CaptureTimer,
-				restoreTimer: cpu.RestoreTimer,
-				uart:         mmio.NewForward(d.UART.Base, mmu.PageSize),
-				console:      d.Console,
-				dma:          virtiommio.Shadowing{Alloc: dmaAlloc, Fence: cpu.Fence},
+				captureCPU:     func() *cpu.State { return cpu.Capture(&m.VCPU.Ctx) },
+				restoreCPU:     func(s *cpu.State) error { return cpu.Restore(s, &m.VCPU.Ctx) },
+				captureTimer:   cpu.CaptureTimer,
+				restoreTimer:   cpu.RestoreTimer,
+				captureVCPU:    cpu.Capture,
+				restoreVCPU:    cpu.Restore,
+				restoreTimerAt: cpu.RestoreTimerAt,
+				timerOffset:    cpu.ReadCNTVOFF_EL2,
+				uart:           mmio.NewForward(d.UART.Base, mmu.PageSize),
+				console:        d.Console,
+				dma:            virtiommio.Shadowing{Alloc: dmaAlloc, Fence: cpu.Fence},
 			},
 			relay: relayHW,
 		},
@@ -90,7 +94,7 @@ func NewMachine(d *Description, state GuestState, log func(string)) (*Machine, e
 	}
 	m.resetEL1 = func(v *VCPU) {
 		cpu.WriteSCTLR_EL1(cpu.SCTLR_EL1Reset)
-		cpu.WriteCNTVOFF_EL2(0) // as vCPU 0's (Boot): one virtual count for the machine
+		cpu.WriteCNTVOFF_EL2(m.vtimeOff.Load()) // as vCPU 0's: one virtual count for the machine
 		cpu.WriteVPIDR_EL2(cpu.ReadMIDR_EL1())
 		cpu.WriteVMPIDR_EL2(v.MPIDR | m.VCPU.MPIDR&^cpu.MPIDRAffinity)
 	}
@@ -119,6 +123,7 @@ func (m *Machine) Boot(l *guest.Layout) {
 	c.PSTATE = cpu.SPSR_EL1h | cpu.SPSR_DAIF
 	c.X[0] = l.DTB
 	cpu.WriteSCTLR_EL1(cpu.SCTLR_EL1Reset)
+	m.vtimeOff.Store(0)
 	cpu.WriteCNTVOFF_EL2(0)
 	cpu.WriteVPIDR_EL2(cpu.ReadMIDR_EL1())
 	cpu.WriteVMPIDR_EL2(m.VCPU.MPIDR)

@@ -254,8 +254,8 @@ func TestTrackingBookkeeping(t *testing.T) {
 		t.Error("a fault outside guest RAM taken")
 	}
 	tm.dmaWrote(page(9)-1, 2) // the last byte of page 8, the first of 9
-	if tm.trk.faults != 2 {
-		t.Errorf("%d faults counted, want 2 (a page counts once)", tm.trk.faults)
+	if tm.trk.faults.Load() != 2 {
+		t.Errorf("%d faults counted, want 2 (a page counts once)", tm.trk.faults.Load())
 	}
 	flushes := h.flushes
 	d, err := tm.harvest()

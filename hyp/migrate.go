@@ -77,9 +77,16 @@ func (s source) Fingerprint() migrate.Fingerprint { return s.m.Fingerprint() }
 // when the pages have been sent. The others (GIC, UART) are read by
 // States, after the last pages.
 func (s source) Pause() error {
+	// The other vCPUs first, each held out of the guest on its CPU, then
+	// vCPU 0: none runs while any is captured, so no SGI between them is
+	// lost (the ones queued are listed at the capture).
+	if err := s.m.holdSecondaries(); err != nil {
+		return fmt.Errorf("pausing the guest: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), pauseTimeout)
 	defer cancel()
 	if err := s.m.Ctl.Pause(ctx); err != nil {
+		s.m.releaseSecondaries()
 		return err
 	}
 	s.m.guestNICStop.reset = s.resetGuestNICs
@@ -89,6 +96,7 @@ func (s source) Pause() error {
 	if err != nil {
 		s.m.restartGuestNICs()
 		s.m.Ctl.Resume()
+		s.m.releaseSecondaries()
 		return err
 	}
 	s.m.captured = st
@@ -114,6 +122,7 @@ func (s source) Resume() {
 	s.m.captured = nil
 	s.m.restartGuestNICs()
 	s.m.Ctl.Resume()
+	s.m.releaseSecondaries()
 }
 
 // restartGuestNICs sets up again the devices of the guest's NICs that a pause
@@ -135,7 +144,7 @@ func (s source) Untrack()                          { s.m.untrack() }
 func (s source) Throttle(t float64)                { s.m.throttle(t) }
 func (s source) CPU() (guest, ferry time.Duration) { return s.m.cpuTimes() }
 func (s source) Faults() (uint64, time.Duration) {
-	return s.m.trk.faults, time.Duration(s.m.trk.faultNS)
+	return s.m.trk.faults.Load(), time.Duration(s.m.trk.faultNS.Load())
 }
 
 // States returns the states Pause captured and the rest's.
@@ -143,6 +152,7 @@ func (s source) States() ([]migrate.State, error) {
 	if s.m.captured == nil {
 		return nil, fmt.Errorf("no captured state: the guest was not paused")
 	}
+	s.m.takeSGIs(0, s.m.vif, s.m.irq) // what the other vCPUs sent it before they stopped
 	rest, err := s.m.reg.Capture(false, &s.m.switchTimes)
 	if err != nil {
 		return nil, err
@@ -150,7 +160,12 @@ func (s source) States() ([]migrate.State, error) {
 	return append(slices.Clip(s.m.captured), rest...), nil
 }
 
-func (s source) GiveUp() { s.m.Ctl.GiveUp() }
+// GiveUp parks the guest for good on this board, every vCPU off.
+func (s source) GiveUp() {
+	s.m.Ctl.GiveUp()
+	s.m.dropSecondaries()
+	s.m.releaseSecondaries()
+}
 
 type sink struct{ m *Machine }
 
@@ -210,6 +225,7 @@ func (s sink) Restore(states []migrate.State) error {
 // from here (package announce).
 func (s sink) Resume() error {
 	s.m.Ctl.Start()
+	s.m.startSecondaries()
 	for _, n := range s.m.GuestNICs {
 		go s.m.announce(n)
 	}
@@ -248,7 +264,10 @@ const txQueue = 1
 // Restore had applied to the hardware already: its NICs' devices reset,
 // its timers and Group 1 off, the GIC's guest part as before any guest
 // (discarder). The board waits for a guest as before.
-func (s sink) Discard() { s.m.discard.discard() }
+func (s sink) Discard() {
+	s.m.discard.discard()
+	s.m.dropSecondaries()
+}
 
 // ClearRAM zeroes guest RAM and cleans it to the point of coherency, on a
 // board that waits for its first guest: the firmware may have left data in

@@ -42,6 +42,106 @@ type secondary struct {
 	// goroutine that blocks would have to be scheduled by the boot CPU
 	// to run again, which may be in the guest for long.
 	started atomic.Bool
+	// restored: a migration loaded its state here, ON, and its start
+	// enters it where it was, not at a CPU_ON's entry point.
+	restored atomic.Bool
+	// hold keeps it out of the guest from its next exit until cleared (a
+	// migration's pause, dirty tracking's block splits), its CPU serving
+	// work (onCPU) meanwhile; held says its CPU is there.
+	hold, held atomic.Bool
+	work       atomic.Pointer[cpuWork]
+}
+
+// cpuWork is a function run on a vCPU's own CPU, outside the guest: what
+// reaches that vCPU's registers (its capture and restore).
+type cpuWork struct {
+	fn   func() error
+	err  error
+	done atomic.Bool
+}
+
+// serve runs on vCPU s's CPU between two of its exits, and while it waits
+// for a CPU_ON: the work posted for it, and while hold is set, it stays,
+// waiting for work or the release in WFE.
+func (s *secondary) serve(hw Hardware) {
+	for {
+		if w := s.work.Swap(nil); w != nil {
+			w.err = w.fn()
+			w.done.Store(true)
+		}
+		if !s.hold.Load() {
+			s.held.Store(false)
+			return
+		}
+		s.held.Store(true)
+		if s.work.Load() == nil && s.hold.Load() {
+			hw.WaitForEvent()
+		}
+	}
+}
+
+// cpuWait bounds how long vCPU k's CPU takes to answer: its next exit
+// after a kick, or at once where it waits.
+const cpuWait = 2 * time.Second
+
+// onCPU runs fn on vCPU k's CPU (k > 0) and returns its error: at the
+// vCPU's next exit, which a kick brings, or where it waits. Bounded: a
+// CPU that does not answer within cpuWait is an error naming it (fn may
+// still run later; the caller gives up what it was doing).
+func (m *Machine) onCPU(k int, fn func() error) error {
+	s := m.cpus[k]
+	w := &cpuWork{fn: fn}
+	s.work.Store(w)
+	m.kick(k)
+	deadline := time.Now().Add(cpuWait)
+	for !w.done.Load() {
+		if time.Now().After(deadline) {
+			s.work.CompareAndSwap(w, nil)
+			return fmt.Errorf("vCPU %d: its CPU did not answer within %v", k, cpuWait)
+		}
+		runtime.Gosched()
+	}
+	return w.err
+}
+
+func (m *Machine) kick(k int) {
+	if m.Kick != nil {
+		m.Kick(k)
+	}
+}
+
+// holdSecondaries keeps every other vCPU out of the guest from its next
+// exit until releaseSecondaries, and returns once each is held; one that
+// is not within cpuWait is an error naming it, and every vCPU is
+// released.
+func (m *Machine) holdSecondaries() error {
+	for k, s := range m.cpus {
+		if s != nil {
+			s.hold.Store(true)
+			m.kick(k)
+		}
+	}
+	deadline := time.Now().Add(cpuWait)
+	for k, s := range m.cpus {
+		for s != nil && !s.held.Load() {
+			if time.Now().After(deadline) {
+				m.releaseSecondaries()
+				return fmt.Errorf("vCPU %d: its CPU did not stop within %v", k, cpuWait)
+			}
+			runtime.Gosched()
+		}
+	}
+	return nil
+}
+
+// releaseSecondaries lets the held vCPUs go on.
+func (m *Machine) releaseSecondaries() {
+	for k, s := range m.cpus {
+		if s != nil {
+			s.hold.Store(false)
+			m.kick(k)
+		}
+	}
 }
 
 // ErrStopped is RunVCPU's when the machine stopped its vCPU for good.
@@ -92,10 +192,8 @@ func (m *Machine) newSecondaries(p machineParts, frames []*gic.Guard, log func(s
 		v.Index, v.MPIDR, v.Powers = k, m.Desc.VCPUs[k], powers
 		v.Firmware, v.FirmwareInfo, v.EL1, v.Log = p.firmware, p.fwInfo, p.el1, log
 		v.MMIO = m.mmio
-		// A write fault is dirty tracking's, which a guest with more
-		// than one vCPU never has (Track refuses it): unexpected here.
-		v.WriteFault = func(ipa, va uint64, vaValid bool) bool { return false }
-		v.Idle = func() {} // its WFI does not trap (HCR_EL2.TWI clear)
+		v.WriteFault = m.writeFault // dirty tracking's, as vCPU 0's
+		v.Idle = func() {}          // its WFI does not trap (HCR_EL2.TWI clear)
 		v.Standby = func() {
 			if !s.vif.GuestPending() {
 				p.hw.WaitForInterrupt()
@@ -190,16 +288,24 @@ func (m *Machine) RunVCPU(k int, setup func(vif *vcpuif.VIF, guard *gic.Guard) e
 	}
 	for {
 		for !s.started.Swap(false) {
-			m.hw.WaitForEvent()
+			s.serve(m.hw)
+			if !s.started.Load() {
+				m.hw.WaitForEvent()
+			}
 		}
-		start, ok := s.vcpu.Powers.Started(k)
-		if !ok {
-			continue
+		if !s.restored.Swap(false) {
+			start, ok := s.vcpu.Powers.Started(k)
+			if !ok {
+				continue
+			}
+			m.bootVCPU(&s.vcpu, start)
 		}
-		m.bootVCPU(&s.vcpu, start)
 		for s.vcpu.Powers.State(k) == VCPUOn && !s.stop.Load() {
 			reason := m.hw.Enter(&s.vcpu.Ctx)
 			err := s.vcpu.Dispatch(reason)
+			if s.hold.Load() || s.work.Load() != nil {
+				s.serve(m.hw)
+			}
 			var p *PowerRequest
 			if errors.As(err, &p) {
 				// The machine's power is vCPU 0's to carry out (it

@@ -9,12 +9,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ferry-hv/ferry/cpu"
 	"github.com/ferry-hv/ferry/gic"
 	"github.com/ferry-hv/ferry/gic/vcpuif"
+	"github.com/ferry-hv/ferry/migrate"
 	"github.com/ferry-hv/ferry/mmio"
 	"github.com/ferry-hv/ferry/mmu"
 	"github.com/ferry-hv/ferry/phys"
@@ -38,7 +40,7 @@ func newTwoVCPUMachineHW(t *testing.T) (*Machine, *vcpuif.Fake, *gic.Fake, *[]in
 	g0, g1 := gic.NewFake(64), gic.NewFake(64)
 	vf := vcpuif.NewFake(4)
 	h := &fakeHW{now: int64(time.Second), ramBase: testRAMBase, ram: make([]byte, testRAMSize), vfake: vf}
-	fake := newFakeMachine(t)
+	fake := sample(t) // its CPU and timer are vCPU 0's
 	sh := fake.stateHW()
 	sh.gic = nil
 	page := mmio.NewFake(mmu.PageSize)
@@ -141,15 +143,109 @@ func TestSecondaryCPUOn(t *testing.T) {
 	}
 }
 
-// TestSecondaryNotMoved: a guest with two vCPUs is not tracked for a
-// migration (their move is not built), and its fingerprint names both.
-func TestSecondaryNotMoved(t *testing.T) {
+// TestSecondaryFingerprint: the fingerprint of a guest with two vCPUs
+// names both, and its states a component for vCPU 1.
+func TestSecondaryFingerprint(t *testing.T) {
 	m, _, _, _ := newTwoVCPUMachine(t)
-	if err := m.track(); err == nil || !strings.Contains(err.Error(), "2 vCPUs") {
-		t.Errorf("track: %v", err)
-	}
-	if f := m.Fingerprint(); !slices.Equal(f.CPUs, []uint64{0x80000000, 0x80000001}) {
+	f := m.Fingerprint()
+	if !slices.Equal(f.CPUs, []uint64{0x80000000, 0x80000001}) {
 		t.Errorf("fingerprint CPUs %#x", f.CPUs)
+	}
+	if !slices.ContainsFunc(f.States, func(v migrate.StateVersion) bool { return v.Name == "vcpu/1" && v.Version == vcpuStateVersion }) {
+		t.Errorf("fingerprint states %+v: no vcpu/1", f.States)
+	}
+}
+
+// runCPU serves vCPU k of m as its CPU does between two exits and while
+// it waits (RunVCPU), until the test ends.
+func runCPU(t *testing.T, m *Machine, k int) {
+	var done atomic.Bool
+	t.Cleanup(func() { done.Store(true) })
+	go func() {
+		for !done.Load() {
+			m.cpus[k].serve(m.hw)
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+}
+
+// TestSecondaryMoves: vCPU 1 moves with the machine. The source holds it
+// on its CPU (the pause), captures it there with the SGI vCPU 0 queued
+// for it; the destination decodes it with the rest, loads it on its own
+// CPU with the machine's one virtual offset, and starts it where it was
+// only when told. Giving the guest up turns the source's vCPU off.
+func TestSecondaryMoves(t *testing.T) {
+	src, _, g1, _, _ := newTwoVCPUMachineHW(t)
+	dst, _, _, dkicked, _ := newTwoVCPUMachineHW(t)
+	runCPU(t, src, 1)
+	runCPU(t, dst, 1)
+	p := src.VCPU.Powers
+	if r := p.on(1, qemuGuestBase, 0, src.VCPU.InRAM); r != PSCISuccess {
+		t.Fatalf("CPU_ON: %#x", r)
+	}
+	p.Started(1)
+	s := src.cpus[1]
+	s.vcpu.Ctx.PC, s.vcpu.Ctx.X[3] = qemuGuestBase+0x1234, 7
+	g1.Redist().Write32(gic.GICR_ISENABLER0, 1<<5)
+	src.sendSGI(0, 5<<24|1<<1) // SGI 5 to vCPU 1 (target list bit 1: Aff0 1)
+
+	if err := src.holdSecondaries(); err != nil || !s.held.Load() {
+		t.Fatalf("hold: %v (held %v)", err, s.held.Load())
+	}
+	states := captureAll(t, src.reg)
+	var st *vcpuState
+	for _, x := range states {
+		if x.Name == "vcpu/1" {
+			st, _ = decodeVCPUState(x.Version, x.Data)
+		}
+	}
+	if st == nil || st.Power != VCPUOn {
+		t.Fatalf("vcpu/1 captured as %+v", st)
+	}
+
+	dfake := dst.cpus[1]
+	restore := dst.Sink()
+	if err := restore.Restore(states); err != nil {
+		t.Fatal(err)
+	}
+	d := &dfake.vcpu
+	if d.Ctx.PC != qemuGuestBase+0x1234 || d.Ctx.X[3] != 7 || d.Powers.State(1) != VCPUOn || !dfake.restored.Load() {
+		t.Fatalf("vCPU 1 restored at PC %#x x3 %d, %v, restored %v", d.Ctx.PC, d.Ctx.X[3], d.Powers.State(1), dfake.restored.Load())
+	}
+	vs := dfake.vif.Capture()
+	sgi5 := func(lr uint64) bool { return lr&0xffffffff == 5 }
+	if !slices.ContainsFunc(vs.Queue, sgi5) && !slices.ContainsFunc(vs.LRs[:], sgi5) {
+		t.Errorf("the SGI queued for vCPU 1 did not move: %+v", vs)
+	}
+	if got, want := dst.vtimeOff.Load(), sampleVirtCount+1; got != want {
+		t.Errorf("the machine's virtual offset after the restore is %#x, want vCPU 0's timer's %#x", got, want)
+	}
+	if dfake.started.Load() {
+		t.Fatal("vCPU 1 started before the machine")
+	}
+	*dkicked = nil
+	dst.startSecondaries()
+	if !dfake.started.Load() || !slices.Contains(*dkicked, 1) {
+		t.Errorf("vCPU 1 not started (kicked %v)", *dkicked)
+	}
+
+	src.dropSecondaries()
+	src.releaseSecondaries()
+	if p.State(1) != VCPUOff || s.started.Load() || s.hold.Load() {
+		t.Errorf("given up: vCPU 1 %v, started %v, held %v", p.State(1), s.started.Load(), s.hold.Load())
+	}
+}
+
+// TestSecondaryHoldBounded: a vCPU whose CPU never answers fails the
+// hold, naming it, and every vCPU is released.
+func TestSecondaryHoldBounded(t *testing.T) {
+	m, _, _, _ := newTwoVCPUMachine(t)
+	err := m.holdSecondaries()
+	if err == nil || !strings.Contains(err.Error(), "vCPU 1") || m.cpus[1].hold.Load() {
+		t.Fatalf("hold: %v, still held %v", err, m.cpus[1].hold.Load())
+	}
+	if err := m.onCPU(1, func() error { return nil }); err == nil || m.cpus[1].work.Load() != nil {
+		t.Fatalf("work on a CPU that never answers: %v", err)
 	}
 }
 

@@ -7,6 +7,7 @@ package hyp
 import (
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-hv/ferry/dirty"
@@ -28,10 +29,11 @@ const (
 
 // tracking is dirty tracking and CPU sharing during a migration.
 type tracking struct {
-	on      bool
-	log     *dirty.Bitmap // pages written since the last harvest
-	faults  uint64
-	faultNS int64 // time the fault handler took, all faults it handled
+	on  bool
+	log *dirty.Bitmap // pages written since the last harvest
+	// Every vCPU's write faults count here, each from its own CPU.
+	faults  atomic.Uint64
+	faultNS atomic.Int64 // time the fault handler took, all faults it handled
 
 	guest    time.Duration // the guest's slice, after the throttle
 	start    int64         // Nanotime at Track
@@ -40,7 +42,10 @@ type tracking struct {
 }
 
 // writeFault is the dirty-fault path: mark, make writable, invalidate,
-// back to the guest. It runs on the vCPU goroutine.
+// back to the guest. It runs on the faulting vCPU's goroutine, any vCPU's,
+// on its own CPU: the log is atomic, each page's descriptor is one
+// word, and tracking starts and ends with every other vCPU held
+// (track, untrack).
 func (m *Machine) writeFault(ipa, va uint64, vaValid bool) bool {
 	t := &m.trk
 	if !t.on || !m.inRAM(ipa&^(mmu.PageSize-1)) {
@@ -59,23 +64,24 @@ func (m *Machine) writeFault(ipa, va uint64, vaValid bool) bool {
 		m.hw.InvalidateGuestPage(ipa)
 	}
 	if t.log.Set((ipa - m.Desc.RAM[0].Base) / mmu.PageSize) {
-		t.faults++
+		t.faults.Add(1)
 	}
-	t.faultNS += m.hw.Now() - start
+	t.faultNS.Add(m.hw.Now() - start)
 	return true
 }
 
 // track starts dirty tracking: RAM split into read-only pages, the CPU
-// shared in slices from the guest's next entry on.
+// shared in slices from the guest's next entry on. The other vCPUs are
+// held meanwhile: a vCPU that touched a block between its break and its
+// table would take a fault no handler owns.
 func (m *Machine) track() error {
 	if m.trk.on {
 		return fmt.Errorf("dirty tracking is already on")
 	}
-	if n := m.NVCPUs(); n > 1 {
-		// Their states, their dirtying CPUs and their pause are issue
-		// 18's item 3, not built yet (docs/smp.md).
-		return fmt.Errorf("the guest has %d vCPUs: Ferry moves a guest with one (ferry.cpus=1)", n)
+	if err := m.holdSecondaries(); err != nil {
+		return fmt.Errorf("dirty tracking: %w", err)
 	}
+	defer m.releaseSecondaries()
 	for _, r := range m.Desc.RAM {
 		if _, _, err := m.Stage2.TrackWrites(r.Base, r.Size); err != nil {
 			m.merge()
@@ -111,12 +117,24 @@ func (m *Machine) harvest() (*dirty.Bitmap, error) {
 }
 
 // untrack ends tracking: blocks again, the guest's full slices back.
+// The other vCPUs are held while the blocks are merged (as in track);
+// where they cannot be (a CPU that does not answer), the pages stay
+// split, writable -- slower, never wrong.
 func (m *Machine) untrack() {
-	merged, blocks := m.merge()
+	merged, blocks := 0, 0
+	if err := m.holdSecondaries(); err != nil {
+		m.unprotect()
+		if m.VCPU.Log != nil {
+			m.VCPU.Log(fmt.Sprintf("dirty tracking off, guest RAM left on pages: %v", err))
+		}
+	} else {
+		merged, blocks = m.merge()
+		m.releaseSecondaries()
+	}
 	m.hw.TrapWFI(false)
 	m.trk.on = false
 	if m.VCPU.Log != nil {
-		m.VCPU.Log(fmt.Sprintf("dirty tracking off: guest RAM back on 2 MiB blocks (%d of %d merged), %d dirty faults taken", merged, blocks, m.trk.faults))
+		m.VCPU.Log(fmt.Sprintf("dirty tracking off: guest RAM back on 2 MiB blocks (%d of %d merged), %d dirty faults taken", merged, blocks, m.trk.faults.Load()))
 	}
 }
 
@@ -133,6 +151,17 @@ func (m *Machine) merge() (merged, blocks int) {
 	}
 	m.hw.FlushStage2()
 	return merged, blocks
+}
+
+// unprotect makes every page of guest RAM writable where it is, split or
+// not: tracking's end where the blocks cannot be merged.
+func (m *Machine) unprotect() {
+	for _, r := range m.Desc.RAM {
+		for ipa := r.Base; ipa < r.End(); ipa += mmu.PageSize {
+			m.Stage2.SetPageWritable(ipa, true) // a page still in a block: nothing to do
+		}
+	}
+	m.hw.FlushStage2()
 }
 
 // throttle cuts the guest's slice by t (auto-converge).

@@ -66,7 +66,7 @@ func newLink(t *testing.T) *link {
 		t.Fatal(ferryctlErr)
 	}
 	l := &link{t: t, dir: t.TempDir()}
-	if _, err := pki.Provision(l.dir, "ferry", "a=10.77.0.11", "b=10.77.0.12", "operator:ctl"); err != nil {
+	if _, err := pki.Provision(l.dir, "ferry", "a=10.77.0.11", "b=10.77.0.12", "c=10.77.0.14", "operator:ctl"); err != nil {
 		t.Fatal(err)
 	}
 	// A board from another CA, in its own folder (its ca.pem would clash).

@@ -5,8 +5,8 @@
 package system
 
 import (
+	"fmt"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -83,26 +83,71 @@ func shell(t *testing.T, p *qemu.Process, at int, cmd, want string) int {
 	return at
 }
 
-// TestTwoVCPUGuestNotMoved: a board whose guest has two vCPUs reports
-// them in its status, and a migration of that guest -- moving more than
-// one vCPU is not built yet -- is refused with the reason, the guest
-// running on where it was.
-func TestTwoVCPUGuestNotMoved(t *testing.T) {
+// TestTwoVCPUGuestMoves: a guest with two vCPUs, a counter pinned to
+// each, moves to another two-CPU board and both counters go on there,
+// each on its CPU; a CPU the guest took offline before moving back is
+// offline after it, and comes back online. The board's status shows
+// both vCPUs. A board with one CPU refuses the guest, saying why.
+func TestTwoVCPUGuestMoves(t *testing.T) {
 	smp := func(b *qemu.Board) { b.SMP, b.CPU, b.Words = 2, smpCPU, "ferry.cpus=all" }
 	l := newLink(t)
 	a := l.board("a", "10.77.0.11", "52:54:00:77:00:11", "guest.mode=shell", smp)
-	l.board("b", "10.77.0.12", "52:54:00:77:00:12", "", smp)
+	b := l.board("b", "10.77.0.12", "52:54:00:77:00:12", "", smp)
+	l.board("c", "10.77.0.14", "52:54:00:77:00:14", "", func(b *qemu.Board) { b.CPU = smpCPU }) // the same CPUs, one of them
 	expect(t, a, `smp: Brought up 1 node, 2 CPUs`, 0, bootTimeout)
-	expect(t, a, `^FERRY-GUEST: userspace up`, 0, bootTimeout)
+	_, at := expect(t, a, bootID.String(), 0, bootTimeout)
 	out, err := l.ferryctl("", "status", "10.77.0.11")
 	if err != nil || !regexp.MustCompile(`vcpus +0 on \(MPIDR 0x0, \d+ exits\), 1 on \(MPIDR 0x1, \d+ exits\)`).MatchString(out) {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
-	out, err = l.ferryctl("", "migrate", "10.77.0.11", "10.77.0.12")
-	if err == nil || !strings.Contains(out, "the guest has 2 vCPUs") {
-		t.Fatalf("migration of a two-vCPU guest: %v\n%s", err, out)
+	out, err = l.ferryctl("", "migrate", "10.77.0.11", "10.77.0.14")
+	if err == nil || !regexp.MustCompile(`CPUs.*2 \(MPIDR 0x80000000 0x80000001\).*1 \(MPIDR 0x80000000\)`).MatchString(out) {
+		t.Fatalf("a one-CPU destination for a two-vCPU guest: %v\n%s", err, out)
 	}
 	if out, err := l.ferryctl("", "status", "10.77.0.11"); err != nil || !regexp.MustCompile(`guest +running`).MatchString(out) {
 		t.Fatalf("status after the refusal: %v\n%s", err, out)
 	}
+	for k := range 2 {
+		at = shell(t, a, at, fmt.Sprintf(`taskset -c %d sh -c 'n=0; while :; do n=$((n+1)); echo $n > /tmp/c%d; done' & echo started-%d`, k, k, k), fmt.Sprintf(`^started-%d$`, k))
+	}
+	before, at := pinnedCounts(t, a, at)
+	if out, err := l.ferryctl("", "migrate", "10.77.0.11", "10.77.0.12"); err != nil || !regexp.MustCompile(`(?m)^migration +ok`).MatchString(out) {
+		t.Fatalf("ferryctl migrate: %v\n%s", err, out)
+	}
+	_, at = expect(t, b, `ferry: guest received from a`, 0, time.Minute)
+	after, at := pinnedCounts(t, b, at)
+	later, at := pinnedCounts(t, b, at)
+	for k := range 2 {
+		if after[k] < before[k] || later[k] <= after[k] {
+			t.Fatalf("counter %d: %d before the move, %d then %d after it: it did not go on", k, before[k], after[k], later[k])
+		}
+	}
+	at = shell(t, b, at, `taskset -c 1 sh -c 'echo on-$(cat /proc/self/stat | cut -d" " -f39)'`, `^on-1$`)
+	at = shell(t, b, at, `echo 0 > /sys/devices/system/cpu/cpu1/online; echo online-$(cat /sys/devices/system/cpu/online)`, `^online-0$`)
+
+	if out, err := l.ferryctl("", "migrate", "10.77.0.12", "10.77.0.11"); err != nil || !regexp.MustCompile(`(?m)^migration +ok`).MatchString(out) {
+		t.Fatalf("ferryctl migrate back: %v\n%s", err, out)
+	}
+	_, at = expect(t, a, `ferry: guest received from b`, 0, time.Minute)
+	at = shell(t, a, at, `echo online-$(cat /sys/devices/system/cpu/online)`, `^online-0$`)
+	at = shell(t, a, at, `echo 1 > /sys/devices/system/cpu/cpu1/online; echo online-$(cat /sys/devices/system/cpu/online)`, `^online-0-1$`)
+	shell(t, a, at, `taskset -c 1 sh -c 'echo on-$(cat /proc/self/stat | cut -d" " -f39)'`, `^on-1$`)
+	if out, err := l.ferryctl("", "status", "10.77.0.11"); err != nil || !regexp.MustCompile(`guest +running`).MatchString(out) || !regexp.MustCompile(`vcpus +0 on .*, 1 on `).MatchString(out) {
+		t.Fatalf("status after the way back: %v\n%s", err, out)
+	}
+}
+
+// pinnedCounts reads the guest's two pinned counters after a second.
+func pinnedCounts(t *testing.T, p *qemu.Process, at int) ([2]int, int) {
+	t.Helper()
+	// A counter's file is empty while it writes it: read until it is not.
+	if err := p.Send(`sleep 1; r() { v=; while [ -z "$v" ]; do v=$(cat $1); done; echo $v; }; echo counts-$(r /tmp/c0)-$(r /tmp/c1)` + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	ln, at := expect(t, p, `^counts-\d+-\d+$`, at, time.Minute)
+	var c [2]int
+	if _, err := fmt.Sscanf(ln.Text, "counts-%d-%d", &c[0], &c[1]); err != nil {
+		t.Fatalf("%q: %v", ln.Text, err)
+	}
+	return c, at + 1 // the next read's line comes after this one
 }
