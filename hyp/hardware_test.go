@@ -44,7 +44,6 @@ type fakeHW struct {
 	ramBase           uint64
 	ram               []byte
 	wfi               func(h *fakeHW) // what WaitForInterrupt does (nil: nothing)
-	wfe               func()          // what WaitForEvent does besides yielding (nil: nothing)
 	wfis              int
 	script            []func(h *fakeHW, c *cpu.Context) uint64
 	entries           []entry // each Enter
@@ -61,12 +60,7 @@ type entry struct {
 
 func (h *fakeHW) Now() int64        { return h.now }
 func (h *fakeHW) SetTimer(at int64) { h.timer = max(at, 0) }
-func (h *fakeHW) WaitForEvent() {
-	if h.wfe != nil {
-		h.wfe()
-	}
-	runtime.Gosched()
-}
+func (h *fakeHW) WaitForEvent()     { runtime.Gosched() }
 func (h *fakeHW) WaitForInterrupt() {
 	h.wfis++
 	if h.wfi != nil {

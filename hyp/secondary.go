@@ -38,7 +38,7 @@ type secondary struct {
 	// which says so in stopped.
 	stop, stopped atomic.Bool
 	// started is set by a CPU_ON of it (Powers has where it starts).
-	// Its CPU's goroutine waits for it in WFE, never blocking: the
+	// Its CPU's goroutine waits for it in WFI, never blocking: the
 	// goroutine that blocks would have to be scheduled by the boot CPU
 	// to run again, which may be in the guest for long.
 	started atomic.Bool
@@ -289,8 +289,14 @@ func (m *Machine) RunVCPU(k int, setup func(vif *vcpuif.VIF, guard *gic.Guard) e
 	for {
 		for !s.started.Swap(false) {
 			s.serve(m.hw)
-			if !s.started.Load() {
-				m.hw.WaitForEvent()
+			if !s.started.Load() && s.work.Load() == nil {
+				// Off: asleep until a kick, which every wake of it
+				// sends (a CPU_ON, work, a hold, the runtime's), then
+				// what woke it is taken as at an exit. Not in WFE, which
+				// QEMU's TCG only yields on: an off vCPU's CPU would
+				// spin its host thread for as long as it is off.
+				m.hw.WaitForInterrupt()
+				s.irq.take()
 			}
 		}
 		if !s.restored.Swap(false) {
@@ -301,8 +307,18 @@ func (m *Machine) RunVCPU(k int, setup func(vif *vcpuif.VIF, guard *gic.Guard) e
 			m.bootVCPU(&s.vcpu, start)
 		}
 		for s.vcpu.Powers.State(k) == VCPUOn && !s.stop.Load() {
+			// While a migration throttles the guest, this vCPU gives
+			// up its share too (tracking starts and ends with it held).
+			throttled := m.trk.on && m.trk.cut.Load() != 0
+			var entered int64
+			if throttled {
+				entered = m.hw.Now()
+			}
 			reason := m.hw.Enter(&s.vcpu.Ctx)
 			err := s.vcpu.Dispatch(reason)
+			if throttled {
+				m.throttleVCPU(s, entered)
+			}
 			if s.hold.Load() || s.work.Load() != nil {
 				s.serve(m.hw)
 			}

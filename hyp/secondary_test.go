@@ -290,7 +290,7 @@ func TestSecondaryPowerCall(t *testing.T) {
 	h.script = []func(*fakeHW, *cpu.Context) uint64{smcExit(PSCISystemReset)}
 	parked := make(chan struct{})
 	var once sync.Once
-	h.wfe = func() {
+	h.wfi = func(*fakeHW) {
 		if m.cpus[1].stopped.Load() {
 			once.Do(func() { close(parked) })
 			runtime.Goexit() // the vCPU's CPU would wait here for ever

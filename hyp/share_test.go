@@ -163,3 +163,30 @@ func TestShareIdleEnter(t *testing.T) {
 		t.Fatal("outside a slice every FIQ and only a FIQ gives Ferry the CPU")
 	}
 }
+
+// TestThrottleWait: a throttled vCPU other than vCPU 0 waits so that the
+// guest keeps 1-cut of its CPU, never more than a slice at a time.
+func TestThrottleWait(t *testing.T) {
+	for _, tc := range []struct {
+		ran  time.Duration
+		cut  float64
+		want time.Duration
+	}{
+		{4 * time.Millisecond, 0, 0},
+		{4 * time.Millisecond, 0.2, time.Millisecond},
+		{4 * time.Millisecond, 0.5, 4 * time.Millisecond},
+		{4 * time.Millisecond, 0.9, maxThrottleWait},
+		{4 * time.Millisecond, 1, maxThrottleWait},
+		{0, 0.5, 0},
+	} {
+		got := throttleWait(tc.ran, uint32(tc.cut*cutOne))
+		if d := got - tc.want; d < -time.Microsecond || d > time.Microsecond {
+			t.Errorf("ran %v, cut %v: wait %v, want %v", tc.ran, tc.cut, got, tc.want)
+		}
+	}
+	var m Machine
+	m.throttle(0.25)
+	if got := m.trk.cut.Load(); got != cutOne/4 {
+		t.Errorf("throttle 0.25: cut %d, want %d", got, cutOne/4)
+	}
+}

@@ -36,6 +36,9 @@ type tracking struct {
 	faultNS atomic.Int64 // time the fault handler took, all faults it handled
 
 	guest    time.Duration // the guest's slice, after the throttle
+	// cut is auto-converge's throttle in parts of cutOne, which the other
+	// vCPUs read from their CPUs (throttleVCPU).
+	cut atomic.Uint32
 	start    int64         // Nanotime at Track
 	ferry    int64         // ns Ferry's slices took since Track
 	sliceEnd int64         // Nanotime at which Ferry's current slice ends
@@ -164,9 +167,44 @@ func (m *Machine) unprotect() {
 	m.hw.FlushStage2()
 }
 
-// throttle cuts the guest's slice by t (auto-converge).
+// throttle cuts the guest's time by t (auto-converge): vCPU 0's slice,
+// and every other vCPU's share of its CPU (throttleWait).
 func (m *Machine) throttle(t float64) {
 	m.trk.guest = max(time.Duration(float64(guestSlice)*(1-t)), minGuestSlice)
+	m.trk.cut.Store(uint32(min(max(t, 0), 1) * cutOne))
+}
+
+// cutOne is a whole cut (tracking.cut): the guest gets none of its CPUs.
+const cutOne = 1 << 16
+
+// maxThrottleWait bounds one wait of a throttled vCPU (a guest's slice).
+const maxThrottleWait = guestSlice
+
+// throttleWait is how long a vCPU other than vCPU 0 waits out of the
+// guest after it ran ran in it, auto-converge's cut being cut (of
+// cutOne): so that the guest keeps 1-cut of that CPU, as of vCPU 0's
+// (whose slices the cut shortens), at most maxThrottleWait at a time.
+func throttleWait(ran time.Duration, cut uint32) time.Duration {
+	if cut == 0 || ran <= 0 {
+		return 0
+	}
+	if cut >= cutOne {
+		return maxThrottleWait
+	}
+	c := float64(cut) / cutOne
+	return min(time.Duration(float64(ran)*c/(1-c)), maxThrottleWait)
+}
+
+// throttleVCPU waits on secondary s's CPU, out of the guest, for the part
+// of the time it just ran (since entered) that auto-converge cuts;
+// a hold or work for it ends the wait.
+func (m *Machine) throttleVCPU(s *secondary, entered int64) {
+	now := m.hw.Now()
+	until := now + int64(throttleWait(time.Duration(now-entered), m.trk.cut.Load()))
+	for now < until && !s.hold.Load() && s.work.Load() == nil {
+		m.hw.WaitForEvent()
+		now = m.hw.Now()
+	}
 }
 
 // cpuTimes is the guest's and Ferry's time since track.
