@@ -207,3 +207,61 @@ func TestDescribeEVK(t *testing.T) {
 		t.Errorf("visible: %q", d.Visible())
 	}
 }
+
+// TestDescribeEVKFourVCPUs: with Ferry on the EVK's four A53s
+// (ferry.cpus=all), the guest has a vCPU on each, by the DTB's MPIDRs; every
+// core's redistributor frame, in GICR order, traps its RD_base and SGI_base
+// pages to its own guard; the guest's DTB keeps the four CPUs, and the
+// machine it describes is the same again.
+func TestDescribeEVKFourVCPUs(t *testing.T) {
+	blob, b := evk(t)
+	var mpidrs []uint64
+	for _, c := range b.CPUs {
+		mpidrs = append(mpidrs, c.MPIDR)
+	}
+	if !slices.Equal(mpidrs, []uint64{0, 1, 2, 3}) {
+		t.Fatalf("the EVK's CPUs: MPIDRs %#x, want the four A53s 0-3", mpidrs)
+	}
+	opt := evkOptions()
+	opt.VCPUs, opt.Kick = mpidrs, 7
+	d, err := hyp.Describe(b, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(d.VCPUs, mpidrs) || !slices.Contains(d.Owned.SGIs, 7) {
+		t.Errorf("vCPUs %#x, Ferry's SGIs %v", d.VCPUs, d.Owned.SGIs)
+	}
+	var ports []uint64
+	for _, p := range d.Ports {
+		ports = append(ports, p.Base)
+	}
+	for k := range 4 {
+		rd := uint64(0x38880000 + 0x20000*k)
+		if !slices.Contains(ports, rd) || !slices.Contains(ports, rd+0x10000) {
+			t.Errorf("core %d's redistributor at %#x: RD_base and SGI_base not trapped (trapped: %#x)", k, rd, ports)
+		}
+	}
+	if len(d.Patch.RemoveNodes) != len(evkBusMasters) {
+		t.Errorf("removed %v: only the bus masters go, every CPU stays", d.Patch.RemoveNodes)
+	}
+	s := evkStage2(t, d)
+	for _, ipa := range []uint64{0x38880000, 0x38890000, 0x388e0000, 0x388f0000} {
+		if _, _, _, _, ok := s.Lookup(ipa); ok {
+			t.Errorf("stage 2 maps %#x, a redistributor page every vCPU's guard traps", ipa)
+		}
+	}
+	out, err := dtb.Apply(blob, d.Patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := dtb.Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.CPUs) != 4 {
+		t.Errorf("the guest's DTB has %d CPUs, want 4", len(g.CPUs))
+	}
+	if _, err := hyp.Describe(g, opt); err != nil {
+		t.Errorf("the guest's DTB again: %v", err)
+	}
+}
