@@ -62,7 +62,11 @@ type cpuWork struct {
 
 // serve runs on vCPU s's CPU between two of its exits, and while it waits
 // for a CPU_ON: the work posted for it, and while hold is set, it stays,
-// waiting for work or the release in WFE.
+// waiting for work or the release in WFE. Not in WFI: the guest's
+// interrupts must stay pending while it is held (its state is captured),
+// and one pending would end every WFI at once; masking them with the
+// priority mask instead was tried, and the kick then never ended the WFI
+// on QEMU's secure board (docs/decisions.md).
 func (s *secondary) serve(hw Hardware) {
 	for {
 		if w := s.work.Swap(nil); w != nil {
@@ -314,6 +318,9 @@ func (m *Machine) RunVCPU(k int, setup func(vif *vcpuif.VIF, guard *gic.Guard) e
 			if throttled {
 				entered = m.hw.Now()
 			}
+			// What waits in its interface's queue is listed first (a
+			// restored one: Restore lists only the active entries).
+			s.vif.Refill()
 			reason := m.hw.Enter(&s.vcpu.Ctx)
 			err := s.vcpu.Dispatch(reason)
 			if throttled {

@@ -35,13 +35,13 @@ type tracking struct {
 	faults  atomic.Uint64
 	faultNS atomic.Int64 // time the fault handler took, all faults it handled
 
-	guest    time.Duration // the guest's slice, after the throttle
+	guest time.Duration // the guest's slice, after the throttle
 	// cut is auto-converge's throttle in parts of cutOne, which the other
 	// vCPUs read from their CPUs (throttleVCPU).
-	cut atomic.Uint32
-	start    int64         // Nanotime at Track
-	ferry    int64         // ns Ferry's slices took since Track
-	sliceEnd int64         // Nanotime at which Ferry's current slice ends
+	cut      atomic.Uint32
+	start    int64 // Nanotime at Track
+	ferry    int64 // ns Ferry's slices took since Track
+	sliceEnd int64 // Nanotime at which Ferry's current slice ends
 }
 
 // writeFault is the dirty-fault path: mark, make writable, invalidate,

@@ -115,6 +115,8 @@ type receiver struct {
 	sess Session
 
 	ackErr error // sending the Ack failed: it may or may not have arrived
+	// releaseGC ends holdGC's hold from the stopped round on.
+	releaseGC func()
 
 	cancel context.CancelCauseFunc // ends the stream's context
 	bound  *time.Timer             // the announced time to the Ack running out (nil: none)
@@ -153,6 +155,11 @@ func (r *receiver) migration(hello Record) error {
 	defer func() {
 		if r.bound != nil {
 			r.bound.Stop()
+		}
+	}()
+	defer func() {
+		if r.releaseGC != nil {
+			r.releaseGC()
 		}
 	}()
 	states, err := r.receive()
@@ -279,6 +286,9 @@ func (r *receiver) receive() ([]State, error) {
 				return nil, fmt.Errorf("%w: Round record %d announces %d pages, guest RAM has %d", ErrProtocol, h.N, h.Pages, r.rep.Pages)
 			}
 			rs = rounds{dense: rs.dense, n: h.N, want: h.Pages, stopped: h.Stopped}
+			if h.Stopped && r.releaseGC == nil {
+				r.releaseGC = holdGC() // no collection inside the switchover
+			}
 			r.rep.Rounds = int(h.N) + 1
 		case TypeDirty:
 			if rs.n == 0 {

@@ -262,6 +262,8 @@ func (s *sender) run() error {
 	if err := s.precopy(); err != nil {
 		return s.abort(err)
 	}
+	release := holdGC() // no collection inside the switchover
+	defer release()
 	t = time.Now()
 	if err := s.src.Pause(); err != nil {
 		// Not stopped: nothing to resume (a Resume here could wait for a
@@ -279,6 +281,7 @@ func (s *sender) run() error {
 	}
 	s.at("acked")
 	err = s.commit()
+	release()
 	s.untrack()
 	return err
 }
