@@ -182,14 +182,7 @@ func TestDescribeEVK(t *testing.T) {
 		}
 	}
 
-	out, err := dtb.Apply(blob, d.Patch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := dtb.Parse(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := guestDTB(t, blob, d)
 	if !reflect.DeepEqual(g.Memory, d.RAM) {
 		t.Errorf("guest DTB memory %v, want %v", g.Memory, d.RAM)
 	}
@@ -250,14 +243,7 @@ func TestDescribeEVKFourVCPUs(t *testing.T) {
 			t.Errorf("stage 2 maps %#x, a redistributor page every vCPU's guard traps", ipa)
 		}
 	}
-	out, err := dtb.Apply(blob, d.Patch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := dtb.Parse(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := guestDTB(t, blob, d)
 	if len(g.CPUs) != 4 {
 		t.Errorf("the guest's DTB has %d CPUs, want 4", len(g.CPUs))
 	}

@@ -65,14 +65,7 @@ func TestEVKBusMasters(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := evkStage2(t, d)
-	out, err := dtb.Apply(blob, d.Patch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := dtb.Parse(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := guestDTB(t, blob, d)
 	inGuest := map[string]bool{}
 	for _, dev := range g.Devices {
 		inGuest[dev.Path] = true
@@ -216,6 +209,21 @@ func TestEVKRelayedEQOS(t *testing.T) {
 }
 
 // evkStage2 maps d's stage 2 in an arena the size the board's RAM needs.
+// guestDTB is the guest's DTB that d's patch makes of the board's blob,
+// parsed.
+func guestDTB(t *testing.T, blob []byte, d *hyp.Description) *dtb.Board {
+	t.Helper()
+	out, err := dtb.Apply(blob, d.Patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := dtb.Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 func evkStage2(t *testing.T, d *hyp.Description) *mmu.Stage2 {
 	t.Helper()
 	a, err := mmu.NewArena(make([]byte, d.Stage2Pages()*mmu.PageSize), 0x1000_0000_0000)
