@@ -110,18 +110,30 @@ func CheckLoopback(addr string) error {
 // fails or the switch is closed (then it returns nil). A TCP listener must
 // be on 127.0.0.1 (CheckLoopback).
 func (s *Switch) Serve(l net.Listener) error {
+	if err := s.listen(l); err != nil {
+		return err
+	}
+	return s.accept(l)
+}
+
+// listen makes l one of the switch's listeners, which Close closes.
+func (s *Switch) listen(l net.Listener) error {
 	if a, ok := l.Addr().(*net.TCPAddr); ok {
 		if err := CheckLoopback(a.String()); err != nil {
 			return fmt.Errorf("l2switch: refusing to serve: %v", err)
 		}
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
 		return ErrClosed
 	}
 	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
+	return nil
+}
+
+// accept is Serve's loop on l, one of the switch's listeners.
+func (s *Switch) accept(l net.Listener) error {
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, l)
@@ -306,6 +318,11 @@ func Start() (*Switch, string, error) {
 		return nil, "", err
 	}
 	sw := New(Config{Logf: func(string, ...any) {}})
-	go sw.Serve(ln)
+	// Its listener before it returns: a Close right after it closes it.
+	if err := sw.listen(ln); err != nil {
+		ln.Close()
+		return nil, "", err
+	}
+	go sw.accept(ln)
 	return sw, ln.Addr().String(), nil
 }
