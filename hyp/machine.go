@@ -101,9 +101,6 @@ type Machine struct {
 	// vtimeOff is the machine's virtual offset (CNTVOFF_EL2), every
 	// vCPU's: zero from boot, a migration's once one arrived.
 	vtimeOff atomic.Uint64
-	// gicState is the distributor's state of the stream being restored
-	// (components).
-	gicState *gic.State
 }
 
 // bell wakes one waiting goroutine: Wait returns after Ring, at once if
@@ -141,7 +138,7 @@ func newMachine(d *Description, state GuestState, log func(string), p machinePar
 	m.vif = vcpuif.New(p.vif)
 	sh := &p.parts.hw
 	sh.quiesce, sh.vif, sh.log = m.quiesce, m.vif, log
-	sh.vtimeOff, sh.gicState = &m.vtimeOff, &m.gicState
+	sh.vtimeOff, sh.gicState = &m.vtimeOff, new(*gic.State) // one for every vCPU's component
 	sh.dma.Guest, sh.dma.InRAM, sh.dma.Wrote = guestRAM{m}, m.inRAMRange, m.dmaWrote
 	a, err := assemble(d, p.parts)
 	if err != nil {

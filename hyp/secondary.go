@@ -97,15 +97,24 @@ func (m *Machine) onCPU(k int, fn func() error) error {
 	w := &cpuWork{fn: fn}
 	s.work.Store(w)
 	m.kick(k)
+	if !awaitCPU(w.done.Load) {
+		s.work.CompareAndSwap(w, nil)
+		return fmt.Errorf("vCPU %d: its CPU did not answer within %v", k, cpuWait)
+	}
+	return w.err
+}
+
+// awaitCPU yields until ok, for at most cpuWait, and reports whether ok
+// came: another CPU's answer (onCPU, holdSecondaries).
+func awaitCPU(ok func() bool) bool {
 	deadline := time.Now().Add(cpuWait)
-	for !w.done.Load() {
+	for !ok() {
 		if time.Now().After(deadline) {
-			s.work.CompareAndSwap(w, nil)
-			return fmt.Errorf("vCPU %d: its CPU did not answer within %v", k, cpuWait)
+			return false
 		}
 		runtime.Gosched()
 	}
-	return w.err
+	return true
 }
 
 func (m *Machine) kick(k int) {
@@ -125,17 +134,22 @@ func (m *Machine) holdSecondaries() error {
 			m.kick(k)
 		}
 	}
-	deadline := time.Now().Add(cpuWait)
-	for k, s := range m.cpus {
-		for s != nil && !s.held.Load() {
-			if time.Now().After(deadline) {
-				m.releaseSecondaries()
-				return fmt.Errorf("vCPU %d: its CPU did not stop within %v", k, cpuWait)
+	notHeld := func() int {
+		for k, s := range m.cpus {
+			if s != nil && !s.held.Load() {
+				return k
 			}
-			runtime.Gosched()
 		}
+		return -1
 	}
-	return nil
+	if awaitCPU(func() bool { return notHeld() < 0 }) {
+		return nil
+	}
+	if k := notHeld(); k >= 0 {
+		m.releaseSecondaries()
+		return fmt.Errorf("vCPU %d: its CPU did not stop within %v", k, cpuWait)
+	}
+	return nil // the last one stopped just in time
 }
 
 // releaseSecondaries lets the held vCPUs go on.
